@@ -1,0 +1,276 @@
+/**
+ * Shared CLI plumbing: error reporting with exit codes (0 ok, 1 failure, 2 usage), option parsers,
+ * the `--json` / human output of listening sockets, `--trace` printing, colour (NO_COLOR), password
+ * prompts, graceful shutdown on SIGINT/SIGTERM, and the progress display for long transfers.
+ */
+import type { EventEmitter } from 'node:events';
+import { InvalidArgumentError } from 'commander';
+import { errorMessage, NetkitError } from '../core/errors.js';
+import { formatHostPort } from '../core/server.js';
+import { formatTrace, type TraceEvent } from '../core/trace.js';
+
+export function exitWithError(err: unknown, debug = false): never {
+  const msg = errorMessage(err);
+  process.stderr.write(`netkit: ${msg}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exit(err instanceof NetkitError && err.code === 'NETKIT_USAGE' ? 2 : 1);
+}
+
+/** Wrap a command action so failures become one line on stderr and the right exit code. */
+// biome-ignore lint/suspicious/noExplicitAny: commander passes heterogeneous arguments
+export function action<A extends any[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      exitWithError(err, process.argv.includes('--debug'));
+    }
+  };
+}
+
+export const useColor = (stream: NodeJS.WriteStream = process.stdout): boolean =>
+  !process.env.NO_COLOR && stream.isTTY === true;
+
+export function paint(code: number, text: string, stream: NodeJS.WriteStream = process.stdout): string {
+  return useColor(stream) ? `\u001b[${code}m${text}\u001b[0m` : text;
+}
+
+export const bold = (t: string) => paint(1, t);
+export const dim = (t: string) => paint(2, t);
+
+// ---- option parsers (throw InvalidArgumentError → commander prints it and exits 2) ----
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`"${value}" is not a port (0-65535)`);
+  return n;
+}
+
+export function parseInteger(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not an integer`);
+  return Number(value);
+}
+
+export function parsePositive(value: string): number {
+  const n = parseInteger(value);
+  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
+  return n;
+}
+
+/** Parse a byte size: 1024, 10k, 5M, 1G (binary multiples). */
+export function parseBytes(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a size (e.g. 512, 10k, 5M, 1G)`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()]!;
+  return Math.round(Number(m[1]) * mult);
+}
+
+/** Parse a duration: 500ms, 30s, 5m, or a bare number of seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 500ms, 30s, 5m)`);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
+  return Math.round(Number(m[1]) * mult);
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `host:port`, `[v6]:port`, or `host` (with the default port). */
+export function parseHostPort(value: string, defaultPort?: number): { host: string; port: number } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  let host: string;
+  let port: string | undefined;
+  if (v6) {
+    host = v6[1]!;
+    port = v6[2];
+  } else {
+    const i = value.lastIndexOf(':');
+    if (i > 0 && value.indexOf(':') === i) {
+      host = value.slice(0, i);
+      port = value.slice(i + 1);
+    } else host = value;
+  }
+  if (port === undefined) {
+    if (defaultPort === undefined)
+      throw new NetkitError('NETKIT_USAGE', `"${value}" needs a port (HOST:PORT)`);
+    return { host, port: defaultPort };
+  }
+  return { host, port: parsePort(port) };
+}
+
+// ---- output ----
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** The CLI convention for a listening socket: one JSON line with --json, else a human line. */
+export function announceListening(
+  service: string,
+  address: { host: string; port: number },
+  opts: { json?: boolean; tls?: boolean; transport?: 'tcp' | 'udp' },
+): void {
+  if (opts.json) {
+    const rec: Record<string, unknown> = {
+      service,
+      host: address.host,
+      port: address.port,
+      tls: opts.tls ?? false,
+    };
+    if (opts.transport) rec.transport = opts.transport;
+    printJson(rec);
+  } else {
+    const extra = [opts.transport === 'udp' ? 'udp' : '', opts.tls ? 'tls' : ''].filter(Boolean).join(', ');
+    process.stdout.write(
+      `${service} listening on ${formatHostPort(address.host, address.port)}${extra ? ` (${extra})` : ''}\n`,
+    );
+  }
+}
+
+/** Print trace events from an emitter to stderr in `C:` / `S:` form. */
+export function printTrace(emitter: EventEmitter, side: 'server' | 'client' = 'server'): void {
+  emitter.on('trace', (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, side)}\n`));
+}
+
+/** Run `stop` on the first SIGINT/SIGTERM, exit 0 when it finishes; a second signal exits at once. */
+export function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (err) => exitWithError(err),
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+/** A password from the option, NETKIT_PASSWORD, or a no-echo prompt on a TTY. */
+export async function readPassword(given: string | undefined, prompt = 'Password: '): Promise<string> {
+  if (given !== undefined) return given;
+  if (process.env.NETKIT_PASSWORD !== undefined) return process.env.NETKIT_PASSWORD;
+  if (!process.stdin.isTTY)
+    throw new NetkitError('NETKIT_USAGE', 'no password: use --password, NETKIT_PASSWORD or a TTY');
+  process.stderr.write(prompt);
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let pw = '';
+  return new Promise((resolve, reject) => {
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stderr.write('\n');
+          resolve(pw);
+          return;
+        }
+        if (ch === '\u0003') {
+          stdin.setRawMode(false);
+          reject(new NetkitError('NETKIT_USAGE', 'interrupted'));
+          return;
+        }
+        if (ch === '\u007f') pw = pw.slice(0, -1);
+        else pw += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+// ---- progress ----
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h
+    ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`
+    : `${m}:${String(r).padStart(2, '0')}`;
+}
+
+export interface Progress {
+  update(done: number, detail?: string): void;
+  setTotal(total: number | undefined): void;
+  finish(message?: string): void;
+}
+
+/**
+ * Progress for long transfers: a redrawn bar (bytes, rate, ETA) on a TTY, a plain line every few
+ * seconds otherwise, nothing with `quiet`. Writes to stderr so stdout stays the data.
+ */
+export function createProgress(
+  label: string,
+  total: number | undefined,
+  opts: { quiet?: boolean; stream?: NodeJS.WriteStream; intervalMs?: number } = {},
+): Progress {
+  const stream = opts.stream ?? process.stderr;
+  const tty = stream.isTTY === true;
+  const interval = opts.intervalMs ?? (tty ? 100 : 2000);
+  const start = Date.now();
+  let last = 0;
+  let done = 0;
+  let detail = '';
+  const render = (final = false): void => {
+    const elapsed = (Date.now() - start) / 1000;
+    const rate = elapsed > 0 ? done / elapsed : 0;
+    const pct = total ? Math.min(100, (done / total) * 100) : undefined;
+    const eta = total && rate > 0 ? (total - done) / rate : Number.NaN;
+    const sizes = total ? `${formatBytes(done)}/${formatBytes(total)}` : formatBytes(done);
+    const stats = `${sizes} ${formatBytes(rate)}/s ETA ${final ? '0:00' : formatEta(eta)}${detail ? ` ${detail}` : ''}`;
+    if (tty) {
+      const width = 24;
+      const filled = pct === undefined ? 0 : Math.round((pct / 100) * width);
+      const bar =
+        pct === undefined
+          ? ''
+          : `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(0).padStart(3)}% `;
+      stream.write(`\r\u001b[2K${label} ${bar}${stats}`);
+    } else {
+      stream.write(`${label} ${pct === undefined ? '' : `${pct.toFixed(0)}% `}${stats}\n`);
+    }
+  };
+  return {
+    update(n, d) {
+      done = n;
+      if (d !== undefined) detail = d;
+      if (opts.quiet) return;
+      const now = Date.now();
+      if (now - last >= interval) {
+        last = now;
+        render();
+      }
+    },
+    setTotal(t) {
+      total = t;
+    },
+    finish(message) {
+      if (opts.quiet) return;
+      render(true);
+      if (tty) stream.write('\n');
+      if (message) stream.write(`${message}\n`);
+    },
+  };
+}

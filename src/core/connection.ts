@@ -1,0 +1,293 @@
+/**
+ * A line-oriented connection: the shared engine of the chat, POP3 and FTP control channels.
+ *
+ * - Framing through {@link LineSplitter} with a hard maximum line length.
+ * - Pipelined lines are handled one at a time: a handler may return a promise and the next line
+ *   waits for it (smtp-server's `oncommand(line, next)` idea). While lines queue up, reading pauses,
+ *   so a client that pipelines faster than we answer cannot grow our memory.
+ * - Writes: `send()` waits for `'drain'` (bulk data such as RETR); `write()` is for small replies and
+ *   drops the connection once its queued output passes `maxOutboundBytes` (a client that never reads).
+ * - One idle timer, re-armed by input.
+ * - `upgradeTls()` implements STARTTLS/STLS/AUTH TLS: bytes the client pipelined after the command
+ *   are discarded before the handshake, so plaintext can never be injected into the secure session.
+ */
+import { EventEmitter } from 'node:events';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { LineSplitter } from './lines.js';
+import { nextConnId, traceEvent } from './trace.js';
+
+export interface LineConnectionOptions {
+  service: string;
+  /** where trace events go (normally the server handle) */
+  tracer?: EventEmitter;
+  maxLineLength?: number;
+  idleTimeoutMs?: number;
+  maxOutboundBytes?: number;
+  /** how incoming lines are decoded; FTP and chat use utf8, mail protocols latin1 keeps bytes */
+  encoding?: BufferEncoding;
+  /** redacts secrets from an incoming line before it is traced */
+  redact?: (line: string) => string;
+  /** the server is the side that sends `S:` lines (true) or the client (false) */
+  isServer?: boolean;
+}
+
+export type LineHandler = (line: string) => void | Promise<void>;
+
+export const DEFAULT_MAX_LINE = 4096;
+export const DEFAULT_IDLE_MS = 300_000;
+export const DEFAULT_MAX_OUTBOUND = 1024 * 1024;
+
+export class LineConnection extends EventEmitter {
+  readonly id = nextConnId();
+  socket: net.Socket;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly service: string;
+  secure: boolean;
+  closed = false;
+  private readonly splitter: LineSplitter;
+  private readonly opts: Required<Omit<LineConnectionOptions, 'tracer' | 'redact'>> &
+    Pick<LineConnectionOptions, 'tracer' | 'redact'>;
+  private queue: Array<string | null> = [];
+  private busy = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private handler: LineHandler = () => {};
+  private overflowHandler: () => void = () => this.close();
+  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+
+  constructor(socket: net.Socket, options: LineConnectionOptions) {
+    super();
+    this.socket = socket;
+    this.service = options.service;
+    this.remoteAddress = socket.remoteAddress ?? '?';
+    this.remotePort = socket.remotePort ?? 0;
+    this.secure = socket instanceof tls.TLSSocket;
+    this.opts = {
+      maxLineLength: DEFAULT_MAX_LINE,
+      idleTimeoutMs: DEFAULT_IDLE_MS,
+      maxOutboundBytes: DEFAULT_MAX_OUTBOUND,
+      encoding: 'utf8',
+      isServer: true,
+      ...options,
+    } as LineConnection['opts'];
+    this.splitter = new LineSplitter(this.opts.maxLineLength);
+    this.attach(socket);
+    this.trace('connect', this.secure ? 'tls' : '', `${this.remoteAddress}:${this.remotePort}`);
+    this.touch();
+  }
+
+  /** Set the function that handles each complete line. */
+  onLine(handler: LineHandler): this {
+    this.handler = handler;
+    return this;
+  }
+
+  /** What to do with an overlong line (default: close the connection). */
+  onOverflow(handler: () => void): this {
+    this.overflowHandler = handler;
+    return this;
+  }
+
+  /** Queue a small reply. Returns false when the peer is too far behind and was dropped. */
+  write(text: string | Buffer): boolean {
+    if (this.closed) return false;
+    this.socket.write(text);
+    if (this.socket.writableLength > this.opts.maxOutboundBytes) {
+      this.trace('error', `output queue over ${this.opts.maxOutboundBytes} bytes: peer not reading, dropped`);
+      this.destroy();
+      return false;
+    }
+    return true;
+  }
+
+  /** Write one protocol line (CRLF added) and trace it. */
+  writeLine(line: string, traceText: string = line): boolean {
+    this.trace('out', traceText);
+    return this.write(`${line}\r\n`);
+  }
+
+  /** Write bulk data, resolving once the socket can take more (backpressure reaches the source). */
+  async send(data: string | Buffer): Promise<void> {
+    if (this.closed) return;
+    if (this.socket.write(data)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Send a last line and close gracefully. */
+  end(line?: string): void {
+    if (this.closed) return;
+    if (line !== undefined) this.trace('out', line);
+    this.closed = true;
+    this.clearIdle();
+    if (line === undefined) this.socket.end();
+    else this.socket.end(`${line}\r\n`);
+    // a peer that never reads must not keep the socket alive forever
+    setTimeout(() => this.socket.destroy(), 5000).unref();
+  }
+
+  close(): void {
+    this.end();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.clearIdle();
+    this.socket.destroy();
+  }
+
+  /** Upgrade to TLS in place. Any bytes already received after the command are thrown away. */
+  upgradeTls(context: tls.SecureContext): Promise<void> {
+    this.queue = [];
+    this.splitter.reset();
+    const raw = this.socket;
+    this.detach(raw);
+    // Drop whatever the kernel already delivered into the stream buffer.
+    raw.pause();
+    while (raw.read() !== null) {}
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    this.socket = secure;
+    return new Promise<void>((resolve, reject) => {
+      secure.once('secure', () => {
+        this.secure = true;
+        this.attach(secure);
+        this.trace('info', `TLS established (${secure.getProtocol()})`);
+        resolve();
+      });
+      secure.once('error', (err) => {
+        this.trace('error', `TLS handshake failed: ${err.message}`);
+        this.destroy();
+        reject(err);
+      });
+    });
+  }
+
+  trace(kind: 'connect' | 'disconnect' | 'in' | 'out' | 'error' | 'info', text: string, peer?: string): void {
+    if (this.opts.tracer) traceEvent(this.opts.tracer, this.service, this.id, kind, text, peer);
+  }
+
+  private readonly onError = (err: Error) => this.trace('error', err.message);
+  private readonly onEnd = () => {
+    // half-close from the peer: finish what was queued, then close our side
+    this.queue.push(null);
+    this.pump();
+  };
+  private readonly onClose = () => {
+    if (this.closedEmitted) return;
+    this.closedEmitted = true;
+    this.closed = true;
+    this.clearIdle();
+    this.trace('disconnect', '');
+    this.emit('close');
+  };
+
+  private attach(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    if (socket.isPaused()) socket.resume();
+  }
+
+  private detach(socket: net.Socket): void {
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('close', this.onClose);
+    // keep an error listener: an error on the raw socket must never crash the process
+  }
+  private closedEmitted = false;
+
+  private receive(chunk: Buffer): void {
+    this.touch();
+    for (const item of this.splitter.push(chunk)) {
+      if ('overflow' in item) {
+        this.queue.push('\u0000overflow');
+      } else {
+        this.queue.push(item.line.toString(this.opts.encoding));
+      }
+    }
+    if (this.queue.length > 64) this.socket.pause();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.busy) return;
+    while (this.queue.length > 0 && !this.busy) {
+      if (this.closed && this.queue[0] !== null) {
+        this.queue = [];
+        return;
+      }
+      const line = this.queue.shift()!;
+      if (line === null) {
+        if (!this.closed) this.end();
+        return;
+      }
+      if (line === '\u0000overflow') {
+        this.trace('error', `line longer than ${this.opts.maxLineLength} bytes`);
+        this.overflowHandler();
+        continue;
+      }
+      this.trace('in', this.opts.redact ? this.opts.redact(line) : line);
+      let result: void | Promise<void>;
+      try {
+        result = this.handler(line);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (result && typeof (result as Promise<void>).then === 'function') {
+        this.busy = true;
+        (result as Promise<void>).then(
+          () => {
+            this.busy = false;
+            if (!this.closed && this.queue.length < 16 && this.socket.isPaused()) this.socket.resume();
+            this.pump();
+          },
+          (err) => {
+            this.busy = false;
+            this.fail(err);
+          },
+        );
+      }
+    }
+    if (!this.closed && this.queue.length === 0 && this.socket.isPaused() && !this.busy) this.socket.resume();
+  }
+
+  private fail(err: unknown): void {
+    this.trace('error', err instanceof Error ? err.message : String(err));
+    this.emit('handlerError', err);
+    this.destroy();
+  }
+
+  private touch(): void {
+    if (this.opts.idleTimeoutMs <= 0) return;
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.trace('info', 'idle timeout');
+      if (this.listenerCount('idle') > 0) this.emit('idle');
+      else this.destroy();
+    }, this.opts.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  /** Re-arm the idle timer (for activity the connection cannot see, such as a data transfer). */
+  keepAlive(): void {
+    this.touch();
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+}

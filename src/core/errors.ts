@@ -1,0 +1,47 @@
+/**
+ * One error class for the whole toolkit. Every failure a caller may want to branch on carries a
+ * stable `code` (the undici pattern), so tests and the CLI never parse message text.
+ */
+export type NetkitErrorCode =
+  | 'NETKIT_LINE_TOO_LONG'
+  | 'NETKIT_PATH_OUTSIDE_ROOT'
+  | 'NETKIT_TIMEOUT'
+  | 'NETKIT_CONNECT_FAILED'
+  | 'NETKIT_PROTOCOL'
+  | 'NETKIT_USAGE'
+  | 'NETKIT_TOO_LARGE'
+  | 'NETKIT_AUTH'
+  | 'NETKIT_NOT_FOUND'
+  | 'NETKIT_EXISTS'
+  | 'NETKIT_INVALID_INPUT'
+  | 'NETKIT_ADDRESS_IN_USE'
+  | 'NETKIT_CHECKSUM'
+  | 'NETKIT_IO';
+
+export class NetkitError extends Error {
+  readonly code: NetkitErrorCode;
+  constructor(code: NetkitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NetkitError';
+    this.code = code;
+  }
+}
+
+/** A usage error: the CLI maps it to exit code 2. */
+export function usageError(message: string): NetkitError {
+  return new NetkitError('NETKIT_USAGE', message);
+}
+
+/** Human text for any thrown value, one line, no stack. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const sys = err as NodeJS.ErrnoException;
+    if (sys.code === 'ECONNREFUSED' && 'address' in sys) {
+      return `connection refused by ${(sys as { address?: string }).address}:${(sys as { port?: number }).port}`;
+    }
+    if (sys.code === 'EADDRINUSE')
+      return `address already in use: ${err.message.replace(/^listen EADDRINUSE: /, '')}`;
+    return err.message.split('\n')[0] ?? String(err);
+  }
+  return String(err);
+}

@@ -1,0 +1,70 @@
+/**
+ * Line framing as a pure state machine: bytes in → complete lines out, with a hard maximum line
+ * length. A line that grows past the limit is reported once as an overflow and its remaining bytes
+ * are discarded up to the next LF, so a hostile client can never make us buffer more than
+ * `maxLineLength` bytes. Both CRLF and bare LF end a line (RFC 1123's robustness advice); the
+ * terminator is stripped.
+ */
+export type LineItem = { line: Buffer } | { overflow: true };
+
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private discarding = false;
+
+  constructor(readonly maxLineLength: number) {}
+
+  /** Bytes currently held waiting for a line end. */
+  get buffered(): number {
+    return this.size;
+  }
+
+  /** Feed a chunk; returns the items it completes, in order. */
+  push(chunk: Buffer): LineItem[] {
+    const out: LineItem[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const lf = chunk.indexOf(10, start);
+      const end = lf === -1 ? chunk.length : lf;
+      if (this.discarding) {
+        if (lf === -1) return out;
+        this.discarding = false;
+        start = lf + 1;
+        continue;
+      }
+      const piece = chunk.subarray(start, end);
+      // +1 allows a trailing CR that belongs to the terminator
+      if (this.size + piece.length > this.maxLineLength + 1) {
+        this.parts = [];
+        this.size = 0;
+        out.push({ overflow: true });
+        if (lf === -1) {
+          this.discarding = true;
+          return out;
+        }
+        start = lf + 1;
+        continue;
+      }
+      if (lf === -1) {
+        this.parts.push(Buffer.from(piece));
+        this.size += piece.length;
+        return out;
+      }
+      let line = this.parts.length ? Buffer.concat([...this.parts, piece]) : piece;
+      this.parts = [];
+      this.size = 0;
+      if (line.length > 0 && line[line.length - 1] === 13) line = line.subarray(0, line.length - 1);
+      if (line.length > this.maxLineLength) out.push({ overflow: true });
+      else out.push({ line: Buffer.from(line) });
+      start = lf + 1;
+    }
+    return out;
+  }
+
+  /** Forget everything buffered (used after a TLS upgrade: pipelined plaintext must not survive). */
+  reset(): void {
+    this.parts = [];
+    this.size = 0;
+    this.discarding = false;
+  }
+}

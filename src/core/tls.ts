@@ -1,0 +1,94 @@
+/**
+ * TLS material for every server: a real certificate from `--cert`/`--key`, or a self-signed
+ * development certificate generated on first use and cached in the data directory (so clients
+ * that pin it keep working across restarts). The key file is written mode 0600.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import tls from 'node:tls';
+
+export interface TlsFiles {
+  cert?: string;
+  key?: string;
+}
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** a ready SecureContext for in-session upgrades (STARTTLS, STLS, AUTH TLS) */
+  context: tls.SecureContext;
+  /** options for `tls.createServer` (implicit TLS listeners) */
+  options: tls.SecureContextOptions;
+}
+
+const inflight = new Map<string, Promise<TlsMaterial>>();
+
+/** Load `--cert`/`--key`, or the cached dev certificate in `dataDir`, creating it when missing. */
+export function loadTls(dataDir: string, files: TlsFiles = {}): Promise<TlsMaterial> {
+  const key = `${dataDir}\u0000${files.cert ?? ''}\u0000${files.key ?? ''}`;
+  let p = inflight.get(key);
+  if (!p) {
+    p = load(dataDir, files);
+    inflight.set(key, p);
+    p.catch(() => inflight.delete(key));
+  }
+  return p;
+}
+
+async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
+  if (files.cert || files.key) {
+    if (!files.cert || !files.key) throw new Error('--cert and --key must be given together');
+    return material(await readFile(files.cert, 'utf8'), await readFile(files.key, 'utf8'));
+  }
+  const certPath = path.join(dataDir, 'tls', 'dev-cert.pem');
+  const keyPath = path.join(dataDir, 'tls', 'dev-key.pem');
+  try {
+    return material(await readFile(certPath, 'utf8'), await readFile(keyPath, 'utf8'));
+  } catch {
+    // generate below
+  }
+  const { cert, key } = await generateDevCertificate();
+  await mkdir(path.dirname(certPath), { recursive: true, mode: 0o700 });
+  await atomicWrite(keyPath, key, 0o600);
+  await atomicWrite(certPath, cert, 0o644);
+  return material(cert, key);
+}
+
+/** A self-signed certificate for localhost / 127.0.0.1 / ::1, valid for two years. */
+export async function generateDevCertificate(): Promise<{ cert: string; key: string }> {
+  const { generate } = await import('selfsigned');
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(notBefore.getTime() + 2 * 365 * 24 * 3600 * 1000);
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: notBefore,
+    notAfterDate: notAfter,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  } as never);
+  return { cert: pems.cert, key: pems.private };
+}
+
+function material(cert: string, key: string): TlsMaterial {
+  const options: tls.SecureContextOptions = { cert, key, minVersion: 'TLSv1.2' };
+  return { cert, key, options, context: tls.createSecureContext(options) };
+}
+
+async function atomicWrite(file: string, data: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data, { mode });
+  await rename(tmp, file);
+}

@@ -1,0 +1,80 @@
+/**
+ * The trace event stream. Every server and client is an EventEmitter that emits `'trace'` with a
+ * {@link TraceEvent}; the CLI's `--trace` prints them like Python's `set_debuglevel(1)` and the lab's
+ * dashboard shows them live. Protocol modules redact secrets before emitting: nothing downstream
+ * ever sees a password.
+ */
+import type { EventEmitter } from 'node:events';
+
+export type TraceKind = 'connect' | 'disconnect' | 'in' | 'out' | 'error' | 'info';
+
+export interface TraceEvent {
+  /** milliseconds since the epoch */
+  ts: number;
+  /** protocol or service name: smtp, pop3, ftp, chat, echo, http… */
+  service: string;
+  /** connection id, unique in this process */
+  conn: number;
+  kind: TraceKind;
+  /** the line (without CRLF) or a description */
+  text: string;
+  /** `host:port` of the peer, on connect events */
+  peer?: string;
+}
+
+let lastConnId = 0;
+/** A process-wide connection id, so events from different services never collide. */
+export function nextConnId(): number {
+  lastConnId += 1;
+  return lastConnId;
+}
+
+export function traceEvent(
+  target: EventEmitter,
+  service: string,
+  conn: number,
+  kind: TraceKind,
+  text: string,
+  peer?: string,
+): void {
+  if (target.listenerCount('trace') === 0) return;
+  const ev: TraceEvent = { ts: Date.now(), service, conn, kind, text };
+  if (peer !== undefined) ev.peer = peer;
+  target.emit('trace', ev);
+}
+
+const SECRET_COMMANDS = /^(\s*(?:PASS|AUTH\s+\S+|APOP\s+\S+)\s+)(.*)$/i;
+
+/**
+ * Redact the secret part of a protocol command: `PASS hunter2` → `PASS ****`,
+ * `AUTH PLAIN AGJvYgBz` → `AUTH PLAIN ****`. Lines that carry no secret come back unchanged.
+ */
+export function redactCommand(line: string): string {
+  const m = SECRET_COMMANDS.exec(line);
+  if (!m) return line;
+  return `${m[1]}****`;
+}
+
+/** Remove the password from any `scheme://user:pass@host` inside a text. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@/\s]*@/gi, '$1:****@');
+}
+
+/** `C: …` / `S: …` form, as printed by `--trace`. */
+export function formatTrace(ev: TraceEvent, side: 'server' | 'client' = 'server'): string {
+  const tag = `[${ev.service}#${ev.conn}]`;
+  switch (ev.kind) {
+    case 'in':
+      return `${tag} ${side === 'server' ? 'C' : 'S'}: ${ev.text}`;
+    case 'out':
+      return `${tag} ${side === 'server' ? 'S' : 'C'}: ${ev.text}`;
+    case 'connect':
+      return `${tag} * connect ${ev.peer ?? ''} ${ev.text}`.trimEnd();
+    case 'disconnect':
+      return `${tag} * disconnect ${ev.text}`.trimEnd();
+    case 'error':
+      return `${tag} ! ${ev.text}`;
+    default:
+      return `${tag} * ${ev.text}`;
+  }
+}

@@ -1,0 +1,172 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LineConnection } from '../../src/core/connection.js';
+import { listenTcp, type TcpServerHandle } from '../../src/core/server.js';
+import { loadTls, type TlsMaterial } from '../../src/core/tls.js';
+import type { TraceEvent } from '../../src/core/trace.js';
+import { LineClient, tempDir } from '../helpers/net.js';
+
+let material: TlsMaterial;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  const t = await tempDir();
+  cleanup = t.cleanup;
+  material = await loadTls(t.dir);
+});
+afterAll(() => cleanup());
+
+/** A tiny protocol: STARTTLS upgrades, PASS is secret, anything else is echoed as "got X". */
+async function startToy(opts: { maxLineLength?: number; maxOutboundBytes?: number } = {}) {
+  const tracer = new EventEmitter();
+  const seen: string[] = [];
+  const events: TraceEvent[] = [];
+  tracer.on('trace', (e: TraceEvent) => events.push(e));
+  const server = await listenTcp({
+    service: 'toy',
+    maxConnectionsPerIp: 3,
+    onReject: () => 'busy\r\n',
+    onConnection(socket) {
+      const conn = new LineConnection(socket, {
+        service: 'toy',
+        tracer,
+        redact: (l) => l.replace(/^PASS .*/, 'PASS ****'),
+        ...opts,
+      });
+      conn.onOverflow(() => conn.writeLine('ERR line too long'));
+      conn.writeLine('hello');
+      conn.onLine(async (line) => {
+        seen.push(line);
+        if (line === 'STARTTLS') {
+          conn.writeLine('go ahead');
+          await conn.upgradeTls(material.context);
+          return;
+        }
+        if (line === 'FLOOD') {
+          for (let i = 0; i < 10_000 && !conn.closed; i++) conn.write(`${'x'.repeat(1000)}\r\n`);
+          return;
+        }
+        conn.writeLine(`got ${line}`);
+      });
+    },
+  });
+  return { server, seen, events, tracer };
+}
+
+describe('LineConnection', () => {
+  let toy: Awaited<ReturnType<typeof startToy>>;
+  beforeAll(async () => {
+    toy = await startToy({ maxLineLength: 64, maxOutboundBytes: 64 * 1024 });
+  });
+  afterAll(() => toy.server.close());
+
+  it('answers pipelined lines in order', async () => {
+    const c = await LineClient.connect(toy.server.port);
+    expect(await c.line()).toBe('hello');
+    c.send('a\r\nb\nc\r\n');
+    expect([await c.line(), await c.line(), await c.line()]).toEqual(['got a', 'got b', 'got c']);
+    c.close();
+  });
+
+  it('reports an overlong line and keeps the session usable', async () => {
+    const c = await LineClient.connect(toy.server.port);
+    await c.line();
+    c.send(`${'x'.repeat(500)}\r\nafter\r\n`);
+    expect(await c.line()).toBe('ERR line too long');
+    expect(await c.line()).toBe('got after');
+    c.close();
+  });
+
+  it('discards plaintext pipelined after STARTTLS (command injection)', async () => {
+    const raw = net.connect(toy.server.port, '127.0.0.1');
+    await new Promise((r) => raw.once('connect', r));
+    let greeting = '';
+    await new Promise<void>((resolve) => {
+      raw.on('data', function onData(d) {
+        greeting += d.toString();
+        if (greeting.includes('go ahead')) {
+          raw.off('data', onData);
+          resolve();
+        }
+      });
+      raw.write('STARTTLS\r\nINJECTED\r\n');
+    });
+    const secure = tls.connect({ socket: raw, rejectUnauthorized: false });
+    await new Promise((r) => secure.once('secureConnect', r));
+    const reply = await new Promise<string>((resolve) => {
+      secure.once('data', (d) => resolve(d.toString()));
+      secure.write('after-tls\r\n');
+    });
+    expect(reply).toBe('got after-tls\r\n');
+    expect(toy.seen).not.toContain('INJECTED');
+    secure.destroy();
+  });
+
+  it('redacts secrets in trace events', async () => {
+    const c = await LineClient.connect(toy.server.port);
+    await c.line();
+    c.send('PASS hunter2\r\n');
+    await c.line();
+    c.close();
+    const texts = toy.events
+      .filter((e) => e.kind === 'in')
+      .map((e) => e.text)
+      .join('\n');
+    expect(texts).toContain('PASS ****');
+    expect(texts).not.toContain('hunter2');
+  });
+
+  it('drops a client that never reads once its queue passes the bound', async () => {
+    const raw = net.connect(toy.server.port, '127.0.0.1');
+    raw.on('error', () => {});
+    await new Promise((r) => raw.once('data', r));
+    raw.pause();
+    const dropped = new Promise<void>((resolve) => {
+      toy.tracer.on('trace', (e: TraceEvent) => {
+        if (e.kind === 'error' && e.text.includes('peer not reading')) resolve();
+      });
+    });
+    raw.write('FLOOD\r\n');
+    await dropped;
+    raw.destroy();
+    const c = await LineClient.connect(toy.server.port);
+    expect(await c.line()).toBe('hello');
+    c.close();
+  });
+
+  it('limits connections per IP', async () => {
+    const limited = await startToy();
+    const clients = await Promise.all([1, 2, 3].map(() => LineClient.connect(limited.server.port)));
+    for (const c of clients) expect(await c.line()).toBe('hello');
+    const extra = await LineClient.connect(limited.server.port);
+    expect(await extra.line()).toBe('busy');
+    await extra.closed;
+    for (const c of clients) c.close();
+    await limited.server.close();
+  });
+});
+
+describe('listenTcp', () => {
+  it('reports the real port and closes gracefully within the deadline', async () => {
+    const server: TcpServerHandle = await listenTcp({ service: 'x', onConnection: () => {} });
+    expect(server.port).toBeGreaterThan(0);
+    const s = net.connect(server.port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    const t0 = Date.now();
+    await server.close(300);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('names the service when the port is taken', async () => {
+    const a = await listenTcp({ service: 'first', onConnection: () => {} });
+    await expect(
+      listenTcp({ service: 'second', port: a.port, onConnection: () => {} }),
+    ).rejects.toMatchObject({
+      code: 'NETKIT_ADDRESS_IN_USE',
+    });
+    await a.close();
+  });
+});
