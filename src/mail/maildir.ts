@@ -1,0 +1,191 @@
+/**
+ * Maildir storage (the qmail layout: `tmp/`, `new/`, `cur/`) under `DATA/mail/MAILBOX/`.
+ *
+ * Delivery is durable: the message is written to `tmp/`, fsynced, renamed into `new/`, and the
+ * directory is fsynced, so a message that was acknowledged survives a crash and a reader never sees
+ * half of one. Unique names follow the Maildir convention `TIME.M<usec>P<pid>Q<n>.HOST` and stay
+ * stable when a message moves to `cur/` (flags are appended after `:2,`), so they double as POP3 UIDs.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { NetkitError } from '../core/errors.js';
+
+export interface MaildirEntry {
+  /** the unique name without flags: stable across sessions, used as the POP3 UID */
+  id: string;
+  /** absolute path of the file now */
+  file: string;
+  folder: 'new' | 'cur';
+  /** Maildir info flags, e.g. "S" for seen */
+  flags: string;
+  size: number;
+  mtimeMs: number;
+}
+
+const MAILBOX_RE = /^[a-z0-9][a-z0-9._+-]{0,63}$/i;
+let sequence = 0;
+const HOST = os.hostname().replace(/[/:]/g, '_');
+
+/** Mailbox names come from mail addresses: validate before they become a directory. */
+export function normaliseMailbox(name: string): string {
+  const lower = name.toLowerCase();
+  if (!MAILBOX_RE.test(lower) || lower.includes('..')) {
+    throw new NetkitError('NETKIT_INVALID_INPUT', `invalid mailbox name "${name}"`);
+  }
+  return lower;
+}
+
+export function mailRoot(dataDir: string): string {
+  return path.join(dataDir, 'mail');
+}
+
+export function mailboxDir(dataDir: string, mailbox: string): string {
+  return path.join(mailRoot(dataDir), normaliseMailbox(mailbox));
+}
+
+export async function listMailboxes(dataDir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(mailRoot(dataDir), { withFileTypes: true });
+    return entries
+      .filter((e) => e.isDirectory() && MAILBOX_RE.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function uniqueName(): string {
+  const now = Date.now();
+  sequence = (sequence + 1) % 1e9;
+  const usec = String((now % 1000) * 1000 + Math.floor(Math.random() * 1000)).padStart(6, '0');
+  return `${Math.floor(now / 1000)}.M${usec}P${process.pid}Q${sequence}R${randomBytes(4).toString('hex')}.${HOST}`;
+}
+
+function splitName(name: string): { id: string; flags: string } {
+  const i = name.indexOf(':2,');
+  return i === -1 ? { id: name, flags: '' } : { id: name.slice(0, i), flags: name.slice(i + 3) };
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class Maildir {
+  private ready: Promise<void> | undefined;
+
+  constructor(readonly dir: string) {}
+
+  static open(dataDir: string, mailbox: string): Maildir {
+    return new Maildir(mailboxDir(dataDir, mailbox));
+  }
+
+  /** Create tmp/new/cur when missing. */
+  ensure(): Promise<void> {
+    this.ready ??= Promise.all(
+      ['tmp', 'new', 'cur'].map((d) => mkdir(path.join(this.dir, d), { recursive: true, mode: 0o700 })),
+    ).then(() => undefined);
+    return this.ready;
+  }
+
+  /**
+   * Durably store one message; resolves with its unique id only once it is on disk.
+   * `chunks` may be a Buffer or an async iterable of Buffers (streamed, never held whole).
+   */
+  async deliver(chunks: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>): Promise<string> {
+    await this.ensure();
+    const name = uniqueName();
+    const tmp = path.join(this.dir, 'tmp', name);
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      if (Buffer.isBuffer(chunks)) await fh.write(chunks);
+      else for await (const c of chunks) await fh.write(c);
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    await fh.close();
+    await rename(tmp, path.join(this.dir, 'new', name));
+    await fsyncDir(path.join(this.dir, 'new'));
+    return name;
+  }
+
+  /** Every message in new/ and cur/, oldest first (by delivery time, then name). */
+  async list(): Promise<MaildirEntry[]> {
+    await this.ensure();
+    const out: MaildirEntry[] = [];
+    for (const folder of ['new', 'cur'] as const) {
+      const dir = path.join(this.dir, folder);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      await Promise.all(
+        names
+          .filter((n) => !n.startsWith('.'))
+          .map(async (n) => {
+            const file = path.join(dir, n);
+            try {
+              const st = await stat(file);
+              if (!st.isFile()) return;
+              const { id, flags } = splitName(n);
+              out.push({ id, file, folder, flags, size: st.size, mtimeMs: st.mtimeMs });
+            } catch {
+              // removed meanwhile by another session
+            }
+          }),
+      );
+    }
+    return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.id.localeCompare(b.id));
+  }
+
+  async find(id: string): Promise<MaildirEntry | undefined> {
+    if (id.includes('/') || id.includes('\\')) return undefined;
+    return (await this.list()).find((e) => e.id === id);
+  }
+
+  async read(id: string): Promise<Buffer> {
+    const entry = await this.find(id);
+    if (!entry) throw new NetkitError('NETKIT_NOT_FOUND', `no message ${id}`);
+    return readFile(entry.file);
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const entry = await this.find(id);
+    if (!entry) return false;
+    await unlink(entry.file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    return true;
+  }
+
+  /** Move to cur/ and add a flag (S = seen), keeping the unique id. */
+  async setFlag(id: string, flag: string): Promise<void> {
+    const entry = await this.find(id);
+    if (!entry || entry.flags.includes(flag)) return;
+    const flags = [...new Set((entry.flags + flag).split(''))].sort().join('');
+    await rename(entry.file, path.join(this.dir, 'cur', `${entry.id}:2,${flags}`));
+  }
+
+  /** Keep at most `max` messages: remove the oldest. Returns how many were removed. */
+  async prune(max: number): Promise<number> {
+    if (!(max > 0)) return 0;
+    const all = await this.list();
+    const extra = all.slice(0, Math.max(0, all.length - max));
+    for (const e of extra) await unlink(e.file).catch(() => {});
+    return extra.length;
+  }
+}
