@@ -3,9 +3,8 @@
  * The `netkit` command. Start-up must stay fast (`netkit --version` ≤ 150 ms), so only the command
  * group named on the command line is imported; `--help` lists the groups from the table below.
  */
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { VERSION } from '../version.js';
-import { exitWithError } from './util.js';
 
 interface Group {
   description: string;
@@ -55,6 +54,13 @@ const GROUPS: Record<string, Group> = {
 };
 
 export async function main(argv: string[]): Promise<void> {
+  // fast path: `netkit --version` needs none of the command machinery
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const { Command, CommanderError } = await import('commander');
+  const { exitWithError } = await import('./util.js');
   const program = new Command('netkit')
     .description('netkit — the network-programming toolkit: TCP, UDP, chat, FTP, SMTP, POP3, HTTP, URLs')
     .version(VERSION, '-V, --version')
@@ -94,4 +100,7 @@ Examples:
   }
 }
 
-main(process.argv.slice(2)).catch((err) => exitWithError(err, process.argv.includes('--debug')));
+main(process.argv.slice(2)).catch(async (err) => {
+  const { exitWithError } = await import('./util.js');
+  exitWithError(err, process.argv.includes('--debug'));
+});

@@ -211,8 +211,45 @@ function formatEta(seconds: number): string {
     : `${m}:${String(r).padStart(2, '0')}`;
 }
 
+/** One piece of a multi-connection transfer, for the segment map under the bar. */
+export interface ProgressSegment {
+  start: number;
+  end: number;
+  /** bytes of this segment already received */
+  done: number;
+  /** connection working on it; 0 = waiting */
+  conn: number;
+}
+
+/**
+ * A one-line map of a multi-segment transfer, `width` cells wide: `#` received, a connection's
+ * number (1-9, then a-z) where that connection is working, `.` not started. Bytes outside every
+ * segment count as received.
+ */
+export function segmentMap(total: number, segments: ProgressSegment[], width = 40): string {
+  if (total <= 0) return '';
+  const cells: string[] = [];
+  const digit = (c: number): string =>
+    c <= 0 ? '.' : c < 10 ? String(c) : String.fromCharCode(87 + (c % 36));
+  for (let i = 0; i < width; i++) {
+    const from = Math.floor((i * total) / width);
+    const to = Math.max(from + 1, Math.floor(((i + 1) * total) / width));
+    let ch = '#';
+    for (const s of segments) {
+      const pos = s.start + s.done;
+      if (pos < to && s.end > from && pos < s.end) {
+        ch = s.conn > 0 ? digit(s.conn) : '.';
+        if (s.conn > 0) break;
+      }
+    }
+    cells.push(ch);
+  }
+  return cells.join('');
+}
+
 export interface Progress {
-  update(done: number, detail?: string): void;
+  /** `segments` (optional): per-connection pieces, drawn as a map under the bar on a TTY */
+  update(done: number, detail?: string, segments?: ProgressSegment[]): void;
   setTotal(total: number | undefined): void;
   finish(message?: string): void;
 }
@@ -224,7 +261,13 @@ export interface Progress {
 export function createProgress(
   label: string,
   total: number | undefined,
-  opts: { quiet?: boolean; stream?: NodeJS.WriteStream; intervalMs?: number } = {},
+  opts: {
+    quiet?: boolean;
+    stream?: NodeJS.WriteStream;
+    intervalMs?: number;
+    /** bytes already there when the transfer starts (a resume): not counted in the rate */
+    initial?: number;
+  } = {},
 ): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = stream.isTTY === true;
@@ -233,9 +276,12 @@ export function createProgress(
   let last = 0;
   let done = 0;
   let detail = '';
+  let segments: ProgressSegment[] | undefined;
+  let drawn = 0; // lines of the last TTY frame
+  const initial = opts.initial ?? 0;
   const render = (final = false): void => {
     const elapsed = (Date.now() - start) / 1000;
-    const rate = elapsed > 0 ? done / elapsed : 0;
+    const rate = elapsed > 0 ? Math.max(0, done - initial) / elapsed : 0;
     const pct = total ? Math.min(100, (done / total) * 100) : undefined;
     const eta = total && rate > 0 ? (total - done) / rate : Number.NaN;
     const sizes = total ? `${formatBytes(done)}/${formatBytes(total)}` : formatBytes(done);
@@ -247,15 +293,19 @@ export function createProgress(
         pct === undefined
           ? ''
           : `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct.toFixed(0).padStart(3)}% `;
-      stream.write(`\r\u001b[2K${label} ${bar}${stats}`);
+      const map = segments && total && !final ? `\n\u001b[2K  [${segmentMap(total, segments)}]` : '';
+      const up = drawn > 1 ? `\u001b[${drawn - 1}A` : '';
+      stream.write(`${up}\r\u001b[J${label} ${bar}${stats}${map}`);
+      drawn = map ? 2 : 1;
     } else {
       stream.write(`${label} ${pct === undefined ? '' : `${pct.toFixed(0)}% `}${stats}\n`);
     }
   };
   return {
-    update(n, d) {
+    update(n, d, segs) {
       done = n;
       if (d !== undefined) detail = d;
+      if (segs !== undefined) segments = segs;
       if (opts.quiet) return;
       const now = Date.now();
       if (now - last >= interval) {

@@ -157,10 +157,17 @@ export class Maildir {
     return (await this.list()).find((e) => e.id === id);
   }
 
+  /** Read a message; a concurrent move between new/ and cur/ (flag change) is retried, not an error. */
   async read(id: string): Promise<Buffer> {
-    const entry = await this.find(id);
-    if (!entry) throw new NetkitError('NETKIT_NOT_FOUND', `no message ${id}`);
-    return readFile(entry.file);
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.find(id);
+      if (!entry) throw new NetkitError('NETKIT_NOT_FOUND', `no message ${id}`);
+      try {
+        return await readFile(entry.file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+      }
+    }
   }
 
   async remove(id: string): Promise<boolean> {

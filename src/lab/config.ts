@@ -1,0 +1,137 @@
+/**
+ * The lab's configuration, merged from (lowest to highest precedence) the defaults of
+ * `shared/PRODUCT.md`, a `netkit.config.json` file, `NETKIT_*` environment variables, and command
+ * line flags. Pure: the CLI reads the file and the environment and hands them in.
+ */
+import { NetkitError } from '../core/errors.js';
+
+export const DEFAULT_LAB_PORTS = {
+  ui: 8025,
+  smtp: 2525,
+  smtpTls: 4650,
+  pop3: 1110,
+  pop3Tls: 1995,
+  ftp: 2121,
+  chat: 7070,
+  http: 8080,
+  classicBase: 7000,
+} as const;
+
+export type LabPortName = keyof typeof DEFAULT_LAB_PORTS;
+
+/** The flag that sets each port, for the "port taken" error. */
+export const PORT_FLAGS: Record<LabPortName, string> = {
+  ui: '--ui-port',
+  smtp: '--smtp-port',
+  smtpTls: '--smtp-tls-port',
+  pop3: '--pop3-port',
+  pop3Tls: '--pop3-tls-port',
+  ftp: '--ftp-port',
+  chat: '--chat-port',
+  http: '--http-port',
+  classicBase: '--classic-base',
+};
+
+export interface LabConfig {
+  host: string;
+  dataDir: string;
+  ports: Record<LabPortName, number>;
+  portOffset: number;
+  acceptAnyAuth: boolean;
+  uiAuth?: string;
+  maxMessages: number;
+  passivePorts?: string;
+}
+
+export type LabConfigInput = Partial<Omit<LabConfig, 'ports'>> & {
+  ports?: Partial<Record<LabPortName, number>>;
+};
+
+const ENV_PORTS: Record<string, LabPortName> = {
+  NETKIT_UI_PORT: 'ui',
+  NETKIT_SMTP_PORT: 'smtp',
+  NETKIT_SMTP_TLS_PORT: 'smtpTls',
+  NETKIT_POP3_PORT: 'pop3',
+  NETKIT_POP3_TLS_PORT: 'pop3Tls',
+  NETKIT_FTP_PORT: 'ftp',
+  NETKIT_CHAT_PORT: 'chat',
+  NETKIT_HTTP_PORT: 'http',
+  NETKIT_CLASSIC_BASE: 'classicBase',
+};
+
+function port(value: unknown, where: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new NetkitError('NETKIT_USAGE', `${where}: "${value}" is not a port`);
+  return n;
+}
+
+/** Read the NETKIT_* variables into a config layer. */
+export function configFromEnv(env: NodeJS.ProcessEnv): LabConfigInput {
+  const out: LabConfigInput = { ports: {} };
+  for (const [name, key] of Object.entries(ENV_PORTS)) {
+    if (env[name] !== undefined && env[name] !== '') out.ports![key] = port(env[name], name);
+  }
+  if (env.NETKIT_HOST) out.host = env.NETKIT_HOST;
+  if (env.NETKIT_DATA) out.dataDir = env.NETKIT_DATA;
+  if (env.NETKIT_PORT_OFFSET) out.portOffset = Number(env.NETKIT_PORT_OFFSET);
+  if (env.NETKIT_ACCEPT_ANY_AUTH) out.acceptAnyAuth = /^(1|true|yes)$/i.test(env.NETKIT_ACCEPT_ANY_AUTH);
+  if (env.NETKIT_UI_AUTH) out.uiAuth = env.NETKIT_UI_AUTH;
+  if (env.NETKIT_MAX_MESSAGES) out.maxMessages = Number(env.NETKIT_MAX_MESSAGES);
+  return out;
+}
+
+/** Validate the parsed `netkit.config.json` (unknown keys are an error: typos must not pass silently). */
+export function configFromFile(data: unknown, file = 'netkit.config.json'): LabConfigInput {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new NetkitError('NETKIT_USAGE', `${file}: expected a JSON object`);
+  }
+  const allowed = new Set([
+    'host',
+    'dataDir',
+    'ports',
+    'portOffset',
+    'acceptAnyAuth',
+    'uiAuth',
+    'maxMessages',
+    'passivePorts',
+  ]);
+  const obj = data as Record<string, unknown>;
+  for (const k of Object.keys(obj))
+    if (!allowed.has(k)) throw new NetkitError('NETKIT_USAGE', `${file}: unknown key "${k}"`);
+  const out: LabConfigInput = { ...(obj as LabConfigInput), ports: {} };
+  const ports = (obj.ports ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(ports)) {
+    if (!(k in DEFAULT_LAB_PORTS)) throw new NetkitError('NETKIT_USAGE', `${file}: unknown port "${k}"`);
+    out.ports![k as LabPortName] = port(v, `${file} ports.${k}`);
+  }
+  return out;
+}
+
+/** Merge layers, lowest precedence first; apply the port offset to every non-zero port. */
+export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
+  const cfg: LabConfig = {
+    host: '127.0.0.1',
+    dataDir: 'netkit-data',
+    ports: { ...DEFAULT_LAB_PORTS },
+    portOffset: 0,
+    acceptAnyAuth: false,
+    maxMessages: 5000,
+  };
+  for (const layer of layers) {
+    const { ports, ...rest } = layer;
+    for (const [k, v] of Object.entries(rest))
+      if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(ports ?? {})) if (v !== undefined) cfg.ports[k as LabPortName] = v;
+  }
+  if (!Number.isInteger(cfg.portOffset) || cfg.portOffset < -65535 || cfg.portOffset > 65535) {
+    throw new NetkitError('NETKIT_USAGE', `port offset "${cfg.portOffset}" is not an integer`);
+  }
+  if (cfg.portOffset) {
+    for (const k of Object.keys(cfg.ports) as LabPortName[]) {
+      if (cfg.ports[k] !== 0)
+        cfg.ports[k] = port(cfg.ports[k] + cfg.portOffset, `${PORT_FLAGS[k]} + --port-offset`);
+    }
+  }
+  return cfg;
+}

@@ -1,0 +1,254 @@
+/**
+ * The lab's dashboard server: static front end from `web/`, the REST API under /api/v1, live
+ * updates over WebSocket (/api/v1/ws, which also accepts chat posts) and Server-Sent Events
+ * (/api/v1/events), and health endpoints /livez and /readyz.
+ *
+ * Security: binds loopback unless told otherwise, and binding elsewhere requires `uiAuth`
+ * (HTTP basic). Every page carries a strict Content-Security-Policy; writes must be same-origin
+ * JSON, so neither a captured mail nor another site can drive the API.
+ */
+
+import { timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { NetkitError } from '../core/errors.js';
+import type { TraceEvent } from '../core/trace.js';
+import { handleApi } from './api.js';
+import type { LabContext } from './context.js';
+import { HttpError, sameOrigin, sendJson } from './http-util.js';
+
+export interface DashboardOptions {
+  host?: string;
+  port?: number;
+  /** `user:pass`; required when binding a non-loopback address */
+  uiAuth?: string;
+  /** directory of the front end (default: the package's web/) */
+  webDir?: string;
+}
+
+export interface DashboardHandle extends EventEmitter {
+  host: string;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+};
+
+const PAGE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "frame-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const MAX_CLIENT_BUFFER = 1024 * 1024;
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+export function defaultWebDir(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
+}
+
+export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {}): Promise<DashboardHandle> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!isLoopback(host) && !opts.uiAuth) {
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `the dashboard binds ${host}, which is not loopback: add --ui-auth user:pass`,
+    );
+  }
+  const webDir = opts.webDir ?? defaultWebDir();
+  const expectedAuth = opts.uiAuth
+    ? Buffer.from(`Basic ${Buffer.from(opts.uiAuth).toString('base64')}`)
+    : undefined;
+  const sse = new Set<ServerResponse>();
+  let ready = false;
+
+  const authorized = (req: IncomingMessage): boolean => {
+    if (!expectedAuth) return true;
+    const got = Buffer.from(req.headers.authorization ?? '');
+    return got.length === expectedAuth.length && timingSafeEqual(got, expectedAuth);
+  };
+
+  const serveStatic = async (res: ServerResponse, pathname: string): Promise<boolean> => {
+    const rel = pathname === '/' ? 'index.html' : pathname.slice(1);
+    if (rel.includes('..') || rel.includes('\0')) return false;
+    const file = path.join(webDir, rel);
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) return false;
+    res.writeHead(200, {
+      'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
+      'content-length': st.size,
+      'content-security-policy': PAGE_CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-cache',
+    });
+    createReadStream(file).pipe(res);
+    return true;
+  };
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://dashboard');
+      if (url.pathname === '/livez') return sendJson(res, 200, { ok: true });
+      if (url.pathname === '/readyz') return sendJson(res, ready ? 200 : 503, { ready });
+      if (!authorized(req)) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="netkit lab"', 'content-type': 'text/plain' });
+        return res.end('authentication required\n');
+      }
+      const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+      if (write && !sameOrigin(req)) throw new HttpError(403, 'cross-origin writes are not allowed');
+      if (url.pathname === '/api/v1/events') return openSse(req, res);
+      if (url.pathname.startsWith('/api/v1/') || url.pathname === '/api/v1') {
+        if (await handleApi(ctx, req, res, url)) return;
+        throw new HttpError(404, 'no such endpoint');
+      }
+      if (req.method === 'GET' && (await serveStatic(res, url.pathname))) return;
+      throw new HttpError(404, 'not found');
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+      else res.destroy();
+    }
+  });
+
+  const openSse = (req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write(': netkit lab events\n\n');
+    sse.add(res);
+    req.on('close', () => sse.delete(res));
+  };
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (url.pathname !== '/api/v1/ws' || !authorized(req) || !sameOrigin(req)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws));
+  });
+
+  const onSocket = (ws: WebSocket): void => {
+    ws.on('message', (data) => {
+      try {
+        const msg = JSON.parse(String(data)) as {
+          type?: string;
+          room?: string;
+          nick?: string;
+          text?: string;
+        };
+        if (msg.type === 'chat.post' && ctx.chat && msg.room && msg.text) {
+          ctx.chat.post(msg.room, msg.nick || 'web', msg.text);
+        }
+      } catch (err) {
+        ws.send(JSON.stringify({ type: 'error', data: { message: (err as Error).message } }));
+      }
+    });
+  };
+
+  /** Send one event to every live client; a client that falls behind is dropped. */
+  const broadcast = (type: string, data: unknown): void => {
+    const payload = JSON.stringify({ type, data });
+    for (const ws of wss.clients) {
+      if (ws.readyState !== ws.OPEN) continue;
+      if (ws.bufferedAmount > MAX_CLIENT_BUFFER) ws.terminate();
+      else ws.send(payload);
+    }
+    for (const res of sse) {
+      if (res.writableLength > MAX_CLIENT_BUFFER) {
+        res.destroy();
+        sse.delete(res);
+      } else res.write(`event: ${type}\ndata: ${payload}\n\n`);
+    }
+  };
+
+  // Trace events can arrive by the thousand: batch them per 100 ms.
+  let traceBatch: TraceEvent[] = [];
+  let traceTimer: NodeJS.Timeout | undefined;
+  const onTrace = (ev: TraceEvent) => {
+    traceBatch.push(ev);
+    traceTimer ??= setTimeout(() => {
+      traceTimer = undefined;
+      const batch = traceBatch;
+      traceBatch = [];
+      broadcast('trace', batch);
+    }, 100);
+  };
+  const onMail = (d: unknown) => broadcast('mail', d);
+  const onChat = (d: unknown) => broadcast('chat', d);
+  const onRooms = () => broadcast('rooms', ctx.chat?.rooms() ?? []);
+  const onFtp = () => broadcast('ftp', ctx.ftp?.sessions() ?? []);
+  ctx.wire.on('event', onTrace);
+  ctx.mail.on('change', onMail);
+  ctx.chat?.on('message', onChat);
+  ctx.chat?.on('rooms', onRooms);
+  ctx.ftp?.on('session', onFtp);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new NetkitError(
+              'NETKIT_ADDRESS_IN_USE',
+              `dashboard: port ${opts.port} on ${host} is already in use`,
+            )
+          : err,
+      );
+    });
+    server.listen({ host, port: opts.port ?? 0 }, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  ready = true;
+  const hostForUrl = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  const handle = Object.assign(new EventEmitter(), {
+    host: addr.address,
+    port: addr.port,
+    url: `http://${hostForUrl}:${addr.port}/`,
+    broadcast,
+    async close() {
+      ready = false;
+      ctx.wire.off('event', onTrace);
+      ctx.mail.off('change', onMail);
+      ctx.chat?.off('message', onChat);
+      ctx.chat?.off('rooms', onRooms);
+      ctx.ftp?.off('session', onFtp);
+      if (traceTimer) clearTimeout(traceTimer);
+      for (const ws of wss.clients) ws.terminate();
+      for (const res of sse) res.destroy();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    },
+  });
+  return handle;
+}

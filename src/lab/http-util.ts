@@ -1,0 +1,55 @@
+/** Small helpers for the dashboard's node:http handlers (no framework: the API is small). */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(data),
+    'cache-control': 'no-store',
+  });
+  res.end(data);
+}
+
+export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.startsWith('application/json')) throw new HttpError(415, 'send application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new HttpError(413, 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error();
+    return v as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'invalid JSON body');
+  }
+}
+
+/** A file name safe inside a Content-Disposition header (RFC 6266 with an RFC 5987 UTF-8 form). */
+export function contentDisposition(kind: 'attachment' | 'inline', filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+/** True when a state-changing request comes from our own page (or a non-browser client). */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  const site = req.headers['sec-fetch-site'];
+  if (site && site !== 'same-origin' && site !== 'none') return false;
+  if (origin === undefined) return true;
+  return origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
+}

@@ -1,0 +1,97 @@
+/**
+ * Mailpit-style search syntax for the dashboard, as a pure parser and matcher:
+ * `from:alice to:bob subject:"quarterly report" has:attachment is:unread before:2026-01-01
+ * after:2025-12-01 free text`. Terms are ANDed; a leading `-` negates one; quotes group words.
+ */
+export interface MessageSummary {
+  mailbox: string;
+  id: string;
+  from: string;
+  to: string[];
+  cc: string[];
+  subject: string;
+  /** ms since the epoch: the Date header, else the delivery time */
+  date: number;
+  size: number;
+  attachments: number;
+  read: boolean;
+  /** lowercased searchable text: addresses, subject and the first part of the text body */
+  haystack: string;
+  snippet: string;
+}
+
+export type SearchTerm =
+  | { field: 'from' | 'to' | 'subject' | 'text'; value: string; negate: boolean }
+  | { field: 'has'; value: 'attachment'; negate: boolean }
+  | { field: 'is'; value: 'read' | 'unread'; negate: boolean }
+  | { field: 'before' | 'after'; value: number; negate: boolean };
+
+/** Split a query into tokens, honouring double quotes (`subject:"a b"`). */
+export function tokenize(query: string): string[] {
+  const out: string[] = [];
+  const re = /(-?[a-z]+:"[^"]*"|-?"[^"]*"|\S+)/gi;
+  for (const m of query.matchAll(re)) out.push(m[0]);
+  return out;
+}
+
+function unquote(v: string): string {
+  return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
+}
+
+function parseDate(v: string): number | undefined {
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export function parseSearch(query: string): SearchTerm[] {
+  const terms: SearchTerm[] = [];
+  for (let tok of tokenize(query.trim())) {
+    let negate = false;
+    if (tok.startsWith('-') && tok.length > 1) {
+      negate = true;
+      tok = tok.slice(1);
+    }
+    const m = /^([a-z]+):(.*)$/i.exec(tok);
+    const key = m?.[1]?.toLowerCase();
+    const value = unquote(m?.[2] ?? '').toLowerCase();
+    if (m && (key === 'from' || key === 'to' || key === 'subject') && value) {
+      terms.push({ field: key, value, negate });
+    } else if (m && key === 'has' && (value === 'attachment' || value === 'attachments')) {
+      terms.push({ field: 'has', value: 'attachment', negate });
+    } else if (m && key === 'is' && (value === 'read' || value === 'unread')) {
+      terms.push({ field: 'is', value, negate });
+    } else if (m && (key === 'before' || key === 'after') && parseDate(value) !== undefined) {
+      terms.push({ field: key, value: parseDate(value)!, negate });
+    } else {
+      const text = unquote(tok).toLowerCase();
+      if (text) terms.push({ field: 'text', value: text, negate });
+    }
+  }
+  return terms;
+}
+
+function matchOne(term: SearchTerm, m: MessageSummary): boolean {
+  switch (term.field) {
+    case 'from':
+      return m.from.toLowerCase().includes(term.value);
+    case 'to':
+      return [...m.to, ...m.cc].some((a) => a.toLowerCase().includes(term.value));
+    case 'subject':
+      return m.subject.toLowerCase().includes(term.value);
+    case 'text':
+      return m.haystack.includes(term.value);
+    case 'has':
+      return m.attachments > 0;
+    case 'is':
+      return term.value === 'read' ? m.read : !m.read;
+    case 'before':
+      return m.date < term.value;
+    case 'after':
+      return m.date >= term.value;
+  }
+}
+
+export function matches(terms: SearchTerm[], m: MessageSummary): boolean {
+  for (const t of terms) if (matchOne(t, m) === t.negate) return false;
+  return true;
+}

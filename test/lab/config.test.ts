@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { configFromEnv, configFromFile, resolveLabConfig } from '../../src/lab/config.js';
+
+describe('lab config', () => {
+  it('defaults to the PRODUCT.md ports on loopback', () => {
+    const c = resolveLabConfig();
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.ports).toMatchObject({
+      ui: 8025,
+      smtp: 2525,
+      smtpTls: 4650,
+      pop3: 1110,
+      pop3Tls: 1995,
+      ftp: 2121,
+      chat: 7070,
+      http: 8080,
+      classicBase: 7000,
+    });
+  });
+
+  it('layers file < env < flags', () => {
+    const file = configFromFile({ ports: { smtp: 3000, ftp: 3021 }, host: '127.0.0.2' });
+    const env = configFromEnv({ NETKIT_SMTP_PORT: '4000', NETKIT_DATA: '/tmp/x' });
+    const c = resolveLabConfig(file, env, { ports: { smtp: 5000 } });
+    expect(c.ports.smtp).toBe(5000);
+    expect(c.ports.ftp).toBe(3021);
+    expect(c.host).toBe('127.0.0.2');
+    expect(c.dataDir).toBe('/tmp/x');
+  });
+
+  it('applies --port-offset to every fixed port but leaves 0 alone', () => {
+    const c = resolveLabConfig({ portOffset: 10000, ports: { chat: 0 } });
+    expect(c.ports.smtp).toBe(12525);
+    expect(c.ports.chat).toBe(0);
+  });
+
+  it('rejects typos and bad ports with a clear message', () => {
+    expect(() => configFromFile({ prots: {} })).toThrow(/unknown key "prots"/);
+    expect(() => configFromFile({ ports: { smpt: 1 } })).toThrow(/unknown port "smpt"/);
+    expect(() => configFromEnv({ NETKIT_FTP_PORT: '70000' })).toThrow(/NETKIT_FTP_PORT/);
+    expect(() => resolveLabConfig({ portOffset: 65000 })).toThrow(/--ui-port/);
+  });
+});
