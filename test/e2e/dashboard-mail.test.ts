@@ -158,7 +158,7 @@ describe('dashboard mail view in Chromium', () => {
       .locator('#go')
       .click({ timeout: 2000 })
       .catch(() => {});
-    const list = await (await fetch(`${dash.url}api/v1/messages`)).json();
+    const list = (await (await fetch(`${dash.url}api/v1/messages`)).json()) as { total: number };
     expect(list.total).toBe(2);
     expect(apiWrites.filter((w) => w.startsWith('DELETE') || w.includes('/chat/'))).toEqual([]);
   });
