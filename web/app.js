@@ -1,12 +1,17 @@
 // netkit lab dashboard. Plain DOM, no framework, no CDN: everything is served by the lab itself.
 // Untrusted text (mail, chat, file names) only ever goes into textContent, never innerHTML.
-const api = (p, opts) => fetch(`/api/v1${p}`, opts).then(async (r) => {
-  if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
-  const type = r.headers.get('content-type') || '';
-  return type.includes('json') ? r.json() : r.text();
-});
+const api = (p, opts) =>
+  fetch(`/api/v1${p}`, opts).then(async (r) => {
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
+    const type = r.headers.get('content-type') || '';
+    return type.includes('json') ? r.json() : r.text();
+  });
 const send = (method, p, body) =>
-  api(p, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  api(p, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, props = {}, ...children) => {
   const e = document.createElement(tag);
@@ -19,16 +24,33 @@ const el = (tag, props = {}, ...children) => {
   for (const c of children) if (c !== null && c !== undefined) e.append(c);
   return e;
 };
-const fmtSize = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
-const fmtDate = (t) => { const d = new Date(t); return Number.isNaN(d.getTime()) ? '' : d.toLocaleString(); };
+const fmtSize = (n) =>
+  n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+const fmtDate = (t) => {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
+};
 const addr = (a) => (!a ? '' : a.name ? `${a.name} <${a.address}>` : a.address || '');
 
-const state = { view: 'mail', mailbox: '', query: '', page: 1, pageSize: 50, total: 0, open: null, part: 'html', remote: false, room: 'lobby', wire: [] };
+const state = {
+  view: 'mail',
+  mailbox: '',
+  query: '',
+  page: 1,
+  pageSize: 50,
+  total: 0,
+  open: null,
+  part: 'html',
+  remote: false,
+  room: 'lobby',
+  wire: [],
+};
 
 // ---------- views ----------
 function showView(name) {
   state.view = name;
-  for (const b of document.querySelectorAll('#tabs button')) b.classList.toggle('active', b.dataset.view === name);
+  for (const b of document.querySelectorAll('#tabs button'))
+    b.classList.toggle('active', b.dataset.view === name);
   for (const v of document.querySelectorAll('.view')) v.classList.toggle('active', v.id === `view-${name}`);
   location.hash = name;
   if (name === 'ftp') loadFtp();
@@ -36,23 +58,43 @@ function showView(name) {
   if (name === 'wire') loadWire();
   if (name === 'status') loadStatus();
 }
-for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showView(b.dataset.view));
+for (const b of document.querySelectorAll('#tabs button'))
+  b.addEventListener('click', () => showView(b.dataset.view));
 
 // ---------- mail ----------
 async function loadMailboxes() {
   const boxes = await api('/mailboxes');
   const ul = $('#mailboxes');
   ul.replaceChildren(
-    el('li', { class: state.mailbox === '' ? 'active' : '', onclick: () => selectMailbox('') }, el('span', { text: 'All' })),
-    ...boxes.map((b) => el('li', { class: state.mailbox === b.name ? 'active' : '', 'data-mailbox': b.name, onclick: () => selectMailbox(b.name) },
-      el('span', { text: b.name }), el('span', { class: 'count', text: b.unread ? `${b.unread}/${b.total}` : String(b.total) }))),
+    el(
+      'li',
+      { class: state.mailbox === '' ? 'active' : '', onclick: () => selectMailbox('') },
+      el('span', { text: 'All' }),
+    ),
+    ...boxes.map((b) =>
+      el(
+        'li',
+        {
+          class: state.mailbox === b.name ? 'active' : '',
+          'data-mailbox': b.name,
+          onclick: () => selectMailbox(b.name),
+        },
+        el('span', { text: b.name }),
+        el('span', { class: 'count', text: b.unread ? `${b.unread}/${b.total}` : String(b.total) }),
+      ),
+    ),
   );
   const unread = boxes.reduce((n, b) => n + b.unread, 0);
   const badge = $('#unread-badge');
   badge.hidden = unread === 0;
   badge.textContent = String(unread);
 }
-function selectMailbox(name) { state.mailbox = name; state.page = 1; closeMessage(); refreshMail(); }
+function selectMailbox(name) {
+  state.mailbox = name;
+  state.page = 1;
+  closeMessage();
+  refreshMail();
+}
 
 async function loadMessages() {
   const q = new URLSearchParams({ page: String(state.page), pageSize: String(state.pageSize) });
@@ -61,70 +103,149 @@ async function loadMessages() {
   const res = await api(`/messages?${q}`);
   state.total = res.total;
   const tbody = $('#messages tbody');
-  tbody.replaceChildren(...res.messages.map((m) => el('tr', { class: m.read ? '' : 'unread', 'data-id': m.id, 'data-mailbox': m.mailbox, onclick: () => openMessage(m.mailbox, m.id) },
-    el('td', { text: m.from, title: m.from }),
-    el('td', { text: m.to.join(', '), title: m.to.join(', ') }),
-    el('td', { class: m.attachments ? 'clip subject' : 'subject', text: m.subject || '(no subject)', title: m.snippet }),
-    el('td', { text: fmtDate(m.date) }),
-    el('td', { text: fmtSize(m.size) }))));
+  tbody.replaceChildren(
+    ...res.messages.map((m) =>
+      el(
+        'tr',
+        {
+          class: m.read ? '' : 'unread',
+          'data-id': m.id,
+          'data-mailbox': m.mailbox,
+          onclick: () => openMessage(m.mailbox, m.id),
+        },
+        el('td', { text: m.from, title: m.from }),
+        el('td', { text: m.to.join(', '), title: m.to.join(', ') }),
+        el('td', {
+          class: m.attachments ? 'clip subject' : 'subject',
+          text: m.subject || '(no subject)',
+          title: m.snippet,
+        }),
+        el('td', { text: fmtDate(m.date) }),
+        el('td', { text: fmtSize(m.size) }),
+      ),
+    ),
+  );
   const pages = Math.max(1, Math.ceil(res.total / state.pageSize));
-  $('#page-info').textContent = `${res.total} message${res.total === 1 ? '' : 's'} · page ${state.page} of ${pages}`;
+  $('#page-info').textContent =
+    `${res.total} message${res.total === 1 ? '' : 's'} · page ${state.page} of ${pages}`;
   $('#prev').disabled = state.page <= 1;
   $('#next').disabled = state.page >= pages;
 }
-function refreshMail() { return Promise.all([loadMailboxes(), loadMessages()]).catch(showError); }
-$('#prev').addEventListener('click', () => { state.page--; loadMessages(); });
-$('#next').addEventListener('click', () => { state.page++; loadMessages(); });
-$('#search-form').addEventListener('submit', (e) => { e.preventDefault(); state.query = $('#search').value.trim(); state.page = 1; loadMessages().catch(showError); });
+function refreshMail() {
+  return Promise.all([loadMailboxes(), loadMessages()]).catch(showError);
+}
+$('#prev').addEventListener('click', () => {
+  state.page--;
+  loadMessages();
+});
+$('#next').addEventListener('click', () => {
+  state.page++;
+  loadMessages();
+});
+$('#search-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.query = $('#search').value.trim();
+  state.page = 1;
+  loadMessages().catch(showError);
+});
 $('#delete-all').addEventListener('click', async () => {
   if (!confirm(state.mailbox ? `Delete every message in ${state.mailbox}?` : 'Delete every message?')) return;
   await send('DELETE', `/messages${state.mailbox ? `?mailbox=${encodeURIComponent(state.mailbox)}` : ''}`);
-  closeMessage(); refreshMail();
+  closeMessage();
+  refreshMail();
 });
 
 async function openMessage(mailbox, id) {
   const m = await api(`/messages/${mailbox}/${encodeURIComponent(id)}`);
-  state.open = m; state.remote = false;
-  $('#messages').hidden = true; document.querySelector('.pager').hidden = true;
+  state.open = m;
+  state.remote = false;
+  $('#messages').hidden = true;
+  document.querySelector('.pager').hidden = true;
   $('#message').hidden = false;
   $('#m-subject').textContent = m.subject || '(no subject)';
   const meta = $('#m-meta');
   meta.replaceChildren();
-  const row = (k, v) => { if (v) meta.append(el('dt', { text: k }), el('dd', { text: v })); };
-  row('From', addr(m.from)); row('To', m.to.map(addr).join(', ')); row('Cc', m.cc.map(addr).join(', '));
-  row('Date', m.date ? fmtDate(m.date) : ''); row('Mailbox', m.mailbox); row('Size', m.size ? fmtSize(m.size) : '');
+  const row = (k, v) => {
+    if (v) meta.append(el('dt', { text: k }), el('dd', { text: v }));
+  };
+  row('From', addr(m.from));
+  row('To', m.to.map(addr).join(', '));
+  row('Cc', m.cc.map(addr).join(', '));
+  row('Date', m.date ? fmtDate(m.date) : '');
+  row('Mailbox', m.mailbox);
+  row('Size', m.size ? fmtSize(m.size) : '');
   const list = $('#m-attachments');
   const files = m.attachments;
-  list.replaceChildren(...(files.length ? files.map((a) => el('li', {},
-    el('a', { href: `/api/v1/messages/${mailbox}/${encodeURIComponent(id)}/parts/${a.index}`, download: a.filename, text: a.filename }),
-    el('span', { class: 'muted', text: ` ${a.mimeType}, ${fmtSize(a.size)}${a.inline ? ', inline' : ''}` }))) : [el('li', { class: 'muted', text: 'none' })]));
+  list.replaceChildren(
+    ...(files.length
+      ? files.map((a) =>
+          el(
+            'li',
+            {},
+            el('a', {
+              href: `/api/v1/messages/${mailbox}/${encodeURIComponent(id)}/parts/${a.index}`,
+              download: a.filename,
+              text: a.filename,
+            }),
+            el('span', {
+              class: 'muted',
+              text: ` ${a.mimeType}, ${fmtSize(a.size)}${a.inline ? ', inline' : ''}`,
+            }),
+          ),
+        )
+      : [el('li', { class: 'muted', text: 'none' })]),
+  );
   showPart(m.hasHtml ? 'html' : 'text');
-  if (!m.read) send('POST', `/messages/${mailbox}/${encodeURIComponent(id)}/read`).then(refreshMail).catch(() => {});
+  if (!m.read)
+    send('POST', `/messages/${mailbox}/${encodeURIComponent(id)}/read`)
+      .then(refreshMail)
+      .catch(() => {});
 }
 function closeMessage() {
   state.open = null;
-  $('#message').hidden = true; $('#messages').hidden = false; document.querySelector('.pager').hidden = false;
+  $('#message').hidden = true;
+  $('#messages').hidden = false;
+  document.querySelector('.pager').hidden = false;
 }
 $('#back').addEventListener('click', closeMessage);
 $('#delete-one').addEventListener('click', async () => {
-  const m = state.open; if (!m) return;
+  const m = state.open;
+  if (!m) return;
   await send('DELETE', `/messages/${m.mailbox}/${encodeURIComponent(m.id)}`);
-  closeMessage(); refreshMail();
+  closeMessage();
+  refreshMail();
 });
-for (const b of document.querySelectorAll('#m-tabs button')) b.addEventListener('click', () => showPart(b.dataset.part));
-$('#allow-remote').addEventListener('click', () => { state.remote = true; showPart('html'); });
+for (const b of document.querySelectorAll('#m-tabs button'))
+  b.addEventListener('click', () => showPart(b.dataset.part));
+$('#allow-remote').addEventListener('click', () => {
+  state.remote = true;
+  showPart('html');
+});
 
 async function showPart(part) {
-  const m = state.open; if (!m) return;
+  const m = state.open;
+  if (!m) return;
   state.part = part;
-  for (const b of document.querySelectorAll('#m-tabs button')) b.classList.toggle('active', b.dataset.part === part);
+  for (const b of document.querySelectorAll('#m-tabs button'))
+    b.classList.toggle('active', b.dataset.part === part);
   const body = $('#m-body');
   const base = `/api/v1/messages/${m.mailbox}/${encodeURIComponent(m.id)}`;
   $('#m-remote').hidden = !(part === 'html' && m.hasHtml && !state.remote);
   if (part === 'html') {
-    if (!m.hasHtml) { body.replaceChildren(el('p', { class: 'muted', text: 'This message has no HTML part.' })); return; }
+    if (!m.hasHtml) {
+      body.replaceChildren(el('p', { class: 'muted', text: 'This message has no HTML part.' }));
+      return;
+    }
     // No allow-scripts, no allow-same-origin, no allow-forms: the message can neither run code nor reach the API.
-    body.replaceChildren(el('iframe', { id: 'm-html', title: 'HTML part', sandbox: 'allow-popups allow-popups-to-escape-sandbox', referrerpolicy: 'no-referrer', src: `${base}/html${state.remote ? '?remote=1' : ''}` }));
+    body.replaceChildren(
+      el('iframe', {
+        id: 'm-html',
+        title: 'HTML part',
+        sandbox: 'allow-popups allow-popups-to-escape-sandbox',
+        referrerpolicy: 'no-referrer',
+        src: `${base}/html${state.remote ? '?remote=1' : ''}`,
+      }),
+    );
   } else if (part === 'text') {
     body.replaceChildren(el('pre', { text: m.text || '(no text part)' }));
   } else if (part === 'headers') {
@@ -132,7 +253,9 @@ async function showPart(part) {
   } else if (part === 'raw') {
     body.replaceChildren(el('pre', { text: await api(`${base}/raw`.slice(7)) }));
   } else if (part === 'smtp') {
-    const t = await api(`${base}/transcript`.slice(7)).catch(() => 'No SMTP transcript was recorded for this message.');
+    const t = await api(`${base}/transcript`.slice(7)).catch(
+      () => 'No SMTP transcript was recorded for this message.',
+    );
     body.replaceChildren(el('pre', { text: t }));
   }
 }
@@ -141,26 +264,76 @@ async function showPart(part) {
 let ftpPath = '';
 async function loadFtp() {
   const [accounts, sessions] = await Promise.all([api('/accounts'), api('/ftp/sessions').catch(() => [])]);
-  $('#ftp-accounts tbody').replaceChildren(...accounts.map((a) => el('tr', {}, el('td', { text: a.name }), el('td', { text: a.class }), el('td', { text: a.permissions }), el('td', { text: a.expires ? fmtDate(a.expires) : '' }))));
+  $('#ftp-accounts tbody').replaceChildren(
+    ...accounts.map((a) =>
+      el(
+        'tr',
+        {},
+        el('td', { text: a.name }),
+        el('td', { text: a.class }),
+        el('td', { text: a.permissions }),
+        el('td', { text: a.expires ? fmtDate(a.expires) : '' }),
+      ),
+    ),
+  );
   renderSessions(sessions);
   loadTree(ftpPath);
 }
 function renderSessions(sessions) {
-  $('#ftp-sessions tbody').replaceChildren(...sessions.map((s) => el('tr', {},
-    el('td', { text: String(s.id) }), el('td', { text: s.user || '' }), el('td', { text: s.class || '' }), el('td', { text: s.ip }),
-    el('td', { text: s.command || '' }),
-    el('td', { text: s.transfer ? `${s.transfer.direction} ${s.transfer.file} ${fmtSize(s.transfer.bytes)}${s.transfer.total ? ` / ${fmtSize(s.transfer.total)}` : ''}` : '' }))));
+  $('#ftp-sessions tbody').replaceChildren(
+    ...sessions.map((s) =>
+      el(
+        'tr',
+        {},
+        el('td', { text: String(s.id) }),
+        el('td', { text: s.user || '' }),
+        el('td', { text: s.class || '' }),
+        el('td', { text: s.ip }),
+        el('td', { text: s.command || '' }),
+        el('td', {
+          text: s.transfer
+            ? `${s.transfer.direction} ${s.transfer.file} ${fmtSize(s.transfer.bytes)}${s.transfer.total ? ` / ${fmtSize(s.transfer.total)}` : ''}`
+            : '',
+        }),
+      ),
+    ),
+  );
 }
 async function loadTree(p) {
   ftpPath = p;
   $('#ftp-path').textContent = `/${p}`;
-  const res = await api(`/ftp/tree?path=${encodeURIComponent(p)}`).catch((e) => ({ entries: [], error: e.message }));
+  const res = await api(`/ftp/tree?path=${encodeURIComponent(p)}`).catch((e) => ({
+    entries: [],
+    error: e.message,
+  }));
   const items = [];
-  if (p) items.push(el('li', { onclick: () => loadTree(p.split('/').slice(0, -1).join('/')) }, el('span', { text: '..' })));
+  if (p)
+    items.push(
+      el('li', { onclick: () => loadTree(p.split('/').slice(0, -1).join('/')) }, el('span', { text: '..' })),
+    );
   for (const e of res.entries) {
     const child = p ? `${p}/${e.name}` : e.name;
-    if (e.type === 'dir') items.push(el('li', { 'data-name': e.name, onclick: () => loadTree(child) }, el('span', { text: `📁 ${e.name}` })));
-    else items.push(el('li', { 'data-name': e.name }, el('a', { href: `/api/v1/ftp/file?path=${encodeURIComponent(child)}`, download: e.name, text: `📄 ${e.name}` }), el('span', { class: 'muted', text: fmtSize(e.size) })));
+    if (e.type === 'dir')
+      items.push(
+        el(
+          'li',
+          { 'data-name': e.name, onclick: () => loadTree(child) },
+          el('span', { text: `📁 ${e.name}` }),
+        ),
+      );
+    else
+      items.push(
+        el(
+          'li',
+          { 'data-name': e.name },
+          el('a', {
+            href: `/api/v1/ftp/file?path=${encodeURIComponent(child)}`,
+            download: e.name,
+            text: `📄 ${e.name}`,
+          }),
+          el('span', { class: 'muted', text: fmtSize(e.size) }),
+        ),
+      );
   }
   $('#ftp-tree').replaceChildren(...items);
 }
@@ -175,23 +348,51 @@ async function loadChat() {
 }
 function renderRooms(rooms) {
   if (!rooms.some((r) => r.name === state.room)) rooms = [...rooms, { name: state.room, members: [] }];
-  $('#rooms').replaceChildren(...rooms.map((r) => el('li', { class: r.name === state.room ? 'active' : '', 'data-room': r.name, onclick: () => { state.room = r.name; loadChat(); } },
-    el('span', { text: `#${r.name}` }), el('span', { class: 'count', text: String(r.members.length) }))));
+  $('#rooms').replaceChildren(
+    ...rooms.map((r) =>
+      el(
+        'li',
+        {
+          class: r.name === state.room ? 'active' : '',
+          'data-room': r.name,
+          onclick: () => {
+            state.room = r.name;
+            loadChat();
+          },
+        },
+        el('span', { text: `#${r.name}` }),
+        el('span', { class: 'count', text: String(r.members.length) }),
+      ),
+    ),
+  );
   const cur = rooms.find((r) => r.name === state.room);
   $('#room-title').textContent = `#${state.room}`;
-  $('#room-members').textContent = cur && cur.members.length ? `Members: ${cur.members.join(', ')}` : 'No one is here yet.';
+  $('#room-members').textContent =
+    cur && cur.members.length ? `Members: ${cur.members.join(', ')}` : 'No one is here yet.';
 }
 function chatLine(m) {
-  if (m.kind && m.kind !== 'message' && m.kind !== 'me') return el('li', { class: 'sys', text: m.text });
+  if (m.kind && m.kind !== 'say' && m.kind !== 'me') return el('li', { class: 'sys', text: m.text });
   if (m.kind === 'me') return el('li', { class: 'sys', text: `* ${m.nick} ${m.text}` });
-  return el('li', {}, el('span', { class: 'nick', text: `<${m.nick}>` }), el('span', { class: 'text', text: m.text }));
+  return el(
+    'li',
+    {},
+    el('span', { class: 'nick', text: `<${m.nick}>` }),
+    el('span', { class: 'text', text: m.text }),
+  );
 }
-function scrollChat() { const log = $('#chat-log'); log.scrollTop = log.scrollHeight; }
+function scrollChat() {
+  const log = $('#chat-log');
+  log.scrollTop = log.scrollHeight;
+}
 $('#chat-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const text = $('#chat-text').value; if (!text.trim()) return;
+  const text = $('#chat-text').value;
+  if (!text.trim()) return;
   $('#chat-text').value = '';
-  await send('POST', `/chat/rooms/${encodeURIComponent(state.room)}/messages`, { nick: $('#chat-nick').value || 'web', text }).catch(showError);
+  await send('POST', `/chat/rooms/${encodeURIComponent(state.room)}/messages`, {
+    nick: $('#chat-nick').value || 'web',
+    text,
+  }).catch(showError);
 });
 
 // ---------- wire ----------
@@ -201,15 +402,25 @@ function wireText(ev) {
   return `${new Date(ev.ts).toLocaleTimeString()} [${ev.service}#${ev.conn}] ${dir} ${ev.kind === 'connect' ? `connect ${ev.peer || ''} ` : ev.kind === 'disconnect' ? 'disconnect ' : ''}${ev.text}`;
 }
 function wireMatches(ev) {
-  const svc = $('#wire-service').value; const conn = $('#wire-conn').value;
+  const svc = $('#wire-service').value;
+  const conn = $('#wire-conn').value;
   return (!svc || ev.service === svc) && (!conn || ev.conn === Number(conn));
 }
 function addWire(events) {
   const log = $('#wire-log');
   for (const ev of events) {
-    if (!services.has(ev.service)) { services.add(ev.service); $('#wire-service').append(el('option', { value: ev.service, text: ev.service })); }
+    if (!services.has(ev.service)) {
+      services.add(ev.service);
+      $('#wire-service').append(el('option', { value: ev.service, text: ev.service }));
+    }
     state.wire.push(ev);
-    if (state.view === 'wire' && wireMatches(ev)) log.append(el('span', { class: ev.kind === 'in' ? 'in' : ev.kind === 'out' ? 'out' : ev.kind === 'error' ? 'err' : '', text: `${wireText(ev)}\n` }));
+    if (state.view === 'wire' && wireMatches(ev))
+      log.append(
+        el('span', {
+          class: ev.kind === 'in' ? 'in' : ev.kind === 'out' ? 'out' : ev.kind === 'error' ? 'err' : '',
+          text: `${wireText(ev)}\n`,
+        }),
+      );
   }
   if (state.wire.length > 5000) state.wire.splice(0, state.wire.length - 5000);
   while (log.childNodes.length > 2000) log.firstChild.remove();
@@ -217,7 +428,9 @@ function addWire(events) {
 }
 async function loadWire() {
   const events = await api('/wire?limit=1000');
-  state.wire = []; $('#wire-log').replaceChildren(); addWire(events);
+  state.wire = [];
+  $('#wire-log').replaceChildren();
+  addWire(events);
 }
 $('#wire-service').addEventListener('change', loadWire);
 $('#wire-conn').addEventListener('change', loadWire);
@@ -226,33 +439,69 @@ $('#wire-clear').addEventListener('click', () => $('#wire-log').replaceChildren(
 // ---------- status ----------
 async function loadStatus() {
   const s = await api('/status');
-  $('#status tbody').replaceChildren(...s.services.map((v) => el('tr', {},
-    el('td', { text: `${v.name}${v.tls ? ' (TLS)' : ''}` }),
-    el('td', { text: `${v.transport} ${v.host.includes(':') ? `[${v.host}]` : v.host}:${v.port}` }),
-    el('td', { text: v.connections === undefined ? '' : String(v.connections) }),
-    el('td', { text: v.totals ? Object.entries(v.totals).map(([k, n]) => `${k}: ${n}`).join(', ') : '' }),
-    el('td', {}, el('code', { text: v.hint || '' })))));
+  $('#status tbody').replaceChildren(
+    ...s.services.map((v) =>
+      el(
+        'tr',
+        {},
+        el('td', { text: `${v.name}${v.tls ? ' (TLS)' : ''}` }),
+        el('td', { text: `${v.transport} ${v.host.includes(':') ? `[${v.host}]` : v.host}:${v.port}` }),
+        el('td', { text: v.connections === undefined ? '' : String(v.connections) }),
+        el('td', {
+          text: v.totals
+            ? Object.entries(v.totals)
+                .map(([k, n]) => `${k}: ${n}`)
+                .join(', ')
+            : '',
+        }),
+        el('td', {}, el('code', { text: v.hint || '' })),
+      ),
+    ),
+  );
 }
 
 // ---------- live updates ----------
 function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
   ws.addEventListener('open', () => $('#live').classList.add('on'));
-  ws.addEventListener('close', () => { $('#live').classList.remove('on'); setTimeout(connect, 1000); });
+  ws.addEventListener('close', () => {
+    $('#live').classList.remove('on');
+    setTimeout(connect, 1000);
+  });
   ws.addEventListener('message', (e) => {
     const { type, data } = JSON.parse(e.data);
-    if (type === 'mail') { refreshMail(); }
-    else if (type === 'trace') addWire(data);
-    else if (type === 'chat') { if (data.room === state.room && state.view === 'chat') { $('#chat-log').append(chatLine(data)); scrollChat(); } }
-    else if (type === 'rooms') { if (state.view === 'chat') renderRooms(data); }
-    else if (type === 'ftp') { if (state.view === 'ftp') { renderSessions(data); loadTree(ftpPath); } }
+    if (type === 'mail') {
+      refreshMail();
+    } else if (type === 'trace') addWire(data);
+    else if (type === 'chat') {
+      if (data.room === state.room && state.view === 'chat') {
+        $('#chat-log').append(chatLine(data));
+        scrollChat();
+      }
+    } else if (type === 'rooms') {
+      if (state.view === 'chat') renderRooms(data);
+    } else if (type === 'ftp') {
+      if (state.view === 'ftp') {
+        renderSessions(data);
+        loadTree(ftpPath);
+      }
+    }
   });
 }
 let statusTimer;
-function showError(err) { console.error(err); }
+function showError(err) {
+  console.error(err);
+}
 
 refreshMail();
 connect();
-statusTimer = setInterval(() => { if (state.view === 'status') loadStatus().catch(() => {}); }, 2000);
-const initial = location.hash.slice(1);
-if (['mail', 'ftp', 'chat', 'wire', 'status'].includes(initial)) showView(initial);
+statusTimer = setInterval(() => {
+  if (state.view === 'status') loadStatus().catch(() => {});
+}, 2000);
+const VIEWS = ['mail', 'ftp', 'chat', 'wire', 'status'];
+const fromHash = () => {
+  const v = location.hash.slice(1);
+  if (VIEWS.includes(v) && v !== state.view) showView(v);
+};
+window.addEventListener('hashchange', fromHash);
+fromHash();

@@ -7,7 +7,7 @@
  * server, deletions by POP3 sessions and external tools all show up without a file watcher.
  */
 import { EventEmitter } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import PostalMime, { type Email } from 'postal-mime';
 import { listMailboxes, Maildir, type MaildirEntry, mailboxDir } from '../mail/maildir.js';
@@ -79,6 +79,8 @@ interface MailboxState {
 export class MailIndex extends EventEmitter {
   private readonly boxes = new Map<string, MailboxState>();
   private scanning: Promise<void> | undefined;
+  /** every summary, newest first; rebuilt lazily after any change */
+  private sorted: MessageSummary[] | undefined;
 
   constructor(readonly dataDir: string) {
     super();
@@ -107,7 +109,10 @@ export class MailIndex extends EventEmitter {
 
   private async doRefresh(): Promise<void> {
     const names = await listMailboxes(this.dataDir);
-    for (const gone of [...this.boxes.keys()].filter((n) => !names.includes(n))) this.boxes.delete(gone);
+    for (const gone of [...this.boxes.keys()].filter((n) => !names.includes(n))) {
+      this.boxes.delete(gone);
+      this.changed(gone);
+    }
     for (const name of names) {
       const stamp = await this.stampOf(name);
       const state = this.boxes.get(name);
@@ -144,7 +149,7 @@ export class MailIndex extends EventEmitter {
     const workers = Array.from({ length: 8 }, async () => {
       for (let e = queue.shift(); e; e = queue.shift()) {
         try {
-          const raw = await Maildir.open(this.dataDir, mailbox).read(e.id);
+          const raw = await readFile(e.file).catch(() => Maildir.open(this.dataDir, mailbox).read(e.id));
           state.messages.set(e.id, summarize(mailbox, e, await parseMessage(raw)));
           changed = true;
         } catch {
@@ -155,7 +160,21 @@ export class MailIndex extends EventEmitter {
     await Promise.all(workers);
     state.stamp = stamp;
     this.boxes.set(mailbox, state);
-    if (changed) this.emit('change', { mailbox });
+    if (changed) this.changed(mailbox);
+  }
+
+  private changed(mailbox: string): void {
+    this.sorted = undefined;
+    this.emit('change', { mailbox });
+  }
+
+  private newestFirst(): MessageSummary[] {
+    if (!this.sorted) {
+      const all: MessageSummary[] = [];
+      for (const s of this.boxes.values()) for (const m of s.messages.values()) all.push(m);
+      this.sorted = all.sort((a, b) => b.date - a.date || b.id.localeCompare(a.id));
+    }
+    return this.sorted;
   }
 
   async mailboxes(): Promise<Array<{ name: string; total: number; unread: number }>> {
@@ -176,15 +195,12 @@ export class MailIndex extends EventEmitter {
     const terms = opts.query ? parseSearch(opts.query) : [];
     const all: MessageSummary[] = [];
     let unread = 0;
-    for (const [name, s] of this.boxes) {
-      if (opts.mailbox && name !== opts.mailbox) continue;
-      for (const m of s.messages.values()) {
-        if (terms.length && !matches(terms, m)) continue;
-        all.push(m);
-        if (!m.read) unread++;
-      }
+    for (const m of this.newestFirst()) {
+      if (opts.mailbox && m.mailbox !== opts.mailbox) continue;
+      if (terms.length && !matches(terms, m)) continue;
+      all.push(m);
+      if (!m.read) unread++;
     }
-    all.sort((a, b) => b.date - a.date || b.id.localeCompare(a.id));
     const slice = all.slice((page - 1) * pageSize, page * pageSize).map(({ haystack: _h, ...rest }) => rest);
     return { total: all.length, page, pageSize, unread, messages: slice };
   }
@@ -206,14 +222,14 @@ export class MailIndex extends EventEmitter {
     const m = this.summary(mailbox, id);
     if (m && !m.read) {
       m.read = true;
-      this.emit('change', { mailbox });
+      this.changed(mailbox);
     }
   }
 
   async remove(mailbox: string, id: string): Promise<boolean> {
     const ok = await Maildir.open(this.dataDir, mailbox).remove(id);
     this.boxes.get(mailbox)?.messages.delete(id);
-    if (ok) this.emit('change', { mailbox });
+    if (ok) this.changed(mailbox);
     return ok;
   }
 
@@ -227,7 +243,7 @@ export class MailIndex extends EventEmitter {
         if (await md.remove(id)) n++;
         s.messages.delete(id);
       }
-      this.emit('change', { mailbox: name });
+      this.changed(name);
     }
     return n;
   }

@@ -152,9 +152,35 @@ export class Maildir {
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.id.localeCompare(b.id));
   }
 
+  /** One message by id, without listing the whole Maildir (new/ is one stat, cur/ one readdir). */
   async find(id: string): Promise<MaildirEntry | undefined> {
-    if (id.includes('/') || id.includes('\\')) return undefined;
-    return (await this.list()).find((e) => e.id === id);
+    if (!id || id.includes('/') || id.includes('\\') || id.startsWith('.')) return undefined;
+    const candidates: Array<{ folder: 'new' | 'cur'; name: string }> = [{ folder: 'new', name: id }];
+    try {
+      for (const n of await readdir(path.join(this.dir, 'cur'))) {
+        if (n === id || n.startsWith(`${id}:2,`)) candidates.push({ folder: 'cur', name: n });
+      }
+    } catch {
+      // no cur/ yet
+    }
+    for (const c of candidates) {
+      const file = path.join(this.dir, c.folder, c.name);
+      try {
+        const st = await stat(file);
+        if (!st.isFile()) continue;
+        return {
+          id,
+          file,
+          folder: c.folder,
+          flags: splitName(c.name).flags,
+          size: st.size,
+          mtimeMs: st.mtimeMs,
+        };
+      } catch {
+        // not there (moved meanwhile): try the next place
+      }
+    }
+    return undefined;
   }
 
   /** Read a message; a concurrent move between new/ and cur/ (flag change) is retried, not an error. */
