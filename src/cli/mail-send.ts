@@ -1,4 +1,263 @@
+/**
+ * `netkit mail send` and `netkit mail show`: thin layers over `sendMail()` (src/mail/send.ts) and
+ * `parseMessage()` / `saveAttachments()` (src/mail/message-view.ts). Output formats live here.
+ */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { NetkitError, usageError } from '../core/errors.js';
+import { formatTrace } from '../core/trace.js';
+import { type MessageView, parseMessage, saveAttachments, viewToJson } from '../mail/message-view.js';
+import { type SendMailResult, sendMail } from '../mail/send.js';
+import { trustedCertificates } from '../mail/tls-trust.js';
+import {
+  action,
+  bold,
+  collect,
+  formatBytes,
+  parseDuration,
+  parseHostPort,
+  printJson,
+  readPassword,
+} from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface SendOpts {
+  from?: string;
+  to?: string[];
+  cc?: string[];
+  bcc?: string[];
+  replyTo?: string;
+  subject?: string;
+  text?: string;
+  textFile?: string;
+  html?: string;
+  htmlFile?: string;
+  attach?: string[];
+  inline?: string[];
+  header?: string[];
+  server: string;
+  tls?: boolean;
+  starttls?: boolean;
+  user?: string;
+  password?: string;
+  insecure?: boolean;
+  ca?: string;
+  data?: string;
+  ehlo?: string;
+  timeout?: number;
+  dryRun?: boolean;
+  json?: boolean;
+  trace?: boolean;
+}
+
+function printSendResult(r: SendMailResult, opts: SendOpts): void {
+  if (opts.json) {
+    const rec: Record<string, unknown> = {
+      dryRun: r.dryRun,
+      messageId: r.messageId,
+      envelope: r.envelope,
+      size: r.message.length,
+      cids: r.cids,
+    };
+    if (r.dryRun) rec.message = r.message.toString('utf8');
+    else Object.assign(rec, { accepted: r.accepted, rejected: r.rejected, response: r.response });
+    printJson(rec);
+    return;
+  }
+  if (r.dryRun) {
+    process.stdout.write(r.message);
+    for (const c of r.cids) process.stderr.write(`inline ${c.filename}: cid:${c.cid}\n`);
+    return;
+  }
+  process.stdout.write(
+    `sent ${r.messageId} (${formatBytes(r.message.length)}) to ${r.accepted.join(', ')}\n`,
+  );
+  if (r.rejected.length) process.stdout.write(`rejected: ${r.rejected.join(', ')}\n`);
+  if (r.response) process.stdout.write(`server: ${r.response}\n`);
+  for (const c of r.cids) process.stdout.write(`inline ${c.filename}: cid:${c.cid}\n`);
+}
+
+/** Terminal safety: a received message must not drive the terminal (escape sequences, CR tricks). */
+function printable(s: string): string {
+  return s
+    .replace(/\r\n/g, '\n')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) =>
+      c === '\r' ? '' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    );
+}
+
+function printView(v: MessageView, allHeaders: boolean): void {
+  const out: string[] = [];
+  const field = (k: string, val: string | undefined) => {
+    if (val) out.push(`${bold(`${k}:`.padEnd(12))}${printable(val)}`);
+  };
+  if (allHeaders) {
+    for (const h of v.headers) out.push(`${bold(`${h.name}:`)} ${printable(h.value)}`);
+  } else {
+    field('From', v.from);
+    field('To', v.to.join(', '));
+    field('Cc', v.cc.join(', '));
+    field('Reply-To', v.replyTo.join(', '));
+    field('Subject', v.subject);
+    field('Date', v.date);
+    field('Message-ID', v.messageId);
+  }
+  out.push(`${bold('Size:'.padEnd(12))}${formatBytes(v.size)}`);
+  if (v.text !== undefined) out.push('', bold('--- text/plain ---'), printable(v.text).replace(/\n+$/, ''));
+  if (v.html !== undefined) out.push('', bold('--- text/html ---'), printable(v.html).replace(/\n+$/, ''));
+  if (v.attachments.length) {
+    out.push('', bold(`--- attachments (${v.attachments.length}) ---`));
+    const width = Math.max(...v.attachments.map((a) => printable(a.filename ?? '(no name)').length));
+    v.attachments.forEach((a, i) => {
+      const name = printable(a.filename ?? '(no name)').padEnd(width);
+      const cid = a.contentId ? `  inline cid:${printable(a.contentId)}` : '';
+      out.push(
+        `${String(i + 1).padStart(3)}  ${name}  ${a.mimeType.padEnd(24)} ${formatBytes(a.size).padStart(9)}${cid}`,
+      );
+    });
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function readInput(file: string): Promise<Buffer> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new NetkitError('NETKIT_IO', `${file}: ${(err as Error).message}`);
+  }
+}
+
+export function register(group: Command): void {
+  group
+    .command('send')
+    .description('compose a message with full MIME and submit it over SMTP (nodemailer)')
+    .option('--from <addr>', 'sender (default USER@localhost)')
+    .option('--to <addr>', 'recipient (repeatable)', collect)
+    .option('--cc <addr>', 'copy recipient (repeatable)', collect)
+    .option('--bcc <addr>', 'blind copy: in the envelope only, never in the headers (repeatable)', collect)
+    .option('--reply-to <addr>', 'Reply-To address')
+    .option('--subject <text>', 'subject (UTF-8; encoded per RFC 2047)')
+    .option('--text <text>', 'plain-text body')
+    .option('--text-file <file>', 'plain-text body from a UTF-8 file')
+    .option('--html <html>', 'HTML body (with text: multipart/alternative)')
+    .option('--html-file <file>', 'HTML body from a UTF-8 file')
+    .option('--attach <file>', 'attach a file; type from its extension (repeatable)', collect)
+    .option('--inline <[cid=]file>', 'image for the HTML as cid:NAME; prints the cid (repeatable)', collect)
+    .option('--header <"K: V">', 'extra header (repeatable)', collect)
+    .option('--server <host:port>', 'SMTP server', '127.0.0.1:2525')
+    .option('--tls', 'implicit TLS (SMTPS; default port 4650)')
+    .option('--no-tls', 'never use STARTTLS (default: STARTTLS when the server offers it)')
+    .option('--starttls', 'require STARTTLS (fail if not offered)')
+    .option('--user <name>', 'authenticate (AUTH PLAIN/LOGIN)')
+    .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
+    .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
+    .option('--ca <file>', 'also trust this PEM certificate')
+    .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
+    .option('--ehlo <name>', 'name sent in EHLO')
+    .option('--timeout <duration>', 'per-phase timeout (default 30s)', parseDuration)
+    .option('--dry-run', 'print the RFC 5322 message instead of sending it')
+    .option('--json', 'print the result as JSON')
+    .option('--trace', 'print the SMTP conversation on stderr (AUTH redacted)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit mail send --to bob@lab --subject hi --text hello
+  $ netkit mail send --from alice@lab --to bob@lab --cc carol@lab --bcc audit@lab \\
+      --subject 'Grüße 👋' --text-file body.txt --html-file body.html \\
+      --attach report.pdf --attach data.csv --inline logo=logo.png
+  $ netkit mail send --to bob@lab --subject x --text y --dry-run > message.eml
+  $ netkit mail send --server smtp.example.org:587 --starttls --user me --to you@example.org --text hi
+  $ netkit mail send --server 127.0.0.1:4650 --tls --insecure --to bob@lab --text hi --trace
+
+TLS: STARTTLS is used whenever the server offers it; --starttls makes it mandatory, --no-tls turns it
+off, --tls speaks TLS from the first byte. Certificates are verified; the lab's own certificate in
+--data DIR (default ./netkit-data) is trusted automatically. --insecure disables verification.`,
+    )
+    .action(
+      action(async (opts: SendOpts) => {
+        const defaultPort = opts.tls === true ? 4650 : 2525;
+        const { host, port } = parseHostPort(opts.server, defaultPort);
+        if (opts.tls === false && opts.starttls)
+          throw usageError('--no-tls and --starttls contradict each other');
+        if (opts.password !== undefined && opts.user === undefined)
+          throw usageError('--password needs --user');
+        const password =
+          opts.user !== undefined && !opts.dryRun ? await readPassword(opts.password) : undefined;
+        const ca = opts.insecure ? undefined : await trustedCertificates(resolveDataDir(opts.data), opts.ca);
+        const result = await sendMail({
+          from: opts.from,
+          to: opts.to,
+          cc: opts.cc,
+          bcc: opts.bcc,
+          replyTo: opts.replyTo,
+          subject: opts.subject,
+          text: opts.text,
+          textFile: opts.textFile,
+          html: opts.html,
+          htmlFile: opts.htmlFile,
+          attachments: opts.attach,
+          inline: opts.inline,
+          headers: opts.header,
+          host,
+          port,
+          secure: opts.tls === true,
+          ignoreTLS: opts.tls === false,
+          requireTLS: opts.starttls === true,
+          tlsInsecure: opts.insecure === true,
+          ca,
+          user: opts.user,
+          password,
+          name: opts.ehlo,
+          timeoutMs: opts.timeout,
+          dryRun: opts.dryRun === true,
+          onTrace: opts.trace ? (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`) : undefined,
+        });
+        printSendResult(result, opts);
+      }),
+    );
+
+  group
+    .command('show')
+    .description('show a message: decoded headers, text and HTML parts, attachments (postal-mime)')
+    .argument('<file>', 'an .eml / Maildir file, or - for stdin')
+    .option('--json', 'print the parsed message as JSON (attachments without content)')
+    .option('--all-headers', 'print every header, decoded')
+    .option('--save-attachments <dir>', 'save attachments under safe, unique file names')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit mail show message.eml
+  $ netkit mail send --to bob@lab --text hi --dry-run | netkit mail show -
+  $ netkit mail show netkit-data/mail/bob/new/1732... --save-attachments ./attachments
+  $ netkit mail show message.eml --json | jq .attachments
+
+Attachment names from the message are reduced to one safe file name (no directories, no "..",
+no control characters) and never overwrite an existing file.`,
+    )
+    .action(
+      action(
+        async (file: string, opts: { json?: boolean; allHeaders?: boolean; saveAttachments?: string }) => {
+          const view = await parseMessage(await readInput(file));
+          const saved = opts.saveAttachments ? await saveAttachments(view, opts.saveAttachments) : undefined;
+          if (opts.json) {
+            printJson(saved ? { ...viewToJson(view), saved } : viewToJson(view));
+            return;
+          }
+          printView(view, opts.allHeaders === true);
+          if (saved) {
+            for (const s of saved)
+              process.stdout.write(
+                `saved ${printable(s.path)} (${formatBytes(s.size)})${s.original !== s.filename ? ` from ${JSON.stringify(s.original)}` : ''}\n`,
+              );
+          }
+        },
+      ),
+    );
+}

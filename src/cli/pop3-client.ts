@@ -1,4 +1,318 @@
+/**
+ * `netkit pop3 list|retr|dele|fetch`: thin layers over `Pop3Client` (src/mail/pop3-client.ts) and
+ * `fetchMessages()` (src/mail/pop3-client-fetch.ts). Connection flags are shared; output formats
+ * (table / JSON) live here.
+ *
+ * STLS policy: on a plaintext connection we upgrade with STLS whenever the server's CAPA offers it
+ * (like `mail send` does with STARTTLS), `--stls` makes it mandatory, `--no-stls` never upgrades;
+ * `--tls` is implicit TLS (POP3S). Certificates are verified, the lab's own dev certificate in the
+ * data directory is trusted automatically, `--insecure` turns verification off.
+ */
+import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { NetkitError, usageError } from '../core/errors.js';
+import { formatTrace } from '../core/trace.js';
+import { parseMessage, viewToJson } from '../mail/message-view.js';
+import { Pop3Client } from '../mail/pop3-client.js';
+import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
+import { trustedCertificates } from '../mail/tls-trust.js';
+import {
+  action,
+  formatBytes,
+  parseDuration,
+  parseHostPort,
+  parsePositive,
+  printJson,
+  readPassword,
+} from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface ConnOpts {
+  server: string;
+  user?: string;
+  password?: string;
+  tls?: boolean;
+  stls?: boolean;
+  insecure?: boolean;
+  ca?: string;
+  data?: string;
+  auth?: string;
+  timeout?: number;
+  json?: boolean;
+  trace?: boolean;
+}
+
+function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--server <host:port>', 'POP3 server', '127.0.0.1:1110')
+    .option('--user <name>', 'mailbox user (required)')
+    .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
+    .option('--tls', 'implicit TLS (POP3S; default port 1995)')
+    .option('--stls', 'require STLS (default: upgrade when the server offers it)')
+    .option('--no-stls', 'never upgrade with STLS')
+    .option('--auth <method>', 'login method: user (USER/PASS, default) or plain (AUTH PLAIN)', 'user')
+    .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
+    .option('--ca <file>', 'also trust this PEM certificate')
+    .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
+    .option('--timeout <duration>', 'reply timeout (default 30s)', parseDuration)
+    .option('--json', 'print JSON')
+    .option('--trace', 'print the POP3 conversation on stderr (PASS redacted)');
+}
+
+/** Connect, upgrade per the STLS policy, log in. */
+async function openSession(opts: ConnOpts): Promise<Pop3Client> {
+  if (!opts.user) throw usageError('--user is required');
+  if (opts.auth !== 'user' && opts.auth !== 'plain') throw usageError('--auth must be "user" or "plain"');
+  if (opts.tls && opts.stls === true) throw usageError('--tls and --stls contradict each other');
+  const { host, port } = parseHostPort(opts.server, opts.tls ? 1995 : 1110);
+  const password = await readPassword(opts.password);
+  const ca = opts.insecure ? undefined : await trustedCertificates(resolveDataDir(opts.data), opts.ca);
+  const client = await Pop3Client.connect({
+    host,
+    port,
+    tls: opts.tls === true,
+    timeout: opts.timeout,
+    rejectUnauthorized: !opts.insecure,
+    ca,
+    onTrace: opts.trace ? (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`) : undefined,
+  });
+  try {
+    if (!opts.tls && opts.stls !== false) {
+      const caps = await client.capabilitiesOrEmpty();
+      if ('STLS' in caps) await client.stls();
+      else if (opts.stls === true)
+        throw new NetkitError('NETKIT_PROTOCOL', `${host}:${port} does not offer STLS`);
+    }
+    await client.login(opts.user, password, { method: opts.auth });
+    return client;
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+}
+
+function parseMsgNumber(v: string): number {
+  return parsePositive(v);
+}
+
+function table(rows: string[][], align: Array<'l' | 'r'>): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) =>
+          i === r.length - 1 ? c : align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!),
+        )
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** One line per character cell: no control characters from a hostile message reach the terminal. */
+function cell(s: string | undefined, max = 40): string {
+  const t = (s ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+/** `2026-11-23T02:19:33.000Z` → `2026-11-23 02:19:33Z` (a Date header that did not parse stays as is). */
+function shortDate(d: string | undefined): string {
+  return cell(d?.replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z$/, '$1 $2Z'), 24);
+}
+
+function printFetchSummary(messages: FetchedMessage[]): void {
+  const rows = [['#', 'FROM', 'SUBJECT', 'DATE', 'SIZE', 'ATTACHMENTS']];
+  for (const m of messages) {
+    const att = m.attachments.map((a) => a.filename ?? a.mimeType).join(', ');
+    rows.push([
+      String(m.n),
+      cell(m.from, 30),
+      cell(m.subject, 40),
+      shortDate(m.date),
+      formatBytes(m.size),
+      m.attachments.length ? `${m.attachments.length}: ${cell(att, 50)}` : '-',
+    ]);
+  }
+  process.stdout.write(`${table(rows, ['r', 'l', 'l', 'l', 'r', 'l'])}\n`);
+}
+
+export function register(group: Command): void {
+  addConnectionOptions(
+    group
+      .command('list')
+      .description(
+        'list the messages in a POP3 mailbox (number, size, UID; --headers adds From/Subject/Date)',
+      )
+      .option('--headers', 'also fetch From, Subject and Date (TOP n 0)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit pop3 list --user bob --password secret
+  $ NETKIT_PASSWORD=secret netkit pop3 list --user bob --headers
+  $ netkit pop3 list --server mail.example.org:995 --tls --user me --json
+  $ netkit pop3 list --user bob --password secret --trace`,
+    )
+    .action(
+      action(async (opts: ConnOpts & { headers?: boolean }) => {
+        const c = await openSession(opts);
+        try {
+          const list = await c.list();
+          const uids = await c.uidl().catch(() => []);
+          const uidOf = new Map(uids.map((u) => [u.n, u.uid]));
+          const heads = new Map<number, { from?: string; subject?: string; date?: string }>();
+          if (opts.headers) {
+            for (const m of list) {
+              const v = await parseMessage(await c.top(m.n, 0));
+              heads.set(m.n, { from: v.from, subject: v.subject, date: v.date });
+            }
+          }
+          await c.quit();
+          const records = list.map((m) => ({ n: m.n, size: m.size, uid: uidOf.get(m.n), ...heads.get(m.n) }));
+          if (opts.json) {
+            printJson({ count: list.length, size: list.reduce((a, m) => a + m.size, 0), messages: records });
+            return;
+          }
+          if (!records.length) {
+            process.stdout.write('no messages\n');
+            return;
+          }
+          const rows = [
+            opts.headers ? ['#', 'SIZE', 'UID', 'FROM', 'SUBJECT', 'DATE'] : ['#', 'SIZE', 'UID'],
+          ];
+          for (const r of records) {
+            const base = [String(r.n), formatBytes(r.size), cell(r.uid, 70)];
+            rows.push(
+              opts.headers ? [...base, cell(r.from, 30), cell(r.subject, 40), shortDate(r.date)] : base,
+            );
+          }
+          process.stdout.write(`${table(rows, ['r', 'r', 'l', 'l', 'l', 'l'])}\n`);
+        } finally {
+          c.close();
+        }
+      }),
+    );
+
+  addConnectionOptions(
+    group
+      .command('retr')
+      .description('retrieve one message: raw RFC 5322 bytes to stdout (or --out FILE, or --json parsed)')
+      .argument('<n>', 'message number', parseMsgNumber)
+      .option('--out <file>', 'write the message to a file instead of stdout'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit pop3 retr 1 --user bob --password secret > message.eml
+  $ netkit pop3 retr 1 --user bob --password secret | netkit mail show -
+  $ netkit pop3 retr 2 --user bob --password secret --json | jq .subject`,
+    )
+    .action(
+      action(async (n: number, opts: ConnOpts & { out?: string }) => {
+        const c = await openSession(opts);
+        let msg: Buffer;
+        try {
+          msg = await c.retr(n);
+          await c.quit();
+        } finally {
+          c.close();
+        }
+        if (opts.out) await writeFile(opts.out, msg);
+        if (opts.json) printJson({ n, ...viewToJson(await parseMessage(msg)) });
+        else if (opts.out)
+          process.stdout.write(`saved message ${n} (${formatBytes(msg.length)}) to ${opts.out}\n`);
+        else process.stdout.write(msg);
+      }),
+    );
+
+  addConnectionOptions(
+    group
+      .command('dele')
+      .description('delete messages (marked with DELE, removed by the server at QUIT)')
+      .argument('<n...>', 'message numbers', (v: string, prev: number[] = []) => [
+        ...prev,
+        parseMsgNumber(v),
+      ]),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit pop3 dele 1 --user bob --password secret
+  $ netkit pop3 dele 2 3 5 --user bob --password secret --json`,
+    )
+    .action(
+      action(async (numbers: number[], opts: ConnOpts) => {
+        const c = await openSession(opts);
+        try {
+          for (const n of numbers) await c.dele(n);
+          await c.quit(); // the deletions happen now (UPDATE state)
+        } finally {
+          c.close();
+        }
+        if (opts.json) printJson({ deleted: numbers });
+        else process.stdout.write(`deleted ${numbers.map((n) => `#${n}`).join(', ')}\n`);
+      }),
+    );
+
+  addConnectionOptions(
+    group
+      .command('fetch')
+      .description('download messages into a directory (.eml files or a Maildir), optionally deleting them')
+      .requiredOption('--out <dir>', 'destination directory')
+      .option('--maildir', 'store as a Maildir (DIR/tmp, new, cur) instead of .eml files')
+      .option(
+        '--new-only',
+        'only messages not fetched before (by UIDL; state in DIR/.netkit-pop3-state.json)',
+      )
+      .option('--delete', 'delete each message from the server after a verified save'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit pop3 fetch --user bob --password secret --out ./inbox
+  $ netkit pop3 fetch --user bob --out ./Maildir --maildir --new-only
+  $ netkit pop3 fetch --user bob --out ./inbox --delete --json
+
+--delete marks a message only after it is on disk: fsynced, its size equal to the server's LIST size.
+The server removes marked messages at QUIT; an interrupted fetch deletes nothing.`,
+    )
+    .action(
+      action(
+        async (opts: ConnOpts & { out: string; maildir?: boolean; newOnly?: boolean; delete?: boolean }) => {
+          const c = await openSession(opts);
+          let result: Awaited<ReturnType<typeof fetchMessages>>;
+          try {
+            const { host, port } = parseHostPort(opts.server, opts.tls ? 1995 : 1110);
+            result = await fetchMessages(c, {
+              out: opts.out,
+              format: opts.maildir ? 'maildir' : 'eml',
+              newOnly: opts.newOnly === true,
+              delete: opts.delete === true,
+              account: `${opts.user}@${host}:${port}`,
+            });
+            await c.quit();
+          } finally {
+            c.close();
+          }
+          if (opts.json) {
+            printJson(result);
+            return;
+          }
+          const deleted = result.messages.filter((m) => m.deleted).length;
+          if (result.messages.length) printFetchSummary(result.messages);
+          for (const m of result.messages)
+            if (m.warning) process.stderr.write(`netkit: message ${m.n} kept on the server: ${m.warning}\n`);
+          process.stdout.write(
+            `fetched ${result.messages.length} of ${result.total} message(s) into ${opts.out}` +
+              `${result.skipped ? `, ${result.skipped} already fetched` : ''}` +
+              `${opts.delete ? `, ${deleted} deleted on the server` : ''}\n`,
+          );
+          if (result.messages.some((m) => m.warning)) process.exitCode = 1;
+        },
+      ),
+    );
+}

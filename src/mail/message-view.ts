@@ -1,0 +1,167 @@
+/**
+ * Reading a received message: parse it with postal-mime into a view (decoded headers, text and HTML
+ * parts, attachments with sizes) for `mail show` and the `pop3 fetch` summary, and save attachments
+ * safely.
+ *
+ * Attachment file names come from the sender, i.e. from an attacker: `../../.bashrc`, `/etc/passwd`,
+ * `C:\\evil.exe`, names with control characters or bidi overrides, `..`, or a name repeated so that a
+ * second part overwrites the first. {@link safeFilename} reduces any name to a single harmless path
+ * component and {@link saveAttachments} never overwrites (O_EXCL, so a planted symlink is not
+ * followed either) and numbers duplicates.
+ */
+import { mkdir, open } from 'node:fs/promises';
+import path from 'node:path';
+import PostalMime, { type Address, decodeWords } from 'postal-mime';
+
+export interface AttachmentView {
+  /** the name as the sender gave it (decoded), or null */
+  filename: string | null;
+  mimeType: string;
+  disposition: string | null;
+  /** Content-ID without angle brackets (inline images) */
+  contentId?: string;
+  size: number;
+  content: Buffer;
+}
+
+export interface MessageView {
+  /** every header, in order, RFC 2047 words decoded */
+  headers: Array<{ name: string; value: string }>;
+  from?: string;
+  to: string[];
+  cc: string[];
+  replyTo: string[];
+  subject?: string;
+  /** ISO 8601 when the Date header parses, else as written */
+  date?: string;
+  messageId?: string;
+  text?: string;
+  html?: string;
+  attachments: AttachmentView[];
+  /** size of the raw message in bytes */
+  size: number;
+}
+
+function formatAddress(a: Address): string[] {
+  if (a.group) return a.group.flatMap(formatAddress);
+  return [a.name ? `${a.name} <${a.address}>` : a.address];
+}
+
+/** Parse an RFC 5322 message. Never throws on malformed MIME: postal-mime is lenient. */
+export async function parseMessage(raw: Buffer): Promise<MessageView> {
+  const email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
+  const view: MessageView = {
+    headers: email.headers.map((h) => ({ name: h.originalKey, value: decodeWords(h.value) })),
+    to: (email.to ?? []).flatMap(formatAddress),
+    cc: (email.cc ?? []).flatMap(formatAddress),
+    replyTo: (email.replyTo ?? []).flatMap(formatAddress),
+    attachments: email.attachments.map((a) => {
+      const content = Buffer.from(
+        typeof a.content === 'string'
+          ? Buffer.from(a.content, 'base64')
+          : new Uint8Array(a.content as ArrayBuffer),
+      );
+      const v: AttachmentView = {
+        filename: a.filename,
+        mimeType: a.mimeType,
+        disposition: a.disposition,
+        size: content.length,
+        content,
+      };
+      if (a.contentId) v.contentId = a.contentId.replace(/^<|>$/g, '');
+      return v;
+    }),
+    size: raw.length,
+  };
+  if (email.from) view.from = formatAddress(email.from).join(', ');
+  if (email.subject !== undefined) view.subject = email.subject;
+  if (email.date !== undefined) view.date = email.date;
+  if (email.messageId !== undefined) view.messageId = email.messageId;
+  if (email.text !== undefined) view.text = email.text;
+  if (email.html !== undefined) view.html = email.html;
+  return view;
+}
+
+/** The view without attachment bytes: what `--json` prints. */
+export function viewToJson(view: MessageView): Record<string, unknown> {
+  return {
+    ...view,
+    attachments: view.attachments.map(({ content: _content, ...rest }) => rest),
+  };
+}
+
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069<>:"|?*\\/]/g;
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+const MAX_NAME_BYTES = 200;
+
+/**
+ * Reduce a sender-supplied file name to one safe path component: no directories (only the last
+ * segment of `a/b` or `a\\b` is kept), no control or bidi characters, no leading dots (no `..`, no
+ * hidden files), no Windows-reserved names, at most 200 bytes (the extension kept). Falls back to
+ * `fallback` when nothing is left.
+ */
+export function safeFilename(name: string | null | undefined, fallback = 'attachment'): string {
+  let n = (name ?? '').replace(/\\/g, '/');
+  n = n.slice(n.lastIndexOf('/') + 1);
+  n = n.replace(UNSAFE_CHARS, '_').normalize('NFC');
+  n = n.replace(/^[\s.]+/, '').replace(/[\s.]+$/, '');
+  if (WINDOWS_RESERVED.test(n)) n = `_${n}`;
+  if (/^_*$/.test(n)) n = '';
+  if (Buffer.byteLength(n) > MAX_NAME_BYTES) {
+    const ext = path.extname(n).slice(0, 20);
+    let base = n.slice(0, n.length - ext.length);
+    while (Buffer.byteLength(base + ext) > MAX_NAME_BYTES) base = base.slice(0, -1);
+    n = base + ext;
+  }
+  return n || fallback;
+}
+
+export interface SavedAttachment {
+  /** the sender's name */
+  original: string | null;
+  /** the name it was saved under */
+  filename: string;
+  path: string;
+  size: number;
+}
+
+/** A name not yet in `taken` (case-insensitively): `a.pdf`, `a-2.pdf`, `a-3.pdf`… */
+export function uniqueName(name: string, taken: Set<string>): string {
+  const ext = path.extname(name);
+  const base = name.slice(0, name.length - ext.length) || name;
+  let candidate = name;
+  for (let i = 2; taken.has(candidate.toLowerCase()); i++) candidate = `${base}-${i}${ext}`;
+  taken.add(candidate.toLowerCase());
+  return candidate;
+}
+
+/**
+ * Write every attachment into `dir` under a safe, unique name. Existing files are never replaced
+ * (O_EXCL): a clash moves on to the next number.
+ */
+export async function saveAttachments(view: MessageView, dir: string): Promise<SavedAttachment[]> {
+  await mkdir(dir, { recursive: true });
+  const taken = new Set<string>();
+  const out: SavedAttachment[] = [];
+  for (const [i, a] of view.attachments.entries()) {
+    const safe = safeFilename(a.filename, `attachment-${i + 1}`);
+    let name = uniqueName(safe, taken);
+    for (;;) {
+      const file = path.join(dir, name);
+      try {
+        const fh = await open(file, 'wx', 0o644);
+        try {
+          await fh.writeFile(a.content);
+        } finally {
+          await fh.close();
+        }
+        out.push({ original: a.filename, filename: name, path: file, size: a.content.length });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        name = uniqueName(safe, taken);
+      }
+    }
+  }
+  return out;
+}

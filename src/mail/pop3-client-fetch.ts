@@ -1,0 +1,206 @@
+/**
+ * `pop3 fetch` as a library function: download all (or only new-by-UIDL) messages from a logged-in
+ * {@link Pop3Client} into a local Maildir or `.eml` files, optionally marking them for deletion.
+ *
+ * Safety rule: a message is marked with DELE only after it is verifiably on disk — the RETR size
+ * equals the server's LIST size (RFC 1939 octet count), the file was fsynced, and its size on disk
+ * equals what was received. Deletion happens at the caller's QUIT (the RFC's UPDATE state), so a
+ * crash before QUIT deletes nothing. New-by-UIDL state lives in `DIR/.netkit-pop3-state.json`, keyed
+ * by account, written atomically after every saved message.
+ */
+import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../core/datadir.js';
+import { NetkitError } from '../core/errors.js';
+import { Maildir } from './maildir.js';
+import { parseMessage, safeFilename } from './message-view.js';
+import type { Pop3Client, Pop3ListEntry, Pop3UidlEntry } from './pop3-client.js';
+
+export const FETCH_STATE_FILE = '.netkit-pop3-state.json';
+
+export interface FetchOptions {
+  /** destination directory (created when missing) */
+  out: string;
+  /** `maildir`: DIR becomes a Maildir (tmp/new/cur); `eml` (default): one `.eml` file per message */
+  format?: 'maildir' | 'eml';
+  /** only messages whose UIDL is not in the state file */
+  newOnly?: boolean;
+  /** DELE each message after a verified save (applied by the server at QUIT) */
+  delete?: boolean;
+  /** key for the state file, e.g. `bob@127.0.0.1:1110` */
+  account?: string;
+  /** RETRs in flight at once when the server supports PIPELINING (default 32) */
+  window?: number;
+  /** called after each message is saved */
+  onMessage?: (m: FetchedMessage) => void;
+}
+
+export interface FetchedMessage {
+  n: number;
+  uid?: string;
+  size: number;
+  /** where it was saved */
+  file: string;
+  from?: string;
+  subject?: string;
+  date?: string;
+  attachments: Array<{ filename: string | null; mimeType: string; size: number }>;
+  /** size and fsync checks passed */
+  verified: boolean;
+  /** marked for deletion (takes effect at QUIT) */
+  deleted: boolean;
+  /** why it was not verified */
+  warning?: string;
+}
+
+export interface FetchResult {
+  /** messages in the mailbox */
+  total: number;
+  /** messages skipped as already fetched */
+  skipped: number;
+  messages: FetchedMessage[];
+}
+
+interface StateFile {
+  version: 1;
+  accounts: Record<string, { uids: string[] }>;
+}
+
+async function readState(file: string): Promise<StateFile> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as StateFile;
+    if (parsed && parsed.version === 1 && typeof parsed.accounts === 'object') return parsed;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
+  }
+  return { version: 1, accounts: {} };
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Durably write `data` as DIR/NAME.eml (or NAME-2.eml…), never replacing a file. */
+async function writeEml(dir: string, base: string, data: Buffer): Promise<string> {
+  const tmp = path.join(dir, `.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    for (let i = 1; ; i++) {
+      const file = path.join(dir, i === 1 ? `${base}.eml` : `${base}-${i}.eml`);
+      try {
+        await link(tmp, file); // atomic, fails if the name exists
+        await fsyncDir(dir);
+        return file;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Fetch messages from a logged-in client. Does not QUIT: call `client.quit()` afterwards to end the
+ * session (and to make the deletions happen).
+ */
+export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Promise<FetchResult> {
+  const format = opts.format ?? 'eml';
+  await mkdir(opts.out, { recursive: true });
+  const stateFile = path.join(opts.out, FETCH_STATE_FILE);
+  const account = opts.account ?? `${client.host}:${client.port}`;
+  const listing: Pop3ListEntry[] = await client.list();
+  let uids: Pop3UidlEntry[] | undefined;
+  try {
+    uids = await client.uidl();
+  } catch (err) {
+    if (opts.newOnly)
+      throw new NetkitError(
+        'NETKIT_PROTOCOL',
+        `--new-only needs UIDL, which the server refused: ${(err as Error).message}`,
+      );
+  }
+  const uidOf = new Map((uids ?? []).map((u) => [u.n, u.uid]));
+  const state = await readState(stateFile);
+  const known = new Set(state.accounts[account]?.uids ?? []);
+  const onServer = new Set(uidOf.values());
+  // forget UIDs no longer on the server, keep the rest
+  const remembered = new Set([...known].filter((u) => onServer.has(u)));
+  const wanted = listing.filter((m) => !(opts.newOnly && known.has(uidOf.get(m.n) ?? '')));
+  const sizeOf = new Map(listing.map((m) => [m.n, m.size]));
+  const maildir = format === 'maildir' ? new Maildir(opts.out) : undefined;
+  const messages: FetchedMessage[] = [];
+  const deletions: Array<Promise<unknown>> = [];
+
+  const saveState = async () => {
+    state.accounts[account] = { uids: [...remembered] };
+    await writeFileAtomic(stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  };
+
+  await client.retrEach(
+    wanted.map((m) => m.n),
+    async (n, data) => {
+      const uid = uidOf.get(n);
+      let file: string;
+      if (maildir) {
+        const id = await maildir.deliver(data); // tmp → fsync → new → fsync dir
+        file = path.join(maildir.dir, 'new', id);
+      } else {
+        const base = safeFilename(uid ?? undefined, `message-${n}`);
+        file = await writeEml(opts.out, base, data);
+      }
+      const expected = sizeOf.get(n)!;
+      const onDisk = (await stat(file)).size;
+      let warning: string | undefined;
+      if (data.length !== expected)
+        warning = `size mismatch: server listed ${expected} octets, received ${data.length}`;
+      else if (onDisk !== data.length)
+        warning = `size on disk ${onDisk} differs from ${data.length} received`;
+      const view = await parseMessage(data);
+      const rec: FetchedMessage = {
+        n,
+        size: data.length,
+        file,
+        attachments: view.attachments.map((a) => ({
+          filename: a.filename,
+          mimeType: a.mimeType,
+          size: a.size,
+        })),
+        verified: warning === undefined,
+        deleted: false,
+      };
+      if (uid !== undefined) rec.uid = uid;
+      if (view.from !== undefined) rec.from = view.from;
+      if (view.subject !== undefined) rec.subject = view.subject;
+      if (view.date !== undefined) rec.date = view.date;
+      if (warning) rec.warning = warning;
+      if (uid !== undefined) {
+        remembered.add(uid);
+        await saveState();
+      }
+      if (opts.delete && rec.verified) {
+        rec.deleted = true;
+        const p = client.dele(n);
+        p.catch(() => {});
+        deletions.push(p);
+      }
+      messages.push(rec);
+      opts.onMessage?.(rec);
+    },
+    { window: opts.window },
+  );
+  await Promise.all(deletions);
+  if (uids !== undefined) await saveState();
+  return { total: listing.length, skipped: listing.length - wanted.length, messages };
+}

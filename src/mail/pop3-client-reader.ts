@@ -1,0 +1,254 @@
+/**
+ * POP3 reply parsing as a pure state machine: bytes in → complete replies out, no I/O.
+ *
+ * The client tells the reader what kind of reply each command it sent will get (`expect(true)` for a
+ * command whose `+OK` is followed by a multi-line body: CAPA, LIST, UIDL without argument, TOP, RETR);
+ * replies then come out strictly in that order, so pipelined commands need nothing more.
+ *
+ * Multi-line bodies (RFC 1939 §3) end with a line holding a single `.`; a line that begins with `.`
+ * had that dot added by the server (byte-stuffing) and loses it here. The body is returned with its
+ * line ends exactly as received (CRLF for any conforming server). Bodies are never re-scanned: each
+ * byte is looked at once, whatever the chunking, so a 50 MB RETR costs linear time.
+ *
+ * Limits: a status line longer than `maxLineLength` (RFC 2449 allows 512 octets; we accept 8 KiB) or a
+ * body larger than `maxBodyBytes` is a protocol error, as is anything that does not start with
+ * `+OK`, `-ERR` or a SASL continuation `+ `.
+ */
+import { NetkitError } from '../core/errors.js';
+
+export interface Pop3Reply {
+  /** true for `+OK` (and for a SASL continuation) */
+  ok: boolean;
+  /** text after `+OK ` / `-ERR `, with the response code removed */
+  text: string;
+  /** RFC 2449 / RFC 3206 response code without brackets: `IN-USE`, `AUTH`, `SYS/TEMP`, `LOGIN-DELAY`… */
+  code?: string;
+  /** the status line as received (without CRLF) */
+  line: string;
+  /** `+ ` SASL continuation (RFC 5034) */
+  continuation?: boolean;
+  /** body of a multi-line `+OK` reply, dot-unstuffed, line ends preserved, terminator removed */
+  body?: Buffer;
+}
+
+export interface Pop3ReplyReaderOptions {
+  /** longest status line accepted, default 8192 */
+  maxLineLength?: number;
+  /** largest multi-line body accepted, default 256 MiB */
+  maxBodyBytes?: number;
+}
+
+enum State {
+  Status,
+  LineStart,
+  InLine,
+  Dot,
+  DotCr,
+}
+
+const LF = 10;
+const CR = 13;
+const DOT = 46;
+
+/** Split `+OK [CODE] text` / `-ERR [CODE] text` into its parts. */
+export function parseStatusLine(line: string): Pop3Reply {
+  let ok: boolean;
+  let rest: string;
+  if (/^\+OK(?:\s|$)/i.test(line)) {
+    ok = true;
+    rest = line.slice(3);
+  } else if (/^-ERR(?:\s|$)/i.test(line)) {
+    ok = false;
+    rest = line.slice(4);
+  } else if (line === '+' || line.startsWith('+ ')) {
+    return { ok: true, continuation: true, text: line.slice(2), line };
+  } else {
+    const shown = line.length > 80 ? `${line.slice(0, 80)}…` : line;
+    throw new NetkitError('NETKIT_PROTOCOL', `not a POP3 reply: ${JSON.stringify(shown)}`);
+  }
+  rest = rest.replace(/^\s+/, '');
+  const reply: Pop3Reply = { ok, text: rest, line };
+  const m = /^\[([^\]\s]+)\]\s*/.exec(rest);
+  if (m) {
+    reply.code = m[1]!.toUpperCase();
+    reply.text = rest.slice(m[0].length);
+  }
+  return reply;
+}
+
+/**
+ * The incremental reader. `expect()` once per command sent, `push()` every chunk received; each call
+ * returns the replies it completed. Throws NetkitError NETKIT_PROTOCOL / NETKIT_TOO_LARGE on a
+ * malformed stream; after that the reader (and the connection) must be discarded.
+ */
+export class Pop3ReplyReader {
+  private readonly maxLine: number;
+  private readonly maxBody: number;
+  private expected: boolean[] = [];
+  private state = State.Status;
+  private statusParts: Buffer[] = [];
+  private statusSize = 0;
+  private current: Pop3Reply | undefined;
+  private bodyParts: Buffer[] = [];
+  private bodySize = 0;
+  /** offset, in the last chunk pushed, just after the last complete reply (0 if none) */
+  private lastEnd = 0;
+
+  constructor(opts: Pop3ReplyReaderOptions = {}) {
+    this.maxLine = opts.maxLineLength ?? 8192;
+    this.maxBody = opts.maxBodyBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Announce the next reply: `multiline` when a `+OK` is followed by a body. */
+  expect(multiline: boolean): void {
+    this.expected.push(multiline);
+  }
+
+  /** Replies announced and not yet complete. */
+  get pending(): number {
+    return this.expected.length;
+  }
+
+  /** True while a reply is partly received (a close now would cut it). */
+  get midReply(): boolean {
+    return this.state !== State.Status || this.statusSize > 0;
+  }
+
+  /** Bytes of the body received so far for the reply in progress. */
+  get bodyBytes(): number {
+    return this.bodySize;
+  }
+
+  /** Forget all buffered state (after a TLS upgrade nothing from before may survive). */
+  reset(): void {
+    this.expected = [];
+    this.state = State.Status;
+    this.statusParts = [];
+    this.statusSize = 0;
+    this.current = undefined;
+    this.bodyParts = [];
+    this.bodySize = 0;
+  }
+
+  /** Offset in the last chunk pushed just after its last complete reply (0 when none completed). */
+  get consumed(): number {
+    return this.lastEnd;
+  }
+
+  push(chunk: Buffer): Pop3Reply[] {
+    const out: Pop3Reply[] = [];
+    let pos = 0;
+    this.lastEnd = 0;
+    const len = chunk.length;
+    while (pos < len) {
+      switch (this.state) {
+        case State.Status: {
+          if (this.expected.length === 0) {
+            const shown = chunk.subarray(pos, pos + 60).toString('latin1');
+            throw new NetkitError('NETKIT_PROTOCOL', `unexpected data from server: ${JSON.stringify(shown)}`);
+          }
+          const lf = chunk.indexOf(LF, pos);
+          const end = lf === -1 ? len : lf;
+          if (this.statusSize + (end - pos) > this.maxLine + 1) {
+            throw new NetkitError('NETKIT_PROTOCOL', `reply line longer than ${this.maxLine} bytes`);
+          }
+          this.statusParts.push(chunk.subarray(pos, end));
+          this.statusSize += end - pos;
+          if (lf === -1) return out;
+          pos = lf + 1;
+          let raw = Buffer.concat(this.statusParts);
+          this.statusParts = [];
+          this.statusSize = 0;
+          if (raw.length > 0 && raw[raw.length - 1] === CR) raw = raw.subarray(0, raw.length - 1);
+          const reply = parseStatusLine(raw.toString('utf8'));
+          const multi = this.expected.shift()!;
+          if (reply.ok && multi && !reply.continuation) {
+            this.current = reply;
+            this.state = State.LineStart;
+          } else {
+            out.push(reply);
+            this.lastEnd = pos;
+          }
+          break;
+        }
+        case State.LineStart: {
+          if (chunk[pos] === DOT) {
+            this.state = State.Dot;
+            pos++;
+          } else this.state = State.InLine;
+          break;
+        }
+        case State.InLine: {
+          const lf = chunk.indexOf(LF, pos);
+          const end = lf === -1 ? len : lf + 1;
+          this.addBody(chunk.subarray(pos, end));
+          pos = end;
+          if (lf !== -1) this.state = State.LineStart;
+          break;
+        }
+        case State.Dot: {
+          const b = chunk[pos];
+          if (b === CR) {
+            this.state = State.DotCr;
+            pos++;
+          } else if (b === LF) {
+            pos++;
+            out.push(this.finishBody());
+            this.lastEnd = pos;
+          } else {
+            // a byte-stuffed line: the dot is dropped, the rest of the line is body
+            this.state = State.InLine;
+          }
+          break;
+        }
+        case State.DotCr: {
+          if (chunk[pos] === LF) {
+            pos++;
+            out.push(this.finishBody());
+            this.lastEnd = pos;
+          } else {
+            // ".\r" followed by more text: the stuffed line's content starts with CR
+            this.addBody(Buffer.from([CR]));
+            this.state = State.InLine;
+          }
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private addBody(part: Buffer): void {
+    if (part.length === 0) return;
+    this.bodySize += part.length;
+    if (this.bodySize > this.maxBody) {
+      throw new NetkitError('NETKIT_TOO_LARGE', `multi-line reply larger than ${this.maxBody} bytes`);
+    }
+    this.bodyParts.push(part);
+  }
+
+  private finishBody(): Pop3Reply {
+    const reply = this.current!;
+    reply.body = Buffer.concat(this.bodyParts, this.bodySize);
+    this.current = undefined;
+    this.bodyParts = [];
+    this.bodySize = 0;
+    this.state = State.Status;
+    return reply;
+  }
+}
+
+/**
+ * One-shot form (`bytes → {replies, rest}`) for tests and tools: parse `input` given the kinds of
+ * replies expected; `rest` holds the bytes after the last complete reply (a reply cut short).
+ */
+export function parsePop3Replies(
+  input: Buffer,
+  multiline: boolean[],
+  opts?: Pop3ReplyReaderOptions,
+): { replies: Pop3Reply[]; rest: Buffer } {
+  const r = new Pop3ReplyReader(opts);
+  for (const m of multiline) r.expect(m);
+  const replies = r.push(input);
+  return { replies, rest: input.subarray(r.consumed) };
+}

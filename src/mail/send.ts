@@ -1,0 +1,229 @@
+/**
+ * Mail submission: `sendMail()` composes a message (see compose.ts) and hands the exact bytes to
+ * nodemailer's SMTP transport with an explicit envelope (MAIL FROM + every To/Cc/Bcc recipient), so
+ * Bcc recipients get the message without appearing in it, and a dry run returns the same bytes
+ * that a real send would put after DATA.
+ *
+ * TLS policy (the nodemailer vocabulary): `secure` = implicit TLS from the first byte (port 465 style);
+ * otherwise STARTTLS whenever the server offers it (the default), `requireTLS` to fail when it does
+ * not, `ignoreTLS` to stay in plaintext. Certificates are verified unless `tlsInsecure` is set — meant
+ * for the lab's own self-signed development certificate — or the certificate is trusted through `ca`
+ * (e.g. `netkit-data/tls/dev-cert.pem`).
+ *
+ * The SMTP conversation is reported as `'trace'` events (from nodemailer's transaction log, which
+ * already masks AUTH secrets; we mask again). Message data is never traced.
+ */
+import { EventEmitter } from 'node:events';
+import nodemailer from 'nodemailer';
+import { NetkitError } from '../core/errors.js';
+import { nextConnId, redactCommand, type TraceEvent, type TraceKind, traceEvent } from '../core/trace.js';
+import { assertNoInjection, type ComposedMail, composeMail, type MailMessageOptions } from './compose.js';
+
+/** Where and how to submit. */
+export interface SmtpSubmitOptions {
+  /** default 127.0.0.1 (the lab) */
+  host?: string;
+  /** default 2525 (the lab's SMTP port) */
+  port?: number;
+  /** implicit TLS (SMTPS) */
+  secure?: boolean;
+  /** fail unless the server offers STARTTLS */
+  requireTLS?: boolean;
+  /** never use STARTTLS, even when offered */
+  ignoreTLS?: boolean;
+  /**
+   * Do not verify the server certificate. For the lab's self-signed development certificate only:
+   * it makes the connection open to interception.
+   */
+  tlsInsecure?: boolean;
+  /** extra trusted certificate(s) in PEM, e.g. the lab's `tls/dev-cert.pem` */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** SNI / certificate name (default: host) */
+  servername?: string;
+  user?: string;
+  password?: string;
+  /** SASL mechanism (PLAIN, LOGIN); default: the first the server offers */
+  authMethod?: string;
+  /** EHLO name (default: the machine's host name) */
+  name?: string;
+  /** per-phase timeout in ms (connect, greeting, idle); default 30 s */
+  timeoutMs?: number;
+}
+
+export interface SendMailOptions extends MailMessageOptions, SmtpSubmitOptions {
+  /** compose only: return the message, open no connection */
+  dryRun?: boolean;
+  /** receive the SMTP conversation */
+  onTrace?: (ev: TraceEvent) => void;
+}
+
+export interface SendMailResult extends ComposedMail {
+  dryRun: boolean;
+  /** recipients the server accepted / rejected (empty on a dry run) */
+  accepted: string[];
+  rejected: string[];
+  /** the server's final reply to DATA, e.g. `250 2.0.0 Ok: queued` */
+  response?: string;
+}
+
+type NodemailerError = Error & { code?: string; response?: string; responseCode?: number; command?: string };
+
+/** Turn nodemailer's error codes into ours, with a hint where a user can act on it. */
+export function mapSmtpError(err: unknown, server: string): NetkitError {
+  if (err instanceof NetkitError) return err;
+  const e = err as NodemailerError;
+  const msg = (e?.message ?? String(err)).split('\n')[0]!;
+  const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
+  const sys = (e as NodeJS.ErrnoException).errno !== undefined ? (e as NodeJS.ErrnoException) : cause;
+  if (/certificate|self.signed|CERT_|unable to verify/i.test(msg)) {
+    return new NetkitError(
+      'NETKIT_PROTOCOL',
+      `TLS certificate of ${server} not trusted (${msg}); for the lab's self-signed certificate use --insecure or --ca DATA/tls/dev-cert.pem`,
+      { cause: err },
+    );
+  }
+  switch (e?.code) {
+    case 'EAUTH':
+      return new NetkitError('NETKIT_AUTH', `authentication failed at ${server}: ${msg}`, { cause: err });
+    case 'ETIMEDOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `${server}: ${msg}`, { cause: err });
+    case 'EENVELOPE':
+    case 'EMESSAGE':
+    case 'EPROTOCOL':
+    case 'ETLS':
+    case 'EREQUIRETLS':
+      return new NetkitError('NETKIT_PROTOCOL', `${server}: ${msg}`, { cause: err });
+    default:
+      if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN/.test(`${sys?.code ?? ''} ${msg}`))
+        return new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${server}: ${msg}`, {
+          cause: err,
+        });
+      return new NetkitError('NETKIT_PROTOCOL', `${server}: ${msg}`, { cause: err });
+  }
+}
+
+/** nodemailer's chatter that says nothing about the wire (and names its own throw-away message id). */
+const NOISE = /^(Creating transport|Sending mail using|Sending message|Resolved )/;
+
+/** A bunyan-style logger for nodemailer that turns its transaction log into trace events. */
+function traceLogger(target: EventEmitter, conn: number, peer: string) {
+  const emit = (level: string, entry: { tnx?: string } | undefined, message: unknown, ...args: unknown[]) => {
+    let text = typeof message === 'string' ? message : String(message ?? '');
+    let i = 0;
+    text = text.replace(/%[sdjo%]/g, (m) => (m === '%%' ? '%' : String(args[i++] ?? '')));
+    let kind: TraceKind;
+    if (entry?.tnx === 'client') kind = 'out';
+    else if (entry?.tnx === 'server') kind = 'in';
+    else if (level === 'error' || level === 'fatal') kind = 'error';
+    else if (entry?.tnx === 'network' && /^Connection established/.test(text)) kind = 'connect';
+    else if (entry?.tnx === 'network' && /^Connection closed/.test(text)) kind = 'disconnect';
+    else if (NOISE.test(text)) return;
+    else kind = 'info';
+    for (const line of text.split(/\r?\n/)) {
+      if (line === '' && kind !== 'info') continue;
+      const shown = kind === 'out' ? redactCommand(line) : line;
+      traceEvent(target, 'smtp', conn, kind, kind === 'connect' || kind === 'disconnect' ? '' : shown, peer);
+    }
+  };
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+  return Object.fromEntries(
+    levels.map((l) => [
+      l,
+      (entry: { tnx?: string }, message: unknown, ...args: unknown[]) => emit(l, entry, message, ...args),
+    ]),
+  );
+}
+
+/**
+ * An SMTP submission client: composes and sends, emitting `'trace'`. One connection per message
+ * (a CLI send or a test); nothing is pooled.
+ */
+export class SmtpSender extends EventEmitter {
+  readonly host: string;
+  readonly port: number;
+
+  constructor(readonly options: SmtpSubmitOptions = {}) {
+    super();
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 2525;
+    for (const [what, v] of [
+      ['server host', this.host],
+      ['EHLO name', options.name],
+      ['user', options.user],
+      ['servername', options.servername],
+    ] as const) {
+      if (v !== undefined) assertNoInjection(what, v);
+    }
+    if (options.password !== undefined && /[\r\n\0]/.test(options.password))
+      throw new NetkitError('NETKIT_INVALID_INPUT', 'password contains a line break or NUL');
+    if (options.password !== undefined && options.user === undefined)
+      throw new NetkitError('NETKIT_USAGE', 'a password needs a user (--user)');
+    if (options.secure && options.ignoreTLS)
+      throw new NetkitError('NETKIT_USAGE', 'implicit TLS (--tls) and --no-tls contradict each other');
+  }
+
+  /** Compose (with all checks) and submit. */
+  async send(message: MailMessageOptions): Promise<SendMailResult> {
+    const composed = await composeMail(message);
+    return this.submit(composed);
+  }
+
+  /** Submit an already composed message. */
+  async submit(composed: ComposedMail): Promise<SendMailResult> {
+    const o = this.options;
+    const server = `${this.host}:${this.port}`;
+    const conn = nextConnId();
+    const timeout = o.timeoutMs ?? 30_000;
+    const transport = nodemailer.createTransport({
+      host: this.host,
+      port: this.port,
+      secure: o.secure ?? false,
+      requireTLS: o.requireTLS ?? false,
+      ignoreTLS: o.ignoreTLS ?? false,
+      name: o.name,
+      auth: o.user !== undefined ? { user: o.user, pass: o.password ?? '', method: o.authMethod } : undefined,
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: timeout,
+      dnsTimeout: timeout,
+      tls: {
+        rejectUnauthorized: !o.tlsInsecure,
+        ...(o.ca !== undefined ? { ca: o.ca } : {}),
+        ...(o.servername !== undefined ? { servername: o.servername } : {}),
+      },
+      logger: traceLogger(this, conn, server),
+      transactionLog: true,
+      debug: false,
+    });
+    try {
+      const info = await transport.sendMail({ envelope: composed.envelope, raw: composed.message });
+      return {
+        ...composed,
+        dryRun: false,
+        accepted: (info.accepted ?? []).map(String),
+        rejected: (info.rejected ?? []).map(String),
+        response: info.response,
+      };
+    } catch (err) {
+      throw mapSmtpError(err, server);
+    } finally {
+      transport.close();
+    }
+  }
+}
+
+/**
+ * Compose and send one message (or, with `dryRun`, only compose it). Every value bound for a header
+ * or an SMTP command is checked for CR/LF/NUL before any file is read or socket opened.
+ *
+ * @example
+ * const r = await sendMail({ from: 'me@lab', to: ['bob@lab'], subject: 'hi', text: 'hello', port: 2525 });
+ * r.messageId; r.accepted;
+ */
+export async function sendMail(options: SendMailOptions): Promise<SendMailResult> {
+  const sender = new SmtpSender(options); // validates the connection values first
+  if (options.onTrace) sender.on('trace', options.onTrace);
+  const composed = await composeMail(options);
+  if (options.dryRun) return { ...composed, dryRun: true, accepted: [], rejected: [] };
+  return sender.submit(composed);
+}

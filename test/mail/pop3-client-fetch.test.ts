@@ -1,0 +1,139 @@
+/**
+ * fetchMessages() safety rules with a scripted server: a message whose RETR size differs from its LIST
+ * size is saved but never deleted; a server dying mid-fetch leaves the state file with exactly the
+ * messages saved so far and nothing marked for deletion that was not saved.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pop3Client } from '../../src/mail/pop3-client.js';
+import { FETCH_STATE_FILE, fetchMessages } from '../../src/mail/pop3-client-fetch.js';
+import { tempDir } from '../helpers/net.js';
+
+const MSGS = [
+  'From: a@lab\r\nSubject: one\r\n\r\nfirst\r\n',
+  'From: b@lab\r\nSubject: two\r\n\r\nsecond\r\n',
+  'From: c@lab\r\nSubject: three\r\n\r\nthird\r\n',
+];
+
+interface Fake {
+  port: number;
+  commands: string[];
+  server: net.Server;
+}
+
+/** A tiny POP3 server: `lie` makes LIST report a wrong size for message 2; `dieAt` closes on that RETR. */
+async function fakePop3(opts: { lie?: boolean; dieAt?: number } = {}): Promise<Fake> {
+  const commands: string[] = [];
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    s.write('+OK fake ready\r\n');
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      let i = buf.indexOf('\r\n');
+      while (i !== -1) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        commands.push(line);
+        const [verb, arg] = line.split(' ');
+        const size = (n: number) => MSGS[n - 1]!.length + (opts.lie && n === 2 ? 5 : 0);
+        switch (verb) {
+          case 'CAPA':
+            s.write('+OK\r\nUSER\r\nUIDL\r\n.\r\n');
+            break;
+          case 'LIST':
+            s.write(`+OK\r\n${MSGS.map((_, k) => `${k + 1} ${size(k + 1)}`).join('\r\n')}\r\n.\r\n`);
+            break;
+          case 'UIDL':
+            s.write(`+OK\r\n${MSGS.map((_, k) => `${k + 1} uid-${k + 1}`).join('\r\n')}\r\n.\r\n`);
+            break;
+          case 'RETR':
+            if (Number(arg) === opts.dieAt) {
+              s.destroy();
+              return;
+            }
+            s.write(`+OK\r\n${MSGS[Number(arg) - 1]}.\r\n`);
+            break;
+          case 'QUIT':
+            s.end('+OK bye\r\n');
+            break;
+          default:
+            s.write('+OK\r\n');
+        }
+        i = buf.indexOf('\r\n');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, commands, server };
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setup(opts: { lie?: boolean; dieAt?: number }) {
+  const fake = await fakePop3(opts);
+  const tmp = await tempDir();
+  cleanups.push(async () => {
+    fake.server.close();
+    await tmp.cleanup();
+  });
+  const client = await Pop3Client.connect({ port: fake.port });
+  await client.login('bob', 'pw');
+  return { fake, tmp, client };
+}
+
+describe('fetchMessages', () => {
+  it('does not delete a message whose size does not match LIST', async () => {
+    const { fake, tmp, client } = await setup({ lie: true });
+    const r = await fetchMessages(client, { out: tmp.dir, delete: true });
+    await client.quit();
+    expect(r.messages.map((m) => [m.n, m.verified, m.deleted])).toEqual([
+      [1, true, true],
+      [2, false, false],
+      [3, true, true],
+    ]);
+    expect(r.messages[1]!.warning).toMatch(/size mismatch: server listed 42 octets, received 37/);
+    expect(fake.commands.filter((c) => c.startsWith('DELE'))).toEqual(['DELE 1', 'DELE 3']);
+    const files = (await readdir(tmp.dir)).filter((f) => f.endsWith('.eml')).sort();
+    expect(files).toEqual(['uid-1.eml', 'uid-2.eml', 'uid-3.eml']);
+    expect(await readFile(path.join(tmp.dir, 'uid-2.eml'), 'utf8')).toBe(MSGS[1]);
+  });
+
+  it('a server dying mid-fetch: clear error, saved messages remembered, nothing else deleted', async () => {
+    const { fake, tmp, client } = await setup({ dieAt: 3 });
+    const err = await fetchMessages(client, { out: tmp.dir, delete: true, account: 'bob@fake' }).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe('NETKIT_PROTOCOL');
+    expect(err.message).toMatch(/connection closed .* before replying to RETR 3/);
+    const state = JSON.parse(await readFile(path.join(tmp.dir, FETCH_STATE_FILE), 'utf8'));
+    expect(state.accounts['bob@fake'].uids).toEqual(['uid-1', 'uid-2']);
+    expect(fake.commands).not.toContain('DELE 3');
+    expect(fake.commands).not.toContain('QUIT');
+  });
+
+  it('--new-only skips what the state file remembers, and never re-saves it', async () => {
+    const { tmp, client } = await setup({});
+    const first = await fetchMessages(client, { out: tmp.dir, newOnly: true, account: 'a' });
+    expect(first.messages).toHaveLength(3);
+    const second = await fetchMessages(client, { out: tmp.dir, newOnly: true, account: 'a' });
+    expect(second).toMatchObject({ total: 3, skipped: 3, messages: [] });
+    // another account in the same directory has its own memory
+    const other = await fetchMessages(client, { out: tmp.dir, newOnly: true, account: 'b' });
+    expect(other.messages).toHaveLength(3);
+    expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.eml')).sort()).toEqual([
+      'uid-1-2.eml',
+      'uid-1.eml',
+      'uid-2-2.eml',
+      'uid-2.eml',
+      'uid-3-2.eml',
+      'uid-3.eml',
+    ]);
+    await client.quit();
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * Our sender (library and `netkit mail send`) against an independent SMTP server: aiosmtpd (Debian
+ * python3-aiosmtpd) — plaintext, STARTTLS with AUTH, implicit TLS, certificate trust, failures.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDevCertificate } from '../../src/core/tls.js';
+import { sendMail } from '../../src/mail/send.js';
+import { netkit, tempDir } from '../helpers/net.js';
+import { type AiosmtpdPeer, startAiosmtpd } from './aiosmtpd-peer.js';
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let cert: string;
+let certFile: string;
+let keyFile: string;
+let dataDir: string;
+const peers: AiosmtpdPeer[] = [];
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  const pem = await generateDevCertificate();
+  cert = pem.cert;
+  // a lab data directory whose dev certificate the CLI trusts automatically
+  dataDir = path.join(tmp.dir, 'netkit-data');
+  await mkdir(path.join(dataDir, 'tls'), { recursive: true });
+  certFile = path.join(dataDir, 'tls', 'dev-cert.pem');
+  keyFile = path.join(dataDir, 'tls', 'dev-key.pem');
+  await writeFile(certFile, pem.cert);
+  await writeFile(keyFile, pem.key, { mode: 0o600 });
+});
+
+afterAll(async () => {
+  for (const p of peers) await p.stop();
+  await tmp.cleanup();
+});
+
+async function peer(name: string, opts: Parameters<typeof startAiosmtpd>[1] = {}) {
+  const p = await startAiosmtpd(path.join(tmp.dir, name), { cert: certFile, key: keyFile, ...opts });
+  peers.push(p);
+  return p;
+}
+
+describe('sending to aiosmtpd', () => {
+  it('delivers exactly the composed bytes; Bcc only in RCPT TO', async () => {
+    const p = await peer('plain');
+    const r = await sendMail({
+      port: p.port,
+      from: 'alice@lab',
+      to: ['bob@lab'],
+      cc: ['carol@lab'],
+      bcc: ['secret-audit@lab'],
+      subject: 'Plain ✓',
+      text: 'line one\n.line starting with a dot\n..two dots\n',
+    });
+    expect(r.accepted).toEqual(['bob@lab', 'carol@lab', 'secret-audit@lab']);
+    expect(r.response).toMatch(/^250 OK stored/);
+    const env = await p.nextEnvelope();
+    expect(env.mail_from).toBe('alice@lab');
+    expect(env.rcpt_tos).toEqual(['bob@lab', 'carol@lab', 'secret-audit@lab']);
+    expect(env.tls).toBe(false);
+    const stored = await readFile(env.file);
+    expect(stored.equals(r.message)).toBe(true);
+    expect(stored.toString()).not.toContain('secret-audit');
+  });
+
+  it('upgrades with STARTTLS and authenticates; the trace hides the password', async () => {
+    const p = await peer('starttls', { mode: 'starttls', user: 'bob', password: 'hunter2-pw' });
+    const r = await netkit(
+      [
+        'mail',
+        'send',
+        '--server',
+        `127.0.0.1:${p.port}`,
+        '--data',
+        dataDir,
+        '--user',
+        'bob',
+        '--from',
+        'bob@lab',
+        '--to',
+        'alice@lab',
+        '--subject',
+        'over TLS',
+        '--text',
+        'hi',
+        '--trace',
+        '--json',
+      ],
+      { env: { NETKIT_PASSWORD: 'hunter2-pw' } },
+    );
+    expect(r.stderr).toMatch(/C: STARTTLS/);
+    expect(r.stderr).toMatch(/C: AUTH (PLAIN|LOGIN)/);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('hunter2');
+    expect(r.stderr).not.toContain(Buffer.from('\0bob\0hunter2-pw').toString('base64'));
+    expect(r.stderr).not.toContain(Buffer.from('hunter2-pw').toString('base64'));
+    const rec = JSON.parse(r.stdout);
+    expect(rec.accepted).toEqual(['alice@lab']);
+    const env = await p.nextEnvelope();
+    expect(env).toMatchObject({ tls: true, auth: true, rcpt_tos: ['alice@lab'] });
+  });
+
+  it('refuses an untrusted certificate with a hint, and --insecure accepts it', async () => {
+    const p = await peer('untrusted', { mode: 'starttls' });
+    const args = [
+      'mail',
+      'send',
+      '--server',
+      `127.0.0.1:${p.port}`,
+      '--data',
+      path.join(tmp.dir, 'empty'),
+      '--to',
+      'b@lab',
+      '--text',
+      'x',
+    ];
+    const bad = await netkit(args);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/not trusted.*--insecure/);
+    const ok = await netkit([...args, '--insecure']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^sent <.*> .* to b@lab/);
+    expect((await p.nextEnvelope()).tls).toBe(true);
+  });
+
+  it('speaks implicit TLS with --tls', async () => {
+    const p = await peer('implicit', { mode: 'implicit' });
+    const r = await sendMail({ port: p.port, secure: true, ca: cert, to: 'b@lab', subject: 's', text: 't' });
+    expect(r.accepted).toEqual(['b@lab']);
+    expect((await p.nextEnvelope()).tls).toBe(true);
+    const cli = await netkit([
+      'mail',
+      'send',
+      '--server',
+      `127.0.0.1:${p.port}`,
+      '--tls',
+      '--ca',
+      certFile,
+      '--to',
+      'c@lab',
+      '--text',
+      'x',
+    ]);
+    expect(cli.code).toBe(0);
+    expect((await p.nextEnvelope()).rcpt_tos).toEqual(['c@lab']);
+  });
+
+  it('reports a wrong password, a server that demands STARTTLS under --no-tls, and a missing STARTTLS', async () => {
+    const auth = await peer('auth', { mode: 'starttls', user: 'bob', password: 'right' });
+    const wrong = await sendMail({
+      port: auth.port,
+      ca: cert,
+      user: 'bob',
+      password: 'wrong',
+      to: 'b@lab',
+      text: 'x',
+    }).catch((e) => e);
+    expect(wrong.code).toBe('NETKIT_AUTH');
+    expect(wrong.message).toMatch(/535/);
+
+    const noTls = await netkit([
+      'mail',
+      'send',
+      '--server',
+      `127.0.0.1:${auth.port}`,
+      '--no-tls',
+      '--to',
+      'b@lab',
+      '--text',
+      'x',
+    ]);
+    expect(noTls.code).toBe(1);
+    expect(noTls.stderr).toMatch(/530/);
+
+    const plain = await peer('no-starttls');
+    const req = await sendMail({ port: plain.port, requireTLS: true, to: 'b@lab', text: 'x' }).catch(
+      (e) => e,
+    );
+    expect(req.code).toBe('NETKIT_PROTOCOL');
+    expect(req.message).toMatch(/STARTTLS/i);
+  });
+});
