@@ -1,6 +1,89 @@
+/**
+ * `netkit ip ADDRESS[/PREFIX]…`: the ipcalc-style calculator. The arithmetic lives in
+ * `sockets/ipcalc.ts`; this file only parses arguments and prints a table or JSON lines.
+ */
 import type { Command } from 'commander';
+import { NetkitError, usageError } from '../core/errors.js';
+import { groupDigits } from '../sockets/bytes.js';
+import { type IpInfo, ipcalc, ipInfoToJson, parseAddress } from '../sockets/ipcalc.js';
+import { action, bold, printJson } from './util.js';
 
-/** `netkit ip`: placeholder until the command group lands. */
+/** The human table, one label per line. */
+export function formatIpInfo(info: IpInfo): string {
+  const rows: Array<[string, string]> = [
+    ['Address', info.address],
+    ['Version', info.version === 4 ? `IPv4 (class ${info.class})` : 'IPv6'],
+    ['Kind', `${info.kind}: ${info.kindDescription}`],
+  ];
+  if (info.ipv4Mapped) rows.push(['IPv4', `${info.ipv4Mapped} (mapped)`]);
+  rows.push(
+    ['Netmask', `${info.netmask} = /${info.prefix}`],
+    ['Wildcard', info.wildcard],
+    ['Network', info.network],
+  );
+  if (info.version === 4) {
+    const note = info.prefix >= 31 ? ' (no broadcast on /31 and /32, RFC 3021)' : '';
+    rows.push(['Broadcast', `${info.broadcast}${note}`]);
+  } else {
+    rows.push(['Last addr', info.lastAddress], ['Broadcast', 'none (IPv6 has no broadcast)']);
+  }
+  rows.push(
+    ['First host', info.firstHost],
+    ['Last host', info.lastHost],
+    ['Hosts', `${groupDigits(info.hosts)} (${groupDigits(info.addresses)} addresses)`],
+    ['Hex', `${info.hex} (packed bytes, as inet_${info.version === 4 ? 'aton' : 'pton'} gives)`],
+    ['Integer', info.integer.toString()],
+    ['Binary', info.binary],
+    ['Reverse', info.reversePointer],
+  );
+  return rows.map(([k, v]) => `${bold(k.padEnd(11))} ${v}`).join('\n');
+}
+
+/** `ip 192.168.1.10 255.255.255.0`: the ipcalc form with a separate netmask. */
+function netmaskForm(args: string[]): boolean {
+  if (args.length !== 2 || args[0]!.includes('/') || args[0]!.includes(':')) return false;
+  try {
+    const m = parseAddress(args[1]!);
+    return m.kind() === 'ipv4' && m.prefixLengthFromSubnetMask() !== null;
+  } catch {
+    return false;
+  }
+}
+
 export function register(program: Command): void {
-  program.command('ip').description('not available yet');
+  program
+    .command('ip')
+    .description('IPv4/IPv6 address and prefix calculator (ipcalc-grade)')
+    .argument('<address...>', 'ADDRESS[/PREFIX] or ADDRESS/NETMASK (several allowed), or ADDRESS NETMASK')
+    .option('--json', 'one JSON object per address (bigint counts as strings for IPv6)')
+    .addHelpText(
+      'after',
+      `
+Shows version, IPv4 class, kind (private, loopback, link-local, multicast, documentation,
+shared/CGNAT, unique-local, ...), netmask, wildcard, network, broadcast, first/last host,
+host count (RFC 3021 for /31 and /32), packed hex bytes, integer and binary forms.
+
+Examples:
+  $ netkit ip 10.1.2.3/8
+  $ netkit ip 192.168.1.10 255.255.255.0
+  $ netkit ip 172.16.5.4/255.240.0.0
+  $ netkit ip 2001:db8::1/64 --json
+  $ netkit ip 100.64.0.1 169.254.1.1 224.0.0.251`,
+    )
+    .action(
+      action((args: string[], opts: { json?: boolean }) => {
+        let infos: IpInfo[];
+        try {
+          infos = netmaskForm(args) ? [ipcalc(args[0]!, args[1]!)] : args.map((a) => ipcalc(a));
+        } catch (err) {
+          // a malformed address is a usage error (exit 2)
+          throw err instanceof NetkitError ? usageError(err.message) : err;
+        }
+        if (opts.json) {
+          for (const info of infos) printJson(ipInfoToJson(info));
+          return;
+        }
+        process.stdout.write(`${infos.map(formatIpInfo).join('\n\n')}\n`);
+      }),
+    );
 }

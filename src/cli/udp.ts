@@ -1,6 +1,208 @@
+/**
+ * `netkit udp send|listen`: datagrams from the command line. One datagram per MESSAGE or per stdin
+ * line; every datagram received is printed with its sender (text when it is printable, hex when
+ * not, or the raw bytes with --raw). The sockets are in `sockets/udp.ts`.
+ */
 import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { NetkitError } from '../core/errors.js';
+import { LineSplitter } from '../core/lines.js';
+import { formatHostPort } from '../core/server.js';
+import { groupDigits, isPrintableText } from '../sockets/bytes.js';
+import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } from '../sockets/udp.js';
+import {
+  action,
+  onShutdown,
+  parseDuration,
+  parsePort,
+  parsePositive,
+  printJson,
+  printTrace,
+} from './util.js';
 
-/** `netkit udp`: placeholder until the command group lands. */
+/** A duration where a bare number means milliseconds (`--wait 500`). */
+function parseMs(value: string): number {
+  if (/^\d+$/.test(value.trim())) return Number(value);
+  try {
+    return parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a duration (milliseconds, or e.g. 2s)`);
+  }
+}
+
+/** One datagram for people: `[host:port] text`, or hex for binary payloads. */
+export function formatDatagram(d: Datagram): string {
+  if (d.data.length === 0) return `[${d.from}] (empty datagram)`;
+  if (isPrintableText(d.data)) return `[${d.from}] ${d.data.toString('utf8').replace(/\r?\n$/, '')}`;
+  const hex = d.data
+    .subarray(0, 256)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
+  return `[${d.from}] ${d.data.length} bytes: ${hex}${d.data.length > 256 ? ' …' : ''}`;
+}
+
+export function datagramJson(d: Datagram): Record<string, unknown> {
+  return {
+    from: d.from,
+    host: d.host,
+    port: d.port,
+    size: d.data.length,
+    text: isPrintableText(d.data) ? d.data.toString('utf8') : null,
+    hex: d.data.toString('hex'),
+  };
+}
+
+function printDatagram(d: Datagram, opts: { json?: boolean; raw?: boolean }): void {
+  if (opts.raw) process.stdout.write(d.data);
+  else if (opts.json) printJson(datagramJson(d));
+  else process.stdout.write(`${formatDatagram(d)}\n`);
+}
+
+function finish(code: number): Promise<never> {
+  return new Promise(() => {
+    process.stdout.write('', () => process.exit(code));
+  });
+}
+
+interface SendOptions {
+  wait: number;
+  count?: number;
+  ipv4?: boolean;
+  ipv6?: boolean;
+  json?: boolean;
+  raw?: boolean;
+  trace?: boolean;
+}
+
+interface ListenOptions {
+  host: string;
+  echo?: boolean;
+  count?: number;
+  json?: boolean;
+  raw?: boolean;
+  trace?: boolean;
+}
+
 export function register(program: Command): void {
-  program.command('udp').description('not available yet');
+  const udp = program
+    .command('udp')
+    .description('send and receive UDP datagrams')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit udp send 127.0.0.1 7007 hello --wait 500
+  $ netkit udp listen 9999 --echo`,
+    );
+
+  udp
+    .command('send')
+    .description('send datagrams (MESSAGE, or one per stdin line) and print the replies')
+    .argument('<host>', 'host name, IPv4 or IPv6 address')
+    .argument('<port>', 'UDP port', parsePort)
+    .argument('[message]', 'the payload of one datagram (default: one datagram per stdin line)')
+    .option('-w, --wait <ms>', 'after sending, wait this long for replies (ms, or e.g. 2s)', parseMs, 0)
+    .option('-n, --count <n>', 'stop after this many replies', parsePositive)
+    .option('-4, --ipv4', 'use IPv4 only')
+    .option('-6, --ipv6', 'use IPv6 only')
+    .option('--json', 'print each reply as a JSON line')
+    .option('--raw', 'write reply payloads to stdout as they are')
+    .option('--trace', 'print every datagram in and out on stderr')
+    .addHelpText(
+      'after',
+      `
+Stdin lines are sent without their line terminator. A payload over ${groupDigits(MAX_UDP_PAYLOAD)} bytes
+(the most one datagram can carry) is refused before anything is sent.
+
+Examples:
+  $ netkit udp send 127.0.0.1 7007 hello --wait 500          echo service
+  $ netkit udp send 127.0.0.1 7013 '' --wait 1s              daytime over UDP
+  $ printf 'one\\ntwo\\n' | netkit udp send ::1 9999 --wait 200 --json
+  $ netkit udp send 127.0.0.1 7017 x --wait 2s --count 1     stop at the first reply`,
+    )
+    .action(
+      action(async (host: string, port: number, message: string | undefined, opts: SendOptions) => {
+        if (message !== undefined) checkPayloadSize(Buffer.byteLength(message));
+        const client = await UdpClient.open(host, port, {
+          family: opts.ipv4 ? 4 : opts.ipv6 ? 6 : undefined,
+        });
+        if (opts.trace) printTrace(client, 'client');
+        let replies = 0;
+        client.on('message', (d: Datagram) => {
+          printDatagram(d, opts);
+          replies += 1;
+          if (opts.count !== undefined && replies >= opts.count) {
+            client.close();
+            void finish(0);
+          }
+        });
+        if (message !== undefined) {
+          await client.send(message);
+        } else {
+          const splitter = new LineSplitter(MAX_UDP_PAYLOAD);
+          const sendLines = async (chunk: Buffer) => {
+            for (const item of splitter.push(chunk)) {
+              if ('overflow' in item) {
+                throw new NetkitError(
+                  'NETKIT_TOO_LARGE',
+                  `a stdin line is over the UDP limit of ${groupDigits(MAX_UDP_PAYLOAD)} bytes per datagram`,
+                );
+              }
+              await client.send(item.line);
+            }
+          };
+          for await (const chunk of process.stdin as AsyncIterable<Buffer>) await sendLines(chunk);
+          // a last line without a terminator is still a datagram
+          if (splitter.buffered > 0) await sendLines(Buffer.from('\n'));
+        }
+        if (opts.wait > 0 && (opts.count === undefined || replies < opts.count)) {
+          await new Promise((r) => setTimeout(r, opts.wait));
+        }
+        client.close();
+        await finish(0);
+      }),
+    );
+
+  udp
+    .command('listen')
+    .description('print every datagram received, with its sender')
+    .argument('<port>', 'UDP port (0 = any free port)', parsePort)
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--echo', 'send every datagram back to its sender')
+    .option('-n, --count <n>', 'exit after this many datagrams', parsePositive)
+    .option('--json', 'print the listening address, then each datagram, as JSON lines')
+    .option('--raw', 'write payloads to stdout as they are')
+    .option('--trace', 'print every datagram in and out on stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit udp listen 9999
+  $ netkit udp listen 9999 --echo --host ::1
+  $ netkit udp listen 0 --json          (port 0 = any free port; the first JSON line tells which)`,
+    )
+    .action(
+      action(async (port: number, opts: ListenOptions) => {
+        const listener = await bindUdp({ host: opts.host, port, echo: opts.echo });
+        if (opts.trace) printTrace(listener, 'server');
+        if (opts.json) {
+          printJson({
+            service: 'udp',
+            host: listener.host,
+            port: listener.port,
+            tls: false,
+            transport: 'udp',
+          });
+        } else process.stderr.write(`udp listening on ${formatHostPort(listener.host, listener.port)}\n`);
+        let seen = 0;
+        listener.on('message', (d: Datagram) => {
+          printDatagram(d, opts);
+          seen += 1;
+          if (opts.count !== undefined && seen >= opts.count) {
+            void listener.close().then(() => finish(0));
+          }
+        });
+        onShutdown(() => listener.close());
+      }),
+    );
 }

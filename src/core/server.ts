@@ -107,9 +107,6 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
     host: addr.address,
     port: addr.port,
     server,
-    get connections() {
-      return live.size;
-    },
     close(deadlineMs = 5000): Promise<void> {
       if (closed) return closed;
       closed = new Promise<void>((resolve) => {
@@ -131,6 +128,8 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
       return closed;
     },
   });
+  // a real getter: Object.assign would have copied the value (0) once
+  Object.defineProperty(handle, 'connections', { get: () => live.size, enumerable: true });
   return handle as TcpServerHandle;
 }
 

@@ -1,0 +1,242 @@
+/**
+ * UDP datagrams: a client that sends and collects replies with their sender, and a listener that
+ * reports (or echoes) every datagram. The socket family follows the address (`udp4` for IPv4,
+ * `udp6` for IPv6), and an oversized payload is refused before anything reaches the kernel: the
+ * 64 KB lesson, with a message instead of `EMSGSIZE`.
+ */
+import dgram from 'node:dgram';
+import dns from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { NetkitError } from '../core/errors.js';
+import { formatHostPort } from '../core/server.js';
+import { nextConnId, traceEvent } from '../core/trace.js';
+import { describeBytes, groupDigits } from './bytes.js';
+
+/** 65,535 − 8 (UDP header) − 20 (IPv4 header): the largest payload one datagram can carry. */
+export const MAX_UDP_PAYLOAD = 65_507;
+
+export interface Datagram {
+  data: Buffer;
+  /** sender address and port */
+  host: string;
+  port: number;
+  /** `host:port` (IPv6 bracketed) */
+  from: string;
+}
+
+/** Throw `NETKIT_TOO_LARGE` for a payload no datagram can carry. */
+export function checkPayloadSize(size: number): void {
+  if (size > MAX_UDP_PAYLOAD) {
+    throw new NetkitError(
+      'NETKIT_TOO_LARGE',
+      `payload of ${groupDigits(size)} bytes is over the UDP limit of 65,507 bytes per datagram`,
+    );
+  }
+}
+
+async function resolveHost(host: string, family?: 4 | 6): Promise<{ address: string; family: 4 | 6 }> {
+  const v = net.isIP(host);
+  if (v) return { address: host, family: v as 4 | 6 };
+  try {
+    const r = await dns.lookup(host, family ? { family } : {});
+    return { address: r.address, family: r.family as 4 | 6 };
+  } catch (err) {
+    throw new NetkitError('NETKIT_NOT_FOUND', `cannot resolve host "${host}"`, { cause: err });
+  }
+}
+
+function toDatagram(data: Buffer, rinfo: dgram.RemoteInfo): Datagram {
+  return { data, host: rinfo.address, port: rinfo.port, from: formatHostPort(rinfo.address, rinfo.port) };
+}
+
+/**
+ * A UDP client bound to an ephemeral port, sending to one destination. Emits `'message'`
+ * ({@link Datagram}) for every reply and `'trace'`.
+ */
+export class UdpClient extends EventEmitter {
+  readonly id = nextConnId();
+  private constructor(
+    readonly socket: dgram.Socket,
+    readonly address: string,
+    readonly port: number,
+  ) {
+    super();
+    socket.on('message', (data, rinfo) => {
+      const d = toDatagram(data, rinfo);
+      this.trace('in', `${describeBytes(data)} from ${d.from}`);
+      this.emit('message', d);
+    });
+    socket.on('error', (err) => {
+      this.trace('error', err.message);
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+  }
+
+  /** Resolve `host` and open a socket of the matching family. */
+  static async open(host: string, port: number, options: { family?: 4 | 6 } = {}): Promise<UdpClient> {
+    const dest = await resolveHost(host, options.family);
+    const socket = dgram.createSocket(dest.family === 6 ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpClient(socket, dest.address, port);
+  }
+
+  /** Send one datagram; resolves once the kernel has taken it. */
+  send(data: string | Buffer): Promise<void> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    checkPayloadSize(buf.length);
+    this.trace('out', `${describeBytes(buf)} to ${formatHostPort(this.address, this.port)}`);
+    return new Promise((resolve, reject) => {
+      this.socket.send(buf, this.port, this.address, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Wait for the next reply, or undefined after `timeoutMs`. */
+  receive(timeoutMs: number): Promise<Datagram | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.off('message', onMessage);
+        resolve(undefined);
+      }, timeoutMs);
+      const onMessage = (d: Datagram) => {
+        clearTimeout(timer);
+        resolve(d);
+      };
+      this.once('message', onMessage);
+    });
+  }
+
+  close(): void {
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private trace(kind: 'in' | 'out' | 'error', text: string): void {
+    traceEvent(this, 'udp', this.id, kind, text);
+  }
+}
+
+/**
+ * One request/reply exchange: send `data` and collect every reply that arrives within `waitMs`.
+ */
+export async function udpRequest(
+  host: string,
+  port: number,
+  data: string | Buffer,
+  waitMs = 1000,
+): Promise<Datagram[]> {
+  const client = await UdpClient.open(host, port);
+  const replies: Datagram[] = [];
+  client.on('message', (d: Datagram) => replies.push(d));
+  try {
+    await client.send(data);
+    await new Promise((r) => setTimeout(r, waitMs));
+    return replies;
+  } finally {
+    client.close();
+  }
+}
+
+export interface UdpListenOptions {
+  host?: string;
+  port?: number;
+  /** send every datagram back to its sender */
+  echo?: boolean;
+  /** service name for trace events (default `udp`) */
+  service?: string;
+}
+
+/** A bound UDP socket; emits `'message'` ({@link Datagram}) and `'trace'`. */
+export interface UdpListener extends EventEmitter {
+  readonly host: string;
+  readonly port: number;
+  readonly socket: dgram.Socket;
+  /** send to `host:port`; false (and an error trace) when the payload is over the datagram limit */
+  send(data: Buffer, host: string, port: number): boolean;
+  close(): Promise<void>;
+}
+
+/** Bind a UDP socket (loopback by default; port 0 reports the real port). */
+export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListener> {
+  const host = options.host ?? '127.0.0.1';
+  const service = options.service ?? 'udp';
+  const family = net.isIP(host);
+  if (!family) throw new NetkitError('NETKIT_USAGE', `--host must be an IP address, got "${host}"`);
+  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        reject(
+          new NetkitError(
+            'NETKIT_ADDRESS_IN_USE',
+            `${service}: udp port ${options.port} on ${host} is already in use`,
+            { cause: err },
+          ),
+        );
+      } else reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ address: host, port: options.port ?? 0, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  const id = nextConnId();
+  const addr = socket.address();
+  const emitter = new EventEmitter();
+  // ICMP port-unreachable for an earlier reply, and the like: never fatal for a server
+  socket.on('error', (err) => traceEvent(emitter, service, id, 'error', err.message));
+  socket.on('message', (data, rinfo) => {
+    const d = toDatagram(data, rinfo);
+    if (emitter.listenerCount('trace') > 0)
+      traceEvent(emitter, service, id, 'in', `${describeBytes(data)} from ${d.from}`, d.from);
+    emitter.emit('message', d);
+    if (options.echo) handle.send(data, d.host, d.port);
+  });
+  let closed: Promise<void> | undefined;
+  const handle = Object.assign(emitter, {
+    host: addr.address,
+    port: addr.port,
+    socket,
+    send(data: Buffer, toHost: string, toPort: number): boolean {
+      if (data.length > MAX_UDP_PAYLOAD) {
+        traceEvent(
+          emitter,
+          service,
+          id,
+          'error',
+          `reply of ${data.length} bytes is over the UDP limit, not sent`,
+        );
+        return false;
+      }
+      if (emitter.listenerCount('trace') > 0) {
+        const to = formatHostPort(toHost, toPort);
+        traceEvent(emitter, service, id, 'out', `${describeBytes(data)} to ${to}`, to);
+      }
+      socket.send(data, toPort, toHost, (err) => {
+        if (err) traceEvent(emitter, service, id, 'error', err.message);
+      });
+      return true;
+    },
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      });
+      return closed;
+    },
+  });
+  return handle as UdpListener;
+}

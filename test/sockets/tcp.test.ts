@@ -1,0 +1,328 @@
+/**
+ * TCP connect/listen/scan: the library on loopback, then the CLI against independent peers —
+ * `ncat -l` for `tcp connect`, `nc` and `ncat` clients for `tcp listen`, and a Python socket server
+ * that answers only after it has seen end-of-file (the half-close lesson).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TraceEvent } from '../../src/core/trace.js';
+import { scanPorts } from '../../src/sockets/scan.js';
+import { ServiceDb } from '../../src/sockets/services.js';
+import { relay, type TcpConnectionInfo, tcpConnect, tcpListen } from '../../src/sockets/tcp.js';
+import { have, netkit } from '../helpers/net.js';
+import { collect, freePort, spawnNetkit, spawnPeer, until } from './peers.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Python peer: reads until EOF, then replies with the byte count and SHA-256, then closes. */
+const EOF_SERVER = String.raw`
+import hashlib, socket, sys
+fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.bind((sys.argv[1], 0)); s.listen(1)
+print('port', s.getsockname()[1], flush=True)
+c, _ = s.accept()
+h = hashlib.sha256(); n = 0
+while True:
+    d = c.recv(65536)
+    if not d: break
+    h.update(d); n += len(d)
+c.sendall(('%d %s\n' % (n, h.hexdigest())).encode())
+c.close()
+`;
+
+describe('tcp library', () => {
+  it('relays binary data both ways and half-closes on input EOF', async () => {
+    // a Node peer that answers only after EOF, proving the FIN arrives while we keep reading
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('end', () => s.end(`${sha(Buffer.concat(chunks))}\n`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const payload = randomBytes(300_000);
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const got: Buffer[] = [];
+    output.on('data', (d: Buffer) => got.push(d));
+    const socket = await tcpConnect({ host: '127.0.0.1', port });
+    const tracer = new EventEmitter();
+    const events: TraceEvent[] = [];
+    tracer.on('trace', (e: TraceEvent) => events.push(e));
+    const done = relay(socket, input, output, { tracer });
+    input.end(payload);
+    const stats = await done;
+    expect(Buffer.concat(got).toString()).toBe(`${sha(payload)}\n`);
+    expect(stats).toEqual({ bytesSent: payload.length, bytesReceived: 65 });
+    expect(events.some((e) => e.kind === 'info' && /half-close/.test(e.text))).toBe(true);
+    server.close();
+  });
+
+  it('keeps sending after the peer half-closes first', async () => {
+    const received: Buffer[] = [];
+    let serverSawEof!: () => void;
+    const eof = new Promise<void>((r) => {
+      serverSawEof = r;
+    });
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.end('bye\n'); // FIN before reading anything
+      s.on('data', (d: Buffer) => received.push(d));
+      s.on('end', serverSawEof);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const socket = await tcpConnect({ host: '127.0.0.1', port });
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const done = relay(socket, input, output);
+    await new Promise((r) => socket.once('end', r));
+    const payload = randomBytes(100_000);
+    input.end(payload);
+    await Promise.all([done, eof]);
+    expect(Buffer.concat(received).equals(payload)).toBe(true);
+    expect(output.read().toString()).toBe('bye\n');
+    server.close();
+  });
+
+  it('reports refused connections, unknown hosts and idle timeouts with stable codes', async () => {
+    const port = await freePort();
+    await expect(tcpConnect({ host: '127.0.0.1', port })).rejects.toMatchObject({
+      code: 'NETKIT_CONNECT_FAILED',
+      message: `connection refused by 127.0.0.1:${port}`,
+    });
+    await expect(tcpConnect({ host: 'no-such-host.invalid', port: 80 })).rejects.toMatchObject({
+      code: 'NETKIT_NOT_FOUND',
+    });
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const socket = await tcpConnect({ host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port });
+    await expect(relay(socket, null, null, { idleTimeoutMs: 100 })).rejects.toMatchObject({
+      code: 'NETKIT_TIMEOUT',
+    });
+    silent.close();
+  });
+
+  it('listens once, or echoes, over IPv4 and IPv6', async () => {
+    for (const host of ['127.0.0.1', '::1']) {
+      const echo = await tcpListen({ host, echo: true });
+      const data = randomBytes(200_000);
+      expect((await collect(echo.port, data, host)).equals(data)).toBe(true);
+      await echo.close();
+    }
+    const once = await tcpListen({ once: true });
+    const conn = new Promise<TcpConnectionInfo>((r) => once.once('connection', r));
+    const first = net.connect(once.port, '127.0.0.1');
+    const c = await conn;
+    expect(c.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+    // no second connection is accepted
+    await expect(
+      new Promise<void>((resolve, reject) =>
+        net.connect(once.port, '127.0.0.1', () => resolve()).once('error', reject),
+      ),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    first.destroy();
+    await once.close();
+  });
+
+  it('scans: open ports with service names, closed ports, on loopback only', async () => {
+    const a = await tcpListen();
+    const b = await tcpListen();
+    const closed = await freePort();
+    const services = new ServiceDb([{ name: 'demo', port: a.port, protocol: 'tcp', aliases: [] }], 'test');
+    const report = await scanPorts({
+      host: 'localhost',
+      ports: [a.port, b.port, closed],
+      concurrency: 2,
+      services,
+    });
+    expect(report.address).toBe('127.0.0.1');
+    expect(report.open.map((r) => r.port)).toEqual([a.port, b.port].sort((x, y) => x - y));
+    expect(report.open.find((r) => r.port === a.port)?.service).toBe('demo');
+    expect(report.open.find((r) => r.port === b.port)?.service).toBeUndefined();
+    expect(report.results.find((r) => r.port === closed)?.state).toBe('closed');
+    await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('tcp CLI with independent peers', () => {
+  let ncatOk = false;
+  let ncOk = false;
+  beforeAll(async () => {
+    ncatOk = await have('ncat');
+    ncOk = await have('nc');
+  });
+
+  it('the peers are installed (ncat, nc, python3)', async () => {
+    expect(ncatOk).toBe(true);
+    expect(ncOk).toBe(true);
+    expect(await have('python3')).toBe(true);
+  });
+
+  it('tcp connect sends binary stdin to `ncat -l` intact, even though ncat half-closes first', async () => {
+    const port = await freePort();
+    // stdin from /dev/null: ncat sends its FIN at once and keeps receiving
+    const ncat = await spawnPeer('ncat', ['-v', '-l', '127.0.0.1', String(port)], /Listening on/, {
+      stream: 'stderr',
+      stdin: 'ignore',
+    });
+    const payload = randomBytes(250_000);
+    const r = await netkit(['tcp', 'connect', '127.0.0.1', String(port)], { input: payload });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    await ncat.exited;
+    expect(sha(ncat.stdout())).toBe(sha(payload));
+  });
+
+  it('tcp connect writes what `ncat -l --send-only` sends to stdout, byte for byte', async () => {
+    const port = await freePort();
+    const payload = randomBytes(180_000);
+    const ncat = await spawnPeer(
+      'ncat',
+      ['-v', '-l', '--send-only', '127.0.0.1', String(port)],
+      /Listening on/,
+      {
+        stream: 'stderr',
+      },
+    );
+    ncat.child.stdin!.end(payload);
+    const r = await netkit(['tcp', 'connect', '127.0.0.1', String(port)]);
+    expect(r.code).toBe(0);
+    expect(sha(r.stdoutBuf)).toBe(sha(payload));
+    await ncat.exited;
+  });
+
+  for (const host of ['127.0.0.1', '::1']) {
+    it(`half-close: a peer that replies only after EOF still gets to reply (${host})`, async () => {
+      const py = await spawnPeer('python3', ['-c', EOF_SERVER, host], /port (\d+)\n/);
+      const payload = randomBytes(120_000);
+      const r = await netkit(['tcp', 'connect', host, py.ready[1]!, '--trace'], { input: payload });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${payload.length} ${sha(payload)}\n`);
+      // the trace shows the shutdown lesson in order: FIN sent, reply received, FIN received
+      const order = ['half-close', 'S: "', 'peer closed its side'].map((s) => r.stderr.indexOf(s));
+      expect(order.every((i) => i >= 0)).toBe(true);
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+      await py.exited;
+    });
+  }
+
+  it('tcp listen: an `nc` client sends a file and receives our stdin', async () => {
+    const listen = await spawnNetkit(['tcp', 'listen', '0', '--json'], /"port":(\d+)/);
+    const port = listen.ready[1]!;
+    const toServer = randomBytes(150_000);
+    const toClient = randomBytes(90_000);
+    listen.child.stdin!.end(toClient);
+    const nc = await spawnPeer('nc', ['-N', '127.0.0.1', port], null);
+    nc.child.stdin!.end(toServer);
+    await nc.exited;
+    expect(await listen.exited).toBe(0);
+    expect(sha(nc.stdout())).toBe(sha(toClient));
+    // stdout: the JSON listening line, then the raw bytes
+    const out = listen.stdout();
+    const nl = out.indexOf(10);
+    expect(JSON.parse(out.subarray(0, nl).toString())).toMatchObject({ service: 'tcp', transport: 'tcp' });
+    expect(sha(out.subarray(nl + 1))).toBe(sha(toServer));
+    expect(listen.stderr()).toMatch(/^connection from 127\.0\.0\.1:\d+$/m);
+  });
+
+  it('tcp listen --echo --keep-open serves several `ncat` clients', async () => {
+    const listen = await spawnNetkit(
+      ['tcp', 'listen', '0', '--echo', '--keep-open', '--json'],
+      /"port":(\d+)/,
+    );
+    try {
+      for (let i = 0; i < 3; i++) {
+        const payload = randomBytes(50_000 + i);
+        const nc = await spawnPeer('ncat', ['127.0.0.1', listen.ready[1]!], null);
+        nc.child.stdin!.end(payload);
+        expect(await nc.exited).toBe(0);
+        expect(sha(nc.stdout())).toBe(sha(payload));
+      }
+      expect(listen.stderr().match(/connection from/g)).toHaveLength(3);
+    } finally {
+      await listen.kill();
+    }
+  });
+
+  it('tcp listen --keep-open relays every client to stdout and stdin to every client', async () => {
+    const listen = await spawnNetkit(['tcp', 'listen', '0', '--keep-open', '--json'], /"port":(\d+)/);
+    try {
+      const port = Number(listen.ready[1]);
+      const a = await LineReader.connect(port);
+      const b = await LineReader.connect(port);
+      await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 2);
+      a.socket.write('from a\n');
+      b.socket.write('from b\n');
+      await until(
+        () => /from a/.test(listen.stdout().toString()) && /from b/.test(listen.stdout().toString()),
+      );
+      listen.child.stdin!.write('to all\n');
+      expect(await a.line()).toBe('to all');
+      expect(await b.line()).toBe('to all');
+      a.socket.destroy();
+      b.socket.destroy();
+    } finally {
+      await listen.kill();
+    }
+  });
+
+  it('tcp scan finds listening ports and names them; bad lists are usage errors', async () => {
+    const a = await tcpListen();
+    const closed = await freePort();
+    const r = await netkit(['tcp', 'scan', '127.0.0.1', `${a.port},${closed}`, '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ address: '127.0.0.1', scanned: 2, closed: 1, filtered: 0 });
+    expect(report.open).toEqual([expect.objectContaining({ port: a.port })]);
+    const human = await netkit(['tcp', 'scan', '127.0.0.1', String(a.port)]);
+    expect(human.stdout).toMatch(new RegExp(`^${a.port}/tcp\\s+open`, 'm'));
+    expect(human.stdout).toMatch(/scanned 1 port on 127\.0\.0\.1 .*1 open, 0 closed, 0 filtered/);
+    await a.close();
+    const bad = await netkit(['tcp', 'scan', '127.0.0.1', '25-20']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^netkit: "25-20": range goes backwards\n$/);
+  });
+
+  it('tcp connect: refused is exit 1 with one line; a bad port is exit 2', async () => {
+    const port = await freePort();
+    const r = await netkit(['tcp', 'connect', '127.0.0.1', String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`netkit: connection refused by 127.0.0.1:${port}\n`);
+    const bad = await netkit(['tcp', 'connect', '127.0.0.1', '70000']);
+    expect(bad.code).toBe(2);
+  });
+});
+
+/** A tiny line reader for the keep-open test. */
+class LineReader {
+  private buf = '';
+  private waiters: Array<(l: string) => void> = [];
+  private lines: string[] = [];
+  constructor(readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.buf += d;
+      for (let i = this.buf.indexOf('\n'); i !== -1; i = this.buf.indexOf('\n')) {
+        const l = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        const w = this.waiters.shift();
+        if (w) w(l);
+        else this.lines.push(l);
+      }
+    });
+  }
+  static connect(port: number): Promise<LineReader> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(new LineReader(s)));
+      s.once('error', reject);
+    });
+  }
+  line(): Promise<string> {
+    const l = this.lines.shift();
+    return l !== undefined ? Promise.resolve(l) : new Promise((r) => this.waiters.push(r));
+  }
+}

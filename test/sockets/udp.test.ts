@@ -1,0 +1,166 @@
+/**
+ * UDP send/listen: the library on loopback (IPv4 and IPv6), then the CLI with Python `socket`
+ * peers on the other side.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  bindUdp,
+  checkPayloadSize,
+  type Datagram,
+  MAX_UDP_PAYLOAD,
+  UdpClient,
+} from '../../src/sockets/udp.js';
+import { netkit, run } from '../helpers/net.js';
+import { spawnNetkit, spawnPeer, until } from './peers.js';
+
+/** Python UDP client: sends each hex payload from argv and prints the replies (hex) with the sender. */
+const PY_CLIENT = `
+import json, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+out = []
+for h in sys.argv[3:]:
+    s.sendto(bytes.fromhex(h), (host, port))
+    data, addr = s.recvfrom(70000)
+    out.append({'hex': data.hex(), 'from': addr[1]})
+print(json.dumps({'me': s.getsockname()[1], 'replies': out}))
+`;
+
+/** Python UDP server: answers every datagram with b'ack:' + data, prints its port first. */
+const PY_SERVER = `
+import socket, sys
+host = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((host, 0))
+print('port', s.getsockname()[1], flush=True)
+while True:
+    data, addr = s.recvfrom(70000)
+    print('got', data.hex(), flush=True)
+    s.sendto(b'ack:' + data, addr)
+`;
+
+describe('udp library', () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    it(`sends and echoes datagrams over ${host}, binary-safe, up to the 65,507-byte limit`, async () => {
+      const listener = await bindUdp({ host, echo: true });
+      const seen: Datagram[] = [];
+      listener.on('message', (d: Datagram) => seen.push(d));
+      const client = await UdpClient.open(host, listener.port);
+      for (const size of [0, 1, 1400, MAX_UDP_PAYLOAD]) {
+        const payload = randomBytes(size);
+        const reply = client.receive(5000);
+        await client.send(payload);
+        const d = await reply;
+        expect(d?.data.equals(payload)).toBe(true);
+        expect(d?.port).toBe(listener.port);
+      }
+      expect(seen.map((d) => d.data.length)).toEqual([0, 1, 1400, MAX_UDP_PAYLOAD]);
+      expect(seen[0]!.from).toBe(
+        host.includes(':') ? `[${host}]:${seen[0]!.port}` : `${host}:${seen[0]!.port}`,
+      );
+      client.close();
+      await listener.close();
+    });
+  }
+
+  it('refuses an oversized payload before anything is sent', async () => {
+    expect(() => checkPayloadSize(MAX_UDP_PAYLOAD)).not.toThrow();
+    expect(() => checkPayloadSize(MAX_UDP_PAYLOAD + 1)).toThrow(/65,507/);
+    const listener = await bindUdp();
+    const client = await UdpClient.open('127.0.0.1', listener.port);
+    const traced: string[] = [];
+    client.on('trace', (e: { kind: string }) => traced.push(e.kind));
+    expect(() => client.send(Buffer.alloc(MAX_UDP_PAYLOAD + 1))).toThrow(
+      expect.objectContaining({ code: 'NETKIT_TOO_LARGE' }),
+    );
+    expect(traced).toEqual([]);
+    client.close();
+    await listener.close();
+  });
+
+  it('reports a port in use and a non-address host clearly', async () => {
+    const a = await bindUdp();
+    await expect(bindUdp({ port: a.port })).rejects.toMatchObject({ code: 'NETKIT_ADDRESS_IN_USE' });
+    await expect(bindUdp({ host: 'localhost' })).rejects.toMatchObject({ code: 'NETKIT_USAGE' });
+    await a.close();
+  });
+});
+
+describe('udp CLI with Python socket peers', () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    it(`udp listen --echo answers a Python client and prints each datagram with its sender (${host})`, async () => {
+      const listen = await spawnNetkit(
+        ['udp', 'listen', '0', '--echo', '--json', '--host', host],
+        /"port":(\d+)/,
+      );
+      try {
+        const payloads = [Buffer.from('hello'), Buffer.from([0, 255, 10, 13, 1]), randomBytes(5000)];
+        const py = await run('python3', [
+          '-c',
+          PY_CLIENT,
+          host,
+          listen.ready[1]!,
+          ...payloads.map((p) => p.toString('hex')),
+        ]);
+        expect(py.stderr).toBe('');
+        const res = JSON.parse(py.stdout) as { me: number; replies: Array<{ hex: string; from: number }> };
+        expect(res.replies.map((r) => r.hex)).toEqual(payloads.map((p) => p.toString('hex')));
+        const lines = () =>
+          listen
+            .stdout()
+            .toString()
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => JSON.parse(l));
+        await until(() => lines().length === 3, 5000, 'three datagram lines');
+        expect(lines().map((l) => l.hex)).toEqual(payloads.map((p) => p.toString('hex')));
+        expect(lines()[0]).toMatchObject({ port: res.me, text: 'hello', size: 5 });
+        expect(lines()[1].text).toBeNull();
+      } finally {
+        await listen.kill();
+      }
+    });
+  }
+
+  it('udp send: MESSAGE or stdin lines, replies printed with their sender', async () => {
+    const py = await spawnPeer('python3', ['-c', PY_SERVER, '127.0.0.1'], /port (\d+)\n/);
+    try {
+      const port = py.ready[1]!;
+      const one = await netkit(['udp', 'send', '127.0.0.1', port, 'ping', '--wait', '5000', '--count', '1']);
+      expect(one.code).toBe(0);
+      expect(one.stdout).toBe(`[127.0.0.1:${port}] ack:ping\n`);
+
+      const lines = await netkit(
+        ['udp', 'send', '127.0.0.1', port, '--wait', '5s', '--count', '3', '--json'],
+        {
+          input: 'one\ntwo\r\nthree',
+        },
+      );
+      expect(lines.code).toBe(0);
+      const replies = lines.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(replies.map((r) => r.text).sort()).toEqual(['ack:one', 'ack:three', 'ack:two']);
+      expect(replies[0]).toMatchObject({ host: '127.0.0.1', port: Number(port) });
+      expect(py.stdout().toString()).toContain(`got ${Buffer.from('three').toString('hex')}`);
+    } finally {
+      await py.kill();
+    }
+  });
+
+  it('udp send refuses a payload over 65,507 bytes with one line and sends nothing', async () => {
+    const big = 'x'.repeat(MAX_UDP_PAYLOAD + 1);
+    const arg = await netkit(['udp', 'send', '127.0.0.1', '9', big, '--trace']);
+    expect(arg.code).toBe(1);
+    expect(arg.stderr).toBe(
+      'netkit: payload of 65,508 bytes is over the UDP limit of 65,507 bytes per datagram\n',
+    );
+    const stdin = await netkit(['udp', 'send', '127.0.0.1', '9', '--trace'], { input: `${big}\n` });
+    expect(stdin.code).toBe(1);
+    expect(stdin.stderr).toBe('netkit: a stdin line is over the UDP limit of 65,507 bytes per datagram\n');
+  });
+});
