@@ -3,6 +3,7 @@
  * The `netkit` command. Start-up must stay fast (`netkit --version` ≤ 150 ms), so only the command
  * group named on the command line is imported; `--help` lists the groups from the table below.
  */
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { VERSION } from '../version.js';
 
@@ -59,7 +60,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
-  const { Command, CommanderError } = await import('commander');
+  // require() of commander's CommonJS build is measurably faster than import() at start-up
+  const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
   const { exitWithError } = await import('./util.js');
   const program = new Command('netkit')
     .description('netkit — the network-programming toolkit: TCP, UDP, chat, FTP, SMTP, POP3, HTTP, URLs')

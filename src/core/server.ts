@@ -133,7 +133,4 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
   return handle as TcpServerHandle;
 }
 
-/** `host:port`, with IPv6 literals bracketed. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export { formatHostPort } from './address.js';
