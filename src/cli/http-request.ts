@@ -1,4 +1,278 @@
+/**
+ * `netkit http get|head|post|put|patch|delete URL` (also upper case: `netkit http POST URL`) — a
+ * curl-like request command over src/http/request.ts. The body goes to stdout (or atomically to
+ * `-o FILE`), `-i` puts the status line and headers first, `--cookie-jar FILE` keeps a login between
+ * runs in a Netscape cookie file that curl and Python read too.
+ */
+import { once } from 'node:events';
 import type { Command } from 'commander';
+import { NetkitError, usageError } from '../core/errors.js';
+import { writeStreamAtomic } from '../http/atomic-write.js';
+import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
+import {
+  DEFAULT_MAX_REDIRECTS,
+  DEFAULT_USER_AGENT,
+  HTTP_METHODS,
+  HttpClient,
+  type HttpMethod,
+  type HttpRequestOptions,
+  type HttpResponse,
+  httpError,
+  parseRequestUrl,
+} from '../http/request.js';
+import { action, collect, parseDuration, parseInteger, printTrace, readPassword } from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface RequestCliOptions {
+  header: string[];
+  data: string[];
+  dataFile?: string;
+  form: string[];
+  json?: string;
+  output?: string;
+  include?: boolean;
+  location?: boolean;
+  maxRedirects: number;
+  timeout: number;
+  user?: string;
+  userAgent: string;
+  cookie: string[];
+  cookieJar?: string;
+  resolve: string[];
+  insecure?: boolean;
+  fail?: boolean;
+  meta?: boolean;
+  trace?: boolean;
+}
+
+const DESCRIPTIONS: Record<HttpMethod, string> = {
+  GET: 'fetch a URL (body to stdout)',
+  HEAD: 'fetch only the status line and headers',
+  POST: 'send a body (-d, --data-file, --form, --json) with POST',
+  PUT: 'send a body with PUT',
+  PATCH: 'send a body with PATCH',
+  DELETE: 'send a DELETE request',
+};
+
+function parseHeader(h: string): [string, string] {
+  const i = h.indexOf(':');
+  if (i <= 0) throw usageError(`bad header ${JSON.stringify(h)} (expected 'Name: value')`);
+  return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
+}
+
+function parseForm(pairs: string[]): Array<[string, string]> {
+  return pairs.map((p) => {
+    const i = p.indexOf('=');
+    if (i === -1) throw usageError(`bad --form field ${JSON.stringify(p)} (expected name=value)`);
+    return [p.slice(0, i), p.slice(i + 1)];
+  });
+}
+
+function parseResolve(entries: string[]): Record<string, string> {
+  const table: Record<string, string> = {};
+  for (const e of entries) {
+    // HOST:PORT:ADDRESS, ADDRESS may be an IPv6 literal in brackets
+    const m = /^(\[[^\]]+\]|[^:]+):(\d+):(.+)$/.exec(e);
+    if (!m) throw usageError(`bad --resolve ${JSON.stringify(e)} (expected HOST:PORT:ADDRESS)`);
+    table[`${m[1]}:${m[2]}`] = m[3]!.replace(/^\[|\]$/g, '');
+  }
+  return table;
+}
+
+function statusBlock(status: number, statusText: string, rawHeaders: Array<[string, string]>): string {
+  return (
+    `HTTP/1.1 ${status} ${statusText}`.trimEnd() +
+    '\n' +
+    rawHeaders.map(([k, v]) => `${k}: ${v}\n`).join('') +
+    '\n'
+  );
+}
+
+async function writeStdout(data: string | Uint8Array): Promise<void> {
+  if (!process.stdout.write(data)) await once(process.stdout, 'drain');
+}
+
+/** Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl. */
+async function bodyToStdout(res: HttpResponse): Promise<number> {
+  let bytes = 0;
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+  };
+  process.stdout.on('error', onError);
+  try {
+    for await (const chunk of res.body) {
+      if (closed) break;
+      bytes += (chunk as Buffer).length;
+      await writeStdout(chunk as Buffer);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    closed = true;
+  } finally {
+    process.stdout.off('error', onError);
+  }
+  if (closed) {
+    process.stdout.on('error', () => {});
+    res.body.destroy();
+  }
+  return bytes;
+}
+
+async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptions): Promise<void> {
+  parseRequestUrl(url); // a usage error here must not touch the cookie jar
+  const bodies = [
+    opts.data.length > 0,
+    opts.dataFile !== undefined,
+    opts.form.length > 0,
+    opts.json !== undefined,
+  ];
+  if (bodies.filter(Boolean).length > 1) throw usageError('give only one of -d, --data-file, --form, --json');
+  const headers = opts.header.map(parseHeader);
+  const hasType = headers.some(([k]) => k.toLowerCase() === 'content-type');
+
+  const request: HttpRequestOptions = { url, method, headers, followRedirects: opts.location };
+  if (opts.data.length) {
+    request.body = opts.data.join('&'); // curl joins repeated -d with '&'
+    if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
+  } else if (opts.dataFile !== undefined) {
+    request.bodyFile = opts.dataFile;
+    if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
+  } else if (opts.form.length) request.form = parseForm(opts.form);
+  else if (opts.json !== undefined) request.json = opts.json;
+  if (opts.cookie.length) request.cookies = opts.cookie;
+  if (opts.user !== undefined) {
+    const i = opts.user.indexOf(':');
+    const username = i === -1 ? opts.user : opts.user.slice(0, i);
+    let password: string;
+    if (i !== -1) password = opts.user.slice(i + 1);
+    else if (process.env.NETKIT_PASSWORD === undefined && !process.stdin.isTTY)
+      throw usageError(
+        `no password for -u ${username}: use -u ${username}:PASSWORD, NETKIT_PASSWORD or a TTY`,
+      );
+    else password = await readPassword(undefined, `Password for ${username}: `);
+    request.auth = { username, password };
+  }
+
+  let jar: CookieJar | undefined;
+  if (opts.cookieJar) {
+    const loaded = await loadCookieJar(opts.cookieJar);
+    for (const w of loaded.warnings)
+      process.stderr.write(`netkit: warning: ${opts.cookieJar}: ${w} (line skipped)\n`);
+    jar = loaded.jar;
+  }
+
+  const client = new HttpClient({
+    insecure: opts.insecure,
+    timeoutMs: opts.timeout,
+    userAgent: opts.userAgent,
+    cookieJar: jar,
+    maxRedirects: opts.maxRedirects,
+    resolve: parseResolve(opts.resolve),
+  });
+  if (opts.trace) printTrace(client, 'client');
+  const started = Date.now();
+  let res: HttpResponse | undefined;
+  let bytes = 0;
+  try {
+    res = await client.request(request);
+    const include = opts.include || method === 'HEAD';
+    if (include) {
+      let head = '';
+      for (const h of res.hops) head += statusBlock(h.status, h.statusText, h.rawHeaders);
+      head += statusBlock(res.status, res.statusText, res.rawHeaders);
+      await writeStdout(head);
+    }
+    if (opts.fail && res.status >= 400) {
+      await res.body.dump().catch(() => {});
+      throw new NetkitError('NETKIT_PROTOCOL', `HTTP ${res.status} ${res.statusText} from ${res.url}`.trim());
+    }
+    try {
+      if (opts.output && opts.output !== '-') bytes = await writeStreamAtomic(res.body, opts.output);
+      else bytes = await bodyToStdout(res);
+    } catch (err) {
+      throw httpError(err, res.url);
+    }
+  } finally {
+    await client.close().catch(() => {});
+    if (jar && opts.cookieJar) await saveCookieJar(jar, opts.cookieJar);
+  }
+  if (opts.meta) {
+    process.stderr.write(
+      `${JSON.stringify({
+        method,
+        url: res.url,
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+        redirects: res.redirects,
+        bytes,
+        ms: Date.now() - started,
+        ...(opts.output && opts.output !== '-' ? { output: opts.output } : {}),
+      })}\n`,
+    );
+  }
+}
+
+function addMethod(group: Command, method: HttpMethod): void {
+  const lower = method.toLowerCase();
+  const example = {
+    GET: `  $ netkit http get https://example.org/ -i
+  $ netkit http GET http://127.0.0.1:8080/big.iso -o big.iso -L
+  $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt --trace`,
+    HEAD: `  $ netkit http head http://127.0.0.1:8080/file.bin
+  HTTP/1.1 200 OK
+  Content-Length: 1048576
+  …`,
+    POST: `  $ netkit http post http://127.0.0.1:8080/login --form user=bob --form password=secret \\
+      --cookie-jar jar.txt -L          log in; the session cookie is saved in jar.txt
+  $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt    …and used again
+  $ netkit http POST http://127.0.0.1:8080/api --json '{"name":"bob"}'
+  $ netkit http post http://127.0.0.1:8080/upload --data-file report.csv -H 'Content-Type: text/csv'`,
+    PUT: `  $ netkit http put http://127.0.0.1:8080/items/1 --json '{"done":true}' -u bob:secret`,
+    PATCH: `  $ netkit http patch http://127.0.0.1:8080/items/1 -d 'done=1' --fail`,
+    DELETE: `  $ netkit http delete http://127.0.0.1:8080/items/1 -u bob -i`,
+  }[method];
+  group
+    .command(`${lower} <url>`)
+    .alias(method)
+    .description(DESCRIPTIONS[method])
+    .option(
+      '-H, --header <header>',
+      "extra header 'Name: value' (repeatable; 'Name:' removes a default)",
+      collect,
+      [],
+    )
+    .option('-d, --data <data>', 'request body as given (repeatable, joined with "&")', collect, [])
+    .option('--data-file <file>', 'request body from a file')
+    .option('--form <name=value>', 'urlencoded form field (repeatable)', collect, [])
+    .option('--json <json>', 'JSON request body (also sets Content-Type and Accept)')
+    .option('-o, --output <file>', 'write the body to FILE (atomically) instead of stdout')
+    .option('-i, --include', 'print the status line and response headers before the body')
+    .option('-L, --location', 'follow redirects')
+    .option('--max-redirects <n>', 'most redirects to follow', parseInteger, DEFAULT_MAX_REDIRECTS)
+    .option('--timeout <duration>', 'connect, response and body-idle timeout each', parseDuration, 30_000)
+    .option('-u, --user <user[:password]>', 'basic auth (asks for the password when it is missing)')
+    .option('-A, --user-agent <ua>', 'User-Agent header', DEFAULT_USER_AGENT)
+    .option('-b, --cookie <name=value>', 'send a cookie (repeatable)', collect, [])
+    .option('-c, --cookie-jar <file>', 'Netscape cookie file: loaded before, saved after')
+    .option('--resolve <host:port:address>', 'connect to ADDRESS for HOST:PORT (repeatable)', collect, [])
+    .option('-k, --insecure', 'do not verify the TLS certificate')
+    .option('-f, --fail', 'exit 1 on HTTP status >= 400 (and print no body)')
+    .option('--meta', 'print a JSON summary (status, headers, redirects, bytes, ms) to stderr')
+    .option('--trace', 'print the request and response headers (secrets redacted) to stderr')
+    .addHelpText(
+      'after',
+      `
+Exit status is 0 for any HTTP status unless --fail. --json is the JSON request body (as in curl);
+use --meta for a machine-readable summary of the response.
+
+Examples:
+${example}`,
+    )
+    .action(action((url: string, opts: RequestCliOptions) => runRequest(method, url, opts)));
+}
+
+/** Add the request commands to the `http` group (next to `serve` from http-serve.ts). */
+export function register(group: Command): void {
+  for (const m of HTTP_METHODS) addMethod(group, m);
+}

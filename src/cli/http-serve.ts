@@ -1,4 +1,53 @@
 import type { Command } from 'commander';
+import { createFileServer } from '../http/file-server.js';
+import { action, announceListening, onShutdown, parseBytes, parsePort, printTrace } from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface ServeOptions {
+  host: string;
+  port: number;
+  rateLimit?: number;
+  range: boolean;
+  listings: boolean;
+  json?: boolean;
+  trace?: boolean;
+}
+
+/** `netkit http serve DIR`: the static file server (Range, If-Range, ETag, listings, throttling). */
+export function register(group: Command): void {
+  group
+    .command('serve')
+    .description('serve a directory over HTTP with Range, If-Range, ETag/304 and listings')
+    .argument('<dir>', 'directory to serve (nothing outside it is reachable)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
+    .option('--rate-limit <bytes>', 'bytes per second per connection (e.g. 500k, 20M)', parseBytes)
+    .option('--no-range', 'behave like a server without Range support')
+    .option('--no-listings', 'answer 403 for directories without index.html')
+    .option('--json', 'print the listening socket as JSON')
+    .option('--trace', 'print every request and response line to stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit http serve ./public                       http://127.0.0.1:8080/
+  $ netkit http serve . --port 0 --json              pick a free port, print it as JSON
+  $ netkit http serve ./iso --rate-limit 2M          throttle each connection to 2 MiB/s
+  $ netkit http serve ./files --no-range --trace     a server without Range support, traced
+  $ curl -r 100-199 http://127.0.0.1:8080/big.bin    fetch bytes 100..199 (206)`,
+    )
+    .action(
+      action(async (dir: string, opts: ServeOptions) => {
+        const server = await createFileServer({
+          root: dir,
+          host: opts.host,
+          port: opts.port,
+          rateLimit: opts.rateLimit,
+          noRange: !opts.range,
+          listings: opts.listings,
+        });
+        if (opts.trace) printTrace(server, 'server');
+        announceListening('http', server, { json: opts.json });
+        onShutdown(() => server.close());
+      }),
+    );
+}

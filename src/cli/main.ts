@@ -61,7 +61,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   // require() of commander's CommonJS build is measurably faster than import() at start-up
-  const { Command, CommanderError } = createRequire(import.meta.url)('commander') as typeof import('commander');
+  const { Command, CommanderError } = createRequire(import.meta.url)(
+    'commander',
+  ) as typeof import('commander');
   const { exitWithError } = await import('./util.js');
   const program = new Command('netkit')
     .description('netkit — the network-programming toolkit: TCP, UDP, chat, FTP, SMTP, POP3, HTTP, URLs')

@@ -5,8 +5,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from 'commander';
-import { errorMessage, NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/address.js';
+import { errorMessage, NetkitError } from '../core/errors.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 
 export function exitWithError(err: unknown, debug = false): never {

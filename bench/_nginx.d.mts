@@ -1,0 +1,7 @@
+export interface NginxHandle {
+  port: number;
+  url: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+export function startNginx(opts: { root: string; serverExtra?: string; bin?: string }): Promise<NginxHandle>;

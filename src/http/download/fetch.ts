@@ -1,0 +1,248 @@
+/**
+ * One HTTP request's worth of work: fetch the rest of a segment with `Range` (checking that the
+ * server sends exactly the bytes asked for), or the whole body in one stream. Each response is
+ * validated before its first byte is written: 206 with a `Content-Range` whose start, end and
+ * total match the request and the probe, a matching `Content-Length`, and then the received
+ * length. Anything else becomes a typed outcome the orchestrator acts on — retry this segment,
+ * fall back to one stream, restart because the remote file changed — so a lying or Range-ignoring
+ * server is never spliced into a corrupt file.
+ */
+import type { Dispatcher } from 'undici';
+import { NetkitError } from '../../core/errors.js';
+import { parseContentRange } from '../range.js';
+import type { Segment } from './planner.js';
+import { contentLength, discard, header, httpError, type RequestContext, requestFollowing } from './probe.js';
+import { type PartFile, PositionalSink } from './writer.js';
+
+/**
+ * A response that makes segmented downloading impossible or wrong:
+ * `ignored` — 200 to a range request with the same validators (no Range support after all);
+ * `mismatch` — 206 with the wrong Content-Range/length, or a different total (size lies);
+ * `changed` — the remote file is not the one we started (If-Range answered 200, new ETag, 416).
+ */
+export class RangeProblem extends Error {
+  readonly kind: 'ignored' | 'mismatch' | 'changed';
+  constructor(kind: 'ignored' | 'mismatch' | 'changed', message: string) {
+    super(message);
+    this.name = 'RangeProblem';
+    this.kind = kind;
+  }
+}
+
+/** A transfer failure worth retrying (network error, short body, 5xx). */
+export class RetryableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetryableError';
+  }
+}
+
+export interface LiveSegment extends Segment {
+  /** the sink of the request in progress, for the control file's "written" offset */
+  sink?: PositionalSink;
+}
+
+export interface FetchContext extends RequestContext {
+  url: string;
+  size: number;
+  etag?: string;
+  lastModified?: string;
+  /** sent as If-Range on every range request */
+  ifRange?: string;
+  part: PartFile;
+  /** called for every byte count received (progress, rate) */
+  onBytes: (n: number) => void;
+}
+
+const RETRY_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/** Classify any failure: our typed outcomes and disk errors pass through, the rest is retryable. */
+export function classify(err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return err;
+  if (err instanceof RangeProblem || err instanceof RetryableError || err instanceof NetkitError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new RetryableError(msg, { cause: err });
+}
+
+/** Fetch `[seg.pos, seg.end)`; resolves when the segment is complete or was cut short by a steal. */
+export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<void> {
+  const reqStart = seg.pos;
+  const reqEnd = seg.end;
+  const extra: Record<string, string> = { range: `bytes=${reqStart}-${reqEnd - 1}` };
+  if (ctx.ifRange) extra['if-range'] = ctx.ifRange;
+  let res: Dispatcher.ResponseData;
+  try {
+    ({ res } = await requestFollowing(ctx, ctx.url, 'GET', extra));
+  } catch (err) {
+    throw classify(err, ctx.signal);
+  }
+  const status = res.statusCode;
+  if (status !== 206) {
+    discard(res.body);
+    if (status === 200) {
+      const etag = header(res.headers, 'etag');
+      const lm = header(res.headers, 'last-modified');
+      const changed =
+        (ctx.etag !== undefined && etag !== undefined && etag !== ctx.etag) ||
+        (ctx.lastModified !== undefined && lm !== undefined && lm !== ctx.lastModified) ||
+        (contentLength(res.headers) ?? ctx.size) !== ctx.size;
+      throw changed
+        ? new RangeProblem('changed', 'the remote file changed (If-Range answered 200 with new validators)')
+        : new RangeProblem('ignored', 'the server ignored Range (200 to a range request)');
+    }
+    if (status === 416) throw new RangeProblem('changed', 'the server answered 416: the remote file shrank');
+    if (RETRY_STATUS.has(status)) throw new RetryableError(`HTTP ${status}`);
+    throw httpError(status, ctx.url);
+  }
+  const rawRange = header(res.headers, 'content-range');
+  const cr = parseContentRange(rawRange);
+  const want = `${reqStart}-${reqEnd - 1}/${ctx.size}`;
+  if (!cr || cr.start !== reqStart || cr.end !== reqEnd - 1 || cr.total !== ctx.size) {
+    discard(res.body);
+    const kind =
+      cr && cr.total !== undefined && cr.total !== ctx.size ? 'size changed or misreported' : 'wrong range';
+    throw new RangeProblem('mismatch', `Content-Range "${rawRange ?? ''}" for bytes ${want}: ${kind}`);
+  }
+  const cl = contentLength(res.headers);
+  if (cl !== undefined && cl !== reqEnd - reqStart) {
+    discard(res.body);
+    throw new RangeProblem('mismatch', `Content-Length ${cl} for bytes ${want}`);
+  }
+  const sink = new PositionalSink(ctx.part, reqStart);
+  seg.sink = sink;
+  try {
+    await pump(res.body, sink, ctx, {
+      room: () => seg.end - seg.pos,
+      advance: (n) => {
+        seg.pos += n;
+      },
+      cutShort: () => seg.end < reqEnd,
+      complete: () => seg.pos >= seg.end,
+    });
+  } finally {
+    await sink.flush().catch(() => {});
+    seg.sink = undefined;
+  }
+  if (sink.error) throw sink.error;
+}
+
+interface PumpHooks {
+  /** bytes still wanted from this response */
+  room: () => number;
+  /** record n received bytes */
+  advance: (n: number) => void;
+  /** the wanted end moved before the response's end (stolen from) */
+  cutShort: () => boolean;
+  /** at the end of the body: is everything there? */
+  complete: () => boolean;
+}
+
+/**
+ * Move a response body into a sink. `room()` is how many more bytes are wanted; it shrinks when
+ * the segment is stolen from (`cutShort()` is then true), and reaching it early ends the request.
+ * A body that ends short is retryable; more bytes than the response promised is a `mismatch`.
+ */
+function pump(
+  body: Dispatcher.ResponseData['body'],
+  sink: PositionalSink,
+  ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
+  { room, advance, cutShort, complete }: PumpHooks,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    let ended = false;
+    const finish = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined) {
+        body.destroy();
+        reject(classify(err, ctx.signal));
+      } else resolve();
+    };
+    const stopEarly = (): void => {
+      finish();
+      body.destroy();
+    };
+    sink.onDrain = () => body.resume();
+    sink.onError = (err) => finish(err);
+    body.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      const want = room();
+      if (chunk.length > want) {
+        if (want > 0) {
+          advance(want);
+          ctx.onBytes(want);
+          sink.push(chunk.subarray(0, want));
+        }
+        if (cutShort()) stopEarly();
+        else finish(new RangeProblem('mismatch', 'the server sent more bytes than it announced'));
+        return;
+      }
+      advance(chunk.length);
+      ctx.onBytes(chunk.length);
+      if (!sink.push(chunk)) body.pause();
+      // At the natural end 'end' follows (and the connection stays reusable); stolen → stop now.
+      if (room() === 0 && cutShort()) stopEarly();
+    });
+    body.on('end', () => {
+      ended = true;
+      if (!complete()) finish(new RetryableError(`connection closed early (${room()} bytes missing)`));
+      else finish();
+    });
+    body.on('error', (err) => finish(err));
+    body.on('close', () => {
+      if (!ended) finish(new RetryableError('connection closed mid-body'));
+    });
+  });
+}
+
+/**
+ * The single-stream path: GET the whole body (no Range). `size` from the response's own
+ * Content-Length wins over the probe's (a server may lie in HEAD); an unknown size streams until
+ * the end. Returns the number of bytes written.
+ */
+export async function fetchWhole(
+  ctx: Omit<FetchContext, 'size'>,
+  onStart: (size: number | undefined) => Promise<void>,
+  seg: LiveSegment,
+): Promise<number> {
+  let res: Dispatcher.ResponseData;
+  try {
+    ({ res } = await requestFollowing(ctx, ctx.url, 'GET'));
+  } catch (err) {
+    throw classify(err, ctx.signal);
+  }
+  if (res.statusCode !== 200) {
+    discard(res.body);
+    if (RETRY_STATUS.has(res.statusCode)) throw new RetryableError(`HTTP ${res.statusCode}`);
+    throw httpError(res.statusCode, ctx.url);
+  }
+  const size = contentLength(res.headers);
+  try {
+    await onStart(size);
+  } catch (err) {
+    discard(res.body);
+    throw err;
+  }
+  seg.start = 0;
+  seg.pos = 0;
+  seg.end = size ?? Number.MAX_SAFE_INTEGER;
+  const sink = new PositionalSink(ctx.part, 0);
+  seg.sink = sink;
+  try {
+    await pump(res.body, sink, ctx, {
+      room: () => seg.end - seg.pos,
+      advance: (n) => {
+        seg.pos += n;
+      },
+      cutShort: () => false,
+      complete: () => size === undefined || seg.pos >= size,
+    });
+  } finally {
+    await sink.flush().catch(() => {});
+    seg.sink = undefined;
+  }
+  if (sink.error) throw sink.error;
+  if (size === undefined) seg.end = seg.pos;
+  return seg.pos;
+}

@@ -1,0 +1,625 @@
+/**
+ * `download(url, options)`: aria2-style multi-connection, resumable HTTP download, built on
+ * undici (one Agent per download; it keeps a Pool of up to N keep-alive connections per origin).
+ *
+ * The job: probe → choose the file name → segmented (Range works, size known) or single stream →
+ * verify checksum → rename `FILE.part` to `FILE`. Segmented mode plans N segments, runs N workers
+ * that each fetch a segment, retry it with backoff from where it stopped, and steal half of the
+ * largest remaining segment when they run out. A control file beside the `.part` records the
+ * finished spans (periodically, on failure and on abort), so `continue` fetches only what is
+ * missing — guarded by `If-Range` so a changed remote file restarts cleanly instead of splicing.
+ * Servers that ignore Range or lie about sizes are detected per response (see fetch.ts) and the
+ * job falls back to one stream; nothing is ever renamed into place unverified.
+ */
+import { EventEmitter } from 'node:events';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Agent as UndiciAgent } from 'undici';
+import { NetkitError } from '../../core/errors.js';
+import { nextConnId, traceEvent } from '../../core/trace.js';
+import { VERSION } from '../../version.js';
+import { type Checksum, hashFile, parseChecksum } from './checksum.js';
+import { controlPath, readControl, removeControl, writeControl } from './control.js';
+import {
+  type FetchContext,
+  fetchRange,
+  fetchWhole,
+  type LiveSegment,
+  RangeProblem,
+  RetryableError,
+} from './fetch.js';
+import { chooseFilename } from './filename.js';
+import {
+  finishedSpans,
+  missingSpans,
+  pickSteal,
+  planSegments,
+  type Span,
+  splitSegment,
+  totalLength,
+} from './planner.js';
+import {
+  checkUrl,
+  ifRangeValidator,
+  type ProbeResult,
+  probe,
+  type RequestContext,
+  type Trace,
+} from './probe.js';
+import { ioError, PartFile } from './writer.js';
+
+export interface DownloadOptions {
+  /** output file (a path; not sanitised: the user chose it) */
+  output?: string;
+  /** directory for the output (default: the current directory) */
+  dir?: string;
+  /** parallel connections (aria2c -x/-s), default 4 */
+  connections?: number;
+  /** minimum segment size in bytes (aria2c -k), default 1 MiB */
+  minSegmentSize?: number;
+  /** resume from `FILE.part` + its control file when they match the remote file */
+  continue?: boolean;
+  /** `sha256=HEX` (or sha1, md5, sha512), verified before the rename */
+  checksum?: string | Checksum;
+  /** retries per segment after a failure without progress (default 5) */
+  retries?: number;
+  /** first retry delay, doubled each time (default 500 ms, capped at 30 s) */
+  retryDelayMs?: number;
+  /** connect, headers and body-idle timeout (default 30 s) */
+  timeoutMs?: number;
+  /** skip TLS certificate verification */
+  insecure?: boolean;
+  /** extra request headers */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  maxRedirects?: number;
+  /** how often 'progress' is emitted (default 250 ms) */
+  progressIntervalMs?: number;
+  /** how often the control file is rewritten (default 1000 ms) */
+  controlIntervalMs?: number;
+}
+
+export interface DownloadProgress {
+  /** bytes present (including those kept from an earlier run) */
+  done: number;
+  total?: number;
+  /** bytes/second over the last few seconds */
+  rate: number;
+  /** work not yet finished: waiting (conn 0) or in flight on connection `conn` */
+  segments: Array<{ start: number; end: number; done: number; conn: number }>;
+}
+
+export interface DownloadStart {
+  url: string;
+  file: string;
+  size?: number;
+  mode: 'segmented' | 'single';
+  connections: number;
+  /** bytes kept from an earlier run */
+  resumedBytes: number;
+}
+
+export interface DownloadResult {
+  file: string;
+  size: number;
+  /** present when a sha256 checksum was verified */
+  sha256?: string;
+  checksum?: Checksum;
+  /** final URL after redirects */
+  url: string;
+  mode: 'segmented' | 'single';
+  connections: number;
+  resumedBytes: number;
+  /** bytes received over the network in this run */
+  bytesFetched: number;
+  /** clean restarts because the remote file changed */
+  restarts: number;
+  elapsedMs: number;
+}
+
+export interface DownloadHandle extends EventEmitter {
+  readonly promise: Promise<DownloadResult>;
+  /** stop; the `.part` and the control file are kept for `continue` */
+  abort(): void;
+  on(event: 'progress', listener: (p: DownloadProgress) => void): this;
+  on(event: 'start', listener: (s: DownloadStart) => void): this;
+  on(event: 'trace', listener: (ev: import('../../core/trace.js').TraceEvent) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's catch-all overload
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~150 ms of start-up, a
+ * tenth of a throttled 200 MiB download. We need the Agent and the `request()` API only, which
+ * are a third of that. undici's index attaches the API to `Dispatcher.prototype` with
+ * `Object.assign(Dispatcher.prototype, api)`; we do the same (same module instances, so it is
+ * idempotent if the index is loaded later), and fall back to the index should a future undici
+ * move or close these paths.
+ */
+function loadAgent(): typeof UndiciAgent {
+  const require = createRequire(import.meta.url);
+  try {
+    const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+    if (typeof Agent.prototype.request !== 'function') {
+      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
+      Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js'));
+    }
+    if (typeof Agent.prototype.request === 'function') return Agent;
+  } catch {
+    // fall through to the public entry point
+  }
+  return (require('undici') as { Agent: typeof UndiciAgent }).Agent;
+}
+const Agent = loadAgent();
+
+export const DEFAULT_CONNECTIONS = 4;
+export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
+const MAX_RESTARTS = 3;
+
+/** Start a download; see the module comment. */
+export function download(url: string, options: DownloadOptions = {}): DownloadHandle {
+  const controller = new AbortController();
+  if (options.signal) {
+    if (options.signal.aborted) controller.abort();
+    else options.signal.addEventListener('abort', () => controller.abort(), { once: true });
+  }
+  const emitter = new EventEmitter();
+  const job = new DownloadJob(emitter, url, options, controller.signal);
+  const handle = Object.assign(emitter, {
+    promise: job.run(),
+    abort: () => controller.abort(),
+  });
+  return handle as DownloadHandle;
+}
+
+class DownloadJob {
+  private readonly emitter: EventEmitter;
+  private readonly url: string;
+  private readonly opts: Required<
+    Pick<
+      DownloadOptions,
+      | 'connections'
+      | 'minSegmentSize'
+      | 'retries'
+      | 'retryDelayMs'
+      | 'timeoutMs'
+      | 'maxRedirects'
+      | 'progressIntervalMs'
+      | 'controlIntervalMs'
+    >
+  > &
+    DownloadOptions;
+  private readonly signal: AbortSignal;
+  private readonly agent: UndiciAgent;
+  private readonly headers: Record<string, string>;
+  // state of the current attempt, read by the progress and control timers
+  private total: number | undefined;
+  private pending: LiveSegment[] = [];
+  private live = new Set<LiveSegment>();
+  private completed: Span[] = [];
+  private fetched = 0;
+  private samples: Array<{ t: number; bytes: number }> = [];
+  private nextSegmentId = 1;
+
+  constructor(emitter: EventEmitter, url: string, options: DownloadOptions, signal: AbortSignal) {
+    this.emitter = emitter;
+    this.url = url;
+    this.signal = signal;
+    this.opts = {
+      ...options,
+      connections: Math.max(1, Math.floor(options.connections ?? DEFAULT_CONNECTIONS)),
+      minSegmentSize: Math.max(1, Math.floor(options.minSegmentSize ?? DEFAULT_MIN_SEGMENT)),
+      retries: Math.max(0, options.retries ?? 5),
+      retryDelayMs: Math.max(0, options.retryDelayMs ?? 500),
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxRedirects: options.maxRedirects ?? 5,
+      progressIntervalMs: options.progressIntervalMs ?? 250,
+      controlIntervalMs: options.controlIntervalMs ?? 1000,
+    };
+    this.agent = new Agent({
+      connections: this.opts.connections,
+      connect: { rejectUnauthorized: !options.insecure, timeout: this.opts.timeoutMs },
+      headersTimeout: this.opts.timeoutMs,
+      bodyTimeout: this.opts.timeoutMs,
+    });
+    this.headers = { 'user-agent': `netkit/${VERSION}`, 'accept-encoding': 'identity', ...options.headers };
+  }
+
+  private tracer(conn: number): Trace {
+    return (kind, text) => traceEvent(this.emitter, 'http', conn, kind, text);
+  }
+
+  private requestContext(conn: number, signal: AbortSignal): RequestContext {
+    return {
+      dispatcher: this.agent,
+      headers: this.headers,
+      signal,
+      trace: this.tracer(conn),
+      maxRedirects: this.opts.maxRedirects,
+    };
+  }
+
+  async run(): Promise<DownloadResult> {
+    // Let the caller attach 'trace' and 'progress' listeners before the first request goes out.
+    await Promise.resolve();
+    const started = performance.now();
+    const progressTimer = setInterval(() => this.emitProgress(), this.opts.progressIntervalMs);
+    progressTimer.unref();
+    try {
+      checkUrl(this.url);
+      const checksum =
+        typeof this.opts.checksum === 'string' ? parseChecksum(this.opts.checksum) : this.opts.checksum;
+      const trace = this.tracer(nextConnId());
+      let info = await probe(this.requestContext(nextConnId(), this.signal), this.url);
+      const file = path.resolve(
+        this.opts.dir ?? '.',
+        this.opts.output ?? chooseFilename(info.url, info.contentDisposition),
+      );
+      const part = `${file}.part`;
+      await this.checkDirectory(path.dirname(file));
+      if ((await stat(file).catch(() => undefined))?.isDirectory())
+        throw new NetkitError('NETKIT_INVALID_INPUT', `${file} is a directory: name the output file with -o`);
+      trace(
+        'info',
+        `saving to ${file} (${info.size === undefined ? 'size unknown' : `${info.size} bytes`}, ranges ${info.acceptRanges ? 'yes' : 'no'})`,
+      );
+
+      let restarts = 0;
+      let resume = this.opts.continue ?? false;
+      let forceSingle = false;
+      let outcome: { mode: 'segmented' | 'single'; size: number; resumedBytes: number };
+      for (;;) {
+        try {
+          const segmented = !forceSingle && info.acceptRanges && info.size !== undefined && info.size > 0;
+          outcome = segmented
+            ? await this.segmented(info, file, part, resume)
+            : await this.single(info, file, part);
+          break;
+        } catch (err) {
+          if (!(err instanceof RangeProblem) || this.signal.aborted) throw err;
+          await removeControl(controlPath(part));
+          resume = false;
+          if (err.kind === 'changed') {
+            if (++restarts > MAX_RESTARTS)
+              throw new NetkitError(
+                'NETKIT_PROTOCOL',
+                `the remote file keeps changing (${restarts - 1} restarts)`,
+              );
+            trace('info', `${err.message}; restarting from scratch`);
+            info = await probe(this.requestContext(nextConnId(), this.signal), this.url);
+          } else {
+            trace('info', `${err.message}; falling back to a single stream`);
+            forceSingle = true;
+          }
+        }
+      }
+
+      const result: DownloadResult = {
+        file,
+        size: outcome.size,
+        url: info.url,
+        mode: outcome.mode,
+        connections: outcome.mode === 'single' ? 1 : this.opts.connections,
+        resumedBytes: outcome.resumedBytes,
+        bytesFetched: this.fetched,
+        restarts,
+        elapsedMs: 0,
+      };
+      if (checksum) {
+        const actual = await hashFile(part, checksum.algorithm);
+        if (actual !== checksum.hex) {
+          await removeControl(controlPath(part));
+          throw new NetkitError(
+            'NETKIT_CHECKSUM',
+            `${checksum.algorithm} mismatch: expected ${checksum.hex}, got ${actual} (kept ${part})`,
+          );
+        }
+        trace('info', `${checksum.algorithm} verified: ${actual}`);
+        result.checksum = checksum;
+        if (checksum.algorithm === 'sha256') result.sha256 = actual;
+      }
+      try {
+        await rename(part, file);
+      } catch (err) {
+        throw ioError(err, file);
+      }
+      await removeControl(controlPath(part));
+      result.elapsedMs = Math.round(performance.now() - started);
+      this.emitProgress(true);
+      return result;
+    } catch (err) {
+      if (this.signal.aborted)
+        throw new NetkitError(
+          'NETKIT_IO',
+          'download interrupted; the .part file is kept (resume with continue)',
+          {
+            cause: err,
+          },
+        );
+      throw err;
+    } finally {
+      clearInterval(progressTimer);
+      await this.agent.destroy().catch(() => {});
+    }
+  }
+
+  private async checkDirectory(dir: string): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+    } catch (err) {
+      throw ioError(err, dir);
+    }
+  }
+
+  private start(s: Omit<DownloadStart, 'url'>): void {
+    this.emitter.emit('start', { url: this.url, ...s });
+  }
+
+  // ---- segmented mode ----
+
+  private async segmented(
+    info: ProbeResult,
+    file: string,
+    partPath: string,
+    resume: boolean,
+  ): Promise<{ mode: 'segmented'; size: number; resumedBytes: number }> {
+    const size = info.size!;
+    const ctlPath = controlPath(partPath);
+    const trace = this.tracer(nextConnId());
+    let done: Span[] = [];
+    if (resume) {
+      const ctl = await readControl(ctlPath);
+      const partSize = await stat(partPath).then(
+        (s) => s.size,
+        () => -1,
+      );
+      const sameRemote =
+        ctl !== undefined &&
+        ctl.size === size &&
+        (ctl.etag ?? '') === (info.etag ?? '') &&
+        (ctl.lastModified ?? '') === (info.lastModified ?? '');
+      if (ctl && sameRemote && partSize === size) {
+        done = ctl.spans;
+        trace(
+          'info',
+          `resuming: ${totalLength(done)} of ${size} bytes already in ${path.basename(partPath)}`,
+        );
+      } else if (ctl) {
+        trace(
+          'info',
+          'the remote file changed since the last run (size or validators differ); starting over',
+        );
+      } else {
+        trace('info', `no control file for ${path.basename(partPath)}; starting from the beginning`);
+      }
+    }
+    const part = await PartFile.open(partPath, { fresh: done.length === 0, size });
+    const resumedBytes = totalLength(done);
+    this.total = size;
+    this.completed = [...done];
+    this.live.clear();
+    this.pending = planSegments(
+      missingSpans(size, done),
+      this.opts.connections,
+      this.opts.minSegmentSize,
+    ).map((s) => this.newSegment(s));
+    this.start({ file, size, mode: 'segmented', connections: this.opts.connections, resumedBytes });
+
+    const validators = { etag: info.etag, lastModified: info.lastModified };
+    const saveControl = async (): Promise<void> => {
+      const spans = finishedSpans<LiveSegment>(
+        this.completed,
+        [...this.live, ...this.pending],
+        (s) => s.sink?.written ?? s.pos,
+      );
+      await part.sync();
+      await writeControl(ctlPath, { url: this.url, size, ...validators, done: spans });
+    };
+    const attempt = new AbortController();
+    const onAbort = (): void => attempt.abort();
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    if (this.signal.aborted) attempt.abort();
+    let saving: Promise<void> | undefined;
+    const controlTimer = setInterval(() => {
+      saving ??= saveControl()
+        .catch(() => {})
+        .finally(() => {
+          saving = undefined;
+        });
+    }, this.opts.controlIntervalMs);
+    controlTimer.unref();
+
+    let failure: unknown;
+    const fail = (err: unknown): void => {
+      failure ??= err;
+      attempt.abort();
+    };
+    try {
+      const workers = Array.from({ length: this.opts.connections }, (_, i) =>
+        this.worker(i + 1, { ...info, size }, part, attempt.signal).catch(fail),
+      );
+      await Promise.all(workers);
+    } finally {
+      clearInterval(controlTimer);
+      this.signal.removeEventListener('abort', onAbort);
+      await saving;
+      const complete = failure === undefined && !this.signal.aborted;
+      if (!complete && !(failure instanceof RangeProblem)) await saveControl().catch(() => {});
+      await part.close();
+    }
+    if (this.signal.aborted) throw this.signal.reason ?? new Error('aborted');
+    if (failure !== undefined) throw failure;
+    return { mode: 'segmented', size, resumedBytes };
+  }
+
+  private newSegment(s: Span): LiveSegment {
+    return { id: this.nextSegmentId++, start: s.start, end: s.end, pos: s.start, conn: 0 };
+  }
+
+  private async worker(
+    id: number,
+    info: ProbeResult & { size: number },
+    part: PartFile,
+    signal: AbortSignal,
+  ) {
+    const conn = nextConnId();
+    const trace = this.tracer(conn);
+    const ctx: FetchContext = {
+      ...this.requestContext(conn, signal),
+      url: info.url,
+      size: info.size,
+      etag: info.etag,
+      lastModified: info.lastModified,
+      ifRange: ifRangeValidator(info),
+      part,
+      onBytes: (n) => {
+        this.fetched += n;
+      },
+    };
+    for (;;) {
+      if (signal.aborted) return;
+      let seg = this.pending.shift();
+      if (!seg) {
+        const active = [...this.live];
+        const pick = pickSteal(active, this.opts.minSegmentSize);
+        if (!pick) return;
+        const victim = active[pick.index]!;
+        seg = this.newSegment(splitSegment(victim, pick.at));
+        trace(
+          'info',
+          `connection ${id} takes bytes ${seg.start}-${seg.end - 1} from connection ${victim.conn}`,
+        );
+      }
+      seg.conn = id;
+      this.live.add(seg);
+      await this.runSegment(ctx, seg, trace);
+      this.live.delete(seg);
+      this.completed.push({ start: seg.start, end: seg.end });
+    }
+  }
+
+  /** Fetch one segment to its (possibly shrinking) end, retrying from where it stopped. */
+  private async runSegment(ctx: FetchContext, seg: LiveSegment, trace: Trace): Promise<void> {
+    let failures = 0;
+    while (seg.pos < seg.end) {
+      const before = seg.pos;
+      try {
+        await fetchRange(ctx, seg);
+      } catch (err) {
+        if (ctx.signal.aborted || !(err instanceof RetryableError)) throw err;
+        if (seg.pos > before) failures = 0;
+        failures = await this.backoff(failures, `bytes ${seg.pos}-${seg.end - 1}`, err, ctx.signal, trace);
+      }
+    }
+  }
+
+  private async backoff(
+    failures: number,
+    what: string,
+    err: Error,
+    signal: AbortSignal,
+    trace: Trace,
+  ): Promise<number> {
+    const n = failures + 1;
+    if (n > this.opts.retries)
+      throw new NetkitError(
+        'NETKIT_CONNECT_FAILED',
+        `${what}: ${err.message} (gave up after ${this.opts.retries} ${this.opts.retries === 1 ? 'retry' : 'retries'})`,
+        { cause: err },
+      );
+    const delay = Math.min(30_000, this.opts.retryDelayMs * 2 ** (n - 1));
+    trace('info', `retry ${n}/${this.opts.retries} for ${what} in ${delay} ms: ${err.message}`);
+    await sleep(delay, undefined, { signal });
+    return n;
+  }
+
+  // ---- single-stream mode ----
+
+  private async single(
+    info: ProbeResult,
+    file: string,
+    partPath: string,
+  ): Promise<{ mode: 'single'; size: number; resumedBytes: number }> {
+    const conn = nextConnId();
+    const trace = this.tracer(conn);
+    if (this.opts.continue && !info.acceptRanges)
+      trace('info', 'the server does not support ranges: downloading from the beginning');
+    await removeControl(controlPath(partPath));
+    const part = await PartFile.open(partPath, { fresh: true });
+    const seg: LiveSegment = { id: this.nextSegmentId++, start: 0, end: info.size ?? 0, pos: 0, conn: 1 };
+    this.total = info.size;
+    this.completed = [];
+    this.pending = [];
+    this.live = new Set([seg]);
+    this.start({ file, size: info.size, mode: 'single', connections: 1, resumedBytes: 0 });
+    const ctx = {
+      ...this.requestContext(conn, this.signal),
+      url: info.url,
+      part,
+      onBytes: (n: number) => {
+        this.fetched += n;
+      },
+    };
+    let failures = 0;
+    try {
+      for (;;) {
+        try {
+          const size = await fetchWhole(
+            ctx,
+            async (length) => {
+              if (length !== undefined && info.size !== undefined && length !== info.size)
+                trace('info', `the probe said ${info.size} bytes, the body is ${length}: trusting the body`);
+              this.total = length;
+              await part.truncate(0);
+              if (length !== undefined) await part.truncate(length);
+            },
+            seg,
+          );
+          await part.truncate(size);
+          return { mode: 'single', size, resumedBytes: 0 };
+        } catch (err) {
+          if (this.signal.aborted || !(err instanceof RetryableError)) throw err;
+          failures = await this.backoff(failures, 'the download', err, this.signal, trace);
+        }
+      }
+    } finally {
+      await part.close();
+    }
+  }
+
+  // ---- progress ----
+
+  private emitProgress(final = false): void {
+    if (this.emitter.listenerCount('progress') === 0) return;
+    const now = performance.now();
+    this.samples.push({ t: now, bytes: this.fetched });
+    while (this.samples.length > 2 && now - this.samples[0]!.t > 3000) this.samples.shift();
+    const first = this.samples[0]!;
+    const dt = (now - first.t) / 1000;
+    const rate = dt > 0 ? (this.fetched - first.bytes) / dt : 0;
+    const open = [...this.pending, ...this.live].filter((s) => s.end > s.pos || final);
+    const remaining = final ? 0 : open.reduce((n, s) => n + Math.max(0, s.end - s.pos), 0);
+    const total = this.total;
+    const done = total === undefined ? [...this.live].reduce((n, s) => n + s.pos, 0) : total - remaining;
+    const progress: DownloadProgress = {
+      done,
+      rate,
+      segments: final
+        ? []
+        : open
+            .sort((a, b) => a.start - b.start)
+            .map((s) => ({ start: s.start, end: s.end, done: s.pos - s.start, conn: s.conn })),
+    };
+    if (total !== undefined) progress.total = total;
+    this.emitter.emit('progress', progress);
+  }
+}
+
+export type { Checksum, ChecksumAlgorithm } from './checksum.js';
+export { parseChecksum } from './checksum.js';
+export { chooseFilename, parseContentDisposition, sanitizeFilename } from './filename.js';
+export { mergeSpans, missingSpans, pickSteal, planSegments, type Span } from './planner.js';

@@ -1,0 +1,186 @@
+/**
+ * What the downloader learns before moving a byte: the final URL after redirects, the size,
+ * whether byte ranges work, and the validators (ETag, Last-Modified) that tie a resumed `.part`
+ * to one version of the remote file. HEAD first; when HEAD fails (some servers refuse it or lie),
+ * `GET` with `Range: bytes=0-0` answers the same questions with one byte of body.
+ */
+import type { Dispatcher } from 'undici';
+import { NetkitError } from '../../core/errors.js';
+import { parseContentRange } from '../range.js';
+
+export interface ProbeResult {
+  /** the URL after redirects; segments are fetched from here */
+  url: string;
+  /** undefined when the server does not say (chunked, or no Content-Length) */
+  size?: number;
+  /** the server answers byte ranges */
+  acceptRanges: boolean;
+  etag?: string;
+  lastModified?: string;
+  contentDisposition?: string;
+  contentType?: string;
+  /** which request answered: HEAD, or the GET 0-0 fallback */
+  method: 'HEAD' | 'GET';
+}
+
+export type Trace = (kind: 'in' | 'out' | 'info' | 'error', text: string) => void;
+
+export interface RequestContext {
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  signal: AbortSignal;
+  trace: Trace;
+  maxRedirects: number;
+}
+
+/**
+ * Drop a response body we will not read. undici reports a body destroyed before its end as an
+ * 'error' (RequestAbortedError); nobody else listens, so swallow it here.
+ */
+export function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+/** First value of a response header. */
+export function header(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A Content-Length that is a plain non-negative integer, else undefined. */
+export function contentLength(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const v = header(headers, 'content-length');
+  return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+}
+
+export function httpError(status: number, url: string): NetkitError {
+  const code =
+    status === 404 || status === 410
+      ? 'NETKIT_NOT_FOUND'
+      : status === 401 || status === 403
+        ? 'NETKIT_AUTH'
+        : 'NETKIT_PROTOCOL';
+  return new NetkitError(code, `HTTP ${status} from ${url}`);
+}
+
+export function checkUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new NetkitError('NETKIT_INVALID_INPUT', `"${url}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new NetkitError('NETKIT_INVALID_INPUT', `"${url}": only http and https URLs can be downloaded`);
+  return u;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** One request, following redirects; the caller owns (and must consume or destroy) the body. */
+export async function requestFollowing(
+  ctx: RequestContext,
+  url: string,
+  method: 'GET' | 'HEAD',
+  extra: Record<string, string> = {},
+): Promise<{ url: string; res: Dispatcher.ResponseData }> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const u = checkUrl(current);
+    const headers = { ...ctx.headers, ...extra };
+    const cond = extra['if-range'] ? ` If-Range: ${extra['if-range']}` : '';
+    ctx.trace('out', `${method} ${u.href}${extra.range ? ` Range: ${extra.range}` : ''}${cond}`);
+    const res = await ctx.dispatcher.request({
+      origin: u.origin,
+      path: `${u.pathname}${u.search}`,
+      method,
+      headers,
+      signal: ctx.signal,
+    });
+    ctx.trace('in', `HTTP ${res.statusCode}${sizeNote(res.headers)}`);
+    const location = header(res.headers, 'location');
+    if (REDIRECTS.has(res.statusCode) && location) {
+      discard(res.body);
+      if (hop >= ctx.maxRedirects)
+        throw new NetkitError('NETKIT_PROTOCOL', `more than ${ctx.maxRedirects} redirects`);
+      current = new URL(location, u).href;
+      continue;
+    }
+    return { url: current, res };
+  }
+}
+
+function sizeNote(h: Record<string, string | string[] | undefined>): string {
+  const cr = header(h, 'content-range');
+  const cl = header(h, 'content-length');
+  return cr ? ` Content-Range: ${cr}` : cl ? ` Content-Length: ${cl}` : '';
+}
+
+function validators(h: Record<string, string | string[] | undefined>) {
+  return {
+    etag: header(h, 'etag'),
+    lastModified: header(h, 'last-modified'),
+    contentDisposition: header(h, 'content-disposition'),
+    contentType: header(h, 'content-type'),
+  };
+}
+
+function compact<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export async function probe(ctx: RequestContext, url: string): Promise<ProbeResult> {
+  try {
+    const { url: final, res } = await requestFollowing(ctx, url, 'HEAD');
+    await res.body.dump();
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      const ranges =
+        header(res.headers, 'accept-ranges')
+          ?.toLowerCase()
+          .split(/\s*,\s*/) ?? [];
+      return compact({
+        url: final,
+        size: contentLength(res.headers),
+        acceptRanges: ranges.includes('bytes'),
+        ...validators(res.headers),
+        method: 'HEAD' as const,
+      });
+    }
+    ctx.trace('info', `HEAD answered ${res.statusCode}; probing with GET Range: bytes=0-0`);
+  } catch (err) {
+    if (ctx.signal.aborted || (err instanceof NetkitError && err.code !== 'NETKIT_PROTOCOL')) throw err;
+    ctx.trace('info', `HEAD failed (${err instanceof Error ? err.message : String(err)}); probing with GET`);
+  }
+  const { url: final, res } = await requestFollowing(ctx, url, 'GET', { range: 'bytes=0-0' });
+  discard(res.body);
+  if (res.statusCode === 206) {
+    const cr = parseContentRange(header(res.headers, 'content-range'));
+    return compact({
+      url: final,
+      size: cr?.total,
+      acceptRanges: cr !== undefined && cr.start === 0 && cr.total !== undefined,
+      ...validators(res.headers),
+      method: 'GET' as const,
+    });
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) {
+    return compact({
+      url: final,
+      size: contentLength(res.headers),
+      acceptRanges: false,
+      ...validators(res.headers),
+      method: 'GET' as const,
+    });
+  }
+  throw httpError(res.statusCode, final);
+}
+
+/** The `If-Range` value: a strong ETag, else Last-Modified, else nothing. */
+export function ifRangeValidator(v: { etag?: string; lastModified?: string }): string | undefined {
+  if (v.etag && !v.etag.startsWith('W/')) return v.etag;
+  return v.lastModified;
+}

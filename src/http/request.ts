@@ -1,0 +1,538 @@
+/**
+ * HTTP requests on undici 7 — the library behind `netkit http METHOD URL`.
+ *
+ * undici does the wire work (HTTP/1.1, keep-alive, per-phase timeouts); this module adds what curl
+ * users expect on top: bodies from text/bytes/a file/a form/JSON, basic auth, a `netkit/VERSION`
+ * user agent, a tough-cookie jar applied on every hop, redirects followed by hand (so each hop is
+ * traced, counted and checked): 303 → GET, 301/302 after POST → GET (like curl and browsers), 307/308
+ * keep the method and body, credentials (Authorization, user-given Cookie headers) are dropped when
+ * a redirect leaves the original origin, a loop ends with NETKIT_PROTOCOL after `maxRedirects`.
+ * TLS certificates are verified unless `insecure`. Every exchange is traced (`'trace'` events) with
+ * Authorization and cookie values redacted.
+ */
+
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import { EventEmitter } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { errorMessage, NetkitError } from '../core/errors.js';
+import { nextConnId, traceEvent } from '../core/trace.js';
+import { VERSION } from '../version.js';
+import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
+import { type UrlencodeQuery, urlencode } from './url-query.js';
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export const DEFAULT_USER_AGENT = `netkit/${VERSION}`;
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_REDIRECTS = 20;
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export interface HttpClientOptions {
+  /** Skip TLS certificate verification (curl -k). Default false. */
+  insecure?: boolean;
+  /** Connect, response-headers and body-idle timeout, each (ms). Default 30 s. */
+  timeoutMs?: number;
+  /** Default `netkit/VERSION`. */
+  userAgent?: string;
+  /** Cookies are sent from and stored into this jar on every hop. */
+  cookieJar?: CookieJar;
+  /** Follow 3xx redirects. Default false (like curl without -L). */
+  followRedirects?: boolean;
+  /** Most redirects followed before failing. Default 20. */
+  maxRedirects?: number;
+  /** `{"host:port": "address"}`: connect there instead of resolving the name (curl --resolve). */
+  resolve?: Record<string, string>;
+  /** Use this undici dispatcher instead of the client's own Agent (then `insecure`/`resolve` do nothing). */
+  dispatcher?: Dispatcher;
+}
+
+export interface HttpRequestOptions {
+  url: string;
+  /** Default GET (POST when a body is given). */
+  method?: HttpMethod | Lowercase<HttpMethod>;
+  /** Extra headers; they override the defaults (User-Agent, Accept, Content-Type); '' removes one. */
+  headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
+  /** Raw body. */
+  body?: string | Uint8Array;
+  /** Body streamed from this file (re-read if a 307/308 redirect needs it again). */
+  bodyFile?: string;
+  /** Body `application/x-www-form-urlencoded` with {@link urlencode}. */
+  form?: UrlencodeQuery;
+  /** Body `application/json`: a string is sent as is (after checking it parses), anything else stringified. */
+  json?: unknown;
+  /** Basic authentication. User info in the URL (`http://u:p@h/`) is used when this is absent. */
+  auth?: { username: string; password: string };
+  /** Extra cookies, `name=value` each (curl -b 'k=v'), sent to the original origin only. */
+  cookies?: readonly string[];
+  followRedirects?: boolean;
+  maxRedirects?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RedirectHop {
+  url: string;
+  status: number;
+  location: string;
+}
+
+export interface HttpResponse {
+  /** The URL of this (final) response. */
+  url: string;
+  status: number;
+  statusText: string;
+  httpVersion: string;
+  /** Lower-case names; repeated headers (Set-Cookie) as arrays. */
+  headers: Record<string, string | string[]>;
+  /** Names as the server sent them, in order. */
+  rawHeaders: Array<[string, string]>;
+  /** The redirects followed to get here, oldest first. */
+  redirects: RedirectHop[];
+  /** The response headers of every hop before this one (for curl -i -L style output). */
+  hops: Array<{ url: string; status: number; statusText: string; rawHeaders: Array<[string, string]> }>;
+  /** The body (undici's BodyReadable: a Readable with text()/json()/arrayBuffer()/dump()), to be consumed. */
+  body: Dispatcher.ResponseData['body'];
+}
+
+type HeaderList = Array<[string, string]>;
+
+/** Map undici/Node failures to NetkitError with a stable code and a one-line message. */
+export function httpError(err: unknown, url: string): Error {
+  if (err instanceof NetkitError) return err;
+  const e = err as NodeJS.ErrnoException & { code?: string };
+  const where = safeOrigin(url);
+  switch (e?.code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `timed out connecting to ${where}`, { cause: err });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `timed out waiting for the response from ${where}`, {
+        cause: err,
+      });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `timed out reading the response body from ${where}`, {
+        cause: err,
+      });
+    case 'ECONNREFUSED':
+      return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new NetkitError('NETKIT_CONNECT_FAILED', `cannot resolve host of ${where}`, { cause: err });
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return new NetkitError('NETKIT_PROTOCOL', `connection to ${where} closed unexpectedly`, { cause: err });
+    case 'UND_ERR_ABORTED':
+    case 'ABORT_ERR':
+      return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
+    default:
+      if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code))
+        return new NetkitError(
+          'NETKIT_CONNECT_FAILED',
+          `TLS certificate of ${where} not trusted: ${errorMessage(err)} (use --insecure to skip verification)`,
+          { cause: err },
+        );
+      return new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** Check an http(s) URL and split off user info (returned percent-decoded). */
+export function parseRequestUrl(url: string): { url: URL; auth?: { username: string; password: string } } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new NetkitError('NETKIT_USAGE', `invalid URL: ${JSON.stringify(url)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `unsupported URL scheme "${u.protocol.replace(/:$/, '')}" (http and https only): ${url}`,
+    );
+  let auth: { username: string; password: string } | undefined;
+  if (u.username || u.password) {
+    auth = { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+    u.username = '';
+    u.password = '';
+  }
+  u.hash = '';
+  return auth ? { url: u, auth } : { url: u };
+}
+
+/** Redact secrets from one header for the trace. */
+export function redactHeader(name: string, value: string): string {
+  const n = name.toLowerCase();
+  if (n === 'authorization' || n === 'proxy-authorization') {
+    const scheme = value.split(' ')[0];
+    return `${scheme} ****`;
+  }
+  if (n === 'cookie')
+    return value
+      .split(';')
+      .map((p) => `${p.split('=')[0]!.trim()}=****`)
+      .join('; ');
+  if (n === 'set-cookie') {
+    const [first, ...attrs] = value.split(';');
+    return [`${first!.split('=')[0]!.trim()}=****`, ...attrs.map((a) => a.trim())].join('; ');
+  }
+  return value;
+}
+
+function hasHeader(headers: HeaderList, name: string): boolean {
+  const n = name.toLowerCase();
+  return headers.some(([k]) => k.toLowerCase() === n);
+}
+
+function removeHeaders(headers: HeaderList, ...names: string[]): HeaderList {
+  const set = new Set(names.map((n) => n.toLowerCase()));
+  return headers.filter(([k]) => !set.has(k.toLowerCase()));
+}
+
+interface PreparedBody {
+  make: () => Promise<string | Uint8Array | Readable | undefined>;
+  contentType?: string;
+  length?: number;
+  describe: string;
+}
+
+async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefined> {
+  const given = [o.body !== undefined, o.bodyFile !== undefined, o.form !== undefined, o.json !== undefined];
+  if (given.filter(Boolean).length > 1)
+    throw new NetkitError('NETKIT_USAGE', 'give only one of body, bodyFile, form, json');
+  if (o.body !== undefined) {
+    const body = o.body;
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    return { make: async () => body, length, describe: `${length} bytes` };
+  }
+  if (o.bodyFile !== undefined) {
+    const file = o.bodyFile;
+    let size: number;
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new Error('not a regular file');
+      size = st.size;
+    } catch (err) {
+      throw new NetkitError('NETKIT_IO', `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+    }
+    return { make: async () => createReadStream(file), length: size, describe: `${size} bytes from ${file}` };
+  }
+  if (o.form !== undefined) {
+    const text = urlencode(o.form);
+    return {
+      make: async () => text,
+      contentType: 'application/x-www-form-urlencoded',
+      length: Buffer.byteLength(text),
+      describe: `form, ${Buffer.byteLength(text)} bytes`,
+    };
+  }
+  if (o.json !== undefined) {
+    let text: string;
+    if (typeof o.json === 'string') {
+      try {
+        JSON.parse(o.json);
+      } catch (err) {
+        throw new NetkitError('NETKIT_USAGE', `--json body is not valid JSON: ${errorMessage(err)}`);
+      }
+      text = o.json;
+    } else text = JSON.stringify(o.json);
+    return {
+      make: async () => text,
+      contentType: 'application/json',
+      length: Buffer.byteLength(text),
+      describe: `JSON, ${Buffer.byteLength(text)} bytes`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * An HTTP client: one undici Agent (connection pool) shared by its requests, a cookie jar, trace
+ * events (`'trace'`, service `http`). Call {@link close} when done.
+ */
+export class HttpClient extends EventEmitter {
+  readonly options: HttpClientOptions;
+  private dispatcher: Promise<Dispatcher> | undefined;
+  private readonly conn = nextConnId();
+
+  constructor(options: HttpClientOptions = {}) {
+    super();
+    this.options = options;
+    if (options.dispatcher) this.dispatcher = Promise.resolve(options.dispatcher);
+  }
+
+  /** Our own Agent, created on first use (undici is imported lazily: `http serve` never needs it). */
+  private getDispatcher(): Promise<Dispatcher> {
+    this.dispatcher ??= import('undici').then(({ Agent }) => {
+      const options = this.options;
+      const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      const resolve = options.resolve;
+      const agent = new Agent({
+        connect: {
+          rejectUnauthorized: !options.insecure,
+          timeout,
+          ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
+        },
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      agent.on('connect', (origin) => this.trace('connect', '', origin.host));
+      agent.on('disconnect', (origin) => this.trace('disconnect', origin.host));
+      return agent;
+    });
+    return this.dispatcher;
+  }
+
+  private trace(
+    kind: 'connect' | 'disconnect' | 'in' | 'out' | 'error' | 'info',
+    text: string,
+    peer?: string,
+  ): void {
+    traceEvent(this, 'http', this.conn, kind, text, peer);
+  }
+
+  /** Send a request; follows redirects if asked. The caller must consume or dump `response.body`. */
+  async request(o: HttpRequestOptions): Promise<HttpResponse> {
+    const first = parseRequestUrl(o.url);
+    let method = (o.method ?? (hasBody(o) ? 'POST' : 'GET')).toUpperCase();
+    if (!(HTTP_METHODS as readonly string[]).includes(method))
+      throw new NetkitError('NETKIT_USAGE', `unsupported method ${method}`);
+    let body = await prepareBody(o);
+    if (body && method === 'HEAD') throw new NetkitError('NETKIT_USAGE', 'a HEAD request cannot have a body');
+    const follow = o.followRedirects ?? this.options.followRedirects ?? false;
+    const maxRedirects = o.maxRedirects ?? this.options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    const timeout = o.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const jar = this.options.cookieJar;
+    const auth = o.auth ?? first.auth;
+    const origin = first.url.origin;
+
+    const base: HeaderList = [
+      ['User-Agent', this.options.userAgent ?? DEFAULT_USER_AGENT],
+      ['Accept', o.json !== undefined ? 'application/json' : '*/*'],
+    ];
+    const user: HeaderList = Array.isArray(o.headers)
+      ? (o.headers as ReadonlyArray<readonly [string, string]>).map(([k, v]) => [k, v] as [string, string])
+      : Object.entries((o.headers ?? {}) as Record<string, string>);
+    for (const [k, v] of user) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k))
+        throw new NetkitError('NETKIT_USAGE', `bad header name ${JSON.stringify(k)}`);
+      if (/[\r\n\0]/.test(v)) throw new NetkitError('NETKIT_USAGE', `bad value for header ${k}`);
+    }
+    // Like curl, a user header with an empty value removes that header instead of sending it empty.
+    let headers: HeaderList = [
+      ...removeHeaders(base, ...user.map(([k]) => k)),
+      ...user.filter(([, v]) => v !== ''),
+    ];
+
+    let url = first.url;
+    const redirects: RedirectHop[] = [];
+    const hops: HttpResponse['hops'] = [];
+    for (;;) {
+      const sameOrigin = url.origin === origin;
+      let sendHeaders: HeaderList = sameOrigin
+        ? [...headers]
+        : removeHeaders(headers, 'authorization', 'proxy-authorization', 'cookie');
+      if (sameOrigin && auth && !hasHeader(sendHeaders, 'authorization'))
+        sendHeaders.push([
+          'Authorization',
+          `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
+        ]);
+      const cookieParts: string[] = [];
+      const userCookie = sendHeaders.find(([k]) => k.toLowerCase() === 'cookie');
+      if (userCookie) cookieParts.push(userCookie[1]);
+      if (sameOrigin && o.cookies) cookieParts.push(...o.cookies);
+      if (jar) {
+        const fromJar = await cookieHeaderFor(jar, url.href);
+        if (fromJar) cookieParts.push(fromJar);
+      }
+      sendHeaders = removeHeaders(sendHeaders, 'cookie');
+      if (cookieParts.length) sendHeaders.push(['Cookie', cookieParts.join('; ')]);
+      if (body) {
+        if (body.contentType && !hasHeader(sendHeaders, 'content-type'))
+          sendHeaders.push(['Content-Type', body.contentType]);
+        if (body.length !== undefined && !hasHeader(sendHeaders, 'content-length'))
+          sendHeaders.push(['Content-Length', String(body.length)]);
+      }
+
+      const path = `${url.pathname}${url.search}`;
+      this.trace('out', `${method} ${path} HTTP/1.1`);
+      this.trace('out', `Host: ${url.host}`);
+      for (const [k, v] of sendHeaders) this.trace('out', `${k}: ${redactHeader(k, v)}`);
+      if (body) this.trace('info', `request body: ${body.describe}`);
+
+      let res: Dispatcher.ResponseData;
+      try {
+        const dispatcher = await this.getDispatcher();
+        res = await dispatcher.request({
+          origin: url.origin,
+          path,
+          method: method as Dispatcher.HttpMethod,
+          headers: sendHeaders.flat(),
+          body: body ? await body.make() : null,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          responseHeaders: 'raw',
+          signal: o.signal ?? null,
+        });
+      } catch (err) {
+        const e = httpError(err, url.href);
+        this.trace('error', e.message);
+        throw e;
+      }
+      const raw = res.headers as unknown as string[];
+      const rawHeaders: HeaderList = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) rawHeaders.push([String(raw[i]), String(raw[i + 1])]);
+      const statusText = res.statusText || STATUS_CODES[res.statusCode] || '';
+      this.trace('in', `HTTP/1.1 ${res.statusCode} ${statusText}`.trimEnd());
+      for (const [k, v] of rawHeaders) this.trace('in', `${k}: ${redactHeader(k, v)}`);
+
+      if (jar) {
+        const setCookies = rawHeaders.filter(([k]) => k.toLowerCase() === 'set-cookie').map(([, v]) => v);
+        if (setCookies.length) {
+          const { stored, rejected } = await storeSetCookies(jar, setCookies, url.href);
+          for (const s of stored) this.trace('info', `cookie stored: ${s.name} (${s.domain})`);
+          for (const r of rejected) this.trace('info', `cookie rejected: ${r}`);
+        }
+      }
+
+      const location = rawHeaders.find(([k]) => k.toLowerCase() === 'location')?.[1];
+      const isRedirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined;
+      if (!follow || !isRedirect) {
+        return {
+          url: url.href,
+          status: res.statusCode,
+          statusText,
+          httpVersion: '1.1',
+          headers: lowerHeaders(rawHeaders),
+          rawHeaders,
+          redirects,
+          hops,
+          body: res.body,
+        };
+      }
+
+      await res.body.dump().catch(() => {});
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new NetkitError(
+          'NETKIT_PROTOCOL',
+          `bad redirect Location ${JSON.stringify(location)} from ${url.href}`,
+        );
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:')
+        throw new NetkitError('NETKIT_PROTOCOL', `redirect to unsupported URL ${next.href}`);
+      next.hash = '';
+      if (redirects.length >= maxRedirects)
+        throw new NetkitError(
+          'NETKIT_PROTOCOL',
+          `too many redirects (more than ${maxRedirects}); last one: ${url.href} → ${next.href}`,
+        );
+      redirects.push({ url: url.href, status: res.statusCode, location: next.href });
+      hops.push({ url: url.href, status: res.statusCode, statusText, rawHeaders });
+      const toGet =
+        (res.statusCode === 303 && method !== 'HEAD') ||
+        ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST');
+      if (toGet) {
+        method = 'GET';
+        body = undefined;
+        headers = removeHeaders(headers, 'content-type', 'content-length', 'transfer-encoding');
+      }
+      this.trace('info', `redirect ${res.statusCode} → ${next.href}${toGet ? ' (as GET)' : ''}`);
+      url = next;
+    }
+  }
+
+  /** Close the connection pool (waits for running requests). */
+  async close(): Promise<void> {
+    if (this.dispatcher && !this.options.dispatcher) await (await this.dispatcher).close();
+  }
+}
+
+function hasBody(o: HttpRequestOptions): boolean {
+  return o.body !== undefined || o.bodyFile !== undefined || o.form !== undefined || o.json !== undefined;
+}
+
+function lowerHeaders(raw: HeaderList): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of raw) {
+    const n = k.toLowerCase();
+    const prev = out[n];
+    if (prev === undefined) out[n] = n === 'set-cookie' ? [v] : v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[n] = `${prev}, ${v}`;
+  }
+  return out;
+}
+
+/** A `lookup` for net.connect that answers from a `{"host:port": address}` table first. */
+function resolveLookup(table: Record<string, string>) {
+  const byHost = new Map<string, string>();
+  for (const [key, address] of Object.entries(table)) {
+    const i = key.lastIndexOf(':');
+    byHost.set((i > 0 ? key.slice(0, i) : key).replace(/^\[|\]$/g, '').toLowerCase(), address);
+  }
+  return async function lookup(
+    hostname: string,
+    options: LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ): Promise<void> {
+    const address = byHost.get(hostname.toLowerCase());
+    if (address === undefined) {
+      const dns = await import('node:dns');
+      dns.lookup(hostname, options, callback as never);
+      return;
+    }
+    const family = address.includes(':') ? 6 : 4;
+    if (options.all) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
+}
+
+/** A response with the whole body read into memory (up to `maxBodyBytes`). */
+export interface BufferedHttpResponse extends Omit<HttpResponse, 'body'> {
+  body: Buffer;
+}
+
+/**
+ * One request with a throw-away client: the body is read completely (NETKIT_TOO_LARGE past
+ * `maxBodyBytes`, default 64 MiB). For streaming bodies use {@link HttpClient}.
+ */
+export async function httpRequest(
+  options: HttpRequestOptions & HttpClientOptions & { maxBodyBytes?: number },
+): Promise<BufferedHttpResponse> {
+  const client = new HttpClient(options);
+  try {
+    const res = await client.request(options);
+    const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > limit) {
+          res.body.destroy();
+          throw new NetkitError('NETKIT_TOO_LARGE', `response body larger than ${limit} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (err) {
+      throw httpError(err, res.url);
+    }
+    return { ...res, body: Buffer.concat(chunks) };
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Cookie files across implementations, through a real server (test/http/http-test-server.ts) on
+ * the name www.netkit.test (mapped to 127.0.0.1 with curl's and our --resolve):
+ * - written by `curl -c`, read by us: we send back what curl sends back;
+ * - written by us, read by `curl -b` and by Python's http.cookiejar.MozillaCookieJar (which sends
+ *   them to the server through http.client): everyone sends back the same cookies;
+ * - written by Python's MozillaCookieJar.save, read by us.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCookieFile } from '../../src/http/cookie-file.js';
+import { netkit, run, tempDir } from '../helpers/net.js';
+import { EXPECTED_BACK, startTestServer, type TestServer } from './http-test-server.js';
+
+const HOST = 'www.netkit.test';
+const PYTHON = '/usr/bin/python3';
+
+let server: TestServer;
+let dir: string;
+let cleanup: () => Promise<void>;
+let url: (p: string) => string;
+let resolve: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  ({ dir, cleanup } = await tempDir());
+  url = (p) => `http://${HOST}:${server.port}${p}`;
+  resolve = `${HOST}:${server.port}:127.0.0.1`;
+});
+afterAll(async () => {
+  await server.close();
+  await cleanup();
+});
+
+function curl(args: string[]) {
+  return run('curl', ['-sS', '--resolve', resolve, ...args]);
+}
+
+/** Python sends the cookies of a MozillaCookieJar file to the server and prints what it got back. */
+const PY_SEND = `
+import http.client, http.cookiejar, json, sys, urllib.request
+file, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cj = http.cookiejar.MozillaCookieJar(file)
+cj.load(ignore_discard=True, ignore_expires=True)
+for c in cj:
+    # curl's format marks session cookies with expiry 0; MozillaCookieJar would treat 0 as expired
+    if c.expires == 0:
+        c.expires = None
+        c.discard = True
+req = urllib.request.Request('http://%s:%d%s' % (host, port, path))
+cj.add_cookie_header(req)
+conn = http.client.HTTPConnection('127.0.0.1', port)
+headers = {'Host': '%s:%d' % (host, port)}
+if req.has_header('Cookie'):
+    headers['Cookie'] = req.get_header('Cookie')
+conn.request('GET', path, headers=headers)
+print(conn.getresponse().read().decode())
+`;
+
+/** Python fetches /set-cookies, keeps the cookies in a MozillaCookieJar, saves it. */
+const PY_SAVE = `
+import http.client, http.cookiejar, sys, urllib.request
+file, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cj = http.cookiejar.MozillaCookieJar(file)
+req = urllib.request.Request('http://%s:%d/set-cookies' % (host, port))
+conn = http.client.HTTPConnection('127.0.0.1', port)
+conn.request('GET', '/set-cookies', headers={'Host': '%s:%d' % (host, port)})
+resp = conn.getresponse()
+resp.read()
+cj.extract_cookies(resp, req)
+cj.save(ignore_discard=True)
+`;
+
+describe('cookie files: curl, Python and netkit agree', () => {
+  it('curl -c writes a jar; we read it and send back the same cookies curl does', async () => {
+    const jar = path.join(dir, 'curl.txt');
+    const set = await curl(['-c', jar, '-o', '/dev/null', url('/set-cookies')]);
+    expect(set.code, set.stderr).toBe(0);
+    const text = await readFile(jar, 'utf8');
+    const { cookies, warnings } = parseCookieFile(text);
+    expect(warnings).toEqual([]);
+    const byName = Object.fromEntries(cookies.map((c) => [c.name, c]));
+    expect(Object.keys(byName).sort()).toEqual(['deep', 'lang', 'sid', 'theme']);
+    expect(byName.sid).toMatchObject({ httpOnly: true, expires: 0, includeSubdomains: false, domain: HOST });
+    expect(byName.theme).toMatchObject({ includeSubdomains: true, domain: 'netkit.test' });
+    expect(byName.theme!.expires).toBeGreaterThan(Date.now() / 1000);
+    expect(byName.lang!.expires).toBeGreaterThan(Date.now() / 1000);
+    expect(byName.deep!.path).toBe('/cookies/deep');
+
+    const viaCurl = await curl(['-b', jar, url('/cookies')]);
+    expect(JSON.parse(viaCurl.stdout)).toEqual(EXPECTED_BACK);
+    const ours = await netkit(['http', 'get', url('/cookies'), '--resolve', resolve, '--cookie-jar', jar]);
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(JSON.parse(ours.stdout)).toEqual(EXPECTED_BACK);
+    const deep = await netkit(['http', 'get', url('/cookies/deep'), '--resolve', resolve, '-c', jar]);
+    expect(JSON.parse(deep.stdout)).toEqual([...EXPECTED_BACK, 'deep=1'].sort());
+  });
+
+  it('we write a jar; curl -b and Python MozillaCookieJar send back the same cookies as we do', async () => {
+    const jar = path.join(dir, 'ours.txt');
+    const set = await netkit(['http', 'get', url('/set-cookies'), '--resolve', resolve, '--cookie-jar', jar]);
+    expect(set.code, set.stderr).toBe(0);
+    const text = await readFile(jar, 'utf8');
+    expect(text.startsWith('# Netscape HTTP Cookie File\n')).toBe(true);
+    expect(text).toContain(`#HttpOnly_${HOST}\tFALSE\t/\tFALSE\t0\tsid\tabc123\n`);
+    expect(text).toMatch(/\n\.netkit\.test\tTRUE\t\/\tFALSE\t\d{10}\ttheme\tdark\n/);
+
+    const ours = await netkit(['http', 'get', url('/cookies'), '--resolve', resolve, '-c', jar]);
+    expect(JSON.parse(ours.stdout)).toEqual(EXPECTED_BACK);
+    const viaCurl = await curl(['-b', jar, url('/cookies')]);
+    expect(viaCurl.code, viaCurl.stderr).toBe(0);
+    expect(JSON.parse(viaCurl.stdout)).toEqual(EXPECTED_BACK);
+    const py = await run(PYTHON, ['-c', PY_SEND, jar, HOST, String(server.port), '/cookies']);
+    expect(py.stderr).toBe('');
+    expect(JSON.parse(py.stdout)).toEqual(EXPECTED_BACK);
+    const pyDeep = await run(PYTHON, ['-c', PY_SEND, jar, HOST, String(server.port), '/cookies/deep']);
+    expect(JSON.parse(pyDeep.stdout)).toEqual([...EXPECTED_BACK, 'deep=1'].sort());
+  });
+
+  it('Python MozillaCookieJar.save writes a jar (empty expiry for session cookies); we read it', async () => {
+    const jar = path.join(dir, 'python.txt');
+    const py = await run(PYTHON, ['-c', PY_SAVE, jar, HOST, String(server.port)]);
+    expect(py.stderr).toBe('');
+    expect(py.code).toBe(0);
+    const { cookies, warnings } = parseCookieFile(await readFile(jar, 'utf8'));
+    expect(warnings).toEqual([]);
+    expect(cookies.find((c) => c.name === 'sid')).toMatchObject({ expires: 0, name: 'sid', value: 'abc123' });
+    const ours = await netkit(['http', 'get', url('/cookies'), '--resolve', resolve, '-c', jar]);
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(JSON.parse(ours.stdout)).toEqual(EXPECTED_BACK);
+    // …and after we saved it again, Python still reads it
+    const back = await run(PYTHON, ['-c', PY_SEND, jar, HOST, String(server.port), '/cookies']);
+    expect(back.stderr).toBe('');
+    expect(JSON.parse(back.stdout)).toEqual(EXPECTED_BACK);
+  });
+});

@@ -1,0 +1,291 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TraceEvent } from '../../src/core/trace.js';
+import { type DownloadOptions, download } from '../../src/http/download/index.js';
+import { createFileServer } from '../../src/http/file-server.js';
+import { CLI, run, tempDir } from '../helpers/net.js';
+import { type ScriptedServer, scriptedServer, serveRanges, simpleRange } from './download-servers.js';
+
+const KiB = 1024;
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+async function workDir(): Promise<string> {
+  const t = await tempDir('netkit-dl-bad-');
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+async function start(script: Parameters<typeof scriptedServer>[0]): Promise<ScriptedServer> {
+  const s = await scriptedServer(script);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** Run a download collecting its trace lines. */
+async function fetchAll(url: string, opts: DownloadOptions) {
+  const h = download(url, { retryDelayMs: 5, minSegmentSize: 16 * KiB, ...opts });
+  const trace: string[] = [];
+  h.on('trace', (ev: TraceEvent) => trace.push(ev.text));
+  const result = await h.promise;
+  return { result, trace };
+}
+
+describe('download: servers that misbehave', () => {
+  it('a server that ignores Range (200 to a range request) → one stream, correct file', async () => {
+    const data = randomBytes(300 * KiB);
+    const s = await start((req, res) => {
+      res.writeHead(200, { 'accept-ranges': 'bytes', 'content-length': data.length });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    });
+    const dir = await workDir();
+    const { result, trace } = await fetchAll(s.url, { dir, connections: 4 });
+    expect(result.mode).toBe('single');
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace.some((t) => t.includes('ignored Range') && t.includes('single stream'))).toBe(true);
+  });
+
+  it('a wrong Content-Range (bytes from the wrong offset) → detected, one stream, correct file', async () => {
+    const data = randomBytes(256 * KiB);
+    const s = await start((req, res) => {
+      const r = simpleRange(req.headers.range);
+      if (req.method === 'GET' && r && r.start > 0) {
+        // always sends the start of the file, labelled honestly: a server that mixes up offsets
+        const len = r.end - r.start + 1;
+        res.writeHead(206, { 'content-range': `bytes 0-${len - 1}/${data.length}`, 'content-length': len });
+        res.end(data.subarray(0, len));
+        return;
+      }
+      serveRanges(data, req, res);
+    });
+    const dir = await workDir();
+    const { result, trace } = await fetchAll(s.url, { dir, connections: 4 });
+    expect(result.mode).toBe('single');
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace.some((t) => /Content-Range "bytes 0-\d+\/\d+" for bytes \d+-/.test(t))).toBe(true);
+  });
+
+  it('a server that lies about the size in HEAD → total mismatch, one stream, the real size', async () => {
+    const data = randomBytes(200 * KiB);
+    const s = await start((req, res) => {
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { 'accept-ranges': 'bytes', 'content-length': data.length - 1000 });
+        res.end();
+        return;
+      }
+      serveRanges(data, req, res);
+    });
+    const dir = await workDir();
+    const { result, trace } = await fetchAll(s.url, { dir, connections: 3 });
+    expect(result.mode).toBe('single');
+    expect(result.size).toBe(data.length);
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace.some((t) => t.includes('size changed or misreported'))).toBe(true);
+  });
+
+  it('a connection dropped mid-segment is retried from where it stopped', async () => {
+    const data = randomBytes(512 * KiB);
+    const dropped = new Set<number>();
+    const s = await start((req, res) => {
+      const r = simpleRange(req.headers.range);
+      if (req.method === 'GET' && r && !dropped.has(r.start)) {
+        dropped.add(r.start);
+        const half = Math.floor((r.end - r.start + 1) / 2);
+        res.writeHead(206, {
+          'content-range': `bytes ${r.start}-${r.end}/${data.length}`,
+          'content-length': r.end - r.start + 1,
+        });
+        res.write(data.subarray(r.start, r.start + half), () => res.destroy());
+        return;
+      }
+      serveRanges(data, req, res);
+    });
+    const dir = await workDir();
+    const { result, trace } = await fetchAll(s.url, { dir, connections: 2, minSegmentSize: 64 * KiB });
+    expect(result.mode).toBe('segmented');
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace.some((t) => t.startsWith('retry 1/5 for bytes'))).toBe(true);
+    // the first segment was asked again from past its start (resumed, not restarted)
+    const firstStarts = s.requests.filter((r) => r.range).map((r) => simpleRange(r.range)!.start);
+    expect(firstStarts.filter((st) => st > 0 && st < 256 * KiB).length).toBeGreaterThan(0);
+    expect(result.bytesFetched).toBe(data.length);
+  });
+
+  it('gives up after the retries with a clear error and keeps the .part', async () => {
+    const data = randomBytes(64 * KiB);
+    const s = await start((req, res) => {
+      if (req.method === 'HEAD') return serveRanges(data, req, res);
+      res.writeHead(503);
+      res.end();
+    });
+    const dir = await workDir();
+    await expect(fetchAll(s.url, { dir, retries: 2, connections: 1 })).rejects.toMatchObject({
+      code: 'NETKIT_CONNECT_FAILED',
+      message: expect.stringContaining('gave up after 2 retries'),
+    });
+    expect(await readdir(dir)).toEqual(expect.arrayContaining(['file.bin.part', 'file.bin.part.netkit']));
+    expect(s.requests.filter((r) => r.method === 'GET')).toHaveLength(3);
+  });
+
+  it('probes with GET Range: bytes=0-0 when HEAD is refused', async () => {
+    const data = randomBytes(100 * KiB);
+    const s = await start((req, res) => {
+      if (req.method === 'HEAD') {
+        res.writeHead(405);
+        res.end();
+        return;
+      }
+      serveRanges(data, req, res);
+    });
+    const dir = await workDir();
+    const { result } = await fetchAll(s.url, { dir, connections: 2 });
+    expect(result.mode).toBe('segmented');
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(s.requests[1]).toEqual({ method: 'GET', range: 'bytes=0-0' });
+  });
+
+  it('reports 404 as NETKIT_NOT_FOUND', async () => {
+    const s = await start((_req, res) => {
+      res.writeHead(404);
+      res.end();
+    });
+    await expect(fetchAll(s.url, { dir: await workDir() })).rejects.toMatchObject({
+      code: 'NETKIT_NOT_FOUND',
+    });
+  });
+
+  it('sanitises Content-Disposition: filename="../../x"', async () => {
+    const data = Buffer.from('payload');
+    const s = await start((req, res) =>
+      serveRanges(data, req, res, { 'content-disposition': 'attachment; filename="../../x"' }),
+    );
+    const base = await workDir();
+    const dir = path.join(base, 'a', 'b');
+    const { result } = await fetchAll(s.url, { dir });
+    expect(result.file).toBe(path.join(dir, 'x'));
+    expect(await readFile(path.join(dir, 'x'), 'utf8')).toBe('payload');
+    expect(await readdir(base)).toEqual(['a']);
+  });
+});
+
+describe('download: a remote file that changes', () => {
+  it('mid-download: If-Range answers 200 with the new version → clean restart, result is the new file', async () => {
+    const v1 = randomBytes(256 * KiB);
+    const v2 = randomBytes(256 * KiB);
+    let current = { data: v1, etag: '"v1"' };
+    const s = await start((req, res) => {
+      const served = current;
+      // the file is replaced right after the probe
+      if (req.method === 'HEAD' && served === current)
+        setImmediate(() => (current = { data: v2, etag: '"v2"' }));
+      const ifRange = req.headers['if-range'];
+      if (req.method === 'GET' && req.headers.range && ifRange !== undefined && ifRange !== served.etag) {
+        res.writeHead(200, {
+          etag: served.etag,
+          'accept-ranges': 'bytes',
+          'content-length': served.data.length,
+        });
+        res.end(served.data);
+        return;
+      }
+      serveRanges(served.data, req, res, { etag: served.etag });
+    });
+    const dir = await workDir();
+    const { result, trace } = await fetchAll(s.url, { dir, connections: 2 });
+    expect(result.restarts).toBe(1);
+    expect((await readFile(result.file)).equals(v2)).toBe(true);
+    expect(trace.some((t) => t.includes('the remote file changed') && t.includes('restarting'))).toBe(true);
+    expect(s.requests.some((r) => r.ifRange === '"v1"')).toBe(true);
+    expect(s.requests.filter((r) => r.ifRange === '"v2"').length).toBeGreaterThan(0);
+  });
+
+  it('between runs: --continue notices the new ETag and restarts cleanly (our file server, If-Range)', async () => {
+    const dir = await workDir();
+    const root = path.join(dir, 'root');
+    await mkdir(root);
+    const v1 = randomBytes(1024 * KiB);
+    const v2 = randomBytes(1024 * KiB);
+    await writeFile(path.join(root, 'f.bin'), v1);
+    const server = await createFileServer({ root, rateLimit: 512 * KiB });
+    cleanups.push(() => server.close(100));
+    const out = path.join(dir, 'out');
+    const url = `${server.url}f.bin`;
+    const first = download(url, {
+      dir: out,
+      connections: 2,
+      minSegmentSize: 64 * KiB,
+      progressIntervalMs: 20,
+    });
+    first.on('progress', (p) => {
+      if (p.done >= 200 * KiB) first.abort();
+    });
+    await expect(first.promise).rejects.toMatchObject({ code: 'NETKIT_IO', message: /interrupted/ });
+    const control = JSON.parse(await readFile(path.join(out, 'f.bin.part.netkit'), 'utf8'));
+    expect(control.done.length).toBeGreaterThan(0);
+
+    await writeFile(path.join(root, 'f.bin'), v2);
+    const later = new Date(Date.now() + 5000);
+    await utimes(path.join(root, 'f.bin'), later, later);
+    const fast = await createFileServer({ root });
+    cleanups.push(() => fast.close(100));
+    const { result, trace } = await fetchAll(`${fast.url}f.bin`, {
+      dir: out,
+      connections: 2,
+      continue: true,
+    });
+    expect((await readFile(result.file)).equals(v2)).toBe(true);
+    expect(result.resumedBytes).toBe(0);
+    expect(result.bytesFetched).toBe(v2.length);
+    expect(trace.some((t) => t.includes('changed since the last run'))).toBe(true);
+  });
+});
+
+describe('download: checksums and the target directory', () => {
+  it('verifies sha256 and reports it; a mismatch keeps the .part', async () => {
+    const data = randomBytes(50 * KiB);
+    const sha = createHash('sha256').update(data).digest('hex');
+    const s = await start((req, res) => serveRanges(data, req, res));
+    const dir = await workDir();
+    const { result } = await fetchAll(s.url, { dir, checksum: `sha256=${sha}` });
+    expect(result.sha256).toBe(sha);
+    const md5 = createHash('md5').update(data).digest('hex');
+    const ok = await fetchAll(s.url, { dir, output: 'm.bin', checksum: `md5=${md5}` });
+    expect(ok.result.checksum).toEqual({ algorithm: 'md5', hex: md5 });
+
+    await expect(
+      fetchAll(s.url, { dir, output: 'bad.bin', checksum: `sha1=${'0'.repeat(40)}` }),
+    ).rejects.toMatchObject({
+      code: 'NETKIT_CHECKSUM',
+    });
+    expect((await readFile(path.join(dir, 'bad.bin.part'))).equals(data)).toBe(true);
+    await expect(stat(path.join(dir, 'bad.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('an unwritable target directory is a clear error (CLI, exit 1)', async () => {
+    const data = randomBytes(10 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res));
+    const base = await workDir();
+    await chmod(base, 0o755);
+    const locked = path.join(base, 'locked');
+    await mkdir(locked, { mode: 0o555 });
+    await chmod(locked, 0o555);
+    // root ignores directory permissions: run the CLI as nobody then.
+    const asRoot = process.getuid?.() === 0;
+    const r = await run(asRoot ? 'setpriv' : process.execPath, [
+      ...(asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : []),
+      CLI,
+      'download',
+      s.url,
+      '-d',
+      locked,
+      '--quiet',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`netkit: cannot write ${locked}: permission denied`);
+    expect(await readdir(locked)).toEqual([]);
+  });
+});

@@ -1,0 +1,415 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TraceEvent } from '../../src/core/trace.js';
+import { createFileServer, type FileServerHandle, resolveRequestPath } from '../../src/http/file-server.js';
+import { run, startServe, tempDir } from '../helpers/net.js';
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A raw request: node:http does not normalise the path, unlike fetch(). */
+function get(
+  port: number,
+  target: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: target, method, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Offset of the first differing byte, -1 when equal (a better failure message than a boolean). */
+function firstDifference(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+/** Send raw bytes and collect everything until the server closes. */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => s.write(text));
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let big: Buffer;
+let server: FileServerHandle;
+const traces: TraceEvent[] = [];
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('netkit-fs-'));
+  const root = path.join(dir, 'root');
+  await mkdir(path.join(root, 'sub dir'), { recursive: true });
+  await mkdir(path.join(root, 'site'));
+  big = randomBytes(5 * 1024 * 1024 + 123);
+  await writeFile(path.join(root, 'big.bin'), big);
+  await writeFile(path.join(root, 'hello.txt'), 'hello, world\n');
+  await writeFile(path.join(root, 'empty.bin'), '');
+  await writeFile(path.join(root, 'sub dir', '<b>&"x".txt'), 'tricky');
+  await writeFile(path.join(root, 'site', 'index.html'), '<h1>site</h1>');
+  await writeFile(path.join(dir, 'secret.txt'), 'outside the root');
+  await symlink(path.join(dir, 'secret.txt'), path.join(root, 'escape.txt'));
+  await symlink(dir, path.join(root, 'escape-dir'));
+  await symlink(path.join(root, 'hello.txt'), path.join(root, 'inside.txt'));
+  const t = new Date('2024-03-04T05:06:07Z');
+  await utimes(path.join(root, 'hello.txt'), t, t);
+  server = await createFileServer({ root, port: 0 });
+  server.on('trace', (ev: TraceEvent) => traces.push(ev));
+});
+
+afterAll(async () => {
+  await server?.close(500);
+  await cleanup?.();
+});
+
+describe('file server: files', () => {
+  it('serves a file with validators and Accept-Ranges', async () => {
+    const r = await get(server.port, '/big.bin');
+    expect(r.status).toBe(200);
+    expect(r.body.equals(big)).toBe(true);
+    expect(r.headers['content-length']).toBe(String(big.length));
+    expect(r.headers['accept-ranges']).toBe('bytes');
+    expect(r.headers.etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    expect(r.headers['content-type']).toBe('application/octet-stream');
+    const h = await get(server.port, '/hello.txt');
+    expect(h.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(h.headers['last-modified']).toBe('Mon, 04 Mar 2024 05:06:07 GMT');
+    expect(h.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('answers HEAD with the headers of GET and no body', async () => {
+    const r = await get(server.port, '/big.bin', {}, 'HEAD');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-length']).toBe(String(big.length));
+    expect(r.body.length).toBe(0);
+    const rr = await get(server.port, '/big.bin', { range: 'bytes=0-9' }, 'HEAD');
+    expect(rr.status).toBe(206);
+    expect(rr.headers['content-length']).toBe('10');
+  });
+
+  it('serves an empty file', async () => {
+    const r = await get(server.port, '/empty.bin', { range: 'bytes=0-0' });
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(0);
+  });
+
+  it('refuses other methods', async () => {
+    const r = await get(server.port, '/hello.txt', {}, 'POST');
+    expect(r.status).toBe(405);
+    expect(r.headers.allow).toBe('GET, HEAD');
+  });
+});
+
+describe('file server: ranges', () => {
+  it('answers a single range with 206 and Content-Range', async () => {
+    const cases: Array<[string, number, number]> = [
+      ['bytes=100-199', 100, 199],
+      ['bytes=-50', big.length - 50, big.length - 1],
+      [`bytes=${big.length - 10}-`, big.length - 10, big.length - 1],
+      ['bytes=0-0', 0, 0],
+    ];
+    for (const [range, start, end] of cases) {
+      const r = await get(server.port, '/big.bin', { range });
+      expect(r.status).toBe(206);
+      expect(r.headers['content-range']).toBe(`bytes ${start}-${end}/${big.length}`);
+      expect(r.body.equals(big.subarray(start, end + 1))).toBe(true);
+    }
+  });
+
+  it('answers several ranges as multipart/byteranges', async () => {
+    const r = await get(server.port, '/big.bin', { range: 'bytes=0-9,1000-1099,-5' });
+    expect(r.status).toBe(206);
+    const m = /^multipart\/byteranges; boundary=(\S+)$/.exec(r.headers['content-type']!);
+    expect(m).not.toBeNull();
+    expect(Number(r.headers['content-length'])).toBe(r.body.length);
+    const parts = r.body.toString('latin1').split(`--${m![1]}`);
+    expect(parts.at(-1)).toBe('--\r\n');
+    const bodies = parts.slice(1, -1).map((p) => {
+      const [head, data] = [p.slice(0, p.indexOf('\r\n\r\n')), p.slice(p.indexOf('\r\n\r\n') + 4)];
+      return {
+        range: /Content-Range: (.*)/.exec(head)![1],
+        data: Buffer.from(data.replace(/\r\n$/, ''), 'latin1'),
+      };
+    });
+    expect(bodies.map((b) => b.range)).toEqual([
+      `bytes 0-9/${big.length}`,
+      `bytes 1000-1099/${big.length}`,
+      `bytes ${big.length - 5}-${big.length - 1}/${big.length}`,
+    ]);
+    expect(bodies[1]!.data.equals(big.subarray(1000, 1100))).toBe(true);
+    expect(bodies[2]!.data.equals(big.subarray(big.length - 5))).toBe(true);
+  });
+
+  it('answers 416 with bytes */size when nothing is satisfiable', async () => {
+    const r = await get(server.port, '/big.bin', { range: `bytes=${big.length}-` });
+    expect(r.status).toBe(416);
+    expect(r.headers['content-range']).toBe(`bytes */${big.length}`);
+  });
+
+  it('ignores an invalid Range header', async () => {
+    const r = await get(server.port, '/hello.txt', { range: 'bytes=9-1' });
+    expect(r.status).toBe(200);
+  });
+
+  it('applies If-Range only when the validator matches', async () => {
+    const h = await get(server.port, '/hello.txt', {}, 'HEAD');
+    const etag = h.headers.etag!;
+    const lm = h.headers['last-modified']!;
+    expect((await get(server.port, '/hello.txt', { range: 'bytes=0-4', 'if-range': etag })).status).toBe(206);
+    expect((await get(server.port, '/hello.txt', { range: 'bytes=0-4', 'if-range': lm })).status).toBe(206);
+    const stale = await get(server.port, '/hello.txt', { range: 'bytes=0-4', 'if-range': '"stale"' });
+    expect(stale.status).toBe(200);
+    expect(stale.body.toString()).toBe('hello, world\n');
+    expect(
+      (await get(server.port, '/hello.txt', { range: 'bytes=0-4', 'if-range': `W/${etag}` })).status,
+    ).toBe(200);
+  });
+
+  it('answers 304 to If-None-Match and If-Modified-Since', async () => {
+    const h = await get(server.port, '/hello.txt', {}, 'HEAD');
+    const nm = await get(server.port, '/hello.txt', { 'if-none-match': h.headers.etag! });
+    expect(nm.status).toBe(304);
+    expect(nm.body.length).toBe(0);
+    expect(nm.headers.etag).toBe(h.headers.etag);
+    expect(
+      (await get(server.port, '/hello.txt', { 'if-modified-since': h.headers['last-modified']! })).status,
+    ).toBe(304);
+    expect((await get(server.port, '/hello.txt', { 'if-none-match': '"nope"' })).status).toBe(200);
+  });
+});
+
+describe('file server: directories', () => {
+  it('lists a directory as HTML with escaped names and a strict CSP', async () => {
+    const r = await get(server.port, '/sub%20dir/');
+    expect(r.status).toBe(200);
+    const html = r.body.toString();
+    expect(html).toContain('&lt;b&gt;&amp;&quot;x&quot;.txt');
+    expect(html).not.toContain('<b>&');
+    expect(r.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    const file = await get(server.port, `/sub%20dir/${encodeURIComponent('<b>&"x".txt')}`);
+    expect(file.body.toString()).toBe('tricky');
+  });
+
+  it('lists as JSON with ?format=json', async () => {
+    const r = await get(server.port, '/?format=json');
+    expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+    const j = JSON.parse(r.body.toString());
+    expect(j.path).toBe('/');
+    const dirs = j.entries
+      .filter((e: { type: string }) => e.type === 'directory')
+      .map((e: { name: string }) => e.name);
+    expect(dirs).toEqual(['escape-dir', 'site', 'sub dir']);
+    expect(j.entries.slice(0, 3).map((e: { name: string }) => e.name)).toEqual(dirs);
+    expect(j.entries.find((e: { name: string }) => e.name === 'big.bin')).toMatchObject({
+      type: 'file',
+      size: big.length,
+    });
+  });
+
+  it('redirects a directory without its slash, and serves index.html', async () => {
+    const r = await get(server.port, '/site?x=1');
+    expect(r.status).toBe(301);
+    expect(r.headers.location).toBe('/site/?x=1');
+    // an open-redirect attempt stays on this host
+    const evil = await get(server.port, '//sub%20dir');
+    expect(evil.headers.location).toBe('/sub%20dir/');
+    const idx = await get(server.port, '/site/');
+    expect(idx.body.toString()).toBe('<h1>site</h1>');
+    expect(idx.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+});
+
+describe('file server: path jail', () => {
+  const cases: Array<[string, number]> = [
+    ['/../secret.txt', 403],
+    ['/%2e%2e/secret.txt', 403],
+    ['/sub%20dir/%2E%2E/%2e%2e/secret.txt', 403],
+    ['/sub%20dir%2f..%2f..%2fsecret.txt', 403],
+    ['/..%5c..%5csecret.txt', 404],
+    ['/%252e%252e/secret.txt', 404],
+    ['/hello.txt%00.png', 400],
+    ['/%E0%A4%A', 400],
+    ['/escape.txt', 403],
+    ['/escape-dir/secret.txt', 403],
+    ['/escape-dir/', 403],
+    ['/inside.txt', 200],
+    ['//hello.txt', 200],
+    ['/./hello.txt', 200],
+    ['/nope', 404],
+  ];
+  for (const [target, status] of cases) {
+    it(`${target} → ${status}`, async () => {
+      const r = await get(server.port, target);
+      expect(r.status).toBe(status);
+      expect(r.body.toString()).not.toContain('outside the root');
+    });
+  }
+
+  it('resolveRequestPath refuses a target that is not a path', async () => {
+    expect(await resolveRequestPath(server.root, 'http://x/y')).toMatchObject({ ok: false, status: 400 });
+    expect(await resolveRequestPath(server.root, '*')).toMatchObject({ ok: false, status: 400 });
+  });
+});
+
+describe('file server: bad input and limits', () => {
+  it('answers garbage with 400 and a huge header with 431', async () => {
+    expect(await raw(server.port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`;
+    expect(await raw(server.port, huge)).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('traces request lines and statuses', async () => {
+    const status = 'HTTP/1.1 206 Partial Content bytes 0-1/13';
+    const seen = new Promise<void>((resolve) => {
+      const on = (ev: TraceEvent) => {
+        if (ev.text !== status) return;
+        server.off('trace', on);
+        resolve();
+      };
+      server.on('trace', on);
+    });
+    await get(server.port, '/hello.txt', { range: 'bytes=0-1' });
+    await seen;
+    expect(traces.map((t) => t.text)).toContain('GET /hello.txt HTTP/1.1 [Range: bytes=0-1]');
+    expect(traces.some((t) => t.kind === 'connect' && t.peer?.startsWith('127.0.0.1:'))).toBe(true);
+  });
+
+  it('noRange behaves like a server without Range support', async () => {
+    const s = await createFileServer({ root: server.root, noRange: true });
+    try {
+      const r = await get(s.port, '/big.bin', { range: 'bytes=0-9' });
+      expect(r.status).toBe(200);
+      expect(r.headers['accept-ranges']).toBeUndefined();
+      expect(r.body.length).toBe(big.length);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('rateLimit paces each connection', async () => {
+    const s = await createFileServer({ root: server.root, rateLimit: 1024 * 1024 });
+    try {
+      const t0 = performance.now();
+      const r = await get(s.port, '/big.bin', { range: 'bytes=0-524287' });
+      const seconds = (performance.now() - t0) / 1000;
+      expect(r.body.equals(big.subarray(0, 524288))).toBe(true);
+      // 512 KiB at 1 MiB/s: half a second, minus the initial burst (at most 64 KiB)
+      expect(seconds).toBeGreaterThan(0.4);
+      expect(seconds).toBeLessThan(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a missing root', async () => {
+    await expect(createFileServer({ root: path.join(dir, 'nope') })).rejects.toMatchObject({
+      code: 'NETKIT_NOT_FOUND',
+    });
+  });
+});
+
+describe('file server: interop with curl and aria2c', () => {
+  it('curl downloads the whole file and honours -r', async () => {
+    const out = path.join(dir, 'curl-full.bin');
+    const full = await run('curl', ['-sS', '-o', out, `${server.url}big.bin`]);
+    expect(full.code).toBe(0);
+    expect((await readFile(out)).equals(big)).toBe(true);
+    const part = await run('curl', ['-sS', '-r', '100-199', `${server.url}big.bin`]);
+    expect(part.code).toBe(0);
+    expect(part.stdoutBuf.equals(big.subarray(100, 200))).toBe(true);
+    const head = await run('curl', ['-sS', '-I', '-r', '100-199', `${server.url}big.bin`]);
+    expect(head.stdout).toMatch(/^HTTP\/1\.1 206 /);
+    expect(head.stdout).toContain(`Content-Range: bytes 100-199/${big.length}`);
+  });
+
+  it('curl resumes with -C - (a Range from the size it has)', async () => {
+    const out = path.join(dir, 'curl-resume.bin');
+    await writeFile(out, big.subarray(0, 1_000_000));
+    const r = await run('curl', ['-sS', '-C', '-', '-o', out, `${server.url}big.bin`]);
+    expect(r.code).toBe(0);
+    expect((await readFile(out)).equals(big)).toBe(true);
+  });
+
+  it('aria2c -x4 downloads over four ranged connections, byte-identical', async () => {
+    const seen: string[] = [];
+    const onTrace = (ev: TraceEvent) => {
+      if (ev.kind === 'out' && ev.text.startsWith('HTTP/1.1 206')) seen.push(ev.text);
+    };
+    server.on('trace', onTrace);
+    try {
+      const r = await run(
+        'aria2c',
+        [
+          '--no-conf',
+          '-x4',
+          '-s4',
+          '-k1M',
+          '--allow-overwrite=true',
+          '--auto-file-renaming=false',
+          '--file-allocation=none',
+          '--console-log-level=warn',
+          '--summary-interval=0',
+          '-d',
+          dir,
+          '-o',
+          'aria.bin',
+          `${server.url}big.bin`,
+        ],
+        { timeoutMs: 20_000 },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const got = await readFile(path.join(dir, 'aria.bin'));
+      expect(got.length).toBe(big.length);
+      expect(firstDifference(got, big), r.stdout).toBe(-1);
+      expect(seen.length).toBeGreaterThanOrEqual(4);
+      expect(seen.every((t) => t.includes(`/${big.length}`))).toBe(true);
+    } finally {
+      server.off('trace', onTrace);
+    }
+  });
+
+  it('the CLI serves a directory (netkit http serve --port 0 --json)', async () => {
+    const srv = await startServe(['http', 'serve', server.root, '--port', '0']);
+    try {
+      expect(srv.listening[0]).toMatchObject({ service: 'http', host: '127.0.0.1', tls: false });
+      const r = await run('curl', [
+        '-sS',
+        '-r',
+        '0-4',
+        `http://127.0.0.1:${srv.listening[0]!.port}/hello.txt`,
+      ]);
+      expect(r.stdout).toBe('hello');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
