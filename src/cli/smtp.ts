@@ -1,6 +1,213 @@
+/**
+ * `netkit smtp serve`: the CLI over {@link createSmtpServer}. Parses flags, announces the listening
+ * sockets, prints one line per stored message (or a JSON record with `--json`) and, with
+ * `--trace`, the SMTP conversation on stderr.
+ */
 import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { usageError } from '../core/errors.js';
+import {
+  createSmtpServer,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_RECIPIENTS,
+  DEFAULT_SMTP_PORT,
+  type SmtpMessageEvent,
+} from '../mail/smtp-server.js';
+import {
+  action,
+  announceListening,
+  dim,
+  formatBytes,
+  onShutdown,
+  parseBytes,
+  parseDuration,
+  parseInteger,
+  parsePort,
+  parsePositive,
+  printJson,
+  printTrace,
+} from './util.js';
 
-/** `netkit smtp`: placeholder until the command group lands. */
+interface ServeOptions {
+  host: string;
+  port: number;
+  tlsPort?: number;
+  data?: string;
+  strict?: boolean;
+  authAcceptAny?: boolean;
+  requireAuth?: boolean;
+  allowPlaintext?: boolean;
+  maxSize: number;
+  maxRecipients: number;
+  maxClients: number;
+  maxMessages: number;
+  maxLineLength: number;
+  idleTimeout: number;
+  authDelay: number;
+  greetingDelay: number;
+  bareNewlines: 'reject' | 'normalise';
+  tls: boolean;
+  cert?: string;
+  key?: string;
+  hostname?: string;
+  json?: boolean;
+  trace?: boolean;
+  quiet?: boolean;
+}
+
+function parseNonNegative(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
+}
+
+function parseBareNewlines(value: string): 'reject' | 'normalise' {
+  const v = value.toLowerCase().replace('normalize', 'normalise');
+  if (v !== 'reject' && v !== 'normalise') throw new InvalidArgumentError('use reject or normalise');
+  return v;
+}
+
+/** One line per stored message. */
+function logMessages(
+  server: { on(event: 'message', l: (ev: SmtpMessageEvent) => void): unknown },
+  json: boolean,
+) {
+  const time = () => new Date().toTimeString().slice(0, 8);
+  server.on('message', (ev) => {
+    if (json) {
+      const { transcript: _t, ...rest } = ev;
+      printJson({ event: 'message', ...rest });
+    } else {
+      const who = ev.from ? `<${ev.from}>` : '<>';
+      process.stdout.write(
+        `${dim(time())} ${ev.mailbox} ← ${who} ${formatBytes(ev.size)}${ev.user ? ` (auth ${ev.user})` : ''} ${dim(ev.id)}\n`,
+      );
+    }
+  });
+}
+
 export function register(program: Command): void {
-  program.command('smtp').description('not available yet');
+  const smtp = program.command('smtp').description('SMTP server with Maildir delivery');
+  smtp
+    .command('serve')
+    .description(
+      'receive mail over SMTP (ESMTP, PIPELINING, STARTTLS, AUTH) and store it durably in one Maildir per recipient; never relays',
+    )
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'SMTP port, STARTTLS offered (0 = any free port)', parsePort, DEFAULT_SMTP_PORT)
+    .option('--tls-port <port>', 'also listen with implicit TLS (SMTPS) on this port, e.g. 4650', parsePort)
+    .option(
+      '--data <dir>',
+      'data directory: mail/MAILBOX Maildirs, accounts.json, tls/ (default ./netkit-data)',
+    )
+    .option(
+      '--strict',
+      'accept only recipients that exist as accounts (netkit user add); default: any mailbox',
+    )
+    .option('--auth-accept-any', 'lab mode: every AUTH succeeds, whatever the name and password')
+    .option('--require-auth', 'refuse MAIL FROM before a successful AUTH')
+    .option('--allow-plaintext', 'offer AUTH without TLS to non-loopback clients too')
+    .addOption(
+      new Option('--max-size <size>', 'largest message accepted (SIZE), e.g. 10M')
+        .argParser(parseBytes)
+        .default(DEFAULT_MAX_MESSAGE_SIZE, '25M'),
+    )
+    .option('--max-recipients <n>', 'recipients per message', parsePositive, DEFAULT_MAX_RECIPIENTS)
+    .option('--max-clients <n>', 'simultaneous sessions', parsePositive, DEFAULT_MAX_CLIENTS)
+    .option(
+      '--max-messages <n>',
+      'keep at most N messages per mailbox, oldest removed (0 = unlimited)',
+      parseNonNegative,
+      0,
+    )
+    .option('--max-line-length <bytes>', 'longest command line', parsePositive, DEFAULT_MAX_LINE_LENGTH)
+    .addOption(
+      new Option('--idle-timeout <duration>', 'drop idle sessions (421)')
+        .argParser(parseDuration)
+        .default(60_000, '60s'),
+    )
+    .addOption(
+      new Option('--auth-delay <duration>', 'pause before answering a failed AUTH')
+        .argParser(parseDuration)
+        .default(1000, '1s'),
+    )
+    .addOption(
+      new Option(
+        '--greeting-delay <duration>',
+        'wait before the 220 greeting (catches clients that talk too soon)',
+      )
+        .argParser(parseDuration)
+        .default(0, '0'),
+    )
+    .addOption(
+      new Option('--bare-newlines <policy>', 'bare CR/LF in DATA: reject (550 5.6.0) or normalise to CRLF')
+        .argParser(parseBareNewlines)
+        .default('reject'),
+    )
+    .option('--no-tls', 'no STARTTLS and no TLS port')
+    .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
+    .option('--key <file>', 'TLS private key (PEM)')
+    .option('--hostname <name>', 'server name in the greeting and Received headers (default: this host)')
+    .option('--json', 'print listening sockets and stored messages as JSON lines')
+    .option('--trace', 'print the SMTP conversation on stderr (AUTH redacted)')
+    .option('-q, --quiet', 'do not print stored messages')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit smtp serve                               SMTP on 127.0.0.1:2525, mail in ./netkit-data/mail/
+  $ netkit smtp serve --port 0 --json               any free port; JSON lines for sockets and messages
+  $ netkit smtp serve --tls-port 4650 --trace       also SMTPS (implicit TLS), print the conversation
+  $ netkit smtp serve --strict --require-auth       only known accounts, only after AUTH
+  $ netkit smtp serve --max-messages 500 --max-size 5M
+  $ swaks --server 127.0.0.1:2525 --to bob@lab.test --pipeline
+  $ curl smtp://127.0.0.1:2525 --mail-from a@lab.test --mail-rcpt bob@lab.test -T message.eml
+
+Each recipient's local part names a mailbox (bob@anything → DATA/mail/bob/); the 250 after DATA is
+sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF are refused.`,
+    )
+    .action(
+      action(async (opts: ServeOptions) => {
+        if (!opts.tls && opts.tlsPort !== undefined) {
+          throw usageError('--tls-port needs TLS (remove --no-tls)');
+        }
+        if ((opts.cert === undefined) !== (opts.key === undefined)) {
+          throw usageError('--cert and --key must be given together');
+        }
+        const server = await createSmtpServer({
+          dataDir: opts.data,
+          host: opts.host,
+          port: opts.port,
+          tlsPort: opts.tlsPort,
+          tls: opts.tls ? { cert: opts.cert, key: opts.key } : false,
+          hostname: opts.hostname,
+          strict: opts.strict,
+          authAcceptAny: opts.authAcceptAny,
+          requireAuth: opts.requireAuth,
+          allowPlaintextAuth: opts.allowPlaintext,
+          maxSize: opts.maxSize,
+          maxRecipients: opts.maxRecipients,
+          maxClients: opts.maxClients,
+          maxMessages: opts.maxMessages || undefined,
+          maxLineLength: opts.maxLineLength,
+          socketTimeout: opts.idleTimeout,
+          authFailureDelay: opts.authDelay,
+          greetingDelay: opts.greetingDelay,
+          bareLineEndings: opts.bareNewlines,
+        });
+        announceListening('smtp', server, { json: opts.json });
+        if (server.tlsPort !== undefined) {
+          announceListening(
+            'smtp',
+            { host: server.host, port: server.tlsPort },
+            { json: opts.json, tls: true },
+          );
+        }
+        if (opts.trace) printTrace(server, 'server');
+        if (!opts.quiet) logMessages(server, opts.json === true);
+        onShutdown(() => server.close());
+      }),
+    );
 }

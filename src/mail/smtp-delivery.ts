@@ -1,0 +1,173 @@
+/**
+ * Local delivery for the SMTP server (the MDA step): the trace headers an MTA adds on final delivery
+ * (`Return-Path`, `Received`), durable Maildir writes for every recipient mailbox at once, undoing
+ * the copies already made when one fails (so a client that retries after a 4xx gets no duplicates),
+ * and per-mailbox retention.
+ */
+import { fanOut } from './fan-out.js';
+import { Maildir } from './maildir.js';
+import { SmtpReplyError } from './smtp-data.js';
+
+export interface TraceHeaderInfo {
+  /** envelope sender, '' for the null sender `<>` */
+  from: string;
+  /** envelope recipients (all of them: `for <…>` is only written when there is exactly one) */
+  to: string[];
+  /** what the client called itself in HELO/EHLO */
+  helo: string;
+  remoteAddress: string;
+  /** reverse-DNS name, when looked up */
+  remoteName?: string;
+  /** this server's name */
+  serverName: string;
+  /** RFC 3848 protocol: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+  protocol: string;
+  /** TLS version and cipher, when the session is encrypted */
+  tls?: { version?: string; cipher?: string };
+  /** session id, for matching the header to server traces */
+  id: string;
+  date?: Date;
+}
+
+/** Printable ASCII without the characters that would break a `Received:` comment or clause. */
+function headerSafe(text: string, max = 200): string {
+  const cleaned = text.replace(/[^\x21-\x7e]|[()\\;<>]/g, '?');
+  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned || '?';
+}
+
+/** An address for `<…>` in a header: no CR/LF, no angle brackets; UTF-8 stays (SMTPUTF8). */
+function addressSafe(addr: string): string {
+  return addr.replace(/[\u0000-\u001f\u007f<>]/g, '');
+}
+
+/** RFC 5322 date-time with a numeric zone: `Tue, 01 Jul 2025 12:00:00 +0000`. */
+export function rfc5322Date(d: Date): string {
+  return d.toUTCString().replace(/GMT$/, '+0000');
+}
+
+/** `Return-Path:` and `Received:` as prepended on final delivery (RFC 5321 §4.4), CRLF-terminated. */
+export function traceHeaders(info: TraceHeaderInfo): Buffer {
+  const ip = info.remoteAddress.replace(/^::ffff:/i, '');
+  const literal = ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
+  const remote = info.remoteName ? `${headerSafe(info.remoteName)} ${literal}` : literal;
+  const tls = info.tls?.version
+    ? ` (using ${headerSafe(info.tls.version)}${info.tls.cipher ? ` with cipher ${headerSafe(info.tls.cipher)}` : ''})`
+    : '';
+  const forClause = info.to.length === 1 ? `\r\n\tfor <${addressSafe(info.to[0]!)}>` : '';
+  return Buffer.from(
+    `Return-Path: <${addressSafe(info.from)}>\r\n` +
+      `Received: from ${headerSafe(info.helo || 'unknown')} (${remote})\r\n` +
+      `\tby ${headerSafe(info.serverName)} (netkit) with ${info.protocol} id ${headerSafe(info.id)}${tls}` +
+      `${forClause};\r\n\t${rfc5322Date(info.date ?? new Date())}\r\n`,
+    'utf8',
+  );
+}
+
+export interface StoredCopy {
+  mailbox: string;
+  id: string;
+  /** bytes on disk, our headers included */
+  size: number;
+}
+
+/** Counts what passes through, so the stored size is known without a stat. */
+async function* counted(source: AsyncIterable<Buffer>, total: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    total.bytes += chunk.length;
+    yield chunk;
+  }
+}
+
+/** Is this a file-system failure (as opposed to the message stream failing)? */
+function isStorageError(err: unknown): boolean {
+  return typeof (err as NodeJS.ErrnoException)?.syscall === 'string';
+}
+
+/** The Maildirs of one data directory, as the SMTP server writes them. */
+export class MailStore {
+  private readonly maildirs = new Map<string, Maildir>();
+  /** upper bound of each mailbox's message count, to prune without listing after every delivery */
+  private readonly counts = new Map<string, number>();
+  private readonly pruning = new Map<string, Promise<number>>();
+
+  constructor(
+    readonly dataDir: string,
+    private readonly opts: { maxMessages?: number } = {},
+  ) {}
+
+  maildir(mailbox: string): Maildir {
+    let md = this.maildirs.get(mailbox);
+    if (!md) {
+      md = Maildir.open(this.dataDir, mailbox);
+      this.maildirs.set(mailbox, md);
+    }
+    return md;
+  }
+
+  /**
+   * Write `message` into every mailbox (streamed to all `tmp/` files at once); resolves once every
+   * copy is fsynced and renamed into `new/` (and the directory fsynced). If any copy fails, the
+   * others are removed again and the error is thrown: a {@link SmtpReplyError} as the stream raised
+   * it (policy), a 451 for storage failures, the stream's own error when the client vanished.
+   */
+  async deliver(mailboxes: string[], message: AsyncIterable<Buffer>): Promise<StoredCopy[]> {
+    const total = { bytes: 0 };
+    const readers = fanOut(counted(message, total), mailboxes.length);
+    const results = await Promise.allSettled(mailboxes.map((mb, i) => this.maildir(mb).deliver(readers[i]!)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(
+        results.map((r, i) =>
+          r.status === 'fulfilled'
+            ? this.maildir(mailboxes[i]!)
+                .remove(r.value)
+                .catch(() => false)
+            : false,
+        ),
+      );
+      const err = failed.reason;
+      if (isStorageError(err)) {
+        throw new SmtpReplyError(451, '4.3.0', 'Local error in processing: the message could not be stored');
+      }
+      throw err;
+    }
+    const copies = results.map((r, i) => ({
+      mailbox: mailboxes[i]!,
+      id: (r as PromiseFulfilledResult<string>).value,
+      size: total.bytes,
+    }));
+    if (this.opts.maxMessages && this.opts.maxMessages > 0) {
+      await Promise.all(mailboxes.map((mb) => this.retain(mb)));
+    }
+    return copies;
+  }
+
+  /**
+   * Keep at most `maxMessages` in a mailbox, oldest removed first; called after each delivery.
+   * Returns how many went. Runs one at a time per mailbox and lists the mailbox only when the
+   * count it keeps (an upper bound: POP3 deletions only lower the real one) passes the limit.
+   */
+  retain(mailbox: string): Promise<number> {
+    const max = this.opts.maxMessages ?? 0;
+    if (!(max > 0)) return Promise.resolve(0);
+    const previous = this.pruning.get(mailbox) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const known = this.counts.get(mailbox);
+      if (known !== undefined && known + 1 <= max) {
+        this.counts.set(mailbox, known + 1);
+        return 0;
+      }
+      const md = this.maildir(mailbox);
+      const count = (await md.list()).length;
+      const removed = count > max ? await md.prune(max) : 0;
+      this.counts.set(mailbox, Math.min(count, max));
+      return removed;
+    });
+    const settled = run.catch(() => 0);
+    this.pruning.set(mailbox, settled);
+    void settled.then(() => {
+      if (this.pruning.get(mailbox) === settled) this.pruning.delete(mailbox);
+    });
+    return run;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Two adjustments to smtp-server's per-connection behaviour, applied to each `SMTPConnection`
+ * before its `init()` runs (see {@link TunedSMTPServer}):
+ *
+ * 1. Greeting delay. smtp-server always waits 100 ms before its `220` greeting, to catch clients
+ *    that talk before being greeted. On a loopback lab that is pure latency — a sender that opens
+ *    one connection per message (most application mailers, Postfix's `smtp-source`) is held to ten
+ *    messages a second per connection. netkit makes the delay a setting (`greetingDelay`, default
+ *    0: greet on the next event-loop turn; early talkers are still refused when their bytes arrive
+ *    before the greeting).
+ * 2. Enhanced status codes of our own. A handler error is sent behind the library's default code for
+ *    its reply number (every 550 becomes `5.1.1`), which is wrong for e.g. a refused bare LF
+ *    (`550 5.6.0`) or a bad mailbox name (`553 5.1.3`). Reply texts that start with an enhanced code
+ *    are sent exactly as written instead.
+ *
+ * Both use public members of `SMTPConnection` (`connectionReady`, `send`) and are skipped if a
+ * future release no longer has them, falling back to the library's behaviour.
+ */
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
+
+export interface ConnectionTuning {
+  /** milliseconds before the 220 greeting; 0 = next event-loop turn */
+  greetingDelay: number;
+}
+
+export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): void {
+  if (typeof conn.connectionReady === 'function') {
+    const ready = conn.connectionReady.bind(conn);
+    let started = false;
+    // the library's own 100 ms timer calls this: ignore it, we start the session ourselves
+    conn.connectionReady = () => {};
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      ready();
+    };
+    if (tuning.greetingDelay > 0) setTimeout(start, tuning.greetingDelay).unref();
+    else setImmediate(start);
+  }
+  if (typeof conn.send === 'function') {
+    const send = conn.send.bind(conn);
+    conn.send = (code, data, context) => {
+      if (context === undefined && typeof data === 'string') {
+        const m = ENHANCED_PREFIX.exec(data);
+        if (m) return send(code, `${m[1]} ${m[2]}`, false);
+      }
+      return send(code, data, context);
+    };
+  }
+}
+
+/** A Set that tunes each connection as smtp-server registers it (just before `init()`). */
+class TunedConnections extends Set<SMTPConnection> {
+  constructor(private readonly tune: (conn: SMTPConnection) => void) {
+    super();
+  }
+  override add(conn: SMTPConnection): this {
+    if (!this.has(conn)) this.tune?.(conn);
+    return super.add(conn);
+  }
+}
+
+/** smtp-server's `SMTPServer` with {@link tuneConnection} applied to every connection. */
+export class TunedSMTPServer extends SMTPServer {
+  constructor(options: SMTPServerOptions, tuning: ConnectionTuning) {
+    super(options);
+    this.connections = new TunedConnections((conn) => tuneConnection(conn, tuning));
+  }
+}

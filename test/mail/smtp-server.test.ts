@@ -1,0 +1,486 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountStore } from '../../src/core/accounts.js';
+import { formatTrace, type TraceEvent } from '../../src/core/trace.js';
+import {
+  createSmtpServer,
+  type SmtpMessageEvent,
+  type SmtpServerHandle,
+  type SmtpServerOptions,
+} from '../../src/mail/smtp-server.js';
+import { LineClient, tempDir } from '../helpers/net.js';
+import { mailboxFiles, SmtpTestClient, sharedCertificate } from './smtp-test-client.js';
+
+const MESSAGE =
+  'From: a@example.org\r\nTo: bob@lab.test\r\nSubject: hello\r\n\r\nHello Bob.\r\n.dot line\r\n';
+
+let cert: Awaited<ReturnType<typeof sharedCertificate>>;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  cert = await sharedCertificate();
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await cert.cleanup();
+});
+
+async function start(
+  opts: SmtpServerOptions = {},
+): Promise<{ server: SmtpServerHandle; dir: string; events: SmtpMessageEvent[]; traces: TraceEvent[] }> {
+  const { dir, cleanup } = await tempDir('netkit-smtp-');
+  const server = await createSmtpServer({
+    dataDir: dir,
+    port: 0,
+    tls: { cert: cert.cert, key: cert.key },
+    authFailureDelay: 20,
+    ...opts,
+  });
+  const events: SmtpMessageEvent[] = [];
+  const traces: TraceEvent[] = [];
+  server.on('message', (ev) => events.push(ev));
+  server.on('trace', (ev) => traces.push(ev));
+  cleanups.push(async () => {
+    await server.close(100);
+    await cleanup();
+  });
+  return { server, dir, events, traces };
+}
+
+describe('smtp server: conversation and delivery', () => {
+  let s: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    s = await start();
+  });
+
+  it('greets and advertises the ESMTP extensions', async () => {
+    const { client, greeting } = await SmtpTestClient.open(s.server.port);
+    expect(greeting.code).toBe(220);
+    expect(greeting.last).toMatch(/ESMTP netkit$/);
+    const ehlo = await client.cmd('EHLO client.test');
+    expect(ehlo.code).toBe(250);
+    const caps = ehlo.lines.map((l) => l.slice(4));
+    for (const cap of [
+      'PIPELINING',
+      '8BITMIME',
+      'SMTPUTF8',
+      'ENHANCEDSTATUSCODES',
+      'STARTTLS',
+      'AUTH PLAIN LOGIN',
+    ]) {
+      expect(caps).toContain(cap);
+    }
+    expect(caps).toContain(`SIZE ${25 * 1024 * 1024}`);
+    await client.quit();
+  });
+
+  it('stores a message durably with Return-Path and Received, before answering 250', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    const r = await client.sendMail('a@example.org', ['bob@lab.test'], MESSAGE);
+    // the file is in new/ by the time the 250 arrives
+    const files = await mailboxFiles(s.dir, 'bob');
+    expect(r.last).toMatch(/^250 2\.6\.0 Ok: stored in mailbox bob as /);
+    expect(files).toHaveLength(1);
+    expect(r.last).toContain(files[0]!);
+    const stored = await readFile(path.join(s.dir, 'mail', 'bob', 'new', files[0]!), 'utf8');
+    expect(stored).toMatch(
+      /^Return-Path: <a@example\.org>\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n/,
+    );
+    expect(stored).toContain('with ESMTP id ');
+    expect(stored).toContain('\tfor <bob@lab.test>;\r\n');
+    expect(stored.endsWith(`${MESSAGE}`)).toBe(true);
+    expect(await mailboxFiles(s.dir, 'bob', 'tmp')).toEqual([]);
+    await client.quit();
+    const ev = s.events.find((e) => e.id === files[0]);
+    expect(ev).toMatchObject({ mailbox: 'bob', from: 'a@example.org', to: ['bob@lab.test'], secure: false });
+    expect(ev!.size).toBe(Buffer.byteLength(stored));
+    expect(ev!.transcript[0]).toMatch(/^S: 220 /);
+    expect(ev!.transcript).toContain('C: MAIL FROM:<a@example.org>');
+    expect(ev!.transcript.at(-2)).toMatch(/^C: <\d+ bytes of message data>$/);
+    expect(ev!.transcript.at(-1)).toBe(`S: ${r.last}`);
+  });
+
+  it('delivers one copy per mailbox for several recipients', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    const r = await client.sendMail(
+      'a@example.org',
+      ['carol@x.test', 'CAROL@y.test', 'dave@z.test'],
+      MESSAGE,
+    );
+    expect(r.last).toMatch(/^250 2\.6\.0 Ok: stored in 2 mailboxes/);
+    const carol = await mailboxFiles(s.dir, 'carol');
+    const dave = await mailboxFiles(s.dir, 'dave');
+    expect(carol).toHaveLength(1);
+    expect(dave).toHaveLength(1);
+    const a = await readFile(path.join(s.dir, 'mail', 'carol', 'new', carol[0]!));
+    const b = await readFile(path.join(s.dir, 'mail', 'dave', 'new', dave[0]!));
+    expect(a.equals(b)).toBe(true);
+    expect(a.toString()).not.toContain('for <');
+    expect(s.events.find((e) => e.mailbox === 'carol')!.to).toEqual(['carol@x.test', 'CAROL@y.test']);
+    await client.quit();
+  });
+
+  it('answers pipelined commands in order', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO pipe.test');
+    client.send(
+      'MAIL FROM:<p@example.org>\r\nRCPT TO:<pipe@lab.test>\r\nRCPT TO:<bad name@lab.test>\r\nRCPT TO:<pipe2@lab.test>\r\nDATA\r\n',
+    );
+    const codes = [];
+    for (let i = 0; i < 5; i++) codes.push((await client.reply()).code);
+    expect(codes).toEqual([250, 250, 501, 250, 354]);
+    client.send('Subject: p\r\n\r\npipelined\r\n.\r\nNOOP\r\nQUIT\r\n');
+    expect((await client.reply()).last).toMatch(/^250 2\.6\.0 Ok: stored in 2 mailboxes/);
+    expect((await client.reply()).code).toBe(250);
+    expect((await client.reply()).code).toBe(221);
+    await client.closed;
+  });
+
+  it('refuses recipients that are not a valid mailbox name with 553 5.1.3, never relays', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    await client.cmd('MAIL FROM:<a@example.org>');
+    expect((await client.cmd('RCPT TO:<bob%evil.example@lab.test>')).last).toMatch(/^553 5\.1\.3 /);
+    expect((await client.cmd('RCPT TO:<"quoted local"@lab.test>')).last).toMatch(/^5(01|53) 5\.1\.3 /);
+    expect((await client.cmd('RCPT TO:<用户@lab.test>')).last).toMatch(/^553 5\.1\.3 /);
+    expect((await client.cmd('RCPT TO:<@relay.example:bob@target.example>')).code).toBe(250);
+    // a "relay" attempt to a foreign domain is a local delivery into mailbox "victim"
+    expect((await client.cmd('RCPT TO:<victim@gmail.com>')).code).toBe(250);
+    await client.cmd('DATA');
+    client.send('Subject: r\r\n\r\nrelay?\r\n.\r\n');
+    expect((await client.reply()).code).toBe(250);
+    expect(await mailboxFiles(s.dir, 'victim')).toHaveLength(1);
+    await client.quit();
+  });
+
+  it('answers commands out of order with 503 and unknown ones with 500', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).code).toBe(503);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('RCPT TO:<bob@lab.test>')).last).toMatch(/^503 5\.5\.1 /);
+    expect((await client.cmd('DATA')).code).toBe(503);
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).code).toBe(250);
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).code).toBe(503);
+    expect((await client.cmd('DATA')).code).toBe(503);
+    expect((await client.cmd('FROB nicate')).last).toMatch(/^500 5\.5\.2 /);
+    expect((await client.cmd('RSET')).code).toBe(250);
+    expect((await client.cmd('NOOP')).code).toBe(250);
+    await client.quit();
+  });
+
+  it('survives 8-bit garbage and drops a client after 10 unknown commands', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    client.send(Buffer.from([0xff, 0xfe, 0x80, 0x00, 0xc3, 0x28, 0x0d, 0x0a]));
+    expect((await client.reply()).code).toBe(500);
+    let last = 0;
+    for (let i = 0; i < 9 && last !== 421; i++) last = (await client.cmd(`XYZZY${i} \u00e9\u00e8`)).code;
+    expect(last).toBe(421);
+    await client.closed;
+    // the server is still fine
+    const again = await SmtpTestClient.open(s.server.port);
+    expect(again.greeting.code).toBe(220);
+    await again.client.quit();
+  });
+
+  it('ends the session on an overlong command line (421)', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    client.send(`EHLO ${'x'.repeat(10_000)}\r\n`);
+    expect((await client.reply()).last).toMatch(/^421 .*too long/i);
+    await client.closed;
+  });
+
+  it('stores nothing when the client vanishes mid-DATA', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    await client.cmd('MAIL FROM:<a@example.org>');
+    await client.cmd('RCPT TO:<vanish@lab.test>');
+    await client.cmd('RCPT TO:<vanish2@lab.test>');
+    await client.cmd('DATA');
+    client.send(`Subject: half\r\n\r\n${'x'.repeat(100_000)}\r\n`);
+    const gone = s.traces.length;
+    client.c.socket.destroy();
+    // wait until the server noticed (its disconnect trace), then look at the disk
+    await waitFor(() => s.traces.slice(gone).some((t) => t.kind === 'disconnect'));
+    await waitFor(async () => (await mailboxFiles(s.dir, 'vanish', 'tmp')).length === 0);
+    expect(await mailboxFiles(s.dir, 'vanish')).toEqual([]);
+    expect(await mailboxFiles(s.dir, 'vanish2')).toEqual([]);
+    expect(await mailboxFiles(s.dir, 'vanish2', 'tmp')).toEqual([]);
+  });
+
+  it('never puts AUTH secrets into traces or transcripts', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    const secret = Buffer.from('\0bob\0hunter2').toString('base64');
+    expect((await client.cmd(`AUTH PLAIN ${secret}`)).last).toMatch(/^535 5\.7\.8 /);
+    expect((await client.cmd('AUTH LOGIN')).code).toBe(334);
+    expect((await client.cmd(Buffer.from('bob').toString('base64'))).code).toBe(334);
+    expect((await client.cmd(Buffer.from('hunter2').toString('base64'))).code).toBe(535);
+    await client.quit();
+    const text = s.traces.map((t) => formatTrace(t)).join('\n');
+    expect(text).toContain('AUTH PLAIN ****');
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(Buffer.from('hunter2').toString('base64'));
+    expect(text).not.toContain('hunter2');
+  });
+});
+
+/** Poll a condition on the event loop (for disk state after a disconnect: there is no event for "unlinked"). */
+async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('smtp server: limits', () => {
+  it('answers a message over SIZE with 552 5.3.4 and the session stays usable', async () => {
+    const s = await start({ maxSize: 1000 });
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('MAIL FROM:<a@b.test> SIZE=5000')).last).toMatch(/^552 5\.3\.4 /);
+    const big = await client.sendMail(
+      'a@b.test',
+      ['big@lab.test'],
+      `Subject: big\r\n\r\n${'y'.repeat(3000)}`,
+      false,
+    );
+    expect(big.last).toMatch(/^552 5\.3\.4 /);
+    expect(await mailboxFiles(s.dir, 'big')).toEqual([]);
+    expect(await mailboxFiles(s.dir, 'big', 'tmp')).toEqual([]);
+    const small = await client.sendMail('a@b.test', ['big@lab.test'], 'Subject: small\r\n\r\nok', false);
+    expect(small.code).toBe(250);
+    expect(await mailboxFiles(s.dir, 'big')).toHaveLength(1);
+    await client.quit();
+  });
+
+  it('limits recipients per message (452 4.5.3)', async () => {
+    const s = await start({ maxRecipients: 2 });
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    await client.cmd('MAIL FROM:<a@b.test>');
+    expect((await client.cmd('RCPT TO:<r1@lab.test>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<r2@lab.test>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<r3@lab.test>')).last).toMatch(/^452 4\.5\.3 /);
+    await client.quit();
+  });
+
+  it('limits simultaneous sessions (421) and frees the slot on disconnect', async () => {
+    const s = await start({ maxClients: 2 });
+    const a = await SmtpTestClient.open(s.server.port);
+    const b = await SmtpTestClient.open(s.server.port);
+    const c = await SmtpTestClient.open(s.server.port);
+    expect(c.greeting.code).toBe(421);
+    await c.client.closed;
+    await a.client.quit();
+    await waitFor(() => s.server.connections < 2);
+    const d = await SmtpTestClient.open(s.server.port);
+    expect(d.greeting.last).toMatch(/^220 /);
+    await d.client.quit();
+    await b.client.quit();
+  });
+
+  it('greetingDelay holds the 220 back and refuses clients that talk too soon', async () => {
+    const s = await start({ greetingDelay: 300 });
+    const t0 = Date.now();
+    const early = await LineClient.connect(s.server.port);
+    early.send('EHLO eager.test\r\n');
+    expect(await early.line()).toMatch(/^421 .*talk too soon/);
+    await early.closed;
+    const patient = await SmtpTestClient.open(s.server.port);
+    expect(patient.greeting.code).toBe(220);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    await patient.client.quit();
+  });
+
+  it('keeps at most maxMessages per mailbox, removing the oldest', async () => {
+    const s = await start({ maxMessages: 3 });
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    for (let i = 1; i <= 5; i++) {
+      expect(
+        (await client.sendMail('a@b.test', ['keep@lab.test'], `Subject: n${i}\r\n\r\n${i}`, false)).code,
+      ).toBe(250);
+    }
+    const files = await mailboxFiles(s.dir, 'keep');
+    expect(files).toHaveLength(3);
+    const subjects = await Promise.all(
+      files.map(
+        async (f) =>
+          /Subject: (n\d)/.exec(await readFile(path.join(s.dir, 'mail', 'keep', 'new', f), 'utf8'))![1],
+      ),
+    );
+    expect(subjects.sort()).toEqual(['n3', 'n4', 'n5']);
+    await client.quit();
+  });
+
+  it('drops idle sessions after socketTimeout (421)', async () => {
+    const s = await start({ socketTimeout: 200 });
+    const { client } = await SmtpTestClient.open(s.server.port);
+    expect((await client.reply(3000)).last).toMatch(/^421 .*[Tt]imeout/);
+    await client.closed;
+  });
+
+  it('close() tells idle sessions 421 and resolves', async () => {
+    const s = await start();
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    const closing = s.server.close(2000);
+    expect((await client.reply()).code).toBe(421);
+    await closing;
+    await expect(LineClient.connect(s.server.port)).rejects.toThrow();
+  });
+});
+
+describe('smtp server: strict mode and AUTH', () => {
+  let s: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    const { dir, cleanup } = await tempDir('netkit-smtp-acc-');
+    cleanups.push(cleanup);
+    const accounts = new AccountStore(dir);
+    await accounts.add('bob', 'hunter2');
+    s = await start({ strict: true, requireAuth: true, accounts });
+  });
+
+  it('requires AUTH before MAIL when asked (530 5.7.0)', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).last).toMatch(/^530 5\.7\.0 /);
+    await client.quit();
+  });
+
+  it('AUTH PLAIN and LOGIN against the accounts file; strict accepts only accounts', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd(`AUTH PLAIN ${Buffer.from('\0bob\0wrong').toString('base64')}`)).code).toBe(535);
+    const ok = await client.cmd(`AUTH PLAIN ${Buffer.from('\0bob\0hunter2').toString('base64')}`);
+    expect(ok.last).toMatch(/^235 2\.7\.0 /);
+    expect((await client.cmd('MAIL FROM:<bob@lab.test>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<nobody@lab.test>')).last).toMatch(/^550 5\.1\.1 /);
+    expect((await client.cmd('RCPT TO:<Bob@lab.test>')).code).toBe(250);
+    await client.cmd('DATA');
+    client.send('Subject: authed\r\n\r\nhi\r\n.\r\n');
+    expect((await client.reply()).code).toBe(250);
+    await client.quit();
+    const ev = s.events.at(-1)!;
+    expect(ev.user).toBe('bob');
+    const stored = await readFile(path.join(s.dir, 'mail', 'bob', 'new', ev.id), 'utf8');
+    expect(stored).toContain('with ESMTPA id ');
+
+    const login = await SmtpTestClient.open(s.server.port);
+    await login.client.cmd('EHLO x.test');
+    expect((await login.client.cmd('AUTH LOGIN')).last).toBe('334 VXNlcm5hbWU6');
+    expect((await login.client.cmd(Buffer.from('bob').toString('base64'))).last).toBe('334 UGFzc3dvcmQ6');
+    expect((await login.client.cmd(Buffer.from('hunter2').toString('base64'))).code).toBe(235);
+    await login.client.quit();
+  });
+
+  it('authAcceptAny lets any name and password in', async () => {
+    const t = await start({ authAcceptAny: true, requireAuth: true });
+    const { client } = await SmtpTestClient.open(t.server.port);
+    await client.cmd('EHLO x.test');
+    expect(
+      (await client.cmd(`AUTH PLAIN ${Buffer.from('\0anyone\0anything').toString('base64')}`)).code,
+    ).toBe(235);
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).code).toBe(250);
+    await client.quit();
+  });
+
+  it('implicit TLS listener: encrypted from the first byte, AUTH offered, recorded as ESMTPSA', async () => {
+    const t = await start({ tlsPort: 0, authAcceptAny: true });
+    expect(t.server.tlsPort).toBeGreaterThan(0);
+    const socket = tls.connect({ port: t.server.tlsPort!, host: '127.0.0.1', rejectUnauthorized: false });
+    const lines: string[] = [];
+    let buf = '';
+    const waiters: Array<() => void> = [];
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      buf += d;
+      const parts = buf.split('\r\n');
+      buf = parts.pop()!;
+      lines.push(...parts);
+      for (const w of waiters.splice(0)) w();
+    });
+    const until = async (re: RegExp): Promise<string> => {
+      for (;;) {
+        const hit = lines.find((l) => re.test(l));
+        if (hit) {
+          lines.splice(0, lines.indexOf(hit) + 1);
+          return hit;
+        }
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    };
+    await until(/^220 /);
+    socket.write('EHLO tls.test\r\n');
+    const ehloEnd = await until(/^250 /);
+    expect(ehloEnd).toBeDefined();
+    socket.write(`AUTH PLAIN ${Buffer.from('\0u\0p').toString('base64')}\r\n`);
+    await until(/^235 /);
+    socket.write('MAIL FROM:<t@b.test>\r\nRCPT TO:<tls@lab.test>\r\nDATA\r\n');
+    await until(/^354 /);
+    socket.write('Subject: tls\r\n\r\nsecret\r\n.\r\nQUIT\r\n');
+    await until(/^250 2\.6\.0/);
+    socket.destroy();
+    const ev = t.events.at(-1)!;
+    expect(ev.secure).toBe(true);
+    const stored = await readFile(path.join(t.dir, 'mail', 'tls', 'new', ev.id), 'utf8');
+    expect(stored).toMatch(/with ESMTPSA id \S+ \(using TLSv1\.[23] with cipher /);
+  });
+});
+
+describe('smtp server: SMTP smuggling (SEC Consult 2023 payloads)', () => {
+  // each payload tries to end DATA early with a non-standard end-of-data sequence and smuggle a
+  // second transaction; only <CR><LF>.<CR><LF> may end a message
+  const smuggled =
+    'MAIL FROM:<admin@bank.example>\r\nRCPT TO:<smuggle@lab.test>\r\nDATA\r\nSubject: SMUGGLED\r\n\r\nevil';
+  const payloads: Array<[string, string]> = [
+    ['<LF>.<LF>', `Subject: one\r\n\r\nhello\n.\n${smuggled}\r\n.\r\n`],
+    ['<LF>.<CR><LF>', `Subject: one\r\n\r\nhello\n.\r\n${smuggled}\r\n.\r\n`],
+    ['<CR><LF>.<CR>', `Subject: one\r\n\r\nhello\r\n.\r${smuggled}\r\n.\r\n`],
+    ['<CR>.<CR><LF>', `Subject: one\r\n\r\nhello\r.\r\n${smuggled}\r\n.\r\n`],
+    ['<CR>.<CR>', `Subject: one\r\n\r\nhello\r.\r${smuggled}\r\n.\r\n`],
+  ];
+
+  it.each(payloads)(
+    'reject policy: %s refuses the message (550 5.6.0), nothing is stored',
+    async (_n, payload) => {
+      const s = await start({ tls: false });
+      const { client } = await SmtpTestClient.open(s.server.port);
+      await client.cmd('EHLO x.test');
+      await client.cmd('MAIL FROM:<a@b.test>');
+      await client.cmd('RCPT TO:<smuggle@lab.test>');
+      expect((await client.cmd('DATA')).code).toBe(354);
+      client.send(payload);
+      expect((await client.reply()).last).toMatch(/^550 5\.6\.0 .*bare <(LF|CR)>/);
+      // no reply for any smuggled command: the next reply is the one to QUIT
+      expect((await client.cmd('QUIT')).code).toBe(221);
+      expect(await mailboxFiles(s.dir, 'smuggle')).toEqual([]);
+      expect(s.events).toHaveLength(0);
+    },
+  );
+
+  it.each(payloads)(
+    'normalise policy: %s stores exactly one message, the smuggled part as its text',
+    async (_n, payload) => {
+      const s = await start({ tls: false, bareLineEndings: 'normalise' });
+      const { client } = await SmtpTestClient.open(s.server.port);
+      await client.cmd('EHLO x.test');
+      await client.cmd('MAIL FROM:<a@b.test>');
+      await client.cmd('RCPT TO:<smuggle@lab.test>');
+      await client.cmd('DATA');
+      client.send(payload);
+      expect((await client.reply()).code).toBe(250);
+      expect((await client.cmd('QUIT')).code).toBe(221);
+      const files = await mailboxFiles(s.dir, 'smuggle');
+      expect(files).toHaveLength(1);
+      const stored = await readFile(path.join(s.dir, 'mail', 'smuggle', 'new', files[0]!), 'latin1');
+      expect(stored).toContain('Subject: one');
+      expect(stored).toContain('MAIL FROM:<admin@bank.example>');
+      // only CRLF line endings on disk
+      expect(/\r(?!\n)|(?<!\r)\n/.test(stored)).toBe(false);
+    },
+  );
+});
