@@ -29,7 +29,11 @@ import os from 'node:os';
 import path from 'node:path';
 export const DOVECOT_BIN = '/usr/sbin/dovecot';
 const NOBODY = 65534;
-/** The dovecot.conf text (Dovecot 2.3 syntax). Pure, so it can be inspected. */
+/**
+ * The dovecot.conf text (Dovecot 2.3 syntax). Pure, so it can be inspected.
+ * @param {import('./_dovecot.d.mts').DovecotConfigInput} c
+ * @returns {string}
+ */
 export function dovecotConfig(c) {
   const lines = [
     `base_dir = ${c.dir}/run`,
@@ -122,15 +126,19 @@ function waitForGreeting(port, child, timeoutMs) {
       if (Date.now() > deadline) return reject(new Error(`dovecot did not greet within ${timeoutMs} ms`));
       const s = net.connect(port, '127.0.0.1');
       let buf = '';
+      let settled = false;
       const retry = () => {
         s.destroy();
+        if (settled) return; // error and timeout may both fire: one retry per attempt
+        settled = true;
         setTimeout(attempt, 50);
       };
       s.on('data', (d) => {
         buf += d.toString();
-        if (buf.includes('\n')) {
-          s.destroy();
+        if (buf.includes('\n') && !settled) {
           if (buf.startsWith('+OK')) {
+            settled = true;
+            s.destroy();
             child.off('exit', onExit);
             resolve();
           } else retry();
@@ -142,7 +150,11 @@ function waitForGreeting(port, child, timeoutMs) {
     attempt();
   });
 }
-/** Start Dovecot over `maildir`; see the module comment. */
+/**
+ * Start Dovecot over `opts.maildir`; see the module comment.
+ * @param {import('./_dovecot.d.mts').DovecotOptions} opts
+ * @returns {Promise<import('./_dovecot.d.mts').DovecotHandle>}
+ */
 export async function startDovecot(opts) {
   if (!existsSync(DOVECOT_BIN)) {
     throw new Error(`${DOVECOT_BIN} not found: install Debian's dovecot-pop3d`);

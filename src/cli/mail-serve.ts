@@ -1,4 +1,112 @@
+/**
+ * `netkit mail serve`: SMTP and POP3 together on one data directory — mail delivered by SMTP into
+ * `DATA/mail/NAME/` is read back by POP3 as NAME. Each mailbox is a separate inbox. The full
+ * tuning flags live on `netkit smtp serve` and `netkit pop3 serve`; this command takes the common ones.
+ */
 import type { Command } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { usageError } from '../core/errors.js';
+import { loadTls } from '../core/tls.js';
+import { createPop3Server } from '../mail/pop3-server.js';
+import { createSmtpServer } from '../mail/smtp-server.js';
+import {
+  action,
+  announceListening,
+  onShutdown,
+  parseBytes,
+  parseInteger,
+  parsePort,
+  printTrace,
+} from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface MailServeFlags {
+  host: string;
+  data?: string;
+  smtpPort: number;
+  smtpTlsPort?: number;
+  pop3Port: number;
+  pop3TlsPort?: number;
+  strict?: boolean;
+  authAcceptAny?: boolean;
+  allowPlaintext?: boolean;
+  maxSize?: number;
+  maxMessages?: number;
+  cert?: string;
+  key?: string;
+  json?: boolean;
+  trace?: boolean;
+}
+
+export function register(group: Command): void {
+  group
+    .command('serve')
+    .description('SMTP and POP3 together on one data directory (one inbox per recipient)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--data <dir>', 'data directory (default ./netkit-data)')
+    .option('--smtp-port <port>', 'SMTP port with STARTTLS (0 = any free port)', parsePort, 2525)
+    .option('--smtp-tls-port <port>', 'also SMTP with implicit TLS on this port', parsePort)
+    .option('--pop3-port <port>', 'POP3 port with STLS (0 = any free port)', parsePort, 1110)
+    .option('--pop3-tls-port <port>', 'also POP3 with implicit TLS on this port', parsePort)
+    .option('--strict', 'SMTP accepts only recipients that exist as accounts')
+    .option('--auth-accept-any', 'lab mode: any name and password log in (SMTP AUTH and POP3)')
+    .option('--allow-plaintext', 'accept passwords without TLS from non-loopback clients')
+    .option('--max-size <size>', 'largest message accepted, e.g. 10M (default 25M)', parseBytes)
+    .option('--max-messages <n>', 'keep at most N messages per mailbox, oldest removed', parseInteger)
+    .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
+    .option('--key <file>', 'TLS private key (PEM)')
+    .option('--json', 'print one JSON line per listening socket')
+    .option('--trace', 'print both conversations on stderr (passwords redacted)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit mail serve                                   SMTP 2525 + POP3 1110 on ./netkit-data
+  $ netkit mail serve --data /tmp/mail --smtp-port 0 --pop3-port 0 --json
+  $ netkit mail serve --auth-accept-any --smtp-tls-port 4650 --pop3-tls-port 1995
+  $ netkit mail send --to bob@lab --subject hi --text hello && curl pop3://bob:PASSWORD@127.0.0.1:1110/1`,
+    )
+    .action(
+      action(async (flags: MailServeFlags) => {
+        if (Boolean(flags.cert) !== Boolean(flags.key)) throw usageError('--cert and --key go together');
+        const dataDir = resolveDataDir(flags.data);
+        const tls = await loadTls(dataDir, { cert: flags.cert, key: flags.key });
+        const smtp = await createSmtpServer({
+          dataDir,
+          host: flags.host,
+          port: flags.smtpPort,
+          tlsPort: flags.smtpTlsPort,
+          tls: { cert: flags.cert, key: flags.key },
+          strict: flags.strict,
+          authAcceptAny: flags.authAcceptAny,
+          allowPlaintextAuth: flags.allowPlaintext,
+          maxSize: flags.maxSize,
+          maxMessages: flags.maxMessages || undefined,
+        });
+        const pop3 = await createPop3Server({
+          dataDir,
+          host: flags.host,
+          port: flags.pop3Port,
+          tlsPort: flags.pop3TlsPort,
+          tls,
+          authAcceptAny: flags.authAcceptAny,
+          allowPlaintext: flags.allowPlaintext,
+        }).catch(async (err) => {
+          await smtp.close(0);
+          throw err;
+        });
+        if (flags.trace) {
+          printTrace(smtp, 'server');
+          printTrace(pop3, 'server');
+        }
+        announceListening('smtp', smtp, { json: flags.json });
+        if (smtp.tlsPort !== undefined)
+          announceListening('smtp', { host: smtp.host, port: smtp.tlsPort }, { json: flags.json, tls: true });
+        announceListening('pop3', pop3, { json: flags.json });
+        if (pop3.tlsPort !== undefined)
+          announceListening('pop3', { host: pop3.host, port: pop3.tlsPort }, { json: flags.json, tls: true });
+        onShutdown(async () => {
+          await Promise.all([smtp.close(), pop3.close()]);
+        });
+      }),
+    );
+}

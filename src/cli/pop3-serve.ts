@@ -1,4 +1,143 @@
+/**
+ * `netkit pop3 serve`: the CLI face of `createPop3Server()` — parse flags, announce the listening
+ * sockets, print one line per session event (login, failed login, quit) or JSON with `--json`, the
+ * trace on request, and close gracefully on SIGINT/SIGTERM.
+ */
 import type { Command } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { usageError } from '../core/errors.js';
+import { loadTls } from '../core/tls.js';
+import {
+  createPop3Server,
+  POP3_DEFAULT_PORT,
+  type Pop3AuthFailedEvent,
+  type Pop3LoginEvent,
+  type Pop3QuitEvent,
+  type Pop3ServerHandle,
+} from '../mail/pop3-server.js';
+import {
+  action,
+  announceListening,
+  dim,
+  onShutdown,
+  parseDuration,
+  parsePort,
+  parsePositive,
+  printJson,
+  printTrace,
+} from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface ServeFlags {
+  host: string;
+  port: number;
+  tlsPort?: number;
+  data?: string;
+  allowPlaintext?: boolean;
+  authAcceptAny?: boolean;
+  cert?: string;
+  key?: string;
+  loginDelay: number;
+  idleTimeout: number;
+  maxConnections?: number;
+  json?: boolean;
+  trace?: boolean;
+  quiet?: boolean;
+}
+
+/** One line per login, failed login and QUIT (not per message: a download may be thousands). */
+function logSessions(server: Pop3ServerHandle, json: boolean): void {
+  const time = () => dim(new Date().toTimeString().slice(0, 8));
+  server.on('login', (ev: Pop3LoginEvent) => {
+    if (json) printJson({ event: 'login', ...ev });
+    else
+      process.stdout.write(
+        `${time()} ${ev.mailbox} logged in from ${ev.peer} (${ev.mechanism}${ev.secure ? ', tls' : ''}): ${ev.messages} message${ev.messages === 1 ? '' : 's'}\n`,
+      );
+  });
+  server.on('auth-failed', (ev: Pop3AuthFailedEvent) => {
+    if (json) printJson({ event: 'auth-failed', ...ev });
+    else process.stdout.write(`${time()} failed login for ${JSON.stringify(ev.user)} from ${ev.peer}\n`);
+  });
+  server.on('quit', (ev: Pop3QuitEvent) => {
+    if (!ev.mailbox) return;
+    if (json) printJson({ event: 'quit', ...ev });
+    else
+      process.stdout.write(
+        `${time()} ${ev.mailbox} quit: ${ev.retrieved} retrieved, ${ev.deleted.length} deleted\n`,
+      );
+  });
+}
+
+export function register(group: Command): void {
+  group
+    .command('serve')
+    .description('POP3 server over the Maildirs in the data directory (RFC 1939, CAPA, STLS, AUTH PLAIN)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'POP3 port, STLS offered (0 = any free port)', parsePort, POP3_DEFAULT_PORT)
+    .option('--tls-port <port>', 'also listen with implicit TLS (POP3S) on this port', parsePort)
+    .option('--data <dir>', 'data directory: Maildirs, accounts, certificate (default ./netkit-data)')
+    .option('--allow-plaintext', 'accept USER/PASS and AUTH PLAIN without TLS from any address')
+    .option('--auth-accept-any', 'lab mode: any password opens any mailbox name (created when new)')
+    .option('--cert <file>', 'TLS certificate (PEM; default: a self-signed dev certificate in DATA/tls)')
+    .option('--key <file>', 'TLS private key (PEM), with --cert')
+    .option('--login-delay <duration>', 'pause before answering a failed login', parseDuration, 1000)
+    .option(
+      '--idle-timeout <duration>',
+      'close sessions idle this long (RFC 1939: ≥ 10 min)',
+      parseDuration,
+      600_000,
+    )
+    .option('--max-connections <n>', 'simultaneous connections per listener', parsePositive)
+    .option('--json', 'print listening sockets and session events (login, auth-failed, quit) as JSON lines')
+    .option('-q, --quiet', 'do not print session events')
+    .option('--trace', 'print the protocol conversation (C:/S:) on stderr, passwords hidden')
+    .addHelpText(
+      'after',
+      `
+Mailboxes are Maildirs under DATA/mail/NAME (the ones \`netkit smtp serve\` delivers to); a user
+logs in with the account name (\`netkit user add bob\`), and bob@any.domain means bob too.
+Plaintext logins are accepted on loopback, after STLS, or on the TLS port (else --allow-plaintext).
+DELE takes effect only after QUIT; a second session on a busy mailbox gets -ERR [IN-USE].
+
+Examples:
+  $ netkit user add bob --password s3cret
+  $ netkit pop3 serve --port 1110 --tls-port 1995
+  pop3 listening on 127.0.0.1:1110
+  pop3 listening on 127.0.0.1:1995 (tls)
+  02:41:07 bob logged in from 127.0.0.1:58668 (PLAIN): 2 messages
+  02:41:07 bob quit: 1 retrieved, 1 deleted
+  $ netkit pop3 serve --port 0 --auth-accept-any --trace --json
+  $ netkit pop3 serve --host 0.0.0.0 --cert cert.pem --key key.pem
+  $ curl pop3://bob:s3cret@127.0.0.1:1110/1`,
+    )
+    .action(
+      action(async (flags: ServeFlags) => {
+        if (Boolean(flags.cert) !== Boolean(flags.key)) throw usageError('--cert and --key go together');
+        const dataDir = resolveDataDir(flags.data);
+        const tls = await loadTls(dataDir, { cert: flags.cert, key: flags.key });
+        const server = await createPop3Server({
+          dataDir,
+          host: flags.host,
+          port: flags.port,
+          tlsPort: flags.tlsPort,
+          tls,
+          allowPlaintext: flags.allowPlaintext,
+          authAcceptAny: flags.authAcceptAny,
+          failedLoginDelayMs: flags.loginDelay,
+          idleTimeoutMs: flags.idleTimeout,
+          maxConnections: flags.maxConnections,
+        });
+        if (flags.trace) printTrace(server, 'server');
+        if (!flags.quiet) logSessions(server, flags.json === true);
+        announceListening('pop3', server, { json: flags.json });
+        if (server.tlsPort !== undefined) {
+          announceListening(
+            'pop3',
+            { host: server.host, port: server.tlsPort },
+            { json: flags.json, tls: true },
+          );
+        }
+        onShutdown(() => server.close());
+      }),
+    );
+}

@@ -1,0 +1,54 @@
+/**
+ * `netkit mail serve`: SMTP and POP3 on one data directory — a message accepted by Python's smtplib
+ * is read back by Python's poplib from the recipient's own inbox, and other inboxes stay empty.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { netkit, run, startServe, tempDir } from '../helpers/net.js';
+
+describe('netkit mail serve', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let server: Awaited<ReturnType<typeof startServe>>;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    const added = await netkit(['user', 'add', 'bob', '--password', 'bobpw', '--data', dir]);
+    expect(added.code).toBe(0);
+    await netkit(['user', 'add', 'carol', '--password', 'carolpw', '--data', dir]);
+    server = await startServe(['mail', 'serve', '--data', dir, '--smtp-port', '0', '--pop3-port', '0'], 2);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await cleanup();
+  });
+
+  it('announces both listeners', () => {
+    expect(server.listening.map((l) => l.service).sort()).toEqual(['pop3', 'smtp']);
+  });
+
+  it('delivers with smtplib and reads back with poplib, one inbox per recipient', async () => {
+    const smtp = server.listening.find((l) => l.service === 'smtp')!.port;
+    const pop3 = server.listening.find((l) => l.service === 'pop3')!.port;
+    const script = `
+import smtplib, poplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m['From'] = 'alice@example.org'; m['To'] = 'bob@lab.test'; m['Subject'] = 'together'
+m.set_content('one data directory')
+with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as s:
+    s.send_message(m)
+p = poplib.POP3('127.0.0.1', int(sys.argv[2]))
+p.user('bob'); p.pass_('bobpw')
+count, _ = p.stat()
+body = b'\\n'.join(p.retr(1)[1]).decode()
+p.quit()
+c = poplib.POP3('127.0.0.1', int(sys.argv[2]))
+c.user('carol'); c.pass_('carolpw')
+print(count, c.stat()[0], 'Subject: together' in body, 'one data directory' in body)
+c.quit()
+`;
+    const r = await run('/usr/bin/python3', ['-c', script, String(smtp), String(pop3)]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('1 0 True True');
+  });
+});

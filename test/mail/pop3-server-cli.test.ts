@@ -1,0 +1,112 @@
+/** `netkit pop3 serve`: help, usage errors, --json listening lines, --trace, and the cross-process lock. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Maildir } from '../../src/mail/maildir.js';
+import { createPop3Server } from '../../src/mail/pop3-server.js';
+import { LineClient, netkit, startServe, tempDir } from '../helpers/net.js';
+
+let dataDir: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ dir: dataDir, cleanup } = await tempDir());
+  await Maildir.open(dataDir, 'bob').deliver(Buffer.from('Subject: cli\r\n\r\nhello from the CLI\r\n'));
+});
+afterAll(() => cleanup());
+
+describe('netkit pop3 serve', () => {
+  it('has help with examples', async () => {
+    const r = await netkit(['pop3', 'serve', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Examples:');
+    for (const flag of [
+      '--host',
+      '--port',
+      '--tls-port',
+      '--data',
+      '--allow-plaintext',
+      '--auth-accept-any',
+      '--json',
+      '--trace',
+    ]) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('exits 2 on usage errors', async () => {
+    expect((await netkit(['pop3', 'serve', '--port', 'nope'])).code).toBe(2);
+    const half = await netkit(['pop3', 'serve', '--port', '0', '--cert', 'x.pem', '--data', dataDir]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toBe('netkit: --cert and --key go together\n');
+  });
+
+  it('announces both sockets with --json, serves mail, traces without the password', async () => {
+    const srv = await startServe(
+      ['pop3', 'serve', '--port', '0', '--tls-port', '0', '--data', dataDir, '--auth-accept-any', '--trace'],
+      2,
+    );
+    let stderr = '';
+    srv.child.stderr!.on('data', (d) => {
+      stderr += d.toString();
+    });
+    let stdout = '';
+    const quitLine = new Promise<void>((resolve) => {
+      srv.child.stdout!.on('data', (d) => {
+        stdout += d.toString();
+        if (stdout.includes('"event":"quit"')) resolve();
+      });
+    });
+    try {
+      expect(srv.listening).toEqual([
+        { service: 'pop3', host: '127.0.0.1', port: expect.any(Number), tls: false },
+        { service: 'pop3', host: '127.0.0.1', port: expect.any(Number), tls: true },
+      ]);
+      const c = await LineClient.connect(srv.listening[0]!.port);
+      expect(await c.line()).toBe('+OK netkit POP3 server ready');
+      c.send('USER bob\r\nPASS top-secret-pw\r\nRETR 1\r\nQUIT\r\n');
+      await c.until(/^hello from the CLI$/);
+      await c.until(/signing off/);
+      await c.closed;
+      await quitLine;
+      const events = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(events.map((e) => e.event)).toEqual(['login', 'quit']);
+      expect(events[0]).toMatchObject({ mailbox: 'bob', mechanism: 'USER', secure: false, messages: 1 });
+      expect(events[1]).toMatchObject({ mailbox: 'bob', retrieved: 1, deleted: [] });
+      expect(stderr).toMatch(/\[pop3#\d+\] C: PASS \*\*\*\*/);
+      expect(stderr).toMatch(/\[pop3#\d+\] S: \+OK logged in: mailbox bob has 1 message/);
+      expect(stderr).not.toContain('top-secret-pw');
+    } finally {
+      await srv.stop();
+    }
+    expect(srv.child.exitCode).toBe(0);
+  });
+
+  it('excludes a session in another server process on the same data directory ([IN-USE])', async () => {
+    const inProcess = await createPop3Server({ dataDir, port: 0, tls: false, authAcceptAny: true });
+    const other = await startServe(['pop3', 'serve', '--port', '0', '--data', dataDir, '--auth-accept-any']);
+    try {
+      const a = await LineClient.connect(inProcess.port);
+      await a.line();
+      a.send('USER bob\r\nPASS x\r\n');
+      await a.line();
+      expect(await a.line()).toContain('+OK logged in');
+      const b = await LineClient.connect(other.listening[0]!.port);
+      await b.line();
+      b.send('USER bob\r\nPASS x\r\n');
+      await b.line();
+      expect(await b.line()).toBe('-ERR [IN-USE] mailbox locked: another POP3 session is using it');
+      a.send('QUIT\r\n');
+      await a.closed;
+      b.send('USER bob\r\nPASS x\r\n');
+      await b.line();
+      expect(await b.line()).toContain('+OK logged in');
+      b.send('QUIT\r\n');
+      await b.closed;
+    } finally {
+      await other.stop();
+      await inProcess.close(500);
+    }
+  });
+});
