@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { startNginx } from './_nginx.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', 'dist', 'cli', 'main.js');
+const CLI = path.join(here, '..', 'bin', 'netkit.cjs');
 const MiB = 1024 * 1024;
 
 function option(args, name, fallback) {

@@ -50,7 +50,7 @@ async function startupTime() {
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'dist/cli/main.js'), 'lab', '--data', data, '--port-offset', '30000', '--json'],
+    [path.join(ROOT, 'bin/netkit.cjs'), 'lab', '--data', data, '--port-offset', '30000', '--json'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

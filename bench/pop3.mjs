@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { startDovecot } from './_dovecot.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '../dist/cli/main.js');
+const CLI = path.join(here, '../bin/netkit.cjs');
 
 function parseArgs(args) {
   const o = { messages: 5000, size: 10_240, runs: 3 };

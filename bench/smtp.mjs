@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '../dist/cli/main.js');
+const CLI = path.join(here, '../bin/netkit.cjs');
 const PY = '/usr/bin/python3';
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 const SMTP_SINK = '/usr/sbin/smtp-sink';

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+'use strict';
+// The `netkit` launcher. libuv's thread pool (file I/O, fsync, scrypt, DNS) has 4 threads by
+// default, which serialises the servers' durable writes under load. The size must be set before
+// the pool is first used — and the ES module loader itself uses it — so this tiny CommonJS file
+// sets it and only then loads the CLI.
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '16';
+import('../dist/cli/main.js');
