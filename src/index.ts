@@ -2,6 +2,7 @@
  * netkit's library entry: the typed API of every area. The CLI is a thin layer over these.
  */
 
+// ---- core: listeners, framing, TLS, trace events, accounts, errors ----
 export {
   type Account,
   type AccountClass,
@@ -9,11 +10,81 @@ export {
   hashPassword,
   verifyPassword,
 } from './core/accounts.js';
+export { formatHostPort } from './core/address.js';
 export { LineConnection, type LineConnectionOptions } from './core/connection.js';
 export { resolveDataDir, writeFileAtomic } from './core/datadir.js';
 export { NetkitError, type NetkitErrorCode } from './core/errors.js';
 export { type LineItem, LineSplitter } from './core/lines.js';
-export { formatHostPort, listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
+export { listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
 export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js';
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
+export { parseCookieFile, serializeCookieFile } from './http/cookie-file.js';
+// ---- HTTP and URLs ----
+export { type CookieJar, createCookieJar, loadCookieJar, saveCookieJar } from './http/cookie-jar.js';
+export {
+  type DownloadHandle,
+  type DownloadOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  download,
+} from './http/download/index.js';
+export { createFileServer, type FileServerHandle, type FileServerOptions } from './http/file-server.js';
+export { HttpClient, type HttpRequestOptions, type HttpResponse, httpRequest } from './http/request.js';
+export {
+  ParseResult,
+  parseQs,
+  parseQsl,
+  quote,
+  quotePlus,
+  SplitResult,
+  unquote,
+  unquotePlus,
+  urldefrag,
+  urlencode,
+  urljoin,
+  urlparse,
+  urlsplit,
+  urlunparse,
+  urlunsplit,
+} from './http/url.js';
+// ---- the lab ----
+export { type LabConfig, resolveLabConfig } from './lab/config.js';
+export { type DashboardHandle, startDashboard } from './lab/dashboard.js';
+
+// ---- mail: SMTP server, POP3 server and client, sending, Maildir ----
+export { MailIndex } from './lab/mail-index.js';
+export { listMailboxes, Maildir, type MaildirEntry } from './mail/maildir.js';
+export { type MessageView, parseMessage, saveAttachments } from './mail/message-view.js';
+export { Pop3Client, type Pop3ConnectOptions, Pop3Error } from './mail/pop3-client.js';
+export { type FetchOptions, type FetchResult, fetchMessages } from './mail/pop3-client-fetch.js';
+export { createPop3Server, type Pop3ServerHandle, type Pop3ServerOptions } from './mail/pop3-server.js';
+export { type SendMailOptions, type SendMailResult, sendMail } from './mail/send.js';
+export {
+  createSmtpServer,
+  type SmtpMessageEvent,
+  type SmtpServerHandle,
+  type SmtpServerOptions,
+} from './mail/smtp-server.js';
+// ---- sockets: TCP, UDP, classic services, host/IP/port information ----
+export {
+  CLASSIC_PORTS,
+  CLASSIC_SERVICES,
+  type ClassicServiceHandle,
+  type ClassicServiceName,
+  type ClassicServiceOptions,
+  startService,
+  startServices,
+} from './sockets/classic.js';
+export { localHostInfo, lookupHost, reverseLookup } from './sockets/hostinfo.js';
+export { classify, type IpInfo, type IpKind, ipcalc, parseAddress } from './sockets/ipcalc.js';
+export { parsePortList, type ScanOptions, type ScanReport, scanPorts } from './sockets/scan.js';
+export { loadServices, lookupPort, portRange } from './sockets/services.js';
+export {
+  relay,
+  type TcpConnectOptions,
+  type TcpListenOptions,
+  tcpConnect,
+  tcpListen,
+} from './sockets/tcp.js';
+export { bindUdp, checkPayloadSize, MAX_UDP_PAYLOAD, UdpClient, udpRequest } from './sockets/udp.js';
 export { VERSION } from './version.js';
