@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/version.js';
+import { netkit } from '../helpers/net.js';
+
+describe('netkit launcher', () => {
+  it('prints the version (fast path) and exits 0', async () => {
+    const r = await netkit(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('lists the command groups with examples in --help', async () => {
+    const r = await netkit(['--help']);
+    expect(r.code).toBe(0);
+    for (const g of [
+      'lab',
+      'tcp',
+      'udp',
+      'serve',
+      'smtp',
+      'pop3',
+      'mail',
+      'user',
+      'url',
+      'http',
+      'download',
+    ]) {
+      expect(r.stdout).toContain(`  ${g} `);
+    }
+    expect(r.stdout).toContain('Examples:');
+  });
+
+  it('exits 2 with one line for an unknown command', async () => {
+    const r = await netkit(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
