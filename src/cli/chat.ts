@@ -1,6 +1,263 @@
-import type { Command } from 'commander';
+/**
+ * `netkit chat serve|join`: the CLI over `createChatServer` and `ChatClient`. The only logic here is
+ * presentation: the server's event log, and the client's prompt that keeps what the user is typing
+ * intact while lines arrive (clear the prompt rows, print the line, redraw prompt and input).
+ */
+import readline from 'node:readline';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ChatClient } from '../sockets/chat-client.js';
+import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
+import { createPrompt } from './chat-prompt.js';
+import {
+  action,
+  announceListening,
+  collect,
+  dim,
+  onShutdown,
+  parseBytes,
+  parseDuration,
+  parseHostPort,
+  parseInteger,
+  parsePort,
+  parsePositive,
+  printJson,
+  printTrace,
+} from './util.js';
 
-/** `netkit chat`: placeholder until the command group lands. */
+export const DEFAULT_CHAT_PORT = 7070;
+
+function parseNonNegative(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
+}
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  json?: boolean;
+  trace?: boolean;
+  quiet?: boolean;
+  maxClients: number;
+  maxPerIp: number;
+  idleTimeout: number;
+  maxLine: number;
+  maxQueue: number;
+  rate: number;
+  burst: number;
+  history: number;
+  room: string;
+  motd: string[];
+  data?: string;
+}
+
+/** The server's console log: one line per event, human or JSON. */
+function logEvents(server: ChatServer, json: boolean): void {
+  const time = () => new Date().toTimeString().slice(0, 8);
+  const out = (rec: Record<string, unknown>, human: string) => {
+    if (json) printJson({ ts: Date.now(), ...rec });
+    else process.stdout.write(`${dim(time())} ${human}\n`);
+  };
+  server.on('join', (e) => out({ event: 'join', ...e }, `#${e.room} ${e.nick} joined`));
+  server.on('leave', (e) => out({ event: 'leave', ...e }, `#${e.room} ${e.nick} left (${e.reason})`));
+  server.on('nick', (e) => out({ event: 'nick', ...e }, `#${e.room} ${e.old} is now ${e.nick}`));
+  server.on('message', (m) =>
+    out(
+      { event: 'message', room: m.room, nick: m.nick, kind: m.kind, text: m.text },
+      `#${m.room} ${m.kind === 'me' ? `* ${m.nick} ${m.text}` : `<${m.nick}> ${m.text}`}`,
+    ),
+  );
+}
+
+function registerServe(chat: Command): void {
+  chat
+    .command('serve')
+    .description('run the chat server (usable with nc, telnet, ncat and `netkit chat join`)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, DEFAULT_CHAT_PORT)
+    .option('--json', 'print the listening address and the event log as JSON lines')
+    .option('--trace', 'print every line in and out on stderr (C: / S:)')
+    .option('-q, --quiet', 'do not print the event log (joins, leaves, messages)')
+    .option('--max-clients <n>', 'connected clients at most', parsePositive, CHAT_DEFAULTS.maxClients)
+    .option(
+      '--max-per-ip <n>',
+      'connections per client address',
+      parsePositive,
+      CHAT_DEFAULTS.maxClientsPerIp,
+    )
+    .addOption(
+      new Option('--idle-timeout <duration>', 'disconnect clients silent this long (0 = never)')
+        .argParser(parseDuration)
+        .default(CHAT_DEFAULTS.idleTimeoutMs, '1h'),
+    )
+    .option('--max-line <bytes>', 'longest line accepted', parseBytes, CHAT_DEFAULTS.maxLineLength)
+    .addOption(
+      new Option('--max-queue <bytes>', 'drop a client whose unread output passes this size')
+        .argParser(parseBytes)
+        .default(CHAT_DEFAULTS.maxOutboundBytes, '256k'),
+    )
+    .option(
+      '--rate <lines>',
+      'lines per second per client after the burst (0 = no limit)',
+      parseNonNegative,
+      5,
+    )
+    .option('--burst <lines>', 'lines a client may send at once', parsePositive, 20)
+    .option(
+      '--history <n>',
+      'messages per room replayed on join (0 = none)',
+      parseNonNegative,
+      CHAT_DEFAULTS.historySize,
+    )
+    .option('--room <name>', 'the room everyone starts in', CHAT_DEFAULTS.defaultRoom)
+    .option('--motd <text>', 'an extra banner line (repeatable)', collect, [])
+    .option('--data <dir>', 'persist history in DIR/chat/history.jsonl')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit chat serve                          listen on 127.0.0.1:7070
+  $ nc 127.0.0.1 7070                          chat from another terminal (or telnet / ncat)
+  $ netkit chat serve --port 0 --json          any free port; JSON address line and event log
+  $ netkit chat serve --data ./netkit-data --history 50 --motd "Be nice."
+  $ netkit chat serve --host 0.0.0.0 --max-clients 200 --rate 2 --burst 10 --trace
+
+Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
+    )
+    .action(
+      action(async (opts: ServeOptions) => {
+        const server = await createChatServer({
+          host: opts.host,
+          port: opts.port,
+          maxClients: opts.maxClients,
+          maxClientsPerIp: opts.maxPerIp,
+          idleTimeoutMs: opts.idleTimeout,
+          maxLineLength: opts.maxLine,
+          maxOutboundBytes: opts.maxQueue,
+          rateLimit: { perSecond: opts.rate, burst: opts.burst },
+          historySize: opts.history,
+          defaultRoom: opts.room,
+          motd: opts.motd,
+          dataDir: opts.data,
+        });
+        announceListening('chat', server, { json: opts.json });
+        if (opts.trace) printTrace(server, 'server');
+        if (!opts.quiet) logEvents(server, opts.json === true);
+        onShutdown(() => server.close());
+      }),
+    );
+}
+
+interface JoinOptions {
+  nick?: string;
+  trace?: boolean;
+  greetingTimeout: number;
+  connectTimeout: number;
+}
+
+/** A terminal: incoming lines print above the prompt; Ctrl-D / Ctrl-C quit politely. */
+function interactive(client: ChatClient, nick: string | undefined): void {
+  let quitting = false;
+  const quit = () => {
+    if (quitting) return;
+    quitting = true;
+    if (client.netkit) client.send('/quit');
+    client.end();
+  };
+  const term = createPrompt(`${nick ?? 'you'}> `, {
+    line(text) {
+      if (text.length > 0) client.send(text);
+    },
+    end: quit,
+  });
+  client.on('line', (line: string) => {
+    const renamed = /^\*\*\* You (?:are now known as|are) ([A-Za-z][\w-]*)/.exec(line);
+    if (renamed && client.netkit) term.setPrompt(`${renamed[1]}> `);
+    term.print(line);
+  });
+  client.on('close', () => {
+    term.close();
+    process.stderr.write('*** connection closed\n');
+    process.exit(0);
+  });
+}
+
+/** stdin is a pipe or file: send its lines, print what arrives, half-close at EOF. */
+function piped(client: ChatClient): void {
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  rl.on('line', (line) => client.send(line));
+  rl.on('close', () => client.end());
+  client.on('line', (line: string) => process.stdout.write(`${line}\n`));
+  client.on('close', () => {
+    rl.close();
+    process.exitCode = 0;
+    // let stdout drain before leaving
+    process.stdout.write('', () => process.exit(0));
+  });
+}
+
+function registerJoin(chat: Command): void {
+  chat
+    .command('join')
+    .description('join a chat server (ours, or any line relay such as ncat --chat)')
+    .argument('<host:port>', `server address (port defaults to ${DEFAULT_CHAT_PORT})`)
+    .option('-n, --nick <name>', 'nickname to take on a netkit server')
+    .option('--trace', 'print the lines sent and received on stderr (C: / S:)')
+    .addOption(
+      new Option('--greeting-timeout <duration>', "wait this long for the server's banner before sending")
+        .argParser(parseDuration)
+        .default(1000, '1s'),
+    )
+    .addOption(
+      new Option('--connect-timeout <duration>', 'give up connecting after this long')
+        .argParser(parseDuration)
+        .default(10_000, '10s'),
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit chat join 127.0.0.1:7070 --nick alice     interactive prompt
+  $ netkit chat join localhost --nick bob            port 7070 by default
+  $ echo "hello from a script" | netkit chat join 127.0.0.1:7070 --nick bot
+  $ netkit chat join 127.0.0.1:9999                  against ncat -l --chat 9999
+
+Incoming lines are printed above your prompt; what you are typing stays intact.
+With stdin not a terminal, lines are sent as they are read; at end of input the
+client half-closes and prints what arrives until the server closes.`,
+    )
+    .action(
+      action(async (address: string, opts: JoinOptions) => {
+        const { host, port } = parseHostPort(address, DEFAULT_CHAT_PORT);
+        const client = await ChatClient.connect({
+          host,
+          port,
+          nick: opts.nick,
+          greetingTimeoutMs: opts.greetingTimeout,
+          connectTimeoutMs: opts.connectTimeout,
+        });
+        if (opts.trace) printTrace(client, 'client');
+        client.once('ready', (netkit: boolean) => {
+          if (!netkit && opts.nick)
+            process.stderr.write('netkit: not a netkit chat server; --nick was not sent\n');
+        });
+        if (process.stdin.isTTY && process.stdout.isTTY) interactive(client, opts.nick);
+        else piped(client);
+      }),
+    );
+}
+
+/** `netkit chat serve|join`. */
 export function register(program: Command): void {
-  program.command('chat').description('not available yet');
+  const chat = program.command('chat').description('multi-client TCP line chat server and client');
+  chat.addHelpText(
+    'after',
+    `
+Examples:
+  $ netkit chat serve --port 7070
+  $ nc 127.0.0.1 7070
+  $ netkit chat join 127.0.0.1:7070 --nick alice`,
+  );
+  registerServe(chat);
+  registerJoin(chat);
 }

@@ -1,0 +1,159 @@
+/**
+ * The client side of the line chat, without any terminal handling (the CLI adds the readline
+ * prompt). It works against our server and against any plain line relay such as `ncat --chat`:
+ *
+ * - it waits for the server's first line (up to `greetingTimeoutMs`); if that is the netkit banner
+ *   it sends `/nick NAME`, otherwise the server is a plain relay and the nickname is not sent (it
+ *   would be relayed as text). Lines the user sends meanwhile are queued, so they always follow the
+ *   nickname;
+ * - every received line is stripped of control characters and escape sequences before it is
+ *   handed on: a hostile server or peer cannot repaint our terminal either;
+ * - `end()` half-closes (shuts down our sending side) and keeps reading until the server closes,
+ *   so nothing the server still had to say is lost.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { NetkitError } from '../core/errors.js';
+import { LineSplitter } from '../core/lines.js';
+import { formatHostPort } from '../core/server.js';
+import { nextConnId, traceEvent } from '../core/trace.js';
+import { nickProblem } from './chat-commands.js';
+import { stripControls } from './chat-sanitize.js';
+
+export interface ChatClientOptions {
+  host: string;
+  port: number;
+  nick?: string;
+  /** how long to wait for the server's first line before treating it as a plain relay (default 1000 ms) */
+  greetingTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** longest line accepted from the server (default 64 KiB); longer ones are cut */
+  maxLineLength?: number;
+}
+
+/** Events: `line` (text), `ready` (netkit: boolean), `close`, `trace`. */
+export class ChatClient extends EventEmitter {
+  readonly id = nextConnId();
+  /** true once the server was recognised as a netkit chat server */
+  netkit = false;
+  private ready = false;
+  private endRequested = false;
+  private queued: string[] = [];
+  private readonly splitter: LineSplitter;
+  private greetingTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly socket: net.Socket,
+    private readonly opts: ChatClientOptions,
+  ) {
+    super();
+    this.splitter = new LineSplitter(opts.maxLineLength ?? 65536);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (err) => this.trace('error', err.message));
+    socket.on('end', () => this.trace('info', 'server closed its side'));
+    socket.on('close', () => {
+      if (this.greetingTimer) clearTimeout(this.greetingTimer);
+      this.trace('disconnect', '');
+      this.emit('close');
+    });
+    this.greetingTimer = setTimeout(() => this.becomeReady(false), opts.greetingTimeoutMs ?? 1000);
+    this.greetingTimer.unref();
+  }
+
+  /** Connect; resolves once the TCP connection is up. */
+  static connect(opts: ChatClientOptions): Promise<ChatClient> {
+    if (opts.nick !== undefined) {
+      const problem = nickProblem(opts.nick);
+      if (problem) return Promise.reject(new NetkitError('NETKIT_USAGE', `--nick: ${problem}`));
+    }
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: opts.host, port: opts.port });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new NetkitError(
+            'NETKIT_TIMEOUT',
+            `no connection to ${formatHostPort(opts.host, opts.port)} within ${opts.connectTimeoutMs ?? 10_000} ms`,
+          ),
+        );
+      }, opts.connectTimeoutMs ?? 10_000);
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          new NetkitError(
+            'NETKIT_CONNECT_FAILED',
+            `cannot connect to ${formatHostPort(opts.host, opts.port)}: ${err.code ?? err.message}`,
+            { cause: err },
+          ),
+        );
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        const client = new ChatClient(socket, opts);
+        client.trace('connect', '', formatHostPort(opts.host, opts.port));
+        resolve(client);
+      });
+    });
+  }
+
+  /** Send one line (queued until the greeting is known). */
+  send(line: string): void {
+    const clean = line.replace(/[\r\n]+/g, ' ');
+    if (!this.ready) {
+      this.queued.push(clean);
+      return;
+    }
+    this.write(clean);
+  }
+
+  /** Half-close: no more lines from us; keep reading until the server closes. */
+  end(): void {
+    // wait for the greeting, so a piped script still gets its nickname and lines out first
+    if (!this.ready) {
+      this.endRequested = true;
+      return;
+    }
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private write(line: string): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.trace('out', line);
+    this.socket.write(`${line}\n`);
+  }
+
+  private becomeReady(netkit: boolean): void {
+    if (this.ready) return;
+    this.ready = true;
+    this.netkit = netkit;
+    if (this.greetingTimer) clearTimeout(this.greetingTimer);
+    if (netkit && this.opts.nick) this.write(`/nick ${this.opts.nick}`);
+    for (const l of this.queued) this.write(l);
+    this.queued = [];
+    this.emit('ready', netkit);
+    if (this.endRequested) this.end();
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const item of this.splitter.push(chunk)) {
+      const text = 'overflow' in item ? '[overlong line cut]' : stripControls(item.line.toString('utf8'));
+      this.trace('in', text);
+      if (!this.ready) this.becomeReady(/^\*\*\* Welcome to netkit chat\b/.test(text));
+      this.emit('line', text);
+    }
+  }
+
+  private trace(
+    kind: 'connect' | 'disconnect' | 'in' | 'out' | 'error' | 'info',
+    text: string,
+    peer?: string,
+  ) {
+    traceEvent(this, 'chat', this.id, kind, text, peer);
+  }
+}

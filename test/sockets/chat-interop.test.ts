@@ -1,0 +1,212 @@
+/**
+ * The chat against independent peers: netcat-openbsd (`nc`) and nmap's `ncat` as clients of our
+ * server, and our `chat join` client against `ncat --chat` as the server. The peers must be
+ * installed (.ci/run installs them): a missing binary fails the test.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import net from 'node:net';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ChatServer, createChatServer } from '../../src/sockets/chat-server.js';
+import { CLI, have, LineClient, startServe } from '../helpers/net.js';
+
+/** A child process whose stdout (and stderr) we can wait on line by line. */
+class Proc {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly out: string[] = [];
+  readonly err: string[] = [];
+  private waiters: Array<() => void> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(cmd: string, args: string[]) {
+    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const collect = (stream: NodeJS.ReadableStream, into: string[]) => {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => {
+        buf += d;
+        let i = buf.indexOf('\n');
+        while (i !== -1) {
+          into.push(buf.slice(0, i).replace(/\r$/, ''));
+          buf = buf.slice(i + 1);
+          i = buf.indexOf('\n');
+        }
+        for (const w of this.waiters.splice(0)) w();
+      });
+    };
+    collect(this.child.stdout, this.out);
+    collect(this.child.stderr, this.err);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.child.on('exit', () => {
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  /** Wait until a line on stdout (or stderr) matches. */
+  async waitFor(re: RegExp, stream: 'out' | 'err' = 'out', timeoutMs = 8000): Promise<string> {
+    const lines = stream === 'out' ? this.out : this.err;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = lines.find((l) => re.test(l));
+      if (hit !== undefined) return hit;
+      if (this.child.exitCode !== null)
+        throw new Error(
+          `process exited before ${re}; stdout: ${this.out.join('|')}; stderr: ${this.err.join('|')}`,
+        );
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timeout waiting for ${re}; got: ${lines.join(' | ')}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  send(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+const procs: Proc[] = [];
+const servers: ChatServer[] = [];
+const clients: LineClient[] = [];
+afterEach(async () => {
+  for (const p of procs.splice(0)) p.kill();
+  for (const c of clients.splice(0)) c.close();
+  for (const s of servers.splice(0)) await s.close(200);
+});
+
+function proc(cmd: string, args: string[]): Proc {
+  const p = new Proc(cmd, args);
+  procs.push(p);
+  return p;
+}
+
+beforeAll(async () => {
+  // the peers are part of the test: a missing one is a failure, never a skip
+  expect(await have('nc'), 'nc (netcat-openbsd) must be installed').toBe(true);
+  expect(await have('ncat'), 'ncat must be installed').toBe(true);
+});
+
+/** A port that was free a moment ago (for peers that cannot listen on port 0 and report it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function chatServer(): Promise<ChatServer> {
+  const s = await createChatServer({ rateLimit: { perSecond: 0 } });
+  servers.push(s);
+  return s;
+}
+
+/** Two command-line peers chat through our server; their messages cross. */
+async function crossTalk(s: ChatServer, a: Proc, b: Proc, nickA: string, nickB: string) {
+  await a.waitFor(/^\*\*\* You joined #lobby/);
+  await b.waitFor(/^\*\*\* You joined #lobby/);
+  a.send(`/nick ${nickA}\n`);
+  await a.waitFor(new RegExp(`^\\*\\*\\* You are now known as ${nickA}$`));
+  b.send(`/nick ${nickB}\n`);
+  await b.waitFor(new RegExp(`^\\*\\*\\* You are now known as ${nickB}$`));
+  a.send(`hello from ${nickA}\n`);
+  expect(await b.waitFor(/^<.*> hello from/)).toBe(`<${nickA}> hello from ${nickA}`);
+  b.send(`hi back from ${nickB} \u001b[31mred\u001b[0m\n`);
+  expect(await a.waitFor(/^<.*> hi back/)).toBe(`<${nickB}> hi back from ${nickB} red`);
+  a.send('/quit\n');
+  expect(await a.waitFor(/^\*\*\* Bye!$/)).toBe('*** Bye!');
+  // netcat keeps running until its stdin ends too
+  a.child.stdin.end();
+  expect(await a.exited).toBe(0);
+  expect(await b.waitFor(/left #lobby/)).toBe(`*** ${nickA} left #lobby (quit)`);
+  expect(s.rooms()[0]!.members).toEqual([nickB]);
+}
+
+describe('chat interop: nc and ncat clients against our server', () => {
+  it('nc ↔ ncat', async () => {
+    const s = await chatServer();
+    const a = proc('nc', ['127.0.0.1', String(s.port)]);
+    const b = proc('ncat', ['127.0.0.1', String(s.port)]);
+    await crossTalk(s, a, b, 'ncuser', 'ncatuser');
+  });
+
+  it('nc ↔ nc, CRLF line ends (nc -C)', async () => {
+    const s = await chatServer();
+    const a = proc('nc', ['-C', '127.0.0.1', String(s.port)]);
+    const b = proc('nc', ['127.0.0.1', String(s.port)]);
+    await crossTalk(s, a, b, 'crlf', 'lf');
+  });
+
+  it('ncat ↔ our `chat join` client (CLI server, piped client)', async () => {
+    const srv = await startServe(['chat', 'serve', '--port', '0']);
+    try {
+      const port = srv.listening[0]!.port;
+      const peer = proc('ncat', ['127.0.0.1', String(port)]);
+      await peer.waitFor(/^\*\*\* You joined #lobby/);
+      peer.send('/nick peer\n');
+      await peer.waitFor(/known as peer$/);
+      const me = proc(process.execPath, [CLI, 'chat', 'join', `127.0.0.1:${port}`, '--nick', 'bob']);
+      await me.waitFor(/^\*\*\* You are now known as bob$/);
+      await peer.waitFor(/is now known as bob$/);
+      me.send('hello from netkit\n');
+      expect(await peer.waitFor(/^<bob>/)).toBe('<bob> hello from netkit');
+      peer.send('welcome \u001b]0;title\u0007bob\n');
+      expect(await me.waitFor(/^<peer>/)).toBe('<peer> welcome bob');
+      // end of input: the client half-closes and exits once the server has closed
+      me.child.stdin.end();
+      expect(await me.exited).toBe(0);
+      expect(await peer.waitFor(/bob left/)).toBe('*** bob left #lobby (connection closed)');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('chat interop: our client against ncat --chat', () => {
+  it('chats with a plain peer through `ncat -l --chat`, without sending /nick', async () => {
+    const port = await freePort();
+    const ncat = proc('ncat', ['-v', '-l', '--chat', '127.0.0.1', String(port)]);
+    await ncat.waitFor(/Listening on 127\.0\.0\.1:\d+/, 'err');
+    const peer = await LineClient.connect(port);
+    clients.push(peer);
+    await peer.until(/already connected/);
+    const me = proc(process.execPath, [
+      CLI,
+      'chat',
+      'join',
+      `127.0.0.1:${port}`,
+      '--nick',
+      'alice',
+      '--greeting-timeout',
+      '300ms',
+    ]);
+    // ncat announces the newcomer to the peer
+    await peer.until(/is connected as <user\d+>/);
+    expect(await me.waitFor(/not a netkit chat server/, 'err')).toMatch(/--nick was not sent/);
+    me.send('hello ncat\n');
+    const seen: string[] = [];
+    for (let l = await peer.line(); ; l = await peer.line()) {
+      seen.push(l);
+      if (/hello ncat/.test(l)) break;
+    }
+    expect(seen.at(-1)).toMatch(/^<user\d+> hello ncat$/);
+    // the nickname was never relayed as text
+    expect(seen.join('\n')).not.toMatch(/\/nick/);
+    peer.send('hi netkit\n');
+    expect(await me.waitFor(/hi netkit/)).toMatch(/^<user\d+> hi netkit$/);
+    me.child.stdin.end();
+    expect(await me.exited).toBe(0);
+    await peer.until(/is disconnected/);
+  });
+});
