@@ -10,7 +10,12 @@
  *   written to every ordinary member (no per-member copy in JavaScript);
  * - "special" members — the ones excluded from a segment (the sender of a line does not get it
  *   back) or the only target of one (a reply, a private message) — get their own selection,
- *   written between `cork()` and `uncork()` so it still leaves in one `writev`.
+ *   joined into one string and written once.
+ *
+ * This is the `cork()`/`uncork()` idea (many small writes leave as one) done before the stream
+ * sees the data: an earlier version corked each special member and wrote its segments one by one,
+ * and that `writev` of thousands of small strings was about a third of the server's CPU in the
+ * `chat` benchmark. Joining first costs one string concatenation instead.
  *
  * Order is preserved for every member, because replies travel in the same segment list as the
  * room's lines. A member that moves to another room must be flushed first (the server does that).
@@ -27,8 +32,6 @@ export const FLUSH_BYTES = 64 * 1024;
 export interface FanoutMember {
   /** write one already-framed chunk; false when the member has been dropped */
   write(data: string | Buffer): boolean;
-  cork(): void;
-  uncork(): void;
 }
 
 interface Segment<M> {
@@ -88,17 +91,9 @@ export class FanoutRoom<M extends FanoutMember> {
     }
     for (const m of special) {
       if (!this.members.has(m)) continue;
-      m.cork();
-      let alive = true;
-      for (const s of segs) {
-        if (s.only ? s.only === m : s.except !== m) {
-          if (!m.write(s.text)) {
-            alive = false;
-            break;
-          }
-        }
-      }
-      if (alive) m.uncork();
+      const mine: string[] = [];
+      for (const s of segs) if (s.only ? s.only === m : s.except !== m) mine.push(s.text);
+      if (mine.length > 0) m.write(mine.length === 1 ? mine[0]! : mine.join(''));
     }
   }
 }

@@ -149,12 +149,6 @@ class Client {
     if (this.leaveReason === 'connection closed') this.leaveReason = 'too slow';
     return false;
   }
-  cork(): void {
-    this.conn.socket.cork();
-  }
-  uncork(): void {
-    this.conn.socket.uncork();
-  }
 }
 
 class Room extends FanoutRoom<Client> {
@@ -275,7 +269,8 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
     room.lastActive = Date.now();
     if (!closing) announce(room, `${c.nick} left #${room.name} (${reason})`);
     // a room nobody is in and that remembers nothing is forgotten (the default room stays)
-    if (room.members.size === 0 && room.name !== defaultRoom.room && !history.has(room.name)) rooms.delete(room.name);
+    if (room.members.size === 0 && room.name !== defaultRoom.room && !history.has(room.name))
+      rooms.delete(room.name);
     emitter.emit('leave', { room: room.name, nick: c.nick, reason } satisfies ChatLeaveEvent);
   };
 

@@ -167,6 +167,12 @@ describe('chat interop: nc and ncat clients against our server', () => {
       me.child.stdin.end();
       expect(await me.exited).toBe(0);
       expect(await peer.waitFor(/bob left/)).toBe('*** bob left #lobby (connection closed)');
+      // SIGTERM: the server says goodbye before closing
+      await srv.stop();
+      expect(await peer.waitFor(/shutting down/)).toBe('*** Server shutting down. Goodbye!');
+      // like nc, ncat leaves once its stdin ends too
+      peer.child.stdin.end();
+      expect(await peer.exited).toBe(0);
     } finally {
       await srv.stop();
     }

@@ -164,6 +164,21 @@ describe('chat server: the basics', () => {
     ]);
   });
 
+  it('forgets empty rooms without history and caps the number of rooms', async () => {
+    const s = await start({ maxRooms: 2, historySize: 0 });
+    const x = await join(s, 'xavier');
+    const y = await join(s, 'yvonne');
+    x.send('/join a\n');
+    expect(await x.until(/You joined/)).toBe('*** You joined #a (nobody else is here)');
+    y.send('/join b\n');
+    expect(await y.until(/^!!!/)).toBe('!!! too many rooms (at most 2); join an existing one (/rooms)');
+    x.send('/join lobby\n');
+    await x.until(/You joined #lobby/);
+    expect(s.rooms().map((r) => r.name)).toEqual(['lobby']);
+    y.send('/join b\n');
+    expect(await y.until(/You joined/)).toBe('*** You joined #b (nobody else is here)');
+  });
+
   it('replays a bounded history on join', async () => {
     const s = await start({ historySize: 3 });
     const a = await join(s, 'alice');

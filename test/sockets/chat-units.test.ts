@@ -6,6 +6,7 @@ import {
   normaliseRoom,
   parseChatLine,
 } from '../../src/sockets/chat-commands.js';
+import { FanoutRoom, FLUSH_BYTES } from '../../src/sockets/chat-fanout.js';
 import { RateLimiter, TokenBucket } from '../../src/sockets/chat-rate.js';
 import { sanitizeChatText, stripControls } from '../../src/sockets/chat-sanitize.js';
 
@@ -191,5 +192,75 @@ describe('rate limiting', () => {
   it('perSecond 0 disables the limit', () => {
     const r = new RateLimiter({ perSecond: 0 });
     for (let i = 0; i < 10_000; i++) expect(r.check()).toBe('ok');
+  });
+});
+
+describe('FanoutRoom', () => {
+  class Member {
+    writes: string[] = [];
+    constructor(readonly name: string) {}
+    write(data: string | Buffer): boolean {
+      this.writes.push(data.toString());
+      return true;
+    }
+  }
+  const setup = () => {
+    let scheduled = 0;
+    const room = new FanoutRoom<Member>(() => {
+      scheduled++;
+    });
+    const [a, b, c] = [new Member('a'), new Member('b'), new Member('c')];
+    for (const m of [a, b, c]) room.members.add(m);
+    return { room, a, b, c, scheduled: () => scheduled };
+  };
+
+  it("gives each member one write per flush, in order, without the sender's own lines", () => {
+    const { room, a, b, c, scheduled } = setup();
+    room.broadcast('<a> one\n', a);
+    room.direct(b, 'reply to b\n');
+    room.broadcast('<c> two\n', c);
+    room.broadcast('*** notice\n');
+    expect(scheduled()).toBe(1);
+    room.flush();
+    expect(a.writes).toEqual(['<c> two\n*** notice\n']);
+    expect(b.writes).toEqual(['<a> one\nreply to b\n<c> two\n*** notice\n']);
+    expect(c.writes).toEqual(['<a> one\n*** notice\n']);
+    room.flush();
+    expect(a.writes).toHaveLength(1);
+  });
+
+  it('shares one buffer among ordinary members', () => {
+    const { room, a, b } = setup();
+    const seen: unknown[] = [];
+    const record = (d: string | Buffer) => {
+      seen.push(d);
+      return true;
+    };
+    a.write = record;
+    b.write = record;
+    room.broadcast('x\n');
+    room.flush();
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toBe(seen[1]);
+  });
+
+  it('skips members that left before the flush', () => {
+    const { room, a, b } = setup();
+    room.direct(a, 'for a\n');
+    room.broadcast('all\n');
+    room.members.delete(a);
+    room.flush();
+    expect(a.writes).toEqual([]);
+    expect(b.writes).toEqual(['all\n']);
+  });
+
+  it('flushes early once a batch reaches FLUSH_BYTES', () => {
+    const { room, a, scheduled } = setup();
+    const line = `${'z'.repeat(1023)}\n`;
+    for (let i = 0; i < FLUSH_BYTES / 1024; i++) room.broadcast(line);
+    expect(a.writes).toHaveLength(1);
+    expect(room.pending).toBe(false);
+    room.broadcast(line);
+    expect(scheduled()).toBe(2);
   });
 });
