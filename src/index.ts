@@ -77,6 +77,7 @@ export {
 } from './sockets/classic.js';
 export { localHostInfo, lookupHost, reverseLookup } from './sockets/hostinfo.js';
 export { classify, type IpInfo, type IpKind, ipcalc, parseAddress } from './sockets/ipcalc.js';
+export { MulticastChat, MulticastSocket } from './sockets/multicast.js';
 export { parsePortList, type ScanOptions, type ScanReport, scanPorts } from './sockets/scan.js';
 export { loadServices, lookupPort, portRange } from './sockets/services.js';
 export {

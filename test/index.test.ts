@@ -12,6 +12,8 @@ describe('library entry', () => {
       'loadTls',
       'AccountStore',
       'startService',
+      'createChatServer',
+      'MulticastChat',
       'tcpConnect',
       'ipcalc',
       'createSmtpServer',
