@@ -66,6 +66,13 @@ export {
   type SmtpServerOptions,
 } from './mail/smtp-server.js';
 // ---- sockets: TCP, UDP, classic services, host/IP/port information ----
+export { ChatClient, type ChatClientOptions } from './sockets/chat-client.js';
+export {
+  type ChatMessage,
+  type ChatServer,
+  type ChatServerOptions,
+  createChatServer,
+} from './sockets/chat-server.js';
 export {
   CLASSIC_PORTS,
   CLASSIC_SERVICES,
