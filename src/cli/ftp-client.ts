@@ -1,4 +1,511 @@
+/**
+ * `netkit ftp ls|get|put|rm|mkdir|mv|mirror`: thin layers over {@link FtpClient} and the mirror
+ * functions (src/ftp/client.ts, src/ftp/client-mirror.ts). This file owns the flags, the login
+ * (user and password from the URL, the flags, NETKIT_PASSWORD or a prompt), the progress display
+ * and the output formats; `serve` lives in ftp-serve.ts.
+ *
+ * TLS: `--tls` is explicit AUTH TLS (then PROT P), `--implicit-tls` (or an `ftps://` URL) is
+ * TLS from the first byte. Certificates are verified; the lab's own development certificate in
+ * the data directory is trusted automatically, `--insecure` turns verification off.
+ * Passive mode only (EPSV/PASV).
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { NetkitError, usageError } from '../core/errors.js';
+import { formatTrace } from '../core/trace.js';
+import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
+import { mirrorDown, mirrorUp, removeTree } from '../ftp/client-mirror.js';
+import {
+  type FtpUrl,
+  formatFtpUrl,
+  joinRemote,
+  parseFtpUrl,
+  remoteBasename,
+  remoteDirname,
+} from '../ftp/ftp-url.js';
+import type { MirrorAction } from '../ftp/mirror.js';
+import { displayName, unsafeNameReason } from '../ftp/safe-name.js';
+import { trustedCertificates } from '../mail/tls-trust.js';
+import {
+  action,
+  createProgress,
+  formatBytes,
+  type Progress,
+  parseDuration,
+  printJson,
+  readPassword,
+} from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface CommonOptions {
+  user?: string;
+  password?: string;
+  tls?: boolean;
+  implicitTls?: boolean;
+  insecure?: boolean;
+  ca?: string;
+  data?: string;
+  timeout?: number;
+  trace?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .option('--user <name>', 'login name (default: from the URL, else anonymous)')
+    .option('--password <pw>', 'password (else from the URL, NETKIT_PASSWORD, or a prompt)')
+    .option('--tls', 'explicit FTPS: AUTH TLS before login, encrypted data (PROT P)')
+    .option('--implicit-tls', 'implicit FTPS: TLS from the first byte (default port 990; also ftps://)')
+    .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs)")
+    .option('--ca <file>', 'also trust this PEM certificate')
+    .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
+    .option(
+      '--timeout <duration>',
+      'give up when the server is silent this long (default 30s)',
+      parseDuration,
+    )
+    .option('--json', 'print JSON')
+    .option('--quiet', 'no progress or messages, only errors')
+    .option('--trace', 'print the FTP conversation on stderr (PASS masked)');
+}
+
+/** Parse the URL, work out the login, connect. */
+async function open(urlText: string, opts: CommonOptions): Promise<{ client: FtpClient; url: FtpUrl }> {
+  const url = parseFtpUrl(urlText);
+  if (opts.tls && (opts.implicitTls || url.scheme === 'ftps'))
+    throw usageError('--tls (explicit) and implicit TLS (--implicit-tls or ftps://) exclude each other');
+  const implicit = opts.implicitTls === true || url.scheme === 'ftps';
+  const user = opts.user ?? url.user;
+  const anonymous = user === undefined || /^(anonymous|ftp)$/i.test(user);
+  const host = url.host.includes(':') ? `[${url.host}]` : url.host;
+  const password = anonymous
+    ? (opts.password ?? url.password ?? 'netkit@')
+    : await readPassword(opts.password ?? url.password, `Password for ${user}@${host}: `);
+  const tlsMode = implicit ? 'implicit' : opts.tls ? 'explicit' : false;
+  const ca =
+    tlsMode && !opts.insecure ? await trustedCertificates(resolveDataDir(opts.data), opts.ca) : undefined;
+  // an ftp:// URL without a port and --implicit-tls: the implicit-TLS port
+  const port = implicit && url.scheme === 'ftp' && !/^ftp:\/\/[^/]*:\d+/i.test(urlText) ? 990 : url.port;
+  const client = await FtpClient.connect(
+    {
+      host: url.host,
+      port,
+      user: user ?? 'anonymous',
+      password,
+      tls: tlsMode,
+      rejectUnauthorized: !opts.insecure,
+      ...(ca ? { ca } : {}),
+      ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
+    },
+    (c) => {
+      if (opts.trace) c.on('trace', (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`));
+    },
+  );
+  return { client, url };
+}
+
+/** Run `fn` with a connected client and always close it. */
+async function withClient<T>(
+  urlText: string,
+  opts: CommonOptions,
+  fn: (client: FtpClient, url: FtpUrl) => Promise<T>,
+): Promise<T> {
+  const { client, url } = await open(urlText, opts);
+  try {
+    return await fn(client, url);
+  } finally {
+    client.close();
+  }
+}
+
+const say = (opts: CommonOptions, text: string): void => {
+  if (!opts.quiet && !opts.json) process.stdout.write(`${text}\n`);
+};
+const warn = (opts: CommonOptions, text: string): void => {
+  if (!opts.quiet) process.stderr.write(`netkit: warning: ${text}\n`);
+};
+
+/** Drive a progress display from the client's 'progress' events for one transfer. */
+function trackTransfer(client: FtpClient, label: string, opts: CommonOptions): Progress {
+  let progress: Progress | undefined;
+  const quiet = opts.quiet === true;
+  client.on('progress', (p: FtpProgress) => {
+    progress ??= createProgress(label, p.total, { quiet, initial: p.startAt });
+    progress.update(p.bytes);
+  });
+  return {
+    update: (n, d, s) => progress?.update(n, d, s),
+    setTotal: (t) => progress?.setTotal(t),
+    finish: (m) => {
+      if (progress) progress.finish(m);
+      else if (m && !quiet) process.stderr.write(`${m}\n`);
+    },
+  };
+}
+
+function rate(r: FtpTransferResult): string {
+  const secs = Math.max(r.ms, 1) / 1000;
+  return `${formatBytes(Math.round(r.transferred / secs))}/s`;
+}
+
+function transferMessage(verb: string, what: string, r: FtpTransferResult): string {
+  if (r.complete) return `${what} is already complete (${formatBytes(r.size)})`;
+  const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : '';
+  return `${verb} ${what} (${formatBytes(r.size)} in ${(r.ms / 1000).toFixed(1)}s, ${rate(r)}${resumed})`;
+}
+
+// ---- ls ----
+
+function entryJson(e: FtpEntry): Record<string, unknown> {
+  const o: Record<string, unknown> = { name: e.name, type: e.type, size: e.size };
+  if (e.modifiedAt) o.modifiedAt = e.modifiedAt.toISOString();
+  else if (e.rawModifiedAt) o.rawModifiedAt = e.rawModifiedAt;
+  if (e.permissions) o.permissions = e.permissions;
+  if (e.link) o.link = e.link;
+  return o;
+}
+
+function longLine(e: FtpEntry, sizeWidth: number): string {
+  const t = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : e.type === 'file' ? '-' : '?';
+  const mode = `${t}${e.permissions ?? '---------'}`;
+  const when = e.modifiedAt
+    ? e.modifiedAt.toISOString().slice(0, 16).replace('T', ' ')
+    : displayName(e.rawModifiedAt ?? '').padEnd(16);
+  const link = e.link ? ` -> ${displayName(e.link)}` : '';
+  return `${mode}  ${String(e.size).padStart(sizeWidth)}  ${when}  ${displayName(e.name)}${e.type === 'dir' ? '/' : ''}${link}`;
+}
+
+// ---- get: where the file goes ----
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The local file for a download: `-o FILE`, `-o DIR/` + the remote name, or the remote name here. */
+async function localTarget(url: FtpUrl, output: string | undefined): Promise<string> {
+  const name = remoteBasename(url.path);
+  const inDir =
+    output === undefined || output.endsWith('/') || output.endsWith(path.sep) || (await isDir(output));
+  if (!inDir) return output;
+  const why = unsafeNameReason(name);
+  if (why)
+    throw new NetkitError(
+      'NETKIT_PATH_OUTSIDE_ROOT',
+      `cannot name the local file after ${displayName(name)}: ${why}; use -o FILE`,
+    );
+  return path.join(output ?? '.', name);
+}
+
+// ---- mirror output ----
+
+function actionLine(a: MirrorAction, reverse: boolean): string {
+  switch (a.kind) {
+    case 'mkdir':
+      return `mkdir ${displayName(a.path)}/`;
+    case 'delete':
+      return `rm    ${displayName(a.path)}${a.type === 'dir' ? '/' : ''}`;
+    case 'transfer':
+      return `${reverse ? 'put  ' : 'get  '} ${displayName(a.path)} (${formatBytes(a.size)}, ${a.reason})`;
+    default:
+      return `skip  ${displayName(a.path)}: ${a.reason}`;
+  }
+}
+
+export function register(group: Command): void {
+  addCommon(
+    group
+      .command('ls')
+      .description('list a remote directory (MLSD, else LIST)')
+      .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/')
+      .option('-l, --long', 'long listing: type and mode, size, time (UTC), name'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp ls ftp://127.0.0.1:2121/pub/
+  $ netkit ftp ls -l ftp://alice@127.0.0.1:2121/ --password secret
+  $ NETKIT_PASSWORD=secret netkit ftp ls ftp://alice@127.0.0.1:2121/docs/ --tls --json
+  $ netkit ftp ls ftp://ftp.example.org/pub/ --trace`,
+    )
+    .action(
+      action(async (urlText: string, opts: CommonOptions & { long?: boolean }) => {
+        await withClient(urlText, opts, async (client, url) => {
+          const entries = (await client.list(url.path)).sort((a, b) =>
+            a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+          );
+          if (opts.json) {
+            for (const e of entries) printJson(entryJson(e));
+            return;
+          }
+          const width = Math.max(1, ...entries.map((e) => String(e.size).length));
+          for (const e of entries)
+            process.stdout.write(
+              `${opts.long ? longLine(e, width) : `${displayName(e.name)}${e.type === 'dir' ? '/' : ''}`}\n`,
+            );
+        });
+      }),
+    );
+
+  addCommon(
+    group
+      .command('get')
+      .description('download a file (through FILE.part; --continue resumes it)')
+      .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/file')
+      .option(
+        '-o, --output <file|dir|->',
+        'local file, existing directory, or - for stdout (default: the remote name here)',
+      )
+      .option('-c, --continue', 'resume: continue FILE.part (or a shorter FILE) with REST'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp get ftp://127.0.0.1:2121/pub/readme.txt
+  $ netkit ftp get ftp://alice:secret@127.0.0.1:2121/big.iso -o /tmp/ --continue
+  $ netkit ftp get ftp://127.0.0.1:2121/pub/readme.txt -o - | head
+  $ netkit ftp get ftp://alice@lab.local:2121/report.pdf --tls --insecure --json`,
+    )
+    .action(
+      action(async (urlText: string, opts: CommonOptions & { output?: string; continue?: boolean }) => {
+        const parsed = parseFtpUrl(urlText);
+        if (parsed.isDirectory)
+          throw usageError(`${formatFtpUrl(parsed)} names a directory: use "netkit ftp mirror"`);
+        if (opts.output === '-' && opts.continue) throw usageError('--continue needs a file, not stdout');
+        await withClient(urlText, opts, async (client, url) => {
+          if (opts.output === '-') {
+            const progress = trackTransfer(client, remoteBasename(url.path), opts);
+            const r = await client.getStream(url.path, process.stdout);
+            progress.finish();
+            if (!opts.quiet) process.stderr.write(`${transferMessage('got', remoteBasename(url.path), r)}\n`);
+            return;
+          }
+          const local = await localTarget(url, opts.output);
+          const progress = trackTransfer(client, path.basename(local), opts);
+          const r = await client.get(url.path, local, { resume: opts.continue === true, mtime: true });
+          progress.finish(opts.json ? undefined : transferMessage('saved', local, r));
+          if (opts.json) printJson({ url: formatFtpUrl(url), ...r });
+        });
+      }),
+    );
+
+  addCommon(
+    group
+      .command('put')
+      .description('upload a file (--continue appends the missing tail with APPE)')
+      .argument('<file>', 'local file')
+      .argument('<url>', 'ftp://…/dir/ (keeps the file name) or ftp://…/dir/name')
+      .option('-c, --continue', 'resume: append to a shorter remote copy'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp put report.pdf ftp://alice:secret@127.0.0.1:2121/
+  $ netkit ftp put big.iso ftp://alice@127.0.0.1:2121/isos/big.iso --continue
+  $ netkit ftp put notes.txt ftp://127.0.0.1:2121/incoming/ --tls --insecure`,
+    )
+    .action(
+      action(async (file: string, urlText: string, opts: CommonOptions & { continue?: boolean }) => {
+        await withClient(urlText, opts, async (client, url) => {
+          const remote = url.isDirectory ? joinRemote(url.path, path.basename(file)) : url.path;
+          const progress = trackTransfer(client, path.basename(file), opts);
+          const r = await client.put(file, remote, { resume: opts.continue === true });
+          progress.finish(opts.json ? undefined : transferMessage('uploaded', formatFtpUrl(url, remote), r));
+          if (opts.json) printJson({ url: formatFtpUrl(url, remote), ...r });
+        });
+      }),
+    );
+
+  addCommon(
+    group
+      .command('rm')
+      .description('delete a remote file (-r: a directory and everything in it)')
+      .argument('<url>', 'ftp://…/dir/file')
+      .option('-r, --recursive', 'remove a directory tree'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp rm ftp://alice:secret@127.0.0.1:2121/old.txt
+  $ netkit ftp rm -r ftp://alice:secret@127.0.0.1:2121/build/`,
+    )
+    .action(
+      action(async (urlText: string, opts: CommonOptions & { recursive?: boolean }) => {
+        const target = parseFtpUrl(urlText).path.replace(/\/+$/, '');
+        if (target === '') throw usageError('refusing to remove the top directory');
+        await withClient(urlText, opts, async (client, url) => {
+          let removed = 1;
+          if (opts.recursive) removed = await removeTree(client, target, { onWarning: (m) => warn(opts, m) });
+          else await client.remove(target);
+          if (opts.json) printJson({ url: formatFtpUrl(url), removed });
+          else say(opts, `removed ${formatFtpUrl(url)}${removed > 1 ? ` (${removed} entries)` : ''}`);
+        });
+      }),
+    );
+
+  addCommon(
+    group
+      .command('mkdir')
+      .description('create a remote directory')
+      .argument('<url>', 'ftp://…/dir/')
+      .option('-p, --parents', 'create missing parents; no error if it exists'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp mkdir ftp://alice:secret@127.0.0.1:2121/photos/
+  $ netkit ftp mkdir -p ftp://alice:secret@127.0.0.1:2121/a/b/c/`,
+    )
+    .action(
+      action(async (urlText: string, opts: CommonOptions & { parents?: boolean }) => {
+        const dir = parseFtpUrl(urlText).path.replace(/(.)\/+$/, '$1');
+        if (dir === '' || dir === '/') throw usageError('the URL names no directory to create');
+        await withClient(urlText, opts, async (client, url) => {
+          await client.mkdir(dir, { parents: opts.parents === true });
+          if (opts.json) printJson({ url: formatFtpUrl(url), created: dir });
+          else say(opts, `created ${formatFtpUrl(url)}`);
+        });
+      }),
+    );
+
+  addCommon(
+    group
+      .command('mv')
+      .description('rename or move a remote file or directory (RNFR/RNTO)')
+      .argument('<url>', 'ftp://…/dir/old')
+      .argument('<newpath>', "new name: relative to the URL's directory, or /absolute"),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp mv ftp://alice:secret@127.0.0.1:2121/docs/draft.txt final.txt
+  $ netkit ftp mv ftp://alice:secret@127.0.0.1:2121/docs/final.txt /archive/final.txt`,
+    )
+    .action(
+      action(async (urlText: string, newPath: string, opts: CommonOptions) => {
+        await withClient(urlText, opts, async (client, url) => {
+          let to = newPath;
+          if (/^ftps?:\/\//i.test(newPath)) {
+            const other = parseFtpUrl(newPath);
+            if (other.host !== url.host || other.port !== url.port)
+              throw usageError('mv works on one server: NEWPATH must be on the same host and port');
+            to = other.path;
+          } else if (!newPath.startsWith('/'))
+            to = joinRemote(remoteDirname(url.path.replace(/\/+$/, '')), newPath);
+          if (/[\r\n\0]/.test(to)) throw usageError('NEWPATH contains CR, LF or NUL');
+          const from = url.path.replace(/(.)\/+$/, '$1');
+          await client.rename(from, to);
+          if (opts.json) printJson({ from: formatFtpUrl(url, from), to: formatFtpUrl(url, to) });
+          else say(opts, `renamed ${formatFtpUrl(url, from)} -> ${formatFtpUrl(url, to)}`);
+        });
+      }),
+    );
+
+  addCommon(
+    group
+      .command('mirror')
+      .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
+      .argument('<source>', 'remote URL (or local DIR with --reverse)')
+      .argument('<target>', 'local DIR (or remote URL with --reverse)')
+      .option('-R, --reverse', 'upload: local DIR to the remote URL')
+      .option('--only-newer', 'transfer only files newer than the target copy')
+      .option('--delete', 'delete target files that are not in the source')
+      .option('-n, --dry-run', 'show what would be done, change nothing'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit ftp mirror ftp://127.0.0.1:2121/pub/ ./pub-copy
+  $ netkit ftp mirror ftp://alice:secret@127.0.0.1:2121/site/ ./site --only-newer --delete
+  $ netkit ftp mirror --reverse ./site ftp://alice:secret@127.0.0.1:2121/site/ --delete
+  $ netkit ftp mirror --reverse ./site ftp://alice@127.0.0.1:2121/site/ --dry-run --json`,
+    )
+    .action(
+      action(
+        async (
+          source: string,
+          target: string,
+          opts: CommonOptions & {
+            reverse?: boolean;
+            onlyNewer?: boolean;
+            delete?: boolean;
+            dryRun?: boolean;
+          },
+        ) => {
+          const [urlText, localDir] = opts.reverse ? [target, source] : [source, target];
+          if (/^ftps?:\/\//i.test(localDir))
+            throw usageError(
+              opts.reverse
+                ? 'mirror --reverse takes a local DIR, then the URL'
+                : 'mirror takes the URL, then a local DIR (use --reverse to upload)',
+            );
+          await withClient(urlText, opts, async (client, url) => {
+            const remoteDir = url.path.replace(/(.)\/+$/, '$1');
+            const tty = process.stderr.isTTY === true;
+            let progress: Progress | undefined;
+            let doneBefore = 0;
+            let current = 0;
+            client.on('progress', (p: FtpProgress) => progress?.update(doneBefore + p.transferred));
+            const mirrorOpts = {
+              onlyNewer: opts.onlyNewer === true,
+              delete: opts.delete === true,
+              dryRun: opts.dryRun === true,
+              onWarning: (m: string) => warn(opts, m),
+              onPlan: (plan: { actions: MirrorAction[] }) => {
+                const bytes = plan.actions.reduce((n, a) => n + (a.kind === 'transfer' ? a.size : 0), 0);
+                if (!opts.dryRun && bytes > 0)
+                  progress = createProgress('mirror', bytes, { quiet: opts.quiet === true });
+                if (opts.dryRun && !opts.json)
+                  for (const a of plan.actions) say(opts, actionLine(a, opts.reverse === true));
+              },
+              onAction: (a: MirrorAction) => {
+                doneBefore += current;
+                current = a.kind === 'transfer' ? a.size : 0;
+                if (tty && progress && !opts.quiet) process.stderr.write('\r\u001b[J');
+                say(opts, actionLine(a, opts.reverse === true));
+              },
+            };
+            const result = opts.reverse
+              ? await mirrorUp(client, localDir, remoteDir, mirrorOpts)
+              : await mirrorDown(client, remoteDir, localDir, mirrorOpts);
+            progress?.finish();
+            const s = result.summary;
+            if (opts.json) {
+              printJson({
+                direction: opts.reverse ? 'up' : 'down',
+                dryRun: opts.dryRun === true,
+                ...s,
+                transferred: result.transferred,
+                warnings: result.warnings,
+                actions: result.plan.actions,
+              });
+              return;
+            }
+            if (!opts.dryRun)
+              for (const a of result.plan.actions)
+                if (a.kind === 'skip') say(opts, actionLine(a, opts.reverse === true));
+            say(
+              opts,
+              `${opts.dryRun ? 'would transfer' : opts.reverse ? 'uploaded' : 'downloaded'} ${s.transfers} file${s.transfers === 1 ? '' : 's'} (${formatBytes(opts.dryRun ? s.bytes : result.transferred)}), ` +
+                `${s.mkdirs} new dir${s.mkdirs === 1 ? '' : 's'}, ${s.deletes} deleted, ${s.upToDate} up to date${s.skips ? `, ${s.skips} skipped` : ''}` +
+                (result.warnings.length
+                  ? `, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}`
+                  : ''),
+            );
+          });
+        },
+      ),
+    );
+}

@@ -1,4 +1,230 @@
+/**
+ * `netkit ftp serve`: the CLI over {@link createFtpServer}. Parses flags, announces the listening
+ * socket, prints the session log (logins, finished transfers, disconnects) and, with `--trace`,
+ * the control conversation. The FTP client subcommands live in ftp-client.ts.
+ */
+import path from 'node:path';
 import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { parsePortRange } from '../ftp/data-address.js';
+import { DEFAULT_PERMISSIONS, Permissions } from '../ftp/permissions.js';
+import {
+  createFtpServer,
+  DEFAULT_FTP_LIMITS,
+  DEFAULT_FTP_PORT,
+  type FtpServerHandle,
+} from '../ftp/server.js';
+import type { FtpSessionEvent } from '../ftp/session.js';
+import {
+  action,
+  announceListening,
+  dim,
+  formatBytes,
+  onShutdown,
+  parseDuration,
+  parseInteger,
+  parsePort,
+  parsePositive,
+  printJson,
+  printTrace,
+} from './util.js';
 
-/** Placeholder until this part of the command group lands. */
-export function register(_group: Command): void {}
+interface ServeOptions {
+  root?: string;
+  data?: string;
+  host: string;
+  port: number;
+  passivePorts?: [number, number];
+  publicHost?: string;
+  anonymous: boolean;
+  anonymousUpload?: boolean;
+  requireTls?: boolean;
+  tls: boolean;
+  maxClients: number;
+  maxPerIp: number;
+  idleTimeout: number;
+  dataTimeout: number;
+  loginDelay: number;
+  maxLoginFailures: number;
+  lockout: number;
+  permsReal: string;
+  permsGuest: string;
+  permsAnonymous: string;
+  permsIncoming: string;
+  guestOverwrite?: boolean;
+  cert?: string;
+  key?: string;
+  json?: boolean;
+  trace?: boolean;
+  quiet?: boolean;
+}
+
+function parseRange(value: string): [number, number] {
+  const r = parsePortRange(value);
+  if (!r.ok) throw new InvalidArgumentError(r.error);
+  return r.value;
+}
+
+function parsePerms(value: string): string {
+  try {
+    return new Permissions(value).toString();
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function parseNonNegative(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
+}
+
+/** The session log: one line per login, finished transfer and disconnect (human or JSON). */
+function logSessions(server: FtpServerHandle, json: boolean): void {
+  const time = () => new Date().toTimeString().slice(0, 8);
+  server.on('session', (ev: FtpSessionEvent) => {
+    const who = ev.user ? `${ev.user} (${ev.class})` : ev.ip;
+    let human: string | undefined;
+    if (ev.event === 'login') human = `#${ev.id} ${who} logged in from ${ev.ip}`;
+    else if (ev.event === 'close') human = `#${ev.id} ${who} disconnected`;
+    else if (ev.event === 'transfer' && ev.transfer && ev.transfer.state !== 'running') {
+      const t = ev.transfer;
+      if (t.direction === 'list') return;
+      const verb = t.direction === 'download' ? 'downloaded' : 'uploaded';
+      human = `#${ev.id} ${who} ${t.state === 'done' ? verb : `${verb} (FAILED)`} ${t.file} ${formatBytes(t.bytes)}`;
+    }
+    if (human === undefined) return;
+    if (json) printJson({ ts: Date.now(), ...ev });
+    else process.stdout.write(`${dim(time())} ${human}\n`);
+  });
+}
+
+export function register(ftp: Command): void {
+  ftp
+    .command('serve')
+    .description(
+      'run the FTP server: real, guest and anonymous accounts, FTPS (AUTH TLS), passive and active mode',
+    )
+    .option('--root <dir>', 'the FTP tree: home/NAME, guest/, pub/, incoming/ (default DATA/ftp)')
+    .option('--data <dir>', 'data directory with accounts.json and tls/ (default ./netkit-data)')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'control port (0 = any free port)', parsePort, DEFAULT_FTP_PORT)
+    .option(
+      '--passive-ports <range>',
+      'passive data ports, e.g. 50000-50100 (default: any free port)',
+      parseRange,
+    )
+    .option('--public-host <host>', 'IPv4 address PASV announces (behind NAT)')
+    .option('--no-anonymous', 'refuse anonymous logins (anonymous, ftp)')
+    .option('--anonymous-upload', 'offer the anonymous write-only incoming/ drop box')
+    .option('--require-tls', 'refuse login before AUTH TLS and data without PROT P')
+    .option('--no-tls', 'do not offer AUTH TLS')
+    .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
+    .option('--key <file>', 'TLS private key (PEM)')
+    .option('--max-clients <n>', 'connections at most', parsePositive, 256)
+    .option('--max-per-ip <n>', 'connections per client address', parsePositive, 32)
+    .addOption(
+      new Option('--idle-timeout <duration>', 'close idle control connections (421)')
+        .argParser(parseDuration)
+        .default(DEFAULT_FTP_LIMITS.idleTimeoutMs, '5m'),
+    )
+    .addOption(
+      new Option('--data-timeout <duration>', 'wait this long for a data connection (then 425)')
+        .argParser(parseDuration)
+        .default(DEFAULT_FTP_LIMITS.dataConnectTimeoutMs, '30s'),
+    )
+    .addOption(
+      new Option('--login-delay <duration>', 'delay after a failed login')
+        .argParser(parseDuration)
+        .default(1000, '1s'),
+    )
+    .option(
+      '--max-login-failures <n>',
+      'failed logins per IP before a lockout (0 = never)',
+      parseNonNegative,
+      5,
+    )
+    .addOption(
+      new Option('--lockout <duration>', 'how long a locked-out IP waits')
+        .argParser(parseDuration)
+        .default(60_000, '1m'),
+    )
+    .option('--perms-real <letters>', 'permissions of real accounts', parsePerms, DEFAULT_PERMISSIONS.real)
+    .option('--perms-guest <letters>', 'permissions of guest accounts', parsePerms, DEFAULT_PERMISSIONS.guest)
+    .option(
+      '--perms-anonymous <letters>',
+      'anonymous permissions in pub/',
+      parsePerms,
+      DEFAULT_PERMISSIONS.anonymous,
+    )
+    .option(
+      '--perms-incoming <letters>',
+      'anonymous permissions in incoming/',
+      parsePerms,
+      DEFAULT_PERMISSIONS.incoming,
+    )
+    .option('--guest-overwrite', 'let guests overwrite existing files')
+    .option('--json', 'print the listening address and the session log as JSON lines')
+    .option('--trace', 'print the control conversation on stderr (C: / S:, PASS hidden)')
+    .option('-q, --quiet', 'do not print the session log')
+    .addHelpText(
+      'after',
+      `
+Accounts come from DATA/accounts.json (netkit user add NAME --password P --data DIR):
+class "real" gets home/NAME with full rights; class "guest" (optional expiry) shares guest/.
+Anonymous users (anonymous or ftp, any e-mail as password) read pub/ and may drop files into
+incoming/ with --anonymous-upload.
+
+Permission letters (pyftpdlib's): e cwd, l list, r download, a append, d delete, f rename,
+m mkdir, w upload, M site chmod, T mfmt.
+
+Examples:
+  $ netkit ftp serve                                  127.0.0.1:2121, tree in ./netkit-data/ftp
+  $ netkit ftp serve --root /srv/ftp --anonymous-upload --passive-ports 50000-50100
+  $ netkit ftp serve --port 0 --json                  any free port; JSON address line and session log
+  $ netkit ftp serve --host 0.0.0.0 --public-host 203.0.113.7 --require-tls --no-anonymous
+  $ netkit ftp serve --trace                          watch USER / PASS **** / RETR … live
+  $ curl ftp://127.0.0.1:2121/pub/                    list pub/ anonymously
+  $ python3 -c "import ftplib; f=ftplib.FTP(); f.connect('127.0.0.1',2121); f.login(); print(f.nlst())"`,
+    )
+    .action(
+      action(async (opts: ServeOptions) => {
+        const dataDir = resolveDataDir(opts.data);
+        const root = path.resolve(opts.root ?? path.join(dataDir, 'ftp'));
+        const tls = !opts.tls ? false : opts.cert || opts.key ? { cert: opts.cert, key: opts.key } : true;
+        const server = await createFtpServer({
+          root,
+          dataDir,
+          host: opts.host,
+          port: opts.port,
+          tls,
+          requireTls: opts.requireTls === true,
+          anonymous: opts.anonymous,
+          anonymousUpload: opts.anonymousUpload === true,
+          guestOverwrite: opts.guestOverwrite === true,
+          permissions: {
+            real: opts.permsReal,
+            guest: opts.permsGuest,
+            anonymous: opts.permsAnonymous,
+            incoming: opts.permsIncoming,
+          },
+          ...(opts.passivePorts ? { passivePorts: opts.passivePorts } : {}),
+          ...(opts.publicHost ? { publicHost: opts.publicHost } : {}),
+          maxClients: opts.maxClients,
+          maxClientsPerIp: opts.maxPerIp,
+          loginFailureDelayMs: opts.loginDelay,
+          maxLoginFailures: opts.maxLoginFailures,
+          lockoutMs: opts.lockout,
+          limits: { idleTimeoutMs: opts.idleTimeout, dataConnectTimeoutMs: opts.dataTimeout },
+        });
+        announceListening('ftp', server, { json: opts.json });
+        if (!opts.json) {
+          process.stdout.write(`${dim(`ftp root ${root}${tls ? '; AUTH TLS offered' : ''}`)}\n`);
+        }
+        if (opts.trace) printTrace(server, 'server');
+        if (!opts.quiet) logSessions(server, opts.json === true);
+        onShutdown(() => server.close());
+      }),
+    );
+}

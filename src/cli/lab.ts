@@ -1,6 +1,132 @@
+/**
+ * `netkit lab`: every service on loopback with the dashboard. Flags override `NETKIT_*` variables,
+ * which override `netkit.config.json`, which overrides the defaults of PRODUCT.md.
+ */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { NetkitError } from '../core/errors.js';
+import { formatHostPort } from '../core/server.js';
+import {
+  configFromEnv,
+  configFromFile,
+  type LabConfigInput,
+  type LabPortName,
+  resolveLabConfig,
+} from '../lab/config.js';
+import { startLab } from '../lab/lab.js';
+import { action, bold, dim, onShutdown, parseInteger, parsePort, printJson, printTrace } from './util.js';
 
-/** `netkit lab`: placeholder until the command group lands. */
+const PORT_OPTIONS: Array<[string, LabPortName, string]> = [
+  ['--ui-port <port>', 'ui', 'dashboard and REST API (8025)'],
+  ['--smtp-port <port>', 'smtp', 'SMTP with STARTTLS (2525)'],
+  ['--smtp-tls-port <port>', 'smtpTls', 'SMTP implicit TLS (4650)'],
+  ['--pop3-port <port>', 'pop3', 'POP3 with STLS (1110)'],
+  ['--pop3-tls-port <port>', 'pop3Tls', 'POP3 implicit TLS (1995)'],
+  ['--ftp-port <port>', 'ftp', 'FTP with AUTH TLS (2121)'],
+  ['--chat-port <port>', 'chat', 'chat (7070)'],
+  ['--http-port <port>', 'http', 'HTTP file server (8080)'],
+  ['--classic-base <port>', 'classicBase', 'classic services at BASE + standard port (7000)'],
+];
+
+async function readConfigFile(file: string | undefined): Promise<LabConfigInput> {
+  const name = file ?? 'netkit.config.json';
+  let text: string;
+  try {
+    text = await readFile(name, 'utf8');
+  } catch (err) {
+    if (!file && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new NetkitError('NETKIT_USAGE', `cannot read ${name}: ${(err as Error).message}`);
+  }
+  try {
+    return configFromFile(JSON.parse(text), name);
+  } catch (err) {
+    if (err instanceof NetkitError) throw err;
+    throw new NetkitError('NETKIT_USAGE', `${name}: ${(err as Error).message}`);
+  }
+}
+
 export function register(program: Command): void {
-  program.command('lab').description('not available yet');
+  const cmd = program
+    .command('lab')
+    .description('start every service on loopback with the live web dashboard')
+    .option('--host <host>', 'address every service binds (default 127.0.0.1)')
+    .option('--data <dir>', 'data directory (default ./netkit-data)')
+    .option('--config <file>', 'config file (default ./netkit.config.json when present)')
+    .option('--port-offset <n>', 'add N to every port (run two labs side by side)', parseInteger)
+    .option('--accept-any-auth', 'mail: accept any user name and password (lab convenience)')
+    .option('--ui-auth <user:pass>', 'protect the dashboard with HTTP basic auth (required off loopback)')
+    .option('--max-messages <n>', 'keep at most N messages per mailbox (default 5000)', parseInteger)
+    .option('--passive-ports <from-to>', 'FTP passive port range')
+    .option('--json', 'print one JSON line per listening socket, then {"service":"lab","ready":true}')
+    .option('--trace', 'print every protocol conversation (C:/S:) on stderr');
+  for (const [flag, , desc] of PORT_OPTIONS) cmd.option(flag, desc, parsePort);
+  cmd.addHelpText(
+    'after',
+    `
+Every port can also be set in netkit.config.json ({"ports": {"smtp": 2525, …}}) or with NETKIT_SMTP_PORT,
+NETKIT_POP3_PORT, NETKIT_FTP_PORT, NETKIT_CHAT_PORT, NETKIT_HTTP_PORT, NETKIT_UI_PORT, … and NETKIT_DATA.
+
+Examples:
+  $ netkit lab                                 everything on the default ports, data in ./netkit-data
+  $ netkit lab --port-offset 10000             SMTP on 12525, dashboard on 18025, …
+  $ netkit lab --data /tmp/lab --accept-any-auth
+  $ netkit lab --json | jq .                   machine-readable listening sockets`,
+  );
+  cmd.action(
+    action(async (opts: Record<string, unknown>) => {
+      const flags: LabConfigInput = { ports: {} };
+      for (const [, key] of PORT_OPTIONS) {
+        const optName = key === 'ui' ? 'uiPort' : key === 'classicBase' ? 'classicBase' : `${key}Port`;
+        if (opts[optName] !== undefined) flags.ports![key] = opts[optName] as number;
+      }
+      if (opts.host) flags.host = opts.host as string;
+      if (opts.data) flags.dataDir = opts.data as string;
+      if (opts.portOffset !== undefined) flags.portOffset = opts.portOffset as number;
+      if (opts.acceptAnyAuth) flags.acceptAnyAuth = true;
+      if (opts.uiAuth) flags.uiAuth = opts.uiAuth as string;
+      if (opts.maxMessages !== undefined) flags.maxMessages = opts.maxMessages as number;
+      if (opts.passivePorts) flags.passivePorts = opts.passivePorts as string;
+      const cfg = resolveLabConfig(
+        await readConfigFile(opts.config as string | undefined),
+        configFromEnv(process.env),
+        flags,
+      );
+
+      const lab = await startLab(cfg);
+      if (opts.trace) printTrace(lab.context.wire as never);
+      const services = lab.services();
+      if (opts.json) {
+        for (const s of services)
+          printJson({ service: s.name, host: s.host, port: s.port, tls: s.tls, transport: s.transport });
+        printJson({
+          service: 'lab',
+          ready: true,
+          url: lab.dashboard.url,
+          dataDir: lab.dataDir,
+          credentials: lab.credentials,
+        });
+      } else {
+        const out = process.stdout;
+        out.write(`${bold('netkit lab')} — data in ${lab.dataDir}\n\n`);
+        const rows = services.map((s) => [
+          `${s.name}${s.tls ? ' (tls)' : ''}`,
+          `${s.transport} ${formatHostPort(s.host, s.port)}`,
+          s.hint ?? '',
+        ]);
+        const w0 = Math.max(...rows.map((r) => r[0]!.length));
+        const w1 = Math.max(...rows.map((r) => r[1]!.length));
+        for (const [a, b, c] of rows) out.write(`  ${a!.padEnd(w0)}  ${b!.padEnd(w1)}  ${dim(c!)}\n`);
+        const c = lab.credentials;
+        out.write(
+          `\nAccounts: real ${bold(c.real.user)} / ${c.real.password}   guest ${bold(c.guest.user)} / ${c.guest.password}   anonymous FTP: anonymous / any e-mail\n`,
+        );
+        if (cfg.acceptAnyAuth) out.write('Mail accepts any user name and password (--accept-any-auth).\n');
+        out.write(`Dashboard: ${bold(lab.dashboard.url)}   Stop with Ctrl-C.\n`);
+      }
+      onShutdown(async () => {
+        if (!opts.json) process.stderr.write('stopping: letting transfers in flight finish…\n');
+        await lab.close(10_000);
+      });
+    }),
+  );
 }

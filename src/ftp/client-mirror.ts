@@ -1,0 +1,229 @@
+/**
+ * Mirroring whole trees with an {@link FtpClient}: read the remote tree (recursive listing) and
+ * the local tree (lstat, links never followed), let {@link planMirror} decide, then carry the plan
+ * out — downloads through the client's part files, local times set from the server's, uploads
+ * followed by MFMT so the next `--only-newer` run compares like with like.
+ *
+ * Every name from the server passes {@link unsafeNameReason} before it is used at all (skipped
+ * with a warning otherwise), and every local path is built by {@link safeLocalPath}: a hostile
+ * listing cannot make a mirror write, or delete, outside the target directory. Listings are
+ * bounded in depth and total entries so a server cannot make the walk endless.
+ */
+import { lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { NetkitError } from '../core/errors.js';
+import type { FtpClient } from './client.js';
+import { joinRemote } from './ftp-url.js';
+import { type MirrorAction, type MirrorPlan, planMirror, summarisePlan, type TreeEntry } from './mirror.js';
+import { displayName, safeLocalPath, unsafeNameReason } from './safe-name.js';
+
+export interface TreeWalkOptions {
+  /** deepest directory level read (default 32) */
+  maxDepth?: number;
+  /** most entries read in total (default 100,000) */
+  maxEntries?: number;
+  /** called for every entry skipped because of its name, depth, or type */
+  onWarning?: (message: string) => void;
+}
+
+export interface MirrorOptions extends TreeWalkOptions {
+  /** transfer only files whose source is newer than the target */
+  onlyNewer?: boolean;
+  /** delete target entries that are not in the source */
+  delete?: boolean;
+  /** plan only, change nothing */
+  dryRun?: boolean;
+  /** called with the plan before anything is changed (totals for a progress bar) */
+  onPlan?: (plan: MirrorPlan) => void;
+  /** called before each action is carried out */
+  onAction?: (action: MirrorAction) => void;
+}
+
+export interface MirrorResult {
+  plan: MirrorPlan;
+  summary: ReturnType<typeof summarisePlan>;
+  /** bytes actually moved */
+  transferred: number;
+  warnings: string[];
+}
+
+const DEFAULTS = { maxDepth: 32, maxEntries: 100_000 };
+
+function limits(opts: TreeWalkOptions): { maxDepth: number; maxEntries: number } {
+  return { maxDepth: opts.maxDepth ?? DEFAULTS.maxDepth, maxEntries: opts.maxEntries ?? DEFAULTS.maxEntries };
+}
+
+function tooMany(max: number): NetkitError {
+  return new NetkitError('NETKIT_TOO_LARGE', `more than ${max} entries in the tree; raise maxEntries`);
+}
+
+/** The remote tree under `dir` (relative paths). Unsafe names are skipped with a warning. */
+export async function remoteTree(
+  client: FtpClient,
+  dir: string,
+  opts: TreeWalkOptions = {},
+): Promise<Map<string, TreeEntry>> {
+  const { maxDepth, maxEntries } = limits(opts);
+  const tree = new Map<string, TreeEntry>();
+  const queue: Array<{ rel: string; level: number }> = [{ rel: '', level: 1 }];
+  while (queue.length > 0) {
+    const { rel, level } = queue.shift()!;
+    const entries = await client.list(rel === '' ? dir : joinRemote(dir, rel));
+    for (const e of entries) {
+      if (e.name === '.' || e.name === '..') continue;
+      const relPath = rel === '' ? e.name : `${rel}/${e.name}`;
+      const why = unsafeNameReason(e.name);
+      if (why) {
+        opts.onWarning?.(`skipped remote ${displayName(rel ? `${rel}/${e.name}` : e.name)}: ${why}`);
+        continue;
+      }
+      if (tree.size >= maxEntries) throw tooMany(maxEntries);
+      const entry: TreeEntry = { type: e.type, size: e.size };
+      if (e.modifiedAt) entry.mtime = e.modifiedAt.getTime();
+      tree.set(relPath, entry);
+      if (e.type === 'dir') {
+        if (level >= maxDepth)
+          opts.onWarning?.(`not descending into ${displayName(relPath)}: deeper than ${maxDepth}`);
+        else queue.push({ rel: relPath, level: level + 1 });
+      }
+    }
+  }
+  return tree;
+}
+
+/** The local tree under `dir`; symbolic links are listed as links, never followed. */
+export async function localTree(dir: string, opts: TreeWalkOptions = {}): Promise<Map<string, TreeEntry>> {
+  const { maxDepth, maxEntries } = limits(opts);
+  const tree = new Map<string, TreeEntry>();
+  const walk = async (rel: string, level: number): Promise<void> => {
+    const names = (await readdir(rel === '' ? dir : path.join(dir, rel))).sort();
+    for (const name of names) {
+      const relPath = rel === '' ? name : `${rel}/${name}`;
+      const why = unsafeNameReason(name);
+      if (why) {
+        opts.onWarning?.(`skipped local ${displayName(relPath)}: ${why}`);
+        continue;
+      }
+      if (tree.size >= maxEntries) throw tooMany(maxEntries);
+      const st = await lstat(path.join(dir, relPath));
+      const type = st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+      tree.set(relPath, { type, size: type === 'file' ? st.size : 0, mtime: st.mtimeMs });
+      if (type === 'dir') {
+        if (level >= maxDepth)
+          opts.onWarning?.(`not descending into ${displayName(relPath)}: deeper than ${maxDepth}`);
+        else await walk(relPath, level + 1);
+      }
+    }
+  };
+  await walk('', 1);
+  return tree;
+}
+
+async function localDirTree(dir: string, opts: TreeWalkOptions): Promise<Map<string, TreeEntry>> {
+  try {
+    return await localTree(dir, opts);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw err;
+  }
+}
+
+/** Download the remote directory `remoteDir` into `localDir` (created when missing). */
+export async function mirrorDown(
+  client: FtpClient,
+  remoteDir: string,
+  localDir: string,
+  opts: MirrorOptions = {},
+): Promise<MirrorResult> {
+  const warnings: string[] = [];
+  const walk: TreeWalkOptions = {
+    ...opts,
+    onWarning: (m) => {
+      warnings.push(m);
+      opts.onWarning?.(m);
+    },
+  };
+  const source = await remoteTree(client, remoteDir, walk);
+  const target = await localDirTree(localDir, walk);
+  const plan = planMirror(source, target, opts);
+  opts.onPlan?.(plan);
+  let transferred = 0;
+  if (!opts.dryRun) {
+    await mkdir(localDir, { recursive: true });
+    for (const a of plan.actions) {
+      if (a.kind === 'skip') continue;
+      opts.onAction?.(a);
+      const local = safeLocalPath(localDir, a.path.split('/'));
+      if (a.kind === 'mkdir') await mkdir(local);
+      else if (a.kind === 'delete') await (a.type === 'dir' ? rmdir(local) : unlink(local));
+      else {
+        const r = await client.get(joinRemote(remoteDir, a.path), local, {
+          mtime: a.mtime !== undefined ? new Date(a.mtime) : false,
+        });
+        transferred += r.transferred;
+      }
+    }
+  }
+  return { plan, summary: summarisePlan(plan), transferred, warnings };
+}
+
+/** Upload the local directory `localDir` into `remoteDir` (created when missing). */
+export async function mirrorUp(
+  client: FtpClient,
+  localDir: string,
+  remoteDir: string,
+  opts: MirrorOptions = {},
+): Promise<MirrorResult> {
+  const warnings: string[] = [];
+  const walk: TreeWalkOptions = {
+    ...opts,
+    onWarning: (m) => {
+      warnings.push(m);
+      opts.onWarning?.(m);
+    },
+  };
+  const st = await lstat(localDir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new NetkitError('NETKIT_NOT_FOUND', `${localDir} is not a directory`);
+  const source = await localTree(localDir, walk);
+  const exists = remoteDir === '' || (await client.isDirectory(remoteDir));
+  const target = exists ? await remoteTree(client, remoteDir, walk) : new Map<string, TreeEntry>();
+  const plan = planMirror(source, target, opts);
+  opts.onPlan?.(plan);
+  let transferred = 0;
+  if (!opts.dryRun) {
+    if (!exists) await client.mkdir(remoteDir, { parents: true });
+    for (const a of plan.actions) {
+      if (a.kind === 'skip') continue;
+      opts.onAction?.(a);
+      const remote = joinRemote(remoteDir, a.path);
+      if (a.kind === 'mkdir') await client.mkdir(remote);
+      else if (a.kind === 'delete')
+        await (a.type === 'dir' ? client.removeEmptyDir(remote) : client.remove(remote));
+      else {
+        const local = safeLocalPath(localDir, a.path.split('/'));
+        const opt = a.mtime !== undefined ? { mtime: new Date(a.mtime) } : {};
+        transferred += (await client.put(local, remote, opt)).transferred;
+      }
+    }
+  }
+  return { plan, summary: summarisePlan(plan), transferred, warnings };
+}
+
+/** Remove a remote directory and everything below it (deepest first; unsafe names left alone). */
+export async function removeTree(
+  client: FtpClient,
+  dir: string,
+  opts: TreeWalkOptions = {},
+): Promise<number> {
+  const tree = await remoteTree(client, dir, opts);
+  const plan = planMirror(new Map(), tree, { delete: true });
+  let n = 0;
+  for (const a of plan.actions) {
+    if (a.kind !== 'delete') continue;
+    const remote = joinRemote(dir, a.path);
+    await (a.type === 'dir' ? client.removeEmptyDir(remote) : client.remove(remote));
+    n++;
+  }
+  await client.removeEmptyDir(dir);
+  return n + 1;
+}

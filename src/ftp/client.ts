@@ -1,0 +1,548 @@
+/**
+ * `FtpClient`: netkit's FTP client, a thin typed layer over basic-ftp (one task at a time,
+ * EPSV/PASV data connections, MLSD with LIST fallback, AUTH TLS and implicit TLS, PASS masked).
+ * What this layer adds:
+ * - `'trace'` events ({@link TraceEvent}) from basic-ftp's verbose log, so `--trace` and the lab
+ *   dashboard see the conversation like every other netkit client — PASS is masked by basic-ftp
+ *   and masked again here;
+ * - `'progress'` events with the absolute position in the file (resume offsets included);
+ * - downloads into `FILE.part`, renamed to `FILE` only when complete, and resumable
+ *   (`REST` + `RETR`) from the part file; uploads resumable with `APPE`; both verified with SIZE;
+ * - errors as {@link FtpClientError} with stable netkit codes and the FTP reply code;
+ * - no working-directory changes: every path is used as given (relative to the login
+ *   directory, or absolute).
+ *
+ * Passive mode only (EPSV, then PASV): basic-ftp has no active mode (PORT/EPRT) and active mode
+ * rarely survives NAT and firewalls anyway.
+ */
+import { EventEmitter } from 'node:events';
+import { lstat, rename, stat, utimes } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
+import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
+import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
+
+export interface FtpClientOptions {
+  host: string;
+  /** default 21, or 990 with implicit TLS */
+  port?: number;
+  /** default `anonymous` */
+  user?: string;
+  /** default `netkit@` for anonymous logins */
+  password?: string;
+  /** `explicit` = AUTH TLS on the control connection then PROT P; `implicit` = TLS from the first byte */
+  tls?: false | 'explicit' | 'implicit';
+  /** verify the server certificate (default true) */
+  rejectUnauthorized?: boolean;
+  /** certificates to trust (default: the system roots) */
+  ca?: string[];
+  /** control and data connection timeout while a command runs (default 30 s; 0 = none) */
+  timeoutMs?: number;
+  /** upper bound for one directory listing (default basic-ftp's) */
+  maxListingBytes?: number;
+}
+
+export type FtpEntryType = 'file' | 'dir' | 'link' | 'other';
+
+/** One directory entry, as the server listed it (the name is NOT sanitised here). */
+export interface FtpEntry {
+  name: string;
+  type: FtpEntryType;
+  size: number;
+  /** reliable modification time (MLSD only) */
+  modifiedAt?: Date;
+  /** the modification time as the server wrote it */
+  rawModifiedAt?: string;
+  /** Unix mode as `rwxr-xr-x`, when listed */
+  permissions?: string;
+  /** symbolic link target, when listed */
+  link?: string;
+}
+
+export interface FtpProgress {
+  /** remote path */
+  name: string;
+  direction: 'download' | 'upload';
+  /** position in the file: bytes done including a resumed prefix */
+  bytes: number;
+  /** bytes moved by this transfer */
+  transferred: number;
+  /** file size when known */
+  total?: number;
+  /** offset the transfer started at (resume) */
+  startAt: number;
+}
+
+export interface FtpGetOptions {
+  /** resume from `LOCAL.part`, or from `LOCAL` itself when it is a shorter copy (wget -c) */
+  resume?: boolean;
+  /** set the local modification time: a date, `true` = ask the server (MDTM), false = leave it */
+  mtime?: Date | boolean;
+}
+
+export interface FtpPutOptions {
+  /** resume: append the missing tail with APPE when the remote file is a shorter copy */
+  resume?: boolean;
+  /** set the remote modification time with MFMT, when the server offers it */
+  mtime?: Date;
+}
+
+export interface FtpTransferResult {
+  /** local path (downloads) or remote path (uploads) written */
+  path: string;
+  /** final size of the file */
+  size: number;
+  /** bytes moved by this call */
+  transferred: number;
+  /** offset the transfer resumed from (0 = from the start) */
+  resumedFrom: number;
+  /** nothing to do: the destination was already complete */
+  complete: boolean;
+  /** milliseconds spent */
+  ms: number;
+}
+
+/** An FTP failure: a netkit code to branch on, and the server's reply code when there was one. */
+export class FtpClientError extends NetkitError {
+  readonly ftpCode: number | undefined;
+  constructor(code: NetkitErrorCode, message: string, ftpCode?: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'FtpClientError';
+    this.ftpCode = ftpCode;
+  }
+}
+
+/** Listing lines shown in a trace before the rest is summarised. */
+const LISTING_TRACE_LINES = 20;
+
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A multi-line FTP reply as one line. */
+function oneLine(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** The single place where basic-ftp and socket errors become netkit errors. */
+export function toFtpClientError(err: unknown, what: string): NetkitError {
+  if (err instanceof NetkitError) return err;
+  if (err instanceof FTPError) {
+    const text = oneLine(err.message);
+    const code: NetkitErrorCode = err.code === 530 ? 'NETKIT_AUTH' : 'NETKIT_PROTOCOL';
+    return new FtpClientError(code, `${what}: ${text}`, err.code, { cause: err });
+  }
+  const e = err as NodeJS.ErrnoException;
+  const msg = (e?.message ?? String(err)).split('\n')[0]!;
+  if (e?.code && TLS_TRUST_CODES.has(e.code))
+    return new FtpClientError(
+      'NETKIT_CONNECT_FAILED',
+      `${what}: TLS certificate not trusted (${msg}); trust it with --ca FILE or skip verification with --insecure`,
+      undefined,
+      { cause: err },
+    );
+  if (e?.code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code))
+    return new FtpClientError('NETKIT_CONNECT_FAILED', `${what}: ${msg}`, undefined, { cause: err });
+  if (/^Timeout/i.test(msg))
+    return new FtpClientError('NETKIT_TIMEOUT', `${what}: ${msg}`, undefined, { cause: err });
+  if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR' || e?.code === 'ENOSPC')
+    return new FtpClientError('NETKIT_IO', `${what}: ${msg}`, undefined, { cause: err });
+  return new FtpClientError('NETKIT_PROTOCOL', `${what}: ${msg}`, undefined, { cause: err });
+}
+
+function entryType(t: FileType): FtpEntryType {
+  if (t === FileType.File) return 'file';
+  if (t === FileType.Directory) return 'dir';
+  if (t === FileType.SymbolicLink) return 'link';
+  return 'other';
+}
+
+function modeString(p: NonNullable<FileInfo['permissions']>): string {
+  const rwx = (n: number) => `${n & 4 ? 'r' : '-'}${n & 2 ? 'w' : '-'}${n & 1 ? 'x' : '-'}`;
+  return `${rwx(p.user)}${rwx(p.group)}${rwx(p.world)}`;
+}
+
+function toEntry(f: FileInfo): FtpEntry {
+  const e: FtpEntry = { name: f.name, type: entryType(f.type), size: f.size };
+  if (f.modifiedAt && !Number.isNaN(f.modifiedAt.getTime())) e.modifiedAt = f.modifiedAt;
+  if (f.rawModifiedAt) e.rawModifiedAt = f.rawModifiedAt;
+  if (f.permissions) e.permissions = modeString(f.permissions);
+  if (f.link) e.link = f.link;
+  return e;
+}
+
+/**
+ * Size of a regular file, undefined when there is none. Anything else under that name (a
+ * symbolic link, a directory) is an error: a part file is never written through a link.
+ */
+async function fileSize(p: string, followLinks = false): Promise<number | undefined> {
+  try {
+    const st = await (followLinks ? stat(p) : lstat(p));
+    if (!st.isFile()) throw new FtpClientError('NETKIT_IO', `${p} exists and is not a regular file`);
+    return st.size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** MFMT's time-val: `YYYYMMDDHHMMSS`, UTC. */
+function timeVal(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/[-T:]/g, '');
+}
+
+export class FtpClient extends EventEmitter {
+  /** the basic-ftp client underneath, for anything this wrapper does not cover */
+  readonly raw: Client;
+  readonly host: string;
+  readonly port: number;
+  private conn = 0;
+  private feats: Map<string, string> | undefined;
+
+  private constructor(opts: FtpClientOptions) {
+    super();
+    this.host = opts.host;
+    this.port = opts.port ?? (opts.tls === 'implicit' ? FTPS_IMPLICIT_PORT : FTP_PORT);
+    this.raw = new Client(
+      opts.timeoutMs ?? 30_000,
+      opts.maxListingBytes ? { maxListingBytes: opts.maxListingBytes } : {},
+    );
+    // basic-ftp logs every command (PASS as "PASS ###") and every reply chunk through ftp.log
+    // when verbose: that is the trace source.
+    this.raw.ftp.verbose = true;
+    this.raw.ftp.log = (message: string) => this.onLog(message);
+  }
+
+  /** Connect, (AUTH TLS,) log in, binary mode. Closes the connection again when any step fails. */
+  static async connect(opts: FtpClientOptions, onCreate?: (c: FtpClient) => void): Promise<FtpClient> {
+    const client = new FtpClient(opts);
+    onCreate?.(client);
+    const user = opts.user ?? 'anonymous';
+    const where = `${user}@${client.host.includes(':') ? `[${client.host}]` : client.host}:${client.port}`;
+    client.conn = nextConnId();
+    client.trace('connect', opts.tls ? `tls=${opts.tls}` : '', `${client.host}:${client.port}`);
+    const secureOptions: ConnectionOptions = {
+      rejectUnauthorized: opts.rejectUnauthorized !== false,
+    };
+    if (opts.ca) secureOptions.ca = opts.ca;
+    try {
+      await client.raw.access({
+        host: opts.host,
+        port: client.port,
+        user,
+        password: opts.password ?? (user === 'anonymous' || user === 'ftp' ? 'netkit@' : ''),
+        secure: opts.tls === 'implicit' ? 'implicit' : opts.tls === 'explicit',
+        secureOptions,
+      });
+    } catch (err) {
+      client.close();
+      if (err instanceof FTPError && err.code === 530)
+        throw new FtpClientError('NETKIT_AUTH', `login failed for ${where}: ${oneLine(err.message)}`, 530, {
+          cause: err,
+        });
+      throw toFtpClientError(err, `connect ${where}`);
+    }
+    return client;
+  }
+
+  private trace(kind: TraceKind, text: string, peer?: string): void {
+    traceEvent(this, 'ftp', this.conn, kind, text, peer);
+  }
+
+  private onLog(message: string): void {
+    if (this.listenerCount('trace') === 0) return;
+    if (message.startsWith('> ')) {
+      const cmd = message.slice(2);
+      this.trace('out', /^PASS\b/i.test(cmd) ? 'PASS ****' : redactCommand(cmd));
+    } else if (message.startsWith('< ')) {
+      for (const line of message.slice(2).split(/\r?\n/)) if (line !== '') this.trace('in', line);
+    } else {
+      // multi-line info is listing data: show its start, not thousands of lines
+      const lines = message.split(/\r?\n/).filter((l) => l !== '');
+      for (const line of lines.slice(0, LISTING_TRACE_LINES)) this.trace('info', line);
+      if (lines.length > LISTING_TRACE_LINES)
+        this.trace('info', `… ${lines.length - LISTING_TRACE_LINES} more listing lines`);
+    }
+  }
+
+  /** Features from FEAT (upper-case keys); asked once, then cached. */
+  async features(): Promise<ReadonlyMap<string, string>> {
+    this.feats ??= await this.run('FEAT', () => this.raw.features());
+    return this.feats;
+  }
+
+  get closed(): boolean {
+    return this.raw.closed;
+  }
+
+  /** Send QUIT and close. */
+  close(): void {
+    if (!this.raw.closed) {
+      this.raw.close();
+      this.trace('disconnect', '');
+    }
+  }
+
+  /** Send a raw command; FTP errors (≥ 400) come back as a reply, not a rejection. */
+  async command(line: string): Promise<{ code: number; message: string }> {
+    try {
+      return await this.raw.sendIgnoringError(line);
+    } catch (err) {
+      throw toFtpClientError(err, line.split(' ')[0]!);
+    }
+  }
+
+  private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toFtpClientError(err, what);
+    }
+  }
+
+  /** List a directory (MLSD when offered, else LIST). `''` = the login directory. */
+  async list(path = ''): Promise<FtpEntry[]> {
+    const files = await this.run(`list ${path || '.'}`, () => this.raw.list(path));
+    return files.map(toEntry);
+  }
+
+  /** SIZE of a file, or undefined when the server cannot tell (missing file, no SIZE). */
+  async size(path: string): Promise<number | undefined> {
+    const res = await this.command(`SIZE ${path}`);
+    if (res.code !== 213) return undefined;
+    const n = Number.parseInt(res.message.slice(4), 10);
+    return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  }
+
+  /** MDTM of a file, or undefined. */
+  async lastModified(path: string): Promise<Date | undefined> {
+    const res = await this.command(`MDTM ${path}`);
+    const m = /^213 (\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)/.exec(res.message);
+    if (!m) return undefined;
+    return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  }
+
+  /** Set a remote file's modification time with MFMT; false when the server does not offer it. */
+  async setLastModified(path: string, date: Date): Promise<boolean> {
+    if (!(await this.features()).has('MFMT')) return false;
+    const res = await this.command(`MFMT ${timeVal(date)} ${path}`);
+    return res.code === 213;
+  }
+
+  private track(name: string, direction: 'download' | 'upload', startAt: number, total?: number): void {
+    this.raw.trackProgress((info) => {
+      if (info.type === 'list') return;
+      // basic-ftp counts socket bytes: with TLS a little more than the file, so clamp to the size
+      const moved = total === undefined ? info.bytes : Math.min(info.bytes, Math.max(0, total - startAt));
+      const p: FtpProgress = { name, direction, bytes: startAt + moved, transferred: moved, startAt };
+      if (total !== undefined) p.total = total;
+      this.emit('progress', p);
+    });
+  }
+
+  /**
+   * Download `remote` to the local file `local`, through `local.part` (renamed when complete).
+   * With `resume`, an existing part file (or a shorter `local`) is continued with REST.
+   */
+  async get(remote: string, local: string, opts: FtpGetOptions = {}): Promise<FtpTransferResult> {
+    const t0 = Date.now();
+    const part = `${local}.part`;
+    const total = await this.size(remote);
+    let startAt = 0;
+    let havePart = false;
+    // also when not resuming: a part file that is a link or a directory is an error, not a target
+    const partSize = await fileSize(part);
+    if (opts.resume) {
+      if (partSize !== undefined) {
+        startAt = partSize;
+        havePart = true;
+      } else {
+        const localSize = await fileSize(local);
+        if (localSize !== undefined && total !== undefined) {
+          if (localSize === total)
+            return { path: local, size: total, transferred: 0, resumedFrom: total, complete: true, ms: 0 };
+          if (localSize < total) {
+            await rename(local, part);
+            startAt = localSize;
+            havePart = true;
+          }
+        }
+      }
+      if (total !== undefined && (startAt > total || (!havePart && (await fileSize(local)) !== undefined)))
+        throw new FtpClientError(
+          'NETKIT_INVALID_INPUT',
+          `get ${remote}: local ${havePart ? part : local} is larger than the server's file (${total} bytes); cannot resume`,
+        );
+    }
+    let transferred = 0;
+    if (!havePart || total === undefined || startAt < total) {
+      this.track(remote, 'download', startAt, total);
+      try {
+        await this.run(`get ${remote}`, () => this.raw.downloadTo(part, remote, startAt));
+      } finally {
+        this.raw.trackProgress();
+      }
+      const got = (await fileSize(part)) ?? 0;
+      transferred = got - startAt;
+      if (total !== undefined && got !== total)
+        throw new FtpClientError(
+          'NETKIT_PROTOCOL',
+          `get ${remote}: transfer ended at ${got} of ${total} bytes; ${part} kept, resume with --continue`,
+        );
+    }
+    await rename(part, local);
+    const size = (await fileSize(local)) ?? 0;
+    const mtime = opts.mtime === true ? await this.lastModified(remote) : opts.mtime || undefined;
+    if (mtime) await utimes(local, new Date(), mtime);
+    return { path: local, size, transferred, resumedFrom: startAt, complete: false, ms: Date.now() - t0 };
+  }
+
+  /** Download `remote` into a stream that stays open (stdout): no resume, no part file. */
+  async getStream(remote: string, out: Writable): Promise<FtpTransferResult> {
+    const t0 = Date.now();
+    const total = await this.size(remote);
+    let transferred = 0;
+    // basic-ftp ends its destination when done: give it a counting front that leaves `out` open
+    const front = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        transferred += chunk.length;
+        if (out.write(chunk)) cb();
+        else out.once('drain', () => cb());
+      },
+    });
+    const onOutError = (err: Error) => front.destroy(err);
+    out.once('error', onOutError);
+    this.track(remote, 'download', 0, total);
+    try {
+      await this.run(`get ${remote}`, () => this.raw.downloadTo(front, remote));
+    } finally {
+      this.raw.trackProgress();
+      out.off('error', onOutError);
+    }
+    if (total !== undefined && transferred !== total)
+      throw new FtpClientError(
+        'NETKIT_PROTOCOL',
+        `get ${remote}: transfer ended at ${transferred} of ${total} bytes`,
+      );
+    return {
+      path: remote,
+      size: transferred,
+      transferred,
+      resumedFrom: 0,
+      complete: false,
+      ms: Date.now() - t0,
+    };
+  }
+
+  /**
+   * Upload the local file `local` to `remote`. With `resume`, a shorter remote copy is completed
+   * with APPE from its size. The result is checked with SIZE when the server offers it.
+   */
+  async put(local: string, remote: string, opts: FtpPutOptions = {}): Promise<FtpTransferResult> {
+    const t0 = Date.now();
+    const localSize = await fileSize(local, true);
+    if (localSize === undefined) throw new FtpClientError('NETKIT_NOT_FOUND', `put: ${local} is not a file`);
+    let startAt = 0;
+    if (opts.resume) {
+      const remoteSize = await this.size(remote);
+      if (remoteSize === localSize) {
+        if (opts.mtime) await this.setLastModified(remote, opts.mtime);
+        return {
+          path: remote,
+          size: localSize,
+          transferred: 0,
+          resumedFrom: localSize,
+          complete: true,
+          ms: 0,
+        };
+      }
+      if (remoteSize !== undefined && remoteSize > localSize)
+        throw new FtpClientError(
+          'NETKIT_INVALID_INPUT',
+          `put ${remote}: the server's file has ${remoteSize} bytes, more than ${local} (${localSize}); cannot resume`,
+        );
+      startAt = remoteSize ?? 0;
+    }
+    this.track(remote, 'upload', startAt, localSize);
+    try {
+      await this.run(`put ${remote}`, () =>
+        startAt > 0
+          ? this.raw.appendFrom(local, remote, { localStart: startAt })
+          : this.raw.uploadFrom(local, remote),
+      );
+    } finally {
+      this.raw.trackProgress();
+    }
+    const after = await this.size(remote);
+    if (after !== undefined && after !== localSize)
+      throw new FtpClientError(
+        'NETKIT_PROTOCOL',
+        `put ${remote}: the server has ${after} of ${localSize} bytes; resume with --continue`,
+      );
+    if (opts.mtime) await this.setLastModified(remote, opts.mtime);
+    return {
+      path: remote,
+      size: localSize,
+      transferred: localSize - startAt,
+      resumedFrom: startAt,
+      complete: false,
+      ms: Date.now() - t0,
+    };
+  }
+
+  /** Delete a file (DELE). */
+  async remove(path: string): Promise<void> {
+    await this.run(`rm ${path}`, () => this.raw.remove(path));
+  }
+
+  /** Remove an empty directory (RMD). */
+  async removeEmptyDir(path: string): Promise<void> {
+    await this.run(`rmdir ${path}`, () => this.raw.removeEmptyDir(path));
+  }
+
+  /** Create a directory (MKD); with `parents`, every missing parent too and no error if it exists. */
+  async mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
+    if (!opts.parents) {
+      await this.run(`mkdir ${path}`, () => this.raw.send(`MKD ${path}`));
+      return;
+    }
+    const segs = path.split('/');
+    let prefix = '';
+    let last: { code: number; message: string } | undefined;
+    for (let i = 0; i < segs.length; i++) {
+      prefix = i === 0 ? segs[0]! : `${prefix}/${segs[i]}`;
+      if (segs[i] === '' || segs[i] === '.') continue;
+      last = await this.command(`MKD ${prefix}`);
+    }
+    if (last && last.code >= 400 && !(await this.isDirectory(path)))
+      throw new FtpClientError('NETKIT_PROTOCOL', `mkdir ${path}: ${last.message.trim()}`, last.code);
+  }
+
+  /** Is `path` a directory? (CWD there and back to where the session was.) */
+  async isDirectory(path: string): Promise<boolean> {
+    const here = await this.run('pwd', () => this.raw.pwd());
+    const res = await this.command(`CWD ${path}`);
+    if (res.code >= 400) return false;
+    await this.run('cd', () => this.raw.cd(here));
+    return true;
+  }
+
+  /** Rename or move (RNFR/RNTO). */
+  async rename(from: string, to: string): Promise<void> {
+    await this.run(`mv ${from}`, () => this.raw.rename(from, to));
+  }
+}

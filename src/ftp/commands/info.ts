@@ -1,0 +1,130 @@
+/**
+ * Informational commands: SYST, NOOP, FEAT and OPTS (RFC 2389), HELP, STAT (RFC 959: server
+ * status, transfer status during a transfer, or a listing over the control connection), ALLO.
+ */
+import { formatHostPort } from '../../core/server.js';
+import { mlstFeature, parseMlstOptions } from '../listing.js';
+import type { CommandSpec } from '../session.js';
+import { buildListing } from './transfers.js';
+
+export const infoCommands: Record<string, CommandSpec> = {
+  SYST: {
+    auth: false,
+    help: 'SYST',
+    run(s) {
+      s.reply(215, 'UNIX Type: L8');
+    },
+  },
+
+  NOOP: {
+    auth: false,
+    help: 'NOOP',
+    run(s) {
+      s.reply(200, 'NOOP ok');
+    },
+  },
+
+  FEAT: {
+    auth: false,
+    help: 'FEAT',
+    run(s) {
+      const features = [
+        ...(s.ctx.tls ? ['AUTH TLS', 'PBSZ', 'PROT'] : []),
+        'EPRT',
+        'EPSV',
+        'MDTM',
+        'MFMT',
+        mlstFeature(s.mlstFacts),
+        'REST STREAM',
+        'SIZE',
+        'TVFS',
+        'UTF8',
+      ];
+      s.reply(211, ['Features:', ...features.map((f) => ` ${f}`), 'End']);
+    },
+  },
+
+  OPTS: {
+    auth: false,
+    needsArg: true,
+    help: 'OPTS UTF8 ON | OPTS MLST facts',
+    run(s, arg) {
+      const [name = '', ...rest] = arg.trim().split(/\s+/);
+      const value = rest.join(' ');
+      switch (name.toUpperCase()) {
+        case 'UTF8':
+        case 'UTF-8':
+          if (value === '' || value.toUpperCase() === 'ON') s.reply(200, 'Always in UTF8 mode');
+          else s.reply(504, 'UTF8 cannot be turned off: file names are always UTF-8');
+          return;
+        case 'MLST':
+          s.mlstFacts = parseMlstOptions(value);
+          s.reply(200, `MLST OPTS ${s.mlstFacts.map((f) => `${f};`).join('')}`);
+          return;
+        default:
+          s.reply(501, `OPTS ${name} not understood`);
+      }
+    },
+  },
+
+  HELP: {
+    auth: false,
+    help: 'HELP [command]',
+    run(s, arg) {
+      const verb = arg.trim().toUpperCase();
+      if (verb) {
+        const help = s.commandHelp(verb);
+        if (help) s.reply(214, `Syntax: ${help}`);
+        else s.reply(501, `Unknown command ${verb}`);
+        return;
+      }
+      const verbs = s.commandVerbs();
+      const rows: string[] = [];
+      for (let i = 0; i < verbs.length; i += 8) {
+        const row = verbs.slice(i, i + 8).map((v) => v.padEnd(5));
+        rows.push(` ${row.join(' ')}`.trimEnd());
+      }
+      s.reply(214, ['The following commands are recognized:', ...rows, 'Help OK']);
+    },
+  },
+
+  STAT: {
+    auth: false,
+    help: 'STAT [path]',
+    async run(s, arg) {
+      const during = s.transferStatus();
+      if (during) {
+        s.reply(213, during);
+        return;
+      }
+      if (arg.trim() !== '') {
+        if (!s.identity) {
+          s.reply(530, 'Please log in with USER and PASS first');
+          return;
+        }
+        const vpath = s.resolve(arg.trim());
+        if (!s.allowed('l', vpath)) return;
+        const lines = await buildListing(s, vpath, 'list');
+        s.reply(213, [`Status of ${vpath}:`, ...lines.map((l) => ` ${l}`), 'End of status']);
+        return;
+      }
+      const who = s.identity ? `Logged in as ${s.identity.user} (${s.identity.class})` : 'Not logged in';
+      s.reply(211, [
+        'netkit FTP server status:',
+        `Connected from ${formatHostPort(s.ip, s.conn.remotePort)}`,
+        who,
+        `Control connection ${s.secure ? 'secured with TLS' : 'in clear'}; data protection ${s.prot}`,
+        `TYPE: ${s.type === 'A' ? 'ASCII' : 'BINARY'}; STRUcture: File; MODE: Stream`,
+        `Data connection: ${s.data.mode === 'none' ? 'none' : s.data.mode}`,
+        'End of status',
+      ]);
+    },
+  },
+
+  ALLO: {
+    help: 'ALLO <size>',
+    run(s) {
+      s.reply(202, 'No storage allocation necessary');
+    },
+  },
+};

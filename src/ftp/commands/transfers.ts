@@ -1,0 +1,320 @@
+/**
+ * Commands that move data over the data connection: RETR, STOR, APPE, STOU, LIST, NLST, MLSD —
+ * plus MLST, which answers on the control connection from the same listing code.
+ *
+ * Every check (permission, data connection ready, PROT P when required, file exists, no overwrite)
+ * happens before the 150 reply; a refused command closes the prepared data channel. Uploads open
+ * the file without truncating it and truncate only once the data connection is up, so a STOR
+ * that never gets its data connection cannot destroy an existing file.
+ */
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, open, stat, truncate, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { entryFromStats, formatFacts, formatListLine, readEntries, splitListArgs } from '../listing.js';
+import { overwriteRefusal, permFact } from '../permissions.js';
+import type { CommandSpec, FtpSession } from '../session.js';
+import { receiveFile, sendBuffer, sendFile, type TransferOutcome } from '../transfer.js';
+import { isInside } from '../vfs.js';
+
+const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW } = constants;
+
+type ListKind = 'list' | 'nlst' | 'mlsd';
+
+/** A transfer command handler: any error before the transfer starts also drops the data channel. */
+function transferCommand(
+  help: string,
+  run: (s: FtpSession, arg: string) => Promise<void>,
+  needsArg = true,
+): CommandSpec {
+  return {
+    needsArg,
+    help,
+    async run(s, arg) {
+      try {
+        await run(s, arg);
+      } catch (err) {
+        s.data.close();
+        s.restOffset = 0;
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          const r = overwriteRefusal(arg.trim());
+          s.reply(r.code, r.text);
+          return;
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+/** Permission check that also drops the data channel on refusal. */
+function permitted(s: FtpSession, p: Parameters<FtpSession['allowed']>[0], vpath: string): boolean {
+  if (s.allowed(p, vpath)) return true;
+  s.data.close();
+  s.restOffset = 0;
+  return false;
+}
+
+/**
+ * The lines of a listing of `vpath` (directory or single file). Throws ENOENT and jail errors;
+ * for `mlsd` on a file throws a 501-worthy error (handled by the caller).
+ */
+export async function buildListing(s: FtpSession, vpath: string, kind: ListKind | 'mlst'): Promise<string[]> {
+  const vfs = s.identity!.vfs;
+  const loc = vfs.locate(vpath);
+  if (!loc) {
+    const err = new Error('no such file or directory') as NodeJS.ErrnoException;
+    err.code = 'ENOENT';
+    throw err;
+  }
+  const now = Date.now();
+  if (loc.kind === 'synthetic') {
+    const own = entryFromStats('.', await stat(vfs.mounts[0]!.dir));
+    if (kind === 'mlst') return [formatFacts(own, s.mlstFacts, 'el', vpath)];
+    const lines: string[] = [];
+    for (const name of loc.children) {
+      const child = vpath === '/' ? `/${name}` : `${vpath}/${name}`;
+      const mount = vfs.mountOf(child);
+      const st = await stat(mount && mount.path === child ? mount.dir : vfs.mounts[0]!.dir);
+      const e = { ...entryFromStats(name, st), isDir: true, size: 0 };
+      if (kind === 'nlst') lines.push(name);
+      else if (kind === 'list') lines.push(formatListLine(e, now));
+      else lines.push(formatFacts(e, s.mlstFacts, permFact(mount?.perms ?? s.permsAt(child), true)));
+    }
+    return lines;
+  }
+  const { real, mount } = await vfs.realPath(vpath);
+  const st = await stat(real);
+  if (!st.isDirectory() || kind === 'mlst') {
+    if (kind === 'mlsd') {
+      const err = new Error(`${vpath} is not a directory`) as NodeJS.ErrnoException;
+      err.code = 'ENOTDIR';
+      throw err;
+    }
+    const e = entryFromStats(path.posix.basename(vpath) || '/', st);
+    if (kind === 'nlst') return [e.name];
+    if (kind === 'list') return [formatListLine(e, now)];
+    return [formatFacts(e, s.mlstFacts, permFact(mount.perms, e.isDir, mount.noOverwrite), vpath)];
+  }
+  const root = await vfs.realRoot(mount);
+  const inside = (target: string) => isInside(target, root);
+  const listings = s.ctx.listings;
+  if (kind === 'nlst')
+    return listings.get(real, `nlst\0${root}`, st.mtimeMs, () => readEntries(real, inside, (e) => e.name));
+  if (kind === 'list') {
+    return listings.get(real, `list\0${root}`, st.mtimeMs, () =>
+      readEntries(real, inside, (e) => formatListLine(e, now)),
+    );
+  }
+  const dirPerm = permFact(mount.perms, true);
+  const filePerm = permFact(mount.perms, false, mount.noOverwrite);
+  const variant = `mlsd\0${root}\0${s.mlstFacts.join(';')}\0${dirPerm}\0${filePerm}`;
+  return listings.get(real, variant, st.mtimeMs, () =>
+    readEntries(real, inside, (e) => formatFacts(e, s.mlstFacts, e.isDir ? dirPerm : filePerm)),
+  );
+}
+
+function listCommand(kind: ListKind, help: string): CommandSpec {
+  return transferCommand(
+    help,
+    async (s, arg) => {
+      const target = kind === 'mlsd' ? arg.trim() : splitListArgs(arg).path;
+      const vpath = s.resolve(target);
+      if (!permitted(s, 'l', vpath)) return;
+      let lines: string[];
+      try {
+        lines = await buildListing(s, vpath, kind);
+      } catch (err) {
+        if (kind === 'mlsd' && (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+          s.refuseTransfer(501, `${vpath} is not a directory: use MLST for a single file`);
+          return;
+        }
+        throw err;
+      }
+      if (!s.dataReady()) return;
+      const data = Buffer.from(lines.length ? `${lines.join('\r\n')}\r\n` : '', 'utf8');
+      s.startTransfer({
+        direction: 'list',
+        file: vpath,
+        total: data.length,
+        opening: `Here comes the ${kind === 'mlsd' ? 'MLSD' : 'directory'} listing of ${vpath}`,
+        run: (r) => sendBuffer(r, data),
+        completed: () => `Transfer complete (${lines.length} entries)`,
+      });
+    },
+    false,
+  );
+}
+
+/** Open an upload target; `existed` tells whether the file was there before. */
+async function openForUpload(real: string, flags: number): Promise<{ fh: FileHandle; existed: boolean }> {
+  const existed = await lstat(real).then(
+    () => true,
+    () => false,
+  );
+  const fh = await open(real, flags | O_WRONLY | O_NOFOLLOW, 0o644);
+  return { fh, existed };
+}
+
+/** Listings of the upload's directory are stale from the first byte to the last. */
+async function received(
+  s: FtpSession,
+  real: string,
+  outcome: Promise<TransferOutcome>,
+): Promise<TransferOutcome> {
+  s.changed(real);
+  const o = await outcome;
+  s.changed(real);
+  return o;
+}
+
+async function cancelUpload(fh: FileHandle, real: string, existed: boolean): Promise<void> {
+  await fh.close().catch(() => {});
+  if (!existed) await unlink(real).catch(() => {});
+}
+
+const stor = transferCommand('STOR <file>', async (s, arg) => {
+  const vpath = s.resolve(arg);
+  if (!permitted(s, 'w', vpath)) return;
+  const { real, mount } = await s.identity!.vfs.realPath(vpath, 'create');
+  if (!s.dataReady()) return;
+  const start = s.restOffset;
+  if (mount.noOverwrite && start > 0) {
+    const r = overwriteRefusal(vpath);
+    s.refuseTransfer(r.code, `${r.text} (no resume here)`);
+    return;
+  }
+  const { fh, existed } = await openForUpload(real, O_CREAT | (mount.noOverwrite ? O_EXCL : 0));
+  const size = (await fh.stat()).size;
+  if (start > size) {
+    await cancelUpload(fh, real, existed);
+    s.refuseTransfer(554, `REST ${start} is beyond the end of ${vpath} (${size} bytes)`);
+    return;
+  }
+  const ascii = s.type === 'A';
+  s.startTransfer({
+    direction: 'upload',
+    file: vpath,
+    opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${vpath}${start ? ` at offset ${start}` : ''}`,
+    async run(r) {
+      if (start === 0) await fh.truncate(0);
+      s.changed(real);
+      const outcome = await receiveFile(r, fh, { start, ascii });
+      // a resumed binary upload ends where the new data ends
+      if (outcome.ok && start > 0 && !ascii) await truncate(real, start + outcome.bytes);
+      s.changed(real);
+      return outcome;
+    },
+    cancel: () => cancelUpload(fh, real, existed),
+  });
+});
+
+const appe = transferCommand('APPE <file>', async (s, arg) => {
+  const vpath = s.resolve(arg);
+  if (!permitted(s, 'a', vpath)) return;
+  const { real, mount } = await s.identity!.vfs.realPath(vpath, 'create');
+  if (!s.dataReady()) return;
+  if (
+    mount.noOverwrite &&
+    (await lstat(real).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    const r = overwriteRefusal(vpath);
+    s.refuseTransfer(r.code, r.text);
+    return;
+  }
+  const { fh, existed } = await openForUpload(real, O_CREAT | O_APPEND);
+  const ascii = s.type === 'A';
+  s.startTransfer({
+    direction: 'upload',
+    file: vpath,
+    opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection to append to ${vpath}`,
+    run: (r) => received(s, real, receiveFile(r, fh, { ascii })),
+    cancel: () => cancelUpload(fh, real, existed),
+  });
+});
+
+const stou = transferCommand(
+  'STOU [name]',
+  async (s, arg) => {
+    const hint = arg.trim() ? s.resolve(arg.trim()) : `${s.cwd === '/' ? '' : s.cwd}/ftp-upload`;
+    const dir = path.posix.dirname(hint);
+    const base = path.posix.basename(hint);
+    if (!permitted(s, 'w', hint)) return;
+    if (!s.dataReady()) return;
+    let opened: { fh: FileHandle; real: string; vpath: string } | undefined;
+    for (let i = 0; i < 1000 && !opened; i++) {
+      const vpath = `${dir === '/' ? '' : dir}/${i === 0 ? base : `${base}.${i}`}`;
+      const { real } = await s.identity!.vfs.realPath(vpath, 'create');
+      try {
+        opened = { fh: await open(real, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644), real, vpath };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    if (!opened) {
+      s.refuseTransfer(553, 'Could not find a unique file name');
+      return;
+    }
+    const { fh, real, vpath } = opened;
+    const ascii = s.type === 'A';
+    s.startTransfer({
+      direction: 'upload',
+      file: vpath,
+      opening: `FILE: ${path.posix.basename(vpath)}`,
+      run: (r) => received(s, real, receiveFile(r, fh, { ascii })),
+      completed: (o) => `Transfer complete (${o.bytes} bytes); stored as ${vpath}`,
+      cancel: () => cancelUpload(fh, real, false),
+    });
+  },
+  false,
+);
+
+export const transferCommands: Record<string, CommandSpec> = {
+  RETR: transferCommand('RETR <file>', async (s, arg) => {
+    const vpath = s.resolve(arg);
+    if (!permitted(s, 'r', vpath)) return;
+    const { real } = await s.identity!.vfs.realPath(vpath);
+    if (!s.dataReady()) return;
+    const fh = await open(real, O_RDONLY | O_NOFOLLOW);
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      s.refuseTransfer(550, `${vpath}: not a regular file`);
+      return;
+    }
+    const start = s.restOffset;
+    if (start > st.size) {
+      await fh.close();
+      s.refuseTransfer(554, `REST ${start} is beyond the end of ${vpath} (${st.size} bytes)`);
+      return;
+    }
+    const ascii = s.type === 'A';
+    const remaining = st.size - start;
+    s.startTransfer({
+      direction: 'download',
+      file: vpath,
+      total: remaining,
+      opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${vpath} (${remaining} bytes)`,
+      run: (r) => sendFile(r, fh, { start, ascii }),
+      cancel: () => fh.close(),
+    });
+  }),
+  STOR: stor,
+  APPE: appe,
+  STOU: stou,
+  LIST: listCommand('list', 'LIST [path]'),
+  NLST: listCommand('nlst', 'NLST [path]'),
+  MLSD: listCommand('mlsd', 'MLSD [dir]'),
+
+  MLST: {
+    help: 'MLST [path]',
+    async run(s, arg) {
+      const vpath = s.resolve(arg.trim());
+      if (!s.allowed('l', vpath)) return;
+      const [line] = await buildListing(s, vpath, 'mlst');
+      s.reply(250, [`Listing ${vpath}`, ` ${line}`, 'End']);
+    },
+  },
+};

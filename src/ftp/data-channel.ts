@@ -1,0 +1,272 @@
+/**
+ * The FTP data connection of one session: a passive listener (PASV/EPSV) or an active target
+ * (PORT/EPRT), turned into one connected socket when a transfer command needs it.
+ *
+ * - Passive listeners bind the control connection's local address, take a port from the
+ *   configured range (shared by all sessions through {@link PassivePortPool}), accept only the
+ *   control client's own IP, accept exactly one connection and then stop listening. A listener
+ *   nobody connects to closes after `connectTimeoutMs`; the transfer command then gets 425.
+ * - Accepted sockets start paused (`pauseOnConnect`), so a TLS handshake (PROT P) can take over
+ *   the socket without a byte having been read into a JavaScript buffer first.
+ * - Active connections go from our control connection's local address to the validated target
+ *   (the bounce check is in data-address.ts), with a connect timeout.
+ * - One data connection per transfer: after {@link DataChannel.open} the channel is consumed.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { NetkitError } from '../core/errors.js';
+import { type HostPort, normalizeIp } from './data-address.js';
+
+/** Passive ports shared by every session of one server. */
+export class PassivePortPool {
+  private readonly inUse = new Set<number>();
+  private cursor: number;
+
+  /** `range` undefined: any free port the OS picks. */
+  constructor(readonly range?: readonly [number, number]) {
+    this.cursor = range ? range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1)) : 0;
+  }
+
+  /** Bind `server` on `host` to a free port from the range; resolves with the port. */
+  async listen(server: net.Server, host: string): Promise<number> {
+    if (!this.range) {
+      await listenOn(server, host, 0);
+      return (server.address() as net.AddressInfo).port;
+    }
+    const [from, to] = this.range;
+    const size = to - from + 1;
+    for (let i = 0; i < size; i++) {
+      const port = from + ((this.cursor - from + i) % size);
+      if (this.inUse.has(port)) continue;
+      try {
+        await listenOn(server, host, port);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') continue;
+        throw err;
+      }
+      this.inUse.add(port);
+      this.cursor = port + 1 > to ? from : port + 1;
+      server.once('close', () => this.inUse.delete(port));
+      return port;
+    }
+    throw new NetkitError('NETKIT_ADDRESS_IN_USE', `no free passive port in ${from}-${to}`);
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+export interface DataChannelOptions {
+  /** the control connection (for its local address and the client's IP) */
+  control: () => net.Socket;
+  pool: PassivePortPool;
+  /** how long a passive listener waits for its connection, and an active connect may take */
+  connectTimeoutMs: number;
+  trace: (text: string) => void;
+}
+
+interface PassiveState {
+  server: net.Server;
+  port: number;
+  socket?: net.Socket;
+  timedOut: boolean;
+  timer: NodeJS.Timeout;
+  waiters: Array<() => void>;
+}
+
+export class DataChannel {
+  private passiveState: PassiveState | undefined;
+  private activeTarget: HostPort | undefined;
+  private current: net.Socket | undefined;
+
+  constructor(private readonly opts: DataChannelOptions) {}
+
+  /** PASV/EPSV or PORT/EPRT was given and not used yet. */
+  get configured(): boolean {
+    return this.passiveState !== undefined || this.activeTarget !== undefined;
+  }
+
+  get mode(): 'passive' | 'active' | 'none' {
+    return this.passiveState ? 'passive' : this.activeTarget ? 'active' : 'none';
+  }
+
+  /** Open a passive listener; resolves with the bound port. */
+  async passive(): Promise<number> {
+    this.close();
+    const control = this.opts.control();
+    const clientIp = normalizeIp(control.remoteAddress ?? '');
+    const server = net.createServer({ pauseOnConnect: true, noDelay: true });
+    server.on('error', () => {});
+    const state: PassiveState = {
+      server,
+      port: 0,
+      timedOut: false,
+      waiters: [],
+      timer: setTimeout(() => {
+        if (state.socket) return;
+        state.timedOut = true;
+        this.opts.trace(
+          `passive port ${state.port}: no data connection within ${this.opts.connectTimeoutMs} ms`,
+        );
+        server.close();
+        for (const w of state.waiters.splice(0)) w();
+      }, this.opts.connectTimeoutMs),
+    };
+    state.timer.unref();
+    server.on('connection', (socket) => {
+      socket.on('error', () => {});
+      const ip = normalizeIp(socket.remoteAddress ?? '');
+      if (ip !== clientIp) {
+        this.opts.trace(`passive port ${state.port}: refused data connection from foreign address ${ip}`);
+        socket.destroy();
+        return;
+      }
+      if (state.socket || state.timedOut) {
+        socket.destroy();
+        return;
+      }
+      state.socket = socket;
+      clearTimeout(state.timer);
+      server.close();
+      this.opts.trace(`data connection from ${ip}:${socket.remotePort}`);
+      for (const w of state.waiters.splice(0)) w();
+    });
+    this.passiveState = state;
+    try {
+      state.port = await this.opts.pool.listen(server, control.localAddress ?? '127.0.0.1');
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    return state.port;
+  }
+
+  /** Remember an active-mode target (already bounce-checked by the caller). */
+  active(target: HostPort): void {
+    this.close();
+    this.activeTarget = target;
+  }
+
+  /** The connected data socket for one transfer (paused; not yet TLS). Consumes the channel. */
+  async open(): Promise<net.Socket> {
+    const passive = this.passiveState;
+    const target = this.activeTarget;
+    if (passive) {
+      if (!passive.socket && !passive.timedOut) {
+        await new Promise<void>((resolve) => passive.waiters.push(resolve));
+      }
+      const socket = passive.socket;
+      this.passiveState = undefined;
+      clearTimeout(passive.timer);
+      passive.server.close();
+      if (!socket || socket.destroyed) {
+        throw new NetkitError(
+          'NETKIT_TIMEOUT',
+          `no data connection arrived within ${this.opts.connectTimeoutMs} ms`,
+        );
+      }
+      this.current = socket;
+      return socket;
+    }
+    if (target) {
+      this.activeTarget = undefined;
+      const control = this.opts.control();
+      const socket = await connectWithTimeout(target, control.localAddress, this.opts.connectTimeoutMs);
+      this.opts.trace(`data connection to ${target.host}:${target.port}`);
+      this.current = socket;
+      return socket;
+    }
+    throw new NetkitError('NETKIT_PROTOCOL', 'no data connection: use PASV, EPSV, PORT or EPRT first');
+  }
+
+  /** Close the listener and any data socket. */
+  close(): void {
+    const passive = this.passiveState;
+    if (passive) {
+      clearTimeout(passive.timer);
+      passive.server.close();
+      passive.socket?.destroy();
+      for (const w of passive.waiters.splice(0)) w();
+    }
+    this.passiveState = undefined;
+    this.activeTarget = undefined;
+    this.current?.destroy();
+    this.current = undefined;
+  }
+
+  /** Forget the current socket without destroying it (the transfer owns its lifetime). */
+  release(socket: net.Socket): void {
+    if (this.current === socket) this.current = undefined;
+  }
+}
+
+function connectWithTimeout(
+  target: HostPort,
+  localAddress: string | undefined,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: target.host, port: target.port, localAddress, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new NetkitError('NETKIT_TIMEOUT', `connecting to ${target.host}:${target.port} timed out`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      socket.on('error', () => {});
+      socket.pause();
+      resolve(socket);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      reject(
+        new NetkitError(
+          'NETKIT_CONNECT_FAILED',
+          `cannot connect to ${target.host}:${target.port}: ${err.message}`,
+        ),
+      );
+    };
+    socket.once('error', onError);
+  });
+}
+
+/**
+ * Take over a data socket with TLS as the server side (RFC 4217: the FTP server is the TLS server
+ * on data connections in both directions). Resolves once the handshake is done.
+ */
+export function secureDataSocket(
+  raw: net.Socket,
+  context: tls.SecureContext,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
+  const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new NetkitError('NETKIT_TIMEOUT', 'TLS handshake on the data connection timed out'));
+    }, timeoutMs);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      secure.off('error', onError);
+      secure.on('error', () => {});
+      resolve(secure);
+    });
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(
+        new NetkitError('NETKIT_PROTOCOL', `TLS handshake on the data connection failed: ${err.message}`),
+      );
+    };
+    secure.once('error', onError);
+  });
+}

@@ -1,0 +1,212 @@
+/**
+ * `createFtpServer()`: netkit's own FTP server (RFC 959, 1123, 2228/4217, 2389, 2428, 3659, 2640).
+ *
+ * Why our own: the Node FTP servers are abandoned or were unsafe (ftp-srv: PORT bounce
+ * CVE-2020-15152, backslash traversal CVE-2020-26299, no MLSD). This one is built on the shared
+ * protocol core (listener limits, line framing, idle timeouts, AUTH TLS upgrade, trace events)
+ * with the FTP parts split by job: {@link FtpSession} (state and dispatch), `commands/*` (one
+ * table per concern), `vfs.ts` (the path jail), `permissions.ts`, `accounts.ts` (real, guest,
+ * anonymous), `data-channel.ts`, `listing.ts`, `transfer.ts`.
+ *
+ * The handle is an EventEmitter: `'trace'` ({@link TraceEvent}, PASS redacted) and `'session'`
+ * ({@link FtpSessionEvent}: connect, login, command, transfer progress, close) for dashboards;
+ * `sessions()` gives the live sessions.
+ */
+import dns from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import path from 'node:path';
+import type tls from 'node:tls';
+import { AccountStore } from '../core/accounts.js';
+import { resolveDataDir } from '../core/datadir.js';
+import { NetkitError } from '../core/errors.js';
+import { listenTcp, type TcpServerHandle } from '../core/server.js';
+import { loadTls, type TlsFiles } from '../core/tls.js';
+import { classPermissions, type FtpAccountPolicy, prepareTree } from './accounts.js';
+import { PassivePortPool } from './data-channel.js';
+import { ListingCache } from './listing-cache.js';
+import { LoginGuard } from './login-guard.js';
+import type { ClassPermissions } from './permissions.js';
+import {
+  type FtpLimits,
+  FtpSession,
+  type FtpSessionEvent,
+  type FtpSessionInfo,
+  type SessionContext,
+} from './session.js';
+
+export interface FtpServerOptions {
+  /** the FTP tree: home/NAME, guest/, pub/, incoming/ (created when missing) */
+  root: string;
+  /** data directory with accounts.json and tls/ (default: `resolveDataDir()`, i.e. ./netkit-data) */
+  dataDir?: string;
+  /** accounts store (default: `new AccountStore(dataDir)`) */
+  accounts?: AccountStore;
+  host?: string;
+  /** 0 = any free port (default 2121) */
+  port?: number;
+  /**
+   * TLS for AUTH TLS: a SecureContext, `{cert, key}` file paths, `true` for the data directory's
+   * development certificate (the default), or `false` to offer no TLS.
+   */
+  tls?: tls.SecureContext | TlsFiles | boolean;
+  /** refuse login before AUTH TLS (530) and data connections without PROT P (534) */
+  requireTls?: boolean;
+  /** allow anonymous logins as `anonymous` or `ftp` (default true) */
+  anonymous?: boolean;
+  /** offer the anonymous write-only incoming/ drop box (default false) */
+  anonymousUpload?: boolean;
+  /** pyftpdlib-style permission letters per class (`elradfmwMT`) */
+  permissions?: Partial<ClassPermissions>;
+  /** let guests overwrite existing files (default false) */
+  guestOverwrite?: boolean;
+  /** passive data ports, inclusive range (default: any free port) */
+  passivePorts?: readonly [number, number];
+  /** IPv4 address (or name resolving to one) that PASV announces, for NAT */
+  publicHost?: string;
+  /** total connections (default 256) */
+  maxClients?: number;
+  /** connections per client IP (default 32) */
+  maxClientsPerIp?: number;
+  /** delay before answering a failed login (default 1000 ms) */
+  loginFailureDelayMs?: number;
+  /** failed logins per IP that trigger a lockout (default 5; 0 = never) */
+  maxLoginFailures?: number;
+  /** lockout duration (default 60 s) */
+  lockoutMs?: number;
+  /** limits (defaults in {@link DEFAULT_FTP_LIMITS}) */
+  limits?: Partial<FtpLimits>;
+  /** greeting text after 220 */
+  greeting?: string;
+}
+
+export const DEFAULT_FTP_PORT = 2121;
+
+export const DEFAULT_FTP_LIMITS: FtpLimits = {
+  maxLineLength: 8192,
+  maxPreLoginLineLength: 512,
+  maxPreLoginCommands: 16,
+  maxBadCommands: 10,
+  idleTimeoutMs: 300_000,
+  dataConnectTimeoutMs: 30_000,
+  dataIdleTimeoutMs: 300_000,
+  progressIntervalMs: 250,
+  listingCacheMs: 1000,
+};
+
+export interface FtpServerHandle extends EventEmitter {
+  readonly host: string;
+  readonly port: number;
+  /** the FTP root directory */
+  readonly root: string;
+  readonly connections: number;
+  /** live sessions: user, class, IP, current transfer and bytes */
+  sessions(): FtpSessionInfo[];
+  /** stop accepting, let running transfers finish, then close; stragglers destroyed after the deadline */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+async function resolveTls(
+  option: FtpServerOptions['tls'],
+  dataDir: string,
+): Promise<tls.SecureContext | undefined> {
+  if (option === false) return undefined;
+  if (option === undefined || option === true) return (await loadTls(dataDir)).context;
+  if ('cert' in option || 'key' in option) return (await loadTls(dataDir, option as TlsFiles)).context;
+  return option as tls.SecureContext;
+}
+
+async function resolvePublicHost(host: string | undefined): Promise<string | undefined> {
+  if (host === undefined || net.isIPv4(host)) return host;
+  try {
+    return (await dns.lookup(host, { family: 4 })).address;
+  } catch {
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `--public-host ${host} does not resolve to an IPv4 address`,
+    );
+  }
+}
+
+/** Start an FTP server; resolves once listening. */
+export async function createFtpServer(options: FtpServerOptions): Promise<FtpServerHandle> {
+  const root = path.resolve(options.root);
+  const dataDir = resolveDataDir(options.dataDir);
+  const policy: FtpAccountPolicy = {
+    root,
+    anonymous: options.anonymous ?? true,
+    anonymousUpload: options.anonymousUpload ?? false,
+    guestOverwrite: options.guestOverwrite ?? false,
+    ...(options.permissions ? { permissions: options.permissions } : {}),
+  };
+  const perms = classPermissions(policy);
+  if (options.passivePorts) {
+    const [from, to] = options.passivePorts;
+    if (!(from >= 1024 && to <= 65535 && from <= to)) {
+      throw new NetkitError(
+        'NETKIT_INVALID_INPUT',
+        `passive port range ${from}-${to} must lie within 1024-65535`,
+      );
+    }
+  }
+  await prepareTree(policy);
+  const tlsContext = await resolveTls(options.tls, dataDir);
+  if (options.requireTls && !tlsContext) {
+    throw new NetkitError('NETKIT_INVALID_INPUT', 'requireTls needs TLS (do not disable tls)');
+  }
+  const limits = { ...DEFAULT_FTP_LIMITS, ...options.limits };
+  const emitter = new EventEmitter();
+  const live = new Map<net.Socket, FtpSession>();
+  const ctx: SessionContext = {
+    tracer: emitter,
+    store: options.accounts ?? new AccountStore(dataDir),
+    policy,
+    perms,
+    ...(tlsContext ? { tls: tlsContext } : {}),
+    requireTls: options.requireTls ?? false,
+    guard: new LoginGuard({
+      failureDelayMs: options.loginFailureDelayMs ?? 1000,
+      maxFailures: options.maxLoginFailures ?? 5,
+      lockoutMs: options.lockoutMs ?? 60_000,
+    }),
+    pool: new PassivePortPool(options.passivePorts),
+    ...(options.publicHost ? { publicHost: await resolvePublicHost(options.publicHost) } : {}),
+    limits,
+    listings: new ListingCache(limits.listingCacheMs),
+    greeting: options.greeting ?? 'netkit FTP server ready',
+    emitSession: (ev: FtpSessionEvent) => {
+      if (emitter.listenerCount('session') > 0) emitter.emit('session', ev);
+    },
+  };
+
+  const tcp: TcpServerHandle = await listenTcp({
+    service: 'ftp',
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? DEFAULT_FTP_PORT,
+    maxConnections: options.maxClients ?? 256,
+    maxConnectionsPerIp: options.maxClientsPerIp ?? 32,
+    onReject: (_socket, reason) =>
+      `421 Too many connections ${reason === 'per-ip' ? 'from your address' : 'to this server'}; try again later\r\n`,
+    onConnection(socket) {
+      const session = new FtpSession(socket, ctx);
+      live.set(socket, session);
+      socket.once('close', () => live.delete(socket));
+    },
+    onShutdown(socket) {
+      const session = live.get(socket);
+      if (session) session.shutdown();
+      else socket.end();
+    },
+  });
+
+  const handle = Object.assign(emitter, {
+    host: tcp.host,
+    port: tcp.port,
+    root,
+    sessions: () => [...live.values()].map((s) => s.info()),
+    close: (deadlineMs?: number) => tcp.close(deadlineMs),
+  });
+  // a getter: Object.assign would copy the value once
+  Object.defineProperty(handle, 'connections', { get: () => tcp.connections, enumerable: true });
+  return handle as FtpServerHandle;
+}

@@ -1,0 +1,184 @@
+/**
+ * The FTP path jail: every path a client names is resolved here, and nothing else in the server
+ * touches the file system with a client-supplied name.
+ *
+ * Two steps, both deliberately strict (ftp-srv's CVE-2020-26299 was a backslash slipping through):
+ * 1. {@link resolveVirtualPath} — pure: the client's argument against the session's cwd in the
+ *    virtual namespace. NUL and control bytes, backslashes, percent-escapes, invalid UTF-8,
+ *    Windows drive prefixes and any `..` that climbs above `/` are refused (not clamped), so a
+ *    traversal attempt is an error the client sees as 550 and the trace shows.
+ * 2. {@link VirtualFs.realPath} — the virtual path through the account's mount table to a real
+ *    path, then `realpath()` of it (or of its parent when creating), which must still lie inside the
+ *    mount's real root: a symlink that points outside is refused the same way.
+ *
+ * A mount table lets one account see several real directories in one tree (anonymous users see
+ * `/pub` and `/incoming`, each with its own permissions); directories above mount points are
+ * synthetic and list only the mounts.
+ */
+import { lstat, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { NetkitError } from '../core/errors.js';
+import type { Permissions } from './permissions.js';
+
+export interface Mount {
+  /** virtual path: `/` or `/pub` */
+  path: string;
+  /** real absolute directory */
+  dir: string;
+  perms: Permissions;
+  /** uploads may not replace an existing file (guests, the anonymous drop box) */
+  noOverwrite?: boolean;
+}
+
+export function outsideRoot(arg: string, why: string): NetkitError {
+  return new NetkitError('NETKIT_PATH_OUTSIDE_ROOT', `${JSON.stringify(arg)}: ${why}`);
+}
+
+/**
+ * Resolve a client path against `cwd` (both virtual, `cwd` absolute and normal). Returns the
+ * normal absolute virtual path (`/`, `/a/b`). Throws `NETKIT_PATH_OUTSIDE_ROOT` for every escape
+ * or trick; an empty argument means `cwd`.
+ */
+export function resolveVirtualPath(cwd: string, arg: string): string {
+  if (arg.includes('\u0000')) throw outsideRoot(arg, 'NUL byte in path');
+  if (/[\u0001-\u001f\u007f]/.test(arg)) throw outsideRoot(arg, 'control character in path');
+  if (arg.includes('\\')) throw outsideRoot(arg, 'backslash in path');
+  if (/%[0-9a-f]{2}/i.test(arg)) throw outsideRoot(arg, 'percent-encoding in path');
+  if (arg.includes('\ufffd')) throw outsideRoot(arg, 'invalid UTF-8 in path');
+  if (/^[a-z]:/i.test(arg)) throw outsideRoot(arg, 'drive letter in path');
+  const full = arg.startsWith('/') ? arg : `${cwd}/${arg}`;
+  const stack: string[] = [];
+  for (const seg of full.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (stack.length === 0) throw outsideRoot(arg, 'climbs above the root');
+      stack.pop();
+      continue;
+    }
+    stack.push(seg);
+  }
+  return `/${stack.join('/')}`;
+}
+
+/** Where a virtual path lands: inside a mount, or on a synthetic directory above mounts. */
+export type Location =
+  | { kind: 'mount'; mount: Mount; real: string; rel: string }
+  | { kind: 'synthetic'; children: string[] };
+
+/** Is `child` the same as or below `parent` (both real, normal, absolute)? */
+export function isInside(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
+}
+
+export class VirtualFs {
+  readonly mounts: readonly Mount[];
+  private readonly realRoots = new Map<Mount, Promise<string>>();
+
+  constructor(mounts: Mount[]) {
+    // deepest first, so /pub/x finds /pub before /
+    this.mounts = [...mounts].sort((a, b) => b.path.length - a.path.length);
+  }
+
+  /** See {@link resolveVirtualPath}. */
+  resolve(cwd: string, arg: string): string {
+    return resolveVirtualPath(cwd, arg);
+  }
+
+  /** The mount (and naive real path) or synthetic directory for a normal virtual path. */
+  locate(vpath: string): Location | undefined {
+    for (const mount of this.mounts) {
+      if (isInside(vpath, mount.path)) {
+        const rel = vpath.slice(mount.path.length).replace(/^\//, '');
+        return { kind: 'mount', mount, rel, real: rel ? path.join(mount.dir, ...rel.split('/')) : mount.dir };
+      }
+    }
+    const children = new Set<string>();
+    for (const mount of this.mounts) {
+      if (isInside(mount.path, vpath)) {
+        const rest = mount.path.slice(vpath === '/' ? 1 : vpath.length + 1);
+        const first = rest.split('/')[0];
+        if (first) children.add(first);
+      }
+    }
+    if (children.size === 0) return undefined;
+    return { kind: 'synthetic', children: [...children].sort() };
+  }
+
+  /** The mount a virtual path is in (undefined on synthetic directories). */
+  mountOf(vpath: string): Mount | undefined {
+    const loc = this.locate(vpath);
+    return loc?.kind === 'mount' ? loc.mount : undefined;
+  }
+
+  /** The mount's root directory with symbolic links resolved (cached). */
+  realRoot(mount: Mount): Promise<string> {
+    let p = this.realRoots.get(mount);
+    if (!p) {
+      p = realpath(mount.dir);
+      p.catch(() => this.realRoots.delete(mount));
+      this.realRoots.set(mount, p);
+    }
+    return p;
+  }
+
+  /**
+   * The real path for a virtual path inside a mount, symlinks resolved and checked.
+   * `existing`: the path must exist (ENOENT otherwise). `create`: its parent must exist; the
+   * returned path is the real parent plus the last name, which must not be `.`/`..`.
+   */
+  async realPath(
+    vpath: string,
+    mode: 'existing' | 'create' = 'existing',
+  ): Promise<{ real: string; mount: Mount; isRoot: boolean }> {
+    const loc = this.locate(vpath);
+    if (!loc) throw enoent(vpath);
+    if (loc.kind === 'synthetic') {
+      throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: a virtual directory, not a file`);
+    }
+    const root = await this.realRoot(loc.mount);
+    if (mode === 'existing') {
+      const real = await realpath(loc.real);
+      if (!isInside(real, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+      return { real, mount: loc.mount, isRoot: real === root };
+    }
+    if (!loc.rel) throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: cannot create a mount point`);
+    const parent = await realpath(path.dirname(loc.real));
+    if (!isInside(parent, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+    const candidate = path.join(parent, path.basename(loc.real));
+    // The name itself may already exist as a symbolic link: follow it only to a place inside.
+    try {
+      const target = await realpath(candidate);
+      if (!isInside(target, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+      return { real: target, mount: loc.mount, isRoot: target === root };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const st = await lstat(candidate).catch(() => undefined);
+    if (st?.isSymbolicLink()) throw outsideRoot(vpath, 'a dangling symbolic link');
+    return { real: candidate, mount: loc.mount, isRoot: false };
+  }
+
+  /** Is this virtual path a directory (synthetic or real)? */
+  async isDirectory(vpath: string): Promise<boolean> {
+    const loc = this.locate(vpath);
+    if (!loc) return false;
+    if (loc.kind === 'synthetic') return true;
+    try {
+      const { real } = await this.realPath(vpath);
+      return (await stat(real)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Is a real path (already resolved by realpath) inside this mount's real root? */
+  async contains(mount: Mount, real: string): Promise<boolean> {
+    return isInside(real, await this.realRoot(mount));
+  }
+}
+
+function enoent(vpath: string): NodeJS.ErrnoException {
+  const err = new Error(`${vpath}: no such file or directory`) as NodeJS.ErrnoException;
+  err.code = 'ENOENT';
+  return err;
+}

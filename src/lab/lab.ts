@@ -1,0 +1,373 @@
+/**
+ * `netkit lab`: every service on one data directory, wired into the dashboard.
+ *
+ * Services start in parallel (start-up target ≤ 1.5 s); a port that is taken fails the whole start
+ * with one line naming the service and the flag that moves it, and whatever had started is closed.
+ * `close()` stops accepting everywhere, lets SMTP DATA and FTP transfers in flight finish up to
+ * the deadline, and then closes: nothing is left half-written (deliveries are tmp → fsync → rename).
+ */
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { AccountStore } from '../core/accounts.js';
+import { NetkitError } from '../core/errors.js';
+import { formatHostPort } from '../core/server.js';
+import { loadTls } from '../core/tls.js';
+import { DEFAULT_PERMISSIONS } from '../ftp/permissions.js';
+import { createFtpServer, type FtpServerHandle } from '../ftp/server.js';
+import { createFileServer, type FileServerHandle } from '../http/file-server.js';
+import { createPop3Server, type Pop3ServerHandle } from '../mail/pop3-server.js';
+import { createSmtpServer, type SmtpMessageEvent, type SmtpServerHandle } from '../mail/smtp-server.js';
+import { type ChatServer, createChatServer } from '../sockets/chat-server.js';
+import { CLASSIC_SERVICES, type ClassicServiceHandle, startService } from '../sockets/classic.js';
+import { bootstrapLab, ftpRoot, type LabCredentials } from './bootstrap.js';
+import type { LabConfig, LabPortName } from './config.js';
+import { PORT_FLAGS } from './config.js';
+import type { ChatMessageView, ChatView, FtpView, LabContext, ServiceStatus } from './context.js';
+import { type DashboardHandle, startDashboard } from './dashboard.js';
+import { MailIndex } from './mail-index.js';
+import { WireLog } from './wire.js';
+
+export interface LabHandle {
+  config: LabConfig;
+  dataDir: string;
+  credentials: LabCredentials;
+  dashboard: DashboardHandle;
+  context: LabContext;
+  services(): ServiceStatus[];
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** Turn "port in use" into one line that says which flag moves the service. */
+async function named<T>(
+  service: string,
+  port: LabPortName,
+  host: string,
+  cfg: LabConfig,
+  start: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { code?: string };
+    if (e.code === 'NETKIT_ADDRESS_IN_USE' || e.code === 'EADDRINUSE') {
+      throw new NetkitError(
+        'NETKIT_ADDRESS_IN_USE',
+        `${service}: port ${cfg.ports[port]} on ${host} is already in use; move it with ${PORT_FLAGS[port]} N, or every port with --port-offset N`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Bounded memory of SMTP transcripts, for the dashboard's "SMTP" tab. */
+class TranscriptStore {
+  private readonly map = new Map<string, string>();
+  constructor(readonly capacity = 10_000) {}
+  add(ev: SmtpMessageEvent): void {
+    this.map.set(`${ev.mailbox}/${ev.id}`, ev.transcript.join('\n'));
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
+  }
+  get(mailbox: string, id: string): string | undefined {
+    return this.map.get(`${mailbox}/${id}`);
+  }
+}
+
+function chatView(chat: ChatServer): ChatView {
+  const view = Object.assign(new EventEmitter(), {
+    rooms: () => chat.rooms(),
+    history: (room: string): ChatMessageView[] => chat.history(room).map((m) => ({ ...m })),
+    post: (room: string, nick: string, text: string) => {
+      chat.post(room, nick, text);
+    },
+  });
+  chat.on('message', (m) => view.emit('message', m));
+  const rooms = () => view.emit('rooms', chat.rooms());
+  for (const ev of ['join', 'leave', 'nick']) chat.on(ev, rooms);
+  chat.on('join', (e) =>
+    view.emit('message', {
+      ts: Date.now(),
+      room: e.room,
+      nick: e.nick,
+      text: `${e.nick} joined`,
+      kind: 'join',
+    }),
+  );
+  chat.on('leave', (e) =>
+    view.emit('message', {
+      ts: Date.now(),
+      room: e.room,
+      nick: e.nick,
+      text: `${e.nick} left (${e.reason})`,
+      kind: 'leave',
+    }),
+  );
+  return view;
+}
+
+function ftpView(ftp: FtpServerHandle, permissions: Record<string, string>): FtpView {
+  const view = Object.assign(new EventEmitter(), {
+    root: ftp.root,
+    sessions: () =>
+      ftp.sessions().map((s) => ({
+        id: s.id,
+        user: s.user,
+        class: s.class,
+        ip: s.ip,
+        command: s.command,
+        transfer: s.transfer
+          ? {
+              file: s.transfer.file,
+              direction: s.transfer.direction,
+              bytes: s.transfer.bytes,
+              total: s.transfer.total,
+            }
+          : undefined,
+      })),
+    permissions: () => permissions,
+  });
+  // transfers report progress often: coalesce to at most ~5 updates a second
+  let pending: NodeJS.Timeout | undefined;
+  ftp.on('session', () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      view.emit('session');
+    }, 200);
+  });
+  return view;
+}
+
+export async function startLab(cfg: LabConfig): Promise<LabHandle> {
+  const dataDir = path.resolve(cfg.dataDir);
+  const host = cfg.host;
+  const credentials = await bootstrapLab(dataDir);
+  const tlsMaterial = await loadTls(dataDir);
+  const accounts = new AccountStore(dataDir);
+  const wire = new WireLog();
+  const mail = new MailIndex(dataDir);
+  const transcripts = new TranscriptStore();
+  const totals = { messages: 0 };
+
+  const closers: Array<(deadline: number) => Promise<void>> = [];
+  const track = <T extends { close(deadlineMs?: number): Promise<void> }>(h: T): T => {
+    closers.push((d) => h.close(d));
+    return h;
+  };
+
+  try {
+    const [smtp, pop3, ftp, chat, http, classic] = await Promise.all([
+      named('smtp', cfg.ports.smtpTls === cfg.ports.smtp ? 'smtpTls' : 'smtp', host, cfg, async () =>
+        track(
+          await createSmtpServer({
+            dataDir,
+            host,
+            port: cfg.ports.smtp,
+            tlsPort: cfg.ports.smtpTls,
+            authAcceptAny: cfg.acceptAnyAuth,
+            maxMessages: cfg.maxMessages,
+            accounts,
+          }),
+        ),
+      ) as Promise<SmtpServerHandle>,
+      named('pop3', 'pop3', host, cfg, async () =>
+        track(
+          await createPop3Server({
+            dataDir,
+            host,
+            port: cfg.ports.pop3,
+            tlsPort: cfg.ports.pop3Tls,
+            tls: tlsMaterial,
+            authAcceptAny: cfg.acceptAnyAuth,
+            accounts,
+          }),
+        ),
+      ) as Promise<Pop3ServerHandle>,
+      named('ftp', 'ftp', host, cfg, async () =>
+        track(
+          await createFtpServer({
+            root: ftpRoot(dataDir),
+            dataDir,
+            accounts,
+            host,
+            port: cfg.ports.ftp,
+            tls: tlsMaterial.context,
+            anonymousUpload: true,
+            passivePorts: cfg.passivePorts ? parseRange(cfg.passivePorts) : undefined,
+          }),
+        ),
+      ) as Promise<FtpServerHandle>,
+      named('chat', 'chat', host, cfg, async () =>
+        track(await createChatServer({ host, port: cfg.ports.chat, dataDir })),
+      ) as Promise<ChatServer>,
+      named('http', 'http', host, cfg, async () =>
+        track(
+          await createFileServer({ root: path.join(ftpRoot(dataDir), 'pub'), host, port: cfg.ports.http }),
+        ),
+      ) as Promise<FileServerHandle>,
+      named('classic services', 'classicBase', host, cfg, async () =>
+        Promise.all(
+          CLASSIC_SERVICES.map(async (name) =>
+            track(
+              await startService(name, {
+                host,
+                ...(cfg.ports.classicBase === 0 ? { port: 0 } : { portBase: cfg.ports.classicBase }),
+              }),
+            ),
+          ),
+        ),
+      ) as Promise<ClassicServiceHandle[]>,
+    ]);
+
+    for (const s of [smtp, pop3, ftp, chat, http, ...classic]) wire.attach(s);
+    smtp.on('message', (ev: SmtpMessageEvent) => {
+      totals.messages++;
+      transcripts.add(ev);
+      void mail.refresh();
+    });
+    pop3.on('quit', () => void mail.refresh());
+
+    const services = (): ServiceStatus[] => {
+      const hp = (p: number) => formatHostPort(host, p);
+      const list: ServiceStatus[] = [
+        {
+          name: 'dashboard',
+          host,
+          port: dashboard.port,
+          transport: 'tcp',
+          tls: false,
+          hint: `open ${dashboard.url}`,
+        },
+        {
+          name: 'smtp',
+          host,
+          port: smtp.port,
+          transport: 'tcp',
+          tls: false,
+          connections: smtp.connections,
+          totals: { messages: totals.messages },
+          hint: `netkit mail send --server ${hp(smtp.port)} --to bob@lab --subject hi --text hello`,
+        },
+      ];
+      if (smtp.tlsPort) {
+        list.push({
+          name: 'smtps',
+          host,
+          port: smtp.tlsPort,
+          transport: 'tcp',
+          tls: true,
+          hint: `swaks --tlsc --server ${hp(smtp.tlsPort)} --to bob@lab`,
+        });
+      }
+      list.push({
+        name: 'pop3',
+        host,
+        port: pop3.port,
+        transport: 'tcp',
+        tls: false,
+        connections: pop3.connections,
+        hint: `curl pop3://${credentials.real.user}:${credentials.real.password}@${hp(pop3.port)}/`,
+      });
+      if (pop3.tlsPort) {
+        list.push({
+          name: 'pop3s',
+          host,
+          port: pop3.tlsPort,
+          transport: 'tcp',
+          tls: true,
+          hint: `curl -k pop3s://${credentials.real.user}:${credentials.real.password}@${hp(pop3.tlsPort)}/`,
+        });
+      }
+      list.push(
+        {
+          name: 'ftp',
+          host,
+          port: ftp.port,
+          transport: 'tcp',
+          tls: false,
+          connections: ftp.connections,
+          hint: `curl ftp://${hp(ftp.port)}/pub/`,
+        },
+        {
+          name: 'chat',
+          host,
+          port: chat.port,
+          transport: 'tcp',
+          tls: false,
+          connections: chat.clients,
+          hint: `nc ${host} ${chat.port}`,
+        },
+        { name: 'http', host, port: http.port, transport: 'tcp', tls: false, hint: `curl ${http.url}` },
+      );
+      for (const c of classic) {
+        if (c.tcp) {
+          list.push({
+            name: c.service,
+            host,
+            port: c.tcp.port,
+            transport: 'tcp',
+            tls: false,
+            connections: c.connections,
+            hint: `nc ${host} ${c.tcp.port}`,
+          });
+        }
+        if (c.udp) {
+          list.push({
+            name: c.service,
+            host,
+            port: c.udp.port,
+            transport: 'udp',
+            tls: false,
+            hint: `nc -u ${host} ${c.udp.port}`,
+          });
+        }
+      }
+      return list;
+    };
+
+    const perms = ftpPermissions();
+    const context: LabContext = {
+      dataDir,
+      mail,
+      wire,
+      accounts,
+      chat: chatView(chat),
+      ftp: ftpView(ftp, perms),
+      status: () => services(),
+      transcript: async (mb, id) => transcripts.get(mb, id),
+    };
+    const dashboard = await named('dashboard', 'ui', host, cfg, () =>
+      startDashboard(context, { host, port: cfg.ports.ui, uiAuth: cfg.uiAuth }),
+    );
+    closers.unshift(() => dashboard.close());
+    void mail.refresh();
+
+    let closing: Promise<void> | undefined;
+    return {
+      config: cfg,
+      dataDir,
+      credentials,
+      dashboard,
+      context,
+      services,
+      close(deadlineMs = 10_000) {
+        closing ??= Promise.all(closers.map((c) => c(deadlineMs))).then(() => undefined);
+        return closing;
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(closers.map((c) => c(500)));
+    throw err;
+  }
+}
+
+function parseRange(spec: string): readonly [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(spec);
+  if (!m || Number(m[1]) > Number(m[2]))
+    throw new NetkitError('NETKIT_USAGE', `passive ports "${spec}": use FROM-TO`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function ftpPermissions(): Record<string, string> {
+  return { ...DEFAULT_PERMISSIONS };
+}

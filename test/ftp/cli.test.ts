@@ -1,0 +1,100 @@
+/** `netkit ftp serve` as users run it: the built CLI, --json, --trace, flags, exit codes. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountStore } from '../../src/core/accounts.js';
+import { netkit, run, startServe, tempDir } from '../helpers/net.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('netkit-ftp-cli-'));
+  await new AccountStore(path.join(dir, 'data')).add('carol', 'carol-secret');
+});
+afterAll(() => cleanup());
+
+describe('netkit ftp serve', () => {
+  it('has help with examples', async () => {
+    const r = await netkit(['ftp', 'serve', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Examples:/);
+    expect(r.stdout).toMatch(/--passive-ports/);
+    expect(r.stdout).toMatch(/--require-tls/);
+  });
+
+  it.each([
+    [['--passive-ports', '80-90'], /passive port range/],
+    [['--perms-real', 'elrX'], /unknown FTP permission/],
+    [['--port', 'x'], /not a port/],
+  ])('rejects bad flags %j with exit 2', async (args, message) => {
+    const r = await netkit(['ftp', 'serve', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('serves with --json and --trace: listening line, session log, PASS hidden, clean exit', async () => {
+    const data = path.join(dir, 'data');
+    const root = path.join(dir, 'tree');
+    await mkdir(path.join(root, 'pub'), { recursive: true });
+    await writeFile(path.join(root, 'pub/hello.txt'), 'hello from the CLI\n');
+    const srv = await startServe([
+      'ftp',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      data,
+      '--root',
+      root,
+      '--passive-ports',
+      '40000-40100',
+      '--login-delay',
+      '10ms',
+      '--trace',
+    ]);
+    let stdout = '';
+    let stderr = '';
+    srv.child.stdout!.on('data', (d) => {
+      stdout += d.toString();
+    });
+    srv.child.stderr!.on('data', (d) => {
+      stderr += d.toString();
+    });
+    try {
+      expect(srv.listening).toEqual([
+        { service: 'ftp', host: '127.0.0.1', port: expect.any(Number), tls: false },
+      ]);
+      const port = srv.listening[0]!.port;
+      const anon = await run('curl', ['-sS', `ftp://127.0.0.1:${port}/pub/hello.txt`]);
+      expect(anon.stdout).toBe('hello from the CLI\n');
+      const list = await run('curl', [
+        '-sS',
+        '--disable-epsv',
+        '-u',
+        'carol:carol-secret',
+        `ftp://127.0.0.1:${port}/`,
+      ]);
+      expect(list.code).toBe(0);
+      const bad = await run('curl', ['-sS', '-u', 'carol:wrong-secret', `ftp://127.0.0.1:${port}/`]);
+      expect(bad.code).toBe(67);
+    } finally {
+      await srv.stop();
+    }
+    expect(srv.child.exitCode).toBe(0);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.some((e) => e.event === 'login' && e.user === 'carol' && e.class === 'real')).toBe(true);
+    expect(
+      events.some(
+        (e) => e.event === 'transfer' && e.transfer.file === '/pub/hello.txt' && e.transfer.state === 'done',
+      ),
+    ).toBe(true);
+    expect(stderr).toMatch(/C: USER carol/);
+    expect(stderr).toMatch(/C: PASS \*\*\*\*/);
+    expect(stderr).toMatch(/S: 227 Entering Passive Mode \(127,0,0,1,15\d,\d+\)/);
+    expect(stderr).not.toMatch(/carol-secret|wrong-secret/);
+  });
+});

@@ -1,0 +1,92 @@
+/** Helpers for the FTP client tests: file trees, checksums, a pyftpdlib server started per test file. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** Deterministic bytes (not compressible, not all alike) so an offset error shows up. */
+export function pattern(n: number, seed = 1): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** relative path → sha256 (files) or 'dir', for whole-tree comparisons */
+export async function treeDigest(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string) => {
+    for (const e of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        out[r] = 'dir';
+        await walk(r);
+      } else out[r] = sha256(await readFile(path.join(root, r)));
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** Write a small tree: { 'a/b.txt': 'text' or Buffer }. */
+export async function writeTree(root: string, files: Record<string, string | Buffer>): Promise<void> {
+  for (const [rel, body] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await writeFile(path.join(root, rel), body);
+  }
+}
+
+const PYFTPD = `
+import sys, logging
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+logging.basicConfig(level=logging.WARNING)
+a = DummyAuthorizer()
+a.add_user(sys.argv[1], sys.argv[2], sys.argv[3], perm='elradfmwMT')
+a.add_anonymous(sys.argv[4])
+h = FTPHandler
+h.authorizer = a
+h.banner = 'pyftpdlib ready'
+h.auth_failed_timeout = 0.05
+s = FTPServer(('127.0.0.1', 0), h)
+print(s.socket.getsockname()[1], flush=True)
+s.serve_forever()
+`;
+
+/** Start Debian's pyftpdlib (/usr/bin/python3) on a port it picks; resolves with that port. */
+export function startPyftpdlib(
+  user: string,
+  password: string,
+  home: string,
+  anonHome: string,
+): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn('/usr/bin/python3', ['-c', PYFTPD, user, password, home, anonHome], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += d.toString();
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const done = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    await done;
+  };
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`pyftpdlib exited ${code}: ${stderr}`)));
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d.toString();
+      const m = /^(\d+)\n/.exec(out);
+      if (m) resolve({ port: Number(m[1]), child, stop });
+    });
+  });
+}
