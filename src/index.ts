@@ -18,6 +18,11 @@ export { type LineItem, LineSplitter } from './core/lines.js';
 export { listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
 export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js';
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
+// ---- FTP: our server and the basic-ftp based client ----
+export { FtpClient, FtpClientError, type FtpClientOptions } from './ftp/client.js';
+export { mirrorDown, mirrorUp } from './ftp/client-mirror.js';
+export { parseFtpUrl } from './ftp/ftp-url.js';
+export { createFtpServer, type FtpServerHandle, type FtpServerOptions } from './ftp/server.js';
 export { parseCookieFile, serializeCookieFile } from './http/cookie-file.js';
 // ---- HTTP and URLs ----
 export { type CookieJar, createCookieJar, loadCookieJar, saveCookieJar } from './http/cookie-jar.js';
@@ -50,7 +55,8 @@ export {
 // ---- the lab ----
 export { type LabConfig, resolveLabConfig } from './lab/config.js';
 export { type DashboardHandle, startDashboard } from './lab/dashboard.js';
-
+// ---- the whole lab ----
+export { type LabHandle, startLab } from './lab/lab.js';
 // ---- mail: SMTP server, POP3 server and client, sending, Maildir ----
 export { MailIndex } from './lab/mail-index.js';
 export { listMailboxes, Maildir, type MaildirEntry } from './mail/maildir.js';

@@ -26,6 +26,9 @@ describe('library entry', () => {
       'download',
       'createFileServer',
       'startDashboard',
+      'createFtpServer',
+      'FtpClient',
+      'startLab',
     ]) {
       expect(typeof (netkit as Record<string, unknown>)[name], name).toBe('function');
     }
