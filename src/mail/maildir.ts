@@ -152,33 +152,29 @@ export class Maildir {
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.id.localeCompare(b.id));
   }
 
-  /** One message by id, without listing the whole Maildir (new/ is one stat, cur/ one readdir). */
+  /**
+   * One message by id, without listing the whole Maildir (new/ is one stat, cur/ one readdir).
+   * new/ is checked before cur/: messages only ever move new → cur, so a message moved while we
+   * look is still found in cur/.
+   */
   async find(id: string): Promise<MaildirEntry | undefined> {
     if (!id || id.includes('/') || id.includes('\\') || id.startsWith('.')) return undefined;
-    const candidates: Array<{ folder: 'new' | 'cur'; name: string }> = [{ folder: 'new', name: id }];
+    const inNew = path.join(this.dir, 'new', id);
+    const st = await stat(inNew).catch(() => undefined);
+    if (st?.isFile())
+      return { id, file: inNew, folder: 'new', flags: '', size: st.size, mtimeMs: st.mtimeMs };
+    let names: string[] = [];
     try {
-      for (const n of await readdir(path.join(this.dir, 'cur'))) {
-        if (n === id || n.startsWith(`${id}:2,`)) candidates.push({ folder: 'cur', name: n });
-      }
+      names = await readdir(path.join(this.dir, 'cur'));
     } catch {
-      // no cur/ yet
+      return undefined;
     }
-    for (const c of candidates) {
-      const file = path.join(this.dir, c.folder, c.name);
-      try {
-        const st = await stat(file);
-        if (!st.isFile()) continue;
-        return {
-          id,
-          file,
-          folder: c.folder,
-          flags: splitName(c.name).flags,
-          size: st.size,
-          mtimeMs: st.mtimeMs,
-        };
-      } catch {
-        // not there (moved meanwhile): try the next place
-      }
+    for (const n of names) {
+      if (n !== id && !n.startsWith(`${id}:2,`)) continue;
+      const file = path.join(this.dir, 'cur', n);
+      const cst = await stat(file).catch(() => undefined);
+      if (cst?.isFile())
+        return { id, file, folder: 'cur', flags: splitName(n).flags, size: cst.size, mtimeMs: cst.mtimeMs };
     }
     return undefined;
   }
