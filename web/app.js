@@ -389,10 +389,15 @@ $('#chat-form').addEventListener('submit', async (e) => {
   const text = $('#chat-text').value;
   if (!text.trim()) return;
   $('#chat-text').value = '';
-  await send('POST', `/chat/rooms/${encodeURIComponent(state.room)}/messages`, {
-    nick: $('#chat-nick').value || 'web',
-    text,
-  }).catch(showError);
+  const nick = $('#chat-nick').value || 'web';
+  // the chat is bridged over the live WebSocket; REST is the fallback while it reconnects
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ type: 'chat.post', room: state.room, nick, text }));
+  } else {
+    await send('POST', `/chat/rooms/${encodeURIComponent(state.room)}/messages`, { nick, text }).catch(
+      showError,
+    );
+  }
 });
 
 // ---------- wire ----------
@@ -461,8 +466,10 @@ async function loadStatus() {
 }
 
 // ---------- live updates ----------
+let socket = null;
 function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
+  socket = ws;
   ws.addEventListener('open', () => $('#live').classList.add('on'));
   ws.addEventListener('close', () => {
     $('#live').classList.remove('on');

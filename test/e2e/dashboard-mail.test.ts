@@ -173,6 +173,16 @@ describe('dashboard mail view in Chromium', () => {
     expect(res2.status).toBe(403);
   });
 
+  it('is readable on a phone width (no horizontal scrolling)', async () => {
+    const { page } = session;
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.goto(dash.url);
+    await page.locator('#messages tbody tr').first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   it('shows new mail without a reload', async () => {
     const { page } = session;
     await page.goto(dash.url);
