@@ -22,6 +22,7 @@ export class ListingCache {
   constructor(
     readonly ttlMs = 1000,
     readonly maxDirs = 256,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -30,7 +31,7 @@ export class ListingCache {
    */
   get(dir: string, variant: string, mtimeMs: number, build: () => Promise<string[]>): Promise<string[]> {
     if (this.ttlMs <= 0) return build();
-    const now = Date.now();
+    const now = this.now();
     let forms = this.dirs.get(dir);
     const hit = forms?.get(variant);
     if (hit && hit.mtimeMs === mtimeMs && now - hit.at < this.ttlMs) return hit.lines;

@@ -235,6 +235,8 @@ f.storbinary('STOR tls-resume.bin', io.BytesIO(blob[:777]))
 src = io.BytesIO(blob); src.seek(777)
 f.storbinary('STOR tls-resume.bin', src, rest=777)
 R['resumed'] = get(f, 'tls-resume.bin') == blob
+R['empty'] = [f.storbinary('STOR empty-%d.bin' % i, io.BytesIO(b''))[:3] for i in range(4)]
+R['empty_retr'] = get(f, 'empty-0.bin').decode()
 R['nlst'] = 'tls.bin' in f.nlst()
 R['mlsd'] = dict(f.mlsd())['tls.bin']['size']
 R['clear'] = f.prot_c()[:3]
@@ -257,6 +259,8 @@ a.quit()
       retr: true,
       tail: true,
       resumed: true,
+      empty: ['226', '226', '226', '226'],
+      empty_retr: '',
       nlst: true,
       mlsd: '300000',
       clear: '200',

@@ -174,6 +174,9 @@ describe('commands', () => {
     expect((await c.retrieve('RETR text.txt')).data.toString()).toBe('a\r\nb\r\n');
     await c.cmd('TYPE I');
     expect((await c.retrieve('RETR text.txt')).data.toString()).toBe('a\nb\n');
+    expect((await c.store('STOR empty.txt', '')).last.code).toBe(226);
+    const empty = await c.retrieve('RETR empty.txt');
+    expect([empty.last.code, empty.data.length]).toEqual([226, 0]);
     expect((await c.cmd('TYPE E')).code).toBe(504);
     expect((await c.cmd('MODE B')).code).toBe(504);
     expect((await c.cmd('STRU R')).code).toBe(504);
@@ -505,6 +508,22 @@ describe('bad input and limits', () => {
       for (const s of sockets) s.destroy();
     } finally {
       await limited.server.close(200);
+    }
+  });
+
+  it('limits connections per IP with a clean 421', async () => {
+    const perIp = await startFixture({ maxClientsPerIp: 2 }, { base: fx.base });
+    try {
+      const a = await RawFtp.connect(perIp.port);
+      const b = await RawFtp.connect(perIp.port);
+      const c = await RawFtp.connect(perIp.port);
+      expect([a.greeting.code, b.greeting.code, c.greeting.code]).toEqual([220, 220, 421]);
+      expect(c.greeting.text).toMatch(/from your address/);
+      await c.lc.closed;
+      a.close();
+      b.close();
+    } finally {
+      await perIp.server.close(200);
     }
   });
 

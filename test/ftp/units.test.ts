@@ -21,6 +21,7 @@ import {
   parseTimeVal,
   splitListArgs,
 } from '../../src/ftp/listing.js';
+import { ListingCache } from '../../src/ftp/listing-cache.js';
 import { LoginGuard } from '../../src/ftp/login-guard.js';
 import {
   COMMAND_PERMISSION,
@@ -342,5 +343,51 @@ describe('LoginGuard', () => {
     g.recordFailure('b', 0);
     g.recordFailure('c', 0);
     expect(g.recordFailure('a', 1)).toBe(false);
+  });
+});
+
+describe('ListingCache', () => {
+  it('shares one build between concurrent requests and reuses it while fresh', async () => {
+    const cache = new ListingCache(10_000);
+    let builds = 0;
+    const build = async () => {
+      builds += 1;
+      return [`build ${builds}`];
+    };
+    const [a, b] = await Promise.all([cache.get('/d', 'list', 1, build), cache.get('/d', 'list', 1, build)]);
+    expect(a).toEqual(['build 1']);
+    expect(b).toBe(a);
+    expect(await cache.get('/d', 'list', 1, build)).toEqual(['build 1']);
+    expect(await cache.get('/d', 'nlst', 1, build)).toEqual(['build 2']);
+  });
+
+  it('rebuilds when the directory mtime changes, after invalidate(), and when off', async () => {
+    const cache = new ListingCache(10_000);
+    let n = 0;
+    const build = async () => [String(++n)];
+    expect(await cache.get('/d', 'list', 1, build)).toEqual(['1']);
+    expect(await cache.get('/d', 'list', 2, build)).toEqual(['2']);
+    cache.invalidate('/d');
+    expect(await cache.get('/d', 'list', 2, build)).toEqual(['3']);
+    const off = new ListingCache(0);
+    expect(await off.get('/d', 'list', 2, build)).toEqual(['4']);
+    expect(await off.get('/d', 'list', 2, build)).toEqual(['5']);
+  });
+
+  it('expires entries after the TTL and forgets failed builds', async () => {
+    let clock = 1000;
+    const cache = new ListingCache(500, 256, () => clock);
+    let n = 0;
+    const build = async () => [String(++n)];
+    expect(await cache.get('/d', 'list', 1, build)).toEqual(['1']);
+    clock += 499;
+    expect(await cache.get('/d', 'list', 1, build)).toEqual(['1']);
+    clock += 1;
+    expect(await cache.get('/d', 'list', 1, build)).toEqual(['2']);
+    const failing = new ListingCache(10_000);
+    await expect(failing.get('/e', 'list', 1, () => Promise.reject(new Error('boom')))).rejects.toThrow(
+      'boom',
+    );
+    expect(await failing.get('/e', 'list', 1, build)).toEqual(['3']);
   });
 });
