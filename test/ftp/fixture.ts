@@ -62,7 +62,7 @@ export async function startFixture(
     maxClients: 1000,
     maxClientsPerIp: 1000,
     ...opts,
-    limits: { dataConnectTimeoutMs: 2000, ...opts.limits },
+    limits: { dataConnectTimeoutMs: 15_000, ...opts.limits },
   });
   const snapshotOutside = async () => {
     const out: string[] = [];
