@@ -4,7 +4,7 @@
  * intact while lines arrive (clear the prompt rows, print the line, redraw prompt and input).
  */
 import readline from 'node:readline';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ChatClient } from '../sockets/chat-client.js';
 import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { createPrompt } from './chat-prompt.js';
@@ -17,7 +17,7 @@ import {
   parseBytes,
   parseDuration,
   parseHostPort,
-  parseInteger,
+  parseNonNegative,
   parsePort,
   parsePositive,
   printJson,
@@ -25,12 +25,6 @@ import {
 } from './util.js';
 
 export const DEFAULT_CHAT_PORT = 7070;
-
-function parseNonNegative(value: string): number {
-  const n = parseInteger(value);
-  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
-  return n;
-}
 
 interface ServeOptions {
   host: string;

@@ -23,7 +23,7 @@ import {
   formatBytes,
   onShutdown,
   parseDuration,
-  parseInteger,
+  parseNonNegative,
   parsePort,
   parsePositive,
   printJson,
@@ -72,12 +72,6 @@ function parsePerms(value: string): string {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
-}
-
-function parseNonNegative(value: string): number {
-  const n = parseInteger(value);
-  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
-  return n;
 }
 
 /** The session log: one line per login, finished transfer and disconnect (human or JSON). */

@@ -23,7 +23,7 @@ import {
   onShutdown,
   parseBytes,
   parseDuration,
-  parseInteger,
+  parseNonNegative,
   parsePort,
   parsePositive,
   printJson,
@@ -55,12 +55,6 @@ interface ServeOptions {
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
-}
-
-function parseNonNegative(value: string): number {
-  const n = parseInteger(value);
-  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
-  return n;
 }
 
 function parseBareNewlines(value: string): 'reject' | 'normalise' {

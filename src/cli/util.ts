@@ -6,6 +6,10 @@
 import type { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from 'commander';
 import { formatHostPort } from '../core/address.js';
+import { formatBytes } from '../core/format.js';
+
+export { formatBytes };
+
 import { errorMessage, NetkitError } from '../core/errors.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 
@@ -52,6 +56,12 @@ export function parsePort(value: string): number {
 export function parseInteger(value: string): number {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not an integer`);
   return Number(value);
+}
+
+export function parseNonNegative(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
 }
 
 export function parsePositive(value: string): number {
@@ -188,17 +198,6 @@ export async function readPassword(given: string | undefined, prompt = 'Password
 }
 
 // ---- progress ----
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--:--';

@@ -4,6 +4,7 @@
  * escaping rules are tested on their own: every name is HTML-escaped in text and percent-encoded
  * in links, and the page is served with a CSP that allows no script at all.
  */
+import { formatBytes } from '../core/format.js';
 
 export interface ListingEntry {
   name: string;
@@ -22,16 +23,7 @@ export const LISTING_HEADERS: Record<string, string> = {
 };
 
 /** `1.5 MiB`: binary units, one decimal. */
-export function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export const humanSize = formatBytes;
 
 export function escapeHtml(text: string): string {
   return text.replace(
