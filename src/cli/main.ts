@@ -9,7 +9,7 @@ import { VERSION } from '../version.js';
 
 interface Group {
   description: string;
-  load: () => Promise<{ register(program: Command): void }>;
+  load: () => Promise<{ register(program: Command): void | Promise<void> }>;
 }
 
 /** One entry per command group; each module registers its own subcommands. */
@@ -87,7 +87,7 @@ Examples:
   const group = name ? GROUPS[name] : undefined;
   if (group) {
     const mod = await group.load();
-    mod.register(program);
+    await mod.register(program);
   } else {
     for (const [n, g] of Object.entries(GROUPS)) program.command(n).description(g.description);
   }
