@@ -229,7 +229,8 @@ async function showPart(part) {
   for (const b of document.querySelectorAll('#m-tabs button'))
     b.classList.toggle('active', b.dataset.part === part);
   const body = $('#m-body');
-  const base = `/api/v1/messages/${m.mailbox}/${encodeURIComponent(m.id)}`;
+  const rel = `/messages/${m.mailbox}/${encodeURIComponent(m.id)}`;
+  const base = `/api/v1${rel}`;
   $('#m-remote').hidden = !(part === 'html' && m.hasHtml && !state.remote);
   if (part === 'html') {
     if (!m.hasHtml) {
@@ -251,11 +252,9 @@ async function showPart(part) {
   } else if (part === 'headers') {
     body.replaceChildren(el('pre', { text: m.headers.map((h) => `${h.key}: ${h.value}`).join('\n') }));
   } else if (part === 'raw') {
-    body.replaceChildren(el('pre', { text: await api(`${base}/raw`.slice(7)) }));
+    body.replaceChildren(el('pre', { text: await api(`${rel}/raw`) }));
   } else if (part === 'smtp') {
-    const t = await api(`${base}/transcript`.slice(7)).catch(
-      () => 'No SMTP transcript was recorded for this message.',
-    );
+    const t = await api(`${rel}/transcript`).catch(() => 'No SMTP transcript was recorded for this message.');
     body.replaceChildren(el('pre', { text: t }));
   }
 }

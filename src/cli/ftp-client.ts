@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
 import { mirrorDown, mirrorUp, removeTree } from '../ftp/client-mirror.js';
@@ -27,7 +28,6 @@ import {
 } from '../ftp/ftp-url.js';
 import type { MirrorAction } from '../ftp/mirror.js';
 import { displayName, unsafeNameReason } from '../ftp/safe-name.js';
-import { trustedCertificates } from '../mail/tls-trust.js';
 import {
   action,
   createProgress,

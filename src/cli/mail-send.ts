@@ -6,10 +6,10 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { type MessageView, parseMessage, saveAttachments, viewToJson } from '../mail/message-view.js';
 import { type SendMailResult, sendMail } from '../mail/send.js';
-import { trustedCertificates } from '../mail/tls-trust.js';
 import {
   action,
   bold,

@@ -12,11 +12,11 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
 import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
-import { trustedCertificates } from '../mail/tls-trust.js';
 import {
   action,
   formatBytes,

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { isLoopback } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import type { TraceEvent } from '../core/trace.js';
 import { handleApi } from './api.js';
@@ -63,10 +64,6 @@ const PAGE_CSP = [
 ].join('; ');
 
 const MAX_CLIENT_BUFFER = 1024 * 1024;
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
 
 export function defaultWebDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');

@@ -37,10 +37,13 @@ export interface LabHandle {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** Turn "port in use" into one line that says which flag moves the service. */
+/**
+ * Turn "port in use" into one line that says which flag moves the service. A service with two
+ * listeners (plain and implicit TLS) names the flag of the port that was taken.
+ */
 async function named<T>(
   service: string,
-  port: LabPortName,
+  ports: LabPortName[],
   host: string,
   cfg: LabConfig,
   start: () => Promise<T>,
@@ -48,11 +51,16 @@ async function named<T>(
   try {
     return await start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { code?: string };
+    const e = err as NodeJS.ErrnoException & { port?: number; cause?: { port?: number } };
     if (e.code === 'NETKIT_ADDRESS_IN_USE' || e.code === 'EADDRINUSE') {
+      const taken = e.port ?? e.cause?.port;
+      const key =
+        ports.find((k) => cfg.ports[k] === taken) ??
+        ports.find((k) => cfg.ports[k] !== 0 && e.message.includes(`port ${cfg.ports[k]} `)) ??
+        ports[0]!;
       throw new NetkitError(
         'NETKIT_ADDRESS_IN_USE',
-        `${service}: port ${cfg.ports[port]} on ${host} is already in use; move it with ${PORT_FLAGS[port]} N, or every port with --port-offset N`,
+        `${service}: port ${taken ?? cfg.ports[key]} on ${host} is already in use; move it with ${PORT_FLAGS[key]} N, or every port with --port-offset N`,
         { cause: err },
       );
     }
@@ -157,7 +165,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
 
   try {
     const [smtp, pop3, ftp, chat, http, classic] = await Promise.all([
-      named('smtp', cfg.ports.smtpTls === cfg.ports.smtp ? 'smtpTls' : 'smtp', host, cfg, async () =>
+      named('smtp', ['smtp', 'smtpTls'], host, cfg, async () =>
         track(
           await createSmtpServer({
             dataDir,
@@ -170,7 +178,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           }),
         ),
       ) as Promise<SmtpServerHandle>,
-      named('pop3', 'pop3', host, cfg, async () =>
+      named('pop3', ['pop3', 'pop3Tls'], host, cfg, async () =>
         track(
           await createPop3Server({
             dataDir,
@@ -183,7 +191,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           }),
         ),
       ) as Promise<Pop3ServerHandle>,
-      named('ftp', 'ftp', host, cfg, async () =>
+      named('ftp', ['ftp'], host, cfg, async () =>
         track(
           await createFtpServer({
             root: ftpRoot(dataDir),
@@ -197,15 +205,15 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           }),
         ),
       ) as Promise<FtpServerHandle>,
-      named('chat', 'chat', host, cfg, async () =>
+      named('chat', ['chat'], host, cfg, async () =>
         track(await createChatServer({ host, port: cfg.ports.chat, dataDir })),
       ) as Promise<ChatServer>,
-      named('http', 'http', host, cfg, async () =>
+      named('http', ['http'], host, cfg, async () =>
         track(
           await createFileServer({ root: path.join(ftpRoot(dataDir), 'pub'), host, port: cfg.ports.http }),
         ),
       ) as Promise<FileServerHandle>,
-      named('classic services', 'classicBase', host, cfg, async () =>
+      named('classic services', ['classicBase'], host, cfg, async () =>
         Promise.all(
           CLASSIC_SERVICES.map(async (name) =>
             track(
@@ -336,7 +344,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
       status: () => services(),
       transcript: async (mb, id) => transcripts.get(mb, id),
     };
-    const dashboard = await named('dashboard', 'ui', host, cfg, () =>
+    const dashboard = await named('dashboard', ['ui'], host, cfg, () =>
       startDashboard(context, { host, port: cfg.ports.ui, uiAuth: cfg.uiAuth }),
     );
     closers.unshift(() => dashboard.close());

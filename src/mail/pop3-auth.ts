@@ -4,6 +4,7 @@
  * on this link (RFC 2595 §2.3: only over TLS, unless the link is loopback or the operator allowed
  * it), and which mailbox a login name means.
  */
+import { isLoopback } from '../core/address.js';
 import { normaliseMailbox } from './maildir.js';
 
 export type SaslPlainResult =
@@ -32,11 +33,7 @@ export function encodeSaslPlain(user: string, password: string, authzid = ''): s
   return Buffer.from(`${authzid}\u0000${user}\u0000${password}`, 'utf8').toString('base64');
 }
 
-/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopback(address: string): boolean {
-  const a = address.toLowerCase().replace(/^::ffff:/, '');
-  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
-}
+export { isLoopback };
 
 export interface PlaintextPolicy {
   /** the link is TLS (implicit TLS port or after STLS) */

@@ -5,16 +5,10 @@
  * The server never relays: a recipient is only ever a local mailbox, named by the local part of its
  * address (`Bob@anything.example` → `bob`), whatever the domain.
  */
-import net from 'node:net';
+import { isLoopback } from '../core/address.js';
 import { normaliseMailbox } from './maildir.js';
 
-/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopback(address: string | undefined | null): boolean {
-  if (!address) return false;
-  const a = address.toLowerCase().replace(/^::ffff:/, '');
-  if (net.isIPv4(a)) return a.startsWith('127.');
-  return a === '::1' || a === '0:0:0:0:0:0:0:1';
-}
+export { isLoopback };
 
 /**
  * AUTH sends a reusable password (PLAIN and LOGIN are only base64), so it is offered only where

@@ -145,6 +145,22 @@ ftp.quit()
     await page.locator('#ftp-tree li[data-name="uploaded-by-ftplib.txt"]').waitFor();
   });
 
+  it('names the implicit-TLS flag when that is the port taken', async () => {
+    const taken = lab.listening.find((l) => l.service === 'smtps')!.port;
+    const r = await netkit([
+      'lab',
+      '--data',
+      path.join(dir, 'data3'),
+      ...PORT_FLAGS,
+      '--smtp-tls-port',
+      String(taken),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`smtp: port ${taken} on 127\\.0\\.0\\.1 is already in use; move it with --smtp-tls-port`),
+    );
+  });
+
   it('refuses to start when a port is taken, naming the service and the flag', async () => {
     const r = await netkit([
       'lab',

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import { NetkitError } from '../core/errors.js';
+import { NetkitError } from './errors.js';
 
 export const DEV_CERT_FILE = path.join('tls', 'dev-cert.pem');
 
