@@ -20,6 +20,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '../dist/cli/main.js');
 const PY = '/usr/bin/python3';
 const MiB = 1024 * 1024;
+// extra node flags for experiments, e.g. BENCH_NODE_FLAGS='--max-semi-space-size=1'
+const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 function parseArgs(args) {
   const o = { size: 256 * MiB, runs: 5, clients: 300, entries: 1000, only: undefined };
@@ -89,6 +91,7 @@ async function startNetkit(tmp) {
   const child = spawn(
     process.execPath,
     [
+      ...nodeFlags,
       CLI,
       'ftp',
       'serve',

@@ -2,19 +2,17 @@
  * The accounts file shared by mail and FTP: `accounts.json` in the data directory, mode 0600,
  * passwords stored only as scrypt hashes (`scrypt$N$r$p$salt$hash`, base64), rewritten atomically.
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ensureDir, writeFileAtomic } from './datadir.js';
 import { NetkitError } from './errors.js';
+import { nodeCrypto } from './lazy.js';
 
-const scrypt = promisify(scryptCb) as (
-  pw: string,
-  salt: Buffer,
-  len: number,
-  opts: object,
-) => Promise<Buffer>;
+function scrypt(password: string, salt: Buffer, len: number, opts: object): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    nodeCrypto().scrypt(password, salt, len, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
 
 export type AccountClass = 'real' | 'guest';
 
@@ -52,7 +50,7 @@ export function validateAccountName(name: string): void {
 }
 
 export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
+  const salt = nodeCrypto().randomBytes(16);
   const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P, maxmem: 64 * 1024 * 1024 });
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
@@ -68,7 +66,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
     p: Number(p),
     maxmem: 64 * 1024 * 1024,
   });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  return actual.length === expected.length && nodeCrypto().timingSafeEqual(actual, expected);
 }
 
 /** Accounts store over one file. Reads are fresh each time so `netkit user add` takes effect live. */

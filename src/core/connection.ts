@@ -13,7 +13,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from './lazy.js';
 import { LineSplitter } from './lines.js';
 import { nextConnId, traceEvent } from './trace.js';
 
@@ -62,7 +63,7 @@ export class LineConnection extends EventEmitter {
     this.service = options.service;
     this.remoteAddress = socket.remoteAddress ?? '?';
     this.remotePort = socket.remotePort ?? 0;
-    this.secure = socket instanceof tls.TLSSocket;
+    this.secure = (socket as Partial<tls.TLSSocket>).encrypted === true;
     this.opts = {
       maxLineLength: DEFAULT_MAX_LINE,
       idleTimeoutMs: DEFAULT_IDLE_MS,
@@ -153,7 +154,7 @@ export class LineConnection extends EventEmitter {
     // Drop whatever the kernel already delivered into the stream buffer.
     raw.pause();
     while (raw.read() !== null) {}
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    const secure = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: context });
     this.socket = secure;
     return new Promise<void>((resolve, reject) => {
       secure.once('secure', () => {

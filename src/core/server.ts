@@ -5,8 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { NetkitError } from './errors.js';
+import { nodeTls } from './lazy.js';
 
 export interface ListenAddress {
   host: string;
@@ -73,7 +74,7 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
   };
 
   const server: net.Server = options.tls
-    ? tls.createServer({ ...options.tls }, accept)
+    ? nodeTls().createServer({ ...options.tls }, accept)
     : net.createServer({ noDelay: true }, accept);
   // A TLS handshake failure is that client's problem, never the server's.
   server.on('tlsClientError', (_err, socket) => socket.destroy());

@@ -5,7 +5,8 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from './lazy.js';
 
 export interface TlsFiles {
   cert?: string;
@@ -84,7 +85,7 @@ export async function generateDevCertificate(): Promise<{ cert: string; key: str
 
 function material(cert: string, key: string): TlsMaterial {
   const options: tls.SecureContextOptions = { cert, key, minVersion: 'TLSv1.2' };
-  return { cert, key, options, context: tls.createSecureContext(options) };
+  return { cert, key, options, context: nodeTls().createSecureContext(options) };
 }
 
 async function atomicWrite(file: string, data: string, mode: number): Promise<void> {

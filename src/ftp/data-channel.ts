@@ -13,8 +13,9 @@
  * - One data connection per transfer: after {@link DataChannel.open} the channel is consumed.
  */
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { NetkitError } from '../core/errors.js';
+import { nodeTls } from '../core/lazy.js';
 import { type HostPort, normalizeIp } from './data-address.js';
 
 /** Passive ports shared by every session of one server. */
@@ -248,7 +249,7 @@ export function secureDataSocket(
   context: tls.SecureContext,
   timeoutMs: number,
 ): Promise<tls.TLSSocket> {
-  const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+  const secure = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: context });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       secure.destroy();

@@ -12,7 +12,6 @@
  * ({@link FtpSessionEvent}: connect, login, command, transfer progress, close) for dashboards;
  * `sessions()` gives the live sessions.
  */
-import dns from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import type tls from 'node:tls';
 import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
+import { nodeDns } from '../core/lazy.js';
 import { listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsFiles } from '../core/tls.js';
 import { classPermissions, type FtpAccountPolicy, prepareTree } from './accounts.js';
@@ -119,7 +119,7 @@ async function resolveTls(
 async function resolvePublicHost(host: string | undefined): Promise<string | undefined> {
   if (host === undefined || net.isIPv4(host)) return host;
   try {
-    return (await dns.lookup(host, { family: 4 })).address;
+    return (await nodeDns().lookup(host, { family: 4 })).address;
   } catch {
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',

@@ -78,7 +78,7 @@ export interface DownloadOptions {
   maxRedirects?: number;
   /** how often 'progress' is emitted (default 250 ms) */
   progressIntervalMs?: number;
-  /** how often the control file is rewritten (default 1000 ms) */
+  /** how often the control file is rewritten (default 5000 ms; each rewrite first syncs the `.part`) */
   controlIntervalMs?: number;
 }
 
@@ -217,7 +217,7 @@ class DownloadJob {
       timeoutMs: options.timeoutMs ?? 30_000,
       maxRedirects: options.maxRedirects ?? 5,
       progressIntervalMs: options.progressIntervalMs ?? 250,
-      controlIntervalMs: options.controlIntervalMs ?? 1000,
+      controlIntervalMs: options.controlIntervalMs ?? 5000,
     };
     this.agent = new Agent({
       connections: this.opts.connections,
