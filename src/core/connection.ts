@@ -191,6 +191,10 @@ export class LineConnection extends EventEmitter {
   };
 
   private attach(socket: net.Socket): void {
+    // A client may pipeline its commands and half-close (`nc -N`, scripts): every queued line is
+    // still answered and only then is our side closed (onEnd). Without this Node ends our side as
+    // soon as the FIN arrives, and the replies of commands still running are lost.
+    socket.allowHalfOpen = true;
     socket.on('data', this.onData);
     socket.on('error', this.onError);
     socket.on('end', this.onEnd);

@@ -197,6 +197,11 @@ export function sendFile(
  * flight while the socket keeps filling the next block, so a slow disk never stalls the other
  * sessions.
  *
+ * Not `onread` with one reused buffer either, though it reads ~20% faster: on Node 20 a connection
+ * reset while data is still queued then surfaces as a clean `'end'` instead of ECONNRESET, so a
+ * broken upload would be answered 226 instead of 426 (reproduced with a documented `net.connect`
+ * `onread` socket).
+ *
  * Resumability: when the connection breaks or ABOR arrives, everything already received is still
  * written out before the outcome is reported, so the partial file holds every byte that arrived
  * and `REST` + `STOR` or `APPE` can resume exactly there.

@@ -131,9 +131,6 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
   const ending = new Set<Promise<void>>();
 
   const onConnection = (socket: net.Socket): void => {
-    // A client may pipeline its commands and half-close (`nc -N`, scripts): answer them all
-    // before closing. (Node would otherwise end our side as soon as the FIN arrives.)
-    socket.allowHalfOpen = true;
     let session: Pop3Session | undefined;
     const conn = new LineConnection(socket, {
       service: 'pop3',

@@ -1,7 +1,7 @@
 /**
  * Interop: curl (list, download, upload, resume, active mode, explicit TLS with --ssl-reqd) and
  * lftp (mirror a tree of a few hundred files down and up, plain and over TLS; checksums equal)
- * against our server.
+ * against our server; `nc -N` for a client that pipelines its commands and half-closes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -54,6 +54,28 @@ async function makeTree(dir: string, count: number): Promise<void> {
     await writeFile(path.join(sub, name), randomBytes((i * 997) % 20_000));
   }
 }
+
+describe('nc against netkit ftp serve', () => {
+  it('a client that pipelines and half-closes (nc -N) gets every reply, the slow ones too', async () => {
+    // PASS is answered asynchronously (scrypt, the failure delay): those replies come after the
+    // client's FIN, and must still be sent before the server closes its side.
+    const script = [
+      'USER alice',
+      'PASS wrong',
+      'USER alice',
+      `PASS ${PASSWORDS.alice}`,
+      'PWD',
+      'QUIT',
+      '',
+    ].join('\r\n');
+    const r = await run('nc', ['-N', '127.0.0.1', String(fx.port)], { input: script });
+    const codes = r.stdout
+      .split('\r\n')
+      .filter((l) => /^\d{3} /.test(l))
+      .map((l) => l.slice(0, 3));
+    expect(codes).toEqual(['220', '331', '530', '331', '230', '257', '221']);
+  });
+});
 
 describe('curl against netkit ftp serve', () => {
   it('lists, downloads and uploads anonymously and as a real user', async () => {
