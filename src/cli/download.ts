@@ -12,7 +12,7 @@ import {
   type Progress,
   parseBytes,
   parseDuration,
-  parseInteger,
+  parseNonNegative,
   parsePositive,
   printJson,
   printTrace,
@@ -39,6 +39,12 @@ const MAX_CONNECTIONS = 64;
 function parseConnections(value: string): number {
   const n = parsePositive(value);
   if (n > MAX_CONNECTIONS) throw new InvalidArgumentError(`at most ${MAX_CONNECTIONS} connections`);
+  return n;
+}
+
+function parseSegmentSize(value: string): number {
+  const n = parseBytes(value);
+  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
   return n;
 }
 
@@ -80,8 +86,8 @@ export function register(program: Command): void {
     .option('-d, --dir <dir>', 'directory to save into (created if missing)')
     .option('-c, --connections <n>', 'parallel connections (like aria2c -x/-s)', parseConnections, 4)
     .addOption(
-      new Option('-k, --min-segment <size>', 'minimum segment size (like aria2c -k)')
-        .argParser(parseBytes)
+      new Option('-k, --min-segment <size>', 'minimum segment size, e.g. 512k, 2M (like aria2c -k)')
+        .argParser(parseSegmentSize)
         .default(1024 * 1024, '1M'),
     )
     .option('--continue', 'resume FILE.part using its control file FILE.part.netkit')
@@ -90,7 +96,7 @@ export function register(program: Command): void {
       'verify sha256=HEX (or sha1, md5, sha512) before saving',
       parseChecksumOption,
     )
-    .option('--retries <n>', 'retries per segment', parseInteger, 5)
+    .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
     .addOption(
       new Option('--timeout <duration>', 'connect / response / idle-body timeout')
         .argParser(parseDuration)

@@ -241,7 +241,7 @@ Examples:
             a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
           );
           if (opts.json) {
-            for (const e of entries) printJson(entryJson(e));
+            printJson(entries.map(entryJson));
             return;
           }
           const width = Math.max(1, ...entries.map((e) => String(e.size).length));

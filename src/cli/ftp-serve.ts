@@ -3,10 +3,12 @@
  * socket, prints the session log (logins, finished transfers, disconnects) and, with `--trace`,
  * the control conversation. The FTP client subcommands live in ftp-client.ts.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
+import { NetkitError, usageError } from '../core/errors.js';
 import { parsePortRange } from '../ftp/data-address.js';
 import { DEFAULT_PERMISSIONS, Permissions } from '../ftp/permissions.js';
 import {
@@ -72,6 +74,21 @@ function parsePerms(value: string): string {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/** `--cert FILE` must be readable before the server starts; the error names the option. Exit 1. */
+async function checkReadable(flag: string, file: string | undefined): Promise<void> {
+  if (file === undefined) return;
+  await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    const why =
+      { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' }[
+        err.code ?? ''
+      ] ?? err.message;
+    throw new NetkitError(
+      err.code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
+      `cannot read ${flag} ${file}: ${why}`,
+    );
+  });
 }
 
 /** The session log: one line per login, finished transfer and disconnect (human or JSON). */
@@ -184,6 +201,12 @@ Examples:
     )
     .action(
       action(async (opts: ServeOptions) => {
+        if ((opts.cert === undefined) !== (opts.key === undefined))
+          throw usageError('--cert and --key must be given together');
+        if (opts.tls) {
+          await checkReadable('--cert', opts.cert);
+          await checkReadable('--key', opts.key);
+        }
         const dataDir = resolveDataDir(opts.data);
         const root = path.resolve(opts.root ?? path.join(dataDir, 'ftp'));
         const tls = !opts.tls ? false : opts.cert || opts.key ? { cert: opts.cert, key: opts.key } : true;

@@ -3,7 +3,7 @@
  * name of an address. Library: `sockets/hostinfo.ts`.
  */
 import net from 'node:net';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { localHostInfo, lookupHost, reverseLookup } from '../sockets/hostinfo.js';
 import { action, bold, printJson } from './util.js';
 
@@ -18,8 +18,8 @@ export function register(program: Command): void {
     .command('host')
     .description('hostname, interface addresses, DNS and reverse lookups')
     .argument('[target]', 'a host name (forward lookup) or an IP address (reverse lookup)')
-    .option('-4, --ipv4', 'IPv4 addresses only')
-    .option('-6, --ipv6', 'IPv6 addresses only')
+    .addOption(new Option('-4, --ipv4', 'IPv4 addresses only').conflicts('ipv6'))
+    .addOption(new Option('-6, --ipv6', 'IPv6 addresses only').conflicts('ipv4'))
     .option('--json', 'print JSON')
     .addHelpText(
       'after',

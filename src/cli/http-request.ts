@@ -5,7 +5,7 @@
  * runs in a Netscape cookie file that curl and Python read too.
  */
 import { once } from 'node:events';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
@@ -20,13 +20,14 @@ import {
   httpError,
   parseRequestUrl,
 } from '../http/request.js';
-import { action, collect, parseDuration, parseInteger, printTrace, readPassword } from './util.js';
+import { action, collect, parseDuration, parseNonNegative, printTrace, readPassword } from './util.js';
 
 interface RequestCliOptions {
   header: string[];
-  data: string[];
+  /** body options: absent on HEAD, which cannot have a body */
+  data?: string[];
   dataFile?: string;
-  form: string[];
+  form?: string[];
   json?: string;
   output?: string;
   include?: boolean;
@@ -120,24 +121,21 @@ async function bodyToStdout(res: HttpResponse): Promise<number> {
 
 async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptions): Promise<void> {
   parseRequestUrl(url); // a usage error here must not touch the cookie jar
-  const bodies = [
-    opts.data.length > 0,
-    opts.dataFile !== undefined,
-    opts.form.length > 0,
-    opts.json !== undefined,
-  ];
+  const data = opts.data ?? [];
+  const form = opts.form ?? [];
+  const bodies = [data.length > 0, opts.dataFile !== undefined, form.length > 0, opts.json !== undefined];
   if (bodies.filter(Boolean).length > 1) throw usageError('give only one of -d, --data-file, --form, --json');
   const headers = opts.header.map(parseHeader);
   const hasType = headers.some(([k]) => k.toLowerCase() === 'content-type');
 
   const request: HttpRequestOptions = { url, method, headers, followRedirects: opts.location };
-  if (opts.data.length) {
-    request.body = opts.data.join('&'); // curl joins repeated -d with '&'
+  if (data.length) {
+    request.body = data.join('&'); // curl joins repeated -d with '&'
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
   } else if (opts.dataFile !== undefined) {
     request.bodyFile = opts.dataFile;
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
-  } else if (opts.form.length) request.form = parseForm(opts.form);
+  } else if (form.length) request.form = parseForm(form);
   else if (opts.json !== undefined) request.json = opts.json;
   if (opts.cookie.length) request.cookies = opts.cookie;
   if (opts.user !== undefined) {
@@ -232,30 +230,58 @@ function addMethod(group: Command, method: HttpMethod): void {
     PATCH: `  $ netkit http patch http://127.0.0.1:8080/items/1 -d 'done=1' --fail`,
     DELETE: `  $ netkit http delete http://127.0.0.1:8080/items/1 -u bob -i`,
   }[method];
-  group
-    .command(`${lower} <url>`)
+  const cmd = group
+    .command(lower)
     .alias(method)
     .description(DESCRIPTIONS[method])
-    .option(
-      '-H, --header <header>',
-      "extra header 'Name: value' (repeatable; 'Name:' removes a default)",
-      collect,
-      [],
-    )
-    .option('-d, --data <data>', 'request body as given (repeatable, joined with "&")', collect, [])
-    .option('--data-file <file>', 'request body from a file')
-    .option('--form <name=value>', 'urlencoded form field (repeatable)', collect, [])
-    .option('--json <json>', 'JSON request body (also sets Content-Type and Accept)')
+    .argument('<url>', 'http:// or https:// URL to request')
+    .addOption(
+      new Option(
+        '-H, --header <header>',
+        "extra header 'Name: value' (repeatable; 'Name:' removes a default)",
+      )
+        .argParser(collect)
+        .default([], 'none'),
+    );
+  // a HEAD request cannot carry a body: its help does not offer the body options
+  if (method !== 'HEAD') {
+    cmd
+      .addOption(
+        new Option('-d, --data <data>', 'request body as given (repeatable, joined with "&")')
+          .argParser(collect)
+          .default([], 'none'),
+      )
+      .option('--data-file <file>', 'request body from a file')
+      .addOption(
+        new Option('--form <name=value>', 'urlencoded form field (repeatable)')
+          .argParser(collect)
+          .default([], 'none'),
+      )
+      .option('--json <json>', 'JSON request body (also sets Content-Type and Accept)');
+  }
+  cmd
     .option('-o, --output <file>', 'write the body to FILE (atomically) instead of stdout')
     .option('-i, --include', 'print the status line and response headers before the body')
     .option('-L, --location', 'follow redirects')
-    .option('--max-redirects <n>', 'most redirects to follow', parseInteger, DEFAULT_MAX_REDIRECTS)
-    .option('--timeout <duration>', 'connect, response and body-idle timeout each', parseDuration, 30_000)
+    .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
+    .addOption(
+      new Option('--timeout <duration>', 'connect, response and body-idle timeout each (e.g. 500ms, 2m)')
+        .argParser(parseDuration)
+        .default(30_000, '30s'),
+    )
     .option('-u, --user <user[:password]>', 'basic auth (asks for the password when it is missing)')
     .option('-A, --user-agent <ua>', 'User-Agent header', DEFAULT_USER_AGENT)
-    .option('-b, --cookie <name=value>', 'send a cookie (repeatable)', collect, [])
+    .addOption(
+      new Option('-b, --cookie <name=value>', 'send a cookie (repeatable)')
+        .argParser(collect)
+        .default([], 'none'),
+    )
     .option('-c, --cookie-jar <file>', 'Netscape cookie file: loaded before, saved after')
-    .option('--resolve <host:port:address>', 'connect to ADDRESS for HOST:PORT (repeatable)', collect, [])
+    .addOption(
+      new Option('--resolve <host:port:address>', 'connect to ADDRESS for HOST:PORT (repeatable)')
+        .argParser(collect)
+        .default([], 'none'),
+    )
     .option('-k, --insecure', 'do not verify the TLS certificate')
     .option('-f, --fail', 'exit 1 on HTTP status >= 400 (and print no body)')
     .option('--meta', 'print a JSON summary (status, headers, redirects, bytes, ms) to stderr')
@@ -263,8 +289,11 @@ function addMethod(group: Command, method: HttpMethod): void {
     .addHelpText(
       'after',
       `
-Exit status is 0 for any HTTP status unless --fail. --json is the JSON request body (as in curl);
-use --meta for a machine-readable summary of the response.
+${
+  method === 'HEAD'
+    ? 'A HEAD request has no body, so -d, --data-file, --form and --json are not offered here; the\nstatus line and headers are always printed.'
+    : '--json is the JSON request body (as in curl); use --meta for a machine-readable summary of the\nresponse.'
+} Exit status is 0 for any HTTP status unless --fail.
 
 Examples:
 ${example}`,

@@ -20,7 +20,11 @@ export function register(group: Command): void {
     .argument('<dir>', 'directory to serve (nothing outside it is reachable)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
-    .option('--rate-limit <bytes>', 'bytes per second per connection (e.g. 500k, 20M)', parseBytes)
+    .option(
+      '--rate-limit <bytes>',
+      'bytes per second per connection, e.g. 500k, 20M (0 = unlimited)',
+      parseBytes,
+    )
     .option('--no-range', 'behave like a server without Range support')
     .option('--no-listings', 'answer 403 for directories without index.html')
     .option('--json', 'print the listening socket as JSON')

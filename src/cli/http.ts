@@ -6,7 +6,17 @@ import { register as registerServe } from './http-serve.js';
 export function register(program: Command): void {
   const http = program
     .command('http')
-    .description('HTTP requests with cookie jars, and a static file server');
+    .description('HTTP requests with cookie jars, and a static file server')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit http serve ./public --port 8080                 static files with Range and listings
+  $ netkit http get http://127.0.0.1:8080/ -i              status line and headers, then the body
+  $ netkit http post http://127.0.0.1:8080/login --form user=bob --form password=secret -c jar.txt
+  $ netkit http head http://127.0.0.1:8080/big.iso
+  $ netkit download http://127.0.0.1:8080/big.iso -c 8     several connections, resumable`,
+    );
   registerServe(http);
   registerRequest(http);
 }

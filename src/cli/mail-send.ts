@@ -3,7 +3,7 @@
  * `parseMessage()` / `saveAttachments()` (src/mail/message-view.ts). Output formats live here.
  */
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { trustedCertificates } from '../core/tls-trust.js';
@@ -132,9 +132,28 @@ async function readInput(file: string): Promise<Buffer> {
   }
 }
 
+/**
+ * `--tls` and `--no-tls` set the same value (the last one wins in commander), so `.conflicts()`
+ * cannot see both: note each as it is parsed and refuse the pair, like commander refuses a conflict.
+ */
+function refuseBoth(cmd: Command, a: string, b: string): void {
+  const seen = new Set<string>();
+  const note = (flag: string) => () => {
+    seen.add(flag);
+    if (seen.has(a) && seen.has(b))
+      cmd.error(`error: option '${a}' cannot be used with option '${b}'`, {
+        code: 'commander.conflictingOption',
+        exitCode: 2,
+      });
+  };
+  cmd.on(`option:${a.slice(2)}`, note(a));
+  cmd.on(`option:${b.slice(2)}`, note(b));
+}
+
 export function register(group: Command): void {
-  group
-    .command('send')
+  const send = group.command('send');
+  refuseBoth(send, '--tls', '--no-tls');
+  send
     .description('compose a message with full MIME and submit it over SMTP (nodemailer)')
     .option('--from <addr>', 'sender (default USER@localhost)')
     .option('--to <addr>', 'recipient (repeatable)', collect)
@@ -152,14 +171,18 @@ export function register(group: Command): void {
     .option('--server <host:port>', 'SMTP server', '127.0.0.1:2525')
     .option('--tls', 'implicit TLS (SMTPS; default port 4650)')
     .option('--no-tls', 'never use STARTTLS (default: STARTTLS when the server offers it)')
-    .option('--starttls', 'require STARTTLS (fail if not offered)')
+    .addOption(new Option('--starttls', 'require STARTTLS (fail if not offered)').conflicts('tls'))
     .option('--user <name>', 'authenticate (AUTH PLAIN/LOGIN)')
     .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
     .option('--ca <file>', 'also trust this PEM certificate')
     .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
     .option('--ehlo <name>', 'name sent in EHLO')
-    .option('--timeout <duration>', 'per-phase timeout (default 30s)', parseDuration)
+    .addOption(
+      new Option('--timeout <duration>', 'per-phase timeout (e.g. 500ms, 30s)')
+        .argParser(parseDuration)
+        .default(30_000, '30s'),
+    )
     .option('--dry-run', 'print the RFC 5322 message instead of sending it')
     .option('--json', 'print the result as JSON')
     .option('--trace', 'print the SMTP conversation on stderr (AUTH redacted)')
@@ -176,15 +199,14 @@ Examples:
   $ netkit mail send --server 127.0.0.1:4650 --tls --insecure --to bob@lab --text hi --trace
 
 TLS: STARTTLS is used whenever the server offers it; --starttls makes it mandatory, --no-tls turns it
-off, --tls speaks TLS from the first byte. Certificates are verified; the lab's own certificate in
---data DIR (default ./netkit-data) is trusted automatically. --insecure disables verification.`,
+off, --tls speaks TLS from the first byte (give at most one of the three). Certificates are verified;
+the lab's own certificate in --data DIR (default ./netkit-data) is trusted automatically. --insecure
+disables verification.`,
     )
     .action(
       action(async (opts: SendOpts) => {
         const defaultPort = opts.tls === true ? 4650 : 2525;
         const { host, port } = parseHostPort(opts.server, defaultPort);
-        if (opts.tls === false && opts.starttls)
-          throw usageError('--no-tls and --starttls contradict each other');
         if (opts.password !== undefined && opts.user === undefined)
           throw usageError('--password needs --user');
         const password =

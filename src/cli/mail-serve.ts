@@ -3,21 +3,28 @@
  * `DATA/mail/NAME/` is read back by POP3 as NAME. Each mailbox is a separate inbox. The full
  * tuning flags live on `netkit smtp serve` and `netkit pop3 serve`; this command takes the common ones.
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { loadTls } from '../core/tls.js';
 import { createPop3Server } from '../mail/pop3-server.js';
-import { createSmtpServer } from '../mail/smtp-server.js';
+import { createSmtpServer, DEFAULT_MAX_MESSAGE_SIZE } from '../mail/smtp-server.js';
+import { checkReadable } from './pop3-serve.js';
 import {
   action,
   announceListening,
   onShutdown,
   parseBytes,
-  parseInteger,
+  parseNonNegative,
   parsePort,
   printTrace,
 } from './util.js';
+
+function parseSize(value: string): number {
+  const n = parseBytes(value);
+  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
+  return n;
+}
 
 interface MailServeFlags {
   host: string;
@@ -29,8 +36,8 @@ interface MailServeFlags {
   strict?: boolean;
   authAcceptAny?: boolean;
   allowPlaintext?: boolean;
-  maxSize?: number;
-  maxMessages?: number;
+  maxSize: number;
+  maxMessages: number;
   cert?: string;
   key?: string;
   json?: boolean;
@@ -50,8 +57,17 @@ export function register(group: Command): void {
     .option('--strict', 'SMTP accepts only recipients that exist as accounts')
     .option('--auth-accept-any', 'lab mode: any name and password log in (SMTP AUTH and POP3)')
     .option('--allow-plaintext', 'accept passwords without TLS from non-loopback clients')
-    .option('--max-size <size>', 'largest message accepted, e.g. 10M (default 25M)', parseBytes)
-    .option('--max-messages <n>', 'keep at most N messages per mailbox, oldest removed', parseInteger)
+    .addOption(
+      new Option('--max-size <size>', 'largest message accepted, e.g. 10M')
+        .argParser(parseSize)
+        .default(DEFAULT_MAX_MESSAGE_SIZE, '25M'),
+    )
+    .option(
+      '--max-messages <n>',
+      'keep at most N messages per mailbox, oldest removed (0 = unlimited)',
+      parseNonNegative,
+      0,
+    )
     .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
     .option('--key <file>', 'TLS private key (PEM)')
     .option('--json', 'print one JSON line per listening socket')
@@ -68,6 +84,8 @@ Examples:
     .action(
       action(async (flags: MailServeFlags) => {
         if (Boolean(flags.cert) !== Boolean(flags.key)) throw usageError('--cert and --key go together');
+        await checkReadable('--cert', flags.cert);
+        await checkReadable('--key', flags.key);
         const dataDir = resolveDataDir(flags.data);
         const tls = await loadTls(dataDir, { cert: flags.cert, key: flags.key });
         const smtp = await createSmtpServer({

@@ -6,7 +6,16 @@ import { register as registerServe } from './mail-serve.js';
 export function register(program: Command): void {
   const mail = program
     .command('mail')
-    .description('send mail with full MIME, show a message, serve SMTP+POP3');
+    .description('send mail with full MIME, show a message, serve SMTP+POP3')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit mail serve                                   SMTP 2525 + POP3 1110 on ./netkit-data
+  $ netkit mail send --to bob@lab --subject hi --text hello --attach report.pdf
+  $ netkit mail send --to bob@lab --subject hi --text hello --dry-run > message.eml
+  $ netkit mail show message.eml --save-attachments ./attachments`,
+    );
   registerSend(mail);
   registerServe(mail);
 }

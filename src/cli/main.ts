@@ -83,6 +83,14 @@ Examples:
   $ netkit COMMAND --help               help for one command`,
     );
 
+  // `netkit help GROUP [SUB]` is `netkit GROUP [SUB] --help` (the group must be loaded to show it)
+  if (argv[0] === 'help' && argv[1] !== undefined && !argv[1].startsWith('-')) {
+    if (!GROUPS[argv[1]]) {
+      process.stderr.write(`netkit: unknown command '${argv[1]}' (see netkit --help)\n`);
+      process.exit(2);
+    }
+    argv = [...argv.slice(1), '--help'];
+  }
   const name = argv.find((a) => !a.startsWith('-'));
   const group = name ? GROUPS[name] : undefined;
   if (group) {

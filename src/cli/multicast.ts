@@ -23,7 +23,6 @@ import {
   onShutdown,
   parseDuration,
   parseInteger,
-  parsePort,
   parsePositive,
   printJson,
   printTrace,
@@ -45,10 +44,18 @@ function parseTtl(value: string): number {
   return n;
 }
 
+/** The group's port: datagrams are sent to it, so 0 (any free port) means nothing here. */
+function parseGroupPort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
+    throw new InvalidArgumentError(`"${value}" is not a group port (1-65535)`);
+  return n;
+}
+
 function common(cmd: Command, opts: { send: boolean; receive: boolean }): Command {
   cmd
     .option('-g, --group <address>', 'multicast group address', DEFAULT_MULTICAST_GROUP)
-    .option('-p, --port <port>', 'UDP port of the group', parsePort, DEFAULT_MULTICAST_PORT)
+    .option('-p, --port <port>', 'UDP port of the group (1-65535)', parseGroupPort, DEFAULT_MULTICAST_PORT)
     .option('-i, --interface <address>', 'local interface address to use (e.g. 127.0.0.1, 192.168.1.10)');
   if (opts.send) {
     cmd
@@ -74,7 +81,7 @@ function formatChat(m: MulticastChatMessage, json: boolean): string {
 function registerChat(group: Command): void {
   common(group.command('chat'), { send: true, receive: true })
     .description("chat with everyone in a multicast group: stdin lines out, the group's lines in")
-    .requiredOption('-n, --nick <name>', 'your name in the group')
+    .requiredOption('-n, --nick <name>', 'your name in the group (required)')
     .option('--json', 'print received messages as JSON lines')
     .addOption(
       new Option('--linger <duration>', 'when input ends, keep listening this long before leaving')

@@ -9,7 +9,7 @@
  * data directory is trusted automatically, `--insecure` turns verification off.
  */
 import { writeFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { trustedCertificates } from '../core/tls-trust.js';
@@ -36,8 +36,8 @@ interface ConnOpts {
   insecure?: boolean;
   ca?: string;
   data?: string;
-  auth?: string;
-  timeout?: number;
+  auth: 'user' | 'plain';
+  timeout: number;
   json?: boolean;
   trace?: boolean;
 }
@@ -50,11 +50,19 @@ function addConnectionOptions(cmd: Command): Command {
     .option('--tls', 'implicit TLS (POP3S; default port 1995)')
     .option('--stls', 'require STLS (default: upgrade when the server offers it)')
     .option('--no-stls', 'never upgrade with STLS')
-    .option('--auth <method>', 'login method: user (USER/PASS, default) or plain (AUTH PLAIN)', 'user')
+    .addOption(
+      new Option('--auth <method>', 'login method: user (USER/PASS) or plain (AUTH PLAIN)')
+        .choices(['user', 'plain'])
+        .default('user'),
+    )
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
     .option('--ca <file>', 'also trust this PEM certificate')
     .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
-    .option('--timeout <duration>', 'reply timeout (default 30s)', parseDuration)
+    .addOption(
+      new Option('--timeout <duration>', 'reply timeout (e.g. 500ms, 30s)')
+        .argParser(parseDuration)
+        .default(30_000, '30s'),
+    )
     .option('--json', 'print JSON')
     .option('--trace', 'print the POP3 conversation on stderr (PASS redacted)');
 }
@@ -62,7 +70,6 @@ function addConnectionOptions(cmd: Command): Command {
 /** Connect, upgrade per the STLS policy, log in. */
 async function openSession(opts: ConnOpts): Promise<Pop3Client> {
   if (!opts.user) throw usageError('--user is required');
-  if (opts.auth !== 'user' && opts.auth !== 'plain') throw usageError('--auth must be "user" or "plain"');
   if (opts.tls && opts.stls === true) throw usageError('--tls and --stls contradict each other');
   const { host, port } = parseHostPort(opts.server, opts.tls ? 1995 : 1110);
   const password = await readPassword(opts.password);

@@ -3,12 +3,16 @@
  * sockets, print one line per session event (login, failed login, quit) or JSON with `--json`, the
  * trace on request, and close gracefully on SIGINT/SIGTERM.
  */
-import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
-import { usageError } from '../core/errors.js';
+import { NetkitError, usageError } from '../core/errors.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
 import {
   createPop3Server,
+  DEFAULT_FAILED_LOGIN_DELAY_MS,
+  DEFAULT_POP3_IDLE_MS,
   POP3_DEFAULT_PORT,
   type Pop3AuthFailedEvent,
   type Pop3LoginEvent,
@@ -38,7 +42,7 @@ interface ServeFlags {
   key?: string;
   loginDelay: number;
   idleTimeout: number;
-  maxConnections?: number;
+  maxConnections: number;
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
@@ -68,6 +72,31 @@ function logSessions(server: Pop3ServerHandle, json: boolean): void {
   });
 }
 
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+};
+
+/**
+ * A file named by an option (`--cert FILE`) must be readable before a server starts: the error names
+ * the option (`cannot read --cert x.pem: no such file or directory`), not just the errno. Exit 1.
+ */
+export async function checkReadable(flag: string, file: string | undefined): Promise<void> {
+  if (file === undefined) return;
+  try {
+    await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const why = FILE_ERRORS[code] ?? (err as Error).message;
+    throw new NetkitError(
+      code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
+      `cannot read ${flag} ${file}: ${why}`,
+    );
+  }
+}
+
 export function register(group: Command): void {
   group
     .command('serve')
@@ -80,14 +109,22 @@ export function register(group: Command): void {
     .option('--auth-accept-any', 'lab mode: any password opens any mailbox name (created when new)')
     .option('--cert <file>', 'TLS certificate (PEM; default: a self-signed dev certificate in DATA/tls)')
     .option('--key <file>', 'TLS private key (PEM), with --cert')
-    .option('--login-delay <duration>', 'pause before answering a failed login', parseDuration, 1000)
-    .option(
-      '--idle-timeout <duration>',
-      'close sessions idle this long (RFC 1939: ≥ 10 min)',
-      parseDuration,
-      600_000,
+    .addOption(
+      new Option('--login-delay <duration>', 'pause before answering a failed login (e.g. 500ms, 2s)')
+        .argParser(parseDuration)
+        .default(DEFAULT_FAILED_LOGIN_DELAY_MS, '1s'),
     )
-    .option('--max-connections <n>', 'simultaneous connections per listener', parsePositive)
+    .addOption(
+      new Option('--idle-timeout <duration>', 'close sessions idle this long (RFC 1939: ≥ 10 min; 0 = never)')
+        .argParser(parseDuration)
+        .default(DEFAULT_POP3_IDLE_MS, '10m'),
+    )
+    .option(
+      '--max-connections <n>',
+      'simultaneous connections per listener',
+      parsePositive,
+      DEFAULT_MAX_CONNECTIONS,
+    )
     .option('--json', 'print listening sockets and session events (login, auth-failed, quit) as JSON lines')
     .option('-q, --quiet', 'do not print session events')
     .option('--trace', 'print the protocol conversation (C:/S:) on stderr, passwords hidden')
@@ -113,6 +150,8 @@ Examples:
     .action(
       action(async (flags: ServeFlags) => {
         if (Boolean(flags.cert) !== Boolean(flags.key)) throw usageError('--cert and --key go together');
+        await checkReadable('--cert', flags.cert);
+        await checkReadable('--key', flags.key);
         const dataDir = resolveDataDir(flags.data);
         const tls = await loadTls(dataDir, { cert: flags.cert, key: flags.key });
         const server = await createPop3Server({

@@ -3,9 +3,10 @@
  * sockets, prints one line per stored message (or a JSON record with `--json`) and, with
  * `--trace`, the SMTP conversation on stderr.
  */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { usageError } from '../core/errors.js';
+import { NetkitError, usageError } from '../core/errors.js';
 import {
   createSmtpServer,
   DEFAULT_MAX_CLIENTS,
@@ -63,6 +64,27 @@ function parseBareNewlines(value: string): 'reject' | 'normalise' {
   return v;
 }
 
+function parseSize(value: string): number {
+  const n = parseBytes(value);
+  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
+  return n;
+}
+
+/** `--cert FILE` must be readable before the server starts; the error names the option. Exit 1. */
+async function checkReadable(flag: string, file: string | undefined): Promise<void> {
+  if (file === undefined) return;
+  await readFile(file).catch((err: NodeJS.ErrnoException) => {
+    const why =
+      { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' }[
+        err.code ?? ''
+      ] ?? err.message;
+    throw new NetkitError(
+      err.code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
+      `cannot read ${flag} ${file}: ${why}`,
+    );
+  });
+}
+
 /** One line per stored message. */
 function logMessages(
   server: { on(event: 'message', l: (ev: SmtpMessageEvent) => void): unknown },
@@ -83,7 +105,18 @@ function logMessages(
 }
 
 export function register(program: Command): void {
-  const smtp = program.command('smtp').description('SMTP server with Maildir delivery');
+  const smtp = program
+    .command('smtp')
+    .description('SMTP server with Maildir delivery')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ netkit smtp serve                               SMTP on 127.0.0.1:2525, mail in ./netkit-data/mail/
+  $ netkit smtp serve --port 0 --json --trace       any free port; JSON lines; the conversation on stderr
+  $ netkit mail send --to bob@lab --subject hi --text hello     send it a message
+  $ netkit pop3 serve                               read the same mailboxes over POP3`,
+    );
   smtp
     .command('serve')
     .description(
@@ -105,7 +138,7 @@ export function register(program: Command): void {
     .option('--allow-plaintext', 'offer AUTH without TLS to non-loopback clients too')
     .addOption(
       new Option('--max-size <size>', 'largest message accepted (SIZE), e.g. 10M')
-        .argParser(parseBytes)
+        .argParser(parseSize)
         .default(DEFAULT_MAX_MESSAGE_SIZE, '25M'),
     )
     .option('--max-recipients <n>', 'recipients per message', parsePositive, DEFAULT_MAX_RECIPIENTS)
@@ -133,7 +166,7 @@ export function register(program: Command): void {
         'wait before the 220 greeting (catches clients that talk too soon)',
       )
         .argParser(parseDuration)
-        .default(0, '0'),
+        .default(0, '0s'),
     )
     .addOption(
       new Option('--bare-newlines <policy>', 'bare CR/LF in DATA: reject (550 5.6.0) or normalise to CRLF')
@@ -169,6 +202,10 @@ sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF
         }
         if ((opts.cert === undefined) !== (opts.key === undefined)) {
           throw usageError('--cert and --key must be given together');
+        }
+        if (opts.tls) {
+          await checkReadable('--cert', opts.cert);
+          await checkReadable('--key', opts.key);
         }
         const server = await createSmtpServer({
           dataDir: opts.data,

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
@@ -23,6 +23,14 @@ function finish(code: number): Promise<never> {
 
 function traceTo(emitter: NodeJS.EventEmitter, side: 'server' | 'client'): void {
   emitter.on('trace', (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, side)}\n`));
+}
+
+/** A destination port: 0 (any free port) is for listening, never for connecting. */
+function parseDestPort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
+    throw new InvalidArgumentError(`"${value}" is not a destination port (1-65535)`);
+  return n;
 }
 
 /** Bytes queued for one --keep-open client before it is dropped. */
@@ -71,15 +79,15 @@ Examples:
     .command('connect')
     .description('connect and relay stdin -> socket, socket -> stdout (binary-safe)')
     .argument('<host>', 'host name, IPv4 or IPv6 address')
-    .argument('<port>', 'TCP port', parsePort)
+    .argument('<port>', 'TCP port (1-65535)', parseDestPort)
     .addOption(
       new Option('-w, --timeout <duration>', 'connect timeout (e.g. 5s, 500ms; a bare number is seconds)')
         .argParser(parseDuration)
         .default(10_000, '10s'),
     )
     .option('-i, --idle-timeout <duration>', 'close after this long without traffic', parseDuration)
-    .option('-4, --ipv4', 'use IPv4 only')
-    .option('-6, --ipv6', 'use IPv6 only')
+    .addOption(new Option('-4, --ipv4', 'use IPv4 only').conflicts('ipv6'))
+    .addOption(new Option('-6, --ipv6', 'use IPv6 only').conflicts('ipv4'))
     .option('-v, --verbose', 'report the connection on stderr')
     .option('--trace', 'print every chunk in and out on stderr')
     .addHelpText(
@@ -96,7 +104,6 @@ Examples:
     )
     .action(
       action(async (host: string, port: number, opts: ConnectOptions) => {
-        if (opts.ipv4 && opts.ipv6) throw usageError('choose one of -4 and -6');
         const tracer = new EventEmitter();
         if (opts.trace) traceTo(tracer, 'client');
         const socket = await tcpConnect({

@@ -3,8 +3,7 @@
  * line; every datagram received is printed with its sender (text when it is printable, hex when
  * not, or the raw bytes with --raw). The sockets are in `sockets/udp.ts`.
  */
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
@@ -20,14 +19,12 @@ import {
   printTrace,
 } from './util.js';
 
-/** A duration where a bare number means milliseconds (`--wait 500`). */
-function parseMs(value: string): number {
-  if (/^\d+$/.test(value.trim())) return Number(value);
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new InvalidArgumentError(`"${value}" is not a duration (milliseconds, or e.g. 2s)`);
-  }
+/** A destination port: datagrams go to it, so 0 (any free port) is not one. */
+function parseDestPort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
+    throw new InvalidArgumentError(`"${value}" is not a destination port (1-65535)`);
+  return n;
 }
 
 /** One datagram for people: `[host:port] text`, or hex for binary payloads. */
@@ -91,7 +88,7 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  $ netkit udp send 127.0.0.1 7007 hello --wait 500
+  $ netkit udp send 127.0.0.1 7007 hello --wait 1s
   $ netkit udp listen 9999 --echo`,
     );
 
@@ -99,12 +96,19 @@ Examples:
     .command('send')
     .description('send datagrams (MESSAGE, or one per stdin line) and print the replies')
     .argument('<host>', 'host name, IPv4 or IPv6 address')
-    .argument('<port>', 'UDP port', parsePort)
+    .argument('<port>', 'UDP port (1-65535)', parseDestPort)
     .argument('[message]', 'the payload of one datagram (default: one datagram per stdin line)')
-    .option('-w, --wait <ms>', 'after sending, wait this long for replies (ms, or e.g. 2s)', parseMs, 0)
+    .addOption(
+      new Option(
+        '-w, --wait <duration>',
+        'after sending, wait this long for replies (e.g. 500ms, 2s; a bare number is seconds)',
+      )
+        .argParser(parseDuration)
+        .default(0, '0s'),
+    )
     .option('-n, --count <n>', 'stop after this many replies', parsePositive)
-    .option('-4, --ipv4', 'use IPv4 only')
-    .option('-6, --ipv6', 'use IPv6 only')
+    .addOption(new Option('-4, --ipv4', 'use IPv4 only').conflicts('ipv6'))
+    .addOption(new Option('-6, --ipv6', 'use IPv6 only').conflicts('ipv4'))
     .option('--json', 'print each reply as a JSON line')
     .option('--raw', 'write reply payloads to stdout as they are')
     .option('--trace', 'print every datagram in and out on stderr')
@@ -115,9 +119,9 @@ Stdin lines are sent without their line terminator. A payload over ${groupDigits
 (the most one datagram can carry) is refused before anything is sent.
 
 Examples:
-  $ netkit udp send 127.0.0.1 7007 hello --wait 500          echo service
+  $ netkit udp send 127.0.0.1 7007 hello --wait 500ms        echo service
   $ netkit udp send 127.0.0.1 7013 '' --wait 1s              daytime over UDP
-  $ printf 'one\\ntwo\\n' | netkit udp send ::1 9999 --wait 200 --json
+  $ printf 'one\\ntwo\\n' | netkit udp send ::1 9999 --wait 200ms --json
   $ netkit udp send 127.0.0.1 7017 x --wait 2s --count 1     stop at the first reply`,
     )
     .action(

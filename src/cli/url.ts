@@ -3,7 +3,7 @@
  * src/http/url.ts (CPython 3.11 `urllib.parse` semantics). Each command prints one result for
  * humans, or one JSON line with `--json`.
  */
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import {
   parseQs,
@@ -20,7 +20,24 @@ import {
   urlunparse,
   urlunsplit,
 } from '../http/url.js';
-import { action, dim, parseInteger, printJson } from './util.js';
+import { normaliseEncoding } from '../http/url-codec.js';
+import { action, dim, parseNonNegative, printJson } from './util.js';
+
+/** The codecs `url qs` can decode with (Python names; aliases such as latin1 and us-ascii work too). */
+const QS_ENCODINGS = 'utf-8, latin-1, ascii';
+
+function parseEncoding(value: string): string {
+  try {
+    return normaliseEncoding(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a supported encoding (use ${QS_ENCODINGS})`);
+  }
+}
+
+function parseSeparator(value: string): string {
+  if (value === '') throw new InvalidArgumentError('the separator cannot be empty (e.g. "&" or ";")');
+  return value;
+}
 
 /** Show control characters visibly so a table never drives the terminal. */
 function visible(text: string): string {
@@ -92,7 +109,8 @@ Examples:
     );
 
   url
-    .command('parse <url>')
+    .command('parse')
+    .argument('<url>', 'the URL to split (quote it in the shell: & ? # ; are special)')
     .description('split a URL into scheme, netloc, path, params, query, fragment, user, host, port')
     .option('--json', 'print one JSON object')
     .option('--scheme <scheme>', 'default scheme when the URL has none', '')
@@ -153,7 +171,7 @@ Examples:
           }
           if (portError) {
             process.stderr.write(`netkit: ${portError}\n`);
-            process.exitCode = 1;
+            process.exitCode = 2;
           }
         },
       ),
@@ -209,7 +227,9 @@ Examples:
     );
 
   url
-    .command('join <base> <refs...>')
+    .command('join')
+    .argument('<base>', 'the base URL (the page the references appear on)')
+    .argument('<refs...>', 'one or more references: absolute URLs, /paths, ../relative, ?query, #fragment')
     .description("resolve references against a base URL (Python's urljoin)")
     .option('--each', 'resolve every REF against BASE separately, one result per line')
     .option('--json', 'print {"base", "refs", "result"} (or "results" with --each)')
@@ -247,13 +267,23 @@ Examples:
     );
 
   url
-    .command('qs <query>')
+    .command('qs')
+    .argument('<query>', 'the query string without the leading "?", e.g. \'a=1&b=2\'')
     .description("parse a query string (Python's parse_qsl / parse_qs)")
     .option('--keep-blank', 'keep blank values (keep_blank_values=True)')
     .option('--strict', 'fail on malformed fields (strict_parsing=True)')
-    .option('--separator <sep>', 'field separator', '&')
-    .option('--max-fields <n>', 'fail when there are more fields (max_num_fields)', parseInteger)
-    .option('--encoding <name>', 'codec of the percent-decoded bytes: utf-8, latin-1, ascii', 'utf-8')
+    .option('--separator <sep>', 'field separator (not empty)', parseSeparator, '&')
+    .option(
+      '--max-fields <n>',
+      'fail when there are more fields than N (max_num_fields; 0 or more)',
+      parseNonNegative,
+    )
+    .option(
+      '--encoding <name>',
+      `codec of the percent-decoded bytes: ${QS_ENCODINGS}`,
+      parseEncoding,
+      'utf-8',
+    )
     .option('--json', 'print parse_qs as JSON: {"name": ["value", …]}')
     .option('--pairs', 'with --json: print parse_qsl pairs [["name","value"], …] (keeps the order)')
     .addHelpText(
@@ -301,7 +331,8 @@ Examples:
     );
 
   url
-    .command('encode <pairs...>')
+    .command('encode')
+    .argument('<pairs...>', 'name=value pairs (split at the first "="); a name may repeat')
     .description("build a query string from name=value pairs (Python's urlencode)")
     .option('--safe <chars>', 'characters not to escape besides A-Z a-z 0-9 _ . - ~', '')
     .addOption(
@@ -336,7 +367,8 @@ Examples:
     );
 
   url
-    .command('quote <text>')
+    .command('quote')
+    .argument('<text>', 'the text to percent-encode (UTF-8)')
     .description("percent-encode text (Python's quote / quote_plus)")
     .option('--safe <chars>', 'characters not to escape (default "/", or "" with --plus)')
     .option('--plus', 'quote_plus: space → "+", "/" escaped')
@@ -357,7 +389,8 @@ Examples:
     );
 
   url
-    .command('unquote <text>')
+    .command('unquote')
+    .argument('<text>', 'the text with %XX escapes to decode (as UTF-8)')
     .description("decode %XX escapes (Python's unquote / unquote_plus)")
     .option('--plus', 'unquote_plus: "+" → space first')
     .option('--json', 'print {"result": TEXT}')
@@ -377,7 +410,8 @@ Examples:
     );
 
   url
-    .command('defrag <url>')
+    .command('defrag')
+    .argument('<url>', 'the URL whose #fragment is split off')
     .description("split off the #fragment (Python's urldefrag)")
     .option('--json', 'print {"url", "fragment"}')
     .addHelpText(

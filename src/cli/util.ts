@@ -13,11 +13,22 @@ export { formatBytes };
 import { errorMessage, NetkitError } from '../core/errors.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 
+/**
+ * Exit 2 for what the user typed (a usage error, a malformed address, URL or value — also when
+ * only the command itself could tell), 1 for everything that went wrong while running.
+ */
+export function exitCodeFor(err: unknown): 1 | 2 {
+  if (err instanceof InvalidArgumentError) return 2;
+  return err instanceof NetkitError && (err.code === 'NETKIT_USAGE' || err.code === 'NETKIT_INVALID_INPUT')
+    ? 2
+    : 1;
+}
+
 export function exitWithError(err: unknown, debug = false): never {
   const msg = errorMessage(err);
   process.stderr.write(`netkit: ${msg}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  process.exit(err instanceof NetkitError && err.code === 'NETKIT_USAGE' ? 2 : 1);
+  process.exit(exitCodeFor(err));
 }
 
 /** Wrap a command action so failures become one line on stderr and the right exit code. */

@@ -2,7 +2,7 @@
  * The one data directory every service shares (default `./netkit-data`): Maildirs under `mail/`,
  * the FTP tree under `ftp/`, `accounts.json`, `tls/`, chat history.
  */
-import { mkdir, open, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const DEFAULT_DATA_DIR = 'netkit-data';
@@ -11,8 +11,25 @@ export function resolveDataDir(dir?: string): string {
   return path.resolve(dir ?? process.env.NETKIT_DATA ?? DEFAULT_DATA_DIR);
 }
 
+/**
+ * `mkdir -p`. Not `fs.mkdir(dir, { recursive: true })`: on Node 20 that spins forever, at full
+ * CPU, when a directory cannot be made under a parent that answers ENOENT (any path in /proc,
+ * e.g. `--data /proc/x`); this walks up once and fails with the error instead.
+ */
 export async function ensureDir(dir: string, mode = 0o755): Promise<string> {
-  await mkdir(dir, { recursive: true, mode });
+  try {
+    await mkdir(dir, { mode });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(dir)).isDirectory()) throw err;
+    } else if (code === 'ENOENT' && path.dirname(dir) !== dir) {
+      await ensureDir(path.dirname(dir), mode);
+      await mkdir(dir, { mode }).catch((again: NodeJS.ErrnoException) => {
+        if (again.code !== 'EEXIST') throw again;
+      });
+    } else throw err;
+  }
   return dir;
 }
 

@@ -3,9 +3,10 @@
  * development certificate generated on first use and cached in the data directory (so clients
  * that pin it keep working across restarts). The key file is written mode 0600.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
+import { ensureDir } from './datadir.js';
 import { nodeTls } from './lazy.js';
 
 export interface TlsFiles {
@@ -49,7 +50,7 @@ async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
     // generate below
   }
   const { cert, key } = await generateDevCertificate();
-  await mkdir(path.dirname(certPath), { recursive: true, mode: 0o700 });
+  await ensureDir(path.dirname(certPath), 0o700);
   await atomicWrite(keyPath, key, 0o600);
   await atomicWrite(certPath, cert, 0o644);
   return material(cert, key);

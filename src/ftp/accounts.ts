@@ -11,9 +11,9 @@
  * A login becomes an {@link FtpIdentity}: the user, the class, and a {@link VirtualFs} whose mounts
  * carry each area's permissions. Passwords are checked by the shared {@link AccountStore}.
  */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type AccountStore, hashPassword, verifyPassword } from '../core/accounts.js';
+import { ensureDir } from '../core/datadir.js';
 import { type ClassPermissions, DEFAULT_PERMISSIONS, Permissions } from './permissions.js';
 import { type Mount, VirtualFs } from './vfs.js';
 
@@ -59,10 +59,10 @@ export function classPermissions(policy: FtpAccountPolicy): Record<keyof ClassPe
 
 /** Create the shared areas (home/, guest/, pub/, incoming/ when enabled). */
 export async function prepareTree(policy: FtpAccountPolicy): Promise<void> {
-  await mkdir(path.join(policy.root, 'home'), { recursive: true });
-  await mkdir(path.join(policy.root, 'guest'), { recursive: true });
-  await mkdir(path.join(policy.root, 'pub'), { recursive: true });
-  if (policy.anonymousUpload) await mkdir(path.join(policy.root, 'incoming'), { recursive: true });
+  await ensureDir(path.join(policy.root, 'home'));
+  await ensureDir(path.join(policy.root, 'guest'));
+  await ensureDir(path.join(policy.root, 'pub'));
+  if (policy.anonymousUpload) await ensureDir(path.join(policy.root, 'incoming'));
 }
 
 /** The identity (mount table) of a logged-in user of a class. */
@@ -75,11 +75,11 @@ export async function identityFor(
   const mounts: Mount[] = [];
   if (cls === 'real') {
     const home = path.join(policy.root, 'home', name);
-    await mkdir(home, { recursive: true });
+    await ensureDir(home);
     mounts.push({ path: '/', dir: home, perms: perms.real });
   } else if (cls === 'guest') {
     const dir = path.join(policy.root, 'guest');
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir);
     mounts.push({ path: '/', dir, perms: perms.guest, noOverwrite: !policy.guestOverwrite });
   } else {
     mounts.push({ path: '/pub', dir: path.join(policy.root, 'pub'), perms: perms.anonymous });

@@ -11,6 +11,7 @@
  */
 import { lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import type { FtpClient } from './client.js';
 import { joinRemote } from './ftp-url.js';
@@ -149,7 +150,7 @@ export async function mirrorDown(
   opts.onPlan?.(plan);
   let transferred = 0;
   if (!opts.dryRun) {
-    await mkdir(localDir, { recursive: true });
+    await ensureDir(localDir);
     for (const a of plan.actions) {
       if (a.kind === 'skip') continue;
       opts.onAction?.(a);

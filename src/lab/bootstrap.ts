@@ -4,10 +4,10 @@
  * (`pub/` with a sample file, `incoming/`, `guest/`, `home/NAME`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AccountStore } from '../core/accounts.js';
-import { writeFileAtomic } from '../core/datadir.js';
+import { ensureDir, writeFileAtomic } from '../core/datadir.js';
 
 export interface LabCredentials {
   real: { user: string; password: string };
@@ -28,7 +28,7 @@ export function ftpRoot(dataDir: string): string {
 }
 
 export async function bootstrapLab(dataDir: string): Promise<LabCredentials> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await ensureDir(dataDir, 0o700);
   const credFile = path.join(dataDir, 'lab-credentials.json');
   let creds: LabCredentials | undefined;
   try {
@@ -50,7 +50,7 @@ export async function bootstrapLab(dataDir: string): Promise<LabCredentials> {
   }
   const root = ftpRoot(dataDir);
   for (const d of ['pub', 'incoming', 'guest', path.join('home', creds.real.user)]) {
-    await mkdir(path.join(root, d), { recursive: true });
+    await ensureDir(path.join(root, d));
   }
   const sample = path.join(root, 'pub', 'README.txt');
   await writeFile(sample, SAMPLE_TEXT, { flag: 'wx' }).catch(() => {});

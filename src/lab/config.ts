@@ -124,8 +124,15 @@ export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
       if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
     for (const [k, v] of Object.entries(ports ?? {})) if (v !== undefined) cfg.ports[k as LabPortName] = v;
   }
-  if (!Number.isInteger(cfg.portOffset) || cfg.portOffset < -65535 || cfg.portOffset > 65535) {
+  if (!Number.isInteger(cfg.portOffset)) {
     throw new NetkitError('NETKIT_USAGE', `port offset "${cfg.portOffset}" is not an integer`);
+  }
+  if (cfg.portOffset < -65535 || cfg.portOffset > 65535) {
+    throw new NetkitError('NETKIT_USAGE', `port offset ${cfg.portOffset} is out of range (-65535 to 65535)`);
+  }
+  // USER:PASSWORD, both parts non-empty: anything else would start a dashboard nobody can log in to
+  if (cfg.uiAuth !== undefined && !/^[^:]+:.+$/s.test(cfg.uiAuth)) {
+    throw new NetkitError('NETKIT_USAGE', 'UI auth must be USER:PASSWORD (both non-empty)');
   }
   if (cfg.portOffset) {
     for (const k of Object.keys(cfg.ports) as LabPortName[]) {

@@ -7,9 +7,10 @@
  * stable when a message moves to `cur/` (flags are appended after `:2,`), so they double as POP3 UIDs.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 
 export interface MaildirEntry {
@@ -91,7 +92,7 @@ export class Maildir {
   /** Create tmp/new/cur when missing. */
   ensure(): Promise<void> {
     this.ready ??= Promise.all(
-      ['tmp', 'new', 'cur'].map((d) => mkdir(path.join(this.dir, d), { recursive: true, mode: 0o700 })),
+      ['tmp', 'new', 'cur'].map((d) => ensureDir(path.join(this.dir, d), 0o700)),
     ).then(() => undefined);
     return this.ready;
   }

@@ -9,9 +9,10 @@
  * component and {@link saveAttachments} never overwrites (O_EXCL, so a planted symlink is not
  * followed either) and numbers duplicates.
  */
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import PostalMime, { type Address, decodeWords } from 'postal-mime';
+import { ensureDir } from '../core/datadir.js';
 
 export interface AttachmentView {
   /** the name as the sender gave it (decoded), or null */
@@ -140,7 +141,7 @@ export function uniqueName(name: string, taken: Set<string>): string {
  * (O_EXCL): a clash moves on to the next number.
  */
 export async function saveAttachments(view: MessageView, dir: string): Promise<SavedAttachment[]> {
-  await mkdir(dir, { recursive: true });
+  await ensureDir(dir);
   const taken = new Set<string>();
   const out: SavedAttachment[] = [];
   for (const [i, a] of view.attachments.entries()) {

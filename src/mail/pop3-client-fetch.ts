@@ -8,9 +8,9 @@
  * crash before QUIT deletes nothing. New-by-UIDL state lives in `DIR/.netkit-pop3-state.json`, keyed
  * by account, written atomically after every saved message.
  */
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../core/datadir.js';
+import { ensureDir, writeFileAtomic } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { Maildir } from './maildir.js';
 import { parseMessage, safeFilename } from './message-view.js';
@@ -117,7 +117,7 @@ async function writeEml(dir: string, base: string, data: Buffer): Promise<string
  */
 export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Promise<FetchResult> {
   const format = opts.format ?? 'eml';
-  await mkdir(opts.out, { recursive: true });
+  await ensureDir(opts.out);
   const stateFile = path.join(opts.out, FETCH_STATE_FILE);
   const account = opts.account ?? `${client.host}:${client.port}`;
   const listing: Pop3ListEntry[] = await client.list();

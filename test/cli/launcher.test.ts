@@ -35,4 +35,19 @@ describe('netkit launcher', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  it('`help COMMAND [SUB]` shows the same help as `COMMAND [SUB] --help`', async () => {
+    const [viaHelp, viaFlag, sub, bogus] = await Promise.all([
+      netkit(['help', 'ip']),
+      netkit(['ip', '--help']),
+      netkit(['help', 'ftp', 'get']),
+      netkit(['help', 'frobnicate']),
+    ]);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe(viaFlag.stdout);
+    expect(viaHelp.stdout).toContain('Examples:');
+    expect(sub.stdout).toMatch(/^Usage: netkit ftp get /);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toBe("netkit: unknown command 'frobnicate' (see netkit --help)\n");
+  });
 });

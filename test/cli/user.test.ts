@@ -57,7 +57,7 @@ describe('netkit user', () => {
     expect(JSON.parse((await user(['list', '--json'])).stdout)).toHaveLength(1);
   });
 
-  it('errors: one line on stderr, exit 1 for failures, 2 for usage', async () => {
+  it('errors: one line on stderr, exit 1 for failures, 2 for usage and invalid names', async () => {
     await user(['add', 'dup', '--password', 'x']);
     const dup = await user(['add', 'dup', '--password', 'y']);
     expect([dup.code, dup.stderr]).toEqual([1, 'netkit: account "dup" already exists\n']);
@@ -65,9 +65,9 @@ describe('netkit user', () => {
     expect([missing.code, missing.stderr]).toEqual([1, 'netkit: no account "ghost"\n']);
     expect((await user(['remove', 'ghost'])).code).toBe(1);
     const bad = await user(['add', '../root', '--password', 'x']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^netkit: invalid account name/);
-    expect((await user(['add', 'anonymous', '--password', 'x'])).code).toBe(1);
+    expect((await user(['add', 'anonymous', '--password', 'x'])).code).toBe(2);
     const date = await user(['add', 'x1', '--expires', 'someday', '--password', 'x']);
     expect(date.code).toBe(2);
     // no TTY, no --password, no NETKIT_PASSWORD: a usage error, nothing written

@@ -36,10 +36,7 @@ describe('netkit ftp against pyftpdlib', () => {
   it('ls -l and --json; anonymous ls', async () => {
     const json = await netkit(['ftp', 'ls', `${url}/`, '--json'], { env });
     expect(json.code, json.stderr).toBe(0);
-    const entries = json.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const entries = JSON.parse(json.stdout);
     expect(entries).toEqual([
       expect.objectContaining({
         name: 'data.bin',

@@ -277,7 +277,7 @@ describe('download: CLI', () => {
     expect((await netkit(['download', 'http://127.0.0.1:1/x', '--checksum', 'sha256=zz'])).code).toBe(2);
     expect((await netkit(['download', 'http://127.0.0.1:1/x', '-c', '0'])).code).toBe(2);
     const bad = await netkit(['download', 'ftp://example.org/x']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/only http and https/);
   });
 

@@ -140,7 +140,7 @@ describe('query strings and quoting', () => {
 });
 
 describe('netkit url', () => {
-  it('parse prints an aligned table or JSON; a bad port prints the rest and exits 1', async () => {
+  it('parse prints an aligned table or JSON; a bad port prints the rest and exits 2', async () => {
     const [table, json, badPort, bad] = await Promise.all([
       netkit(['url', 'parse', 'https://user:pw@[::1]:8443/a;x?q=1#f']),
       netkit(['url', 'parse', '//example.org/x', '--scheme', 'https', '--json']),
@@ -174,7 +174,7 @@ describe('netkit url', () => {
       hostname: 'example.org',
       port: null,
     });
-    expect(badPort.code).toBe(1);
+    expect(badPort.code).toBe(2);
     expect(JSON.parse(badPort.stdout)).toMatchObject({
       hostname: 'h',
       port: null,
@@ -182,7 +182,7 @@ describe('netkit url', () => {
     });
     expect(badPort.stderr).toBe('netkit: Port out of range 0-65535\n');
     expect([bad.code, bad.stdout, bad.stderr]).toEqual([
-      1,
+      2,
       '',
       'netkit: invalid URL "http://[::1/": Invalid IPv6 URL\n',
     ]);

@@ -39,5 +39,13 @@ describe('lab config', () => {
     expect(() => configFromFile({ ports: { smpt: 1 } })).toThrow(/unknown port "smpt"/);
     expect(() => configFromEnv({ NETKIT_FTP_PORT: '70000' })).toThrow(/NETKIT_FTP_PORT/);
     expect(() => resolveLabConfig({ portOffset: 65000 })).toThrow(/--ui-port/);
+    expect(() => resolveLabConfig({ portOffset: 70000 })).toThrow(/out of range/);
+    expect(() => resolveLabConfig({ portOffset: 1.5 })).toThrow(/not an integer/);
+  });
+
+  it('accepts --ui-auth only as USER:PASSWORD, so nobody starts a dashboard no one can open', () => {
+    expect(resolveLabConfig({ uiAuth: 'admin:s3:cret' }).uiAuth).toBe('admin:s3:cret');
+    for (const bad of ['nocolon', 'admin:', ':secret', ''])
+      expect(() => resolveLabConfig({ uiAuth: bad })).toThrow(/USER:PASSWORD/);
   });
 });

@@ -251,7 +251,7 @@ describe('netkit mail send (CLI, no network)', () => {
     expect(rec.message).toContain('Content-ID: <logo.png>');
   });
 
-  it('fails with one line and exit 1 on header injection, exit 2 on usage errors', async () => {
+  it('refuses header injection with one line and exit 2, like every usage error', async () => {
     const inj = await netkit([
       'mail',
       'send',
@@ -263,7 +263,7 @@ describe('netkit mail send (CLI, no network)', () => {
       'y',
       '--dry-run',
     ]);
-    expect(inj.code).toBe(1);
+    expect(inj.code).toBe(2);
     expect(inj.stderr.trim().split('\n')).toHaveLength(1);
     expect(inj.stderr).toMatch(/subject contains a line break/);
     const hdr = await netkit([
@@ -277,7 +277,7 @@ describe('netkit mail send (CLI, no network)', () => {
       'y',
       '--dry-run',
     ]);
-    expect(hdr.code).toBe(1);
+    expect(hdr.code).toBe(2);
     const usage = await netkit(['mail', 'send', '--text', 'y', '--dry-run']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/no recipients/);

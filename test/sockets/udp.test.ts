@@ -3,7 +3,9 @@
  * peers on the other side.
  */
 import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { register } from '../../src/cli/udp.js';
 import {
   bindUdp,
   checkPayloadSize,
@@ -129,7 +131,7 @@ describe('udp CLI with Python socket peers', () => {
     const py = await spawnPeer('python3', ['-c', PY_SERVER, '127.0.0.1'], /port (\d+)\n/);
     try {
       const port = py.ready[1]!;
-      const one = await netkit(['udp', 'send', '127.0.0.1', port, 'ping', '--wait', '5000', '--count', '1']);
+      const one = await netkit(['udp', 'send', '127.0.0.1', port, 'ping', '--wait', '5', '--count', '1']);
       expect(one.code).toBe(0);
       expect(one.stdout).toBe(`[127.0.0.1:${port}] ack:ping\n`);
 
@@ -149,6 +151,40 @@ describe('udp CLI with Python socket peers', () => {
       expect(py.stdout().toString()).toContain(`got ${Buffer.from('three').toString('hex')}`);
     } finally {
       await py.kill();
+    }
+  });
+
+  it('udp send --wait is a duration: a bare number is seconds, as for tcp connect -w', () => {
+    const waitOf = (...args: string[]) => {
+      const program = new Command();
+      register(program);
+      const send = program.commands
+        .find((c) => c.name() === 'udp')!
+        .commands.find((c) => c.name() === 'send')!;
+      send.parseOptions(args);
+      return send.opts().wait as number;
+    };
+    expect(waitOf()).toBe(0);
+    expect(waitOf('--wait', '1')).toBe(1000);
+    expect(waitOf('-w', '0.5')).toBe(500);
+    expect(waitOf('--wait', '500ms')).toBe(500);
+    expect(waitOf('--wait', '2s')).toBe(2000);
+    expect(waitOf('--wait', '1m')).toBe(60_000);
+  });
+
+  it('udp send --wait 1 waits a second for replies that never come, then exits 0', async () => {
+    const silent = await bindUdp();
+    try {
+      const got = new Promise<Datagram>((resolve) => silent.once('message', resolve));
+      const started = Date.now();
+      const r = await netkit(['udp', 'send', '127.0.0.1', String(silent.port), 'anyone?', '--wait', '1']);
+      const elapsed = Date.now() - started;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('');
+      expect((await got).data.toString()).toBe('anyone?');
+      expect(elapsed).toBeGreaterThanOrEqual(1000); // 1 s, not the 1 ms it meant before
+    } finally {
+      await silent.close();
     }
   });
 

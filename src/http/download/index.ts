@@ -13,11 +13,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
-import { access, mkdir, rename, stat } from 'node:fs/promises';
+import { access, rename, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent as UndiciAgent } from 'undici';
+import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
@@ -348,7 +349,7 @@ class DownloadJob {
 
   private async checkDirectory(dir: string): Promise<void> {
     try {
-      await mkdir(dir, { recursive: true });
+      await ensureDir(dir);
       await access(dir, constants.W_OK);
     } catch (err) {
       throw ioError(err, dir);

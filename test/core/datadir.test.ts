@@ -1,0 +1,31 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDir } from '../../src/core/datadir.js';
+import { tempDir } from '../helpers/net.js';
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+beforeAll(async () => {
+  tmp = await tempDir('netkit-datadir-');
+});
+afterAll(() => tmp.cleanup());
+
+describe('ensureDir', () => {
+  it('creates missing parents, and is a no-op for an existing directory', async () => {
+    const deep = path.join(tmp.dir, 'a', 'b', 'c');
+    await ensureDir(deep, 0o700);
+    expect((await stat(deep)).isDirectory()).toBe(true);
+    expect((await stat(deep)).mode & 0o777).toBe(0o700);
+    await expect(ensureDir(deep)).resolves.toBe(deep);
+    await Promise.all([1, 2, 3].map(() => ensureDir(path.join(tmp.dir, 'race', 'x'))));
+  });
+
+  it('fails (does not spin) where the file system refuses, and when a file is in the way', async () => {
+    await expect(ensureDir('/proc/netkit-no-such/dir')).rejects.toMatchObject({ code: 'ENOENT' });
+    const file = path.join(tmp.dir, 'file');
+    await writeFile(file, 'x');
+    await expect(ensureDir(file)).rejects.toMatchObject({ code: 'EEXIST' });
+    await mkdir(path.join(tmp.dir, 'plain'));
+    await expect(ensureDir(path.join(tmp.dir, 'plain'))).resolves.toBeDefined();
+  });
+});
