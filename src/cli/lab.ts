@@ -3,7 +3,7 @@
  * which override `netkit.config.json`, which overrides the defaults of PRODUCT.md.
  */
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import {
@@ -53,7 +53,9 @@ export function register(program: Command): void {
     .option('--data <dir>', 'data directory (default ./netkit-data)')
     .option('--config <file>', 'config file (default ./netkit.config.json when present)')
     .option('--port-offset <n>', 'add N to every port (run two labs side by side)', parseInteger)
-    .option('--accept-any-auth', 'mail: accept any user name and password (lab convenience)')
+    .option('--auth-accept-any', 'mail: accept any user name and password (lab convenience)')
+    // the lab's first name for it; `smtp/pop3/mail serve` say --auth-accept-any
+    .addOption(new Option('--accept-any-auth').hideHelp())
     .option('--ui-auth <user:pass>', 'protect the dashboard with HTTP basic auth (required off loopback)')
     .option('--max-messages <n>', 'keep at most N messages per mailbox (default 5000)', parseInteger)
     .option('--passive-ports <from-to>', 'FTP passive port range')
@@ -69,7 +71,7 @@ NETKIT_POP3_PORT, NETKIT_FTP_PORT, NETKIT_CHAT_PORT, NETKIT_HTTP_PORT, NETKIT_UI
 Examples:
   $ netkit lab                                 everything on the default ports, data in ./netkit-data
   $ netkit lab --port-offset 10000             SMTP on 12525, dashboard on 18025, …
-  $ netkit lab --data /tmp/lab --accept-any-auth
+  $ netkit lab --data /tmp/lab --auth-accept-any
   $ netkit lab --json | jq .                   machine-readable listening sockets`,
   );
   cmd.action(
@@ -82,7 +84,7 @@ Examples:
       if (opts.host) flags.host = opts.host as string;
       if (opts.data) flags.dataDir = opts.data as string;
       if (opts.portOffset !== undefined) flags.portOffset = opts.portOffset as number;
-      if (opts.acceptAnyAuth) flags.acceptAnyAuth = true;
+      if (opts.authAcceptAny || opts.acceptAnyAuth) flags.acceptAnyAuth = true;
       if (opts.uiAuth) flags.uiAuth = opts.uiAuth as string;
       if (opts.maxMessages !== undefined) flags.maxMessages = opts.maxMessages as number;
       if (opts.passivePorts) flags.passivePorts = opts.passivePorts as string;
@@ -120,7 +122,7 @@ Examples:
         out.write(
           `\nAccounts: real ${bold(c.real.user)} / ${c.real.password}   guest ${bold(c.guest.user)} / ${c.guest.password}   anonymous FTP: anonymous / any e-mail\n`,
         );
-        if (cfg.acceptAnyAuth) out.write('Mail accepts any user name and password (--accept-any-auth).\n');
+        if (cfg.acceptAnyAuth) out.write('Mail accepts any user name and password (--auth-accept-any).\n');
         out.write(`Dashboard: ${bold(lab.dashboard.url)}   Stop with Ctrl-C.\n`);
       }
       onShutdown(async () => {

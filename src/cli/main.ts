@@ -65,6 +65,12 @@ export async function main(argv: string[]): Promise<void> {
     'commander',
   ) as typeof import('commander');
   const { exitWithError } = await import('./util.js');
+  // A reader that goes away (`netkit ftp ls URL | head -1`) is not our failure: stop quietly
+  // instead of dying on an unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    exitWithError(err, argv.includes('--debug'));
+  });
   const program = new Command('netkit')
     .description('netkit — the network-programming toolkit: TCP, UDP, chat, FTP, SMTP, POP3, HTTP, URLs')
     .version(VERSION, '-V, --version')

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { AccountStore } from '../core/accounts.js';
+import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
@@ -27,6 +28,9 @@ import { type DashboardHandle, startDashboard } from './dashboard.js';
 import { MailIndex } from './mail-index.js';
 import { WireLog } from './wire.js';
 
+/** A word as a POSIX shell reads it back (for the hints printed to copy and paste). */
+const shellQuote = (word: string): string =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 export interface LabHandle {
   config: LabConfig;
   dataDir: string;
@@ -254,7 +258,9 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           tls: false,
           connections: smtp.connections,
           totals: { messages: totals.messages },
-          hint: `netkit mail send --server ${hp(smtp.port)} --to bob@lab --subject hi --text hello`,
+          // `mail send` trusts the dev certificate of its own --data directory: name ours when it
+          // is not the one it would pick by itself
+          hint: `netkit mail send --server ${hp(smtp.port)}${dataDir === resolveDataDir() ? '' : ` --data ${shellQuote(dataDir)}`} --to bob@lab --subject hi --text hello`,
         },
       ];
       if (smtp.tlsPort) {

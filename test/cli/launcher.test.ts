@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
-import { netkit } from '../helpers/net.js';
+import { CLI, netkit, run } from '../helpers/net.js';
 
 describe('netkit launcher', () => {
   it('prints the version (fast path) and exits 0', async () => {
@@ -34,6 +34,17 @@ describe('netkit launcher', () => {
     const r = await netkit(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('stops quietly (exit 0, no stack trace) when the reader of its output goes away', async () => {
+    // far more output than a pipe holds, so the writes hit the closed pipe
+    const refs = Array.from({ length: 20_000 }, (_, i) => `x${i}`).join(' ');
+    const r = await run('bash', [
+      '-c',
+      `"${process.execPath}" "${CLI}" url join --each http://a/b/ ${refs} | head -1; echo "rc=\${PIPESTATUS[0]}" >&2`,
+    ]);
+    expect(r.stdout).toBe('http://a/b/x0\n');
+    expect(r.stderr).toBe('rc=0\n');
   });
 
   it('`help COMMAND [SUB]` shows the same help as `COMMAND [SUB] --help`', async () => {

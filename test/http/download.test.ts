@@ -70,6 +70,23 @@ describe('download: against independent servers', () => {
     expect(await readdir(path.join(dir, 'out'))).toEqual(['data.bin']);
   });
 
+  it('nginx: a file smaller than two segments opens one connection, and says so', async () => {
+    const dir = await workDir();
+    const root = path.join(dir, 'www');
+    await mkdir(root);
+    await writeFile(path.join(root, 'tiny.txt'), 'abc');
+    const nginx = await startNginx({ root });
+    cleanups.push(() => nginx.stop());
+    const h = download(`${nginx.url}tiny.txt`, { dir: path.join(dir, 'out'), connections: 4 });
+    let announced = 0;
+    h.on('start', (s: { connections: number }) => {
+      announced = s.connections;
+    });
+    const result = await h.promise;
+    expect([result.mode, result.connections, announced]).toEqual(['segmented', 1, 1]);
+    expect(await readFile(result.file, 'utf8')).toBe('abc');
+  });
+
   it('nginx: --continue fetches only what the control file says is missing', async () => {
     const dir = await workDir();
     const root = path.join(dir, 'www');

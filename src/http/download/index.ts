@@ -271,7 +271,7 @@ class DownloadJob {
       let restarts = 0;
       let resume = this.opts.continue ?? false;
       let forceSingle = false;
-      let outcome: { mode: 'segmented' | 'single'; size: number; resumedBytes: number };
+      let outcome: { mode: 'segmented' | 'single'; size: number; resumedBytes: number; connections?: number };
       for (;;) {
         try {
           const segmented = !forceSingle && info.acceptRanges && info.size !== undefined && info.size > 0;
@@ -303,7 +303,7 @@ class DownloadJob {
         size: outcome.size,
         url: info.url,
         mode: outcome.mode,
-        connections: outcome.mode === 'single' ? 1 : this.opts.connections,
+        connections: outcome.connections ?? 1,
         resumedBytes: outcome.resumedBytes,
         bytesFetched: this.fetched,
         restarts,
@@ -367,7 +367,7 @@ class DownloadJob {
     file: string,
     partPath: string,
     resume: boolean,
-  ): Promise<{ mode: 'segmented'; size: number; resumedBytes: number }> {
+  ): Promise<{ mode: 'segmented'; size: number; resumedBytes: number; connections: number }> {
     const size = info.size!;
     const ctlPath = controlPath(partPath);
     const trace = this.tracer(nextConnId());
@@ -408,7 +408,9 @@ class DownloadJob {
       this.opts.connections,
       this.opts.minSegmentSize,
     ).map((s) => this.newSegment(s));
-    this.start({ file, size, mode: 'segmented', connections: this.opts.connections, resumedBytes });
+    // a small file (or a small remainder) gets fewer segments than connections: open only those
+    const connections = Math.max(1, Math.min(this.opts.connections, this.pending.length));
+    this.start({ file, size, mode: 'segmented', connections, resumedBytes });
 
     const validators = { etag: info.etag, lastModified: info.lastModified };
     const saveControl = async (): Promise<void> => {
@@ -440,7 +442,7 @@ class DownloadJob {
       attempt.abort();
     };
     try {
-      const workers = Array.from({ length: this.opts.connections }, (_, i) =>
+      const workers = Array.from({ length: connections }, (_, i) =>
         this.worker(i + 1, { ...info, size }, part, attempt.signal).catch(fail),
       );
       await Promise.all(workers);
@@ -454,7 +456,7 @@ class DownloadJob {
     }
     if (this.signal.aborted) throw this.signal.reason ?? new Error('aborted');
     if (failure !== undefined) throw failure;
-    return { mode: 'segmented', size, resumedBytes };
+    return { mode: 'segmented', size, resumedBytes, connections };
   }
 
   private newSegment(s: Span): LiveSegment {
