@@ -179,6 +179,17 @@ function longLine(e: FtpEntry, sizeWidth: number): string {
 
 // ---- get: where the file goes ----
 
+/** The file to upload exists and is a file: one clear line, exit 1, before any connection. */
+async function checkLocalFile(file: string): Promise<void> {
+  const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    throw new NetkitError(
+      'NETKIT_IO',
+      `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+    );
+  });
+  if (!st.isFile()) throw new NetkitError('NETKIT_IO', `${file} is not a file`);
+}
+
 async function isDir(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isDirectory();
@@ -314,6 +325,7 @@ Examples:
     )
     .action(
       action(async (file: string, urlText: string, opts: CommonOptions & { continue?: boolean }) => {
+        await checkLocalFile(file); // before connecting: a typo is not a network problem
         await withClient(urlText, opts, async (client, url) => {
           const remote = url.isDirectory ? joinRemote(url.path, path.basename(file)) : url.path;
           const progress = trackTransfer(client, path.basename(file), opts);

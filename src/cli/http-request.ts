@@ -5,6 +5,7 @@
  * runs in a Netscape cookie file that curl and Python read too.
  */
 import { once } from 'node:events';
+import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
@@ -20,7 +21,15 @@ import {
   httpError,
   parseRequestUrl,
 } from '../http/request.js';
-import { action, collect, parseDuration, parseNonNegative, printTrace, readPassword } from './util.js';
+import {
+  action,
+  collect,
+  createProgress,
+  parseDuration,
+  parseNonNegative,
+  printTrace,
+  readPassword,
+} from './util.js';
 
 interface RequestCliOptions {
   header: string[];
@@ -90,6 +99,26 @@ function statusBlock(status: number, statusText: string, rawHeaders: Array<[stri
 
 async function writeStdout(data: string | Uint8Array): Promise<void> {
   if (!process.stdout.write(data)) await once(process.stdout, 'drain');
+}
+
+/**
+ * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
+ * nothing is drawn when stderr is not a terminal, so scripts see only what they asked for.
+ */
+async function* withProgress(res: HttpResponse, file: string): AsyncGenerator<Uint8Array> {
+  if (!process.stderr.isTTY) {
+    yield* res.body;
+    return;
+  }
+  const length = Number(res.headers['content-length']);
+  const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
+  let done = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    done += chunk.length;
+    progress.update(done);
+    yield chunk;
+  }
+  progress.finish();
 }
 
 /** Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl. */
@@ -185,7 +214,8 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
       throw new NetkitError('NETKIT_PROTOCOL', `HTTP ${res.status} ${res.statusText} from ${res.url}`.trim());
     }
     try {
-      if (opts.output && opts.output !== '-') bytes = await writeStreamAtomic(res.body, opts.output);
+      if (opts.output && opts.output !== '-')
+        bytes = await writeStreamAtomic(withProgress(res, opts.output), opts.output);
       else bytes = await bodyToStdout(res);
     } catch (err) {
       throw httpError(err, res.url);

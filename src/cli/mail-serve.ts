@@ -9,7 +9,8 @@ import { usageError } from '../core/errors.js';
 import { loadTls } from '../core/tls.js';
 import { createPop3Server } from '../mail/pop3-server.js';
 import { createSmtpServer, DEFAULT_MAX_MESSAGE_SIZE } from '../mail/smtp-server.js';
-import { checkReadable } from './pop3-serve.js';
+import { checkReadable, logSessions } from './pop3-serve.js';
+import { logMessages } from './smtp.js';
 import {
   action,
   announceListening,
@@ -42,6 +43,7 @@ interface MailServeFlags {
   key?: string;
   json?: boolean;
   trace?: boolean;
+  quiet?: boolean;
 }
 
 export function register(group: Command): void {
@@ -70,7 +72,8 @@ export function register(group: Command): void {
     )
     .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
     .option('--key <file>', 'TLS private key (PEM)')
-    .option('--json', 'print one JSON line per listening socket')
+    .option('--json', 'print listening sockets, stored messages and POP3 sessions as JSON lines')
+    .option('-q, --quiet', 'do not print stored messages and POP3 sessions')
     .option('--trace', 'print both conversations on stderr (passwords redacted)')
     .addHelpText(
       'after',
@@ -122,6 +125,10 @@ Examples:
         announceListening('pop3', pop3, { json: flags.json });
         if (pop3.tlsPort !== undefined)
           announceListening('pop3', { host: pop3.host, port: pop3.tlsPort }, { json: flags.json, tls: true });
+        if (!flags.quiet) {
+          logMessages(smtp, flags.json === true);
+          logSessions(pop3, flags.json === true);
+        }
         onShutdown(async () => {
           await Promise.all([smtp.close(), pop3.close()]);
         });

@@ -49,7 +49,7 @@ interface ServeFlags {
 }
 
 /** One line per login, failed login and QUIT (not per message: a download may be thousands). */
-function logSessions(server: Pop3ServerHandle, json: boolean): void {
+export function logSessions(server: Pop3ServerHandle, json: boolean): void {
   const time = () => dim(new Date().toTimeString().slice(0, 8));
   server.on('login', (ev: Pop3LoginEvent) => {
     if (json) printJson({ event: 'login', ...ev });

@@ -86,7 +86,7 @@ async function checkReadable(flag: string, file: string | undefined): Promise<vo
 }
 
 /** One line per stored message. */
-function logMessages(
+export function logMessages(
   server: { on(event: 'message', l: (ev: SmtpMessageEvent) => void): unknown },
   json: boolean,
 ) {

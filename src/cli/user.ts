@@ -26,6 +26,8 @@ export function parseExpires(value: string, now = Date.now()): string {
   if (!/^\d{4}-\d{2}-\d{2}/.test(value.trim()) || Number.isNaN(t)) {
     throw new InvalidArgumentError(`"${value}" is not a date (use YYYY-MM-DD, an ISO time, or +7d / +12h)`);
   }
+  // an account that expired before it was made can never log in: surely a typo
+  if (t <= now) throw new InvalidArgumentError(`"${value}" is in the past`);
   return new Date(t).toISOString();
 }
 

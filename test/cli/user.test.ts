@@ -108,4 +108,7 @@ describe('parseExpires', () => {
   it.each(['tomorrow', '7d', '2031-13-45', ''])('refuses %j', (input) => {
     expect(() => parseExpires(input, now)).toThrow(/not a date/);
   });
+  it('refuses a date in the past (an account that could never log in)', () => {
+    expect(() => parseExpires('2000-01-01', now)).toThrow(/in the past/);
+  });
 });

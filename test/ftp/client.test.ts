@@ -216,6 +216,15 @@ describe('netkit ftp CLI against our server', () => {
     expect(r.stderr).not.toContain('wrong');
   });
 
+  it('put of a local file that does not exist says so, before connecting anywhere', async () => {
+    // port 1: nothing listens there, so a connection attempt would be the error instead
+    const r = await netkit(['ftp', 'put', path.join(base, 'no-such-file'), 'ftp://127.0.0.1:1/']);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      `netkit: cannot read ${path.join(base, 'no-such-file')}: no such file\n`,
+    ]);
+  });
+
   it('FTPS (--tls --insecure): put, ls --json, get -o - ; without --insecure the dev cert is refused', async () => {
     const url = `ftp://carol@127.0.0.1:${server.port}/tls/`;
     const file = path.join(base, 'secret.bin');

@@ -2,7 +2,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netkit, tempDir } from '../helpers/net.js';
+import { CLI, have, netkit, run, tempDir } from '../helpers/net.js';
 import { startTestServer, type TestServer } from './http-test-server.js';
 
 let s: TestServer;
@@ -105,6 +105,20 @@ describe('netkit http METHOD URL', () => {
     expect(cut.stderr).toMatch(/^netkit: connection to 127\.0\.0\.1:\d+ closed unexpectedly\n$/);
     expect((await readFile(out)).equals(data)).toBe(true);
     expect(await readdir(path.dirname(out))).toEqual(['file.bin']);
+  });
+
+  it('-o draws a progress bar on a terminal, and nothing when stderr is not one', async () => {
+    const out = path.join(dir, 'out', 'progress.bin');
+    await mkdir(path.dirname(out), { recursive: true });
+    expect(await have('script')).toBe(true);
+    // util-linux `script` runs the command on a pseudo-terminal and copies what it draws
+    const cmd = `"${process.execPath}" "${CLI}" http get '${s.origin}/bytes?n=300000' -o '${out}'`;
+    const tty = await run('script', ['-qec', cmd, '/dev/null']);
+    expect(tty.code, tty.stdout).toBe(0);
+    expect(tty.stdout).toMatch(/progress\.bin \[#+\] 100% 293\.0 KiB\/293\.0 KiB/);
+    expect((await readFile(out)).length).toBe(300000);
+    const plain = await netkit(['http', 'get', `${s.origin}/bytes?n=300000`, '-o', out]);
+    expect([plain.code, plain.stderr]).toEqual([0, '']);
   });
 
   it('--cookie-jar keeps a login between two invocations (the HTTPCookieProcessor example)', async () => {

@@ -9,6 +9,8 @@ describe('netkit mail serve', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let server: Awaited<ReturnType<typeof startServe>>;
+  /** what it prints after its listening lines */
+  let events = '';
 
   beforeAll(async () => {
     ({ dir, cleanup } = await tempDir());
@@ -16,6 +18,9 @@ describe('netkit mail serve', () => {
     expect(added.code).toBe(0);
     await netkit(['user', 'add', 'carol', '--password', 'carolpw', '--data', dir]);
     server = await startServe(['mail', 'serve', '--data', dir, '--smtp-port', '0', '--pop3-port', '0'], 2);
+    server.child.stdout!.on('data', (d: Buffer) => {
+      events += d.toString();
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -50,5 +55,18 @@ c.quit()
     const r = await run('/usr/bin/python3', ['-c', script, String(smtp), String(pop3)]);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('1 0 True True');
+    // like `smtp serve` and `pop3 serve`, one record per stored message and per POP3 session event
+    const records = () =>
+      events
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { event: string; mailbox?: string });
+    await expect.poll(() => records().filter((e) => e.event === 'quit').length).toBe(2);
+    expect(records().find((e) => e.event === 'message')).toMatchObject({ mailbox: 'bob' });
+    expect(
+      records()
+        .filter((e) => e.event === 'login')
+        .map((e) => e.mailbox),
+    ).toEqual(['bob', 'carol']);
   });
 });
