@@ -3,12 +3,11 @@
  * socket, prints the session log (logins, finished transfers, disconnects) and, with `--trace`,
  * the control conversation. The FTP client subcommands live in ftp-client.ts.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
-import { NetkitError, usageError } from '../core/errors.js';
+import { usageError } from '../core/errors.js';
 import { parsePortRange } from '../ftp/data-address.js';
 import { DEFAULT_PERMISSIONS, Permissions } from '../ftp/permissions.js';
 import {
@@ -21,6 +20,7 @@ import type { FtpSessionEvent } from '../ftp/session.js';
 import {
   action,
   announceListening,
+  checkReadable,
   dim,
   formatBytes,
   onShutdown,
@@ -74,21 +74,6 @@ function parsePerms(value: string): string {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
-}
-
-/** `--cert FILE` must be readable before the server starts; the error names the option. Exit 1. */
-async function checkReadable(flag: string, file: string | undefined): Promise<void> {
-  if (file === undefined) return;
-  await readFile(file).catch((err: NodeJS.ErrnoException) => {
-    const why =
-      { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' }[
-        err.code ?? ''
-      ] ?? err.message;
-    throw new NetkitError(
-      err.code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
-      `cannot read ${flag} ${file}: ${why}`,
-    );
-  });
 }
 
 /** The session log: one line per login, finished transfer and disconnect (human or JSON). */

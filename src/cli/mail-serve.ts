@@ -9,11 +9,12 @@ import { usageError } from '../core/errors.js';
 import { loadTls } from '../core/tls.js';
 import { createPop3Server } from '../mail/pop3-server.js';
 import { createSmtpServer, DEFAULT_MAX_MESSAGE_SIZE } from '../mail/smtp-server.js';
-import { checkReadable, logSessions } from './pop3-serve.js';
+import { logSessions } from './pop3-serve.js';
 import { logMessages } from './smtp.js';
 import {
   action,
   announceListening,
+  checkReadable,
   onShutdown,
   parseBytes,
   parseNonNegative,

@@ -3,10 +3,9 @@
  * sockets, print one line per session event (login, failed login, quit) or JSON with `--json`, the
  * trace on request, and close gracefully on SIGINT/SIGTERM.
  */
-import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
-import { NetkitError, usageError } from '../core/errors.js';
+import { usageError } from '../core/errors.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
 import {
@@ -22,6 +21,7 @@ import {
 import {
   action,
   announceListening,
+  checkReadable,
   dim,
   onShutdown,
   parseDuration,
@@ -70,31 +70,6 @@ export function logSessions(server: Pop3ServerHandle, json: boolean): void {
         `${time()} ${ev.mailbox} quit: ${ev.retrieved} retrieved, ${ev.deleted.length} deleted\n`,
       );
   });
-}
-
-const FILE_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'not a directory',
-};
-
-/**
- * A file named by an option (`--cert FILE`) must be readable before a server starts: the error names
- * the option (`cannot read --cert x.pem: no such file or directory`), not just the errno. Exit 1.
- */
-export async function checkReadable(flag: string, file: string | undefined): Promise<void> {
-  if (file === undefined) return;
-  try {
-    await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    const why = FILE_ERRORS[code] ?? (err as Error).message;
-    throw new NetkitError(
-      code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
-      `cannot read ${flag} ${file}: ${why}`,
-    );
-  }
 }
 
 export function register(group: Command): void {

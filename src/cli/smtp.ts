@@ -3,10 +3,9 @@
  * sockets, prints one line per stored message (or a JSON record with `--json`) and, with
  * `--trace`, the SMTP conversation on stderr.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { NetkitError, usageError } from '../core/errors.js';
+import { usageError } from '../core/errors.js';
 import {
   createSmtpServer,
   DEFAULT_MAX_CLIENTS,
@@ -19,6 +18,7 @@ import {
 import {
   action,
   announceListening,
+  checkReadable,
   dim,
   formatBytes,
   onShutdown,
@@ -68,21 +68,6 @@ function parseSize(value: string): number {
   const n = parseBytes(value);
   if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
   return n;
-}
-
-/** `--cert FILE` must be readable before the server starts; the error names the option. Exit 1. */
-async function checkReadable(flag: string, file: string | undefined): Promise<void> {
-  if (file === undefined) return;
-  await readFile(file).catch((err: NodeJS.ErrnoException) => {
-    const why =
-      { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' }[
-        err.code ?? ''
-      ] ?? err.message;
-    throw new NetkitError(
-      err.code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
-      `cannot read ${flag} ${file}: ${why}`,
-    );
-  });
 }
 
 /** One line per stored message. */

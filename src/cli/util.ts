@@ -4,6 +4,7 @@
  * prompts, graceful shutdown on SIGINT/SIGTERM, and the progress display for long transfers.
  */
 import type { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { formatHostPort } from '../core/address.js';
 import { formatBytes } from '../core/format.js';
@@ -95,6 +96,31 @@ export function parseDuration(value: string): number {
   if (!m) throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 500ms, 30s, 5m)`);
   const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
   return Math.round(Number(m[1]) * mult);
+}
+
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+};
+
+/**
+ * A file named by an option (`--cert FILE`) must be readable before a server starts: the error names
+ * the option (`cannot read --cert x.pem: no such file or directory`), not just the errno. Exit 1.
+ */
+export async function checkReadable(flag: string, file: string | undefined): Promise<void> {
+  if (file === undefined) return;
+  try {
+    await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const why = FILE_ERRORS[code] ?? (err as Error).message;
+    throw new NetkitError(
+      code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
+      `cannot read ${flag} ${file}: ${why}`,
+    );
+  }
 }
 
 export function collect(value: string, previous: string[] = []): string[] {
