@@ -20,12 +20,35 @@ export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
 // ---- FTP: our server and the basic-ftp based client ----
 export { FtpClient, FtpClientError, type FtpClientOptions } from './ftp/client.js';
-export { mirrorDown, mirrorUp } from './ftp/client-mirror.js';
-export { parseFtpUrl } from './ftp/ftp-url.js';
+export { localTree, mirrorDown, mirrorUp, remoteTree, removeTree } from './ftp/client-mirror.js';
+export { type FtpUrl, formatFtpUrl, parseFtpUrl } from './ftp/ftp-url.js';
+export {
+  type MirrorPlan,
+  type MirrorPlanOptions,
+  planMirror,
+  type Tree,
+  type TreeEntry,
+} from './ftp/mirror.js';
+export { displayName, safeLocalPath, unsafeNameReason } from './ftp/safe-name.js';
 export { createFtpServer, type FtpServerHandle, type FtpServerOptions } from './ftp/server.js';
-export { parseCookieFile, serializeCookieFile } from './http/cookie-file.js';
 // ---- HTTP and URLs ----
-export { type CookieJar, createCookieJar, loadCookieJar, saveCookieJar } from './http/cookie-jar.js';
+export {
+  formatCookieLine,
+  type NetscapeCookie,
+  parseCookieFile,
+  parseCookieLine,
+  serializeCookieFile,
+} from './http/cookie-file.js';
+export {
+  type CookieJar,
+  cookieHeaderFor,
+  createCookieJar,
+  loadCookieJar,
+  saveCookieJar,
+  storeSetCookies,
+} from './http/cookie-jar.js';
+export { type Checksum, parseChecksum } from './http/download/checksum.js';
+export { chooseFilename, parseContentDisposition, sanitizeFilename } from './http/download/filename.js';
 export {
   type DownloadHandle,
   type DownloadOptions,
@@ -33,8 +56,16 @@ export {
   type DownloadResult,
   download,
 } from './http/download/index.js';
+export { missingSpans, pickSteal, planSegments, type Span } from './http/download/planner.js';
 export { createFileServer, type FileServerHandle, type FileServerOptions } from './http/file-server.js';
-export { HttpClient, type HttpRequestOptions, type HttpResponse, httpRequest } from './http/request.js';
+export { parseContentRange, parseRange } from './http/range.js';
+export {
+  HttpClient,
+  type HttpClientOptions,
+  type HttpRequestOptions,
+  type HttpResponse,
+  httpRequest,
+} from './http/request.js';
 export {
   ParseResult,
   parseQs,
@@ -51,6 +82,9 @@ export {
   urlsplit,
   urlunparse,
   urlunsplit,
+  usesNetloc,
+  usesParams,
+  usesRelative,
 } from './http/url.js';
 // ---- the lab ----
 export { type LabConfig, resolveLabConfig } from './lab/config.js';
@@ -59,12 +93,20 @@ export { type DashboardHandle, startDashboard } from './lab/dashboard.js';
 export { type LabHandle, startLab } from './lab/lab.js';
 // ---- mail: SMTP server, POP3 server and client, sending, Maildir ----
 export { MailIndex } from './lab/mail-index.js';
+export { type ComposedMail, composeMail, type MailMessageOptions } from './mail/compose.js';
 export { listMailboxes, Maildir, type MaildirEntry } from './mail/maildir.js';
-export { type MessageView, parseMessage, saveAttachments } from './mail/message-view.js';
+export { type MessageView, parseMessage, safeFilename, saveAttachments } from './mail/message-view.js';
 export { Pop3Client, type Pop3ConnectOptions, Pop3Error } from './mail/pop3-client.js';
 export { type FetchOptions, type FetchResult, fetchMessages } from './mail/pop3-client-fetch.js';
+export { type Pop3Reply, Pop3ReplyReader, parsePop3Replies } from './mail/pop3-client-reader.js';
 export { createPop3Server, type Pop3ServerHandle, type Pop3ServerOptions } from './mail/pop3-server.js';
-export { type SendMailOptions, type SendMailResult, sendMail } from './mail/send.js';
+export {
+  type SendMailOptions,
+  type SendMailResult,
+  SmtpSender,
+  type SmtpSubmitOptions,
+  sendMail,
+} from './mail/send.js';
 export {
   createSmtpServer,
   type SmtpMessageEvent,
@@ -85,14 +127,36 @@ export {
   type ClassicServiceHandle,
   type ClassicServiceName,
   type ClassicServiceOptions,
+  chargenLine,
+  daytimeString,
+  parseQuotes,
+  parseTimeBytes,
   startService,
   startServices,
+  timeBytes,
 } from './sockets/classic.js';
 export { localHostInfo, lookupHost, reverseLookup } from './sockets/hostinfo.js';
-export { classify, type IpInfo, type IpKind, ipcalc, parseAddress } from './sockets/ipcalc.js';
+export {
+  classify,
+  type IpInfo,
+  type IpKind,
+  ipcalc,
+  ipInfoToJson,
+  ipv4Class,
+  parseAddress,
+  parsePrefix,
+  reversePointer,
+} from './sockets/ipcalc.js';
 export { MulticastChat, MulticastSocket } from './sockets/multicast.js';
 export { parsePortList, type ScanOptions, type ScanReport, scanPorts } from './sockets/scan.js';
-export { loadServices, lookupPort, portRange } from './sockets/services.js';
+export {
+  loadServices,
+  lookupPort,
+  parsePortQuery,
+  parseServices,
+  portRange,
+  ServiceDb,
+} from './sockets/services.js';
 export {
   relay,
   type TcpConnectOptions,
