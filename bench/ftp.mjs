@@ -1,7 +1,7 @@
-// `npm run bench -- ftp [--size 256M|1G] [--runs 3] [--clients 300] [--entries 1000] [--only transfer|sessions]`
+// `npm run bench -- ftp [--size 1G|256M] [--runs 5] [--clients 300] [--entries 1000] [--only transfer|sessions]`
 //
 // Side by side, same machine, same load, same client:
-//  1. RETR and STOR of one big file over loopback with curl as the client, MiB/s:
+//  1. RETR and STOR of one big file (1 GiB, as the issue defines it) over loopback with curl as the client, MiB/s:
 //     netkit vs vsftpd (target ≥ 0.8×) and vs pyftpdlib (target ≥ 1.5×).
 //  2. pyftpdlib's ftpbench method: N clients connecting and logging in concurrently; server RSS
 //     with all N logged in (target ≤ 2× pyftpdlib); then N concurrent clients each listing a
@@ -24,7 +24,7 @@ const MiB = 1024 * 1024;
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 function parseArgs(args) {
-  const o = { size: 256 * MiB, runs: 5, clients: 300, entries: 1000, only: undefined };
+  const o = { size: 1024 * MiB, runs: 5, clients: 300, entries: 1000, only: undefined };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const v = args[i + 1];
