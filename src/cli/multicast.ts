@@ -21,6 +21,7 @@ import {
   action,
   dim,
   onShutdown,
+  parseDestPort,
   parseDuration,
   parseInteger,
   parsePositive,
@@ -44,18 +45,10 @@ function parseTtl(value: string): number {
   return n;
 }
 
-/** The group's port: datagrams are sent to it, so 0 (any free port) means nothing here. */
-function parseGroupPort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
-    throw new InvalidArgumentError(`"${value}" is not a group port (1-65535)`);
-  return n;
-}
-
 function common(cmd: Command, opts: { send: boolean; receive: boolean }): Command {
   cmd
     .option('-g, --group <address>', 'multicast group address', DEFAULT_MULTICAST_GROUP)
-    .option('-p, --port <port>', 'UDP port of the group (1-65535)', parseGroupPort, DEFAULT_MULTICAST_PORT)
+    .option('-p, --port <port>', 'UDP port of the group (1-65535)', parseDestPort, DEFAULT_MULTICAST_PORT)
     .option('-i, --interface <address>', 'local interface address to use (e.g. 127.0.0.1, 192.168.1.10)');
   if (opts.send) {
     cmd

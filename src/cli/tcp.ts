@@ -5,14 +5,22 @@
  */
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
 import { formatTrace, nextConnId, traceEvent } from '../core/trace.js';
 import { parsePortList, type ScanResult, scanPorts } from '../sockets/scan.js';
 import { relay, type TcpConnectionInfo, tcpConnect, tcpListen } from '../sockets/tcp.js';
-import { action, onShutdown, parseDuration, parsePort, parsePositive, printJson } from './util.js';
+import {
+  action,
+  onShutdown,
+  parseDestPort,
+  parseDuration,
+  parsePort,
+  parsePositive,
+  printJson,
+} from './util.js';
 
 /** Flush stdout, then exit (stdout may be a pipe with bytes still queued). */
 function finish(code: number): Promise<never> {
@@ -23,14 +31,6 @@ function finish(code: number): Promise<never> {
 
 function traceTo(emitter: NodeJS.EventEmitter, side: 'server' | 'client'): void {
   emitter.on('trace', (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, side)}\n`));
-}
-
-/** A destination port: 0 (any free port) is for listening, never for connecting. */
-function parseDestPort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
-    throw new InvalidArgumentError(`"${value}" is not a destination port (1-65535)`);
-  return n;
 }
 
 /** Bytes queued for one --keep-open client before it is dropped. */

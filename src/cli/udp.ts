@@ -3,7 +3,7 @@
  * line; every datagram received is printed with its sender (text when it is printable, hex when
  * not, or the raw bytes with --raw). The sockets are in `sockets/udp.ts`.
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
@@ -12,20 +12,13 @@ import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } 
 import {
   action,
   onShutdown,
+  parseDestPort,
   parseDuration,
   parsePort,
   parsePositive,
   printJson,
   printTrace,
 } from './util.js';
-
-/** A destination port: datagrams go to it, so 0 (any free port) is not one. */
-function parseDestPort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
-    throw new InvalidArgumentError(`"${value}" is not a destination port (1-65535)`);
-  return n;
-}
 
 /** One datagram for people: `[host:port] text`, or hex for binary payloads. */
 export function formatDatagram(d: Datagram): string {

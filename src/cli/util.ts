@@ -65,6 +65,14 @@ export function parsePort(value: string): number {
   return n;
 }
 
+/** A port to send or connect to: 0 ("any free port") only makes sense for listening. */
+export function parseDestPort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535)
+    throw new InvalidArgumentError(`"${value}" is not a destination port (1-65535)`);
+  return n;
+}
+
 export function parseInteger(value: string): number {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not an integer`);
   return Number(value);

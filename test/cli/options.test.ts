@@ -87,8 +87,8 @@ describe('usage errors: exit 2 and one line, before anything runs', () => {
       ['udp', 'send', '-4', '-6', '127.0.0.1', '7', 'x'],
       /'-4, --ipv4' cannot be used with option '-6, --ipv6'/,
     ],
-    [['multicast', 'send', '--port', '0', 'x'], /"0" is not a group port \(1-65535\)/],
-    [['multicast', 'listen', '--port', '70000'], /"70000" is not a group port \(1-65535\)/],
+    [['multicast', 'send', '--port', '0', 'x'], /"0" is not a destination port \(1-65535\)/],
+    [['multicast', 'listen', '--port', '70000'], /"70000" is not a destination port \(1-65535\)/],
     [['tcp', 'connect', '127.0.0.1', '0'], /"0" is not a destination port \(1-65535\)/],
     [
       ['tcp', 'connect', '-4', '-6', '127.0.0.1', '7'],
