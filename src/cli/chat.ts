@@ -4,7 +4,7 @@
  * intact while lines arrive (clear the prompt rows, print the line, redraw prompt and input).
  */
 import readline from 'node:readline';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ChatClient } from '../sockets/chat-client.js';
 import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { createPrompt } from './chat-prompt.js';
@@ -14,24 +14,17 @@ import {
   collect,
   dim,
   onShutdown,
-  parseBytes,
   parseDuration,
   parseHostPort,
   parseNonNegative,
   parsePort,
   parsePositive,
+  parsePositiveBytes,
   printJson,
   printTrace,
 } from './util.js';
 
 export const DEFAULT_CHAT_PORT = 7070;
-
-/** A size that must be at least one byte (`--max-line 0` would refuse every line). */
-function parseSize(value: string): number {
-  const n = parseBytes(value);
-  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
-  return n;
-}
 
 interface ServeOptions {
   host: string;
@@ -93,12 +86,12 @@ function registerServe(chat: Command): void {
     )
     .addOption(
       new Option('--max-line <bytes>', 'longest line accepted, e.g. 1024, 4k')
-        .argParser(parseSize)
+        .argParser(parsePositiveBytes)
         .default(CHAT_DEFAULTS.maxLineLength),
     )
     .addOption(
       new Option('--max-queue <bytes>', 'drop a client whose unread output passes this size')
-        .argParser(parseSize)
+        .argParser(parsePositiveBytes)
         .default(CHAT_DEFAULTS.maxOutboundBytes, '256k'),
     )
     .option(

@@ -1,3 +1,8 @@
+/**
+ * `netkit download`: the CLI over {@link download} — flags, the progress bar (segment map on a
+ * terminal, periodic lines otherwise), the result line or JSON, and Ctrl-C keeping the `.part` and
+ * its control file for `--continue`.
+ */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
@@ -10,10 +15,10 @@ import {
   exitWithError,
   formatBytes,
   type Progress,
-  parseBytes,
   parseDuration,
   parseNonNegative,
   parsePositive,
+  parsePositiveBytes,
   printJson,
   printTrace,
 } from './util.js';
@@ -39,12 +44,6 @@ const MAX_CONNECTIONS = 64;
 function parseConnections(value: string): number {
   const n = parsePositive(value);
   if (n > MAX_CONNECTIONS) throw new InvalidArgumentError(`at most ${MAX_CONNECTIONS} connections`);
-  return n;
-}
-
-function parseSegmentSize(value: string): number {
-  const n = parseBytes(value);
-  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
   return n;
 }
 
@@ -87,7 +86,7 @@ export function register(program: Command): void {
     .option('-c, --connections <n>', 'parallel connections (like aria2c -x/-s)', parseConnections, 4)
     .addOption(
       new Option('-k, --min-segment <size>', 'minimum segment size, e.g. 512k, 2M (like aria2c -k)')
-        .argParser(parseSegmentSize)
+        .argParser(parsePositiveBytes)
         .default(1024 * 1024, '1M'),
     )
     .option('--continue', 'resume FILE.part using its control file FILE.part.netkit')

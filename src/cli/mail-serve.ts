@@ -3,7 +3,7 @@
  * `DATA/mail/NAME/` is read back by POP3 as NAME. Each mailbox is a separate inbox. The full
  * tuning flags live on `netkit smtp serve` and `netkit pop3 serve`; this command takes the common ones.
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { loadTls } from '../core/tls.js';
@@ -16,17 +16,11 @@ import {
   announceListening,
   checkReadable,
   onShutdown,
-  parseBytes,
   parseNonNegative,
   parsePort,
+  parsePositiveBytes,
   printTrace,
 } from './util.js';
-
-function parseSize(value: string): number {
-  const n = parseBytes(value);
-  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
-  return n;
-}
 
 interface MailServeFlags {
   host: string;
@@ -62,7 +56,7 @@ export function register(group: Command): void {
     .option('--allow-plaintext', 'accept passwords without TLS from non-loopback clients')
     .addOption(
       new Option('--max-size <size>', 'largest message accepted, e.g. 10M')
-        .argParser(parseSize)
+        .argParser(parsePositiveBytes)
         .default(DEFAULT_MAX_MESSAGE_SIZE, '25M'),
     )
     .option(

@@ -22,11 +22,11 @@ import {
   dim,
   formatBytes,
   onShutdown,
-  parseBytes,
   parseDuration,
   parseNonNegative,
   parsePort,
   parsePositive,
+  parsePositiveBytes,
   printJson,
   printTrace,
 } from './util.js';
@@ -62,12 +62,6 @@ function parseBareNewlines(value: string): 'reject' | 'normalise' {
   const v = value.toLowerCase().replace('normalize', 'normalise');
   if (v !== 'reject' && v !== 'normalise') throw new InvalidArgumentError('use reject or normalise');
   return v;
-}
-
-function parseSize(value: string): number {
-  const n = parseBytes(value);
-  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
-  return n;
 }
 
 /** One line per stored message. */
@@ -123,7 +117,7 @@ Examples:
     .option('--allow-plaintext', 'offer AUTH without TLS to non-loopback clients too')
     .addOption(
       new Option('--max-size <size>', 'largest message accepted (SIZE), e.g. 10M')
-        .argParser(parseSize)
+        .argParser(parsePositiveBytes)
         .default(DEFAULT_MAX_MESSAGE_SIZE, '25M'),
     )
     .option('--max-recipients <n>', 'recipients per message', parsePositive, DEFAULT_MAX_RECIPIENTS)

@@ -98,6 +98,13 @@ export function parseBytes(value: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/** A byte size of at least one byte (a 0-byte line, message or segment would refuse everything). */
+export function parsePositiveBytes(value: string): number {
+  const n = parseBytes(value);
+  if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
+  return n;
+}
+
 /** Parse a duration: 500ms, 30s, 5m, or a bare number of seconds. */
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
