@@ -14,7 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type FileHandle, open, opendir, realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, type FileHandle, open, opendir, realpath, stat } from 'node:fs/promises';
 import http, { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
@@ -82,6 +83,10 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   }
   if (!(await stat(root)).isDirectory())
     throw new NetkitError('NETKIT_INVALID_INPUT', `${options.root} is not a directory`);
+  // a root this process cannot list would answer 403 to everything: say so now instead
+  await access(root, constants.R_OK | constants.X_OK).catch(() => {
+    throw new NetkitError('NETKIT_IO', `${options.root}: permission denied (cannot read the directory)`);
+  });
   const conf = {
     root,
     rateLimit: options.rateLimit && options.rateLimit > 0 ? options.rateLimit : undefined,
