@@ -1,7 +1,8 @@
-/** Helpers for the FTP client tests: file trees, checksums, a pyftpdlib server started per test file. */
+/** Helpers for the FTP client tests: file trees, checksums, pyftpdlib and vsftpd servers started per test file. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 
 /** Deterministic bytes (not compressible, not all alike) so an offset error shows up. */
@@ -89,4 +90,68 @@ export function startPyftpdlib(
       if (m) resolve({ port: Number(m[1]), child, stop });
     });
   });
+}
+
+/**
+ * Start Debian's vsftpd for one test file, anonymous access to `root` (`pub/` readable, `incoming/`
+ * writable, rename and delete allowed there). vsftpd runs in inetd mode: this process listens on a
+ * port the OS picks and hands each accepted connection to a fresh `vsftpd CONF` as its stdin and
+ * stdout — so no fixed port, and nothing to poll for readiness.
+ */
+export async function startVsftpd(
+  root: string,
+  scratch: string,
+): Promise<{ port: number; stop: () => Promise<void>; stderr: () => string }> {
+  const empty = path.join(scratch, 'vsftpd-empty');
+  await mkdir(empty, { recursive: true });
+  const conf = path.join(scratch, 'vsftpd.conf');
+  await writeFile(
+    conf,
+    [
+      'listen=NO',
+      'listen_ipv6=NO',
+      'anonymous_enable=YES',
+      'local_enable=NO',
+      'write_enable=YES',
+      'anon_upload_enable=YES',
+      'anon_mkdir_write_enable=YES',
+      'anon_other_write_enable=YES',
+      'anon_umask=022',
+      `anon_root=${root}`,
+      'no_anon_password=YES',
+      'anon_world_readable_only=NO',
+      'seccomp_sandbox=NO',
+      `secure_chroot_dir=${empty}`,
+      'run_as_launching_user=YES',
+      'xferlog_enable=NO',
+      'pasv_address=127.0.0.1',
+      '',
+    ].join('\n'),
+  );
+  let stderr = '';
+  const children = new Set<ChildProcess>();
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const child = spawn('vsftpd', [conf], { stdio: [socket, socket, 'pipe'] });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    child.stderr!.on('data', (d) => {
+      stderr += d.toString();
+    });
+    socket.destroy(); // the child has its own copy of the connection
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const stop = async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all(
+      [...children].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+  return { port: (server.address() as net.AddressInfo).port, stop, stderr: () => stderr };
 }
