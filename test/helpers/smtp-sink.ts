@@ -1,0 +1,74 @@
+/**
+ * Postfix's smtp-sink (Debian `postfix`) as a test peer for our SMTP client: it accepts every
+ * message and, with `-d`, dumps each one (with X-Rcpt-Args / X-Mail-Args headers describing the
+ * envelope) into a file of its own. smtp-sink cannot listen on port 0 and report the port, and prints
+ * nothing when ready: a free port is picked and the port is polled until it accepts (another
+ * process taking the port in between makes smtp-sink exit, and the next port is tried).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmod } from 'node:fs/promises';
+import net from 'node:net';
+
+export const SMTP_SINK = '/usr/sbin/smtp-sink';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+export interface SmtpSinkHandle {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Start smtp-sink dumping every message into `dumpDir` (made world-writable: as root it runs as nobody). */
+export async function startSmtpSink(dumpDir: string): Promise<SmtpSinkHandle> {
+  await chmod(dumpDir, 0o777);
+  const asRoot = process.getuid?.() === 0;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const child: ChildProcess = spawn(
+      SMTP_SINK,
+      [...(asRoot ? ['-u', 'nobody'] : []), '-d', `${dumpDir}/%M.`, `127.0.0.1:${port}`, '64'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!exited && Date.now() < deadline) {
+      if (await canConnect(port)) {
+        return {
+          port,
+          stop: () =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
+              child.once('exit', () => resolve());
+              child.kill('SIGTERM');
+            }),
+        };
+      }
+      // smtp-sink prints nothing when ready: poll until the port accepts (or the process exits)
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGKILL');
+  }
+  throw new Error('smtp-sink did not start');
+}
