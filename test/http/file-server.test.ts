@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -337,7 +337,43 @@ describe('file server: bad input and limits', () => {
   });
 });
 
-describe('file server: interop with curl and aria2c', () => {
+describe('file server: interop with curl, aria2c and Python urllib', () => {
+  it('Python urllib.request: a file byte-identical, a Range, a 304 revalidation, a listing, a 404', async () => {
+    const script = `
+import hashlib, json, sys, urllib.error, urllib.request
+base = sys.argv[1]
+out = {}
+with urllib.request.urlopen(base + 'big.bin') as r:
+    out['status'] = r.status
+    out['sha256'] = hashlib.sha256(r.read()).hexdigest()
+    etag = r.headers['ETag']
+req = urllib.request.Request(base + 'big.bin', headers={'Range': 'bytes=10-19'})
+with urllib.request.urlopen(req) as r:
+    out['range'] = [r.status, r.headers['Content-Range'], r.read().hex()]
+try:
+    urllib.request.urlopen(urllib.request.Request(base + 'big.bin', headers={'If-None-Match': etag}))
+    out['revalidate'] = 'no error'
+except urllib.error.HTTPError as e:
+    out['revalidate'] = e.code
+with urllib.request.urlopen(base + 'sub%20dir/') as r:
+    out['listing'] = r.read().decode()
+try:
+    urllib.request.urlopen(base + 'missing.txt')
+except urllib.error.HTTPError as e:
+    out['missing'] = e.code
+print(json.dumps(out))
+`;
+    const r = await run('/usr/bin/python3', ['-c', script, server.url]);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.status).toBe(200);
+    expect(out.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+    expect(out.range).toEqual([206, `bytes 10-19/${big.length}`, big.subarray(10, 20).toString('hex')]);
+    expect(out.revalidate).toBe(304);
+    expect(out.listing).toContain('&lt;b&gt;&amp;&quot;x&quot;.txt');
+    expect(out.missing).toBe(404);
+  });
+
   it('curl downloads the whole file and honours -r', async () => {
     const out = path.join(dir, 'curl-full.bin');
     const full = await run('curl', ['-sS', '-o', out, `${server.url}big.bin`]);
