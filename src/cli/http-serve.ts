@@ -1,6 +1,15 @@
-import type { Command } from 'commander';
-import { createFileServer } from '../http/file-server.js';
-import { action, announceListening, onShutdown, parseBytes, parsePort, printTrace } from './util.js';
+import { type Command, Option } from 'commander';
+import { createFileServer, DEFAULT_HTTP_IDLE_TIMEOUT_MS } from '../http/file-server.js';
+import {
+  action,
+  announceListening,
+  onShutdown,
+  parseBytes,
+  parseDuration,
+  parsePort,
+  parsePositive,
+  printTrace,
+} from './util.js';
 
 interface ServeOptions {
   host: string;
@@ -10,6 +19,9 @@ interface ServeOptions {
   listings: boolean;
   json?: boolean;
   trace?: boolean;
+  maxClients?: number;
+  maxPerIp?: number;
+  idleTimeout: number;
 }
 
 /** `netkit http serve DIR`: the static file server (Range, If-Range, ETag, listings, throttling). */
@@ -27,6 +39,16 @@ export function register(group: Command): void {
     )
     .option('--no-range', 'behave like a server without Range support')
     .option('--no-listings', 'answer 403 for directories without index.html')
+    .option('--max-clients <n>', 'simultaneous connections (default 1000)', parsePositive)
+    .option('--max-per-ip <n>', 'simultaneous connections per client address (default 100)', parsePositive)
+    .addOption(
+      new Option(
+        '--idle-timeout <duration>',
+        'close a connection on which nothing moves this long, e.g. a client that stopped reading (0 = never)',
+      )
+        .argParser(parseDuration)
+        .default(DEFAULT_HTTP_IDLE_TIMEOUT_MS, '60s'),
+    )
     .option('--json', 'print the listening socket as JSON')
     .option('--trace', 'print every request and response line to stderr')
     .addHelpText(
@@ -48,6 +70,9 @@ Examples:
           rateLimit: opts.rateLimit,
           noRange: !opts.range,
           listings: opts.listings,
+          maxConnections: opts.maxClients,
+          maxConnectionsPerIp: opts.maxPerIp,
+          idleTimeoutMs: opts.idleTimeout,
         });
         if (opts.trace) printTrace(server, 'server');
         announceListening('http', server, { json: opts.json });

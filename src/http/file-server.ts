@@ -52,7 +52,15 @@ export interface FileServerOptions {
   maxConnectionsPerIp?: number;
   /** idle time of a keep-alive connection between requests (default 5000 ms) */
   keepAliveTimeoutMs?: number;
+  /**
+   * a connection on which nothing moves for this long is closed — above all a client that stopped
+   * reading a response, which would otherwise hold its connection slot forever (default 60000 ms,
+   * like nginx's `send_timeout`; 0 = never)
+   */
+  idleTimeoutMs?: number;
 }
+
+export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;
 
 export interface FileServerHandle extends EventEmitter {
   readonly host: string;
@@ -104,6 +112,8 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     onRequest(emitter, conf, conn, req, res);
   });
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+  // with no 'timeout' listener, Node destroys a socket idle for this long
+  server.timeout = options.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const conn = conns.get(socket);
     traceEvent(emitter, SERVICE, conn?.id ?? 0, 'error', `bad request: ${err.code ?? err.message}`);

@@ -337,6 +337,39 @@ describe('file server: bad input and limits', () => {
   });
 });
 
+describe('file server: a client that stops reading', () => {
+  it('loses its connection after the idle timeout; the server keeps serving others', async () => {
+    const { dir: own, cleanup: done } = await tempDir('netkit-fs-idle-');
+    const idle = await createFileServer({ root: own, port: 0, idleTimeoutMs: 300 });
+    try {
+      // far more than the loopback socket buffers hold, so the response stalls
+      await writeFile(path.join(own, 'huge.bin'), Buffer.alloc(64 * 1024 * 1024, 7));
+      const events: TraceEvent[] = [];
+      idle.on('trace', (ev: TraceEvent) => events.push(ev));
+      const stalled = net.connect(idle.port, '127.0.0.1');
+      stalled.on('error', () => {});
+      stalled.pause(); // never reads a byte of the body
+      stalled.write('GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+      const isStalled = (conn: number) =>
+        events.some((e) => e.conn === conn && e.kind === 'in' && e.text.startsWith('GET /huge.bin'));
+      // the server closes the stalled connection by itself (nothing here closes it)
+      const gone = new Promise<void>((resolve) => {
+        idle.on('trace', (ev: TraceEvent) => {
+          if (ev.kind === 'disconnect' && isStalled(ev.conn)) resolve();
+        });
+      });
+      const served = await fetch(`http://127.0.0.1:${idle.port}/`);
+      expect(served.status).toBe(200);
+      await served.text();
+      await gone;
+      stalled.destroy();
+    } finally {
+      await idle.close(0);
+      await done();
+    }
+  });
+});
+
 describe('file server: interop with curl, aria2c and Python urllib', () => {
   it('Python urllib.request: a file byte-identical, a Range, a 304 revalidation, a listing, a 404', async () => {
     const script = `
