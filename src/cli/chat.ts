@@ -13,8 +13,8 @@ import {
   announceListening,
   collect,
   dim,
+  durationOption,
   onShutdown,
-  parseDuration,
   parseHostPort,
   parseNonNegative,
   parsePort,
@@ -80,9 +80,11 @@ function registerServe(chat: Command): void {
       CHAT_DEFAULTS.maxClientsPerIp,
     )
     .addOption(
-      new Option('--idle-timeout <duration>', 'disconnect clients silent this long (0 = never)')
-        .argParser(parseDuration)
-        .default(CHAT_DEFAULTS.idleTimeoutMs, '1h'),
+      durationOption(
+        '--idle-timeout <duration>',
+        'disconnect clients silent this long (0 = never)',
+        CHAT_DEFAULTS.idleTimeoutMs,
+      ),
     )
     .addOption(
       new Option('--max-line <bytes>', 'longest line accepted, e.g. 1024, 4k')
@@ -202,15 +204,13 @@ function registerJoin(chat: Command): void {
     .option('-n, --nick <name>', 'nickname to take on a netkit server')
     .option('--trace', 'print the lines sent and received on stderr (C: / S:)')
     .addOption(
-      new Option('--greeting-timeout <duration>', "wait this long for the server's banner before sending")
-        .argParser(parseDuration)
-        .default(1000, '1s'),
+      durationOption(
+        '--greeting-timeout <duration>',
+        "wait this long for the server's banner before sending",
+        1000,
+      ),
     )
-    .addOption(
-      new Option('--connect-timeout <duration>', 'give up connecting after this long')
-        .argParser(parseDuration)
-        .default(10_000, '10s'),
-    )
+    .addOption(durationOption('--connect-timeout <duration>', 'give up connecting after this long', 10_000))
     .addHelpText(
       'after',
       `

@@ -12,10 +12,10 @@ import {
   action,
   collect,
   createProgress,
+  durationOption,
   exitWithError,
   formatBytes,
   type Progress,
-  parseDuration,
   parseNonNegative,
   parsePositive,
   parsePositiveBytes,
@@ -96,11 +96,7 @@ export function register(program: Command): void {
       parseChecksumOption,
     )
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
-    .addOption(
-      new Option('--timeout <duration>', 'connect / response / idle-body timeout')
-        .argParser(parseDuration)
-        .default(30_000, '30s'),
-    )
+    .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
     .addOption(
       new Option('-H, --header <header>', "extra request header 'Name: value' (repeatable)")

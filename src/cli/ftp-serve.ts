@@ -4,8 +4,7 @@
  * the control conversation. The FTP client subcommands live in ftp-client.ts.
  */
 import path from 'node:path';
-import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { parsePortRange } from '../ftp/data-address.js';
@@ -22,9 +21,9 @@ import {
   announceListening,
   checkReadable,
   dim,
+  durationOption,
   formatBytes,
   onShutdown,
-  parseDuration,
   parseNonNegative,
   parsePort,
   parsePositive,
@@ -121,31 +120,27 @@ export function register(ftp: Command): void {
     .option('--max-clients <n>', 'connections at most', parsePositive, 256)
     .option('--max-per-ip <n>', 'connections per client address', parsePositive, 32)
     .addOption(
-      new Option('--idle-timeout <duration>', 'close idle control connections (421)')
-        .argParser(parseDuration)
-        .default(DEFAULT_FTP_LIMITS.idleTimeoutMs, '5m'),
+      durationOption(
+        '--idle-timeout <duration>',
+        'close idle control connections (421)',
+        DEFAULT_FTP_LIMITS.idleTimeoutMs,
+      ),
     )
     .addOption(
-      new Option('--data-timeout <duration>', 'wait this long for a data connection (then 425)')
-        .argParser(parseDuration)
-        .default(DEFAULT_FTP_LIMITS.dataConnectTimeoutMs, '30s'),
+      durationOption(
+        '--data-timeout <duration>',
+        'wait this long for a data connection (then 425)',
+        DEFAULT_FTP_LIMITS.dataConnectTimeoutMs,
+      ),
     )
-    .addOption(
-      new Option('--login-delay <duration>', 'delay after a failed login')
-        .argParser(parseDuration)
-        .default(1000, '1s'),
-    )
+    .addOption(durationOption('--login-delay <duration>', 'delay after a failed login', 1000))
     .option(
       '--max-login-failures <n>',
       'failed logins per IP before a lockout (0 = never)',
       parseNonNegative,
       5,
     )
-    .addOption(
-      new Option('--lockout <duration>', 'how long a locked-out IP waits')
-        .argParser(parseDuration)
-        .default(60_000, '1m'),
-    )
+    .addOption(durationOption('--lockout <duration>', 'how long a locked-out IP waits', 60_000))
     .option('--perms-real <letters>', 'permissions of real accounts', parsePerms, DEFAULT_PERMISSIONS.real)
     .option('--perms-guest <letters>', 'permissions of guest accounts', parsePerms, DEFAULT_PERMISSIONS.guest)
     .option(

@@ -25,7 +25,7 @@ import {
   action,
   collect,
   createProgress,
-  parseDuration,
+  durationOption,
   parseNonNegative,
   printTrace,
   readPassword,
@@ -295,9 +295,11 @@ function addMethod(group: Command, method: HttpMethod): void {
     .option('-L, --location', 'follow redirects')
     .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
     .addOption(
-      new Option('--timeout <duration>', 'connect, response and body-idle timeout each (e.g. 500ms, 2m)')
-        .argParser(parseDuration)
-        .default(30_000, '30s'),
+      durationOption(
+        '--timeout <duration>',
+        'connect, response and body-idle timeout each (e.g. 500ms, 2m)',
+        30_000,
+      ),
     )
     .option('-u, --user <user[:password]>', 'basic auth (asks for the password when it is missing)')
     .option('-A, --user-agent <ua>', 'User-Agent header', DEFAULT_USER_AGENT)

@@ -1,11 +1,11 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { createFileServer, DEFAULT_HTTP_IDLE_TIMEOUT_MS } from '../http/file-server.js';
 import {
   action,
   announceListening,
+  durationOption,
   onShutdown,
   parseBytes,
-  parseDuration,
   parsePort,
   parsePositive,
   printTrace,
@@ -42,12 +42,11 @@ export function register(group: Command): void {
     .option('--max-clients <n>', 'simultaneous connections (default 1000)', parsePositive)
     .option('--max-per-ip <n>', 'simultaneous connections per client address (default 100)', parsePositive)
     .addOption(
-      new Option(
+      durationOption(
         '--idle-timeout <duration>',
         'close a connection on which nothing moves this long, e.g. a client that stopped reading (0 = never)',
-      )
-        .argParser(parseDuration)
-        .default(DEFAULT_HTTP_IDLE_TIMEOUT_MS, '60s'),
+        DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+      ),
     )
     .option('--json', 'print the listening socket as JSON')
     .option('--trace', 'print every request and response line to stderr')

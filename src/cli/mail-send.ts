@@ -14,8 +14,8 @@ import {
   action,
   bold,
   collect,
+  durationOption,
   formatBytes,
-  parseDuration,
   parseHostPort,
   printJson,
   readPassword,
@@ -178,11 +178,7 @@ export function register(group: Command): void {
     .option('--ca <file>', 'also trust this PEM certificate')
     .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
     .option('--ehlo <name>', 'name sent in EHLO')
-    .addOption(
-      new Option('--timeout <duration>', 'per-phase timeout (e.g. 500ms, 30s)')
-        .argParser(parseDuration)
-        .default(30_000, '30s'),
-    )
+    .addOption(durationOption('--timeout <duration>', 'per-phase timeout (e.g. 500ms, 30s)', 30_000))
     .option('--dry-run', 'print the RFC 5322 message instead of sending it')
     .option('--json', 'print the result as JSON')
     .option('--trace', 'print the SMTP conversation on stderr (AUTH redacted)')

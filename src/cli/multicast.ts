@@ -4,7 +4,7 @@
  * exit (Ctrl-C, SIGTERM, end of input).
  */
 import readline from 'node:readline';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import {
@@ -20,9 +20,9 @@ import { createPrompt } from './chat-prompt.js';
 import {
   action,
   dim,
+  durationOption,
   onShutdown,
   parseDestPort,
-  parseDuration,
   parseInteger,
   parsePositive,
   printJson,
@@ -77,9 +77,7 @@ function registerChat(group: Command): void {
     .requiredOption('-n, --nick <name>', 'your name in the group (required)')
     .option('--json', 'print received messages as JSON lines')
     .addOption(
-      new Option('--linger <duration>', 'when input ends, keep listening this long before leaving')
-        .argParser(parseDuration)
-        .default(500, '500ms'),
+      durationOption('--linger <duration>', 'when input ends, keep listening this long before leaving', 500),
     )
     .addHelpText(
       'after',

@@ -19,8 +19,8 @@ import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
 import {
   action,
+  durationOption,
   formatBytes,
-  parseDuration,
   parseHostPort,
   parsePositive,
   printJson,
@@ -58,11 +58,7 @@ function addConnectionOptions(cmd: Command): Command {
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
     .option('--ca <file>', 'also trust this PEM certificate')
     .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
-    .addOption(
-      new Option('--timeout <duration>', 'reply timeout (e.g. 500ms, 30s)')
-        .argParser(parseDuration)
-        .default(30_000, '30s'),
-    )
+    .addOption(durationOption('--timeout <duration>', 'reply timeout (e.g. 500ms, 30s)', 30_000))
     .option('--json', 'print JSON')
     .option('--trace', 'print the POP3 conversation on stderr (PASS redacted)');
 }

@@ -3,7 +3,7 @@
  * sockets, print one line per session event (login, failed login, quit) or JSON with `--json`, the
  * trace on request, and close gracefully on SIGINT/SIGTERM.
  */
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../core/server.js';
@@ -23,8 +23,8 @@ import {
   announceListening,
   checkReadable,
   dim,
+  durationOption,
   onShutdown,
-  parseDuration,
   parsePort,
   parsePositive,
   printJson,
@@ -85,14 +85,18 @@ export function register(group: Command): void {
     .option('--cert <file>', 'TLS certificate (PEM; default: a self-signed dev certificate in DATA/tls)')
     .option('--key <file>', 'TLS private key (PEM), with --cert')
     .addOption(
-      new Option('--login-delay <duration>', 'pause before answering a failed login (e.g. 500ms, 2s)')
-        .argParser(parseDuration)
-        .default(DEFAULT_FAILED_LOGIN_DELAY_MS, '1s'),
+      durationOption(
+        '--login-delay <duration>',
+        'pause before answering a failed login (e.g. 500ms, 2s)',
+        DEFAULT_FAILED_LOGIN_DELAY_MS,
+      ),
     )
     .addOption(
-      new Option('--idle-timeout <duration>', 'close sessions idle this long (RFC 1939: ≥ 10 min; 0 = never)')
-        .argParser(parseDuration)
-        .default(DEFAULT_POP3_IDLE_MS, '10m'),
+      durationOption(
+        '--idle-timeout <duration>',
+        'close sessions idle this long (RFC 1939: ≥ 10 min; 0 = never)',
+        DEFAULT_POP3_IDLE_MS,
+      ),
     )
     .option(
       '--max-connections <n>',

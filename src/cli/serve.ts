@@ -4,7 +4,7 @@
  * The servers are `startService()` in `sockets/classic.ts`.
  */
 import { readFile } from 'node:fs/promises';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import {
   CLASSIC_PORTS,
@@ -17,8 +17,8 @@ import {
 import {
   action,
   announceListening,
+  durationOption,
   onShutdown,
-  parseDuration,
   parsePort,
   parsePositive,
   printTrace,
@@ -57,9 +57,11 @@ export function register(program: Command): void {
     .option('--max-connections <n>', 'TCP connections at once, per service', parsePositive, 1000)
     .option('--max-per-ip <n>', 'TCP connections at once from one client IP, per service', parsePositive, 100)
     .addOption(
-      new Option('--idle-timeout <duration>', 'close idle TCP connections after this long (0 = never)')
-        .argParser(parseDuration)
-        .default(300_000, '5m'),
+      durationOption(
+        '--idle-timeout <duration>',
+        'close idle TCP connections after this long (0 = never)',
+        300_000,
+      ),
     )
     .option('--json', 'print one JSON line per listening socket (with "transport")')
     .option('--trace', 'print connections and data on stderr')

@@ -20,9 +20,9 @@ import {
   announceListening,
   checkReadable,
   dim,
+  durationOption,
   formatBytes,
   onShutdown,
-  parseDuration,
   parseNonNegative,
   parsePort,
   parsePositive,
@@ -129,23 +129,14 @@ Examples:
       0,
     )
     .option('--max-line-length <bytes>', 'longest command line', parsePositive, DEFAULT_MAX_LINE_LENGTH)
+    .addOption(durationOption('--idle-timeout <duration>', 'drop idle sessions (421)', 60_000))
+    .addOption(durationOption('--auth-delay <duration>', 'pause before answering a failed AUTH', 1000))
     .addOption(
-      new Option('--idle-timeout <duration>', 'drop idle sessions (421)')
-        .argParser(parseDuration)
-        .default(60_000, '60s'),
-    )
-    .addOption(
-      new Option('--auth-delay <duration>', 'pause before answering a failed AUTH')
-        .argParser(parseDuration)
-        .default(1000, '1s'),
-    )
-    .addOption(
-      new Option(
+      durationOption(
         '--greeting-delay <duration>',
         'wait before the 220 greeting (catches clients that talk too soon)',
-      )
-        .argParser(parseDuration)
-        .default(0, '0s'),
+        0,
+      ),
     )
     .addOption(
       new Option('--bare-newlines <policy>', 'bare CR/LF in DATA: reject (550 5.6.0) or normalise to CRLF')

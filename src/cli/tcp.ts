@@ -14,6 +14,7 @@ import { parsePortList, type ScanResult, scanPorts } from '../sockets/scan.js';
 import { relay, type TcpConnectionInfo, tcpConnect, tcpListen } from '../sockets/tcp.js';
 import {
   action,
+  durationOption,
   onShutdown,
   parseDestPort,
   parseDuration,
@@ -81,9 +82,11 @@ Examples:
     .argument('<host>', 'host name, IPv4 or IPv6 address')
     .argument('<port>', 'TCP port (1-65535)', parseDestPort)
     .addOption(
-      new Option('-w, --timeout <duration>', 'connect timeout (e.g. 5s, 500ms; a bare number is seconds)')
-        .argParser(parseDuration)
-        .default(10_000, '10s'),
+      durationOption(
+        '-w, --timeout <duration>',
+        'connect timeout (e.g. 5s, 500ms; a bare number is seconds)',
+        10_000,
+      ),
     )
     .option('-i, --idle-timeout <duration>', 'close after this long without traffic', parseDuration)
     .addOption(new Option('-4, --ipv4', 'use IPv4 only').conflicts('ipv6'))
@@ -239,9 +242,7 @@ Examples:
     .argument('<ports>', 'ports and ranges, e.g. 20-25,80,443')
     .option('-c, --concurrency <n>', 'connection attempts at once', parsePositive, 100)
     .addOption(
-      new Option('-w, --timeout <duration>', 'per-port connect timeout (a bare number is seconds)')
-        .argParser(parseDuration)
-        .default(1000, '1s'),
+      durationOption('-w, --timeout <duration>', 'per-port connect timeout (a bare number is seconds)', 1000),
     )
     .option('-a, --all', 'also list closed and filtered ports')
     .option('--json', 'print the report as JSON')

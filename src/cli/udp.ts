@@ -11,9 +11,9 @@ import { groupDigits, isPrintableText } from '../sockets/bytes.js';
 import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } from '../sockets/udp.js';
 import {
   action,
+  durationOption,
   onShutdown,
   parseDestPort,
-  parseDuration,
   parsePort,
   parsePositive,
   printJson,
@@ -92,12 +92,11 @@ Examples:
     .argument('<port>', 'UDP port (1-65535)', parseDestPort)
     .argument('[message]', 'the payload of one datagram (default: one datagram per stdin line)')
     .addOption(
-      new Option(
+      durationOption(
         '-w, --wait <duration>',
         'after sending, wait this long for replies (e.g. 500ms, 2s; a bare number is seconds)',
-      )
-        .argParser(parseDuration)
-        .default(0, '0s'),
+        0,
+      ),
     )
     .option('-n, --count <n>', 'stop after this many replies', parsePositive)
     .addOption(new Option('-4, --ipv4', 'use IPv4 only').conflicts('ipv6'))

@@ -5,7 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { formatHostPort } from '../core/address.js';
 import { formatBytes } from '../core/format.js';
 
@@ -136,6 +136,26 @@ export async function checkReadable(flag: string, file: string | undefined): Pro
       `cannot read ${flag} ${file}: ${why}`,
     );
   }
+}
+
+/** A duration as people write it back into a flag: 500ms, 30s, 5m, 1h (the largest whole unit). */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  return ms === 0 ? '0s' : `${ms}ms`;
+}
+
+/**
+ * A `<duration>` option: parsed by {@link parseDuration} (a bare number is seconds), its default in
+ * milliseconds shown in the same notation, so a default copied from `--help` means what it says.
+ */
+export function durationOption(flags: string, description: string, defaultMs?: number): Option {
+  const option = new Option(flags, description).argParser(parseDuration);
+  return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
 }
 
 export function collect(value: string, previous: string[] = []): string[] {
