@@ -27,6 +27,7 @@ import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, waitForPort } from './_net.mjs';
 export const DOVECOT_BIN = '/usr/sbin/dovecot';
 const NOBODY = 65534;
 /**
@@ -93,17 +94,9 @@ export function dovecotConfig(c) {
   if (c.extraConfig) lines.push(c.extraConfig);
   return `${lines.join('\n')}\n`;
 }
-/** A port that was free a moment ago (Dovecot binds it itself; start-up retries on a clash). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+// Dovecot binds the port itself; start-up retries on a clash
+export { freePort };
+
 async function chownTree(dir, uid, gid) {
   await chown(dir, uid, gid);
   for (const e of await readdir(dir, { withFileTypes: true })) {
@@ -242,18 +235,11 @@ export async function startDovecot(opts) {
   throw lastError;
 }
 /** The TLS port greets only after a handshake; a successful TCP connect is enough here. */
-function waitForListening(port, child, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (child.exitCode !== null) return reject(new Error('dovecot exited during start-up'));
-      if (Date.now() > deadline) return reject(new Error(`dovecot TLS port not open within ${timeoutMs} ms`));
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () => setTimeout(attempt, 50));
-    };
-    attempt();
-  });
+async function waitForListening(port, child, timeoutMs) {
+  if (await waitForPort(port, { ms: timeoutMs, gaveUp: () => child.exitCode !== null })) return;
+  throw new Error(
+    child.exitCode !== null
+      ? 'dovecot exited during start-up'
+      : `dovecot TLS port not open within ${timeoutMs} ms`,
+  );
 }

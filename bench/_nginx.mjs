@@ -3,30 +3,9 @@
 // bench/download.mjs, so both drive the peer the same way.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+import { freePort, waitForPort } from './_net.mjs';
 
 /**
  * @param {{root: string, serverExtra?: string, bin?: string}} opts  `serverExtra` is pasted into
@@ -69,22 +48,19 @@ http {
       stderr += String(err);
     });
     // nginx prints nothing when it is ready: wait for the port to accept, or for nginx to exit.
-    for (let i = 0; i < 500 && !exited; i++) {
-      if (await canConnect(port)) {
-        return {
-          port,
-          url: `http://127.0.0.1:${port}/`,
-          pid: child.pid,
-          async stop() {
-            if (!exited) {
-              child.kill('SIGTERM');
-              await exit;
-            }
-            await rm(tmp, { recursive: true, force: true });
-          },
-        };
-      }
-      await new Promise((r) => setTimeout(r, 10));
+    if (await waitForPort(port, { ms: 5000, gaveUp: () => exited })) {
+      return {
+        port,
+        url: `http://127.0.0.1:${port}/`,
+        pid: child.pid,
+        async stop() {
+          if (!exited) {
+            child.kill('SIGTERM');
+            await exit;
+          }
+          await rm(tmp, { recursive: true, force: true });
+        },
+      };
     }
     if (!exited) {
       child.kill('SIGKILL');

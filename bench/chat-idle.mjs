@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './_net.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const CLI = path.join(path.resolve(path.dirname(HERE), '..'), 'dist/cli/main.js');
@@ -102,17 +103,6 @@ function memory(pid) {
   } catch {
     return { rss: Number.NaN, hwm: Number.NaN };
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startServer(kind) {

@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './_net.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const CLI = path.join(path.resolve(path.dirname(HERE), '..'), 'dist/cli/main.js');
@@ -203,17 +204,6 @@ function cpuSeconds(pid) {
   } catch {
     return Number.NaN;
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Start a server through `sh -c 'ulimit -n …; exec …'`; resolves with {port, child}. */

@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort } from './_net.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '../dist/cli/main.js');
@@ -40,32 +41,6 @@ function parseArgs(args) {
     else throw new Error(`unknown option ${a}`);
   }
   return o;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listening on ${port}`);
 }
 
 function stopChild(child) {
@@ -151,7 +126,7 @@ async function startPyftpdlib(tmp) {
   const child = spawn(PY, ['-c', PYFTPDLIB, String(port), path.join(tmp, 'root')], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitForPort(port);
+  if (!(await waitForPort(port))) throw new Error(`nothing listening on ${port}`);
   return { name: 'pyftpdlib', port, pid: child.pid, stop: () => stopChild(child) };
 }
 
@@ -185,7 +160,7 @@ async function startVsftpd(tmp) {
     ].join('\n'),
   );
   const child = spawn('vsftpd', [conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port);
+  if (!(await waitForPort(port))) throw new Error(`nothing listening on ${port}`);
   return { name: 'vsftpd', port, pid: child.pid, stop: () => stopChild(child) };
 }
 

@@ -7,30 +7,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod } from 'node:fs/promises';
-import net from 'node:net';
+import { freePort, waitForPort } from '../../bench/_net.mjs';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
 
 export interface SmtpSinkHandle {
   port: number;
@@ -52,21 +31,17 @@ export async function startSmtpSink(dumpDir: string): Promise<SmtpSinkHandle> {
     child.once('exit', () => {
       exited = true;
     });
-    const deadline = Date.now() + 10_000;
-    while (!exited && Date.now() < deadline) {
-      if (await canConnect(port)) {
-        return {
-          port,
-          stop: () =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once('exit', () => resolve());
-              child.kill('SIGTERM');
-            }),
-        };
-      }
-      // smtp-sink prints nothing when ready: poll until the port accepts (or the process exits)
-      await new Promise((r) => setTimeout(r, 10));
+    // smtp-sink prints nothing when ready: wait for the port to accept (or the process to exit)
+    if (await waitForPort(port, { gaveUp: () => exited })) {
+      return {
+        port,
+        stop: () =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      };
     }
     child.kill('SIGKILL');
   }

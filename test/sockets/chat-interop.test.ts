@@ -4,10 +4,10 @@
  * installed (.ci/run installs them): a missing binary fails the test.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatServer, createChatServer } from '../../src/sockets/chat-server.js';
 import { CLI, have, LineClient, startServe } from '../helpers/net.js';
+import { freePort } from './peers.js';
 
 /** A child process whose stdout (and stderr) we can wait on line by line. */
 class Proc {
@@ -93,18 +93,6 @@ beforeAll(async () => {
   expect(await have('nc'), 'nc (netcat-openbsd) must be installed').toBe(true);
   expect(await have('ncat'), 'ncat must be installed').toBe(true);
 });
-
-/** A port that was free a moment ago (for peers that cannot listen on port 0 and report it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function chatServer(): Promise<ChatServer> {
   const s = await createChatServer({ rateLimit: { perSecond: 0 } });

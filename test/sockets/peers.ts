@@ -79,16 +79,7 @@ export function spawnNetkit(
 }
 
 /** A port that was free a moment ago (for peers such as ncat that cannot report port 0). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bench/_net.mjs';
 
 /** Connect and collect everything until the peer closes. */
 export function collect(port: number, send?: Buffer | string, host = '127.0.0.1'): Promise<Buffer> {
