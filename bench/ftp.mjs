@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort } from './_net.mjs';
+import { writeVsftpdConfig } from './_vsftpd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '../dist/cli/main.js');
@@ -132,33 +133,11 @@ async function startPyftpdlib(tmp) {
 
 async function startVsftpd(tmp) {
   const port = await freePort();
-  const empty = path.join(tmp, 'vsftpd-empty');
-  await mkdir(empty, { recursive: true });
-  const conf = path.join(tmp, 'vsftpd.conf');
-  await writeFile(
-    conf,
-    [
-      'listen=YES',
-      'listen_ipv6=NO',
-      'listen_address=127.0.0.1',
-      `listen_port=${port}`,
-      'anonymous_enable=YES',
-      'local_enable=NO',
-      'write_enable=YES',
-      'anon_upload_enable=YES',
-      `anon_root=${path.join(tmp, 'root')}`,
-      'no_anon_password=YES',
-      'anon_world_readable_only=NO',
-      'seccomp_sandbox=NO',
-      'background=NO',
-      `secure_chroot_dir=${empty}`,
-      'run_as_launching_user=YES',
-      'xferlog_enable=NO',
-      'max_clients=5000',
-      'max_per_ip=5000',
-      '',
-    ].join('\n'),
-  );
+  const conf = await writeVsftpdConfig(tmp, {
+    root: path.join(tmp, 'root'),
+    port,
+    extra: ['max_clients=5000', 'max_per_ip=5000'],
+  });
   const child = spawn('vsftpd', [conf], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (!(await waitForPort(port))) throw new Error(`nothing listening on ${port}`);
   return { name: 'vsftpd', port, pid: child.pid, stop: () => stopChild(child) };

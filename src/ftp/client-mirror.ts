@@ -129,13 +129,8 @@ async function localDirTree(dir: string, opts: TreeWalkOptions): Promise<Map<str
   }
 }
 
-/** Download the remote directory `remoteDir` into `localDir` (created when missing). */
-export async function mirrorDown(
-  client: FtpClient,
-  remoteDir: string,
-  localDir: string,
-  opts: MirrorOptions = {},
-): Promise<MirrorResult> {
+/** The walk options of a mirror, keeping every warning for the result as it is passed on. */
+function collectingWarnings(opts: MirrorOptions): { walk: TreeWalkOptions; warnings: string[] } {
   const warnings: string[] = [];
   const walk: TreeWalkOptions = {
     ...opts,
@@ -144,6 +139,17 @@ export async function mirrorDown(
       opts.onWarning?.(m);
     },
   };
+  return { walk, warnings };
+}
+
+/** Download the remote directory `remoteDir` into `localDir` (created when missing). */
+export async function mirrorDown(
+  client: FtpClient,
+  remoteDir: string,
+  localDir: string,
+  opts: MirrorOptions = {},
+): Promise<MirrorResult> {
+  const { walk, warnings } = collectingWarnings(opts);
   const source = await remoteTree(client, remoteDir, walk);
   const target = await localDirTree(localDir, walk);
   const plan = planMirror(source, target, opts);
@@ -175,14 +181,7 @@ export async function mirrorUp(
   remoteDir: string,
   opts: MirrorOptions = {},
 ): Promise<MirrorResult> {
-  const warnings: string[] = [];
-  const walk: TreeWalkOptions = {
-    ...opts,
-    onWarning: (m) => {
-      warnings.push(m);
-      opts.onWarning?.(m);
-    },
-  };
+  const { walk, warnings } = collectingWarnings(opts);
   const st = await lstat(localDir).catch(() => undefined);
   if (!st?.isDirectory()) throw new NetkitError('NETKIT_NOT_FOUND', `${localDir} is not a directory`);
   const source = await localTree(localDir, walk);

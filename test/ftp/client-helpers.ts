@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { writeVsftpdConfig } from '../../bench/_vsftpd.mjs';
 
 /** Deterministic bytes (not compressible, not all alike) so an offset error shows up. */
 export function pattern(n: number, seed = 1): Buffer {
@@ -102,32 +103,11 @@ export async function startVsftpd(
   root: string,
   scratch: string,
 ): Promise<{ port: number; stop: () => Promise<void>; stderr: () => string }> {
-  const empty = path.join(scratch, 'vsftpd-empty');
-  await mkdir(empty, { recursive: true });
-  const conf = path.join(scratch, 'vsftpd.conf');
-  await writeFile(
-    conf,
-    [
-      'listen=NO',
-      'listen_ipv6=NO',
-      'anonymous_enable=YES',
-      'local_enable=NO',
-      'write_enable=YES',
-      'anon_upload_enable=YES',
-      'anon_mkdir_write_enable=YES',
-      'anon_other_write_enable=YES',
-      'anon_umask=022',
-      `anon_root=${root}`,
-      'no_anon_password=YES',
-      'anon_world_readable_only=NO',
-      'seccomp_sandbox=NO',
-      `secure_chroot_dir=${empty}`,
-      'run_as_launching_user=YES',
-      'xferlog_enable=NO',
-      'pasv_address=127.0.0.1',
-      '',
-    ].join('\n'),
-  );
+  const conf = await writeVsftpdConfig(scratch, {
+    root,
+    modify: true,
+    extra: ['pasv_address=127.0.0.1'],
+  });
   let stderr = '';
   const children = new Set<ChildProcess>();
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {

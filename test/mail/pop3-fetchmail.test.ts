@@ -16,7 +16,7 @@ import { have, run, tempDir } from '../helpers/net.js';
 const MESSAGES = [
   'From: alice@example.org\r\nTo: bob@lab\r\nSubject: first\r\n\r\nHello Bob,\r\n.a line with a leading dot\r\n..two dots\r\nbye\r\n',
   'From: carol@example.org\r\nSubject: second\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\xc3\xa4\xc3\xb6\xc3\xbc 8-bit body\r\n',
-  `From: dave@example.org\r\nSubject: third\r\n\r\n${'x'.repeat(70)}\r\n`.repeat(1) + 'y\r\n'.repeat(2000),
+  `From: dave@example.org\r\nSubject: third\r\n\r\n${'x'.repeat(70)}\r\n${'y\r\n'.repeat(2000)}`,
 ];
 
 let dir: string;
