@@ -103,22 +103,22 @@ async function writeStdout(data: string | Uint8Array): Promise<void> {
 
 /**
  * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
- * nothing is drawn when stderr is not a terminal, so scripts see only what they asked for.
+ * when stderr is not a terminal the body goes to the file untouched, so scripts see only what they
+ * asked for.
  */
-async function* withProgress(res: HttpResponse, file: string): AsyncGenerator<Uint8Array> {
-  if (!process.stderr.isTTY) {
-    yield* res.body;
-    return;
-  }
+function withProgress(res: HttpResponse, file: string): AsyncIterable<Uint8Array> {
+  if (!process.stderr.isTTY) return res.body;
   const length = Number(res.headers['content-length']);
   const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
-  let done = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    done += chunk.length;
-    progress.update(done);
-    yield chunk;
-  }
-  progress.finish();
+  return (async function* () {
+    let done = 0;
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      done += chunk.length;
+      progress.update(done);
+      yield chunk;
+    }
+    progress.finish();
+  })();
 }
 
 /** Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl. */
