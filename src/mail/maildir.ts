@@ -11,6 +11,7 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
+import { DirectorySync } from '../core/dir-sync.js';
 import { NetkitError } from '../core/errors.js';
 
 export interface MaildirEntry {
@@ -71,19 +72,14 @@ function splitName(name: string): { id: string; flags: string } {
   return i === -1 ? { id: name, flags: '' } : { id: name.slice(0, i), flags: name.slice(i + 3) };
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export class Maildir {
   private ready: Promise<void> | undefined;
+  /** concurrent deliveries share one fsync of new/ */
+  private readonly newDir: DirectorySync;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string) {
+    this.newDir = new DirectorySync(path.join(dir, 'new'));
+  }
 
   static open(dataDir: string, mailbox: string): Maildir {
     return new Maildir(mailboxDir(dataDir, mailbox));
@@ -117,7 +113,7 @@ export class Maildir {
     }
     await fh.close();
     await rename(tmp, path.join(this.dir, 'new', name));
-    await fsyncDir(path.join(this.dir, 'new'));
+    await this.newDir.sync();
     return name;
   }
 

@@ -11,6 +11,7 @@
 import { link, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDir, writeFileAtomic } from '../core/datadir.js';
+import { fsyncDir } from '../core/dir-sync.js';
 import { NetkitError } from '../core/errors.js';
 import { Maildir } from './maildir.js';
 import { parseMessage, safeFilename } from './message-view.js';
@@ -74,15 +75,6 @@ async function readState(file: string): Promise<StateFile> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
   }
   return { version: 1, accounts: {} };
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Durably write `data` as DIR/NAME.eml (or NAME-2.eml…), never replacing a file. */
