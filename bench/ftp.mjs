@@ -19,7 +19,8 @@ import { freePort, waitForPort } from './_net.mjs';
 import { writeVsftpdConfig } from './_vsftpd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '../dist/cli/main.js');
+// what users run: the launcher, not dist/cli/main.js (it sets the thread pool and start-up tiering)
+const CLI = path.join(here, '../bin/netkit.cjs');
 const PY = '/usr/bin/python3';
 const MiB = 1024 * 1024;
 // extra node flags for experiments, e.g. BENCH_NODE_FLAGS='--max-semi-space-size=1'
