@@ -58,6 +58,14 @@ export {
 } from './http/download/index.js';
 export { missingSpans, pickSteal, planSegments, type Span } from './http/download/planner.js';
 export { createFileServer, type FileServerHandle, type FileServerOptions } from './http/file-server.js';
+export {
+  normaliseProxyUrl,
+  type ProxyOptions,
+  type ProxyRoute,
+  proxyFor,
+  proxyRoute,
+  redactProxy,
+} from './http/proxy.js';
 export { parseContentRange, parseRange } from './http/range.js';
 export {
   HttpClient,

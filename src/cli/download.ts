@@ -15,12 +15,14 @@ import {
   durationOption,
   exitWithError,
   formatBytes,
+  noProxyOption,
   type Progress,
   parseNonNegative,
   parsePositive,
   parsePositiveBytes,
   printJson,
   printTrace,
+  proxyOption,
 } from './util.js';
 
 interface DownloadCliOptions {
@@ -33,6 +35,8 @@ interface DownloadCliOptions {
   retries: number;
   timeout: number;
   insecure?: boolean;
+  proxy?: string;
+  noproxy?: string;
   header: string[];
   quiet?: boolean;
   json?: boolean;
@@ -98,6 +102,8 @@ export function register(program: Command): void {
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
+    .addOption(proxyOption())
+    .addOption(noProxyOption())
     .addOption(
       new Option('-H, --header <header>', "extra request header 'Name: value' (repeatable)")
         .argParser(collect)
@@ -115,6 +121,7 @@ Examples:
   $ netkit download -o out.bin --continue http://host/file.bin    resume after Ctrl-C or a crash
   $ netkit download --checksum sha256=9f86d08… http://host/f.bin  verify before renaming into place
   $ netkit download --json --quiet http://host/f.bin              one JSON summary line
+  $ netkit download -x http://proxy.lan:3128 https://host/f.iso    through an HTTP proxy
 
 Data goes to FILE.part and is renamed to FILE only when complete (and verified); the control file
 FILE.part.netkit records the finished byte ranges so --continue fetches only what is missing.`,
@@ -131,6 +138,8 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           retries: opts.retries,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,
+          proxy: opts.proxy,
+          noProxy: opts.noproxy,
           headers: parseHeaders(opts.header),
         });
         if (opts.trace) printTrace(handle, 'client');

@@ -26,8 +26,10 @@ import {
   collect,
   createProgress,
   durationOption,
+  noProxyOption,
   parseNonNegative,
   printTrace,
+  proxyOption,
   readPassword,
 } from './util.js';
 
@@ -49,6 +51,8 @@ interface RequestCliOptions {
   cookieJar?: string;
   resolve: string[];
   insecure?: boolean;
+  proxy?: string;
+  noproxy?: string;
   fail?: boolean;
   meta?: boolean;
   trace?: boolean;
@@ -195,6 +199,8 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
     cookieJar: jar,
     maxRedirects: opts.maxRedirects,
     resolve: parseResolve(opts.resolve),
+    proxy: opts.proxy,
+    noProxy: opts.noproxy,
   });
   if (opts.trace) printTrace(client, 'client');
   const started = Date.now();
@@ -246,7 +252,8 @@ function addMethod(group: Command, method: HttpMethod): void {
   const example = {
     GET: `  $ netkit http get https://example.org/ -i
   $ netkit http GET http://127.0.0.1:8080/big.iso -o big.iso -L
-  $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt --trace`,
+  $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt --trace
+  $ netkit http get -x http://proxy.lan:3128 https://example.org/   through an HTTP proxy`,
     HEAD: `  $ netkit http head http://127.0.0.1:8080/file.bin
   HTTP/1.1 200 OK
   Content-Length: 1048576
@@ -315,6 +322,8 @@ function addMethod(group: Command, method: HttpMethod): void {
         .default([], 'none'),
     )
     .option('-k, --insecure', 'do not verify the TLS certificate')
+    .addOption(proxyOption())
+    .addOption(noProxyOption())
     .option('-f, --fail', 'exit 1 on HTTP status >= 400 (and print no body)')
     .option('--meta', 'print a JSON summary (status, headers, redirects, bytes, ms) to stderr')
     .option('--trace', 'print the request and response headers (secrets redacted) to stderr')

@@ -22,6 +22,7 @@ import { errorMessage, NetkitError } from '../core/errors.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
+import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -47,8 +48,12 @@ export interface HttpClientOptions {
   maxRedirects?: number;
   /** `{"host:port": "address"}`: connect there instead of resolving the name (curl --resolve). */
   resolve?: Record<string, string>;
-  /** Use this undici dispatcher instead of the client's own Agent (then `insecure`/`resolve` do nothing). */
+  /** Use this undici dispatcher instead of the client's own Agent (then `insecure`/`resolve`/`proxy` do nothing). */
   dispatcher?: Dispatcher;
+  /** Proxy for every URL (curl --proxy); default from http_proxy / https_proxy / all_proxy; '' = none. */
+  proxy?: string;
+  /** Hosts reached without the proxy (curl --noproxy); default from no_proxy / NO_PROXY. */
+  noProxy?: string;
 }
 
 export interface HttpRequestOptions {
@@ -101,11 +106,26 @@ export interface HttpResponse {
 
 type HeaderList = Array<[string, string]>;
 
-/** Map undici/Node failures to NetkitError with a stable code and a one-line message. */
-export function httpError(err: unknown, url: string): Error {
+/**
+ * Map undici/Node failures to NetkitError with a stable code and a one-line message. `proxy` is
+ * the proxy the request went through: connection failures are then the proxy's, and said so.
+ */
+export function httpError(err: unknown, url: string, proxy?: string): Error {
   if (err instanceof NetkitError) return err;
   const e = err as NodeJS.ErrnoException & { code?: string };
-  const where = safeOrigin(url);
+  const target = safeOrigin(url);
+  const where = proxy ? `proxy ${safeOrigin(proxy)} (for ${target})` : target;
+  // undici's words for a proxy that answered a CONNECT with an error, or a forwarded request with 407
+  const refused =
+    proxy && /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)/.exec(errorMessage(err));
+  if (refused) {
+    const status = refused[1] ?? refused[2];
+    return new NetkitError(
+      'NETKIT_CONNECT_FAILED',
+      `proxy ${safeOrigin(proxy)} refused the ${refused[1] ? 'tunnel' : 'request'} to ${target}: HTTP ${status}${status === '407' ? ' (proxy authentication required: --proxy http://USER:PASSWORD@HOST:PORT)' : ''}`,
+      { cause: err },
+    );
+  }
   switch (e?.code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new NetkitError('NETKIT_TIMEOUT', `timed out connecting to ${where}`, { cause: err });
@@ -133,7 +153,7 @@ export function httpError(err: unknown, url: string): Error {
       if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code))
         return new NetkitError(
           'NETKIT_CONNECT_FAILED',
-          `TLS certificate of ${where} not trusted: ${errorMessage(err)} (use --insecure to skip verification)`,
+          `TLS certificate of ${proxy?.startsWith('https:') ? where : target} not trusted: ${errorMessage(err)} (use --insecure to skip verification)`,
           { cause: err },
         );
       return new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err });
@@ -264,6 +284,7 @@ async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefi
 export class HttpClient extends EventEmitter {
   readonly options: HttpClientOptions;
   private dispatcher: Promise<Dispatcher> | undefined;
+  private proxyRoute: ProxyRoute | undefined | null = null;
   private readonly conn = nextConnId();
 
   constructor(options: HttpClientOptions = {}) {
@@ -278,7 +299,7 @@ export class HttpClient extends EventEmitter {
       const options = this.options;
       const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       const resolve = options.resolve;
-      const agent = new Agent({
+      const agentOptions = {
         connect: {
           rejectUnauthorized: !options.insecure,
           timeout,
@@ -286,12 +307,24 @@ export class HttpClient extends EventEmitter {
         },
         headersTimeout: timeout,
         bodyTimeout: timeout,
-      });
+      };
+      const route = this.route();
+      const dispatcher = route
+        ? proxyDispatcher(route, agentOptions, { insecure: options.insecure })
+        : new Agent(agentOptions);
+      const agent = 'direct' in dispatcher ? dispatcher.direct : dispatcher;
       agent.on('connect', (origin) => this.trace('connect', '', origin.host));
       agent.on('disconnect', (origin) => this.trace('disconnect', origin.host));
-      return agent;
+      return dispatcher;
     });
     return this.dispatcher;
+  }
+
+  /** Proxies from the options and the environment, resolved once (a bad proxy URL throws here). */
+  private route(): ProxyRoute | undefined {
+    if (this.options.dispatcher) return undefined;
+    if (this.proxyRoute === null) this.proxyRoute = proxyRoute(this.options);
+    return this.proxyRoute;
   }
 
   private trace(
@@ -366,6 +399,8 @@ export class HttpClient extends EventEmitter {
       }
 
       const path = `${url.pathname}${url.search}`;
+      const proxy = proxyFor(this.route(), url);
+      if (proxy) this.trace('info', `via proxy ${redactProxy(proxy)}`);
       this.trace('out', `${method} ${path} HTTP/1.1`);
       this.trace('out', `Host: ${url.host}`);
       for (const [k, v] of sendHeaders) this.trace('out', `${k}: ${redactHeader(k, v)}`);
@@ -386,7 +421,7 @@ export class HttpClient extends EventEmitter {
           signal: o.signal ?? null,
         });
       } catch (err) {
-        const e = httpError(err, url.href);
+        const e = httpError(err, url.href, proxy);
         this.trace('error', e.message);
         throw e;
       }

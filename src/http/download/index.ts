@@ -17,11 +17,12 @@ import { access, rename, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Agent as UndiciAgent } from 'undici';
+import type { Dispatcher, Agent as UndiciAgent } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
+import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
 import {
@@ -73,6 +74,10 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** skip TLS certificate verification */
   insecure?: boolean;
+  /** proxy for every URL (curl --proxy); default from http_proxy / https_proxy / all_proxy; '' = none */
+  proxy?: string;
+  /** hosts reached without the proxy (curl --noproxy); default from no_proxy / NO_PROXY */
+  noProxy?: string;
   /** extra request headers */
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -194,7 +199,10 @@ class DownloadJob {
   > &
     DownloadOptions;
   private readonly signal: AbortSignal;
-  private readonly agent: UndiciAgent;
+  private readonly agent: Dispatcher;
+  private readonly route: ProxyRoute | undefined;
+  /** a bad option found while setting up, reported by run() */
+  private readonly setupError: unknown;
   private readonly headers: Record<string, string>;
   // state of the current attempt, read by the progress and control timers
   private total: number | undefined;
@@ -220,12 +228,20 @@ class DownloadJob {
       progressIntervalMs: options.progressIntervalMs ?? 250,
       controlIntervalMs: options.controlIntervalMs ?? 5000,
     };
-    this.agent = new Agent({
+    const agentOptions = {
       connections: this.opts.connections,
       connect: { rejectUnauthorized: !options.insecure, timeout: this.opts.timeoutMs },
       headersTimeout: this.opts.timeoutMs,
       bodyTimeout: this.opts.timeoutMs,
-    });
+    };
+    try {
+      this.route = proxyRoute(options);
+    } catch (err) {
+      this.setupError = err;
+    }
+    this.agent = this.route
+      ? proxyDispatcher(this.route, agentOptions, { insecure: options.insecure })
+      : new Agent(agentOptions);
     this.headers = { 'user-agent': `netkit/${VERSION}`, 'accept-encoding': 'identity', ...options.headers };
   }
 
@@ -246,14 +262,19 @@ class DownloadJob {
   async run(): Promise<DownloadResult> {
     // Let the caller attach 'trace' and 'progress' listeners before the first request goes out.
     await Promise.resolve();
+    if (this.setupError) {
+      await this.agent.destroy().catch(() => {});
+      throw this.setupError;
+    }
     const started = performance.now();
     const progressTimer = setInterval(() => this.emitProgress(), this.opts.progressIntervalMs);
     progressTimer.unref();
     try {
-      checkUrl(this.url);
+      const proxy = proxyFor(this.route, checkUrl(this.url));
       const checksum =
         typeof this.opts.checksum === 'string' ? parseChecksum(this.opts.checksum) : this.opts.checksum;
       const trace = this.tracer(nextConnId());
+      if (proxy) trace('info', `via proxy ${redactProxy(proxy)}`);
       let info = await probe(this.requestContext(nextConnId(), this.signal), this.url);
       const file = path.resolve(
         this.opts.dir ?? '.',

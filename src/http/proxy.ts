@@ -1,0 +1,184 @@
+/**
+ * HTTP proxies for the HTTP client and the downloader, found the way curl finds them:
+ *
+ * - `proxy` (the `--proxy URL` flag): `http://` or `https://`; a bare `host:port` means `http://`.
+ *   `''` means no proxy, whatever the environment says. SOCKS is refused with a clear message:
+ *   undici's SOCKS5 support is marked experimental, and through microsocks it failed outright.
+ * - otherwise the environment: `http_proxy` for http:// URLs (lower case only, as in curl: under
+ *   CGI a request header `Proxy:` becomes `HTTP_PROXY`, the "httpoxy" hole), `https_proxy` or
+ *   `HTTPS_PROXY` for https:// URLs, `all_proxy` or `ALL_PROXY` for both.
+ * - `noProxy` (`--noproxy LIST`), else `no_proxy` / `NO_PROXY`: comma-separated host names, each
+ *   also matching its subdomains (`example.org`, `.example.org`), optionally `:port`; `*` = all.
+ *
+ * http:// URLs go to an HTTP proxy as absolute-form requests (`GET http://host/path`, what curl
+ * and browsers do); https:// URLs through a `CONNECT` tunnel, so TLS stays end to end and the
+ * certificate checked is the origin's. Proxy credentials come from the proxy URL's user info
+ * (Basic `Proxy-Authorization`) and are redacted wherever a proxy URL is shown.
+ *
+ * The routing is ours (undici's `EnvHttpProxyAgent` would also read the upper-case `HTTP_PROXY`
+ * and keeps IPv6 brackets when matching `no_proxy`); undici's `ProxyAgent` does the proxying.
+ */
+import { createRequire } from 'node:module';
+import type { Agent, Dispatcher } from 'undici';
+import { NetkitError } from '../core/errors.js';
+
+export interface ProxyOptions {
+  /** Proxy for every URL (curl --proxy); '' = none, not even from the environment. */
+  proxy?: string;
+  /** Hosts reached directly (curl --noproxy): `a.example,.b.example,host:8080` or `*`. */
+  noProxy?: string;
+}
+
+/** Where requests go: a proxy URL per scheme ('' = direct) and the exceptions. */
+export interface ProxyRoute {
+  httpProxy: string;
+  httpsProxy: string;
+  noProxy: string;
+}
+
+const SCHEMES = new Set(['http:', 'https:']);
+
+/** A proxy URL as given (`host:port` → `http://host:port`), checked; throws NETKIT_INVALID_INPUT. */
+export function normaliseProxyUrl(text: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new NetkitError('NETKIT_INVALID_INPUT', `invalid proxy URL ${JSON.stringify(redactProxy(text))}`);
+  }
+  if (url.protocol.startsWith('socks')) {
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `SOCKS proxies are not supported (${JSON.stringify(redactProxy(text))}): use an HTTP proxy`,
+    );
+  }
+  if (!SCHEMES.has(url.protocol) || !url.hostname) {
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `invalid proxy URL ${JSON.stringify(redactProxy(text))}: use http:// or https://HOST:PORT`,
+    );
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `invalid proxy URL ${JSON.stringify(redactProxy(text))}: a proxy URL has no path`,
+    );
+  }
+  return withScheme;
+}
+
+/** The proxy URL with its password replaced by `***`, for traces and messages. */
+export function redactProxy(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+/** Resolve flags and environment into a route; undefined when every request goes direct. */
+export function proxyRoute(
+  opts: ProxyOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ProxyRoute | undefined {
+  const pick = (...names: string[]) =>
+    names.map((n) => env[n]).find((v) => v !== undefined && v !== '') ?? '';
+  let httpProxy: string;
+  let httpsProxy: string;
+  if (opts.proxy !== undefined) {
+    httpProxy = httpsProxy = opts.proxy;
+  } else {
+    const all = pick('all_proxy', 'ALL_PROXY');
+    httpProxy = pick('http_proxy') || all;
+    httpsProxy = pick('https_proxy', 'HTTPS_PROXY') || all;
+  }
+  if (!httpProxy && !httpsProxy) return undefined;
+  const noProxy = (opts.noProxy ?? pick('no_proxy', 'NO_PROXY')).trim();
+  if (noProxy === '*') return undefined;
+  return {
+    httpProxy: httpProxy && normaliseProxyUrl(httpProxy),
+    httpsProxy: httpsProxy && normaliseProxyUrl(httpsProxy),
+    noProxy,
+  };
+}
+
+/** The proxy a request to `url` goes through under `route`, or undefined when it goes direct. */
+export function proxyFor(route: ProxyRoute | undefined, url: URL): string | undefined {
+  if (!route) return undefined;
+  const proxy = url.protocol === 'https:' ? route.httpsProxy : route.httpProxy;
+  if (!proxy) return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  for (const raw of route.noProxy.split(/[,\s]+/)) {
+    if (!raw) continue;
+    const m = /^(.+):(\d+)$/.exec(raw);
+    if (m && Number(m[2]) !== port) continue;
+    const name = (m ? m[1]! : raw)
+      .replace(/^\*?\./, '')
+      .replace(/^\[|\]$/g, '')
+      .toLowerCase();
+    if (host === name || host.endsWith(`.${name}`)) return undefined;
+  }
+  return proxy;
+}
+
+/**
+ * A dispatcher that sends each request through the proxy {@link proxyFor} names, or directly,
+ * with `agentOptions` for every pool. The direct Agent is `direct` (for its connect events).
+ * `insecure` also covers an https:// proxy's own certificate.
+ */
+export function proxyDispatcher(
+  route: ProxyRoute,
+  agentOptions: Agent.Options,
+  tls: { insecure?: boolean },
+): Dispatcher & { direct: Agent } {
+  const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
+  const tlsOptions = { rejectUnauthorized: !tls.insecure };
+
+  class ProxyRouter extends undici.Dispatcher {
+    readonly direct = new undici.Agent(agentOptions);
+    private readonly proxies = new Map<string, Dispatcher>();
+
+    private pick(origin: string): Dispatcher {
+      const proxy = proxyFor(route, new URL(origin));
+      if (!proxy) return this.direct;
+      let agent = this.proxies.get(proxy);
+      if (!agent) {
+        agent = new undici.ProxyAgent({
+          ...agentOptions,
+          uri: proxy,
+          // http:// URLs as absolute-form requests to the proxy, not CONNECT tunnels (like curl)
+          proxyTunnel: false,
+          requestTls: tlsOptions,
+          proxyTls: tlsOptions,
+        });
+        this.proxies.set(proxy, agent);
+      }
+      return agent;
+    }
+
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      return this.pick(String(options.origin)).dispatch(options, handler);
+    }
+
+    override close(): Promise<void>;
+    override close(callback: () => void): void;
+    override close(callback?: () => void): Promise<void> | void {
+      const done = Promise.all([this.direct, ...this.proxies.values()].map((d) => d.close())).then(() => {});
+      if (!callback) return done;
+      void done.then(callback, callback);
+    }
+
+    override destroy(): Promise<void>;
+    override destroy(err: Error | null): Promise<void>;
+    override destroy(callback: () => void): void;
+    override destroy(err: Error | null, callback: () => void): void;
+    override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+      const err = typeof a === 'function' ? null : (a ?? null);
+      const callback = typeof a === 'function' ? a : b;
+      const done = Promise.all([this.direct, ...this.proxies.values()].map((d) => d.destroy(err))).then(
+        () => {},
+      );
+      if (!callback) return done;
+      void done.then(callback, callback);
+    }
+  }
+  return new ProxyRouter();
+}
