@@ -47,6 +47,7 @@ export {
   saveCookieJar,
   storeSetCookies,
 } from './http/cookie-jar.js';
+export { ACCEPT_ENCODING, contentEncodings, decodeBody } from './http/content-encoding.js';
 export { type Checksum, parseChecksum } from './http/download/checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './http/download/filename.js';
 export {

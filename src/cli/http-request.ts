@@ -9,6 +9,7 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
+import { decodeBody } from '../http/content-encoding.js';
 import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -51,6 +52,7 @@ interface RequestCliOptions {
   cookieJar?: string;
   resolve: string[];
   insecure?: boolean;
+  compressed?: boolean;
   proxy?: string;
   noproxy?: string;
   fail?: boolean;
@@ -111,7 +113,7 @@ async function writeStdout(data: string | Uint8Array): Promise<void> {
  * asked for.
  */
 function withProgress(res: HttpResponse, file: string): AsyncIterable<Uint8Array> {
-  if (!process.stderr.isTTY) return res.body;
+  if (!process.stderr.isTTY) return res.body as AsyncIterable<Uint8Array>;
   const length = Number(res.headers['content-length']);
   const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
   return (async function* () {
@@ -126,7 +128,7 @@ function withProgress(res: HttpResponse, file: string): AsyncIterable<Uint8Array
 }
 
 /** Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl. */
-async function bodyToStdout(res: HttpResponse): Promise<number> {
+async function bodyToStdout(res: HttpResponse, body: AsyncIterable<Uint8Array>): Promise<number> {
   let bytes = 0;
   let closed = false;
   const onError = (err: NodeJS.ErrnoException) => {
@@ -134,7 +136,7 @@ async function bodyToStdout(res: HttpResponse): Promise<number> {
   };
   process.stdout.on('error', onError);
   try {
-    for await (const chunk of res.body) {
+    for await (const chunk of body) {
       if (closed) break;
       bytes += (chunk as Buffer).length;
       await writeStdout(chunk as Buffer);
@@ -161,7 +163,13 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
   const headers = opts.header.map(parseHeader);
   const hasType = headers.some(([k]) => k.toLowerCase() === 'content-type');
 
-  const request: HttpRequestOptions = { url, method, headers, followRedirects: opts.location };
+  const request: HttpRequestOptions = {
+    url,
+    method,
+    headers,
+    followRedirects: opts.location,
+    compressed: opts.compressed,
+  };
   if (data.length) {
     request.body = data.join('&'); // curl joins repeated -d with '&'
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
@@ -220,9 +228,12 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
       throw new NetkitError('NETKIT_PROTOCOL', `HTTP ${res.status} ${res.statusText} from ${res.url}`.trim());
     }
     try {
-      if (opts.output && opts.output !== '-')
-        bytes = await writeStreamAtomic(withProgress(res, opts.output), opts.output);
-      else bytes = await bodyToStdout(res);
+      const toFile = opts.output && opts.output !== '-' ? opts.output : undefined;
+      // progress counts the bytes as they arrive (what Content-Length promises), before decoding
+      const raw = toFile ? withProgress(res, toFile) : (res.body as AsyncIterable<Uint8Array>);
+      const body = opts.compressed ? decodeBody(raw, res.headers['content-encoding']) : raw;
+      if (toFile) bytes = await writeStreamAtomic(body, toFile);
+      else bytes = await bodyToStdout(res, body);
     } catch (err) {
       throw httpError(err, res.url);
     }
@@ -321,6 +332,7 @@ function addMethod(group: Command, method: HttpMethod): void {
         .argParser(collect)
         .default([], 'none'),
     )
+    .option('--compressed', 'ask for a compressed response (gzip, deflate, br) and decode it')
     .option('-k, --insecure', 'do not verify the TLS certificate')
     .addOption(proxyOption())
     .addOption(noProxyOption())

@@ -21,6 +21,7 @@ import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
+import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
@@ -78,6 +79,12 @@ export interface HttpRequestOptions {
   maxRedirects?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Ask for a compressed response (`Accept-Encoding: gzip, deflate, br`, unless `headers` sets
+   * one), like curl --compressed. `httpRequest` then decodes the body; with {@link HttpClient},
+   * read it through {@link decodeBody}.
+   */
+  compressed?: boolean;
 }
 
 export interface RedirectHop {
@@ -353,6 +360,7 @@ export class HttpClient extends EventEmitter {
     const base: HeaderList = [
       ['User-Agent', this.options.userAgent ?? DEFAULT_USER_AGENT],
       ['Accept', o.json !== undefined ? 'application/json' : '*/*'],
+      ...(o.compressed ? [['Accept-Encoding', ACCEPT_ENCODING] as [string, string]] : []),
     ];
     const user: HeaderList = Array.isArray(o.headers)
       ? (o.headers as ReadonlyArray<readonly [string, string]>).map(([k, v]) => [k, v] as [string, string])
@@ -543,7 +551,8 @@ export interface BufferedHttpResponse extends Omit<HttpResponse, 'body'> {
 
 /**
  * One request with a throw-away client: the body is read completely (NETKIT_TOO_LARGE past
- * `maxBodyBytes`, default 64 MiB). For streaming bodies use {@link HttpClient}.
+ * `maxBodyBytes`, default 64 MiB, counted after decoding when `compressed`). For streaming bodies
+ * use {@link HttpClient}.
  */
 export async function httpRequest(
   options: HttpRequestOptions & HttpClientOptions & { maxBodyBytes?: number },
@@ -554,8 +563,9 @@ export async function httpRequest(
     const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const chunks: Buffer[] = [];
     let size = 0;
+    const body = options.compressed ? decodeBody(res.body, res.headers['content-encoding']) : res.body;
     try {
-      for await (const chunk of res.body) {
+      for await (const chunk of body) {
         size += (chunk as Buffer).length;
         if (size > limit) {
           res.body.destroy();
