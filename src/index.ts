@@ -32,6 +32,7 @@ export {
 export { displayName, safeLocalPath, unsafeNameReason } from './ftp/safe-name.js';
 export { createFtpServer, type FtpServerHandle, type FtpServerOptions } from './ftp/server.js';
 // ---- HTTP and URLs ----
+export { ACCEPT_ENCODING, contentEncodings, decodeBody } from './http/content-encoding.js';
 export {
   formatCookieLine,
   type NetscapeCookie,
@@ -47,7 +48,6 @@ export {
   saveCookieJar,
   storeSetCookies,
 } from './http/cookie-jar.js';
-export { ACCEPT_ENCODING, contentEncodings, decodeBody } from './http/content-encoding.js';
 export { type Checksum, parseChecksum } from './http/download/checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './http/download/filename.js';
 export {
