@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { findNetrc, loadNetrc } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
@@ -41,6 +42,8 @@ import {
 interface CommonOptions {
   user?: string;
   password?: string;
+  netrc: boolean;
+  netrcFile?: string;
   tls?: boolean;
   implicitTls?: boolean;
   insecure?: boolean;
@@ -54,8 +57,10 @@ interface CommonOptions {
 
 function addCommon(cmd: Command): Command {
   return cmd
-    .option('--user <name>', 'login name (default: from the URL, else anonymous)')
-    .option('--password <pw>', 'password (else from the URL, NETKIT_PASSWORD, or a prompt)')
+    .option('--user <name>', 'login name (default: from the URL, else ~/.netrc, else anonymous)')
+    .option('--password <pw>', 'password (else from the URL, NETKIT_PASSWORD, ~/.netrc, or a prompt)')
+    .option('--netrc-file <file>', 'read logins from this netrc file instead of $NETRC or ~/.netrc')
+    .option('--no-netrc', 'do not read ~/.netrc')
     .option('--tls', 'explicit FTPS: AUTH TLS before login, encrypted data (PROT P)')
     .option('--implicit-tls', 'implicit FTPS: TLS from the first byte (default port 990; also ftps://)')
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs)")
@@ -77,12 +82,22 @@ async function open(urlText: string, opts: CommonOptions): Promise<{ client: Ftp
   if (opts.tls && (opts.implicitTls || url.scheme === 'ftps'))
     throw usageError('--tls (explicit) and implicit TLS (--implicit-tls or ftps://) exclude each other');
   const implicit = opts.implicitTls === true || url.scheme === 'ftps';
-  const user = opts.user ?? url.user;
+  const given = opts.user ?? url.user;
+  let givenPassword = opts.password ?? url.password;
+  // like ftp(1) and lftp: a login for this host from ~/.netrc fills in what the URL and flags leave out
+  const saved =
+    givenPassword === undefined &&
+    process.env.NETKIT_PASSWORD === undefined &&
+    (opts.netrc || opts.netrcFile !== undefined)
+      ? findNetrc(await loadNetrc(opts.netrcFile), url.host, given)
+      : undefined;
+  const user = given ?? saved?.login;
+  givenPassword ??= saved?.password;
   const anonymous = user === undefined || /^(anonymous|ftp)$/i.test(user);
   const host = url.host.includes(':') ? `[${url.host}]` : url.host;
   const password = anonymous
-    ? (opts.password ?? url.password ?? 'netkit@')
-    : await readPassword(opts.password ?? url.password, `Password for ${user}@${host}: `);
+    ? (givenPassword ?? 'netkit@')
+    : await readPassword(givenPassword, `Password for ${user}@${host}: `);
   const tlsMode = implicit ? 'implicit' : opts.tls ? 'explicit' : false;
   const ca =
     tlsMode && !opts.insecure ? await trustedCertificates(resolveDataDir(opts.data), opts.ca) : undefined;

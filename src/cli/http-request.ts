@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
+import { findNetrc, loadNetrc } from '../core/netrc.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
@@ -52,6 +53,8 @@ interface RequestCliOptions {
   cookieJar?: string;
   resolve: string[];
   insecure?: boolean;
+  netrc?: boolean;
+  netrcFile?: string;
   compressed?: boolean;
   proxy?: string;
   noproxy?: string;
@@ -179,6 +182,12 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
   } else if (form.length) request.form = parseForm(form);
   else if (opts.json !== undefined) request.json = opts.json;
   if (opts.cookie.length) request.cookies = opts.cookie;
+  if (opts.user === undefined && (opts.netrc || opts.netrcFile !== undefined)) {
+    // curl -n: a login for this host from the netrc file, unless the URL carries one
+    const target = parseRequestUrl(url);
+    const saved = target.auth ? undefined : findNetrc(await loadNetrc(opts.netrcFile), target.url.hostname);
+    if (saved?.login !== undefined) request.auth = { username: saved.login, password: saved.password ?? '' };
+  }
   if (opts.user !== undefined) {
     const i = opts.user.indexOf(':');
     const username = i === -1 ? opts.user : opts.user.slice(0, i);
@@ -320,6 +329,8 @@ function addMethod(group: Command, method: HttpMethod): void {
       ),
     )
     .option('-u, --user <user[:password]>', 'basic auth (asks for the password when it is missing)')
+    .option('-n, --netrc', 'basic auth from ~/.netrc (or $NETRC) for the URL host, as in curl')
+    .option('--netrc-file <file>', 'like --netrc, from this file')
     .option('-A, --user-agent <ua>', 'User-Agent header', DEFAULT_USER_AGENT)
     .addOption(
       new Option('-b, --cookie <name=value>', 'send a cookie (repeatable)')
