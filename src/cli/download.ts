@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import { parseChecksum } from '../http/download/checksum.js';
 import { type DownloadResult, download } from '../http/download/index.js';
+import { basicAuth, netrcFileOption, netrcOption, userOption } from './http-auth.js';
 import {
   action,
   collect,
@@ -35,6 +36,9 @@ interface DownloadCliOptions {
   retries: number;
   timeout: number;
   insecure?: boolean;
+  user?: string;
+  netrc?: boolean;
+  netrcFile?: string;
   proxy?: string;
   noproxy?: string;
   header: string[];
@@ -102,6 +106,9 @@ export function register(program: Command): void {
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
+    .addOption(userOption())
+    .addOption(netrcOption())
+    .addOption(netrcFileOption())
     .addOption(proxyOption())
     .addOption(noProxyOption())
     .addOption(
@@ -138,6 +145,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           retries: opts.retries,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,
+          auth: await basicAuth(url, opts),
           proxy: opts.proxy,
           noProxy: opts.noproxy,
           headers: parseHeaders(opts.header),

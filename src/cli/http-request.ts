@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
-import { findNetrc, loadNetrc } from '../core/netrc.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
@@ -23,6 +22,7 @@ import {
   httpError,
   parseRequestUrl,
 } from '../http/request.js';
+import { basicAuth, netrcFileOption, netrcOption, userOption } from './http-auth.js';
 import {
   action,
   collect,
@@ -32,7 +32,6 @@ import {
   parseNonNegative,
   printTrace,
   proxyOption,
-  readPassword,
 } from './util.js';
 
 interface RequestCliOptions {
@@ -182,24 +181,8 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
   } else if (form.length) request.form = parseForm(form);
   else if (opts.json !== undefined) request.json = opts.json;
   if (opts.cookie.length) request.cookies = opts.cookie;
-  if (opts.user === undefined && (opts.netrc || opts.netrcFile !== undefined)) {
-    // curl -n: a login for this host from the netrc file, unless the URL carries one
-    const target = parseRequestUrl(url);
-    const saved = target.auth ? undefined : findNetrc(await loadNetrc(opts.netrcFile), target.url.hostname);
-    if (saved?.login !== undefined) request.auth = { username: saved.login, password: saved.password ?? '' };
-  }
-  if (opts.user !== undefined) {
-    const i = opts.user.indexOf(':');
-    const username = i === -1 ? opts.user : opts.user.slice(0, i);
-    let password: string;
-    if (i !== -1) password = opts.user.slice(i + 1);
-    else if (process.env.NETKIT_PASSWORD === undefined && !process.stdin.isTTY)
-      throw usageError(
-        `no password for -u ${username}: use -u ${username}:PASSWORD, NETKIT_PASSWORD or a TTY`,
-      );
-    else password = await readPassword(undefined, `Password for ${username}: `);
-    request.auth = { username, password };
-  }
+  const auth = await basicAuth(url, opts);
+  if (auth) request.auth = auth;
 
   let jar: CookieJar | undefined;
   if (opts.cookieJar) {
@@ -328,9 +311,9 @@ function addMethod(group: Command, method: HttpMethod): void {
         30_000,
       ),
     )
-    .option('-u, --user <user[:password]>', 'basic auth (asks for the password when it is missing)')
-    .option('-n, --netrc', 'basic auth from ~/.netrc (or $NETRC) for the URL host, as in curl')
-    .option('--netrc-file <file>', 'like --netrc, from this file')
+    .addOption(userOption())
+    .addOption(netrcOption())
+    .addOption(netrcFileOption())
     .option('-A, --user-agent <ua>', 'User-Agent header', DEFAULT_USER_AGENT)
     .addOption(
       new Option('-b, --cookie <name=value>', 'send a cookie (repeatable)')

@@ -74,6 +74,8 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** skip TLS certificate verification */
   insecure?: boolean;
+  /** Basic authentication (else from user info in the URL); sent to the URL's origin only */
+  auth?: { username: string; password: string };
   /** proxy for every URL (curl --proxy); default from http_proxy / https_proxy / all_proxy; '' = none */
   proxy?: string;
   /** hosts reached without the proxy (curl --noproxy); default from no_proxy / NO_PROXY */
@@ -165,6 +167,21 @@ export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
 const MAX_RESTARTS = 3;
 
+/** The URL without user info, and that user info (percent-decoded); a bad URL is left to run(). */
+function splitCredentials(url: string): { url: string; auth?: { username: string; password: string } } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (!u.username && !u.password) return { url };
+  const auth = { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  u.username = '';
+  u.password = '';
+  return { url: u.href, auth };
+}
+
 /** Start a download; see the module comment. */
 export function download(url: string, options: DownloadOptions = {}): DownloadHandle {
   const controller = new AbortController();
@@ -201,6 +218,8 @@ class DownloadJob {
   private readonly signal: AbortSignal;
   private readonly agent: Dispatcher;
   private readonly route: ProxyRoute | undefined;
+  /** Basic credentials, sent to this origin only (a redirect elsewhere does not get them) */
+  private readonly auth: RequestContext['auth'];
   /** a bad option found while setting up, reported by run() */
   private readonly setupError: unknown;
   private readonly headers: Record<string, string>;
@@ -215,7 +234,17 @@ class DownloadJob {
 
   constructor(emitter: EventEmitter, url: string, options: DownloadOptions, signal: AbortSignal) {
     this.emitter = emitter;
-    this.url = url;
+    // user info in the URL becomes the credentials and leaves the URL: it would otherwise reach the
+    // traces, the 'start' event and the control file on disk
+    const { url: clean, auth } = splitCredentials(url);
+    this.url = clean;
+    const credentials = options.auth ?? auth;
+    if (credentials && URL.canParse(clean)) {
+      this.auth = {
+        origin: new URL(clean).origin,
+        header: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`,
+      };
+    }
     this.signal = signal;
     this.opts = {
       ...options,
@@ -256,6 +285,7 @@ class DownloadJob {
       signal,
       trace: this.tracer(conn),
       maxRedirects: this.opts.maxRedirects,
+      ...(this.auth ? { auth: this.auth } : {}),
     };
   }
 

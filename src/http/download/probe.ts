@@ -31,6 +31,8 @@ export interface RequestContext {
   signal: AbortSignal;
   trace: Trace;
   maxRedirects: number;
+  /** `Authorization` value for requests to `origin` (and no other) */
+  auth?: { origin: string; header: string };
 }
 
 /**
@@ -91,9 +93,11 @@ export async function requestFollowing(
   let current = url;
   for (let hop = 0; ; hop++) {
     const u = checkUrl(current);
-    const headers = { ...ctx.headers, ...extra };
+    const headers: Record<string, string> = { ...ctx.headers, ...extra };
+    if (ctx.auth && u.origin === ctx.auth.origin) headers.authorization = ctx.auth.header;
     const cond = extra['if-range'] ? ` If-Range: ${extra['if-range']}` : '';
-    ctx.trace('out', `${method} ${u.href}${extra.range ? ` Range: ${extra.range}` : ''}${cond}`);
+    const shown = u.username || u.password ? `${u.protocol}//${u.host}${u.pathname}${u.search}` : u.href;
+    ctx.trace('out', `${method} ${shown}${extra.range ? ` Range: ${extra.range}` : ''}${cond}`);
     const res = await ctx.dispatcher.request({
       origin: u.origin,
       path: `${u.pathname}${u.search}`,

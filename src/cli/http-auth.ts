@@ -1,0 +1,53 @@
+/**
+ * Basic-auth credentials for the commands that make HTTP requests (`http`, `download`), as curl
+ * finds them: `-u user:password` (the password asked for, or NETKIT_PASSWORD, when missing), else
+ * with `-n` / `--netrc-file` the netrc entry for the URL's host, unless the URL carries its own.
+ */
+import { Option } from 'commander';
+import { usageError } from '../core/errors.js';
+import { findNetrc, loadNetrc } from '../core/netrc.js';
+import { readPassword } from './util.js';
+
+export interface HttpAuthFlags {
+  user?: string;
+  netrc?: boolean;
+  netrcFile?: string;
+}
+
+export function userOption(): Option {
+  return new Option('-u, --user <user[:password]>', 'basic auth (asks for the password when it is missing)');
+}
+
+export function netrcOption(): Option {
+  return new Option('-n, --netrc', 'basic auth from ~/.netrc (or $NETRC) for the URL host, as in curl');
+}
+
+export function netrcFileOption(): Option {
+  return new Option('--netrc-file <file>', 'like --netrc, from this file');
+}
+
+export async function basicAuth(
+  url: string,
+  flags: HttpAuthFlags,
+): Promise<{ username: string; password: string } | undefined> {
+  if (flags.user !== undefined) {
+    const i = flags.user.indexOf(':');
+    const username = i === -1 ? flags.user : flags.user.slice(0, i);
+    if (i !== -1) return { username, password: flags.user.slice(i + 1) };
+    if (process.env.NETKIT_PASSWORD === undefined && !process.stdin.isTTY)
+      throw usageError(
+        `no password for -u ${username}: use -u ${username}:PASSWORD, NETKIT_PASSWORD or a TTY`,
+      );
+    return { username, password: await readPassword(undefined, `Password for ${username}: `) };
+  }
+  if (!flags.netrc && flags.netrcFile === undefined) return undefined;
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return undefined; // the command reports the bad URL itself
+  }
+  if (target.username || target.password) return undefined;
+  const saved = findNetrc(await loadNetrc(flags.netrcFile), target.hostname);
+  return saved?.login === undefined ? undefined : { username: saved.login, password: saved.password ?? '' };
+}
