@@ -15,7 +15,7 @@ export { LineConnection, type LineConnectionOptions } from './core/connection.js
 export { resolveDataDir, writeFileAtomic } from './core/datadir.js';
 export { NetkitError, type NetkitErrorCode } from './core/errors.js';
 export { type LineItem, LineSplitter } from './core/lines.js';
-export { findNetrc, loadNetrc, type NetrcEntry, parseNetrc } from './core/netrc.js';
+export { findNetrc, loadNetrc, type Netrc, type NetrcEntry, netrcLogin, parseNetrc } from './core/netrc.js';
 export { listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
 export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js';
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';

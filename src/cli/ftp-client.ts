@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
-import { findNetrc, loadNetrc } from '../core/netrc.js';
+import { netrcLogin } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
@@ -84,15 +84,15 @@ async function open(urlText: string, opts: CommonOptions): Promise<{ client: Ftp
   const implicit = opts.implicitTls === true || url.scheme === 'ftps';
   const given = opts.user ?? url.user;
   let givenPassword = opts.password ?? url.password;
-  // like ftp(1) and lftp: a login for this host from ~/.netrc fills in what the URL and flags leave out
-  const saved =
-    givenPassword === undefined &&
-    process.env.NETKIT_PASSWORD === undefined &&
-    (opts.netrc || opts.netrcFile !== undefined)
-      ? findNetrc(await loadNetrc(opts.netrcFile), url.host, given)
-      : undefined;
-  const user = given ?? saved?.login;
-  givenPassword ??= saved?.password;
+  let user = given;
+  // like ftp(1) and lftp: the netrc login for this host fills in what the URL and flags leave out
+  // (a password in NETKIT_PASSWORD still comes before the file's)
+  if ((given === undefined || givenPassword === undefined) && (opts.netrc || opts.netrcFile !== undefined)) {
+    const saved = await netrcLogin(url.host, given, opts.netrcFile);
+    user ??= saved?.login;
+    if (givenPassword === undefined && process.env.NETKIT_PASSWORD === undefined)
+      givenPassword = saved?.password;
+  }
   const anonymous = user === undefined || /^(anonymous|ftp)$/i.test(user);
   const host = url.host.includes(':') ? `[${url.host}]` : url.host;
   const password = anonymous

@@ -1,11 +1,13 @@
 /**
  * Basic-auth credentials for the commands that make HTTP requests (`http`, `download`), as curl
  * finds them: `-u user:password` (the password asked for, or NETKIT_PASSWORD, when missing), else
- * with `-n` / `--netrc-file` the netrc entry for the URL's host, unless the URL carries its own.
+ * with `-n` / `--netrc-file` the netrc entry for the URL's host (for the URL's user, when it names
+ * one without a password), unless the URL carries a password of its own.
  */
 import { Option } from 'commander';
 import { usageError } from '../core/errors.js';
-import { findNetrc, loadNetrc } from '../core/netrc.js';
+import { netrcLogin } from '../core/netrc.js';
+import { decodeUserinfo } from '../http/userinfo.js';
 import { readPassword } from './util.js';
 
 export interface HttpAuthFlags {
@@ -47,7 +49,10 @@ export async function basicAuth(
   } catch {
     return undefined; // the command reports the bad URL itself
   }
-  if (target.username || target.password) return undefined;
-  const saved = findNetrc(await loadNetrc(flags.netrcFile), target.hostname);
-  return saved?.login === undefined ? undefined : { username: saved.login, password: saved.password ?? '' };
+  if (target.password) return undefined; // the URL carries its own
+  // a user name in the URL picks that user's entry (its password completes the URL's login)
+  const login = target.username ? decodeUserinfo(target.username) : undefined;
+  const saved = await netrcLogin(target.hostname, login, flags.netrcFile);
+  const username = login ?? saved?.login;
+  return username === undefined ? undefined : { username, password: saved?.password ?? '' };
 }

@@ -99,31 +99,52 @@ export function defaultNetrcPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.NETRC || path.join(os.homedir(), '.netrc');
 }
 
-/**
- * Read a netrc file. A missing default file is no entries; a missing file named explicitly is an
- * error. A file with a password that others may read is refused (chmod 600 fixes it).
- */
-export async function loadNetrc(file?: string): Promise<NetrcEntry[]> {
+export interface Netrc {
+  file: string;
+  entries: NetrcEntry[];
+  /** group or others may read it */
+  othersMayRead: boolean;
+}
+
+/** Read a netrc file. A missing default file is no entries; a missing file named explicitly is an error. */
+export async function loadNetrc(file?: string): Promise<Netrc> {
   const where = file ?? defaultNetrcPath();
   let text: string;
+  let mode: number;
   try {
-    text = await readFile(where, 'utf8');
+    [text, mode] = await Promise.all([readFile(where, 'utf8'), stat(where).then((st) => st.mode)]);
   } catch (err) {
-    if (file === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (file === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { file: where, entries: [], othersMayRead: false };
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
       `cannot read netrc file ${where}: ${(err as Error).message}`,
     );
   }
-  const entries = parseNetrc(text);
-  if (process.platform !== 'win32' && entries.some((e) => e.password !== undefined)) {
-    const st = await stat(where);
-    if (st.mode & 0o077) {
-      throw new NetkitError(
-        'NETKIT_INVALID_INPUT',
-        `${where} holds passwords but others may read it (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${where}`,
-      );
-    }
+  return {
+    file: where,
+    entries: parseNetrc(text),
+    othersMayRead: process.platform !== 'win32' && (mode & 0o077) !== 0,
+  };
+}
+
+/**
+ * The login for `host` from a netrc file ({@link findNetrc}). Using a password from a file that
+ * others may read is refused, as ftp(1) refuses it (chmod 600 fixes it); a file whose entry for
+ * this host has no password, or has no entry, is fine whatever its mode.
+ */
+export async function netrcLogin(
+  host: string,
+  login?: string,
+  file?: string,
+): Promise<NetrcEntry | undefined> {
+  const netrc = await loadNetrc(file);
+  const entry = findNetrc(netrc.entries, host, login);
+  if (entry?.password !== undefined && netrc.othersMayRead) {
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `${netrc.file} holds the password for ${host} but others may read it: chmod 600 ${netrc.file}`,
+    );
   }
-  return entries;
+  return entry;
 }

@@ -55,9 +55,13 @@ export function redactCommand(line: string): string {
   return `${m[1]}****`;
 }
 
-/** Remove the password from any `scheme://user:pass@host` inside a text. */
+/**
+ * Remove the password from any `scheme://user:pass@host` inside a text. The password runs to the
+ * last `@` of the word, so one containing `@` or `/` is hidden whole (a path with an `@` may be
+ * hidden with it: better too much than too little).
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@/\s]*@/gi, '$1:****@');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):\S*@/gi, '$1:****@');
 }
 
 /** `C: …` / `S: …` form, as printed by `--trace`. */

@@ -9,6 +9,7 @@
  * `ftps://` means implicit TLS (port 990); explicit AUTH TLS is a flag, not a scheme.
  */
 import { NetkitError } from '../core/errors.js';
+import { redactUrl } from '../core/trace.js';
 
 export interface FtpUrl {
   /** `ftps` = implicit TLS */
@@ -33,12 +34,7 @@ export const FTP_PORT = 21;
 export const FTPS_IMPLICIT_PORT = 990;
 
 function invalid(url: string, why: string): NetkitError {
-  return new NetkitError('NETKIT_INVALID_INPUT', `bad FTP URL "${redactPassword(url)}": ${why}`);
-}
-
-/** Hide the password part of a URL for messages. */
-function redactPassword(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^/@:]*):[^/]*@/i, '$1:****@');
+  return new NetkitError('NETKIT_INVALID_INPUT', `bad FTP URL "${redactUrl(url)}": ${why}`);
 }
 
 /** Strict percent-decoding: `%zz` or a truncated escape is an error, not a literal. */
@@ -75,7 +71,13 @@ export function parseFtpUrl(url: string): FtpUrl {
     if (userinfo !== undefined) {
       const colon = userinfo.indexOf(':');
       user = percentDecode(colon === -1 ? userinfo : userinfo.slice(0, colon));
-      if (colon !== -1) password = percentDecode(userinfo.slice(colon + 1));
+      if (colon !== -1) {
+        try {
+          password = percentDecode(userinfo.slice(colon + 1));
+        } catch {
+          throw new Error('bad percent-escape in the password'); // without the password itself
+        }
+      }
       if (user === '') throw new Error('empty user name');
     }
   } catch (err) {

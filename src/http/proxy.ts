@@ -8,7 +8,9 @@
  *   CGI a request header `Proxy:` becomes `HTTP_PROXY`, the "httpoxy" hole), `https_proxy` or
  *   `HTTPS_PROXY` for https:// URLs, `all_proxy` or `ALL_PROXY` for both.
  * - `noProxy` (`--noproxy LIST`), else `no_proxy` / `NO_PROXY`: comma-separated host names, each
- *   also matching its subdomains (`example.org`, `.example.org`), optionally `:port`; `*` = all.
+ *   also matching its subdomains (`example.org`, `.example.org`), optionally `:port`; IP
+ *   addresses (`::1` or `[::1]:8080`), which match only themselves; address blocks
+ *   (`10.0.0.0/8`); `*` = all. A proxy given without a port is on 1080 (https://: 443), as in curl.
  *
  * http:// URLs go to an HTTP proxy as absolute-form requests (`GET http://host/path`, what curl
  * and browsers do); https:// URLs through a `CONNECT` tunnel, so TLS stays end to end and the
@@ -19,8 +21,10 @@
  * and keeps IPv6 brackets when matching `no_proxy`); undici's `ProxyAgent` does the proxying.
  */
 import { createRequire } from 'node:module';
+import { BlockList, isIP } from 'node:net';
 import type { Agent, Dispatcher } from 'undici';
 import { NetkitError } from '../core/errors.js';
+import { redactUrl } from '../core/trace.js';
 
 export interface ProxyOptions {
   /** Proxy for every URL (curl --proxy); '' = none, not even from the environment. */
@@ -38,42 +42,48 @@ export interface ProxyRoute {
 
 const SCHEMES = new Set(['http:', 'https:']);
 
-/** A proxy URL as given (`host:port` → `http://host:port`), checked; throws NETKIT_INVALID_INPUT. */
+/** curl's default proxy ports: 1080 for an http:// proxy given without one, 443 for https://. */
+const DEFAULT_PROXY_PORT: Record<string, string> = { 'http:': '1080', 'https:': '443' };
+
+/**
+ * A proxy URL as given, checked and completed: `host:port` means `http://host:port`, a missing
+ * port is curl's default, a path is ignored (as curl ignores it). Throws NETKIT_INVALID_INPUT.
+ */
 export function normaliseProxyUrl(text: string): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  const shown = JSON.stringify(redactProxy(text));
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    throw new NetkitError('NETKIT_INVALID_INPUT', `invalid proxy URL ${JSON.stringify(redactProxy(text))}`);
+    throw new NetkitError('NETKIT_INVALID_INPUT', `invalid proxy URL ${shown}`);
   }
   if (url.protocol.startsWith('socks')) {
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
-      `SOCKS proxies are not supported (${JSON.stringify(redactProxy(text))}): use an HTTP proxy`,
+      `SOCKS proxies are not supported (${shown}): use an HTTP proxy`,
     );
   }
   if (!SCHEMES.has(url.protocol) || !url.hostname) {
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
-      `invalid proxy URL ${JSON.stringify(redactProxy(text))}: use http:// or https://HOST:PORT`,
+      `invalid proxy URL ${shown}: use http:// or https://HOST:PORT`,
     );
   }
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw new NetkitError(
-      'NETKIT_INVALID_INPUT',
-      `invalid proxy URL ${JSON.stringify(redactProxy(text))}: a proxy URL has no path`,
-    );
-  }
-  return withScheme;
+  url.port ||= DEFAULT_PROXY_PORT[url.protocol]!;
+  return `${url.protocol}//${url.username || url.password ? `${url.username}:${url.password}@` : ''}${url.host}`;
 }
 
-/** The proxy URL with its password replaced by `***`, for traces and messages. */
+/** The proxy URL with its password replaced by `***`, for traces and messages (scheme optional). */
 export function redactProxy(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? redactUrl(text) : redactUrl(`x://${text}`).slice(4);
 }
 
-/** Resolve flags and environment into a route; undefined when every request goes direct. */
+/**
+ * Resolve flags and environment into a route; undefined when every request goes direct. The
+ * proxy URLs are checked only when a request uses one, so a stray `all_proxy=socks://…` in the
+ * environment does not stop requests to hosts in `no_proxy`.
+ */
 export function proxyRoute(
   opts: ProxyOptions = {},
   env: NodeJS.ProcessEnv = process.env,
@@ -92,31 +102,60 @@ export function proxyRoute(
   if (!httpProxy && !httpsProxy) return undefined;
   const noProxy = (opts.noProxy ?? pick('no_proxy', 'NO_PROXY')).trim();
   if (noProxy === '*') return undefined;
-  return {
-    httpProxy: httpProxy && normaliseProxyUrl(httpProxy),
-    httpsProxy: httpsProxy && normaliseProxyUrl(httpsProxy),
-    noProxy,
-  };
+  return { httpProxy, httpsProxy, noProxy };
 }
 
-/** The proxy a request to `url` goes through under `route`, or undefined when it goes direct. */
+/** One `no_proxy` entry: a name (and its subdomains), an IP address, or an address block. */
+function bypasses(entry: string, host: string, port: number): boolean {
+  let name = entry;
+  let entryPort: number | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) {
+    name = bracketed[1]!;
+    entryPort = bracketed[2] ? Number(bracketed[2]) : undefined;
+  } else if (entry.split(':').length === 2) {
+    // host:port (an IPv6 address has more colons, and no port unless bracketed)
+    const [h, p] = entry.split(':') as [string, string];
+    if (/^\d+$/.test(p)) {
+      name = h;
+      entryPort = Number(p);
+    }
+  }
+  if (entryPort !== undefined && entryPort !== port) return false;
+  name = name.replace(/^\*?\./, '').toLowerCase();
+  const family = isIP(host);
+  const slash = name.indexOf('/');
+  if (slash !== -1) {
+    // CIDR, as curl reads it: 192.168.0.0/16, fe80::/10
+    const base = name.slice(0, slash);
+    const bits = Number(name.slice(slash + 1));
+    if (!family || isIP(base) !== family || !Number.isInteger(bits)) return false;
+    const block = new BlockList();
+    try {
+      block.addSubnet(base, bits, family === 6 ? 'ipv6' : 'ipv4');
+    } catch {
+      return false;
+    }
+    return block.check(host, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  // an address matches only itself; a name also matches its subdomains
+  return family ? host === name : host === name || host.endsWith(`.${name}`);
+}
+
+/**
+ * The proxy a request to `url` goes through under `route` (checked and completed by
+ * {@link normaliseProxyUrl}, which throws for a bad one), or undefined when it goes direct.
+ */
 export function proxyFor(route: ProxyRoute | undefined, url: URL): string | undefined {
   if (!route) return undefined;
   const proxy = url.protocol === 'https:' ? route.httpsProxy : route.httpProxy;
   if (!proxy) return undefined;
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-  for (const raw of route.noProxy.split(/[,\s]+/)) {
-    if (!raw) continue;
-    const m = /^(.+):(\d+)$/.exec(raw);
-    if (m && Number(m[2]) !== port) continue;
-    const name = (m ? m[1]! : raw)
-      .replace(/^\*?\./, '')
-      .replace(/^\[|\]$/g, '')
-      .toLowerCase();
-    if (host === name || host.endsWith(`.${name}`)) return undefined;
+  for (const entry of route.noProxy.split(/[,\s]+/)) {
+    if (entry && bypasses(entry, host, port)) return undefined;
   }
-  return proxy;
+  return normaliseProxyUrl(proxy);
 }
 
 /**

@@ -19,12 +19,16 @@ import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, redactUrl, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
+import { httpError } from './http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
+import { takeUserinfo } from './userinfo.js';
+
+export { httpError } from './http-error.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -113,87 +117,20 @@ export interface HttpResponse {
 
 type HeaderList = Array<[string, string]>;
 
-/**
- * Map undici/Node failures to NetkitError with a stable code and a one-line message. `proxy` is
- * the proxy the request went through: connection failures are then the proxy's, and said so.
- */
-export function httpError(err: unknown, url: string, proxy?: string): Error {
-  if (err instanceof NetkitError) return err;
-  const e = err as NodeJS.ErrnoException & { code?: string };
-  const target = safeOrigin(url);
-  const where = proxy ? `proxy ${safeOrigin(proxy)} (for ${target})` : target;
-  // undici's words for a proxy that answered a CONNECT with an error, or a forwarded request with 407
-  const refused =
-    proxy && /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)/.exec(errorMessage(err));
-  if (refused) {
-    const status = refused[1] ?? refused[2];
-    return new NetkitError(
-      'NETKIT_CONNECT_FAILED',
-      `proxy ${safeOrigin(proxy)} refused the ${refused[1] ? 'tunnel' : 'request'} to ${target}: HTTP ${status}${status === '407' ? ' (proxy authentication required: --proxy http://USER:PASSWORD@HOST:PORT)' : ''}`,
-      { cause: err },
-    );
-  }
-  switch (e?.code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return new NetkitError('NETKIT_TIMEOUT', `timed out connecting to ${where}`, { cause: err });
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return new NetkitError('NETKIT_TIMEOUT', `timed out waiting for the response from ${where}`, {
-        cause: err,
-      });
-    case 'UND_ERR_BODY_TIMEOUT':
-      return new NetkitError('NETKIT_TIMEOUT', `timed out reading the response body from ${where}`, {
-        cause: err,
-      });
-    case 'ECONNREFUSED':
-      return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new NetkitError('NETKIT_CONNECT_FAILED', `cannot resolve host of ${where}`, { cause: err });
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
-      return new NetkitError('NETKIT_PROTOCOL', `connection to ${where} closed unexpectedly`, { cause: err });
-    case 'UND_ERR_ABORTED':
-    case 'ABORT_ERR':
-      return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
-    default:
-      if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code))
-        return new NetkitError(
-          'NETKIT_CONNECT_FAILED',
-          `TLS certificate of ${proxy?.startsWith('https:') ? where : target} not trusted: ${errorMessage(err)} (use --insecure to skip verification)`,
-          { cause: err },
-        );
-      return new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-function safeOrigin(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-}
-
 /** Check an http(s) URL and split off user info (returned percent-decoded). */
 export function parseRequestUrl(url: string): { url: URL; auth?: { username: string; password: string } } {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new NetkitError('NETKIT_USAGE', `invalid URL: ${JSON.stringify(url)}`);
+    throw new NetkitError('NETKIT_USAGE', `invalid URL: ${JSON.stringify(redactUrl(url))}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new NetkitError(
       'NETKIT_USAGE',
-      `unsupported URL scheme "${u.protocol.replace(/:$/, '')}" (http and https only): ${url}`,
+      `unsupported URL scheme "${u.protocol.replace(/:$/, '')}" (http and https only): ${redactUrl(url)}`,
     );
-  let auth: { username: string; password: string } | undefined;
-  if (u.username || u.password) {
-    auth = { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-    u.username = '';
-    u.password = '';
-  }
+  const auth = takeUserinfo(u);
   u.hash = '';
   return auth ? { url: u, auth } : { url: u };
 }
@@ -409,6 +346,11 @@ export class HttpClient extends EventEmitter {
       const path = `${url.pathname}${url.search}`;
       const proxy = proxyFor(this.route(), url);
       if (proxy) this.trace('info', `via proxy ${redactProxy(proxy)}`);
+      if (proxy && hasHeader(sendHeaders, 'proxy-authorization'))
+        throw new NetkitError(
+          'NETKIT_USAGE',
+          'give the proxy credentials in the proxy URL (-x http://USER:PASSWORD@HOST:PORT), not as a Proxy-Authorization header',
+        );
       this.trace('out', `${method} ${path} HTTP/1.1`);
       this.trace('out', `Host: ${url.host}`);
       for (const [k, v] of sendHeaders) this.trace('out', `${k}: ${redactHeader(k, v)}`);
@@ -472,12 +414,14 @@ export class HttpClient extends EventEmitter {
       } catch {
         throw new NetkitError(
           'NETKIT_PROTOCOL',
-          `bad redirect Location ${JSON.stringify(location)} from ${url.href}`,
+          `bad redirect Location ${JSON.stringify(redactUrl(location))} from ${url.href}`,
         );
       }
       if (next.protocol !== 'http:' && next.protocol !== 'https:')
         throw new NetkitError('NETKIT_PROTOCOL', `redirect to unsupported URL ${next.href}`);
       next.hash = '';
+      // credentials written into a Location are neither used nor shown in hops, traces or --meta
+      takeUserinfo(next);
       if (redirects.length >= maxRedirects)
         throw new NetkitError(
           'NETKIT_PROTOCOL',

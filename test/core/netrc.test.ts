@@ -5,7 +5,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findNetrc, loadNetrc, parseNetrc } from '../../src/core/netrc.js';
+import { findNetrc, loadNetrc, netrcLogin, parseNetrc } from '../../src/core/netrc.js';
 import { pattern, startPyftpdlib, writeTree } from '../ftp/client-helpers.js';
 import { netkit, run, tempDir } from '../helpers/net.js';
 import { startTestServer, type TestServer } from '../http/http-test-server.js';
@@ -61,24 +61,29 @@ describe('netrc parsing', () => {
     ]);
     expect(py.code, py.stderr).toBe(0);
     const theirs = JSON.parse(py.stdout) as Array<[string, string, string]>;
-    const entries = await loadNetrc(file);
+    const { entries } = await loadNetrc(file);
     expect(hosts.map((h) => [findNetrc(entries, h)?.login, findNetrc(entries, h)?.password])).toEqual(
       theirs.map((t) => [t[0], t[2]]),
     );
   });
 
-  it('refuses a netrc with passwords that others may read; a missing default file is no logins', async () => {
+  it('refuses to use a password from a netrc that others may read; a missing default file is no logins', async () => {
     const file = path.join(dir, 'open.netrc');
-    await writeFile(file, 'machine h login u password p\n');
+    await writeFile(file, 'machine h login u password p\nmachine nopw login anonymous\n');
     await chmod(file, 0o644);
-    await expect(loadNetrc(file)).rejects.toThrow(/others may read it \(mode 644\): chmod 600/);
+    await expect(netrcLogin('h', undefined, file)).rejects.toThrow(
+      /holds the password for h but others may read it: chmod 600/,
+    );
+    // an entry without a password, or no entry at all, is fine whatever the mode (as in ftp(1))
+    expect(await netrcLogin('nopw', undefined, file)).toEqual({ machine: 'nopw', login: 'anonymous' });
+    expect(await netrcLogin('elsewhere', undefined, file)).toBeUndefined();
     await chmod(file, 0o600);
-    expect(await loadNetrc(file)).toHaveLength(1);
+    expect(await netrcLogin('h', undefined, file)).toEqual({ machine: 'h', login: 'u', password: 'p' });
     await expect(loadNetrc(path.join(dir, 'missing'))).rejects.toThrow(/cannot read netrc file/);
     const saved = process.env.NETRC;
     process.env.NETRC = path.join(dir, 'missing');
     try {
-      expect(await loadNetrc()).toEqual([]);
+      expect((await loadNetrc()).entries).toEqual([]);
     } finally {
       if (saved === undefined) delete process.env.NETRC;
       else process.env.NETRC = saved;
@@ -122,6 +127,17 @@ describe('logins from netrc', () => {
     const skipped = await netkit(['ftp', 'ls', '--no-netrc', url], { env: { NETRC: netrc } });
     expect(skipped.code, skipped.stderr).toBe(0);
     expect(skipped.stdout).not.toContain('only-bob.txt');
+    // NETKIT_PASSWORD gives the password; the user still comes from the netrc
+    const envPassword = await netkit(['ftp', 'ls', url], {
+      env: { NETRC: netrc, NETKIT_PASSWORD: 'ftp-S3cret' },
+    });
+    expect(envPassword.stdout).toContain('only-bob.txt');
+    // a readable netrc without an entry for this host does not get in the way of anonymous access
+    const other = path.join(dir, 'other.netrc');
+    await writeFile(other, 'machine elsewhere.example login x password y\n');
+    await chmod(other, 0o644);
+    const anonymous = await netkit(['ftp', 'ls', url], { env: { NETRC: other } });
+    expect(anonymous.code, anonymous.stderr).toBe(0);
   });
 
   it('netkit http -n sends the netrc login as Basic auth, only when asked', async () => {
@@ -132,5 +148,10 @@ describe('logins from netrc', () => {
     expect(viaFile.stdout).toBe('hello bob\n');
     const without = await netkit(['http', 'get', url], { env: { NETRC: netrc } });
     expect(without.stdout).toBe('who are you?\n');
+    // a user in the URL without a password: the netrc entry for that user completes it (as curl)
+    const userOnly = await netkit(['http', 'get', '-n', url.replace('http://', 'http://bob@')], {
+      env: { NETRC: netrc },
+    });
+    expect(userOnly.stdout).toBe('hello bob\n');
   });
 });

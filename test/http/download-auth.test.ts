@@ -89,7 +89,11 @@ describe('download with Basic authentication', () => {
     const out = path.join(dir, 'echo.json');
     const target = `${b.origin}/echo`;
     const url = `${a.origin.replace('http://', 'http://bob:hunter2@')}/redirect/302?to=${encodeURIComponent(target)}`;
-    const handle = download(url, { output: out, connections: 1 });
+    const handle = download(url, {
+      output: out,
+      connections: 1,
+      headers: { cookie: 'session=abc' },
+    });
     let started = '';
     handle.on('start', (s: { url: string }) => {
       started = s.url;
@@ -100,7 +104,47 @@ describe('download with Basic authentication', () => {
     expect(a.requests.at(-1)?.headers.authorization).toBe(
       `Basic ${Buffer.from('bob:hunter2').toString('base64')}`,
     );
+    expect(a.requests.at(-1)?.headers.cookie).toBe('session=abc');
+    // nor does a Cookie or Authorization header the caller added (curl -L drops them too)
     const echoed = JSON.parse(await readFile(out, 'utf8')) as { headers: Record<string, string> };
     expect(echoed.headers.authorization).toBeUndefined();
+    expect(echoed.headers.cookie).toBeUndefined();
+    const bearer = path.join(dir, 'bearer.json');
+    await download(`${a.origin}/redirect/302?to=${encodeURIComponent(target)}`, {
+      output: bearer,
+      headers: { Authorization: 'Bearer T0KEN' },
+    }).promise;
+    expect(a.requests.at(-1)?.headers.authorization).toBe('Bearer T0KEN');
+    expect(JSON.parse(await readFile(bearer, 'utf8')).headers.authorization).toBeUndefined();
+  });
+
+  it('never echoes a password from a URL it cannot use, nor one from a redirect', async () => {
+    const runs = await Promise.all([
+      netkit(['download', 'http://alice:SECRETX@127.0.0.1:99999/f']),
+      netkit(['http', 'get', 'http://alice:SECRETY@127.0.0.1:99999/x']),
+      netkit(['http', 'get', 'gopher://alice:SECRETY@127.0.0.1/x']),
+      netkit(['ftp', 'ls', 'ftp://bob:SECRET%zz@127.0.0.1:1/']),
+      netkit(['ftp', 'ls', 'ftp://bob:SEC/RET@127.0.0.1:1/']),
+    ]);
+    for (const r of runs) {
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).not.toMatch(/SECRET|SEC\/RET/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // a Location carrying credentials: followed, but they are not used or shown
+    const target = `${b.origin.replace('http://', 'http://eve:L0cationPw@')}/echo`;
+    const r = await netkit([
+      'download',
+      '--json',
+      '--quiet',
+      '-o',
+      path.join(dir, 'loc.json'),
+      `${a.origin}/redirect/302?to=${encodeURIComponent(target)}`,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('L0cationPw');
+    expect(
+      JSON.parse(await readFile(path.join(dir, 'loc.json'), 'utf8')).headers.authorization,
+    ).toBeUndefined();
   });
 });

@@ -24,10 +24,11 @@ describe('proxy selection (curl rules)', () => {
   it('takes --proxy over the environment, and "" means none at all', () => {
     const env = { http_proxy: 'http://env:1', https_proxy: 'http://envs:2' };
     expect(proxyRoute({ proxy: 'p:3128' }, env)).toEqual({
-      httpProxy: 'http://p:3128',
-      httpsProxy: 'http://p:3128',
+      httpProxy: 'p:3128',
+      httpsProxy: 'p:3128',
       noProxy: '',
     });
+    expect(proxyFor(proxyRoute({ proxy: 'p:3128' }, env), new URL('https://x/'))).toBe('http://p:3128');
     expect(proxyRoute({ proxy: '' }, env)).toBeUndefined();
     expect(proxyRoute({}, {})).toBeUndefined();
   });
@@ -45,6 +46,10 @@ describe('proxy selection (curl rules)', () => {
       noProxy: '',
     });
     expect(proxyRoute({}, { http_proxy: 'http://a:1', no_proxy: '*' })).toBeUndefined();
+    // a bad proxy in the environment only matters to the requests that would use it
+    const route = proxyRoute({}, { all_proxy: 'socks://desktop:1080', no_proxy: 'localhost' });
+    expect(proxyFor(route, new URL('http://localhost:8080/'))).toBeUndefined();
+    expect(() => proxyFor(route, new URL('http://example.org/'))).toThrow(/SOCKS proxies are not supported/);
   });
 
   it('matches no_proxy entries as curl does: the host, its subdomains, an optional port', () => {
@@ -60,17 +65,32 @@ describe('proxy selection (curl rules)', () => {
     expect(via('http://host:8080/')).toBeUndefined();
     expect(via('http://host:8081/')).toBe('http://p:1');
     expect(via('http://[::1]:9/')).toBeUndefined();
+    const v6 = proxyRoute({ proxy: 'http://p:1', noProxy: '::1,10.0.0.0/8,[fe80::1]:8080,*.0.0.1' }, {})!;
+    expect(proxyFor(v6, new URL('http://[::1]/'))).toBeUndefined();
+    expect(proxyFor(v6, new URL('http://10.20.30.40/'))).toBeUndefined();
+    expect(proxyFor(v6, new URL('http://11.0.0.1/'))).toBe('http://p:1');
+    expect(proxyFor(v6, new URL('http://[fe80::1]:8080/'))).toBeUndefined();
+    expect(proxyFor(v6, new URL('http://[fe80::1]:8081/'))).toBe('http://p:1');
+    // an address matches only itself, never as a "subdomain" (curl: *.0.0.1 does not cover 127.0.0.1)
+    expect(proxyFor(v6, new URL('http://127.0.0.1/'))).toBe('http://p:1');
     expect(proxyFor(proxyRoute({}, { https_proxy: 'http://p:1' }), new URL('http://x/'))).toBeUndefined();
   });
 
   it('refuses proxy URLs that cannot be one, without showing the password', () => {
     expect(normaliseProxyUrl('proxy.lan:3128')).toBe('http://proxy.lan:3128');
-    expect(normaliseProxyUrl('https://u:p@proxy:443')).toBe('https://u:p@proxy:443');
+    expect(normaliseProxyUrl('https://u:p@proxy:8443')).toBe('https://u:p@proxy:8443');
+    // curl's default ports, and a path ignored as curl ignores it
+    expect(normaliseProxyUrl('proxy.lan')).toBe('http://proxy.lan:1080');
+    expect(normaliseProxyUrl('https://proxy.lan')).toBe('https://proxy.lan');
+    expect(normaliseProxyUrl('http://proxy:1/path')).toBe('http://proxy:1');
     expect(() => normaliseProxyUrl('ftp://proxy:21')).toThrow(/use http:\/\/ or https:\/\//);
     expect(() => normaliseProxyUrl('socks5://proxy:1080')).toThrow(/SOCKS proxies are not supported/);
-    expect(() => normaliseProxyUrl('http://u:hunter2@proxy:1/path')).toThrow(/no path/);
-    expect(() => normaliseProxyUrl('http://u:hunter2@proxy:1/path')).not.toThrow(/hunter2/);
-    expect(redactProxy('http://bob:s3cret@proxy:3128')).toBe('http://bob:***@proxy:3128');
+    expect(() => normaliseProxyUrl('u:hunter2@proxy:notaport')).toThrow(
+      /invalid proxy URL "u:\*\*\*\*@proxy:notaport"/,
+    );
+    expect(redactProxy('http://bob:s3cret@proxy:3128')).toBe('http://bob:****@proxy:3128');
+    expect(redactProxy('http://bob:p@ss/w@proxy:3128')).toBe('http://bob:****@proxy:3128');
+    expect(redactProxy('bob:s3cret@proxy:3128')).toBe('bob:****@proxy:3128');
     expect(redactProxy('http://proxy:3128')).toBe('http://proxy:3128');
   });
 });
@@ -155,7 +175,7 @@ describe('through tinyproxy', () => {
     expect(JSON.parse(ok.stdout).headers.via).toMatch(/tinyproxy/);
     // the proxy takes Proxy-Authorization for itself: the origin never sees it
     expect(JSON.parse(ok.stdout).headers['proxy-authorization']).toBeUndefined();
-    expect(ok.stderr).toContain('via proxy http://bob:***@');
+    expect(ok.stderr).toContain('via proxy http://bob:****@');
     expect(ok.stderr).not.toContain('s3cret');
 
     const denied = await netkit(['http', 'get', '-x', authProxy.url, `${origin.origin}/echo`]);
@@ -206,6 +226,18 @@ describe('through tinyproxy', () => {
       );
     } finally {
       ncat.kill();
+    }
+  });
+
+  it('refuses -H Proxy-Authorization when a proxy is used: the credentials go in the proxy URL', async () => {
+    const header = `Proxy-Authorization: Basic ${Buffer.from('bob:s3cret').toString('base64')}`;
+    for (const args of [
+      ['http', 'get', '-H', header, '-x', authProxy.url, `${origin.origin}/echo`],
+      ['download', '-H', header, '-x', authProxy.url, '-o', path.join(dir, 'pa.out'), `${files.url}big.bin`],
+    ]) {
+      const r = await netkit(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/give the proxy credentials in the proxy URL/);
     }
   });
 

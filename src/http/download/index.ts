@@ -22,7 +22,9 @@ import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
+import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
+import { type Credentials, takeUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
 import {
@@ -167,19 +169,12 @@ export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
 const MAX_RESTARTS = 3;
 
-/** The URL without user info, and that user info (percent-decoded); a bad URL is left to run(). */
-function splitCredentials(url: string): { url: string; auth?: { username: string; password: string } } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return { url };
-  }
-  if (!u.username && !u.password) return { url };
-  const auth = { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
-  u.username = '';
-  u.password = '';
-  return { url: u.href, auth };
+/** The URL without user info, and that user info; a bad URL is left to run(). */
+function splitCredentials(url: string): { url: string; auth?: Credentials } {
+  if (!URL.canParse(url)) return { url };
+  const u = new URL(url);
+  const auth = takeUserinfo(u);
+  return auth ? { url: u.href, auth } : { url };
 }
 
 /** Start a download; see the module comment. */
@@ -286,6 +281,7 @@ class DownloadJob {
       trace: this.tracer(conn),
       maxRedirects: this.opts.maxRedirects,
       ...(this.auth ? { auth: this.auth } : {}),
+      ...(URL.canParse(this.url) ? { userOrigin: new URL(this.url).origin } : {}),
     };
   }
 
@@ -299,8 +295,14 @@ class DownloadJob {
     const started = performance.now();
     const progressTimer = setInterval(() => this.emitProgress(), this.opts.progressIntervalMs);
     progressTimer.unref();
+    let proxy: string | undefined;
     try {
-      const proxy = proxyFor(this.route, checkUrl(this.url));
+      proxy = proxyFor(this.route, checkUrl(this.url));
+      if (proxy && Object.keys(this.headers).some((h) => h.toLowerCase() === 'proxy-authorization'))
+        throw new NetkitError(
+          'NETKIT_USAGE',
+          'give the proxy credentials in the proxy URL (--proxy http://USER:PASSWORD@HOST:PORT), not as a Proxy-Authorization header',
+        );
       const checksum =
         typeof this.opts.checksum === 'string' ? parseChecksum(this.opts.checksum) : this.opts.checksum;
       const trace = this.tracer(nextConnId());
@@ -391,7 +393,8 @@ class DownloadJob {
             cause: err,
           },
         );
-      throw err;
+      // network failures as one line that names the host (and the proxy, when it was the proxy's)
+      throw err instanceof NetkitError ? err : httpError(err, this.url, proxy);
     } finally {
       clearInterval(progressTimer);
       await this.agent.destroy().catch(() => {});

@@ -6,7 +6,9 @@
  */
 import type { Dispatcher } from 'undici';
 import { NetkitError } from '../../core/errors.js';
+import { redactUrl } from '../../core/trace.js';
 import { parseContentRange } from '../range.js';
+import { withoutUserinfo } from '../userinfo.js';
 
 export interface ProbeResult {
   /** the URL after redirects; segments are fetched from here */
@@ -33,7 +35,12 @@ export interface RequestContext {
   maxRedirects: number;
   /** `Authorization` value for requests to `origin` (and no other) */
   auth?: { origin: string; header: string };
+  /** origin of the URL the user gave: `headers` that carry secrets go there only */
+  userOrigin?: string;
 }
+
+/** Request headers that carry credentials: not sent on to another origin (as curl -L does). */
+const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
 
 /**
  * Drop a response body we will not read. undici reports a body destroyed before its end as an
@@ -74,10 +81,13 @@ export function checkUrl(url: string): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new NetkitError('NETKIT_INVALID_INPUT', `"${url}" is not a URL`);
+    throw new NetkitError('NETKIT_INVALID_INPUT', `"${redactUrl(url)}" is not a URL`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new NetkitError('NETKIT_INVALID_INPUT', `"${url}": only http and https URLs can be downloaded`);
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `"${redactUrl(url)}": only http and https URLs can be downloaded`,
+    );
   return u;
 }
 
@@ -94,7 +104,14 @@ export async function requestFollowing(
   for (let hop = 0; ; hop++) {
     const u = checkUrl(current);
     const headers: Record<string, string> = { ...ctx.headers, ...extra };
-    if (ctx.auth && u.origin === ctx.auth.origin) headers.authorization = ctx.auth.header;
+    if (ctx.userOrigin !== undefined && u.origin !== ctx.userOrigin) {
+      for (const name of Object.keys(headers))
+        if (SECRET_HEADERS.has(name.toLowerCase())) delete headers[name];
+    }
+    // an Authorization header the caller gave wins over credentials (as a custom header does in curl)
+    const ownAuthorization = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
+    if (ctx.auth && u.origin === ctx.auth.origin && !ownAuthorization)
+      headers.authorization = ctx.auth.header;
     const cond = extra['if-range'] ? ` If-Range: ${extra['if-range']}` : '';
     const shown = u.username || u.password ? `${u.protocol}//${u.host}${u.pathname}${u.search}` : u.href;
     ctx.trace('out', `${method} ${shown}${extra.range ? ` Range: ${extra.range}` : ''}${cond}`);
@@ -111,7 +128,8 @@ export async function requestFollowing(
       discard(res.body);
       if (hop >= ctx.maxRedirects)
         throw new NetkitError('NETKIT_PROTOCOL', `more than ${ctx.maxRedirects} redirects`);
-      current = new URL(location, u).href;
+      // credentials written into a Location are neither used nor shown
+      current = withoutUserinfo(new URL(location, u).href);
       continue;
     }
     return { url: current, res };

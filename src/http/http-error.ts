@@ -1,0 +1,69 @@
+/**
+ * One-line errors for failed HTTP requests, shared by the HTTP client and the downloader: undici
+ * and Node error codes become NetkitErrors that say what failed and where, naming the proxy when
+ * the failure was the proxy's, and never showing a password from a URL.
+ */
+import { errorMessage, NetkitError } from '../core/errors.js';
+import { redactUrl } from '../core/trace.js';
+
+/**
+ * Map undici/Node failures to NetkitError with a stable code and a one-line message. `proxy` is
+ * the proxy the request went through: connection failures are then the proxy's, and said so.
+ */
+export function httpError(err: unknown, url: string, proxy?: string): Error {
+  if (err instanceof NetkitError) return err;
+  const e = err as NodeJS.ErrnoException & { code?: string };
+  const target = safeOrigin(url);
+  const where = proxy ? `proxy ${safeOrigin(proxy)} (for ${target})` : target;
+  // undici's words for a proxy that answered a CONNECT with an error, or a forwarded request with 407
+  const refused =
+    proxy && /Proxy response \((\d+)\)|Proxy Authentication Required \((\d+)\)/.exec(errorMessage(err));
+  if (refused) {
+    const status = refused[1] ?? refused[2];
+    return new NetkitError(
+      'NETKIT_CONNECT_FAILED',
+      `proxy ${safeOrigin(proxy)} refused the ${refused[1] ? 'tunnel' : 'request'} to ${target}: HTTP ${status}${status === '407' ? ' (proxy authentication required: --proxy http://USER:PASSWORD@HOST:PORT)' : ''}`,
+      { cause: err },
+    );
+  }
+  switch (e?.code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `timed out connecting to ${where}`, { cause: err });
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `timed out waiting for the response from ${where}`, {
+        cause: err,
+      });
+    case 'UND_ERR_BODY_TIMEOUT':
+      return new NetkitError('NETKIT_TIMEOUT', `timed out reading the response body from ${where}`, {
+        cause: err,
+      });
+    case 'ECONNREFUSED':
+      return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new NetkitError('NETKIT_CONNECT_FAILED', `cannot resolve host of ${where}`, { cause: err });
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return new NetkitError('NETKIT_PROTOCOL', `connection to ${where} closed unexpectedly`, { cause: err });
+    case 'UND_ERR_ABORTED':
+    case 'ABORT_ERR':
+      return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
+    default:
+      if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code))
+        return new NetkitError(
+          'NETKIT_CONNECT_FAILED',
+          `TLS certificate of ${proxy?.startsWith('https:') ? where : target} not trusted: ${errorMessage(err)} (use --insecure to skip verification)`,
+          { cause: err },
+        );
+      return new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return redactUrl(url);
+  }
+}
