@@ -70,8 +70,14 @@ export function normaliseProxyUrl(text: string): string {
       `invalid proxy URL ${shown}: use http:// or https://HOST:PORT`,
     );
   }
-  url.port ||= DEFAULT_PROXY_PORT[url.protocol]!;
-  return `${url.protocol}//${url.username || url.password ? `${url.username}:${url.password}@` : ''}${url.host}`;
+  // URL drops a scheme's default port (`http://proxy:80` → `proxy`): only a port not written at all
+  // gets curl's default
+  const authority = withScheme.replace(/^[^:]+:\/\//, '').split(/[/?#]/)[0]!;
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+  const portWritten = /:\d+$/.test(hostPort.replace(/^\[[^\]]*\]/, ''));
+  const port = url.port || (portWritten ? '' : DEFAULT_PROXY_PORT[url.protocol]!);
+  const userinfo = url.username || url.password ? `${url.username}:${url.password}@` : '';
+  return `${url.protocol}//${userinfo}${url.hostname}${port ? `:${port}` : ''}`;
 }
 
 /** The proxy URL with its password replaced by `***`, for traces and messages (scheme optional). */

@@ -81,7 +81,10 @@ describe('proxy selection (curl rules)', () => {
     expect(normaliseProxyUrl('https://u:p@proxy:8443')).toBe('https://u:p@proxy:8443');
     // curl's default ports, and a path ignored as curl ignores it
     expect(normaliseProxyUrl('proxy.lan')).toBe('http://proxy.lan:1080');
-    expect(normaliseProxyUrl('https://proxy.lan')).toBe('https://proxy.lan');
+    expect(normaliseProxyUrl('http://proxy.lan:80')).toBe('http://proxy.lan');
+    expect(normaliseProxyUrl('[::1]')).toBe('http://[::1]:1080');
+    expect(normaliseProxyUrl('http://u:p@[::1]:3128/x')).toBe('http://u:p@[::1]:3128');
+    expect(normaliseProxyUrl('https://proxy.lan')).toBe('https://proxy.lan:443');
     expect(normaliseProxyUrl('http://proxy:1/path')).toBe('http://proxy:1');
     expect(() => normaliseProxyUrl('ftp://proxy:21')).toThrow(/use http:\/\/ or https:\/\//);
     expect(() => normaliseProxyUrl('socks5://proxy:1080')).toThrow(/SOCKS proxies are not supported/);
