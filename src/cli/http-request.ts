@@ -11,6 +11,7 @@ import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
+import { parseMultipartArg } from '../http/multipart.js';
 import {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_USER_AGENT,
@@ -39,6 +40,7 @@ interface RequestCliOptions {
   /** body options: absent on HEAD, which cannot have a body */
   data?: string[];
   dataFile?: string;
+  multipart?: string[];
   form?: string[];
   json?: string;
   output?: string;
@@ -160,8 +162,16 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
   parseRequestUrl(url); // a usage error here must not touch the cookie jar
   const data = opts.data ?? [];
   const form = opts.form ?? [];
-  const bodies = [data.length > 0, opts.dataFile !== undefined, form.length > 0, opts.json !== undefined];
-  if (bodies.filter(Boolean).length > 1) throw usageError('give only one of -d, --data-file, --form, --json');
+  const multipart = opts.multipart ?? [];
+  const bodies = [
+    data.length > 0,
+    opts.dataFile !== undefined,
+    form.length > 0,
+    opts.json !== undefined,
+    multipart.length > 0,
+  ];
+  if (bodies.filter(Boolean).length > 1)
+    throw usageError('give only one of -d, --data-file, --form, -F, --json');
   const headers = opts.header.map(parseHeader);
   const hasType = headers.some(([k]) => k.toLowerCase() === 'content-type');
 
@@ -180,6 +190,7 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
   } else if (form.length) request.form = parseForm(form);
   else if (opts.json !== undefined) request.json = opts.json;
+  else if (multipart.length) request.multipart = await Promise.all(multipart.map(parseMultipartArg));
   if (opts.cookie.length) request.cookies = opts.cookie;
   const auth = await basicAuth(url, opts);
   if (auth) request.auth = auth;
@@ -265,7 +276,8 @@ function addMethod(group: Command, method: HttpMethod): void {
       --cookie-jar jar.txt -L          log in; the session cookie is saved in jar.txt
   $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt    …and used again
   $ netkit http POST http://127.0.0.1:8080/api --json '{"name":"bob"}'
-  $ netkit http post http://127.0.0.1:8080/upload --data-file report.csv -H 'Content-Type: text/csv'`,
+  $ netkit http post http://127.0.0.1:8080/upload --data-file report.csv -H 'Content-Type: text/csv'
+  $ netkit http post http://127.0.0.1:8080/upload -F 'file=@report.csv;type=text/csv' -F note=monthly`,
     PUT: `  $ netkit http put http://127.0.0.1:8080/items/1 --json '{"done":true}' -u bob:secret`,
     PATCH: `  $ netkit http patch http://127.0.0.1:8080/items/1 -d 'done=1' --fail`,
     DELETE: `  $ netkit http delete http://127.0.0.1:8080/items/1 -u bob -i`,
@@ -294,6 +306,14 @@ function addMethod(group: Command, method: HttpMethod): void {
       .option('--data-file <file>', 'request body from a file')
       .addOption(
         new Option('--form <name=value>', 'urlencoded form field (repeatable)')
+          .argParser(collect)
+          .default([], 'none'),
+      )
+      .addOption(
+        new Option(
+          '-F, --multipart <name=value|name=@file>',
+          'multipart/form-data field, as curl -F: name=value, name=@FILE[;type=MIME][;filename=NAME], name=<FILE (repeatable)',
+        )
           .argParser(collect)
           .default([], 'none'),
       )

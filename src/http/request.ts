@@ -24,6 +24,7 @@ import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
 import { httpError } from './http-error.js';
+import { type MultipartField, prepareMultipart } from './multipart.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
 import { takeUserinfo } from './userinfo.js';
@@ -75,6 +76,8 @@ export interface HttpRequestOptions {
   form?: UrlencodeQuery;
   /** Body `application/json`: a string is sent as is (after checking it parses), anything else stringified. */
   json?: unknown;
+  /** Body `multipart/form-data` (curl -F): text fields and file uploads. */
+  multipart?: readonly MultipartField[];
   /** Basic authentication. User info in the URL (`http://u:p@h/`) is used when this is absent. */
   auth?: { username: string; password: string };
   /** Extra cookies, `name=value` each (curl -b 'k=v'), sent to the original origin only. */
@@ -172,9 +175,25 @@ interface PreparedBody {
 }
 
 async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefined> {
-  const given = [o.body !== undefined, o.bodyFile !== undefined, o.form !== undefined, o.json !== undefined];
+  const given = [
+    o.body !== undefined,
+    o.bodyFile !== undefined,
+    o.form !== undefined,
+    o.json !== undefined,
+    o.multipart !== undefined,
+  ];
   if (given.filter(Boolean).length > 1)
-    throw new NetkitError('NETKIT_USAGE', 'give only one of body, bodyFile, form, json');
+    throw new NetkitError('NETKIT_USAGE', 'give only one of body, bodyFile, form, json, multipart');
+  if (o.multipart !== undefined) {
+    const form = await prepareMultipart(o.multipart);
+    const files = o.multipart.filter((f) => f.file !== undefined).length;
+    return {
+      make: async () => form.body(),
+      contentType: form.contentType,
+      length: form.length,
+      describe: `multipart form, ${o.multipart.length - files} field(s) and ${files} file(s), ${form.length} bytes`,
+    };
+  }
   if (o.body !== undefined) {
     const body = o.body;
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -449,7 +468,13 @@ export class HttpClient extends EventEmitter {
 }
 
 function hasBody(o: HttpRequestOptions): boolean {
-  return o.body !== undefined || o.bodyFile !== undefined || o.form !== undefined || o.json !== undefined;
+  return (
+    o.body !== undefined ||
+    o.bodyFile !== undefined ||
+    o.form !== undefined ||
+    o.json !== undefined ||
+    o.multipart !== undefined
+  );
 }
 
 function lowerHeaders(raw: HeaderList): Record<string, string | string[]> {
