@@ -86,7 +86,7 @@ export function checkUrl(url: string): URL {
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
-      `"${redactUrl(url)}": only http and https URLs can be downloaded`,
+      `"${redactUrl(url)}": only http and https URLs can be downloaded${/^ftps?:$/.test(u.protocol) ? ' (for ftp:// use netkit ftp get, which resumes with --continue)' : ''}`,
     );
   return u;
 }
