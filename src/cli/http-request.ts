@@ -11,7 +11,7 @@ import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
-import { parseMultipartArg } from '../http/multipart.js';
+import { parseFormString, parseMultipartArg } from '../http/multipart.js';
 import {
   DEFAULT_MAX_REDIRECTS,
   DEFAULT_USER_AGENT,
@@ -41,6 +41,7 @@ interface RequestCliOptions {
   data?: string[];
   dataFile?: string;
   multipart?: string[];
+  formString?: string[];
   form?: string[];
   json?: string;
   output?: string;
@@ -67,7 +68,7 @@ interface RequestCliOptions {
 const DESCRIPTIONS: Record<HttpMethod, string> = {
   GET: 'fetch a URL (body to stdout)',
   HEAD: 'fetch only the status line and headers',
-  POST: 'send a body (-d, --data-file, --form, --json) with POST',
+  POST: 'send a body (-d, --data-file, --form, -F, --json) with POST',
   PUT: 'send a body with PUT',
   PATCH: 'send a body with PATCH',
   DELETE: 'send a DELETE request',
@@ -162,7 +163,10 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
   parseRequestUrl(url); // a usage error here must not touch the cookie jar
   const data = opts.data ?? [];
   const form = opts.form ?? [];
-  const multipart = opts.multipart ?? [];
+  const multipart = [
+    ...(opts.multipart ?? []).map(parseMultipartArg),
+    ...(opts.formString ?? []).map(parseFormString),
+  ];
   const bodies = [
     data.length > 0,
     opts.dataFile !== undefined,
@@ -190,7 +194,7 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
   } else if (form.length) request.form = parseForm(form);
   else if (opts.json !== undefined) request.json = opts.json;
-  else if (multipart.length) request.multipart = await Promise.all(multipart.map(parseMultipartArg));
+  else if (multipart.length) request.multipart = multipart;
   if (opts.cookie.length) request.cookies = opts.cookie;
   const auth = await basicAuth(url, opts);
   if (auth) request.auth = auth;
@@ -313,6 +317,14 @@ function addMethod(group: Command, method: HttpMethod): void {
         new Option(
           '-F, --multipart <name=value|name=@file>',
           'multipart/form-data field, as curl -F: name=value, name=@FILE[;type=MIME][;filename=NAME], name=<FILE (repeatable)',
+        )
+          .argParser(collect)
+          .default([], 'none'),
+      )
+      .addOption(
+        new Option(
+          '--form-string <name=value>',
+          'multipart text field taken literally (no @, < or ;), as in curl',
         )
           .argParser(collect)
           .default([], 'none'),

@@ -170,6 +170,8 @@ function removeHeaders(headers: HeaderList, ...names: string[]): HeaderList {
 interface PreparedBody {
   make: () => Promise<string | Uint8Array | Readable | undefined>;
   contentType?: string;
+  /** a multipart body's boundary, which a caller's own Content-Type must carry */
+  boundary?: string;
   length?: number;
   describe: string;
 }
@@ -190,6 +192,7 @@ async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefi
     return {
       make: async () => form.body(),
       contentType: form.contentType,
+      boundary: form.boundary,
       length: form.length,
       describe: `multipart form, ${o.multipart.length - files} field(s) and ${files} file(s), ${form.length} bytes`,
     };
@@ -356,7 +359,13 @@ export class HttpClient extends EventEmitter {
       sendHeaders = removeHeaders(sendHeaders, 'cookie');
       if (cookieParts.length) sendHeaders.push(['Cookie', cookieParts.join('; ')]);
       if (body) {
-        if (body.contentType && !hasHeader(sendHeaders, 'content-type'))
+        if (body.boundary && hasHeader(sendHeaders, 'content-type')) {
+          // a multipart type of the caller's own (-H 'Content-Type: multipart/related'): it still
+          // needs the boundary the body was written with, as curl appends it
+          sendHeaders = sendHeaders.map(([k, v]) =>
+            k.toLowerCase() === 'content-type' ? [k, `${v}; boundary=${body!.boundary}`] : [k, v],
+          );
+        } else if (body.contentType && !hasHeader(sendHeaders, 'content-type'))
           sendHeaders.push(['Content-Type', body.contentType]);
         if (body.length !== undefined && !hasHeader(sendHeaders, 'content-length'))
           sendHeaders.push(['Content-Length', String(body.length)]);

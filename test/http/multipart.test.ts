@@ -98,6 +98,30 @@ describe('multipart/form-data (curl -F)', () => {
     ]);
   });
 
+  it('reads curl’s -F grammar as curl does: quotes, type parameters, <FILE bytes, --form-string', async () => {
+    await writeFile(path.join(dir, 'bin.raw'), Buffer.from([0xff, 0xfe, 0x00, 0x62, 0x69, 0x6e]));
+    for (const args of [
+      ['-F', 'a=<bin.raw'],
+      ['-F', 'a=@note.txt;type=text/plain;charset=utf-8'],
+      ['-F', 'f=@note.txt;filename="we;ird.txt"'],
+      ['-F', 'f=@note.txt;filename=other.bin'],
+      ['-F', 'a=x;type=text/foo'],
+      ['-F', 'a="x;y"'],
+      ['--form-string', 'a=@literal;not=a param'],
+    ]) {
+      const ours = await netkit(['http', 'post', url, ...args], { cwd: dir });
+      const theirs = await run('curl', ['-sS', url, ...args], { cwd: dir });
+      expect(ours.code, `${args.join(' ')}: ${ours.stderr}`).toBe(0);
+      expect(JSON.parse(ours.stdout), args.join(' ')).toEqual(JSON.parse(theirs.stdout));
+    }
+    // the raw bytes of <FILE arrive unchanged (not decoded as UTF-8)
+    const raw = await netkit(['http', 'post', url, '-F', 'a=<bin.raw'], { cwd: dir });
+    expect(JSON.parse(raw.stdout).parts[0].size).toBe(6);
+    // a multipart type of the caller's own still gets the boundary (curl appends it too)
+    const own = await netkit(['http', 'post', url, '-F', 'a=b', '-H', 'Content-Type: multipart/form-data']);
+    expect(JSON.parse(own.stdout).parts).toHaveLength(1);
+  });
+
   it('sends the form again after a 307 redirect (library), with an exact Content-Length', async () => {
     const res = await httpRequest({
       url: `${echo.origin}/redirect/307?to=/echo`,
@@ -129,5 +153,19 @@ describe('multipart/form-data (curl -F)', () => {
     const param = await netkit(['http', 'post', url, '-F', 'f=@note.txt;size=3'], { cwd: dir });
     expect(param.code).toBe(2);
     expect(param.stderr).toMatch(/type= and filename= are known/);
+    const emptyType = await netkit(['http', 'post', url, '-F', 'f=@note.txt;type='], { cwd: dir });
+    expect(emptyType.code).toBe(2);
+    // the library checks its fields too: no header injection through a type, no nameless field
+    await expect(
+      httpRequest({
+        url,
+        method: 'POST',
+        multipart: [{ name: 'a', value: 'x', type: 'text/plain\r\nX-Inj: 1' }],
+      }),
+    ).rejects.toThrow(/bad type/);
+    await expect(
+      httpRequest({ url, method: 'POST', multipart: [{ name: 'a', value: 'x', file: 'y' }] }),
+    ).rejects.toThrow(/exactly one of value, valueFile, file/);
+    await expect(httpRequest({ url, method: 'POST', multipart: [] })).rejects.toThrow(/at least one field/);
   });
 });
