@@ -7,11 +7,11 @@
  * `parseMultipartArg` reads curl's `-F` syntax: `name=value`, `name=@FILE` (an upload) and
  * `name=<FILE` (the file's bytes as a field), each optionally followed by `;type=MIME` (which may
  * carry its own `;charset=…`) and `;filename=NAME`, any of them double-quoted with `\"` and `\\`
- * escapes. `--form-string name=value` takes the value literally.
+ * escapes. `-` is standard input. `--form-string name=value` takes the value literally.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { errorMessage, NetkitError } from '../core/errors.js';
@@ -60,11 +60,22 @@ export interface PreparedMultipart {
   body: () => Readable;
 }
 
-async function fileSize(file: string): Promise<number> {
+/**
+ * Where a part's bytes come from: a regular file is streamed (its size known up front); standard
+ * input (`-`) and pipes or devices are read whole first, as curl reads `@-`, so the length is
+ * known and a 307/308 can send them again.
+ */
+async function partSource(file: string): Promise<{ file: string; size: number } | { value: Buffer }> {
   try {
+    if (file === '-') {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return { value: Buffer.concat(chunks) };
+    }
     const st = await stat(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    return st.size;
+    if (st.isFile()) return { file, size: st.size };
+    if (st.isDirectory()) throw new Error('is a directory');
+    return { value: await readFile(file) };
   } catch (err) {
     throw new NetkitError('NETKIT_IO', `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
   }
@@ -85,12 +96,16 @@ export async function prepareMultipart(fields: readonly MultipartField[]): Promi
     let disposition = `form-data; name="${quoted(f.name)}"`;
     const filename = f.filename ?? (f.file !== undefined ? path.basename(f.file) : undefined);
     if (filename !== undefined) disposition += `; filename="${quoted(filename)}"`;
-    // curl guesses an upload's type from the local file's name, whatever filename= says
-    const type = f.type ?? (f.file !== undefined ? contentType(f.file).replace(/;.*$/, '') : undefined);
+    // curl guesses an upload's type from the local file's name, whatever filename= says (and
+    // calls standard input text/plain)
+    const guessed = f.file === '-' ? 'text/plain' : contentType(f.file ?? '').replace(/;.*$/, '');
+    const type = f.type ?? (f.file !== undefined ? guessed : undefined);
     const head = Buffer.from(
       `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${type ? `Content-Type: ${type}\r\n` : ''}\r\n`,
     );
-    if (source !== undefined) parts.push({ head, file: source, size: await fileSize(source) });
+    const from = source === undefined ? undefined : await partSource(source);
+    if (from && 'file' in from) parts.push({ head, file: from.file, size: from.size });
+    else if (from) parts.push({ head, value: from.value, size: from.value.length });
     else {
       const value = Buffer.from(f.value ?? '');
       parts.push({ head, value, size: value.length });

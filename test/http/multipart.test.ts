@@ -114,6 +114,13 @@ describe('multipart/form-data (curl -F)', () => {
       expect(ours.code, `${args.join(' ')}: ${ours.stderr}`).toBe(0);
       expect(JSON.parse(ours.stdout), args.join(' ')).toEqual(JSON.parse(theirs.stdout));
     }
+    // standard input, as a file (@-) and as a field (<-), read whole as curl reads it
+    for (const field of ['a=@-', 'a=<-']) {
+      const ours = await netkit(['http', 'post', url, '-F', field], { input: 'from stdin\n' });
+      const theirs = await run('curl', ['-sS', url, '-F', field], { input: 'from stdin\n' });
+      expect(ours.code, ours.stderr).toBe(0);
+      expect(JSON.parse(ours.stdout), field).toEqual(JSON.parse(theirs.stdout));
+    }
     // the raw bytes of <FILE arrive unchanged (not decoded as UTF-8)
     const raw = await netkit(['http', 'post', url, '-F', 'a=<bin.raw'], { cwd: dir });
     expect(JSON.parse(raw.stdout).parts[0].size).toBe(6);
