@@ -26,7 +26,18 @@ export function httpError(err: unknown, url: string, proxy?: string): Error {
       { cause: err },
     );
   }
+  // a local file read for the request body (an upload) that vanished while being sent
+  if (typeof e?.path === 'string' && (e.syscall === 'open' || e.syscall === 'read'))
+    return new NetkitError('NETKIT_IO', `cannot read ${e.path} while sending it: ${errorMessage(err)}`, {
+      cause: err,
+    });
   switch (e?.code) {
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return new NetkitError(
+        'NETKIT_IO',
+        `the request body changed size while it was being sent to ${target} (a file grew or shrank); the request was cut off`,
+        { cause: err },
+      );
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new NetkitError('NETKIT_TIMEOUT', `timed out connecting to ${where}`, { cause: err });
     case 'UND_ERR_HEADERS_TIMEOUT':

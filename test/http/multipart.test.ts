@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NetkitError } from '../../src/core/errors.js';
+import { httpError } from '../../src/http/http-error.js';
 import { httpRequest } from '../../src/http/request.js';
 import { netkit, run, tempDir } from '../helpers/net.js';
 import { startTestServer, type TestServer } from './http-test-server.js';
@@ -174,5 +176,24 @@ describe('multipart/form-data (curl -F)', () => {
       httpRequest({ url, method: 'POST', multipart: [{ name: 'a', value: 'x', file: 'y' }] }),
     ).rejects.toThrow(/exactly one of value, valueFile, file/);
     await expect(httpRequest({ url, method: 'POST', multipart: [] })).rejects.toThrow(/at least one field/);
+  });
+});
+
+describe('an upload whose file changes while it is sent', () => {
+  it('is reported as the file’s problem, not the server’s', () => {
+    const mismatch = Object.assign(new Error('Request body length does not match content-length header'), {
+      code: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+    });
+    expect(httpError(mismatch, 'http://127.0.0.1:8080/up').message).toBe(
+      'the request body changed size while it was being sent to 127.0.0.1:8080 (a file grew or shrank); the request was cut off',
+    );
+    const gone = Object.assign(new Error("ENOENT: no such file or directory, open 'race.txt'"), {
+      code: 'ENOENT',
+      syscall: 'open',
+      path: 'race.txt',
+    });
+    const e = httpError(gone, 'http://127.0.0.1:8080/up') as NetkitError;
+    expect(e.code).toBe('NETKIT_IO');
+    expect(e.message).toMatch(/^cannot read race\.txt while sending it: /);
   });
 });
