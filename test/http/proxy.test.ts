@@ -216,6 +216,17 @@ describe('through tinyproxy', () => {
       ]);
       expect(ok.code).toBe(0);
       expect(JSON.parse(ok.stdout).url).toBe('/echo');
+      // by address too: no Node deprecation chatter (undici sets the IP as TLS server name) on stderr
+      const byIp = await netkit([
+        'http',
+        'get',
+        '-k',
+        '-x',
+        `https://127.0.0.1:${port}`,
+        `${origin.origin}/echo`,
+      ]);
+      expect(byIp.code).toBe(0);
+      expect(byIp.stderr).toBe('');
       const strict = await netkit([
         'http',
         'get',
