@@ -8,7 +8,14 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import { parseChecksum } from '../http/download/checksum.js';
 import { type DownloadResult, download } from '../http/download/index.js';
-import { basicAuth, netrcFileOption, netrcOption, userOption } from './http-auth.js';
+import {
+  basicAuth,
+  netrcFileOption,
+  netrcOption,
+  noProxyOption,
+  proxyOption,
+  userOption,
+} from './http-options.js';
 import {
   action,
   collect,
@@ -16,14 +23,12 @@ import {
   durationOption,
   exitWithError,
   formatBytes,
-  noProxyOption,
   type Progress,
   parseNonNegative,
   parsePositive,
   parsePositiveBytes,
   printJson,
   printTrace,
-  proxyOption,
 } from './util.js';
 
 interface DownloadCliOptions {

@@ -23,17 +23,15 @@ import {
   httpError,
   parseRequestUrl,
 } from '../http/request.js';
-import { basicAuth, netrcFileOption, netrcOption, userOption } from './http-auth.js';
 import {
-  action,
-  collect,
-  createProgress,
-  durationOption,
+  basicAuth,
+  netrcFileOption,
+  netrcOption,
   noProxyOption,
-  parseNonNegative,
-  printTrace,
   proxyOption,
-} from './util.js';
+  userOption,
+} from './http-options.js';
+import { action, collect, createProgress, durationOption, parseNonNegative, printTrace } from './util.js';
 
 interface RequestCliOptions {
   header: string[];

@@ -158,22 +158,6 @@ export function durationOption(flags: string, description: string, defaultMs?: n
   return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
 }
 
-/** `-x, --proxy URL`, as in curl, for the commands that make HTTP requests. */
-export function proxyOption(): Option {
-  return new Option(
-    '-x, --proxy <url>',
-    "proxy http://[USER:PASSWORD@]HOST:PORT (or https://); '' = none (default: $http_proxy, $https_proxy, $all_proxy)",
-  );
-}
-
-/** `--noproxy HOSTS`, as in curl. */
-export function noProxyOption(): Option {
-  return new Option(
-    '--noproxy <hosts>',
-    "hosts reached without the proxy: 'a.example,.b.example,*' (default: $no_proxy)",
-  );
-}
-
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }

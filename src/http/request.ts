@@ -27,7 +27,7 @@ import { httpError } from './http-error.js';
 import { type MultipartField, prepareMultipart } from './multipart.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
-import { takeUserinfo } from './userinfo.js';
+import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo.js';
 
 export { httpError } from './http-error.js';
 
@@ -340,14 +340,9 @@ export class HttpClient extends EventEmitter {
     const hops: HttpResponse['hops'] = [];
     for (;;) {
       const sameOrigin = url.origin === origin;
-      let sendHeaders: HeaderList = sameOrigin
-        ? [...headers]
-        : removeHeaders(headers, 'authorization', 'proxy-authorization', 'cookie');
+      let sendHeaders: HeaderList = sameOrigin ? [...headers] : removeHeaders(headers, ...CREDENTIAL_HEADERS);
       if (sameOrigin && auth && !hasHeader(sendHeaders, 'authorization'))
-        sendHeaders.push([
-          'Authorization',
-          `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
-        ]);
+        sendHeaders.push(['Authorization', basicAuthorization(auth)]);
       const cookieParts: string[] = [];
       const userCookie = sendHeaders.find(([k]) => k.toLowerCase() === 'cookie');
       if (userCookie) cookieParts.push(userCookie[1]);

@@ -26,9 +26,23 @@ export function takeUserinfo(url: URL): Credentials | undefined {
   return credentials;
 }
 
+/** `url` without its user info, and that user info; a URL that does not parse comes back as it is. */
+export function splitUserinfo(url: string): { url: string; credentials?: Credentials } {
+  if (!URL.canParse(url)) return { url };
+  const u = new URL(url);
+  const credentials = takeUserinfo(u);
+  return credentials ? { url: u.href, credentials } : { url };
+}
+
 /** `url` as text without its user info (unchanged when it has none or does not parse). */
 export function withoutUserinfo(url: string): string {
-  if (!URL.canParse(url)) return url;
-  const u = new URL(url);
-  return takeUserinfo(u) ? u.href : url;
+  return splitUserinfo(url).url;
 }
+
+/** The `Authorization` value for Basic authentication (RFC 7617). */
+export function basicAuthorization(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+/** Request headers that carry credentials: never sent on to another origin after a redirect (curl -L). */
+export const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'] as const;

@@ -24,7 +24,7 @@ import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
-import { type Credentials, takeUserinfo } from '../userinfo.js';
+import { basicAuthorization, splitUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
 import {
@@ -169,14 +169,6 @@ export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
 const MAX_RESTARTS = 3;
 
-/** The URL without user info, and that user info; a bad URL is left to run(). */
-function splitCredentials(url: string): { url: string; auth?: Credentials } {
-  if (!URL.canParse(url)) return { url };
-  const u = new URL(url);
-  const auth = takeUserinfo(u);
-  return auth ? { url: u.href, auth } : { url };
-}
-
 /** Start a download; see the module comment. */
 export function download(url: string, options: DownloadOptions = {}): DownloadHandle {
   const controller = new AbortController();
@@ -231,13 +223,13 @@ class DownloadJob {
     this.emitter = emitter;
     // user info in the URL becomes the credentials and leaves the URL: it would otherwise reach the
     // traces, the 'start' event and the control file on disk
-    const { url: clean, auth } = splitCredentials(url);
+    const { url: clean, credentials: fromUrl } = splitUserinfo(url);
     this.url = clean;
-    const credentials = options.auth ?? auth;
+    const credentials = options.auth ?? fromUrl;
     if (credentials && URL.canParse(clean)) {
       this.auth = {
         origin: new URL(clean).origin,
-        header: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`,
+        header: basicAuthorization(credentials),
       };
     }
     this.signal = signal;

@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import { NetkitError } from '../../core/errors.js';
 import { redactUrl } from '../../core/trace.js';
 import { parseContentRange } from '../range.js';
-import { withoutUserinfo } from '../userinfo.js';
+import { CREDENTIAL_HEADERS, withoutUserinfo } from '../userinfo.js';
 
 export interface ProbeResult {
   /** the URL after redirects; segments are fetched from here */
@@ -39,8 +39,7 @@ export interface RequestContext {
   userOrigin?: string;
 }
 
-/** Request headers that carry credentials: not sent on to another origin (as curl -L does). */
-const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+const SECRET_HEADERS = new Set<string>(CREDENTIAL_HEADERS);
 
 /**
  * Drop a response body we will not read. undici reports a body destroyed before its end as an

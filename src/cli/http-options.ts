@@ -1,8 +1,9 @@
 /**
- * Basic-auth credentials for the commands that make HTTP requests (`http`, `download`), as curl
- * finds them: `-u user:password` (the password asked for, or NETKIT_PASSWORD, when missing), else
- * with `-n` / `--netrc-file` the netrc entry for the URL's host (for the URL's user, when it names
- * one without a password), unless the URL carries a password of its own.
+ * Options shared by the commands that make HTTP requests (`http`, `download`): proxies, as curl's
+ * `-x`/`--noproxy`, and Basic-auth credentials, found as curl finds them: `-u user:password` (the
+ * password asked for, or NETKIT_PASSWORD, when missing), else with `-n` / `--netrc-file` the netrc
+ * entry for the URL's host (for the URL's user, when it names one without a password), unless the
+ * URL carries a password of its own.
  */
 import { Option } from 'commander';
 import { usageError } from '../core/errors.js';
@@ -14,6 +15,22 @@ export interface HttpAuthFlags {
   user?: string;
   netrc?: boolean;
   netrcFile?: string;
+}
+
+/** `-x, --proxy URL`, as in curl, for the commands that make HTTP requests. */
+export function proxyOption(): Option {
+  return new Option(
+    '-x, --proxy <url>',
+    "proxy http://[USER:PASSWORD@]HOST:PORT (or https://); '' = none (default: $http_proxy, $https_proxy, $all_proxy)",
+  );
+}
+
+/** `--noproxy HOSTS`, as in curl. */
+export function noProxyOption(): Option {
+  return new Option(
+    '--noproxy <hosts>',
+    "hosts reached without the proxy: 'a.example,.b.example,*' (default: $no_proxy)",
+  );
 }
 
 export function userOption(): Option {
