@@ -20,11 +20,11 @@
  * The routing is ours (undici's `EnvHttpProxyAgent` would also read the upper-case `HTTP_PROXY`
  * and keeps IPv6 brackets when matching `no_proxy`); undici's `ProxyAgent` does the proxying.
  */
-import { createRequire } from 'node:module';
 import { BlockList, isIP } from 'node:net';
 import type { Agent, Dispatcher } from 'undici';
 import { NetkitError } from '../core/errors.js';
 import { redactUrl } from '../core/trace.js';
+import { undiciParts } from './undici-parts.js';
 
 export interface ProxyOptions {
   /** Proxy for every URL (curl --proxy); '' = none, not even from the environment. */
@@ -174,7 +174,7 @@ export function proxyDispatcher(
   agentOptions: Agent.Options,
   tls: { insecure?: boolean },
 ): Dispatcher & { direct: Agent } {
-  const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
+  const undici = undiciParts();
   const tlsOptions = { rejectUnauthorized: !tls.insecure };
 
   class ProxyRouter extends undici.Dispatcher {

@@ -26,6 +26,7 @@ import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.j
 import { httpError } from './http-error.js';
 import { type MultipartField, prepareMultipart } from './multipart.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
+import { undiciParts } from './undici-parts.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
 import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo.js';
 
@@ -261,7 +262,8 @@ export class HttpClient extends EventEmitter {
 
   /** Our own Agent, created on first use (undici is imported lazily: `http serve` never needs it). */
   private getDispatcher(): Promise<Dispatcher> {
-    this.dispatcher ??= import('undici').then(({ Agent }) => {
+    this.dispatcher ??= Promise.resolve().then(() => {
+      const { Agent } = undiciParts();
       const options = this.options;
       const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       const resolve = options.resolve;

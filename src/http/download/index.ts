@@ -14,16 +14,16 @@
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
 import { access, rename, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher, Agent as UndiciAgent } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
+import { undiciParts } from '../undici-parts.js';
 import { basicAuthorization, splitUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
@@ -141,30 +141,6 @@ export interface DownloadHandle extends EventEmitter {
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
-/**
- * undici's index loads all of undici (fetch, WebSocket, caches, mocks): ~150 ms of start-up, a
- * tenth of a throttled 200 MiB download. We need the Agent and the `request()` API only, which
- * are a third of that. undici's index attaches the API to `Dispatcher.prototype` with
- * `Object.assign(Dispatcher.prototype, api)`; we do the same (same module instances, so it is
- * idempotent if the index is loaded later), and fall back to the index should a future undici
- * move or close these paths.
- */
-function loadAgent(): typeof UndiciAgent {
-  const require = createRequire(import.meta.url);
-  try {
-    const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-    if (typeof Agent.prototype.request !== 'function') {
-      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
-      Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js'));
-    }
-    if (typeof Agent.prototype.request === 'function') return Agent;
-  } catch {
-    // fall through to the public entry point
-  }
-  return (require('undici') as { Agent: typeof UndiciAgent }).Agent;
-}
-const Agent = loadAgent();
-
 export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
 const MAX_RESTARTS = 3;
@@ -257,7 +233,7 @@ class DownloadJob {
     }
     this.agent = this.route
       ? proxyDispatcher(this.route, agentOptions, { insecure: options.insecure })
-      : new Agent(agentOptions);
+      : new (undiciParts().Agent)(agentOptions);
     this.headers = { 'user-agent': `netkit/${VERSION}`, 'accept-encoding': 'identity', ...options.headers };
   }
 
