@@ -12,6 +12,7 @@ import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } 
 import {
   action,
   durationOption,
+  exitWithError,
   onShutdown,
   parseDestPort,
   parsePort,
@@ -123,6 +124,11 @@ Examples:
           family: opts.ipv4 ? 4 : opts.ipv6 ? 6 : undefined,
         });
         if (opts.trace) printTrace(client, 'client');
+        // a closed port answers with ICMP "port unreachable", as with nc -u: an error, exit 1
+        client.on('error', (err) => {
+          client.close();
+          exitWithError(err, process.argv.includes('--debug'));
+        });
         let replies = 0;
         client.on('message', (d: Datagram) => {
           printDatagram(d, opts);

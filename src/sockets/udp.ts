@@ -3,6 +3,11 @@
  * reports (or echoes) every datagram. The socket family follows the address (`udp4` for IPv4,
  * `udp6` for IPv6), and an oversized payload is refused before anything reaches the kernel: the
  * 64 KB lesson, with a message instead of `EMSGSIZE`.
+ *
+ * The client connects its socket to a unicast destination, as nc and ncat do: the kernel then
+ * reports the ICMP "port unreachable" of a closed port (Linux says nothing to an unconnected
+ * socket), and only the destination's replies are accepted. Multicast and broadcast destinations
+ * stay unconnected, since their replies come from other addresses.
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
@@ -46,13 +51,31 @@ async function resolveHost(host: string, family?: 4 | 6): Promise<{ address: str
   }
 }
 
+/** Whether replies to `address` come from `address` itself (so the socket may be connected). */
+function isUnicast(address: string, family: 4 | 6): boolean {
+  if (family === 6) return !/^ff/i.test(address);
+  const [a, , , d] = address.split('.').map(Number);
+  return !(a! >= 224 || d === 255);
+}
+
+/** The error a connected UDP socket reports after an ICMP "port unreachable" from its peer. */
+function refusedError(err: NodeJS.ErrnoException, address: string, port: number): Error {
+  if (err.code !== 'ECONNREFUSED') return err;
+  return new NetkitError(
+    'NETKIT_CONNECT_FAILED',
+    `nothing listens on UDP ${formatHostPort(address, port)} (ICMP port unreachable)`,
+    { cause: err },
+  );
+}
+
 function toDatagram(data: Buffer, rinfo: dgram.RemoteInfo): Datagram {
   return { data, host: rinfo.address, port: rinfo.port, from: formatHostPort(rinfo.address, rinfo.port) };
 }
 
 /**
  * A UDP client bound to an ephemeral port, sending to one destination. Emits `'message'`
- * ({@link Datagram}) for every reply and `'trace'`.
+ * ({@link Datagram}) for every reply, `'trace'`, and `'error'` (`NETKIT_CONNECT_FAILED` when the
+ * kernel reports that nothing listens on a unicast destination).
  */
 export class UdpClient extends EventEmitter {
   readonly id = nextConnId();
@@ -68,8 +91,9 @@ export class UdpClient extends EventEmitter {
       this.emit('message', d);
     });
     socket.on('error', (err) => {
-      this.trace('error', err.message);
-      if (this.listenerCount('error') > 0) this.emit('error', err);
+      const e = refusedError(err, address, port);
+      this.trace('error', e.message);
+      if (this.listenerCount('error') > 0) this.emit('error', e);
     });
   }
 
@@ -80,11 +104,28 @@ export class UdpClient extends EventEmitter {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, () => {
-        socket.off('error', reject);
-        resolve();
+        if (!isUnicast(dest.address, dest.family)) {
+          socket.off('error', reject);
+          resolve();
+          return;
+        }
+        socket.connect(port, dest.address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
       });
     });
     return new UdpClient(socket, dest.address, port);
+  }
+
+  /** The socket is connected to the destination (a unicast address). */
+  private get connected(): boolean {
+    try {
+      this.socket.remoteAddress();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Send one datagram; resolves once the kernel has taken it. */
@@ -93,7 +134,10 @@ export class UdpClient extends EventEmitter {
     checkPayloadSize(buf.length);
     this.trace('out', `${describeBytes(buf)} to ${formatHostPort(this.address, this.port)}`);
     return new Promise((resolve, reject) => {
-      this.socket.send(buf, this.port, this.address, (err) => (err ? reject(err) : resolve()));
+      const done = (err: Error | null) =>
+        err ? reject(refusedError(err as NodeJS.ErrnoException, this.address, this.port)) : resolve();
+      if (this.connected) this.socket.send(buf, done);
+      else this.socket.send(buf, this.port, this.address, done);
     });
   }
 

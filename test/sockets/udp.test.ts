@@ -82,6 +82,38 @@ describe('udp library', () => {
     await listener.close();
   });
 
+  it('reports a closed port (ICMP port unreachable) as an error event, and accepts replies from the destination only', async () => {
+    const gone = await bindUdp();
+    const closedPort = gone.port;
+    await gone.close();
+    const client = await UdpClient.open('127.0.0.1', closedPort);
+    const failed = new Promise<Error>((resolve) => client.once('error', resolve));
+    await client.send('anyone?');
+    expect(await failed).toMatchObject({
+      code: 'NETKIT_CONNECT_FAILED',
+      message: `nothing listens on UDP 127.0.0.1:${closedPort} (ICMP port unreachable)`,
+    });
+    client.close();
+
+    // a datagram from a third party is not taken for a reply; the destination's own reply is
+    const dest = await bindUdp({ echo: true });
+    const other = await bindUdp();
+    const c2 = await UdpClient.open('127.0.0.1', dest.port);
+    const replies: Datagram[] = [];
+    c2.on('message', (d: Datagram) => replies.push(d));
+    const myPort = (c2.socket.address() as { port: number }).port;
+    await new Promise<void>((resolve, reject) =>
+      other.socket.send('spoof', myPort, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+    );
+    const echoed = c2.receive(5000);
+    await c2.send('real');
+    expect((await echoed)?.data.toString()).toBe('real');
+    expect(replies.map((d) => d.data.toString())).toEqual(['real']);
+    c2.close();
+    await dest.close();
+    await other.close();
+  });
+
   it('reports a port in use and a non-address host clearly', async () => {
     const a = await bindUdp();
     await expect(bindUdp({ port: a.port })).rejects.toMatchObject({ code: 'NETKIT_ADDRESS_IN_USE' });
@@ -186,6 +218,16 @@ describe('udp CLI with Python socket peers', () => {
     } finally {
       await silent.close();
     }
+  });
+
+  it('udp send to a closed port fails at once with one line and exit 1, as nc -u does', async () => {
+    const gone = await bindUdp();
+    const port = gone.port;
+    await gone.close();
+    // --wait is only the upper bound: the ICMP error ends the command as soon as it arrives
+    const r = await netkit(['udp', 'send', '127.0.0.1', String(port), 'anyone?', '--wait', '60']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`netkit: nothing listens on UDP 127.0.0.1:${port} (ICMP port unreachable)\n`);
   });
 
   it('udp send refuses a payload over 65,507 bytes with one line and sends nothing', async () => {
