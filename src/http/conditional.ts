@@ -1,8 +1,9 @@
 /**
  * Validators and conditional requests (RFC 9110 §8.8 and §13): the file server's strong ETag,
- * `Last-Modified`, the 304 decision (`If-None-Match`, `If-Modified-Since`) and `If-Range`. Pure
- * functions of the header values and the file's size and mtime, so they are table-tested without a
- * server.
+ * `Last-Modified`, the 412 decision (`If-Match`, `If-Unmodified-Since`), the 304 decision
+ * (`If-None-Match`, `If-Modified-Since`) and `If-Range`. The server asks them in that order, the one
+ * of RFC 9110 §13.2.2. Pure functions of the header values and the file's size and mtime, so they are
+ * table-tested without a server.
  */
 
 export interface Validators {
@@ -47,6 +48,27 @@ export function parseEtagList(value: string): string[] {
 
 const opaque = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
 
+/** `Last-Modified` carries whole seconds: compare dates at that precision. */
+const lastModified = (v: Validators): number => Math.floor(v.mtimeMs / 1000) * 1000;
+
+/**
+ * Should the request fail with 412 (RFC 9110 §13.2.2 steps 1–2)? `If-Match` uses the strong
+ * comparison (a weak tag never matches; `*` matches, the file exists). `If-Unmodified-Since` is only
+ * read without `If-Match`, and ignored when it is not a date.
+ */
+export function preconditionFailed(
+  headers: { 'if-match'?: string; 'if-unmodified-since'?: string },
+  v: Validators,
+): boolean {
+  const im = headers['if-match'];
+  if (im !== undefined) {
+    const tags = parseEtagList(im);
+    return !tags.includes('*') && !tags.includes(v.etag);
+  }
+  const since = parseHttpDate(headers['if-unmodified-since']);
+  return since !== undefined && lastModified(v) > since;
+}
+
 /**
  * Should a GET/HEAD be answered 304? `If-None-Match` (weak comparison) wins; `If-Modified-Since`
  * is only looked at when there is no `If-None-Match` (RFC 9110 §13.2.2), compared at one-second
@@ -63,18 +85,23 @@ export function isNotModified(
   }
   const since = parseHttpDate(headers['if-modified-since']);
   if (since === undefined) return false;
-  return Math.floor(v.mtimeMs / 1000) * 1000 <= since;
+  return lastModified(v) <= since;
 }
 
 /**
  * Does `If-Range` allow the Range to apply? An entity tag must match strongly (a weak tag never
- * matches); a date must equal `Last-Modified` exactly. Anything else means "send the whole file".
+ * matches); a date must equal `Last-Modified` exactly, and only counts when that `Last-Modified` is
+ * strong: at least a second older than `now`, the response's `Date` (RFC 9110 §13.1.5, §8.8.2.2).
+ * A file written within the last second may be rewritten within the same second under the same
+ * date, and a range of the new bytes would be spliced onto the old ones. Anything else means "send
+ * the whole file".
  */
-export function ifRangeMatches(value: string | undefined, v: Validators): boolean {
+export function ifRangeMatches(value: string | undefined, v: Validators, now = Date.now()): boolean {
   if (value === undefined) return true;
   const t = value.trim();
   if (t.startsWith('W/')) return false;
   if (t.startsWith('"')) return t === v.etag;
   const date = parseHttpDate(t);
-  return date !== undefined && date === Math.floor(v.mtimeMs / 1000) * 1000;
+  if (date === undefined || now - v.mtimeMs < 1000) return false;
+  return date === lastModified(v);
 }

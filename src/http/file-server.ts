@@ -7,15 +7,17 @@
  * Knobs exist to make it misbehave on purpose: `rateLimit` (bytes/second per connection, paced with
  * backpressure) and `noRange` (a server without Range support: no `Accept-Ranges`, Range ignored).
  *
- * Security: the request path is percent-decoded exactly once, NUL and `..` segments are refused,
- * and the resolved real path must stay inside the real root (so a symlink cannot lead out);
- * listings escape every name and carry a script-free CSP. Connection limits, graceful close and
- * per-connection trace ids come from the shared TCP listener; node:http only parses.
+ * Security: the request path is percent-decoded exactly once, NUL is refused, dot-segments are
+ * resolved and one that would climb above the root is refused, and the resolved real path of every
+ * file served (a directory's `index.html` too) must stay inside the real root, so a symlink cannot
+ * lead out; listings escape every name, carry a script-free CSP and do not describe what a link
+ * outside the root points to. Connection limits, graceful close and per-connection trace ids come
+ * from the shared TCP listener; node:http only parses.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
-import { access, type FileHandle, open, opendir, realpath, stat } from 'node:fs/promises';
+import { access, type FileHandle, lstat, open, opendir, realpath, stat } from 'node:fs/promises';
 import http, { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
@@ -23,10 +25,12 @@ import { pipeline } from 'node:stream/promises';
 import { NetkitError } from '../core/errors.js';
 import { formatHostPort, listenTcp } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
-import { httpDate, ifRangeMatches, isNotModified, makeEtag } from './conditional.js';
+import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
 import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJson } from './listing.js';
 import { contentType } from './mime.js';
+import { clientErrorStatus, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
+import { fsErrorStatus, jail, resolveRequestPath } from './request-path.js';
 import { TokenBucket, throttle } from './throttle.js';
 
 export interface FileServerOptions {
@@ -46,7 +50,7 @@ export interface FileServerOptions {
   index?: boolean;
   /** ranges per request after coalescing; more → the whole file is sent (default 16) */
   maxRanges?: number;
-  /** entries shown in one listing (default 10000) */
+  /** entries shown in one listing, the first ones by name (default 10000); the listing says it was cut */
   maxListingEntries?: number;
   maxConnections?: number;
   maxConnectionsPerIp?: number;
@@ -114,18 +118,33 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
   // with no 'timeout' listener, Node destroys a socket idle for this long
   server.timeout = options.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+  server.on('clientError', (err: ParseError, socket: net.Socket) => {
     const conn = conns.get(socket);
     traceEvent(emitter, SERVICE, conn?.id ?? 0, 'error', `bad request: ${err.code ?? err.message}`);
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status = clientErrorStatus(err);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
     );
+  });
+  // Expect: 100-continue (RFC 9110 §10.1.1): invite the body only of a request we will answer. A
+  // refused one gets its final status at once, and the connection closes: its body is not coming.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.method === 'GET' || req.method === 'HEAD') res.writeContinue();
+    else res.shouldKeepAlive = false;
+    server.emit('request', req, res);
+  });
+  // CONNECT asks for a tunnel: refuse it like any other method (node:http would drop the socket unanswered)
+  server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+    const id = conns.get(socket)?.id ?? 0;
+    traceEvent(emitter, SERVICE, id, 'in', `${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    );
+    traceEvent(emitter, SERVICE, id, 'out', 'HTTP/1.1 405 Method Not Allowed');
   });
 
   const tcp = await listenTcp({
@@ -190,8 +209,14 @@ function onRequest(
   });
   serve(conf, conn, req, res).catch((err: unknown) => {
     traceEvent(emitter, SERVICE, conn.id, 'error', err instanceof Error ? err.message : String(err));
-    if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
-    else res.destroy();
+    // mid-body, the only honest end is a broken connection: the client sees the body is short
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    // a path we may not read, or that vanished since it was resolved, is not a fault of the server
+    const status = fsErrorStatus(err) ?? 500;
+    sendText(res, status, STATUS_CODES[status]!, {}, req.method === 'HEAD');
   });
 }
 
@@ -218,43 +243,6 @@ function sendText(
   res.end(head ? undefined : body);
 }
 
-/**
- * Map a request target to a real path inside the root, or an HTTP status to answer with.
- * Exported for tests: the jail is the part of this server that must never be wrong.
- */
-export async function resolveRequestPath(
-  root: string,
-  target: string,
-): Promise<
-  | { ok: true; real: string; segments: string[]; trailingSlash: boolean; query: string }
-  | { ok: false; status: 400 | 403 | 404; reason: string }
-> {
-  if (!target.startsWith('/')) return { ok: false, status: 400, reason: 'request target is not a path' };
-  const q = target.indexOf('?');
-  const rawPath = q === -1 ? target : target.slice(0, q);
-  const query = q === -1 ? '' : target.slice(q + 1);
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return { ok: false, status: 400, reason: 'bad percent-encoding' };
-  }
-  if (decoded.includes('\0')) return { ok: false, status: 400, reason: 'NUL in path' };
-  const segments = decoded.split('/').filter((s) => s !== '' && s !== '.');
-  if (segments.includes('..')) return { ok: false, status: 403, reason: 'path outside root' };
-  let real: string;
-  try {
-    real = await realpath(path.join(root, ...segments));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES') return { ok: false, status: 403, reason: 'permission denied' };
-    return { ok: false, status: 404, reason: 'not found' };
-  }
-  if (real !== root && !real.startsWith(root + path.sep))
-    return { ok: false, status: 403, reason: 'path outside root (symlink)' };
-  return { ok: true, real, segments, trailingSlash: decoded.endsWith('/'), query };
-}
-
 async function serve(
   conf: Conf,
   conn: ConnState,
@@ -262,6 +250,18 @@ async function serve(
   res: http.ServerResponse,
 ): Promise<void> {
   const head = req.method === 'HEAD';
+  // RFC 9112 §3.2: more than one Host is a 400 (node:http would keep the first and drop the others)
+  if ((req.headersDistinct.host?.length ?? 0) > 1) {
+    res.shouldKeepAlive = false;
+    sendText(res, 400, 'Bad Request: more than one Host', {}, head);
+    return;
+  }
+  // llhttp lets `HTTP/2.0` through; only 1.x is spoken here (RFC 9110 §6.2)
+  if (req.httpVersionMajor !== 1) {
+    res.shouldKeepAlive = false;
+    sendText(res, 505, 'HTTP Version Not Supported', {}, head);
+    return;
+  }
   if (req.method !== 'GET' && !head) {
     sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
     return;
@@ -272,6 +272,11 @@ async function serve(
     return;
   }
   const st = await stat(where.real);
+  // `/a.txt/` names a directory that does not exist; serving the file would give it a second URL
+  if (where.trailingSlash && !st.isDirectory()) {
+    sendText(res, 404, 'Not Found', {}, head);
+    return;
+  }
   if (st.isDirectory()) {
     const canonical = `/${where.segments.map(encodeURIComponent).join('/')}${where.segments.length ? '/' : ''}`;
     if (!where.trailingSlash && where.segments.length > 0) {
@@ -281,17 +286,24 @@ async function serve(
     }
     const json = new URLSearchParams(where.query).get('format') === 'json';
     if (!json && conf.index) {
-      const index = path.join(where.real, 'index.html');
-      const ist = await stat(index).catch(() => undefined);
-      if (ist?.isFile()) return sendFile(conf, conn, req, res, index);
+      // index.html may be a symlink too: it passes the jail like any other path
+      const index = await jail(conf.root, path.join(where.real, 'index.html'));
+      if (!index.ok && index.status === 403) {
+        sendText(res, 403, 'Forbidden', {}, head);
+        return;
+      }
+      if (index.ok && (await stat(index.real).catch(() => undefined))?.isFile())
+        return sendFile(conf, conn, req, res, index.real);
     }
     if (!conf.listings) {
       sendText(res, 403, 'Forbidden', {}, head);
       return;
     }
-    const entries = await readEntries(where.real, conf.maxListingEntries);
+    const { entries, total } = await readEntries(conf.root, where.real, conf.maxListingEntries);
     const urlPath = `/${where.segments.join('/')}${where.segments.length ? '/' : ''}`;
-    const body = json ? renderListingJson(urlPath, entries) : renderListingHtml(urlPath, entries);
+    const body = json
+      ? renderListingJson(urlPath, entries, total)
+      : renderListingHtml(urlPath, entries, total);
     writeHead(res, 200, {
       'Content-Type': json ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
@@ -308,24 +320,47 @@ async function serve(
   await sendFile(conf, conn, req, res, where.real);
 }
 
-async function readEntries(dir: string, max: number): Promise<ListingEntry[]> {
-  const entries: ListingEntry[] = [];
-  const d = await opendir(dir);
-  try {
-    for await (const dirent of d) {
-      if (entries.length >= max) break;
-      const st = await stat(path.join(dir, dirent.name)).catch(() => undefined);
-      entries.push({
-        name: dirent.name,
-        type: st?.isDirectory() ? 'directory' : st?.isFile() ? 'file' : 'other',
-        size: st?.isFile() ? st.size : 0,
-        mtimeMs: st?.mtimeMs ?? 0,
-      });
-    }
-  } finally {
-    await d.close().catch(() => {});
+/**
+ * A directory's listing: the first `max` names in code-unit order (the same ones every time, unlike
+ * readdir order) and how many entries there are in all. At most 2 × max names are held at once.
+ */
+async function readEntries(
+  root: string,
+  dir: string,
+  max: number,
+): Promise<{ entries: ListingEntry[]; total: number }> {
+  let names: string[] = [];
+  let total = 0;
+  // the iterator closes the directory when the loop ends, however it ends
+  for await (const dirent of await opendir(dir)) {
+    total++;
+    names.push(dirent.name);
+    if (names.length >= 2 * max) names = names.sort().slice(0, max);
   }
-  return entries;
+  names = names.sort().slice(0, max);
+  const entries: ListingEntry[] = [];
+  for (const name of names) entries.push(await describeEntry(root, path.join(dir, name), name));
+  return { entries, total };
+}
+
+/**
+ * One listing row. A symlink is followed only when its target is inside the root, so a listing never
+ * shows the size or date of what the jail refuses; what cannot be examined is `other` with no size
+ * or date, rather than an invented "0 B, 1970".
+ */
+async function describeEntry(root: string, full: string, name: string): Promise<ListingEntry> {
+  let st = await lstat(full).catch(() => undefined);
+  if (st?.isSymbolicLink()) {
+    const target = await jail(root, full);
+    st = target.ok ? await stat(target.real).catch(() => undefined) : undefined;
+  }
+  if (!st) return { name, type: 'other' };
+  return {
+    name,
+    type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other',
+    size: st.isFile() ? st.size : 0,
+    mtimeMs: st.mtimeMs,
+  };
 }
 
 async function sendFile(
@@ -350,6 +385,12 @@ async function sendFile(
       'X-Content-Type-Options': 'nosniff',
     };
     if (!conf.noRange) base['Accept-Ranges'] = 'bytes';
+    // RFC 9110 §13.2.2: If-Match / If-Unmodified-Since (412) before If-None-Match /
+    // If-Modified-Since (304) before If-Range
+    if (preconditionFailed(req.headers as Record<string, string | undefined>, v)) {
+      sendText(res, 412, 'Precondition Failed', base, head);
+      return;
+    }
     if (isNotModified(req.headers as Record<string, string | undefined>, v)) {
       writeHead(res, 304, base);
       res.end();
@@ -450,4 +491,10 @@ async function sendRange(
   } else {
     await pipeline(source, res, { end: false });
   }
+  // A file cut short while it is sent ends the read early, and nothing else notices: failing here
+  // makes the caller destroy the connection, so the client sees a short body instead of taking
+  // the next response on the connection for the rest of this one (RFC 9112 §6.3).
+  const want = r.end - r.start + 1;
+  if (source.bytesRead < want)
+    throw new Error(`file shrank while being sent: ${source.bytesRead} of ${want} bytes read`);
 }

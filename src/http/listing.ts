@@ -9,9 +9,10 @@ import { formatBytes } from '../core/format.js';
 export interface ListingEntry {
   name: string;
   type: 'file' | 'directory' | 'other';
-  size: number;
-  /** milliseconds since the epoch */
-  mtimeMs: number;
+  /** absent when unknown: the entry could not be examined, or is a link leading out of the root */
+  size?: number;
+  /** milliseconds since the epoch; absent when unknown, like size */
+  mtimeMs?: number;
 }
 
 /** Security headers for generated pages: no scripts, no framing, no sniffing. */
@@ -40,35 +41,44 @@ export function sortEntries(entries: ListingEntry[]): ListingEntry[] {
   });
 }
 
-/** `urlPath` is the decoded request path of the directory, ending in `/`. */
-export function renderListingHtml(urlPath: string, entries: ListingEntry[]): string {
+/**
+ * `urlPath` is the decoded request path of the directory, ending in `/`. `total` is how many entries
+ * the directory has when `entries` is only the first part of them: the page then says so.
+ */
+export function renderListingHtml(urlPath: string, entries: ListingEntry[], total = entries.length): string {
   const title = `Index of ${escapeHtml(urlPath)}`;
   const rows = sortEntries(entries).map((e) => {
     const slash = e.type === 'directory' ? '/' : '';
     const href = `${encodeURIComponent(e.name)}${slash}`;
-    const size = e.type === 'directory' ? '-' : humanSize(e.size);
-    const when = new Date(e.mtimeMs).toISOString().replace('T', ' ').slice(0, 19);
+    const size = e.type === 'directory' || e.size === undefined ? '-' : humanSize(e.size);
+    const when =
+      e.mtimeMs === undefined ? '-' : new Date(e.mtimeMs).toISOString().replace('T', ' ').slice(0, 19);
     return `<tr><td><a href="${escapeHtml(href)}">${escapeHtml(e.name)}${slash}</a></td><td>${size}</td><td>${when}</td></tr>`;
   });
   const up = urlPath === '/' ? '' : '<tr><td><a href="../">../</a></td><td></td><td></td></tr>\n';
+  const more = total - entries.length;
+  const cut = more > 0 ? `<p>… ${more} more ${more === 1 ? 'entry' : 'entries'} not shown</p>\n` : '';
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em}td{padding:.15em 1em .15em 0}td:nth-child(2){text-align:right}</style>
 </head><body><h1>${title}</h1>
 <table>
 ${up}${rows.join('\n')}
-</table></body></html>
+</table>
+${cut}</body></html>
 `;
 }
 
-export function renderListingJson(urlPath: string, entries: ListingEntry[]): string {
+/** As renderListingHtml; a cut listing carries `"truncated": true` and the `total`. */
+export function renderListingJson(urlPath: string, entries: ListingEntry[], total = entries.length): string {
   return `${JSON.stringify({
     path: urlPath,
+    ...(total > entries.length ? { truncated: true, total } : {}),
     entries: sortEntries(entries).map((e) => ({
       name: e.name,
       type: e.type,
-      size: e.size,
-      mtime: new Date(e.mtimeMs).toISOString(),
+      ...(e.size === undefined ? {} : { size: e.size }),
+      ...(e.mtimeMs === undefined ? {} : { mtime: new Date(e.mtimeMs).toISOString() }),
     })),
   })}\n`;
 }

@@ -6,9 +6,11 @@ import {
   makeEtag,
   parseEtagList,
   parseHttpDate,
+  preconditionFailed,
 } from '../../src/http/conditional.js';
 import { escapeHtml, renderListingHtml, renderListingJson, sortEntries } from '../../src/http/listing.js';
 import { contentType } from '../../src/http/mime.js';
+import { clientErrorStatus } from '../../src/http/parse-error-status.js';
 import { coalesce, formatContentRange, parseContentRange, parseRange } from '../../src/http/range.js';
 import { TokenBucket } from '../../src/http/throttle.js';
 
@@ -193,6 +195,37 @@ describe('validators and conditional requests', () => {
     it(`If-Range ${JSON.stringify(value)} matches: ${want}`, () =>
       expect(ifRangeMatches(value, v)).toBe(want));
   }
+
+  it('If-Range with a date does not match a weak Last-Modified (RFC 9110 §13.1.5)', () => {
+    // the response's Date less than a second after the mtime: the file may change again unseen
+    expect(ifRangeMatches(lm, v, mtimeMs + 999)).toBe(false);
+    expect(ifRangeMatches(lm, v, mtimeMs - 5000)).toBe(false);
+    expect(ifRangeMatches(lm, v, mtimeMs + 1000)).toBe(true);
+    // an entity tag is strong whatever the time
+    expect(ifRangeMatches(v.etag, v, mtimeMs)).toBe(true);
+  });
+
+  const failed: Array<[Record<string, string>, boolean]> = [
+    [{}, false],
+    [{ 'if-match': v.etag }, false],
+    [{ 'if-match': `"x", ${v.etag}` }, false],
+    [{ 'if-match': '*' }, false],
+    [{ 'if-match': '"other"' }, true],
+    // strong comparison: a weak tag never matches
+    [{ 'if-match': `W/${v.etag}` }, true],
+    [{ 'if-match': 'garbage' }, true],
+    [{ 'if-unmodified-since': lm }, false],
+    [{ 'if-unmodified-since': httpDate(mtimeMs + 60_000) }, false],
+    [{ 'if-unmodified-since': httpDate(mtimeMs - 60_000) }, true],
+    [{ 'if-unmodified-since': 'not a date' }, false],
+    // If-Unmodified-Since is not looked at when If-Match is there
+    [{ 'if-match': v.etag, 'if-unmodified-since': httpDate(mtimeMs - 60_000) }, false],
+    [{ 'if-match': '"other"', 'if-unmodified-since': lm }, true],
+  ];
+  for (const [headers, want] of failed) {
+    it(`412 for ${JSON.stringify(headers)} is ${want}`, () =>
+      expect(preconditionFailed(headers, v)).toBe(want));
+  }
 });
 
 describe('listings', () => {
@@ -225,6 +258,24 @@ describe('listings', () => {
       mtime: '1970-01-01T00:00:00.000Z',
     });
     expect(json.entries).toHaveLength(4);
+  });
+
+  it('shows unknown size and date as "-" in HTML and leaves them out of JSON', () => {
+    const unknown = [{ name: 'link-out', type: 'other' as const }];
+    expect(renderListingHtml('/', unknown)).toContain('link-out</a></td><td>-</td><td>-</td>');
+    expect(JSON.parse(renderListingJson('/', unknown)).entries).toEqual([
+      { name: 'link-out', type: 'other' },
+    ]);
+  });
+
+  it('says that a listing was cut', () => {
+    expect(renderListingHtml('/', entries, 10)).toContain('<p>… 6 more entries not shown</p>');
+    expect(renderListingHtml('/', entries, 5)).toContain('<p>… 1 more entry not shown</p>');
+    expect(renderListingHtml('/', entries)).not.toContain('not shown');
+    const json = JSON.parse(renderListingJson('/', entries, 10));
+    expect(json).toMatchObject({ truncated: true, total: 10 });
+    expect(json.entries).toHaveLength(4);
+    expect(JSON.parse(renderListingJson('/', entries))).not.toHaveProperty('truncated');
   });
 
   it('escapeHtml', () =>
@@ -260,4 +311,44 @@ describe('TokenBucket', () => {
     expect(b.reserve(50, 10_000)).toBeCloseTo(50);
   });
   it('rejects a zero rate', () => expect(() => new TokenBucket(0)).toThrow(RangeError));
+});
+
+describe('clientErrorStatus: what llhttp could not parse', () => {
+  const err = (code: string, raw: string, bytesParsed: number) => ({
+    name: 'Error',
+    message: code,
+    code,
+    rawPacket: Buffer.from(raw, 'latin1'),
+    bytesParsed,
+  });
+  const longLine = `GET /${'a'.repeat(20_000)}`;
+  const cases: Array<[string, ReturnType<typeof err>, number]> = [
+    ['a request line over the limit', err('HPE_HEADER_OVERFLOW', longLine, 16_400), 414],
+    [
+      'a request line over the limit behind another request',
+      err('HPE_HEADER_OVERFLOW', `GET / HTTP/1.1\r\nHost: x\r\n\r\n${longLine}`, 16_500),
+      414,
+    ],
+    [
+      'a header over the limit',
+      err('HPE_HEADER_OVERFLOW', `GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}`, 16_400),
+      431,
+    ],
+    // the line began in an earlier chunk: nothing tells a request line from a header
+    ['a chunk in the middle of a line', err('HPE_HEADER_OVERFLOW', 'a'.repeat(20_000), 10_000), 431],
+    ['an unknown method', err('HPE_INVALID_METHOD', 'FOO /a HTTP/1.1\r\nHost: x\r\n\r\n', 1), 501],
+    ['a lowercase method', err('HPE_INVALID_METHOD', 'get /a HTTP/1.1\r\nHost: x\r\n\r\n', 0), 501],
+    [
+      'an unknown method behind another request',
+      err('HPE_INVALID_METHOD', 'GET / HTTP/1.1\r\nHost: x\r\n\r\nFOO /a HTTP/1.1\r\n\r\n', 28),
+      501,
+    ],
+    ['garbage', err('HPE_INVALID_METHOD', 'HELLO\r\n\r\n', 2), 400],
+    ['an unknown method without a version', err('HPE_INVALID_METHOD', 'FOO /a\r\n', 1), 400],
+    ['another parse error', err('HPE_INVALID_HEADER_TOKEN', 'GET / HTTP/1.1\r\nA B: c\r\n', 17), 400],
+  ];
+  for (const [name, e, status] of cases)
+    it(`${name} → ${status}`, () => expect(clientErrorStatus(e)).toBe(status));
+  it('a request timeout → 408', () =>
+    expect(clientErrorStatus({ name: 'Error', message: '', code: 'ERR_HTTP_REQUEST_TIMEOUT' })).toBe(408));
 });

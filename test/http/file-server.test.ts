@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
-import { createFileServer, type FileServerHandle, resolveRequestPath } from '../../src/http/file-server.js';
+import { createFileServer, type FileServerHandle } from '../../src/http/file-server.js';
+import { resolveRequestPath } from '../../src/http/request-path.js';
 import { run, startServe, tempDir } from '../helpers/net.js';
 
 interface Reply {
@@ -45,13 +46,14 @@ function firstDifference(a: Buffer, b: Buffer): number {
   return a.length === b.length ? -1 : n;
 }
 
-/** Send raw bytes and collect everything until the server closes. */
-function raw(port: number, text: string): Promise<string> {
+/** Send raw bytes and collect everything until the server closes (or, with `until`, until it matches). */
+function raw(port: number, text: string, until?: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host: '127.0.0.1' }, () => s.write(text));
     let out = '';
     s.on('data', (d) => {
       out += d.toString('latin1');
+      if (until?.test(out)) s.destroy();
     });
     s.on('close', () => resolve(out));
     s.on('error', reject);
@@ -79,6 +81,8 @@ beforeAll(async () => {
   await symlink(path.join(dir, 'secret.txt'), path.join(root, 'escape.txt'));
   await symlink(dir, path.join(root, 'escape-dir'));
   await symlink(path.join(root, 'hello.txt'), path.join(root, 'inside.txt'));
+  await mkdir(path.join(root, 'idx-out'));
+  await symlink(path.join(dir, 'secret.txt'), path.join(root, 'idx-out', 'index.html'));
   const t = new Date('2024-03-04T05:06:07Z');
   await utimes(path.join(root, 'hello.txt'), t, t);
   server = await createFileServer({ root, port: 0 });
@@ -204,6 +208,71 @@ describe('file server: ranges', () => {
     ).toBe(304);
     expect((await get(server.port, '/hello.txt', { 'if-none-match': '"nope"' })).status).toBe(200);
   });
+
+  it('ignores an If-Range date when Last-Modified is weak (less than a second old)', async () => {
+    const fresh = path.join(server.root, 'fresh.txt');
+    await writeFile(fresh, 'fresh bytes');
+    // a modification time ahead of the clock is as weak as one in the current second, and does not
+    // depend on how fast this test runs
+    const soon = new Date(Date.now() + 60_000);
+    await utimes(fresh, soon, soon);
+    const lm = (await get(server.port, '/fresh.txt', {}, 'HEAD')).headers['last-modified']!;
+    const r = await get(server.port, '/fresh.txt', { range: 'bytes=0-4', 'if-range': lm });
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('fresh bytes');
+  });
+});
+
+describe('file server: preconditions (412)', () => {
+  const cases: Array<[string, (etag: string) => Record<string, string>, number]> = [
+    ['If-Match: another tag', () => ({ 'if-match': '"nope"' }), 412],
+    ['If-Match: the weak form of the tag (strong comparison)', (etag) => ({ 'if-match': `W/${etag}` }), 412],
+    ['If-Match: the tag', (etag) => ({ 'if-match': `"x", ${etag}` }), 200],
+    ['If-Match: *', () => ({ 'if-match': '*' }), 200],
+    [
+      'If-Unmodified-Since before the file',
+      () => ({ 'if-unmodified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' }),
+      412,
+    ],
+    [
+      'If-Unmodified-Since its Last-Modified',
+      () => ({ 'if-unmodified-since': 'Mon, 04 Mar 2024 05:06:07 GMT' }),
+      200,
+    ],
+    ['If-Unmodified-Since that is no date', () => ({ 'if-unmodified-since': 'yesterday' }), 200],
+    // evaluation order (RFC 9110 §13.2.2): If-Match first, and If-Unmodified-Since only without it
+    ['If-Match fails before If-None-Match: *', () => ({ 'if-match': '"nope"', 'if-none-match': '*' }), 412],
+    [
+      'If-Match passes, If-Unmodified-Since is not looked at',
+      (etag) => ({ 'if-match': etag, 'if-unmodified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' }),
+      200,
+    ],
+    [
+      'If-Match passes, then If-None-Match gives 304',
+      (etag) => ({ 'if-match': etag, 'if-none-match': etag }),
+      304,
+    ],
+  ];
+  for (const [name, headers, status] of cases) {
+    it(`${name} → ${status}`, async () => {
+      const etag = (await get(server.port, '/hello.txt', {}, 'HEAD')).headers.etag!;
+      for (const method of ['GET', 'HEAD']) {
+        const r = await get(server.port, '/hello.txt', headers(etag), method);
+        expect(r.status, method).toBe(status);
+        // with a Range too, the precondition is decided first
+        const ranged = await get(server.port, '/hello.txt', { ...headers(etag), range: 'bytes=0-4' }, method);
+        expect(ranged.status, `${method} with Range`).toBe(status === 200 ? 206 : status);
+      }
+    });
+  }
+
+  it('a 412 carries the validators and no body for HEAD', async () => {
+    const r = await get(server.port, '/hello.txt', { 'if-match': '"nope"' });
+    expect(r.headers.etag).toMatch(/^"/);
+    expect(r.headers['last-modified']).toBe('Mon, 04 Mar 2024 05:06:07 GMT');
+    const h = await get(server.port, '/hello.txt', { 'if-match': '"nope"' }, 'HEAD');
+    expect(h.body.length).toBe(0);
+  });
 });
 
 describe('file server: directories', () => {
@@ -227,12 +296,35 @@ describe('file server: directories', () => {
     const dirs = j.entries
       .filter((e: { type: string }) => e.type === 'directory')
       .map((e: { name: string }) => e.name);
-    expect(dirs).toEqual(['escape-dir', 'site', 'sub dir']);
+    expect(dirs).toEqual(['idx-out', 'site', 'sub dir']);
     expect(j.entries.slice(0, 3).map((e: { name: string }) => e.name)).toEqual(dirs);
-    expect(j.entries.find((e: { name: string }) => e.name === 'big.bin')).toMatchObject({
-      type: 'file',
-      size: big.length,
-    });
+    const entry = (name: string) => j.entries.find((e: { name: string }) => e.name === name);
+    expect(entry('big.bin')).toMatchObject({ type: 'file', size: big.length });
+    expect(j.truncated).toBeUndefined();
+    // a link inside the root is described as its target...
+    expect(entry('inside.txt')).toMatchObject({ type: 'file', size: 13 });
+    // ...one leading out of it says nothing about what is outside
+    expect(entry('escape.txt')).toEqual({ name: 'escape.txt', type: 'other' });
+    expect(entry('escape-dir')).toEqual({ name: 'escape-dir', type: 'other' });
+    const html = (await get(server.port, '/')).body.toString();
+    expect(html).toContain('escape-dir</a></td><td>-</td><td>-</td>');
+  });
+
+  it('says when a listing is cut at the entry limit, and shows the first names', async () => {
+    const { dir: own, cleanup: done } = await tempDir('netkit-fs-many-');
+    for (const name of ['e', 'b', 'g', 'a', 'f', 'c', 'd']) await writeFile(path.join(own, name), name);
+    const s = await createFileServer({ root: own, port: 0, maxListingEntries: 2 });
+    try {
+      const j = JSON.parse((await get(s.port, '/?format=json')).body.toString());
+      expect(j.truncated).toBe(true);
+      expect(j.total).toBe(7);
+      expect(j.entries.map((e: { name: string }) => e.name)).toEqual(['a', 'b']);
+      const html = (await get(s.port, '/')).body.toString();
+      expect(html).toContain('… 5 more entries not shown');
+    } finally {
+      await s.close();
+      await done();
+    }
   });
 
   it('redirects a directory without its slash, and serves index.html', async () => {
@@ -245,6 +337,19 @@ describe('file server: directories', () => {
     const idx = await get(server.port, '/site/');
     expect(idx.body.toString()).toBe('<h1>site</h1>');
     expect(idx.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+
+  it('serves a root that is the file-system root', async () => {
+    const s = await createFileServer({ root: '/', port: 0 });
+    try {
+      const target = `${server.root.split(path.sep).map(encodeURIComponent).join('/')}/hello.txt`;
+      const r = await get(s.port, target);
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toBe('hello, world\n');
+      expect((await get(s.port, `${path.dirname(target)}/`)).status).toBe(200);
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -261,9 +366,21 @@ describe('file server: path jail', () => {
     ['/escape.txt', 403],
     ['/escape-dir/secret.txt', 403],
     ['/escape-dir/', 403],
+    // a directory's index.html is jailed like any other path
+    ['/idx-out/', 403],
+    ['/idx-out/index.html', 403],
     ['/inside.txt', 200],
     ['//hello.txt', 200],
     ['/./hello.txt', 200],
+    // dot-segments that stay inside the root are resolved (RFC 3986 §5.2.4)
+    ['/sub%20dir/../hello.txt', 200],
+    ['/sub%20dir/%2e%2e/hello.txt', 200],
+    ['/site/./../sub%20dir/..//hello.txt', 200],
+    ['/sub%20dir/..', 200],
+    ['/site/../../secret.txt', 403],
+    // a file is not a directory
+    ['/hello.txt/', 404],
+    ['/hello.txt/.', 404],
     ['/nope', 404],
   ];
   for (const [target, status] of cases) {
@@ -274,8 +391,23 @@ describe('file server: path jail', () => {
     });
   }
 
+  it('resolveRequestPath takes the path and query of an absolute-form target (RFC 9112 §3.2.2)', async () => {
+    expect(await resolveRequestPath(server.root, 'http://x/sub%20dir/?a=1')).toMatchObject({
+      ok: true,
+      segments: ['sub dir'],
+      trailingSlash: true,
+      query: 'a=1',
+    });
+    expect(await resolveRequestPath(server.root, 'HTTPS://x:8080')).toMatchObject({ ok: true, segments: [] });
+    expect(await resolveRequestPath(server.root, 'http://x?q')).toMatchObject({ ok: true, query: 'q' });
+    // decoded and normalised like any path: no way around the jail
+    expect(await resolveRequestPath(server.root, 'http://x/%2e%2e/secret.txt')).toMatchObject({
+      status: 403,
+    });
+  });
+
   it('resolveRequestPath refuses a target that is not a path', async () => {
-    expect(await resolveRequestPath(server.root, 'http://x/y')).toMatchObject({ ok: false, status: 400 });
+    expect(await resolveRequestPath(server.root, 'ftp://x/y')).toMatchObject({ ok: false, status: 400 });
     expect(await resolveRequestPath(server.root, '*')).toMatchObject({ ok: false, status: 400 });
   });
 });
@@ -285,6 +417,63 @@ describe('file server: bad input and limits', () => {
     expect(await raw(server.port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`;
     expect(await raw(server.port, huge)).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('answers 414 to a request line that alone is too long', async () => {
+    const long = `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    expect(await raw(server.port, long)).toMatch(/^HTTP\/1\.1 414 /);
+    // behind another request in the same packet too
+    const second = `GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n${long}`;
+    expect(await raw(server.port, second)).toMatch(/HTTP\/1\.1 414 /);
+  });
+
+  it('answers 501 to a method it does not know, 405 to CONNECT', async () => {
+    expect(await raw(server.port, 'FOO /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 501 Not Implemented\r\n/,
+    );
+    const connect = await raw(server.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+    expect(connect).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    expect(connect).toContain('\r\nAllow: GET, HEAD\r\n');
+  });
+
+  it('answers 505 to an HTTP major version other than 1', async () => {
+    const r = await raw(server.port, 'GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n');
+    expect(r).toMatch(/^HTTP\/1\.1 505 HTTP Version Not Supported\r\n/);
+  });
+
+  it('answers 400 to more than one Host header', async () => {
+    const r = await raw(server.port, 'GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
+    expect(r).toMatch(/^HTTP\/1\.1 400 /);
+    expect(r).not.toContain('hello, world');
+  });
+
+  it('serves an absolute-form request target', async () => {
+    const r = await raw(
+      server.port,
+      'GET http://127.0.0.1/hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(r).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nhello, world\n$/);
+    const dir = await raw(
+      server.port,
+      'GET http://h/site?x=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+    );
+    expect(dir).toMatch(/^HTTP\/1\.1 301 [\s\S]*\r\nLocation: \/site\/\?x=1\r\n/);
+  });
+
+  it('sends 100 Continue only to a request it will serve', async () => {
+    // the refused POST's body never comes: the final status is sent at once, then the connection closes
+    const post = await raw(
+      server.port,
+      'POST /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n',
+      /\r\n\r\nMethod Not Allowed\n/,
+    );
+    expect(post).toMatch(/^HTTP\/1\.1 405 /);
+    expect(post).not.toContain('100 Continue');
+    const getIt = await raw(
+      server.port,
+      'GET /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+    );
+    expect(getIt).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*hello, world\n$/);
   });
 
   it('traces request lines and statuses', async () => {
@@ -334,6 +523,41 @@ describe('file server: bad input and limits', () => {
     await expect(createFileServer({ root: path.join(dir, 'nope') })).rejects.toMatchObject({
       code: 'NETKIT_NOT_FOUND',
     });
+  });
+});
+
+describe('file server: a file cut short while it is sent', () => {
+  it('destroys the connection instead of ending a short body on a kept-alive one', async () => {
+    const { dir: own, cleanup: done } = await tempDir('netkit-fs-shrink-');
+    // a short keep-alive timeout, so that without the fix the test fails instead of hanging
+    const s = await createFileServer({ root: own, port: 0, keepAliveTimeoutMs: 500 });
+    try {
+      const size = 32 * 1024 * 1024; // far more than the loopback socket buffers hold
+      const file = path.join(own, 'shrinks.bin');
+      await writeFile(file, Buffer.alloc(size, 7));
+      await writeFile(path.join(own, 'next.txt'), 'next');
+      const sock = net.connect(s.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      const first = new Promise<void>((resolve) => sock.once('data', () => resolve()));
+      const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('error', () => {});
+      // a second request waits on the same connection behind the first
+      sock.write('GET /shrinks.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /next.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+      await first;
+      sock.pause(); // the server stalls on backpressure with most of the file unread...
+      await truncate(file, 0); // ...which is then gone
+      sock.resume();
+      await closed;
+      const got = Buffer.concat(chunks).toString('latin1');
+      expect(got).toMatch(new RegExp(`^HTTP/1\\.1 200 OK\r\n[\\s\\S]*Content-Length: ${size}\r\n`));
+      expect(got.length - got.indexOf('\r\n\r\n') - 4).toBeLessThan(size);
+      // the next response was never spliced into the body
+      expect(got.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    } finally {
+      await s.close(0);
+      await done();
+    }
   });
 });
 

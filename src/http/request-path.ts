@@ -1,0 +1,80 @@
+/**
+ * The file server's jail: a request target becomes a real path inside the root, or the status to
+ * answer with. The target is percent-decoded exactly once, NUL is refused, dot-segments are
+ * resolved (RFC 3986 §5.2.4) and one that would climb above the root is refused, and the real path
+ * (symlinks resolved) must be the root or inside it. Kept apart from the server because it is the
+ * part that must never be wrong, and it is table-tested on its own.
+ */
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+
+type Refusal = { ok: false; status: 400 | 403 | 404; reason: string };
+
+/** `http://host` or `https://host` in front of an absolute-form request target. */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+
+/** The status for a file-system error on a request path: permissions → 403, gone (a race) → 404. */
+export function fsErrorStatus(err: unknown): 403 | 404 | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 403;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 404;
+  return undefined;
+}
+
+/**
+ * Map a request target to a real path inside the root, or an HTTP status to answer with.
+ */
+export async function resolveRequestPath(
+  root: string,
+  target: string,
+): Promise<{ ok: true; real: string; segments: string[]; trailingSlash: boolean; query: string } | Refusal> {
+  // absolute-form (RFC 9112 §3.2.2), which a server must accept: only its path and query matter
+  // here, taken raw so that they are decoded and normalised exactly like an origin-form target
+  const authority = ABSOLUTE_FORM.exec(target);
+  if (authority) target = `/${target.slice(authority[0].length).replace(/^\//, '')}`;
+  if (!target.startsWith('/')) return { ok: false, status: 400, reason: 'request target is not a path' };
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q + 1);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return { ok: false, status: 400, reason: 'bad percent-encoding' };
+  }
+  if (decoded.includes('\0')) return { ok: false, status: 400, reason: 'NUL in path' };
+  // Dot-segments are resolved as RFC 3986 §5.2.4 does (after merging empty segments, as nginx
+  // does); a `..` with nothing left to remove would climb out of the root.
+  const parts = decoded.split('/');
+  const segments: string[] = [];
+  for (const s of parts) {
+    if (s === '' || s === '.') continue;
+    if (s !== '..') segments.push(s);
+    else if (segments.pop() === undefined) return { ok: false, status: 403, reason: 'path outside root' };
+  }
+  // `/a/`, `/a/.` and `/a/b/..` all name a directory
+  const last = parts[parts.length - 1];
+  const trailingSlash = last === '' || last === '.' || last === '..';
+  const jailed = await jail(root, path.join(root, ...segments));
+  if (!jailed.ok) return jailed;
+  return { ok: true, real: jailed.real, segments, trailingSlash, query };
+}
+
+/**
+ * Resolve symlinks and insist that the result is the root or inside it: the check every path served
+ * or described goes through.
+ */
+export async function jail(root: string, candidate: string): Promise<{ ok: true; real: string } | Refusal> {
+  let real: string;
+  try {
+    real = await realpath(candidate);
+  } catch (err) {
+    if (fsErrorStatus(err) === 403) return { ok: false, status: 403, reason: 'permission denied' };
+    return { ok: false, status: 404, reason: 'not found' };
+  }
+  // a root that ends in the separator ("/", `C:\`) is its own prefix
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  if (real !== root && !real.startsWith(prefix))
+    return { ok: false, status: 403, reason: 'path outside root (symlink)' };
+  return { ok: true, real };
+}
