@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { nodeTls } from './lazy.js';
-import { LineSplitter } from './lines.js';
+import { type BareCrHook, LineSplitter } from './lines.js';
 import { nextConnId, traceEvent } from './trace.js';
 
 export interface LineConnectionOptions {
@@ -31,6 +31,14 @@ export interface LineConnectionOptions {
   redact?: (line: string) => string;
   /** the server is the side that sends `S:` lines (true) or the client (false) */
   isServer?: boolean;
+  /** lines a bare CR may end (see {@link LineSplitter}); none by default */
+  bareCR?: BareCrHook;
+  /**
+   * For a handler that answers some lines after it returned (FTP holds commands back while a
+   * transfer runs): resolves once every line taken is answered. After the peer's FIN our side
+   * closes only then.
+   */
+  drained?: () => Promise<void>;
 }
 
 export type LineHandler = (line: string) => void | Promise<void>;
@@ -48,8 +56,8 @@ export class LineConnection extends EventEmitter {
   secure: boolean;
   closed = false;
   private readonly splitter: LineSplitter;
-  private readonly opts: Required<Omit<LineConnectionOptions, 'tracer' | 'redact'>> &
-    Pick<LineConnectionOptions, 'tracer' | 'redact'>;
+  private readonly opts: Required<Omit<LineConnectionOptions, 'tracer' | 'redact' | 'bareCR' | 'drained'>> &
+    Pick<LineConnectionOptions, 'tracer' | 'redact' | 'bareCR' | 'drained'>;
   private queue: Array<string | null> = [];
   private busy = false;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -72,7 +80,7 @@ export class LineConnection extends EventEmitter {
       isServer: true,
       ...options,
     } as LineConnection['opts'];
-    this.splitter = new LineSplitter(this.opts.maxLineLength);
+    this.splitter = new LineSplitter(this.opts.maxLineLength, this.opts.bareCR);
     this.attach(socket);
     this.trace('connect', this.secure ? 'tls' : '', `${this.remoteAddress}:${this.remotePort}`);
     this.touch();
@@ -232,7 +240,7 @@ export class LineConnection extends EventEmitter {
       }
       const line = this.queue.shift()!;
       if (line === null) {
-        if (!this.closed) this.end();
+        this.endAfterReplies();
         return;
       }
       if (line === '\u0000overflow') {
@@ -264,6 +272,19 @@ export class LineConnection extends EventEmitter {
       }
     }
     if (!this.closed && this.queue.length === 0 && this.socket.isPaused() && !this.busy) this.socket.resume();
+  }
+
+  /** The peer half-closed and every queued line ran: close our side once all is answered. */
+  private endAfterReplies(): void {
+    if (this.closed) return;
+    if (!this.opts.drained) {
+      this.end();
+      return;
+    }
+    this.busy = true;
+    void this.opts.drained().then(() => {
+      if (!this.closed) this.end();
+    });
   }
 
   private fail(err: unknown): void {

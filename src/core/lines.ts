@@ -4,15 +4,26 @@
  * are discarded up to the next LF, so a hostile client can never make us buffer more than
  * `maxLineLength` bytes. Both CRLF and bare LF end a line (RFC 1123's robustness advice); the
  * terminator is stripped.
+ *
+ * A bare CR ends nothing, unless the optional `bareCR` hook says the text before it is a complete
+ * line (FTP: an ABOR whose LF was sent as TCP urgent data never gets its LF). A LF arriving right
+ * after such a line is then dropped instead of ending an empty line.
  */
 export type LineItem = { line: Buffer } | { overflow: true };
+
+/** The line that `head` (the text before a CR not followed by LF) completes, or undefined. */
+export type BareCrHook = (head: Buffer) => Buffer | undefined;
 
 export class LineSplitter {
   private parts: Buffer[] = [];
   private size = 0;
   private discarding = false;
+  private skipLF = false;
 
-  constructor(readonly maxLineLength: number) {}
+  constructor(
+    readonly maxLineLength: number,
+    private readonly bareCR?: BareCrHook,
+  ) {}
 
   /** Bytes currently held waiting for a line end. */
   get buffered(): number {
@@ -23,6 +34,10 @@ export class LineSplitter {
   push(chunk: Buffer): LineItem[] {
     const out: LineItem[] = [];
     let start = 0;
+    if (this.skipLF && chunk.length > 0) {
+      this.skipLF = false;
+      if (chunk[0] === 10) start = 1;
+    }
     while (start < chunk.length) {
       const lf = chunk.indexOf(10, start);
       const end = lf === -1 ? chunk.length : lf;
@@ -43,6 +58,13 @@ export class LineSplitter {
           return out;
         }
         start = lf + 1;
+        continue;
+      }
+      const early = this.bareCR ? this.lineAtBareCR(piece, lf === -1) : undefined;
+      if (early) {
+        out.push({ line: early.line });
+        start += early.consumed;
+        this.skipLF = start === chunk.length;
         continue;
       }
       if (lf === -1) {
@@ -66,5 +88,23 @@ export class LineSplitter {
     this.parts = [];
     this.size = 0;
     this.discarding = false;
+    this.skipLF = false;
+  }
+
+  /**
+   * The line the hook completes at the piece's first CR that no LF follows (the CR ends what has
+   * arrived, or another byte follows it); `consumed` counts the piece's bytes up to the CR.
+   */
+  private lineAtBareCR(piece: Buffer, atEnd: boolean): { line: Buffer; consumed: number } | undefined {
+    const cr = piece.indexOf(13);
+    if (cr === -1 || (cr === piece.length - 1 && !atEnd)) return undefined;
+    const head = this.parts.length
+      ? Buffer.concat([...this.parts, piece.subarray(0, cr)])
+      : piece.subarray(0, cr);
+    const line = this.bareCR!(head);
+    if (!line) return undefined;
+    this.parts = [];
+    this.size = 0;
+    return { line: Buffer.from(line), consumed: cr + 1 };
   }
 }

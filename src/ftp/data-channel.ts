@@ -242,7 +242,16 @@ function connectWithTimeout(
 
 /**
  * Take over a data socket with TLS as the server side (RFC 4217: the FTP server is the TLS server
- * on data connections in both directions). Resolves once the handshake is done.
+ * on data connections in both directions). Resolves once the handshake is done and the socket can
+ * be written and closed cleanly.
+ *
+ * That is one event-loop turn after `'secure'`: with TLS 1.3, Node emits it from inside OpenSSL's
+ * handshake, before the session tickets are flushed, and reports a write made there as finished
+ * before its bytes reach the socket (the TODO in Node's `TLSWrap::EncOut`). A small listing or
+ * file written and ended at once then shuts the TCP connection down while the encrypted output is
+ * still queued, so the close_notify alert is lost (EPIPE). Strict clients (OpenSSL 3 without
+ * `SSL_OP_IGNORE_UNEXPECTED_EOF`, e.g. python.org builds of Python 3.10–3.13) then fail the
+ * transfer with `SHUTDOWN_WHILE_IN_INIT` or an unexpected EOF.
  */
 export function secureDataSocket(
   raw: net.Socket,
@@ -259,7 +268,7 @@ export function secureDataSocket(
       clearTimeout(timer);
       secure.off('error', onError);
       secure.on('error', () => {});
-      resolve(secure);
+      setImmediate(() => resolve(secure));
     });
     const onError = (err: Error) => {
       clearTimeout(timer);

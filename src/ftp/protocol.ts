@@ -43,3 +43,19 @@ export function parseCommand(line: string): ParsedCommand {
   if (!m) return { verb: '', arg: s };
   return { verb: m[1]!.toUpperCase(), arg: m[2] ?? '' };
 }
+
+/** Telnet IAC, IP and DM: what clients may send before an urgent ABOR (RFC 959 §4.1.3). */
+const TELNET_SYNCH = new Set([0xff, 0xf4, 0xf2]);
+
+/**
+ * An ABOR whose line ended in a bare CR (the `bareCR` hook of the control connection's line
+ * framing): Python's `ftplib.FTP.abort()` sends `ABOR\r\n` as TCP urgent data, which makes the LF
+ * the urgent byte, and without `SO_OOBINLINE` (Node cannot set it) that byte never reaches the
+ * stream. Returns `ABOR` (Telnet IP/DM bytes before it dropped), or undefined for anything else.
+ */
+export function urgentAbort(head: Buffer): Buffer | undefined {
+  let i = 0;
+  while (i < head.length && TELNET_SYNCH.has(head[i]!)) i += 1;
+  const rest = head.subarray(i);
+  return rest.length === 4 && rest.toString('latin1').toUpperCase() === 'ABOR' ? rest : undefined;
+}

@@ -3,13 +3,14 @@
  * running transfer) and the dispatch of each command line to its handler in the command tables
  * (`commands/*.ts`, smtp-server's `handler_VERB` idea as a map).
  *
- * Ordering: lines are handled one at a time ({@link LineConnection}). A transfer runs in the
- * background so ABOR and STAT can be answered while it runs; every other command waits for the
- * transfer to finish first, so replies always come in command order.
+ * Ordering: a transfer runs in the background, so ABOR and STAT are answered while it runs; the
+ * other commands are held back until its last reply, without blocking the connection
+ * ({@link CommandOrder}).
  *
  * Abuse guards: a bound on commands and line length before login, 421 after too many unknown
- * commands, HTTP requests refused at once, the login delay and lockout ({@link LoginGuard}), the
- * idle timeout (421). A session shuts down through one path, {@link FtpSession.close}.
+ * commands in a row, HTTP requests refused at once, the login delay and lockout
+ * ({@link LoginGuard}), the idle timeout (421). A session shuts down through one path,
+ * {@link FtpSession.close}.
  */
 import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
@@ -20,13 +21,14 @@ import { LineConnection } from '../core/connection.js';
 import { errorMessage, NetkitError } from '../core/errors.js';
 import { redactCommand } from '../core/trace.js';
 import type { classPermissions, FtpAccountClass, FtpAccountPolicy, FtpIdentity } from './accounts.js';
-import { commandTable } from './commands/index.js';
+import { CommandOrder } from './command-order.js';
+import { commandTable, NOT_IMPLEMENTED } from './commands/index.js';
 import { DataChannel, type PassivePortPool, secureDataSocket } from './data-channel.js';
 import { DEFAULT_MLST_FACTS } from './listing.js';
 import type { ListingCache } from './listing-cache.js';
 import type { LoginGuard } from './login-guard.js';
 import { type Permission, Permissions, refusal } from './permissions.js';
-import { formatReply, parseCommand } from './protocol.js';
+import { formatReply, parseCommand, urgentAbort } from './protocol.js';
 import type { TransferOutcome, TransferRun } from './transfer.js';
 
 export interface FtpLimits {
@@ -36,7 +38,7 @@ export interface FtpLimits {
   maxPreLoginLineLength: number;
   /** commands accepted before a successful login; then the connection is closed */
   maxPreLoginCommands: number;
-  /** unknown or malformed commands before the connection is closed with 421 */
+  /** unknown or malformed commands in a row before the connection is closed with 421 */
   maxBadCommands: number;
   /** control connection idle timeout (421) */
   idleTimeoutMs: number;
@@ -120,6 +122,8 @@ interface ActiveTransfer {
   abort: AbortController;
   socket?: net.Socket | tls.TLSSocket;
   done: Promise<void>;
+  /** stopped by ABOR, which sends the last reply (226) and then resumes the held commands */
+  abortedByCommand?: boolean;
 }
 
 export type CommandHandler = (s: FtpSession, arg: string) => void | Promise<void>;
@@ -134,8 +138,6 @@ export interface CommandSpec {
   run: CommandHandler;
 }
 
-/** Commands a running transfer does not hold back. */
-const DURING_TRANSFER = new Set(['ABOR', 'STAT']);
 const SYNTHETIC_PERMS = new Permissions('el');
 const HTTP_REQUEST = /^[A-Z]+ \S+ HTTP\/\d/;
 
@@ -157,6 +159,11 @@ export class FtpSession {
   epsvAll = false;
   lastCommand: string | undefined;
   private active: ActiveTransfer | undefined;
+  private readonly order = new CommandOrder({
+    busy: () => this.active !== undefined,
+    verbOf: (line) => parseCommand(line).verb,
+    run: (line) => this.dispatch(line),
+  });
   private preLoginCommands = 0;
   private badCommands = 0;
   private lastProgress = 0;
@@ -171,6 +178,8 @@ export class FtpSession {
       idleTimeoutMs: ctx.limits.idleTimeoutMs,
       encoding: 'utf8',
       redact: redactCommand,
+      bareCR: urgentAbort,
+      drained: () => this.order.drained(),
     });
     this.data = new DataChannel({
       control: () => this.conn.socket,
@@ -192,7 +201,7 @@ export class FtpSession {
       this.countBad();
       if (!this.identity) this.close(421, 'Line too long before login: closing control connection');
     });
-    this.conn.onLine((line) => this.onLine(line));
+    this.conn.onLine((line) => (this.closing ? undefined : this.order.push(line)));
     this.emit('connect');
     const locked = ctx.guard.lockedFor(this.ip);
     if (locked > 0) {
@@ -251,6 +260,7 @@ export class FtpSession {
   close(code?: number, text?: string): void {
     if (this.closing) return;
     this.closing = true;
+    this.order.clear();
     this.active?.abort.abort();
     this.data.close();
     if (code !== undefined) this.conn.end(formatReply(code, text ?? '').join('\r\n'));
@@ -269,17 +279,17 @@ export class FtpSession {
     const a = this.active;
     // An upload whose data already ended is allowed to reach the disk; anything else stops.
     if (a && !(a.spec.direction === 'upload' && a.socket?.readableEnded)) a.abort.abort();
-    if (!a) this.data.close();
+    // the transfer owns its socket already; a passive listener still waiting goes now
+    this.data.close();
+    this.order.clear();
     this.emit('close');
   }
 
   // ---- dispatch ----
 
-  private async onLine(line: string): Promise<void> {
+  private async dispatch(line: string): Promise<void> {
     if (this.closing) return;
     const { verb, arg } = parseCommand(line);
-    if (this.active && !DURING_TRANSFER.has(verb)) await this.active.done;
-    if (this.closing) return;
     if (!this.identity) {
       if (HTTP_REQUEST.test(line)) {
         this.close(421, 'This is an FTP server, not an HTTP server');
@@ -297,13 +307,17 @@ export class FtpSession {
     }
     const spec = verb ? commandTable[verb] : undefined;
     if (!spec) {
-      this.reply(
-        verb ? 502 : 500,
-        verb ? `Command ${verb} not implemented` : 'Syntax error, command unrecognized',
-      );
+      // RFC 959 §4.2: 502 is for a command recognised but not implemented, 500 for the rest
+      if (NOT_IMPLEMENTED.has(verb)) {
+        this.badCommands = 0;
+        this.reply(502, `Command ${verb} not implemented`);
+        return;
+      }
+      this.reply(500, verb ? `Unknown command ${verb}` : 'Syntax error, command unrecognized');
       this.countBad();
       return;
     }
+    this.badCommands = 0;
     this.lastCommand = redactCommand(arg ? `${verb} ${arg}` : verb);
     if (verb !== 'RNTO' && verb !== 'RNFR') this.renameFrom = undefined;
     if (spec.auth !== false && !this.identity) {
@@ -427,13 +441,18 @@ export class FtpSession {
   /** Drop the data channel after a transfer command was refused before it started. */
   refuseTransfer(code: number, text: string): void {
     this.data.close();
-    this.restOffset = 0;
     this.reply(code, text);
+  }
+
+  /** The REST offset for this file transfer command; it is used up either way. */
+  takeRest(): number {
+    const offset = this.restOffset;
+    this.restOffset = 0;
+    return offset;
   }
 
   /** Start a transfer in the background (the handler returns at once; see the ordering note). */
   startTransfer(spec: TransferSpec): void {
-    this.restOffset = 0;
     const active: ActiveTransfer = {
       spec,
       abort: new AbortController(),
@@ -456,6 +475,9 @@ export class FtpSession {
         this.replyError(err);
       },
     );
+    void active.done.then(() => {
+      if (!active.abortedByCommand) void this.order.resume();
+    });
   }
 
   /** ABOR: stop the running transfer (it answers 426), then 226. */
@@ -466,10 +488,12 @@ export class FtpSession {
       this.reply(225, 'No transfer to abort; data connection closed');
       return;
     }
+    a.abortedByCommand = true;
     a.abort.abort();
     this.data.close();
     await a.done;
     this.reply(226, 'ABOR successful: transfer aborted');
+    void this.order.resume();
   }
 
   /** HELP: the syntax of one command (undefined when unknown). */

@@ -4,12 +4,14 @@
  *
  * Two steps, both deliberately strict (ftp-srv's CVE-2020-26299 was a backslash slipping through):
  * 1. {@link resolveVirtualPath} — pure: the client's argument against the session's cwd in the
- *    virtual namespace. NUL and control bytes, backslashes, percent-escapes, invalid UTF-8,
- *    Windows drive prefixes and any `..` that climbs above `/` are refused (not clamped), so a
- *    traversal attempt is an error the client sees as 550 and the trace shows.
+ *    virtual namespace. NUL and control bytes, backslashes, invalid UTF-8, Windows drive prefixes
+ *    and any `..` that climbs above `/` are refused (not clamped), so a traversal attempt is an
+ *    error the client sees as 550 and the trace shows. FTP paths are never percent-decoded, so
+ *    `%2e%2e` is just a name (RFC 959 pathnames are opaque) and `100%ff.txt` stays reachable.
  * 2. {@link VirtualFs.realPath} — the virtual path through the account's mount table to a real
- *    path, then `realpath()` of it (or of its parent when creating), which must still lie inside the
- *    mount's real root: a symlink that points outside is refused the same way.
+ *    path, then `realpath()` of it (or of its parent when creating, deleting or renaming), which
+ *    must still lie inside the mount's real root: a symlink that points outside is refused the
+ *    same way.
  *
  * A mount table lets one account see several real directories in one tree (anonymous users see
  * `/pub` and `/incoming`, each with its own permissions); directories above mount points are
@@ -43,7 +45,6 @@ export function resolveVirtualPath(cwd: string, arg: string): string {
   if (arg.includes('\u0000')) throw outsideRoot(arg, 'NUL byte in path');
   if (/[\u0001-\u001f\u007f]/.test(arg)) throw outsideRoot(arg, 'control character in path');
   if (arg.includes('\\')) throw outsideRoot(arg, 'backslash in path');
-  if (/%[0-9a-f]{2}/i.test(arg)) throw outsideRoot(arg, 'percent-encoding in path');
   if (arg.includes('\ufffd')) throw outsideRoot(arg, 'invalid UTF-8 in path');
   if (/^[a-z]:/i.test(arg)) throw outsideRoot(arg, 'drive letter in path');
   const full = arg.startsWith('/') ? arg : `${cwd}/${arg}`;
@@ -123,12 +124,17 @@ export class VirtualFs {
 
   /**
    * The real path for a virtual path inside a mount, symlinks resolved and checked.
-   * `existing`: the path must exist (ENOENT otherwise). `create`: its parent must exist; the
-   * returned path is the real parent plus the last name, which must not be `.`/`..`.
+   * - `existing`: the path must exist (ENOENT otherwise); every link on the way is followed.
+   * - `create`: its parent must exist; the result is the real parent plus the last name, or the
+   *   target of a link by that name that stays inside.
+   * - `entry`: the directory entry itself, for DELE, RMD, RNFR and RNTO, which act on a link and
+   *   never on what it points to (POSIX unlink/rmdir/rename). The parent is resolved and checked,
+   *   the last name is not followed; it may be missing. A link that leads outside (or nowhere) is
+   *   refused all the same, as listings hide it.
    */
   async realPath(
     vpath: string,
-    mode: 'existing' | 'create' = 'existing',
+    mode: 'existing' | 'create' | 'entry' = 'existing',
   ): Promise<{ real: string; mount: Mount; isRoot: boolean }> {
     const loc = this.locate(vpath);
     if (!loc) throw enoent(vpath);
@@ -141,21 +147,26 @@ export class VirtualFs {
       if (!isInside(real, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
       return { real, mount: loc.mount, isRoot: real === root };
     }
-    if (!loc.rel) throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: cannot create a mount point`);
+    if (!loc.rel) {
+      if (mode === 'entry') return { real: root, mount: loc.mount, isRoot: true };
+      throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: cannot create a mount point`);
+    }
     const parent = await realpath(path.dirname(loc.real));
     if (!isInside(parent, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
     const candidate = path.join(parent, path.basename(loc.real));
-    // The name itself may already exist as a symbolic link: follow it only to a place inside.
-    try {
-      const target = await realpath(candidate);
-      if (!isInside(target, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
-      return { real: target, mount: loc.mount, isRoot: target === root };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    const st = await lstat(candidate).catch(() => undefined);
-    if (st?.isSymbolicLink()) throw outsideRoot(vpath, 'a dangling symbolic link');
-    return { real: candidate, mount: loc.mount, isRoot: false };
+    const st = await lstat(candidate).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!st?.isSymbolicLink()) return { real: candidate, mount: loc.mount, isRoot: false };
+    const target = await realpath(candidate).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw outsideRoot(vpath, 'a dangling symbolic link');
+      throw err;
+    });
+    if (!isInside(target, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+    // `create` writes through a link that stays inside; `entry` acts on the link itself
+    if (mode === 'entry') return { real: candidate, mount: loc.mount, isRoot: false };
+    return { real: target, mount: loc.mount, isRoot: target === root };
   }
 
   /** Is this virtual path a directory (synthetic or real)? */

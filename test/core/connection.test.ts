@@ -148,6 +148,35 @@ describe('LineConnection', () => {
   });
 });
 
+describe('LineConnection with a drained hook', () => {
+  it('after the peer half-closes, closes only once the lines answered later are answered', async () => {
+    const later: string[] = [];
+    const server = await listenTcp({
+      service: 'later',
+      onConnection(socket) {
+        const conn = new LineConnection(socket, {
+          service: 'later',
+          // answers held lines one turn later, as FTP answers commands held back by a transfer
+          drained: async () => {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            for (const l of later.splice(0)) conn.writeLine(`late ${l}`);
+          },
+        });
+        conn.onLine((line) => {
+          if (line.startsWith('LATER ')) later.push(line.slice(6));
+          else conn.writeLine(`got ${line}`);
+        });
+      },
+    });
+    const c = await LineClient.connect(server.port);
+    c.send('now\r\nLATER a\r\nLATER b\r\n');
+    c.socket.end();
+    expect([await c.line(), await c.line(), await c.line()]).toEqual(['got now', 'late a', 'late b']);
+    await c.closed;
+    await server.close();
+  });
+});
+
 describe('listenTcp', () => {
   it('reports the real port and closes gracefully within the deadline', async () => {
     const server: TcpServerHandle = await listenTcp({ service: 'x', onConnection: () => {} });

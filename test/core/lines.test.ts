@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../../src/core/lines.js';
+import { type BareCrHook, LineSplitter } from '../../src/core/lines.js';
 
-function feed(max: number, chunks: string[]): Array<string | 'OVERFLOW'> {
-  const s = new LineSplitter(max);
+function feed(max: number, chunks: string[], bareCR?: BareCrHook): Array<string | 'OVERFLOW'> {
+  const s = new LineSplitter(max, bareCR);
   const out: Array<string | 'OVERFLOW'> = [];
   for (const c of chunks) {
     for (const item of s.push(Buffer.from(c, 'latin1')))
@@ -40,5 +40,30 @@ describe('LineSplitter', () => {
     s.push(Buffer.from('abc'));
     s.reset();
     expect(s.push(Buffer.from('d\n')).map((i) => ('line' in i ? i.line.toString() : 'O'))).toEqual(['d']);
+  });
+});
+
+describe('LineSplitter with a bareCR hook', () => {
+  const abor: BareCrHook = (head) => (head.toString('latin1') === 'ABOR' ? head : undefined);
+  const cases: Array<[string, string[], string[]]> = [
+    ['a CR that ends what arrived ends the line', ['ABOR\r'], ['ABOR']],
+    ['the LF arriving next ends nothing', ['ABOR\r', '\nNOOP\r\n'], ['ABOR', 'NOOP']],
+    ['only that one LF is dropped', ['ABOR\r', '\n\n'], ['ABOR', '']],
+    ['another byte after the CR starts the next line', ['ABOR\rNOOP\r\n'], ['ABOR', 'NOOP']],
+    ['the first byte of the next chunk is kept when it is no LF', ['ABOR\r', 'X\n'], ['ABOR', 'X']],
+    ['pieces across chunks', ['AB', 'OR\r'], ['ABOR']],
+    ['CRLF is unchanged', ['ABOR\r\nPWD\r\n'], ['ABOR', 'PWD']],
+    ['lines the hook rejects wait for their LF', ['NOOP\r'], []],
+    ['a CR inside another line stays part of it', ['MKD a\rb\r\n'], ['MKD a\rb']],
+  ];
+  for (const [name, chunks, expected] of cases) {
+    it(name, () => expect(feed(64, chunks, abor)).toEqual(expected));
+  }
+
+  it('reset forgets a pending LF drop', () => {
+    const s = new LineSplitter(64, abor);
+    s.push(Buffer.from('ABOR\r'));
+    s.reset();
+    expect(s.push(Buffer.from('\n')).map((i) => ('line' in i ? i.line.toString() : 'O'))).toEqual(['']);
   });
 });

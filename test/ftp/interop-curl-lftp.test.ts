@@ -1,7 +1,7 @@
 /**
  * Interop: curl (list, download, upload, resume, active mode, explicit TLS with --ssl-reqd) and
- * lftp (mirror a tree of a few hundred files down and up, plain and over TLS; checksums equal)
- * against our server; `nc -N` for a client that pipelines its commands and half-closes.
+ * lftp (mirror a tree of a few hundred files down and up, plain and over TLS, names with `%XX`
+ * included; checksums equal) against our server; `nc -N` for a client that pipelines its commands and half-closes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -45,12 +45,12 @@ async function checksums(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-/** A tree of `count` files in nested directories, some names with spaces and UTF-8. */
+/** A tree of `count` files in nested directories, some names with spaces, UTF-8 and `%XX`. */
 async function makeTree(dir: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const sub = path.join(dir, `dir ${i % 5}`, i % 3 === 0 ? 'deeper' : '');
     await mkdir(sub, { recursive: true });
-    const name = i % 7 === 0 ? `fïlé ${i}.bin` : `file-${i}.bin`;
+    const name = i % 7 === 0 ? `fïlé ${i}.bin` : i % 11 === 0 ? `sale 100%ff ${i}.bin` : `file-${i}.bin`;
     await writeFile(path.join(sub, name), randomBytes((i * 997) % 20_000));
   }
 }

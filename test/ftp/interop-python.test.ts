@@ -3,7 +3,7 @@
  * every account class, MLSD, NLST, binary transfers both ways, REST resume, rename, delete, active
  * mode, and every permission refusal with its reply code.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../helpers/net.js';
@@ -24,6 +24,16 @@ def secure():
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    f = ftplib.FTP_TLS(context=ctx, timeout=10)
+    f.connect('127.0.0.1', PORT)
+    return f
+def strict():
+    # as python.org builds (OpenSSL 3) are: a data connection closed without TLS close_notify
+    # is an error there; Debian's Python hides that with OP_IGNORE_UNEXPECTED_EOF
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.options &= ~getattr(ssl, 'OP_IGNORE_UNEXPECTED_EOF', 0)
     f = ftplib.FTP_TLS(context=ctx, timeout=10)
     f.connect('127.0.0.1', PORT)
     return f
@@ -268,6 +278,65 @@ a.quit()
       anon_readme: 'line one\nline two\n',
       anon_stor: '532',
     });
+  });
+
+  it('FTP_TLS strict about close_notify: small listings and files under prot_p', async () => {
+    const r = await python(
+      `
+f = strict()
+f.login('alice', '${PASSWORDS.alice}')
+f.prot_p()
+f.mkd('strict')
+f.cwd('strict')
+R['stor'] = f.storbinary('STOR small.txt', io.BytesIO(b'small\\n'))[:3]
+f.storbinary('STOR empty.txt', io.BytesIO(b''))
+R['nlst'] = sorted(f.nlst())
+R['mlsd'] = sorted((n, x['size']) for n, x in f.mlsd())
+lines = []
+f.dir(lines.append)
+R['dir'] = len(lines)
+R['retr'] = get(f, 'small.txt').decode()
+R['empty'] = get(f, 'empty.txt').decode()
+R['again'] = [sorted(f.nlst()) for i in range(5)][-1]
+R['quit'] = f.quit()[:3]
+`,
+      fx.port,
+    );
+    expect(r).toEqual({
+      stor: '226',
+      nlst: ['empty.txt', 'small.txt'],
+      mlsd: [
+        ['empty.txt', '0'],
+        ['small.txt', '6'],
+      ],
+      dir: 2,
+      retr: 'small\n',
+      empty: '',
+      again: ['empty.txt', 'small.txt'],
+      quit: '221',
+    });
+  });
+
+  it('abort() during a large RETR (ABOR as TCP urgent data, its LF lost): 426, 226, then on', async () => {
+    await writeFile(path.join(fx.root, 'home/alice/abort-me.bin'), Buffer.alloc(64 * 1024 * 1024));
+    const r = await python(
+      `
+f = plain()
+f.login('alice', '${PASSWORDS.alice}')
+f.sock.settimeout(5)
+f.voidcmd('TYPE I')
+conn = f.transfercmd('RETR abort-me.bin')
+R['data'] = len(conn.recv(1000)) > 0
+R['abort'] = f.abort()[:3]
+conn.close()
+R['after'] = f.getresp()[:3]
+R['noop'] = f.voidcmd('NOOP')[:3]
+R['pwd'] = f.pwd()
+f.quit()
+`,
+      fx.port,
+    );
+    expect(r).toEqual({ data: true, abort: '426', after: '226', noop: '200', pwd: '/' });
   });
 
   it('requireTls: clear-text login 530, PROT C 534, data without PROT P 534, PROT P works', async () => {

@@ -31,7 +31,7 @@ import {
   permFact,
   refusal,
 } from '../../src/ftp/permissions.js';
-import { formatReply, parseCommand, quotePath } from '../../src/ftp/protocol.js';
+import { formatReply, parseCommand, quotePath, urgentAbort } from '../../src/ftp/protocol.js';
 
 describe('permissions', () => {
   it('parses pyftpdlib letters and keeps canonical order', () => {
@@ -265,6 +265,19 @@ describe('control syntax', () => {
     ]);
     expect(formatReply(550, 'bad\r\n226 injected')).toEqual(['550 bad  226 injected']);
     expect(quotePath('/a "quoted" dir')).toBe('"/a ""quoted"" dir"');
+  });
+
+  it.each([
+    ['ABOR', 'ABOR'],
+    ['abor', 'abor'],
+    ['\xff\xf4\xff\xf2ABOR', 'ABOR'],
+    ['\xff\xf4\xffAbOr', 'AbOr'],
+    ['ABORT', undefined],
+    ['NOOP', undefined],
+    ['x ABOR', undefined],
+    ['', undefined],
+  ])('urgentAbort(%j) → %j', (head, line) => {
+    expect(urgentAbort(Buffer.from(head, 'latin1'))?.toString('latin1')).toBe(line);
   });
 });
 

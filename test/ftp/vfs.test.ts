@@ -23,6 +23,11 @@ describe('resolveVirtualPath', () => {
     ['/', 'naïve ünïcödé 日本.txt', '/naïve ünïcödé 日本.txt'],
     ['/', ' leading space', '/ leading space'],
     ['/', '100%', '/100%'],
+    // never percent-decoded: these are names, and cannot climb
+    ['/', 'sale 100%ff.txt', '/sale 100%ff.txt'],
+    ['/a', '%2e%2e/%2e%2e/etc/passwd', '/a/%2e%2e/%2e%2e/etc/passwd'],
+    ['/', '..%2f..%2fetc', '/..%2f..%2fetc'],
+    ['/', '%00', '/%00'],
     ['/', '~', '/~'],
   ];
   it.each(ok)('cwd %j + %j → %j', (cwd, arg, expected) => {
@@ -42,12 +47,6 @@ describe('resolveVirtualPath', () => {
     ['/', '..\\..\\etc\\passwd', /backslash/],
     ['/', '\\etc\\passwd', /backslash/],
     ['/', 'a\\..\\..\\b', /backslash/],
-    ['/', '%2e%2e/%2e%2e/etc/passwd', /percent/],
-    ['/', '..%2f..%2fetc', /percent/],
-    ['/', '%2E%2E', /percent/],
-    ['/', '..%5c..%5c', /percent/],
-    ['/', '%c0%ae%c0%ae/', /percent/],
-    ['/', '%00', /percent/],
     ['/', 'file\u0000.txt', /NUL/],
     ['/', '../\u0000', /NUL/],
     ['/', 'a\r\nDELE x', /control/],
@@ -135,6 +134,27 @@ describe('VirtualFs', () => {
     expect((await vfs.realPath('/new.txt', 'create')).real).toMatch(/root\/new\.txt$/);
     expect((await vfs.realPath('/good-dir-link/new.txt', 'create')).real).toMatch(/root\/sub\/new\.txt$/);
   });
+
+  it("'entry' mode resolves the parent but not the last name: the link itself", async () => {
+    const root = await vfs.realRoot(vfs.mounts[0]!);
+    expect((await vfs.realPath('/good-link', 'entry')).real).toBe(path.join(root, 'good-link'));
+    expect((await vfs.realPath('/good-dir-link', 'entry')).real).toBe(path.join(root, 'good-dir-link'));
+    expect((await vfs.realPath('/good-dir-link/inside.txt', 'entry')).real).toBe(
+      path.join(root, 'sub/inside.txt'),
+    );
+    expect(await vfs.realPath('/not-yet', 'entry')).toMatchObject({
+      real: path.join(root, 'not-yet'),
+      isRoot: false,
+    });
+    expect(await vfs.realPath('/', 'entry')).toMatchObject({ real: root, isRoot: true });
+  });
+
+  it.each(['/to-canary', '/to-base', '/to-base/canary.txt', '/etc', '/etc/passwd', '/dangling'])(
+    "'entry' mode still refuses %s, which leads outside",
+    async (p) => {
+      await expect(vfs.realPath(p, 'entry')).rejects.toMatchObject({ code: 'NETKIT_PATH_OUTSIDE_ROOT' });
+    },
+  );
 
   it('reports a missing path as ENOENT', async () => {
     await expect(vfs.realPath('/missing.txt')).rejects.toMatchObject({ code: 'ENOENT' });

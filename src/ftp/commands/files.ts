@@ -2,9 +2,11 @@
  * File and directory commands on the control connection: PWD, CWD, CDUP, MKD, RMD, DELE, RNFR,
  * RNTO (plus the XPWD/XCWD/XCUP/XMKD/XRMD aliases of RFC 1123), SIZE, MDTM, MFMT (RFC 3659 and
  * its MFMT draft) and SITE CHMOD. Every path goes through the jail (`s.resolve` +
- * `vfs.realPath`), every operation through the permission letters.
+ * `vfs.realPath`), every operation through the permission letters. DELE, RMD, RNFR and RNTO act
+ * on a symbolic link itself, never on its target (`realPath(…, 'entry')`), as unlink, rmdir and
+ * rename do.
  */
-import { chmod, mkdir, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { formatTimeVal, parseTimeVal } from '../listing.js';
 import { overwriteRefusal } from '../permissions.js';
 import { quotePath } from '../protocol.js';
@@ -51,7 +53,8 @@ const pwd: CommandSpec = {
   },
 };
 const cwd: CommandSpec = { needsArg: true, help: 'CWD <path>', run: (s, arg) => changeDir(s, arg) };
-const cdup: CommandSpec = { help: 'CDUP', run: (s) => changeDir(s, '..') };
+// At the root CDUP stays there, as `cd ..` at `/` does (clients send it blindly); `CWD ..` is refused.
+const cdup: CommandSpec = { help: 'CDUP', run: (s) => changeDir(s, s.cwd === '/' ? '/' : '..') };
 
 const mkd: CommandSpec = {
   needsArg: true,
@@ -72,7 +75,7 @@ const rmd: CommandSpec = {
   async run(s, arg) {
     const vpath = s.resolve(arg);
     if (!s.allowed('d', vpath)) return;
-    const { real, isRoot } = await s.identity!.vfs.realPath(vpath);
+    const { real, isRoot } = await s.identity!.vfs.realPath(vpath, 'entry');
     if (isRoot) {
       s.reply(550, `${vpath}: cannot remove the root directory`);
       return;
@@ -102,8 +105,8 @@ export const fileCommands: Record<string, CommandSpec> = {
     async run(s, arg) {
       const vpath = s.resolve(arg);
       if (!s.allowed('d', vpath)) return;
-      const { real } = await s.identity!.vfs.realPath(vpath);
-      if ((await stat(real)).isDirectory()) {
+      const { real } = await s.identity!.vfs.realPath(vpath, 'entry');
+      if ((await lstat(real)).isDirectory()) {
         s.reply(550, `${vpath}: is a directory (use RMD)`);
         return;
       }
@@ -119,11 +122,12 @@ export const fileCommands: Record<string, CommandSpec> = {
     async run(s, arg) {
       const vpath = s.resolve(arg);
       if (!s.allowed('f', vpath)) return;
-      const { isRoot } = await s.identity!.vfs.realPath(vpath);
+      const { real, isRoot } = await s.identity!.vfs.realPath(vpath, 'entry');
       if (isRoot) {
         s.reply(550, `${vpath}: cannot rename the root directory`);
         return;
       }
+      await lstat(real);
       s.renameFrom = vpath;
       s.reply(350, `${vpath} exists: ready for RNTO`);
     },
@@ -148,10 +152,14 @@ export const fileCommands: Record<string, CommandSpec> = {
         s.reply(550, `Cannot rename across areas (${from} → ${to})`);
         return;
       }
-      const source = await vfs.realPath(from);
-      const target = await vfs.realPath(to, 'create');
+      const source = await vfs.realPath(from, 'entry');
+      const target = await vfs.realPath(to, 'entry');
+      if (target.isRoot) {
+        s.reply(550, `${to}: cannot replace the root directory`);
+        return;
+      }
       if (toMount?.noOverwrite) {
-        const exists = await stat(target.real).then(
+        const exists = await lstat(target.real).then(
           () => true,
           () => false,
         );
@@ -172,6 +180,12 @@ export const fileCommands: Record<string, CommandSpec> = {
     needsArg: true,
     help: 'SIZE <file>',
     async run(s, arg) {
+      // RFC 3659 §4: the size in the current TYPE. In TYPE A that needs a read of the whole
+      // file, so refuse it as pyftpdlib and ProFTPD do (clients ask after TYPE I).
+      if (s.type === 'A') {
+        s.reply(550, 'SIZE not allowed in ASCII mode');
+        return;
+      }
       const f = await regularFile(s, arg);
       if (f) s.reply(213, String(f.size));
     },

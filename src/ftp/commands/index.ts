@@ -16,3 +16,22 @@ export const commandTable: Readonly<Record<string, CommandSpec>> = {
   ...fileCommands,
   ...transferCommands,
 };
+
+/**
+ * Verbs of the FTP RFCs that this server recognises but does not implement: they get 502, every
+ * other unknown verb 500 (RFC 959 §4.2). REIN and SMNT (RFC 959), LPRT and LPSV (RFC 1639), the
+ * RFC 2228 security verbs beyond AUTH/PBSZ/PROT, LANG (RFC 2640) and HOST (RFC 7151).
+ */
+export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set([
+  'REIN',
+  'SMNT',
+  'LPRT',
+  'LPSV',
+  'ADAT',
+  'CCC',
+  'CONF',
+  'ENC',
+  'MIC',
+  'LANG',
+  'HOST',
+]);

@@ -57,10 +57,13 @@ export const infoCommands: Record<string, CommandSpec> = {
           if (value === '' || value.toUpperCase() === 'ON') s.reply(200, 'Always in UTF8 mode');
           else s.reply(504, 'UTF8 cannot be turned off: file names are always UTF-8');
           return;
-        case 'MLST':
+        case 'MLST': {
           s.mlstFacts = parseMlstOptions(value);
-          s.reply(200, `MLST OPTS ${s.mlstFacts.map((f) => `${f};`).join('')}`);
+          // RFC 3659 §7.9: no facts selected is `200 MLST OPTS`, without a trailing space
+          const facts = s.mlstFacts.map((f) => `${f};`).join('');
+          s.reply(200, facts ? `MLST OPTS ${facts}` : 'MLST OPTS');
           return;
+        }
         default:
           s.reply(501, `OPTS ${name} not understood`);
       }

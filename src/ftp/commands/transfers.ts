@@ -6,6 +6,10 @@
  * happens before the 150 reply; a refused command closes the prepared data channel. Uploads open
  * the file without truncating it and truncate only once the data connection is up, so a STOR
  * that never gets its data connection cannot destroy an existing file.
+ *
+ * REST: the offset waits for the next file transfer command (RETR, STOR, APPE, STOU), which
+ * takes it first thing, so it is used or dropped the same way whatever the outcome; listings and
+ * other commands leave it alone (as pyftpdlib and vsftpd do).
  */
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, stat, truncate, unlink } from 'node:fs/promises';
@@ -34,12 +38,6 @@ function transferCommand(
         await run(s, arg);
       } catch (err) {
         s.data.close();
-        s.restOffset = 0;
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-          const r = overwriteRefusal(arg.trim());
-          s.reply(r.code, r.text);
-          return;
-        }
         throw err;
       }
     },
@@ -50,7 +48,6 @@ function transferCommand(
 function permitted(s: FtpSession, p: Parameters<FtpSession['allowed']>[0], vpath: string): boolean {
   if (s.allowed(p, vpath)) return true;
   s.data.close();
-  s.restOffset = 0;
   return false;
 }
 
@@ -173,17 +170,26 @@ async function cancelUpload(fh: FileHandle, real: string, existed: boolean): Pro
 }
 
 const stor = transferCommand('STOR <file>', async (s, arg) => {
+  const start = s.takeRest();
   const vpath = s.resolve(arg);
   if (!permitted(s, 'w', vpath)) return;
   const { real, mount } = await s.identity!.vfs.realPath(vpath, 'create');
   if (!s.dataReady()) return;
-  const start = s.restOffset;
   if (mount.noOverwrite && start > 0) {
     const r = overwriteRefusal(vpath);
     s.refuseTransfer(r.code, `${r.text} (no resume here)`);
     return;
   }
-  const { fh, existed } = await openForUpload(real, O_CREAT | (mount.noOverwrite ? O_EXCL : 0));
+  const opened = await openForUpload(real, O_CREAT | (mount.noOverwrite ? O_EXCL : 0)).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return undefined;
+  });
+  if (!opened) {
+    const r = overwriteRefusal(vpath);
+    s.refuseTransfer(r.code, r.text);
+    return;
+  }
+  const { fh, existed } = opened;
   const size = (await fh.stat()).size;
   if (start > size) {
     await cancelUpload(fh, real, existed);
@@ -209,6 +215,7 @@ const stor = transferCommand('STOR <file>', async (s, arg) => {
 });
 
 const appe = transferCommand('APPE <file>', async (s, arg) => {
+  s.takeRest(); // APPE always writes at the end
   const vpath = s.resolve(arg);
   if (!permitted(s, 'a', vpath)) return;
   const { real, mount } = await s.identity!.vfs.realPath(vpath, 'create');
@@ -238,6 +245,7 @@ const appe = transferCommand('APPE <file>', async (s, arg) => {
 const stou = transferCommand(
   'STOU [name]',
   async (s, arg) => {
+    s.takeRest(); // a new file has nothing to resume
     const hint = arg.trim() ? s.resolve(arg.trim()) : `${s.cwd === '/' ? '' : s.cwd}/ftp-upload`;
     const dir = path.posix.dirname(hint);
     const base = path.posix.basename(hint);
@@ -273,6 +281,7 @@ const stou = transferCommand(
 
 export const transferCommands: Record<string, CommandSpec> = {
   RETR: transferCommand('RETR <file>', async (s, arg) => {
+    const start = s.takeRest();
     const vpath = s.resolve(arg);
     if (!permitted(s, 'r', vpath)) return;
     const { real } = await s.identity!.vfs.realPath(vpath);
@@ -284,7 +293,6 @@ export const transferCommands: Record<string, CommandSpec> = {
       s.refuseTransfer(550, `${vpath}: not a regular file`);
       return;
     }
-    const start = s.restOffset;
     if (start > st.size) {
       await fh.close();
       s.refuseTransfer(554, `REST ${start} is beyond the end of ${vpath} (${st.size} bytes)`);
@@ -296,7 +304,8 @@ export const transferCommands: Record<string, CommandSpec> = {
       direction: 'download',
       file: vpath,
       total: remaining,
-      opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${vpath} (${remaining} bytes)`,
+      // in TYPE A the bytes sent differ from the size on disk: no count then
+      opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${vpath}${ascii ? '' : ` (${remaining} bytes)`}`,
       run: (r) => sendFile(r, fh, { start, ascii }),
       cancel: () => fh.close(),
     });
