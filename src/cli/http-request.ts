@@ -4,13 +4,19 @@
  * `-o FILE`), `-i` puts the status line and headers first, `--cookie-jar FILE` keeps a login between
  * runs in a Netscape cookie file that curl and Python read too.
  */
-import { once } from 'node:events';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
-import { type CookieJar, loadCookieJar, saveCookieJar } from '../http/cookie-jar.js';
+import { parseCookieFile, readCookieFile } from '../http/cookie-file.js';
+import {
+  addNetscapeCookies,
+  type CookieJar,
+  createCookieJar,
+  loadCookieJar,
+  saveCookieJar,
+} from '../http/cookie-jar.js';
 import { parseFormString, parseMultipartArg } from '../http/multipart.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -23,6 +29,7 @@ import {
   httpError,
   parseRequestUrl,
 } from '../http/request.js';
+import { type DataPiece, dataBody, dataPiece, readWhole, withQuery } from './http-data.js';
 import {
   basicAuth,
   netrcFileOption,
@@ -31,12 +38,24 @@ import {
   proxyOption,
   userOption,
 } from './http-options.js';
-import { action, collect, createProgress, durationOption, parseNonNegative, printTrace } from './util.js';
+import { bodyToStdout, metaHeaders, statusBlock, withProgress, writeStdout } from './http-output.js';
+import {
+  action,
+  checkReadable,
+  collect,
+  durationOption,
+  formatDuration,
+  parseNonNegative,
+  printTrace,
+} from './util.js';
 
 interface RequestCliOptions {
   header: string[];
   /** body options: absent on HEAD, which cannot have a body */
-  data?: string[];
+  data?: DataPiece[];
+  dataRaw?: DataPiece[];
+  dataBinary?: DataPiece[];
+  get?: boolean;
   dataFile?: string;
   multipart?: string[];
   formString?: string[];
@@ -61,6 +80,10 @@ interface RequestCliOptions {
   fail?: boolean;
   meta?: boolean;
   trace?: boolean;
+  request?: string;
+  maxTime?: number;
+  cacert?: string;
+  pathAsIs?: boolean;
 }
 
 const DESCRIPTIONS: Record<HttpMethod, string> = {
@@ -74,8 +97,26 @@ const DESCRIPTIONS: Record<HttpMethod, string> = {
 
 function parseHeader(h: string): [string, string] {
   const i = h.indexOf(':');
-  if (i <= 0) throw usageError(`bad header ${JSON.stringify(h)} (expected 'Name: value')`);
-  return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
+  // only the first word is shown: the rest may be a credential whose colon was forgotten
+  const shown = h.trim().split(/\s/)[0]! + (/\S\s+\S/.test(h.trim()) ? ' …' : '');
+  if (i <= 0) throw usageError(`bad header ${JSON.stringify(shown)} (expected 'Name: value')`);
+  const header: [string, string] = [h.slice(0, i).trim(), h.slice(i + 1).trim()];
+  asciiOnly(`header ${header[0]}`, header[1]);
+  return header;
+}
+
+/**
+ * Command-line text is Unicode, a header is bytes: non-ASCII text would not be sent as typed, so
+ * it is refused (percent-encoding it, or sending it in the body, says what is meant).
+ */
+function asciiOnly(what: string, value: string): void {
+  if (/[^\x00-\x7f]/.test(value))
+    throw usageError(`${what}: non-ASCII text cannot be sent in a header as typed (percent-encode it)`);
+}
+
+/** curl assumes http:// for a URL without a scheme (`localhost:8080/x`). */
+function withScheme(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\//i.test(url) ? url : `http://${url}`;
 }
 
 function parseForm(pairs: string[]): Array<[string, string]> {
@@ -97,95 +138,47 @@ function parseResolve(entries: string[]): Record<string, string> {
   return table;
 }
 
-function statusBlock(status: number, statusText: string, rawHeaders: Array<[string, string]>): string {
-  return (
-    `HTTP/1.1 ${status} ${statusText}`.trimEnd() +
-    '\n' +
-    rawHeaders.map(([k, v]) => `${k}: ${v}\n`).join('') +
-    '\n'
-  );
-}
-
-async function writeStdout(data: string | Uint8Array): Promise<void> {
-  if (!process.stdout.write(data)) await once(process.stdout, 'drain');
-}
-
-/**
- * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
- * when stderr is not a terminal the body goes to the file untouched, so scripts see only what they
- * asked for.
- */
-function withProgress(res: HttpResponse, file: string): AsyncIterable<Uint8Array> {
-  if (!process.stderr.isTTY) return res.body as AsyncIterable<Uint8Array>;
-  const length = Number(res.headers['content-length']);
-  const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
-  return (async function* () {
-    let done = 0;
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      done += chunk.length;
-      progress.update(done);
-      yield chunk;
-    }
-    progress.finish();
-  })();
-}
-
-/** Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl. */
-async function bodyToStdout(res: HttpResponse, body: AsyncIterable<Uint8Array>): Promise<number> {
-  let bytes = 0;
-  let closed = false;
-  const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') closed = true;
-  };
-  process.stdout.on('error', onError);
-  try {
-    for await (const chunk of body) {
-      if (closed) break;
-      bytes += (chunk as Buffer).length;
-      await writeStdout(chunk as Buffer);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    closed = true;
-  } finally {
-    process.stdout.off('error', onError);
-  }
-  if (closed) {
-    process.stdout.on('error', () => {});
-    res.body.destroy();
-  }
-  return bytes;
-}
-
-async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptions): Promise<void> {
-  parseRequestUrl(url); // a usage error here must not touch the cookie jar
-  const data = opts.data ?? [];
+/** The request the options describe (URL already given its scheme). */
+async function buildRequest(
+  method: HttpMethod,
+  url: string,
+  opts: RequestCliOptions,
+): Promise<HttpRequestOptions> {
   const form = opts.form ?? [];
   const multipart = [
     ...(opts.multipart ?? []).map(parseMultipartArg),
     ...(opts.formString ?? []).map(parseFormString),
   ];
+  const hasData = [opts.data, opts.dataRaw, opts.dataBinary].some((d) => d !== undefined && d.length > 0);
   const bodies = [
-    data.length > 0,
+    hasData,
     opts.dataFile !== undefined,
     form.length > 0,
     opts.json !== undefined,
     multipart.length > 0,
   ];
   if (bodies.filter(Boolean).length > 1)
-    throw usageError('give only one of -d, --data-file, --form, -F, --json');
+    throw usageError(
+      'give only one of -d, --data-file, --form, -F, --json (--data-raw and --data-binary are -d)',
+    );
+  if (opts.get && bodies.slice(1).some(Boolean))
+    throw usageError('-G puts -d, --data-raw and --data-binary into the URL; it takes no other body');
   const headers = opts.header.map(parseHeader);
+  asciiOnly('-A', opts.userAgent);
   const hasType = headers.some(([k]) => k.toLowerCase() === 'content-type');
 
   const request: HttpRequestOptions = {
     url,
-    method,
+    method: opts.request ?? method,
     headers,
     followRedirects: opts.location,
     compressed: opts.compressed,
+    pathAsIs: opts.pathAsIs,
   };
-  if (data.length) {
-    request.body = data.join('&'); // curl joins repeated -d with '&'
+  const data = await dataBody(opts.data, opts.dataRaw, opts.dataBinary);
+  if (data && opts.get) request.url = withQuery(url, data);
+  else if (data) {
+    request.body = data;
     if (!hasType) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
   } else if (opts.dataFile !== undefined) {
     request.bodyFile = opts.dataFile;
@@ -193,17 +186,70 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
   } else if (form.length) request.form = parseForm(form);
   else if (opts.json !== undefined) request.json = opts.json;
   else if (multipart.length) request.multipart = multipart;
-  if (opts.cookie.length) request.cookies = opts.cookie;
-  const auth = await basicAuth(url, opts);
-  if (auth) request.auth = auth;
+  return request;
+}
 
+/**
+ * The cookie options, as curl reads them: `-b name=value` is a cookie to send, `-b FILE` (no '=')
+ * a cookie file read into the jar (a missing one sends nothing, as in curl; `-` is standard input),
+ * `-c FILE` loaded before and saved after. A jar exists when any file is named, so cookies set on
+ * a redirect are sent on the next hop.
+ */
+async function cookieSetup(opts: RequestCliOptions): Promise<{ cookies: string[]; jar?: CookieJar }> {
+  const cookies = opts.cookie.filter((c) => c.includes('='));
+  const files = opts.cookie.filter((c) => !c.includes('='));
+  for (const c of cookies) asciiOnly('-b', c);
+  const warn = (file: string, warnings: string[]) => {
+    for (const w of warnings) process.stderr.write(`netkit: warning: ${file}: ${w} (line skipped)\n`);
+  };
   let jar: CookieJar | undefined;
   if (opts.cookieJar) {
     const loaded = await loadCookieJar(opts.cookieJar);
-    for (const w of loaded.warnings)
-      process.stderr.write(`netkit: warning: ${opts.cookieJar}: ${w} (line skipped)\n`);
+    warn(opts.cookieJar, loaded.warnings);
     jar = loaded.jar;
   }
+  for (const file of files) {
+    const read =
+      file === '-' ? parseCookieFile((await readWhole('-')).toString('latin1')) : await readCookieFile(file);
+    warn(file, read.warnings);
+    jar ??= createCookieJar();
+    await addNetscapeCookies(jar, read.cookies);
+  }
+  return jar ? { cookies, jar } : { cookies };
+}
+
+/** A CA file for --cacert: trusted instead of the system's roots, as in curl. */
+async function readCa(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  await checkReadable('--cacert', file);
+  return readFile(file, 'utf8');
+}
+
+async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCliOptions): Promise<void> {
+  const url = withScheme(givenUrl);
+  parseRequestUrl(url); // a usage error here must not touch the cookie jar
+  const request = await buildRequest(method, url, opts);
+  const auth = await basicAuth(url, opts);
+  if (auth) request.auth = auth;
+  const ca = await readCa(opts.cacert);
+  const { cookies, jar } = await cookieSetup(opts);
+  if (cookies.length) request.cookies = cookies;
+  // the six methods are sent in upper case, any other (-X) as written
+  const upper = String(request.method).toUpperCase();
+  const sent = (HTTP_METHODS as readonly string[]).includes(upper) ? upper : String(request.method);
+
+  // -m: one deadline for everything, redirects and body included (--timeout is per phase)
+  const deadline = new AbortController();
+  const timer =
+    opts.maxTime !== undefined && opts.maxTime > 0
+      ? setTimeout(() => deadline.abort(), opts.maxTime).unref()
+      : undefined;
+  request.signal = deadline.signal;
+  const timedOut = (err: unknown) => {
+    if (!deadline.signal.aborted) return err;
+    const message = `operation timed out after ${formatDuration(opts.maxTime!)} (--max-time)`;
+    return new NetkitError('NETKIT_TIMEOUT', message, { cause: err });
+  };
 
   const client = new HttpClient({
     insecure: opts.insecure,
@@ -214,23 +260,24 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
     resolve: parseResolve(opts.resolve),
     proxy: opts.proxy,
     noProxy: opts.noproxy,
+    ...(ca !== undefined ? { ca } : {}),
   });
   if (opts.trace) printTrace(client, 'client');
   const started = Date.now();
   let res: HttpResponse | undefined;
   let bytes = 0;
   try {
-    res = await client.request(request);
-    const include = opts.include || method === 'HEAD';
-    if (include) {
-      let head = '';
-      for (const h of res.hops) head += statusBlock(h.status, h.statusText, h.rawHeaders);
-      head += statusBlock(res.status, res.statusText, res.rawHeaders);
-      await writeStdout(head);
-    }
+    res = await client.request(request).catch((err) => {
+      throw timedOut(err);
+    });
+    const include = opts.include || sent === 'HEAD';
+    if (include) await writeStdout(Buffer.concat([...res.hops.map((h) => statusBlock(h)), statusBlock(res)]));
     if (opts.fail && res.status >= 400) {
       await res.body.dump().catch(() => {});
-      throw new NetkitError('NETKIT_PROTOCOL', `HTTP ${res.status} ${res.statusText} from ${res.url}`.trim());
+      throw new NetkitError(
+        'NETKIT_PROTOCOL',
+        `HTTP ${res.status} ${res.statusText}`.trimEnd() + ` from ${res.url}`,
+      );
     }
     try {
       const toFile = opts.output && opts.output !== '-' ? opts.output : undefined;
@@ -238,22 +285,24 @@ async function runRequest(method: HttpMethod, url: string, opts: RequestCliOptio
       const raw = toFile ? withProgress(res, toFile) : (res.body as AsyncIterable<Uint8Array>);
       const body = opts.compressed ? decodeBody(raw, res.headers['content-encoding']) : raw;
       if (toFile) bytes = await writeStreamAtomic(body, toFile);
-      else bytes = await bodyToStdout(res, body);
+      else bytes = await bodyToStdout(res, body, opts.output === '-');
     } catch (err) {
-      throw httpError(err, res.url);
+      throw httpError(timedOut(err), res.url);
     }
   } finally {
+    clearTimeout(timer);
     await client.close().catch(() => {});
     if (jar && opts.cookieJar) await saveCookieJar(jar, opts.cookieJar);
   }
   if (opts.meta) {
     process.stderr.write(
       `${JSON.stringify({
-        method,
+        method: sent,
         url: res.url,
         status: res.status,
         statusText: res.statusText,
-        headers: res.headers,
+        httpVersion: res.httpVersion,
+        headers: metaHeaders(res.headers),
         redirects: res.redirects,
         bytes,
         ms: Date.now() - started,
@@ -288,7 +337,7 @@ function addMethod(group: Command, method: HttpMethod): void {
     .command(lower)
     .alias(method)
     .description(DESCRIPTIONS[method])
-    .argument('<url>', 'http:// or https:// URL to request')
+    .argument('<url>', 'http:// or https:// URL to request (http:// when none is given)')
     .addOption(
       new Option(
         '-H, --header <header>',
@@ -301,11 +350,21 @@ function addMethod(group: Command, method: HttpMethod): void {
   if (method !== 'HEAD') {
     cmd
       .addOption(
-        new Option('-d, --data <data>', 'request body as given (repeatable, joined with "&")')
-          .argParser(collect)
-          .default([], 'none'),
+        new Option(
+          '-d, --data <data>',
+          'request body (repeatable, joined with "&"); @FILE reads a file without its CR/LF, @- stdin',
+        ).argParser(dataPiece('data')),
       )
-      .option('--data-file <file>', 'request body from a file')
+      .addOption(
+        new Option('--data-raw <data>', 'like -d, with @ taken literally').argParser(dataPiece('raw')),
+      )
+      .addOption(
+        new Option('--data-binary <data>', 'like -d; @FILE is sent byte for byte').argParser(
+          dataPiece('binary'),
+        ),
+      )
+      .option('-G, --get', 'put the -d data in the URL query instead of the body')
+      .option('--data-file <file>', "request body streamed from a file ('-' = stdin)")
       .addOption(
         new Option('--form <name=value>', 'urlencoded form field (repeatable)')
           .argParser(collect)
@@ -330,7 +389,11 @@ function addMethod(group: Command, method: HttpMethod): void {
       .option('--json <json>', 'JSON request body (also sets Content-Type and Accept)');
   }
   cmd
-    .option('-o, --output <file>', 'write the body to FILE (atomically) instead of stdout')
+    .option('-X, --request <method>', 'send this method instead (any token, as in curl)')
+    .option(
+      '-o, --output <file>',
+      "write the body to FILE (atomically) instead of stdout; '-' = stdout, binary too",
+    )
     .option('-i, --include', 'print the status line and response headers before the body')
     .option('-L, --location', 'follow redirects')
     .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
@@ -341,12 +404,16 @@ function addMethod(group: Command, method: HttpMethod): void {
         30_000,
       ),
     )
+    .addOption(durationOption('-m, --max-time <duration>', 'time limit for the whole transfer (e.g. 10s)'))
     .addOption(userOption())
     .addOption(netrcOption())
     .addOption(netrcFileOption())
     .option('-A, --user-agent <ua>', 'User-Agent header', DEFAULT_USER_AGENT)
     .addOption(
-      new Option('-b, --cookie <name=value>', 'send a cookie (repeatable)')
+      new Option(
+        '-b, --cookie <name=value|file>',
+        'send a cookie, or the cookies of a cookie file (repeatable)',
+      )
         .argParser(collect)
         .default([], 'none'),
     )
@@ -358,6 +425,8 @@ function addMethod(group: Command, method: HttpMethod): void {
     )
     .option('--compressed', 'ask for a compressed response (gzip, deflate, br) and decode it')
     .option('-k, --insecure', 'do not verify the TLS certificate')
+    .option('--cacert <file>', 'trust the CA certificates of this PEM file instead of the system ones')
+    .option('--path-as-is', 'send the URL path as written (/../ and %2e kept)')
     .addOption(proxyOption())
     .addOption(noProxyOption())
     .option('-f, --fail', 'exit 1 on HTTP status >= 400 (and print no body)')

@@ -16,10 +16,15 @@
  * Writing follows curl: its header, `0` for session cookies (session cookies are saved, like
  * `curl -c`, so a login survives to the next command), and a leading dot on the domain exactly when
  * the include-subdomains flag is TRUE — Python's reader asserts that consistency.
+ *
+ * Files are bytes, read and written as Latin-1: a cookie value is the bytes of its Set-Cookie
+ * header (undici's Latin-1 strings), so a non-ASCII cookie goes between netkit, curl and the
+ * server unchanged.
  */
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
+import { byteStringToBuffer } from './latin1.js';
 
 export interface NetscapeCookie {
   /** host or domain, without a leading dot */
@@ -139,7 +144,7 @@ export function serializeCookieFile(cookies: readonly NetscapeCookie[]): string 
 export async function readCookieFile(file: string): Promise<CookieFileContents> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(file, 'latin1');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { cookies: [], warnings: [] };
     throw new NetkitError('NETKIT_IO', `cannot read cookie file ${file}: ${(err as Error).message}`, {
@@ -152,7 +157,7 @@ export async function readCookieFile(file: string): Promise<CookieFileContents> 
 /** Write a cookie file atomically (temp file in the same directory, fsync, rename), mode 0600. */
 export async function writeCookieFile(file: string, cookies: readonly NetscapeCookie[]): Promise<void> {
   try {
-    await writeFileAtomic(file, serializeCookieFile(cookies), 0o600);
+    await writeFileAtomic(file, byteStringToBuffer(serializeCookieFile(cookies)), 0o600);
   } catch (err) {
     throw new NetkitError('NETKIT_IO', `cannot write cookie file ${file}: ${(err as Error).message}`, {
       cause: err,

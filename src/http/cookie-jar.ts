@@ -115,7 +115,12 @@ export async function storeSetCookies(
   for (const header of setCookies) {
     const cookie = Cookie.parse(header, { loose: true });
     if (!cookie) {
-      rejected.push(`unparsable Set-Cookie: ${header.split(';')[0]!.split('=')[0]!.trim()}`);
+      rejected.push(`unparsable Set-Cookie: ${cookieName(header)}`);
+      continue;
+    }
+    // `Set-Cookie: token` (no '='): RFC 6265 ignores it, as curl does; its text is a value, not shown
+    if (cookie.key === '') {
+      rejected.push('a Set-Cookie without a name is ignored');
       continue;
     }
     if (typeof cookie.maxAge === 'number' || cookie.maxAge === '-Infinity') {
@@ -132,6 +137,13 @@ export async function storeSetCookies(
     }
   }
   return { stored, rejected };
+}
+
+/** The name of a Set-Cookie header, for messages; without '=' the text is a value and not shown. */
+function cookieName(header: string): string {
+  const pair = header.split(';')[0]!;
+  const i = pair.indexOf('=');
+  return i === -1 ? '(no name)' : pair.slice(0, i).trim();
 }
 
 /** The `Cookie` header value the jar has for `url` ('' when none). */

@@ -31,7 +31,18 @@ export function httpError(err: unknown, url: string, proxy?: string): Error {
     return new NetkitError('NETKIT_IO', `cannot read ${e.path} while sending it: ${errorMessage(err)}`, {
       cause: err,
     });
+  // undici gives up on a 100 Continue nobody asked for (RFC 9110 says to skip it; undici cannot)
+  if (e?.code === 'UND_ERR_SOCKET' && errorMessage(err) === 'bad response')
+    return new NetkitError(
+      'NETKIT_PROTOCOL',
+      `${where} sent an unexpected "100 Continue" before its response, which netkit's HTTP library (undici) cannot skip`,
+      { cause: err },
+    );
   switch (e?.code) {
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return new NetkitError('NETKIT_PROTOCOL', `the response headers from ${where} are too large`, {
+        cause: err,
+      });
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
       return new NetkitError(
         'NETKIT_IO',

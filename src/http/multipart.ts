@@ -65,7 +65,7 @@ export interface PreparedMultipart {
  * input (`-`) and pipes or devices are read whole first, as curl reads `@-`, so the length is
  * known and a 307/308 can send them again.
  */
-async function partSource(file: string): Promise<{ file: string; size: number } | { value: Buffer }> {
+export async function partSource(file: string): Promise<{ file: string; size: number } | { value: Buffer }> {
   try {
     if (file === '-') {
       const chunks: Buffer[] = [];

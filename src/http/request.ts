@@ -8,14 +8,13 @@
  * keep the method and body, credentials (Authorization, user-given Cookie headers) are dropped when
  * a redirect leaves the original origin, a loop ends with NETKIT_PROTOCOL after `maxRedirects`.
  * TLS certificates are verified unless `insecure`. Every exchange is traced (`'trace'` events) with
- * Authorization and cookie values redacted.
+ * Authorization and cookie values redacted. Header values are bytes (Latin-1 strings, as undici
+ * has them): see latin1.ts.
  */
 
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
@@ -24,13 +23,24 @@ import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
 import { httpError } from './http-error.js';
-import { type MultipartField, prepareMultipart } from './multipart.js';
+import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
+import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
+import {
+  checkUserHeaders,
+  type HeaderList,
+  hasHeader,
+  redactHeader,
+  redactLocation,
+  removeHeaders,
+} from './request-headers.js';
+import { takeResponseVersion, versionConnector } from './response-version.js';
 import { undiciParts } from './undici-parts.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
 import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo.js';
 
 export { httpError } from './http-error.js';
+export { redactHeader } from './request-headers.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -39,6 +49,8 @@ export const DEFAULT_USER_AGENT = `netkit/${VERSION}`;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_REDIRECTS = 20;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Response headers accepted, in all: curl's limit (undici's default is Node's 16 KiB). */
+export const MAX_RESPONSE_HEADER_BYTES = 300 * 1024;
 
 export interface HttpClientOptions {
   /** Skip TLS certificate verification (curl -k). Default false. */
@@ -61,17 +73,28 @@ export interface HttpClientOptions {
   proxy?: string;
   /** Hosts reached without the proxy (curl --noproxy); default from no_proxy / NO_PROXY. */
   noProxy?: string;
+  /** Trust only these CA certificates (PEM), instead of the system's (curl --cacert). */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 export interface HttpRequestOptions {
   url: string;
-  /** Default GET (POST when a body is given). */
-  method?: HttpMethod | Lowercase<HttpMethod>;
-  /** Extra headers; they override the defaults (User-Agent, Accept, Content-Type); '' removes one. */
+  /**
+   * Default GET (POST when a body is given). The six of {@link HTTP_METHODS} in any case; any other
+   * token is sent as written (curl -X), except CONNECT.
+   */
+  method?: HttpMethod | Lowercase<HttpMethod> | (string & {});
+  /**
+   * Extra headers; they override the defaults (User-Agent, Accept, Content-Type); '' removes one.
+   * Values are byte strings (Latin-1, as undici sends them).
+   */
   headers?: Record<string, string> | ReadonlyArray<readonly [string, string]>;
   /** Raw body. */
   body?: string | Uint8Array;
-  /** Body streamed from this file (re-read if a 307/308 redirect needs it again). */
+  /**
+   * Body streamed from this file (re-read if a 307/308 redirect needs it again); `-` (standard
+   * input), pipes and devices are read whole first.
+   */
   bodyFile?: string;
   /** Body `application/x-www-form-urlencoded` with {@link urlencode}. */
   form?: UrlencodeQuery;
@@ -93,6 +116,8 @@ export interface HttpRequestOptions {
    * read it through {@link decodeBody}.
    */
   compressed?: boolean;
+  /** Send the URL's path as written, `/../` and `%2e` included (curl --path-as-is); first hop only. */
+  pathAsIs?: boolean;
 }
 
 export interface RedirectHop {
@@ -105,21 +130,30 @@ export interface HttpResponse {
   /** The URL of this (final) response. */
   url: string;
   status: number;
+  /** The server's reason phrase ('' when it sent none). */
   statusText: string;
+  /** As the server's status line says (`1.0`, `1.1`); `1.1` when unknown (through a proxy). */
   httpVersion: string;
-  /** Lower-case names; repeated headers (Set-Cookie) as arrays. */
+  /** Lower-case names; repeated headers (Set-Cookie) as arrays. Values are Latin-1 byte strings. */
   headers: Record<string, string | string[]>;
   /** Names as the server sent them, in order. */
   rawHeaders: Array<[string, string]>;
   /** The redirects followed to get here, oldest first. */
   redirects: RedirectHop[];
-  /** The response headers of every hop before this one (for curl -i -L style output). */
-  hops: Array<{ url: string; status: number; statusText: string; rawHeaders: Array<[string, string]> }>;
+  /**
+   * The response headers of every hop before this one (for curl -i -L style output), a password
+   * in a Location hidden.
+   */
+  hops: Array<{
+    url: string;
+    status: number;
+    statusText: string;
+    httpVersion: string;
+    rawHeaders: Array<[string, string]>;
+  }>;
   /** The body (undici's BodyReadable: a Readable with text()/json()/arrayBuffer()/dump()), to be consumed. */
   body: Dispatcher.ResponseData['body'];
 }
-
-type HeaderList = Array<[string, string]>;
 
 /** Check an http(s) URL and split off user info (returned percent-decoded). */
 export function parseRequestUrl(url: string): { url: URL; auth?: { username: string; password: string } } {
@@ -139,33 +173,31 @@ export function parseRequestUrl(url: string): { url: URL; auth?: { username: str
   return auth ? { url: u, auth } : { url: u };
 }
 
-/** Redact secrets from one header for the trace. */
-export function redactHeader(name: string, value: string): string {
-  const n = name.toLowerCase();
-  if (n === 'authorization' || n === 'proxy-authorization') {
-    const scheme = value.split(' ')[0];
-    return `${scheme} ****`;
-  }
-  if (n === 'cookie')
-    return value
-      .split(';')
-      .map((p) => `${p.split('=')[0]!.trim()}=****`)
-      .join('; ');
-  if (n === 'set-cookie') {
-    const [first, ...attrs] = value.split(';');
-    return [`${first!.split('=')[0]!.trim()}=****`, ...attrs.map((a) => a.trim())].join('; ');
-  }
-  return value;
+/** A header as the trace shows it: secrets redacted, bytes read as text. */
+function shownHeader(name: string, value: string): string {
+  const shown = name.toLowerCase() === 'location' ? redactLocation(value) : redactHeader(name, value);
+  return byteStringToText(shown);
 }
 
-function hasHeader(headers: HeaderList, name: string): boolean {
-  const n = name.toLowerCase();
-  return headers.some(([k]) => k.toLowerCase() === n);
+/** The six methods in upper case; any other token as written (curl -X sends it so). */
+function requestMethod(method: string): string {
+  const upper = method.toUpperCase();
+  if ((HTTP_METHODS as readonly string[]).includes(upper)) return upper;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method))
+    throw new NetkitError('NETKIT_USAGE', `bad method ${JSON.stringify(method)}`);
+  if (upper === 'CONNECT')
+    throw new NetkitError('NETKIT_USAGE', 'CONNECT is not supported (use -x for a proxy)');
+  return method;
 }
 
-function removeHeaders(headers: HeaderList, ...names: string[]): HeaderList {
-  const set = new Set(names.map((n) => n.toLowerCase()));
-  return headers.filter(([k]) => !set.has(k.toLowerCase()));
+/**
+ * The path and query as written in `url` (curl --path-as-is): dot segments and their encodings
+ * kept; only what cannot go on the request line (spaces, controls, non-ASCII) percent-encoded.
+ */
+function pathAsWritten(url: string): string {
+  const written = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(url.trim())?.[1] ?? '';
+  const target = written.startsWith('/') ? written : `/${written}`;
+  return target.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 interface PreparedBody {
@@ -173,7 +205,7 @@ interface PreparedBody {
   contentType?: string;
   /** a multipart body's boundary, which a caller's own Content-Type must carry */
   boundary?: string;
-  length?: number;
+  length: number;
   describe: string;
 }
 
@@ -204,16 +236,19 @@ async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefi
     return { make: async () => body, length, describe: `${length} bytes` };
   }
   if (o.bodyFile !== undefined) {
-    const file = o.bodyFile;
-    let size: number;
-    try {
-      const st = await stat(file);
-      if (!st.isFile()) throw new Error('not a regular file');
-      size = st.size;
-    } catch (err) {
-      throw new NetkitError('NETKIT_IO', `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+    // a regular file is streamed; standard input, pipes and devices are read whole (as -F @- is)
+    const source = await partSource(o.bodyFile);
+    const from = o.bodyFile === '-' ? 'standard input' : o.bodyFile;
+    if ('value' in source) {
+      const value = source.value;
+      return {
+        make: async () => value,
+        length: value.length,
+        describe: `${value.length} bytes from ${from}`,
+      };
     }
-    return { make: async () => createReadStream(file), length: size, describe: `${size} bytes from ${file}` };
+    const { file, size } = source;
+    return { make: async () => createReadStream(file), length: size, describe: `${size} bytes from ${from}` };
   }
   if (o.form !== undefined) {
     const text = urlencode(o.form);
@@ -267,19 +302,23 @@ export class HttpClient extends EventEmitter {
       const options = this.options;
       const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       const resolve = options.resolve;
+      const connect = {
+        rejectUnauthorized: !options.insecure,
+        timeout,
+        ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      };
       const agentOptions = {
-        connect: {
-          rejectUnauthorized: !options.insecure,
-          timeout,
-          ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
-        },
+        connect,
         headersTimeout: timeout,
         bodyTimeout: timeout,
+        maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
       };
       const route = this.route();
+      // direct connections are watched for the response's HTTP version (response-version.ts)
       const dispatcher = route
         ? proxyDispatcher(route, agentOptions, { insecure: options.insecure })
-        : new Agent(agentOptions);
+        : new Agent({ ...agentOptions, connect: versionConnector(undiciParts().buildConnector(connect)) });
       const agent = 'direct' in dispatcher ? dispatcher.direct : dispatcher;
       agent.on('connect', (origin) => this.trace('connect', '', origin.host));
       agent.on('disconnect', (origin) => this.trace('disconnect', origin.host));
@@ -306,9 +345,7 @@ export class HttpClient extends EventEmitter {
   /** Send a request; follows redirects if asked. The caller must consume or dump `response.body`. */
   async request(o: HttpRequestOptions): Promise<HttpResponse> {
     const first = parseRequestUrl(o.url);
-    let method = (o.method ?? (hasBody(o) ? 'POST' : 'GET')).toUpperCase();
-    if (!(HTTP_METHODS as readonly string[]).includes(method))
-      throw new NetkitError('NETKIT_USAGE', `unsupported method ${method}`);
+    let method = requestMethod(o.method ?? (hasBody(o) ? 'POST' : 'GET'));
     let body = await prepareBody(o);
     if (body && method === 'HEAD') throw new NetkitError('NETKIT_USAGE', 'a HEAD request cannot have a body');
     const follow = o.followRedirects ?? this.options.followRedirects ?? false;
@@ -318,20 +355,25 @@ export class HttpClient extends EventEmitter {
     const auth = o.auth ?? first.auth;
     const origin = first.url.origin;
 
+    const userAgent = this.options.userAgent ?? DEFAULT_USER_AGENT;
     const base: HeaderList = [
-      ['User-Agent', this.options.userAgent ?? DEFAULT_USER_AGENT],
+      // like curl, an empty user agent (-A '') sends none
+      ...(userAgent === '' ? [] : [['User-Agent', userAgent] as [string, string]]),
       ['Accept', o.json !== undefined ? 'application/json' : '*/*'],
       ...(o.compressed ? [['Accept-Encoding', ACCEPT_ENCODING] as [string, string]] : []),
     ];
     const user: HeaderList = Array.isArray(o.headers)
       ? (o.headers as ReadonlyArray<readonly [string, string]>).map(([k, v]) => [k, v] as [string, string])
       : Object.entries((o.headers ?? {}) as Record<string, string>);
-    for (const [k, v] of user) {
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k))
-        throw new NetkitError('NETKIT_USAGE', `bad header name ${JSON.stringify(k)}`);
-      if (/[\r\n\0]/.test(v)) throw new NetkitError('NETKIT_USAGE', `bad value for header ${k}`);
-    }
-    // Like curl, a user header with an empty value removes that header instead of sending it empty.
+    const extras: HeaderList = [
+      ['User-Agent', userAgent],
+      ...(o.cookies ?? []).map((c) => ['Cookie', c] as [string, string]),
+    ];
+    checkUserHeaders(user, body?.length ?? 0);
+    checkUserHeaders(extras, 0);
+    // Like curl, a user header with an empty value removes that header instead of sending it empty,
+    // the body's own Content-Type included.
+    const removed = new Set(user.filter(([, v]) => v === '').map(([k]) => k.toLowerCase()));
     let headers: HeaderList = [
       ...removeHeaders(base, ...user.map(([k]) => k)),
       ...user.filter(([, v]) => v !== ''),
@@ -343,6 +385,8 @@ export class HttpClient extends EventEmitter {
     for (;;) {
       const sameOrigin = url.origin === origin;
       let sendHeaders: HeaderList = sameOrigin ? [...headers] : removeHeaders(headers, ...CREDENTIAL_HEADERS);
+      // like curl, a Host of the caller's is for the host it was given for, not for another one
+      if (url.hostname !== first.url.hostname) sendHeaders = removeHeaders(sendHeaders, 'host');
       if (sameOrigin && auth && !hasHeader(sendHeaders, 'authorization'))
         sendHeaders.push(['Authorization', basicAuthorization(auth)]);
       const cookieParts: string[] = [];
@@ -362,13 +406,17 @@ export class HttpClient extends EventEmitter {
           sendHeaders = sendHeaders.map(([k, v]) =>
             k.toLowerCase() === 'content-type' ? [k, `${v}; boundary=${body!.boundary}`] : [k, v],
           );
-        } else if (body.contentType && !hasHeader(sendHeaders, 'content-type'))
+        } else if (
+          body.contentType &&
+          !hasHeader(sendHeaders, 'content-type') &&
+          !removed.has('content-type')
+        )
           sendHeaders.push(['Content-Type', body.contentType]);
-        if (body.length !== undefined && !hasHeader(sendHeaders, 'content-length'))
+        if (!hasHeader(sendHeaders, 'content-length') && !removed.has('content-length'))
           sendHeaders.push(['Content-Length', String(body.length)]);
       }
 
-      const path = `${url.pathname}${url.search}`;
+      const path = o.pathAsIs && url === first.url ? pathAsWritten(o.url) : `${url.pathname}${url.search}`;
       const proxy = proxyFor(this.route(), url);
       if (proxy) this.trace('info', `via proxy ${redactProxy(proxy)}`);
       if (proxy && hasHeader(sendHeaders, 'proxy-authorization'))
@@ -376,12 +424,18 @@ export class HttpClient extends EventEmitter {
           'NETKIT_USAGE',
           'give the proxy credentials in the proxy URL (-x http://USER:PASSWORD@HOST:PORT), not as a Proxy-Authorization header',
         );
+      if (proxy && this.options.ca !== undefined && url.protocol === 'https:')
+        throw new NetkitError(
+          'NETKIT_USAGE',
+          `a CA file (--cacert) does not reach through a proxy: go to ${url.host} directly (--noproxy '*')`,
+        );
       this.trace('out', `${method} ${path} HTTP/1.1`);
-      this.trace('out', `Host: ${url.host}`);
-      for (const [k, v] of sendHeaders) this.trace('out', `${k}: ${redactHeader(k, v)}`);
+      if (!hasHeader(sendHeaders, 'host')) this.trace('out', `Host: ${url.host}`);
+      for (const [k, v] of sendHeaders) this.trace('out', `${k}: ${shownHeader(k, v)}`);
       if (body) this.trace('info', `request body: ${body.describe}`);
 
       let res: Dispatcher.ResponseData;
+      let httpVersion: string;
       try {
         const dispatcher = await this.getDispatcher();
         res = await dispatcher.request({
@@ -395,7 +449,9 @@ export class HttpClient extends EventEmitter {
           responseHeaders: 'raw',
           signal: o.signal ?? null,
         });
+        httpVersion = takeResponseVersion();
       } catch (err) {
+        takeResponseVersion(); // a status line read before the failure is nobody's now
         const e = httpError(err, url.href, proxy);
         this.trace('error', e.message);
         throw e;
@@ -403,9 +459,9 @@ export class HttpClient extends EventEmitter {
       const raw = res.headers as unknown as string[];
       const rawHeaders: HeaderList = [];
       for (let i = 0; i + 1 < raw.length; i += 2) rawHeaders.push([String(raw[i]), String(raw[i + 1])]);
-      const statusText = res.statusText || STATUS_CODES[res.statusCode] || '';
-      this.trace('in', `HTTP/1.1 ${res.statusCode} ${statusText}`.trimEnd());
-      for (const [k, v] of rawHeaders) this.trace('in', `${k}: ${redactHeader(k, v)}`);
+      const statusText = res.statusText ?? '';
+      this.trace('in', `HTTP/${httpVersion} ${res.statusCode} ${statusText}`.trimEnd());
+      for (const [k, v] of rawHeaders) this.trace('in', `${k}: ${shownHeader(k, v)}`);
 
       if (jar) {
         const setCookies = rawHeaders.filter(([k]) => k.toLowerCase() === 'set-cookie').map(([, v]) => v);
@@ -423,7 +479,7 @@ export class HttpClient extends EventEmitter {
           url: url.href,
           status: res.statusCode,
           statusText,
-          httpVersion: '1.1',
+          httpVersion,
           headers: lowerHeaders(rawHeaders),
           rawHeaders,
           redirects,
@@ -435,25 +491,32 @@ export class HttpClient extends EventEmitter {
       await res.body.dump().catch(() => {});
       let next: URL;
       try {
-        next = new URL(location, url);
+        // the Location's bytes, percent-encoded as they are (UTF-8 stays UTF-8), as curl sends them
+        next = new URL(percentEncodeHighBytes(location), url);
       } catch {
         throw new NetkitError(
           'NETKIT_PROTOCOL',
-          `bad redirect Location ${JSON.stringify(redactUrl(location))} from ${url.href}`,
+          `bad redirect Location ${JSON.stringify(byteStringToText(redactLocation(location)))} from ${url.href}`,
         );
       }
+      // credentials written into a Location are neither used nor shown in hops, traces or --meta
+      takeUserinfo(next);
       if (next.protocol !== 'http:' && next.protocol !== 'https:')
         throw new NetkitError('NETKIT_PROTOCOL', `redirect to unsupported URL ${next.href}`);
       next.hash = '';
-      // credentials written into a Location are neither used nor shown in hops, traces or --meta
-      takeUserinfo(next);
       if (redirects.length >= maxRedirects)
         throw new NetkitError(
           'NETKIT_PROTOCOL',
           `too many redirects (more than ${maxRedirects}); last one: ${url.href} → ${next.href}`,
         );
       redirects.push({ url: url.href, status: res.statusCode, location: next.href });
-      hops.push({ url: url.href, status: res.statusCode, statusText, rawHeaders });
+      hops.push({
+        url: url.href,
+        status: res.statusCode,
+        statusText,
+        httpVersion,
+        rawHeaders: rawHeaders.map(([k, v]) => [k, k.toLowerCase() === 'location' ? redactLocation(v) : v]),
+      });
       const toGet =
         (res.statusCode === 303 && method !== 'HEAD') ||
         ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST');

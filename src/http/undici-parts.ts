@@ -1,6 +1,6 @@
 /**
- * The parts of undici the HTTP client and the downloader use — `Agent`, `ProxyAgent` and the
- * `Dispatcher` base with its `request()` API — loaded without undici's index.
+ * The parts of undici the HTTP client and the downloader use — `Agent`, `ProxyAgent`, the
+ * `Dispatcher` base with its `request()` API and `buildConnector` — loaded without undici's index.
  *
  * The index loads all of undici (fetch, WebSocket, caches, mocks, and through them Node's own
  * bundled copy of undici): ~150 ms of CPU before the first byte of a one-shot `netkit http get`,
@@ -10,12 +10,13 @@
  * move or close these paths. Loaded on first use: `http serve` never needs any of it.
  */
 import { createRequire } from 'node:module';
-import type { Agent, Dispatcher, ProxyAgent } from 'undici';
+import type { Agent, buildConnector, Dispatcher, ProxyAgent } from 'undici';
 
 export interface UndiciParts {
   Agent: typeof Agent;
   ProxyAgent: typeof ProxyAgent;
   Dispatcher: typeof Dispatcher;
+  buildConnector: typeof buildConnector;
 }
 
 let parts: UndiciParts | undefined;
@@ -30,20 +31,27 @@ function load(): UndiciParts {
       Dispatcher,
       Agent: require('undici/lib/dispatcher/agent.js'),
       ProxyAgent: require('undici/lib/dispatcher/proxy-agent.js'),
+      buildConnector: require('undici/lib/core/connect.js'),
     };
     if (
       typeof found.Agent.prototype.request === 'function' &&
-      typeof found.ProxyAgent.prototype.request === 'function'
+      typeof found.ProxyAgent.prototype.request === 'function' &&
+      typeof found.buildConnector === 'function'
     )
       return found;
   } catch {
     // fall through to the public entry point
   }
   const undici = require('undici') as typeof import('undici');
-  return { Agent: undici.Agent, ProxyAgent: undici.ProxyAgent, Dispatcher: undici.Dispatcher };
+  return {
+    Agent: undici.Agent,
+    ProxyAgent: undici.ProxyAgent,
+    Dispatcher: undici.Dispatcher,
+    buildConnector: undici.buildConnector,
+  };
 }
 
-/** undici's Agent, ProxyAgent and Dispatcher, loaded once on the first call. */
+/** undici's Agent, ProxyAgent, Dispatcher and buildConnector, loaded once on the first call. */
 export function undiciParts(): UndiciParts {
   parts ??= load();
   return parts;

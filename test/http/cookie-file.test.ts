@@ -145,6 +145,21 @@ describe('cookie files on disk', () => {
     expect(await readCookieFile(path.join(dir, 'none.txt'))).toEqual({ cookies: [], warnings: [] });
   });
 
+  it('reads and writes bytes (Latin-1): a non-ASCII value round-trips byte for byte', async () => {
+    const file = path.join(dir, 'bytes.txt');
+    const line = Buffer.concat([
+      Buffer.from('example.org\tFALSE\t/\tFALSE\t0\tn\t'),
+      Buffer.from('ü€', 'utf8'),
+      Buffer.from('\n'),
+    ]);
+    await writeFile(file, line);
+    const { cookies } = await readCookieFile(file);
+    // the value as a header carries it: one character per byte, as undici gives Set-Cookie
+    expect(cookies[0]!.value).toBe(Buffer.from('ü€', 'utf8').toString('latin1'));
+    await writeCookieFile(file, cookies);
+    expect((await readFile(file)).subarray(-line.length).equals(line)).toBe(true);
+  });
+
   it('saves atomically with mode 0600 and leaves no temp file', async () => {
     const file = path.join(dir, 'jar.txt');
     await writeFile(file, 'old content\n', { mode: 0o644 });
@@ -213,6 +228,19 @@ describe('jar semantics', () => {
     const a = all.find((c) => c.key === 'a')!;
     expect(a.expires).toEqual(new Date('2030-01-01T01:00:00Z'));
     expect((await jarToNetscape(jar)).map((c) => c.name)).toEqual(['a']);
+  });
+
+  it('a Set-Cookie without "=" is ignored (RFC 6265, as curl does), and its text is not shown', async () => {
+    const jar = createCookieJar();
+    const r = await storeSetCookies(
+      jar,
+      ['SECRETONLY; Path=/', '=SECRET2; Path=/', 'ok=1'],
+      'http://h.test/',
+    );
+    expect(r.stored.map((c) => c.name)).toEqual(['ok']);
+    expect(r.rejected).toHaveLength(2);
+    expect(r.rejected.join('\n')).not.toContain('SECRET');
+    expect(await cookieHeaderFor(jar, 'http://h.test/')).toBe('ok=1');
   });
 
   it('Secure cookies are only sent over https', async () => {

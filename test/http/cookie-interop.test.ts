@@ -7,6 +7,8 @@
  * - written by Python's MozillaCookieJar.save, read by us.
  */
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCookieFile } from '../../src/http/cookie-file.js';
@@ -133,5 +135,46 @@ describe('cookie files: curl, Python and netkit agree', () => {
     const back = await run(PYTHON, ['-c', PY_SEND, jar, HOST, String(server.port), '/cookies']);
     expect(back.stderr).toBe('');
     expect(JSON.parse(back.stdout)).toEqual(EXPECTED_BACK);
+  });
+});
+
+describe('non-ASCII cookies: bytes, as curl keeps them', () => {
+  // /set sends `n=ü` as UTF-8 bytes; /back answers the bytes of the Cookie header it got, in hex
+  let bytes: http.Server;
+  let base: string;
+  beforeAll(async () => {
+    bytes = http.createServer((req, res) => {
+      if (req.url === '/set') res.setHeader('Set-Cookie', `n=${Buffer.from('ü').toString('latin1')}; Path=/`);
+      res.end(Buffer.from(req.headers.cookie ?? '', 'latin1').toString('hex'));
+    });
+    await new Promise<void>((r) => bytes.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(bytes.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    bytes.closeAllConnections();
+    await new Promise((r) => bytes.close(r));
+  });
+  const sent = Buffer.from('n=ü').toString('hex');
+  const cookieLine = async (file: string) =>
+    (await readFile(file))
+      .toString('latin1')
+      .split('\n')
+      .filter((l) => l.includes('\tn\t'));
+
+  it('a jar we write is one curl writes, byte for byte, and each tool sends the other one the same bytes', async () => {
+    const ours = path.join(dir, 'bytes-ours.txt');
+    const theirs = path.join(dir, 'bytes-curl.txt');
+    const [a, b] = await Promise.all([
+      netkit(['http', 'get', `${base}/set`, '-c', ours]),
+      run('curl', ['-sS', '-c', theirs, '-o', '/dev/null', `${base}/set`]),
+    ]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(await cookieLine(ours)).toEqual(await cookieLine(theirs));
+    const back = await Promise.all([
+      run('curl', ['-sS', '-b', ours, `${base}/back`]),
+      netkit(['http', 'get', `${base}/back`, '-b', theirs]),
+      netkit(['http', 'get', `${base}/back`, '-c', theirs]),
+    ]);
+    for (const r of back) expect(r.stdout).toBe(sent);
   });
 });

@@ -1,7 +1,10 @@
 /** `netkit http METHOD URL` end to end (built CLI) against the local test server. */
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDevCertificate } from '../../src/core/tls.js';
 import { CLI, have, netkit, run, tempDir } from '../helpers/net.js';
 import { startTestServer, type TestServer } from './http-test-server.js';
 
@@ -198,17 +201,197 @@ describe('netkit http METHOD URL', () => {
       [['http', 'post', s.origin, '-d', 'a', '--json', '{}'], 2, /^netkit: give only one of/],
       [['http', 'get', s.origin, '--resolve', 'nonsense'], 2, /^netkit: bad --resolve/],
       [['http', 'post', s.origin, '--data-file', path.join(dir, 'nope')], 1, /^netkit: cannot read/],
+      [['http', 'get', s.origin, '-H', 'X-U: ü€'], 2, /^netkit: header X-U: non-ASCII text cannot be sent/],
+      [['http', 'get', s.origin, '-H', 'Transfer-Encoding: chunked'], 2, /^netkit: header Transfer-Encoding/],
+      [['http', 'post', s.origin, '-d', 'x', '-H', 'Expect: 100-continue'], 2, /^netkit: header Expect/],
+      [
+        ['http', 'post', s.origin, '-d', 'abc', '-H', 'Content-Length: 10'],
+        2,
+        /^netkit: header Content-Length: "10" does not match the body \(3 bytes\)/,
+      ],
+      [['http', 'get', s.origin, '-A', 'agent ü'], 2, /^netkit: -A: non-ASCII/],
+      [
+        ['http', 'get', s.origin, '-H', 'Authorization Bearer sk_SECRET'],
+        2,
+        /^netkit: bad header "Authorization …"/,
+      ],
+      [['http', 'get', s.origin, '-X', 'CONNECT'], 2, /^netkit: CONNECT is not supported/],
       [
         ['http', 'get', `${s.origin}/stall`, '--timeout', '300ms'],
         1,
         /^netkit: timed out waiting for the response/,
       ],
     ];
+    const before = s.requests.length;
     const results = await Promise.all(cases.map(([args]) => netkit(args)));
     results.forEach((r, i) => {
       const [args, exit, message] = cases[i]!;
       expect([r.code, r.stderr], args.join(' ')).toEqual([exit, expect.stringMatching(message)]);
       expect(r.stderr.trim().split('\n').length, args.join(' ')).toBeLessThanOrEqual(2);
+      expect(r.stderr).not.toContain('SECRET');
     });
+    // only the /stall request reached the server
+    expect(s.requests.length - before).toBe(1);
+  });
+});
+
+describe('as curl does it', () => {
+  it('-b FILE (no "=") reads a cookie file; a missing one sends nothing; -c saves them too', async () => {
+    const file = path.join(dir, 'b-cookies.txt');
+    await writeFile(
+      file,
+      ['127.0.0.1\tFALSE\t/\tFALSE\t0\tsess\tabc', '127.0.0.1\tFALSE\t/\tFALSE\t0\thon\t4', ''].join('\n'),
+    );
+    const saved = path.join(dir, 'b-saved.txt');
+    const [fromFile, missing, both, stdin] = await Promise.all([
+      netkit(['http', 'get', `${s.origin}/cookies`, '-b', file, '-b', 'extra=1']),
+      netkit(['http', 'get', `${s.origin}/cookies`, '-b', path.join(dir, 'no-such-file.txt')]),
+      netkit(['http', 'get', `${s.origin}/set-cookies`, '-b', file, '-c', saved]),
+      netkit(['http', 'get', `${s.origin}/cookies`, '-b', '-'], { input: await readFile(file) }),
+    ]);
+    expect(JSON.parse(stdin.stdout)).toEqual(['hon=4', 'sess=abc']);
+    expect(JSON.parse(fromFile.stdout)).toEqual(['extra=1', 'hon=4', 'sess=abc']);
+    expect([missing.code, missing.stdout, missing.stderr]).toEqual([0, '[]', '']);
+    expect(both.code, both.stderr).toBe(0);
+    const jar = await readFile(saved, 'utf8');
+    expect(jar).toContain('\tsess\tabc\n');
+    expect(jar).toContain('\tsid\tabc123\n');
+    expect(await readFile(file, 'utf8')).not.toContain('sid'); // -b never writes
+  });
+
+  it('-d @FILE drops CR/LF, --data-binary @FILE is byte-exact, @- and --data-file - read stdin', async () => {
+    const file = path.join(dir, 'body.txt');
+    await writeFile(file, 'a=1\r\nb=2\n');
+    const [d, binary, dStdin, binaryStdin, dataFile] = await Promise.all([
+      netkit(['http', 'post', `${s.origin}/echo`, '-d', `@${file}`]),
+      netkit(['http', 'post', `${s.origin}/echo`, '--data-binary', `@${file}`]),
+      netkit(['http', 'post', `${s.origin}/echo`, '-d', '@-'], { input: 'x=1\ny=2\n' }),
+      netkit(['http', 'put', `${s.origin}/echo`, '--data-binary', '@-'], { input: 'x=1\ny=2\n' }),
+      netkit(['http', 'post', `${s.origin}/echo`, '--data-file', '-', '-H', 'Content-Type: text/plain'], {
+        input: 'piped\n',
+      }),
+    ]);
+    expect(sentBy(d.stdout).body).toBe('a=1b=2');
+    expect(sentBy(d.stdout).headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(sentBy(binary.stdout).body).toBe('a=1\r\nb=2\n');
+    expect(sentBy(dStdin.stdout).body).toBe('x=1y=2');
+    expect(sentBy(binaryStdin.stdout)).toMatchObject({ method: 'PUT', body: 'x=1\ny=2\n' });
+    expect(sentBy(dataFile.stdout).body).toBe('piped\n');
+    const missing = await netkit(['http', 'post', `${s.origin}/echo`, '-d', `@${path.join(dir, 'nope')}`]);
+    expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/^netkit: cannot read .*nope/)]);
+  });
+
+  it('--data-raw keeps "@"; the data options join with "&" in command-line order; -G puts them in the query', async () => {
+    const [raw, mixed, query] = await Promise.all([
+      netkit(['http', 'post', `${s.origin}/echo`, '--data-raw', '@not-a-file']),
+      netkit([
+        'http',
+        'post',
+        `${s.origin}/echo`,
+        '--data-raw',
+        'a',
+        '-d',
+        'b',
+        '--data-binary',
+        'c',
+        '-d',
+        'd',
+      ]),
+      netkit(['http', 'get', `${s.origin}/echo?x=1#frag`, '-G', '-d', 'q=a b', '--data-raw', 'n=\u00fc']),
+    ]);
+    expect(sentBy(raw.stdout).body).toBe('@not-a-file');
+    expect(sentBy(mixed.stdout).body).toBe('a&b&c&d');
+    expect(sentBy(query.stdout)).toMatchObject({
+      method: 'GET',
+      url: '/echo?x=1&q=a%20b&n=%C3%BC',
+      body: '',
+    });
+    expect(sentBy(query.stdout).headers['content-type']).toBeUndefined();
+  });
+
+  it('-A "" sends no User-Agent, a URL without a scheme is http://, -X another method, --path-as-is', async () => {
+    const [noAgent, noScheme, purge, asIs] = await Promise.all([
+      netkit(['http', 'get', `${s.origin}/echo`, '-A', '']),
+      netkit(['http', 'get', `127.0.0.1:${s.port}/echo`]),
+      netkit(['http', 'get', `${s.origin}/echo`, '-X', 'PURGE', '--meta']),
+      netkit(['http', 'get', `${s.origin}/x/../%2e%2e/echo`, '--path-as-is']),
+    ]);
+    expect(Object.keys(sentBy(noAgent.stdout).headers)).not.toContain('user-agent');
+    expect(sentBy(noScheme.stdout).url).toBe('/echo');
+    expect(sentBy(purge.stdout).method).toBe('PURGE');
+    expect(JSON.parse(purge.stderr).method).toBe('PURGE');
+    expect(asIs.code).toBe(0);
+    expect(s.requests.some((r) => r.url === '/x/../%2e%2e/echo')).toBe(true);
+  });
+
+  it('--trace never shows a bare Authorization token or a cookie without "="', async () => {
+    const r = await netkit([
+      'http',
+      'get',
+      `${s.origin}/echo`,
+      '-H',
+      'Authorization: sk_live_SECRETKEY123',
+      '-b',
+      'n=SECRET1',
+      '-H',
+      'Cookie: SECRETONLY',
+      '--trace',
+    ]);
+    expect(r.stderr).toMatch(/C: Authorization: \*\*\*\*\n/);
+    expect(r.stderr).toMatch(/C: Cookie: \*\*\*\*; n=\*\*\*\*\n/);
+    expect(r.stderr).not.toContain('SECRET');
+  });
+
+  it('--meta hides Set-Cookie values (-i prints the response as it came)', async () => {
+    const r = await netkit(['http', 'get', `${s.origin}/set-cookies`, '--meta', '-i']);
+    const meta = JSON.parse(r.stderr);
+    expect(meta.headers['set-cookie'][0]).toBe('sid=****; Path=/; HttpOnly');
+    expect(r.stderr).not.toContain('abc123');
+    expect(r.stdout).toContain('Set-Cookie: sid=abc123; Path=/; HttpOnly\n');
+  });
+
+  it('-m limits the whole transfer, whatever --timeout allows', async () => {
+    const r = await netkit(['http', 'get', `${s.origin}/stall`, '--timeout', '60s', '-m', '300ms']);
+    expect([r.code, r.stderr]).toEqual([1, 'netkit: operation timed out after 300ms (--max-time)\n']);
+  });
+
+  it('--cacert trusts the certificates of a file instead of the system roots', async () => {
+    const { cert, key } = await generateDevCertificate();
+    const server = https.createServer({ cert, key }, (_req, res) => res.end('secure hello'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const ca = path.join(dir, 'ca.pem');
+    await writeFile(ca, cert);
+    try {
+      const [untrusted, trusted, missing] = await Promise.all([
+        netkit(['http', 'get', url]),
+        netkit(['http', 'get', url, '--cacert', ca]),
+        netkit(['http', 'get', url, '--cacert', path.join(dir, 'none.pem')]),
+      ]);
+      expect(untrusted.code).toBe(1);
+      expect([trusted.code, trusted.stdout], trusted.stderr).toEqual([0, 'secure hello']);
+      expect([missing.code, missing.stderr]).toEqual([
+        1,
+        expect.stringMatching(/^netkit: cannot read --cacert/),
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it("binary output is not written to a terminal (curl's rule) unless -o -", async () => {
+    expect(await have('script')).toBe(true);
+    const cmd = (extra: string) =>
+      `"${process.execPath}" "${CLI}" http get '${s.origin}/bytes?n=64' ${extra}; echo "exit=$?"`;
+    const [refused, forced] = await Promise.all([
+      run('script', ['-qec', cmd(''), '/dev/null']),
+      run('script', ['-qec', cmd('-o -'), '/dev/null']),
+    ]);
+    expect(refused.stdout).toMatch(
+      /netkit: binary output can mess up your terminal: use -o FILE[^\n]*\n?.*exit=1/s,
+    );
+    expect(forced.stdout).toMatch(/exit=0/);
+    expect(forced.stdoutBuf.includes(Buffer.from([0, 7, 14, 21]))).toBe(true);
   });
 });

@@ -333,6 +333,172 @@ describe('auth, cookies, limits, TLS, trace', () => {
   });
 });
 
+/** Trace lines of one request through a fresh client. */
+async function traced(
+  opts: Parameters<HttpClient['request']>[0],
+  clientOpts: ConstructorParameters<typeof HttpClient>[0] = {},
+) {
+  const client = new HttpClient(clientOpts);
+  const events: TraceEvent[] = [];
+  client.on('trace', (e: TraceEvent) => events.push(e));
+  try {
+    const res = await client.request(opts);
+    const body = await res.body.text();
+    return { res, body, lines: events.map((e) => `${e.kind} ${e.text}`) };
+  } finally {
+    await client.close();
+  }
+}
+
+describe('secrets in traces and hops', () => {
+  it('a bare Authorization token, Proxy-Authorization and a cookie without "=" never reach the trace', async () => {
+    const { lines } = await traced({
+      url: `${a.origin}/echo`,
+      headers: [
+        ['Authorization', 'sk_live_SECRETKEY123'],
+        ['Cookie', 'SECRETONLY'],
+      ],
+    });
+    expect(lines).toContain('out Authorization: ****');
+    expect(lines).toContain('out Cookie: ****');
+    expect(lines.join('\n')).not.toContain('SECRET');
+  });
+
+  it('a password in a redirect Location is hidden in the trace and in the hops', async () => {
+    const to = `http://bob:s3cret@127.0.0.1:${a.port}/echo`;
+    const { res, lines } = await traced({
+      url: `${a.origin}/redirect/302?to=${encodeURIComponent(to)}`,
+      followRedirects: true,
+    });
+    expect(res.url).toBe(`${a.origin}/echo`);
+    expect(lines).toContain(`in Location: http://bob:****@127.0.0.1:${a.port}/echo`);
+    expect(res.hops[0]!.rawHeaders).toContainEqual(['Location', `http://bob:****@127.0.0.1:${a.port}/echo`]);
+    expect(JSON.stringify([res.hops[0]!.rawHeaders, res.redirects[0]!.location])).not.toContain('s3cret');
+    // (the request line of the first hop carries the test's own query, percent-encoded)
+    expect(lines.filter((l) => !l.startsWith('out GET /redirect/')).join('\n')).not.toContain('s3cret');
+    const relative = await traced({
+      url: `${a.origin}/redirect/302?to=${encodeURIComponent(`//bob:s3cret@127.0.0.1:${a.port}/echo`)}`,
+    });
+    expect(relative.lines).toContain(`in Location: //bob:****@127.0.0.1:${a.port}/echo`);
+    expect(
+      await code(
+        httpRequest({
+          url: `${a.origin}/redirect/302?to=${encodeURIComponent('ftp://bob:s3cret@example.org/')}`,
+          followRedirects: true,
+        }),
+      ),
+    ).toBe('NETKIT_PROTOCOL: redirect to unsupported URL ftp://example.org/');
+  });
+});
+
+describe('headers as curl sends them', () => {
+  it('a custom Host goes to its own host only: dropped when a redirect changes the host name', async () => {
+    const other = `other.test:${b.port}`;
+    const client = new HttpClient({ resolve: { [other]: '127.0.0.1' }, followRedirects: true });
+    try {
+      const first = (to: string) =>
+        client.request({
+          url: `${a.origin}/redirect/302?to=${encodeURIComponent(to)}`,
+          headers: { Host: 'vhost.example' },
+        });
+      const away = await first(`http://${other}/echo`);
+      expect(JSON.parse(await away.body.text()).headers.host).toBe(other);
+      expect(a.requests.at(-1)!.headers.host).toBe('vhost.example');
+      // the same host name on another port keeps it, as curl does
+      const samehost = await first(`${b.origin}/echo`);
+      expect(JSON.parse(await samehost.body.text()).headers.host).toBe('vhost.example');
+    } finally {
+      await client.close();
+    }
+    const { lines } = await traced({ url: `${a.origin}/echo`, headers: { Host: 'vhost.example' } });
+    expect(lines.filter((l) => /^out host:/i.test(l))).toEqual(['out Host: vhost.example']);
+  });
+
+  it("an empty Content-Type removes the body's own (JSON, form, multipart), as for raw bodies", async () => {
+    const bodies = [
+      { json: { a: 1 } },
+      { form: { a: '1' } },
+      { multipart: [{ name: 'a', value: '1' }] },
+      { body: 'a=1' },
+    ];
+    for (const body of bodies) {
+      const { sent } = await echo({ url: `${a.origin}/echo`, ...body, headers: { 'Content-Type': '' } });
+      expect(sent.headers['content-type'], JSON.stringify(body)).toBeUndefined();
+      expect(sent.method).toBe('POST');
+    }
+  });
+
+  it('an empty user agent sends no User-Agent header (curl -A "")', async () => {
+    const { sent } = await echo({ url: `${a.origin}/echo`, userAgent: '' });
+    expect(Object.keys(sent.headers)).not.toContain('user-agent');
+  });
+
+  it('headers undici would refuse or frame differently are usage errors, before anything is sent', async () => {
+    const before = a.requests.length;
+    const bad: Array<[Record<string, string>, RegExp]> = [
+      [{ 'Transfer-Encoding': 'chunked' }, /^NETKIT_USAGE: header Transfer-Encoding cannot be given/],
+      [{ Expect: '100-continue' }, /^NETKIT_USAGE: header Expect cannot be given/],
+      [{ Upgrade: 'websocket' }, /^NETKIT_USAGE: header Upgrade cannot be given/],
+      [
+        { 'Content-Length': '10' },
+        /^NETKIT_USAGE: header Content-Length: "10" does not match the body \(3 bytes\)/,
+      ],
+      [{ 'X-U': 'ü€' }, /^NETKIT_USAGE: bad value for header X-U: characters beyond Latin-1/],
+      [{ 'X-C': 'a\u0001b' }, /^NETKIT_USAGE: bad value for header X-C: control characters/],
+      [{ Connection: 'keep alive' }, /^NETKIT_USAGE: bad value for header Connection/],
+    ];
+    for (const [headers, message] of bad)
+      expect(
+        await code(httpRequest({ url: `${a.origin}/echo`, body: 'abc', headers })),
+        message.source,
+      ).toMatch(message);
+    expect(
+      await code(
+        httpRequest({
+          url: `${a.origin}/echo`,
+          headers: [
+            ['Host', 'a'],
+            ['host', 'b'],
+          ],
+        }),
+      ),
+    ).toMatch(/^NETKIT_USAGE: header host given twice/);
+    expect(await code(httpRequest({ url: `${a.origin}/echo`, cookies: ['n=€'] }))).toMatch(/beyond Latin-1/);
+    expect(a.requests.length).toBe(before);
+    // a matching Content-Length and Latin-1 bytes are fine
+    const { sent } = await echo({
+      url: `${a.origin}/echo`,
+      body: 'abc',
+      headers: { 'Content-Length': '3', 'X-L': 'caf\u00e9' },
+    });
+    expect(sent.headers['x-l']).toBe('caf\u00e9');
+  });
+
+  it('other methods are sent as written (curl -X); CONNECT and non-tokens are refused', async () => {
+    const { sent } = await echo({ url: `${a.origin}/echo`, method: 'PURGE' });
+    expect(sent.method).toBe('PURGE');
+    expect(await code(httpRequest({ url: a.origin, method: 'CONNECT' }))).toMatch(/^NETKIT_USAGE: CONNECT/);
+    expect(await code(httpRequest({ url: a.origin, method: 'BAD METHOD' }))).toMatch(
+      /^NETKIT_USAGE: bad method/,
+    );
+  });
+
+  it('pathAsIs sends the path as written: dot segments, their encodings and an empty query', async () => {
+    await httpRequest({ url: `${a.origin}/%2e%2e/x/../echo?`, pathAsIs: true });
+    expect(a.requests.at(-1)!.url).toBe('/%2e%2e/x/../echo?');
+    await httpRequest({ url: `${a.origin}/a b/\u00fc`, pathAsIs: true });
+    expect(a.requests.at(-1)!.url).toBe('/a%20b/%C3%BC');
+    await httpRequest({ url: `${a.origin}/%2e%2e/x/../echo?` });
+    expect(a.requests.at(-1)!.url).toBe('/echo');
+  });
+
+  it('bodyFile reads a pipe or device whole (its length must be known first)', async () => {
+    const { sent } = await echo({ url: `${a.origin}/echo`, bodyFile: '/dev/null', method: 'PUT' });
+    expect(sent).toMatchObject({ method: 'PUT', body: '' });
+    expect(sent.headers['content-length']).toBe('0');
+  });
+});
+
 describe('helpers', () => {
   it('parseRequestUrl splits off user info and the fragment', () => {
     const r = parseRequestUrl('https://u%40x:p%3Aw@Example.org:8443/a?b#c');
@@ -345,5 +511,22 @@ describe('helpers', () => {
     expect(redactHeader('cookie', 'a=1; b=2')).toBe('a=****; b=****');
     expect(redactHeader('Set-Cookie', 'id=9; Path=/; Secure')).toBe('id=****; Path=/; Secure');
     expect(redactHeader('Accept', '*/*')).toBe('*/*');
+  });
+
+  it('redactHeader hides a bare token whole, and a cookie piece without "=" whole', () => {
+    const cases: Array<[string, string, string]> = [
+      ['Authorization', 'sk_live_SECRETKEY123', '****'],
+      ['authorization', 'Basic', '****'],
+      ['Authorization', 'Digest username="bob", response="6629fae4"', 'Digest ****'],
+      ['Authorization', 'AWS4-HMAC-SHA256 Credential=AKIA/x, Signature=ab', 'AWS4-HMAC-SHA256 ****'],
+      ['Authorization', 'tok/en+x== more', '****'],
+      ['Proxy-Authorization', 'Basic Ym9iOnB3', 'Basic ****'],
+      ['Proxy-Authorization', 'opaque-proxy-token', '****'],
+      ['Cookie', 'SECRETONLY', '****'],
+      ['Cookie', 'a=1; SECRET; b=', 'a=****; ****; b=****'],
+      ['Set-Cookie', 'SECRETONLY; Path=/', '****; Path=/'],
+      ['X-Api-Key', 'k-123', '****'],
+    ];
+    for (const [name, value, shown] of cases) expect(redactHeader(name, value), value).toBe(shown);
   });
 });

@@ -1,0 +1,104 @@
+/**
+ * The response of `netkit http METHOD URL` on its way out: the `-i` status blocks as the server's
+ * bytes, the `--meta` headers as text with secrets hidden, and the body to stdout (curl's rules:
+ * `| head` ends quietly, binary is not written to a terminal) or through a progress bar to `-o`.
+ */
+import { once } from 'node:events';
+import path from 'node:path';
+import { NetkitError } from '../core/errors.js';
+import { byteStringToBuffer, byteStringToText } from '../http/latin1.js';
+import { type HttpResponse, redactHeader } from '../http/request.js';
+import { redactLocation } from '../http/request-headers.js';
+import { createProgress } from './util.js';
+
+type Head = Pick<HttpResponse, 'httpVersion' | 'status' | 'statusText' | 'rawHeaders'>;
+
+/**
+ * The status line and headers as the server sent them (header values are its bytes), a password
+ * in a Location hidden.
+ */
+export function statusBlock(h: Head): Buffer {
+  const headers = h.rawHeaders.map(([k, v]) => {
+    const value = k.toLowerCase() === 'location' ? redactLocation(v) : v;
+    return `${k}: ${value}\n`;
+  });
+  return Buffer.concat([
+    Buffer.from(`${`HTTP/${h.httpVersion} ${h.status} ${h.statusText}`.trimEnd()}\n`),
+    byteStringToBuffer(`${headers.join('')}\n`),
+  ]);
+}
+
+/** Response headers for --meta: as text, with cookies and a Location's password hidden. */
+export function metaHeaders(headers: HttpResponse['headers']): HttpResponse['headers'] {
+  const shown = (k: string, v: string) =>
+    byteStringToText(k === 'location' ? redactLocation(v) : redactHeader(k, v));
+  return Object.fromEntries(
+    Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => shown(k, x)) : shown(k, v)]),
+  );
+}
+
+export async function writeStdout(data: string | Uint8Array): Promise<void> {
+  if (!process.stdout.write(data)) await once(process.stdout, 'drain');
+}
+
+/**
+ * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
+ * when stderr is not a terminal the body goes to the file untouched, so scripts see only what they
+ * asked for.
+ */
+export function withProgress(res: HttpResponse, file: string): AsyncIterable<Uint8Array> {
+  if (!process.stderr.isTTY) return res.body as AsyncIterable<Uint8Array>;
+  const length = Number(res.headers['content-length']);
+  const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
+  return (async function* () {
+    let done = 0;
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      done += chunk.length;
+      progress.update(done);
+      yield chunk;
+    }
+    progress.finish();
+  })();
+}
+
+/**
+ * Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl.
+ * `binaryToTerminal` false: a NUL byte bound for a terminal stops it, as curl does.
+ */
+export async function bodyToStdout(
+  res: HttpResponse,
+  body: AsyncIterable<Uint8Array>,
+  binaryToTerminal: boolean,
+): Promise<number> {
+  const guard = !binaryToTerminal && process.stdout.isTTY === true;
+  let bytes = 0;
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+  };
+  process.stdout.on('error', onError);
+  try {
+    for await (const chunk of body) {
+      if (closed) break;
+      if (guard && chunk.includes(0)) {
+        res.body.destroy();
+        throw new NetkitError(
+          'NETKIT_IO',
+          'binary output can mess up your terminal: use -o FILE to save it, or -o - to print it anyway',
+        );
+      }
+      bytes += (chunk as Buffer).length;
+      await writeStdout(chunk as Buffer);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    closed = true;
+  } finally {
+    process.stdout.off('error', onError);
+  }
+  if (closed) {
+    process.stdout.on('error', () => {});
+    res.body.destroy();
+  }
+  return bytes;
+}
