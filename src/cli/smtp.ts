@@ -110,7 +110,7 @@ Examples:
     )
     .option(
       '--strict',
-      'accept only recipients that exist as accounts (netkit user add); default: any mailbox',
+      'accept only recipients that exist as accounts (netkit user add), and postmaster; default: any mailbox',
     )
     .option('--auth-accept-any', 'lab mode: every AUTH succeeds, whatever the name and password')
     .option('--require-auth', 'refuse MAIL FROM before a successful AUTH')
@@ -124,7 +124,7 @@ Examples:
     .option('--max-clients <n>', 'simultaneous sessions', parsePositive, DEFAULT_MAX_CLIENTS)
     .option(
       '--max-messages <n>',
-      'keep at most N messages per mailbox, oldest removed (0 = unlimited)',
+      'keep at most N messages per mailbox, oldest removed, never under a POP3 session (0 = unlimited)',
       parseNonNegative,
       0,
     )

@@ -3,8 +3,8 @@
  * {@link Pop3Client} into a local Maildir or `.eml` files, optionally marking them for deletion.
  *
  * Safety rule: a message is marked with DELE only after it is verifiably on disk — the RETR size
- * equals the server's LIST size (RFC 1939 octet count), the file was fsynced, and its size on disk
- * equals what was received. Deletion happens at the caller's QUIT (the RFC's UPDATE state), so a
+ * equals the server's LIST size (RFC 1939 octet count; see {@link sizeMatchesListing} for the one
+ * Dovecot quirk allowed), the file was fsynced, and its size on disk equals what was received. Deletion happens at the caller's QUIT (the RFC's UPDATE state), so a
  * crash before QUIT deletes nothing. New-by-UIDL state lives in `DIR/.netkit-pop3-state.json`, keyed
  * by account, written atomically after every saved message.
  */
@@ -103,6 +103,24 @@ async function writeEml(dir: string, base: string, data: Buffer): Promise<string
   }
 }
 
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Does a retrieved message have the size the server listed? Exactly, or with one exception:
+ * Dovecot ends a message whose last line has no line end with a CRLF on RETR but does not count
+ * that CRLF in LIST. So `listed + 2` octets are accepted when they end in CRLF and the listed
+ * octets do not (a message that ended without a line end). Any other difference — a missing
+ * byte-stuffed dot, a truncated or padded message — is still a mismatch.
+ */
+export function sizeMatchesListing(listed: number, data: Buffer): boolean {
+  if (data.length === listed) return true;
+  return (
+    data.length === listed + 2 &&
+    data.subarray(listed).equals(CRLF) &&
+    !(listed >= 2 && data.subarray(listed - 2, listed).equals(CRLF))
+  );
+}
+
 /**
  * Fetch messages from a logged-in client. Does not QUIT: call `client.quit()` afterwards to end the
  * session (and to make the deletions happen).
@@ -155,7 +173,7 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       const expected = sizeOf.get(n)!;
       const onDisk = (await stat(file)).size;
       let warning: string | undefined;
-      if (data.length !== expected)
+      if (!sizeMatchesListing(expected, data))
         warning = `size mismatch: server listed ${expected} octets, received ${data.length}`;
       else if (onDisk !== data.length)
         warning = `size on disk ${onDisk} differs from ${data.length} received`;

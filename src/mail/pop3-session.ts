@@ -503,6 +503,17 @@ export class Pop3Session {
 
   // ---- TRANSACTION ----
 
+  /**
+   * More arguments than the command takes (RFC 1939 §7: one message number; TOP two numbers):
+   * refused, and nothing is done — `DELE 2 3` must not delete 2. Dovecot answers the same way.
+   */
+  private tooManyArguments(cmd: ParsedCommand, max: number): boolean {
+    if (cmd.args.length <= max) return false;
+    this.io.reply(`-ERR noise after message number: ${cmd.args.slice(max).join(' ').slice(0, 20)}`);
+    this.bad();
+    return true;
+  }
+
   /** Resolve a message-number argument, replying -ERR for bad, missing or deleted ones. */
   private message(arg: string | undefined, verb: string): DropMessage | undefined {
     const drop = this.drop!;
@@ -536,6 +547,7 @@ export class Pop3Session {
   }
 
   private async list(cmd: ParsedCommand): Promise<void> {
+    if (this.tooManyArguments(cmd, 1)) return;
     const drop = this.drop!;
     if (cmd.args.length > 0) {
       const msg = this.message(cmd.args[0], 'LIST');
@@ -548,6 +560,7 @@ export class Pop3Session {
   }
 
   private async uidl(cmd: ParsedCommand): Promise<void> {
+    if (this.tooManyArguments(cmd, 1)) return;
     const drop = this.drop!;
     if (cmd.args.length > 0) {
       const msg = this.message(cmd.args[0], 'UIDL');
@@ -559,6 +572,7 @@ export class Pop3Session {
   }
 
   private retr(cmd: ParsedCommand): void | Promise<void> {
+    if (this.tooManyArguments(cmd, 1)) return;
     const msg = this.message(cmd.args[0], 'RETR');
     if (!msg) return;
     if (msg.rawSize > SYNC_READ_LIMIT) return this.retrStreamed(msg);
@@ -648,6 +662,7 @@ export class Pop3Session {
   }
 
   private async top(cmd: ParsedCommand): Promise<void> {
+    if (this.tooManyArguments(cmd, 2)) return;
     if (cmd.args.length < 2) {
       this.io.reply('-ERR TOP needs a message number and a line count');
       return this.bad();
@@ -676,6 +691,7 @@ export class Pop3Session {
   }
 
   private dele(cmd: ParsedCommand): void {
+    if (this.tooManyArguments(cmd, 1)) return;
     const msg = this.message(cmd.args[0], 'DELE');
     if (!msg) return;
     msg.deleted = true;

@@ -2,10 +2,11 @@
  * Local delivery for the SMTP server (the MDA step): the trace headers an MTA adds on final delivery
  * (`Return-Path`, `Received`), durable Maildir writes for every recipient mailbox at once, undoing
  * the copies already made when one fails (so a client that retries after a 4xx gets no duplicates),
- * and per-mailbox retention.
+ * and per-mailbox retention that never touches a mailbox a POP3 session has locked.
  */
 import { fanOut } from './fan-out.js';
 import { Maildir } from './maildir.js';
+import { lockMailbox } from './pop3-lock.js';
 import { SmtpReplyError } from './smtp-data.js';
 
 export interface TraceHeaderInfo {
@@ -20,11 +21,11 @@ export interface TraceHeaderInfo {
   remoteName?: string;
   /** this server's name */
   serverName: string;
-  /** RFC 3848 protocol: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+  /** the `with` protocol, see {@link receivedProtocol} */
   protocol: string;
   /** TLS version and cipher, when the session is encrypted */
   tls?: { version?: string; cipher?: string };
-  /** session id, for matching the header to server traces */
+  /** identifies this message (session id and transaction number), for matching it to server traces */
   id: string;
   date?: Date;
 }
@@ -43,6 +44,21 @@ function addressSafe(addr: string): string {
 /** RFC 5322 date-time with a numeric zone: `Tue, 01 Jul 2025 12:00:00 +0000`. */
 export function rfc5322Date(d: Date): string {
   return d.toUTCString().replace(/GMT$/, '+0000');
+}
+
+/**
+ * The `with` clause of the Received header: RFC 3848's SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA, or,
+ * for a transaction with the SMTPUTF8 parameter, RFC 6531's UTF8SMTP, UTF8SMTPS, UTF8SMTPA,
+ * UTF8SMTPSA (SMTPUTF8 needs EHLO).
+ */
+export function receivedProtocol(s: {
+  ehlo: boolean;
+  smtpUtf8: boolean;
+  secure: boolean;
+  authenticated: boolean;
+}): string {
+  const base = s.smtpUtf8 ? 'UTF8SMTP' : s.ehlo ? 'ESMTP' : 'SMTP';
+  return `${base}${s.secure ? 'S' : ''}${s.authenticated ? 'A' : ''}`;
 }
 
 /** `Return-Path:` and `Received:` as prepended on final delivery (RFC 5321 §4.4), CRLF-terminated. */
@@ -146,6 +162,10 @@ export class MailStore {
    * Keep at most `maxMessages` in a mailbox, oldest removed first; called after each delivery.
    * Returns how many went. Runs one at a time per mailbox and lists the mailbox only when the
    * count it keeps (an upper bound: POP3 deletions only lower the real one) passes the limit.
+   *
+   * Pruning takes the mailbox's POP3 lock: a POP3 session holds the maildrop it listed at login
+   * exclusively (RFC 1939 §8), so messages must not vanish under it. While a session holds the lock
+   * the mailbox is left over the limit, and the next delivery after the session ends prunes it.
    */
   retain(mailbox: string): Promise<number> {
     const max = this.opts.maxMessages ?? 0;
@@ -159,9 +179,18 @@ export class MailStore {
       }
       const md = this.maildir(mailbox);
       const count = (await md.list()).length;
-      const removed = count > max ? await md.prune(max) : 0;
-      this.counts.set(mailbox, Math.min(count, max));
-      return removed;
+      this.counts.set(mailbox, count);
+      if (count <= max) return 0;
+      // a lock that cannot even be attempted (e.g. a read-only directory) must not fail the delivery
+      const lock = await lockMailbox(md.dir).catch(() => undefined);
+      if (!lock) return 0; // a POP3 session has it: the count stays over max, so the next delivery retries
+      try {
+        const removed = await md.prune(max);
+        this.counts.set(mailbox, Math.min(count, max));
+        return removed;
+      } finally {
+        await lock.release();
+      }
     });
     const settled = run.catch(() => 0);
     this.pruning.set(mailbox, settled);

@@ -25,9 +25,18 @@ import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from '../core/tls.js';
 import { traceEvent } from '../core/trace.js';
+import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
-import { MailStore, type StoredCopy, traceHeaders } from './smtp-delivery.js';
-import { authPermitted, mailboxForRecipient } from './smtp-policy.js';
+import { MailStore, receivedProtocol, type StoredCopy, traceHeaders } from './smtp-delivery.js';
+import {
+  authPermitted,
+  authzidAccepted,
+  mailboxForRecipient,
+  POSTMASTER,
+  parametersRefusal,
+  type Refusal,
+  utf8Refusal,
+} from './smtp-policy.js';
 import { SmtpTraceBridge } from './smtp-trace.js';
 import { TunedSMTPServer } from './smtp-tweaks.js';
 
@@ -128,6 +137,21 @@ function reply(code: number, enhanced: string, text: string): Error & { response
   return Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
 }
 
+function refusal(r: Refusal): Error & { responseCode: number } {
+  return reply(r.responseCode, r.enhancedCode, r.message);
+}
+
+/** Did this MAIL FROM carry the SMTPUTF8 parameter? */
+function hasSmtpUtf8(mailFrom: SMTPServerAddress | false): boolean {
+  return mailFrom !== false && mailFrom.args !== false && mailFrom.args.SMTPUTF8 === true;
+}
+
+/** Is the session's transaction SMTPUTF8? Read from its MAIL FROM, not `envelope.smtpUtf8`:
+ * smtp-server sets that before onMailFrom and never clears it when the MAIL is refused. */
+function smtpUtf8(session: SMTPServerSession): boolean {
+  return hasSmtpUtf8(session.envelope.mailFrom);
+}
+
 function userName(session: SMTPServerSession): string | undefined {
   const u = session.user as unknown;
   if (!u) return undefined;
@@ -210,6 +234,22 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       callback(reply(538, '5.7.11', 'Encryption required for requested authentication mechanism'));
       return;
     }
+    // RFC 4954 §4 (smtp-commands.ts refuses this already at the AUTH command, before the SASL exchange)
+    if (session.envelope?.mailFrom) {
+      callback(reply(503, '5.5.1', 'Error: MAIL transaction in progress'));
+      return;
+    }
+    const failed = (): void => {
+      setTimeout(
+        () => callback(reply(535, '5.7.8', 'Authentication credentials invalid')),
+        authFailureDelay,
+      ).unref();
+    };
+    // acting as another user (an authzid) is not supported, as in the POP3 server (RFC 4616 §2)
+    if (!authzidAccepted(auth.authzid, auth.authcid)) {
+      failed();
+      return;
+    }
     const username = auth.username ?? '';
     if (options.authAcceptAny) {
       callback(null, { user: username });
@@ -218,12 +258,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     accounts.authenticate(username, auth.password ?? '').then(
       (account) => {
         if (account) callback(null, { user: account.name });
-        else {
-          setTimeout(
-            () => callback(reply(535, '5.7.8', 'Authentication credentials invalid')),
-            authFailureDelay,
-          ).unref();
-        }
+        else failed();
       },
       (err: unknown) => {
         bridge.info(session.id, `accounts unavailable: ${(err as Error).message}`);
@@ -233,25 +268,39 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   };
 
   const onMailFrom = (
-    _address: SMTPServerAddress,
+    address: SMTPServerAddress,
     session: SMTPServerSession,
     callback: (err?: Error | null) => void,
   ): void => {
-    if (options.requireAuth && !session.user) callback(reply(530, '5.7.0', 'Authentication required'));
-    else callback();
+    if (options.requireAuth && !session.user) {
+      callback(reply(530, '5.7.0', 'Authentication required'));
+      return;
+    }
+    const refused =
+      parametersRefusal('MAIL', address.args, session.openingCommand) ??
+      utf8Refusal(rawPathOf(address), hasSmtpUtf8(address));
+    callback(refused ? refusal(refused) : null);
   };
 
   const onRcptTo = (
     address: SMTPServerAddress,
-    _session: SMTPServerSession,
+    session: SMTPServerSession,
     callback: (err?: Error | null) => void,
   ): void => {
-    const decision = mailboxForRecipient(address.address);
-    if (!decision.ok) {
-      callback(reply(decision.responseCode, decision.enhancedCode, decision.message));
+    const refused =
+      parametersRefusal('RCPT', address.args, session.openingCommand) ??
+      utf8Refusal(rawPathOf(address), smtpUtf8(session));
+    if (refused) {
+      callback(refusal(refused));
       return;
     }
-    if (!options.strict) {
+    const decision = mailboxForRecipient(address.address);
+    if (!decision.ok) {
+      callback(refusal(decision));
+      return;
+    }
+    // postmaster is accepted even in strict mode (RFC 5321 §4.5.1) and goes to the mailbox "postmaster"
+    if (!options.strict || decision.mailbox === POSTMASTER) {
       callback();
       return;
     }
@@ -288,9 +337,12 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       ? { version: session.tlsOptions.version, cipher: session.tlsOptions.name }
       : undefined;
     const user = userName(session);
-    const protocol =
-      `${session.openingCommand === 'EHLO' ? 'E' : ''}SMTP` +
-      `${session.secure ? 'S' : ''}${user !== undefined ? 'A' : ''}`;
+    const protocol = receivedProtocol({
+      ehlo: session.openingCommand === 'EHLO',
+      smtpUtf8: smtpUtf8(session),
+      secure: session.secure,
+      authenticated: user !== undefined,
+    });
     const header = traceHeaders({
       from,
       to: recipients,
@@ -301,7 +353,8 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       serverName: hostname,
       protocol,
       tls: tlsInfo,
-      id: session.id,
+      // one id per message: smtp-server numbers the transactions of a session
+      id: `${session.id}.${session.transaction}`,
     });
     const trace = bridge.session(session.id);
     const delivery = store.deliver(mailboxes, checkedMessage(header, stream, { policy, maxBytes: maxSize }));

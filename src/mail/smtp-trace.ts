@@ -111,7 +111,11 @@ export class SmtpTraceBridge {
     };
   }
 
-  /** The state of one session, created on first sight (smtp-server may log before onConnect). */
+  /**
+   * The state of one session, created on first sight: smtp-server may log before onConnect (a
+   * client that talks too soon, one refused by onConnect). Only for a live connection: what is
+   * logged after {@link disconnect} must not bring the session back (see onDebug).
+   */
   session(id: string): SessionTrace {
     let s = this.sessions.get(id);
     if (!s) {
@@ -132,8 +136,10 @@ export class SmtpTraceBridge {
     traceEvent(this.target, this.service, s.conn, 'disconnect', '');
   }
 
+  /** A note about a session; dropped once it has disconnected (callers may be late, e.g. an accounts lookup). */
   info(id: string, text: string): void {
-    traceEvent(this.target, this.service, this.session(id).conn, 'info', text);
+    const s = this.sessions.get(id);
+    if (s) traceEvent(this.target, this.service, s.conn, 'info', text);
   }
 
   get size(): number {
@@ -155,7 +161,10 @@ export class SmtpTraceBridge {
         traceEvent(this.target, this.service, s.conn, 'out', line);
       }
     } else if (entry.tnx === 'data') {
-      const s = this.session(cid);
+      // logged when the DATA reply is decided, which for a client gone mid-DATA is after
+      // disconnect(): a new entry would leak and trace under a connection number never seen
+      const s = this.sessions.get(cid);
+      if (!s) return;
       const text = `<${entry.bytes ?? '?'} bytes of message data>`;
       s.transcript.add('C', text);
       traceEvent(this.target, this.service, s.conn, 'in', text);

@@ -1,5 +1,5 @@
 /**
- * Two adjustments to smtp-server's per-connection behaviour, applied to each `SMTPConnection`
+ * Three adjustments to smtp-server's per-connection behaviour, applied to each `SMTPConnection`
  * before its `init()` runs (see {@link TunedSMTPServer}):
  *
  * 1. Greeting delay. smtp-server always waits 100 ms before its `220` greeting, to catch clients
@@ -12,12 +12,16 @@
  *    its reply number (every 550 becomes `5.1.1`), which is wrong for e.g. a refused bare LF
  *    (`550 5.6.0`) or a bad mailbox name (`553 5.1.3`). Reply texts that start with an enhanced code
  *    are sent exactly as written instead.
+ * 3. Command checks the library has no hook for (arguments to RSET/DATA, EXPN, AUTH inside a
+ *    transaction, quoted local parts): {@link guardCommands} in smtp-commands.ts.
  *
- * Both use public members of `SMTPConnection` (`connectionReady`, `send`) and are skipped if a
- * future release no longer has them, falling back to the library's behaviour.
+ * The first two use public members of `SMTPConnection` (`connectionReady`, `send`); each
+ * adjustment is skipped if a future release no longer has what it wraps, falling back to the
+ * library's behaviour.
  */
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { guardCommands } from './smtp-commands.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 
@@ -50,6 +54,7 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
       return send(code, data, context);
     };
   }
+  guardCommands(conn);
 }
 
 /** A Set that tunes each connection as smtp-server registers it (just before `init()`). */

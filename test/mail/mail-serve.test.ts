@@ -70,3 +70,57 @@ c.quit()
     ).toEqual(['bob', 'carol']);
   });
 });
+
+describe('netkit mail serve --max-messages', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let server: Awaited<ReturnType<typeof startServe>>;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    expect((await netkit(['user', 'add', 'bob', '--password', 'bobpw', '--data', dir])).code).toBe(0);
+    server = await startServe(
+      ['mail', 'serve', '--data', dir, '--smtp-port', '0', '--pop3-port', '0', '--max-messages', '2'],
+      2,
+    );
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await cleanup();
+  });
+
+  it('removes nothing from a mailbox while a POP3 session holds it; the next delivery applies the cap', async () => {
+    const smtp = server.listening.find((l) => l.service === 'smtp')!.port;
+    const pop3 = server.listening.find((l) => l.service === 'pop3')!.port;
+    const script = `
+import smtplib, poplib, sys
+smtp_port, pop3_port = int(sys.argv[1]), int(sys.argv[2])
+def send(n):
+    with smtplib.SMTP('127.0.0.1', smtp_port) as s:
+        s.sendmail('a@example.org', ['bob@lab.test'], 'Subject: n%d\\r\\n\\r\\n%d\\r\\n' % (n, n))
+def login():
+    p = poplib.POP3('127.0.0.1', pop3_port)
+    p.user('bob'); p.pass_('bobpw')
+    return p
+send(1); send(2)
+p = login()
+listed = p.stat()[0]
+send(3); send(4)
+retr = b'\\n'.join(p.retr(1)[1]).decode()
+top = b'\\n'.join(p.top(2, 0)[1]).decode()
+p.dele(2)
+quit = p.quit().decode()
+send(5)
+q = login()
+left = [b'\\n'.join(q.top(i, 0)[1]).decode().split('Subject: ')[1].split('\\n')[0] for i in range(1, q.stat()[0] + 1)]
+q.quit()
+print(listed, 'Subject: n1' in retr, 'Subject: n2' in top, quit, sorted(left))
+`;
+    const r = await run('/usr/bin/python3', ['-c', script, String(smtp), String(pop3)]);
+    expect(r.stderr).toBe('');
+    // n2 was deleted by the session itself; of n1, n3, n4, n5 the cap keeps the newest two
+    expect(r.stdout.trim()).toBe(
+      "2 True True +OK netkit POP3 server signing off (1 message deleted) ['n4', 'n5']",
+    );
+  });
+});

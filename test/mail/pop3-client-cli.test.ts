@@ -205,3 +205,48 @@ describe('netkit pop3 (client) against Dovecot', () => {
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('netkit pop3 fetch and the octet counts of Dovecot', () => {
+  let quirks: DovecotHandle;
+  let box: Maildir;
+  const fetch = (out: string) =>
+    netkit(
+      ['pop3', 'fetch', '--out', out, '--delete', '--server', `127.0.0.1:${quirks.port}`, '--user', 'bob'],
+      { env: { NETKIT_PASSWORD: 'pw-secret' } },
+    );
+
+  beforeAll(async () => {
+    box = new Maildir(path.join(tmp.dir, 'quirks-Maildir'));
+    await box.deliver(Buffer.from('Subject: no trailing\r\n\r\nlast line no eol'));
+    quirks = await startDovecot({ maildir: box.dir, password: 'pw-secret' });
+  });
+  afterAll(async () => {
+    await quirks?.stop();
+  });
+
+  it('accepts the CRLF Dovecot adds, uncounted, to a message without a final line end', async () => {
+    const out = path.join(tmp.dir, 'quirk-noeol');
+    const r = await fetch(out);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/fetched 1 of 1 message\(s\) into .*, 1 deleted on the server/);
+    const [file] = (await readdir(out)).filter((f) => f.endsWith('.eml'));
+    expect(await readFile(path.join(out, file!), 'latin1')).toBe(
+      'Subject: no trailing\r\n\r\nlast line no eol\r\n',
+    );
+    expect(await box.list()).toEqual([]);
+  });
+
+  it('still refuses a real mismatch: a leading dot Dovecot does not stuff (kept on the server, exit 1)', async () => {
+    await box.deliver(Buffer.from('.Subject: dot first\r\n\r\nbody\r\n'));
+    await quirks.sync();
+    const r = await fetch(path.join(tmp.dir, 'quirk-dot'));
+    expect(r.code).toBe(1);
+    // 29 octets on disk and in LIST, 28 after the client removes the dot it takes for stuffing
+    expect(r.stderr).toMatch(/kept on the server: size mismatch: server listed 29 octets, received 28\n/);
+    expect(r.stdout).toMatch(/, 0 deleted on the server/);
+    const left = await box.list();
+    expect(left).toHaveLength(1);
+    expect((await box.read(left[0]!.id)).toString()).toMatch(/^\.Subject: dot first/);
+  });
+});

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pop3Client } from '../../src/mail/pop3-client.js';
-import { FETCH_STATE_FILE, fetchMessages } from '../../src/mail/pop3-client-fetch.js';
+import { FETCH_STATE_FILE, fetchMessages, sizeMatchesListing } from '../../src/mail/pop3-client-fetch.js';
 import { tempDir } from '../helpers/net.js';
 
 const MSGS = [
@@ -86,6 +86,23 @@ async function setup(opts: { lie?: boolean; dieAt?: number }) {
   await client.login('bob', 'pw');
   return { fake, tmp, client };
 }
+
+describe('sizeMatchesListing', () => {
+  const b = (s: string) => Buffer.from(s, 'latin1');
+  it.each([
+    ['equal', 10, 'Subject: x\r\n'.slice(0, 10), true],
+    // Dovecot: a last line without a line end is sent with a CRLF that LIST does not count
+    ['no final line end, CRLF added', 16, 'Subject: x\r\n\r\nab\r\n', true],
+    ['listed message already ended in CRLF', 14, 'Subject: x\r\n\r\n\r\n', false],
+    ['two extra bytes that are not CRLF', 14, 'Subject: x\r\n\r\nab', false],
+    // Dovecot: a leading dot is not stuffed, so the client unstuffs it away
+    ['one byte short (unstuffed leading dot)', 21, 'Subject: x\r\n\r\nbody\r\n', false],
+    ['one byte long', 13, 'Subject: x\r\n\r\n', false],
+    ['four extra bytes', 12, 'Subject: x\r\n\r\n\r\n', false],
+  ])('%s', (_name, listed, data, expected) => {
+    expect(sizeMatchesListing(listed, b(data))).toBe(expected);
+  });
+});
 
 describe('fetchMessages', () => {
   it('does not delete a message whose size does not match LIST', async () => {

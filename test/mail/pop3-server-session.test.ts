@@ -306,6 +306,22 @@ describe('TRANSACTION and UPDATE', () => {
     await session.closed();
   });
 
+  it('refuses extra arguments like Dovecot, and does nothing (DELE 2 3 deletes no message)', async () => {
+    const { say, session } = setup();
+    await say('USER dave', 'PASS pw');
+    expect(await say('DELE 2 3')).toBe('-ERR noise after message number: 3\r\n');
+    expect(await say('RETR 1 2')).toBe('-ERR noise after message number: 2\r\n');
+    expect(await say('LIST 1 2')).toBe('-ERR noise after message number: 2\r\n');
+    expect(await say('UIDL 1 2')).toBe('-ERR noise after message number: 2\r\n');
+    expect(await say('TOP 1 0 5')).toBe('-ERR noise after message number: 5\r\n');
+    // nothing was marked: message 2 is still there, and QUIT deletes nothing
+    expect(await say('STAT')).toBe('+OK 3 83\r\n');
+    expect(await say('LIST 2')).toBe('+OK 2 33\r\n');
+    expect(await say('QUIT')).toBe('+OK netkit POP3 server signing off (0 messages deleted)\r\n');
+    await session.closed();
+    expect(await md.list()).toHaveLength(3);
+  });
+
   it('waits for the link when it pushes back (backpressure) before taking the next command', async () => {
     const { say, io, session } = setup();
     await say('USER dave', 'PASS pw');

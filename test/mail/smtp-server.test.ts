@@ -4,6 +4,9 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import { formatTrace, type TraceEvent } from '../../src/core/trace.js';
+import { Maildir } from '../../src/mail/maildir.js';
+import { Pop3Client } from '../../src/mail/pop3-client.js';
+import { createPop3Server } from '../../src/mail/pop3-server.js';
 import {
   createSmtpServer,
   type SmtpMessageEvent,
@@ -141,9 +144,10 @@ describe('smtp server: conversation and delivery', () => {
   it('refuses recipients that are not a valid mailbox name with 553 5.1.3, never relays', async () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     await client.cmd('EHLO x.test');
-    await client.cmd('MAIL FROM:<a@example.org>');
+    // SMTPUTF8, so that the non-ASCII name below is judged as a mailbox name (not 553 5.6.7)
+    await client.cmd('MAIL FROM:<a@example.org> SMTPUTF8');
     expect((await client.cmd('RCPT TO:<bob%evil.example@lab.test>')).last).toMatch(/^553 5\.1\.3 /);
-    expect((await client.cmd('RCPT TO:<"quoted local"@lab.test>')).last).toMatch(/^5(01|53) 5\.1\.3 /);
+    expect((await client.cmd('RCPT TO:<"bob%evil.example"@lab.test>')).last).toMatch(/^553 5\.1\.3 /);
     expect((await client.cmd('RCPT TO:<用户@lab.test>')).last).toMatch(/^553 5\.1\.3 /);
     expect((await client.cmd('RCPT TO:<@relay.example:bob@target.example>')).code).toBe(250);
     // a "relay" attempt to a foreign domain is a local delivery into mailbox "victim"
@@ -207,6 +211,124 @@ describe('smtp server: conversation and delivery', () => {
     expect(await mailboxFiles(s.dir, 'vanish')).toEqual([]);
     expect(await mailboxFiles(s.dir, 'vanish2')).toEqual([]);
     expect(await mailboxFiles(s.dir, 'vanish2', 'tmp')).toEqual([]);
+  });
+
+  it('a client gone mid-DATA leaves no trace under a connection number that never connected', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    await client.cmd('MAIL FROM:<a@example.org>');
+    await client.cmd('RCPT TO:<phantom@lab.test>');
+    await client.cmd('DATA');
+    client.send(`Subject: half\r\n\r\n${'x'.repeat(200_000)}\r\n`);
+    const from = s.traces.length;
+    client.c.socket.destroy();
+    // the delivery fails after the disconnect; smtp-server logs the DATA size right after that
+    await waitFor(() => s.traces.slice(from).some((t) => /message not stored/.test(t.text)));
+    const next = await SmtpTestClient.open(s.server.port);
+    await next.client.quit();
+    const connected = new Set(s.traces.filter((t) => t.kind === 'connect').map((t) => t.conn));
+    const strays = s.traces.filter((t) => t.conn !== 0 && !connected.has(t.conn));
+    expect(strays.map((t) => formatTrace(t))).toEqual([]);
+  });
+
+  it('gives every message of a session its own Received id', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.sendMail('a@example.org', ['ids@lab.test'], 'Subject: 1\r\n\r\none\r\n');
+    await client.sendMail('a@example.org', ['ids@lab.test'], 'Subject: 2\r\n\r\ntwo\r\n', false);
+    await client.quit();
+    const files = await mailboxFiles(s.dir, 'ids');
+    const ids = await Promise.all(
+      files.map(
+        async (f) => / id (\S+)/.exec(await readFile(path.join(s.dir, 'mail', 'ids', 'new', f), 'utf8'))![1],
+      ),
+    );
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it('refuses arguments to RSET and DATA (501) and answers EXPN with 502', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    // RFC 2034 §4: no enhanced status code in replies to HELO/EHLO, including their 501
+    expect((await client.cmd('EHLO')).last).toMatch(/^501 Error: syntax/);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('RSET x')).last).toMatch(/^501 5\.5\.4 Syntax: RSET/);
+    expect((await client.cmd('EXPN staff')).last).toBe('502 5.5.1 EXPN not implemented');
+    await client.cmd('MAIL FROM:<a@example.org>');
+    await client.cmd('RCPT TO:<args@lab.test>');
+    expect((await client.cmd('DATA x')).last).toMatch(/^501 5\.5\.4 Syntax: DATA/);
+    // the transaction survived both: DATA without an argument still works
+    expect((await client.cmd('DATA')).code).toBe(354);
+    client.send('Subject: args\r\n\r\nok\r\n.\r\n');
+    expect((await client.reply()).code).toBe(250);
+    expect((await client.cmd('RSET')).code).toBe(250);
+    await client.quit();
+  });
+
+  it('refuses unknown MAIL/RCPT parameters with 555 5.5.4, and any parameter after HELO with 501', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('MAIL FROM:<a@example.org> FOO=bar')).last).toMatch(/^555 5\.5\.4 .*FOO/);
+    expect((await client.cmd('MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME SMTPUTF8 AUTH=<>')).code).toBe(
+      250,
+    );
+    expect((await client.cmd('RCPT TO:<params@lab.test> NOTIFY=NEVER')).last).toMatch(
+      /^555 5\.5\.4 .*NOTIFY/,
+    );
+    expect((await client.cmd('RCPT TO:<params@lab.test>')).code).toBe(250);
+    await client.cmd('RSET');
+    await client.cmd('HELO x.test');
+    expect((await client.cmd('MAIL FROM:<a@example.org> SIZE=10')).last).toMatch(/^501 5\.5\.4 /);
+    expect((await client.cmd('MAIL FROM:<a@example.org>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<params@lab.test> FOO')).last).toMatch(/^501 5\.5\.4 /);
+    await client.quit();
+  });
+
+  it('needs SMTPUTF8 for a non-ASCII address (553 5.6.7) and stamps such a message UTF8SMTP', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('MAIL FROM:<jürgen@example.org>')).last).toMatch(/^553 5\.6\.7 /);
+    // an A-label domain is ASCII: no SMTPUTF8 needed
+    expect((await client.cmd('MAIL FROM:<a@xn--bcher-kva.example>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<utf8@bücher.example>')).last).toMatch(/^553 5\.6\.7 /);
+    await client.cmd('RSET');
+    expect((await client.cmd('MAIL FROM:<jürgen@example.org> SMTPUTF8')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<utf8@bücher.example>')).code).toBe(250);
+    await client.cmd('DATA');
+    client.send('Subject: utf8\r\n\r\nGrüße\r\n.\r\n');
+    expect((await client.reply()).code).toBe(250);
+    // an ordinary ESMTP message next in the same session
+    expect(
+      (await client.sendMail('a@example.org', ['utf8@lab.test'], 'Subject: ascii\r\n\r\nx', false)).code,
+    ).toBe(250);
+    await client.quit();
+    const stored = await Promise.all(
+      (await mailboxFiles(s.dir, 'utf8')).map((f) =>
+        readFile(path.join(s.dir, 'mail', 'utf8', 'new', f), 'utf8'),
+      ),
+    );
+    const utf8 = stored.find((m) => m.includes('Subject: utf8'))!;
+    expect(utf8).toMatch(/^Return-Path: <jürgen@example\.org>\r\n/);
+    expect(utf8).toMatch(/ with UTF8SMTP id /);
+    expect(stored.find((m) => m.includes('Subject: ascii'))).toMatch(/ with ESMTP id /);
+  });
+
+  it('accepts quoted local parts: "bob" is bob, "a b" goes to mailbox a_b', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('MAIL FROM:<"a b"@example.org>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<"quoted"@lab.test>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<"Quoted Name"@lab.test>')).code).toBe(250);
+    await client.cmd('DATA');
+    client.send('Subject: quoted\r\n\r\nq\r\n.\r\n');
+    expect((await client.reply()).last).toMatch(/^250 2\.6\.0 Ok: stored in 2 mailboxes/);
+    await client.quit();
+    const [file] = await mailboxFiles(s.dir, 'quoted_name');
+    expect(await mailboxFiles(s.dir, 'quoted')).toHaveLength(1);
+    const stored = await readFile(path.join(s.dir, 'mail', 'quoted_name', 'new', file!), 'utf8');
+    expect(stored).toMatch(/^Return-Path: <"a b"@example\.org>\r\n/);
+    const ev = s.events.find((e) => e.mailbox === 'quoted_name')!;
+    expect(ev.from).toBe('"a b"@example.org');
+    expect(ev.to).toEqual(['"Quoted Name"@lab.test']);
   });
 
   it('never puts AUTH secrets into traces or transcripts', async () => {
@@ -316,6 +438,30 @@ describe('smtp server: limits', () => {
     await client.quit();
   });
 
+  it('maxMessages never removes messages under a POP3 session; the next delivery after QUIT applies it', async () => {
+    const s = await start({ maxMessages: 2 });
+    const pop3 = await createPop3Server({ dataDir: s.dir, port: 0, tls: false, authAcceptAny: true });
+    cleanups.push(() => pop3.close(100));
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    const send = async (n: number) =>
+      (await client.sendMail('a@b.test', ['locked@lab.test'], `Subject: n${n}\r\n\r\n${n}`, false)).code;
+    expect([await send(1), await send(2)]).toEqual([250, 250]);
+    const pop = await Pop3Client.connect({ port: pop3.port });
+    await pop.login('locked', 'any');
+    expect((await pop.stat()).count).toBe(2);
+    expect([await send(3), await send(4)]).toEqual([250, 250]);
+    // the maildrop listed at login is intact (RFC 1939 §8)
+    expect((await pop.retr(1)).toString()).toContain('Subject: n1');
+    expect((await pop.top(2, 0)).toString()).toContain('Subject: n2');
+    await pop.quit();
+    expect(await new Maildir(path.join(s.dir, 'mail', 'locked')).list()).toHaveLength(4);
+    expect(await send(5)).toBe(250);
+    const left = await new Maildir(path.join(s.dir, 'mail', 'locked')).list();
+    expect(left).toHaveLength(2);
+    await client.quit();
+  });
+
   it('drops idle sessions after socketTimeout (421)', async () => {
     const s = await start({ socketTimeout: 200 });
     const { client } = await SmtpTestClient.open(s.server.port);
@@ -336,10 +482,13 @@ describe('smtp server: limits', () => {
 
 describe('smtp server: strict mode and AUTH', () => {
   let s: Awaited<ReturnType<typeof start>>;
+  let accounts: AccountStore;
+  const plain = (authzid: string, authcid: string, password: string) =>
+    Buffer.from(`${authzid}\0${authcid}\0${password}`).toString('base64');
   beforeAll(async () => {
     const { dir, cleanup } = await tempDir('netkit-smtp-acc-');
     cleanups.push(cleanup);
-    const accounts = new AccountStore(dir);
+    accounts = new AccountStore(dir);
     await accounts.add('bob', 'hunter2');
     s = await start({ strict: true, requireAuth: true, accounts });
   });
@@ -375,6 +524,58 @@ describe('smtp server: strict mode and AUTH', () => {
     expect((await login.client.cmd(Buffer.from('bob').toString('base64'))).last).toBe('334 UGFzc3dvcmQ6');
     expect((await login.client.cmd(Buffer.from('hunter2').toString('base64'))).code).toBe(235);
     await login.client.quit();
+  });
+
+  it('strict mode accepts postmaster, any case, with or without a domain, into the mailbox postmaster', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    await client.cmd(`AUTH PLAIN ${plain('', 'bob', 'hunter2')}`);
+    await client.cmd('MAIL FROM:<bob@lab.test>');
+    expect((await client.cmd('RCPT TO:<postmaster>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<Postmaster@lab.test>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<POSTMASTER@elsewhere.example>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<postmaster2@lab.test>')).last).toMatch(/^550 5\.1\.1 /);
+    await client.cmd('DATA');
+    client.send('Subject: abuse report\r\n\r\nhi\r\n.\r\n');
+    expect((await client.reply()).last).toMatch(/^250 2\.6\.0 Ok: stored in mailbox postmaster /);
+    await client.quit();
+    expect(await mailboxFiles(s.dir, 'postmaster')).toHaveLength(1);
+  });
+
+  it('AUTH PLAIN refuses an authzid other than the user (535 5.7.8), as POP3 does', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd(`AUTH PLAIN ${plain('alice', 'bob', 'hunter2')}`)).last).toMatch(
+      /^535 5\.7\.8 /,
+    );
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).code).toBe(530);
+    expect((await client.cmd(`AUTH PLAIN ${plain('BOB', 'bob', 'hunter2')}`)).code).toBe(235);
+    await client.quit();
+    // the authzid alone (empty authcid) is how some clients send the user name: still fine
+    const other = await SmtpTestClient.open(s.server.port);
+    await other.client.cmd('EHLO x.test');
+    expect((await other.client.cmd(`AUTH PLAIN ${plain('bob', '', 'hunter2')}`)).code).toBe(235);
+    await other.client.quit();
+  });
+
+  it('refuses AUTH during a mail transaction with 503 5.5.1, before any SASL exchange', async () => {
+    const t = await start({ accounts });
+    const { client } = await SmtpTestClient.open(t.server.port);
+    await client.cmd('EHLO x.test');
+    expect((await client.cmd('MAIL FROM:<a@b.test>')).code).toBe(250);
+    expect((await client.cmd(`AUTH PLAIN ${plain('', 'bob', 'hunter2')}`)).last).toMatch(/^503 5\.5\.1 /);
+    expect((await client.cmd('AUTH LOGIN')).last).toMatch(/^503 5\.5\.1 /);
+    expect((await client.cmd('RCPT TO:<bob@lab.test>')).code).toBe(250);
+    await client.cmd('DATA');
+    client.send('Subject: unauthenticated\r\n\r\nhi\r\n.\r\n');
+    expect((await client.reply()).code).toBe(250);
+    // after the transaction AUTH is allowed again
+    expect((await client.cmd(`AUTH PLAIN ${plain('', 'bob', 'hunter2')}`)).code).toBe(235);
+    await client.quit();
+    const ev = t.events.at(-1)!;
+    expect(ev.user).toBeUndefined();
+    const stored = await readFile(path.join(t.dir, 'mail', 'bob', 'new', ev.id), 'utf8');
+    expect(stored).toContain(' with ESMTP id ');
   });
 
   it('authAcceptAny lets any name and password in', async () => {

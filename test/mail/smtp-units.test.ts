@@ -8,8 +8,15 @@ import {
   normaliseLineEndings,
   SmtpReplyError,
 } from '../../src/mail/smtp-data.js';
-import { rfc5322Date, traceHeaders } from '../../src/mail/smtp-delivery.js';
-import { authPermitted, isLoopback, mailboxForRecipient } from '../../src/mail/smtp-policy.js';
+import { receivedProtocol, rfc5322Date, traceHeaders } from '../../src/mail/smtp-delivery.js';
+import {
+  authPermitted,
+  authzidAccepted,
+  isLoopback,
+  mailboxForRecipient,
+  parametersRefusal,
+  utf8Refusal,
+} from '../../src/mail/smtp-policy.js';
 import { redactSmtpLine, Transcript } from '../../src/mail/smtp-trace.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -223,6 +230,17 @@ describe('traceHeaders', () => {
   it('formats dates the RFC 5322 way', () => {
     expect(rfc5322Date(date)).toBe('Tue, 01 Jul 2025 12:00:00 +0000');
   });
+  it.each([
+    [{ ehlo: false, smtpUtf8: false, secure: false, authenticated: false }, 'SMTP'],
+    [{ ehlo: true, smtpUtf8: false, secure: false, authenticated: false }, 'ESMTP'],
+    [{ ehlo: true, smtpUtf8: false, secure: true, authenticated: true }, 'ESMTPSA'],
+    [{ ehlo: true, smtpUtf8: true, secure: false, authenticated: false }, 'UTF8SMTP'],
+    [{ ehlo: true, smtpUtf8: true, secure: false, authenticated: true }, 'UTF8SMTPA'],
+    [{ ehlo: true, smtpUtf8: true, secure: true, authenticated: false }, 'UTF8SMTPS'],
+    [{ ehlo: true, smtpUtf8: true, secure: true, authenticated: true }, 'UTF8SMTPSA'],
+  ])('receivedProtocol(%j) = %s (RFC 3848, RFC 6531)', (s, expected) => {
+    expect(receivedProtocol(s)).toBe(expected);
+  });
 });
 
 describe('policy', () => {
@@ -256,13 +274,23 @@ describe('policy', () => {
     ['bob.smith+tag@x', 'bob.smith+tag'],
     ['postmaster', 'postmaster'],
     ['PostMaster', 'postmaster'],
+    ['Postmaster@lab.test', 'postmaster'],
     ['victim@gmail.com', 'victim'],
+    // quoted local parts: unneeded quoting is the same mailbox, others are mapped to a safe name
+    ['"bob"@x', 'bob'],
+    ['"Bob.Smith"@x', 'bob.smith'],
+    ['"a b"@x', 'a_b'],
+    ['"John  Smith / Sales"@x', 'john_smith_sales'],
+    ['"a\\"b"@x', 'a_b'],
   ])('mailboxForRecipient(%s) → %s', (addr, mailbox) => {
     expect(mailboxForRecipient(addr)).toEqual({ ok: true, mailbox });
   });
 
   it.each([
-    ['"bob smith"@x'],
+    ['" bob"@x'],
+    ['"bob%other"@x'],
+    ['"a"b"@x'],
+    ['"用户"@x'],
     ['bob%other@x'],
     ['../etc@x'],
     ['.hidden@x'],
@@ -276,6 +304,51 @@ describe('policy', () => {
       expect(d.responseCode).toBe(553);
       expect(d.enhancedCode).toBe('5.1.3');
     }
+  });
+});
+
+describe('AUTH, parameters and SMTPUTF8 policy', () => {
+  it.each([
+    [undefined, 'bob', true],
+    ['', 'bob', true],
+    ['bob', 'bob', true],
+    ['BOB', 'bob', true],
+    ['bob', '', true], // smtp-server took the authzid as the user name
+    ['alice', 'bob', false],
+  ])('authzidAccepted(%j, %j) = %s', (authzid, authcid, expected) => {
+    expect(authzidAccepted(authzid, authcid)).toBe(expected);
+  });
+
+  it.each([
+    ['MAIL', { SIZE: '10', BODY: '8BITMIME', SMTPUTF8: true, AUTH: '<>' }, 'EHLO'],
+    ['MAIL', false, 'HELO'],
+    ['RCPT', false, 'EHLO'],
+    ['RCPT', {}, 'EHLO'],
+  ] as const)('parametersRefusal(%s, %j after %s) accepts', (cmd, args, opening) => {
+    expect(parametersRefusal(cmd, args, opening)).toBeUndefined();
+  });
+
+  it.each([
+    ['MAIL', { FOO: 'bar' }, 'EHLO', 555, /FOO/],
+    ['MAIL', { SIZE: '10', RET: 'HDRS' }, 'EHLO', 555, /RET/],
+    ['RCPT', { NOTIFY: 'NEVER' }, 'EHLO', 555, /NOTIFY/],
+    ['MAIL', { SIZE: '10' }, 'HELO', 501, /only allowed after EHLO/],
+    ['RCPT', { ORCPT: 'rfc822;a@b' }, 'HELO', 501, /only allowed after EHLO/],
+  ] as const)('parametersRefusal(%s, %j after %s) → %s 5.5.4', (cmd, args, opening, code, text) => {
+    const r = parametersRefusal(cmd, args, opening);
+    expect(r).toMatchObject({ responseCode: code, enhancedCode: '5.5.4' });
+    expect(r!.message).toMatch(text);
+  });
+
+  it('utf8Refusal: a non-ASCII path needs SMTPUTF8 (553 5.6.7)', () => {
+    expect(utf8Refusal('bob@xn--bcher-kva.example', false)).toBeUndefined();
+    expect(utf8Refusal('', false)).toBeUndefined();
+    expect(utf8Refusal('jürgen@example.org', true)).toBeUndefined();
+    expect(utf8Refusal('jürgen@example.org', false)).toMatchObject({
+      responseCode: 553,
+      enhancedCode: '5.6.7',
+    });
+    expect(utf8Refusal('bob@bücher.example', false)?.responseCode).toBe(553);
   });
 });
 
