@@ -35,7 +35,7 @@ import {
   removeHeaders,
 } from './request-headers.js';
 import { takeResponseVersion, versionConnector } from './response-version.js';
-import { undiciParts } from './undici-parts.js';
+import { MAX_RESPONSE_HEADER_BYTES, undiciParts } from './undici-parts.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
 import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo.js';
 
@@ -49,8 +49,6 @@ export const DEFAULT_USER_AGENT = `netkit/${VERSION}`;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_REDIRECTS = 20;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
-/** Response headers accepted, in all: curl's limit (undici's default is Node's 16 KiB). */
-export const MAX_RESPONSE_HEADER_BYTES = 300 * 1024;
 
 export interface HttpClientOptions {
   /** Skip TLS certificate verification (curl -k). Default false. */

@@ -19,6 +19,9 @@ export interface UndiciParts {
   buildConnector: typeof buildConnector;
 }
 
+/** Response headers accepted, in all: curl's limit (undici's default is Node's 16 KiB). */
+export const MAX_RESPONSE_HEADER_BYTES = 300 * 1024;
+
 let parts: UndiciParts | undefined;
 
 function load(): UndiciParts {

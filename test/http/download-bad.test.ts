@@ -148,6 +148,13 @@ describe('download: servers that misbehave', () => {
     expect(s.requests[1]).toEqual({ method: 'GET', range: 'bytes=0-0' });
   });
 
+  it('takes response headers up to the limit curl has (a 64 KiB header; undici stops at 16 KiB by default)', async () => {
+    const data = randomBytes(100 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res, { 'x-big': 'v'.repeat(64 * KiB) }));
+    const { result } = await fetchAll(s.url, { dir: await workDir(), connections: 2 });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+  });
+
   it('reports 404 as NETKIT_NOT_FOUND', async () => {
     const s = await start((_req, res) => {
       res.writeHead(404);

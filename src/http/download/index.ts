@@ -23,7 +23,7 @@ import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
-import { undiciParts } from '../undici-parts.js';
+import { MAX_RESPONSE_HEADER_BYTES, undiciParts } from '../undici-parts.js';
 import { basicAuthorization, splitUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
@@ -225,6 +225,7 @@ class DownloadJob {
       connect: { rejectUnauthorized: !options.insecure, timeout: this.opts.timeoutMs },
       headersTimeout: this.opts.timeoutMs,
       bodyTimeout: this.opts.timeoutMs,
+      maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     };
     try {
       this.route = proxyRoute(options);
