@@ -188,6 +188,16 @@ export class DataChannel {
     throw new NetkitError('NETKIT_PROTOCOL', 'no data connection: use PASV, EPSV, PORT or EPRT first');
   }
 
+  /** Stop a passive listener that has not been connected to yet (its waiting transfer gets 425). */
+  cancelPassiveWait(): void {
+    const passive = this.passiveState;
+    if (!passive || passive.socket) return;
+    clearTimeout(passive.timer);
+    passive.timedOut = true;
+    passive.server.close();
+    for (const w of passive.waiters.splice(0)) w();
+  }
+
   /** Close the listener and any data socket. */
   close(): void {
     const passive = this.passiveState;

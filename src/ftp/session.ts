@@ -179,7 +179,12 @@ export class FtpSession {
       encoding: 'utf8',
       redact: redactCommand,
       bareCR: urgentAbort,
-      drained: () => this.order.drained(),
+      // The client closed its side. Held commands are still answered, but a transfer that waits
+      // for a passive data connection would only wait for its timeout: nobody is left to open it.
+      drained: () => {
+        this.data.cancelPassiveWait();
+        return this.order.drained();
+      },
     });
     this.data = new DataChannel({
       control: () => this.conn.socket,

@@ -15,8 +15,8 @@ import { connect, RawFtp } from './raw-client.js';
 let fx: Fixture;
 
 beforeAll(async () => {
-  // the default data timeout of the fixture (15 s): a listener closing early is our doing
-  fx = await startFixture();
+  // a data timeout far beyond the test timeout: a passive listener closing is our doing, not its timer
+  fx = await startFixture({ limits: { dataConnectTimeoutMs: 600_000 } });
   await writeFile(path.join(fx.root, 'home/alice/huge.bin'), Buffer.alloc(64 * 1024 * 1024));
 });
 afterAll(() => fx.cleanup());
