@@ -79,6 +79,8 @@ function addCommon(cmd: Command): Command {
 /** Parse the URL, work out the login, connect. */
 async function open(urlText: string, opts: CommonOptions): Promise<{ client: FtpClient; url: FtpUrl }> {
   const url = parseFtpUrl(urlText);
+  if (url.typecode === 'a')
+    throw usageError('ASCII transfers (;type=a) are not supported: netkit transfers in binary (;type=i)');
   if (opts.tls && (opts.implicitTls || url.scheme === 'ftps'))
     throw usageError('--tls (explicit) and implicit TLS (--implicit-tls or ftps://) exclude each other');
   const implicit = opts.implicitTls === true || url.scheme === 'ftps';
@@ -185,9 +187,12 @@ function entryJson(e: FtpEntry): Record<string, unknown> {
 function longLine(e: FtpEntry, sizeWidth: number): string {
   const t = e.type === 'dir' ? 'd' : e.type === 'link' ? 'l' : e.type === 'file' ? '-' : '?';
   const mode = `${t}${e.permissions ?? '---------'}`;
+  // MLSD times are UTC; LIST's are the server's local time as it wrote them, and say so
   const when = e.modifiedAt
-    ? e.modifiedAt.toISOString().slice(0, 16).replace('T', ' ')
-    : displayName(e.rawModifiedAt ?? '').padEnd(16);
+    ? `${e.modifiedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+    : e.rawModifiedAt
+      ? `${displayName(e.rawModifiedAt).padEnd(12)} (server time)`
+      : ''.padEnd(16);
   const link = e.link ? ` -> ${displayName(e.link)}` : '';
   return `${mode}  ${String(e.size).padStart(sizeWidth)}  ${when}  ${displayName(e.name)}${e.type === 'dir' ? '/' : ''}${link}`;
 }
@@ -249,7 +254,10 @@ export function register(group: Command): void {
       .command('ls')
       .description('list a remote directory (MLSD, else LIST)')
       .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/')
-      .option('-l, --long', 'long listing: type and mode, size, time (UTC), name'),
+      .option(
+        '-l, --long',
+        "long listing: type and mode, size, time (UTC from MLSD, else the server's local time from LIST), name",
+      ),
   )
     .addHelpText(
       'after',

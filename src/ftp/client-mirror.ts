@@ -8,8 +8,14 @@
  * with a warning otherwise), and every local path is built by {@link safeLocalPath}: a hostile
  * listing cannot make a mirror write, or delete, outside the target directory. Listings are
  * bounded in depth and total entries so a server cannot make the walk endless.
+ *
+ * A missing remote directory is an error, never an empty tree: the source is checked with CWD
+ * before it is listed (and empty listings again by {@link FtpClient.list}), so `--delete` only
+ * ever acts on a complete listing. Without MLSD times (LIST-only servers such as vsftpd) file
+ * times come from MDTM, as lftp does, so changes of the same size are seen and local copies get
+ * the server's times.
  */
-import { lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
@@ -66,6 +72,8 @@ export async function remoteTree(
 ): Promise<Map<string, TreeEntry>> {
   const { maxDepth, maxEntries } = limits(opts);
   const tree = new Map<string, TreeEntry>();
+  // a LIST of a missing directory can come back empty, and a LIST of a file lists the file
+  if (dir !== '') await client.requireDirectory(dir, 'list');
   const queue: Array<{ rel: string; level: number }> = [{ rel: '', level: 1 }];
   while (queue.length > 0) {
     const { rel, level } = queue.shift()!;
@@ -89,7 +97,18 @@ export async function remoteTree(
       }
     }
   }
+  await addMdtmTimes(client, dir, tree);
   return tree;
+}
+
+/** Files listed without a time (LIST) get theirs from MDTM when the server offers it. */
+async function addMdtmTimes(client: FtpClient, dir: string, tree: Map<string, TreeEntry>): Promise<void> {
+  const untimed = [...tree].filter(([, e]) => e.type === 'file' && e.mtime === undefined);
+  if (untimed.length === 0 || !(await client.features()).has('MDTM')) return;
+  for (const [rel, e] of untimed) {
+    const t = await client.lastModified(joinRemote(dir, rel));
+    if (t) e.mtime = t.getTime();
+  }
 }
 
 /** The local tree under `dir`; symbolic links are listed as links, never followed. */
@@ -162,16 +181,38 @@ export async function mirrorDown(
       opts.onAction?.(a);
       const local = safeLocalPath(localDir, a.path.split('/'));
       if (a.kind === 'mkdir') await mkdir(local);
-      else if (a.kind === 'delete') await (a.type === 'dir' ? rmdir(local) : unlink(local));
+      else if (a.kind === 'delete') await removeLocal(local, a.type === 'dir');
       else {
         const r = await client.get(joinRemote(remoteDir, a.path), local, {
-          mtime: a.mtime !== undefined ? new Date(a.mtime) : false,
+          mtime: a.mtime !== undefined ? new Date(a.mtime) : true,
+          resume: await resumablePart(local, a),
         });
         transferred += r.transferred;
       }
     }
   }
   return { plan, summary: summarisePlan(plan), transferred, warnings };
+}
+
+/** Remove a local file or empty directory; already gone is fine (a part file renamed by its download). */
+async function removeLocal(local: string, dir: boolean): Promise<void> {
+  try {
+    await (dir ? rmdir(local) : unlink(local));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Continue `LOCAL.part` (left by an interrupted run) instead of starting again, when it is
+ * shorter than the server's file and was written after the server's file last changed — so it is
+ * a prefix of the current content, not of an older version.
+ */
+async function resumablePart(local: string, a: { size: number; mtime?: number }): Promise<boolean> {
+  if (a.mtime === undefined) return false;
+  const st = await stat(`${local}.part`).catch(() => undefined);
+  if (!st?.isFile()) return false;
+  return st.size > 0 && st.size < a.size && st.mtimeMs >= a.mtime;
 }
 
 /** Upload the local directory `localDir` into `remoteDir` (created when missing). */

@@ -12,16 +12,19 @@
  * - no working-directory changes: every path is used as given (relative to the login
  *   directory, or absolute).
  *
- * Passive mode only (EPSV, then PASV): basic-ftp has no active mode (PORT/EPRT) and active mode
- * rarely survives NAT and firewalls anyway.
+ * Passive mode only (EPSV, then PASV to the control connection's address, see client-passive.ts):
+ * basic-ftp has no active mode (PORT/EPRT) and active mode rarely survives NAT and firewalls anyway.
  */
 import { EventEmitter } from 'node:events';
-import { lstat, rename, stat, utimes } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { lstat, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
 import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
 import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
+import { usePassiveMode } from './client-passive.js';
 import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
 
 export interface FtpClientOptions {
@@ -51,9 +54,9 @@ export interface FtpEntry {
   name: string;
   type: FtpEntryType;
   size: number;
-  /** reliable modification time (MLSD only) */
+  /** reliable modification time, UTC (MLSD only) */
   modifiedAt?: Date;
-  /** the modification time as the server wrote it */
+  /** the modification time as the server wrote it (LIST: the server's local time, often no year or seconds) */
   rawModifiedAt?: string;
   /** Unix mode as `rwxr-xr-x`, when listed */
   permissions?: string;
@@ -123,7 +126,6 @@ const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 /** A multi-line FTP reply as one line. */
@@ -145,6 +147,16 @@ export function toFtpClientError(err: unknown, what: string): NetkitError {
   }
   const e = err as NodeJS.ErrnoException;
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
+  // a trusted certificate issued for another name: --ca cannot help, so no hint towards it
+  if (e?.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const host = (e as { host?: string }).host;
+    return new FtpClientError(
+      'NETKIT_CONNECT_FAILED',
+      `${what}: the TLS certificate's name does not match ${host ?? 'the host'} (${msg}); connect with the name it was issued for, or skip verification with --insecure`,
+      undefined,
+      { cause: err },
+    );
+  }
   if (e?.code && TLS_TRUST_CODES.has(e.code))
     return new FtpClientError(
       'NETKIT_CONNECT_FAILED',
@@ -212,6 +224,8 @@ export class FtpClient extends EventEmitter {
   readonly port: number;
   private conn = 0;
   private feats: Map<string, string> | undefined;
+  /** the last reply chunk from the server (basic-ftp does not return a listing's final reply) */
+  private lastReply = '';
 
   private constructor(opts: FtpClientOptions) {
     super();
@@ -225,36 +239,88 @@ export class FtpClient extends EventEmitter {
     // when verbose: that is the trace source.
     this.raw.ftp.verbose = true;
     this.raw.ftp.log = (message: string) => this.onLog(message);
+    usePassiveMode(this.raw, (text) => this.trace('info', text));
   }
 
-  /** Connect, (AUTH TLS,) log in, binary mode. Closes the connection again when any step fails. */
+  /**
+   * Connect, (AUTH TLS,) log in, binary mode, (PROT P). Closes the connection again when any step
+   * fails. The steps of basic-ftp's `access()` are taken one by one so that a refused AUTH TLS or
+   * PROT P is reported as what it is, not as a failed login or a reset data connection.
+   */
   static async connect(opts: FtpClientOptions, onCreate?: (c: FtpClient) => void): Promise<FtpClient> {
     const client = new FtpClient(opts);
     onCreate?.(client);
     const user = opts.user ?? 'anonymous';
-    const where = `${user}@${client.host.includes(':') ? `[${client.host}]` : client.host}:${client.port}`;
+    const where = `${client.host.includes(':') ? `[${client.host}]` : client.host}:${client.port}`;
     client.conn = nextConnId();
     client.trace('connect', opts.tls ? `tls=${opts.tls}` : '', `${client.host}:${client.port}`);
     const secureOptions: ConnectionOptions = {
       rejectUnauthorized: opts.rejectUnauthorized !== false,
+      host: opts.host, // for data connections too (basic-ftp issue 166)
     };
     if (opts.ca) secureOptions.ca = opts.ca;
-    try {
-      await client.raw.access({
-        host: opts.host,
-        port: client.port,
-        user,
-        password: opts.password ?? (user === 'anonymous' || user === 'ftp' ? 'netkit@' : ''),
-        secure: opts.tls === 'implicit' ? 'implicit' : opts.tls === 'explicit',
-        secureOptions,
+    const raw = client.raw;
+    const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        client.close();
+        throw toFtpClientError(err, what);
+      }
+    };
+    await step(`connect ${where}`, () =>
+      opts.tls === 'implicit'
+        ? raw.connectImplicitTLS(opts.host, client.port, secureOptions)
+        : raw.connect(opts.host, client.port),
+    );
+    if (opts.tls === 'explicit')
+      await step(`connect ${where}`, async () => {
+        try {
+          await raw.useTLS(secureOptions);
+        } catch (err) {
+          // vsftpd without TLS answers 530: that is not a login failure
+          if (err instanceof FTPError)
+            throw new FtpClientError(
+              'NETKIT_PROTOCOL',
+              `connect ${where}: the server does not offer TLS (AUTH TLS refused: ${oneLine(err.message)})`,
+              err.code,
+              { cause: err },
+            );
+          throw err;
+        }
       });
-    } catch (err) {
-      client.close();
-      if (err instanceof FTPError && err.code === 530)
-        throw new FtpClientError('NETKIT_AUTH', `login failed for ${where}: ${oneLine(err.message)}`, 530, {
-          cause: err,
-        });
-      throw toFtpClientError(err, `connect ${where}`);
+    const password = opts.password ?? (user === 'anonymous' || user === 'ftp' ? 'netkit@' : '');
+    await step(`connect ${where}`, async () => {
+      await raw.sendIgnoringError('OPTS UTF8 ON');
+      try {
+        await raw.login(user, password);
+      } catch (err) {
+        // the user quoted: "bob@x" must not read as bob@x@host
+        if (err instanceof FTPError && err.code === 530)
+          throw new FtpClientError(
+            'NETKIT_AUTH',
+            `login failed for user "${user}" at ${where}: ${oneLine(err.message)}`,
+            530,
+            {
+              cause: err,
+            },
+          );
+        throw err;
+      }
+      await raw.useDefaultSettings();
+    });
+    // basic-ftp sends PROT P but ignores a refusal, then fails on the first data connection
+    // with a bare socket error: ask again and refuse clearly, as curl --ssl-reqd does
+    if (opts.tls) {
+      const prot = await step(`connect ${where}`, () => raw.sendIgnoringError('PROT P'));
+      if (prot.code >= 400) {
+        client.close();
+        throw new FtpClientError(
+          'NETKIT_PROTOCOL',
+          `connect ${where}: the server refused PROT P, encrypted data connections (${oneLine(prot.message)})`,
+          prot.code,
+        );
+      }
     }
     return client;
   }
@@ -264,6 +330,7 @@ export class FtpClient extends EventEmitter {
   }
 
   private onLog(message: string): void {
+    if (message.startsWith('< ')) this.lastReply = message.slice(2);
     if (this.listenerCount('trace') === 0) return;
     if (message.startsWith('> ')) {
       const cmd = message.slice(2);
@@ -314,9 +381,21 @@ export class FtpClient extends EventEmitter {
     }
   }
 
-  /** List a directory (MLSD when offered, else LIST). `''` = the login directory. */
+  /**
+   * List a directory (MLSD when offered, else LIST). `''` = the login directory. An empty listing
+   * is checked, because many servers (vsftpd) answer LIST of a missing or unreadable directory
+   * with an empty listing and a 226: a missing directory must never look like an empty one.
+   */
   async list(path = ''): Promise<FtpEntry[]> {
-    const files = await this.run(`list ${path || '.'}`, () => this.raw.list(path));
+    const what = `list ${path || '.'}`;
+    this.lastReply = '';
+    const files = await this.run(what, () => this.raw.list(path));
+    if (files.length === 0) {
+      const done = oneLine(this.lastReply);
+      if (path !== '') await this.requireDirectory(path, 'list');
+      // a directory it could not read, as vsftpd says: "226 Transfer done (but failed to open directory)."
+      if (/^2\d\d\b.*\bfail/i.test(done)) throw new FtpClientError('NETKIT_IO', `${what}: ${done}`);
+    }
     return files.map(toEntry);
   }
 
@@ -384,7 +463,7 @@ export class FtpClient extends EventEmitter {
       }
       if (total !== undefined && (startAt > total || (!havePart && (await fileSize(local)) !== undefined)))
         throw new FtpClientError(
-          'NETKIT_INVALID_INPUT',
+          'NETKIT_EXISTS',
           `get ${remote}: local ${havePart ? part : local} is larger than the server's file (${total} bytes); cannot resume`,
         );
     }
@@ -392,7 +471,7 @@ export class FtpClient extends EventEmitter {
     if (!havePart || total === undefined || startAt < total) {
       this.track(remote, 'download', startAt, total);
       try {
-        await this.run(`get ${remote}`, () => this.raw.downloadTo(part, remote, startAt));
+        await this.downloadToPart(remote, part, startAt, total);
       } finally {
         this.raw.trackProgress();
       }
@@ -409,6 +488,48 @@ export class FtpClient extends EventEmitter {
     const mtime = opts.mtime === true ? await this.lastModified(remote) : opts.mtime || undefined;
     if (mtime) await utimes(local, new Date(), mtime);
     return { path: local, size, transferred, resumedFrom: startAt, complete: false, ms: Date.now() - t0 };
+  }
+
+  /**
+   * RETR `remote` into `part` from `startAt`. basic-ftp's own file download closes the file while
+   * writes are still queued when a transfer fails (the part kept 64 KiB of 300 KB received), so
+   * the file stream is ours, fed through a front that hands every chunk on at once, and flushed
+   * before a failure is reported — with how far it got and how to go on.
+   */
+  private async downloadToPart(remote: string, part: string, startAt: number, total?: number): Promise<void> {
+    const file = createWriteStream(part, { flags: startAt > 0 ? 'r+' : 'w', start: startAt });
+    const front = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (file.write(chunk)) cb();
+        else file.once('drain', () => cb());
+      },
+    });
+    file.on('error', (err) => front.destroy(err));
+    let failure: unknown;
+    try {
+      await this.raw.downloadTo(front, remote, startAt);
+    } catch (err) {
+      failure = err;
+    }
+    file.end();
+    await finished(file).catch((err: unknown) => {
+      failure ??= err;
+    });
+    if (failure === undefined) return;
+    const err = toFtpClientError(failure, `get ${remote}`);
+    const got = (await fileSize(part).catch(() => undefined)) ?? 0;
+    if (got === 0 && startAt === 0) {
+      await unlink(part).catch(() => {}); // nothing received: no empty part file left behind
+      throw err;
+    }
+    if (got <= startAt) throw err;
+    const ftpCode = err instanceof FtpClientError ? err.ftpCode : undefined;
+    throw new FtpClientError(
+      err.code,
+      `${err.message}; ${part} kept (${got}${total !== undefined ? ` of ${total}` : ''} bytes), resume with --continue`,
+      ftpCode,
+      { cause: failure },
+    );
   }
 
   /** Download `remote` into a stream that stays open (stdout): no resume, no part file. */
@@ -472,7 +593,7 @@ export class FtpClient extends EventEmitter {
       }
       if (remoteSize !== undefined && remoteSize > localSize)
         throw new FtpClientError(
-          'NETKIT_INVALID_INPUT',
+          'NETKIT_EXISTS',
           `put ${remote}: the server's file has ${remoteSize} bytes, more than ${local} (${localSize}); cannot resume`,
         );
       startAt = remoteSize ?? 0;
@@ -534,11 +655,25 @@ export class FtpClient extends EventEmitter {
 
   /** Is `path` a directory? (CWD there and back to where the session was.) */
   async isDirectory(path: string): Promise<boolean> {
+    try {
+      await this.requireDirectory(path);
+      return true;
+    } catch (err) {
+      if (err instanceof FtpClientError && err.code === 'NETKIT_NOT_FOUND') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Fail with the server's CWD reply (`what PATH: 550 …`, NETKIT_NOT_FOUND) unless `path` is a
+   * directory, as curl and lftp check before listing. The session's directory is left unchanged.
+   */
+  async requireDirectory(path: string, what = 'cd'): Promise<void> {
     const here = await this.run('pwd', () => this.raw.pwd());
     const res = await this.command(`CWD ${path}`);
-    if (res.code >= 400) return false;
+    if (res.code >= 400)
+      throw new FtpClientError('NETKIT_NOT_FOUND', `${what} ${path}: ${oneLine(res.message)}`, res.code);
     await this.run('cd', () => this.raw.cd(here));
-    return true;
   }
 
   /** Rename or move (RNFR/RNTO). */

@@ -7,6 +7,9 @@
  * connection (CR, LF, NUL).
  *
  * `ftps://` means implicit TLS (port 990); explicit AUTH TLS is a flag, not a scheme.
+ *
+ * Like curl and lftp, a `%` in the path that does not start an escape (`100%.txt`) is taken
+ * literally, and RFC 1738's `;type=a|i|d` suffix is split off into `typecode`.
  */
 import { NetkitError } from '../core/errors.js';
 import { redactUrl } from '../core/trace.js';
@@ -26,8 +29,10 @@ export interface FtpUrl {
    * `%2F` in the URL, RFC 1738). `''` is the login directory itself.
    */
   path: string;
-  /** the URL's path ended with `/`: it names a directory */
+  /** the URL's path ended with `/` (or had `;type=d`): it names a directory */
   isDirectory: boolean;
+  /** RFC 1738 §3.2.2 `;type=` suffix: `i` binary, `a` ASCII, `d` directory listing */
+  typecode?: 'a' | 'i' | 'd';
 }
 
 export const FTP_PORT = 21;
@@ -107,15 +112,20 @@ export function parseFtpUrl(url: string): FtpUrl {
     port = Number(portText);
   }
 
+  const typed = /;type=([aid])$/i.exec(rawPath);
+  const typecode = typed ? (typed[1]!.toLowerCase() as 'a' | 'i' | 'd') : undefined;
+  const pathText = typed ? rawPath.slice(0, typed.index) : rawPath;
   let path: string;
   try {
-    path = percentDecode(rawPath);
+    // a stray '%' is a literal one (curl, lftp): escape it before the strict decoding
+    path = percentDecode(pathText.replace(/%(?![0-9a-fA-F]{2})/g, '%25'));
   } catch (err) {
     throw invalid(url, (err as Error).message);
   }
   if (COMMAND_BREAKERS.test(path)) throw invalid(url, 'path contains CR, LF or NUL');
-  const isDirectory = rawPath === '' || rawPath.endsWith('/');
+  const isDirectory = pathText === '' || pathText.endsWith('/') || typecode === 'd';
   const out: FtpUrl = { scheme, host, port, path, isDirectory };
+  if (typecode !== undefined) out.typecode = typecode;
   if (user !== undefined) out.user = user;
   if (password !== undefined) out.password = password;
   return out;

@@ -48,7 +48,7 @@ describe('netkit ftp against pyftpdlib', () => {
     ]);
     const long = await netkit(['ftp', 'ls', '-l', `ftp://127.0.0.1:${py.port}/`]);
     expect(long.code, long.stderr).toBe(0);
-    expect(long.stdout).toMatch(/^-\S+\s+15\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+pub\.txt$/m);
+    expect(long.stdout).toMatch(/^-\S+\s+15\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+pub\.txt$/m);
   });
 
   it('get and put --continue resume byte-identically', async () => {
@@ -144,6 +144,6 @@ describe('netkit ftp against pyftpdlib', () => {
   it('wrong password: one error line, exit 1', async () => {
     const r = await netkit(['ftp', 'ls', `${url}/`], { env: { NETKIT_PASSWORD: 'nope' } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^netkit: login failed for bob@127\.0\.0\.1:\d+: 530 .*\n$/);
+    expect(r.stderr).toMatch(/^netkit: login failed for user "bob" at 127\.0\.0\.1:\d+: 530 .*\n$/);
   });
 });

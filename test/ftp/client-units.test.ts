@@ -38,6 +38,16 @@ describe('parseFtpUrl', () => {
     ['ftp://[2001:db8::1]/', { host: '2001:db8::1', port: 21 }],
     ['ftps://h/', { scheme: 'ftps', port: 990 }],
     ['ftps://h:9990/', { scheme: 'ftps', port: 9990 }],
+    // a '%' that starts no escape is literal in the path, as in curl and lftp
+    ['ftp://h/100%.txt', { path: '100%.txt' }],
+    ['ftp://h/a%zz', { path: 'a%zz' }],
+    ['ftp://h/a%2', { path: 'a%2' }],
+    ['ftp://h/50%25%/x%41', { path: '50%%/xA' }],
+    // RFC 1738 typecodes
+    ['ftp://h/mid.bin;type=i', { path: 'mid.bin', typecode: 'i', isDirectory: false }],
+    ['ftp://h/notes.txt;TYPE=A', { path: 'notes.txt', typecode: 'a' }],
+    ['ftp://h/pub;type=d', { path: 'pub', typecode: 'd', isDirectory: true }],
+    ['ftp://h/x;type=z', { path: 'x;type=z' }],
   ];
   it.each(ok)('%s', (url, want) => {
     expect(parseFtpUrl(url)).toMatchObject(want);
@@ -57,8 +67,8 @@ describe('parseFtpUrl', () => {
     ['ftp://h:0/', /not a port/],
     ['ftp://h:65536/', /not a port/],
     ['ftp://h:21x/', /not a port/],
-    ['ftp://h/a%zz', /percent/],
-    ['ftp://h/a%2', /percent/],
+    ['ftp://h%zz/', /not a host/],
+    ['ftp://u%zz:p@h/', /percent/],
     ['ftp://h/%ff%fe', /UTF-8/],
     ['ftp://h/a%0d%0aDELE%20x', /CR, LF or NUL/],
     ['ftp://h/a%00b', /CR, LF or NUL/],

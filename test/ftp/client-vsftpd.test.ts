@@ -1,9 +1,11 @@
 /**
  * Interop: the netkit FTP client CLI against Debian's vsftpd (C, the FTP server most Linux
  * distributions ship), anonymous, passive mode: listings, byte-identical downloads (also to stdout
- * and resumed with REST), uploads, mkdir / mv / rm, and a mirror of a tree.
+ * and resumed with REST), uploads, mkdir / mv / rm, and a mirror of a tree. vsftpd has no MLSD,
+ * and answers LIST of a missing directory with an empty listing: what LIST-only servers need
+ * (missing directories, times from MDTM, resumed part files) is checked here.
  */
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netkit, tempDir } from '../helpers/net.js';
@@ -25,6 +27,12 @@ beforeAll(async () => {
     'tree/a.txt': 'a\n',
     'tree/sub/b.bin': pattern(70_000, 22),
     'tree/sub/deeper/c.txt': 'c\n',
+  });
+  await writeTree(path.join(root, 'more'), {
+    'times/a.txt': 'a\n',
+    'times/d1/b.txt': 'bb\n',
+    'big/big.bin': pattern(900_000, 24),
+    '100%.txt': 'pct\n',
   });
   await mkdir(path.join(root, 'incoming'));
   await chmod(path.join(root, 'incoming'), 0o777);
@@ -86,4 +94,106 @@ describe('netkit ftp against vsftpd', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await treeDigest(copy)).toEqual(await treeDigest(path.join(root, 'pub', 'tree')));
   });
+});
+
+describe('LIST-only server: a missing remote directory is never an empty one', () => {
+  it('mirror --delete of a missing directory fails and deletes nothing', async () => {
+    const local = path.join(base, 'keep');
+    await writeTree(local, { 'precious.txt': 'precious\n', 'keep/k': 'k\n' });
+    const before = await treeDigest(local);
+    const r = await netkit(['ftp', 'mirror', `${url}/pub/tpyo/`, local, '--delete']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('netkit: list pub/tpyo: 550 Failed to change directory.\n');
+    expect(r.stdout).toBe('');
+    expect(await treeDigest(local)).toEqual(before);
+  });
+
+  it('mirror of a missing directory or of a file creates no local directory', async () => {
+    const missing = path.join(base, 'not-created');
+    const r = await netkit(['ftp', 'mirror', `${url}/pub/tpyo/`, missing]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^netkit: list pub\/tpyo: 550 .*\n$/);
+    const file = await netkit(['ftp', 'mirror', `${url}/pub/readme.txt`, missing]);
+    expect(file.code).toBe(1);
+    expect(file.stderr).toMatch(/^netkit: list pub\/readme\.txt: 550 .*\n$/);
+    await expect(stat(missing)).rejects.toThrow();
+  });
+
+  it('ls of a missing directory fails with one line; an empty one lists nothing', async () => {
+    const r = await netkit(['ftp', 'ls', `${url}/pub/tpyo/`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('netkit: list pub/tpyo/: 550 Failed to change directory.\n');
+    await mkdir(path.join(root, 'pub', 'empty'), { recursive: true });
+    const empty = await netkit(['ftp', 'ls', `${url}/pub/empty/`]);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stdout).toBe('');
+  });
+});
+
+describe('LIST-only server: mirror times from MDTM', () => {
+  it('keeps the server times and sees a change of the same size', async () => {
+    const src = path.join(root, 'more', 'times');
+    const t2020 = new Date('2020-01-01T00:00:00Z');
+    await utimes(path.join(src, 'a.txt'), t2020, t2020);
+    const copy = path.join(base, 'times-copy');
+    const first = await netkit(['ftp', 'mirror', `${url}/more/times/`, copy]);
+    expect(first.code, first.stderr).toBe(0);
+    expect((await stat(path.join(copy, 'a.txt'))).mtime.toISOString()).toBe(t2020.toISOString());
+    const srcB = await stat(path.join(src, 'd1', 'b.txt'));
+    expect(Math.floor((await stat(path.join(copy, 'd1', 'b.txt'))).mtimeMs / 1000)).toBe(
+      Math.floor(srcB.mtimeMs / 1000),
+    );
+    // same size, new content, newer time
+    await writeFile(path.join(src, 'a.txt'), 'b\n');
+    const t2021 = new Date('2021-01-01T00:00:00Z');
+    await utimes(path.join(src, 'a.txt'), t2021, t2021);
+    const again = await netkit(['ftp', 'mirror', `${url}/more/times/`, copy]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/downloaded 1 file .*1 up to date/);
+    expect(await readFile(path.join(copy, 'a.txt'), 'utf8')).toBe('b\n');
+    const third = await netkit(['ftp', 'mirror', `${url}/more/times/`, copy, '--only-newer']);
+    expect(third.stdout).toMatch(/downloaded 0 files .*2 up to date/);
+  });
+
+  it('ls -l labels LIST times as the server time, not UTC', async () => {
+    const long = await netkit(['ftp', 'ls', '-l', `${url}/pub/`]);
+    expect(long.code, long.stderr).toBe(0);
+    expect(long.stdout).toMatch(/^-\S+\s+17\s+\w{3} [ \d]\d +[\d:]+\s+\(server time\)\s+readme\.txt$/m);
+    expect(long.stdout).not.toContain('UTC');
+  });
+});
+
+it('mirror continues a part file left by an interrupted run (REST), not from the start', async () => {
+  const body = pattern(900_000, 24);
+  const old = new Date('2020-06-01T00:00:00Z');
+  await utimes(path.join(root, 'more', 'big', 'big.bin'), old, old);
+  const copy = path.join(base, 'big-copy');
+  await mkdir(copy);
+  await writeFile(path.join(copy, 'big.bin.part'), body.subarray(0, 400_000)); // written now: after `old`
+  const r = await netkit(['ftp', 'mirror', `${url}/more/big/`, copy, '--trace', '--delete']);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).toMatch(/REST 400000/);
+  expect(sha256(await readFile(path.join(copy, 'big.bin')))).toBe(sha256(body));
+  expect(await readdir(copy)).toEqual(['big.bin']);
+  expect((await stat(path.join(copy, 'big.bin'))).mtime.toISOString()).toBe(old.toISOString());
+});
+
+it('URL nits: a stray % is literal; ;type=i is understood and ;type=a refused clearly', async () => {
+  const pct = await netkit(['ftp', 'get', `${url}/more/100%.txt`, '-o', '-']);
+  expect(pct.code, pct.stderr).toBe(0);
+  expect(pct.stdout).toBe('pct\n');
+  const typed = await netkit(['ftp', 'get', `${url}/pub/readme.txt;type=i`, '-o', '-']);
+  expect(typed.code, typed.stderr).toBe(0);
+  expect(typed.stdout).toBe('served by vsftpd\n');
+  const ascii = await netkit(['ftp', 'get', `${url}/pub/readme.txt;type=a`, '-o', '-']);
+  expect(ascii.code).toBe(2);
+  expect(ascii.stderr).toMatch(/ASCII transfers \(;type=a\) are not supported/);
+});
+
+it('--tls against vsftpd without TLS: the server does not offer TLS, not "login failed"', async () => {
+  const r = await netkit(['ftp', 'ls', `${url}/pub/`, '--tls']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    /^netkit: connect 127\.0\.0\.1:\d+: the server does not offer TLS \(AUTH TLS refused: 5\d\d .*\)\n$/,
+  );
 });

@@ -135,8 +135,9 @@ describe('FtpClient against our server', () => {
       expect(sha256(await readFile(dest))).toBe(sha256(body));
       // a part file longer than the server's file cannot be resumed
       await writeFile(`${dest}.part`, Buffer.concat([body, Buffer.from('extra')]));
+      // a conflict, not a usage error: exit 1
       await expect(client.get('resume.bin', dest, { resume: true })).rejects.toMatchObject({
-        code: 'NETKIT_INVALID_INPUT',
+        code: 'NETKIT_EXISTS',
       });
       // a part file that is a symbolic link is never written through
       await rm(`${dest}.part`);
@@ -212,7 +213,7 @@ describe('netkit ftp CLI against our server', () => {
     const r = await netkit(['ftp', 'ls', `ftp://carol:wrong@127.0.0.1:${server.port}/`]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^netkit: login failed for carol@127\.0\.0\.1:\d+: 530 /);
+    expect(r.stderr).toMatch(/^netkit: login failed for user "carol" at 127\.0\.0\.1:\d+: 530 /);
     expect(r.stderr).not.toContain('wrong');
   });
 

@@ -1,0 +1,168 @@
+/**
+ * The FTP client against fake servers that misbehave as real ones do: a PASV address other than
+ * the one connected to (NAT, masquerade), a download cut off with the control connection, AUTH TLS
+ * accepted but PROT P refused, a certificate for another name, a failed login for `bob@x`.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDevCertificate } from '../../src/core/tls.js';
+import { FtpClient, toFtpClientError } from '../../src/ftp/client.js';
+import { rewritePasvReply } from '../../src/ftp/client-passive.js';
+import { netkit, tempDir } from '../helpers/net.js';
+import { pattern } from './client-helpers.js';
+import { fakeFtp } from './fake-ftp.js';
+
+let base: string;
+let cleanup: () => Promise<void>;
+let cert: { cert: string; key: string };
+
+beforeAll(async () => {
+  ({ dir: base, cleanup } = await tempDir('netkit-ftpc-fake-'));
+  cert = await generateDevCertificate();
+});
+afterAll(async () => {
+  await cleanup?.();
+});
+
+describe('PASV announcing another address', () => {
+  it('rewrites only the address of a PASV reply', () => {
+    expect(rewritePasvReply('227 Entering Passive Mode (10,9,9,9,195,80).', '127.0.0.1')).toEqual({
+      message: '227 Entering Passive Mode (127,0,0,1,195,80).',
+      announced: '10.9.9.9',
+    });
+    expect(rewritePasvReply('227 =10,9,9,9,1,2', '192.0.2.7').message).toBe('227 =192,0,2,7,1,2');
+  });
+
+  it('connects to the control connection address instead, and says so in the trace', async () => {
+    const srv = await fakeFtp({ epsv: false, pasvHost: '10.9.9.9' });
+    try {
+      const r = await netkit(['ftp', 'ls', `ftp://127.0.0.1:${srv.port}/`, '--trace', '--timeout', '5s']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('x.txt\n');
+      expect(r.stderr).toMatch(
+        /PASV announced 10\.9\.9\.9; connecting to the control connection's address 127\.0\.0\.1 instead/,
+      );
+      expect(srv.dataConnections).toEqual(['127.0.0.1']);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('a download cut off by the server', () => {
+  it('keeps every byte received in FILE.part and says how to resume', async () => {
+    const body = pattern(1_000_000, 41);
+    const srv = await fakeFtp({ files: { 'f.bin': body }, cut: { name: 'f.bin', cutAt: 300_000 } });
+    try {
+      const out = path.join(base, 'cut.bin');
+      const r = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/f.bin`, '-o', out, '--quiet']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^netkit: get f\.bin: .*; \S*cut\.bin\.part kept \(300000 of 1000000 bytes\), resume with --continue\n$/,
+      );
+      const part = await readFile(`${out}.part`);
+      expect(part.length).toBe(300_000);
+      expect(part.equals(body.subarray(0, 300_000))).toBe(true);
+      await expect(stat(out)).rejects.toThrow();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a missing file leaves no part file behind', async () => {
+    const srv = await fakeFtp({ files: {} });
+    try {
+      const out = path.join(base, 'none.bin');
+      const r = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/none.bin`, '-o', out]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('netkit: get none.bin: 550 Failed to open file.\n');
+      await expect(stat(`${out}.part`)).rejects.toThrow();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('TLS errors say what failed', () => {
+  it('a refused PROT P is reported as such before any transfer', async () => {
+    const srv = await fakeFtp({ tls: cert, prot: '534 Request denied for policy reasons.' });
+    try {
+      const r = await netkit(['ftp', 'ls', `ftp://127.0.0.1:${srv.port}/`, '--tls', '--insecure']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `netkit: connect 127.0.0.1:${srv.port}: the server refused PROT P, encrypted data connections (534 Request denied for policy reasons.)\n`,
+      );
+      expect(srv.commands.some((c) => /^(EPSV|PASV|LIST|MLSD)/.test(c))).toBe(false);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a refused AUTH TLS is not a failed login', async () => {
+    const srv = await fakeFtp();
+    try {
+      const r = await netkit(['ftp', 'ls', `ftp://127.0.0.1:${srv.port}/`, '--tls']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `netkit: connect 127.0.0.1:${srv.port}: the server does not offer TLS (AUTH TLS refused: 530 Please login with USER and PASS.)\n`,
+      );
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a certificate for another name: the name does not match, and no --ca hint', async () => {
+    // the dev certificate names localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback too
+    const srv = await fakeFtp({ host: '127.0.0.2', tls: cert });
+    try {
+      const err = await FtpClient.connect({
+        host: '127.0.0.2',
+        port: srv.port,
+        tls: 'explicit',
+        ca: [cert.cert],
+      })
+        .then((c) => c.close())
+        .catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(
+        /^connect 127\.0\.0\.2:\d+: the TLS certificate's name does not match 127\.0\.0\.2 \(.*\); connect with the name it was issued for, or skip verification with --insecure$/,
+      );
+      expect((err as Error).message).not.toContain('--ca');
+    } finally {
+      await srv.close();
+    }
+    // the same from Node's own check
+    const idErr = tls.checkServerIdentity('ftp.example.org', {
+      subject: { CN: 'evil.example' },
+      subjectaltname: 'DNS:evil.example',
+    } as unknown as tls.PeerCertificate);
+    expect(toFtpClientError(idErr, 'connect').message).toMatch(/name does not match ftp\.example\.org/);
+  });
+});
+
+it('a failed login for user bob@x quotes the user', async () => {
+  const srv = await fakeFtp({ badUsers: ['bob@x'] });
+  try {
+    const r = await netkit(['ftp', 'ls', `ftp://bob%40x:wrong@127.0.0.1:${srv.port}/`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `netkit: login failed for user "bob@x" at 127.0.0.1:${srv.port}: 530 Login incorrect.\n`,
+    );
+  } finally {
+    await srv.close();
+  }
+});
+
+it('a resume conflict exits 1, not the usage code 2', async () => {
+  const srv = await fakeFtp({ files: { 's.bin': pattern(10, 1) } });
+  try {
+    const out = path.join(base, 'conflict.bin');
+    await import('node:fs/promises').then((fs) => fs.writeFile(out, pattern(20, 1)));
+    const r = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/s.bin`, '-o', out, '--continue']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is larger than the server's file \(10 bytes\); cannot resume/);
+  } finally {
+    await srv.close();
+  }
+});

@@ -1,0 +1,164 @@
+/**
+ * A scriptable fake FTP server for client tests that need a misbehaving peer: a PASV reply that
+ * announces another address, no EPSV, AUTH TLS refused or accepted with PROT P refused, a failed
+ * login, a download cut off with the control connection. Just enough RFC 959 for basic-ftp.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+
+export interface FakeFtpOptions {
+  /** listen address (default 127.0.0.1) */
+  host?: string;
+  /** answer EPSV (default true; false = 500, so PASV is used) */
+  epsv?: boolean;
+  /** the address announced in PASV replies (default the listen address) */
+  pasvHost?: string;
+  /** accept AUTH TLS with this certificate; without it AUTH is answered 530, like vsftpd */
+  tls?: { cert: string; key: string };
+  /** the reply to PROT (default 200) */
+  prot?: string;
+  /** users whose login fails with 530 */
+  badUsers?: string[];
+  /** files for SIZE, MDTM and RETR */
+  files?: Record<string, Buffer>;
+  /** RETR of this file sends `cutAt` bytes, then closes the data and the control connection */
+  cut?: { name: string; cutAt: number };
+}
+
+export interface FakeFtp {
+  port: number;
+  /** every command line received */
+  commands: string[];
+  /** the address each data connection came from, and the local address it reached */
+  dataConnections: string[];
+  close: () => Promise<void>;
+}
+
+export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
+  const host = opts.host ?? '127.0.0.1';
+  const commands: string[] = [];
+  const dataConnections: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const listeners = new Set<net.Server>();
+  const files = opts.files ?? {};
+
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => {});
+    let ctl: net.Socket = raw;
+    let data: Promise<net.Socket> | undefined;
+    let user = '';
+    const reply = (s: string) => ctl.write(`${s}\r\n`);
+    const passive = (announce: (port: number) => string) => {
+      const l = net.createServer();
+      listeners.add(l);
+      data = new Promise((resolve) => {
+        l.once('connection', (s) => {
+          s.on('error', () => {});
+          sockets.add(s);
+          dataConnections.push(`${s.localAddress}`);
+          l.close();
+          listeners.delete(l);
+          resolve(s);
+        });
+      });
+      l.listen(0, host, () => reply(announce((l.address() as net.AddressInfo).port)));
+    };
+    const onLine = (line: string) => {
+      commands.push(line);
+      const sp = line.indexOf(' ');
+      const verb = (sp === -1 ? line : line.slice(0, sp)).toUpperCase();
+      const arg = sp === -1 ? '' : line.slice(sp + 1);
+      switch (verb) {
+        case 'AUTH':
+          if (!opts.tls) return reply('530 Please login with USER and PASS.');
+          reply('234 Proceed with negotiation.');
+          ctl.removeAllListeners('data');
+          ctl = new tls.TLSSocket(raw, { isServer: true, cert: opts.tls.cert, key: opts.tls.key });
+          ctl.on('error', () => {});
+          listen(ctl);
+          return;
+        case 'USER':
+          user = arg;
+          return reply('331 Password please');
+        case 'PASS':
+          return reply(opts.badUsers?.includes(user) ? '530 Login incorrect.' : '230 Logged in');
+        case 'FEAT':
+          return reply('211-Features:\r\n SIZE\r\n MDTM\r\n211 End');
+        case 'PWD':
+          return reply('257 "/" is the current directory');
+        case 'PBSZ':
+          return reply('200 PBSZ=0');
+        case 'PROT':
+          return reply(opts.prot ?? '200 PROT now Private.');
+        case 'EPSV':
+          if (opts.epsv === false) return reply('500 EPSV not understood');
+          return passive((port) => `229 Entering Extended Passive Mode (|||${port}|)`);
+        case 'PASV':
+          return passive((port) => {
+            const h = (opts.pasvHost ?? host).split('.').join(',');
+            return `227 Entering Passive Mode (${h},${port >> 8},${port & 255}).`;
+          });
+        case 'SIZE':
+          return reply(files[arg] ? `213 ${files[arg].length}` : '550 Could not get file size.');
+        case 'MDTM':
+          return reply(files[arg] ? '213 20200102030405' : '550 Could not get file modification time.');
+        case 'LIST':
+          reply('150 Here comes the directory listing.');
+          void data!.then((s) =>
+            s.end('-rw-r--r--   1 u g        5 Jan 01  2024 x.txt\r\n', () => reply('226 Done')),
+          );
+          return;
+        case 'RETR': {
+          const body = files[arg];
+          if (!body) return reply('550 Failed to open file.');
+          reply('150 Opening BINARY mode data connection.');
+          void data!.then((s) => {
+            if (opts.cut?.name === arg) {
+              // all sent bytes reach the client before the control connection goes, without a 226
+              s.once('close', () => raw.destroy());
+              s.end(body.subarray(0, opts.cut.cutAt));
+            } else s.end(body, () => reply('226 Transfer complete.'));
+          });
+          return;
+        }
+        case 'QUIT':
+          reply('221 Bye');
+          ctl.end();
+          return;
+        case 'TYPE':
+        case 'OPTS':
+        case 'STRU':
+        case 'CWD':
+          return reply('200 OK');
+        default:
+          return reply('502 Not implemented');
+      }
+    };
+    const listen = (sock: net.Socket) => {
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (let i = buf.indexOf('\r\n'); i !== -1; i = buf.indexOf('\r\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          onLine(line);
+        }
+      });
+    };
+    listen(raw);
+    reply('220 fake ready');
+  });
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    commands,
+    dataConnections,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      for (const l of listeners) l.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
