@@ -9,8 +9,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FtpSessionEvent } from '../../src/ftp/session.js';
-import { type Fixture, PASSWORDS, startFixture } from './fixture.js';
-import { connect, RawFtp } from './raw-client.js';
+import { type Fixture, loginAlice, nextSessionEvent, startFixture } from './fixture.js';
+import { connect, type RawFtp } from './raw-client.js';
 
 let fx: Fixture;
 
@@ -21,12 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => fx.cleanup());
 
-const alice = async () => {
-  const c = await RawFtp.connect(fx.port);
-  await c.login('alice', PASSWORDS.alice);
-  await c.cmd('TYPE I');
-  return c;
-};
+const alice = () => loginAlice(fx);
 
 /** A RETR of 64 MiB whose data connection is never read: it stalls on backpressure. */
 async function stalledRetr(c: RawFtp): Promise<net.Socket> {
@@ -36,18 +31,7 @@ async function stalledRetr(c: RawFtp): Promise<net.Socket> {
   return sock;
 }
 
-/** Resolves with the first session event matching. */
-function nextSession(match: (e: FtpSessionEvent) => boolean): Promise<FtpSessionEvent> {
-  return new Promise((resolve) => {
-    const on = (e: FtpSessionEvent) => {
-      if (match(e)) {
-        fx.server.off('session', on);
-        resolve(e);
-      }
-    };
-    fx.server.on('session', on);
-  });
-}
+const nextSession = (match: (e: FtpSessionEvent) => boolean) => nextSessionEvent(fx, match);
 
 const codes = async (c: RawFtp, n: number) => {
   const out: number[] = [];

@@ -8,7 +8,9 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AccountStore } from '../../src/core/accounts.js';
 import { createFtpServer, type FtpServerHandle, type FtpServerOptions } from '../../src/ftp/server.js';
+import type { FtpSessionEvent } from '../../src/ftp/session.js';
 import { tempDir } from '../helpers/net.js';
+import { RawFtp } from './raw-client.js';
 
 export const PASSWORDS = { alice: 'alice-pw', gus: 'gus-pw', old: 'old-pw' } as const;
 export const CANARY = 'canary: must never be read or changed';
@@ -90,4 +92,28 @@ export async function startFixture(
       await t.cleanup();
     },
   };
+}
+
+/** A raw control connection logged in as alice, in TYPE I. */
+export async function loginAlice(fx: Fixture): Promise<RawFtp> {
+  const c = await RawFtp.connect(fx.port);
+  await c.login('alice', PASSWORDS.alice);
+  await c.cmd('TYPE I');
+  return c;
+}
+
+/** Resolves with the first session event of the fixture's server that matches. */
+export function nextSessionEvent(
+  fx: Fixture,
+  match: (e: FtpSessionEvent) => boolean,
+): Promise<FtpSessionEvent> {
+  return new Promise((resolve) => {
+    const on = (e: FtpSessionEvent) => {
+      if (match(e)) {
+        fx.server.off('session', on);
+        resolve(e);
+      }
+    };
+    fx.server.on('session', on);
+  });
 }

@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CANARY, type Fixture, PASSWORDS, startFixture } from './fixture.js';
+import { CANARY, type Fixture, loginAlice, startFixture } from './fixture.js';
 import { RawFtp } from './raw-client.js';
 
 let fx: Fixture;
@@ -19,12 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => fx.cleanup());
 
-const alice = async () => {
-  const c = await RawFtp.connect(fx.port);
-  await c.login('alice', PASSWORDS.alice);
-  await c.cmd('TYPE I');
-  return c;
-};
+const alice = () => loginAlice(fx);
 
 describe('names are never percent-decoded', () => {
   it('uploads, lists and downloads "sale 100%ff.txt"', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
 import type { FtpSessionEvent } from '../../src/ftp/session.js';
-import { CANARY, type Fixture, PASSWORDS, startFixture } from './fixture.js';
+import { CANARY, type Fixture, loginAlice, nextSessionEvent, PASSWORDS, startFixture } from './fixture.js';
 import { connect, RawFtp } from './raw-client.js';
 
 let fx: Fixture;
@@ -19,25 +19,9 @@ beforeAll(async () => {
 });
 afterAll(() => fx.cleanup());
 
-const alice = async () => {
-  const c = await RawFtp.connect(fx.port);
-  await c.login('alice', PASSWORDS.alice);
-  await c.cmd('TYPE I');
-  return c;
-};
+const alice = () => loginAlice(fx);
 
-/** Resolves with the first session event matching. */
-function nextSession(match: (e: FtpSessionEvent) => boolean): Promise<FtpSessionEvent> {
-  return new Promise((resolve) => {
-    const on = (e: FtpSessionEvent) => {
-      if (match(e)) {
-        fx.server.off('session', on);
-        resolve(e);
-      }
-    };
-    fx.server.on('session', on);
-  });
-}
+const nextSession = (match: (e: FtpSessionEvent) => boolean) => nextSessionEvent(fx, match);
 
 describe('login and account classes', () => {
   it('greets, and refuses every command before login with 530', async () => {
