@@ -51,7 +51,10 @@ export function register(program: Command): void {
       'exact port (TCP and UDP) of a single service; 0 = any free port for each',
       parsePort,
     )
-    .option('--quotes <file>', 'qotd quotes, separated by blank lines or % lines (each under 512 bytes)')
+    .option(
+      '--quotes <file>',
+      'qotd quotes, separated by blank lines or % lines (each under 512 bytes as sent, CRLFs included)',
+    )
     .option('--no-tcp', 'serve over UDP only')
     .option('--no-udp', 'serve over TCP only')
     .option('--max-connections <n>', 'TCP connections at once, per service', parsePositive, 1000)

@@ -4,12 +4,12 @@
  * The work is in `sockets/tcp.ts` and `sockets/scan.ts`.
  */
 import { EventEmitter } from 'node:events';
-import type net from 'node:net';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
 import { formatTrace, nextConnId, traceEvent } from '../core/trace.js';
+import { InputBroadcast } from '../sockets/broadcast.js';
 import { parsePortList, type ScanResult, scanPorts } from '../sockets/scan.js';
 import { relay, type TcpConnectionInfo, tcpConnect, tcpListen } from '../sockets/tcp.js';
 import {
@@ -34,9 +34,6 @@ function traceTo(emitter: NodeJS.EventEmitter, side: 'server' | 'client'): void 
   emitter.on('trace', (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, side)}\n`));
 }
 
-/** Bytes queued for one --keep-open client before it is dropped. */
-const MAX_QUEUED = 1024 * 1024;
-
 interface ConnectOptions {
   timeout: number;
   idleTimeout?: number;
@@ -53,6 +50,7 @@ interface ListenOptions {
   json?: boolean;
   idleTimeout?: number;
   maxConnections?: number;
+  stallTimeout: number;
   trace?: boolean;
 }
 
@@ -144,6 +142,13 @@ Examples:
       parseDuration,
     )
     .option('--max-connections <n>', 'connections at once (with --keep-open)', parsePositive, 100)
+    .addOption(
+      durationOption(
+        '--stall-timeout <duration>',
+        'with --keep-open: drop a client that holds stdin back this long without reading',
+        30_000,
+      ),
+    )
     .option('--json', 'print the listening address as a JSON line on stdout first')
     .option('--trace', 'print every chunk in and out on stderr')
     .addHelpText(
@@ -151,7 +156,9 @@ Examples:
       `
 The peer's address is printed on stderr. Without --keep-open the first connection is accepted, the
 listening socket is closed, and the command exits when that connection ends. With --keep-open,
-everything received goes to stdout and stdin goes to every connected client.
+everything received goes to stdout and stdin goes to every connected client: stdin is read only
+as fast as the slowest client takes it, and a client that stops reading is dropped once it has
+held the others back for --stall-timeout.
 
 Examples:
   $ netkit tcp listen 9000 > received.bin
@@ -182,7 +189,18 @@ Examples:
         } else process.stderr.write(`tcp listening on ${where}\n`);
 
         onShutdown(() => listener.close(1000));
-        const clients = new Set<net.Socket>();
+        // keep-open: stdin goes to every client, read no faster than the slowest one takes it
+        const broadcast =
+          opts.keepOpen && !opts.echo
+            ? new InputBroadcast(process.stdin, {
+                stallMs: opts.stallTimeout,
+                onDrop: (s) =>
+                  process.stderr.write(
+                    `${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}: not reading, dropped\n`,
+                  ),
+              })
+            : undefined;
+        if (broadcast) process.stdin.on('error', () => {});
 
         listener.on('connection', (c: TcpConnectionInfo) => {
           process.stderr.write(`connection from ${c.peer}\n`);
@@ -207,31 +225,14 @@ Examples:
             );
             return;
           }
-          // keep-open: every client's bytes to stdout; stdin is broadcast (see below)
+          // keep-open: every client's bytes to stdout; stdin is broadcast (see above)
           relay(c.socket, null, process.stdout, {
             idleTimeoutMs: opts.idleTimeout,
             tracer: listener,
             conn: c.id,
           }).catch((err) => process.stderr.write(`${c.peer}: ${err instanceof Error ? err.message : err}\n`));
-          clients.add(c.socket);
-          c.socket.once('close', () => clients.delete(c.socket));
+          broadcast?.add(c.socket);
         });
-
-        if (opts.keepOpen && !opts.echo) {
-          // fan-out: a client that stops reading is dropped once 1 MiB is queued for it
-          process.stdin.on('data', (chunk: Buffer) => {
-            for (const s of clients) {
-              s.write(chunk);
-              if (s.writableLength > MAX_QUEUED) {
-                process.stderr.write(
-                  `${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}: not reading, dropped\n`,
-                );
-                s.destroy();
-              }
-            }
-          });
-          process.stdin.on('error', () => {});
-        }
       }),
     );
 

@@ -1,13 +1,13 @@
 /**
  * `netkit udp send|listen`: datagrams from the command line. One datagram per MESSAGE or per stdin
- * line; every datagram received is printed with its sender (text when it is printable, hex when
- * not, or the raw bytes with --raw). The sockets are in `sockets/udp.ts`.
+ * line; every datagram received is printed with its sender (text when it is one safe line, hex
+ * when not, or the raw bytes with --raw). The sockets are in `sockets/udp.ts`.
  */
 import { type Command, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
-import { groupDigits, isPrintableText } from '../sockets/bytes.js';
+import { groupDigits, isPrintableText, isSafeLine } from '../sockets/bytes.js';
 import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } from '../sockets/udp.js';
 import {
   action,
@@ -21,10 +21,14 @@ import {
   printTrace,
 } from './util.js';
 
-/** One datagram for people: `[host:port] text`, or hex for binary payloads. */
+/**
+ * One datagram for people: `[host:port] text` when the payload is one safe line of text, hex
+ * otherwise (binary, several lines, CR, C1 controls, bidi or zero-width characters), so a payload
+ * can never fake or hide the sender prefix. --raw and --json show the exact bytes.
+ */
 export function formatDatagram(d: Datagram): string {
   if (d.data.length === 0) return `[${d.from}] (empty datagram)`;
-  if (isPrintableText(d.data)) return `[${d.from}] ${d.data.toString('utf8').replace(/\r?\n$/, '')}`;
+  if (isSafeLine(d.data)) return `[${d.from}] ${d.data.toString('utf8').replace(/\r?\n$/, '')}`;
   const hex = d.data
     .subarray(0, 256)
     .toString('hex')

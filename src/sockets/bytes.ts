@@ -1,3 +1,5 @@
+import { isHiddenFormat } from './invisible.js';
+
 /**
  * Showing raw bytes to a person: traces of TCP chunks and UDP datagrams are binary-safe, so they are
  * rendered as an escaped, truncated string (`"hello\r\n" (7 bytes)`) instead of being decoded.
@@ -34,6 +36,22 @@ export function isPrintableText(buf: Uint8Array): boolean {
     return false;
   }
   return !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
+}
+
+/**
+ * True when the bytes are one line of UTF-8 text that a terminal shows as it is: no control
+ * character but TAB (a trailing LF or CRLF is allowed), no C1 control, no hidden format character
+ * (bidi overrides, zero-width, line separators). A datagram shown after a `[host:port]` prefix must
+ * not be able to start a new, fake prefix line or overwrite or reorder the real one.
+ */
+export function isSafeLine(buf: Uint8Array): boolean {
+  if (!isPrintableText(buf)) return false;
+  const text = new TextDecoder('utf-8').decode(buf).replace(/\r?\n$/, '');
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || (c >= 0x7f && c <= 0x9f) || isHiddenFormat(c)) return false;
+  }
+  return true;
 }
 
 /**

@@ -10,12 +10,16 @@
  * - the same families written with 8-bit C1 introducers (U+009B CSI, U+009D OSC, U+0090 DCS, …);
  * - every remaining C0 control (U+0000–U+001F), DEL (U+007F) and C1 control (U+0080–U+009F); a TAB
  *   becomes a space;
- * - Unicode bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can make a
- *   line display in a different order than it was written ("Trojan Source").
+ * - Unicode bidirectional overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069, LRM, RLM,
+ *   ALM), which can make a line display in a different order than it was written ("Trojan
+ *   Source"), the line and paragraph separators U+2028/U+2029 and zero-width characters
+ *   (U+200B–U+200D, U+2060, U+FEFF): see `invisible.ts`.
  *
  * Written here rather than taken from a library (strip-ansi and friends) because it must also handle
  * the C1 forms and unterminated strings, and because it is small enough to test exhaustively.
  */
+
+import { isHiddenFormat } from './invisible.js';
 
 const ESC = 0x1b;
 const BEL = 0x07;
@@ -72,13 +76,7 @@ function skipEscape(text: string, i: number): number {
 }
 
 function isStripped(code: number): boolean {
-  return (
-    code < 0x20 ||
-    code === 0x7f ||
-    (code >= 0x80 && code <= 0x9f) ||
-    (code >= 0x202a && code <= 0x202e) ||
-    (code >= 0x2066 && code <= 0x2069)
-  );
+  return code < 0x20 || code === 0x7f || (code >= 0x80 && code <= 0x9f) || isHiddenFormat(code);
 }
 
 /** Remove escape sequences and control characters; TAB becomes a space. */

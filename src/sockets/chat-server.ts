@@ -134,6 +134,8 @@ class Client {
   nick = '';
   room!: Room;
   leaveReason = 'connection closed';
+  /** left the room and freed the nick (once, before or at the socket's close) */
+  departed = false;
   readonly limiter: RateLimiter;
 
   constructor(
@@ -274,6 +276,25 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
     emitter.emit('leave', { room: room.name, nick: c.nick, reason } satisfies ChatLeaveEvent);
   };
 
+  /** Leave for good: the room is told and the nick is free at once, whenever the socket closes. */
+  const depart = (c: Client, reason: string): void => {
+    if (c.departed) return;
+    c.departed = true;
+    c.leaveReason = reason;
+    if (nicks.get(nickKey(c.nick)) === c) nicks.delete(nickKey(c.nick));
+    leaveRoom(c, reason);
+  };
+
+  /**
+   * The server ends the session: the last line goes out, then the client leaves at once (nc and
+   * ncat keep their side open after our FIN, so the socket's close may come much later).
+   */
+  const dismiss = (c: Client, reason: string, lastLine: string): void => {
+    c.room.flush();
+    depart(c, reason);
+    c.conn.end(lastLine);
+  };
+
   const record = (
     room: Room,
     nick: string,
@@ -342,20 +363,14 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       tell(target, `*${c.nick}* ${cmd.text}`);
       tell(c, `-> *${target.nick}* ${cmd.text}`);
     },
-    quit: (c, cmd) => {
-      c.leaveReason = cmd.reason ? `quit: ${cmd.reason}` : 'quit';
-      c.room.flush();
-      c.conn.end('*** Bye!');
-    },
+    quit: (c, cmd) => dismiss(c, cmd.reason ? `quit: ${cmd.reason}` : 'quit', '*** Bye!'),
   };
 
   const handleLine = (c: Client, line: string): void => {
     const verdict = c.limiter.check();
     if (verdict !== 'ok') {
       if (verdict === 'disconnect') {
-        c.leaveReason = 'flooding';
-        c.room.flush();
-        c.conn.end('!!! Too many lines too fast: disconnected.');
+        dismiss(c, 'flooding', '!!! Too many lines too fast: disconnected.');
       } else if (verdict === 'drop-notify') {
         fail(c, 'You are sending too fast; lines are being dropped. Slow down.');
       }
@@ -407,15 +422,10 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       }
       fail(c, `Line too long (at most ${o.maxLineLength} bytes); it was dropped.`);
     });
-    conn.on('idle', () => {
-      c.leaveReason = 'idle timeout';
-      c.room.flush();
-      conn.end('*** Idle timeout: disconnected.');
-    });
+    conn.on('idle', () => dismiss(c, 'idle timeout', '*** Idle timeout: disconnected.'));
     conn.once('close', () => {
       bySocket.delete(socket);
-      if (nicks.get(nickKey(c.nick)) === c) nicks.delete(nickKey(c.nick));
-      leaveRoom(c, c.leaveReason);
+      depart(c, c.leaveReason);
     });
   };
 

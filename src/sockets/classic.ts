@@ -47,8 +47,8 @@ export const DEFAULT_QUOTES: readonly string[] = [
   'There are only two hard things in Computer Science: cache invalidation and naming things. - Phil Karlton',
 ];
 
-/** RFC 865 asks for a quote under 512 characters; the reply is the quote plus CRLF. */
-export const MAX_QUOTE_BYTES = 510;
+/** RFC 865: the message "should be … less than 512 characters": the reply as sent, CRLFs included. */
+export const MAX_QOTD_REPLY_BYTES = 511;
 /** RFC 864: a UDP chargen reply carries a random number of characters between 0 and 512. */
 export const MAX_UDP_CHARGEN = 512;
 /** Seconds between 1900-01-01 (RFC 868's epoch) and 1970-01-01. */
@@ -66,16 +66,26 @@ export function parseQuotes(text: string): string[] {
     .map((q) => q.trim())
     .filter((q) => q.length > 0 && q !== '%');
   if (!quotes.length) throw new NetkitError('NETKIT_INVALID_INPUT', 'the quotes file has no quotes');
+  checkQuotes(quotes);
+  return quotes;
+}
+
+/** A quote as it goes on the wire: every line ended by CRLF. */
+export function qotdReply(quote: string): Buffer {
+  return Buffer.from(`${quote.replace(/\r?\n/g, '\r\n')}\r\n`);
+}
+
+/** Refuse a quote whose reply, as sent (CRLF line ends), is not under 512 bytes. */
+export function checkQuotes(quotes: readonly string[]): void {
   quotes.forEach((q, i) => {
-    const size = Buffer.byteLength(q);
-    if (size > MAX_QUOTE_BYTES) {
+    const size = qotdReply(q).length;
+    if (size > MAX_QOTD_REPLY_BYTES) {
       throw new NetkitError(
         'NETKIT_TOO_LARGE',
-        `quote ${i + 1} is ${size} bytes; RFC 865 limits a quote to ${MAX_QUOTE_BYTES} bytes (512 with CRLF)`,
+        `quote ${i + 1} is ${size} bytes as sent (with CRLF line ends); RFC 865 asks for under 512`,
       );
     }
   });
-  return quotes;
 }
 
 const RING = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
@@ -176,7 +186,7 @@ class Responder {
   nextQuote(): Buffer {
     const q = this.quotes[this.quoteIndex % this.quotes.length]!;
     this.quoteIndex = (this.quoteIndex + 1) % this.quotes.length;
-    return Buffer.from(`${q.replace(/\r?\n/g, '\r\n')}\r\n`);
+    return qotdReply(q);
   }
 
   /** The reply to one datagram (undefined: no reply). */
@@ -283,6 +293,7 @@ export async function startService(
   if (!useTcp && !useUdp) throw new NetkitError('NETKIT_USAGE', `${service}: neither TCP nor UDP enabled`);
   const quotes = options.quotes ?? DEFAULT_QUOTES;
   if (!quotes.length) throw new NetkitError('NETKIT_INVALID_INPUT', 'qotd needs at least one quote');
+  if (service === 'qotd') checkQuotes(quotes);
   const port =
     options.port ?? (options.portBase !== undefined ? options.portBase + CLASSIC_PORTS[service] : 0);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -28,6 +28,7 @@ import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { stripControls } from './chat-sanitize.js';
+import { resolveMulticastInterface } from './multicast-iface.js';
 
 export const DEFAULT_MULTICAST_GROUP = '239.255.0.1';
 export const DEFAULT_MULTICAST_PORT = 5007;
@@ -37,7 +38,10 @@ export const MAX_DATAGRAM = 65_507;
 export interface MulticastOptions {
   group?: string;
   port?: number;
-  /** local interface address to join and send on (e.g. 127.0.0.1, 192.168.1.10; for IPv6 `::%eth0`) */
+  /**
+   * local interface to join and send on: an IPv4 address (127.0.0.1, 192.168.1.10); for an IPv6
+   * group `::%eth0`, an interface name, or a local IPv6 address (mapped to its interface)
+   */
   interface?: string;
   /** IP_MULTICAST_TTL, 0–255 (default 1) */
   ttl?: number;
@@ -102,9 +106,10 @@ export class MulticastSocket extends EventEmitter {
       throw new NetkitError('NETKIT_USAGE', `${port} is not a port`);
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255)
       throw new NetkitError('NETKIT_USAGE', `TTL must be 0-255, not ${ttl}`);
+    const iface = resolveMulticastInterface(group, options.interface);
     const v6 = net.isIPv6(group);
     const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: true });
-    const ms = new MulticastSocket(socket, { group, port, ttl, loopback, interface: options.interface });
+    const ms = new MulticastSocket(socket, { group, port, ttl, loopback, interface: iface });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err: NodeJS.ErrnoException) =>
         reject(
@@ -124,11 +129,11 @@ export class MulticastSocket extends EventEmitter {
     });
     try {
       if (receive) {
-        if (options.interface) socket.addMembership(group, options.interface);
+        if (iface) socket.addMembership(group, iface);
         else socket.addMembership(group);
         ms.joined = true;
       }
-      if (options.interface) socket.setMulticastInterface(options.interface);
+      if (iface) socket.setMulticastInterface(iface);
       socket.setMulticastTTL(ttl);
       socket.setMulticastLoopback(loopback);
     } catch (err) {
@@ -136,8 +141,8 @@ export class MulticastSocket extends EventEmitter {
       const e = err as NodeJS.ErrnoException;
       throw new NetkitError(
         'NETKIT_IO',
-        `multicast: cannot join ${group}${options.interface ? ` on ${options.interface}` : ''}: ${e.code ?? e.message}` +
-          (options.interface ? '' : ' (no multicast route? try --interface 127.0.0.1)'),
+        `multicast: cannot join ${group}${iface ? ` on ${iface}` : ''}: ${e.code ?? e.message}` +
+          (iface ? '' : ' (no multicast route? try --interface 127.0.0.1)'),
         { cause: err },
       );
     }
@@ -151,7 +156,7 @@ export class MulticastSocket extends EventEmitter {
     });
     ms.trace(
       'info',
-      `${receive ? 'joined' : 'sending to'} ${formatHostPort(group, port)} ttl=${ttl} loopback=${loopback}${options.interface ? ` interface=${options.interface}` : ''}`,
+      `${receive ? 'joined' : 'sending to'} ${formatHostPort(group, port)} ttl=${ttl} loopback=${loopback}${iface ? ` interface=${iface}` : ''}`,
     );
     return ms;
   }
@@ -176,7 +181,13 @@ export class MulticastSocket extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.socket.send(data, this.port, this.group, (err) =>
         err
-          ? reject(new NetkitError('NETKIT_IO', `multicast send failed: ${err.message}`, { cause: err }))
+          ? reject(
+              new NetkitError(
+                'NETKIT_IO',
+                `multicast send failed${this.interface ? ` on ${this.interface}` : ''}: ${err.message}`,
+                { cause: err },
+              ),
+            )
           : resolve(),
       );
     });

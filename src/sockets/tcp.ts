@@ -15,13 +15,14 @@ import { NetkitError } from '../core/errors.js';
 import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { describeBytes } from './bytes.js';
+import { checkLiteralFamily } from './family.js';
 
 export interface TcpConnectOptions {
   host: string;
   port: number;
   /** connect timeout in ms (default 10 s; 0 = none) */
   timeoutMs?: number;
-  /** force IPv4 or IPv6 for a host name */
+  /** force IPv4 or IPv6 for a host name (an address literal of the other family is refused) */
   family?: 4 | 6;
 }
 
@@ -35,6 +36,11 @@ export function tcpConnect(options: TcpConnectOptions): Promise<net.Socket> {
   const { host, port } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
   const where = formatHostPort(host, port);
+  try {
+    checkLiteralFamily(host, options.family);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const connectOpts: net.NetConnectOpts = { host, port, allowHalfOpen: true };
     if (options.family) connectOpts.family = options.family;

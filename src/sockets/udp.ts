@@ -17,6 +17,7 @@ import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { describeBytes, groupDigits } from './bytes.js';
+import { checkLiteralFamily } from './family.js';
 
 /** 65,535 − 8 (UDP header) − 20 (IPv4 header): the largest payload one datagram can carry. */
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -41,6 +42,7 @@ export function checkPayloadSize(size: number): void {
 }
 
 async function resolveHost(host: string, family?: 4 | 6): Promise<{ address: string; family: 4 | 6 }> {
+  checkLiteralFamily(host, family);
   const v = net.isIP(host);
   if (v) return { address: host, family: v as 4 | 6 };
   try {
@@ -204,7 +206,7 @@ export interface UdpListener extends EventEmitter {
   readonly host: string;
   readonly port: number;
   readonly socket: dgram.Socket;
-  /** send to `host:port`; false (and an error trace) when the payload is over the datagram limit */
+  /** send to `host:port`; false when closed, or (with an error trace) when the payload is over the datagram limit */
   send(data: Buffer, host: string, port: number): boolean;
   close(): Promise<void>;
 }
@@ -243,15 +245,19 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
     const d = toDatagram(data, rinfo);
     if (emitter.listenerCount('trace') > 0)
       traceEvent(emitter, service, id, 'in', `${describeBytes(data)} from ${d.from}`, d.from);
-    emitter.emit('message', d);
+    // echo first: a 'message' listener may close the socket (udp listen --echo --count N)
     if (options.echo) handle.send(data, d.host, d.port);
+    emitter.emit('message', d);
   });
   let closed: Promise<void> | undefined;
+  let sending = 0;
+  let whenSent: (() => void) | undefined;
   const handle = Object.assign(emitter, {
     host: addr.address,
     port: addr.port,
     socket,
     send(data: Buffer, toHost: string, toPort: number): boolean {
+      if (closed) return false; // dgram throws on a closed socket
       if (data.length > MAX_UDP_PAYLOAD) {
         traceEvent(
           emitter,
@@ -266,18 +272,26 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
         const to = formatHostPort(toHost, toPort);
         traceEvent(emitter, service, id, 'out', `${describeBytes(data)} to ${to}`, to);
       }
+      sending += 1;
       socket.send(data, toPort, toHost, (err) => {
         if (err) traceEvent(emitter, service, id, 'error', err.message);
+        sending -= 1;
+        if (sending === 0) whenSent?.();
       });
       return true;
     },
     close() {
       closed ??= new Promise<void>((resolve) => {
-        try {
-          socket.close(() => resolve());
-        } catch {
-          resolve();
-        }
+        // replies already handed to send() go out first (closing cancels them)
+        const shut = () => {
+          try {
+            socket.close(() => resolve());
+          } catch {
+            resolve();
+          }
+        };
+        if (sending === 0) shut();
+        else whenSent = shut;
       });
       return closed;
     },

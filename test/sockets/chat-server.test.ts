@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
@@ -37,6 +39,24 @@ async function join(s: ChatServer, nick?: string): Promise<LineClient> {
     await c.until(new RegExp(`^\\*\\*\\* You are now known as ${nick}$`));
   }
   return c;
+}
+
+/**
+ * A client that keeps its side open after the server's FIN, as nc and ncat do while their stdin is
+ * open. `ended` resolves with everything received once the server has closed its side.
+ */
+async function halfOpen(port: number, send = ''): Promise<{ socket: net.Socket; ended: Promise<string> }> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  socket.on('error', () => {});
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => {
+    text += d;
+  });
+  const ended = once(socket, 'end').then(() => text);
+  if (send) socket.write(send);
+  return { socket, ended };
 }
 
 /** Wait for an event on the server. */
@@ -272,6 +292,44 @@ describe('chat server: the basics', () => {
     expect(await b.line()).toBe('*** Bye!');
     await b.closed;
     expect(await a.line()).toBe('*** bob left #lobby (quit: see you)');
+  });
+
+  it('/quit frees the nick and tells the room at once, while an nc-like client keeps its side open', async () => {
+    const s = await start();
+    const a = await join(s, 'alice');
+    // like nc with stdin still open: our FIN does not close the client's side
+    const quitter = await halfOpen(s.port, '/nick bob\n/quit bye\n');
+    expect(await quitter.ended).toMatch(/\*\*\* Bye!\r\n$/);
+    expect(s.rooms()[0]!.members).toEqual(['alice']);
+    expect(await a.until(/^\*\*\* bob left/)).toBe('*** bob left #lobby (quit: bye)');
+    a.send('/nick bob\n');
+    expect(await a.until(/^(\*\*\*|!!!) /)).toBe('*** You are now known as bob');
+    expect(quitter.socket.destroyed).toBe(false);
+    quitter.socket.destroy();
+  });
+
+  it('a flood kick tells the room at once, even if the client keeps its side open', async () => {
+    const s = await start({ rateLimit: { burst: 2, perSecond: 0.01, maxDropped: 3 } });
+    const a = await join(s, 'alice');
+    const flooder = await halfOpen(s.port, '/nick fred\n');
+    await a.until(/known as fred$/);
+    flooder.socket.write('x\n'.repeat(20));
+    expect(await flooder.ended).toMatch(/Too many lines too fast: disconnected\.\r\n$/);
+    expect(s.rooms()[0]!.members).toEqual(['alice']);
+    expect(await a.until(/^\*\*\* fred left/)).toBe('*** fred left #lobby (flooding)');
+    expect(flooder.socket.destroyed).toBe(false);
+    flooder.socket.destroy();
+  });
+
+  it('an idle kick frees the nick at once, even if the client keeps its side open', async () => {
+    const s = await start({ idleTimeoutMs: 150 });
+    const left = next<ChatLeaveEvent>(s, 'leave');
+    const idle = await halfOpen(s.port);
+    expect(await idle.ended).toMatch(/Idle timeout: disconnected\.\r\n$/);
+    expect(s.rooms()[0]!.members).toEqual([]);
+    expect((await left).reason).toBe('idle timeout');
+    expect(idle.socket.destroyed).toBe(false);
+    idle.socket.destroy();
   });
 
   it('close() tells every client the server is shutting down', async () => {

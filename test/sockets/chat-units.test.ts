@@ -48,6 +48,10 @@ describe('stripControls', () => {
     ['tab becomes space', 'a\tb', 'a b'],
     ['bidi override (Trojan Source)', 'abc\u202edcb', 'abcdcb'],
     ['bidi isolate', '\u2066x\u2069', 'x'],
+    ['bidi marks LRM, RLM, ALM', 'a\u200eb\u200fc\u061cd', 'abcd'],
+    ['line and paragraph separators', 'a\u2028b\u2029c', 'abc'],
+    ['zero-width characters', 'z\u200bw\u200cs\u200dp\u2060a\ufeffce', 'zwspace'],
+    ['audit repro', 'e\u009b31mf\u202eg\u200fh\u2028i\u200bj', 'efghij'],
     ['replacement char kept', 'a\ufffdb', 'a\ufffdb'],
   ];
   it.each(cases)('%s', (_name, input, expected) => {
@@ -73,6 +77,10 @@ describe('stripControls', () => {
       }
       expect(stripControls(s)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
     }
+  });
+
+  it('a /nick with hidden characters is the plain nick', () => {
+    expect(parseChatLine('/nick \u200bal\u200fice\ufeff')).toEqual({ kind: 'nick', nick: 'alice' });
   });
 
   it('sanitizeChatText trims what is left', () => {

@@ -59,8 +59,13 @@ describe('pure parts', () => {
 
   it('parseQuotes refuses empty files and quotes over the RFC 865 limit', () => {
     expect(() => parseQuotes('\n\n%\n')).toThrow(/no quotes/);
-    expect(() => parseQuotes(`ok\n\n${'x'.repeat(511)}`)).toThrow(/quote 2 is 511 bytes/);
-    expect(parseQuotes('x'.repeat(510))).toHaveLength(1);
+    expect(() => parseQuotes(`ok\n\n${'x'.repeat(511)}`)).toThrow(/quote 2 is 513 bytes as sent/);
+    // the limit is on the reply as sent: under 512 bytes, CRLFs included
+    expect(() => parseQuotes('x'.repeat(510))).toThrow(/quote 1 is 512 bytes as sent/);
+    expect(parseQuotes('x'.repeat(509))).toHaveLength(1);
+    // the audit's file: 499 bytes with LF line ends, 520 once every line ends in CRLF
+    const lines = `${Array(20).fill('x'.repeat(24)).join('\n')}\n`;
+    expect(() => parseQuotes(lines)).toThrow(/quote 1 is 520 bytes as sent/);
   });
 });
 
@@ -102,6 +107,23 @@ describe('startService', () => {
     await c.send('');
     expect(parseTimeBytes((await reply)!.data).getTime()).toBe(FIXED.getTime());
     c.close();
+  });
+
+  it('qotd: the reply as sent (CRLF line ends) is under 512 bytes over TCP and UDP; longer quotes are refused', async () => {
+    // 21 lines: 21 × (22 + CRLF) = 504, plus 7 more characters on the last line = 511
+    const quote = `${Array(20).fill('y'.repeat(22)).join('\n')}\n${'z'.repeat(29)}`;
+    const h = await start('qotd', { quotes: parseQuotes(quote) });
+    const tcpReply = await collect(h.tcp!.port);
+    const c = await UdpClient.open('127.0.0.1', h.udp!.port);
+    const reply = c.receive(5000);
+    await c.send('');
+    const udpReply = (await reply)!.data;
+    c.close();
+    expect([tcpReply.length, udpReply.length]).toEqual([511, 511]);
+    expect(tcpReply.equals(udpReply)).toBe(true);
+    await expect(startService('qotd', { quotes: [`${quote}z`] })).rejects.toMatchObject({
+      code: 'NETKIT_TOO_LARGE',
+    });
   });
 
   it('qotd cycles through its quotes across TCP and UDP', async () => {

@@ -16,6 +16,7 @@ import {
   type MulticastDatagram,
   MulticastSocket,
 } from '../../src/sockets/multicast.js';
+import { resolveMulticastInterface } from '../../src/sockets/multicast-iface.js';
 import { CLI, netkit } from '../helpers/net.js';
 
 const IFACE = '127.0.0.1';
@@ -273,6 +274,55 @@ describe('multicast: CLI', () => {
     expect(r.stderr).toMatch(/left /);
     expect(await listener.exited).toBe(0);
     expect(listener.lines).toEqual([`127.0.0.1:${port} dave: one line`]);
+  });
+
+  it('--interface for an IPv6 group: a local address maps to its interface, anything else is refused', async () => {
+    const ifs = {
+      lo: [{ address: '::1', family: 'IPv6' }],
+      eth0: [{ address: 'fe80::fc:ff:fe00:1', family: 'IPv6' }],
+    } as unknown as NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+    expect(resolveMulticastInterface('ff02::1:3', '::1', ifs)).toBe('::%lo');
+    expect(resolveMulticastInterface('ff02::1:3', '0:0::1', ifs)).toBe('::%lo');
+    expect(resolveMulticastInterface('ff02::1:3', 'fe80::fc:ff:fe00:1', ifs)).toBe('::%eth0');
+    expect(resolveMulticastInterface('ff02::1:3', 'eth0', ifs)).toBe('::%eth0');
+    expect(resolveMulticastInterface('ff02::1:3', '::%eth0', ifs)).toBe('::%eth0');
+    expect(resolveMulticastInterface('239.1.2.3', '127.0.0.1', ifs)).toBe('127.0.0.1');
+    expect(resolveMulticastInterface('239.1.2.3', undefined, ifs)).toBeUndefined();
+    expect(() => resolveMulticastInterface('ff02::1:3', '2001:db8::9', ifs)).toThrow(
+      /no local interface has the address 2001:db8::9: use ::%NAME \(e\.g\. ::%lo or ::%eth0\)/,
+    );
+    expect(() => resolveMulticastInterface('ff02::1:3', '127.0.0.1', ifs)).toThrow(/is IPv4 but/);
+    expect(() => resolveMulticastInterface('239.1.2.3', '::1', ifs)).toThrow(/must be a local IPv4 address/);
+    // the CLI: never silently the default interface
+    const bad = await netkit([
+      'multicast',
+      'send',
+      '--group',
+      'ff02::1:3',
+      '--interface',
+      '2001:db8::9',
+      'x',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^netkit: no local interface has the address 2001:db8::9: use ::%/);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    const loName = Object.entries(os.networkInterfaces()).find(([, a]) =>
+      a?.some((x) => x.address === '::1'),
+    )?.[0];
+    if (loName) {
+      // ::1 is loopback's: it either works there or fails naming that interface (lo may lack MULTICAST)
+      const r = await netkit([
+        'multicast',
+        'send',
+        '--group',
+        'ff02::1:3',
+        '--interface',
+        '::1',
+        '--trace',
+        'x',
+      ]);
+      expect(r.stderr).toContain(`::%${loName}`);
+    }
   });
 
   it('usage errors exit 2 with one line', async () => {

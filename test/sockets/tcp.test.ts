@@ -3,16 +3,19 @@
  * `ncat -l` for `tcp connect`, `nc` and `ncat` clients for `tcp listen`, and a Python socket server
  * that answers only after it has seen end-of-file (the half-close lesson).
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { scanPorts } from '../../src/sockets/scan.js';
 import { ServiceDb } from '../../src/sockets/services.js';
 import { relay, type TcpConnectionInfo, tcpConnect, tcpListen } from '../../src/sockets/tcp.js';
-import { have, netkit } from '../helpers/net.js';
+import { have, netkit, tempDir } from '../helpers/net.js';
 import { collect, freePort, spawnNetkit, spawnPeer, until } from './peers.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -32,6 +35,19 @@ while True:
     h.update(d); n += len(d)
 c.sendall(('%d %s\n' % (n, h.hexdigest())).encode())
 c.close()
+`;
+
+/** Python client: connects, reads (in small pieces, like nc) until `total` bytes or EOF, prints the count and SHA-256. */
+const HASH_CLIENT = `
+import hashlib, socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+print('ready', flush=True)
+total = int(sys.argv[2]); h = hashlib.sha256(); n = 0
+while n < total:
+    d = s.recv(1024)
+    if not d: break
+    h.update(d); n += len(d)
+print(n, h.hexdigest(), flush=True)
 `;
 
 describe('tcp library', () => {
@@ -270,6 +286,77 @@ describe('tcp CLI with independent peers', () => {
     }
   });
 
+  it('tcp listen --keep-open: stdin through a pipe reaches two full-speed clients whole (backpressure)', async () => {
+    const { dir, cleanup } = await tempDir();
+    const listen = await spawnNetkit(['tcp', 'listen', '0', '--keep-open', '--json'], /"port":(\d+)/);
+    try {
+      const total = 48 * 1024 * 1024;
+      const payload = randomBytes(total);
+      const file = path.join(dir, 'big.bin');
+      await writeFile(file, payload);
+      const clients = await Promise.all(
+        [1, 2].map(() => spawnPeer('python3', ['-c', HASH_CLIENT, listen.ready[1]!, String(total)], /ready/)),
+      );
+      await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 2);
+      // cat writes straight into netkit's stdin pipe: stdin is far faster than the clients
+      const cat = spawn('cat', [file], { stdio: ['ignore', listen.child.stdin!, 'inherit'] });
+      const catDone = new Promise((r) => cat.once('exit', r));
+      await Promise.all([...clients.map((c) => c.exited), catDone]);
+      expect(clients.map((c) => c.stdout().toString().trim())).toEqual([
+        `ready\n${total} ${sha(payload)}`,
+        `ready\n${total} ${sha(payload)}`,
+      ]);
+      expect(listen.stderr()).not.toMatch(/dropped/);
+    } finally {
+      await listen.kill();
+      await cleanup();
+    }
+  }, 60_000);
+
+  it('tcp listen --keep-open drops a client that stopped reading, once, and keeps serving the others', async () => {
+    const listen = await spawnNetkit(
+      ['tcp', 'listen', '0', '--keep-open', '--json', '--stall-timeout', '200ms'],
+      /"port":(\d+)/,
+    );
+    try {
+      const port = Number(listen.ready[1]);
+      // more than the kernel buffers of the stalled client can absorb
+      const total = 48 * 1024 * 1024;
+      const reader = await Receiver.connect(port, total);
+      const stalled = await LineReader.connect(port);
+      stalled.socket.pause();
+      await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 2);
+      const payload = randomBytes(total);
+      listen.child.stdin!.write(payload);
+      expect(await reader.done).toBe(sha(payload));
+      await until(() => /disconnected/.test(listen.stderr()), 10_000, 'the stalled client to go');
+      const drops = listen.stderr().match(/^127\.0\.0\.1:\d+: not reading, dropped$/gm) ?? [];
+      expect(drops).toHaveLength(1);
+      expect(drops[0]).toContain(`:${stalled.socket.localPort}:`);
+      stalled.socket.destroy();
+    } finally {
+      await listen.kill();
+    }
+  }, 60_000);
+
+  it('tcp connect / udp send: -4 with an IPv6 literal (or -6 with IPv4) is a usage error, as in nc', async () => {
+    for (const args of [
+      ['tcp', 'connect', '-4', '::1', '9'],
+      ['tcp', 'connect', '-6', '127.0.0.1', '9'],
+      ['udp', 'send', '-4', '::1', '9', 'x'],
+      ['udp', 'send', '-6', '127.0.0.1', '9', 'x'],
+    ]) {
+      const r = await netkit(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(
+        /^netkit: (::1|127\.0\.0\.1) is an IPv[46] address, but -[46] asks for IPv[46]\n$/,
+      );
+    }
+    await expect(tcpConnect({ host: '::1', port: 9, family: 4 })).rejects.toMatchObject({
+      code: 'NETKIT_USAGE',
+    });
+  });
+
   it('tcp scan finds listening ports and names them; bad lists are usage errors', async () => {
     const a = await tcpListen();
     const closed = await freePort();
@@ -296,6 +383,35 @@ describe('tcp CLI with independent peers', () => {
     expect(bad.code).toBe(2);
   });
 });
+
+/** Counts and hashes everything a server sends, resolving with the SHA-256 after `total` bytes. */
+class Receiver {
+  private constructor(
+    readonly socket: net.Socket,
+    readonly done: Promise<string>,
+  ) {}
+  static connect(port: number, total: number): Promise<Receiver> {
+    return new Promise((resolve, reject) => {
+      const hash = createHash('sha256');
+      let n = 0;
+      let finished!: (h: string) => void;
+      const done = new Promise<string>((r) => {
+        finished = r;
+      });
+      const s = net.connect(port, '127.0.0.1', () => resolve(new Receiver(s, done)));
+      s.on('data', (d: Buffer) => {
+        hash.update(d);
+        n += d.length;
+        if (n >= total) {
+          finished(n === total ? hash.digest('hex') : `too many bytes: ${n}`);
+          s.destroy();
+        }
+      });
+      s.once('close', () => finished(`closed after ${n} bytes`));
+      s.once('error', reject);
+    });
+  }
+}
 
 /** A tiny line reader for the keep-open test. */
 class LineReader {

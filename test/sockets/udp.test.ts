@@ -159,6 +159,65 @@ describe('udp CLI with Python socket peers', () => {
     });
   }
 
+  it('udp listen: a datagram cannot fake a sender line (CR, LF, C1, bidi, zero-width shown as hex)', async () => {
+    const listen = await spawnNetkit(
+      ['udp', 'listen', '0', '--echo', '--count', '8'],
+      /udp listening on .*:(\d+)\n/,
+      {
+        stream: 'stderr',
+      },
+    );
+    try {
+      const tricks = [
+        'multi\nline\n[1.2.3.4:53] spoof',
+        'cr\roverwrite',
+        'a\u009b2Jb',
+        'x \u202eevil',
+        'rlm\u200fhere',
+        'ls\u2028next',
+        'zw\u200bsp',
+      ];
+      const payloads = [...tricks, 'plain text\n'].map((t) => Buffer.from(t));
+      const py = await run('python3', [
+        '-c',
+        PY_CLIENT,
+        '127.0.0.1',
+        listen.ready[1]!,
+        ...payloads.map((p) => p.toString('hex')),
+      ]);
+      expect(py.stderr).toBe('');
+      expect(await listen.exited).toBe(0);
+      const lines = listen.stdout().toString('utf8').split('\n').slice(0, -1);
+      expect(lines).toHaveLength(payloads.length);
+      const me = JSON.parse(py.stdout).me as number;
+      for (const [i, p] of payloads.entries()) {
+        const hex = p.toString('hex').replace(/(..)(?!$)/g, '$1 ');
+        expect(lines[i]).toBe(
+          i < tricks.length ? `[127.0.0.1:${me}] ${p.length} bytes: ${hex}` : `[127.0.0.1:${me}] plain text`,
+        );
+      }
+    } finally {
+      await listen.kill();
+    }
+    // the replies printed by udp send go through the same check
+    const echo = await bindUdp({ echo: true });
+    const r = await netkit([
+      'udp',
+      'send',
+      '127.0.0.1',
+      String(echo.port),
+      'a\n[6.6.6.6:1] b',
+      '-w',
+      '5',
+      '-n',
+      '1',
+    ]);
+    await echo.close();
+    expect(r.stdout).toBe(
+      `[127.0.0.1:${echo.port}] 15 bytes: 61 0a 5b 36 2e 36 2e 36 2e 36 3a 31 5d 20 62\n`,
+    );
+  });
+
   it('udp send: MESSAGE or stdin lines, replies printed with their sender', async () => {
     const py = await spawnPeer('python3', ['-c', PY_SERVER, '127.0.0.1'], /port (\d+)\n/);
     try {
