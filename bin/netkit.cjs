@@ -13,10 +13,5 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${require('../package.json').version}\n`);
 } else {
   if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = '16';
-  // The only WebAssembly we run is undici's HTTP parser. By default V8 also recompiles it with its
-  // optimising compiler on a background thread, and a short command waits for that at exit:
-  // ~150 ms of a one-shot `netkit http get` here. The baseline code parses as fast for our use
-  // (1 GiB download: same CPU), so the optimising tier is switched off.
-  require('node:v8').setFlagsFromString('--liftoff-only');
   import('../dist/cli/main.js');
 }

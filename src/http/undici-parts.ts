@@ -10,6 +10,7 @@
  * move or close these paths. Loaded on first use: `http serve` never needs any of it.
  */
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { Agent, buildConnector, Dispatcher, ProxyAgent } from 'undici';
 
 export interface UndiciParts {
@@ -56,6 +57,23 @@ function load(): UndiciParts {
 
 /** undici's Agent, ProxyAgent, Dispatcher and buildConnector, loaded once on the first call. */
 export function undiciParts(): UndiciParts {
-  parts ??= load();
+  if (!parts) {
+    parts = load();
+    baselineWasmOnly();
+  }
   return parts;
+}
+
+/**
+ * The only WebAssembly we run is undici's HTTP parser, compiled on the first connection. By
+ * default V8 also recompiles it with its optimising tier on a background thread, and a one-shot
+ * command waits for that at exit (~150 ms of `netkit http get` here); the baseline code parses as
+ * fast for our use (1 GiB download: same CPU), so the optimising tier is switched off.
+ *
+ * Set here, after undici and the built-in modules it needs are loaded, not at start-up: any V8
+ * flag change makes V8 reject Node's embedded code cache, and every built-in module loaded after
+ * it is compiled from source (~30 ms more start-up for a download, measured with --cpu-prof).
+ */
+function baselineWasmOnly(): void {
+  setFlagsFromString('--liftoff-only');
 }

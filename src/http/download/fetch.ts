@@ -7,9 +7,9 @@
  * fall back to one stream, restart because the remote file changed — so a lying or Range-ignoring
  * server is never spliced into a corrupt file.
  */
-import type { Dispatcher } from 'undici';
 import { NetkitError } from '../../core/errors.js';
 import { parseContentRange } from '../range.js';
+import type { ResponseBody, TransportResponse } from './node-transport.js';
 import type { Segment } from './planner.js';
 import { contentLength, discard, header, httpError, type RequestContext, requestFollowing } from './probe.js';
 import { type PartFile, PositionalSink } from './writer.js';
@@ -70,7 +70,7 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
   const reqEnd = seg.end;
   const extra: Record<string, string> = { range: `bytes=${reqStart}-${reqEnd - 1}` };
   if (ctx.ifRange) extra['if-range'] = ctx.ifRange;
-  let res: Dispatcher.ResponseData;
+  let res: TransportResponse;
   try {
     ({ res } = await requestFollowing(ctx, ctx.url, 'GET', extra));
   } catch (err) {
@@ -143,7 +143,7 @@ interface PumpHooks {
  * A body that ends short is retryable; more bytes than the response promised is a `mismatch`.
  */
 function pump(
-  body: Dispatcher.ResponseData['body'],
+  body: ResponseBody,
   sink: PositionalSink,
   ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
   { room, advance, cutShort, complete }: PumpHooks,
@@ -206,7 +206,7 @@ export async function fetchWhole(
   onStart: (size: number | undefined) => Promise<void>,
   seg: LiveSegment,
 ): Promise<number> {
-  let res: Dispatcher.ResponseData;
+  let res: TransportResponse;
   try {
     ({ res } = await requestFollowing(ctx, ctx.url, 'GET'));
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
- * `download(url, options)`: aria2-style multi-connection, resumable HTTP download, built on
- * undici (one Agent per download; it keeps a Pool of up to N keep-alive connections per origin).
+ * `download(url, options)`: aria2-style multi-connection, resumable HTTP download, on Node's
+ * http(s) agents (one per download, up to N keep-alive connections; see node-transport.ts for why
+ * not undici) or, through a proxy, on undici's ProxyAgent.
  *
  * The job: probe → choose the file name → segmented (Range works, size known) or single stream →
  * verify checksum → rename `FILE.part` to `FILE`. Segmented mode plans N segments, runs N workers
@@ -23,7 +24,7 @@ import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
-import { MAX_RESPONSE_HEADER_BYTES, undiciParts } from '../undici-parts.js';
+import { MAX_RESPONSE_HEADER_BYTES } from '../undici-parts.js';
 import { basicAuthorization, splitUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
@@ -36,6 +37,7 @@ import {
   RetryableError,
 } from './fetch.js';
 import { chooseFilename } from './filename.js';
+import { NodeTransport, type Transport } from './node-transport.js';
 import {
   finishedSpans,
   missingSpans,
@@ -179,7 +181,7 @@ class DownloadJob {
   > &
     DownloadOptions;
   private readonly signal: AbortSignal;
-  private readonly agent: Dispatcher;
+  private readonly agent: Transport;
   private readonly route: ProxyRoute | undefined;
   /** Basic credentials, sent to this origin only (a redirect elsewhere does not get them) */
   private readonly auth: RequestContext['auth'];
@@ -233,8 +235,13 @@ class DownloadJob {
       this.setupError = err;
     }
     this.agent = this.route
-      ? proxyDispatcher(this.route, agentOptions, { insecure: options.insecure })
-      : new (undiciParts().Agent)(agentOptions);
+      ? viaUndici(proxyDispatcher(this.route, agentOptions, { insecure: options.insecure }))
+      : new NodeTransport({
+          connections: this.opts.connections,
+          timeoutMs: this.opts.timeoutMs,
+          maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+          rejectUnauthorized: !options.insecure,
+        });
     this.headers = { 'user-agent': `netkit/${VERSION}`, 'accept-encoding': 'identity', ...options.headers };
   }
 
@@ -649,3 +656,11 @@ export type { Checksum, ChecksumAlgorithm } from './checksum.js';
 export { parseChecksum } from './checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './filename.js';
 export { mergeSpans, missingSpans, pickSteal, planSegments, type Span } from './planner.js';
+
+/** undici's Dispatcher (the proxy router) as a {@link Transport}. */
+function viaUndici(d: Dispatcher): Transport {
+  return {
+    request: (req) => d.request({ ...req, method: req.method as Dispatcher.HttpMethod }),
+    destroy: () => d.destroy(),
+  };
+}

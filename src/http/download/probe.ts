@@ -4,11 +4,11 @@
  * to one version of the remote file. HEAD first; when HEAD fails (some servers refuse it or lie),
  * `GET` with `Range: bytes=0-0` answers the same questions with one byte of body.
  */
-import type { Dispatcher } from 'undici';
 import { NetkitError } from '../../core/errors.js';
 import { redactUrl } from '../../core/trace.js';
 import { parseContentRange } from '../range.js';
 import { CREDENTIAL_HEADERS, withoutUserinfo } from '../userinfo.js';
+import type { ResponseBody, Transport, TransportResponse } from './node-transport.js';
 
 export interface ProbeResult {
   /** the URL after redirects; segments are fetched from here */
@@ -28,7 +28,7 @@ export interface ProbeResult {
 export type Trace = (kind: 'in' | 'out' | 'info' | 'error', text: string) => void;
 
 export interface RequestContext {
-  dispatcher: Dispatcher;
+  dispatcher: Transport;
   headers: Record<string, string>;
   signal: AbortSignal;
   trace: Trace;
@@ -42,10 +42,10 @@ export interface RequestContext {
 const SECRET_HEADERS = new Set<string>(CREDENTIAL_HEADERS);
 
 /**
- * Drop a response body we will not read. undici reports a body destroyed before its end as an
- * 'error' (RequestAbortedError); nobody else listens, so swallow it here.
+ * Drop a response body we will not read. A body destroyed before its end may report an 'error'
+ * (undici's RequestAbortedError, Node's "aborted"); nobody else listens, so swallow it here.
  */
-export function discard(body: Dispatcher.ResponseData['body']): void {
+export function discard(body: ResponseBody): void {
   body.on('error', () => {});
   body.destroy();
 }
@@ -98,7 +98,7 @@ export async function requestFollowing(
   url: string,
   method: 'GET' | 'HEAD',
   extra: Record<string, string> = {},
-): Promise<{ url: string; res: Dispatcher.ResponseData }> {
+): Promise<{ url: string; res: TransportResponse }> {
   let current = url;
   for (let hop = 0; ; hop++) {
     const u = checkUrl(current);
