@@ -3,11 +3,18 @@
  *
  * Delivery is durable: the message is written to `tmp/`, fsynced, renamed into `new/`, and the
  * directory is fsynced, so a message that was acknowledged survives a crash and a reader never sees
- * half of one. Unique names follow the Maildir convention `TIME.M<usec>P<pid>Q<n>.HOST` and stay
- * stable when a message moves to `cur/` (flags are appended after `:2,`), so they double as POP3 UIDs.
+ * half of one. Every step is a round trip through libuv's thread pool, a large part of the SMTP
+ * server's work per message, so {@link Maildir.deliver} keeps them few and cheap: plain file
+ * descriptors instead of `FileHandle` objects, and a message of up to {@link SINGLE_WRITE_BYTES} is
+ * written with one `writev` on a file opened `O_SYNC` (the write returns only once data and inode
+ * are on disk, as write + fsync would, in one round trip instead of two).
+ *
+ * Unique names follow the Maildir convention `TIME.M<usec>P<pid>Q<n>.HOST` and stay stable when a
+ * message moves to `cur/` (flags are appended after `:2,`), so they double as POP3 UIDs.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { randomFillSync } from 'node:crypto';
+import { close, constants, fsync, open as openFd, writev } from 'node:fs';
+import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
@@ -60,11 +67,71 @@ export async function listMailboxes(dataDir: string): Promise<string[]> {
   }
 }
 
+/** Random bytes for unique names, drawn 4 KiB at a time: a `randomBytes(4)` call per message cost
+ * more than building the rest of the name. */
+const randomPool = Buffer.alloc(4096);
+let randomAt = randomPool.length;
+
+function randomHex4(): string {
+  if (randomAt + 4 > randomPool.length) {
+    randomFillSync(randomPool);
+    randomAt = 0;
+  }
+  randomAt += 4;
+  return randomPool.toString('hex', randomAt - 4, randomAt);
+}
+
 function uniqueName(): string {
   const now = Date.now();
   sequence = (sequence + 1) % 1e9;
   const usec = String((now % 1000) * 1000 + Math.floor(Math.random() * 1000)).padStart(6, '0');
-  return `${Math.floor(now / 1000)}.M${usec}P${process.pid}Q${sequence}R${randomBytes(4).toString('hex')}.${HOST}`;
+  return `${Math.floor(now / 1000)}.M${usec}P${process.pid}Q${sequence}R${randomHex4()}.${HOST}`;
+}
+
+/** A message up to this size is gathered in memory and written with one synchronous `writev`. */
+export const SINGLE_WRITE_BYTES = 256 * 1024;
+
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+/** O_SYNC (not O_DSYNC): the write completes with the file's data and metadata on disk, like fsync. */
+const CREATE_SYNC = CREATE | constants.O_SYNC;
+
+// The callback API, promisified by hand: no FileHandle object, its close bookkeeping and its
+// extra promise layers per call (measurable at thousands of messages per second).
+function openFile(file: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openFd(file, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd)));
+  });
+}
+
+function closeFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    close(fd, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function syncFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsync(fd, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Write all of `buffers` at the file position (libuv retries short writes itself). */
+function writeAll(fd: number, buffers: Buffer[]): Promise<void> {
+  let total = 0;
+  for (const b of buffers) total += b.length;
+  return new Promise((resolve, reject) => {
+    writev(fd, buffers, (err, written) => {
+      if (err) reject(err);
+      else if (written !== total)
+        reject(
+          Object.assign(new Error(`short write: ${written} of ${total} bytes`), {
+            code: 'EIO',
+            syscall: 'write',
+          }),
+        );
+      else resolve();
+    });
+  });
 }
 
 function splitName(name: string): { id: string; flags: string } {
@@ -94,26 +161,70 @@ export class Maildir {
   }
 
   /**
-   * Durably store one message; resolves with its unique id only once it is on disk.
-   * `chunks` may be a Buffer or an async iterable of Buffers (streamed, never held whole).
+   * Durably store one message; resolves with its unique id only once it is on disk (its bytes and
+   * its name in new/). `chunks` may be a Buffer or an (async) iterable of Buffers: up to
+   * {@link SINGLE_WRITE_BYTES} are gathered and written at once, a larger message is streamed in
+   * writes of about that size (never held whole) and fsynced. `written.bytes` is set to the size
+   * stored. A failure leaves nothing behind: the file in tmp/ is removed, new/ never sees it.
    */
-  async deliver(chunks: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>): Promise<string> {
+  async deliver(
+    chunks: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>,
+    written?: { bytes: number },
+  ): Promise<string> {
     await this.ensure();
     const name = uniqueName();
     const tmp = path.join(this.dir, 'tmp', name);
-    const fh = await open(tmp, 'wx', 0o600);
+    let fd: number | undefined;
+    let created = false;
+    let bytes = 0;
     try {
-      if (Buffer.isBuffer(chunks)) await fh.write(chunks);
-      else for await (const c of chunks) await fh.write(c);
-      await fh.sync();
+      let held: Buffer[] = [];
+      let heldBytes = 0;
+      if (Buffer.isBuffer(chunks)) {
+        held = [chunks];
+        heldBytes = chunks.length;
+      } else {
+        for await (const chunk of chunks) {
+          held.push(chunk);
+          heldBytes += chunk.length;
+          if (heldBytes >= SINGLE_WRITE_BYTES) {
+            if (fd === undefined) {
+              fd = await openFile(tmp, CREATE);
+              created = true;
+            }
+            await writeAll(fd, held);
+            bytes += heldBytes;
+            held = [];
+            heldBytes = 0;
+          }
+        }
+      }
+      if (fd === undefined && heldBytes > 0) {
+        // the whole message is here: one synchronous write, no separate fsync
+        fd = await openFile(tmp, CREATE_SYNC);
+        created = true;
+        await writeAll(fd, held);
+      } else if (fd === undefined) {
+        // nothing to write (an empty message): the new inode itself still has to reach the disk
+        fd = await openFile(tmp, CREATE);
+        created = true;
+        await syncFile(fd);
+      } else {
+        if (heldBytes > 0) await writeAll(fd, held);
+        await syncFile(fd);
+      }
+      bytes += heldBytes;
+      const open = fd;
+      fd = undefined;
+      await closeFile(open);
+      await rename(tmp, path.join(this.dir, 'new', name));
     } catch (err) {
-      await fh.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
+      if (fd !== undefined) await closeFile(fd).catch(() => {});
+      if (created) await unlink(tmp).catch(() => {});
       throw err;
     }
-    await fh.close();
-    await rename(tmp, path.join(this.dir, 'new', name));
     await this.newDir.sync();
+    if (written) written.bytes = bytes;
     return name;
   }
 

@@ -12,6 +12,7 @@
  * instead rewrites each bare LF and bare CR into CRLF. Either way what lands in the Maildir has
  * only CRLF line endings.
  */
+import type { Readable } from 'node:stream';
 import { NetkitError } from '../core/errors.js';
 
 export type BareLineEndingPolicy = 'reject' | 'normalise';
@@ -144,6 +145,103 @@ export interface DataStreamLike extends AsyncIterable<Buffer> {
   iterator?(options?: { destroyOnReturn?: boolean }): AsyncIterableIterator<Buffer>;
 }
 
+function isReadable(s: object): s is Readable {
+  const r = s as Partial<Readable>;
+  return typeof r.on === 'function' && typeof r.off === 'function' && typeof r.pause === 'function';
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+/** Bytes queued before {@link readableChunks} pauses its stream. */
+const QUEUE_BYTES = 64 * 1024;
+
+/**
+ * The chunks of a Readable, read from its `'data'` events. Why not the stream's own async iterator:
+ * it costs a promise chain and end-of-stream bookkeeping per chunk, measured at 10-15 µs more per
+ * 10 KB message than this, out of the few hundred µs the server spends on one. Like it with
+ * `destroyOnReturn: false`, stopping early leaves the stream alive (undestroyed, possibly paused)
+ * for the caller to drain. A stream that closes before `'end'` (the client vanished mid-DATA) or
+ * emits `'error'` makes the iteration throw.
+ */
+export function readableChunks(stream: Readable): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+      const queue: Buffer[] = [];
+      let queued = 0;
+      let ended = false;
+      let failure: { error: unknown } | undefined;
+      let wake: (() => void) | undefined;
+      const notify = (): void => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const onData = (chunk: Buffer): void => {
+        queue.push(chunk);
+        queued += chunk.length;
+        if (queued >= QUEUE_BYTES) stream.pause();
+        notify();
+      };
+      const onEnd = (): void => {
+        ended = true;
+        notify();
+      };
+      const onError = (error: unknown): void => {
+        failure ??= { error };
+        notify();
+      };
+      const onClose = (): void => {
+        if (!ended) failure ??= { error: prematureClose() };
+        notify();
+      };
+      const cleanup = (): void => {
+        stream.off('data', onData);
+        stream.off('end', onEnd);
+        stream.off('error', onError);
+        stream.off('close', onClose);
+      };
+      if (stream.readableEnded) ended = true;
+      else if (stream.destroyed) {
+        // gone before we started reading: its 'error' and 'close' events are over
+        onError(stream.errored ?? prematureClose());
+      }
+      stream.on('error', onError);
+      stream.on('close', onClose);
+      stream.on('end', onEnd);
+      stream.on('data', onData);
+      return {
+        async next(): Promise<IteratorResult<Buffer>> {
+          for (;;) {
+            const chunk = queue.shift();
+            if (chunk) {
+              queued -= chunk.length;
+              if (queued < QUEUE_BYTES && stream.isPaused() && !failure) stream.resume();
+              return { done: false, value: chunk };
+            }
+            if (failure) {
+              cleanup();
+              throw failure.error;
+            }
+            if (ended) {
+              cleanup();
+              return { done: true, value: undefined };
+            }
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+          }
+        },
+        async return(): Promise<IteratorResult<Buffer>> {
+          cleanup();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
 /** Chunks are gathered into writes of about this size: one write() for a typical message. */
 export const WRITE_BATCH_BYTES = 64 * 1024;
 
@@ -161,9 +259,11 @@ export async function* checkedMessage(
   stream: DataStreamLike,
   opts: { policy: BareLineEndingPolicy; maxBytes: number; batchBytes?: number },
 ): AsyncGenerator<Buffer> {
-  const source: AsyncIterable<Buffer> = stream.iterator
-    ? stream.iterator({ destroyOnReturn: false })
-    : stream;
+  const source: AsyncIterable<Buffer> = isReadable(stream)
+    ? readableChunks(stream)
+    : stream.iterator
+      ? stream.iterator({ destroyOnReturn: false })
+      : stream;
   const flushAt = opts.batchBytes ?? WRITE_BATCH_BYTES;
   const scanner = opts.policy === 'reject' ? new LineEndingScanner() : undefined;
   const normaliser = opts.policy === 'normalise' ? new LineEndingNormaliser() : undefined;

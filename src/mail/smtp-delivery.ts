@@ -30,8 +30,12 @@ export interface TraceHeaderInfo {
   date?: Date;
 }
 
+const UNSAFE_IN_HEADER = /[^\x21-\x7e]|[()\\;<>]/;
+
 /** Printable ASCII without the characters that would break a `Received:` comment or clause. */
 function headerSafe(text: string, max = 200): string {
+  // the usual case (an IP literal, a host name) needs no copy
+  if (text.length > 0 && text.length <= max && !UNSAFE_IN_HEADER.test(text)) return text;
   const cleaned = text.replace(/[^\x21-\x7e]|[()\\;<>]/g, '?');
   return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned || '?';
 }
@@ -44,6 +48,20 @@ function addressSafe(addr: string): string {
 /** RFC 5322 date-time with a numeric zone: `Tue, 01 Jul 2025 12:00:00 +0000`. */
 export function rfc5322Date(d: Date): string {
   return d.toUTCString().replace(/GMT$/, '+0000');
+}
+
+/** The current time as {@link rfc5322Date}, formatted once per second: a busy server stamps
+ * thousands of messages within one. */
+let stampSecond = -1;
+let stampText = '';
+function nowRfc5322(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    stampText = rfc5322Date(new Date(second * 1000));
+  }
+  return stampText;
 }
 
 /**
@@ -74,7 +92,7 @@ export function traceHeaders(info: TraceHeaderInfo): Buffer {
     `Return-Path: <${addressSafe(info.from)}>\r\n` +
       `Received: from ${headerSafe(info.helo || 'unknown')} (${remote})\r\n` +
       `\tby ${headerSafe(info.serverName)} (netkit) with ${info.protocol} id ${headerSafe(info.id)}${tls}` +
-      `${forClause};\r\n\t${rfc5322Date(info.date ?? new Date())}\r\n`,
+      `${forClause};\r\n\t${info.date ? rfc5322Date(info.date) : nowRfc5322()}\r\n`,
     'utf8',
   );
 }
@@ -84,14 +102,6 @@ export interface StoredCopy {
   id: string;
   /** bytes on disk, our headers included */
   size: number;
-}
-
-/** Counts what passes through, so the stored size is known without a stat. */
-async function* counted(source: AsyncIterable<Buffer>, total: { bytes: number }): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    total.bytes += chunk.length;
-    yield chunk;
-  }
 }
 
 /** Is this a file-system failure (as opposed to the message stream failing)? */
@@ -127,9 +137,12 @@ export class MailStore {
    * it (policy), a 451 for storage failures, the stream's own error when the client vanished.
    */
   async deliver(mailboxes: string[], message: AsyncIterable<Buffer>): Promise<StoredCopy[]> {
-    const total = { bytes: 0 };
-    const readers = fanOut(counted(message, total), mailboxes.length);
-    const results = await Promise.allSettled(mailboxes.map((mb, i) => this.maildir(mb).deliver(readers[i]!)));
+    // each copy reports the size it stored (all the same), so no stat is needed afterwards
+    const sizes = mailboxes.map(() => ({ bytes: 0 }));
+    const readers = fanOut(message, mailboxes.length);
+    const results = await Promise.allSettled(
+      mailboxes.map((mb, i) => this.maildir(mb).deliver(readers[i]!, sizes[i])),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.all(
@@ -150,7 +163,7 @@ export class MailStore {
     const copies = results.map((r, i) => ({
       mailbox: mailboxes[i]!,
       id: (r as PromiseFulfilledResult<string>).value,
-      size: total.bytes,
+      size: sizes[i]!.bytes,
     }));
     if (this.opts.maxMessages && this.opts.maxMessages > 0) {
       await Promise.all(mailboxes.map((mb) => this.retain(mb)));

@@ -447,6 +447,10 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   const servers: TunedSMTPServer[] = [];
   const listen = async (secure: boolean, port: number): Promise<number> => {
     const srv = new TunedSMTPServer(smtpOptions(secure), tuning);
+    // smtp-server wraps the logger option in nodemailer's, which copies every entry into a new
+    // object before calling ours, for every command and reply (eight or more times per message).
+    // The bridge reads none of the fields the wrapper adds, so it is called directly.
+    srv.logger = bridge.logger as unknown as typeof srv.logger;
     // connection errors reach the trace through the logger already (they carry remoteAddress)
     srv.on('error', (err: Error & { remoteAddress?: string }) => {
       if (err.remoteAddress === undefined) traceEvent(emitter, 'smtp', 0, 'error', err.message);

@@ -6,6 +6,7 @@ import {
   LineEndingNormaliser,
   LineEndingScanner,
   normaliseLineEndings,
+  readableChunks,
   SmtpReplyError,
 } from '../../src/mail/smtp-data.js';
 import { receivedProtocol, rfc5322Date, traceHeaders } from '../../src/mail/smtp-delivery.js';
@@ -147,6 +148,57 @@ describe('checkedMessage', () => {
     await expect(collect(checkedMessage(b(''), s, { policy: 'reject', maxBytes: 1000 }))).rejects.toThrow(
       'gone',
     );
+  });
+});
+
+describe('readableChunks', () => {
+  it('reads everything in order, pausing the stream while its queue is long', async () => {
+    const s = new PassThrough();
+    const parts = Array.from({ length: 40 }, (_, i) => Buffer.alloc(8192, i));
+    let sawPause = false;
+    const written = (async () => {
+      for (const p of parts) {
+        if (!s.write(p)) await new Promise((r) => s.once('drain', r));
+      }
+      s.end();
+    })();
+    const out: Buffer[] = [];
+    for await (const c of readableChunks(s)) {
+      sawPause ||= s.isPaused();
+      out.push(c);
+      await new Promise((r) => setImmediate(r)); // a slow consumer
+    }
+    await written;
+    expect(Buffer.concat(out).equals(Buffer.concat(parts))).toBe(true);
+    expect(sawPause).toBe(true);
+  });
+  it('stopping early leaves the stream alive for the caller to drain', async () => {
+    const s = new PassThrough();
+    s.write(b('a\r\n'));
+    s.write(b('b\r\n'));
+    for await (const _ of readableChunks(s)) break;
+    expect(s.destroyed).toBe(false);
+    expect(s.listenerCount('data')).toBe(0);
+    s.end(b('c\r\n'));
+    s.resume();
+    await new Promise((r) => s.once('end', r));
+  });
+  it('throws when the stream closes before its end (client gone mid-DATA)', async () => {
+    const s = new PassThrough();
+    s.write(b('partial'));
+    setImmediate(() => s.destroy());
+    await expect(collect(readableChunks(s))).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
+  it('throws at once for a stream destroyed before reading began', async () => {
+    const s = new PassThrough();
+    s.on('error', () => {}); // smtp-server destroys with an error only when someone listens
+    s.destroy(new Error('gone early'));
+    await new Promise((r) => s.once('close', r));
+    await expect(collect(readableChunks(s))).rejects.toThrow('gone early');
+    const t = new PassThrough();
+    t.destroy();
+    await new Promise((r) => t.once('close', r));
+    await expect(collect(readableChunks(t))).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
   });
 });
 
