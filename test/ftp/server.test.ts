@@ -310,6 +310,16 @@ describe('data connections', () => {
     c.close();
   });
 
+  it('STOR replaces a longer file entirely, and stores a new empty file', async () => {
+    const c = await alice();
+    await writeFile(path.join(fx.root, 'home/alice/replaced.txt'), 'a much longer previous content');
+    expect((await c.store('STOR replaced.txt', 'short')).last.code).toBe(226);
+    expect(await readFile(path.join(fx.root, 'home/alice/replaced.txt'), 'utf8')).toBe('short');
+    expect((await c.store('STOR empty.txt', '')).last.code).toBe(226);
+    expect(await readFile(path.join(fx.root, 'home/alice/empty.txt'), 'utf8')).toBe('');
+    c.close();
+  });
+
   it('a broken data connection yields 426, and the partial upload resumes with REST+STOR', async () => {
     const c = await alice();
     const payload = randomBytes(4 * 1024 * 1024);

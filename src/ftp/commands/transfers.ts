@@ -202,7 +202,10 @@ const stor = transferCommand('STOR <file>', async (s, arg) => {
     file: vpath,
     opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection for ${vpath}${start ? ` at offset ${start}` : ''}`,
     async run(r) {
-      if (start === 0) await fh.truncate(0);
+      // Only a file with content is truncated: on ext4, truncating even an empty file to 0 marks
+      // it "replaced via truncate" (auto_da_alloc), and closing it then starts writeback of the
+      // whole upload in close(2) — measured ~80 ms of CPU for 1 GiB before the 226 went out.
+      if (start === 0 && (await fh.stat()).size > 0) await fh.truncate(0);
       s.changed(real);
       const outcome = await receiveFile(r, fh, { start, ascii });
       // a resumed binary upload ends where the new data ends
