@@ -82,7 +82,8 @@ export class LineConnection extends EventEmitter {
     } as LineConnection['opts'];
     this.splitter = new LineSplitter(this.opts.maxLineLength, this.opts.bareCR);
     this.attach(socket);
-    this.trace('connect', this.secure ? 'tls' : '', `${this.remoteAddress}:${this.remotePort}`);
+    if (this.tracing)
+      this.trace('connect', this.secure ? 'tls' : '', `${this.remoteAddress}:${this.remotePort}`);
     this.touch();
   }
 
@@ -183,6 +184,11 @@ export class LineConnection extends EventEmitter {
     if (this.opts.tracer) traceEvent(this.opts.tracer, this.service, this.id, kind, text, peer);
   }
 
+  /** Someone listens for trace events: only then are per-line trace texts built (less garbage). */
+  private get tracing(): boolean {
+    return this.opts.tracer !== undefined && this.opts.tracer.listenerCount('trace') > 0;
+  }
+
   private readonly onError = (err: Error) => this.trace('error', err.message);
   private readonly onEnd = () => {
     // half-close from the peer: finish what was queued, then close our side
@@ -248,7 +254,7 @@ export class LineConnection extends EventEmitter {
         this.overflowHandler();
         continue;
       }
-      this.trace('in', this.opts.redact ? this.opts.redact(line) : line);
+      if (this.tracing) this.trace('in', this.opts.redact ? this.opts.redact(line) : line);
       let result: void | Promise<void>;
       try {
         result = this.handler(line);

@@ -63,7 +63,8 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
     }
     live.add(socket);
     perIp.set(ip, count + 1);
-    socket.once('close', () => {
+    // 'close' comes once: `on` spares the per-socket wrapper objects `once` allocates
+    socket.on('close', () => {
       live.delete(socket);
       const n = (perIp.get(ip) ?? 1) - 1;
       if (n <= 0) perIp.delete(ip);

@@ -72,27 +72,49 @@ export async function identityFor(
   policy: FtpAccountPolicy,
   perms = classPermissions(policy),
 ): Promise<FtpIdentity> {
+  if (cls === 'anonymous') {
+    return { user: name, class: cls, vfs: new VirtualFs(anonymousMounts(policy, perms)), home: '/' };
+  }
   const mounts: Mount[] = [];
   if (cls === 'real') {
     const home = path.join(policy.root, 'home', name);
     await ensureDir(home);
     mounts.push({ path: '/', dir: home, perms: perms.real });
-  } else if (cls === 'guest') {
+  } else {
     const dir = path.join(policy.root, 'guest');
     await ensureDir(dir);
     mounts.push({ path: '/', dir, perms: perms.guest, noOverwrite: !policy.guestOverwrite });
-  } else {
-    mounts.push({ path: '/pub', dir: path.join(policy.root, 'pub'), perms: perms.anonymous });
-    if (policy.anonymousUpload) {
-      mounts.push({
-        path: '/incoming',
-        dir: path.join(policy.root, 'incoming'),
-        perms: perms.incoming,
-        noOverwrite: true,
-      });
-    }
   }
   return { user: name, class: cls, vfs: new VirtualFs(mounts), home: '/' };
+}
+
+/**
+ * The anonymous mount table, built once per server (keyed by its shared permissions object) rather
+ * than per login: every anonymous session has the same mounts, and their path strings and objects
+ * otherwise stay alive for each session's lifetime. Mounts are never modified.
+ */
+const anonymousTables = new WeakMap<object, { root: string; upload: boolean; mounts: readonly Mount[] }>();
+
+function anonymousMounts(
+  policy: FtpAccountPolicy,
+  perms: Record<keyof ClassPermissions, Permissions>,
+): readonly Mount[] {
+  const upload = policy.anonymousUpload === true;
+  const cached = anonymousTables.get(perms);
+  if (cached && cached.root === policy.root && cached.upload === upload) return cached.mounts;
+  const mounts: Mount[] = [{ path: '/pub', dir: path.join(policy.root, 'pub'), perms: perms.anonymous }];
+  if (upload) {
+    mounts.push({
+      path: '/incoming',
+      dir: path.join(policy.root, 'incoming'),
+      perms: perms.incoming,
+      noOverwrite: true,
+    });
+  }
+  // in VirtualFs order (deepest first), so that each session's VirtualFs takes it as it is
+  mounts.sort((a, b) => b.path.length - a.path.length);
+  anonymousTables.set(perms, { root: policy.root, upload, mounts });
+  return mounts;
 }
 
 export type LoginResult =

@@ -19,7 +19,13 @@ export interface Entry {
 }
 
 export const MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique', 'unix.mode'] as const;
-export const DEFAULT_MLST_FACTS = ['type', 'size', 'modify', 'perm', 'unique'];
+export const DEFAULT_MLST_FACTS: readonly string[] = Object.freeze([
+  'type',
+  'size',
+  'modify',
+  'perm',
+  'unique',
+]);
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const SIX_MONTHS_MS = 180 * 24 * 3600 * 1000;

@@ -177,6 +177,7 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
     emitSession: (ev: FtpSessionEvent) => {
       if (emitter.listenerCount('session') > 0) emitter.emit('session', ev);
     },
+    observed: () => emitter.listenerCount('session') > 0,
   };
 
   const tcp: TcpServerHandle = await listenTcp({
@@ -190,7 +191,8 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
     onConnection(socket) {
       const session = new FtpSession(socket, ctx);
       live.set(socket, session);
-      socket.once('close', () => live.delete(socket));
+      // 'close' comes once: `on` spares the per-socket wrapper objects `once` allocates
+      socket.on('close', () => live.delete(socket));
     },
     onShutdown(socket) {
       const session = live.get(socket);

@@ -100,6 +100,8 @@ export interface SessionContext {
   listings: ListingCache;
   greeting: string;
   emitSession(ev: FtpSessionEvent): void;
+  /** false when nobody listens for session events: the session then builds none */
+  observed?(): boolean;
 }
 
 /** A transfer as a command describes it; the session does the data connection, 150 and 226/426. */
@@ -153,7 +155,8 @@ export class FtpSession {
   type: 'A' | 'I' = 'A';
   restOffset = 0;
   renameFrom: string | undefined;
-  mlstFacts: string[] = [...DEFAULT_MLST_FACTS];
+  /** shared default until OPTS MLST replaces it (never changed in place: one array per server, not per session) */
+  mlstFacts: readonly string[] = DEFAULT_MLST_FACTS;
   pbszDone = false;
   prot: 'C' | 'P' = 'C';
   epsvAll = false;
@@ -251,6 +254,7 @@ export class FtpSession {
   }
 
   emit(event: FtpSessionEvent['event'], transfer?: FtpTransferInfo): void {
+    if (this.ctx.observed?.() === false) return;
     const info = this.info();
     if (transfer) info.transfer = { ...transfer };
     this.ctx.emitSession({ event, ...info });

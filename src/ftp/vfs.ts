@@ -73,11 +73,14 @@ export function isInside(child: string, parent: string): boolean {
 
 export class VirtualFs {
   readonly mounts: readonly Mount[];
-  private readonly realRoots = new Map<Mount, Promise<string>>();
+  /** created on first use: a session that never touches a file keeps no Map */
+  private realRoots: Map<Mount, Promise<string>> | undefined;
 
-  constructor(mounts: Mount[]) {
-    // deepest first, so /pub/x finds /pub before /
-    this.mounts = [...mounts].sort((a, b) => b.path.length - a.path.length);
+  constructor(mounts: readonly Mount[]) {
+    // deepest first, so /pub/x finds /pub before /; a table already in that order (the shared
+    // anonymous one) is kept as it is: sorting allocates, and this runs on every login
+    const ordered = mounts.every((m, i) => i === 0 || mounts[i - 1]!.path.length >= m.path.length);
+    this.mounts = ordered ? mounts : [...mounts].sort((a, b) => b.path.length - a.path.length);
   }
 
   /** See {@link resolveVirtualPath}. */
@@ -113,11 +116,12 @@ export class VirtualFs {
 
   /** The mount's root directory with symbolic links resolved (cached). */
   realRoot(mount: Mount): Promise<string> {
-    let p = this.realRoots.get(mount);
+    const roots = (this.realRoots ??= new Map());
+    let p = roots.get(mount);
     if (!p) {
       p = realpath(mount.dir);
-      p.catch(() => this.realRoots.delete(mount));
-      this.realRoots.set(mount, p);
+      p.catch(() => roots.delete(mount));
+      roots.set(mount, p);
     }
     return p;
   }

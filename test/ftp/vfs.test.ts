@@ -1,6 +1,7 @@
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { classPermissions, identityFor } from '../../src/ftp/accounts.js';
 import { Permissions } from '../../src/ftp/permissions.js';
 import { resolveVirtualPath, VirtualFs } from '../../src/ftp/vfs.js';
 import { tempDir } from '../helpers/net.js';
@@ -173,5 +174,24 @@ describe('VirtualFs', () => {
 
   it('left the canary untouched', async () => {
     expect(await readFile(path.join(base, 'canary.txt'), 'utf8')).toBe('canary');
+  });
+});
+
+describe('anonymous identities', () => {
+  it('share one mount table per server, deepest first, each with its own VirtualFs', async () => {
+    const { dir: root, cleanup } = await tempDir('vfs-anon-');
+    const policy = { root, anonymousUpload: true };
+    const perms = classPermissions(policy);
+    const a = await identityFor('anonymous', 'anonymous', policy, perms);
+    const b = await identityFor('anonymous', 'anonymous', policy, perms);
+    expect(a.vfs).not.toBe(b.vfs);
+    expect(a.vfs.mounts).toBe(b.vfs.mounts);
+    expect(a.vfs.mounts.map((m) => m.path)).toEqual(['/incoming', '/pub']);
+    expect(a.vfs.mountOf('/incoming/x')?.dir).toBe(path.join(root, 'incoming'));
+    expect(a.vfs.mountOf('/pub/x')?.perms).toBe(perms.anonymous);
+    // another policy with the same permissions object gets its own table
+    const c = await identityFor('anonymous', 'anonymous', { root, anonymousUpload: false }, perms);
+    expect(c.vfs.mounts.map((m) => m.path)).toEqual(['/pub']);
+    await cleanup();
   });
 });
