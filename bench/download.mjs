@@ -9,6 +9,7 @@
 //    `curl -o`. CPU seconds (user + sys of the child, from bash's `times`) of each and the ratio
 //    (target ≤ 2), best and median of N (CPU time on a shared machine is noisy).
 // Both peers run in the same process tree, against the same nginx, on the same file.
+// netkit runs as a user's shell runs it: the launcher file itself (see bin/netkit.cjs), not `node FILE`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
@@ -104,8 +105,7 @@ export default async function main(args = []) {
     const limit = (sizeMiB * MiB) / (conns * rateMiB * MiB);
     const ours = await best(runs, async () => {
       await rm(path.join(out, 'ours.bin'), { force: true });
-      const r = await measure(process.execPath, [
-        CLI,
+      const r = await measure(CLI, [
         'download',
         url,
         '-c',
@@ -183,18 +183,7 @@ export default async function main(args = []) {
     const bigUrl = `${fast.url}big.bin`;
     const oursCpu = await best(runs, async () => {
       await rm(path.join(out, 'ours-big.bin'), { force: true });
-      return measure(process.execPath, [
-        CLI,
-        'download',
-        bigUrl,
-        '-c',
-        '1',
-        '-d',
-        out,
-        '-o',
-        'ours-big.bin',
-        '--quiet',
-      ]);
+      return measure(CLI, ['download', bigUrl, '-c', '1', '-d', out, '-o', 'ours-big.bin', '--quiet']);
     });
     const curlCpu = await best(runs, async () => {
       await rm(path.join(out, 'curl-big.bin'), { force: true });

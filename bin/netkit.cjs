@@ -1,5 +1,20 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; [ -n "$NODE_EXTRA_CA_CERTS" ] && exec env -u NODE_EXTRA_CA_CERTS NETKIT_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" node "$0" "$@"; exec node "$0" "$@"
 'use strict';
+// Lines 1-2 are a shell script for the shell and a string and a comment for JavaScript. Node 20
+// parses NODE_EXTRA_CA_CERTS (often the whole system bundle, ~150 certificates) while the process
+// starts, before any script runs: ~85 ms on every command, including the ones that never open a
+// TLS connection (nodejs/node#40524; newer Node releases load them off-thread). So the shell moves
+// the file name aside and netkit adds those certificates itself, on the first TLS handshake that
+// uses Node's default trust (src/core/tls-trust.ts). `node bin/netkit.cjs` skips the shell part
+// and leaves Node's own handling in place.
+const deferredCa = process.env.NETKIT_DEFERRED_CA_CERTS;
+if (deferredCa !== undefined) {
+  delete process.env.NETKIT_DEFERRED_CA_CERTS;
+  // child processes see the environment the user set
+  process.env.NODE_EXTRA_CA_CERTS = deferredCa;
+  globalThis[Symbol.for('netkit.deferredExtraCaCerts')] = deferredCa;
+}
 // The `netkit` launcher. libuv's thread pool (file I/O, fsync, scrypt, DNS) has 4 threads by
 // default, which serialises the servers' durable writes under load. The size must be set before
 // the pool is first used — and the ES module loader itself uses it — so this tiny CommonJS file
@@ -19,5 +34,6 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // server near 2x pyftpdlib's memory with unchanged transfer rates (see the README's benchmarks).
   const ftp = args.indexOf('ftp');
   if (ftp >= 0 && args[ftp + 1] === 'serve') require('node:v8').setFlagsFromString('--max-opt=2');
-  import('../dist/cli/main.js');
+  // the CLI as one pre-linked module (scripts/bundle-cli.mjs): faster start-up than dist/cli/
+  import('../dist/cli-bundle/main.js');
 }

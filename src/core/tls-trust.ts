@@ -5,10 +5,17 @@
  * verification on while `netkit mail send` / `netkit pop3 list` just work against the local lab;
  * `--insecure` (no verification) is only needed for a lab whose data directory is elsewhere.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import tls from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { NetkitError } from './errors.js';
+
+/** node:tls on first use: plain-TCP commands never load it (start-up time) */
+let tlsModule: typeof import('node:tls') | undefined;
+const nodeTls = (): typeof import('node:tls') =>
+  (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof import('node:tls'));
 
 export const DEV_CERT_FILE = path.join('tls', 'dev-cert.pem');
 
@@ -33,5 +40,68 @@ export async function trustedCertificates(dataDir?: string, caFile?: string): Pr
       // no lab certificate here: fine
     }
   }
-  return extra.length ? [...tls.rootCertificates, ...extra] : undefined;
+  if (!extra.length) return undefined;
+  const deferred = deferredExtraCertificates();
+  return [...nodeTls().rootCertificates, ...(deferred ? [deferred] : []), ...extra];
+}
+
+/** Where bin/netkit.cjs leaves NODE_EXTRA_CA_CERTS when it kept the file out of Node's start-up. */
+const DEFERRED_CA_KEY = Symbol.for('netkit.deferredExtraCaCerts');
+
+/** The NODE_EXTRA_CA_CERTS file the launcher deferred, or undefined (Node loaded it, or none is set). */
+export function deferredExtraCaFile(): string | undefined {
+  const file = (globalThis as Record<symbol, unknown>)[DEFERRED_CA_KEY];
+  return typeof file === 'string' && file !== '' ? file : undefined;
+}
+
+let deferredPem: string | null | undefined;
+
+/** The deferred file's certificates, read once; unreadable, it is ignored with Node's own warning. */
+function deferredExtraCertificates(): string | undefined {
+  const file = deferredExtraCaFile();
+  if (file === undefined) return undefined;
+  if (deferredPem === undefined) {
+    try {
+      deferredPem = readFileSync(file, 'latin1');
+    } catch (err) {
+      deferredPem = null;
+      // worded as Node's own warning for this case, which it prints on one line
+      process.stderr.write(
+        `Warning: Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}\n`,
+      );
+    }
+  }
+  return deferredPem ?? undefined;
+}
+
+let defaultContext: SecureContext | undefined;
+
+/**
+ * Stands in for a SecureContext until a handshake reads `.context`: only then are the roots and the
+ * deferred certificates parsed (~85 ms for a system bundle), so a client that is set up for TLS but
+ * only ever speaks plain TCP never pays. Option spreads copy this object, never call the getters.
+ */
+const lazyDefaultContext = {
+  get context(): unknown {
+    defaultContext ??= buildDefaultContext();
+    return (defaultContext as unknown as { context: unknown }).context;
+  },
+  get singleUse(): boolean {
+    return false;
+  },
+} as unknown as SecureContext;
+
+function buildDefaultContext(): SecureContext {
+  const tls = nodeTls();
+  const extra = deferredExtraCertificates();
+  return tls.createSecureContext(extra ? { ca: [...tls.rootCertificates, extra] } : {});
+}
+
+/**
+ * TLS options for a client that trusts Node's default roots (no `ca` of its own): when the launcher
+ * deferred NODE_EXTRA_CA_CERTS, a shared context that adds those certificates, as Node would have;
+ * otherwise nothing (Node's defaults already apply). Spread it before the client's own options.
+ */
+export function defaultTrust(): { secureContext?: SecureContext } {
+  return deferredExtraCaFile() === undefined ? {} : { secureContext: lazyDefaultContext };
 }

@@ -23,6 +23,7 @@ import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
 import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
 import { usePassiveMode } from './client-passive.js';
 import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
@@ -259,6 +260,7 @@ export class FtpClient extends EventEmitter {
       host: opts.host, // for data connections too (basic-ftp issue 166)
     };
     if (opts.ca) secureOptions.ca = opts.ca;
+    else Object.assign(secureOptions, defaultTrust());
     const raw = client.raw;
     const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
       try {

@@ -23,6 +23,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Agent, Dispatcher } from 'undici';
 import { NetkitError } from '../core/errors.js';
+import { defaultTrust } from '../core/tls-trust.js';
 import { redactUrl } from '../core/trace.js';
 import { undiciParts } from './undici-parts.js';
 
@@ -175,7 +176,7 @@ export function proxyDispatcher(
   tls: { insecure?: boolean },
 ): Dispatcher & { direct: Agent } {
   const undici = undiciParts();
-  const tlsOptions = { rejectUnauthorized: !tls.insecure };
+  const tlsOptions = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };
 
   class ProxyRouter extends undici.Dispatcher {
     readonly direct = new undici.Agent(agentOptions);

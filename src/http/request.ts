@@ -18,6 +18,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
+import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactUrl, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
@@ -304,7 +305,7 @@ export class HttpClient extends EventEmitter {
         rejectUnauthorized: !options.insecure,
         timeout,
         ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
-        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+        ...(options.ca !== undefined ? { ca: options.ca } : defaultTrust()),
       };
       const agentOptions = {
         connect,

@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
 import { type Pop3Reply, Pop3ReplyReader } from './pop3-client-reader.js';
 
@@ -168,7 +169,7 @@ export class Pop3Client extends EventEmitter {
             host,
             port,
             rejectUnauthorized: opts.rejectUnauthorized ?? true,
-            ca: opts.ca,
+            ...(opts.ca !== undefined ? { ca: opts.ca } : defaultTrust()),
             servername: opts.servername ?? (net.isIP(host) ? undefined : host),
           })
         : net.connect({ host, port });
@@ -369,7 +370,7 @@ export class Pop3Client extends EventEmitter {
       const s = tls.connect({
         socket: plain,
         rejectUnauthorized: this.opts.rejectUnauthorized ?? true,
-        ca: this.opts.ca,
+        ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : defaultTrust()),
         servername: this.opts.servername ?? (net.isIP(this.host) ? undefined : this.host),
       });
       const t = setTimeout(() => {

@@ -16,6 +16,7 @@
 import { EventEmitter } from 'node:events';
 import nodemailer from 'nodemailer';
 import { NetkitError } from '../core/errors.js';
+import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, type TraceKind, traceEvent } from '../core/trace.js';
 import { assertNoInjection, type ComposedMail, composeMail, type MailMessageOptions } from './compose.js';
 
@@ -188,7 +189,7 @@ export class SmtpSender extends EventEmitter {
       dnsTimeout: timeout,
       tls: {
         rejectUnauthorized: !o.tlsInsecure,
-        ...(o.ca !== undefined ? { ca: o.ca } : {}),
+        ...(o.ca !== undefined ? { ca: o.ca } : defaultTrust()),
         ...(o.servername !== undefined ? { servername: o.servername } : {}),
       },
       logger: traceLogger(this, conn, server),

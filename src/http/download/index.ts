@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
+import { defaultTrust } from '../../core/tls-trust.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
@@ -224,7 +225,7 @@ class DownloadJob {
     };
     const agentOptions = {
       connections: this.opts.connections,
-      connect: { rejectUnauthorized: !options.insecure, timeout: this.opts.timeoutMs },
+      connect: { ...defaultTrust(), rejectUnauthorized: !options.insecure, timeout: this.opts.timeoutMs },
       headersTimeout: this.opts.timeoutMs,
       bodyTimeout: this.opts.timeoutMs,
       maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,

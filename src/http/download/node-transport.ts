@@ -20,6 +20,7 @@ import http from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
+import { defaultTrust } from '../../core/tls-trust.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -73,6 +74,7 @@ export class NodeTransport implements Transport {
       // loaded on first use: TLS costs start-up that plain-http downloads never need
       this.httpsModule ??= createRequire(import.meta.url)('node:https') as typeof import('node:https');
       this.httpsAgent ??= new this.httpsModule.Agent({
+        ...defaultTrust(),
         keepAlive: true,
         maxSockets: this.opts.connections,
         rejectUnauthorized: this.opts.rejectUnauthorized ?? true,
