@@ -65,11 +65,12 @@ async function rssMiB(pid) {
 // ---- the servers ----
 
 async function startNetkit(tmp) {
+  // as a user's shell runs it (the launcher file itself), unless node flags are being tried
+  const [cmd, ...pre] = nodeFlags.length ? [process.execPath, ...nodeFlags, CLI] : [CLI];
   const child = spawn(
-    process.execPath,
+    cmd,
     [
-      ...nodeFlags,
-      CLI,
+      ...pre,
       'ftp',
       'serve',
       '--port',

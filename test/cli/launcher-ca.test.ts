@@ -2,7 +2,7 @@
 // out of Node's start-up, and netkit adds its certificates on the first TLS handshake instead.
 // The launcher is executed as a user's shell runs it (the file itself, not `node FILE`).
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -69,6 +69,28 @@ describe('the launcher and NODE_EXTRA_CA_CERTS', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^Warning: Ignoring extra certs from `.*missing\.pem`, load failed: ENOENT/);
     expect(lines[1]).toMatch(/not trusted/);
+  });
+
+  it('hands node its arguments as given, the deferred file and a heap trim threshold', async () => {
+    // a stand-in `node` first on PATH shows exactly what the shell line executes
+    const bin = path.join(dir, 'fake-bin');
+    await mkdir(bin);
+    const fake = path.join(bin, 'node');
+    await writeFile(
+      fake,
+      '#!/bin/sh\nprintf \'%s|\' "$@"; echo; echo "extra=${NODE_EXTRA_CA_CERTS-unset} deferred=$NETKIT_DEFERRED_CA_CERTS trim=$MALLOC_TRIM_THRESHOLD_"\n',
+    );
+    await chmod(fake, 0o755);
+    const PATH = `${bin}:${process.env.PATH}`;
+    const args = ['http', 'get', 'a b', "it's", '$HOME'];
+    const r = await launch(args, { PATH, NODE_EXTRA_CA_CERTS: bundle });
+    expect(r.stdout).toBe(`${[CLI, ...args].join('|')}|\nextra=unset deferred=${bundle} trim=268435456\n`);
+    const plain = await launch(['ip'], {
+      PATH,
+      NODE_EXTRA_CA_CERTS: undefined,
+      MALLOC_TRIM_THRESHOLD_: '4096',
+    });
+    expect(plain.stdout).toBe(`${CLI}|ip|\nextra=unset deferred= trim=4096\n`);
   });
 
   it('is a shell script for the shell and plain JavaScript for node', () => {
