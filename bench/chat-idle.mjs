@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './_net.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
-const CLI = path.join(path.resolve(path.dirname(HERE), '..'), 'dist/cli/main.js');
+// the launcher file, run as a user's shell runs it (see bin/netkit.cjs)
+const CLI = path.join(path.resolve(path.dirname(HERE), '..'), 'bin/netkit.cjs');
 
 // ---------------------------------------------------------------- worker
 
@@ -110,7 +111,7 @@ async function startServer(kind) {
   const cmd =
     kind === 'ncat'
       ? `exec ncat -v -l --chat --max-conns 100000 127.0.0.1 ${port}`
-      : `exec "${process.execPath}" "${CLI}" chat serve --port 0 --json --quiet --max-clients 100000 --max-per-ip 100000`;
+      : `exec "${CLI}" chat serve --port 0 --json --quiet --max-clients 100000 --max-per-ip 100000`;
   const child = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn) 2>/dev/null; ${cmd}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

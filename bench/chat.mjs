@@ -32,7 +32,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './_net.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
-const CLI = path.join(path.resolve(path.dirname(HERE), '..'), 'dist/cli/main.js');
+// the launcher file, run as a user's shell runs it (see bin/netkit.cjs)
+const CLI = path.join(path.resolve(path.dirname(HERE), '..'), 'bin/netkit.cjs');
 const SYNC = Buffer.from('SyNc'); // no prefix of it is also a suffix, so split-chunk search is exact
 const PAD = 'lorem ipsum dolor sit amet';
 
@@ -212,7 +213,7 @@ async function startServer(kind) {
   const cmd =
     kind === 'ncat'
       ? `exec ncat -v -l --chat --max-conns 100000 127.0.0.1 ${port}`
-      : `exec "${process.execPath}" ${process.env.BENCH_NODE_FLAGS ?? ''} "${CLI}" chat serve --port 0 --json --quiet` +
+      : `exec ${process.env.BENCH_NODE_FLAGS ? `"${process.execPath}" ${process.env.BENCH_NODE_FLAGS} ` : ''}"${CLI}" chat serve --port 0 --json --quiet` +
         ' --rate 0 --history 0 --max-clients 100000 --max-per-ip 100000 --max-queue 64M';
   const child = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn) 2>/dev/null; ${cmd}`], {
     stdio: ['ignore', 'pipe', 'pipe'],

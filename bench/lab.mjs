@@ -48,9 +48,10 @@ async function time(fn, runs = 5) {
 async function startupTime() {
   const data = await mkdtemp(path.join(os.tmpdir(), 'netkit-lab-bench-'));
   const t0 = performance.now();
+  // the launcher file, run as a user's shell runs it (see bin/netkit.cjs)
   const child = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin/netkit.cjs'), 'lab', '--data', data, '--port-offset', '30000', '--json'],
+    path.join(ROOT, 'bin/netkit.cjs'),
+    ['lab', '--data', data, '--port-offset', '30000', '--json'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

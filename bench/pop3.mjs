@@ -69,9 +69,10 @@ async function fillMaildir(dir, count, size) {
 
 /** Start `netkit pop3 serve` and read its --json listening line. */
 async function startNetkit(dataDir) {
+  // the launcher file, run as a user's shell runs it (see bin/netkit.cjs)
   const child = spawn(
-    process.execPath,
-    [CLI, 'pop3', 'serve', '--port', '0', '--data', dataDir, '--auth-accept-any', '--json'],
+    CLI,
+    ['pop3', 'serve', '--port', '0', '--data', dataDir, '--auth-accept-any', '--json'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise((resolve, reject) => {

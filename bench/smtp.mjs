@@ -72,10 +72,10 @@ function stopChild(child) {
 
 async function startNetkit(tmp) {
   const data = path.join(tmp, 'netkit-data');
+  // the launcher file, run as a user's shell runs it (see bin/netkit.cjs)
   const child = spawn(
-    process.execPath,
+    CLI,
     [
-      CLI,
       'smtp',
       'serve',
       '--port',
