@@ -10,6 +10,7 @@ import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { type MessageView, parseMessage, saveAttachments, viewToJson } from '../mail/message-view.js';
 import { type SendMailResult, sendMail } from '../mail/send.js';
+import { terminalSafe } from '../mail/terminal-text.js';
 import {
   action,
   bold,
@@ -77,14 +78,9 @@ function printSendResult(r: SendMailResult, opts: SendOpts): void {
   for (const c of r.cids) process.stdout.write(`inline ${c.filename}: cid:${c.cid}\n`);
 }
 
-/** Terminal safety: a received message must not drive the terminal (escape sequences, CR tricks). */
-function printable(s: string): string {
-  return s
-    .replace(/\r\n/g, '\n')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) =>
-      c === '\r' ? '' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-    );
-}
+/** Terminal safety (see terminal-text.ts): one-line values, and bodies that keep their line breaks. */
+const printable = (s: string): string => terminalSafe(s);
+const printableBody = (s: string): string => terminalSafe(s, { multiline: true });
 
 function printView(v: MessageView, allHeaders: boolean): void {
   const out: string[] = [];
@@ -92,7 +88,7 @@ function printView(v: MessageView, allHeaders: boolean): void {
     if (val) out.push(`${bold(`${k}:`.padEnd(12))}${printable(val)}`);
   };
   if (allHeaders) {
-    for (const h of v.headers) out.push(`${bold(`${h.name}:`)} ${printable(h.value)}`);
+    for (const h of v.headers) out.push(`${bold(`${printable(h.name)}:`)} ${printable(h.value)}`);
   } else {
     field('From', v.from);
     field('To', v.to.join(', '));
@@ -103,8 +99,10 @@ function printView(v: MessageView, allHeaders: boolean): void {
     field('Message-ID', v.messageId);
   }
   out.push(`${bold('Size:'.padEnd(12))}${formatBytes(v.size)}`);
-  if (v.text !== undefined) out.push('', bold('--- text/plain ---'), printable(v.text).replace(/\n+$/, ''));
-  if (v.html !== undefined) out.push('', bold('--- text/html ---'), printable(v.html).replace(/\n+$/, ''));
+  if (v.text !== undefined)
+    out.push('', bold('--- text/plain ---'), printableBody(v.text).replace(/\n+$/, ''));
+  if (v.html !== undefined)
+    out.push('', bold('--- text/html ---'), printableBody(v.html).replace(/\n+$/, ''));
   if (v.attachments.length) {
     out.push('', bold(`--- attachments (${v.attachments.length}) ---`));
     const width = Math.max(...v.attachments.map((a) => printable(a.filename ?? '(no name)').length));
@@ -112,7 +110,7 @@ function printView(v: MessageView, allHeaders: boolean): void {
       const name = printable(a.filename ?? '(no name)').padEnd(width);
       const cid = a.contentId ? `  inline cid:${printable(a.contentId)}` : '';
       out.push(
-        `${String(i + 1).padStart(3)}  ${name}  ${a.mimeType.padEnd(24)} ${formatBytes(a.size).padStart(9)}${cid}`,
+        `${String(i + 1).padStart(3)}  ${name}  ${printable(a.mimeType).padEnd(24)} ${formatBytes(a.size).padStart(9)}${cid}`,
       );
     });
   }
@@ -272,7 +270,7 @@ no control characters) and never overwrite an existing file.`,
           if (saved) {
             for (const s of saved)
               process.stdout.write(
-                `saved ${printable(s.path)} (${formatBytes(s.size)})${s.original !== s.filename ? ` from ${JSON.stringify(s.original)}` : ''}\n`,
+                `saved ${printable(s.path)} (${formatBytes(s.size)})${s.original !== s.filename ? ` from "${printable(s.original ?? '')}"` : ''}\n`,
               );
           }
         },

@@ -17,6 +17,7 @@ import { formatTrace } from '../core/trace.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
 import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
+import { terminalSafe } from '../mail/terminal-text.js';
 import {
   action,
   durationOption,
@@ -112,9 +113,12 @@ function table(rows: string[][], align: Array<'l' | 'r'>): string {
     .join('\n');
 }
 
-/** One line per character cell: no control characters from a hostile message reach the terminal. */
+/**
+ * One line per character cell: no control, C1 or bidi/zero-width character from a hostile message
+ * reaches the terminal (they are shown escaped, see terminal-text.ts).
+ */
 function cell(s: string | undefined, max = 40): string {
-  const t = (s ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  const t = terminalSafe(s ?? '');
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
 

@@ -16,8 +16,10 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { domainToASCII } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { NetkitError } from '../core/errors.js';
 
 /** A file to attach: a path (read by us), or content in memory with a file name. */
@@ -78,6 +80,13 @@ export interface ComposedMail {
 }
 
 const INJECTION = /[\r\n\0]/;
+/** RFC 5322 §2.1.1: a line is at most 998 octets without its CRLF. */
+const MAX_LINE = 998;
+/**
+ * Folding happens only at white space, so a run this long cannot be brought under MAX_LINE next to
+ * its header name; nodemailer leaves such an ASCII run as it is.
+ */
+const UNFOLDABLE = /\S{900,}/;
 const HEADER_NAME = /^[!-9;-~]+$/; // RFC 5322 ftext: printable ASCII except ':'
 const CID_RE = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]+$/;
 const ADDRESS_RE = /^[^\s<>()[\],;:"@\\]+@[^\s<>()[\],;:"@\\]+$/u;
@@ -138,6 +147,22 @@ export function checkAddresses(what: string, value: string): string[] {
     throw new NetkitError('NETKIT_INVALID_INPUT', `${what}: ${describe(value)} is not a mail address`);
   }
   return out;
+}
+
+/**
+ * The envelope form of an address: an internationalised domain (`x@bücher.de`) becomes its A-label
+ * (`x@xn--bcher-kva.de`, RFC 5890), as nodemailer already writes it in the headers. A non-ASCII
+ * domain in MAIL FROM / RCPT TO would otherwise need SMTPUTF8 (RFC 6531), which many servers lack
+ * and nodemailer does not check before sending the 8-bit command anyway.
+ */
+export function envelopeAddress(what: string, address: string): string {
+  const at = address.lastIndexOf('@');
+  const domain = address.slice(at + 1);
+  if (/^[\x21-\x7e]*$/.test(domain)) return address;
+  const ascii = domainToASCII(domain);
+  if (!ascii)
+    throw new NetkitError('NETKIT_INVALID_INPUT', `${what}: ${describe(address)} has an invalid domain`);
+  return `${address.slice(0, at + 1)}${ascii}`;
 }
 
 /** Normalise the `headers` option to pairs, checking names and values. */
@@ -234,10 +259,11 @@ export function defaultFrom(): string {
  */
 export function validateMessage(opts: MailMessageOptions): { from: string; to: string[] } {
   const from = opts.from ?? defaultFrom();
-  const [sender] = checkAddresses('from', from);
+  const sender = envelopeAddress('from', checkAddresses('from', from)[0]!);
   const rcpts: string[] = [];
   for (const field of ['to', 'cc', 'bcc'] as const) {
-    for (const v of list(opts[field])) rcpts.push(...checkAddresses(field, v));
+    for (const v of list(opts[field]))
+      rcpts.push(...checkAddresses(field, v).map((a) => envelopeAddress(field, a)));
   }
   for (const v of list(opts.replyTo)) checkAddresses('reply-to', v);
   if (rcpts.length === 0) throw new NetkitError('NETKIT_USAGE', 'no recipients: give --to, --cc or --bcc');
@@ -261,7 +287,30 @@ export function validateMessage(opts: MailMessageOptions): { from: string; to: s
     }
     if (img.path !== undefined) assertNoInjection('inline file name', path.basename(img.path));
   }
-  return { from: sender!, to: [...new Set(rcpts)] };
+  return { from: sender, to: [...new Set(rcpts)] };
+}
+
+/**
+ * Refuse a message with a line over 998 octets (RFC 5322 §2.1.1): servers may reject it, truncate
+ * it or wrap it and break the header. Bodies are QP/base64-encoded by nodemailer, so only a header
+ * the composer cannot fold (an unbroken display name or `--header` value) gets here.
+ * @throws NetkitError NETKIT_INVALID_INPUT
+ */
+function checkLineLengths(message: Buffer): void {
+  let start = 0;
+  while (start < message.length) {
+    let end = message.indexOf(10, start);
+    if (end === -1) end = message.length;
+    const len = end - start - (end > start && message[end - 1] === 13 ? 1 : 0);
+    if (len > MAX_LINE) {
+      const line = message.subarray(start, start + 60).toString('utf8');
+      throw new NetkitError(
+        'NETKIT_INVALID_INPUT',
+        `a header line would be ${len} octets, over the 998 allowed (RFC 5322 §2.1.1), and has no space to fold at: ${describe(line)}`,
+      );
+    }
+    start = end + 1;
+  }
 }
 
 /** Validate, read the files, and build the message bytes. No network I/O. */
@@ -289,14 +338,25 @@ export async function composeMail(opts: MailMessageOptions): Promise<ComposedMai
     cids.push({ cid, filename: part.filename });
     attachments.push({ ...part, cid });
   }
-  const headers = parseHeaders(opts.headers).map(([key, value]) => ({ key, value }));
+  const headers: Array<{ key: string; value: string | { prepared: true; foldLines: true; value: string } }> =
+    parseHeaders(opts.headers).map(([key, value]) => ({ key, value }));
+  let subject = opts.subject;
+  if (subject !== undefined && UNFOLDABLE.test(subject)) {
+    // nodemailer would write a long ASCII word as is, past the line limit; encoded words (RFC 2047)
+    // may be split anywhere, so the subject goes out as a run of short ones that fold cleanly
+    headers.push({
+      key: 'Subject',
+      value: { prepared: true, foldLines: true, value: encodeWord(subject, 'Q', 52) },
+    });
+    subject = undefined;
+  }
   const composer = new MailComposer({
     from: opts.from ?? defaultFrom(),
     to: list(opts.to),
     cc: list(opts.cc),
     bcc: list(opts.bcc),
     replyTo: list(opts.replyTo),
-    subject: opts.subject,
+    subject,
     text,
     html,
     attachments,
@@ -311,5 +371,6 @@ export async function composeMail(opts: MailMessageOptions): Promise<ComposedMai
   // Bcc must never be written: MimeNode drops it unless keepBcc is set, and we never set it
   node.keepBcc = false;
   const message = await node.build();
+  checkLineLengths(message);
   return { message, messageId: node.messageId(), envelope, cids };
 }

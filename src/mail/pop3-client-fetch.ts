@@ -77,7 +77,22 @@ async function readState(file: string): Promise<StateFile> {
   return { version: 1, accounts: {} };
 }
 
-/** Durably write `data` as DIR/NAME.eml (or NAME-2.eml…), never replacing a file. */
+/** True when `file` already holds exactly `data` (a message saved by an earlier run). */
+async function sameContent(file: string, data: Buffer): Promise<boolean> {
+  try {
+    if ((await stat(file)).size !== data.length) return false;
+    return (await readFile(file)).equals(data);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Durably write `data` as DIR/NAME.eml (or NAME-2.eml…), never replacing a file. When a name is taken
+ * by the very same bytes, that file is the message already saved — by a run that crashed before it
+ * could record the UIDL in the state file, or a fetch without `--new-only` — and it is reused
+ * instead of leaving a duplicate `NAME-2.eml`.
+ */
 async function writeEml(dir: string, base: string, data: Buffer): Promise<string> {
   const tmp = path.join(dir, `.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const fh = await open(tmp, 'wx', 0o600);
@@ -96,6 +111,7 @@ async function writeEml(dir: string, base: string, data: Buffer): Promise<string
         return file;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (await sameContent(file, data)) return file;
       }
     }
   } finally {

@@ -15,6 +15,7 @@
  * `+OK`, `-ERR` or a SASL continuation `+ `.
  */
 import { NetkitError } from '../core/errors.js';
+import { terminalSafe } from './terminal-text.js';
 
 export interface Pop3Reply {
   /** true for `+OK` (and for a SASL continuation) */
@@ -64,7 +65,7 @@ export function parseStatusLine(line: string): Pop3Reply {
     return { ok: true, continuation: true, text: line.slice(2), line };
   } else {
     const shown = line.length > 80 ? `${line.slice(0, 80)}…` : line;
-    throw new NetkitError('NETKIT_PROTOCOL', `not a POP3 reply: ${JSON.stringify(shown)}`);
+    throw new NetkitError('NETKIT_PROTOCOL', `not a POP3 reply: ${terminalSafe(JSON.stringify(shown))}`);
   }
   rest = rest.replace(/^\s+/, '');
   const reply: Pop3Reply = { ok, text: rest, line };
@@ -145,7 +146,10 @@ export class Pop3ReplyReader {
         case State.Status: {
           if (this.expected.length === 0) {
             const shown = chunk.subarray(pos, pos + 60).toString('latin1');
-            throw new NetkitError('NETKIT_PROTOCOL', `unexpected data from server: ${JSON.stringify(shown)}`);
+            throw new NetkitError(
+              'NETKIT_PROTOCOL',
+              `unexpected data from server: ${terminalSafe(JSON.stringify(shown))}`,
+            );
           }
           const lf = chunk.indexOf(LF, pos);
           const end = lf === -1 ? len : lf;

@@ -19,6 +19,7 @@ import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
 import { type Pop3Reply, Pop3ReplyReader } from './pop3-client-reader.js';
+import { terminalSafe } from './terminal-text.js';
 
 export interface Pop3ConnectOptions {
   /** default 127.0.0.1 */
@@ -57,7 +58,8 @@ export class Pop3Error extends NetkitError {
       reply.code === 'AUTH' || (!notCredentials && (verb === 'PASS' || verb === 'AUTH' || verb === 'APOP'));
     const code: NetkitErrorCode = authFailure ? 'NETKIT_AUTH' : 'NETKIT_PROTOCOL';
     const tag = reply.code ? `[${reply.code}] ` : '';
-    super(code, `${command}: -ERR ${tag}${reply.text}`.trimEnd());
+    // the server's text reaches a terminal (the CLI's error line): escape what could drive it
+    super(code, `${command}: -ERR ${tag}${terminalSafe(reply.text)}`.trimEnd());
     this.name = 'Pop3Error';
     this.serverText = reply.text;
     this.responseCode = reply.code;
@@ -98,7 +100,10 @@ function parseNumbers(what: string, text: string, count: number): number[] {
   const parts = text.trim().split(/\s+/);
   const nums = parts.slice(0, count).map(Number);
   if (parts.length < count || nums.some((n) => !Number.isSafeInteger(n) || n < 0)) {
-    throw new NetkitError('NETKIT_PROTOCOL', `malformed ${what} reply: ${JSON.stringify(text)}`);
+    throw new NetkitError(
+      'NETKIT_PROTOCOL',
+      `malformed ${what} reply: ${terminalSafe(JSON.stringify(text))}`,
+    );
   }
   return nums;
 }
@@ -234,7 +239,9 @@ export class Pop3Client extends EventEmitter {
   }
 
   private trace(kind: 'connect' | 'disconnect' | 'in' | 'out' | 'error' | 'info', text: string): void {
-    traceEvent(this, 'pop3', this.conn, kind, text, kind === 'connect' ? this.peer : undefined);
+    // server lines (and errors quoting them) are printed by `--trace`: no escape sequence gets through
+    const shown = terminalSafe(text);
+    traceEvent(this, 'pop3', this.conn, kind, shown, kind === 'connect' ? this.peer : undefined);
   }
 
   private onData(chunk: Buffer): void {
@@ -467,7 +474,8 @@ export class Pop3Client extends EventEmitter {
   async uidl(n?: number): Promise<Pop3UidlEntry[] | Pop3UidlEntry> {
     const parse = (l: string): Pop3UidlEntry => {
       const m = /^\s*(\d+)\s+([\x21-\x7e]{1,70})\s*$/.exec(l);
-      if (!m) throw new NetkitError('NETKIT_PROTOCOL', `malformed UIDL reply: ${JSON.stringify(l)}`);
+      if (!m)
+        throw new NetkitError('NETKIT_PROTOCOL', `malformed UIDL reply: ${terminalSafe(JSON.stringify(l))}`);
       return { n: Number(m[1]), uid: m[2]! };
     };
     if (n !== undefined) {

@@ -78,7 +78,13 @@ describe('the launcher and NODE_EXTRA_CA_CERTS', () => {
     const fake = path.join(bin, 'node');
     await writeFile(
       fake,
-      '#!/bin/sh\nprintf \'%s|\' "$@"; echo; echo "extra=${NODE_EXTRA_CA_CERTS-unset} deferred=$NETKIT_DEFERRED_CA_CERTS trim=$MALLOC_TRIM_THRESHOLD_"\n',
+      [
+        '#!/bin/sh',
+        'printf \'%s|\' "$@"; echo',
+        'extra=unset; [ -n "$NODE_EXTRA_CA_CERTS" ] && extra=$NODE_EXTRA_CA_CERTS',
+        'echo "extra=$extra deferred=$NETKIT_DEFERRED_CA_CERTS trim=$MALLOC_TRIM_THRESHOLD_"',
+        '',
+      ].join('\n'),
     );
     await chmod(fake, 0o755);
     const PATH = `${bin}:${process.env.PATH}`;

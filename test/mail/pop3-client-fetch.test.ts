@@ -3,7 +3,7 @@
  * size is saved but never deleted; a server dying mid-fetch leaves the state file with exactly the
  * messages saved so far and nothing marked for deletion that was not saved.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,14 +143,35 @@ describe('fetchMessages', () => {
     // another account in the same directory has its own memory
     const other = await fetchMessages(client, { out: tmp.dir, newOnly: true, account: 'b' });
     expect(other.messages).toHaveLength(3);
+    // the same bytes under the same UIDL are the file already there, not a second copy
     expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.eml')).sort()).toEqual([
-      'uid-1-2.eml',
       'uid-1.eml',
-      'uid-2-2.eml',
+      'uid-2.eml',
+      'uid-3.eml',
+    ]);
+    await client.quit();
+  });
+
+  it('a re-fetch after a crash before the state was written reuses the saved file, no duplicate', async () => {
+    const { tmp, client } = await setup({});
+    await fetchMessages(client, { out: tmp.dir, newOnly: true, account: 'a' });
+    // the crash: the message was saved but its UIDL never reached the state file
+    await writeFile(path.join(tmp.dir, FETCH_STATE_FILE), '{"version":1,"accounts":{}}\n');
+    // and a different message that happens to want the same name must still get its own file
+    await writeFile(path.join(tmp.dir, 'uid-3.eml'), 'not the same message');
+    const again = await fetchMessages(client, { out: tmp.dir, newOnly: true, account: 'a', delete: true });
+    await client.quit();
+    expect(again.messages.map((m) => [path.basename(m.file), m.verified, m.deleted])).toEqual([
+      ['uid-1.eml', true, true],
+      ['uid-2.eml', true, true],
+      ['uid-3-2.eml', true, true],
+    ]);
+    expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.eml')).sort()).toEqual([
+      'uid-1.eml',
       'uid-2.eml',
       'uid-3-2.eml',
       'uid-3.eml',
     ]);
-    await client.quit();
+    expect(await readFile(path.join(tmp.dir, 'uid-3-2.eml'), 'utf8')).toBe(MSGS[2]);
   });
 });

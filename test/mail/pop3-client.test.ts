@@ -157,6 +157,23 @@ describe('Pop3Client with misbehaving servers', () => {
     c.close();
   });
 
+  it('escapes control and bidi characters of server text in errors and traces', async () => {
+    const { port } = await scripted('+OK \u001b]0;owned\u0007hi\r\n', (line, s) => {
+      if (line.startsWith('USER')) s.write('-ERR \u001b[2J\u009b31m\u202eno such user\r\n');
+      else if (line === 'QUIT') s.end('+OK bye\r\n');
+    });
+    const events: TraceEvent[] = [];
+    const c = await Pop3Client.connect({ port, onTrace: (e) => events.push(e) });
+    const err = await c.user('bob').catch((e) => e);
+    expect(err).toBeInstanceOf(Pop3Error);
+    expect(err.message).toBe('USER bob: -ERR \\x1b[2J\\x9b31m\\u202eno such user');
+    expect(err.serverText).toBe('\u001b[2J\u009b31m\u202eno such user'); // the raw text stays available
+    await c.quit();
+    const text = events.map((e) => e.text).join('\n');
+    expect(text).toContain('+OK \\x1b]0;owned\\x07hi');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+  });
+
   it('refuses CR/LF in arguments before sending anything', async () => {
     const { port, received } = await scripted('+OK hi\r\n', simple);
     const c = await Pop3Client.connect({ port });

@@ -128,6 +128,51 @@ describe('composeMail', () => {
   });
 });
 
+describe('RFC 5322 limits and internationalised addresses', () => {
+  const longestLine = (m: Buffer) =>
+    Math.max(
+      ...m
+        .toString('latin1')
+        .split('\r\n')
+        .map((l) => l.length),
+    );
+
+  it('keeps every line within 998 octets: an unbroken long subject goes out as encoded words', async () => {
+    const subject = `${'B'.repeat(1200)} tail`;
+    const r = await composeMail({ from: 'a@lab', to: 'b@lab', subject, text: 'hi' });
+    expect(longestLine(r.message)).toBeLessThanOrEqual(998);
+    expect((await PostalMime.parse(r.message)).subject).toBe(subject);
+    // a short ASCII subject is left as it was
+    const plain = await composeMail({ from: 'a@lab', to: 'b@lab', subject: 'hello there', text: 'hi' });
+    expect(plain.message.toString()).toMatch(/^Subject: hello there\r$/m);
+  });
+
+  it('refuses a header value that cannot be folded under 998 octets, naming it', async () => {
+    for (const extra of [
+      { headers: [`X-Long: ${'a'.repeat(1500)}`] },
+      { from: `${'N'.repeat(1100)} <a@lab>` },
+    ]) {
+      const err = await composeMail({ from: 'a@lab', to: 'b@lab', text: 'hi', ...extra }).catch((e) => e);
+      expect(err?.code, JSON.stringify(extra).slice(0, 40)).toBe('NETKIT_INVALID_INPUT');
+      expect(err.message).toMatch(/over the 998 allowed \(RFC 5322/);
+    }
+  });
+
+  it('writes internationalised domains into the envelope as A-labels, as in the headers', async () => {
+    const r = await composeMail({
+      from: 'zoë@bücher.de',
+      to: 'x@bücher.de',
+      bcc: 'y@mañana.example',
+      text: 'hi',
+    });
+    expect(r.envelope).toEqual({
+      from: 'zoë@xn--bcher-kva.de',
+      to: ['x@xn--bcher-kva.de', 'y@xn--maana-pta.example'],
+    });
+    expect(r.message.toString()).toMatch(/^To: x@xn--bcher-kva\.de\r$/m);
+  });
+});
+
 describe('input checks happen before any I/O', () => {
   const base: SendMailOptions = { from: 'a@lab', to: ['b@lab'], subject: 's', text: 't' };
   const bad = ['x\r\ny', 'x\ny', 'x\ry', 'x\0y'];

@@ -171,6 +171,46 @@ describe('netkit mail show', () => {
     expect((await readdir(out)).length).toBe(HOSTILE.length);
   });
 
+  it('escapes what could drive the terminal in header names, content types and names, bidi included', async () => {
+    const evil = Buffer.from(
+      [
+        'From: a@lab',
+        '\u001b[31mX-Evil\u001b[0m: v',
+        'Subject: =?UTF-8?Q?hi_=E2=80=AEtxt.exe?= \u202ereversed\u200b',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary=XX',
+        '',
+        '--XX',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'body \u2028 line',
+        '--XX',
+        'Content-Type: application/x\u001b[31mred',
+        'Content-Disposition: attachment; filename="a\u009bb\u202egpj.exe"',
+        '',
+        'zzz',
+        '--XX--',
+        '',
+      ].join('\r\n'),
+      'utf8',
+    );
+    const file = path.join(tmp.dir, 'evil-terminal.eml');
+    await writeFile(file, evil);
+    const out = path.join(tmp.dir, 'evil-saved');
+    for (const args of [['--all-headers'], ['--save-attachments', out]]) {
+      const r = await netkit(['mail', 'show', file, ...args]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b\u2028\u202e]/);
+      expect(r.stdout).toContain('\\u202e');
+    }
+    const all = await netkit(['mail', 'show', file, '--all-headers']);
+    expect(all.stdout).toMatch(/^\\x1b\[31mX-Evil\\x1b\[0m: v$/m);
+    const r = await netkit(['mail', 'show', file]);
+    expect(r.stdout).toMatch(/^Subject: +hi \\u202etxt\.exe \\u202ereversed\\u200b$/m);
+    expect(r.stdout).toContain('body \\u2028 line');
+    expect(r.stdout).toMatch(/a\\x9bb\\u202egpj\.exe +application\/x\\x1b\[31mred/);
+  });
+
   it('fails cleanly on a missing file', async () => {
     const r = await netkit(['mail', 'show', path.join(tmp.dir, 'nope.eml')]);
     expect(r.code).toBe(1);
