@@ -80,9 +80,13 @@ function parseHeaders(lines: string[]): Record<string, string> {
 }
 
 function summary(r: DownloadResult): string {
+  // --continue on a finished download: nothing moved, say so rather than "saved … 0 B/s"
+  if (r.bytesFetched === 0 && r.resumedBytes === r.size && r.connections === 0)
+    return `already complete: ${r.file} (${formatBytes(r.size)}, the server's size${r.checksum ? `, ${r.checksum.algorithm} ok` : ''})`;
   const secs = r.elapsedMs / 1000;
   const rate = secs > 0 ? r.bytesFetched / secs : 0;
-  const how = r.mode === 'segmented' ? `${r.connections} connections` : 'one stream';
+  const how =
+    r.mode === 'single' ? 'one stream' : `${r.connections} connection${r.connections === 1 ? '' : 's'}`;
   const resumed = r.resumedBytes ? `, ${formatBytes(r.resumedBytes)} kept from the last run` : '';
   const sum = r.checksum ? `, ${r.checksum.algorithm} ok` : '';
   return `saved ${r.file} (${formatBytes(r.size)} in ${secs.toFixed(1)} s, ${formatBytes(rate)}/s, ${how}${resumed}${sum})`;

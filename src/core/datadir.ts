@@ -2,7 +2,7 @@
  * The one data directory every service shares (default `./netkit-data`): Maildirs under `mail/`,
  * the FTP tree under `ftp/`, `accounts.json`, `tls/`, chat history.
  */
-import { mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const DEFAULT_DATA_DIR = 'netkit-data';
@@ -41,12 +41,18 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fh = await open(tmp, 'w', mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    // a full disk fails the write: do not leave the half-written temp file behind as litter
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
   }
-  await rename(tmp, file);
 }
 
 export { writeFile };

@@ -1,7 +1,7 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDir } from '../../src/core/datadir.js';
+import { ensureDir, writeFileAtomic } from '../../src/core/datadir.js';
 import { tempDir } from '../helpers/net.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -27,5 +27,19 @@ describe('ensureDir', () => {
     await expect(ensureDir(file)).rejects.toMatchObject({ code: 'EEXIST' });
     await mkdir(path.join(tmp.dir, 'plain'));
     await expect(ensureDir(path.join(tmp.dir, 'plain'))).resolves.toBeDefined();
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('replaces the file, and leaves no temp file behind when it fails', async () => {
+    const dir = path.join(tmp.dir, 'atomic');
+    await mkdir(dir);
+    await writeFileAtomic(path.join(dir, 'state.json'), 'one');
+    await writeFileAtomic(path.join(dir, 'state.json'), 'two');
+    expect(await readFile(path.join(dir, 'state.json'), 'utf8')).toBe('two');
+    // the rename fails (a non-empty directory is in the way), as a write fails on a full disk
+    await mkdir(path.join(dir, 'busy', 'x'), { recursive: true });
+    await expect(writeFileAtomic(path.join(dir, 'busy'), 'three')).rejects.toBeDefined();
+    expect((await readdir(dir)).sort()).toEqual(['busy', 'state.json']);
   });
 });

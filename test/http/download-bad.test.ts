@@ -3,7 +3,10 @@ import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:f
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
+import { type FetchContext, fetchRange, type LiveSegment } from '../../src/http/download/fetch.js';
 import { type DownloadOptions, download } from '../../src/http/download/index.js';
+import { NodeTransport } from '../../src/http/download/node-transport.js';
+import { ioError, PartFile } from '../../src/http/download/writer.js';
 import { createFileServer } from '../../src/http/file-server.js';
 import { CLI, run, tempDir } from '../helpers/net.js';
 import { type ScriptedServer, scriptedServer, serveRanges, simpleRange } from './download-servers.js';
@@ -13,6 +16,8 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f();
 });
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function workDir(): Promise<string> {
   const t = await tempDir('netkit-dl-bad-');
@@ -176,6 +181,149 @@ describe('download: servers that misbehave', () => {
     expect(result.file).toBe(path.join(dir, 'x'));
     expect(await readFile(path.join(dir, 'x'), 'utf8')).toBe('payload');
     expect(await readdir(base)).toEqual(['a']);
+  });
+});
+
+describe('download: a busy server, an existing file, a full disk', () => {
+  it('retries a probe answered 503 (a busy server), as curl --retry and aria2c do', async () => {
+    const data = randomBytes(64 * KiB);
+    const s = await start((req, res, { count }) => {
+      if (count <= 2) {
+        res.writeHead(503, { 'retry-after': '0', 'content-length': 4 });
+        res.end('busy');
+      } else serveRanges(data, req, res);
+    });
+    const { result, trace } = await fetchAll(s.url, { dir: await workDir() });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    // HEAD 503 → GET 0-0 503 → one retry → HEAD 200
+    expect(s.requests.slice(0, 3).map((r) => r.method)).toEqual(['HEAD', 'GET', 'HEAD']);
+    expect(trace.some((t) => /^retry 1\/5 in \d+ ms: HTTP 503 from /.test(t))).toBe(true);
+  });
+
+  it('gives up on a probe that stays 503 after the retries, in one line', async () => {
+    const s = await start((_req, res) => {
+      res.writeHead(503, { 'content-length': 0 });
+      res.end();
+    });
+    await expect(fetchAll(s.url, { dir: await workDir(), retries: 1 })).rejects.toMatchObject({
+      message: `HTTP 503 from ${s.url} (gave up after 1 retry)`,
+    });
+    expect(s.requests).toHaveLength(4); // HEAD + GET, twice
+  });
+
+  it('never replaces an existing file with a name it chose (aria2c: NAME.1.EXT); -o does', async () => {
+    const s = await start((req, res) =>
+      serveRanges(Buffer.from('from the server'), req, res, {
+        'content-disposition': 'attachment; filename="notes.txt"',
+      }),
+    );
+    const dir = await workDir();
+    await writeFile(path.join(dir, 'notes.txt'), 'precious');
+    const first = await fetchAll(s.url, { dir });
+    expect(first.result.file).toBe(path.join(dir, 'notes.1.txt'));
+    expect(first.trace).toContain('notes.txt exists; saving as notes.1.txt');
+    const second = await fetchAll(s.url, { dir });
+    expect(second.result.file).toBe(path.join(dir, 'notes.2.txt'));
+    expect(await readFile(path.join(dir, 'notes.txt'), 'utf8')).toBe('precious');
+    expect(await readFile(path.join(dir, 'notes.2.txt'), 'utf8')).toBe('from the server');
+    // the user's own -o replaces the file, as curl -o and aria2c -o --allow-overwrite do
+    const third = await fetchAll(s.url, { dir, output: 'notes.txt' });
+    expect(third.result.file).toBe(path.join(dir, 'notes.txt'));
+    expect(await readFile(path.join(dir, 'notes.txt'), 'utf8')).toBe('from the server');
+  });
+
+  it('--continue on a finished download fetches nothing (wget -c, curl -C -, aria2c -c)', async () => {
+    const data = randomBytes(200 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res));
+    const dir = await workDir();
+    await fetchAll(s.url, { dir, connections: 2 });
+    const before = s.requests.length;
+    const again = await fetchAll(s.url, { dir, continue: true, checksum: `sha256=${sha256(data)}` });
+    expect(again.result).toMatchObject({
+      file: path.join(dir, 'file.bin'),
+      size: data.length,
+      resumedBytes: data.length,
+      bytesFetched: 0,
+      connections: 0,
+      sha256: sha256(data),
+    });
+    expect(s.requests.slice(before).map((r) => r.method)).toEqual(['HEAD']);
+    expect(await readdir(dir)).toEqual(['file.bin']);
+    const cli = await run(process.execPath, [CLI, 'download', '--continue', '-d', dir, s.url]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain(
+      `already complete: ${path.join(dir, 'file.bin')} (200.0 KiB, the server's size)`,
+    );
+    // without --continue it is a new download, beside the old file
+    const fresh = await fetchAll(s.url, { dir });
+    expect(fresh.result.file).toBe(path.join(dir, 'file.1.bin'));
+  });
+
+  it('a redirect to file:// (or garbage) is an error of the server: exit 1, naming the redirect', async () => {
+    const s = await start((req, res) => {
+      res.writeHead(302, {
+        location: req.url === '/bad' ? 'http://[::1' : 'file:///etc/passwd',
+        'content-length': 0,
+      });
+      res.end();
+    });
+    const dir = await workDir();
+    const r = await run(process.execPath, [CLI, 'download', '-d', dir, s.url]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `netkit: ${s.url} redirects to "file:///etc/passwd": only http and https redirects are followed\n`,
+    );
+    const bad = s.url.replace('/file.bin', '/bad');
+    await expect(fetchAll(bad, { dir })).rejects.toMatchObject({
+      code: 'NETKIT_PROTOCOL',
+      message: `${bad} redirects to "http://[::1": only http and https redirects are followed`,
+    });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('the summary line says "1 connection" for a file too small to split', async () => {
+    const s = await start((req, res) => serveRanges(Buffer.from('abc'), req, res));
+    const dir = await workDir();
+    const r = await run(process.execPath, [CLI, 'download', '-c', '4', '-d', dir, s.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/saved .*file\.bin \(3 B in [\d.]+ s, .*\/s, 1 connection\)\n$/);
+  });
+
+  it('a write that fails mid-segment (disk full) leaves pos at the last byte really written', async () => {
+    const data = randomBytes(512 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res));
+    const dir = await workDir();
+    const part = await PartFile.open(path.join(dir, 'f.part'), { fresh: true, size: data.length });
+    cleanups.push(() => part.close());
+    // the disk fills after 100 KiB: every later write fails as ENOSPC would
+    let room = 100 * KiB;
+    const write = part.writeSync.bind(part);
+    part.writeSync = (chunk: Buffer, position: number) => {
+      if (chunk.length > room)
+        throw ioError(Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }), part.path);
+      room -= chunk.length;
+      write(chunk, position);
+    };
+    const transport = new NodeTransport({ connections: 1, timeoutMs: 5000, maxHeaderSize: 64 * KiB });
+    cleanups.push(() => transport.destroy());
+    const seg: LiveSegment = { id: 1, start: 0, end: data.length, pos: 0, conn: 1 };
+    const ctx: FetchContext = {
+      dispatcher: transport,
+      headers: {},
+      signal: new AbortController().signal,
+      trace: () => {},
+      maxRedirects: 0,
+      url: s.url,
+      size: data.length,
+      part,
+      onBytes: () => {},
+    };
+    await expect(fetchRange(ctx, seg)).rejects.toMatchObject({ code: 'NETKIT_IO', message: /no space left/ });
+    // the control file records [start, pos) as finished: those bytes must be on disk
+    expect(seg.pos).toBe(100 * KiB - room);
+    expect(seg.pos).toBeGreaterThan(0);
+    const onDisk = await readFile(part.path);
+    expect(onDisk.subarray(0, seg.pos).equals(data.subarray(0, seg.pos))).toBe(true);
   });
 });
 

@@ -11,7 +11,16 @@ import { NetkitError } from '../../core/errors.js';
 import { parseContentRange } from '../range.js';
 import type { ResponseBody, TransportResponse } from './node-transport.js';
 import type { Segment } from './planner.js';
-import { contentLength, discard, header, httpError, type RequestContext, requestFollowing } from './probe.js';
+import {
+  contentLength,
+  discard,
+  header,
+  httpError,
+  RETRY_STATUS,
+  type RequestContext,
+  RetryableError,
+  requestFollowing,
+} from './probe.js';
 import { type PartFile, PositionalSink } from './writer.js';
 
 /**
@@ -29,13 +38,7 @@ export class RangeProblem extends Error {
   }
 }
 
-/** A transfer failure worth retrying (network error, short body, 5xx). */
-export class RetryableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RetryableError';
-  }
-}
+export { RetryableError } from './probe.js';
 
 export interface LiveSegment extends Segment {
   /** the sink of the request in progress, for the control file's "written" offset */
@@ -53,8 +56,6 @@ export interface FetchContext extends RequestContext {
   /** called for every byte count received (progress, rate) */
   onBytes: (n: number) => void;
 }
-
-const RETRY_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 /** Classify any failure: our typed outcomes and disk errors pass through, the rest is retryable. */
 export function classify(err: unknown, signal: AbortSignal): unknown {
@@ -121,6 +122,9 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
     });
   } finally {
     await sink.flush().catch(() => {});
+    // After a failed write (ENOSPC…) `pos` counts bytes that never reached the file; once the sink
+    // is gone the control file takes `pos` as written, and a resume would keep a hole of zeros.
+    if (sink.error) seg.pos = Math.min(seg.pos, sink.written);
     seg.sink = undefined;
   }
   if (sink.error) throw sink.error;

@@ -39,6 +39,7 @@ import {
 } from './fetch.js';
 import { chooseFilename } from './filename.js';
 import { NodeTransport, type Transport } from './node-transport.js';
+import { alreadyComplete, unusedName } from './output.js';
 import {
   finishedSpans,
   missingSpans,
@@ -124,6 +125,7 @@ export interface DownloadResult {
   /** final URL after redirects */
   url: string;
   mode: 'segmented' | 'single';
+  /** 0 when `continue` found the file already complete and fetched nothing */
   connections: number;
   resumedBytes: number;
   /** bytes received over the network in this run */
@@ -147,6 +149,8 @@ export interface DownloadHandle extends EventEmitter {
 export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
 const MAX_RESTARTS = 3;
+
+type Outcome = { mode: 'segmented' | 'single'; size: number; resumedBytes: number; connections?: number };
 
 /** Start a download; see the module comment. */
 export function download(url: string, options: DownloadOptions = {}): DownloadHandle {
@@ -284,13 +288,17 @@ class DownloadJob {
         typeof this.opts.checksum === 'string' ? parseChecksum(this.opts.checksum) : this.opts.checksum;
       const trace = this.tracer(nextConnId());
       if (proxy) trace('info', `via proxy ${redactProxy(proxy)}`);
-      let info = await probe(this.requestContext(nextConnId(), this.signal), this.url);
-      const file = path.resolve(
+      let info = await this.probe(trace);
+      const named = path.resolve(
         this.opts.dir ?? '.',
         this.opts.output ?? chooseFilename(info.url, info.contentDisposition),
       );
+      await this.checkDirectory(path.dirname(named));
+      const complete = (this.opts.continue ?? false) && (await alreadyComplete(named, info.size));
+      // -o is the user's word and replaces what is there; a name chosen for us never does
+      const file = complete || this.opts.output !== undefined ? named : await unusedName(named);
+      if (file !== named) trace('info', `${path.basename(named)} exists; saving as ${path.basename(file)}`);
       const part = `${file}.part`;
-      await this.checkDirectory(path.dirname(file));
       if ((await stat(file).catch(() => undefined))?.isDirectory())
         throw new NetkitError('NETKIT_INVALID_INPUT', `${file} is a directory: name the output file with -o`);
       trace(
@@ -298,35 +306,18 @@ class DownloadJob {
         `saving to ${file} (${info.size === undefined ? 'size unknown' : `${info.size} bytes`}, ranges ${info.acceptRanges ? 'yes' : 'no'})`,
       );
 
+      let outcome: Outcome;
       let restarts = 0;
-      let resume = this.opts.continue ?? false;
-      let forceSingle = false;
-      let outcome: { mode: 'segmented' | 'single'; size: number; resumedBytes: number; connections?: number };
-      for (;;) {
-        try {
-          const segmented = !forceSingle && info.acceptRanges && info.size !== undefined && info.size > 0;
-          outcome = segmented
-            ? await this.segmented(info, file, part, resume)
-            : await this.single(info, file, part);
-          break;
-        } catch (err) {
-          if (!(err instanceof RangeProblem) || this.signal.aborted) throw err;
-          await removeControl(controlPath(part));
-          resume = false;
-          if (err.kind === 'changed') {
-            if (++restarts > MAX_RESTARTS)
-              throw new NetkitError(
-                'NETKIT_PROTOCOL',
-                `the remote file keeps changing (${restarts - 1} restarts)`,
-              );
-            trace('info', `${err.message}; restarting from scratch`);
-            info = await probe(this.requestContext(nextConnId(), this.signal), this.url);
-          } else {
-            trace('info', `${err.message}; falling back to a single stream`);
-            forceSingle = true;
-          }
-        }
-      }
+      if (complete) {
+        trace(
+          'info',
+          `${path.basename(file)} is already complete (${info.size} bytes, the server's size); nothing to fetch`,
+        );
+        const size = info.size ?? 0;
+        this.total = size;
+        this.start({ file, size, mode: 'single', connections: 0, resumedBytes: size });
+        outcome = { mode: 'single', size, resumedBytes: size, connections: 0 };
+      } else ({ outcome, info, restarts } = await this.transfer(info, file, part, trace));
 
       const result: DownloadResult = {
         file,
@@ -340,24 +331,26 @@ class DownloadJob {
         elapsedMs: 0,
       };
       if (checksum) {
-        const actual = await hashFile(part, checksum.algorithm);
+        const actual = await hashFile(complete ? file : part, checksum.algorithm);
         if (actual !== checksum.hex) {
           await removeControl(controlPath(part));
           throw new NetkitError(
             'NETKIT_CHECKSUM',
-            `${checksum.algorithm} mismatch: expected ${checksum.hex}, got ${actual} (kept ${part})`,
+            `${checksum.algorithm} mismatch: expected ${checksum.hex}, got ${actual} (${complete ? `${file} was there already; left as it is` : `kept ${part}`})`,
           );
         }
         trace('info', `${checksum.algorithm} verified: ${actual}`);
         result.checksum = checksum;
         if (checksum.algorithm === 'sha256') result.sha256 = actual;
       }
-      try {
-        await rename(part, file);
-      } catch (err) {
-        throw ioError(err, file);
+      if (!complete) {
+        try {
+          await rename(part, file);
+        } catch (err) {
+          throw ioError(err, file);
+        }
+        await removeControl(controlPath(part));
       }
-      await removeControl(controlPath(part));
       result.elapsedMs = Math.round(performance.now() - started);
       this.emitProgress(true);
       return result;
@@ -375,6 +368,60 @@ class DownloadJob {
     } finally {
       clearInterval(progressTimer);
       await this.agent.destroy().catch(() => {});
+    }
+  }
+
+  /**
+   * Move the bytes into `part`: segmented when the server allows, else one stream; a Range problem
+   * falls back to one stream, a changed remote file restarts from a fresh probe.
+   */
+  private async transfer(
+    first: ProbeResult,
+    file: string,
+    part: string,
+    trace: Trace,
+  ): Promise<{ outcome: Outcome; info: ProbeResult; restarts: number }> {
+    let info = first;
+    let restarts = 0;
+    let resume = this.opts.continue ?? false;
+    let forceSingle = false;
+    for (;;) {
+      try {
+        const segmented = !forceSingle && info.acceptRanges && info.size !== undefined && info.size > 0;
+        const outcome = segmented
+          ? await this.segmented(info, file, part, resume)
+          : await this.single(info, file, part);
+        return { outcome, info, restarts };
+      } catch (err) {
+        if (!(err instanceof RangeProblem) || this.signal.aborted) throw err;
+        await removeControl(controlPath(part));
+        resume = false;
+        if (err.kind === 'changed') {
+          if (++restarts > MAX_RESTARTS)
+            throw new NetkitError(
+              'NETKIT_PROTOCOL',
+              `the remote file keeps changing (${restarts - 1} restarts)`,
+            );
+          trace('info', `${err.message}; restarting from scratch`);
+          info = await this.probe(trace);
+        } else {
+          trace('info', `${err.message}; falling back to a single stream`);
+          forceSingle = true;
+        }
+      }
+    }
+  }
+
+  /** Probe, retrying a busy server (503, 429…) or a reset connection with the segments' backoff. */
+  private async probe(trace: Trace): Promise<ProbeResult> {
+    let failures = 0;
+    for (;;) {
+      try {
+        return await probe(this.requestContext(nextConnId(), this.signal), this.url);
+      } catch (err) {
+        if (this.signal.aborted || !(err instanceof RetryableError)) throw err;
+        failures = await this.backoff(failures, undefined, err, this.signal, trace);
+      }
     }
   }
 
@@ -553,7 +600,8 @@ class DownloadJob {
 
   private async backoff(
     failures: number,
-    what: string,
+    /** what failed, when the error does not say it (`bytes A-B`) */
+    what: string | undefined,
     err: Error,
     signal: AbortSignal,
     trace: Trace,
@@ -562,11 +610,14 @@ class DownloadJob {
     if (n > this.opts.retries)
       throw new NetkitError(
         'NETKIT_CONNECT_FAILED',
-        `${what}: ${err.message} (gave up after ${this.opts.retries} ${this.opts.retries === 1 ? 'retry' : 'retries'})`,
+        `${what === undefined ? '' : `${what}: `}${err.message} (gave up after ${this.opts.retries} ${this.opts.retries === 1 ? 'retry' : 'retries'})`,
         { cause: err },
       );
     const delay = Math.min(30_000, this.opts.retryDelayMs * 2 ** (n - 1));
-    trace('info', `retry ${n}/${this.opts.retries} for ${what} in ${delay} ms: ${err.message}`);
+    trace(
+      'info',
+      `retry ${n}/${this.opts.retries}${what === undefined ? '' : ` for ${what}`} in ${delay} ms: ${err.message}`,
+    );
     await sleep(delay, undefined, { signal });
     return n;
   }

@@ -41,6 +41,17 @@ export interface RequestContext {
 
 const SECRET_HEADERS = new Set<string>(CREDENTIAL_HEADERS);
 
+/** A transfer failure worth retrying (network error, short body, 5xx). */
+export class RetryableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetryableError';
+  }
+}
+
+/** Statuses that say "try again later" (curl --retry's list, plus 425). */
+export const RETRY_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
+
 /**
  * Drop a response body we will not read. A body destroyed before its end may report an 'error'
  * (undici's RequestAbortedError, Node's "aborted"); nobody else listens, so swallow it here.
@@ -128,7 +139,15 @@ export async function requestFollowing(
       if (hop >= ctx.maxRedirects)
         throw new NetkitError('NETKIT_PROTOCOL', `more than ${ctx.maxRedirects} redirects`);
       // credentials written into a Location are neither used nor shown
-      current = withoutUserinfo(new URL(location, u).href);
+      const next = URL.canParse(location, u.href) ? new URL(location, u) : undefined;
+      // the server's word, not the user's: a bad or non-http target is the server's protocol error
+      // (exit 1, naming the redirect), never a local file:// read or a usage error
+      if (next?.protocol !== 'http:' && next?.protocol !== 'https:')
+        throw new NetkitError(
+          'NETKIT_PROTOCOL',
+          `${redactUrl(u.href)} redirects to "${redactUrl(location)}": only http and https redirects are followed`,
+        );
+      current = withoutUserinfo(next.href);
       continue;
     }
     return { url: current, res };
@@ -154,6 +173,12 @@ function compact<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/**
+ * Probe once. A busy or briefly broken server (503, 429, a reset connection) is a
+ * {@link RetryableError}, which the caller retries with backoff as it does a segment — curl
+ * `--retry` and aria2c retry the first request too, and giving up on one 503 before a single byte
+ * moved would be the least patient part of the download.
+ */
 export async function probe(ctx: RequestContext, url: string): Promise<ProbeResult> {
   try {
     const { url: final, res } = await requestFollowing(ctx, url, 'HEAD');
@@ -176,7 +201,19 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
     if (ctx.signal.aborted || (err instanceof NetkitError && err.code !== 'NETKIT_PROTOCOL')) throw err;
     ctx.trace('info', `HEAD failed (${err instanceof Error ? err.message : String(err)}); probing with GET`);
   }
-  const { url: final, res } = await requestFollowing(ctx, url, 'GET', { range: 'bytes=0-0' });
+  let got: Awaited<ReturnType<typeof requestFollowing>>;
+  try {
+    got = await requestFollowing(ctx, url, 'GET', { range: 'bytes=0-0' });
+  } catch (err) {
+    // a connection reset is transient; refused, unknown host or a bad certificate are not
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (!ctx.signal.aborted && (code === 'ECONNRESET' || code === 'EPIPE'))
+      throw new RetryableError(`${err instanceof Error ? err.message : String(err)} (${redactUrl(url)})`, {
+        cause: err,
+      });
+    throw err;
+  }
+  const { url: final, res } = got;
   discard(res.body);
   if (res.statusCode === 206) {
     const cr = parseContentRange(header(res.headers, 'content-range'));
@@ -197,6 +234,7 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
       method: 'GET' as const,
     });
   }
+  if (RETRY_STATUS.has(res.statusCode)) throw new RetryableError(`HTTP ${res.statusCode} from ${final}`);
   throw httpError(res.statusCode, final);
 }
 
