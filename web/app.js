@@ -102,37 +102,69 @@ async function loadMessages() {
   if (state.query) q.set('q', state.query);
   const res = await api(`/messages?${q}`);
   state.total = res.total;
-  const tbody = $('#messages tbody');
-  tbody.replaceChildren(
-    ...res.messages.map((m) =>
-      el(
-        'tr',
-        {
-          class: m.read ? '' : 'unread',
-          'data-id': m.id,
-          'data-mailbox': m.mailbox,
-          onclick: () => openMessage(m.mailbox, m.id),
-        },
-        el('td', { text: m.from, title: m.from }),
-        el('td', { text: m.to.join(', '), title: m.to.join(', ') }),
-        el('td', {
-          class: m.attachments ? 'clip subject' : 'subject',
-          text: m.subject || '(no subject)',
-          title: m.snippet,
-        }),
-        el('td', { text: fmtDate(m.date) }),
-        el('td', { text: fmtSize(m.size) }),
-      ),
+  const pages = Math.max(1, Math.ceil(res.total / state.pageSize));
+  // deletions (here, by POP3 or by the size cap) can leave us past the last page: step back
+  if (state.page > pages) {
+    state.page = pages;
+    return loadMessages();
+  }
+  const rows = res.messages.map((m) =>
+    el(
+      'tr',
+      {
+        class: m.read ? '' : 'unread',
+        'data-id': m.id,
+        'data-mailbox': m.mailbox,
+        onclick: () => openMessage(m.mailbox, m.id),
+      },
+      el('td', { text: m.from, title: m.from }),
+      el('td', { text: m.to.join(', '), title: m.to.join(', ') }),
+      el('td', {
+        class: m.attachments ? 'clip subject' : 'subject',
+        text: m.subject || '(no subject)',
+        title: m.snippet,
+      }),
+      el('td', { text: fmtDate(m.date) }),
+      el('td', { text: fmtSize(m.size) }),
     ),
   );
-  const pages = Math.max(1, Math.ceil(res.total / state.pageSize));
+  if (!rows.length) rows.push(el('tr', { class: 'empty' }, el('td', { colspan: 5, text: await emptyText() })));
+  $('#messages tbody').replaceChildren(...rows);
   $('#page-info').textContent =
     `${res.total} message${res.total === 1 ? '' : 's'} · page ${state.page} of ${pages}`;
   $('#prev').disabled = state.page <= 1;
   $('#next').disabled = state.page >= pages;
 }
+/** What an empty list says: why it is empty and, for a fresh lab, where to send mail. */
+async function emptyText() {
+  if (state.query) return `No messages match “${state.query}”.`;
+  const where = state.mailbox ? `No messages in ${state.mailbox}.` : 'No mail yet.';
+  const status = await api('/status').catch(() => ({ services: [] }));
+  const smtp = status.services.find((s) => s.name === 'smtp');
+  return smtp
+    ? `${where} Point your application's SMTP at ${smtp.host.includes(':') ? `[${smtp.host}]` : smtp.host}:${smtp.port}, or try: ${smtp.hint}`
+    : where;
+}
+
+// A burst of deliveries sends one 'mail' event per message: keep at most one refresh running and
+// one queued, so a test suite sending 1,000 mails costs a handful of list queries, not 2,000.
+let mailRefresh = null;
+let mailAgain = false;
 function refreshMail() {
-  return Promise.all([loadMailboxes(), loadMessages()]).catch(showError);
+  if (mailRefresh) {
+    mailAgain = true;
+    return mailRefresh;
+  }
+  mailRefresh = Promise.all([loadMailboxes(), loadMessages()])
+    .catch(showError)
+    .finally(() => {
+      mailRefresh = null;
+      if (mailAgain) {
+        mailAgain = false;
+        refreshMail();
+      }
+    });
+  return mailRefresh;
 }
 $('#prev').addEventListener('click', () => {
   state.page--;
@@ -466,10 +498,16 @@ async function loadStatus() {
 
 // ---------- live updates ----------
 let socket = null;
+let connectedBefore = false;
 function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
   socket = ws;
-  ws.addEventListener('open', () => $('#live').classList.add('on'));
+  ws.addEventListener('open', () => {
+    $('#live').classList.add('on');
+    // events sent while we were away (the lab restarted, the laptop slept) are lost: reload
+    if (connectedBefore) reloadView();
+    connectedBefore = true;
+  });
   ws.addEventListener('close', () => {
     $('#live').classList.remove('on');
     setTimeout(connect, 1000);
@@ -493,6 +531,13 @@ function connect() {
       }
     }
   });
+}
+function reloadView() {
+  refreshMail();
+  if (state.view === 'ftp') loadFtp().catch(showError);
+  if (state.view === 'chat') loadChat().catch(showError);
+  if (state.view === 'wire') loadWire().catch(showError);
+  if (state.view === 'status') loadStatus().catch(showError);
 }
 let statusTimer;
 function showError(err) {

@@ -99,7 +99,7 @@ route('GET', `/messages/${MB}/${ID}`, async (ctx, _q, res, [mb, id]) => {
   });
 });
 route('POST', `/messages/${MB}/${ID}/read`, async (ctx, _q, res, [mb, id]) => {
-  await ctx.mail.markRead(mb!, decodeURIComponent(id!));
+  if (!(await ctx.mail.markRead(mb!, decodeURIComponent(id!)))) throw new HttpError(404, 'no such message');
   sendJson(res, 200, { ok: true });
 });
 route('DELETE', `/messages/${MB}/${ID}`, async (ctx, _q, res, [mb, id]) => {
@@ -280,6 +280,8 @@ route('POST', '/chat/rooms/([^/]+)/messages', async (ctx, req, res, [room]) => {
 
 route('GET', '/wire', async (ctx, _q, res, _p, url) => {
   const conn = url.searchParams.get('conn');
+  // a typo must not look like "no traffic": Number('abc') would silently match nothing
+  if (conn && !/^\d+$/.test(conn)) throw new HttpError(400, 'conn must be a connection number');
   sendJson(
     res,
     200,
@@ -305,6 +307,14 @@ export async function handleApi(
     if (!m) continue;
     pathMatched = true;
     if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) continue;
+    // handlers decode their path segments; a bad %-escape is the client's error (400), not ours
+    for (const seg of m.slice(1)) {
+      try {
+        decodeURIComponent(seg ?? '');
+      } catch {
+        throw new HttpError(400, 'malformed %-encoding in the path');
+      }
+    }
     await r.handler(ctx, req, res, m.slice(1), url);
     return true;
   }

@@ -4,8 +4,9 @@
  * (/api/v1/events), and health endpoints /livez and /readyz.
  *
  * Security: binds loopback unless told otherwise, and binding elsewhere requires `uiAuth`
- * (HTTP basic). Every page carries a strict Content-Security-Policy; writes must be same-origin
- * JSON, so neither a captured mail nor another site can drive the API.
+ * (HTTP basic). On loopback only loopback Host names are answered (DNS rebinding, host-check.ts).
+ * Every page carries a strict Content-Security-Policy; writes must be same-origin JSON, so neither
+ * a captured mail nor another site can drive the API.
  */
 
 import { timingSafeEqual } from 'node:crypto';
@@ -22,6 +23,7 @@ import { NetkitError } from '../core/errors.js';
 import type { TraceEvent } from '../core/trace.js';
 import { handleApi } from './api.js';
 import type { LabContext } from './context.js';
+import { hostAllowed } from './host-check.js';
 import { HttpError, sameOrigin, sendJson } from './http-util.js';
 
 export interface DashboardOptions {
@@ -85,6 +87,7 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
   let ready = false;
 
   const authorized = (req: IncomingMessage): boolean => {
+    if (!hostAllowed(req.headers.host, host, Boolean(expectedAuth))) return false;
     if (!expectedAuth) return true;
     const got = Buffer.from(req.headers.authorization ?? '');
     return got.length === expectedAuth.length && timingSafeEqual(got, expectedAuth);
@@ -113,6 +116,12 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
       const url = new URL(req.url ?? '/', 'http://dashboard');
       if (url.pathname === '/livez') return sendJson(res, 200, { ok: true });
       if (url.pathname === '/readyz') return sendJson(res, ready ? 200 : 503, { ready });
+      if (!hostAllowed(req.headers.host, host, Boolean(expectedAuth))) {
+        throw new HttpError(
+          403,
+          `unknown Host "${req.headers.host}": open the dashboard at a loopback address`,
+        );
+      }
       if (!authorized(req)) {
         res.writeHead(401, { 'www-authenticate': 'Basic realm="netkit lab"', 'content-type': 'text/plain' });
         return res.end('authentication required\n');

@@ -217,13 +217,17 @@ export class MailIndex extends EventEmitter {
     return parseMessage(await this.raw(mailbox, id));
   }
 
-  async markRead(mailbox: string, id: string): Promise<void> {
-    await Maildir.open(this.dataDir, mailbox).setFlag(id, 'S');
+  /** Flag a message as seen; false when there is no such message (deleted, or never was). */
+  async markRead(mailbox: string, id: string): Promise<boolean> {
+    const md = Maildir.open(this.dataDir, mailbox);
+    if (!(await md.find(id))) return false;
+    await md.setFlag(id, 'S');
     const m = this.summary(mailbox, id);
     if (m && !m.read) {
       m.read = true;
       this.changed(mailbox);
     }
+    return true;
   }
 
   async remove(mailbox: string, id: string): Promise<boolean> {

@@ -52,7 +52,11 @@ export const openapi = {
       delete: { summary: 'Delete one message', parameters: mbId, responses: ok('{ok}') },
     },
     '/messages/{mailbox}/{id}/read': {
-      post: { summary: 'Mark as read', parameters: mbId, responses: ok('{ok}') },
+      post: {
+        summary: 'Mark as read',
+        parameters: mbId,
+        responses: { ...ok('{ok}'), 404: { description: 'no such message', content: json } },
+      },
     },
     '/messages/{mailbox}/{id}/raw': {
       get: {

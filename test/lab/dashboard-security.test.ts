@@ -1,10 +1,16 @@
-/** Dashboard access control: loopback by default, basic auth required elsewhere, health open. */
+/**
+ * Dashboard access control: loopback by default, basic auth required elsewhere, health open, and
+ * only loopback Host names answered on loopback (DNS rebinding).
+ */
+import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type { LabContext } from '../../src/lab/context.js';
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
 import { MailIndex } from '../../src/lab/mail-index.js';
 import { WireLog } from '../../src/lab/wire.js';
+import { Maildir } from '../../src/mail/maildir.js';
 import { tempDir } from '../helpers/net.js';
 
 describe('dashboard access control', () => {
@@ -73,3 +79,111 @@ describe('dashboard access control', () => {
     );
   });
 });
+
+/** One raw request with a chosen Host header (fetch will not let us forge Host). */
+function request(
+  port: number,
+  host: string,
+  opts: { method?: string; path?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'GET',
+        path: opts.path ?? '/api/v1/mailboxes',
+        headers: { host, ...opts.headers },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The status line a WebSocket upgrade gets with the given Host and Origin. */
+function upgradeStatus(port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.write(
+        `GET /api/v1/ws HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://${host}\r\nUpgrade: websocket\r\n` +
+          'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    s.once('data', (d) => {
+      resolve(String(d).split('\r\n')[0]!);
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('dashboard DNS-rebinding protection (Host check)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let dash: DashboardHandle;
+  let authDash: DashboardHandle;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await Maildir.open(dir, 'bob').deliver(Buffer.from('Subject: secret\r\n\r\nthe secret\r\n'));
+    const ctx: LabContext = {
+      dataDir: dir,
+      mail: new MailIndex(dir),
+      wire: new WireLog(),
+      accounts: new AccountStore(dir),
+      status: () => [],
+    };
+    dash = await startDashboard(ctx, { port: 0 });
+    authDash = await startDashboard(ctx, { port: 0, uiAuth: 'admin:s3cret' });
+  });
+  afterAll(async () => {
+    await dash?.close();
+    await authDash?.close();
+    await cleanup();
+  });
+
+  it('refuses reads and writes for a foreign Host name on a loopback dashboard', async () => {
+    const evil = `evil.example:${dash.port}`;
+    const read = await request(dash.port, evil);
+    expect(read.status).toBe(403);
+    expect(read.body).not.toContain('bob');
+    expect(JSON.parse(read.body)).toMatchObject({ error: expect.stringContaining('Host') });
+    // same-origin for the browser (Origin = Host = the rebound name), still refused
+    const del = await request(dash.port, evil, {
+      method: 'DELETE',
+      path: '/api/v1/messages',
+      headers: { origin: `http://${evil}` },
+    });
+    expect(del.status).toBe(403);
+    expect((await totalMessages(dash.url)).total).toBe(1);
+    expect(await upgradeStatus(dash.port, evil)).toMatch(/ 403 /);
+  });
+
+  it('answers to loopback names: 127.0.0.1, localhost, *.localhost, [::1]', async () => {
+    for (const name of ['127.0.0.1', 'localhost', 'lab.localhost', '[::1]', 'LOCALHOST.']) {
+      const res = await request(dash.port, `${name}:${dash.port}`);
+      expect(res.status, name).toBe(200);
+    }
+    expect(await upgradeStatus(dash.port, `localhost:${dash.port}`)).toMatch(/ 101 /);
+  });
+
+  it('accepts any Host name when basic auth protects the dashboard', async () => {
+    const res = await request(authDash.port, `lab-box.lan:${authDash.port}`, {
+      headers: { authorization: `Basic ${btoa('admin:s3cret')}` },
+    });
+    expect(res.status).toBe(200);
+  });
+});
+
+async function totalMessages(url: string): Promise<{ total: number }> {
+  return (await (await fetch(`${url}api/v1/messages`)).json()) as { total: number };
+}

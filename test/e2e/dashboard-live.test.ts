@@ -1,0 +1,212 @@
+/**
+ * The dashboard as a user lives with it, in Chromium: the empty state of a fresh lab, hostile
+ * names (subject, sender, attachment, chat nick, FTP file) shown as text and never run, the live
+ * stream surviving a restart of the lab, a burst of deliveries, and pagination after deletions.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AccountStore } from '../../src/core/accounts.js';
+import type { ChatMessageView, ChatView, FtpView, LabContext } from '../../src/lab/context.js';
+import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
+import { MailIndex } from '../../src/lab/mail-index.js';
+import { WireLog } from '../../src/lab/wire.js';
+import { Maildir } from '../../src/mail/maildir.js';
+import { type BrowserSession, launchBrowser, screenshotOnFailure } from '../helpers/browser.js';
+import { tempDir } from '../helpers/net.js';
+
+const XSS = '<img src=x onerror="window.__pwned=1">';
+
+function plain(subject: string, extra: string[] = []): Buffer {
+  return Buffer.from(
+    [
+      'From: Alice <alice@example.org>',
+      'To: bob@lab.test',
+      `Subject: ${subject}`,
+      'Date: Mon, 23 Nov 2026 01:00:00 +0000',
+      ...extra,
+      '',
+      'hello',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+function hostileMail(): Buffer {
+  const b = 'B-1';
+  return Buffer.from(
+    [
+      `From: "<script>window.__pwned=1</script>" <evil@example.org>`,
+      'To: bob@lab.test',
+      `Subject: ${XSS}`,
+      'MIME-Version: 1.0',
+      `Content-Type: multipart/mixed; boundary="${b}"`,
+      '',
+      `--${b}`,
+      'Content-Type: text/plain',
+      '',
+      '<script>window.__pwned=1</script>',
+      `--${b}`,
+      'Content-Type: application/octet-stream',
+      `Content-Disposition: attachment; filename="x\\"><img src=x onerror=window.__pwned=1>.pdf"`,
+      '',
+      'bytes',
+      `--${b}--`,
+      '',
+    ].join('\r\n'),
+  );
+}
+
+describe('dashboard live behaviour in Chromium', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let dash: DashboardHandle;
+  let ctx: LabContext;
+  let session: BrowserSession;
+  let failed = false;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    const ftpRoot = path.join(dir, 'ftp');
+    await mkdir(path.join(ftpRoot, 'pub'), { recursive: true });
+    await writeFile(path.join(ftpRoot, 'pub', `${XSS}.txt`), 'x');
+    const history: ChatMessageView[] = [
+      { ts: Date.now(), room: 'lobby', nick: XSS, text: '<script>window.__pwned=1</script>', kind: 'say' },
+    ];
+    const chat: ChatView = Object.assign(new EventEmitter(), {
+      rooms: () => [{ name: 'lobby', members: [XSS] }],
+      history: () => history,
+      post: () => {},
+    });
+    const ftp: FtpView = Object.assign(new EventEmitter(), {
+      root: ftpRoot,
+      sessions: () => [],
+      permissions: () => ({}),
+    });
+    ctx = {
+      dataDir: dir,
+      mail: new MailIndex(dir),
+      wire: new WireLog(),
+      accounts: new AccountStore(dir),
+      chat,
+      ftp,
+      status: () => [
+        {
+          name: 'smtp',
+          host: '127.0.0.1',
+          port: 2525,
+          transport: 'tcp',
+          tls: false,
+          hint: 'netkit mail send --server 127.0.0.1:2525 --to bob@lab',
+        },
+      ],
+    };
+    dash = await startDashboard(ctx, { port: 0 });
+    session = await launchBrowser();
+  });
+  afterEach((t) => {
+    if (t.task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    await screenshotOnFailure(session?.page, 'dashboard-live', failed);
+    await session?.close();
+    await dash?.close();
+    await cleanup();
+  });
+
+  it('says where to send mail when there is none yet', async () => {
+    const { page } = session;
+    await page.goto(dash.url);
+    const empty = page.locator('#messages tbody tr.empty');
+    await empty.waitFor();
+    expect(await empty.textContent()).toContain('No mail yet');
+    expect(await empty.textContent()).toContain('127.0.0.1:2525');
+    await page.locator('#search').fill('subject:nothing-like-this');
+    await page.locator('#search-form button[type="submit"]').click();
+    await expect.poll(() => empty.textContent()).toContain('No messages match “subject:nothing-like-this”');
+  });
+
+  it('shows hostile subjects, senders, attachment names, nicks and file names as text', async () => {
+    const { page } = session;
+    await Maildir.open(dir, 'bob').deliver(hostileMail());
+    await ctx.mail.refresh();
+    await page.goto(dash.url);
+    const row = page.locator('#messages tbody tr', { hasText: XSS });
+    await row.waitFor();
+    await row.click();
+    await expect.poll(() => page.locator('#m-subject').textContent()).toBe(XSS);
+    expect(await page.locator('#m-meta').textContent()).toContain('<script>window.__pwned=1</script>');
+    await expect.poll(() => page.locator('#m-attachments a').textContent()).toContain('<img src=x');
+    await page.locator('#m-tabs button[data-part="text"]').click();
+    await expect.poll(() => page.locator('#m-body pre').textContent()).toContain('<script>');
+
+    await page.goto(`${dash.url}#chat`);
+    await expect.poll(() => page.locator('#chat-log .nick').first().textContent()).toBe(`<${XSS}>`);
+    expect(await page.locator('#room-members').textContent()).toContain(XSS);
+
+    await page.goto(`${dash.url}#ftp`);
+    await page.locator('#ftp-tree li[data-name="pub"]').click();
+    await expect.poll(() => page.locator('#ftp-tree a').first().textContent()).toContain(`${XSS}.txt`);
+
+    // nothing became markup, nothing ran
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await Maildir.open(dir, 'bob').remove((await ctx.mail.list({ mailbox: 'bob' })).messages[0]!.id);
+  });
+
+  it('catches up with mail that arrived while the lab was restarting', async () => {
+    const { page } = session;
+    await page.goto(dash.url);
+    await page.locator('#live.on').waitFor();
+    await page.locator('#page-info').waitFor();
+    const port = dash.port;
+    await dash.close();
+    await page.locator('#live:not(.on)').waitFor();
+    // delivered while no dashboard ran: its 'mail' event reached no one
+    await Maildir.open(dir, 'carol').deliver(plain('Arrived during the restart'));
+    await ctx.mail.refresh();
+    dash = await startDashboard(ctx, { port });
+    await page.locator('#live.on').waitFor();
+    await page
+      .locator('#messages tbody tr', { hasText: 'Arrived during the restart' })
+      .waitFor({ timeout: 5000 });
+    await page.locator('#mailboxes li[data-mailbox="carol"]').waitFor();
+  });
+
+  it('answers a burst of deliveries with a few list queries, not one per message', async () => {
+    const { page } = session;
+    await page.goto(dash.url);
+    await page.locator('#live.on').waitFor();
+    await page.locator('#messages tbody tr', { hasText: 'Arrived during the restart' }).waitFor();
+    let queries = 0;
+    const count = (req: { url(): string }) => {
+      if (req.url().includes('/api/v1/messages?')) queries++;
+    };
+    page.on('request', count);
+    for (let i = 0; i < 300; i++) ctx.mail.emit('change', { mailbox: 'carol' });
+    await Maildir.open(dir, 'carol').deliver(plain('End of the burst'));
+    await ctx.mail.refresh();
+    await page.locator('#messages tbody tr', { hasText: 'End of the burst' }).waitFor({ timeout: 10_000 });
+    page.off('request', count);
+    expect(queries).toBeGreaterThan(0);
+    expect(queries).toBeLessThan(20);
+  });
+
+  it('steps back to the last page when deletions remove the page being shown', async () => {
+    const { page } = session;
+    const bulk = Maildir.open(dir, 'bulk');
+    for (let i = 0; i < 55; i++) await bulk.deliver(plain(`bulk ${i}`));
+    await ctx.mail.refresh();
+    await page.goto(dash.url);
+    await page.locator('#mailboxes li[data-mailbox="bulk"]').click();
+    await expect.poll(() => page.locator('#page-info').textContent()).toContain('page 1 of 2');
+    await page.locator('#next').click();
+    await expect.poll(() => page.locator('#page-info').textContent()).toContain('page 2 of 2');
+    const res = await fetch(`${dash.url}api/v1/messages?mailbox=bulk`, { method: 'DELETE' });
+    expect(await res.json()).toEqual({ deleted: 55 });
+    await expect.poll(() => page.locator('#page-info').textContent()).toBe('0 messages · page 1 of 1');
+    expect(await page.locator('#messages tbody tr.empty').textContent()).toContain('No messages in bulk');
+    expect(await page.locator('#prev').isDisabled()).toBe(true);
+  });
+});
