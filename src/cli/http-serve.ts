@@ -3,6 +3,7 @@ import { createFileServer, DEFAULT_HTTP_IDLE_TIMEOUT_MS } from '../http/file-ser
 import {
   action,
   announceListening,
+  collect,
   durationOption,
   onShutdown,
   parseBytes,
@@ -22,6 +23,7 @@ interface ServeOptions {
   maxClients?: number;
   maxPerIp?: number;
   idleTimeout: number;
+  allowedHost: string[];
 }
 
 /** `netkit http serve DIR`: the static file server (Range, If-Range, ETag, listings, throttling). */
@@ -48,6 +50,12 @@ export function register(group: Command): void {
         DEFAULT_HTTP_IDLE_TIMEOUT_MS,
       ),
     )
+    .option(
+      '--allowed-host <name>',
+      "on loopback, also answer requests for this host name (repeatable; '*' = any); others get 403 (DNS rebinding)",
+      collect,
+      [],
+    )
     .option('--json', 'print the listening socket as JSON')
     .option('--trace', 'print every request and response line to stderr')
     .addHelpText(
@@ -58,6 +66,7 @@ Examples:
   $ netkit http serve . --port 0 --json              pick a free port, print it as JSON
   $ netkit http serve ./iso --rate-limit 2M          throttle each connection to 2 MiB/s
   $ netkit http serve ./files --no-range --trace     a server without Range support, traced
+  $ netkit http serve ./site --allowed-host app.test also answer http://app.test:8080/ (in /etc/hosts)
   $ curl -r 100-199 http://127.0.0.1:8080/big.bin    fetch bytes 100..199 (206)`,
     )
     .action(
@@ -72,6 +81,7 @@ Examples:
           maxConnections: opts.maxClients,
           maxConnectionsPerIp: opts.maxPerIp,
           idleTimeoutMs: opts.idleTimeout,
+          allowedHosts: opts.allowedHost,
         });
         if (opts.trace) printTrace(server, 'server');
         announceListening('http', server, { json: opts.json });

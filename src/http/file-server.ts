@@ -22,7 +22,9 @@ import http, { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { isLoopback } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
+import { hostAllowed } from '../core/host-check.js';
 import { formatHostPort, listenTcp } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
@@ -62,6 +64,12 @@ export interface FileServerOptions {
    * like nginx's `send_timeout`; 0 = never)
    */
   idleTimeoutMs?: number;
+  /**
+   * On a loopback address only requests for a loopback host name (127.0.0.1, localhost,
+   * *.localhost, [::1]) are answered, so a web page cannot read the served files through DNS
+   * rebinding; these names are allowed too (`*` = any). Off loopback every name is answered.
+   */
+  allowedHosts?: string[];
 }
 
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;
@@ -107,6 +115,9 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     index: options.index ?? true,
     maxRanges: options.maxRanges ?? DEFAULT_MAX_RANGES,
     maxListingEntries: options.maxListingEntries ?? 10_000,
+    boundHost: options.host ?? '127.0.0.1',
+    anyHost: !isLoopback(options.host ?? '127.0.0.1'),
+    allowedHosts: options.allowedHosts ?? [],
   };
   const emitter = new EventEmitter();
   const conns = new WeakMap<net.Socket, ConnState>();
@@ -187,6 +198,9 @@ type Conf = {
   index: boolean;
   maxRanges: number;
   maxListingEntries: number;
+  boundHost: string;
+  anyHost: boolean;
+  allowedHosts: readonly string[];
 };
 
 function onRequest(
@@ -243,6 +257,17 @@ function sendText(
   res.end(head ? undefined : body);
 }
 
+/** The host a request is for: the authority of an absolute-form target, else the Host header. */
+function requestAuthority(req: http.IncomingMessage): string | undefined {
+  const url = req.url ?? '';
+  if (/^https?:\/\//i.test(url)) {
+    const end = url.indexOf('/', url.indexOf('//') + 2);
+    const authority = url.slice(url.indexOf('//') + 2, end === -1 ? undefined : end);
+    return authority.slice(authority.lastIndexOf('@') + 1);
+  }
+  return req.headers.host;
+}
+
 async function serve(
   conf: Conf,
   conn: ConnState,
@@ -254,6 +279,18 @@ async function serve(
   if ((req.headersDistinct.host?.length ?? 0) > 1) {
     res.shouldKeepAlive = false;
     sendText(res, 400, 'Bad Request: more than one Host', {}, head);
+    return;
+  }
+  // DNS rebinding (host-check.ts): a page that re-points its own name at 127.0.0.1 must not read
+  // the files; the target's authority (absolute-form) counts over Host, as RFC 9112 §3.2.2 says
+  if (!hostAllowed(requestAuthority(req), conf.boundHost, conf.anyHost, conf.allowedHosts)) {
+    sendText(
+      res,
+      403,
+      `Forbidden: this server on ${conf.boundHost} answers only to loopback host names (netkit http serve --allowed-host NAME)`,
+      {},
+      head,
+    );
     return;
   }
   // llhttp lets `HTTP/2.0` through; only 1.x is spoken here (RFC 9110 §6.2)

@@ -20,10 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isLoopback } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
+import { hostAllowed } from '../core/host-check.js';
 import type { TraceEvent } from '../core/trace.js';
 import { handleApi } from './api.js';
 import type { LabContext } from './context.js';
-import { hostAllowed } from './host-check.js';
 import { HttpError, sameOrigin, sendJson } from './http-util.js';
 
 export interface DashboardOptions {

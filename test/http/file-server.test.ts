@@ -415,20 +415,20 @@ describe('file server: path jail', () => {
 describe('file server: bad input and limits', () => {
   it('answers garbage with 400 and a huge header with 431', async () => {
     expect(await raw(server.port, 'HELLO\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-    const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`;
+    const huge = `GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`;
     expect(await raw(server.port, huge)).toMatch(/^HTTP\/1\.1 431 /);
   });
 
   it('answers 414 to a request line that alone is too long', async () => {
-    const long = `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const long = `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
     expect(await raw(server.port, long)).toMatch(/^HTTP\/1\.1 414 /);
     // behind another request in the same packet too
-    const second = `GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n${long}`;
+    const second = `GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n${long}`;
     expect(await raw(server.port, second)).toMatch(/HTTP\/1\.1 414 /);
   });
 
   it('answers 501 to a method it does not know, 405 to CONNECT', async () => {
-    expect(await raw(server.port, 'FOO /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(
+    expect(await raw(server.port, 'FOO /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n')).toMatch(
       /^HTTP\/1\.1 501 Not Implemented\r\n/,
     );
     const connect = await raw(server.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
@@ -437,7 +437,7 @@ describe('file server: bad input and limits', () => {
   });
 
   it('answers 505 to an HTTP major version other than 1', async () => {
-    const r = await raw(server.port, 'GET /hello.txt HTTP/2.0\r\nHost: x\r\n\r\n');
+    const r = await raw(server.port, 'GET /hello.txt HTTP/2.0\r\nHost: localhost\r\n\r\n');
     expect(r).toMatch(/^HTTP\/1\.1 505 HTTP Version Not Supported\r\n/);
   });
 
@@ -455,23 +455,56 @@ describe('file server: bad input and limits', () => {
     expect(r).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nhello, world\n$/);
     const dir = await raw(
       server.port,
-      'GET http://h/site?x=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+      'GET http://localhost/site?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
     );
     expect(dir).toMatch(/^HTTP\/1\.1 301 [\s\S]*\r\nLocation: \/site\/\?x=1\r\n/);
+  });
+
+  it('answers only loopback host names on loopback: no file reaches a DNS-rebinding page', async () => {
+    const get = (host: string, target = '/hello.txt') =>
+      raw(server.port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    for (const host of [
+      'evil.example',
+      `evil.example:${server.port}`,
+      '10.0.0.1',
+      'localhost.evil.example',
+    ]) {
+      const r = await get(host);
+      expect(r, host).toMatch(/^HTTP\/1\.1 403 /);
+      expect(r).not.toContain('hello, world');
+    }
+    // the absolute-form target's authority is what counts, not a loopback Host beside it
+    expect(await get('127.0.0.1', 'http://evil.example/hello.txt')).toMatch(/^HTTP\/1\.1 403 /);
+    for (const host of ['127.0.0.1', `localhost:${server.port}`, 'app.localhost', '[::1]:8080', '127.1.2.3'])
+      expect(await get(host), host).toMatch(/^HTTP\/1\.1 200 [\s\S]*hello, world\n$/);
+  });
+
+  it('--allowed-host names (or *) are answered too', async () => {
+    const named = await createFileServer({ root: server.root, port: 0, allowedHosts: ['App.Test'] });
+    const any = await createFileServer({ root: server.root, port: 0, allowedHosts: ['*'] });
+    try {
+      const get = (port: number, host: string) =>
+        raw(port, `GET /hello.txt HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(await get(named.port, `app.test:${named.port}`)).toMatch(/^HTTP\/1\.1 200 /);
+      expect(await get(named.port, 'other.test')).toMatch(/^HTTP\/1\.1 403 /);
+      expect(await get(any.port, 'other.test')).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      await Promise.all([named.close(), any.close()]);
+    }
   });
 
   it('sends 100 Continue only to a request it will serve', async () => {
     // the refused POST's body never comes: the final status is sent at once, then the connection closes
     const post = await raw(
       server.port,
-      'POST /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n',
+      'POST /hello.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n',
       /\r\n\r\nMethod Not Allowed\n/,
     );
     expect(post).toMatch(/^HTTP\/1\.1 405 /);
     expect(post).not.toContain('100 Continue');
     const getIt = await raw(
       server.port,
-      'GET /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+      'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
     );
     expect(getIt).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*hello, world\n$/);
   });
@@ -543,7 +576,9 @@ describe('file server: a file cut short while it is sent', () => {
       sock.on('data', (c: Buffer) => chunks.push(c));
       sock.on('error', () => {});
       // a second request waits on the same connection behind the first
-      sock.write('GET /shrinks.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /next.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+      sock.write(
+        'GET /shrinks.bin HTTP/1.1\r\nHost: localhost\r\n\r\nGET /next.txt HTTP/1.1\r\nHost: localhost\r\n\r\n',
+      );
       await first;
       sock.pause(); // the server stalls on backpressure with most of the file unread...
       await truncate(file, 0); // ...which is then gone
@@ -573,7 +608,7 @@ describe('file server: a client that stops reading', () => {
       const stalled = net.connect(idle.port, '127.0.0.1');
       stalled.on('error', () => {});
       stalled.pause(); // never reads a byte of the body
-      stalled.write('GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+      stalled.write('GET /huge.bin HTTP/1.1\r\nHost: localhost\r\n\r\n');
       const isStalled = (conn: number) =>
         events.some((e) => e.conn === conn && e.kind === 'in' && e.text.startsWith('GET /huge.bin'));
       // the server closes the stalled connection by itself (nothing here closes it)

@@ -1,5 +1,5 @@
 /**
- * DNS-rebinding protection for the dashboard.
+ * DNS-rebinding protection for servers on loopback (the lab's dashboard, `http serve`).
  *
  * A page on evil.example can re-point its own name at 127.0.0.1 and then talk to the lab from a
  * browser: to the browser it is a same-origin request, so the Origin check of writes cannot see
@@ -9,7 +9,7 @@
  * and to the address it is bound to. With --ui-auth (required off loopback) any name is accepted:
  * a rebound origin holds no credentials for the lab, and LAN users reach it by many names.
  */
-import { isLoopback } from '../core/address.js';
+import { isLoopback } from './address.js';
 
 /** The host name of a Host header, without port, brackets or trailing dot, lowercased. */
 export function hostName(header: string): string {
@@ -20,9 +20,23 @@ export function hostName(header: string): string {
   return name.replace(/\.$/, '');
 }
 
-export function hostAllowed(header: string | undefined, boundHost: string, anyName: boolean): boolean {
+/**
+ * Whether a request naming `header` as its host may be answered by a server bound to `boundHost`.
+ * `anyName` turns the check off; `extra` names more hosts the user allows (`*` = any).
+ */
+export function hostAllowed(
+  header: string | undefined,
+  boundHost: string,
+  anyName: boolean,
+  extra: readonly string[] = [],
+): boolean {
   // HTTP/1.0 clients may omit Host; browsers never do, so this is no way round the check
-  if (anyName || header === undefined) return true;
+  if (anyName || header === undefined || extra.includes('*')) return true;
   const name = hostName(header);
-  return isLoopback(name) || name.endsWith('.localhost') || name === boundHost.toLowerCase();
+  return (
+    isLoopback(name) ||
+    name.endsWith('.localhost') ||
+    name === boundHost.toLowerCase() ||
+    extra.some((h) => hostName(h) === name)
+  );
 }
