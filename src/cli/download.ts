@@ -162,8 +162,10 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
         if (opts.trace) printTrace(handle, 'client');
         let progress: Progress | undefined;
         let file = '';
+        let mode: 'segmented' | 'single' | undefined;
         handle.on('start', (s) => {
           file = s.file;
+          mode = s.mode;
           progress = createProgress(path.basename(s.file), s.size, {
             quiet: opts.quiet,
             initial: s.resumedBytes,
@@ -173,10 +175,11 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           const active = p.segments.filter((s) => s.conn > 0).length;
           progress?.update(p.done, p.segments.length > 1 || active > 1 ? `${active} conn` : '', p.segments);
         });
-        let interrupted = false;
-        const onSignal = (): void => {
-          if (interrupted) process.exit(130);
-          interrupted = true;
+        // 128 + the signal's number, as shells report it: SIGINT 130, SIGTERM 143
+        let interrupted: number | undefined;
+        const onSignal = (signal: NodeJS.Signals): void => {
+          if (interrupted !== undefined) process.exit(interrupted);
+          interrupted = signal === 'SIGTERM' ? 143 : 130;
           handle.abort();
         };
         process.on('SIGINT', onSignal);
@@ -186,12 +189,18 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           progress?.finish(opts.quiet || opts.json ? undefined : summary(result));
           if (opts.json) printJson(result);
         } catch (err) {
-          if (interrupted) {
+          if (interrupted !== undefined) {
             progress?.finish();
+            const kept = `${file}.part`;
             process.stderr.write(
-              `netkit: interrupted; kept ${file ? `${file}.part` : 'the .part file'} — run again with --continue\n`,
+              !file
+                ? 'netkit: interrupted before the transfer started\n'
+                : mode === 'single'
+                  ? // one stream has no control file and no ranges to resume with: say so, not "--continue"
+                    `netkit: interrupted; kept ${kept}, but it cannot be resumed (one stream: the server does not do byte ranges or gave no size) — running again starts over\n`
+                  : `netkit: interrupted; kept ${kept} — run again with --continue\n`,
             );
-            process.exit(130);
+            process.exit(interrupted);
           }
           progress?.finish();
           exitWithError(err, process.argv.includes('--debug'));

@@ -136,6 +136,92 @@ describe('download: servers that misbehave', () => {
     expect(s.requests.filter((r) => r.method === 'GET')).toHaveLength(3);
   });
 
+  it('tries ranges when HEAD has no Accept-Ranges (RFC 9110 allows Range without it), as aria2c does', async () => {
+    const data = randomBytes(256 * KiB);
+    const s = await start((req, res) => {
+      if (req.method !== 'HEAD') return serveRanges(data, req, res);
+      res.writeHead(200, { 'content-length': data.length, etag: '"v1"' });
+      res.end();
+    });
+    const { result, trace } = await fetchAll(s.url, { dir: await workDir(), connections: 4 });
+    expect(result.mode).toBe('segmented');
+    expect(result.connections).toBe(4);
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace.some((t) => t.includes('ranges not advertised; trying them'))).toBe(true);
+  });
+
+  it('no Accept-Ranges and Range ignored (200, a different length): one stream, the body wins', async () => {
+    const data = randomBytes(200 * KiB);
+    const s = await start((req, res) => {
+      // HEAD is off by a few bytes, and every GET gets the whole file: no Range support at all
+      res.writeHead(200, {
+        etag: '"v1"',
+        'content-length': req.method === 'HEAD' ? data.length - 7 : data.length,
+      });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    });
+    const { result, trace } = await fetchAll(s.url, { dir: await workDir(), connections: 4 });
+    expect(result.mode).toBe('single');
+    expect(result.restarts).toBe(0);
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace.some((t) => t.includes('does not do ranges after all') && t.includes('single stream'))).toBe(
+      true,
+    );
+  });
+
+  it('Accept-Ranges: none is a no: no range requests', async () => {
+    const data = randomBytes(200 * KiB);
+    const s = await start((req, res) => {
+      res.writeHead(200, { 'accept-ranges': 'none', 'content-length': data.length });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    });
+    const { result } = await fetchAll(s.url, { dir: await workDir(), connections: 4 });
+    expect(result.mode).toBe('single');
+    expect(s.requests.filter((r) => r.range)).toEqual([]);
+  });
+
+  it('--continue with a control file but no .part says the .part is missing, not that the file changed', async () => {
+    const data = randomBytes(64 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res, { etag: '"e1"' }));
+    const dir = await workDir();
+    await writeFile(
+      path.join(dir, 'file.bin.part.netkit'),
+      JSON.stringify({
+        version: 1,
+        url: s.url,
+        size: data.length,
+        etag: '"e1"',
+        done: [[0, 1000]],
+        updated: '',
+      }),
+    );
+    const { result, trace } = await fetchAll(s.url, { dir, continue: true });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace).toContain('file.bin.part is missing (its control file is there); starting over');
+    expect(trace.some((t) => t.includes('changed'))).toBe(false);
+  });
+
+  it('--continue against a changed remote file names what changed', async () => {
+    const data = randomBytes(64 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res, { etag: '"e2"' }));
+    const dir = await workDir();
+    await writeFile(path.join(dir, 'file.bin.part'), Buffer.alloc(data.length));
+    await writeFile(
+      path.join(dir, 'file.bin.part.netkit'),
+      JSON.stringify({
+        version: 1,
+        url: s.url,
+        size: data.length,
+        etag: '"e1"',
+        done: [[0, 1000]],
+        updated: '',
+      }),
+    );
+    const { result, trace } = await fetchAll(s.url, { dir, continue: true });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace).toContain('the remote file changed since the last run (ETag "e1" → "e2"); starting over');
+  });
+
   it('probes with GET Range: bytes=0-0 when HEAD is refused', async () => {
     const data = randomBytes(100 * KiB);
     const s = await start((req, res) => {
@@ -198,6 +284,63 @@ describe('download: a busy server, an existing file, a full disk', () => {
     // HEAD 503 → GET 0-0 503 → one retry → HEAD 200
     expect(s.requests.slice(0, 3).map((r) => r.method)).toEqual(['HEAD', 'GET', 'HEAD']);
     expect(trace.some((t) => /^retry 1\/5 in \d+ ms: HTTP 503 from /.test(t))).toBe(true);
+  });
+
+  it('waits what Retry-After asks on a probe 503 and 429, not its own backoff', async () => {
+    const data = randomBytes(64 * KiB);
+    const s = await start((req, res, { count }) => {
+      if (count <= 2) {
+        res.writeHead(count === 1 ? 503 : 429, { 'retry-after': '0', 'content-length': 0 });
+        res.end();
+      } else serveRanges(data, req, res);
+    });
+    // a backoff of 60 s would time the test out: the server's 0 s wins
+    const { result, trace } = await fetchAll(s.url, { dir: await workDir(), retryDelayMs: 60_000 });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace).toContain(`retry 1/5 in 0 ms: HTTP 429 from ${s.url} (the server asked Retry-After: 0)`);
+  });
+
+  it('a segment 503 with a long Retry-After (an HTTP-date) waits at most maxRetryAfterMs', async () => {
+    const data = randomBytes(64 * KiB);
+    let refused = false;
+    const s = await start((req, res) => {
+      if (req.method === 'GET' && !refused) {
+        refused = true;
+        const date = new Date(Date.UTC(2030, 0, 1, 12, 0, 0));
+        res.writeHead(503, {
+          date: date.toUTCString(),
+          'retry-after': new Date(date.getTime() + 120_000).toUTCString(),
+          'content-length': 0,
+        });
+        res.end();
+        return;
+      }
+      serveRanges(data, req, res);
+    });
+    const { result, trace } = await fetchAll(s.url, {
+      dir: await workDir(),
+      connections: 1,
+      retryDelayMs: 60_000,
+      maxRetryAfterMs: 20,
+    });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect(trace).toContain(
+      `retry 1/5 for bytes 0-${data.length - 1} in 20 ms: HTTP 503 (the server asked Retry-After: Tue, 01 Jan 2030 12:02:00 GMT, in 120 s; waiting at most 0.02 s)`,
+    );
+  });
+
+  it('never waits longer than the timeout for a Retry-After', async () => {
+    const data = randomBytes(16 * KiB);
+    const s = await start((req, res, { count }) => {
+      if (count <= 2) {
+        res.writeHead(503, { 'retry-after': '3600', 'content-length': 0 });
+        res.end();
+      } else serveRanges(data, req, res);
+    });
+    const { trace } = await fetchAll(s.url, { dir: await workDir(), timeoutMs: 1000 });
+    expect(trace).toContain(
+      `retry 1/5 in 1000 ms: HTTP 503 from ${s.url} (the server asked Retry-After: 3600; waiting at most 1 s, the timeout)`,
+    );
   });
 
   it('gives up on a probe that stays 503 after the retries, in one line', async () => {

@@ -23,7 +23,7 @@ import {
   splitSegment,
   totalLength,
 } from '../../src/http/download/planner.js';
-import { ifRangeValidator } from '../../src/http/download/probe.js';
+import { ifRangeValidator, retryAfterMs } from '../../src/http/download/probe.js';
 import { ioError, PartFile, PositionalSink } from '../../src/http/download/writer.js';
 import { tempDir } from '../helpers/net.js';
 
@@ -308,6 +308,25 @@ describe('control file', () => {
     '{"version":1,"url":"u","size":10,"etag":5,"done":[]}',
   ];
   for (const b of bad) it(`rejects ${b}`, () => expect(decodeControl(b)).toBeUndefined());
+});
+
+describe('Retry-After (RFC 9110 §10.2.3)', () => {
+  const now = Date.parse('Sun, 06 Nov 1994 08:49:37 GMT');
+  it('delay-seconds', () => {
+    expect(retryAfterMs({ 'retry-after': '120' }, now)).toBe(120_000);
+    expect(retryAfterMs({ 'retry-after': ' 0 ' }, now)).toBe(0);
+  });
+  it('an HTTP-date, against the response Date when there is one (a skewed local clock does not matter)', () => {
+    const h = { 'retry-after': 'Fri, 31 Dec 1999 23:59:59 GMT', date: 'Fri, 31 Dec 1999 23:58:59 GMT' };
+    expect(retryAfterMs(h, now)).toBe(60_000);
+    expect(retryAfterMs({ 'retry-after': 'Sun, 06 Nov 1994 08:50:07 GMT' }, now)).toBe(30_000);
+    expect(retryAfterMs({ 'retry-after': 'Sunday, 06-Nov-94 08:50:37 GMT' }, now)).toBe(60_000);
+    expect(retryAfterMs({ 'retry-after': 'Sun, 06 Nov 1994 08:00:00 GMT' }, now)).toBe(0); // past
+  });
+  it('absent or not a delay: undefined', () => {
+    for (const v of [undefined, '', '1.5', '-3', 'soon', '2025-01-01'])
+      expect(retryAfterMs(v === undefined ? {} : { 'retry-after': v }, now), String(v)).toBeUndefined();
+  });
 });
 
 describe('misc', () => {

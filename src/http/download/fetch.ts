@@ -20,6 +20,7 @@ import {
   type RequestContext,
   RetryableError,
   requestFollowing,
+  retryableStatus,
 } from './probe.js';
 import { type PartFile, PositionalSink } from './writer.js';
 
@@ -52,6 +53,11 @@ export interface FetchContext extends RequestContext {
   lastModified?: string;
   /** sent as If-Range on every range request */
   ifRange?: string;
+  /**
+   * the server never said it does ranges (no Accept-Ranges): a 200 then means "no Range support"
+   * unless its validators changed — its length is no evidence, the single stream trusts the body
+   */
+  rangesAssumed?: boolean;
   part: PartFile;
   /** called for every byte count received (progress, rate) */
   onBytes: (n: number) => void;
@@ -86,13 +92,18 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
       const changed =
         (ctx.etag !== undefined && etag !== undefined && etag !== ctx.etag) ||
         (ctx.lastModified !== undefined && lm !== undefined && lm !== ctx.lastModified) ||
-        (contentLength(res.headers) ?? ctx.size) !== ctx.size;
+        (!ctx.rangesAssumed && (contentLength(res.headers) ?? ctx.size) !== ctx.size);
       throw changed
         ? new RangeProblem('changed', 'the remote file changed (If-Range answered 200 with new validators)')
-        : new RangeProblem('ignored', 'the server ignored Range (200 to a range request)');
+        : new RangeProblem(
+            'ignored',
+            ctx.rangesAssumed
+              ? 'the server does not do ranges after all (200 to a range request; it sent no Accept-Ranges)'
+              : 'the server ignored Range (200 to a range request)',
+          );
     }
     if (status === 416) throw new RangeProblem('changed', 'the server answered 416: the remote file shrank');
-    if (RETRY_STATUS.has(status)) throw new RetryableError(`HTTP ${status}`);
+    if (RETRY_STATUS.has(status)) throw retryableStatus(status, res.headers);
     throw httpError(status, ctx.url);
   }
   const rawRange = header(res.headers, 'content-range');
@@ -167,6 +178,17 @@ function pump(
       finish();
       body.destroy();
     };
+    // An abort (Ctrl-C) that came while the response was on its way — during fetchWhole's await of
+    // onStart, say — destroyed the body before these listeners existed: its 'close' is gone, so
+    // settle now rather than wait for events that will never come.
+    if (ctx.signal.aborted) {
+      finish(ctx.signal.reason ?? new Error('aborted'));
+      return;
+    }
+    if (body.destroyed) {
+      finish(new RetryableError('connection closed mid-body'));
+      return;
+    }
     sink.onDrain = () => body.resume();
     sink.onError = (err) => finish(err);
     body.on('data', (chunk: Buffer) => {
@@ -218,7 +240,7 @@ export async function fetchWhole(
   }
   if (res.statusCode !== 200) {
     discard(res.body);
-    if (RETRY_STATUS.has(res.statusCode)) throw new RetryableError(`HTTP ${res.statusCode}`);
+    if (RETRY_STATUS.has(res.statusCode)) throw retryableStatus(res.statusCode, res.headers);
     throw httpError(res.statusCode, ctx.url);
   }
   const size = contentLength(res.headers);

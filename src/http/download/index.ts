@@ -78,6 +78,11 @@ export interface DownloadOptions {
   retryDelayMs?: number;
   /** connect, headers and body-idle timeout (default 30 s) */
   timeoutMs?: number;
+  /**
+   * longest `Retry-After` honoured on a 408/425/429/5xx (default 60 s, and never more than
+   * `timeoutMs`): a longer request waits this long, then retries
+   */
+  maxRetryAfterMs?: number;
   /** skip TLS certificate verification */
   insecure?: boolean;
   /** Basic authentication (else from user info in the URL); sent to the URL's origin only */
@@ -179,6 +184,7 @@ class DownloadJob {
       | 'retries'
       | 'retryDelayMs'
       | 'timeoutMs'
+      | 'maxRetryAfterMs'
       | 'maxRedirects'
       | 'progressIntervalMs'
       | 'controlIntervalMs'
@@ -200,6 +206,8 @@ class DownloadJob {
   private completed: Span[] = [];
   private fetched = 0;
   private samples: Array<{ t: number; bytes: number }> = [];
+  /** the mode of the transfer under way: a single stream cannot be resumed */
+  private mode: 'segmented' | 'single' | undefined;
   private nextSegmentId = 1;
 
   constructor(emitter: EventEmitter, url: string, options: DownloadOptions, signal: AbortSignal) {
@@ -223,6 +231,7 @@ class DownloadJob {
       retries: Math.max(0, options.retries ?? 5),
       retryDelayMs: Math.max(0, options.retryDelayMs ?? 500),
       timeoutMs: options.timeoutMs ?? 30_000,
+      maxRetryAfterMs: Math.max(0, options.maxRetryAfterMs ?? 60_000),
       maxRedirects: options.maxRedirects ?? 5,
       progressIntervalMs: options.progressIntervalMs ?? 250,
       controlIntervalMs: options.controlIntervalMs ?? 5000,
@@ -303,7 +312,7 @@ class DownloadJob {
         throw new NetkitError('NETKIT_INVALID_INPUT', `${file} is a directory: name the output file with -o`);
       trace(
         'info',
-        `saving to ${file} (${info.size === undefined ? 'size unknown' : `${info.size} bytes`}, ranges ${info.acceptRanges ? 'yes' : 'no'})`,
+        `saving to ${file} (${info.size === undefined ? 'size unknown' : `${info.size} bytes`}, ranges ${info.acceptRanges === 'unknown' ? 'not advertised; trying them' : info.acceptRanges ? 'yes' : 'no'})`,
       );
 
       let outcome: Outcome;
@@ -358,10 +367,10 @@ class DownloadJob {
       if (this.signal.aborted)
         throw new NetkitError(
           'NETKIT_IO',
-          'download interrupted; the .part file is kept (resume with continue)',
-          {
-            cause: err,
-          },
+          this.mode === 'single'
+            ? 'download interrupted; the .part file is kept, but one stream cannot be resumed: running again starts over'
+            : 'download interrupted; the .part file is kept (resume with continue)',
+          { cause: err },
         );
       // network failures as one line that names the host (and the proxy, when it was the proxy's)
       throw err instanceof NetkitError ? err : httpError(err, this.url, proxy);
@@ -387,7 +396,8 @@ class DownloadJob {
     let forceSingle = false;
     for (;;) {
       try {
-        const segmented = !forceSingle && info.acceptRanges && info.size !== undefined && info.size > 0;
+        const segmented =
+          !forceSingle && info.acceptRanges !== false && info.size !== undefined && info.size > 0;
         const outcome = segmented
           ? await this.segmented(info, file, part, resume)
           : await this.single(info, file, part);
@@ -396,6 +406,8 @@ class DownloadJob {
         if (!(err instanceof RangeProblem) || this.signal.aborted) throw err;
         await removeControl(controlPath(part));
         resume = false;
+        // ranges that were only assumed and then misbehaved are not tried again after a re-probe
+        if (info.acceptRanges === 'unknown') forceSingle = true;
         if (err.kind === 'changed') {
           if (++restarts > MAX_RESTARTS)
             throw new NetkitError(
@@ -447,6 +459,7 @@ class DownloadJob {
     resume: boolean,
   ): Promise<{ mode: 'segmented'; size: number; resumedBytes: number; connections: number }> {
     const size = info.size!;
+    this.mode = 'segmented';
     const ctlPath = controlPath(partPath);
     const trace = this.tracer(nextConnId());
     let done: Span[] = [];
@@ -456,21 +469,19 @@ class DownloadJob {
         (s) => s.size,
         () => -1,
       );
-      const sameRemote =
-        ctl !== undefined &&
-        ctl.size === size &&
-        (ctl.etag ?? '') === (info.etag ?? '') &&
-        (ctl.lastModified ?? '') === (info.lastModified ?? '');
-      if (ctl && sameRemote && partSize === size) {
+      const partName = path.basename(partPath);
+      const changed = ctl && remoteChange(ctl, { size, etag: info.etag, lastModified: info.lastModified });
+      if (ctl && !changed && partSize === size) {
         done = ctl.spans;
-        trace(
-          'info',
-          `resuming: ${totalLength(done)} of ${size} bytes already in ${path.basename(partPath)}`,
-        );
+        trace('info', `resuming: ${totalLength(done)} of ${size} bytes already in ${partName}`);
+      } else if (ctl && changed) {
+        trace('info', `the remote file changed since the last run (${changed}); starting over`);
+      } else if (ctl && partSize < 0) {
+        trace('info', `${partName} is missing (its control file is there); starting over`);
       } else if (ctl) {
         trace(
           'info',
-          'the remote file changed since the last run (size or validators differ); starting over',
+          `${partName} is ${partSize} bytes, not the ${size} its control file expects; starting over`,
         );
       } else {
         trace('info', `no control file for ${path.basename(partPath)}; starting from the beginning`);
@@ -551,6 +562,7 @@ class DownloadJob {
     const trace = this.tracer(conn);
     const ctx: FetchContext = {
       ...this.requestContext(conn, signal),
+      rangesAssumed: info.acceptRanges === 'unknown',
       url: info.url,
       size: info.size,
       etag: info.etag,
@@ -613,10 +625,25 @@ class DownloadJob {
         `${what === undefined ? '' : `${what}: `}${err.message} (gave up after ${this.opts.retries} ${this.opts.retries === 1 ? 'retry' : 'retries'})`,
         { cause: err },
       );
-    const delay = Math.min(30_000, this.opts.retryDelayMs * 2 ** (n - 1));
+    let delay = Math.min(30_000, this.opts.retryDelayMs * 2 ** (n - 1));
+    let why = '';
+    if (err instanceof RetryableError && err.retryAfterMs !== undefined) {
+      // the server said how long (RFC 9110 §10.2.3), as curl --retry honours it: that replaces our
+      // backoff, within a cap — never more than --timeout, the longest the user lets anything wait
+      const cap = Math.min(this.opts.maxRetryAfterMs, this.opts.timeoutMs);
+      const asked = err.retryAfterMs;
+      delay = Math.min(asked, cap);
+      const said = /^\d+$/.test(err.retryAfter ?? '')
+        ? `Retry-After: ${err.retryAfter}`
+        : `Retry-After: ${err.retryAfter}, in ${seconds(asked)}`;
+      why =
+        asked > cap
+          ? ` (the server asked ${said}; waiting at most ${seconds(cap)}${cap === this.opts.timeoutMs ? ', the timeout' : ''})`
+          : ` (the server asked ${said})`;
+    }
     trace(
       'info',
-      `retry ${n}/${this.opts.retries}${what === undefined ? '' : ` for ${what}`} in ${delay} ms: ${err.message}`,
+      `retry ${n}/${this.opts.retries}${what === undefined ? '' : ` for ${what}`} in ${delay} ms: ${err.message}${why}`,
     );
     await sleep(delay, undefined, { signal });
     return n;
@@ -631,8 +658,23 @@ class DownloadJob {
   ): Promise<{ mode: 'single'; size: number; resumedBytes: number }> {
     const conn = nextConnId();
     const trace = this.tracer(conn);
-    if (this.opts.continue && !info.acceptRanges)
-      trace('info', 'the server does not support ranges: downloading from the beginning');
+    this.mode = 'single';
+    if (this.opts.continue) {
+      const kept = await stat(partPath).then(
+        () => true,
+        () => false,
+      );
+      const why =
+        info.acceptRanges === false
+          ? 'the server does not support ranges'
+          : info.size === undefined
+            ? 'the server gives no size'
+            : 'ranges do not work on this server';
+      trace(
+        'info',
+        `cannot resume (${why}): starting over from byte 0${kept ? `; ${path.basename(partPath)} is discarded` : ''}`,
+      );
+    }
     await removeControl(controlPath(partPath));
     const part = await PartFile.open(partPath, { fresh: true });
     const seg: LiveSegment = { id: this.nextSegmentId++, start: 0, end: info.size ?? 0, pos: 0, conn: 1 };
@@ -708,6 +750,22 @@ export type { Checksum, ChecksumAlgorithm } from './checksum.js';
 export { parseChecksum } from './checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './filename.js';
 export { mergeSpans, missingSpans, pickSteal, planSegments, type Span } from './planner.js';
+
+/** What differs between a control file and the server's answer now, or undefined when nothing does. */
+function remoteChange(
+  ctl: { size: number; etag?: string; lastModified?: string },
+  now: { size: number; etag?: string | undefined; lastModified?: string | undefined },
+): string | undefined {
+  if (ctl.size !== now.size) return `size ${ctl.size} → ${now.size}`;
+  if ((ctl.etag ?? '') !== (now.etag ?? '')) return `ETag ${ctl.etag ?? 'none'} → ${now.etag ?? 'none'}`;
+  if ((ctl.lastModified ?? '') !== (now.lastModified ?? ''))
+    return `Last-Modified ${ctl.lastModified ?? 'none'} → ${now.lastModified ?? 'none'}`;
+  return undefined;
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
 
 /** undici's Dispatcher (the proxy router) as a {@link Transport}. */
 function viaUndici(d: Dispatcher): Transport {

@@ -15,8 +15,13 @@ export interface ProbeResult {
   url: string;
   /** undefined when the server does not say (chunked, or no Content-Length) */
   size?: number;
-  /** the server answers byte ranges */
-  acceptRanges: boolean;
+  /**
+   * byte ranges: `true` when the server said so (`Accept-Ranges: bytes`, or a 206 to the probe),
+   * `false` when it said no (`Accept-Ranges: none`, a 200 to `Range: bytes=0-0`), `'unknown'` when
+   * HEAD did not say: RFC 9110 §14.3 lets a server support Range without advertising it, so the
+   * segments try (as aria2c and curl -r do) and a 200 to them falls back to one stream.
+   */
+  acceptRanges: boolean | 'unknown';
   etag?: string;
   lastModified?: string;
   contentDisposition?: string;
@@ -43,10 +48,53 @@ const SECRET_HEADERS = new Set<string>(CREDENTIAL_HEADERS);
 
 /** A transfer failure worth retrying (network error, short body, 5xx). */
 export class RetryableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** the server's `Retry-After`, in ms from when the response arrived (RFC 9110 §10.2.3) */
+  readonly retryAfterMs: number | undefined;
+  /** the `Retry-After` value as sent, for the trace */
+  readonly retryAfter: string | undefined;
+  constructor(
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number | undefined; retryAfter?: string | undefined },
+  ) {
     super(message, options);
     this.name = 'RetryableError';
+    this.retryAfterMs = options?.retryAfterMs;
+    this.retryAfter = options?.retryAfter;
   }
+}
+
+const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)/i;
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3) in milliseconds: delay-seconds, or an HTTP-date measured
+ * against the response's own `Date` (so a skewed local clock does not matter) or, without one,
+ * against `now`. A date in the past is 0; an absent or unparsable value is undefined.
+ */
+export function retryAfterMs(
+  headers: Record<string, string | string[] | undefined>,
+  now: number = Date.now(),
+): number | undefined {
+  const v = header(headers, 'retry-after')?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Math.min(Number(v), 1e9) * 1000;
+  if (!HTTP_DATE.test(v)) return undefined;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  const date = header(headers, 'date');
+  const base = date !== undefined && HTTP_DATE.test(date.trim()) ? Date.parse(date) : Number.NaN;
+  return Math.max(0, at - (Number.isNaN(base) ? now : base));
+}
+
+/** A "try again later" status (see {@link RETRY_STATUS}) as a {@link RetryableError}, with its Retry-After. */
+export function retryableStatus(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  message = `HTTP ${status}`,
+): RetryableError {
+  return new RetryableError(message, {
+    retryAfterMs: retryAfterMs(headers),
+    retryAfter: header(headers, 'retry-after')?.trim(),
+  });
 }
 
 /** Statuses that say "try again later" (curl --retry's list, plus 425). */
@@ -184,14 +232,17 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
     const { url: final, res } = await requestFollowing(ctx, url, 'HEAD');
     await res.body.dump();
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      const ranges =
-        header(res.headers, 'accept-ranges')
-          ?.toLowerCase()
-          .split(/\s*,\s*/) ?? [];
+      const advertised = header(res.headers, 'accept-ranges');
+      const ranges = advertised?.toLowerCase().split(/\s*,\s*/) ?? [];
       return compact({
         url: final,
         size: contentLength(res.headers),
-        acceptRanges: ranges.includes('bytes'),
+        // no Accept-Ranges at all says nothing (RFC 9110 §14.3): try; `none` (or only other units) is a no
+        acceptRanges: ranges.includes('bytes')
+          ? true
+          : advertised === undefined
+            ? ('unknown' as const)
+            : false,
         ...validators(res.headers),
         method: 'HEAD' as const,
       });
@@ -234,7 +285,8 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
       method: 'GET' as const,
     });
   }
-  if (RETRY_STATUS.has(res.statusCode)) throw new RetryableError(`HTTP ${res.statusCode} from ${final}`);
+  if (RETRY_STATUS.has(res.statusCode))
+    throw retryableStatus(res.statusCode, res.headers, `HTTP ${res.statusCode} from ${final}`);
   throw httpError(res.statusCode, final);
 }
 
