@@ -34,6 +34,7 @@ interface ServeOptions {
   maxConnections: number;
   maxPerIp: number;
   idleTimeout: number;
+  udpRate: number;
   json?: boolean;
   trace?: boolean;
 }
@@ -65,6 +66,12 @@ export function register(program: Command): void {
         'close idle TCP connections after this long (0 = never)',
         300_000,
       ),
+    )
+    .option(
+      '--udp-rate <n>',
+      'UDP replies per second to one client IP (more are dropped: limits reflection and loops)',
+      parsePositive,
+      64,
     )
     .option('--json', 'print one JSON line per listening socket (with "transport")')
     .option('--trace', 'print connections and data on stderr')
@@ -117,6 +124,7 @@ Examples:
           maxConnections: opts.maxConnections,
           maxConnectionsPerIp: opts.maxPerIp,
           idleTimeoutMs: opts.idleTimeout,
+          udpRepliesPerIp: opts.udpRate,
         });
         for (const h of handles) {
           if (opts.trace) printTrace(h, 'server');

@@ -31,8 +31,17 @@ export function parseExpires(value: string, now = Date.now()): string {
   return new Date(t).toISOString();
 }
 
-/** A new password: the option or NETKIT_PASSWORD as given, or asked twice on a TTY. */
+/**
+ * A new password: the option or NETKIT_PASSWORD as given, or asked twice on a TTY. `--password`
+ * stays for scripts and the examples, but says once on stderr that every local user can read it
+ * (`ps`, /proc/PID/cmdline) and that it lands in the shell history.
+ */
 async function newPassword(given: string | undefined, name: string): Promise<string> {
+  if (given !== undefined) {
+    process.stderr.write(
+      'netkit: warning: --password is visible to other users (ps) and kept in shell history; prefer NETKIT_PASSWORD or the prompt\n',
+    );
+  }
   const interactive = given === undefined && process.env.NETKIT_PASSWORD === undefined;
   const pw = await readPassword(given, `New password for ${name}: `);
   if (interactive) {

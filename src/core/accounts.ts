@@ -4,9 +4,22 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import {
+  ACCOUNT_NAME_RE,
+  type Account,
+  type AccountClass,
+  type AccountsFile,
+  parseAccountsFile,
+  parseHash,
+  SCRYPT_MAXMEM,
+  serializeAccountsFile,
+} from './accounts-file.js';
 import { ensureDir, writeFileAtomic } from './datadir.js';
 import { NetkitError } from './errors.js';
+import { withFileLock } from './file-lock.js';
 import { nodeCrypto } from './lazy.js';
+
+export type { Account, AccountClass, AccountsFile } from './accounts-file.js';
 
 function scrypt(password: string, salt: Buffer, len: number, opts: object): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -14,34 +27,18 @@ function scrypt(password: string, salt: Buffer, len: number, opts: object): Prom
   );
 }
 
-export type AccountClass = 'real' | 'guest';
-
-export interface Account {
-  name: string;
-  class: AccountClass;
-  hash: string;
-  created: string;
-  /** ISO date after which login is refused (guests) */
-  expires?: string;
-}
-
-export interface AccountsFile {
-  version: 1;
-  accounts: Record<string, Account>;
-}
-
+/** scrypt cost: N=2^14, r=8, p=1 (16 MiB, ~50 ms), the interactive-login figures of RFC 7914 §2. */
 const N = 16384;
 const R = 8;
 const P = 1;
 const KEYLEN = 32;
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 export function accountsPath(dataDir: string): string {
   return path.join(dataDir, 'accounts.json');
 }
 
 export function validateAccountName(name: string): void {
-  if (!NAME_RE.test(name) || name === 'anonymous' || name === 'ftp') {
+  if (!ACCOUNT_NAME_RE.test(name) || name === 'anonymous' || name === 'ftp') {
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
       `invalid account name "${name}": use letters, digits, . _ - (max 64); anonymous and ftp are reserved`,
@@ -51,25 +48,34 @@ export function validateAccountName(name: string): void {
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = nodeCrypto().randomBytes(16);
-  const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P, maxmem: 64 * 1024 * 1024 });
+  const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P, maxmem: SCRYPT_MAXMEM });
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
+/**
+ * Check a password against a stored hash in constant time. A malformed hash is false, not an
+ * exception, and still costs one scrypt at our own parameters so it does not answer faster.
+ */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [, n, r, p, saltB64, hashB64] = parts as [string, string, string, string, string, string];
-  const expected = Buffer.from(hashB64, 'base64');
-  const actual = await scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: 64 * 1024 * 1024,
+  const h = parseHash(stored);
+  if (!h) {
+    await hashPassword(password);
+    return false;
+  }
+  const actual = await scrypt(password, h.salt, h.hash.length, {
+    N: h.N,
+    r: h.r,
+    p: h.p,
+    maxmem: SCRYPT_MAXMEM,
   });
-  return actual.length === expected.length && nodeCrypto().timingSafeEqual(actual, expected);
+  return nodeCrypto().timingSafeEqual(actual, h.hash);
 }
 
-/** Accounts store over one file. Reads are fresh each time so `netkit user add` takes effect live. */
+/**
+ * Accounts store over one file. Reads are fresh each time so `netkit user add` takes effect in
+ * running servers at once. Every change is a locked read → change → atomic write
+ * ({@link withFileLock}), so concurrent `netkit user` commands never lose one another's update.
+ */
 export class AccountStore {
   constructor(readonly dataDir: string) {}
 
@@ -78,19 +84,26 @@ export class AccountStore {
   }
 
   async load(): Promise<AccountsFile> {
+    let text: string;
     try {
-      const data = JSON.parse(await readFile(this.file, 'utf8')) as AccountsFile;
-      if (!data || typeof data.accounts !== 'object') throw new Error('bad format');
-      return data;
+      text = await readFile(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, accounts: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return { version: 1, accounts: Object.create(null) };
       throw new NetkitError('NETKIT_IO', `cannot read ${this.file}: ${(err as Error).message}`);
     }
+    return parseAccountsFile(text, this.file);
   }
 
-  private async save(data: AccountsFile): Promise<void> {
+  /** Read, change and write back under the lock; `change` sees the latest file. */
+  private async update<T>(change: (data: AccountsFile) => T): Promise<T> {
     await ensureDir(this.dataDir, 0o700);
-    await writeFileAtomic(this.file, `${JSON.stringify(data, null, 2)}\n`, 0o600);
+    return withFileLock(this.file, async () => {
+      const data = await this.load();
+      const result = change(data);
+      await writeFileAtomic(this.file, serializeAccountsFile(data), 0o600);
+      return result;
+    });
   }
 
   async list(): Promise<Account[]> {
@@ -98,7 +111,9 @@ export class AccountStore {
   }
 
   async get(name: string): Promise<Account | undefined> {
-    return (await this.load()).accounts[name.toLowerCase()];
+    const accounts = (await this.load()).accounts;
+    const key = name.toLowerCase();
+    return Object.hasOwn(accounts, key) ? accounts[key] : undefined;
   }
 
   async add(
@@ -107,41 +122,49 @@ export class AccountStore {
     opts: { class?: AccountClass; expires?: string } = {},
   ): Promise<Account> {
     validateAccountName(name);
-    const data = await this.load();
     const key = name.toLowerCase();
-    if (data.accounts[key]) throw new NetkitError('NETKIT_EXISTS', `account "${name}" already exists`);
     const account: Account = {
       name: key,
       class: opts.class ?? 'real',
+      // hashed before taking the lock: scrypt is the slow part, and needs no file
       hash: await hashPassword(password),
       created: new Date().toISOString(),
     };
     if (opts.expires) account.expires = new Date(opts.expires).toISOString();
-    data.accounts[key] = account;
-    await this.save(data);
-    return account;
+    return this.update((data) => {
+      if (Object.hasOwn(data.accounts, key))
+        throw new NetkitError('NETKIT_EXISTS', `account "${name}" already exists`);
+      data.accounts[key] = account;
+      return account;
+    });
   }
 
   async setPassword(name: string, password: string): Promise<void> {
-    const data = await this.load();
-    const account = data.accounts[name.toLowerCase()];
-    if (!account) throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
-    account.hash = await hashPassword(password);
-    await this.save(data);
+    const hash = await hashPassword(password);
+    const key = name.toLowerCase();
+    await this.update((data) => {
+      if (!Object.hasOwn(data.accounts, key))
+        throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
+      data.accounts[key]!.hash = hash;
+    });
   }
 
   async remove(name: string): Promise<void> {
-    const data = await this.load();
-    if (!data.accounts[name.toLowerCase()]) throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
-    delete data.accounts[name.toLowerCase()];
-    await this.save(data);
+    const key = name.toLowerCase();
+    await this.update((data) => {
+      if (!Object.hasOwn(data.accounts, key))
+        throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
+      delete data.accounts[key];
+    });
   }
 
-  /** The account when name and password match and it has not expired; otherwise undefined. */
+  /**
+   * The account when name and password match and it has not expired; otherwise undefined. Unknown
+   * names cost one scrypt like known ones, so timing does not tell which names exist.
+   */
   async authenticate(name: string, password: string): Promise<Account | undefined> {
     const account = await this.get(name);
     if (!account) {
-      // spend the same time as a real check so timing does not reveal which names exist
       await hashPassword(password);
       return undefined;
     }

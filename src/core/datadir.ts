@@ -4,6 +4,7 @@
  */
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncDir } from './dir-sync.js';
 
 export const DEFAULT_DATA_DIR = 'netkit-data';
 
@@ -35,11 +36,14 @@ export async function ensureDir(dir: string, mode = 0o755): Promise<string> {
 
 /**
  * Write a file so that readers see either the old or the new content, never half of it:
- * temp file in the same directory → fsync → rename.
+ * temp file in the same directory → fsync → rename → fsync of the directory (so that the rename
+ * itself survives a crash). The temp name has a random part: two writes of the same file in one
+ * process and one millisecond must not share (and truncate) one temp file.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fh = await open(tmp, 'w', mode);
+  const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${unique}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
   try {
     try {
       await fh.writeFile(data);
@@ -53,6 +57,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
+  // some platforms (Windows) cannot open a directory for fsync; the rename is done either way
+  await fsyncDir(path.dirname(file)).catch(() => {});
 }
 
 export { writeFile };

@@ -19,6 +19,7 @@ import { nextConnId, traceEvent } from '../core/trace.js';
 import { describeBytes } from './bytes.js';
 import { echoSocket } from './tcp.js';
 import { bindUdp, type Datagram, type UdpListener } from './udp.js';
+import { UdpReplyGuard } from './udp-guard.js';
 
 export type ClassicServiceName = 'echo' | 'discard' | 'daytime' | 'qotd' | 'chargen' | 'time';
 
@@ -131,11 +132,17 @@ export function timeBytes(date: Date): Buffer {
   return buf;
 }
 
-/** Decode an RFC 868 reply (for the 1900–2036 era). */
+/**
+ * Decode an RFC 868 reply. The 32-bit count wraps on 2036-02-07 06:28:16 UTC; a value that would
+ * mean a date before 1970 is read as the next era (2036–2106): no time server answered before 1970,
+ * so that pivot is unambiguous for 136 years (the rule NTP's era handling and rdate use).
+ */
 export function parseTimeBytes(buf: Buffer): Date {
   if (buf.length !== 4)
     throw new NetkitError('NETKIT_PROTOCOL', `time reply must be 4 bytes, got ${buf.length}`);
-  return new Date((buf.readUInt32BE(0) - RFC868_OFFSET) * 1000);
+  const value = buf.readUInt32BE(0);
+  const secs = value >= RFC868_OFFSET ? value - RFC868_OFFSET : value + 2 ** 32 - RFC868_OFFSET;
+  return new Date(secs * 1000);
 }
 
 export interface ClassicServiceOptions {
@@ -158,7 +165,12 @@ export interface ClassicServiceOptions {
   now?: () => Date;
   /** a random source in [0, 1) for UDP chargen lengths (tests) */
   random?: () => number;
+  /** UDP replies per second to one source IP, as a burst too (default 64; see `udp-guard.ts`) */
+  udpRepliesPerIp?: number;
 }
+
+/** The lab's default port base: its services' ports are loop partners too (see `udp-guard.ts`). */
+const DEFAULT_PORT_BASE = 7000;
 
 /** A running classic service; emits `'trace'`. */
 export interface ClassicServiceHandle extends EventEmitter {
@@ -364,8 +376,22 @@ export async function startService(
   };
 
   const onUdp = (udp: UdpListener): void => {
+    const bases = new Set([DEFAULT_PORT_BASE, options.portBase ?? DEFAULT_PORT_BASE]);
+    const guard = new UdpReplyGuard({
+      servicePorts: [udp.port, ...[...bases].flatMap((b) => Object.values(CLASSIC_PORTS).map((p) => b + p))],
+      perIpRate: options.udpRepliesPerIp,
+    });
     udp.on('trace', (ev) => emitter.emit('trace', ev));
     udp.on('message', (d: Datagram) => {
+      if (service === 'discard') return;
+      const refused = guard.refuse(d.host, d.port);
+      if (refused) {
+        if (tracing()) {
+          const why = refused === 'port' ? 'source port is a service port' : 'over the per-IP reply rate';
+          traceEvent(emitter, service, 0, 'info', `no reply to ${d.from}: ${why}`);
+        }
+        return;
+      }
       const reply = responder.udpReply(d.data);
       if (reply) udp.send(reply, d.host, d.port);
     });

@@ -82,6 +82,18 @@ describe('netkit user', () => {
     ).not.toContain('x2');
   });
 
+  it('--password warns on stderr that it is visible; NETKIT_PASSWORD does not', async () => {
+    const flag = await user(['add', 'warned', '--password', 'sekrit']);
+    expect(flag.code).toBe(0);
+    expect(flag.stderr).toBe(
+      'netkit: warning: --password is visible to other users (ps) and kept in shell history; prefer NETKIT_PASSWORD or the prompt\n',
+    );
+    expect(flag.stdout + flag.stderr).not.toContain('sekrit');
+    const env = await user(['passwd', 'warned'], { NETKIT_PASSWORD: 'sekrit2' });
+    expect([env.code, env.stderr]).toEqual([0, '']);
+    expect(env.stdout + env.stderr).not.toContain('sekrit2');
+  });
+
   it('--help has examples', async () => {
     for (const args of [
       ['user', '--help'],

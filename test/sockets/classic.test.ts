@@ -5,6 +5,7 @@
  * and TCP, `nc` over TCP.
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
@@ -47,6 +48,17 @@ describe('pure parts', () => {
     // wraps in February 2036 instead of overflowing
     expect(timeBytes(new Date(Date.UTC(2036, 1, 7, 6, 28, 16))).toString('hex')).toBe('00000000');
     expect(() => parseTimeBytes(Buffer.alloc(3))).toThrow(/4 bytes/);
+  });
+
+  it('time: a reply after the 2036 wrap decodes to 2036–2106, not to 1900', () => {
+    const wrap = new Date(Date.UTC(2036, 1, 7, 6, 28, 16));
+    for (const d of [wrap, new Date(Date.UTC(2040, 0, 1)), new Date(Date.UTC(2106, 1, 7))]) {
+      expect(parseTimeBytes(timeBytes(d)).toISOString()).toBe(d.toISOString());
+    }
+    expect(parseTimeBytes(timeBytes(new Date(Date.UTC(1970, 0, 1)))).toISOString()).toBe(
+      '1970-01-01T00:00:00.000Z',
+    );
+    expect(parseTimeBytes(timeBytes(new Date(Date.UTC(2036, 1, 7, 6, 28, 15)))).getUTCFullYear()).toBe(2036);
   });
 
   it.each([
@@ -167,6 +179,47 @@ describe('startService', () => {
     }
     expect(sizes).toEqual([0, 256, 512]);
     c.close();
+  });
+
+  it('UDP: no reply to a source port that is one of our services (the echo ↔ chargen ping-pong)', async () => {
+    // a client socket on what is chargen's port for the echo service's port base: exactly where a
+    // spoofed datagram "from chargen" would make echo and chargen answer each other forever
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+    const chargenPort = sock.address().port;
+    const received: Buffer[] = [];
+    sock.on('message', (m) => received.push(m));
+    const h = await start('echo', { port: 0, portBase: chargenPort - 19 });
+    const events: TraceEvent[] = [];
+    h.on('trace', (e: TraceEvent) => events.push(e));
+    sock.send('loop?', h.udp!.port, '127.0.0.1');
+    await until(() => events.some((e) => /no reply to .*service port/.test(e.text)), 5000, 'the refusal');
+    // an ordinary client is still answered, and its answer comes after the refused one would have
+    const c = await UdpClient.open('127.0.0.1', h.udp!.port);
+    const reply = c.receive(5000);
+    await c.send('hello');
+    expect((await reply)?.data.toString()).toBe('hello');
+    c.close();
+    sock.close();
+    expect(received).toEqual([]);
+  });
+
+  it('UDP: replies to one source IP are rate-limited (bounded reflection; a loop dies)', async () => {
+    const h = await start('echo', { udpRepliesPerIp: 2 });
+    let dropped = 0;
+    h.on('trace', (e: TraceEvent) => {
+      if (/over the per-IP reply rate/.test(e.text)) dropped += 1;
+    });
+    const c = await UdpClient.open('127.0.0.1', h.udp!.port);
+    let replies = 0;
+    c.socket.on('message', () => {
+      replies += 1;
+    });
+    for (let i = 0; i < 10; i++) await c.send(`n${i}`);
+    await until(() => replies + dropped === 10, 5000, 'every datagram answered or dropped');
+    c.close();
+    expect(dropped).toBeGreaterThanOrEqual(5);
+    expect(replies).toBeGreaterThanOrEqual(2);
   });
 
   it('ports: base + standard port, or one exact port for TCP and UDP', async () => {
