@@ -60,6 +60,8 @@ function printSendResult(r: SendMailResult, opts: SendOpts): void {
       size: r.message.length,
       cids: r.cids,
     };
+    // the address that makes the message need SMTPUTF8 (RFC 6531), so a dry run already tells
+    if (r.smtpUtf8) rec.smtputf8 = r.smtpUtf8;
     if (r.dryRun) rec.message = r.message.toString('utf8');
     else Object.assign(rec, { accepted: r.accepted, rejected: r.rejected, response: r.response });
     printJson(rec);

@@ -16,11 +16,12 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import addressparser from 'nodemailer/lib/addressparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import { NetkitError } from '../core/errors.js';
+import { findUtf8Address, hasUtf8LocalPart, type Utf8Address } from './smtputf8.js';
 
 /** A file to attach: a path (read by us), or content in memory with a file name. */
 export interface MailAttachment {
@@ -77,6 +78,11 @@ export interface ComposedMail {
   envelope: { from: string; to: string[] };
   /** Content-IDs of the inline images, in the order given */
   cids: Array<{ cid: string; filename: string }>;
+  /**
+   * Set when the message needs SMTPUTF8 (RFC 6531): the first address with a non-ASCII local part
+   * (or a header with UTF-8). Such a message is only sent to a server that offers the extension.
+   */
+  smtpUtf8?: Utf8Address;
 }
 
 const INJECTION = /[\r\n\0]/;
@@ -150,19 +156,22 @@ export function checkAddresses(what: string, value: string): string[] {
 }
 
 /**
- * The envelope form of an address: an internationalised domain (`x@bücher.de`) becomes its A-label
- * (`x@xn--bcher-kva.de`, RFC 5890), as nodemailer already writes it in the headers. A non-ASCII
- * domain in MAIL FROM / RCPT TO would otherwise need SMTPUTF8 (RFC 6531), which many servers lack
- * and nodemailer does not check before sending the 8-bit command anyway.
+ * The envelope form of an address. With an ASCII local part, an internationalised domain
+ * (`x@bücher.de`) becomes its A-label (`x@xn--bcher-kva.de`, RFC 5890), as nodemailer already writes
+ * it in the headers: a non-ASCII domain in MAIL FROM / RCPT TO would otherwise need SMTPUTF8
+ * (RFC 6531), which many servers lack. A non-ASCII local part (`bøb@bücher.de`) has no ASCII form
+ * and needs SMTPUTF8 anyway; then the domain goes out in UTF-8 (U-labels, RFC 6531 §3.2), which is
+ * how nodemailer writes such an address in the headers, so envelope and headers agree.
  */
 export function envelopeAddress(what: string, address: string): string {
   const at = address.lastIndexOf('@');
   const domain = address.slice(at + 1);
-  if (/^[\x21-\x7e]*$/.test(domain)) return address;
+  const utf8 = hasUtf8LocalPart(address);
+  if (!utf8 && /^[\x21-\x7e]*$/.test(domain)) return address;
   const ascii = domainToASCII(domain);
   if (!ascii)
     throw new NetkitError('NETKIT_INVALID_INPUT', `${what}: ${describe(address)} has an invalid domain`);
-  return `${address.slice(0, at + 1)}${ascii}`;
+  return `${address.slice(0, at + 1)}${utf8 ? domainToUnicode(ascii) : ascii}`;
 }
 
 /** Normalise the `headers` option to pairs, checking names and values. */
@@ -372,5 +381,12 @@ export async function composeMail(opts: MailMessageOptions): Promise<ComposedMai
   node.keepBcc = false;
   const message = await node.build();
   checkLineLengths(message);
-  return { message, messageId: node.messageId(), envelope, cids };
+  const fields: Array<[string, string[]]> = (['from', 'to', 'cc', 'bcc', 'replyTo'] as const).map((f) => [
+    f === 'replyTo' ? 'reply-to' : f,
+    list(f === 'from' ? (opts.from ?? defaultFrom()) : opts[f]).flatMap((v) => checkAddresses(f, v)),
+  ]);
+  const smtpUtf8 = findUtf8Address(fields, message);
+  const composed: ComposedMail = { message, messageId: node.messageId(), envelope, cids };
+  if (smtpUtf8 !== undefined) composed.smtpUtf8 = smtpUtf8;
+  return composed;
 }

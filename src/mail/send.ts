@@ -1,6 +1,7 @@
 /**
  * Mail submission: `sendMail()` composes a message (see compose.ts) and hands the exact bytes to
- * nodemailer's SMTP transport with an explicit envelope (MAIL FROM + every To/Cc/Bcc recipient), so
+ * nodemailer's SMTP connection (smtp-submit.ts) with an explicit envelope (MAIL FROM + every
+ * To/Cc/Bcc recipient), so
  * Bcc recipients get the message without appearing in it, and a dry run returns the same bytes
  * that a real send would put after DATA.
  *
@@ -10,15 +11,19 @@
  * for the lab's own self-signed development certificate — or the certificate is trusted through `ca`
  * (e.g. `netkit-data/tls/dev-cert.pem`).
  *
+ * A message with a non-ASCII local part (`bøb@lab`) needs SMTPUTF8 (RFC 6531): it is sent with
+ * `MAIL FROM:<…> SMTPUTF8` when the server offers the extension, and refused before MAIL FROM when
+ * it does not (smtputf8.ts).
+ *
  * The SMTP conversation is reported as `'trace'` events (from nodemailer's transaction log, which
  * already masks AUTH secrets; we mask again). Message data is never traced.
  */
 import { EventEmitter } from 'node:events';
-import nodemailer from 'nodemailer';
 import { NetkitError } from '../core/errors.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, type TraceKind, traceEvent } from '../core/trace.js';
 import { assertNoInjection, type ComposedMail, composeMail, type MailMessageOptions } from './compose.js';
+import { submitOnce } from './smtp-submit.js';
 
 /** Where and how to submit. */
 export interface SmtpSubmitOptions {
@@ -175,29 +180,39 @@ export class SmtpSender extends EventEmitter {
     const server = `${this.host}:${this.port}`;
     const conn = nextConnId();
     const timeout = o.timeoutMs ?? 30_000;
-    const transport = nodemailer.createTransport({
-      host: this.host,
-      port: this.port,
-      secure: o.secure ?? false,
-      requireTLS: o.requireTLS ?? false,
-      ignoreTLS: o.ignoreTLS ?? false,
-      name: o.name,
-      auth: o.user !== undefined ? { user: o.user, pass: o.password ?? '', method: o.authMethod } : undefined,
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: timeout,
-      dnsTimeout: timeout,
-      tls: {
-        rejectUnauthorized: !o.tlsInsecure,
-        ...(o.ca !== undefined ? { ca: o.ca } : defaultTrust()),
-        ...(o.servername !== undefined ? { servername: o.servername } : {}),
-      },
-      logger: traceLogger(this, conn, server),
-      transactionLog: true,
-      debug: false,
-    });
     try {
-      const info = await transport.sendMail({ envelope: composed.envelope, raw: composed.message });
+      const info = await submitOnce(composed, {
+        server,
+        connection: {
+          host: this.host,
+          port: this.port,
+          secure: o.secure ?? false,
+          requireTLS: o.requireTLS ?? false,
+          ignoreTLS: o.ignoreTLS ?? false,
+          name: o.name,
+          connectionTimeout: timeout,
+          greetingTimeout: timeout,
+          socketTimeout: timeout,
+          dnsTimeout: timeout,
+          tls: {
+            rejectUnauthorized: !o.tlsInsecure,
+            ...(o.ca !== undefined ? { ca: o.ca } : defaultTrust()),
+            ...(o.servername !== undefined ? { servername: o.servername } : {}),
+          },
+          logger: traceLogger(this, conn, server),
+          transactionLog: true,
+          debug: false,
+        },
+        auth:
+          o.user !== undefined
+            ? {
+                user: o.user,
+                credentials: { user: o.user, pass: o.password ?? '' },
+                method: o.authMethod?.trim().toUpperCase() || false,
+              }
+            : undefined,
+        onRefuse: (err) => traceEvent(this, 'smtp', conn, 'error', err.message, server),
+      });
       return {
         ...composed,
         dryRun: false,
@@ -207,8 +222,6 @@ export class SmtpSender extends EventEmitter {
       };
     } catch (err) {
       throw mapSmtpError(err, server);
-    } finally {
-      transport.close();
     }
   }
 }

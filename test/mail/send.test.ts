@@ -165,8 +165,9 @@ describe('RFC 5322 limits and internationalised addresses', () => {
       bcc: 'y@mañana.example',
       text: 'hi',
     });
+    // a non-ASCII local part needs SMTPUTF8 anyway: its domain stays UTF-8, as in the From header
     expect(r.envelope).toEqual({
-      from: 'zoë@xn--bcher-kva.de',
+      from: 'zoë@bücher.de',
       to: ['x@xn--bcher-kva.de', 'y@xn--maana-pta.example'],
     });
     expect(r.message.toString()).toMatch(/^To: x@xn--bcher-kva\.de\r$/m);

@@ -1,0 +1,109 @@
+/**
+ * One SMTP submission over nodemailer's SMTPConnection: connect (greeting, EHLO, STARTTLS), check the
+ * extensions the message needs, AUTH, then MAIL FROM / RCPT TO / DATA.
+ *
+ * Why SMTPConnection and not nodemailer's SMTP transport: the transport goes from EHLO straight to
+ * MAIL FROM, so there is no point at which we could look at the EHLO reply and refuse. A message that
+ * needs SMTPUTF8 (RFC 6531) must not start a transaction with a server that lacks it — neither the
+ * 8-bit MAIL FROM / RCPT TO nor the UTF-8 headers may go out — so the check sits between the
+ * handshake and AUTH, and the session ends with QUIT before any MAIL FROM.
+ */
+import SMTPConnection, {
+  type SMTPConnectionAuth,
+  type SMTPConnectionOptions,
+  type SMTPConnectionSendInfo,
+} from 'nodemailer/lib/smtp-connection';
+import { NetkitError } from '../core/errors.js';
+import type { ComposedMail } from './compose.js';
+import {
+  findUtf8Address,
+  hasUtf8LocalPart,
+  offersSmtpUtf8,
+  smtpUtf8NotOffered,
+  withSmtpUtf8Param,
+} from './smtputf8.js';
+
+export interface SubmitParams {
+  connection: SMTPConnectionOptions;
+  /** credentials; used only when the server offers AUTH (as nodemailer's transport does) */
+  auth?: SMTPConnectionAuth;
+  /** `host:port`, for messages */
+  server: string;
+  /** told about a refusal of ours (the server never sees it) */
+  onRefuse?: (err: NetkitError) => void;
+}
+
+/**
+ * nodemailer puts the SMTPUTF8 parameter on MAIL FROM only when the envelope itself is non-ASCII;
+ * a UTF-8 address that is only in the headers (Reply-To) needs it just as much (RFC 6531 §3.4), so
+ * the one command is amended on its way out. `_sendCommand` is nodemailer's internal writer; if it
+ * ever goes away we fail loudly rather than send UTF-8 headers without the parameter.
+ */
+function amendMailFrom(conn: SMTPConnection): void {
+  const internals = conn as unknown as { _sendCommand?: (str: string, logStr?: string) => void };
+  const write = internals._sendCommand;
+  if (typeof write !== 'function')
+    throw new NetkitError('NETKIT_PROTOCOL', 'cannot add the SMTPUTF8 parameter: nodemailer has changed');
+  internals._sendCommand = (str: string, logStr?: string) =>
+    write.call(conn, withSmtpUtf8Param(str), logStr === undefined ? undefined : withSmtpUtf8Param(logStr));
+}
+
+/** Submit one composed message; resolves with nodemailer's send info, rejects with its error (or ours). */
+export function submitOnce(composed: ComposedMail, params: SubmitParams): Promise<SMTPConnectionSendInfo> {
+  const conn = new SMTPConnection(params.connection);
+  // composeMail names the address; for a ComposedMail built elsewhere, look at envelope and headers
+  const need =
+    composed.smtpUtf8 ??
+    findUtf8Address(
+      [
+        ['from', [composed.envelope.from]],
+        ['to', composed.envelope.to],
+      ],
+      composed.message,
+    );
+  const envelopeIsAscii =
+    !hasUtf8LocalPart(composed.envelope.from) && !composed.envelope.to.some(hasUtf8LocalPart);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (err: unknown, info?: SMTPConnectionSendInfo) => {
+      if (settled) return;
+      settled = true;
+      conn.close();
+      if (err) reject(err);
+      else resolve(info!);
+    };
+    const refuse = (err: NetkitError) => {
+      if (settled) return;
+      settled = true;
+      params.onRefuse?.(err);
+      // a polite end: QUIT, and report only once the server has closed, so that a caller (or a
+      // test) sees the session over — nothing of the transaction was sent
+      conn.once('end', () => reject(err));
+      conn.quit();
+    };
+    conn.once('error', (err) => finish(err));
+    conn.connect((err) => {
+      if (err) return finish(err);
+      // the handshake is done (after STARTTLS the EHLO was repeated), so the last reply is the EHLO
+      // (or HELO) reply that lists the extensions this session has
+      if (need !== undefined) {
+        if (!offersSmtpUtf8(String(conn.lastServerResponse || '')))
+          return refuse(smtpUtf8NotOffered(need, params.server));
+        if (envelopeIsAscii) {
+          try {
+            amendMailFrom(conn);
+          } catch (e) {
+            return refuse(e as NetkitError);
+          }
+        }
+      }
+      // a copy: SMTPConnection keeps its recipient bookkeeping (rcptQueue, accepted…) on the object
+      const envelope = { from: composed.envelope.from, to: [...composed.envelope.to] };
+      const send = () =>
+        conn.send(envelope, composed.message, (e, info) => (e ? finish(e) : finish(null, info)));
+      if (params.auth !== undefined && conn.allowsAuth)
+        conn.login(params.auth, (e) => (e ? finish(e) : send()));
+      else send();
+    });
+  });
+}
