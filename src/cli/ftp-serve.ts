@@ -15,7 +15,7 @@ import {
   DEFAULT_FTP_PORT,
   type FtpServerHandle,
 } from '../ftp/server.js';
-import type { FtpSessionEvent } from '../ftp/session.js';
+import type { FtpSessionEvent, FtpWarning } from '../ftp/session.js';
 import {
   action,
   announceListening,
@@ -220,6 +220,8 @@ Examples:
           process.stdout.write(`${dim(`ftp root ${root}${tls ? '; AUTH TLS offered' : ''}`)}\n`);
         }
         if (opts.trace) printTrace(server, 'server');
+        // server-side problems (a corrupt accounts file) reach stderr even with -q; --trace shows them already
+        else server.on('warning', (w: FtpWarning) => process.stderr.write(`ftp: #${w.id} ${w.text}\n`));
         if (!opts.quiet) logSessions(server, opts.json === true);
         onShutdown(() => server.close());
       }),

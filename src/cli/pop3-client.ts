@@ -285,7 +285,9 @@ Examples:
   $ netkit pop3 fetch --user bob --out ./inbox --delete --json
 
 --delete marks a message only after it is on disk: fsynced, its size equal to the server's LIST size.
-The server removes marked messages at QUIT; an interrupted fetch deletes nothing.`,
+The server removes marked messages at QUIT; an interrupted fetch deletes nothing. With --new-only, a
+message an interrupted run saved but could not delete is deleted by the next run, once its saved copy
+is found unchanged.`,
     )
     .action(
       action(
@@ -310,13 +312,20 @@ The server removes marked messages at QUIT; an interrupted fetch deletes nothing
             return;
           }
           const deleted = result.messages.filter((m) => m.deleted).length;
+          const earlier = result.earlier.filter((m) => m.deleted).length;
           if (result.messages.length) printFetchSummary(result.messages);
           for (const m of result.messages)
             if (m.warning) process.stderr.write(`netkit: message ${m.n} kept on the server: ${m.warning}\n`);
+          for (const m of result.earlier)
+            if (m.warning)
+              process.stderr.write(
+                `netkit: message ${m.n} (fetched earlier) kept on the server: ${m.warning}\n`,
+              );
           process.stdout.write(
             `fetched ${result.messages.length} of ${result.total} message(s) into ${opts.out}` +
               `${result.skipped ? `, ${result.skipped} already fetched` : ''}` +
-              `${opts.delete ? `, ${deleted} deleted on the server` : ''}\n`,
+              `${opts.delete ? `, ${deleted} deleted on the server` : ''}` +
+              `${earlier ? ` (and ${earlier} fetched earlier whose deletion was lost)` : ''}\n`,
           );
           if (result.messages.some((m) => m.warning)) process.exitCode = 1;
         },

@@ -5,20 +5,23 @@
  */
 import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatHostPort } from '../core/address.js';
 import { formatBytes } from '../core/format.js';
 
 export { formatBytes };
 
-import { errorMessage, NetkitError } from '../core/errors.js';
+import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 
 /**
  * Exit 2 for what the user typed (a usage error, a malformed address, URL or value — also when
- * only the command itself could tell), 1 for everything that went wrong while running.
+ * only the command itself could tell), 130 for Ctrl-C at a prompt, 1 for everything that went
+ * wrong while running.
  */
-export function exitCodeFor(err: unknown): 1 | 2 {
+export function exitCodeFor(err: unknown): 1 | 2 | 130 {
+  if (err instanceof InterruptedError) return 130;
   if (err instanceof InvalidArgumentError) return 2;
   return err instanceof NetkitError && (err.code === 'NETKIT_USAGE' || err.code === 'NETKIT_INVALID_INPUT')
     ? 2
@@ -27,7 +30,8 @@ export function exitCodeFor(err: unknown): 1 | 2 {
 
 export function exitWithError(err: unknown, debug = false): never {
   const msg = errorMessage(err);
-  process.stderr.write(`netkit: ${msg}\n`);
+  // Ctrl-C: the prompt already ended its line, and a shell says nothing either
+  if (!(err instanceof InterruptedError)) process.stderr.write(`netkit: ${msg}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exit(exitCodeFor(err));
 }
@@ -234,38 +238,83 @@ export function onShutdown(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-/** A password from the option, NETKIT_PASSWORD, or a no-echo prompt on a TTY. */
-export async function readPassword(given: string | undefined, prompt = 'Password: '): Promise<string> {
+/**
+ * Ctrl-C at a prompt (in raw mode the terminal sends it as a byte, not as SIGINT): the CLI exits
+ * 130, as a shell reports a process ended by SIGINT, and prints nothing more than the newline.
+ */
+export class InterruptedError extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'InterruptedError';
+  }
+}
+
+/** What {@link readPassword} reads from and writes to (process.stdin/stderr/env by default). */
+export interface PasswordIo {
+  stdin: EventEmitter & {
+    isTTY?: boolean;
+    setRawMode?(mode: boolean): unknown;
+    resume(): unknown;
+    pause(): unknown;
+  };
+  stderr: { write(text: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A password from the option, NETKIT_PASSWORD, or a no-echo prompt on a TTY (like getpass).
+ * Enter ends it; Backspace/DEL removes a character, Ctrl-U the line; Ctrl-D on an empty line (or
+ * the terminal going away) is "no password given" (exit 2); Ctrl-C is {@link InterruptedError}
+ * (exit 130). Either way echo is back on, stdin paused and no listener left behind. Without a TTY
+ * it refuses (a usage error) rather than read the password from a pipe: stdin may be the data.
+ */
+export async function readPassword(
+  given: string | undefined,
+  prompt = 'Password: ',
+  io: PasswordIo = { stdin: process.stdin, stderr: process.stderr, env: process.env },
+): Promise<string> {
   if (given !== undefined) return given;
-  if (process.env.NETKIT_PASSWORD !== undefined) return process.env.NETKIT_PASSWORD;
-  if (!process.stdin.isTTY)
-    throw new NetkitError('NETKIT_USAGE', 'no password: use --password, NETKIT_PASSWORD or a TTY');
-  process.stderr.write(prompt);
-  const stdin = process.stdin;
-  stdin.setRawMode(true);
-  stdin.resume();
+  if (io.env.NETKIT_PASSWORD !== undefined) return io.env.NETKIT_PASSWORD;
+  const { stdin, stderr } = io;
+  if (!stdin.isTTY || !stdin.setRawMode)
+    throw usageError(
+      'no password given: use --password or NETKIT_PASSWORD (stdin is not a terminal to ask on)',
+    );
+  const decoder = new StringDecoder('utf8');
   let pw = '';
-  return new Promise((resolve, reject) => {
-    const onData = (buf: Buffer) => {
-      for (const ch of buf.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') {
-          stdin.setRawMode(false);
-          stdin.pause();
-          stdin.off('data', onData);
-          process.stderr.write('\n');
-          resolve(pw);
-          return;
-        }
-        if (ch === '\u0003') {
-          stdin.setRawMode(false);
-          reject(new NetkitError('NETKIT_USAGE', 'interrupted'));
-          return;
-        }
-        if (ch === '\u007f') pw = pw.slice(0, -1);
+  return new Promise<string>((resolve, reject) => {
+    const finish = (err?: Error) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.off('error', onError);
+      stdin.setRawMode?.(false);
+      stdin.pause();
+      stderr.write('\n');
+      if (err) reject(err);
+      else resolve(pw);
+    };
+    const onEnd = () => finish(usageError('no password given'));
+    const onError = (err: Error) => finish(err);
+    const onData = (chunk: Buffer | string) => {
+      const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      for (const ch of text) {
+        if (ch === '\r' || ch === '\n') return finish();
+        if (ch === '\u0003') return finish(new InterruptedError());
+        if (ch === '\u0004') {
+          // as at a shell prompt: end of input on an empty line, nothing on a non-empty one
+          if (pw === '') return finish(usageError('no password given'));
+        } else if (ch === '\u007f' || ch === '\b') pw = [...pw].slice(0, -1).join('');
+        else if (ch === '\u0015') pw = '';
         else pw += ch;
       }
     };
     stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.on('error', onError);
+    // echo off before the prompt shows: keys typed as soon as it appears must not be echoed
+    stdin.setRawMode?.(true);
+    stderr.write(prompt);
+    stdin.resume();
   });
 }
 

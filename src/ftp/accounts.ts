@@ -119,12 +119,16 @@ function anonymousMounts(
 
 export type LoginResult =
   | { ok: true; identity: FtpIdentity }
-  | { ok: false; reason: 'invalid' | 'expired' | 'anonymous-disabled' };
+  | { ok: false; reason: 'invalid' | 'expired' | 'anonymous-disabled' }
+  /** the accounts file could not be read or is corrupt: the server's fault, not the user's */
+  | { ok: false; reason: 'unavailable'; error: string };
 
 /**
  * Check a USER/PASS pair. Anonymous names accept any password (conventionally an e-mail address).
  * Unknown names cost the same scrypt time as known ones. An expired guest is told so, but only
- * after the right password (the expiry is no secret from the account's owner).
+ * after the right password (the expiry is no secret from the account's owner). An accounts file that
+ * cannot be read or parsed is `unavailable` (with the reason naming file and line), never `invalid`:
+ * a broken server-side file must not look like a wrong password.
  */
 export async function authenticate(
   store: AccountStore,
@@ -137,7 +141,12 @@ export async function authenticate(
     if (policy.anonymous === false) return { ok: false, reason: 'anonymous-disabled' };
     return { ok: true, identity: await identityFor('anonymous', 'anonymous', policy, perms) };
   }
-  const account = await store.get(name).catch(() => undefined);
+  let account: Awaited<ReturnType<AccountStore['get']>>;
+  try {
+    account = await store.get(name);
+  } catch (err) {
+    return { ok: false, reason: 'unavailable', error: (err as Error).message };
+  }
   if (!account) {
     await hashPassword(password);
     return { ok: false, reason: 'invalid' };

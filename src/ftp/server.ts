@@ -10,7 +10,8 @@
  *
  * The handle is an EventEmitter: `'trace'` ({@link TraceEvent}, PASS redacted) and `'session'`
  * ({@link FtpSessionEvent}: connect, login, command, transfer progress, close) for dashboards;
- * `sessions()` gives the live sessions.
+ * `'warning'` ({@link FtpWarning}) for server-side problems the operator must fix (an unreadable or
+ * corrupt accounts file); `sessions()` gives the live sessions.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -32,6 +33,7 @@ import {
   FtpSession,
   type FtpSessionEvent,
   type FtpSessionInfo,
+  type FtpWarning,
   type SessionContext,
 } from './session.js';
 
@@ -178,6 +180,9 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
       if (emitter.listenerCount('session') > 0) emitter.emit('session', ev);
     },
     observed: () => emitter.listenerCount('session') > 0,
+    warn: (ev: FtpWarning) => {
+      if (emitter.listenerCount('warning') > 0) emitter.emit('warning', ev);
+    },
   };
 
   const tcp: TcpServerHandle = await listenTcp({

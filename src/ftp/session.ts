@@ -79,6 +79,14 @@ export interface FtpSessionInfo {
   transfer?: FtpTransferInfo;
 }
 
+/** A server-side problem met while serving a session (e.g. a corrupt accounts file). */
+export interface FtpWarning {
+  /** session id */
+  id: number;
+  ip: string;
+  text: string;
+}
+
 export interface FtpSessionEvent extends FtpSessionInfo {
   event: 'connect' | 'login' | 'command' | 'transfer' | 'close';
 }
@@ -100,6 +108,8 @@ export interface SessionContext {
   listings: ListingCache;
   greeting: string;
   emitSession(ev: FtpSessionEvent): void;
+  /** a server-side problem the operator must see even without --trace (the server's 'warning' event) */
+  warn?(ev: FtpWarning): void;
   /** false when nobody listens for session events: the session then builds none */
   observed?(): boolean;
 }
@@ -258,6 +268,12 @@ export class FtpSession {
     const info = this.info();
     if (transfer) info.transfer = { ...transfer };
     this.ctx.emitSession({ event, ...info });
+  }
+
+  /** Report a server-side problem: an error trace line and the server's 'warning' event. */
+  warn(text: string): void {
+    this.conn.trace('error', text);
+    this.ctx.warn?.({ id: this.id, ip: this.ip, text });
   }
 
   /** Send a reply (one line or multi-line). */

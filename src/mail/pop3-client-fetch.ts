@@ -7,6 +7,11 @@
  * Dovecot quirk allowed), the file was fsynced, and its size on disk equals what was received. Deletion happens at the caller's QUIT (the RFC's UPDATE state), so a
  * crash before QUIT deletes nothing. New-by-UIDL state lives in `DIR/.netkit-pop3-state.json`, keyed
  * by account, written atomically after every saved message.
+ *
+ * A run that dies after a verified save but before QUIT leaves that message on the server while
+ * the state remembers it, so `--new-only` skips it. With `delete` and `newOnly`, such a remembered
+ * message is deleted by a later run, but only when the state recorded its verified save (file and
+ * size) and that file is still there, its size unchanged and equal to the server's LIST size now.
  */
 import { link, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -54,17 +59,38 @@ export interface FetchedMessage {
   warning?: string;
 }
 
+/** A message fetched and verified by an earlier run but still on the server (`newOnly` + `delete`). */
+export interface EarlierMessage {
+  n: number;
+  uid: string;
+  /** the copy saved then, when the state file recorded one */
+  file?: string;
+  /** marked for deletion now (takes effect at QUIT) */
+  deleted: boolean;
+  /** why it stays on the server */
+  warning?: string;
+}
+
 export interface FetchResult {
   /** messages in the mailbox */
   total: number;
   /** messages skipped as already fetched */
   skipped: number;
   messages: FetchedMessage[];
+  /** with `newOnly` and `delete`: skipped messages saved by an earlier run whose DELE never took effect */
+  earlier: EarlierMessage[];
+}
+
+/** A verified save: the file (relative to the output directory) and its size. */
+interface SavedCopy {
+  format: 'eml' | 'maildir';
+  file: string;
+  size: number;
 }
 
 interface StateFile {
   version: 1;
-  accounts: Record<string, { uids: string[] }>;
+  accounts: Record<string, { uids: string[]; saved?: Record<string, SavedCopy> }>;
 }
 
 async function readState(file: string): Promise<StateFile> {
@@ -75,6 +101,54 @@ async function readState(file: string): Promise<StateFile> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
   }
   return { version: 1, accounts: {} };
+}
+
+/** The saved copies of an account's state entry; anything malformed is left out (and never deleted). */
+function savedCopies(entry: { saved?: unknown } | undefined): Map<string, SavedCopy> {
+  const out = new Map<string, SavedCopy>();
+  const saved = entry?.saved;
+  if (!saved || typeof saved !== 'object' || Array.isArray(saved)) return out;
+  for (const [uid, c] of Object.entries(saved as Record<string, unknown>)) {
+    const copy = c as Partial<SavedCopy> | null;
+    if (
+      copy &&
+      (copy.format === 'eml' || copy.format === 'maildir') &&
+      typeof copy.file === 'string' &&
+      Number.isSafeInteger(copy.size)
+    )
+      out.set(uid, copy as SavedCopy);
+  }
+  return out;
+}
+
+/**
+ * Is the copy an earlier run saved still there, unchanged, and the message the server lists now?
+ * Undefined when yes, else why not. The path comes from a file anyone may edit: only a plain name
+ * inside `out` (or a Maildir id) is looked at.
+ */
+async function earlierCopyProblem(
+  out: string,
+  copy: SavedCopy,
+  listed: number,
+): Promise<{ file?: string; problem?: string }> {
+  let file: string | undefined;
+  if (copy.format === 'maildir') {
+    file = (await new Maildir(out).find(path.basename(copy.file)))?.file;
+  } else if (!copy.file.includes('/') && !copy.file.includes('\\') && !copy.file.startsWith('.')) {
+    file = path.join(out, copy.file);
+  }
+  if (file === undefined) return { problem: `its saved copy ${copy.file} is gone` };
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch {
+    return { file, problem: `its saved copy ${file} is gone` };
+  }
+  if (data.length !== copy.size)
+    return { file, problem: `its saved copy ${file} is ${data.length} octets, not the ${copy.size} saved` };
+  if (!sizeMatchesListing(listed, data))
+    return { file, problem: `the server lists ${listed} octets, its saved copy ${file} has ${data.length}` };
+  return { file };
 }
 
 /** True when `file` already holds exactly `data` (a message saved by an earlier run). */
@@ -163,6 +237,8 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
   const onServer = new Set(uidOf.values());
   // forget UIDs no longer on the server, keep the rest
   const remembered = new Set([...known].filter((u) => onServer.has(u)));
+  const saved = savedCopies(state.accounts[account]);
+  for (const uid of saved.keys()) if (!remembered.has(uid)) saved.delete(uid);
   const wanted = listing.filter((m) => !(opts.newOnly && known.has(uidOf.get(m.n) ?? '')));
   const sizeOf = new Map(listing.map((m) => [m.n, m.size]));
   const maildir = format === 'maildir' ? new Maildir(opts.out) : undefined;
@@ -170,7 +246,9 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
   const deletions: Array<Promise<unknown>> = [];
 
   const saveState = async () => {
-    state.accounts[account] = { uids: [...remembered] };
+    const entry: StateFile['accounts'][string] = { uids: [...remembered] };
+    if (saved.size > 0) entry.saved = Object.fromEntries(saved);
+    state.accounts[account] = entry;
     await writeFileAtomic(stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
   };
 
@@ -213,6 +291,10 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       if (warning) rec.warning = warning;
       if (uid !== undefined) {
         remembered.add(uid);
+        if (rec.verified) {
+          const rel = maildir ? path.join('new', path.basename(file)) : path.basename(file);
+          saved.set(uid, { format: maildir ? 'maildir' : 'eml', file: rel, size: data.length });
+        } else saved.delete(uid);
         await saveState();
       }
       if (opts.delete && rec.verified) {
@@ -226,7 +308,30 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
     },
     { window: opts.window },
   );
+  // Remembered messages still on the server: an earlier run saved them but its DELE never took
+  // effect (it died before QUIT). Deleted only against a verified copy that is still on disk.
+  const earlier: EarlierMessage[] = [];
+  if (opts.delete && opts.newOnly) {
+    for (const m of listing) {
+      const uid = uidOf.get(m.n);
+      if (uid === undefined || !known.has(uid)) continue;
+      const copy = saved.get(uid);
+      const e: EarlierMessage = { n: m.n, uid, deleted: false };
+      const check = copy
+        ? await earlierCopyProblem(opts.out, copy, m.size)
+        : { problem: 'no verified copy is recorded for it' };
+      if (check.file !== undefined) e.file = check.file;
+      if (check.problem !== undefined) e.warning = check.problem;
+      else {
+        e.deleted = true;
+        const p = client.dele(m.n);
+        p.catch(() => {});
+        deletions.push(p);
+      }
+      earlier.push(e);
+    }
+  }
   await Promise.all(deletions);
   if (uids !== undefined) await saveState();
-  return { total: listing.length, skipped: listing.length - wanted.length, messages };
+  return { total: listing.length, skipped: listing.length - wanted.length, messages, earlier };
 }

@@ -74,7 +74,7 @@ describe('netkit user', () => {
     const nopw = await user(['add', 'x2']);
     expect([nopw.code, nopw.stderr]).toEqual([
       2,
-      'netkit: no password: use --password, NETKIT_PASSWORD or a TTY\n',
+      'netkit: no password given: use --password or NETKIT_PASSWORD (stdin is not a terminal to ask on)\n',
     ]);
     expect((await user(['add', 'x3', '--password', ''])).code).toBe(2);
     expect(

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
-import type { FtpSessionEvent } from '../../src/ftp/session.js';
+import type { FtpSessionEvent, FtpWarning } from '../../src/ftp/session.js';
 import { CANARY, type Fixture, loginAlice, nextSessionEvent, PASSWORDS, startFixture } from './fixture.js';
 import { connect, RawFtp } from './raw-client.js';
 
@@ -542,6 +544,60 @@ describe('bad input and limits', () => {
       expect(again.greeting.code).toBe(421);
     } finally {
       await locked.server.close(200);
+    }
+  });
+
+  it('a corrupt or unreadable accounts file is a 421 naming nothing, a warning naming file and line, no lockout', async () => {
+    const data = path.join(fx.base, 'broken-data');
+    await mkdir(data, { recursive: true });
+    const file = path.join(data, 'accounts.json');
+    await writeFile(file, '{\n  "version": 1,\n  "accounts": {\n    "alice": {"name": "alice",}\n  }\n}\n');
+    // one failure would lock the IP out: a server-side error must not count as one
+    const broken = await startFixture(
+      { accounts: new AccountStore(data), maxLoginFailures: 1, lockoutMs: 60_000 },
+      { base: fx.base },
+    );
+    const errors: string[] = [];
+    broken.server.on('trace', (e: TraceEvent) => {
+      if (e.kind === 'error') errors.push(e.text);
+    });
+    try {
+      for (const [make, reason] of [
+        [async () => {}, `${file}:4: not valid JSON`],
+        [
+          async () => {
+            await rm(file);
+            await mkdir(file); // EISDIR: the file exists but cannot be read
+          },
+          `cannot read ${file}: EISDIR`,
+        ],
+      ] as const) {
+        await make();
+        const c = await RawFtp.connect(broken.port);
+        expect((await c.cmd('USER alice')).code).toBe(331);
+        const warned = once(broken.server, 'warning') as Promise<[FtpWarning]>;
+        const r = await c.cmd(`PASS ${PASSWORDS.alice}`);
+        expect(r.code).toBe(421);
+        expect(r.text).toMatch(/try again later/);
+        expect(r.text).not.toContain('accounts.json');
+        await c.lc.closed;
+        const [w] = await warned;
+        expect(w.text).toContain(reason);
+        expect(errors.at(-1)).toBe(w.text);
+      }
+      // other sessions go on: anonymous needs no accounts file, and the IP is not locked out
+      const a = await RawFtp.connect(broken.port);
+      expect(a.greeting.code).toBe(220);
+      expect((await a.login('anonymous', 'me@example.com')).code).toBe(230);
+      a.close();
+      // once the file is repaired, the same server logs alice in
+      await rm(file, { recursive: true });
+      await copyFile(path.join(fx.data, 'accounts.json'), file);
+      const c = await RawFtp.connect(broken.port);
+      expect((await c.login('alice', PASSWORDS.alice)).code).toBe(230);
+      c.close();
+    } finally {
+      await broken.server.close(200);
     }
   });
 

@@ -3,7 +3,7 @@
  * size is saved but never deleted; a server dying mid-fetch leaves the state file with exactly the
  * messages saved so far and nothing marked for deletion that was not saved.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -173,5 +173,92 @@ describe('fetchMessages', () => {
       'uid-3.eml',
     ]);
     expect(await readFile(path.join(tmp.dir, 'uid-3-2.eml'), 'utf8')).toBe(MSGS[2]);
+  });
+
+  it('--new-only --delete deletes what an interrupted run saved but never deleted, only against an unchanged copy', async () => {
+    const { fake, tmp, client } = await setup({});
+    const first = await fetchMessages(client, { out: tmp.dir, newOnly: true, delete: true, account: 'a' });
+    expect(first.messages.map((m) => m.deleted)).toEqual([true, true, true]);
+    client.close(); // the run dies before QUIT: the server deletes nothing
+    expect(fake.commands).not.toContain('QUIT');
+
+    // the local copies since then: uid-1 as saved, uid-2 removed, uid-3 changed
+    await rm(path.join(tmp.dir, 'uid-2.eml'));
+    await writeFile(path.join(tmp.dir, 'uid-3.eml'), 'edited');
+    const from = fake.commands.length;
+    const again = await Pop3Client.connect({ port: fake.port });
+    await again.login('bob', 'pw');
+    const second = await fetchMessages(again, { out: tmp.dir, newOnly: true, delete: true, account: 'a' });
+    await again.quit();
+    expect(second).toMatchObject({ total: 3, skipped: 3, messages: [] });
+    expect(second.earlier).toEqual([
+      { n: 1, uid: 'uid-1', file: path.join(tmp.dir, 'uid-1.eml'), deleted: true },
+      {
+        n: 2,
+        uid: 'uid-2',
+        file: path.join(tmp.dir, 'uid-2.eml'),
+        deleted: false,
+        warning: `its saved copy ${path.join(tmp.dir, 'uid-2.eml')} is gone`,
+      },
+      {
+        n: 3,
+        uid: 'uid-3',
+        file: path.join(tmp.dir, 'uid-3.eml'),
+        deleted: false,
+        warning: `its saved copy ${path.join(tmp.dir, 'uid-3.eml')} is 6 octets, not the ${MSGS[2]!.length} saved`,
+      },
+    ]);
+    expect(fake.commands.slice(from).filter((c) => c.startsWith('DELE'))).toEqual(['DELE 1']);
+    // without --delete a remembered message is only skipped
+    const third = await Pop3Client.connect({ port: fake.port });
+    await third.login('bob', 'pw');
+    const plain = await fetchMessages(third, { out: tmp.dir, newOnly: true, account: 'a' });
+    await third.quit();
+    expect(plain.earlier).toEqual([]);
+    expect(fake.commands.filter((c) => c.startsWith('DELE'))).toHaveLength(4);
+  });
+
+  it('finds an earlier Maildir copy after a mail reader moved it to cur/; an old state without copies deletes nothing', async () => {
+    const { fake, tmp, client } = await setup({});
+    const first = await fetchMessages(client, {
+      out: tmp.dir,
+      format: 'maildir',
+      newOnly: true,
+      delete: true,
+      account: 'a',
+    });
+    client.close();
+    // a mail reader marks message 1 seen: new/ID → cur/ID:2,S
+    const id = path.basename(first.messages[0]!.file);
+    await rename(first.messages[0]!.file, path.join(tmp.dir, 'cur', `${id}:2,S`));
+    // account 'b' remembers the UIDs the way older versions did: no record of a verified copy
+    const stateFile = path.join(tmp.dir, FETCH_STATE_FILE);
+    const state = JSON.parse(await readFile(stateFile, 'utf8'));
+    state.accounts.b = { uids: ['uid-1', 'uid-2', 'uid-3'] };
+    await writeFile(stateFile, JSON.stringify(state));
+
+    const from = fake.commands.length;
+    const again = await Pop3Client.connect({ port: fake.port });
+    await again.login('bob', 'pw');
+    const opts = { out: tmp.dir, format: 'maildir', newOnly: true, delete: true } as const;
+    const a = await fetchMessages(again, { ...opts, account: 'a' });
+    const b = await fetchMessages(again, { ...opts, account: 'b' });
+    await again.quit();
+    expect(a.earlier.map((m) => [m.n, m.deleted])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect(a.earlier[0]!.file).toBe(path.join(tmp.dir, 'cur', `${id}:2,S`));
+    expect(b.earlier.map((m) => [m.n, m.deleted, m.warning])).toEqual([
+      [1, false, 'no verified copy is recorded for it'],
+      [2, false, 'no verified copy is recorded for it'],
+      [3, false, 'no verified copy is recorded for it'],
+    ]);
+    expect(fake.commands.slice(from).filter((c) => c.startsWith('DELE'))).toEqual([
+      'DELE 1',
+      'DELE 2',
+      'DELE 3',
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Access control commands: USER, PASS, ACCT, QUIT (RFC 959) and AUTH, PBSZ, PROT (RFC 2228 /
  * RFC 4217 explicit TLS). Failed logins are slowed down and counted per IP by the LoginGuard;
- * `requireTls` refuses logins before AUTH TLS (530) and PROT C (534).
+ * `requireTls` refuses logins before AUTH TLS (530) and PROT C (534). An unreadable or corrupt
+ * accounts file answers PASS with 421 and closes (a temporary server error, not "Login incorrect").
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { authenticate, isAnonymousName } from '../accounts.js';
@@ -53,6 +54,13 @@ export const accessCommands: Record<string, CommandSpec> = {
         return;
       }
       const result = await authenticate(s.ctx.store, name, arg, s.ctx.policy, s.ctx.perms);
+      if (!result.ok && result.reason === 'unavailable') {
+        // RFC 959 §5.4: 421 is PASS's only transient reply. Not the client's fault, so no failure
+        // is counted; the reason (file and line) goes to the trace and the server's 'warning' event.
+        s.warn(`accounts unavailable: ${result.error}`);
+        s.close(421, 'Cannot check credentials now (server error), try again later');
+        return;
+      }
       if (result.ok) {
         guard.recordSuccess(s.ip);
         s.identity = result.identity;
