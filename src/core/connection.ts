@@ -156,6 +156,10 @@ export class LineConnection extends EventEmitter {
 
   /** Upgrade to TLS in place. Any bytes already received after the command are thrown away. */
   upgradeTls(context: tls.SecureContext): Promise<void> {
+    // The peer's FIN may already be here (queued as the null marker, or the raw stream ended) when
+    // the command pipelined STLS/STARTTLS/AUTH TLS and hung up: no handshake can follow, and the
+    // TLS socket would never hear of that end, so the connection would wait for the idle timeout.
+    const peerEnded = this.queue.includes(null) || this.socket.readableEnded;
     this.queue = [];
     this.splitter.reset();
     const raw = this.socket;
@@ -166,17 +170,42 @@ export class LineConnection extends EventEmitter {
     const secure = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: context });
     this.socket = secure;
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      // The peer may close (FIN or reset) instead of completing the handshake. The TLS socket then
+      // only reports 'end' (our raw socket allows half-open), so without this the socket would sit
+      // in CLOSE-WAIT until the idle timeout and 'close' would never be emitted.
+      const gone = () => fail(new Error('connection closed by the peer'));
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        secure.off('end', gone);
+        secure.off('close', gone);
+        raw.off('close', gone);
+        this.trace('error', `TLS handshake failed: ${err.message}`);
+        this.destroy();
+        raw.destroy();
+        this.onClose();
+        reject(err);
+      };
+      secure.once('end', gone);
+      secure.once('close', gone);
+      raw.once('close', gone);
+      if (peerEnded) {
+        gone();
+        return;
+      }
       secure.once('secure', () => {
+        if (settled) return;
+        settled = true;
+        secure.off('end', gone);
+        secure.off('close', gone);
+        raw.off('close', gone);
         this.secure = true;
         this.attach(secure);
         this.trace('info', `TLS established (${secure.getProtocol()})`);
         resolve();
       });
-      secure.once('error', (err) => {
-        this.trace('error', `TLS handshake failed: ${err.message}`);
-        this.destroy();
-        reject(err);
-      });
+      secure.once('error', fail);
     });
   }
 

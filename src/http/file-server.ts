@@ -150,6 +150,9 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   });
   // CONNECT asks for a tunnel: refuse it like any other method (node:http would drop the socket unanswered)
   server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+    // node:http hands the socket over without an error listener: a peer that resets before the
+    // 405 is written would otherwise crash the server with an unhandled 'error' event
+    socket.on('error', () => {});
     const id = conns.get(socket)?.id ?? 0;
     traceEvent(emitter, SERVICE, id, 'in', `${req.method} ${req.url} HTTP/${req.httpVersion}`);
     socket.end(

@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import type { LabContext } from './context.js';
 import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
 import { openapi } from './openapi.js';
@@ -255,7 +256,8 @@ route('GET', '/ftp/file', async (ctx, _q, res, _p, url) => {
     'content-disposition': contentDisposition('attachment', path.basename(file)),
     'x-content-type-options': 'nosniff',
   });
-  createReadStream(file).pipe(res);
+  // pipeline, not pipe: an aborted download must not leave the file descriptor open
+  pipeline(createReadStream(file), res, () => {});
 });
 route('GET', '/ftp/sessions', async (ctx, _q, res) => sendJson(res, 200, ctx.ftp?.sessions() ?? []));
 

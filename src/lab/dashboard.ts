@@ -16,6 +16,7 @@ import { stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isLoopback } from '../core/address.js';
@@ -107,7 +108,9 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-cache',
     });
-    createReadStream(file).pipe(res);
+    // pipeline, not pipe: when the client goes away, pipe() leaves the file stream paused and its
+    // descriptor open for good (one leaked fd per aborted page load)
+    pipeline(createReadStream(file), res, () => {});
     return true;
   };
 
@@ -155,8 +158,18 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
-    if (url.pathname !== '/api/v1/ws' || !authorized(req) || !sameOrigin(req)) {
+    // node:http hands the socket over without an error listener: a peer that resets before our
+    // answer is written would otherwise crash the lab with an unhandled 'error' event
+    socket.on('error', () => {});
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://dashboard').pathname;
+    } catch {
+      // e.g. "//x:99999": not a path the WHATWG parser accepts; throwing here would crash the lab
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (pathname !== '/api/v1/ws' || !authorized(req) || !sameOrigin(req)) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }

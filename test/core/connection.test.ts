@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,12 +36,20 @@ async function startToy(opts: { maxLineLength?: number; maxOutboundBytes?: numbe
         ...opts,
       });
       conn.onOverflow(() => conn.writeLine('ERR line too long'));
+      conn.on('close', () => tracer.emit('conn-close', conn.id));
       conn.writeLine('hello');
       conn.onLine(async (line) => {
         seen.push(line);
         if (line === 'STARTTLS') {
           conn.writeLine('go ahead');
           await conn.upgradeTls(material.context);
+          return;
+        }
+        if (line === 'STARTTLS-LATER') {
+          // like POP3 STLS, which first waits for its "+OK" to leave: the peer's FIN can arrive meanwhile
+          conn.writeLine('go ahead');
+          if (!conn.socket.readableEnded) await once(conn.socket, 'end');
+          await conn.upgradeTls(material.context).catch(() => {});
           return;
         }
         if (line === 'FLOOD') {
@@ -102,6 +110,45 @@ describe('LineConnection', () => {
     expect(reply).toBe('got after-tls\r\n');
     expect(toy.seen).not.toContain('INJECTED');
     secure.destroy();
+  });
+
+  it('closes and reports the close when the peer hangs up instead of the TLS handshake', async () => {
+    for (const hangUp of ['end', 'reset'] as const) {
+      const raw = net.connect(toy.server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      await new Promise((r) => raw.once('connect', r));
+      let text = '';
+      await new Promise<void>((resolve) => {
+        raw.on('data', (d) => {
+          text += d.toString();
+          if (text.includes('go ahead')) resolve();
+        });
+        raw.write('STARTTLS\r\n');
+      });
+      const serverClosed = once(toy.tracer, 'conn-close');
+      const clientClosed = once(raw, 'close');
+      if (hangUp === 'end') raw.end();
+      else raw.resetAndDestroy();
+      // before the fix the server kept the socket in CLOSE-WAIT and never emitted 'close'
+      await serverClosed;
+      await clientClosed;
+      expect(toy.events.some((e) => e.kind === 'error' && e.text.includes('TLS handshake failed'))).toBe(
+        true,
+      );
+    }
+  });
+
+  it('closes when the peer pipelines STARTTLS and hangs up before the upgrade starts', async () => {
+    const raw = net.connect(toy.server.port, '127.0.0.1');
+    raw.on('error', () => {});
+    raw.on('data', () => {});
+    await new Promise((r) => raw.once('connect', r));
+    const serverClosed = once(toy.tracer, 'conn-close');
+    const clientClosed = once(raw, 'close');
+    raw.end('STARTTLS-LATER\r\n');
+    // before the fix the FIN was taken before the upgrade and forgotten: CLOSE-WAIT until idle timeout
+    await serverClosed;
+    await clientClosed;
   });
 
   it('redacts secrets in trace events', async () => {

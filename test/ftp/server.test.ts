@@ -527,6 +527,28 @@ describe('bad input and limits', () => {
     }
   });
 
+  it('closes a client that hangs up after AUTH TLS instead of the handshake, and frees its slot', async () => {
+    const perIp = await startFixture({ maxClientsPerIp: 1 }, { base: fx.base });
+    try {
+      const a = await RawFtp.connect(perIp.port);
+      expect((await a.cmd('AUTH TLS')).code).toBe(234);
+      const closed = new Promise<void>((resolve) =>
+        perIp.server.on('session', (e: FtpSessionEvent) => {
+          if (e.event === 'close') resolve();
+        }),
+      );
+      a.lc.socket.end();
+      // before the fix the socket stayed in CLOSE-WAIT and held the per-IP slot until the idle timeout
+      await closed;
+      await a.lc.closed;
+      const b = await RawFtp.connect(perIp.port);
+      expect(b.greeting.code).toBe(220);
+      b.close();
+    } finally {
+      await perIp.server.close(200);
+    }
+  });
+
   it('locks out an IP after repeated failed logins', async () => {
     const locked = await startFixture({ maxLoginFailures: 3, lockoutMs: 60_000 }, { base: fx.base });
     try {

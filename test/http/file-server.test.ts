@@ -436,6 +436,21 @@ describe('file server: bad input and limits', () => {
     expect(connect).toContain('\r\nAllow: GET, HEAD\r\n');
   });
 
+  it('survives clients that reset right after a CONNECT request', async () => {
+    // writing the 405 to a reset socket fails; node:http no longer listens for that socket's
+    // errors after 'connect', so the error used to be unhandled and crashed the server
+    for (let i = 0; i < 20; i++) {
+      const s = net.connect(server.port, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      s.write('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+      s.resetAndDestroy();
+    }
+    expect(
+      await raw(server.port, 'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
+    ).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('answers 505 to an HTTP major version other than 1', async () => {
     const r = await raw(server.port, 'GET /hello.txt HTTP/2.0\r\nHost: localhost\r\n\r\n');
     expect(r).toMatch(/^HTTP\/1\.1 505 HTTP Version Not Supported\r\n/);

@@ -2,8 +2,10 @@
  * Dashboard access control: loopback by default, basic auth required elsewhere, health open, and
  * only loopback Host names answered on loopback (DNS rebinding).
  */
+import { readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type { LabContext } from '../../src/lab/context.js';
@@ -53,6 +55,51 @@ describe('dashboard access control', () => {
       headers: { authorization: `Basic ${btoa('admin:s3cret')}` },
     });
     expect(right.status).toBe(200);
+  });
+
+  it('survives hostile upgrade requests: an unparsable target, and a peer that resets at once', async () => {
+    // "//x:99999" is a valid request-target for node:http but not for new URL(): it used to throw
+    // inside the 'upgrade' listener and take the whole lab down
+    const bad = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(dash.port, '127.0.0.1', () =>
+        s.write(
+          'GET //x:99999 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+        ),
+      );
+      s.once('data', (d) => {
+        resolve(String(d).split('\r\n')[0]!);
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+    expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+    // a refused upgrade whose client is already gone: writing the 403 fails with ECONNRESET/EPIPE,
+    // which used to be an unhandled 'error' event on the socket
+    for (let i = 0; i < 20; i++) {
+      const s = net.connect(dash.port, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      s.write('GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      s.resetAndDestroy();
+    }
+    expect((await fetch(`${dash.url}livez`)).status).toBe(200);
+  });
+
+  it('closes the page file when the client aborts the load (no descriptor leak)', async () => {
+    const auth = `Basic ${btoa('admin:s3cret')}`;
+    const baseline = openIndexFds();
+    for (let i = 0; i < 20; i++) {
+      const s = net.connect(dash.port, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth}\r\n\r\n`);
+      s.resetAndDestroy();
+    }
+    expect((await fetch(dash.url, { headers: { authorization: auth } })).status).toBe(200);
+    // pipe() left one descriptor of index.html open per aborted load, for good
+    const deadline = Date.now() + 5000;
+    while (openIndexFds() > baseline && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    expect(openIndexFds()).toBeLessThanOrEqual(baseline);
   });
 
   it('keeps the health endpoints open for probes', async () => {
@@ -107,6 +154,19 @@ function request(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Descriptors this process holds open on the dashboard's index.html (Linux /proc). */
+function openIndexFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).endsWith(`${path.sep}web${path.sep}index.html`)) n += 1;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
 /** The status line a WebSocket upgrade gets with the given Host and Origin. */

@@ -239,6 +239,24 @@ describe('POP3 server over TCP', () => {
     expect(await t.line()).toContain('signing off');
   });
 
+  it('closes a client that hangs up after STLS instead of the handshake, and frees its slot', async () => {
+    const server = await start({ maxConnections: 1 });
+    const raw = net.connect(server.port, '127.0.0.1');
+    const c = new LineClientish(raw);
+    expect(await c.line()).toBe('+OK netkit POP3 server ready');
+    raw.write('STLS\r\n');
+    expect(await c.line()).toBe('+OK begin TLS negotiation');
+    const ended = once(server, 'end');
+    const closed = once(raw, 'close');
+    raw.end();
+    // before the fix the socket stayed in CLOSE-WAIT, no 'end' event, the slot taken until idle timeout
+    expect((await ended)[0]).toMatchObject({ quit: false });
+    await closed;
+    const next = await LineClient.connect(server.port);
+    expect(await next.line()).toBe('+OK netkit POP3 server ready');
+    next.close();
+  });
+
   it('serves implicit TLS on the TLS port', async () => {
     await fill('tlsbox', ['Subject: secure\r\n\r\nover tls\r\n']);
     const server = await start({ authAcceptAny: true, tlsPort: 0 });
