@@ -95,10 +95,11 @@ describe('dashboard live behaviour in Chromium', () => {
         {
           name: 'smtp',
           host: '127.0.0.1',
-          port: 2525,
+          // shown, never listened on: the empty list quotes the SMTP address the status reports
+          port: 42525,
           transport: 'tcp',
           tls: false,
-          hint: 'netkit mail send --server 127.0.0.1:2525 --to bob@lab',
+          hint: 'netkit mail send --server 127.0.0.1:42525 --to bob@lab',
         },
       ],
     };
@@ -121,7 +122,7 @@ describe('dashboard live behaviour in Chromium', () => {
     const empty = page.locator('#messages tbody tr.empty');
     await empty.waitFor();
     expect(await empty.textContent()).toContain('No mail yet');
-    expect(await empty.textContent()).toContain('127.0.0.1:2525');
+    expect(await empty.textContent()).toContain('127.0.0.1:42525');
     await page.locator('#search').fill('subject:nothing-like-this');
     await page.locator('#search-form button[type="submit"]').click();
     await expect.poll(() => empty.textContent()).toContain('No messages match “subject:nothing-like-this”');
