@@ -13,6 +13,7 @@
 
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NetkitError } from './errors.js';
 
 export interface FileLockOptions {
@@ -68,8 +69,6 @@ async function breakStale(lock: string, staleContent: string): Promise<void> {
   if (moved !== staleContent) await link(aside, lock).catch(() => {});
   await unlink(aside).catch(() => {});
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Run `fn` holding `FILE.lock`; the lock is released whatever `fn` does. */
 export async function withFileLock<T>(

@@ -32,7 +32,7 @@ import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJso
 import { contentType } from './mime.js';
 import { clientErrorStatus, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
-import { fsErrorStatus, jail, resolveRequestPath } from './request-path.js';
+import { absoluteFormAuthority, fsErrorStatus, jail, resolveRequestPath } from './request-path.js';
 import { TokenBucket, throttle } from './throttle.js';
 
 export interface FileServerOptions {
@@ -262,13 +262,7 @@ function sendText(
 
 /** The host a request is for: the authority of an absolute-form target, else the Host header. */
 function requestAuthority(req: http.IncomingMessage): string | undefined {
-  const url = req.url ?? '';
-  if (/^https?:\/\//i.test(url)) {
-    const end = url.indexOf('/', url.indexOf('//') + 2);
-    const authority = url.slice(url.indexOf('//') + 2, end === -1 ? undefined : end);
-    return authority.slice(authority.lastIndexOf('@') + 1);
-  }
-  return req.headers.host;
+  return absoluteFormAuthority(req.url ?? '') ?? req.headers.host;
 }
 
 async function serve(

@@ -13,6 +13,14 @@ type Refusal = { ok: false; status: 400 | 403 | 404; reason: string };
 /** `http://host` or `https://host` in front of an absolute-form request target. */
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
 
+/** The authority of an absolute-form target (`http://host:1/a` → `host:1`, userinfo dropped), else undefined. */
+export function absoluteFormAuthority(target: string): string | undefined {
+  const m = ABSOLUTE_FORM.exec(target);
+  if (!m) return undefined;
+  const authority = m[0].slice(m[0].indexOf('//') + 2);
+  return authority.slice(authority.lastIndexOf('@') + 1);
+}
+
 /** The status for a file-system error on a request path: permissions → 403, gone (a race) → 404. */
 export function fsErrorStatus(err: unknown): 403 | 404 | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
