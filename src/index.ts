@@ -16,7 +16,7 @@ export { resolveDataDir, writeFileAtomic } from './core/datadir.js';
 export { NetkitError, type NetkitErrorCode } from './core/errors.js';
 export { type LineItem, LineSplitter } from './core/lines.js';
 export { findNetrc, loadNetrc, type Netrc, type NetrcEntry, netrcLogin, parseNetrc } from './core/netrc.js';
-export { listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
+export { ConnectionLimits, listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
 export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js';
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
 // ---- FTP: our server and the basic-ftp based client ----
@@ -126,6 +126,7 @@ export {
 // ---- sockets: TCP, UDP, classic services, host/IP/port information ----
 export { ChatClient, type ChatClientOptions } from './sockets/chat-client.js';
 export {
+  type ChatListenAddress,
   type ChatMessage,
   type ChatServer,
   type ChatServerOptions,

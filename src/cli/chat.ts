@@ -5,12 +5,17 @@
  */
 import readline from 'node:readline';
 import { type Command, Option } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
+import { usageError } from '../core/errors.js';
+import { loadTls } from '../core/tls.js';
+import { trustedCertificates } from '../core/tls-trust.js';
 import { ChatClient } from '../sockets/chat-client.js';
 import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { createPrompt } from './chat-prompt.js';
 import {
   action,
   announceListening,
+  checkReadable,
   collect,
   dim,
   durationOption,
@@ -29,6 +34,11 @@ export const DEFAULT_CHAT_PORT = 7070;
 interface ServeOptions {
   host: string;
   port: number;
+  tls?: boolean;
+  tlsPort?: number;
+  cert?: string;
+  key?: string;
+  handshakeTimeout: number;
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
@@ -69,13 +79,29 @@ function registerServe(chat: Command): void {
     .description('run the chat server (usable with nc, telnet, ncat and `netkit chat join`)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort, DEFAULT_CHAT_PORT)
-    .option('--json', 'print the listening address and the event log as JSON lines')
+    .option('--tls-port <port>', 'also listen with implicit TLS on this port (same rooms)', parsePort)
+    .option('--tls', 'the main --port speaks TLS only (like ncat --ssl -l --chat)')
+    .option('--cert <file>', 'TLS certificate (PEM; default: a self-signed dev certificate in DATA/tls)')
+    .option('--key <file>', 'TLS private key (PEM), with --cert')
+    .addOption(
+      durationOption(
+        '--handshake-timeout <duration>',
+        'drop a TLS client that has not finished its handshake by then (0 = only --idle-timeout)',
+        CHAT_DEFAULTS.tlsHandshakeTimeoutMs,
+      ),
+    )
+    .option('--json', 'print the listening addresses and the event log as JSON lines')
     .option('--trace', 'print every line in and out on stderr (C: / S:)')
     .option('-q, --quiet', 'do not print the event log (joins, leaves, messages)')
-    .option('--max-clients <n>', 'connected clients at most', parsePositive, CHAT_DEFAULTS.maxClients)
+    .option(
+      '--max-clients <n>',
+      'connections at most, both ports together',
+      parsePositive,
+      CHAT_DEFAULTS.maxClients,
+    )
     .option(
       '--max-per-ip <n>',
-      'connections per client address',
+      'connections per client address, both ports together',
       parsePositive,
       CHAT_DEFAULTS.maxClientsPerIp,
     )
@@ -111,7 +137,10 @@ function registerServe(chat: Command): void {
     )
     .option('--room <name>', 'the room everyone starts in', CHAT_DEFAULTS.defaultRoom)
     .option('--motd <text>', 'an extra banner line (repeatable)', collect, [])
-    .option('--data <dir>', 'persist history in DIR/chat/history.jsonl')
+    .option(
+      '--data <dir>',
+      'persist history in DIR/chat/history.jsonl; TLS dev certificate in DIR/tls (default ./netkit-data)',
+    )
     .addHelpText(
       'after',
       `
@@ -121,14 +150,39 @@ Examples:
   $ netkit chat serve --port 0 --json          any free port; JSON address line and event log
   $ netkit chat serve --data ./netkit-data --history 50 --motd "Be nice."
   $ netkit chat serve --host 0.0.0.0 --max-clients 200 --rate 2 --burst 10 --trace
+  $ netkit chat serve --tls-port 7443          plain 7070 and TLS 7443, one set of rooms
+  chat listening on 127.0.0.1:7070
+  chat listening on 127.0.0.1:7443 (tls)
+  $ ncat --ssl 127.0.0.1 7443                  join over TLS (or: netkit chat join --tls)
+  $ netkit chat serve --tls --port 7443 --cert cert.pem --key key.pem    TLS only
+
+Without --cert/--key, TLS uses a self-signed certificate made on first use in
+DATA/tls/dev-cert.pem (give it to clients: ncat --ssl-verify --ssl-trustfile FILE).
+Connection limits count both ports together.
 
 Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
     )
     .action(
       action(async (opts: ServeOptions) => {
+        if (opts.tls && opts.tlsPort !== undefined)
+          throw usageError(
+            '--tls makes --port speak TLS; --tls-port adds a TLS port beside a plain one: pick one',
+          );
+        if (Boolean(opts.cert) !== Boolean(opts.key)) throw usageError('--cert and --key go together');
+        const secure = opts.tls === true || opts.tlsPort !== undefined;
+        if (opts.cert && !secure) throw usageError('--cert and --key need --tls or --tls-port');
+        await checkReadable('--cert', opts.cert);
+        await checkReadable('--key', opts.key);
+        const tls = secure
+          ? await loadTls(resolveDataDir(opts.data), { cert: opts.cert, key: opts.key })
+          : undefined;
         const server = await createChatServer({
           host: opts.host,
           port: opts.port,
+          tlsPort: opts.tlsPort,
+          tlsOnly: opts.tls === true,
+          tls,
+          tlsHandshakeTimeoutMs: opts.handshakeTimeout,
           maxClients: opts.maxClients,
           maxClientsPerIp: opts.maxPerIp,
           idleTimeoutMs: opts.idleTimeout,
@@ -140,7 +194,7 @@ Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
           motd: opts.motd,
           dataDir: opts.data,
         });
-        announceListening('chat', server, { json: opts.json });
+        for (const a of server.addresses) announceListening('chat', a, { json: opts.json, tls: a.tls });
         if (opts.trace) printTrace(server, 'server');
         if (!opts.quiet) logEvents(server, opts.json === true);
         onShutdown(() => server.close());
@@ -150,6 +204,11 @@ Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
 
 interface JoinOptions {
   nick?: string;
+  tls?: boolean;
+  insecure?: boolean;
+  ca?: string;
+  servername?: string;
+  data?: string;
   trace?: boolean;
   greetingTimeout: number;
   connectTimeout: number;
@@ -202,6 +261,11 @@ function registerJoin(chat: Command): void {
     .description('join a chat server (ours, or any line relay such as ncat --chat)')
     .argument('<host:port>', `server address (port defaults to ${DEFAULT_CHAT_PORT})`)
     .option('-n, --nick <name>', 'nickname to take on a netkit server')
+    .option('--tls', 'implicit TLS (like ncat --ssl); the certificate is verified')
+    .option('-k, --insecure', "do not verify the server's TLS certificate (throwaway self-signed ones)")
+    .option('--ca <file>', "also trust this PEM certificate (e.g. the server's self-signed one)")
+    .option('--servername <name>', 'the name the certificate must carry, sent as SNI (default: the host)')
+    .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
     .option('--trace', 'print the lines sent and received on stderr (C: / S:)')
     .addOption(
       durationOption(
@@ -219,6 +283,13 @@ Examples:
   $ netkit chat join localhost --nick bob            port 7070 by default
   $ echo "hello from a script" | netkit chat join 127.0.0.1:7070 --nick bot
   $ netkit chat join 127.0.0.1:9999                  against ncat -l --chat 9999
+  $ netkit chat join --tls 127.0.0.1:7443 --nick carol          TLS; trusts ./netkit-data's cert
+  $ netkit chat join --tls chat.example.org:7443 --ca cert.pem  against ncat --ssl -l --chat
+  $ netkit chat join --tls 10.0.0.5:7443 --servername chat.example.org
+
+With --tls the server's certificate must be valid for the host (or --servername) and
+signed by a system CA, the --ca file, or be the lab's own in --data DIR/tls; a
+certificate that is not trusted is a one-line error (exit 1). --insecure skips this.
 
 Incoming lines are printed above your prompt; what you are typing stays intact.
 With stdin not a terminal, lines are sent as they are read; at end of input the
@@ -227,9 +298,17 @@ client half-closes and prints what arrives until the server closes.`,
     .action(
       action(async (address: string, opts: JoinOptions) => {
         const { host, port } = parseHostPort(address, DEFAULT_CHAT_PORT);
+        const tlsFlags = opts.insecure || opts.ca || opts.servername;
+        if (tlsFlags && !opts.tls) throw usageError('--insecure, --ca and --servername need --tls');
+        const verify = opts.tls === true && !opts.insecure;
+        const ca = verify ? await trustedCertificates(resolveDataDir(opts.data), opts.ca) : undefined;
         const client = await ChatClient.connect({
           host,
           port,
+          tls: opts.tls === true,
+          rejectUnauthorized: !opts.insecure,
+          ca,
+          servername: opts.servername,
           nick: opts.nick,
           greetingTimeoutMs: opts.greetingTimeout,
           connectTimeoutMs: opts.connectTimeout,

@@ -181,7 +181,8 @@ export class LineConnection extends EventEmitter {
         secure.off('end', gone);
         secure.off('close', gone);
         raw.off('close', gone);
-        this.trace('error', `TLS handshake failed: ${err.message}`);
+        // OpenSSL's `reason` ("wrong version number") without the library's file and line
+        this.trace('error', `TLS handshake failed: ${(err as { reason?: string }).reason ?? err.message}`);
         this.destroy();
         raw.destroy();
         this.onClose();

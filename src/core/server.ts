@@ -1,6 +1,7 @@
 /**
  * TCP listener lifecycle shared by every netkit server: bind (port 0 reports the real port),
- * connection limits in total and per client IP, optional implicit TLS, and a `close()` that stops
+ * connection limits in total and per client IP (per listener, or shared by several listeners of one
+ * service through {@link ConnectionLimits}), optional implicit TLS, and a `close()` that stops
  * accepting, asks every live connection to finish, and destroys the stragglers after a deadline.
  */
 import { EventEmitter } from 'node:events';
@@ -23,6 +24,8 @@ export interface TcpServerOptions {
   tls?: tls.SecureContextOptions;
   maxConnections?: number;
   maxConnectionsPerIp?: number;
+  /** counts shared with other listeners (a plain and a TLS port): replaces the two limits above */
+  limits?: ConnectionLimits;
   /** called for every accepted connection within limits */
   onConnection: (socket: net.Socket) => void;
   /** called when a connection is over a limit: write the protocol's busy reply; the socket is then ended */
@@ -42,18 +45,52 @@ export interface TcpServerHandle extends EventEmitter {
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 export const DEFAULT_MAX_PER_IP = 100;
 
+/**
+ * Connection counts in total and per client IP. Each listener has its own unless several share
+ * one: then a second port (say, an implicit-TLS one beside the plain one) does not double the limits.
+ */
+export class ConnectionLimits {
+  private total = 0;
+  private readonly perIp = new Map<string, number>();
+
+  constructor(
+    readonly maxTotal = DEFAULT_MAX_CONNECTIONS,
+    readonly maxPerIp = DEFAULT_MAX_PER_IP,
+  ) {}
+
+  /** live connections counted */
+  get count(): number {
+    return this.total;
+  }
+
+  /** Count a connection from `ip`, or say which limit it is over (nothing is counted then). */
+  take(ip: string): 'total' | 'per-ip' | undefined {
+    const n = this.perIp.get(ip) ?? 0;
+    if (this.total >= this.maxTotal) return 'total';
+    if (n >= this.maxPerIp) return 'per-ip';
+    this.total += 1;
+    this.perIp.set(ip, n + 1);
+    return undefined;
+  }
+
+  /** A connection counted by `take(ip)` has closed. */
+  release(ip: string): void {
+    this.total -= 1;
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+  }
+}
+
 /** Start listening; resolves once bound. */
 export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHandle> {
   const host = options.host ?? '127.0.0.1';
-  const maxTotal = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const maxPerIp = options.maxConnectionsPerIp ?? DEFAULT_MAX_PER_IP;
+  const limits = options.limits ?? new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
   const live = new Set<net.Socket>();
-  const perIp = new Map<string, number>();
 
   const accept = (socket: net.Socket): void => {
     const ip = socket.remoteAddress ?? '?';
-    const count = perIp.get(ip) ?? 0;
-    const reason = live.size >= maxTotal ? 'total' : count >= maxPerIp ? 'per-ip' : undefined;
+    const reason = limits.take(ip);
     if (reason) {
       socket.on('error', () => {});
       const reply = options.onReject?.(socket, reason);
@@ -62,13 +99,10 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
       return;
     }
     live.add(socket);
-    perIp.set(ip, count + 1);
     // 'close' comes once: `on` spares the per-socket wrapper objects `once` allocates
     socket.on('close', () => {
       live.delete(socket);
-      const n = (perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) perIp.delete(ip);
-      else perIp.set(ip, n);
+      limits.release(ip);
       if (closing && live.size === 0) closing();
     });
     options.onConnection(socket);

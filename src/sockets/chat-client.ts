@@ -9,13 +9,18 @@
  * - every received line is stripped of control characters and escape sequences before it is
  *   handed on: a hostile server or peer cannot repaint our terminal either;
  * - `end()` half-closes (shuts down our sending side) and keeps reading until the server closes,
- *   so nothing the server still had to say is lost.
+ *   so nothing the server still had to say is lost;
+ * - `tls` speaks implicit TLS, as `ncat --ssl` does, and verifies the server's certificate against
+ *   the system roots (or `ca`) unless told not to.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import type tls from 'node:tls';
 import { NetkitError } from '../core/errors.js';
+import { nodeTls } from '../core/lazy.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
+import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { nickProblem } from './chat-commands.js';
 import { stripControls } from './chat-sanitize.js';
@@ -26,9 +31,18 @@ export interface ChatClientOptions {
   nick?: string;
   /** how long to wait for the server's first line before treating it as a plain relay (default 1000 ms) */
   greetingTimeoutMs?: number;
+  /** for the TCP connection and, with `tls`, the handshake (default 10 s) */
   connectTimeoutMs?: number;
   /** longest line accepted from the server (default 64 KiB); longer ones are cut */
   maxLineLength?: number;
+  /** implicit TLS, like `ncat --ssl` */
+  tls?: boolean;
+  /** verify the server's certificate (default true); false is for throwaway self-signed certificates */
+  rejectUnauthorized?: boolean;
+  /** trusted certificate(s) in PEM, instead of the system roots */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** the name the certificate must carry, also sent as SNI (default: host, unless it is an IP address) */
+  servername?: string;
 }
 
 /** Events: `line` (text), `ready` (netkit: boolean), `close`, `trace`. */
@@ -60,39 +74,43 @@ export class ChatClient extends EventEmitter {
     this.greetingTimer.unref();
   }
 
-  /** Connect; resolves once the TCP connection is up. */
+  /** Connect; resolves once the TCP connection (with `tls`: the verified TLS session) is up. */
   static connect(opts: ChatClientOptions): Promise<ChatClient> {
     if (opts.nick !== undefined) {
       const problem = nickProblem(opts.nick);
       if (problem) return Promise.reject(new NetkitError('NETKIT_USAGE', `--nick: ${problem}`));
     }
+    const peer = formatHostPort(opts.host, opts.port);
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.host, port: opts.port });
+      const socket = opts.tls
+        ? nodeTls().connect({
+            host: opts.host,
+            port: opts.port,
+            rejectUnauthorized: opts.rejectUnauthorized ?? true,
+            ...(opts.ca !== undefined ? { ca: opts.ca } : defaultTrust()),
+            servername: opts.servername ?? (net.isIP(opts.host) ? undefined : opts.host),
+          })
+        : net.connect({ host: opts.host, port: opts.port });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
           new NetkitError(
             'NETKIT_TIMEOUT',
-            `no connection to ${formatHostPort(opts.host, opts.port)} within ${opts.connectTimeoutMs ?? 10_000} ms`,
+            `no ${opts.tls ? 'TLS session' : 'connection'} with ${peer} within ${opts.connectTimeoutMs ?? 10_000} ms`,
           ),
         );
       }, opts.connectTimeoutMs ?? 10_000);
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(
-          new NetkitError(
-            'NETKIT_CONNECT_FAILED',
-            `cannot connect to ${formatHostPort(opts.host, opts.port)}: ${err.code ?? err.message}`,
-            { cause: err },
-          ),
-        );
+        reject(connectError(err, peer, opts.tls === true));
       });
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         const client = new ChatClient(socket, opts);
-        client.trace('connect', '', formatHostPort(opts.host, opts.port));
+        const protocol = opts.tls ? (socket as tls.TLSSocket).getProtocol() : null;
+        client.trace('connect', protocol ? `tls ${protocol}` : '', peer);
         resolve(client);
       });
     });
@@ -156,4 +174,25 @@ export class ChatClient extends EventEmitter {
   ) {
     traceEvent(this, 'chat', this.id, kind, text, peer);
   }
+}
+
+/** One line that says what went wrong, TLS problems in words a user can act on. */
+function connectError(err: NodeJS.ErrnoException, peer: string, secure: boolean): NetkitError {
+  const code = err.code ?? '';
+  const reason = (err as { reason?: string }).reason ?? err.message;
+  let message: string;
+  if (!secure || err.syscall) {
+    message = `cannot connect to ${peer}: ${code || err.message}`;
+    return new NetkitError('NETKIT_CONNECT_FAILED', message, { cause: err });
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    message = `TLS certificate of ${peer} is for another name (${reason}); give the name it carries with --servername, or skip verification with --insecure`;
+  } else if (/CERT|SELF_SIGNED|ISSUER/.test(code) || /certificate/i.test(err.message)) {
+    message = `TLS certificate of ${peer} not trusted (${reason}); trust it with --ca FILE, or skip verification with --insecure`;
+  } else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+    message = `TLS with ${peer} failed: the server does not speak TLS there (${reason}); a plain port?`;
+  } else {
+    message = `TLS with ${peer} failed: ${reason}`;
+  }
+  return new NetkitError('NETKIT_PROTOCOL', message, { cause: err });
 }

@@ -9,6 +9,14 @@
  * `maxOutboundBytes`, so it never stalls the room or grows our memory. Fan-out is coalesced per
  * event-loop turn ({@link FanoutRoom}).
  *
+ * TLS (as `ncat --ssl -l --chat` offers): `tlsPort` adds an implicit-TLS listener beside the plain
+ * one, `tlsOnly` makes the main port speak TLS instead. Both listeners feed the same rooms, and one
+ * shared count applies every connection limit to their sum. A TLS connection is counted as soon as
+ * it connects, and its handshake must finish within `tlsHandshakeTimeoutMs`; it joins the room only
+ * then, so a client that never finishes the handshake (or speaks plaintext to the TLS port) is
+ * dropped without anyone seeing it. Over a limit, the TLS port closes at once: the busy reply has no
+ * session to travel in.
+ *
  * The handle is an EventEmitter usable headless (the lab dashboard shows rooms live and posts into
  * them from a browser): events `join`, `leave`, `message`, `nick`, `trace`; methods `rooms()`,
  * `history(room)`, `post(room, nick, text)`.
@@ -23,8 +31,16 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { LineConnection } from '../core/connection.js';
+import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
-import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
+import {
+  ConnectionLimits,
+  formatHostPort,
+  type ListenAddress,
+  listenTcp,
+  type TcpServerHandle,
+} from '../core/server.js';
+import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import {
@@ -46,9 +62,20 @@ export interface ChatServerOptions {
   host?: string;
   /** 0 (the default) picks a free port; the CLI defaults to 7070 */
   port?: number;
-  /** connected clients at most (default 1000) */
+  /** also listen with implicit TLS on this port (0 = any free port) */
+  tlsPort?: number;
+  /** the main `port` speaks TLS only, like `ncat --ssl -l` (then `tlsPort` must not be given) */
+  tlsOnly?: boolean;
+  /**
+   * certificate and key for TLS (see `loadTls`); default: the self-signed development certificate
+   * in `DATA/tls/`, created on first use (DATA: `dataDir`, else `$NETKIT_DATA` or `./netkit-data`)
+   */
+  tls?: TlsMaterial;
+  /** a TLS client must finish its handshake within this time (default 10 s; 0: only the idle timeout applies) */
+  tlsHandshakeTimeoutMs?: number;
+  /** connections at most, both listeners together (default 1000) */
   maxClients?: number;
-  /** connections per client IP (default 100) */
+  /** connections per client IP, both listeners together (default 100) */
   maxClientsPerIp?: number;
   /** bytes per line, excluding the line end (default 1024); longer lines get a notice and are dropped */
   maxLineLength?: number;
@@ -92,10 +119,22 @@ export interface ChatRoomInfo {
   members: string[];
 }
 
+/** One listening socket of the chat server. */
+export interface ChatListenAddress {
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
 export interface ChatServer extends EventEmitter {
   readonly host: string;
+  /** the main port (plaintext, or TLS with `tlsOnly`) */
   readonly port: number;
-  /** connected TCP clients */
+  /** the port that speaks TLS: the extra listener, or the main one with `tlsOnly`; else undefined */
+  readonly tlsPort: number | undefined;
+  /** every listening socket, the main one first */
+  readonly addresses: readonly ChatListenAddress[];
+  /** connected clients in the rooms (TLS clients once their handshake is done) */
   readonly clients: number;
   /** rooms (with members or history), the default room first */
   rooms(): ChatRoomInfo[];
@@ -124,6 +163,7 @@ export const CHAT_DEFAULTS = {
   maxRooms: 100,
   announceLimit: 100,
   defaultRoom: 'lobby',
+  tlsHandshakeTimeoutMs: 10_000,
 } as const;
 
 const SERVICE = 'chat';
@@ -180,6 +220,10 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
   const defaultRoom = normaliseRoom(o.defaultRoom);
   if ('error' in defaultRoom)
     throw new NetkitError('NETKIT_INVALID_INPUT', `default room: ${defaultRoom.error}`);
+  if (o.tlsOnly && o.tlsPort !== undefined)
+    throw new NetkitError('NETKIT_USAGE', 'chat: tlsOnly makes the main port TLS; do not give tlsPort too');
+  const wantsTls = o.tlsOnly === true || o.tlsPort !== undefined;
+  const tlsMaterial = wantsTls ? (o.tls ?? (await loadTls(resolveDataDir(o.dataDir)))) : undefined;
   const history = options.dataDir
     ? await ChatHistory.persistent(options.dataDir, o.historySize)
     : ChatHistory.memory(o.historySize);
@@ -342,8 +386,10 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       if (cmd.room === c.room.name) return notice(c, `You are already in #${cmd.room}`);
       const room = getRoom(cmd.room, true);
       if (!room) return fail(c, `too many rooms (at most ${o.maxRooms}); join an existing one (/rooms)`);
-      // everything already queued for this client in its old room goes out first
+      // everything already queued for this client in its old room goes out first, and what the
+      // new room said earlier in this turn is not for it (its history replay has it already)
       c.room.flush();
+      room.flush();
       leaveRoom(c, `moved to #${room.name}`);
       enterRoom(c, room);
     },
@@ -388,27 +434,42 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
     }
   };
 
-  const accept = (socket: net.Socket): void => {
+  /** Line framing, idle timeout and the output bound, for a socket of either listener. */
+  const lineConnection = (socket: net.Socket): LineConnection => {
     socket.setKeepAlive(true, 60_000);
-    const conn = new LineConnection(socket, {
+    return new LineConnection(socket, {
       service: SERVICE,
       tracer: emitter,
       maxLineLength: o.maxLineLength,
       idleTimeoutMs: o.idleTimeoutMs,
       maxOutboundBytes: o.maxOutboundBytes,
       encoding: 'utf8',
+      // after the client's FIN our side closes once this resolves: the replies to its last lines
+      // wait in the room's batch for the end of the turn, so they go out first (over TLS the data
+      // and the close often arrive in one read, before that batch would have left)
+      drained: () => {
+        bySocket.get(socket)?.room.flush();
+        return Promise.resolve();
+      },
     });
+  };
+
+  /**
+   * A client enters the default room. `socket` is the one its listener counts (for TLS, the raw
+   * socket under the session); `where` is that listener's address.
+   */
+  const admit = (socket: net.Socket, conn: LineConnection, where: ListenAddress): void => {
     const c = new Client(conn, options.rateLimit);
     bySocket.set(socket, c);
     c.nick = freshGuestNick();
     nicks.set(nickKey(c.nick), c);
     const room = getRoom(defaultRoom.room, true)!;
+    // what the room said earlier in this turn is not for the newcomer (nor before its banner)
+    room.flush();
     c.room = room; // replies queue in the room's stream; enterRoom() makes c a member
     const online = nicks.size;
-    notice(
-      c,
-      `Welcome to netkit chat ${VERSION} on ${formatHostPort(tcp.host, tcp.port)} (${online} online).`,
-    );
+    const on = `${formatHostPort(where.host, where.port)}${conn.secure ? ' (TLS)' : ''}`;
+    notice(c, `Welcome to netkit chat ${VERSION} on ${on} (${online} online).`);
     for (const line of o.motd ?? []) notice(c, sanitizeChatText(line));
     notice(c, `You are ${c.nick}. Change it with /nick NAME; /help lists the commands.`);
     enterRoom(c, room);
@@ -429,31 +490,102 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
     });
   };
 
-  const tcp: TcpServerHandle = await listenTcp({
-    service: SERVICE,
-    host: o.host,
-    port: o.port ?? 0,
-    maxConnections: o.maxClients,
-    maxConnectionsPerIp: o.maxClientsPerIp,
-    onConnection: accept,
-    onReject: (_s, reason) =>
-      reason === 'total'
-        ? '!!! The chat is full; try again later.\r\n'
-        : '!!! Too many connections from your address.\r\n',
-    onShutdown: (socket) => {
-      const c = bySocket.get(socket);
-      if (!c) return socket.end();
-      c.leaveReason = 'server shutting down';
-      c.conn.end('*** Server shutting down. Goodbye!');
-    },
-  });
+  /** TLS connections still in their handshake, by raw socket (close() destroys them). */
+  const handshaking = new Map<net.Socket, LineConnection>();
+
+  /** Implicit TLS: the handshake first, bounded in time; the room only after it. */
+  const acceptTls = (socket: net.Socket, where: ListenAddress): void => {
+    const conn = lineConnection(socket);
+    handshaking.set(socket, conn);
+    const upgraded = conn.upgradeTls(tlsMaterial!.context);
+    // upgradeTls() swapped in the TLS socket: destroying it with an error fails the handshake
+    const ms = o.tlsHandshakeTimeoutMs;
+    const timer =
+      ms > 0
+        ? setTimeout(
+            () => conn.socket.destroy(new NetkitError('NETKIT_TIMEOUT', `no TLS handshake within ${ms} ms`)),
+            ms,
+          ).unref()
+        : undefined;
+    upgraded.then(
+      () => {
+        clearTimeout(timer);
+        handshaking.delete(socket);
+        if (conn.closed) return;
+        if (closing) conn.end('*** Server shutting down. Goodbye!');
+        else admit(socket, conn, where);
+      },
+      () => {
+        // upgradeTls() traced why and destroyed both sockets; the listener frees the slot
+        clearTimeout(timer);
+        handshaking.delete(socket);
+      },
+    );
+  };
+
+  /** One count for both listeners: a second port does not double the limits. */
+  const limits = new ConnectionLimits(o.maxClients, o.maxClientsPerIp);
+  const listen = async (port: number, secure: boolean): Promise<TcpServerHandle> => {
+    const where: ListenAddress = { host: '', port: 0 };
+    const handle = await listenTcp({
+      service: SERVICE,
+      host: o.host,
+      port,
+      limits,
+      onConnection: secure
+        ? (socket) => acceptTls(socket, where)
+        : (socket) => admit(socket, lineConnection(socket), where),
+      // no TLS session yet to carry the busy reply in: the TLS port just closes
+      onReject: (_s, reason) =>
+        secure
+          ? undefined
+          : reason === 'total'
+            ? '!!! The chat is full; try again later.\r\n'
+            : '!!! Too many connections from your address.\r\n',
+      onShutdown: (socket) => {
+        const pending = handshaking.get(socket);
+        if (pending) return pending.destroy();
+        const c = bySocket.get(socket);
+        if (!c) return socket.end();
+        c.leaveReason = 'server shutting down';
+        c.conn.end('*** Server shutting down. Goodbye!');
+      },
+    });
+    where.host = handle.host;
+    where.port = handle.port;
+    return handle;
+  };
+
+  let main: TcpServerHandle | undefined;
+  let extra: TcpServerHandle | undefined;
+  try {
+    main = await listen(o.port ?? 0, o.tlsOnly === true);
+    if (o.tlsPort !== undefined) extra = await listen(o.tlsPort, true);
+  } catch (err) {
+    await main?.close(0);
+    await history.close();
+    throw err;
+  }
+  const addresses: readonly ChatListenAddress[] = Object.freeze([
+    { host: main.host, port: main.port, tls: o.tlsOnly === true },
+    ...(extra ? [{ host: extra.host, port: extra.port, tls: true }] : []),
+  ]);
+  const closeListeners = async (deadlineMs: number): Promise<void> => {
+    await Promise.all([main.close(deadlineMs), extra?.close(deadlineMs)]);
+  };
 
   const api = {
     get host() {
-      return tcp.host;
+      return main.host;
     },
     get port() {
-      return tcp.port;
+      return main.port;
+    },
+    get tlsPort() {
+      return addresses.find((l) => l.tls)?.port;
+    },
+    get addresses() {
+      return addresses;
     },
     get clients() {
       return bySocket.size;
@@ -487,10 +619,10 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       return record(target, nick, clean, 'say', 'api');
     },
     async close(deadlineMs = 2000): Promise<void> {
-      if (closing) return tcp.close(deadlineMs);
+      if (closing) return closeListeners(deadlineMs);
       closing = true;
       flushAll();
-      await tcp.close(deadlineMs);
+      await closeListeners(deadlineMs);
       await history.close();
     },
   };

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -46,6 +47,18 @@ export class LineClient {
   static connect(port: number, host = '127.0.0.1'): Promise<LineClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ port, host }, () => resolve(new LineClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** The same over implicit TLS; resolves once the handshake is done. */
+  static connectTls(
+    port: number,
+    options: tls.ConnectionOptions = {},
+    host = '127.0.0.1',
+  ): Promise<LineClient> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ port, host, ...options }, () => resolve(new LineClient(s)));
       s.once('error', reject);
     });
   }

@@ -217,6 +217,32 @@ describe('chat server: the basics', () => {
     expect(s.history('#LOBBY').map((m) => m.text)).toEqual(['m3', 'm4', 'm5']);
   });
 
+  it('a newcomer gets what its room said in the same turn once, in the replay, after its banner', async () => {
+    const s = await start();
+    const a = await join(s, 'alice');
+    // said in the very turn a client is accepted (or moves), before it is in the room
+    s.on('trace', (e: TraceEvent) => {
+      if (e.kind === 'connect') s.post('lobby', 'api', 'just before you came');
+      if (e.kind === 'in' && e.text === '/join b') s.post('b', 'api', 'just before you moved');
+    });
+    const b = await LineClient.connect(s.port);
+    clients.push(b);
+    expect(await a.line()).toBe('<api> just before you came');
+    const seen: string[] = [];
+    for (let l = await b.line(); !l.startsWith('*** End of recent'); l = await b.line()) seen.push(l);
+    expect(seen[0]).toMatch(/^\*\*\* Welcome to netkit chat/);
+    expect(seen.filter((l) => l.includes('just before you came'))).toEqual([
+      expect.stringMatching(/^\[\d\d:\d\d\] <api> just before you came$/),
+    ]);
+    b.send('/join b\n');
+    const moved: string[] = [];
+    for (let l = await b.line(); !l.startsWith('*** End of recent'); l = await b.line()) moved.push(l);
+    expect(moved[0]).toBe('*** You joined #b (nobody else is here)');
+    expect(moved.filter((l) => l.includes('just before you moved'))).toHaveLength(1);
+    b.send('/who\n');
+    expect(await b.line()).toMatch(/^\*\*\* In #b \(1\)/);
+  });
+
   it('persists history in DATA/chat/history.jsonl across restarts', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
