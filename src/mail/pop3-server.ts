@@ -16,7 +16,7 @@ import type net from 'node:net';
 import { AccountStore } from '../core/accounts.js';
 import { LineConnection } from '../core/connection.js';
 import { NetkitError } from '../core/errors.js';
-import { listenTcp, type TcpServerHandle } from '../core/server.js';
+import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { redactCommand } from '../core/trace.js';
 import { Pop3Session, type Pop3SessionConfig, type Pop3SessionIo } from './pop3-session.js';
@@ -157,8 +157,8 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
   const common = {
     service: 'pop3',
     host: options.host,
-    maxConnections: options.maxConnections,
-    maxConnectionsPerIp: options.maxConnectionsPerIp,
+    // one count for the plain and the TLS port: a second port must not double the limits
+    limits: new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp),
     onConnection,
     onReject: () => '-ERR [SYS/TEMP] too many connections, try again later\r\n',
     onShutdown: (socket: net.Socket) => {

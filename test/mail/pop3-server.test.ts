@@ -367,6 +367,22 @@ describe('POP3 server over TCP', () => {
     a.close();
   });
 
+  it('counts the plain and the TLS port together against the limits', async () => {
+    const server = await start({ maxConnections: 1, tlsPort: 0 });
+    const a = await LineClient.connect(server.port);
+    expect(await a.line()).toBe('+OK netkit POP3 server ready');
+    // the TLS port is over the shared limit: its busy reply travels inside TLS
+    const s = tls.connect({ port: server.tlsPort!, host: '127.0.0.1', rejectUnauthorized: false });
+    const c = new LineClientish(s);
+    expect(await c.line()).toBe('-ERR [SYS/TEMP] too many connections, try again later');
+    a.close();
+    await a.closed;
+    const again = tls.connect({ port: server.tlsPort!, host: '127.0.0.1', rejectUnauthorized: false });
+    const d = new LineClientish(again);
+    expect(await d.line()).toBe('+OK netkit POP3 server ready');
+    again.destroy();
+  });
+
   it('close() ends sessions with [SYS/TEMP] and applies no deletions', async () => {
     const md = await fill('shut', ['Subject: 1\r\n\r\na\r\n']);
     const server = await createPop3Server({ dataDir, port: 0, tls: false, authAcceptAny: true });
