@@ -87,6 +87,8 @@ async function startNetkit(tmp) {
       data,
       '--max-clients',
       '1000',
+      '--max-per-ip',
+      '1000',
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -9,6 +9,7 @@ import { usageError } from '../core/errors.js';
 import {
   createSmtpServer,
   DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_CLIENTS_PER_IP,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_RECIPIENTS,
@@ -43,6 +44,7 @@ interface ServeOptions {
   maxSize: number;
   maxRecipients: number;
   maxClients: number;
+  maxPerIp: number;
   maxMessages: number;
   maxLineLength: number;
   idleTimeout: number;
@@ -123,6 +125,12 @@ Examples:
     .option('--max-recipients <n>', 'recipients per message', parsePositive, DEFAULT_MAX_RECIPIENTS)
     .option('--max-clients <n>', 'simultaneous sessions', parsePositive, DEFAULT_MAX_CLIENTS)
     .option(
+      '--max-per-ip <n>',
+      'simultaneous sessions from one client address',
+      parsePositive,
+      DEFAULT_MAX_CLIENTS_PER_IP,
+    )
+    .option(
       '--max-messages <n>',
       'keep at most N messages per mailbox, oldest removed, never under a POP3 session (0 = unlimited)',
       parseNonNegative,
@@ -191,6 +199,7 @@ sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF
           maxSize: opts.maxSize,
           maxRecipients: opts.maxRecipients,
           maxClients: opts.maxClients,
+          maxClientsPerIp: opts.maxPerIp,
           maxMessages: opts.maxMessages || undefined,
           maxLineLength: opts.maxLineLength,
           socketTimeout: opts.idleTimeout,

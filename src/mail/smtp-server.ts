@@ -45,6 +45,8 @@ export const DEFAULT_SMTPS_PORT = 4650;
 export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
 export const DEFAULT_MAX_RECIPIENTS = 100;
 export const DEFAULT_MAX_CLIENTS = 100;
+/** Postfix's smtpd_client_connection_count_limit */
+export const DEFAULT_MAX_CLIENTS_PER_IP = 50;
 export const DEFAULT_MAX_LINE_LENGTH = 4096;
 
 export interface SmtpServerOptions {
@@ -66,6 +68,8 @@ export interface SmtpServerOptions {
   maxRecipients?: number;
   /** simultaneous sessions over both listeners (default 100); more get 421 */
   maxClients?: number;
+  /** simultaneous sessions from one client address over both listeners (default 50); more get 421 */
+  maxClientsPerIp?: number;
   /** longest command line in bytes (default 4096); longer ones end the session with 421 */
   maxLineLength?: number;
   /** idle time before a session is dropped with 421, ms (default 60 000) */
@@ -165,6 +169,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   const hostname = options.hostname ?? os.hostname();
   const maxSize = options.maxSize ?? DEFAULT_MAX_MESSAGE_SIZE;
   const maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
+  const maxPerIp = options.maxClientsPerIp ?? DEFAULT_MAX_CLIENTS_PER_IP;
   const authFailureDelay = options.authFailureDelay ?? 1000;
   const policy = options.bareLineEndings ?? 'reject';
   if (!(maxSize > 0)) throw usageError('maxSize must be greater than 0');
@@ -177,20 +182,27 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   const store = new MailStore(dataDir, { maxMessages: options.maxMessages });
   const emitter = new EventEmitter();
   const bridge = new SmtpTraceBridge(emitter, 'smtp');
-  const live = new Set<string>();
+  /** session id → client address of every accepted session, and the count per address */
+  const live = new Map<string, string>();
+  const perIp = new Map<string, number>();
   const inflight = new Set<Promise<unknown>>();
   const baseDisabled = tls ? [] : ['STARTTLS'];
 
   const onConnect = (session: SMTPServerSession, callback: (err?: Error | null) => void): void => {
-    if (live.size >= maxClients) {
-      callback(
-        Object.assign(new Error(`${hostname} Too many connected clients, try again later`), {
-          responseCode: 421,
-        }),
-      );
+    const ip = session.remoteAddress;
+    const fromIp = perIp.get(ip) ?? 0;
+    const busy =
+      live.size >= maxClients
+        ? 'Too many connected clients'
+        : fromIp >= maxPerIp
+          ? 'Too many connections from your address'
+          : undefined;
+    if (busy) {
+      callback(Object.assign(new Error(`${hostname} ${busy}, try again later`), { responseCode: 421 }));
       return;
     }
-    live.add(session.id);
+    live.set(session.id, ip);
+    perIp.set(ip, fromIp + 1);
     bridge.connect(
       session.id,
       formatHostPort(session.remoteAddress, session.remotePort),
@@ -216,7 +228,13 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   };
 
   const onClose = (session: SMTPServerSession): void => {
-    live.delete(session.id);
+    const ip = live.get(session.id);
+    if (ip !== undefined) {
+      live.delete(session.id);
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
+    }
     bridge.disconnect(session.id);
   };
 

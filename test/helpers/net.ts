@@ -44,9 +44,10 @@ export class LineClient {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<LineClient> {
+  /** `localAddress`: the source address, e.g. 127.0.0.2 to be a second client host on loopback */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host }, () => resolve(new LineClient(s)));
+      const s = net.connect({ port, host, localAddress }, () => resolve(new LineClient(s)));
       s.once('error', reject);
     });
   }

@@ -404,6 +404,24 @@ describe('smtp server: limits', () => {
     await b.client.quit();
   });
 
+  it('limits simultaneous sessions per client address (421), other addresses unaffected', async () => {
+    const s = await start({ maxClientsPerIp: 1 });
+    const a = await SmtpTestClient.open(s.server.port);
+    const again = await LineClient.connect(s.server.port);
+    expect(await again.line()).toMatch(/^421 .*Too many connections from your address/);
+    await again.closed;
+    // 127.0.0.2 is another client host on loopback
+    const other = await LineClient.connect(s.server.port, '127.0.0.1', '127.0.0.2');
+    expect(await other.line()).toMatch(/^220 /);
+    other.send('QUIT\r\n');
+    await other.closed;
+    await a.client.quit();
+    await waitFor(() => s.server.connections === 0);
+    const later = await SmtpTestClient.open(s.server.port);
+    expect(later.greeting.code).toBe(220);
+    await later.client.quit();
+  });
+
   it('greetingDelay holds the 220 back and refuses clients that talk too soon', async () => {
     const s = await start({ greetingDelay: 300 });
     const t0 = Date.now();
