@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
-import { DEFAULT_MAX_CONNECTIONS } from '../core/server.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_IP } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
 import {
   createPop3Server,
@@ -43,6 +43,7 @@ interface ServeFlags {
   loginDelay: number;
   idleTimeout: number;
   maxConnections: number;
+  maxPerIp: number;
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
@@ -100,9 +101,15 @@ export function register(group: Command): void {
     )
     .option(
       '--max-connections <n>',
-      'simultaneous connections per listener',
+      'simultaneous connections, the plain and the TLS port together',
       parsePositive,
       DEFAULT_MAX_CONNECTIONS,
+    )
+    .option(
+      '--max-per-ip <n>',
+      'simultaneous connections from one client address (both ports)',
+      parsePositive,
+      DEFAULT_MAX_PER_IP,
     )
     .option('--json', 'print listening sockets and session events (login, auth-failed, quit) as JSON lines')
     .option('-q, --quiet', 'do not print session events')
@@ -144,6 +151,7 @@ Examples:
           failedLoginDelayMs: flags.loginDelay,
           idleTimeoutMs: flags.idleTimeout,
           maxConnections: flags.maxConnections,
+          maxConnectionsPerIp: flags.maxPerIp,
         });
         if (flags.trace) printTrace(server, 'server');
         if (!flags.quiet) logSessions(server, flags.json === true);

@@ -83,6 +83,23 @@ describe('netkit pop3 serve', () => {
     expect(srv.child.exitCode).toBe(0);
   });
 
+  it('--max-per-ip limits the connections from one client address', async () => {
+    const srv = await startServe(['pop3', 'serve', '--port', '0', '--data', dataDir, '--max-per-ip', '1']);
+    try {
+      const port = srv.listening[0]!.port;
+      const a = await LineClient.connect(port);
+      expect(await a.line()).toBe('+OK netkit POP3 server ready');
+      const b = await LineClient.connect(port);
+      expect(await b.line()).toBe('-ERR [SYS/TEMP] too many connections, try again later');
+      const other = await LineClient.connect(port, '127.0.0.1', '127.0.0.2');
+      expect(await other.line()).toBe('+OK netkit POP3 server ready');
+      a.close();
+      other.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('excludes a session in another server process on the same data directory ([IN-USE])', async () => {
     const inProcess = await createPop3Server({ dataDir, port: 0, tls: false, authAcceptAny: true });
     const other = await startServe(['pop3', 'serve', '--port', '0', '--data', dataDir, '--auth-accept-any']);
