@@ -124,6 +124,7 @@ export {
   type SmtpServerOptions,
 } from './mail/smtp-server.js';
 // ---- sockets: TCP, UDP, classic services, host/IP/port information ----
+export { type AccessDecision, AccessList, parseAccessRule } from './sockets/access.js';
 export { ChatClient, type ChatClientOptions } from './sockets/chat-client.js';
 export {
   type ChatListenAddress,
@@ -146,6 +147,7 @@ export {
   startServices,
   timeBytes,
 } from './sockets/classic.js';
+export { CrlfEncoder, CrlfTransform, lfToCrlf } from './sockets/crlf.js';
 export { localHostInfo, lookupHost, reverseLookup } from './sockets/hostinfo.js';
 export {
   classify,
@@ -169,11 +171,23 @@ export {
   ServiceDb,
 } from './sockets/services.js';
 export {
+  type RelayOptions,
+  type RelayStats,
   relay,
+  type TcpConnectionInfo,
   type TcpConnectOptions,
+  type TcpDeniedInfo,
+  type TcpListener,
   type TcpListenOptions,
+  type TcpTlsErrorInfo,
   tcpConnect,
   tcpListen,
 } from './sockets/tcp.js';
+export {
+  type TcpTlsClientOptions,
+  type TcpTlsServerOptions,
+  type TlsSessionInfo,
+  tlsSessionInfo,
+} from './sockets/tcp-tls.js';
 export { bindUdp, checkPayloadSize, MAX_UDP_PAYLOAD, UdpClient, udpRequest } from './sockets/udp.js';
 export { VERSION } from './version.js';

@@ -1,19 +1,39 @@
 /**
  * `netkit tcp connect|listen|scan`: netcat-grade TCP from the command line. stdin and stdout carry
  * the raw bytes (binary-safe); everything else (peer addresses, traces, errors) goes to stderr.
- * The work is in `sockets/tcp.ts` and `sockets/scan.ts`.
+ * TLS (`--tls`, as ncat `--ssl`), `-C` (CRLF), `--source`, `--send-only/--recv-only` and
+ * `--allow/--deny` follow ncat. The work is in `sockets/tcp.ts`, `sockets/tcp-tls.ts` and
+ * `sockets/scan.ts`.
  */
 import { EventEmitter } from 'node:events';
-import { type Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
+import { loadTls, type TlsMaterial } from '../core/tls.js';
+import { DEV_CERT_FILE } from '../core/tls-trust.js';
 import type { TraceEvent } from '../core/trace.js';
 import { formatTrace, nextConnId, traceEvent } from '../core/trace.js';
+import { parseAccessRule } from '../sockets/access.js';
 import { InputBroadcast } from '../sockets/broadcast.js';
+import { CrlfTransform } from '../sockets/crlf.js';
 import { parsePortList, type ScanResult, scanPorts } from '../sockets/scan.js';
-import { relay, type TcpConnectionInfo, tcpConnect, tcpListen } from '../sockets/tcp.js';
+import {
+  relay,
+  type TcpConnectionInfo,
+  type TcpDeniedInfo,
+  type TcpTlsErrorInfo,
+  tcpConnect,
+  tcpListen,
+} from '../sockets/tcp.js';
+import { tlsSessionInfo } from '../sockets/tcp-tls.js';
 import {
   action,
+  checkReadable,
   durationOption,
   onShutdown,
   parseDestPort,
@@ -22,6 +42,50 @@ import {
   parsePositive,
   printJson,
 } from './util.js';
+
+/** `--alpn h2,http/1.1` → protocol names (each 1-255 bytes). */
+function parseAlpn(value: string): string[] {
+  const list = value.split(',').map((p) => p.trim());
+  if (list.some((p) => p === '' || Buffer.byteLength(p) > 255))
+    throw new InvalidArgumentError(
+      `"${value}" is not a comma-separated list of ALPN protocols (e.g. h2,http/1.1)`,
+    );
+  return list;
+}
+
+/** A repeatable `--allow/--deny ADDR[/PREFIX]`, checked when parsed (a bad one is a usage error). */
+function accessRule(value: string, previous: string[] = []): string[] {
+  try {
+    parseAccessRule(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  return [...previous, value];
+}
+
+/** `-v` over TLS: protocol, cipher, ALPN and the peer certificate, as `ncat --ssl -v` tells. */
+function reportTls(socket: TLSSocket, name: string): void {
+  const info = tlsSessionInfo(socket);
+  const lines = [`TLS ${info.protocol}, cipher ${info.cipher}${info.alpn ? `, ALPN ${info.alpn}` : ''}`];
+  if (info.subject !== undefined) {
+    lines.push(`certificate subject: ${info.subject}`);
+    lines.push(`certificate issuer: ${info.issuer}`);
+    lines.push(`certificate valid until ${info.validTo}, SHA-256 ${info.fingerprint256}`);
+  }
+  lines.push(
+    info.authorized
+      ? `certificate verified for ${name}`
+      : `certificate NOT verified (--insecure)${info.authorizationError ? `: ${info.authorizationError}` : ''}`,
+  );
+  process.stderr.write(
+    `${lines
+      .map(
+        (l) => `${l}
+`,
+      )
+      .join('')}`,
+  );
+}
 
 /** Flush stdout, then exit (stdout may be a pipe with bytes still queued). */
 function finish(code: number): Promise<never> {
@@ -41,6 +105,16 @@ interface ConnectOptions {
   ipv6?: boolean;
   trace?: boolean;
   verbose?: boolean;
+  tls?: boolean;
+  insecure?: boolean;
+  ca?: string;
+  servername?: string;
+  alpn?: string[];
+  crlf?: boolean;
+  source?: string;
+  sourcePort?: number;
+  sendOnly?: boolean;
+  recvOnly?: boolean;
 }
 
 interface ListenOptions {
@@ -52,6 +126,15 @@ interface ListenOptions {
   maxConnections?: number;
   stallTimeout: number;
   trace?: boolean;
+  tls?: boolean;
+  cert?: string;
+  key?: string;
+  data?: string;
+  allow?: string[];
+  deny?: string[];
+  crlf?: boolean;
+  sendOnly?: boolean;
+  recvOnly?: boolean;
 }
 
 interface ScanOptions {
@@ -70,41 +153,93 @@ export function register(program: Command): void {
       `
 Examples:
   $ printf 'GET / HTTP/1.0\\r\\n\\r\\n' | netkit tcp connect example.org 80
+  $ netkit tcp connect --tls -v example.org 443
+  $ printf 'EHLO me\\n' | netkit tcp connect -C 127.0.0.1 2525
   $ netkit tcp listen 9000 --echo --keep-open
+  $ netkit tcp listen 9443 --tls --keep-open --allow 127.0.0.1
   $ netkit tcp scan 127.0.0.1 20-25,80,443`,
     );
 
   tcp
     .command('connect')
-    .description('connect and relay stdin -> socket, socket -> stdout (binary-safe)')
+    .description('connect and relay stdin -> socket, socket -> stdout (binary-safe), optionally over TLS')
     .argument('<host>', 'host name, IPv4 or IPv6 address')
     .argument('<port>', 'TCP port (1-65535)', parseDestPort)
     .addOption(
       durationOption(
         '-w, --timeout <duration>',
-        'connect timeout (e.g. 5s, 500ms; a bare number is seconds)',
+        'connect timeout, TLS handshake included (e.g. 5s, 500ms; a bare number is seconds)',
         10_000,
       ),
     )
     .option('-i, --idle-timeout <duration>', 'close after this long without traffic', parseDuration)
     .addOption(new Option('-4, --ipv4', 'use IPv4 only').conflicts('ipv6'))
     .addOption(new Option('-6, --ipv6', 'use IPv6 only').conflicts('ipv4'))
-    .option('-v, --verbose', 'report the connection on stderr')
+    .option('-s, --source <address>', 'local address to connect from (an address of this machine)')
+    .option('-p, --source-port <port>', 'local port to connect from', parsePort)
+    .option('-C, --crlf', 'send the LF line endings of stdin as CRLF (talk SMTP, POP3, HTTP by hand)')
+    .addOption(
+      new Option('--send-only', 'only send: ignore what the peer sends, close at end of stdin').conflicts(
+        'recvOnly',
+      ),
+    )
+    .addOption(new Option('--recv-only', 'only receive: never read stdin').conflicts('sendOnly'))
+    .option('--tls', 'speak TLS; the certificate and host name are verified (system roots)')
+    .addOption(
+      new Option('-k, --insecure', 'with --tls: do not verify the certificate or host name').conflicts('ca'),
+    )
+    .option('--ca <file>', 'with --tls: trust the certificates in this PEM file instead of the system roots')
+    .option('--servername <name>', 'with --tls: SNI and the name to verify (default: HOST unless an address)')
+    .option(
+      '--alpn <list>',
+      'with --tls: ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)',
+      parseAlpn,
+    )
+    .option('-v, --verbose', 'report the connection (and the TLS session) on stderr')
     .option('--trace', 'print every chunk in and out on stderr')
     .addHelpText(
       'after',
       `
-On end of stdin the write side is shut down (half-close) and the output keeps flowing until the
-peer closes: a server that answers only after end-of-file still gets to answer.
+On end of stdin the write side is shut down (half-close; over TLS a close_notify, then FIN) and the
+output keeps flowing until the peer closes: a server that answers only after end-of-file still
+gets to answer. --send-only closes at end of stdin instead; --recv-only leaves stdin alone.
+With --tls a certificate that does not verify is an error (exit 1) naming the reason; -v prints
+the protocol, cipher and the peer certificate's subject and issuer.
 
 Examples:
   $ printf 'GET / HTTP/1.0\\r\\nHost: example.org\\r\\n\\r\\n' | netkit tcp connect example.org 80
+  $ printf 'GET / HTTP/1.0\\nHost: example.org\\n\\n' | netkit tcp connect --tls -C example.org 443
+  $ netkit tcp connect --tls -v example.org 443 < /dev/null
+  $ netkit tcp connect --tls --ca netkit-data/tls/dev-cert.pem localhost 9443
+  $ netkit tcp connect --tls -k --alpn h2,http/1.1 127.0.0.1 8443
+  $ printf 'EHLO me\\nQUIT\\n' | netkit tcp connect -C 127.0.0.1 2525
   $ netkit tcp connect ::1 7007 < photo.jpg > copy.jpg
+  $ netkit tcp connect --source 127.0.0.2 --source-port 40000 127.0.0.1 7007
+  $ netkit tcp connect --recv-only 127.0.0.1 7019 | head -c 300
   $ echo hello | netkit tcp connect 127.0.0.1 7007 --trace
   $ netkit tcp connect 10.0.0.9 22 --timeout 2s`,
     )
     .action(
       action(async (host: string, port: number, opts: ConnectOptions) => {
+        if (!opts.tls) {
+          for (const [flag, value] of [
+            ['--insecure', opts.insecure],
+            ['--ca', opts.ca],
+            ['--servername', opts.servername],
+            ['--alpn', opts.alpn],
+          ] as const) {
+            if (value !== undefined) throw usageError(`${flag} needs --tls`);
+          }
+        }
+        if (opts.source !== undefined && isIP(opts.source) === 0)
+          throw usageError(`--source "${opts.source}" is not an IPv4 or IPv6 address`);
+        let ca: string | undefined;
+        if (opts.ca !== undefined) {
+          await checkReadable('--ca', opts.ca);
+          ca = await readFile(opts.ca, 'utf8');
+          if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+            throw new NetkitError('NETKIT_INVALID_INPUT', `--ca ${opts.ca}: no PEM certificate in it`);
+        }
         const tracer = new EventEmitter();
         if (opts.trace) traceTo(tracer, 'client');
         const socket = await tcpConnect({
@@ -112,16 +247,27 @@ Examples:
           port,
           timeoutMs: opts.timeout,
           family: opts.ipv4 ? 4 : opts.ipv6 ? 6 : undefined,
+          localAddress: opts.source,
+          localPort: opts.sourcePort,
+          tls: opts.tls
+            ? { insecure: opts.insecure, ca, servername: opts.servername, alpn: opts.alpn }
+            : undefined,
         });
         const peer = formatHostPort(socket.remoteAddress ?? host, socket.remotePort ?? port);
-        if (opts.verbose) process.stderr.write(`connected to ${peer}\n`);
+        if (opts.verbose) {
+          const from = formatHostPort(socket.localAddress ?? '?', socket.localPort ?? 0);
+          process.stderr.write(`connected to ${peer} from ${from}\n`);
+          if (opts.tls) reportTls(socket as TLSSocket, opts.servername ?? host);
+        }
         const conn = nextConnId();
-        traceEvent(tracer, 'tcp', conn, 'connect', '', peer);
-        await relay(socket, process.stdin, process.stdout, {
+        traceEvent(tracer, 'tcp', conn, 'connect', opts.tls ? 'tls' : '', peer);
+        await relay(socket, opts.recvOnly ? null : process.stdin, process.stdout, {
           idleTimeoutMs: opts.idleTimeout,
           tracer,
           service: 'tcp',
           conn,
+          crlf: opts.crlf,
+          sendOnly: opts.sendOnly,
           // at a terminal, the peer closing ends the session (netcat does the same)
           endOnPeerEof: process.stdin.isTTY === true,
         });
@@ -131,11 +277,37 @@ Examples:
 
   tcp
     .command('listen')
-    .description('accept a connection and relay it with stdin/stdout (or echo)')
+    .description('accept a connection and relay it with stdin/stdout (or echo), optionally over TLS')
     .argument('<port>', 'TCP port (0 = any free port)', parsePort)
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('-k, --keep-open', 'accept many connections, one after another or at once')
-    .option('--echo', 'echo every connection back to itself instead of relaying stdin/stdout')
+    .addOption(
+      new Option('--echo', 'echo every connection back to itself instead of relaying stdin/stdout').conflicts(
+        ['crlf', 'sendOnly', 'recvOnly'],
+      ),
+    )
+    .option('--allow <addr[/prefix]>', 'only accept peers in this range (repeatable)', accessRule, [])
+    .option(
+      '--deny <addr[/prefix]>',
+      'close peers in this range at once (repeatable; wins over --allow)',
+      accessRule,
+      [],
+    )
+    .option('-C, --crlf', 'send the LF line endings of stdin as CRLF')
+    .addOption(
+      new Option('--send-only', 'only send stdin: what clients send is dropped').conflicts('recvOnly'),
+    )
+    .addOption(new Option('--recv-only', 'only receive: never read stdin').conflicts('sendOnly'))
+    .option('--tls', 'speak TLS (implicit, as ncat --ssl -l)')
+    .option(
+      '--cert <file>',
+      'with --tls: certificate (PEM; default: a self-signed dev certificate in DATA/tls)',
+    )
+    .option('--key <file>', 'with --tls: private key (PEM), with --cert')
+    .option(
+      '--data <dir>',
+      'with --tls: data directory that keeps the dev certificate (default ./netkit-data)',
+    )
     .option(
       '-i, --idle-timeout <duration>',
       'close a connection after this long without traffic',
@@ -160,14 +332,41 @@ everything received goes to stdout and stdin goes to every connected client: std
 as fast as the slowest client takes it, and a client that stops reading is dropped once it has
 held the others back for --stall-timeout.
 
+--allow/--deny take an address or ADDRESS/PREFIX (IPv4 or IPv6; ::ffff:a.b.c.d is a.b.c.d); a peer
+outside every --allow range, or inside a --deny range, is closed before anything is read and
+reported on stderr. With --tls, a client whose handshake fails is dropped and reported; the
+listener keeps waiting for a good one. Clients verify the dev certificate with
+--ca DATA/tls/dev-cert.pem (it is valid for localhost, 127.0.0.1 and ::1).
+
 Examples:
   $ netkit tcp listen 9000 > received.bin
   $ netkit tcp listen 9000 --echo --keep-open
+  $ netkit tcp listen 9443 --tls --echo --keep-open
+  $ netkit tcp listen 9443 --tls --cert cert.pem --key key.pem --host 0.0.0.0
+  $ netkit tcp listen 9000 --host :: --keep-open --allow 10.0.0.0/8 --deny 10.0.0.13
   $ netkit tcp listen 0 --json              (port 0 = any free port; the JSON line tells which)
   $ netkit tcp listen 9000 --host ::1`,
     )
     .action(
       action(async (port: number, opts: ListenOptions) => {
+        let tlsMaterial: TlsMaterial | undefined;
+        let devCert: string | undefined;
+        if (opts.tls) {
+          if (Boolean(opts.cert) !== Boolean(opts.key)) throw usageError('--cert and --key go together');
+          await checkReadable('--cert', opts.cert);
+          await checkReadable('--key', opts.key);
+          const dataDir = resolveDataDir(opts.data);
+          tlsMaterial = await loadTls(dataDir, { cert: opts.cert, key: opts.key });
+          if (!opts.cert) devCert = path.join(dataDir, DEV_CERT_FILE);
+        } else {
+          for (const [flag, value] of [
+            ['--cert', opts.cert],
+            ['--key', opts.key],
+            ['--data', opts.data],
+          ] as const) {
+            if (value !== undefined) throw usageError(`${flag} needs --tls`);
+          }
+        }
         const listener = await tcpListen({
           host: opts.host,
           port,
@@ -175,6 +374,9 @@ Examples:
           once: !opts.keepOpen,
           maxConnections: opts.keepOpen ? opts.maxConnections : 1,
           idleTimeoutMs: opts.idleTimeout,
+          allow: opts.allow,
+          deny: opts.deny,
+          tls: tlsMaterial ? { context: tlsMaterial.context } : undefined,
         });
         if (opts.trace) traceTo(listener, 'server');
         const where = formatHostPort(listener.host, listener.port);
@@ -183,16 +385,29 @@ Examples:
             service: 'tcp',
             host: listener.host,
             port: listener.port,
-            tls: false,
+            tls: opts.tls === true,
             transport: 'tcp',
           });
-        } else process.stderr.write(`tcp listening on ${where}\n`);
+        } else {
+          process.stderr.write(`tcp listening on ${where}${opts.tls ? ' (tls)' : ''}\n`);
+          if (devCert)
+            process.stderr.write(`self-signed certificate ${devCert} (clients: --ca it, or --insecure)\n`);
+        }
 
         onShutdown(() => listener.close(1000));
+        listener.on('denied', (d: TcpDeniedInfo) =>
+          process.stderr.write(
+            `connection from ${d.peer} denied (${d.reason === 'denied' ? `--deny ${d.rule}` : 'not in --allow'})\n`,
+          ),
+        );
+        listener.on('tlsError', (e: TcpTlsErrorInfo) =>
+          process.stderr.write(`${e.peer}: TLS handshake failed: ${e.error.message}\n`),
+        );
+        const output = opts.sendOnly ? null : process.stdout;
         // keep-open: stdin goes to every client, read no faster than the slowest one takes it
         const broadcast =
-          opts.keepOpen && !opts.echo
-            ? new InputBroadcast(process.stdin, {
+          opts.keepOpen && !opts.echo && !opts.recvOnly
+            ? new InputBroadcast(opts.crlf ? process.stdin.pipe(new CrlfTransform()) : process.stdin, {
                 stallMs: opts.stallTimeout,
                 onDrop: (s) =>
                   process.stderr.write(
@@ -203,7 +418,8 @@ Examples:
         if (broadcast) process.stdin.on('error', () => {});
 
         listener.on('connection', (c: TcpConnectionInfo) => {
-          process.stderr.write(`connection from ${c.peer}\n`);
+          const session = c.tls ? ` (${c.tls.protocol}, ${c.tls.cipher})` : '';
+          process.stderr.write(`connection from ${c.peer}${session}\n`);
           c.socket.once('close', () => {
             if (opts.keepOpen) process.stderr.write(`${c.peer} disconnected\n`);
           });
@@ -212,10 +428,12 @@ Examples:
             return;
           }
           if (!opts.keepOpen) {
-            relay(c.socket, process.stdin, process.stdout, {
+            relay(c.socket, opts.recvOnly ? null : process.stdin, process.stdout, {
               idleTimeoutMs: opts.idleTimeout,
               tracer: listener,
               conn: c.id,
+              crlf: opts.crlf,
+              sendOnly: opts.sendOnly,
             }).then(
               () => finish(0),
               (err) => {
@@ -226,7 +444,7 @@ Examples:
             return;
           }
           // keep-open: every client's bytes to stdout; stdin is broadcast (see above)
-          relay(c.socket, null, process.stdout, {
+          relay(c.socket, null, output, {
             idleTimeoutMs: opts.idleTimeout,
             tracer: listener,
             conn: c.id,

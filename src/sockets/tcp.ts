@@ -1,74 +1,166 @@
 /**
- * netcat-style TCP: a client connect with a connect timeout, a binary-safe relay between a socket
- * and a pair of streams (stdin/stdout in the CLI), and a listener that hands out connections or
- * echoes them.
+ * netcat-style TCP: a client connect with a connect timeout (optionally from a chosen source
+ * address/port, optionally over TLS), a binary-safe relay between a socket and a pair of streams
+ * (stdin/stdout in the CLI), and a listener that hands out connections or echoes them (optionally
+ * over TLS, with ncat's allow/deny lists).
  *
  * The relay teaches the `shutdown()` lesson: when the input ends we half-close (send FIN, keep
  * reading) instead of closing, so a peer that answers only after it has seen end-of-file (a sort
  * server, an HTTP/1.0 server, `wc`) still gets to answer. Both directions respect backpressure: a
- * slow peer pauses the input, a slow output pauses the socket.
+ * slow peer pauses the input, a slow output pauses the socket. Over TLS the same holds: `end()`
+ * sends close_notify then FIN, and the peer's close_notify is our end-of-file.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import type tls from 'node:tls';
 import { NetkitError } from '../core/errors.js';
+import { nodeTls } from '../core/lazy.js';
 import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
+import { AccessList } from './access.js';
 import { describeBytes } from './bytes.js';
+import { CrlfEncoder } from './crlf.js';
 import { checkLiteralFamily } from './family.js';
+import {
+  acceptTls,
+  startTlsClient,
+  type TcpTlsClientOptions,
+  type TcpTlsServerOptions,
+  TlsHandshakeError,
+  type TlsSessionInfo,
+  tlsSessionInfo,
+} from './tcp-tls.js';
 
 export interface TcpConnectOptions {
   host: string;
   port: number;
-  /** connect timeout in ms (default 10 s; 0 = none) */
+  /** connect timeout in ms, TLS handshake included (default 10 s; 0 = none) */
   timeoutMs?: number;
   /** force IPv4 or IPv6 for a host name (an address literal of the other family is refused) */
   family?: 4 | 6;
+  /** local address to bind before connecting (ncat `-s`); an IP address of this machine */
+  localAddress?: string;
+  /** local port to bind before connecting (ncat `-p`; 0 or unset = any) */
+  localPort?: number;
+  /** speak TLS over the connection (`true` = verify against the system roots) */
+  tls?: boolean | TcpTlsClientOptions;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
+/** The source address must be of the destination's family (a literal), or picks it (a name). */
+function sourceFamily(options: TcpConnectOptions): 4 | 6 | undefined {
+  const { host, localAddress } = options;
+  if (localAddress === undefined) return options.family;
+  const local = net.isIP(localAddress);
+  if (local === 0)
+    throw new NetkitError('NETKIT_USAGE', `source "${localAddress}" is not an IPv4 or IPv6 address`);
+  if (options.family && options.family !== local)
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `source ${localAddress} is an IPv${local} address, but -${options.family} asks for IPv${options.family}`,
+    );
+  const remote = net.isIP(host);
+  if (remote !== 0 && remote !== local)
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `source ${localAddress} is an IPv${local} address, but ${host} is IPv${remote}`,
+    );
+  return local as 4 | 6;
+}
+
 /**
- * Open a TCP connection; errors are `NetkitError`s with stable codes. The socket allows half-open
- * connections: a peer's FIN does not end our side, so we can keep sending (see {@link relay}).
+ * Open a TCP connection (a `tls.TLSSocket` when `tls` is set, verified unless `insecure`); errors
+ * are `NetkitError`s with stable codes. The socket allows half-open connections: a peer's FIN does
+ * not end our side, so we can keep sending (see {@link relay}).
  */
-export function tcpConnect(options: TcpConnectOptions): Promise<net.Socket> {
+export async function tcpConnect(
+  options: TcpConnectOptions & { tls: true | TcpTlsClientOptions },
+): Promise<tls.TLSSocket>;
+export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket>;
+export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket> {
   const { host, port } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
   const where = formatHostPort(host, port);
-  try {
-    checkLiteralFamily(host, options.family);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  return new Promise((resolve, reject) => {
-    const connectOpts: net.NetConnectOpts = { host, port, allowHalfOpen: true };
-    if (options.family) connectOpts.family = options.family;
-    const socket = net.connect(connectOpts);
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            socket.destroy();
-            reject(new NetkitError('NETKIT_TIMEOUT', `connect to ${where} timed out after ${timeoutMs} ms`));
-          }, timeoutMs)
-        : undefined;
-    socket.once('connect', () => {
-      if (timer) clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
+  checkLiteralFamily(host, options.family);
+  const family = sourceFamily(options);
+  let timer: NodeJS.Timeout | undefined;
+  let current: net.Socket | undefined;
+  let handshaking = false;
+  const timeout =
+    timeoutMs > 0
+      ? new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            current?.destroy();
+            reject(
+              new NetkitError(
+                'NETKIT_TIMEOUT',
+                `${handshaking ? 'TLS handshake with' : 'connect to'} ${where} timed out after ${timeoutMs} ms`,
+              ),
+            );
+          }, timeoutMs);
+        })
+      : undefined;
+  const work = (async () => {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const connectOpts: net.NetConnectOpts = { host, port, allowHalfOpen: true };
+      if (family) connectOpts.family = family;
+      if (options.localAddress !== undefined) connectOpts.localAddress = options.localAddress;
+      if (options.localPort) connectOpts.localPort = options.localPort;
+      const s = net.connect(connectOpts);
+      current = s;
+      const onError = (err: NodeJS.ErrnoException) => {
+        s.destroy();
+        reject(connectError(err, host, port, options));
+      };
+      s.once('error', onError);
+      s.once('connect', () => {
+        s.off('error', onError);
+        resolve(s);
+      });
     });
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (timer) clearTimeout(timer);
-      socket.destroy();
-      reject(connectError(err, host, port));
-    };
-    socket.once('error', onError);
-  });
+    if (!options.tls) return socket;
+    handshaking = true;
+    return startTlsClient(socket, host, port, options.tls === true ? {} : options.tls);
+  })();
+  try {
+    return await (timeout ? Promise.race([work, timeout]) : work);
+  } finally {
+    clearTimeout(timer);
+    // the loser of the race must not become an unhandled rejection
+    work.catch(() => {});
+  }
 }
 
 /** Map a socket error from connect() to a NetkitError with a clear message. */
-export function connectError(err: NodeJS.ErrnoException, host: string, port: number): NetkitError {
+export function connectError(
+  err: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  source: { localAddress?: string; localPort?: number } = {},
+): NetkitError {
   const where = formatHostPort(host, port);
+  const { localAddress, localPort } = source;
+  const from =
+    localAddress !== undefined
+      ? localPort
+        ? formatHostPort(localAddress, localPort)
+        : localAddress
+      : localPort
+        ? `port ${localPort}`
+        : undefined;
+  if (from !== undefined && (err.syscall === 'bind' || err.code === 'EADDRNOTAVAIL')) {
+    const why =
+      err.code === 'EADDRNOTAVAIL'
+        ? 'the address is not on this machine'
+        : err.code === 'EADDRINUSE'
+          ? 'the port is in use'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.message;
+    return new NetkitError('NETKIT_CONNECT_FAILED', `cannot bind source ${from}: ${why}`, { cause: err });
+  }
   switch (err.code) {
     case 'ECONNREFUSED':
       return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
@@ -98,6 +190,14 @@ export interface RelayOptions {
    * Needs a socket with `allowHalfOpen` (sockets from {@link tcpConnect} and {@link tcpListen} have it).
    */
   endOnPeerEof?: boolean;
+  /** convert LF line endings of the input to CRLF on the wire (ncat `-C`) */
+  crlf?: boolean;
+  /**
+   * ncat `--send-only`: what the peer sends is read and dropped (never written to `output`), and
+   * the connection is closed once the input has ended and been handed to the kernel, without
+   * waiting for the peer. (`--recv-only` is a `null` input.)
+   */
+  sendOnly?: boolean;
   /** trace events (chunks in/out, half-close, disconnect) */
   tracer?: EventEmitter;
   service?: string;
@@ -129,10 +229,15 @@ export function relay(
   };
   const tracing = () => tracer !== undefined && tracer.listenerCount('trace') > 0;
 
+  const crlf = options.crlf ? new CrlfEncoder() : undefined;
+  const sendOnly = options.sendOnly === true;
+  if (sendOnly) output = null;
+
   return new Promise((resolve, reject) => {
     let failure: Error | undefined;
 
-    const onInput = (chunk: Buffer) => {
+    const onInput = (data: Buffer) => {
+      const chunk = crlf ? crlf.push(data) : data;
       stats.bytesSent += chunk.length;
       if (tracing()) trace('out', describeBytes(chunk));
       if (!socket.write(chunk)) {
@@ -144,6 +249,11 @@ export function relay(
     const onInputEnd = () => {
       inputDone = true;
       if (socket.destroyed) return;
+      if (sendOnly) {
+        trace('info', 'input ended: closing (send-only)');
+        socket.end(() => socket.destroy());
+        return;
+      }
       if (options.halfClose === false) return;
       trace('info', 'input ended: half-close (FIN sent), still reading');
       socket.end();
@@ -220,16 +330,43 @@ export interface TcpListenOptions {
   maxConnectionsPerIp?: number;
   /** close connections idle this long (ms, 0 = never; echo mode only) */
   idleTimeoutMs?: number;
+  /** implicit TLS: every connection is handed out (or echoed) once its handshake is done */
+  tls?: TcpTlsServerOptions;
+  /** ncat `--allow`: only peers in these `ADDR[/PREFIX]` ranges may connect (default: all) */
+  allow?: readonly string[];
+  /** ncat `--deny`: peers in these ranges are closed at once (wins over `allow`) */
+  deny?: readonly string[];
 }
 
 export interface TcpConnectionInfo {
   id: number;
+  /** the connection (a `tls.TLSSocket` on a TLS listener) */
   socket: net.Socket;
   /** `host:port` of the peer */
   peer: string;
+  /** protocol, cipher, ALPN of a TLS connection */
+  tls?: TlsSessionInfo;
 }
 
-/** A listening TCP socket; emits `'connection'` ({@link TcpConnectionInfo}) and `'trace'`. */
+/** A peer turned away by `allow`/`deny` (the `'denied'` event). */
+export interface TcpDeniedInfo {
+  peer: string;
+  /** not in any `allow` range, or in a `deny` range */
+  reason: 'not-allowed' | 'denied';
+  /** the `deny` rule it matched */
+  rule?: string;
+}
+
+/** A client whose TLS handshake failed (the `'tlsError'` event); the listener keeps serving. */
+export interface TcpTlsErrorInfo {
+  peer: string;
+  error: Error;
+}
+
+/**
+ * A listening TCP socket; emits `'connection'` ({@link TcpConnectionInfo}), `'denied'`
+ * ({@link TcpDeniedInfo}), `'tlsError'` ({@link TcpTlsErrorInfo}) and `'trace'`.
+ */
 export interface TcpListener extends EventEmitter {
   readonly host: string;
   readonly port: number;
@@ -239,30 +376,98 @@ export interface TcpListener extends EventEmitter {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/** Listen for TCP connections (loopback by default). */
+/**
+ * Listen for TCP connections (loopback by default). Access rules are checked first, before any byte
+ * is read (a denied peer is destroyed at once); then, on a TLS listener, the handshake; with `once`,
+ * only a connection that passed both stops the listening.
+ * @throws NetkitError NETKIT_INVALID_INPUT for a malformed allow/deny rule
+ */
 export async function tcpListen(options: TcpListenOptions = {}): Promise<TcpListener> {
   const emitter = new EventEmitter();
+  const access = new AccessList(options.allow, options.deny);
+  const tlsOptions = options.tls;
+  const context =
+    tlsOptions &&
+    (tlsOptions.context ??
+      nodeTls().createSecureContext({
+        cert: tlsOptions.cert,
+        key: tlsOptions.key,
+        minVersion: 'TLSv1.2',
+      }));
   let server: TcpServerHandle | undefined;
-  let accepted = 0;
+  let handedOut = false;
+  /** the TLS socket over each raw one, so close() can end the session with a close_notify */
+  const secureOf = new WeakMap<net.Socket, tls.TLSSocket>();
+
+  const handOut = (socket: net.Socket, id: number, peer: string, info?: TlsSessionInfo) => {
+    if (options.once) {
+      if (handedOut) {
+        // a second client finished its handshake after the first: netcat serves one
+        socket.destroy();
+        return;
+      }
+      handedOut = true;
+      server?.server.close();
+    }
+    if (options.echo) {
+      echoSocket(socket, { tracer: emitter, id, idleTimeoutMs: options.idleTimeoutMs });
+    }
+    emitter.emit('connection', {
+      id,
+      socket,
+      peer,
+      ...(info ? { tls: info } : {}),
+    } satisfies TcpConnectionInfo);
+  };
+
   server = await listenTcp({
     service: 'tcp',
     host: options.host,
     port: options.port,
     maxConnections: options.maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
+    onShutdown: (socket) => (secureOf.get(socket) ?? socket).end(),
     onConnection(socket) {
-      accepted += 1;
-      if (options.once && accepted >= 1) server?.server.close();
-      // a client's FIN must not end our side while we still relay (half-close both ways)
+      const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+      if (!access.empty) {
+        const verdict = access.check(socket.remoteAddress ?? '');
+        if (!verdict.allowed) {
+          socket.destroy();
+          emitter.emit('denied', {
+            peer,
+            reason: verdict.reason,
+            ...(verdict.reason === 'denied' ? { rule: verdict.rule } : {}),
+          } satisfies TcpDeniedInfo);
+          return;
+        }
+      }
+      // a client's FIN must not end our side while we still relay (half-close both ways); a TLS
+      // socket inherits this from the socket it wraps
       if (!options.echo) socket.allowHalfOpen = true;
       const id = nextConnId();
-      const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
       traceEvent(emitter, 'tcp', id, 'connect', '', peer);
       socket.on('error', (err) => traceEvent(emitter, 'tcp', id, 'error', err.message));
-      if (options.echo) {
-        echoSocket(socket, { tracer: emitter, id, idleTimeoutMs: options.idleTimeoutMs });
+      if (!context) {
+        handOut(socket, id, peer);
+        return;
       }
-      emitter.emit('connection', { id, socket, peer } satisfies TcpConnectionInfo);
+      acceptTls(socket, context, {
+        alpn: tlsOptions.alpn,
+        handshakeTimeoutMs: tlsOptions.handshakeTimeoutMs,
+      }).then(
+        (secure) => {
+          secureOf.set(socket, secure);
+          secure.on('error', (err) => traceEvent(emitter, 'tcp', id, 'error', err.message));
+          const info = tlsSessionInfo(secure);
+          traceEvent(emitter, 'tcp', id, 'info', `TLS established (${info.protocol}, ${info.cipher})`);
+          handOut(secure, id, peer, info);
+        },
+        (err: Error) => {
+          const error = err instanceof TlsHandshakeError ? err : new TlsHandshakeError(err.message, err);
+          traceEvent(emitter, 'tcp', id, 'error', `TLS handshake failed: ${error.message}`);
+          emitter.emit('tlsError', { peer, error } satisfies TcpTlsErrorInfo);
+        },
+      );
     },
   });
   const handle = Object.assign(emitter, {

@@ -1,0 +1,255 @@
+/**
+ * TLS for `tcp connect --tls` / `tcp listen --tls` (ncat `--ssl`): a handshake on an already
+ * connected TCP socket, either side. Wrapping our own socket (rather than `tls.connect(port)` or
+ * `tls.createServer`) keeps one code path for the connect timeout, `--source`, `--allow/--deny`
+ * (checked before any TLS byte is read) and half-close: the TLS socket inherits `allowHalfOpen`, so
+ * `end()` sends close_notify and FIN and we keep reading, as over plain TCP.
+ *
+ * The client verifies the certificate chain and the host name by default, against the system
+ * roots (`defaultTrust()`), or only against a `ca` bundle when one is given.
+ */
+import net from 'node:net';
+import type tls from 'node:tls';
+import { formatHostPort } from '../core/address.js';
+import { NetkitError } from '../core/errors.js';
+import { nodeTls } from '../core/lazy.js';
+import { defaultTrust } from '../core/tls-trust.js';
+
+export interface TcpTlsClientOptions {
+  /** skip certificate and host-name verification (ncat's default; ours is to verify) */
+  insecure?: boolean;
+  /** PEM certificate(s) to trust instead of the system roots */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** SNI and the name the certificate must match (default: the host, unless it is an IP address) */
+  servername?: string;
+  /** ALPN protocols to offer, in order of preference (e.g. `['h2', 'http/1.1']`) */
+  alpn?: string[];
+}
+
+export interface TcpTlsServerOptions {
+  /** a ready context, e.g. `(await loadTls(dataDir)).context` */
+  context?: tls.SecureContext;
+  /** or PEM certificate and key */
+  cert?: string;
+  key?: string;
+  /** ALPN protocols the server accepts, in order of preference */
+  alpn?: string[];
+  /** a client that has not finished its handshake by then is dropped (default 10 s) */
+  handshakeTimeoutMs?: number;
+}
+
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
+
+/** What `-v` reports about a TLS session. */
+export interface TlsSessionInfo {
+  /** `TLSv1.3` */
+  protocol: string | null;
+  /** `TLS_AES_256_GCM_SHA384` */
+  cipher: string;
+  /** the negotiated ALPN protocol, or false */
+  alpn: string | false;
+  /** the peer certificate passed verification (false with `insecure`, or for a server without client certificates) */
+  authorized: boolean;
+  /** why it did not (with `insecure`) */
+  authorizationError?: string;
+  /** the peer certificate, when it sent one */
+  subject?: string;
+  issuer?: string;
+  validTo?: string;
+  fingerprint256?: string;
+}
+
+const CERT_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in the chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate (issuer unknown)',
+  UNABLE_TO_GET_ISSUER_CERT: 'issuer certificate not found',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'issuer certificate not found among the trusted ones',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  CERT_REVOKED: 'certificate revoked',
+  CERT_UNTRUSTED: 'certificate not trusted',
+  CERT_SIGNATURE_FAILURE: 'certificate signature failure',
+  INVALID_CA: 'invalid CA certificate',
+  INVALID_PURPOSE: 'certificate not valid for a TLS server',
+};
+
+/** A client-side TLS failure as one clear line: verification failures name their reason. */
+export function tlsClientError(err: NodeJS.ErrnoException, where: string, name?: string): NetkitError {
+  const code = err.code ?? '';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const reason = (err as { reason?: string }).reason ?? err.message;
+    return new NetkitError(
+      'NETKIT_PROTOCOL',
+      `TLS certificate of ${where} does not match the name${name ? ` "${name}"` : ''}: ${reason} (--servername NAME to check another name, --insecure to skip verification)`,
+      { cause: err },
+    );
+  }
+  const reason = CERT_REASONS[code];
+  if (reason !== undefined) {
+    return new NetkitError(
+      'NETKIT_PROTOCOL',
+      `TLS certificate of ${where} not trusted: ${reason} (--ca FILE to trust its issuer, --insecure to skip verification)`,
+      { cause: err },
+    );
+  }
+  if (code === 'ECONNRESET' || /socket disconnected|before secure TLS/i.test(err.message)) {
+    return new NetkitError(
+      'NETKIT_PROTOCOL',
+      `TLS handshake with ${where} failed: the peer closed the connection (does it speak TLS on this port?)`,
+      { cause: err },
+    );
+  }
+  return new NetkitError('NETKIT_PROTOCOL', `TLS handshake with ${where} failed: ${oneLine(err, 'server')}`, {
+    cause: err,
+  });
+}
+
+/**
+ * OpenSSL messages carry a library prefix, a source location and a newline
+ * (`…:SSL routines:ssl3_get_record:wrong version number:../deps/…:350:`): keep the reason.
+ */
+function oneLine(err: Error, peer: 'client' | 'server'): string {
+  const reason = (err as { reason?: unknown }).reason;
+  const text =
+    typeof reason === 'string' && reason !== ''
+      ? reason
+      : (/SSL routines:[^:]*:([^:]+)/.exec(err.message)?.[1] ?? err.message.split('\n')[0] ?? '');
+  return /wrong version number|http request|unknown protocol|packet length too long/i.test(text)
+    ? `${text} (${peer === 'client' ? 'not a TLS client?' : 'does the server speak TLS on this port?'})`
+    : text;
+}
+
+/** A certificate verification code (`DEPTH_ZERO_SELF_SIGNED_CERT`) in words. */
+export function certificateReason(code: string): string {
+  return CERT_REASONS[code] ?? code;
+}
+
+/**
+ * Run the client handshake on a connected socket; resolves once the peer is verified (or, with
+ * `insecure`, once the handshake is done). The caller owns the timeout (destroy `socket` to abort).
+ * @param host the host the user asked for: the default SNI and verification name
+ */
+export function startTlsClient(
+  socket: net.Socket,
+  host: string,
+  port: number,
+  options: TcpTlsClientOptions = {},
+): Promise<tls.TLSSocket> {
+  const tlsMod = nodeTls();
+  const where = formatHostPort(host, port);
+  const name = options.servername ?? host;
+  // SNI carries host names only (RFC 6066); an address is still checked against the IP SANs
+  const sni = net.isIP(name) ? undefined : name;
+  let ca: TcpTlsClientOptions['ca'];
+  if (!options.insecure && options.ca !== undefined) ca = options.ca;
+  const secure = tlsMod.connect({
+    socket,
+    ...(ca !== undefined ? { ca } : defaultTrust()),
+    rejectUnauthorized: !options.insecure,
+    servername: sni,
+    checkServerIdentity: (_host, cert) => tlsMod.checkServerIdentity(name, cert),
+    ALPNProtocols: options.alpn?.length ? options.alpn : undefined,
+  });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      secure.off('secureConnect', ok);
+      secure.destroy();
+      socket.destroy();
+      reject(tlsClientError(err, where, name));
+    };
+    const closed = () => fail(Object.assign(new Error('socket disconnected'), { code: 'ECONNRESET' }));
+    const ok = () => {
+      if (settled) return;
+      settled = true;
+      secure.off('error', fail);
+      secure.off('close', closed);
+      resolve(secure);
+    };
+    secure.once('secureConnect', ok);
+    secure.once('error', fail);
+    secure.once('close', closed);
+  });
+}
+
+/** A server-side handshake failure, for the listener to report. */
+export class TlsHandshakeError extends NetkitError {
+  constructor(message: string, cause?: unknown) {
+    super('NETKIT_PROTOCOL', message, { cause });
+    this.name = 'TlsHandshakeError';
+  }
+}
+
+/**
+ * Run the server handshake on an accepted socket. Rejects with a {@link TlsHandshakeError} (the
+ * socket destroyed) when the client speaks something else, gives up, or stalls past the timeout.
+ */
+export function acceptTls(
+  socket: net.Socket,
+  context: tls.SecureContext,
+  options: { alpn?: string[]; handshakeTimeoutMs?: number } = {},
+): Promise<tls.TLSSocket> {
+  const secure = new (nodeTls().TLSSocket)(socket, {
+    isServer: true,
+    secureContext: context,
+    ALPNProtocols: options.alpn?.length ? options.alpn : undefined,
+  });
+  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      secure.off('end', gone);
+      secure.off('close', gone);
+      socket.off('close', gone);
+      if (!err) return resolve(secure);
+      secure.destroy();
+      socket.destroy();
+      reject(err instanceof TlsHandshakeError ? err : new TlsHandshakeError(oneLine(err, 'client'), err));
+    };
+    const gone = () => finish(new TlsHandshakeError('closed by the client during the handshake'));
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => finish(new TlsHandshakeError(`no handshake within ${timeoutMs} ms`)), timeoutMs)
+        : undefined;
+    secure.once('secure', () => finish());
+    secure.once('error', (err: Error) => finish(err));
+    secure.once('end', gone);
+    secure.once('close', gone);
+    socket.once('close', gone);
+  });
+}
+
+/** Protocol, cipher and peer certificate of an established session. */
+export function tlsSessionInfo(socket: tls.TLSSocket): TlsSessionInfo {
+  const cipher = socket.getCipher();
+  const info: TlsSessionInfo = {
+    protocol: socket.getProtocol(),
+    cipher: cipher?.standardName ?? cipher?.name ?? '?',
+    alpn: socket.alpnProtocol ?? false,
+    authorized: socket.authorized,
+  };
+  if (socket.authorizationError)
+    info.authorizationError = certificateReason(String(socket.authorizationError));
+  const cert = socket.getPeerCertificate();
+  if (cert && Object.keys(cert).length > 0) {
+    info.subject = distinguishedName(cert.subject);
+    info.issuer = distinguishedName(cert.issuer);
+    info.validTo = cert.valid_to;
+    info.fingerprint256 = cert.fingerprint256;
+  }
+  return info;
+}
+
+/** `CN=localhost, O=Example` from Node's parsed subject (multi-valued fields joined by `+`). */
+function distinguishedName(dn: tls.Certificate | undefined): string {
+  if (!dn) return '';
+  return Object.entries(dn)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+    .join(', ');
+}
