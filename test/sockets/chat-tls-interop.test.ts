@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, have, LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
+import { opensslCertificate } from '../helpers/openssl-cert.js';
 import { Proc } from './chat-peers.js';
 import { freePort } from './peers.js';
 
@@ -27,28 +28,7 @@ beforeAll(async () => {
   for (const cmd of ['nc', 'ncat', 'openssl', PY])
     expect(await have(cmd), `${cmd} must be installed`).toBe(true);
   ({ dir, cleanup: cleanupDir } = await tempDir('netkit-chat-tls-'));
-  cert = path.join(dir, 'cert.pem');
-  key = path.join(dir, 'key.pem');
-  const made = await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ]);
-  expect(made.code, made.stderr).toBe(0);
+  ({ certFile: cert, keyFile: key } = await opensslCertificate(dir));
   certPem = await readFile(cert, 'utf8');
 });
 afterAll(async () => {

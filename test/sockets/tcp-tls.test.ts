@@ -20,6 +20,7 @@ import {
   tcpListen,
 } from '../../src/sockets/tcp.js';
 import { have, netkit, run, tempDir } from '../helpers/net.js';
+import { opensslCertificate } from '../helpers/openssl-cert.js';
 import { freePort, spawnNetkit, spawnPeer, until } from './peers.js';
 
 const PY = '/usr/bin/python3';
@@ -38,28 +39,7 @@ let expiredKey: string;
 
 beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('netkit-tcp-tls-'));
-  certFile = path.join(dir, 'cert.pem');
-  keyFile = path.join(dir, 'key.pem');
-  const r = await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost/O=netkit test',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ]);
-  expect(r.code, r.stderr).toBe(0);
+  ({ certFile, keyFile } = await opensslCertificate(dir, '/CN=localhost/O=netkit test'));
   cert = (await run('cat', [certFile])).stdout;
   key = (await run('cat', [keyFile])).stdout;
   const { generate } = await import('selfsigned');
