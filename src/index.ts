@@ -17,6 +17,7 @@ export { NetkitError, type NetkitErrorCode } from './core/errors.js';
 export { type LineItem, LineSplitter } from './core/lines.js';
 export { findNetrc, loadNetrc, type Netrc, type NetrcEntry, netrcLogin, parseNetrc } from './core/netrc.js';
 export { ConnectionLimits, listenTcp, type TcpServerHandle, type TcpServerOptions } from './core/server.js';
+export { isHiddenFormat, isTerminalUnsafe, terminalSafe } from './core/terminal-safe.js';
 export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js';
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
 // ---- FTP: our server and the basic-ftp based client ----

@@ -10,13 +10,7 @@ import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { parseCookieFile, readCookieFile } from '../http/cookie-file.js';
-import {
-  addNetscapeCookies,
-  type CookieJar,
-  createCookieJar,
-  loadCookieJar,
-  saveCookieJar,
-} from '../http/cookie-jar.js';
+import type { CookieJar } from '../http/cookie-jar.js';
 import { parseFormString, parseMultipartArg } from '../http/multipart.js';
 import {
   DEFAULT_MAX_REDIRECTS,
@@ -203,6 +197,9 @@ async function cookieSetup(opts: RequestCliOptions): Promise<{ cookies: string[]
     for (const w of warnings) process.stderr.write(`netkit: warning: ${file}: ${w} (line skipped)\n`);
   };
   let jar: CookieJar | undefined;
+  if (!opts.cookieJar && files.length === 0) return { cookies };
+  // tough-cookie is loaded only when a jar is used (~40 ms of start-up otherwise)
+  const { addNetscapeCookies, createCookieJar, loadCookieJar } = await import('../http/cookie-jar.js');
   if (opts.cookieJar) {
     const loaded = await loadCookieJar(opts.cookieJar);
     warn(opts.cookieJar, loaded.warnings);
@@ -292,7 +289,8 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
   } finally {
     clearTimeout(timer);
     await client.close().catch(() => {});
-    if (jar && opts.cookieJar) await saveCookieJar(jar, opts.cookieJar);
+    if (jar && opts.cookieJar)
+      await (await import('../http/cookie-jar.js')).saveCookieJar(jar, opts.cookieJar);
   }
   if (opts.meta) {
     process.stderr.write(

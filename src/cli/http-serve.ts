@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createFileServer, DEFAULT_HTTP_IDLE_TIMEOUT_MS } from '../http/file-server.js';
+import { DEFAULT_HTTP_IDLE_TIMEOUT_MS } from '../http/file-server-limits.js';
 import {
   action,
   announceListening,
@@ -71,6 +71,8 @@ Examples:
     )
     .action(
       action(async (dir: string, opts: ServeOptions) => {
+        // loaded here, not at start-up: `netkit http get` shares this command group
+        const { createFileServer } = await import('../http/file-server.js');
         const server = await createFileServer({
           root: dir,
           host: opts.host,

@@ -6,11 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { type MessageView, parseMessage, saveAttachments, viewToJson } from '../mail/message-view.js';
 import { type SendMailResult, sendMail } from '../mail/send.js';
-import { terminalSafe } from '../mail/terminal-text.js';
 import {
   action,
   bold,
@@ -80,7 +80,7 @@ function printSendResult(r: SendMailResult, opts: SendOpts): void {
   for (const c of r.cids) process.stdout.write(`inline ${c.filename}: cid:${c.cid}\n`);
 }
 
-/** Terminal safety (see terminal-text.ts): one-line values, and bodies that keep their line breaks. */
+/** Terminal safety (see core/terminal-safe.ts): one-line values, and bodies that keep their line breaks. */
 const printable = (s: string): string => terminalSafe(s);
 const printableBody = (s: string): string => terminalSafe(s, { multiline: true });
 

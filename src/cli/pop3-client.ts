@@ -12,12 +12,12 @@ import { writeFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
 import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
-import { terminalSafe } from '../mail/terminal-text.js';
 import {
   action,
   durationOption,
@@ -115,7 +115,7 @@ function table(rows: string[][], align: Array<'l' | 'r'>): string {
 
 /**
  * One line per character cell: no control, C1 or bidi/zero-width character from a hostile message
- * reaches the terminal (they are shown escaped, see terminal-text.ts).
+ * reaches the terminal (they are shown escaped, see core/terminal-safe.ts).
  */
 function cell(s: string | undefined, max = 40): string {
   const t = terminalSafe(s ?? '');

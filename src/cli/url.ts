@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 import {
   parseQs,
   parseQsl,
@@ -39,15 +40,11 @@ function parseSeparator(value: string): string {
   return value;
 }
 
-/** Show control characters visibly so a table never drives the terminal. */
-function visible(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
+/** Values with control, bidi and zero-width characters escaped: a table never drives the terminal. */
 function printTable(rows: Array<[string, string | null]>): void {
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows)
-    process.stdout.write(`${k.padEnd(width)}  ${v === null ? dim('(none)') : visible(v)}\n`);
+    process.stdout.write(`${k.padEnd(width)}  ${v === null ? dim('(none)') : terminalSafe(v)}\n`);
 }
 
 function printResult(result: string, json: boolean | undefined, extra: Record<string, unknown> = {}): void {

@@ -11,6 +11,7 @@
  */
 import path from 'node:path';
 import { NetkitError } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 
 /** Longest name accepted, in UTF-8 bytes (the common NAME_MAX). */
 export const MAX_NAME_BYTES = 255;
@@ -55,11 +56,11 @@ export function safeLocalPath(root: string, segments: readonly string[]): string
   return full;
 }
 
-/** A name made safe to print: control characters as `\xNN` / `\uNNNN`, quoted when changed. */
+/**
+ * A name made safe to print: control, bidi and zero-width characters as `\xNN` / `\uNNNN`
+ * ({@link terminalSafe}), quoted when changed.
+ */
 export function displayName(name: string): string {
-  const escaped = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
-  });
+  const escaped = terminalSafe(name);
   return escaped === name ? name : `"${escaped}"`;
 }

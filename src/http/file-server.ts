@@ -28,6 +28,7 @@ import { hostAllowed } from '../core/host-check.js';
 import { formatHostPort, listenTcp } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
+import { DEFAULT_HTTP_IDLE_TIMEOUT_MS } from './file-server-limits.js';
 import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJson } from './listing.js';
 import { contentType } from './mime.js';
 import { clientErrorStatus, type ParseError } from './parse-error-status.js';
@@ -72,7 +73,7 @@ export interface FileServerOptions {
   allowedHosts?: string[];
 }
 
-export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;
+export { DEFAULT_HTTP_IDLE_TIMEOUT_MS };
 
 export interface FileServerHandle extends EventEmitter {
   readonly host: string;

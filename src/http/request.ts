@@ -22,7 +22,7 @@ import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactUrl, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
-import { type CookieJar, cookieHeaderFor, storeSetCookies } from './cookie-jar.js';
+import type { CookieJar } from './cookie-jar.js';
 import { httpError } from './http-error.js';
 import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
 import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
@@ -153,6 +153,12 @@ export interface HttpResponse {
   /** The body (undici's BodyReadable: a Readable with text()/json()/arrayBuffer()/dump()), to be consumed. */
   body: Dispatcher.ResponseData['body'];
 }
+
+/**
+ * cookie-jar.ts, loaded when a request has a jar: tough-cookie (with its public-suffix list) costs
+ * ~40 ms of start-up that a request without cookies should not pay.
+ */
+const cookieJarModule = () => import('./cookie-jar.js');
 
 /** Check an http(s) URL and split off user info (returned percent-decoded). */
 export function parseRequestUrl(url: string): { url: URL; auth?: { username: string; password: string } } {
@@ -393,6 +399,7 @@ export class HttpClient extends EventEmitter {
       if (userCookie) cookieParts.push(userCookie[1]);
       if (sameOrigin && o.cookies) cookieParts.push(...o.cookies);
       if (jar) {
+        const { cookieHeaderFor } = await cookieJarModule();
         const fromJar = await cookieHeaderFor(jar, url.href);
         if (fromJar) cookieParts.push(fromJar);
       }
@@ -465,6 +472,7 @@ export class HttpClient extends EventEmitter {
       if (jar) {
         const setCookies = rawHeaders.filter(([k]) => k.toLowerCase() === 'set-cookie').map(([, v]) => v);
         if (setCookies.length) {
+          const { storeSetCookies } = await cookieJarModule();
           const { stored, rejected } = await storeSetCookies(jar, setCookies, url.href);
           for (const s of stored) this.trace('info', `cookie stored: ${s.name} (${s.domain})`);
           for (const r of rejected) this.trace('info', `cookie rejected: ${r}`);

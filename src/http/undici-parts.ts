@@ -1,6 +1,8 @@
 /**
  * The parts of undici the HTTP client and the downloader use — `Agent`, `ProxyAgent`, the
- * `Dispatcher` base with its `request()` API and `buildConnector` — loaded without undici's index.
+ * `Dispatcher` base with its `request()` API and `buildConnector` — loaded without undici's index,
+ * and `ProxyAgent` (with the rest of the API: stream, pipeline, connect, upgrade) only when a
+ * request goes through a proxy.
  *
  * The index loads all of undici (fetch, WebSocket, caches, mocks, and through them Node's own
  * bundled copy of undici): ~150 ms of CPU before the first byte of a one-shot `netkit http get`,
@@ -23,23 +25,56 @@ export interface UndiciParts {
 /** Response headers accepted, in all: curl's limit (undici's default is Node's 16 KiB). */
 export const MAX_RESPONSE_HEADER_BYTES = 300 * 1024;
 
+/** The undici modules we use, by the paths undici's package lays them out (undici 7). */
+export const UNDICI_MODULES = {
+  dispatcher: 'undici/lib/dispatcher/dispatcher.js',
+  request: 'undici/lib/api/api-request.js',
+  api: 'undici/lib/api/index.js',
+  agent: 'undici/lib/dispatcher/agent.js',
+  proxyAgent: 'undici/lib/dispatcher/proxy-agent.js',
+  connect: 'undici/lib/core/connect.js',
+} as const;
+
+type Require = (id: string) => unknown;
+
 let parts: UndiciParts | undefined;
+
+/**
+ * What loads {@link UNDICI_MODULES}: the CLI bundle (scripts/bundle-cli.mjs) has them pre-linked in
+ * one file beside its chunks, `undici.cjs` (a function from those paths to the modules), which
+ * loads in ~25 ms less than some forty files from node_modules; the library finds no such file
+ * beside dist/http/ and requires them from node_modules.
+ */
+function modulesRequire(require: NodeJS.Require): Require {
+  try {
+    return require('./undici.cjs') as Require;
+  } catch {
+    return require;
+  }
+}
 
 function load(): UndiciParts {
   const require = createRequire(import.meta.url);
   try {
-    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as typeof import('undici').Dispatcher;
+    const deep = modulesRequire(require);
+    const Dispatcher = deep(UNDICI_MODULES.dispatcher) as typeof import('undici').Dispatcher;
+    // request() is all a direct request uses; the rest of the API comes with the ProxyAgent below
     if (typeof Dispatcher.prototype.request !== 'function')
-      Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js'));
+      Dispatcher.prototype.request = deep(UNDICI_MODULES.request) as Dispatcher['request'];
+    let proxyAgent: typeof ProxyAgent | undefined;
     const found: UndiciParts = {
       Dispatcher,
-      Agent: require('undici/lib/dispatcher/agent.js'),
-      ProxyAgent: require('undici/lib/dispatcher/proxy-agent.js'),
-      buildConnector: require('undici/lib/core/connect.js'),
+      Agent: deep(UNDICI_MODULES.agent) as typeof Agent,
+      // only a proxied request needs it (and its CONNECT tunnels need the whole API)
+      get ProxyAgent() {
+        proxyAgent ??= loadProxyAgent(deep, require, Dispatcher);
+        return proxyAgent;
+      },
+      buildConnector: deep(UNDICI_MODULES.connect) as typeof buildConnector,
     };
     if (
+      typeof found.Dispatcher.prototype.request === 'function' &&
       typeof found.Agent.prototype.request === 'function' &&
-      typeof found.ProxyAgent.prototype.request === 'function' &&
       typeof found.buildConnector === 'function'
     )
       return found;
@@ -53,6 +88,24 @@ function load(): UndiciParts {
     Dispatcher: undici.Dispatcher,
     buildConnector: undici.buildConnector,
   };
+}
+
+/** ProxyAgent, with the whole request API its CONNECT tunnels use (from the index if need be). */
+function loadProxyAgent(
+  deep: Require,
+  require: NodeJS.Require,
+  dispatcher: typeof Dispatcher,
+): typeof ProxyAgent {
+  try {
+    if (typeof dispatcher.prototype.connect !== 'function')
+      Object.assign(dispatcher.prototype, deep(UNDICI_MODULES.api));
+    const found = deep(UNDICI_MODULES.proxyAgent) as typeof ProxyAgent;
+    if (typeof found.prototype.request === 'function' && typeof found.prototype.connect === 'function')
+      return found;
+  } catch {
+    // fall through to the public entry point
+  }
+  return (require('undici') as typeof import('undici')).ProxyAgent;
 }
 
 /** undici's Agent, ProxyAgent, Dispatcher and buildConnector, loaded once on the first call. */

@@ -13,6 +13,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import PostalMime, { type Address, decodeWords } from 'postal-mime';
 import { ensureDir } from '../core/datadir.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 
 export interface AttachmentView {
   /** the name as the sender gave it (decoded), or null */
@@ -91,7 +92,8 @@ export function viewToJson(view: MessageView): Record<string, unknown> {
   };
 }
 
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069<>:"|?*\\/]/g;
+/** Characters Windows forbids in a name (control, bidi and zero-width ones go too: terminalSafe). */
+const FORBIDDEN_CHARS = /[<>:"|?*\\/]/g;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 const MAX_NAME_BYTES = 200;
 
@@ -104,7 +106,7 @@ const MAX_NAME_BYTES = 200;
 export function safeFilename(name: string | null | undefined, fallback = 'attachment'): string {
   let n = (name ?? '').replace(/\\/g, '/');
   n = n.slice(n.lastIndexOf('/') + 1);
-  n = n.replace(UNSAFE_CHARS, '_').normalize('NFC');
+  n = terminalSafe(n, { replaceWith: '_' }).replace(FORBIDDEN_CHARS, '_').normalize('NFC');
   n = n.replace(/^[\s.]+/, '').replace(/[\s.]+$/, '');
   if (WINDOWS_RESERVED.test(n)) n = `_${n}`;
   if (/^_*$/.test(n)) n = '';

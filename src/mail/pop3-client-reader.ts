@@ -15,7 +15,7 @@
  * `+OK`, `-ERR` or a SASL continuation `+ `.
  */
 import { NetkitError } from '../core/errors.js';
-import { terminalSafe } from './terminal-text.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 
 export interface Pop3Reply {
   /** true for `+OK` (and for a SASL continuation) */

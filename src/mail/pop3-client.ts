@@ -16,10 +16,10 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
 import { type Pop3Reply, Pop3ReplyReader } from './pop3-client-reader.js';
-import { terminalSafe } from './terminal-text.js';
 
 export interface Pop3ConnectOptions {
   /** default 127.0.0.1 */

@@ -4,16 +4,15 @@
  *
  * Two layers: a process-wide set (two servers in one process, e.g. the lab, exclude each other
  * without touching the disk twice) and a lock file `netkit-pop3.lock` in the Maildir, so separate
- * server processes on one data directory exclude each other too. The file is created atomically
- * (write a temporary file, then `link()` it into place, which fails if the name exists) and holds
- * `pid host token`. A lock whose process is gone on this host is stale and is broken by renaming
- * it aside and checking that the renamed file is the stale one, so two processes breaking the same
- * stale lock cannot both win. A lock from another host is never presumed stale.
+ * server processes on one data directory exclude each other too. The file is core's lock file
+ * (src/core/file-lock.ts: created whole, holding `pid host token`, a stale one broken under a
+ * claim so that two processes breaking it at once cannot both win). A lock whose process is gone
+ * on this host is stale, and so is one naming this process that the in-process set does not hold
+ * (left by a release that failed). A lock from another host is never presumed stale.
  */
-import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { tryLockFile, unlockFile } from '../core/file-lock.js';
 
 export const LOCK_FILE = 'netkit-pop3.lock';
 
@@ -79,9 +78,7 @@ export async function lockMailbox(dir: string): Promise<MailboxLock | undefined>
       if (released) return;
       released = true;
       try {
-        const file = path.join(key, LOCK_FILE);
-        const owner = parseLockFile(await readFile(file, 'utf8').catch(() => ''));
-        if (owner?.token === token) await unlink(file).catch(() => {});
+        await unlockFile(path.join(key, LOCK_FILE), token);
       } finally {
         held.delete(key);
       }
@@ -89,46 +86,7 @@ export async function lockMailbox(dir: string): Promise<MailboxLock | undefined>
   };
 }
 
-async function createLockFile(dir: string): Promise<string | undefined> {
-  const file = path.join(dir, LOCK_FILE);
-  const token = randomBytes(8).toString('hex');
-  const tmp = path.join(dir, `.${LOCK_FILE}.${process.pid}.${token}`);
-  await writeFile(tmp, `${process.pid} ${HOST} ${token}\n`, { mode: 0o600 });
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await link(tmp, file);
-        return token;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const text = await readFile(file, 'utf8').catch(() => undefined);
-      if (text === undefined) continue; // released meanwhile: try again
-      const owner = parseLockFile(text);
-      if (!isStale(owner)) return undefined;
-      if (!(await breakStale(file, text))) return undefined;
-    }
-    return undefined;
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
-}
-
-/** Move a stale lock aside; true when what we moved was indeed the stale file we judged. */
-async function breakStale(file: string, staleText: string): Promise<boolean> {
-  const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
-  try {
-    await rename(file, aside);
-  } catch {
-    return true; // gone already: retry the link
-  }
-  const moved = await readFile(aside, 'utf8').catch(() => '');
-  if (moved === staleText) {
-    await unlink(aside).catch(() => {});
-    return true;
-  }
-  // We moved a fresh lock that replaced the stale one in between: put it back.
-  await link(aside, file).catch(() => {});
-  await unlink(aside).catch(() => {});
-  return false;
+/** The lock file's content when taken, or undefined when a live session elsewhere holds it. */
+function createLockFile(dir: string): Promise<string | undefined> {
+  return tryLockFile(path.join(dir, LOCK_FILE), { isStale: (text) => isStale(parseLockFile(text)) });
 }

@@ -1,4 +1,4 @@
-import { isHiddenFormat } from './invisible.js';
+import { isTerminalUnsafe } from '../core/terminal-safe.js';
 
 /**
  * Showing raw bytes to a person: traces of TCP chunks and UDP datagrams are binary-safe, so they are
@@ -49,7 +49,7 @@ export function isSafeLine(buf: Uint8Array): boolean {
   const text = new TextDecoder('utf-8').decode(buf).replace(/\r?\n$/, '');
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || (c >= 0x7f && c <= 0x9f) || isHiddenFormat(c)) return false;
+    if (c !== 0x09 && isTerminalUnsafe(c)) return false;
   }
   return true;
 }

@@ -13,13 +13,13 @@
  * - Unicode bidirectional overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069, LRM, RLM,
  *   ALM), which can make a line display in a different order than it was written ("Trojan
  *   Source"), the line and paragraph separators U+2028/U+2029 and zero-width characters
- *   (U+200B–U+200D, U+2060, U+FEFF): see `invisible.ts`.
+ *   (U+200B–U+200D, U+2060, U+FEFF): the characters of `isTerminalUnsafe` in core/terminal-safe.ts.
  *
  * Written here rather than taken from a library (strip-ansi and friends) because it must also handle
  * the C1 forms and unterminated strings, and because it is small enough to test exhaustively.
  */
 
-import { isHiddenFormat } from './invisible.js';
+import { isTerminalUnsafe as isStripped } from '../core/terminal-safe.js';
 
 const ESC = 0x1b;
 const BEL = 0x07;
@@ -73,10 +73,6 @@ function skipEscape(text: string, i: number): number {
     return c >= 0x30 && c <= 0x7e ? j + 1 : j;
   }
   return j;
-}
-
-function isStripped(code: number): boolean {
-  return code < 0x20 || code === 0x7f || (code >= 0x80 && code <= 0x9f) || isHiddenFormat(code);
 }
 
 /** Remove escape sequences and control characters; TAB becomes a space. */

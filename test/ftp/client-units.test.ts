@@ -172,6 +172,10 @@ describe('safe names', () => {
     expect(displayName('esc\u001b[2Jx')).toBe('"esc\\x1b[2Jx"');
     expect(displayName('a\nb')).toBe('"a\\x0ab"');
     expect(displayName('c1\u009b')).toBe('"c1\\x9b"');
+    // bidi and zero-width characters too: `evil\u202egpj.exe` must not display as `evilexe.jpg`
+    expect(displayName('evil\u202egpj.exe')).toBe('"evil\\u202egpj.exe"');
+    expect(displayName('a\u200bb')).toBe('"a\\u200bb"');
+    expect(displayName('Grüße.txt')).toBe('Grüße.txt');
   });
 });
 

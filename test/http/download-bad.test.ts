@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
@@ -373,6 +374,19 @@ describe('download: a busy server, an existing file, a full disk', () => {
     const third = await fetchAll(s.url, { dir, output: 'notes.txt' });
     expect(third.result.file).toBe(path.join(dir, 'notes.txt'));
     expect(await readFile(path.join(dir, 'notes.txt'), 'utf8')).toBe('from the server');
+  });
+
+  it('refuses -o naming a device or FIFO instead of renaming its file over it', async () => {
+    const s = await start((req, res) => serveRanges(Buffer.from('from the server'), req, res));
+    const dir = await workDir();
+    const fifo = path.join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    await expect(fetchAll(s.url, { dir, output: 'pipe' })).rejects.toMatchObject({
+      code: 'NETKIT_INVALID_INPUT',
+      message: expect.stringContaining('pipe is not a regular file'),
+    });
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    expect(await readdir(dir)).toEqual(['pipe']);
   });
 
   it('--continue on a finished download fetches nothing (wget -c, curl -C -, aria2c -c)', async () => {

@@ -224,6 +224,8 @@ describe('sanitizeFilename', () => {
     ['trailing.', 'trailing'],
     ['bell\u0007\u001b[31mred.txt', 'bell[31mred.txt'],
     ['new\nline.txt', 'newline.txt'],
+    ['evil\u202egpj.exe', 'evilgpj.exe'],
+    ['zero\u200bwidth\ufeff.txt', 'zerowidth.txt'],
     ['a<b>c:d"e|f?g*h.txt', 'a_b_c_d_e_f_g_h.txt'],
     ['CON', '_CON'],
     ['nul.txt', '_nul.txt'],

@@ -77,6 +77,7 @@ describe('safeFilename', () => {
     ['a\u0000b', 'a_b'],
     ['a\r\nb', 'a__b'],
     ['\u202egnp.exe', '_gnp.exe'],
+    ['a\u200bb\u2028c.txt', 'a_b_c.txt'],
     ['nul.txt', '_nul.txt'],
     ['a<b>c:d"e|f?g*h', 'a_b_c_d_e_f_g_h'],
     ['  spaced.txt  ', 'spaced.txt'],

@@ -5,6 +5,7 @@
  * never be able to choose a directory, climb out with `..`, hide a file behind a leading dot, or
  * smuggle control characters into a terminal — which is why this is our own code and table-tested.
  */
+import { terminalSafe } from '../../core/terminal-safe.js';
 
 export interface ContentDisposition {
   type: string;
@@ -85,14 +86,15 @@ const MAX_NAME_BYTES = 255;
 /**
  * Make a network-supplied name safe to create in the download directory, or undefined if nothing
  * usable is left. Rules: keep only the part after the last `/` or `\`; drop C0/C1 control
- * characters and DEL; replace characters Windows forbids (`<>:"|?*`) with `_`; strip leading dots
+ * characters, DEL, and bidi and zero-width characters ({@link terminalSafe}); replace characters
+ * Windows forbids (`<>:"|?*`) with `_`; strip leading dots
  * and spaces (no hidden files, no `..`) and trailing dots and spaces; prefix Windows device names
  * with `_`; cut to 255 bytes of UTF-8, keeping the extension.
  */
 export function sanitizeFilename(name: string): string | undefined {
   let s = name.normalize('NFC');
   s = s.slice(Math.max(s.lastIndexOf('/'), s.lastIndexOf('\\')) + 1);
-  s = s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  s = terminalSafe(s, { replaceWith: '' });
   s = s.replace(/[<>:"|?*]/g, '_');
   s = s.replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
   if (!s) return undefined;

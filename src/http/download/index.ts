@@ -308,8 +308,16 @@ class DownloadJob {
       const file = complete || this.opts.output !== undefined ? named : await unusedName(named);
       if (file !== named) trace('info', `${path.basename(named)} exists; saving as ${path.basename(file)}`);
       const part = `${file}.part`;
-      if ((await stat(file).catch(() => undefined))?.isDirectory())
+      const existing = await stat(file).catch(() => undefined);
+      if (existing?.isDirectory())
         throw new NetkitError('NETKIT_INVALID_INPUT', `${file} is a directory: name the output file with -o`);
+      // the finished .part is renamed over the target: that would replace a device (/dev/null) or a
+      // FIFO with a file
+      if (existing && !existing.isFile())
+        throw new NetkitError(
+          'NETKIT_INVALID_INPUT',
+          `${file} is not a regular file: a download is saved to a file (\`netkit http get URL -o ${file}\` writes to a device or pipe)`,
+        );
       trace(
         'info',
         `saving to ${file} (${info.size === undefined ? 'size unknown' : `${info.size} bytes`}, ranges ${info.acceptRanges === 'unknown' ? 'not advertised; trying them' : info.acceptRanges ? 'yes' : 'no'})`,

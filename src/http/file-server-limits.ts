@@ -1,0 +1,8 @@
+/**
+ * The file server's defaults that its command line shows in `--help`, apart from file-server.ts so
+ * that defining the `http serve` command does not load the server (`netkit http get` shares the
+ * command group and would pay for it at start-up).
+ */
+
+/** A connection on which nothing moves for this long is closed (like nginx's `send_timeout`). */
+export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;
