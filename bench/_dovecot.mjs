@@ -105,7 +105,12 @@ async function chownTree(dir, uid, gid) {
     else await chown(p, uid, gid).catch(() => {});
   }
 }
-/** Wait until something on the port sends a POP3 greeting. */
+/**
+ * Wait until Dovecot greets on the port. The greeting must be Dovecot's own: the port came from
+ * freePort(), so until Dovecot binds it another process (a parallel test's server on port 0) may
+ * hold it, and its `+OK` must not pass for Dovecot's. Dovecot binds every listener before it
+ * greets on any, so its greeting also means the TLS port is its own.
+ */
 function waitForGreeting(port, child, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -129,7 +134,7 @@ function waitForGreeting(port, child, timeoutMs) {
       s.on('data', (d) => {
         buf += d.toString();
         if (buf.includes('\n') && !settled) {
-          if (buf.startsWith('+OK')) {
+          if (/^\+OK Dovecot/.test(buf)) {
             settled = true;
             s.destroy();
             child.off('exit', onExit);
@@ -236,7 +241,8 @@ export async function startDovecot(opts) {
 }
 /** The TLS port greets only after a handshake; a successful TCP connect is enough here. */
 async function waitForListening(port, child, timeoutMs) {
-  if (await waitForPort(port, { ms: timeoutMs, gaveUp: () => child.exitCode !== null })) return;
+  if (await waitForPort(port, { ms: timeoutMs, gaveUp: () => child.exitCode !== null, pid: child.pid }))
+    return;
   throw new Error(
     child.exitCode !== null
       ? 'dovecot exited during start-up'

@@ -3,5 +3,6 @@ export declare function freePort(host?: string): Promise<number>;
 export declare function canConnect(port: number): Promise<boolean>;
 export declare function waitForPort(
   port: number,
-  opts?: { ms?: number; gaveUp?: () => boolean },
+  opts?: { ms?: number; gaveUp?: () => boolean; pid?: number },
 ): Promise<boolean>;
+export declare function ownsPort(pid: number, port: number): boolean;

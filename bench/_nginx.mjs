@@ -48,7 +48,7 @@ http {
       stderr += String(err);
     });
     // nginx prints nothing when it is ready: wait for the port to accept, or for nginx to exit.
-    if (await waitForPort(port, { ms: 5000, gaveUp: () => exited })) {
+    if (await waitForPort(port, { ms: 5000, gaveUp: () => exited, pid: child.pid })) {
       return {
         port,
         url: `http://127.0.0.1:${port}/`,

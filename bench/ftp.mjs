@@ -129,7 +129,7 @@ async function startPyftpdlib(tmp) {
   const child = spawn(PY, ['-c', PYFTPDLIB, String(port), path.join(tmp, 'root')], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  if (!(await waitForPort(port))) throw new Error(`nothing listening on ${port}`);
+  if (!(await waitForPort(port, { pid: child.pid }))) throw new Error(`nothing listening on ${port}`);
   return { name: 'pyftpdlib', port, pid: child.pid, stop: () => stopChild(child) };
 }
 
@@ -141,7 +141,7 @@ async function startVsftpd(tmp) {
     extra: ['max_clients=5000', 'max_per_ip=5000'],
   });
   const child = spawn('vsftpd', [conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (!(await waitForPort(port))) throw new Error(`nothing listening on ${port}`);
+  if (!(await waitForPort(port, { pid: child.pid }))) throw new Error(`nothing listening on ${port}`);
   return { name: 'vsftpd', port, pid: child.pid, stop: () => stopChild(child) };
 }
 

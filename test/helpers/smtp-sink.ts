@@ -32,7 +32,7 @@ export async function startSmtpSink(dumpDir: string): Promise<SmtpSinkHandle> {
       exited = true;
     });
     // smtp-sink prints nothing when ready: wait for the port to accept (or the process to exit)
-    if (await waitForPort(port, { gaveUp: () => exited })) {
+    if (await waitForPort(port, { gaveUp: () => exited, pid: child.pid })) {
       return {
         port,
         stop: () =>

@@ -51,7 +51,7 @@ export async function startTinyproxy(
     child.once('exit', () => {
       exited = true;
     });
-    if (await waitForPort(port, { gaveUp: () => exited })) {
+    if (await waitForPort(port, { gaveUp: () => exited, pid: child.pid })) {
       const handle: TinyproxyHandle = {
         port,
         url: `http://127.0.0.1:${port}`,
