@@ -31,6 +31,45 @@ const fmtDate = (t) => {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
 };
 const addr = (a) => (!a ? '' : a.name ? `${a.name} <${a.address}>` : a.address || '');
+/**
+ * `fn` at most once per animation frame however often it is asked: a busy chat room or an FTP
+ * transfer sends events by the hundred a second, and the page redraws once per frame for all of
+ * them (a hidden tab draws nothing until it is shown again).
+ */
+const perFrame = (fn) => {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      fn();
+    });
+  };
+};
+/** An async `fn` with at most one call running and one queued, whatever the number of asks. */
+const singleFlight = (fn) => {
+  let running = null;
+  let again = false;
+  const run = () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = Promise.resolve()
+      .then(fn)
+      .catch(showError)
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+    return running;
+  };
+  return run;
+};
 
 const state = {
   view: 'mail',
@@ -128,7 +167,8 @@ async function loadMessages() {
       el('td', { text: fmtSize(m.size) }),
     ),
   );
-  if (!rows.length) rows.push(el('tr', { class: 'empty' }, el('td', { colspan: 5, text: await emptyText() })));
+  if (!rows.length)
+    rows.push(el('tr', { class: 'empty' }, el('td', { colspan: 5, text: await emptyText() })));
   $('#messages tbody').replaceChildren(...rows);
   $('#page-info').textContent =
     `${res.total} message${res.total === 1 ? '' : 's'} · page ${state.page} of ${pages}`;
@@ -148,24 +188,7 @@ async function emptyText() {
 
 // A burst of deliveries sends one 'mail' event per message: keep at most one refresh running and
 // one queued, so a test suite sending 1,000 mails costs a handful of list queries, not 2,000.
-let mailRefresh = null;
-let mailAgain = false;
-function refreshMail() {
-  if (mailRefresh) {
-    mailAgain = true;
-    return mailRefresh;
-  }
-  mailRefresh = Promise.all([loadMailboxes(), loadMessages()])
-    .catch(showError)
-    .finally(() => {
-      mailRefresh = null;
-      if (mailAgain) {
-        mailAgain = false;
-        refreshMail();
-      }
-    });
-  return mailRefresh;
-}
+const refreshMail = singleFlight(() => Promise.all([loadMailboxes(), loadMessages()]));
 $('#prev').addEventListener('click', () => {
   state.page--;
   loadMessages();
@@ -330,6 +353,14 @@ function renderSessions(sessions) {
     ),
   );
 }
+// Live FTP updates: the sessions table is redrawn once per frame with the latest list, and the
+// tree (a request) is reloaded with at most one request running and one queued.
+let ftpSessions = null;
+const drawSessions = perFrame(() => {
+  if (ftpSessions && state.view === 'ftp') renderSessions(ftpSessions);
+  ftpSessions = null;
+});
+const reloadTree = singleFlight(() => (state.view === 'ftp' ? loadTree(ftpPath) : undefined));
 async function loadTree(p) {
   ftpPath = p;
   $('#ftp-path').textContent = `/${p}`;
@@ -374,7 +405,7 @@ async function loadChat() {
   const rooms = await api('/chat/rooms').catch(() => []);
   renderRooms(rooms);
   const history = await api(`/chat/rooms/${encodeURIComponent(state.room)}/messages`).catch(() => []);
-  $('#chat-log').replaceChildren(...history.map(chatLine));
+  $('#chat-log').replaceChildren(...history.slice(-CHAT_LINES).map(chatLine));
   scrollChat();
 }
 function renderRooms(rooms) {
@@ -398,9 +429,28 @@ function renderRooms(rooms) {
   );
   const cur = rooms.find((r) => r.name === state.room);
   $('#room-title').textContent = `#${state.room}`;
-  $('#room-members').textContent =
-    cur && cur.members.length ? `Members: ${cur.members.join(', ')}` : 'No one is here yet.';
+  $('#room-members').textContent = cur?.members.length
+    ? `Members: ${cur.members.join(', ')}`
+    : 'No one is here yet.';
 }
+// Live chat: messages are queued and appended once per frame (one layout, one scroll), and the
+// log keeps the last CHAT_LINES lines; the room list is redrawn once per frame with the latest.
+const CHAT_LINES = 1000;
+let chatPending = [];
+let roomsLatest = null;
+const drawChat = perFrame(() => {
+  const lines = chatPending.filter((m) => m.room === state.room).map(chatLine);
+  chatPending = [];
+  if (state.view !== 'chat' || !lines.length) return;
+  const log = $('#chat-log');
+  log.append(...lines);
+  for (let extra = log.childElementCount - CHAT_LINES; extra > 0; extra--) log.firstElementChild.remove();
+  scrollChat();
+});
+const drawRooms = perFrame(() => {
+  if (roomsLatest && state.view === 'chat') renderRooms(roomsLatest);
+  roomsLatest = null;
+});
 function chatLine(m) {
   if (m.kind && m.kind !== 'say' && m.kind !== 'me') return el('li', { class: 'sys', text: m.text });
   if (m.kind === 'me') return el('li', { class: 'sys', text: `* ${m.nick} ${m.text}` });
@@ -519,15 +569,20 @@ function connect() {
     } else if (type === 'trace') addWire(data);
     else if (type === 'chat') {
       if (data.room === state.room && state.view === 'chat') {
-        $('#chat-log').append(chatLine(data));
-        scrollChat();
+        // a hidden tab draws no frames: keep only what the log would show
+        if (chatPending.push(data) > CHAT_LINES) chatPending.shift();
+        drawChat();
       }
     } else if (type === 'rooms') {
-      if (state.view === 'chat') renderRooms(data);
+      if (state.view === 'chat') {
+        roomsLatest = data;
+        drawRooms();
+      }
     } else if (type === 'ftp') {
       if (state.view === 'ftp') {
-        renderSessions(data);
-        loadTree(ftpPath);
+        ftpSessions = data;
+        drawSessions();
+        reloadTree();
       }
     }
   });
@@ -539,14 +594,13 @@ function reloadView() {
   if (state.view === 'wire') loadWire().catch(showError);
   if (state.view === 'status') loadStatus().catch(showError);
 }
-let statusTimer;
 function showError(err) {
   console.error(err);
 }
 
 refreshMail();
 connect();
-statusTimer = setInterval(() => {
+setInterval(() => {
   if (state.view === 'status') loadStatus().catch(() => {});
 }, 2000);
 const VIEWS = ['mail', 'ftp', 'chat', 'wire', 'status'];

@@ -94,8 +94,14 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
     if (reason) {
       socket.on('error', () => {});
       const reply = options.onReject?.(socket, reason);
-      if (reply) socket.end(reply);
-      else socket.destroy();
+      if (reply) {
+        // Read and drop what the client sends: bytes left unread (a client that pipelines its
+        // first commands) keep 'end' from ever being emitted, so the socket was never destroyed
+        // and its descriptor stayed open for good. A client that never closes is cut off.
+        socket.resume();
+        socket.setTimeout(5000, () => socket.destroy());
+        socket.end(reply);
+      } else socket.destroy();
       return;
     }
     live.add(socket);

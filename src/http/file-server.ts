@@ -156,6 +156,9 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     socket.on('error', () => {});
     const id = conns.get(socket)?.id ?? 0;
     traceEvent(emitter, SERVICE, id, 'in', `${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    // the socket comes with reading stopped: bytes sent after the request would stay unread, 'end'
+    // would never come and the descriptor would leak; close once the answer is written (as ws does)
+    socket.once('finish', () => socket.destroy());
     socket.end(
       'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
     );

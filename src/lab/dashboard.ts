@@ -16,7 +16,7 @@ import { stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
+import { type Duplex, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isLoopback } from '../core/address.js';
@@ -25,7 +25,8 @@ import { hostAllowed } from '../core/host-check.js';
 import type { TraceEvent } from '../core/trace.js';
 import { handleApi } from './api.js';
 import type { LabContext } from './context.js';
-import { HttpError, sameOrigin, sendJson } from './http-util.js';
+import { badRequest, HttpError, sameOrigin, sendJson } from './http-util.js';
+import { parseRequest } from './request-target.js';
 
 export interface DashboardOptions {
   host?: string;
@@ -68,6 +69,20 @@ const PAGE_CSP = [
 
 const MAX_CLIENT_BUFFER = 1024 * 1024;
 
+/**
+ * Answer an upgrade we will not do, and close. node:http hands the socket over with reading
+ * stopped: a client that sent anything after its request (a first WebSocket frame) left bytes
+ * nobody reads, so 'end' never came, the socket was never destroyed and its descriptor leaked for
+ * good. As ws does for the handshakes it refuses: destroy once the answer is written.
+ */
+function refuseUpgrade(socket: Duplex, status: number, reason: string, body: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 export function defaultWebDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
 }
@@ -87,8 +102,9 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
   const sse = new Set<ServerResponse>();
   let ready = false;
 
-  const authorized = (req: IncomingMessage): boolean => {
-    if (!hostAllowed(req.headers.host, host, Boolean(expectedAuth))) return false;
+  /** `forHost`: the host the request names (parseRequest: absolute-form authority, else Host). */
+  const authorized = (req: IncomingMessage, forHost: string | undefined): boolean => {
+    if (!hostAllowed(forHost, host, Boolean(expectedAuth))) return false;
     if (!expectedAuth) return true;
     const got = Buffer.from(req.headers.authorization ?? '');
     return got.length === expectedAuth.length && timingSafeEqual(got, expectedAuth);
@@ -116,16 +132,16 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
 
   const server = http.createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', 'http://dashboard');
+      // a target or Host we cannot read is the client's error: 400, before anything else
+      const parsed = parseRequest(req);
+      if (!parsed.ok) return badRequest(res, parsed.reason);
+      const { url } = parsed;
       if (url.pathname === '/livez') return sendJson(res, 200, { ok: true });
       if (url.pathname === '/readyz') return sendJson(res, ready ? 200 : 503, { ready });
-      if (!hostAllowed(req.headers.host, host, Boolean(expectedAuth))) {
-        throw new HttpError(
-          403,
-          `unknown Host "${req.headers.host}": open the dashboard at a loopback address`,
-        );
+      if (!hostAllowed(parsed.host, host, Boolean(expectedAuth))) {
+        throw new HttpError(403, `unknown Host "${parsed.host}": open the dashboard at a loopback address`);
       }
-      if (!authorized(req)) {
+      if (!authorized(req, parsed.host)) {
         res.writeHead(401, { 'www-authenticate': 'Basic realm="netkit lab"', 'content-type': 'text/plain' });
         return res.end('authentication required\n');
       }
@@ -161,22 +177,19 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
     // node:http hands the socket over without an error listener: a peer that resets before our
     // answer is written would otherwise crash the lab with an unhandled 'error' event
     socket.on('error', () => {});
-    let pathname: string;
-    try {
-      pathname = new URL(req.url ?? '/', 'http://dashboard').pathname;
-    } catch {
-      // e.g. "//x:99999": not a path the WHATWG parser accepts; throwing here would crash the lab
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    if (pathname !== '/api/v1/ws' || !authorized(req) || !sameOrigin(req)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-      return;
+    // e.g. "//x:99999" used to throw here, outside any handler: that crashed the lab
+    const parsed = parseRequest(req);
+    if (!parsed.ok) return refuseUpgrade(socket, 400, 'Bad Request', `Bad Request: ${parsed.reason}\n`);
+    if (parsed.url.pathname !== '/api/v1/ws' || !authorized(req, parsed.host) || !sameOrigin(req)) {
+      return refuseUpgrade(socket, 403, 'Forbidden', '');
     }
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws));
   });
 
   const onSocket = (ws: WebSocket): void => {
+    // a malformed frame (bad RSV bits, an oversized payload, bad UTF-8) is an 'error' on the
+    // WebSocket, and ws closes the connection itself; without a listener it crashed the lab
+    ws.on('error', () => {});
     ws.on('message', (data) => {
       try {
         const msg = JSON.parse(String(data)) as {

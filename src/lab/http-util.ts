@@ -20,6 +20,18 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(data);
 }
 
+/** A request we cannot read (target, Host): a short text 400, and the connection is not kept. */
+export function badRequest(res: ServerResponse, reason: string): void {
+  const body = `Bad Request: ${reason}\n`;
+  res.shouldKeepAlive = false;
+  res.writeHead(400, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(body);
+}
+
 export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) throw new HttpError(415, 'send application/json');

@@ -85,6 +85,29 @@ describe('dashboard access control', () => {
     expect((await fetch(`${dash.url}livez`)).status).toBe(200);
   });
 
+  it('survives a malformed WebSocket frame: the connection is closed, the lab stays up', async () => {
+    const auth = `Basic ${btoa('admin:s3cret')}`;
+    const s = net.connect(dash.port, '127.0.0.1');
+    s.on('error', () => {});
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      // a masked text frame with RSV2 set: ws rejects it with an 'error' on the WebSocket, which
+      // had no listener and so was thrown, taking the whole lab down
+      if (got.startsWith('HTTP/1.1 101 ') && got.includes('\r\n\r\n') && !s.destroyed)
+        s.write(Buffer.from([0xa1, 0x82, 1, 2, 3, 4, 0x69, 0x6b]));
+    });
+    s.write(
+      `GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth}\r\nUpgrade: websocket\r\n` +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise((r) => s.once('close', r));
+    expect(got).toMatch(/^HTTP\/1\.1 101 /);
+    // the server answered with a close frame (0x88) before closing
+    expect(got.slice(got.indexOf('\r\n\r\n') + 4).charCodeAt(0)).toBe(0x88);
+    expect((await fetch(`${dash.url}livez`)).status).toBe(200);
+  });
+
   it('closes the page file when the client aborts the load (no descriptor leak)', async () => {
     const auth = `Basic ${btoa('admin:s3cret')}`;
     const baseline = openIndexFds();
