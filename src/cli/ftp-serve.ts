@@ -1,7 +1,8 @@
 /**
  * `netkit ftp serve`: the CLI over {@link createFtpServer}. Parses flags, announces the listening
- * socket, prints the session log (logins, finished transfers, disconnects) and, with `--trace`,
- * the control conversation. The FTP client subcommands live in ftp-client.ts.
+ * sockets (the plain port, and the implicit-FTPS one with `--tls-port`), prints the session log
+ * (logins, finished transfers, disconnects) and, with `--trace`, the control conversation. The FTP
+ * client subcommands live in ftp-client.ts.
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -36,6 +37,8 @@ interface ServeOptions {
   data?: string;
   host: string;
   port: number;
+  tlsPort?: number;
+  handshakeTimeout: number;
   passivePorts?: [number, number];
   publicHost?: string;
   anonymous: boolean;
@@ -99,12 +102,22 @@ export function register(ftp: Command): void {
   ftp
     .command('serve')
     .description(
-      'run the FTP server: real, guest and anonymous accounts, FTPS (AUTH TLS), passive and active mode',
+      'run the FTP server: real, guest and anonymous accounts, FTPS (AUTH TLS, implicit), passive and active mode',
     )
     .option('--root <dir>', 'the FTP tree: home/NAME, guest/, pub/, incoming/ (default DATA/ftp)')
     .option('--data <dir>', 'data directory with accounts.json and tls/ (default ./netkit-data)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'control port (0 = any free port)', parsePort, DEFAULT_FTP_PORT)
+    .option(
+      '--port <port>',
+      'control port, AUTH TLS offered (0 = any free port)',
+      parsePort,
+      DEFAULT_FTP_PORT,
+    )
+    .option(
+      '--tls-port <port>',
+      'also listen with implicit TLS (FTPS: TLS from the first byte, data protected) on this port',
+      parsePort,
+    )
     .option(
       '--passive-ports <range>',
       'passive data ports, e.g. 50000-50100 (default: any free port)',
@@ -114,11 +127,11 @@ export function register(ftp: Command): void {
     .option('--no-anonymous', 'refuse anonymous logins (anonymous, ftp)')
     .option('--anonymous-upload', 'offer the anonymous write-only incoming/ drop box')
     .option('--require-tls', 'refuse login before AUTH TLS and data without PROT P')
-    .option('--no-tls', 'do not offer AUTH TLS')
+    .option('--no-tls', 'do not offer AUTH TLS (and no --tls-port)')
     .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
     .option('--key <file>', 'TLS private key (PEM)')
-    .option('--max-clients <n>', 'connections at most', parsePositive, 256)
-    .option('--max-per-ip <n>', 'connections per client address', parsePositive, 32)
+    .option('--max-clients <n>', 'connections at most (both ports together)', parsePositive, 256)
+    .option('--max-per-ip <n>', 'connections per client address (both ports together)', parsePositive, 32)
     .addOption(
       durationOption(
         '--idle-timeout <duration>',
@@ -131,6 +144,13 @@ export function register(ftp: Command): void {
         '--data-timeout <duration>',
         'wait this long for a data connection (then 425)',
         DEFAULT_FTP_LIMITS.dataConnectTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--handshake-timeout <duration>',
+        'drop a client whose TLS handshake (--tls-port, AUTH TLS) takes longer (0 = only --idle-timeout)',
+        DEFAULT_FTP_LIMITS.tlsHandshakeTimeoutMs,
       ),
     )
     .addOption(durationOption('--login-delay <duration>', 'delay after a failed login', 1000))
@@ -170,19 +190,31 @@ incoming/ with --anonymous-upload.
 Permission letters (pyftpdlib's): e cwd, l list, r download, a append, d delete, f rename,
 m mkdir, w upload, M site chmod, T mfmt.
 
+FTPS: the control port offers explicit TLS (AUTH TLS, then PBSZ 0 / PROT P). --tls-port adds an
+implicit-TLS port (curl's and lftp's ftps://, FileZilla's "implicit FTP over TLS"): TLS from the
+first byte, data connections protected unless the client sends PROT C, AUTH answered 503. Both
+ports share accounts, sessions and the --max-clients/--max-per-ip counts; over a limit the TLS
+port closes the connection without a reply (there is no TLS session yet to send 421 in).
+
 Examples:
   $ netkit ftp serve                                  127.0.0.1:2121, tree in ./netkit-data/ftp
   $ netkit ftp serve --root /srv/ftp --anonymous-upload --passive-ports 50000-50100
   $ netkit ftp serve --port 0 --json                  any free port; JSON address line and session log
   $ netkit ftp serve --host 0.0.0.0 --public-host 203.0.113.7 --require-tls --no-anonymous
+  $ netkit ftp serve --tls-port 9900                  plain 2121 (AUTH TLS) and implicit FTPS 9900
+  ftp listening on 127.0.0.1:2121
+  ftp listening on 127.0.0.1:9900 (tls)
   $ netkit ftp serve --trace                          watch USER / PASS **** / RETR … live
   $ curl ftp://127.0.0.1:2121/pub/                    list pub/ anonymously
+  $ curl -k ftps://127.0.0.1:9900/pub/readme.txt      download over implicit FTPS (-k: dev cert)
+  $ netkit ftp ls ftps://127.0.0.1:9900/pub/          our client (trusts ./netkit-data/tls/dev-cert.pem)
   $ python3 -c "import ftplib; f=ftplib.FTP(); f.connect('127.0.0.1',2121); f.login(); print(f.nlst())"`,
     )
     .action(
       action(async (opts: ServeOptions) => {
         if ((opts.cert === undefined) !== (opts.key === undefined))
           throw usageError('--cert and --key must be given together');
+        if (!opts.tls && opts.tlsPort !== undefined) throw usageError('--tls-port needs TLS: drop --no-tls');
         if (opts.tls) {
           await checkReadable('--cert', opts.cert);
           await checkReadable('--key', opts.key);
@@ -195,6 +227,7 @@ Examples:
           dataDir,
           host: opts.host,
           port: opts.port,
+          ...(opts.tlsPort !== undefined ? { tlsPort: opts.tlsPort } : {}),
           tls,
           requireTls: opts.requireTls === true,
           anonymous: opts.anonymous,
@@ -213,9 +246,20 @@ Examples:
           loginFailureDelayMs: opts.loginDelay,
           maxLoginFailures: opts.maxLoginFailures,
           lockoutMs: opts.lockout,
-          limits: { idleTimeoutMs: opts.idleTimeout, dataConnectTimeoutMs: opts.dataTimeout },
+          limits: {
+            idleTimeoutMs: opts.idleTimeout,
+            dataConnectTimeoutMs: opts.dataTimeout,
+            tlsHandshakeTimeoutMs: opts.handshakeTimeout,
+          },
         });
         announceListening('ftp', server, { json: opts.json });
+        if (server.tlsPort !== undefined) {
+          announceListening(
+            'ftp',
+            { host: server.host, port: server.tlsPort },
+            { json: opts.json, tls: true },
+          );
+        }
         if (!opts.json) {
           process.stdout.write(`${dim(`ftp root ${root}${tls ? '; AUTH TLS offered' : ''}`)}\n`);
         }

@@ -8,6 +8,17 @@
  * table per concern), `vfs.ts` (the path jail), `permissions.ts`, `accounts.ts` (real, guest,
  * anonymous), `data-channel.ts`, `listing.ts`, `transfer.ts`.
  *
+ * Implicit FTPS: `tlsPort` adds a second listener whose control connections are TLS from the
+ * first byte (curl's and lftp's `ftps://`, FileZilla's "implicit FTP over TLS", vsftpd's
+ * `implicit_ssl`). Both listeners share the accounts, tree, permissions, login guard, passive
+ * ports, sessions and events, and one {@link ConnectionLimits} count, so the second port does not
+ * double `maxClients`/`maxClientsPerIp`. The TLS port accepts plain TCP and runs the handshake in
+ * the session with the same SecureContext as AUTH TLS, so TLS session resumption on data
+ * connections works exactly as on the explicit port (offered, not required). A connection over a
+ * limit on the TLS port is closed at once, before any handshake: there is no TLS session yet to
+ * carry a 421 in (vsftpd sends it in plaintext, which a TLS client cannot read), and shaking hands
+ * with a client we are refusing would spend the CPU the limit protects.
+ *
  * The handle is an EventEmitter: `'trace'` ({@link TraceEvent}, PASS redacted) and `'session'`
  * ({@link FtpSessionEvent}: connect, login, command, transfer progress, close) for dashboards;
  * `'warning'` ({@link FtpWarning}) for server-side problems the operator must fix (an unreadable or
@@ -21,7 +32,7 @@ import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeDns } from '../core/lazy.js';
-import { listenTcp, type TcpServerHandle } from '../core/server.js';
+import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsFiles } from '../core/tls.js';
 import { classPermissions, type FtpAccountPolicy, prepareTree } from './accounts.js';
 import { PassivePortPool } from './data-channel.js';
@@ -48,6 +59,11 @@ export interface FtpServerOptions {
   /** 0 = any free port (default 2121) */
   port?: number;
   /**
+   * also listen with implicit TLS (FTPS, the control connection is TLS from the first byte) on
+   * this port (0 = any free port); omitted = no implicit-TLS port. Needs TLS (not `tls: false`).
+   */
+  tlsPort?: number;
+  /**
    * TLS for AUTH TLS: a SecureContext, `{cert, key}` file paths, `true` for the data directory's
    * development certificate (the default), or `false` to offer no TLS.
    */
@@ -66,9 +82,9 @@ export interface FtpServerOptions {
   passivePorts?: readonly [number, number];
   /** IPv4 address (or name resolving to one) that PASV announces, for NAT */
   publicHost?: string;
-  /** total connections (default 256) */
+  /** total connections, both ports together (default 256) */
   maxClients?: number;
-  /** connections per client IP (default 32) */
+  /** connections per client IP, both ports together (default 32) */
   maxClientsPerIp?: number;
   /** delay before answering a failed login (default 1000 ms) */
   loginFailureDelayMs?: number;
@@ -94,13 +110,17 @@ export const DEFAULT_FTP_LIMITS: FtpLimits = {
   dataIdleTimeoutMs: 300_000,
   progressIntervalMs: 250,
   listingCacheMs: 1000,
+  tlsHandshakeTimeoutMs: 10_000,
 };
 
 export interface FtpServerHandle extends EventEmitter {
   readonly host: string;
   readonly port: number;
+  /** the implicit-TLS (FTPS) port, when one was requested */
+  readonly tlsPort: number | undefined;
   /** the FTP root directory */
   readonly root: string;
+  /** live control connections on both ports (TLS ones still in their handshake included) */
   readonly connections: number;
   /** live sessions: user, class, IP, current transfer and bytes */
   sessions(): FtpSessionInfo[];
@@ -156,6 +176,9 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
   if (options.requireTls && !tlsContext) {
     throw new NetkitError('NETKIT_INVALID_INPUT', 'requireTls needs TLS (do not disable tls)');
   }
+  if (options.tlsPort !== undefined && !tlsContext) {
+    throw new NetkitError('NETKIT_INVALID_INPUT', 'an implicit-TLS port needs TLS (do not disable tls)');
+  }
   const limits = { ...DEFAULT_FTP_LIMITS, ...options.limits };
   const emitter = new EventEmitter();
   const live = new Map<net.Socket, FtpSession>();
@@ -185,35 +208,58 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
     },
   };
 
-  const tcp: TcpServerHandle = await listenTcp({
-    service: 'ftp',
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? DEFAULT_FTP_PORT,
-    maxConnections: options.maxClients ?? 256,
-    maxConnectionsPerIp: options.maxClientsPerIp ?? 32,
-    onReject: (_socket, reason) =>
-      `421 Too many connections ${reason === 'per-ip' ? 'from your address' : 'to this server'}; try again later\r\n`,
-    onConnection(socket) {
-      const session = new FtpSession(socket, ctx);
-      live.set(socket, session);
-      // 'close' comes once: `on` spares the per-socket wrapper objects `once` allocates
-      socket.on('close', () => live.delete(socket));
-    },
-    onShutdown(socket) {
-      const session = live.get(socket);
-      if (session) session.shutdown();
-      else socket.end();
-    },
-  });
+  // one count for the plain and the TLS port: a second port must not double the limits
+  const connectionLimits = new ConnectionLimits(options.maxClients ?? 256, options.maxClientsPerIp ?? 32);
+  const listen = (port: number, implicitTls: boolean): Promise<TcpServerHandle> =>
+    listenTcp({
+      service: implicitTls ? 'ftps' : 'ftp',
+      host: options.host ?? '127.0.0.1',
+      port,
+      limits: connectionLimits,
+      // no TLS session yet on the implicit port to carry the 421 in: that one just closes
+      onReject: (_socket, reason) =>
+        implicitTls
+          ? undefined
+          : `421 Too many connections ${reason === 'per-ip' ? 'from your address' : 'to this server'}; try again later\r\n`,
+      onConnection(socket) {
+        const session = new FtpSession(socket, ctx, { implicitTls });
+        live.set(socket, session);
+        // 'close' comes once: `on` spares the per-socket wrapper objects `once` allocates
+        socket.on('close', () => live.delete(socket));
+      },
+      onShutdown(socket) {
+        const session = live.get(socket);
+        if (session) session.shutdown();
+        else socket.end();
+      },
+    });
+
+  const tcp = await listen(options.port ?? DEFAULT_FTP_PORT, false);
+  let secure: TcpServerHandle | undefined;
+  if (options.tlsPort !== undefined) {
+    try {
+      secure = await listen(options.tlsPort, true);
+    } catch (err) {
+      await tcp.close(0);
+      throw err;
+    }
+  }
 
   const handle = Object.assign(emitter, {
     host: tcp.host,
     port: tcp.port,
+    tlsPort: secure?.port,
     root,
-    sessions: () => [...live.values()].map((s) => s.info()),
-    close: (deadlineMs?: number) => tcp.close(deadlineMs),
+    // sessions still in their implicit-TLS handshake are not sessions yet
+    sessions: () => [...live.values()].filter((s) => s.started).map((s) => s.info()),
+    close: async (deadlineMs?: number) => {
+      await Promise.all([tcp.close(deadlineMs), secure?.close(deadlineMs)]);
+    },
   });
   // a getter: Object.assign would copy the value once
-  Object.defineProperty(handle, 'connections', { get: () => tcp.connections, enumerable: true });
+  Object.defineProperty(handle, 'connections', {
+    get: () => tcp.connections + (secure?.connections ?? 0),
+    enumerable: true,
+  });
   return handle as FtpServerHandle;
 }

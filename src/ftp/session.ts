@@ -11,6 +11,11 @@
  * commands in a row, HTTP requests refused at once, the login delay and lockout
  * ({@link LoginGuard}), the idle timeout (421). A session shuts down through one path,
  * {@link FtpSession.close}.
+ *
+ * Implicit FTPS (the server's `tlsPort`): the session starts with the TLS handshake, bounded by
+ * `tlsHandshakeTimeoutMs`, and only then greets; until it does it is invisible (no 'connect' or
+ * 'close' event, not in `sessions()`), so a client that never handshakes, or speaks plaintext,
+ * just loses its connection. Data connections there default to PROT P.
  */
 import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
@@ -50,6 +55,8 @@ export interface FtpLimits {
   progressIntervalMs: number;
   /** how long a directory listing may be reused (0 = never; see listing-cache.ts) */
   listingCacheMs: number;
+  /** a TLS handshake (implicit-TLS port, AUTH TLS) must finish within this time (0 = only the idle timeout) */
+  tlsHandshakeTimeoutMs: number;
 }
 
 export interface FtpTransferInfo {
@@ -181,9 +188,14 @@ export class FtpSession {
   private badCommands = 0;
   private lastProgress = 0;
   private closing = false;
+  /** the control connection came in on the implicit-TLS port */
+  readonly implicitTls: boolean;
+  private greeted = false;
 
-  constructor(socket: net.Socket, ctx: SessionContext) {
+  /** `implicitTls`: the connection came in on the implicit-TLS port (needs `ctx.tls`). */
+  constructor(socket: net.Socket, ctx: SessionContext, options: { implicitTls?: boolean } = {}) {
     this.ctx = ctx;
+    this.implicitTls = options.implicitTls === true && ctx.tls !== undefined;
     this.conn = new LineConnection(socket, {
       service: 'ftp',
       tracer: ctx.tracer,
@@ -206,7 +218,8 @@ export class FtpSession {
       trace: (text) => this.conn.trace('info', text),
     });
     this.conn.on('idle', () => {
-      if (this.active) this.conn.keepAlive();
+      if (!this.started) this.conn.destroy();
+      else if (this.active) this.conn.keepAlive();
       else
         this.close(
           421,
@@ -220,13 +233,61 @@ export class FtpSession {
       if (!this.identity) this.close(421, 'Line too long before login: closing control connection');
     });
     this.conn.onLine((line) => (this.closing ? undefined : this.order.push(line)));
+    if (!this.implicitTls) {
+      this.greet();
+      return;
+    }
+    // Implicit FTPS protects the data connections too unless the client says PROT C: curl and
+    // FileZilla send PBSZ 0 + PROT P anyway, but lftp with `ftps:initial-prot P` sends no PROT
+    this.prot = 'P';
+    this.secureControl().then(
+      () => this.greet(),
+      () => {
+        // the connection traced why and closed itself; the listener frees the slot
+      },
+    );
+  }
+
+  private greet(): void {
+    if (this.conn.closed) return;
+    this.greeted = true;
     this.emit('connect');
-    const locked = ctx.guard.lockedFor(this.ip);
+    const locked = this.ctx.guard.lockedFor(this.ip);
     if (locked > 0) {
       this.close(421, `Too many failed logins from your address; try again in ${Math.ceil(locked / 1000)} s`);
       return;
     }
-    this.reply(220, ctx.greeting);
+    this.reply(220, this.ctx.greeting);
+  }
+
+  /**
+   * TLS on the control connection (the implicit port's first bytes, or after AUTH TLS's 234),
+   * bounded by `tlsHandshakeTimeoutMs`. Rejects when the handshake fails, times out or the peer
+   * goes away; the connection is then closed.
+   */
+  async secureControl(): Promise<void> {
+    const context = this.ctx.tls;
+    if (!context) throw new NetkitError('NETKIT_PROTOCOL', 'TLS is not configured');
+    const upgraded = this.conn.upgradeTls(context);
+    const ms = this.ctx.limits.tlsHandshakeTimeoutMs;
+    if (!(ms > 0)) return upgraded;
+    // upgradeTls() swapped in the TLS socket: destroying it with an error fails the handshake
+    const tlsSocket = this.conn.socket;
+    const timer = setTimeout(
+      () => tlsSocket.destroy(new NetkitError('NETKIT_TIMEOUT', `no TLS handshake within ${ms} ms`)),
+      ms,
+    );
+    timer.unref();
+    try {
+      await upgraded;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** greeted (for implicit TLS: once the handshake is done); before that it is no session yet */
+  get started(): boolean {
+    return this.greeted;
   }
 
   get id(): number {
@@ -294,6 +355,12 @@ export class FtpSession {
 
   /** Server shutdown: finish a running transfer, then say goodbye. */
   shutdown(): void {
+    if (!this.started) {
+      // still in its TLS handshake: nothing to say goodbye in
+      this.closing = true;
+      this.conn.destroy();
+      return;
+    }
     const bye = () => this.close(421, 'Server shutting down');
     if (this.active) this.active.done.then(bye, bye);
     else bye();
@@ -307,7 +374,7 @@ export class FtpSession {
     // the transfer owns its socket already; a passive listener still waiting goes now
     this.data.close();
     this.order.clear();
-    this.emit('close');
+    if (this.started) this.emit('close');
   }
 
   // ---- dispatch ----

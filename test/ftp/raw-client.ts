@@ -1,5 +1,6 @@
 /** A deliberately raw FTP client for tests: it sends exactly what a test says, including nonsense. */
 import net from 'node:net';
+import tls from 'node:tls';
 import { LineClient } from '../helpers/net.js';
 
 export interface Reply {
@@ -20,6 +21,22 @@ export class RawFtp {
     const c = new RawFtp(await LineClient.connect(port, host));
     c.greeting = await c.reply();
     return c;
+  }
+
+  /** Over implicit TLS (the server's tlsPort); the dev certificate is not verified unless asked. */
+  static async connectTls(
+    port: number,
+    options: tls.ConnectionOptions = {},
+    host = '127.0.0.1',
+  ): Promise<RawFtp> {
+    const c = new RawFtp(await LineClient.connectTls(port, { rejectUnauthorized: false, ...options }, host));
+    c.greeting = await c.reply();
+    return c;
+  }
+
+  /** The control connection's TLS socket (connectTls only). */
+  get tlsSocket(): tls.TLSSocket {
+    return this.lc.socket as tls.TLSSocket;
   }
 
   /** Read one complete reply (multi-line aware). */
@@ -55,17 +72,28 @@ export class RawFtp {
     return p;
   }
 
-  /** EPSV and connect the data socket. */
-  async epsv(): Promise<net.Socket> {
+  /**
+   * EPSV and connect the data socket; with `secure`, a TLS client (PROT P) whose handshake runs
+   * once the server starts the transfer.
+   */
+  async epsv(secure?: tls.ConnectionOptions): Promise<net.Socket> {
     const r = await this.cmd('EPSV');
     const m = /\(\|\|\|(\d+)\|\)/.exec(r.text);
     if (r.code !== 229 || !m) throw new Error(`EPSV: ${r.lines.join(' | ')}`);
-    return connect(Number(m[1]));
+    if (!secure) return connect(Number(m[1]));
+    const s = tls.connect({ port: Number(m[1]), host: '127.0.0.1', rejectUnauthorized: false, ...secure });
+    s.on('error', () => {});
+    // isSessionReused() answers only while the socket is open
+    s.once('secureConnect', () => resumed.set(s, s.isSessionReused()));
+    return s;
   }
 
-  /** EPSV + command + read all data + final reply. */
-  async retrieve(command: string): Promise<{ data: Buffer; first: Reply; last: Reply }> {
-    const sock = await this.epsv();
+  /** EPSV + command + read all data + final reply (`secure`: a TLS data connection). */
+  async retrieve(
+    command: string,
+    secure?: tls.ConnectionOptions,
+  ): Promise<{ data: Buffer; first: Reply; last: Reply; resumed?: boolean }> {
+    const sock = await this.epsv(secure);
     const chunks: Buffer[] = [];
     sock.on('data', (d: Buffer) => chunks.push(d));
     const ended = new Promise<void>((r) => sock.once('close', () => r()));
@@ -76,12 +104,16 @@ export class RawFtp {
     }
     await ended;
     const last = await this.reply();
-    return { data: Buffer.concat(chunks), first, last };
+    return { data: Buffer.concat(chunks), first, last, resumed: resumed.get(sock) };
   }
 
-  /** EPSV + command + send data + close + final reply. */
-  async store(command: string, data: Buffer | string): Promise<{ first: Reply; last: Reply }> {
-    const sock = await this.epsv();
+  /** EPSV + command + send data + close + final reply (`secure`: a TLS data connection). */
+  async store(
+    command: string,
+    data: Buffer | string,
+    secure?: tls.ConnectionOptions,
+  ): Promise<{ first: Reply; last: Reply }> {
+    const sock = await this.epsv(secure);
     const first = await this.cmd(command);
     if (first.code !== 150) {
       sock.destroy();
@@ -96,6 +128,9 @@ export class RawFtp {
     this.lc.close();
   }
 }
+
+/** Whether a TLS data connection resumed a TLS session, recorded at its handshake. */
+const resumed = new WeakMap<net.Socket, boolean>();
 
 export function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

@@ -3,6 +3,10 @@
  * RFC 4217 explicit TLS). Failed logins are slowed down and counted per IP by the LoginGuard;
  * `requireTls` refuses logins before AUTH TLS (530) and PROT C (534). An unreadable or corrupt
  * accounts file answers PASS with 421 and closes (a temporary server error, not "Login incorrect").
+ *
+ * On the implicit-TLS port the control connection is secure from the first byte: AUTH is answered
+ * 503 as a second AUTH is (ProFTPD refuses a second AUTH too, and an AUTH TLS handshake inside TLS
+ * would make no sense), PBSZ and PROT work as after AUTH TLS, and PROT starts at P.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { authenticate, isAnonymousName } from '../accounts.js';
@@ -118,7 +122,10 @@ export const accessCommands: Record<string, CommandSpec> = {
         return;
       }
       if (s.secure) {
-        s.reply(503, 'Already using TLS');
+        s.reply(
+          503,
+          s.implicitTls ? 'Already using TLS (implicit FTPS port): no AUTH needed' : 'Already using TLS',
+        );
         return;
       }
       if (s.identity) {
@@ -126,7 +133,7 @@ export const accessCommands: Record<string, CommandSpec> = {
         return;
       }
       s.reply(234, `AUTH ${mech} successful`);
-      await s.conn.upgradeTls(s.ctx.tls).catch(() => {
+      await s.secureControl().catch(() => {
         // the connection reports and closes itself
       });
     },

@@ -116,7 +116,7 @@ export const infoCommands: Record<string, CommandSpec> = {
         'netkit FTP server status:',
         `Connected from ${formatHostPort(s.ip, s.conn.remotePort)}`,
         who,
-        `Control connection ${s.secure ? 'secured with TLS' : 'in clear'}; data protection ${s.prot}`,
+        `Control connection ${s.implicitTls ? 'secured with TLS (implicit FTPS)' : s.secure ? 'secured with TLS' : 'in clear'}; data protection ${s.prot}`,
         `TYPE: ${s.type === 'A' ? 'ASCII' : 'BINARY'}; STRUcture: File; MODE: Stream`,
         `Data connection: ${s.data.mode === 'none' ? 'none' : s.data.mode}`,
         'End of status',
