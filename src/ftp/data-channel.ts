@@ -87,6 +87,8 @@ export class DataChannel {
   private passiveState: PassiveState | undefined;
   private activeTarget: HostPort | undefined;
   private current: net.Socket | undefined;
+  /** data connections of refused transfers, left for the client to close (see {@link dismiss}) */
+  private readonly lingering = new Set<net.Socket>();
 
   constructor(private readonly opts: DataChannelOptions) {}
 
@@ -198,8 +200,36 @@ export class DataChannel {
     for (const w of passive.waiters.splice(0)) w();
   }
 
+  /**
+   * Drop the channel after a refused transfer (a permission or path error before any data moved).
+   * A data connection the client has already opened is not reset but left to the client, as
+   * vsftpd does: curl and basic-ftp start TLS on it as soon as it connects, and a reset there
+   * reached them before the refusal on the control connection, so they reported "connection
+   * reset" (curl: exit 13, bad PASV response) instead of our 550. What the client sends on it is
+   * read and dropped; it is closed when the client closes it, at the next data command, at the end
+   * of the session, or after the data connect timeout.
+   */
+  dismiss(): void {
+    const socket = this.passiveState?.socket ?? this.current;
+    if (this.passiveState) this.passiveState.socket = undefined;
+    this.current = undefined;
+    this.close();
+    if (!socket || socket.destroyed) return;
+    this.lingering.add(socket);
+    const timer = setTimeout(() => socket.destroy(), this.opts.connectTimeoutMs);
+    timer.unref();
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.lingering.delete(socket);
+    });
+    socket.on('data', () => {});
+    socket.resume();
+  }
+
   /** Close the listener and any data socket. */
   close(): void {
+    for (const socket of this.lingering) socket.destroy();
+    this.lingering.clear();
     const passive = this.passiveState;
     if (passive) {
       clearTimeout(passive.timer);

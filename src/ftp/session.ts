@@ -519,7 +519,7 @@ export class FtpSession {
    */
   dataReady(): boolean {
     if (this.ctx.requireTls && this.prot !== 'P') {
-      this.data.close();
+      this.data.dismiss();
       this.reply(534, 'PROT P required: this server only transfers data over TLS');
       return false;
     }
@@ -532,7 +532,7 @@ export class FtpSession {
 
   /** Drop the data channel after a transfer command was refused before it started. */
   refuseTransfer(code: number, text: string): void {
-    this.data.close();
+    this.data.dismiss();
     this.reply(code, text);
   }
 

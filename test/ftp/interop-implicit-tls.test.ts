@@ -118,6 +118,18 @@ describe('curl ftps:// (implicit TLS)', () => {
     expect(login.stderr).toMatch(/530/);
   });
 
+  it('a refused transfer reaches curl as the refusal, not as a reset of its TLS data connection', async () => {
+    // curl opens the data connection and starts TLS on it before the server answers RETR/STOR;
+    // resetting that connection on refusal made curl report exit 13 (bad PASV response) instead
+    const src = path.join(dir, 'refused.bin');
+    await writeFile(src, 'x'.repeat(1000));
+    const upload = await curl(['-k', '-T', src, ftps('/pub/refused.bin')]);
+    expect(upload.code).toBe(25); // CURLE_UPLOAD_FAILED
+    expect(upload.stderr).toMatch(/532/); // anonymous may not store here
+    const missing = await curl(['-k', ftps('/pub/no-such-file.txt')]);
+    expect(missing.code).toBe(78); // CURLE_REMOTE_FILE_NOT_FOUND
+  });
+
   it('a plain ftp:// curl on the TLS port fails instead of talking in clear', async () => {
     const r = await run('curl', ['-sS', '--max-time', '3', `ftp://127.0.0.1:${tlsPort}/pub/readme.txt`]);
     expect(r.code).not.toBe(0);
@@ -341,6 +353,18 @@ describe('our client: netkit ftp ls|get|put', () => {
     ]);
     expect(viaPlain.code, viaPlain.stderr).toBe(0);
     expect(sha256(await readFile(explicit))).toBe(sha256(payload));
+  });
+
+  it("a refused upload reports the server's 550, not a reset data connection", async () => {
+    const src = path.join(dir, 'nowhere.bin');
+    await writeFile(src, 'payload');
+    for (const url of [ftps('/no-such-dir/'), `ftp://127.0.0.1:${plainPort}/no-such-dir/`]) {
+      const extra = url.startsWith('ftps:') ? [] : ['--tls'];
+      const put = await netkit(['ftp', 'put', src, url, ...login, data, '--quiet', ...extra]);
+      expect(put.code).toBe(1);
+      expect(put.stderr).toMatch(/550/);
+      expect(put.stderr).not.toMatch(/ECONNRESET/);
+    }
   });
 
   it('the JSON session log marks every one of these logins secure', () => {

@@ -37,7 +37,7 @@ function transferCommand(
       try {
         await run(s, arg);
       } catch (err) {
-        s.data.close();
+        s.data.dismiss();
         throw err;
       }
     },
@@ -47,7 +47,7 @@ function transferCommand(
 /** Permission check that also drops the data channel on refusal. */
 function permitted(s: FtpSession, p: Parameters<FtpSession['allowed']>[0], vpath: string): boolean {
   if (s.allowed(p, vpath)) return true;
-  s.data.close();
+  s.data.dismiss();
   return false;
 }
 
