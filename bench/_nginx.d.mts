@@ -4,4 +4,9 @@ export interface NginxHandle {
   pid: number | undefined;
   stop(): Promise<void>;
 }
-export function startNginx(opts: { root: string; serverExtra?: string; bin?: string }): Promise<NginxHandle>;
+export function startNginx(opts: {
+  root: string;
+  serverExtra?: string;
+  listen?: string;
+  bin?: string;
+}): Promise<NginxHandle>;

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { freePort, waitForPort } from './_net.mjs';
 
 /**
- * @param {{root: string, serverExtra?: string, bin?: string}} opts  `serverExtra` is pasted into
- *   the `server {}` block (e.g. `limit_rate 20m;`).
+ * @param {{root: string, serverExtra?: string, listen?: string, bin?: string}} opts  `serverExtra` is
+ *   pasted into the `server {}` block (e.g. `limit_rate 20m;`), `listen` after the listen address
+ *   (e.g. `ssl http2` for nginx 1.22, with `ssl_certificate …;` in serverExtra; the URL is then https).
  */
 export async function startNginx(opts) {
   const bin = opts.bin ?? 'nginx';
@@ -26,7 +27,7 @@ http {
   access_log off; client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp};
   uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
   default_type application/octet-stream;
-  server { listen 127.0.0.1:${port}; root ${path.resolve(opts.root)}; ${opts.serverExtra ?? ''} }
+  server { listen 127.0.0.1:${port} ${opts.listen ?? ''}; root ${path.resolve(opts.root)}; ${opts.serverExtra ?? ''} }
 }
 `,
     );
@@ -51,7 +52,7 @@ http {
     if (await waitForPort(port, { ms: 5000, gaveUp: () => exited, pid: child.pid })) {
       return {
         port,
-        url: `http://127.0.0.1:${port}/`,
+        url: `${/\bssl\b/.test(opts.listen ?? '') ? 'https' : 'http'}://127.0.0.1:${port}/`,
         pid: child.pid,
         async stop() {
           if (!exited) {

@@ -78,6 +78,8 @@ interface RequestCliOptions {
   maxTime?: number;
   cacert?: string;
   pathAsIs?: boolean;
+  /** '2' with --http2, '1.1' with --http1.1 (the last one given wins, as in curl) */
+  httpVersion?: '2' | '1.1';
 }
 
 const DESCRIPTIONS: Record<HttpMethod, string> = {
@@ -258,6 +260,7 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
     proxy: opts.proxy,
     noProxy: opts.noproxy,
     ...(ca !== undefined ? { ca } : {}),
+    ...(opts.httpVersion === '2' ? { http2: true } : {}),
   });
   if (opts.trace) printTrace(client, 'client');
   const started = Date.now();
@@ -316,7 +319,8 @@ function addMethod(group: Command, method: HttpMethod): void {
     GET: `  $ netkit http get https://example.org/ -i
   $ netkit http GET http://127.0.0.1:8080/big.iso -o big.iso -L
   $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt --trace
-  $ netkit http get -x http://proxy.lan:3128 https://example.org/   through an HTTP proxy`,
+  $ netkit http get -x http://proxy.lan:3128 https://example.org/   through an HTTP proxy
+  $ netkit http get --http2 -i https://example.org/                 HTTP/2 if the server offers it`,
     HEAD: `  $ netkit http head http://127.0.0.1:8080/file.bin
   HTTP/1.1 200 OK
   Content-Length: 1048576
@@ -425,6 +429,8 @@ function addMethod(group: Command, method: HttpMethod): void {
     .option('-k, --insecure', 'do not verify the TLS certificate')
     .option('--cacert <file>', 'trust the CA certificates of this PEM file instead of the system ones')
     .option('--path-as-is', 'send the URL path as written (/../ and %2e kept)')
+    .option('--http2', 'offer HTTP/2 on https (ALPN), HTTP/1.1 if the server declines; http:// stays 1.1')
+    .option('--http1.1', 'use HTTP/1.1 only (the default)')
     .addOption(proxyOption())
     .addOption(noProxyOption())
     .option('-f, --fail', 'exit 1 on HTTP status >= 400 (and print no body)')
@@ -443,6 +449,9 @@ Examples:
 ${example}`,
     )
     .action(action((url: string, opts: RequestCliOptions) => runRequest(method, url, opts)));
+  // --http2 and --http1.1 set one choice, the last given winning (as in curl)
+  cmd.on('option:http2', () => cmd.setOptionValue('httpVersion', '2'));
+  cmd.on('option:http1.1', () => cmd.setOptionValue('httpVersion', '1.1'));
 }
 
 /** Add the request commands to the `http` group (next to `serve` from http-serve.ts). */

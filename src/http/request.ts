@@ -7,6 +7,9 @@
  * traced, counted and checked): 303 → GET, 301/302 after POST → GET (like curl and browsers), 307/308
  * keep the method and body, credentials (Authorization, user-given Cookie headers) are dropped when
  * a redirect leaves the original origin, a loop ends with NETKIT_PROTOCOL after `maxRedirects`.
+ * With `http2`, HTTP/2 is offered by ALPN on https connections (HTTP/1.1 when the server does not
+ * choose it; plain http:// stays HTTP/1.1: no h2c), as curl --http2 does; undici's h2 code comes
+ * with its Client, so offering it loads nothing more. Each response reports the version it came in.
  * TLS certificates are verified unless `insecure`. Every exchange is traced (`'trace'` events) with
  * Authorization and cookie values redacted. Header values are bytes (Latin-1 strings, as undici
  * has them): see latin1.ts.
@@ -74,6 +77,11 @@ export interface HttpClientOptions {
   noProxy?: string;
   /** Trust only these CA certificates (PEM), instead of the system's (curl --cacert). */
   ca?: string | Buffer | Array<string | Buffer>;
+  /**
+   * Offer HTTP/2 (ALPN `h2`) on https connections, falling back to HTTP/1.1 when the server does
+   * not take it (curl --http2). Not over http:// (no h2c) nor through a proxy. Default false.
+   */
+  http2?: boolean;
 }
 
 export interface HttpRequestOptions {
@@ -131,7 +139,7 @@ export interface HttpResponse {
   status: number;
   /** The server's reason phrase ('' when it sent none). */
   statusText: string;
-  /** As the server's status line says (`1.0`, `1.1`); `1.1` when unknown (through a proxy). */
+  /** `2` over HTTP/2, else as the server's status line says (`1.0`, `1.1`); `1.1` when unknown (through a proxy). */
   httpVersion: string;
   /** Lower-case names; repeated headers (Set-Cookie) as arrays. Values are Latin-1 byte strings. */
   headers: Record<string, string | string[]>;
@@ -293,6 +301,10 @@ export class HttpClient extends EventEmitter {
   private dispatcher: Promise<Dispatcher> | undefined;
   private proxyRoute: ProxyRoute | undefined | null = null;
   private readonly conn = nextConnId();
+  /** The protocol of each origin's newest direct connection: `'2'` or `'1.1'` (response-version.ts). */
+  private readonly protocols = new Map<string, string>();
+  /** Request lines traced once the connection says which protocol they go out in (with `http2`). */
+  private pendingTrace: { origin: string; requestLine: string; rest: TraceLine[] } | undefined;
 
   constructor(options: HttpClientOptions = {}) {
     super();
@@ -312,20 +324,28 @@ export class HttpClient extends EventEmitter {
         timeout,
         ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
         ...(options.ca !== undefined ? { ca: options.ca } : defaultTrust()),
+        ...(options.http2 ? { allowH2: true } : {}),
       };
       const agentOptions = {
         connect,
         headersTimeout: timeout,
         bodyTimeout: timeout,
         maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+        ...(options.http2 ? { allowH2: true } : {}),
       };
       const route = this.route();
       // direct connections are watched for the response's HTTP version (response-version.ts)
       const dispatcher = route
         ? proxyDispatcher(route, agentOptions, { insecure: options.insecure })
-        : new Agent({ ...agentOptions, connect: versionConnector(undiciParts().buildConnector(connect)) });
+        : new Agent({
+            ...agentOptions,
+            connect: versionConnector(undiciParts().buildConnector(connect), this.protocols),
+          });
       const agent = 'direct' in dispatcher ? dispatcher.direct : dispatcher;
-      agent.on('connect', (origin) => this.trace('connect', '', origin.host));
+      agent.on('connect', (origin) => {
+        this.trace('connect', '', origin.host);
+        if (this.pendingTrace?.origin === origin.origin) this.flushTrace();
+      });
       agent.on('disconnect', (origin) => this.trace('disconnect', origin.host));
       return dispatcher;
     });
@@ -337,6 +357,15 @@ export class HttpClient extends EventEmitter {
     if (this.options.dispatcher) return undefined;
     if (this.proxyRoute === null) this.proxyRoute = proxyRoute(this.options);
     return this.proxyRoute;
+  }
+
+  /** The request lines held back for the connection's protocol, with that protocol's name. */
+  private flushTrace(): void {
+    const pending = this.pendingTrace;
+    if (!pending) return;
+    this.pendingTrace = undefined;
+    this.trace('out', `${pending.requestLine} HTTP/${this.protocols.get(pending.origin) ?? '1.1'}`);
+    for (const [kind, text] of pending.rest) this.trace(kind, text);
   }
 
   private trace(
@@ -435,10 +464,19 @@ export class HttpClient extends EventEmitter {
           'NETKIT_USAGE',
           `a CA file (--cacert) does not reach through a proxy: go to ${url.host} directly (--noproxy '*')`,
         );
-      this.trace('out', `${method} ${path} HTTP/1.1`);
-      if (!hasHeader(sendHeaders, 'host')) this.trace('out', `Host: ${url.host}`);
-      for (const [k, v] of sendHeaders) this.trace('out', `${k}: ${shownHeader(k, v)}`);
-      if (body) this.trace('info', `request body: ${body.describe}`);
+      const rest: TraceLine[] = [];
+      if (!hasHeader(sendHeaders, 'host')) rest.push(['out', `Host: ${url.host}`]);
+      for (const [k, v] of sendHeaders) rest.push(['out', `${k}: ${shownHeader(k, v)}`]);
+      if (body) rest.push(['info', `request body: ${body.describe}`]);
+      // with http2 the request line names the protocol of a connection not made yet: it is traced
+      // when the connection is (undici's 'connect' comes before the request is written)
+      const h2Possible =
+        this.options.http2 && url.protocol === 'https:' && !proxy && !this.options.dispatcher;
+      if (this.options.http2 && !h2Possible)
+        this.trace('info', `HTTP/2 is offered on direct https connections only: HTTP/1.1 to ${url.origin}`);
+      const known = h2Possible ? this.protocols.get(url.origin) : '1.1';
+      this.pendingTrace = { origin: url.origin, requestLine: `${method} ${path}`, rest };
+      if (known) this.flushTrace();
 
       let res: Dispatcher.ResponseData;
       let httpVersion: string;
@@ -455,8 +493,12 @@ export class HttpClient extends EventEmitter {
           responseHeaders: 'raw',
           signal: o.signal ?? null,
         });
+        this.flushTrace();
         httpVersion = takeResponseVersion();
+        // an HTTP/2 connection has no status line to read the version from: its ALPN says it
+        if (h2Possible && this.protocols.get(url.origin) === '2') httpVersion = '2';
       } catch (err) {
+        this.flushTrace();
         takeResponseVersion(); // a status line read before the failure is nobody's now
         const e = httpError(err, url.href, proxy);
         this.trace('error', e.message);
@@ -464,7 +506,11 @@ export class HttpClient extends EventEmitter {
       }
       const raw = res.headers as unknown as string[];
       const rawHeaders: HeaderList = [];
-      for (let i = 0; i + 1 < raw.length; i += 2) rawHeaders.push([String(raw[i]), String(raw[i + 1])]);
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const name = String(raw[i]);
+        // HTTP/2 pseudo-headers are not headers: undici drops :status, this drops any other
+        if (!name.startsWith(':')) rawHeaders.push([name, String(raw[i + 1])]);
+      }
       const statusText = res.statusText ?? '';
       this.trace('in', `HTTP/${httpVersion} ${res.statusCode} ${statusText}`.trimEnd());
       for (const [k, v] of rawHeaders) this.trace('in', `${k}: ${shownHeader(k, v)}`);
@@ -542,6 +588,8 @@ export class HttpClient extends EventEmitter {
     if (this.dispatcher && !this.options.dispatcher) await (await this.dispatcher).close();
   }
 }
+
+type TraceLine = ['out' | 'info', string];
 
 function hasBody(o: HttpRequestOptions): boolean {
   return (

@@ -5,8 +5,13 @@
  * noted. undici hands a response to its caller while reading it, synchronously, so the caller
  * takes the version as soon as its request resolves (only another connection's response beginning
  * in those few microtasks could come in between; the version is for display only).
+ *
+ * A TLS socket on which ALPN chose `h2` is handed to node:http2, which reads it natively (no status
+ * line to watch): such connections are noted per origin instead, in the caller's `protocols` map
+ * (`https://host:port` → `'2'` or `'1.1'`), and a response from that origin is an HTTP/2 one.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { buildConnector } from 'undici';
 
 const STATUS_LINE = /^HTTP\/(\d(?:\.\d)?) \d{3}/;
@@ -33,11 +38,23 @@ function watch(socket: Socket): void {
   };
 }
 
-/** `connector` with every socket it makes watched for response versions. */
-export function versionConnector(connector: buildConnector.connector): buildConnector.connector {
+/**
+ * `connector` with every socket it makes watched for response versions; with `protocols`, the
+ * protocol ALPN chose for each origin's newest connection is noted there (`'2'` for h2, else `'1.1'`).
+ */
+export function versionConnector(
+  connector: buildConnector.connector,
+  protocols?: Map<string, string>,
+): buildConnector.connector {
   return (options, callback) =>
     connector(options, (...args) => {
-      if (args[1]) watch(args[1]);
+      const socket = args[1];
+      if (socket) {
+        const h2 = (socket as Partial<TLSSocket>).alpnProtocol === 'h2';
+        const host = options.host ?? `${options.hostname}${options.port ? `:${options.port}` : ''}`;
+        protocols?.set(`${options.protocol}//${host}`, h2 ? '2' : '1.1');
+        if (!h2) watch(socket);
+      }
       callback(...args);
     });
 }

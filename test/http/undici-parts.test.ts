@@ -3,14 +3,16 @@
 // is used, and in the CLI bundle undici's modules from the bundle's own undici.cjs. Checked in fresh
 // Node processes, since the test runner itself may have loaded undici.
 import { execFile, execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNDICI_MODULES } from '../../src/http/undici-parts.js';
 import { CLI, ROOT, tempDir } from '../helpers/net.js';
+import { opensslCertificate } from '../helpers/openssl-cert.js';
 
 describe('undiciParts', () => {
   it('loads Agent and the request API without undici/index.js, ProxyAgent and the rest on first use', () => {
@@ -93,6 +95,33 @@ describe('the CLI bundle', () => {
     expect(stdout).toBe('hello\n');
     const loaded = JSON.parse(/^LOADED (.*)$/m.exec(stderr)![1]!) as string[];
     expect(loaded.some((f) => f.endsWith('/dist/cli-bundle/undici.cjs'))).toBe(true);
+    expect(loaded.filter((f) => f.includes('/node_modules/undici/'))).toEqual([]);
+  });
+
+  it("`netkit http get --http2` finds undici's HTTP/2 client in the bundle too", async () => {
+    const report =
+      "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'))";
+    const { dir, cleanup } = await tempDir();
+    const { certFile, keyFile } = await opensslCertificate(dir);
+    const h2 = http2.createSecureServer({ cert: await readFile(certFile), key: await readFile(keyFile) });
+    h2.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end('over h2\n');
+    });
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    const preload = path.join(dir, 'report.cjs');
+    await writeFile(preload, report);
+    const h2url = `https://127.0.0.1:${(h2.address() as AddressInfo).port}/`;
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--require', preload, CLI, 'http', 'get', '--http2', '-i', '--cacert', certFile, h2url],
+      { encoding: 'utf8' },
+    ).finally(async () => {
+      h2.close();
+      await cleanup();
+    });
+    expect(stdout).toMatch(/^HTTP\/2 200\ndate: .*\n\nover h2\n$/);
+    const loaded = JSON.parse(/^LOADED (.*)$/m.exec(stderr)![1]!) as string[];
     expect(loaded.filter((f) => f.includes('/node_modules/undici/'))).toEqual([]);
   });
 });
