@@ -162,6 +162,15 @@ export {
   reversePointer,
 } from './sockets/ipcalc.js';
 export { MulticastChat, MulticastSocket } from './sockets/multicast.js';
+export {
+  describeProxy,
+  type ProxySpec,
+  type ProxyType,
+  parseProxyUrl,
+  proxyHandshake,
+} from './sockets/proxy.js';
+export { HttpConnectReader, httpConnectRequest } from './sockets/proxy-http.js';
+export { Socks4Handshake, Socks5Handshake } from './sockets/proxy-socks.js';
 export { parsePortList, type ScanOptions, type ScanReport, scanPorts } from './sockets/scan.js';
 export {
   loadServices,

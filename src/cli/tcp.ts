@@ -21,6 +21,14 @@ import { formatTrace, nextConnId, traceEvent } from '../core/trace.js';
 import { parseAccessRule } from '../sockets/access.js';
 import { InputBroadcast } from '../sockets/broadcast.js';
 import { CrlfTransform } from '../sockets/crlf.js';
+import {
+  describeProxy,
+  PROXY_TYPES,
+  type ProxySpec,
+  type ProxyType,
+  parseProxyAuth,
+  parseProxyUrl,
+} from '../sockets/proxy.js';
 import { parsePortList, type ScanResult, scanPorts } from '../sockets/scan.js';
 import {
   relay,
@@ -115,6 +123,28 @@ interface ConnectOptions {
   sourcePort?: number;
   sendOnly?: boolean;
   recvOnly?: boolean;
+  proxy?: string;
+  proxyType?: ProxyType;
+  proxyAuth?: string;
+}
+
+/** `--proxy URL` with `--proxy-type` (for a bare host:port) and `--proxy-auth` (wins over the URL's). */
+function proxyFromOptions(opts: ConnectOptions): ProxySpec | undefined {
+  if (opts.proxy === undefined) {
+    if (opts.proxyType !== undefined) throw usageError('--proxy-type needs --proxy');
+    if (opts.proxyAuth !== undefined) throw usageError('--proxy-auth needs --proxy');
+    return undefined;
+  }
+  let spec: ProxySpec;
+  try {
+    spec = parseProxyUrl(opts.proxy, opts.proxyType ?? 'http');
+    if (opts.proxyAuth !== undefined) spec.auth = parseProxyAuth(opts.proxyAuth);
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err));
+  }
+  if (opts.proxyType !== undefined && spec.type !== opts.proxyType && /^[a-z0-9+.-]+:\/\//i.test(opts.proxy))
+    throw usageError(`--proxy-type ${opts.proxyType} contradicts the ${spec.type}:// proxy URL`);
+  return spec;
 }
 
 interface ListenOptions {
@@ -195,11 +225,31 @@ Examples:
       'with --tls: ALPN protocols to offer, comma-separated (e.g. h2,http/1.1)',
       parseAlpn,
     )
+    .option(
+      '--proxy <url>',
+      'reach HOST PORT through a proxy: http://[user:pass@]host[:3128], socks5://, socks5h://, socks4://, socks4a:// (default port 1080)',
+    )
+    .addOption(
+      new Option(
+        '--proxy-type <type>',
+        'with --proxy: the type of a bare host:port proxy (default http)',
+      ).choices(PROXY_TYPES),
+    )
+    .option(
+      '--proxy-auth <user:pass>',
+      'with --proxy: credentials (HTTP Basic, SOCKS5 RFC 1929, SOCKS4 user id)',
+    )
     .option('-v, --verbose', 'report the connection (and the TLS session) on stderr')
     .option('--trace', 'print every chunk in and out on stderr')
     .addHelpText(
       'after',
       `
+--proxy tunnels the connection: HTTP CONNECT (a 2xx opens the tunnel), SOCKS5 (socks5:// resolves
+HOST here, socks5h:// lets the proxy resolve it), SOCKS4/4a. --timeout covers the proxy connect
+and handshake; --tls runs inside the tunnel and verifies HOST, not the proxy. No environment
+variable (http_proxy, all_proxy) is read, as in ncat: only --proxy sets a proxy. Traces and
+errors never show the proxy password.
+
 On end of stdin the write side is shut down (half-close; over TLS a close_notify, then FIN) and the
 output keeps flowing until the peer closes: a server that answers only after end-of-file still
 gets to answer. --send-only closes at end of stdin instead; --recv-only leaves stdin alone.
@@ -217,7 +267,10 @@ Examples:
   $ netkit tcp connect --source 127.0.0.2 --source-port 40000 127.0.0.1 7007
   $ netkit tcp connect --recv-only 127.0.0.1 7019 | head -c 300
   $ echo hello | netkit tcp connect 127.0.0.1 7007 --trace
-  $ netkit tcp connect 10.0.0.9 22 --timeout 2s`,
+  $ netkit tcp connect 10.0.0.9 22 --timeout 2s
+  $ netkit tcp connect --proxy http://alice:secret@127.0.0.1:3128 example.org 80
+  $ netkit tcp connect --proxy socks5h://127.0.0.1:1080 --tls -v example.org 443 < /dev/null
+  $ netkit tcp connect --proxy 127.0.0.1:1080 --proxy-type socks5 --proxy-auth bob:pw 10.0.0.5 22`,
     )
     .action(
       action(async (host: string, port: number, opts: ConnectOptions) => {
@@ -240,8 +293,11 @@ Examples:
           if (!ca.includes('-----BEGIN CERTIFICATE-----'))
             throw new NetkitError('NETKIT_INVALID_INPUT', `--ca ${opts.ca}: no PEM certificate in it`);
         }
+        const proxy = proxyFromOptions(opts);
         const tracer = new EventEmitter();
         if (opts.trace) traceTo(tracer, 'client');
+        const conn = nextConnId();
+        if (proxy) traceEvent(tracer, 'tcp', conn, 'info', `via proxy ${describeProxy(proxy)}`);
         const socket = await tcpConnect({
           host,
           port,
@@ -252,14 +308,21 @@ Examples:
           tls: opts.tls
             ? { insecure: opts.insecure, ca, servername: opts.servername, alpn: opts.alpn }
             : undefined,
+          proxy,
+          tracer,
+          conn,
         });
-        const peer = formatHostPort(socket.remoteAddress ?? host, socket.remotePort ?? port);
+        const peer = proxy
+          ? formatHostPort(host, port)
+          : formatHostPort(socket.remoteAddress ?? host, socket.remotePort ?? port);
         if (opts.verbose) {
           const from = formatHostPort(socket.localAddress ?? '?', socket.localPort ?? 0);
-          process.stderr.write(`connected to ${peer} from ${from}\n`);
+          const via = proxy
+            ? ` via proxy ${describeProxy(proxy)} (${formatHostPort(socket.remoteAddress ?? proxy.host, socket.remotePort ?? proxy.port)})`
+            : '';
+          process.stderr.write(`connected to ${peer}${via} from ${from}\n`);
           if (opts.tls) reportTls(socket as TLSSocket, opts.servername ?? host);
         }
-        const conn = nextConnId();
         traceEvent(tracer, 'tcp', conn, 'connect', opts.tls ? 'tls' : '', peer);
         await relay(socket, opts.recvOnly ? null : process.stdin, process.stdout, {
           idleTimeoutMs: opts.idleTimeout,

@@ -22,6 +22,7 @@ import { AccessList } from './access.js';
 import { describeBytes } from './bytes.js';
 import { CrlfEncoder } from './crlf.js';
 import { checkLiteralFamily } from './family.js';
+import { type ProxySpec, parseProxyUrl, proxyHandshake, proxyName } from './proxy.js';
 import {
   acceptTls,
   startTlsClient,
@@ -45,6 +46,17 @@ export interface TcpConnectOptions {
   localPort?: number;
   /** speak TLS over the connection (`true` = verify against the system roots) */
   tls?: boolean | TcpTlsClientOptions;
+  /**
+   * reach `host:port` through a proxy (ncat `--proxy`): a URL such as `http://user:pw@host:3128`,
+   * `socks5h://host:1080`, or a parsed {@link ProxySpec}. The timeout covers the proxy connect and
+   * its handshake; `family`, `localAddress` and `localPort` apply to the connection to the proxy;
+   * TLS runs inside the tunnel and is verified against `host`, not the proxy.
+   */
+  proxy?: string | ProxySpec;
+  /** trace events for the proxy handshake (`'trace'`, password hidden) */
+  tracer?: EventEmitter;
+  /** the connection id for those trace events */
+  conn?: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT = 10_000;
@@ -82,12 +94,17 @@ export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket
 export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket> {
   const { host, port } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT;
+  const proxy = typeof options.proxy === 'string' ? parseProxyUrl(options.proxy) : options.proxy;
   const where = formatHostPort(host, port);
   checkLiteralFamily(host, options.family);
-  const family = sourceFamily(options);
+  // with a proxy, the local socket goes to the proxy: the source must match its family
+  const hop = proxy ? { host: proxy.host, port: proxy.port } : { host, port };
+  if (proxy) checkLiteralFamily(proxy.host, options.family);
+  const family = sourceFamily({ ...options, host: hop.host });
   let timer: NodeJS.Timeout | undefined;
   let current: net.Socket | undefined;
-  let handshaking = false;
+  let stage: 'connect' | 'proxy' | 'tls' = 'connect';
+  const via = proxy ? ` via ${proxyName(proxy)}` : '';
   const timeout =
     timeoutMs > 0
       ? new Promise<never>((_resolve, reject) => {
@@ -96,7 +113,11 @@ export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket
             reject(
               new NetkitError(
                 'NETKIT_TIMEOUT',
-                `${handshaking ? 'TLS handshake with' : 'connect to'} ${where} timed out after ${timeoutMs} ms`,
+                stage === 'tls'
+                  ? `TLS handshake with ${where}${via} timed out after ${timeoutMs} ms`
+                  : stage === 'proxy'
+                    ? `proxy handshake for ${where}${via} timed out after ${timeoutMs} ms`
+                    : `connect to ${proxy ? proxyName(proxy) : where} timed out after ${timeoutMs} ms`,
               ),
             );
           }, timeoutMs);
@@ -104,7 +125,7 @@ export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket
       : undefined;
   const work = (async () => {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const connectOpts: net.NetConnectOpts = { host, port, allowHalfOpen: true };
+      const connectOpts: net.NetConnectOpts = { host: hop.host, port: hop.port, allowHalfOpen: true };
       if (family) connectOpts.family = family;
       if (options.localAddress !== undefined) connectOpts.localAddress = options.localAddress;
       if (options.localPort) connectOpts.localPort = options.localPort;
@@ -112,7 +133,9 @@ export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket
       current = s;
       const onError = (err: NodeJS.ErrnoException) => {
         s.destroy();
-        reject(connectError(err, host, port, options));
+        const error = connectError(err, hop.host, hop.port, options);
+        if (proxy) error.message = `cannot reach ${proxyName(proxy)}: ${error.message}`;
+        reject(error);
       };
       s.once('error', onError);
       s.once('connect', () => {
@@ -120,8 +143,30 @@ export async function tcpConnect(options: TcpConnectOptions): Promise<net.Socket
         resolve(s);
       });
     });
+    if (proxy) {
+      stage = 'proxy';
+      try {
+        const tunnel = await proxyHandshake(socket, proxy, host, port, {
+          family: options.family,
+          tracer: options.tracer,
+          conn: options.conn,
+        });
+        if (tunnel.rest.length > 0) {
+          // a TLS server never speaks first: bytes before our ClientHello are not TLS
+          if (options.tls)
+            throw new NetkitError(
+              'NETKIT_PROTOCOL',
+              `${proxyName(proxy)} sent ${tunnel.rest.length} bytes before the TLS handshake`,
+            );
+          socket.unshift(tunnel.rest);
+        }
+      } catch (err) {
+        socket.destroy();
+        throw err;
+      }
+    }
     if (!options.tls) return socket;
-    handshaking = true;
+    stage = 'tls';
     return startTlsClient(socket, host, port, options.tls === true ? {} : options.tls);
   })();
   try {
