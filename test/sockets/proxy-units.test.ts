@@ -203,7 +203,7 @@ describe('SOCKS4 / 4a', () => {
 
 describe('proxy URLs', () => {
   it.each([
-    ['http://127.0.0.1:8080', { type: 'http', host: '127.0.0.1', port: 8080 }],
+    ['http://127.0.0.1:8118', { type: 'http', host: '127.0.0.1', port: 8118 }], // a URL, nothing listens
     ['http://proxy.example', { type: 'http', host: 'proxy.example', port: 3128 }],
     ['socks5h://[::1]', { type: 'socks5h', host: '::1', port: 1080 }],
     [
