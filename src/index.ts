@@ -60,7 +60,13 @@ export {
   download,
 } from './http/download/index.js';
 export { missingSpans, pickSteal, planSegments, type Span } from './http/download/planner.js';
-export { createFileServer, type FileServerHandle, type FileServerOptions } from './http/file-server.js';
+export {
+  createFileServer,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  type FileServerAddress,
+  type FileServerHandle,
+  type FileServerOptions,
+} from './http/file-server.js';
 export {
   normaliseProxyUrl,
   type ProxyOptions,

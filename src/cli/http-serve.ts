@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
-import { DEFAULT_HTTP_IDLE_TIMEOUT_MS } from '../http/file-server-limits.js';
+import { resolveDataDir } from '../core/datadir.js';
+import { usageError } from '../core/errors.js';
+import { loadTls } from '../core/tls.js';
+import {
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+} from '../http/file-server-limits.js';
 import {
   action,
   announceListening,
+  checkReadable,
   collect,
   durationOption,
   onShutdown,
@@ -24,16 +31,34 @@ interface ServeOptions {
   maxPerIp?: number;
   idleTimeout: number;
   allowedHost: string[];
+  tls?: boolean;
+  tlsPort?: number;
+  cert?: string;
+  key?: string;
+  data?: string;
+  handshakeTimeout: number;
 }
 
 /** `netkit http serve DIR`: the static file server (Range, If-Range, ETag, listings, throttling). */
 export function register(group: Command): void {
   group
     .command('serve')
-    .description('serve a directory over HTTP with Range, If-Range, ETag/304 and listings')
+    .description('serve a directory over HTTP and HTTPS with Range, If-Range, ETag/304 and listings')
     .argument('<dir>', 'directory to serve (nothing outside it is reachable)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', parsePort, 8080)
+    .option('--tls-port <port>', 'also serve HTTPS on this port (0 = any free port)', parsePort)
+    .option('--tls', 'the main --port serves HTTPS only')
+    .option('--cert <file>', 'TLS certificate (PEM; default: a self-signed dev certificate in DATA/tls)')
+    .option('--key <file>', 'TLS private key (PEM), with --cert')
+    .option('--data <dir>', 'data directory holding the dev certificate in DIR/tls (default ./netkit-data)')
+    .addOption(
+      durationOption(
+        '--handshake-timeout <duration>',
+        'drop an HTTPS client that has not finished its TLS handshake by then (0 = --idle-timeout)',
+        DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+      ),
+    )
     .option(
       '--rate-limit <bytes>',
       'bytes per second per connection, e.g. 500k, 20M (0 = unlimited)',
@@ -41,8 +66,16 @@ export function register(group: Command): void {
     )
     .option('--no-range', 'behave like a server without Range support')
     .option('--no-listings', 'answer 403 for directories without index.html')
-    .option('--max-clients <n>', 'simultaneous connections (default 1000)', parsePositive)
-    .option('--max-per-ip <n>', 'simultaneous connections per client address (default 100)', parsePositive)
+    .option(
+      '--max-clients <n>',
+      'simultaneous connections, both ports together (default 1000)',
+      parsePositive,
+    )
+    .option(
+      '--max-per-ip <n>',
+      'simultaneous connections per client address, both ports together (default 100)',
+      parsePositive,
+    )
     .addOption(
       durationOption(
         '--idle-timeout <duration>',
@@ -56,7 +89,7 @@ export function register(group: Command): void {
       collect,
       [],
     )
-    .option('--json', 'print the listening socket as JSON')
+    .option('--json', 'print the listening sockets as JSON lines')
     .option('--trace', 'print every request and response line to stderr')
     .addHelpText(
       'after',
@@ -67,16 +100,45 @@ Examples:
   $ netkit http serve ./iso --rate-limit 2M          throttle each connection to 2 MiB/s
   $ netkit http serve ./files --no-range --trace     a server without Range support, traced
   $ netkit http serve ./site --allowed-host app.test also answer http://app.test:8080/ (in /etc/hosts)
-  $ curl -r 100-199 http://127.0.0.1:8080/big.bin    fetch bytes 100..199 (206)`,
+  $ curl -r 100-199 http://127.0.0.1:8080/big.bin    fetch bytes 100..199 (206)
+  $ netkit http serve ./files --tls-port 8443        HTTP on 8080 and HTTPS on 8443
+  http listening on 127.0.0.1:8080
+  http listening on 127.0.0.1:8443 (tls)
+  $ curl --cacert netkit-data/tls/dev-cert.pem https://localhost:8443/big.bin -o big.bin
+  $ netkit http serve ./files --tls --port 8443      HTTPS only
+  $ netkit http serve ./site --host 0.0.0.0 --tls --port 443 --cert cert.pem --key key.pem
+
+Without --cert/--key, HTTPS uses a self-signed certificate for localhost, 127.0.0.1
+and ::1, made on first use in DATA/tls/dev-cert.pem: give that file to clients
+(curl --cacert, wget --ca-certificate, aria2c --ca-certificate, netkit http get
+--cacert; NODE_EXTRA_CA_CERTS for netkit download), or use curl -k. HTTPS speaks
+HTTP/1.1 (ALPN http/1.1); a plain http:// request sent to the HTTPS port is
+answered 400. Connection limits count both ports together.`,
     )
     .action(
       action(async (dir: string, opts: ServeOptions) => {
         // loaded here, not at start-up: `netkit http get` shares this command group
         const { createFileServer } = await import('../http/file-server.js');
+        if (opts.tls && opts.tlsPort !== undefined)
+          throw usageError(
+            '--tls makes --port serve HTTPS; --tls-port adds an HTTPS port beside the plain one: pick one',
+          );
+        if (Boolean(opts.cert) !== Boolean(opts.key)) throw usageError('--cert and --key go together');
+        const secure = opts.tls === true || opts.tlsPort !== undefined;
+        if (opts.cert && !secure) throw usageError('--cert and --key need --tls or --tls-port');
+        await checkReadable('--cert', opts.cert);
+        await checkReadable('--key', opts.key);
+        const tls = secure
+          ? await loadTls(resolveDataDir(opts.data), { cert: opts.cert, key: opts.key })
+          : undefined;
         const server = await createFileServer({
           root: dir,
           host: opts.host,
           port: opts.port,
+          tlsPort: opts.tlsPort,
+          tlsOnly: opts.tls === true,
+          tls,
+          tlsHandshakeTimeoutMs: opts.handshakeTimeout,
           rateLimit: opts.rateLimit,
           noRange: !opts.range,
           listings: opts.listings,
@@ -86,7 +148,7 @@ Examples:
           allowedHosts: opts.allowedHost,
         });
         if (opts.trace) printTrace(server, 'server');
-        announceListening('http', server, { json: opts.json });
+        for (const a of server.addresses) announceListening('http', a, { json: opts.json, tls: a.tls });
         onShutdown(() => server.close());
       }),
     );

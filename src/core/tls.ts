@@ -7,7 +7,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { ensureDir } from './datadir.js';
-import { nodeTls } from './lazy.js';
+import { NetkitError } from './errors.js';
+import { nodeCrypto, nodeTls } from './lazy.js';
 
 export interface TlsFiles {
   cert?: string;
@@ -40,7 +41,10 @@ export function loadTls(dataDir: string, files: TlsFiles = {}): Promise<TlsMater
 async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
   if (files.cert || files.key) {
     if (!files.cert || !files.key) throw new Error('--cert and --key must be given together');
-    return material(await readFile(files.cert, 'utf8'), await readFile(files.key, 'utf8'));
+    const cert = await readFile(files.cert, 'utf8');
+    const key = await readFile(files.key, 'utf8');
+    checkPair(cert, key, files.cert, files.key);
+    return material(cert, key);
   }
   const certPath = path.join(dataDir, 'tls', 'dev-cert.pem');
   const keyPath = path.join(dataDir, 'tls', 'dev-key.pem');
@@ -82,6 +86,33 @@ export async function generateDevCertificate(): Promise<{ cert: string; key: str
     ],
   } as never);
   return { cert: pems.cert, key: pems.private };
+}
+
+/**
+ * A certificate and key that do not parse, or do not belong together, are a one-line error naming
+ * the files. OpenSSL's own words ("DECODER routines::unsupported") name neither, and a key of
+ * another type than the certificate's (an RSA key for an EC certificate) is not noticed at all
+ * until every handshake fails.
+ */
+function checkPair(cert: string, key: string, certFile: string, keyFile: string): void {
+  const { X509Certificate, createPrivateKey } = nodeCrypto();
+  let x509: import('node:crypto').X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new NetkitError('NETKIT_INVALID_INPUT', `--cert ${certFile}: not a PEM certificate`);
+  }
+  let privateKey: import('node:crypto').KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new NetkitError('NETKIT_INVALID_INPUT', `--key ${keyFile}: not a PEM private key`);
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new NetkitError(
+      'NETKIT_INVALID_INPUT',
+      `--key ${keyFile} is not the private key of the certificate in --cert ${certFile}`,
+    );
 }
 
 function material(cert: string, key: string): TlsMaterial {

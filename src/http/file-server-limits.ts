@@ -6,3 +6,6 @@
 
 /** A connection on which nothing moves for this long is closed (like nginx's `send_timeout`). */
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;
+
+/** A TLS client must finish its handshake within this time. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -13,6 +13,11 @@
  * lead out; listings escape every name, carry a script-free CSP and do not describe what a link
  * outside the root points to. Connection limits, graceful close and per-connection trace ids come
  * from the shared TCP listener; node:http only parses.
+ *
+ * HTTPS: `tlsPort` adds a TLS listener beside the plain one, `tlsOnly` makes the main port speak
+ * TLS instead (file-server-tls.ts does the handshake; ALPN `http/1.1`). Both listeners feed the same
+ * node:http server, so a request is answered the same way on either, and one shared count applies
+ * every connection limit to their sum.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -22,13 +27,17 @@ import http, { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
+import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
-import { formatHostPort, listenTcp } from '../core/server.js';
+import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
+import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
-import { DEFAULT_HTTP_IDLE_TIMEOUT_MS } from './file-server-limits.js';
+import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './file-server-limits.js';
+import { acceptTls } from './file-server-tls.js';
 import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJson } from './listing.js';
 import { contentType } from './mime.js';
 import { clientErrorStatus, type ParseError } from './parse-error-status.js';
@@ -55,8 +64,26 @@ export interface FileServerOptions {
   maxRanges?: number;
   /** entries shown in one listing, the first ones by name (default 10000); the listing says it was cut */
   maxListingEntries?: number;
+  /** simultaneous connections, both ports together (default 1000) */
   maxConnections?: number;
+  /** simultaneous connections per client address, both ports together (default 100) */
   maxConnectionsPerIp?: number;
+  /** also serve HTTPS on this port (0 = any free port) */
+  tlsPort?: number;
+  /** the main `port` serves HTTPS only (then `tlsPort` must not be given) */
+  tlsOnly?: boolean;
+  /**
+   * certificate and key for HTTPS (`loadTls(dataDir, {cert, key})`); default: the self-signed
+   * development certificate in `DATA/tls/`, created on first use
+   */
+  tls?: TlsMaterial;
+  /** where the default development certificate is kept (default `$NETKIT_DATA` or `./netkit-data`) */
+  dataDir?: string;
+  /**
+   * an HTTPS client must finish its TLS handshake within this time of connecting (default 10000 ms;
+   * 0 = the idle timeout applies instead)
+   */
+  tlsHandshakeTimeoutMs?: number;
   /** idle time of a keep-alive connection between requests (default 5000 ms) */
   keepAliveTimeoutMs?: number;
   /**
@@ -73,15 +100,31 @@ export interface FileServerOptions {
   allowedHosts?: string[];
 }
 
-export { DEFAULT_HTTP_IDLE_TIMEOUT_MS };
+export { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS };
+
+/** One listening socket of the file server. */
+export interface FileServerAddress {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** `http://host:port/` or `https://host:port/` */
+  url: string;
+}
 
 export interface FileServerHandle extends EventEmitter {
   readonly host: string;
+  /** the main port (plain HTTP, or HTTPS with `tlsOnly`) */
   readonly port: number;
+  /** the port that serves HTTPS: the extra listener, or the main one with `tlsOnly`; else undefined */
+  readonly tlsPort: number | undefined;
+  /** every listening socket, the main one first */
+  readonly addresses: readonly FileServerAddress[];
   /** the real path being served */
   readonly root: string;
-  /** `http://host:port/` */
+  /** the main port's `http://host:port/` (`https://` with `tlsOnly`) */
   readonly url: string;
+  /** live connections on both listeners (TLS ones from their TCP connect on) */
+  readonly connections: number;
   close(deadlineMs?: number): Promise<void>;
 }
 
@@ -90,6 +133,10 @@ interface ConnState {
   active: number;
   closing: boolean;
   bucket?: TokenBucket;
+  /** an HTTPS connection's TLS socket, once the handshake is done */
+  tls?: tls.TLSSocket;
+  /** an HTTPS connection still in its handshake */
+  handshaking?: boolean;
 }
 
 const SERVICE = 'http';
@@ -120,7 +167,16 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     anyHost: !isLoopback(options.host ?? '127.0.0.1'),
     allowedHosts: options.allowedHosts ?? [],
   };
+  if (options.tlsOnly && options.tlsPort !== undefined)
+    throw new NetkitError('NETKIT_USAGE', 'http: tlsOnly makes the main port HTTPS; do not give tlsPort too');
+  const wantsTls = options.tlsOnly === true || options.tlsPort !== undefined;
+  const tlsMaterial = wantsTls
+    ? (options.tls ?? (await loadTls(resolveDataDir(options.dataDir))))
+    : undefined;
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
+  const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS;
   const emitter = new EventEmitter();
+  /** by raw socket, and by TLS socket for HTTPS connections */
   const conns = new WeakMap<net.Socket, ConnState>();
 
   const server = http.createServer((req, res) => {
@@ -129,11 +185,18 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   });
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
   // with no 'timeout' listener, Node destroys a socket idle for this long
-  server.timeout = options.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS;
+  server.timeout = idleTimeoutMs;
   server.on('clientError', (err: ParseError, socket: net.Socket) => {
     const conn = conns.get(socket);
-    traceEvent(emitter, SERVICE, conn?.id ?? 0, 'error', `bad request: ${err.code ?? err.message}`);
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // a broken TLS record is no request: the session cannot carry an answer any more
+    const tlsError = (err as { library?: string }).library !== undefined || err.code?.startsWith('ERR_SSL_');
+    // the parser's complaints (HPE_*, a request timeout) are about the request; a socket error
+    // (ECONNRESET, or ECANCELED when close() cuts a TLS connection) is about the connection
+    const parse =
+      err.code === undefined || err.code.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const what = tlsError ? 'TLS error' : parse ? 'bad request' : 'connection error';
+    traceEvent(emitter, SERVICE, conn?.id ?? 0, 'error', `${what}: ${err.code ?? err.message}`);
+    if (!parse || tlsError || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -165,36 +228,93 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     traceEvent(emitter, SERVICE, id, 'out', 'HTTP/1.1 405 Method Not Allowed');
   });
 
-  const tcp = await listenTcp({
-    service: SERVICE,
-    host: options.host,
-    port: options.port ?? 0,
-    maxConnections: options.maxConnections,
-    maxConnectionsPerIp: options.maxConnectionsPerIp,
-    onConnection(socket) {
-      const conn: ConnState = { id: nextConnId(), active: 0, closing: false };
-      conns.set(socket, conn);
-      const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
-      traceEvent(emitter, SERVICE, conn.id, 'connect', '', peer);
-      socket.once('close', () => traceEvent(emitter, SERVICE, conn.id, 'disconnect', ''));
-      server.emit('connection', socket);
-    },
-    onReject: () => 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
-    onShutdown(socket) {
-      const conn = conns.get(socket);
-      if (conn) conn.closing = true;
-      if (!conn || conn.active === 0) socket.end();
-    },
-  });
+  /** An HTTPS connection: node:http gets it once the TLS handshake is done. */
+  const acceptHttps = (socket: net.Socket, conn: ConnState): void => {
+    conn.handshaking = true;
+    acceptTls(socket, {
+      context: tlsMaterial!.context,
+      alpn: ['http/1.1'],
+      // with no handshake limit, the idle limit still keeps a silent client from holding its slot
+      handshakeTimeoutMs: handshakeTimeoutMs > 0 ? handshakeTimeoutMs : idleTimeoutMs,
+      trace: (kind, text) => traceEvent(emitter, SERVICE, conn.id, kind, text),
+    }).then((secure) => {
+      conn.handshaking = false;
+      if (!secure) return;
+      conn.tls = secure;
+      conns.set(secure, conn);
+      server.emit('connection', secure);
+    });
+  };
 
-  const handle = Object.assign(emitter, {
-    host: tcp.host,
-    port: tcp.port,
-    root,
-    url: `http://${formatHostPort(tcp.host, tcp.port)}/`,
-    close: (deadlineMs?: number) => tcp.close(deadlineMs),
+  /** One count for both listeners: a second port does not double the limits. */
+  const limits = new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
+  const listen = (port: number, secure: boolean): Promise<TcpServerHandle> =>
+    listenTcp({
+      service: SERVICE,
+      host: options.host,
+      port,
+      limits,
+      onConnection(socket) {
+        const conn: ConnState = { id: nextConnId(), active: 0, closing: false };
+        conns.set(socket, conn);
+        const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+        traceEvent(emitter, SERVICE, conn.id, 'connect', secure ? 'tls' : '', peer);
+        socket.once('close', () => traceEvent(emitter, SERVICE, conn.id, 'disconnect', ''));
+        if (secure) acceptHttps(socket, conn);
+        else server.emit('connection', socket);
+      },
+      // no TLS session yet to carry the 503 in: the TLS port just closes
+      onReject: () =>
+        secure
+          ? undefined
+          : 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      onShutdown(socket) {
+        const conn = conns.get(socket);
+        if (conn?.handshaking) {
+          socket.destroy();
+          return;
+        }
+        if (conn) conn.closing = true;
+        if (!conn || conn.active === 0) (conn?.tls ?? socket).end();
+      },
+    });
+
+  let main: TcpServerHandle | undefined;
+  let extra: TcpServerHandle | undefined;
+  try {
+    main = await listen(options.port ?? 0, options.tlsOnly === true);
+    if (options.tlsPort !== undefined) extra = await listen(options.tlsPort, true);
+  } catch (err) {
+    await main?.close(0);
+    throw err;
+  }
+  const address = (l: TcpServerHandle, secure: boolean): FileServerAddress => ({
+    host: l.host,
+    port: l.port,
+    tls: secure,
+    url: `${secure ? 'https' : 'http'}://${formatHostPort(l.host, l.port)}/`,
   });
-  return handle as FileServerHandle;
+  const addresses: readonly FileServerAddress[] = Object.freeze([
+    address(main, options.tlsOnly === true),
+    ...(extra ? [address(extra, true)] : []),
+  ]);
+  const listeners = [main, ...(extra ? [extra] : [])];
+  const handle = Object.assign(emitter, {
+    host: main.host,
+    port: main.port,
+    tlsPort: addresses.find((a) => a.tls)?.port,
+    addresses,
+    root,
+    url: addresses[0]!.url,
+    close: async (deadlineMs?: number) => {
+      await Promise.all(listeners.map((l) => l.close(deadlineMs)));
+    },
+  });
+  Object.defineProperty(handle, 'connections', {
+    get: () => listeners.reduce((n, l) => n + l.connections, 0),
+    enumerable: true,
+  });
+  return handle as unknown as FileServerHandle;
 }
 
 type Conf = {
@@ -512,6 +632,15 @@ function drained(res: http.ServerResponse): Promise<void> {
   });
 }
 
+/**
+ * The file is read in pieces of this size. Larger pieces would be faster in a plain `node` process
+ * (128 KiB: HTTPS ~0.8x nginx instead of ~0.6x, `npm run bench -- http-serve`), but the `netkit`
+ * launcher sets MALLOC_TRIM_THRESHOLD_, which also pins glibc's mmap threshold at 128 KiB: every
+ * buffer of that size is then mapped and unmapped afresh, and 128 KiB pieces come out slower than
+ * 64 KiB ones. A client that stops reading holds about two pieces until the idle timeout.
+ */
+const READ_CHUNK_BYTES = 64 * 1024;
+
 /** Stream one inclusive byte range of the open file into the response, paced if rate-limited. */
 async function sendRange(
   conf: Conf,
@@ -524,7 +653,7 @@ async function sendRange(
     start: r.start,
     end: r.end,
     autoClose: false,
-    highWaterMark: 64 * 1024,
+    highWaterMark: READ_CHUNK_BYTES,
   });
   if (conf.rateLimit) {
     conn.bucket ??= new TokenBucket(conf.rateLimit);
