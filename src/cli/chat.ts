@@ -7,15 +7,14 @@ import readline from 'node:readline';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
-import { loadTls } from '../core/tls.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { ChatClient } from '../sockets/chat-client.js';
 import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { createPrompt } from './chat-prompt.js';
+import { serveTlsMaterial } from './serve-tls.js';
 import {
   action,
   announceListening,
-  checkReadable,
   collect,
   dim,
   durationOption,
@@ -164,18 +163,10 @@ Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
     )
     .action(
       action(async (opts: ServeOptions) => {
-        if (opts.tls && opts.tlsPort !== undefined)
-          throw usageError(
-            '--tls makes --port speak TLS; --tls-port adds a TLS port beside a plain one: pick one',
-          );
-        if (Boolean(opts.cert) !== Boolean(opts.key)) throw usageError('--cert and --key go together');
-        const secure = opts.tls === true || opts.tlsPort !== undefined;
-        if (opts.cert && !secure) throw usageError('--cert and --key need --tls or --tls-port');
-        await checkReadable('--cert', opts.cert);
-        await checkReadable('--key', opts.key);
-        const tls = secure
-          ? await loadTls(resolveDataDir(opts.data), { cert: opts.cert, key: opts.key })
-          : undefined;
+        const tls = await serveTlsMaterial(opts, {
+          main: 'speak TLS',
+          extra: 'a TLS port beside a plain one',
+        });
         const server = await createChatServer({
           host: opts.host,
           port: opts.port,

@@ -1,15 +1,12 @@
 import type { Command } from 'commander';
-import { resolveDataDir } from '../core/datadir.js';
-import { usageError } from '../core/errors.js';
-import { loadTls } from '../core/tls.js';
 import {
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../http/file-server-limits.js';
+import { serveTlsMaterial } from './serve-tls.js';
 import {
   action,
   announceListening,
-  checkReadable,
   collect,
   durationOption,
   onShutdown,
@@ -119,18 +116,10 @@ answered 400. Connection limits count both ports together.`,
       action(async (dir: string, opts: ServeOptions) => {
         // loaded here, not at start-up: `netkit http get` shares this command group
         const { createFileServer } = await import('../http/file-server.js');
-        if (opts.tls && opts.tlsPort !== undefined)
-          throw usageError(
-            '--tls makes --port serve HTTPS; --tls-port adds an HTTPS port beside the plain one: pick one',
-          );
-        if (Boolean(opts.cert) !== Boolean(opts.key)) throw usageError('--cert and --key go together');
-        const secure = opts.tls === true || opts.tlsPort !== undefined;
-        if (opts.cert && !secure) throw usageError('--cert and --key need --tls or --tls-port');
-        await checkReadable('--cert', opts.cert);
-        await checkReadable('--key', opts.key);
-        const tls = secure
-          ? await loadTls(resolveDataDir(opts.data), { cert: opts.cert, key: opts.key })
-          : undefined;
+        const tls = await serveTlsMaterial(opts, {
+          main: 'serve HTTPS',
+          extra: 'an HTTPS port beside the plain one',
+        });
         const server = await createFileServer({
           root: dir,
           host: opts.host,

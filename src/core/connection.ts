@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { NetkitError } from './errors.js';
 import { nodeTls } from './lazy.js';
 import { type BareCrHook, LineSplitter } from './lines.js';
 import { nextConnId, traceEvent } from './trace.js';
@@ -154,8 +155,11 @@ export class LineConnection extends EventEmitter {
     this.socket.destroy();
   }
 
-  /** Upgrade to TLS in place. Any bytes already received after the command are thrown away. */
-  upgradeTls(context: tls.SecureContext): Promise<void> {
+  /**
+   * Upgrade to TLS in place. Any bytes already received after the command are thrown away. With
+   * `handshakeTimeoutMs` > 0, a client that has not finished its handshake by then fails it.
+   */
+  upgradeTls(context: tls.SecureContext, options: { handshakeTimeoutMs?: number } = {}): Promise<void> {
     // The peer's FIN may already be here (queued as the null marker, or the raw stream ended) when
     // the command pipelined STLS/STARTTLS/AUTH TLS and hung up: no handshake can follow, and the
     // TLS socket would never hear of that end, so the connection would wait for the idle timeout.
@@ -175,9 +179,16 @@ export class LineConnection extends EventEmitter {
       // only reports 'end' (our raw socket allows half-open), so without this the socket would sit
       // in CLOSE-WAIT until the idle timeout and 'close' would never be emitted.
       const gone = () => fail(new Error('connection closed by the peer'));
+      const ms = options.handshakeTimeoutMs ?? 0;
+      const timer =
+        ms > 0
+          ? setTimeout(() => fail(new NetkitError('NETKIT_TIMEOUT', `no TLS handshake within ${ms} ms`)), ms)
+          : undefined;
+      timer?.unref();
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         secure.off('end', gone);
         secure.off('close', gone);
         raw.off('close', gone);
@@ -198,6 +209,7 @@ export class LineConnection extends EventEmitter {
       secure.once('secure', () => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         secure.off('end', gone);
         secure.off('close', gone);
         raw.off('close', gone);

@@ -268,21 +268,7 @@ export class FtpSession {
   async secureControl(): Promise<void> {
     const context = this.ctx.tls;
     if (!context) throw new NetkitError('NETKIT_PROTOCOL', 'TLS is not configured');
-    const upgraded = this.conn.upgradeTls(context);
-    const ms = this.ctx.limits.tlsHandshakeTimeoutMs;
-    if (!(ms > 0)) return upgraded;
-    // upgradeTls() swapped in the TLS socket: destroying it with an error fails the handshake
-    const tlsSocket = this.conn.socket;
-    const timer = setTimeout(
-      () => tlsSocket.destroy(new NetkitError('NETKIT_TIMEOUT', `no TLS handshake within ${ms} ms`)),
-      ms,
-    );
-    timer.unref();
-    try {
-      await upgraded;
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.conn.upgradeTls(context, { handshakeTimeoutMs: this.ctx.limits.tlsHandshakeTimeoutMs });
   }
 
   /** greeted (for implicit TLS: once the handshake is done); before that it is no session yet */

@@ -497,19 +497,9 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
   const acceptTls = (socket: net.Socket, where: ListenAddress): void => {
     const conn = lineConnection(socket);
     handshaking.set(socket, conn);
-    const upgraded = conn.upgradeTls(tlsMaterial!.context);
-    // upgradeTls() swapped in the TLS socket: destroying it with an error fails the handshake
-    const ms = o.tlsHandshakeTimeoutMs;
-    const timer =
-      ms > 0
-        ? setTimeout(
-            () => conn.socket.destroy(new NetkitError('NETKIT_TIMEOUT', `no TLS handshake within ${ms} ms`)),
-            ms,
-          ).unref()
-        : undefined;
+    const upgraded = conn.upgradeTls(tlsMaterial!.context, { handshakeTimeoutMs: o.tlsHandshakeTimeoutMs });
     upgraded.then(
       () => {
-        clearTimeout(timer);
         handshaking.delete(socket);
         if (conn.closed) return;
         if (closing) conn.end('*** Server shutting down. Goodbye!');
@@ -517,7 +507,6 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       },
       () => {
         // upgradeTls() traced why and destroyed both sockets; the listener frees the slot
-        clearTimeout(timer);
         handshaking.delete(socket);
       },
     );
