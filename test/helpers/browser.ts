@@ -57,3 +57,48 @@ export async function screenshotOnFailure(
     .screenshot({ path: path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: true })
     .catch(() => {});
 }
+
+/**
+ * An init script (`page.addInitScript`) that counts each WebSocket message the page handles, by
+ * the `type` of its JSON: a test waits for the count instead of for time to pass.
+ */
+export const COUNT_WS_MESSAGES = `(() => {
+  window.__received = {};
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        const { type } = JSON.parse(e.data);
+        window.__received[type] = (window.__received[type] ?? 0) + 1;
+      });
+    }
+  };
+})()`;
+
+/** Hold the page's animation frames: callbacks wait in window.__frames until `RUN_FRAMES`. */
+export const HOLD_FRAMES = `(() => {
+  window.__frames = [];
+  window.requestAnimationFrame = (cb) => window.__frames.push(cb);
+})()`;
+export const RUN_FRAMES = `(() => {
+  const frames = window.__frames.splice(0);
+  for (const cb of frames) cb(performance.now());
+  return frames.length;
+})()`;
+
+export interface Counters {
+  mutations: number;
+  received: Record<string, number>;
+  frames: number;
+}
+/** What the page has done so far: DOM change callbacks, messages handled, frames waiting. */
+export const counters = (page: Page): Promise<Counters> =>
+  page.evaluate(() => {
+    const w = window as unknown as {
+      __mutations: number;
+      __received: Record<string, number>;
+      __frames?: unknown[];
+    };
+    return { mutations: w.__mutations, received: { ...w.__received }, frames: w.__frames?.length ?? 0 };
+  });

@@ -10,7 +10,7 @@
 import { EventEmitter, once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Page, Route } from 'playwright-core';
+import type { Route } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type {
@@ -23,52 +23,18 @@ import type {
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
 import { MailIndex } from '../../src/lab/mail-index.js';
 import { WireLog } from '../../src/lab/wire.js';
-import { type BrowserSession, launchBrowser, screenshotOnFailure } from '../helpers/browser.js';
+import {
+  type BrowserSession,
+  COUNT_WS_MESSAGES,
+  counters,
+  HOLD_FRAMES,
+  launchBrowser,
+  RUN_FRAMES,
+  screenshotOnFailure,
+} from '../helpers/browser.js';
 import { tempDir } from '../helpers/net.js';
 
 const BURST = 500;
-
-/** Counts each WebSocket message the page handles, by type (installed before the app runs). */
-const COUNT_WS_MESSAGES = `(() => {
-  window.__received = {};
-  const Native = window.WebSocket;
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', (e) => {
-        const { type } = JSON.parse(e.data);
-        window.__received[type] = (window.__received[type] ?? 0) + 1;
-      });
-    }
-  };
-})()`;
-
-/** Hold the page's animation frames: callbacks wait in window.__frames until `RUN_FRAMES`. */
-const HOLD_FRAMES = `(() => {
-  window.__frames = [];
-  window.requestAnimationFrame = (cb) => window.__frames.push(cb);
-})()`;
-const RUN_FRAMES = `(() => {
-  const frames = window.__frames.splice(0);
-  for (const cb of frames) cb(performance.now());
-  return frames.length;
-})()`;
-
-interface Counters {
-  mutations: number;
-  received: Record<string, number>;
-  frames: number;
-}
-/** What the page has done so far: DOM change callbacks, messages handled, frames waiting. */
-const counters = (page: Page): Promise<Counters> =>
-  page.evaluate(() => {
-    const w = window as unknown as {
-      __mutations: number;
-      __received: Record<string, number>;
-      __frames?: unknown[];
-    };
-    return { mutations: w.__mutations, received: { ...w.__received }, frames: w.__frames?.length ?? 0 };
-  });
 
 /** Start counting MutationObserver callbacks on `selector` (childList, subtree). */
 function observe(selector: string): string {
