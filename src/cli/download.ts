@@ -10,10 +10,12 @@ import { parseChecksum } from '../http/download/checksum.js';
 import { type DownloadResult, download } from '../http/download/index.js';
 import {
   basicAuth,
+  cacertOption,
   netrcFileOption,
   netrcOption,
   noProxyOption,
   proxyOption,
+  readCaCert,
   userOption,
 } from './http-options.js';
 import {
@@ -41,6 +43,7 @@ interface DownloadCliOptions {
   retries: number;
   timeout: number;
   insecure?: boolean;
+  cacert?: string;
   user?: string;
   netrc?: boolean;
   netrcFile?: string;
@@ -115,6 +118,7 @@ export function register(program: Command): void {
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
+    .addOption(cacertOption())
     .addOption(userOption())
     .addOption(netrcOption())
     .addOption(netrcFileOption())
@@ -138,6 +142,7 @@ Examples:
   $ netkit download --checksum sha256=9f86d08… http://host/f.bin  verify before renaming into place
   $ netkit download --json --quiet http://host/f.bin              one JSON summary line
   $ netkit download -x http://proxy.lan:3128 https://host/f.iso    through an HTTP proxy
+  $ netkit download --cacert netkit-data/tls/dev-cert.pem https://localhost:8443/big.bin
 
 Data goes to FILE.part and is renamed to FILE only when complete (and verified); the control file
 FILE.part.netkit records the finished byte ranges so --continue fetches only what is missing.`,
@@ -154,6 +159,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           retries: opts.retries,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,
+          ca: await readCaCert(opts.cacert),
           auth: await basicAuth(url, opts),
           proxy: opts.proxy,
           noProxy: opts.noproxy,

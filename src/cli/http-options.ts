@@ -1,15 +1,16 @@
 /**
  * Options shared by the commands that make HTTP requests (`http`, `download`): proxies, as curl's
- * `-x`/`--noproxy`, and Basic-auth credentials, found as curl finds them: `-u user:password` (the
+ * `-x`/`--noproxy`, the `--cacert` trust file, and Basic-auth credentials, found as curl finds them: `-u user:password` (the
  * password asked for, or NETKIT_PASSWORD, when missing), else with `-n` / `--netrc-file` the netrc
  * entry for the URL's host (for the URL's user, when it names one without a password), unless the
  * URL carries a password of its own.
  */
+import { readFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import { usageError } from '../core/errors.js';
 import { netrcLogin } from '../core/netrc.js';
 import { decodeUserinfo } from '../http/userinfo.js';
-import { readPassword } from './util.js';
+import { checkReadable, readPassword } from './util.js';
 
 export interface HttpAuthFlags {
   user?: string;
@@ -31,6 +32,21 @@ export function noProxyOption(): Option {
     '--noproxy <hosts>',
     "hosts reached without the proxy: 'a.example,.b.example,*' (default: $no_proxy)",
   );
+}
+
+/** `--cacert FILE`, as in curl: these CA certificates replace the system's roots. */
+export function cacertOption(): Option {
+  return new Option(
+    '--cacert <file>',
+    'trust the CA certificates of this PEM file instead of the system ones',
+  );
+}
+
+/** The PEM text of a --cacert file (a missing or unreadable file is a one-line error). */
+export async function readCaCert(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  await checkReadable('--cacert', file);
+  return readFile(file, 'utf8');
 }
 
 export function userOption(): Option {

@@ -4,7 +4,6 @@
  * `-o FILE`), `-i` puts the status line and headers first, `--cookie-jar FILE` keeps a login between
  * runs in a Netscape cookie file that curl and Python read too.
  */
-import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
@@ -26,16 +25,17 @@ import {
 import { type DataPiece, dataBody, dataPiece, readWhole, withQuery } from './http-data.js';
 import {
   basicAuth,
+  cacertOption,
   netrcFileOption,
   netrcOption,
   noProxyOption,
   proxyOption,
+  readCaCert,
   userOption,
 } from './http-options.js';
 import { bodyToStdout, metaHeaders, statusBlock, withProgress, writeStdout } from './http-output.js';
 import {
   action,
-  checkReadable,
   collect,
   durationOption,
   formatDuration,
@@ -217,20 +217,13 @@ async function cookieSetup(opts: RequestCliOptions): Promise<{ cookies: string[]
   return jar ? { cookies, jar } : { cookies };
 }
 
-/** A CA file for --cacert: trusted instead of the system's roots, as in curl. */
-async function readCa(file: string | undefined): Promise<string | undefined> {
-  if (file === undefined) return undefined;
-  await checkReadable('--cacert', file);
-  return readFile(file, 'utf8');
-}
-
 async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCliOptions): Promise<void> {
   const url = withScheme(givenUrl);
   parseRequestUrl(url); // a usage error here must not touch the cookie jar
   const request = await buildRequest(method, url, opts);
   const auth = await basicAuth(url, opts);
   if (auth) request.auth = auth;
-  const ca = await readCa(opts.cacert);
+  const ca = await readCaCert(opts.cacert);
   const { cookies, jar } = await cookieSetup(opts);
   if (cookies.length) request.cookies = cookies;
   // the six methods are sent in upper case, any other (-X) as written
@@ -427,7 +420,7 @@ function addMethod(group: Command, method: HttpMethod): void {
     )
     .option('--compressed', 'ask for a compressed response (gzip, deflate, br) and decode it')
     .option('-k, --insecure', 'do not verify the TLS certificate')
-    .option('--cacert <file>', 'trust the CA certificates of this PEM file instead of the system ones')
+    .addOption(cacertOption())
     .option('--path-as-is', 'send the URL path as written (/../ and %2e kept)')
     .option('--http2', 'offer HTTP/2 on https (ALPN), HTTP/1.1 if the server declines; http:// stays 1.1')
     .option('--http1.1', 'use HTTP/1.1 only (the default)')

@@ -108,7 +108,7 @@ Examples:
 Without --cert/--key, HTTPS uses a self-signed certificate for localhost, 127.0.0.1
 and ::1, made on first use in DATA/tls/dev-cert.pem: give that file to clients
 (curl --cacert, wget --ca-certificate, aria2c --ca-certificate, netkit http get
---cacert; NODE_EXTRA_CA_CERTS for netkit download), or use curl -k. HTTPS speaks
+--cacert, netkit download --cacert), or use curl -k. HTTPS speaks
 HTTP/1.1 (ALPN http/1.1); a plain http:// request sent to the HTTPS port is
 answered 400. Connection limits count both ports together.`,
     )

@@ -97,6 +97,9 @@ function buildDefaultContext(): SecureContext {
   return tls.createSecureContext(extra ? { ca: [...tls.rootCertificates, extra] } : {});
 }
 
+/** CA certificates (PEM) trusted instead of the system's roots, as curl's --cacert. */
+export type CaCertificates = string | Buffer | Array<string | Buffer>;
+
 /**
  * TLS options for a client that trusts Node's default roots (no `ca` of its own): when the launcher
  * deferred NODE_EXTRA_CA_CERTS, a shared context that adds those certificates, as Node would have;

@@ -23,7 +23,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Agent, Dispatcher } from 'undici';
 import { NetkitError } from '../core/errors.js';
-import { defaultTrust } from '../core/tls-trust.js';
+import { type CaCertificates, defaultTrust } from '../core/tls-trust.js';
 import { redactUrl } from '../core/trace.js';
 import { undiciParts } from './undici-parts.js';
 
@@ -173,10 +173,15 @@ export function proxyFor(route: ProxyRoute | undefined, url: URL): string | unde
 export function proxyDispatcher(
   route: ProxyRoute,
   agentOptions: Agent.Options,
-  tls: { insecure?: boolean },
+  tls: { insecure?: boolean; ca?: CaCertificates },
 ): Dispatcher & { direct: Agent } {
   const undici = undiciParts();
-  const tlsOptions = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };
+  // the target's certificate, checked at the end of the tunnel, against --cacert when given
+  const requestTls = {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : defaultTrust()),
+    rejectUnauthorized: !tls.insecure,
+  };
+  const proxyTls = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };
 
   class ProxyRouter extends undici.Dispatcher {
     readonly direct = new undici.Agent(agentOptions);
@@ -192,8 +197,8 @@ export function proxyDispatcher(
           uri: proxy,
           // http:// URLs as absolute-form requests to the proxy, not CONNECT tunnels (like curl)
           proxyTunnel: false,
-          requestTls: tlsOptions,
-          proxyTls: tlsOptions,
+          requestTls,
+          proxyTls,
         });
         this.proxies.set(proxy, agent);
       }

@@ -21,7 +21,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
-import { defaultTrust } from '../core/tls-trust.js';
+import { type CaCertificates, defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactUrl, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
@@ -76,7 +76,7 @@ export interface HttpClientOptions {
   /** Hosts reached without the proxy (curl --noproxy); default from no_proxy / NO_PROXY. */
   noProxy?: string;
   /** Trust only these CA certificates (PEM), instead of the system's (curl --cacert). */
-  ca?: string | Buffer | Array<string | Buffer>;
+  ca?: CaCertificates;
   /**
    * Offer HTTP/2 (ALPN `h2`) on https connections, falling back to HTTP/1.1 when the server does
    * not take it (curl --http2). Not over http:// (no h2c) nor through a proxy. Default false.
@@ -336,7 +336,10 @@ export class HttpClient extends EventEmitter {
       const route = this.route();
       // direct connections are watched for the response's HTTP version (response-version.ts)
       const dispatcher = route
-        ? proxyDispatcher(route, agentOptions, { insecure: options.insecure })
+        ? proxyDispatcher(route, agentOptions, {
+            insecure: options.insecure,
+            ...(options.ca !== undefined ? { ca: options.ca } : {}),
+          })
         : new Agent({
             ...agentOptions,
             connect: versionConnector(undiciParts().buildConnector(connect), this.protocols),
@@ -458,11 +461,6 @@ export class HttpClient extends EventEmitter {
         throw new NetkitError(
           'NETKIT_USAGE',
           'give the proxy credentials in the proxy URL (-x http://USER:PASSWORD@HOST:PORT), not as a Proxy-Authorization header',
-        );
-      if (proxy && this.options.ca !== undefined && url.protocol === 'https:')
-        throw new NetkitError(
-          'NETKIT_USAGE',
-          `a CA file (--cacert) does not reach through a proxy: go to ${url.host} directly (--noproxy '*')`,
         );
       const rest: TraceLine[] = [];
       if (!hasHeader(sendHeaders, 'host')) rest.push(['out', `Host: ${url.host}`]);

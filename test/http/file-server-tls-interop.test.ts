@@ -289,7 +289,7 @@ describe('HTTPS interop: the CLI server and netkit clients', () => {
     expect(secure.stdout).toBe('hello');
   });
 
-  it('netkit download over HTTPS: verified through NODE_EXTRA_CA_CERTS, or --insecure; refused otherwise', async () => {
+  it('netkit download over HTTPS: verified through NODE_EXTRA_CA_CERTS or --cacert, or --insecure; refused otherwise', async () => {
     const url = `https://127.0.0.1:${cliTls}/big.bin`;
     const out = path.join(dir, 'dl');
     const trusted = await netkit(
@@ -326,6 +326,27 @@ describe('HTTPS interop: the CLI server and netkit clients', () => {
         .update(await readFile(path.join(dir, 'insecure.bin')))
         .digest('hex'),
     ).toBe(bigSha);
+    const cacert = await netkit(
+      [
+        'download',
+        url,
+        '-o',
+        path.join(dir, 'cacert.bin'),
+        '-c',
+        '4',
+        '-k',
+        '512k',
+        '--quiet',
+        '--cacert',
+        caFile,
+      ],
+      { timeoutMs: 20_000 },
+    );
+    expect(cacert.code, cacert.stderr).toBe(0);
+    expect((await readFile(path.join(dir, 'cacert.bin'))).equals(big)).toBe(true);
+    const missing = await netkit(['download', url, '--cacert', path.join(dir, 'none.pem')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^netkit: cannot read --cacert/);
   });
 
   it('netkit http get --cacert, a Range, a refused untrusted certificate', async () => {

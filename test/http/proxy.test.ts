@@ -106,6 +106,7 @@ describe('through tinyproxy', () => {
   let origin: TestServer;
   let secure: https.Server;
   let secureUrl: string;
+  let caFile: string;
   let files: FileServerHandle;
   let big: Buffer;
 
@@ -126,6 +127,8 @@ describe('through tinyproxy', () => {
     secure = https.createServer({ cert, key }, (_req, res) => res.end('secure hello'));
     await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
     secureUrl = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/`;
+    caFile = path.join(dir, 'origin-ca.pem');
+    await writeFile(caFile, cert);
   });
   afterAll(async () => {
     await Promise.all([proxy?.stop(), authProxy?.stop(), origin?.close(), files?.close(100)]);
@@ -152,6 +155,44 @@ describe('through tinyproxy', () => {
     const strict = await netkit(['http', 'get', '-x', proxy.url, secureUrl]);
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/TLS certificate of 127\.0\.0\.1:\d+ not trusted/);
+  });
+
+  it('--cacert reaches through the tunnel: the origin is verified against it (http get and download)', async () => {
+    const get = await netkit(['http', 'get', '-x', proxy.url, '--cacert', caFile, secureUrl]);
+    expect(get.code, get.stderr).toBe(0);
+    expect(get.stdout).toBe('secure hello');
+    const out = path.join(dir, 'via-proxy.txt');
+    const dl = await netkit([
+      'download',
+      '-x',
+      proxy.url,
+      '--cacert',
+      caFile,
+      '-o',
+      out,
+      '--quiet',
+      secureUrl,
+    ]);
+    expect(dl.code, dl.stderr).toBe(0);
+    expect(await readFile(out, 'utf8')).toBe('secure hello');
+    // the file replaces the system roots: another CA does not vouch for this origin
+    const other = path.join(dir, 'other-ca.pem');
+    await writeFile(other, (await generateDevCertificate()).cert);
+    const refused = await netkit([
+      'download',
+      '-x',
+      proxy.url,
+      '--cacert',
+      other,
+      '-o',
+      out,
+      '--quiet',
+      '--retries',
+      '0',
+      secureUrl,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/certificate/i);
   });
 
   it('takes http_proxy from the environment and skips it for --noproxy / no_proxy hosts', async () => {

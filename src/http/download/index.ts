@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
-import { defaultTrust } from '../../core/tls-trust.js';
+import { type CaCertificates, defaultTrust } from '../../core/tls-trust.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
@@ -85,6 +85,8 @@ export interface DownloadOptions {
   maxRetryAfterMs?: number;
   /** skip TLS certificate verification */
   insecure?: boolean;
+  /** trust only these CA certificates (PEM) instead of the system's (curl --cacert) */
+  ca?: CaCertificates;
   /** Basic authentication (else from user info in the URL); sent to the URL's origin only */
   auth?: { username: string; password: string };
   /** proxy for every URL (curl --proxy); default from http_proxy / https_proxy / all_proxy; '' = none */
@@ -238,7 +240,11 @@ class DownloadJob {
     };
     const agentOptions = {
       connections: this.opts.connections,
-      connect: { ...defaultTrust(), rejectUnauthorized: !options.insecure, timeout: this.opts.timeoutMs },
+      connect: {
+        ...(options.ca !== undefined ? { ca: options.ca } : defaultTrust()),
+        rejectUnauthorized: !options.insecure,
+        timeout: this.opts.timeoutMs,
+      },
       headersTimeout: this.opts.timeoutMs,
       bodyTimeout: this.opts.timeoutMs,
       maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
@@ -249,12 +255,18 @@ class DownloadJob {
       this.setupError = err;
     }
     this.agent = this.route
-      ? viaUndici(proxyDispatcher(this.route, agentOptions, { insecure: options.insecure }))
+      ? viaUndici(
+          proxyDispatcher(this.route, agentOptions, {
+            insecure: options.insecure,
+            ...(options.ca !== undefined ? { ca: options.ca } : {}),
+          }),
+        )
       : new NodeTransport({
           connections: this.opts.connections,
           timeoutMs: this.opts.timeoutMs,
           maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
           rejectUnauthorized: !options.insecure,
+          ...(options.ca !== undefined ? { ca: options.ca } : {}),
         });
     this.headers = { 'user-agent': `netkit/${VERSION}`, 'accept-encoding': 'identity', ...options.headers };
   }

@@ -20,7 +20,7 @@ import http from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { defaultTrust } from '../../core/tls-trust.js';
+import { type CaCertificates, defaultTrust } from '../../core/tls-trust.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -56,6 +56,8 @@ export interface NodeTransportOptions {
   maxHeaderSize: number;
   /** verify TLS certificates (default true) */
   rejectUnauthorized?: boolean;
+  /** trust only these CA certificates instead of the system's */
+  ca?: CaCertificates;
 }
 
 /** Node's http(s) keep-alive agents behind the downloader's {@link Transport} surface. */
@@ -74,7 +76,7 @@ export class NodeTransport implements Transport {
       // loaded on first use: TLS costs start-up that plain-http downloads never need
       this.httpsModule ??= createRequire(import.meta.url)('node:https') as typeof import('node:https');
       this.httpsAgent ??= new this.httpsModule.Agent({
-        ...defaultTrust(),
+        ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : defaultTrust()),
         keepAlive: true,
         maxSockets: this.opts.connections,
         rejectUnauthorized: this.opts.rejectUnauthorized ?? true,
