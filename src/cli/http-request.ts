@@ -34,14 +34,7 @@ import {
   userOption,
 } from './http-options.js';
 import { bodyToStdout, metaHeaders, statusBlock, withProgress, writeStdout } from './http-output.js';
-import {
-  action,
-  collect,
-  durationOption,
-  formatDuration,
-  parseNonNegative,
-  printTrace,
-} from './util.js';
+import { action, collect, durationOption, formatDuration, parseNonNegative, printTrace } from './util.js';
 
 interface RequestCliOptions {
   header: string[];

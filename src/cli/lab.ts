@@ -23,8 +23,11 @@ const PORT_OPTIONS: Array<[string, LabPortName, string]> = [
   ['--pop3-port <port>', 'pop3', 'POP3 with STLS (1110)'],
   ['--pop3-tls-port <port>', 'pop3Tls', 'POP3 implicit TLS (1995)'],
   ['--ftp-port <port>', 'ftp', 'FTP with AUTH TLS (2121)'],
+  ['--ftp-tls-port <port>', 'ftpTls', 'FTP implicit TLS (9900)'],
   ['--chat-port <port>', 'chat', 'chat (7070)'],
+  ['--chat-tls-port <port>', 'chatTls', 'chat over TLS (7443)'],
   ['--http-port <port>', 'http', 'HTTP file server (8080)'],
+  ['--https-port <port>', 'https', 'the same files over HTTPS (8443)'],
   ['--classic-base <port>', 'classicBase', 'classic services at BASE + standard port (7000)'],
 ];
 
@@ -65,8 +68,9 @@ export function register(program: Command): void {
   cmd.addHelpText(
     'after',
     `
-Every port can also be set in netkit.config.json ({"ports": {"smtp": 2525, …}}) or with NETKIT_SMTP_PORT,
-NETKIT_POP3_PORT, NETKIT_FTP_PORT, NETKIT_CHAT_PORT, NETKIT_HTTP_PORT, NETKIT_UI_PORT, … and NETKIT_DATA.
+Every port can also be set in netkit.config.json ({"ports": {"smtp": 2525, "https": 8443, …}}) or with
+NETKIT_SMTP_PORT, NETKIT_POP3_TLS_PORT, NETKIT_FTP_TLS_PORT, NETKIT_CHAT_TLS_PORT, NETKIT_HTTPS_PORT,
+NETKIT_UI_PORT, … and NETKIT_DATA. Every TLS port uses the development certificate in DATA/tls/dev-cert.pem.
 
 Examples:
   $ netkit lab                                 everything on the default ports, data in ./netkit-data

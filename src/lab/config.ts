@@ -12,8 +12,11 @@ export const DEFAULT_LAB_PORTS = {
   pop3: 1110,
   pop3Tls: 1995,
   ftp: 2121,
+  ftpTls: 9900,
   chat: 7070,
+  chatTls: 7443,
   http: 8080,
+  https: 8443,
   classicBase: 7000,
 } as const;
 
@@ -27,8 +30,11 @@ export const PORT_FLAGS: Record<LabPortName, string> = {
   pop3: '--pop3-port',
   pop3Tls: '--pop3-tls-port',
   ftp: '--ftp-port',
+  ftpTls: '--ftp-tls-port',
   chat: '--chat-port',
+  chatTls: '--chat-tls-port',
   http: '--http-port',
+  https: '--https-port',
   classicBase: '--classic-base',
 };
 
@@ -54,8 +60,11 @@ const ENV_PORTS: Record<string, LabPortName> = {
   NETKIT_POP3_PORT: 'pop3',
   NETKIT_POP3_TLS_PORT: 'pop3Tls',
   NETKIT_FTP_PORT: 'ftp',
+  NETKIT_FTP_TLS_PORT: 'ftpTls',
   NETKIT_CHAT_PORT: 'chat',
+  NETKIT_CHAT_TLS_PORT: 'chatTls',
   NETKIT_HTTP_PORT: 'http',
+  NETKIT_HTTPS_PORT: 'https',
   NETKIT_CLASSIC_BASE: 'classicBase',
 };
 

@@ -13,6 +13,7 @@ import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
+import { DEV_CERT_FILE } from '../core/tls-trust.js';
 import { DEFAULT_PERMISSIONS } from '../ftp/permissions.js';
 import { createFtpServer, type FtpServerHandle } from '../ftp/server.js';
 import { createFileServer, type FileServerHandle } from '../http/file-server.js';
@@ -195,7 +196,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           }),
         ),
       ) as Promise<Pop3ServerHandle>,
-      named('ftp', ['ftp'], host, cfg, async () =>
+      named('ftp', ['ftp', 'ftpTls'], host, cfg, async () =>
         track(
           await createFtpServer({
             root: ftpRoot(dataDir),
@@ -203,18 +204,33 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             accounts,
             host,
             port: cfg.ports.ftp,
+            tlsPort: cfg.ports.ftpTls,
             tls: tlsMaterial.context,
             anonymousUpload: true,
             passivePorts: cfg.passivePorts ? parseRange(cfg.passivePorts) : undefined,
           }),
         ),
       ) as Promise<FtpServerHandle>,
-      named('chat', ['chat'], host, cfg, async () =>
-        track(await createChatServer({ host, port: cfg.ports.chat, dataDir })),
-      ) as Promise<ChatServer>,
-      named('http', ['http'], host, cfg, async () =>
+      named('chat', ['chat', 'chatTls'], host, cfg, async () =>
         track(
-          await createFileServer({ root: path.join(ftpRoot(dataDir), 'pub'), host, port: cfg.ports.http }),
+          await createChatServer({
+            host,
+            port: cfg.ports.chat,
+            tlsPort: cfg.ports.chatTls,
+            tls: tlsMaterial,
+            dataDir,
+          }),
+        ),
+      ) as Promise<ChatServer>,
+      named('http', ['http', 'https'], host, cfg, async () =>
+        track(
+          await createFileServer({
+            root: path.join(ftpRoot(dataDir), 'pub'),
+            host,
+            port: cfg.ports.http,
+            tlsPort: cfg.ports.https,
+            tls: tlsMaterial,
+          }),
         ),
       ) as Promise<FileServerHandle>,
       named('classic services', ['classicBase'], host, cfg, async () =>
@@ -239,6 +255,10 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
     });
     pop3.on('quit', () => void mail.refresh());
 
+    // netkit clients trust the dev certificate of their own --data directory: name ours when it is
+    // not the one they would pick by themselves; other clients are given the certificate file
+    const dataFlag = dataDir === resolveDataDir() ? '' : ` --data ${shellQuote(dataDir)}`;
+    const devCert = shellQuote(shownPath(path.join(dataDir, DEV_CERT_FILE)));
     const services = (): ServiceStatus[] => {
       const hp = (p: number) => formatHostPort(host, p);
       const list: ServiceStatus[] = [
@@ -258,9 +278,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           tls: false,
           connections: smtp.connections,
           totals: { messages: totals.messages },
-          // `mail send` trusts the dev certificate of its own --data directory: name ours when it
-          // is not the one it would pick by itself
-          hint: `netkit mail send --server ${hp(smtp.port)}${dataDir === resolveDataDir() ? '' : ` --data ${shellQuote(dataDir)}`} --to bob@lab --subject hi --text hello`,
+          hint: `netkit mail send --server ${hp(smtp.port)}${dataFlag} --to bob@lab --subject hi --text hello`,
         },
       ];
       if (smtp.tlsPort) {
@@ -289,30 +307,65 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           port: pop3.tlsPort,
           transport: 'tcp',
           tls: true,
-          hint: `curl -k pop3s://${credentials.real.user}:${credentials.real.password}@${hp(pop3.tlsPort)}/`,
+          hint: `curl --cacert ${devCert} pop3s://${credentials.real.user}:${credentials.real.password}@${hp(pop3.tlsPort)}/`,
         });
       }
-      list.push(
-        {
-          name: 'ftp',
+      list.push({
+        name: 'ftp',
+        host,
+        port: ftp.port,
+        transport: 'tcp',
+        tls: false,
+        connections: ftp.connections,
+        hint: `curl ftp://${hp(ftp.port)}/pub/`,
+      });
+      if (ftp.tlsPort) {
+        list.push({
+          name: 'ftps',
           host,
-          port: ftp.port,
+          port: ftp.tlsPort,
           transport: 'tcp',
-          tls: false,
-          connections: ftp.connections,
-          hint: `curl ftp://${hp(ftp.port)}/pub/`,
-        },
-        {
-          name: 'chat',
+          tls: true,
+          hint: `curl --cacert ${devCert} ftps://${hp(ftp.tlsPort)}/pub/`,
+        });
+      }
+      list.push({
+        name: 'chat',
+        host,
+        port: chat.port,
+        transport: 'tcp',
+        tls: false,
+        connections: chat.clients,
+        hint: `nc ${host} ${chat.port}`,
+      });
+      if (chat.tlsPort) {
+        list.push({
+          name: 'chat-tls',
           host,
-          port: chat.port,
+          port: chat.tlsPort,
           transport: 'tcp',
-          tls: false,
-          connections: chat.clients,
-          hint: `nc ${host} ${chat.port}`,
-        },
-        { name: 'http', host, port: http.port, transport: 'tcp', tls: false, hint: `curl ${http.url}` },
-      );
+          tls: true,
+          hint: `netkit chat join --tls ${hp(chat.tlsPort)}${dataFlag}`,
+        });
+      }
+      list.push({
+        name: 'http',
+        host,
+        port: http.port,
+        transport: 'tcp',
+        tls: false,
+        hint: `curl ${http.url}`,
+      });
+      if (http.tlsPort) {
+        list.push({
+          name: 'https',
+          host,
+          port: http.tlsPort,
+          transport: 'tcp',
+          tls: true,
+          hint: `curl --cacert ${devCert} https://${hp(http.tlsPort)}/`,
+        });
+      }
       for (const c of classic) {
         if (c.tcp) {
           list.push({
@@ -373,6 +426,12 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
     await Promise.allSettled(closers.map((c) => c(500)));
     throw err;
   }
+}
+
+/** A path as a user at the current directory would type it: relative below it, else absolute. */
+function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
 
 function parseRange(spec: string): readonly [number, number] {

@@ -6,19 +6,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_ANY_PORT_FLAGS, LAB_SOCKETS } from '../helpers/lab.js';
 import { LineClient, startServe, tempDir } from '../helpers/net.js';
-
-const PORT_FLAGS = [
-  '--ui-port',
-  '--smtp-port',
-  '--smtp-tls-port',
-  '--pop3-port',
-  '--pop3-tls-port',
-  '--ftp-port',
-  '--chat-port',
-  '--http-port',
-  '--classic-base',
-].flatMap((f) => [f, '0']);
 
 describe('netkit lab shutdown', () => {
   let dir: string;
@@ -30,7 +19,7 @@ describe('netkit lab shutdown', () => {
 
   it('finishes an SMTP transaction in flight, refuses new connections, and exits 0', async () => {
     const data = path.join(dir, 'data');
-    const lab = await startServe(['lab', '--data', data, ...PORT_FLAGS], 20);
+    const lab = await startServe(['lab', '--data', data, ...LAB_ANY_PORT_FLAGS], LAB_SOCKETS);
     const smtpPort = lab.listening.find((l) => l.service === 'smtp')!.port;
     const c = await LineClient.connect(smtpPort);
     expect(await c.line()).toMatch(/^220 /);

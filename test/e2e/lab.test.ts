@@ -7,19 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserSession, launchBrowser, screenshotOnFailure } from '../helpers/browser.js';
+import { LAB_ANY_PORT_FLAGS, LAB_SOCKETS } from '../helpers/lab.js';
 import { LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
-
-const PORT_FLAGS = [
-  '--ui-port',
-  '--smtp-port',
-  '--smtp-tls-port',
-  '--pop3-port',
-  '--pop3-tls-port',
-  '--ftp-port',
-  '--chat-port',
-  '--http-port',
-  '--classic-base',
-].flatMap((f) => [f, '0']);
 
 const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
@@ -38,7 +27,7 @@ describe('netkit lab in Chromium', () => {
 
   beforeAll(async () => {
     ({ dir, cleanup } = await tempDir());
-    lab = await startServe(['lab', '--data', path.join(dir, 'data'), ...PORT_FLAGS], 20);
+    lab = await startServe(['lab', '--data', path.join(dir, 'data'), ...LAB_ANY_PORT_FLAGS], LAB_SOCKETS);
     url = `http://127.0.0.1:${port('dashboard')}/`;
     session = await launchBrowser();
   });
@@ -151,7 +140,7 @@ ftp.quit()
       'lab',
       '--data',
       path.join(dir, 'data3'),
-      ...PORT_FLAGS,
+      ...LAB_ANY_PORT_FLAGS,
       '--smtp-tls-port',
       String(taken),
     ]);
@@ -166,7 +155,7 @@ ftp.quit()
       'lab',
       '--data',
       path.join(dir, 'data2'),
-      ...PORT_FLAGS,
+      ...LAB_ANY_PORT_FLAGS,
       '--smtp-port',
       String(port('smtp')),
     ]);

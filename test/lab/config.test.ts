@@ -12,8 +12,11 @@ describe('lab config', () => {
       pop3: 1110,
       pop3Tls: 1995,
       ftp: 2121,
+      ftpTls: 9900,
       chat: 7070,
+      chatTls: 7443,
       http: 8080,
+      https: 8443,
       classicBase: 7000,
     });
   });

@@ -17,19 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ftpRoot } from '../../src/lab/bootstrap.js';
 import { resolveLabConfig } from '../../src/lab/config.js';
 import { type LabHandle, startLab } from '../../src/lab/lab.js';
+import { LAB_ANY_PORTS } from '../helpers/lab.js';
 import { tempDir } from '../helpers/net.js';
-
-const ALL_PORTS_0 = {
-  ui: 0,
-  smtp: 0,
-  smtpTls: 0,
-  pop3: 0,
-  pop3Tls: 0,
-  ftp: 0,
-  chat: 0,
-  http: 0,
-  classicBase: 0,
-};
 
 /** Socket descriptors this process holds (Linux /proc). */
 function socketFds(): number {
@@ -82,7 +71,7 @@ describe('the lab after hostile and aborted clients', () => {
   beforeAll(async () => {
     let dir: string;
     ({ dir, cleanup } = await tempDir());
-    lab = await startLab(resolveLabConfig({ dataDir: path.join(dir, 'data'), ports: ALL_PORTS_0 }));
+    lab = await startLab(resolveLabConfig({ dataDir: path.join(dir, 'data'), ports: LAB_ANY_PORTS }));
     await writeFile(path.join(ftpRoot(lab.dataDir), 'pub', 'big.bin'), Buffer.alloc(4 * 1024 * 1024, 7));
   });
   afterAll(async () => {
