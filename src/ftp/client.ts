@@ -138,6 +138,23 @@ function oneLine(text: string): string {
     .join(' ');
 }
 
+/**
+ * The last reply in a chunk of control-connection text, as one line. A listing's `150` and its
+ * closing `226` can arrive in one chunk; only the closing reply says how the listing ended.
+ */
+export function finalReply(chunk: string): string {
+  const lines = chunk
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+  let end = lines.length - 1;
+  while (end >= 0 && !/^\d{3}(?: |$)/.test(lines[end]!)) end--;
+  if (end < 0) return lines.join(' ');
+  let start = end;
+  while (start > 0 && !/^\d{3}(?: |$)/.test(lines[start - 1]!)) start--;
+  return lines.slice(start, end + 1).join(' ');
+}
+
 /** The single place where basic-ftp and socket errors become netkit errors. */
 export function toFtpClientError(err: unknown, what: string): NetkitError {
   if (err instanceof NetkitError) return err;
@@ -387,13 +404,23 @@ export class FtpClient extends EventEmitter {
    * List a directory (MLSD when offered, else LIST). `''` = the login directory. An empty listing
    * is checked, because many servers (vsftpd) answer LIST of a missing or unreadable directory
    * with an empty listing and a 226: a missing directory must never look like an empty one.
+   * A listing the server cut short is an error (NETKIT_TOO_LARGE), never a whole directory:
+   * pure-ftpd lists at most 10,000 entries by default (its `-L`) and says so only in the final
+   * reply, `226 Output truncated to 10000 matches` — taken as complete, `mirror --delete` would
+   * remove local files that the server holds but did not list.
    */
   async list(path = ''): Promise<FtpEntry[]> {
     const what = `list ${path || '.'}`;
     this.lastReply = '';
     const files = await this.run(what, () => this.raw.list(path));
+    const done = finalReply(this.lastReply);
+    if (/^2\d\d\b.*\btruncated\b/i.test(done))
+      throw new FtpClientError(
+        'NETKIT_TOO_LARGE',
+        `${what}: the server sent only part of the listing (${done})`,
+        Number(done.slice(0, 3)),
+      );
     if (files.length === 0) {
-      const done = oneLine(this.lastReply);
       if (path !== '') await this.requireDirectory(path, 'list');
       // a directory it could not read, as vsftpd says: "226 Transfer done (but failed to open directory)."
       if (/^2\d\d\b.*\bfail/i.test(done)) throw new FtpClientError('NETKIT_IO', `${what}: ${done}`);

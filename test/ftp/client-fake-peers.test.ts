@@ -1,9 +1,10 @@
 /**
  * The FTP client against fake servers that misbehave as real ones do: a PASV address other than
  * the one connected to (NAT, masquerade), a download cut off with the control connection, AUTH TLS
- * accepted but PROT P refused, a certificate for another name, a failed login for `bob@x`.
+ * accepted but PROT P refused, a certificate for another name, a failed login for `bob@x`, a
+ * listing cut short.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { generateDevCertificate } from '../../src/core/tls.js';
 import { FtpClient, toFtpClientError } from '../../src/ftp/client.js';
 import { rewritePasvReply } from '../../src/ftp/client-passive.js';
 import { netkit, tempDir } from '../helpers/net.js';
-import { pattern } from './client-helpers.js';
+import { pattern, writeTree } from './client-helpers.js';
 import { fakeFtp } from './fake-ftp.js';
 
 let base: string;
@@ -165,4 +166,34 @@ it('a resume conflict exits 1, not the usage code 2', async () => {
   } finally {
     await srv.close();
   }
+});
+
+describe('a listing the server cut short (pure-ftpd: "226 Output truncated to 10000 matches")', () => {
+  it('ls fails with the reply instead of printing part of the directory', async () => {
+    const srv = await fakeFtp({ listDone: '226-Options: -a -l\r\n226 Output truncated to 1 matches' });
+    try {
+      const r = await netkit(['ftp', 'ls', `ftp://127.0.0.1:${srv.port}/pub/`]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(
+        'netkit: list pub/: the server sent only part of the listing (226-Options: -a -l 226 Output truncated to 1 matches)\n',
+      );
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('mirror --delete deletes nothing local that the server did not list', async () => {
+    const srv = await fakeFtp({ listDone: '226 Output truncated to 1 matches' });
+    const local = path.join(base, 'truncated');
+    await writeTree(local, { 'x.txt': 'x\n', 'y.txt': 'on the server too, past the cut\n' });
+    try {
+      const r = await netkit(['ftp', 'mirror', `ftp://127.0.0.1:${srv.port}/pub/`, local, '--delete']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^netkit: list pub: the server sent only part of the listing \(226 Output/);
+      expect((await readdir(local)).sort()).toEqual(['x.txt', 'y.txt']);
+    } finally {
+      await srv.close();
+    }
+  });
 });

@@ -1,7 +1,11 @@
-/** Table tests for the FTP client's pure parts: URL parsing, name sanitising, mirror planning. */
+/**
+ * Table tests for the FTP client's pure parts: URL parsing, name sanitising, mirror planning, the
+ * closing reply of a listing.
+ */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NetkitError } from '../../src/core/errors.js';
+import { finalReply } from '../../src/ftp/client.js';
 import {
   type FtpUrl,
   formatFtpUrl,
@@ -325,5 +329,28 @@ describe('planMirror', () => {
     });
     const t = p1.actions.find((a) => a.kind === 'transfer' && a.path === 'a');
     expect(t).toMatchObject({ size: 10, mtime: T, reason: 'changed' });
+  });
+});
+
+describe('finalReply: the reply that closes a listing, from one chunk of control text', () => {
+  const cases: Array<[string, string]> = [
+    ['226 Transfer complete\r\n', '226 Transfer complete'],
+    // pure-ftpd: a multi-line closing reply
+    [
+      '226-Options: -a -l\r\n226 Output truncated to 10000 matches\r\n',
+      '226-Options: -a -l 226 Output truncated to 10000 matches',
+    ],
+    // the 150 and the 226 in one chunk: only the 226 counts
+    [
+      '150 Accepted data connection\r\n226 Output truncated to 5 matches\r\n',
+      '226 Output truncated to 5 matches',
+    ],
+    ['150-Accepted\r\n150 1.0 kbytes\r\n226-Done\r\n 2 files\r\n226 End\r\n', '226-Done 2 files 226 End'],
+    ['226\r\n', '226'],
+    ['', ''],
+    ['no reply code at all', 'no reply code at all'],
+  ];
+  it.each(cases)('%j -> %j', (chunk, want) => {
+    expect(finalReply(chunk)).toBe(want);
   });
 });

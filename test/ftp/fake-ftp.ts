@@ -1,7 +1,7 @@
 /**
  * A scriptable fake FTP server for client tests that need a misbehaving peer: a PASV reply that
  * announces another address, no EPSV, AUTH TLS refused or accepted with PROT P refused, a failed
- * login, a download cut off with the control connection. Just enough RFC 959 for basic-ftp.
+ * login, a download cut off with the control connection, a listing cut short (pure-ftpd's `-L`). Just enough RFC 959 for basic-ftp.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,6 +23,8 @@ export interface FakeFtpOptions {
   files?: Record<string, Buffer>;
   /** RETR of this file sends `cutAt` bytes, then closes the data and the control connection */
   cut?: { name: string; cutAt: number };
+  /** the reply that closes a LIST (default `226 Done`) */
+  listDone?: string;
 }
 
 export interface FakeFtp {
@@ -107,7 +109,9 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
         case 'LIST':
           reply('150 Here comes the directory listing.');
           void data!.then((s) =>
-            s.end('-rw-r--r--   1 u g        5 Jan 01  2024 x.txt\r\n', () => reply('226 Done')),
+            s.end('-rw-r--r--   1 u g        5 Jan 01  2024 x.txt\r\n', () =>
+              reply(opts.listDone ?? '226 Done'),
+            ),
           );
           return;
         case 'RETR': {
