@@ -1,7 +1,8 @@
 /**
  * `netkit mail serve`: SMTP and POP3 together on one data directory — mail delivered by SMTP into
- * `DATA/mail/NAME/` is read back by POP3 as NAME. Each mailbox is a separate inbox. The full
- * tuning flags live on `netkit smtp serve` and `netkit pop3 serve`; this command takes the common ones.
+ * `DATA/mail/NAME/` is read back by POP3 as NAME. Each mailbox is a separate inbox. Every limit of
+ * `smtp serve` and `pop3 serve` is here too, the per-session ones named per service
+ * (`--smtp-max-clients`, `--pop3-max-clients`, …) as multi-service commands name their ports.
  */
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
@@ -9,8 +10,8 @@ import { usageError } from '../core/errors.js';
 import { loadTls } from '../core/tls.js';
 import { createPop3Server } from '../mail/pop3-server.js';
 import { createSmtpServer, DEFAULT_MAX_MESSAGE_SIZE } from '../mail/smtp-server.js';
-import { logSessions } from './pop3-serve.js';
-import { logMessages } from './smtp.js';
+import { logSessions, pop3Tuning, pop3TuningOptions } from './pop3-serve.js';
+import { logMessages, smtpTuning, smtpTuningOptions } from './smtp.js';
 import {
   action,
   announceListening,
@@ -42,7 +43,7 @@ interface MailServeFlags {
 }
 
 export function register(group: Command): void {
-  group
+  const serve = group
     .command('serve')
     .description('SMTP and POP3 together on one data directory (one inbox per recipient)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -66,7 +67,10 @@ export function register(group: Command): void {
       0,
     )
     .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
-    .option('--key <file>', 'TLS private key (PEM)')
+    .option('--key <file>', 'TLS private key (PEM)');
+  for (const option of [...smtpTuningOptions('smtp-'), ...pop3TuningOptions('pop3-')])
+    serve.addOption(option);
+  serve
     .option('--json', 'print listening sockets, stored messages and POP3 sessions as JSON lines')
     .option('-q, --quiet', 'do not print stored messages and POP3 sessions')
     .option('--trace', 'print both conversations on stderr (passwords redacted)')
@@ -77,6 +81,7 @@ Examples:
   $ netkit mail serve                                   SMTP 2525 + POP3 1110 on ./netkit-data
   $ netkit mail serve --data /tmp/mail --smtp-port 0 --pop3-port 0 --json
   $ netkit mail serve --auth-accept-any --smtp-tls-port 4650 --pop3-tls-port 1995
+  $ netkit mail serve --require-auth --smtp-max-per-ip 5 --pop3-max-per-ip 2 --pop3-idle-timeout 10m
   $ netkit mail send --to bob@lab --subject hi --text hello && curl pop3://bob:PASSWORD@127.0.0.1:1110/1`,
     )
     .action(
@@ -97,6 +102,7 @@ Examples:
           allowPlaintextAuth: flags.allowPlaintext,
           maxSize: flags.maxSize,
           maxMessages: flags.maxMessages || undefined,
+          ...smtpTuning(flags as unknown as Record<string, unknown>, 'smtp-'),
         });
         const pop3 = await createPop3Server({
           dataDir,
@@ -106,6 +112,7 @@ Examples:
           tls,
           authAcceptAny: flags.authAcceptAny,
           allowPlaintext: flags.allowPlaintext,
+          ...pop3Tuning(flags as unknown as Record<string, unknown>, 'pop3-'),
         }).catch(async (err) => {
           await smtp.close(0);
           throw err;

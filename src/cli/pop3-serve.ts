@@ -3,7 +3,7 @@
  * sockets, print one line per session event (login, failed login, quit) or JSON with `--json`, the
  * trace on request, and close gracefully on SIGINT/SIGTERM.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_IP } from '../core/server.js';
@@ -17,6 +17,7 @@ import {
   type Pop3LoginEvent,
   type Pop3QuitEvent,
   type Pop3ServerHandle,
+  type Pop3ServerOptions,
 } from '../mail/pop3-server.js';
 import {
   action,
@@ -24,6 +25,7 @@ import {
   checkReadable,
   dim,
   durationOption,
+  flagValue,
   onShutdown,
   parsePort,
   parsePositive,
@@ -40,10 +42,6 @@ interface ServeFlags {
   authAcceptAny?: boolean;
   cert?: string;
   key?: string;
-  loginDelay: number;
-  idleTimeout: number;
-  maxConnections: number;
-  maxPerIp: number;
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
@@ -73,8 +71,56 @@ export function logSessions(server: Pop3ServerHandle, json: boolean): void {
   });
 }
 
+/**
+ * The POP3 server's limits as options: unprefixed on `pop3 serve`, `--pop3-…` on `mail serve`
+ * (where SMTP has limits of its own).
+ */
+export function pop3TuningOptions(prefix: '' | 'pop3-'): Option[] {
+  return [
+    durationOption(
+      `--${prefix}login-delay <duration>`,
+      'pause before answering a failed POP3 login (e.g. 500ms, 2s)',
+      DEFAULT_FAILED_LOGIN_DELAY_MS,
+    ),
+    durationOption(
+      `--${prefix}idle-timeout <duration>`,
+      'close POP3 sessions idle this long (RFC 1939: ≥ 10 min; 0 = never)',
+      DEFAULT_POP3_IDLE_MS,
+    ),
+    new Option(
+      `--${prefix}max-connections <n>`,
+      'simultaneous POP3 connections, the plain and the TLS port together',
+    )
+      .argParser(parsePositive)
+      .default(DEFAULT_MAX_CONNECTIONS),
+    new Option(
+      `--${prefix}max-per-ip <n>`,
+      'simultaneous POP3 connections from one client address (both ports)',
+    )
+      .argParser(parsePositive)
+      .default(DEFAULT_MAX_PER_IP),
+  ];
+}
+
+/** The values of {@link pop3TuningOptions}, for createPop3Server. */
+export function pop3Tuning(
+  opts: Record<string, unknown>,
+  prefix: '' | 'pop3-',
+): Pick<
+  Pop3ServerOptions,
+  'failedLoginDelayMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp'
+> {
+  const get = (flag: string) => flagValue(opts, flag) as number;
+  return {
+    failedLoginDelayMs: get(`${prefix}login-delay`),
+    idleTimeoutMs: get(`${prefix}idle-timeout`),
+    maxConnections: get(`${prefix}max-connections`),
+    maxConnectionsPerIp: get(`${prefix}max-per-ip`),
+  };
+}
+
 export function register(group: Command): void {
-  group
+  const serve = group
     .command('serve')
     .description('POP3 server over the Maildirs in the data directory (RFC 1939, CAPA, STLS, AUTH PLAIN)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -84,33 +130,9 @@ export function register(group: Command): void {
     .option('--allow-plaintext', 'accept USER/PASS and AUTH PLAIN without TLS from any address')
     .option('--auth-accept-any', 'lab mode: any password opens any mailbox name (created when new)')
     .option('--cert <file>', 'TLS certificate (PEM; default: a self-signed dev certificate in DATA/tls)')
-    .option('--key <file>', 'TLS private key (PEM), with --cert')
-    .addOption(
-      durationOption(
-        '--login-delay <duration>',
-        'pause before answering a failed login (e.g. 500ms, 2s)',
-        DEFAULT_FAILED_LOGIN_DELAY_MS,
-      ),
-    )
-    .addOption(
-      durationOption(
-        '--idle-timeout <duration>',
-        'close sessions idle this long (RFC 1939: ≥ 10 min; 0 = never)',
-        DEFAULT_POP3_IDLE_MS,
-      ),
-    )
-    .option(
-      '--max-connections <n>',
-      'simultaneous connections, the plain and the TLS port together',
-      parsePositive,
-      DEFAULT_MAX_CONNECTIONS,
-    )
-    .option(
-      '--max-per-ip <n>',
-      'simultaneous connections from one client address (both ports)',
-      parsePositive,
-      DEFAULT_MAX_PER_IP,
-    )
+    .option('--key <file>', 'TLS private key (PEM), with --cert');
+  for (const option of pop3TuningOptions('')) serve.addOption(option);
+  serve
     .option('--json', 'print listening sockets and session events (login, auth-failed, quit) as JSON lines')
     .option('-q, --quiet', 'do not print session events')
     .option('--trace', 'print the protocol conversation (C:/S:) on stderr, passwords hidden')
@@ -148,10 +170,7 @@ Examples:
           tls,
           allowPlaintext: flags.allowPlaintext,
           authAcceptAny: flags.authAcceptAny,
-          failedLoginDelayMs: flags.loginDelay,
-          idleTimeoutMs: flags.idleTimeout,
-          maxConnections: flags.maxConnections,
-          maxConnectionsPerIp: flags.maxPerIp,
+          ...pop3Tuning(flags as unknown as Record<string, unknown>, ''),
         });
         if (flags.trace) printTrace(server, 'server');
         if (!flags.quiet) logSessions(server, flags.json === true);

@@ -13,8 +13,10 @@ import {
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_RECIPIENTS,
+  DEFAULT_SMTP_IDLE_MS,
   DEFAULT_SMTP_PORT,
   type SmtpMessageEvent,
+  type SmtpServerOptions,
 } from '../mail/smtp-server.js';
 import {
   action,
@@ -22,6 +24,7 @@ import {
   checkReadable,
   dim,
   durationOption,
+  flagValue,
   formatBytes,
   onShutdown,
   parseNonNegative,
@@ -39,22 +42,12 @@ interface ServeOptions {
   data?: string;
   strict?: boolean;
   authAcceptAny?: boolean;
-  requireAuth?: boolean;
   allowPlaintext?: boolean;
   maxSize: number;
-  maxRecipients: number;
-  maxClients: number;
-  maxPerIp: number;
   maxMessages: number;
-  maxLineLength: number;
-  idleTimeout: number;
-  authDelay: number;
-  greetingDelay: number;
-  bareNewlines: 'reject' | 'normalise';
   tls: boolean;
   cert?: string;
   key?: string;
-  hostname?: string;
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
@@ -85,6 +78,76 @@ export function logMessages(
   });
 }
 
+/**
+ * The SMTP server's limits and policies as options: unprefixed on `smtp serve`, and on
+ * `mail serve` (where POP3 has limits of its own) the per-session ones as `--smtp-max-clients`,
+ * `--smtp-max-per-ip`, `--smtp-max-line-length`, `--smtp-idle-timeout`, `--smtp-auth-delay`.
+ */
+export function smtpTuningOptions(prefix: '' | 'smtp-'): Option[] {
+  return [
+    new Option('--require-auth', 'refuse MAIL FROM before a successful AUTH'),
+    new Option('--max-recipients <n>', 'recipients per message')
+      .argParser(parsePositive)
+      .default(DEFAULT_MAX_RECIPIENTS),
+    new Option(`--${prefix}max-clients <n>`, 'simultaneous SMTP sessions')
+      .argParser(parsePositive)
+      .default(DEFAULT_MAX_CLIENTS),
+    new Option(`--${prefix}max-per-ip <n>`, 'simultaneous SMTP sessions from one client address')
+      .argParser(parsePositive)
+      .default(DEFAULT_MAX_CLIENTS_PER_IP),
+    new Option(`--${prefix}max-line-length <bytes>`, 'longest SMTP command line')
+      .argParser(parsePositive)
+      .default(DEFAULT_MAX_LINE_LENGTH),
+    durationOption(
+      `--${prefix}idle-timeout <duration>`,
+      'drop idle SMTP sessions (421)',
+      DEFAULT_SMTP_IDLE_MS,
+    ),
+    durationOption(`--${prefix}auth-delay <duration>`, 'pause before answering a failed AUTH', 1000),
+    durationOption(
+      '--greeting-delay <duration>',
+      'wait before the 220 greeting (catches clients that talk too soon)',
+      0,
+    ),
+    new Option('--bare-newlines <policy>', 'bare CR/LF in DATA: reject (550 5.6.0) or normalise to CRLF')
+      .argParser(parseBareNewlines)
+      .default('reject'),
+    new Option('--hostname <name>', 'server name in the greeting and Received headers (default: this host)'),
+  ];
+}
+
+/** The values of {@link smtpTuningOptions}, for createSmtpServer. */
+export function smtpTuning(
+  opts: Record<string, unknown>,
+  prefix: '' | 'smtp-',
+): Pick<
+  SmtpServerOptions,
+  | 'requireAuth'
+  | 'maxRecipients'
+  | 'maxClients'
+  | 'maxClientsPerIp'
+  | 'maxLineLength'
+  | 'socketTimeout'
+  | 'authFailureDelay'
+  | 'greetingDelay'
+  | 'bareLineEndings'
+  | 'hostname'
+> {
+  const get = <T>(flag: string) => flagValue(opts, flag) as T;
+  return {
+    requireAuth: get<boolean | undefined>('require-auth'),
+    maxRecipients: get<number>('max-recipients'),
+    maxClients: get<number>(`${prefix}max-clients`),
+    maxClientsPerIp: get<number>(`${prefix}max-per-ip`),
+    maxLineLength: get<number>(`${prefix}max-line-length`),
+    socketTimeout: get<number>(`${prefix}idle-timeout`),
+    authFailureDelay: get<number>(`${prefix}auth-delay`),
+    greetingDelay: get<number>('greeting-delay'),
+    bareLineEndings: get<'reject' | 'normalise'>('bare-newlines'),
+    hostname: get<string | undefined>('hostname'),
+  };
+}
+
 export function register(program: Command): void {
   const smtp = program
     .command('smtp')
@@ -98,7 +161,7 @@ Examples:
   $ netkit mail send --to bob@lab --subject hi --text hello     send it a message
   $ netkit pop3 serve                               read the same mailboxes over POP3`,
     );
-  smtp
+  const serve = smtp
     .command('serve')
     .description(
       'receive mail over SMTP (ESMTP, PIPELINING, STARTTLS, AUTH) and store it durably in one Maildir per recipient; never relays',
@@ -115,46 +178,23 @@ Examples:
       'accept only recipients that exist as accounts (netkit user add), and postmaster; default: any mailbox',
     )
     .option('--auth-accept-any', 'lab mode: every AUTH succeeds, whatever the name and password')
-    .option('--require-auth', 'refuse MAIL FROM before a successful AUTH')
     .option('--allow-plaintext', 'offer AUTH without TLS to non-loopback clients too')
     .addOption(
       new Option('--max-size <size>', 'largest message accepted (SIZE), e.g. 10M')
         .argParser(parsePositiveBytes)
         .default(DEFAULT_MAX_MESSAGE_SIZE, '25M'),
     )
-    .option('--max-recipients <n>', 'recipients per message', parsePositive, DEFAULT_MAX_RECIPIENTS)
-    .option('--max-clients <n>', 'simultaneous sessions', parsePositive, DEFAULT_MAX_CLIENTS)
-    .option(
-      '--max-per-ip <n>',
-      'simultaneous sessions from one client address',
-      parsePositive,
-      DEFAULT_MAX_CLIENTS_PER_IP,
-    )
     .option(
       '--max-messages <n>',
       'keep at most N messages per mailbox, oldest removed, never under a POP3 session (0 = unlimited)',
       parseNonNegative,
       0,
-    )
-    .option('--max-line-length <bytes>', 'longest command line', parsePositive, DEFAULT_MAX_LINE_LENGTH)
-    .addOption(durationOption('--idle-timeout <duration>', 'drop idle sessions (421)', 60_000))
-    .addOption(durationOption('--auth-delay <duration>', 'pause before answering a failed AUTH', 1000))
-    .addOption(
-      durationOption(
-        '--greeting-delay <duration>',
-        'wait before the 220 greeting (catches clients that talk too soon)',
-        0,
-      ),
-    )
-    .addOption(
-      new Option('--bare-newlines <policy>', 'bare CR/LF in DATA: reject (550 5.6.0) or normalise to CRLF')
-        .argParser(parseBareNewlines)
-        .default('reject'),
-    )
+    );
+  for (const option of smtpTuningOptions('')) serve.addOption(option);
+  serve
     .option('--no-tls', 'no STARTTLS and no TLS port')
     .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
     .option('--key <file>', 'TLS private key (PEM)')
-    .option('--hostname <name>', 'server name in the greeting and Received headers (default: this host)')
     .option('--json', 'print listening sockets and stored messages as JSON lines')
     .option('--trace', 'print the SMTP conversation on stderr (AUTH redacted)')
     .option('-q, --quiet', 'do not print stored messages')
@@ -191,21 +231,12 @@ sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF
           port: opts.port,
           tlsPort: opts.tlsPort,
           tls: opts.tls ? { cert: opts.cert, key: opts.key } : false,
-          hostname: opts.hostname,
           strict: opts.strict,
           authAcceptAny: opts.authAcceptAny,
-          requireAuth: opts.requireAuth,
           allowPlaintextAuth: opts.allowPlaintext,
           maxSize: opts.maxSize,
-          maxRecipients: opts.maxRecipients,
-          maxClients: opts.maxClients,
-          maxClientsPerIp: opts.maxPerIp,
           maxMessages: opts.maxMessages || undefined,
-          maxLineLength: opts.maxLineLength,
-          socketTimeout: opts.idleTimeout,
-          authFailureDelay: opts.authDelay,
-          greetingDelay: opts.greetingDelay,
-          bareLineEndings: opts.bareNewlines,
+          ...smtpTuning(opts as unknown as Record<string, unknown>, ''),
         });
         announceListening('smtp', server, { json: opts.json });
         if (server.tlsPort !== undefined) {

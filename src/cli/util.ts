@@ -444,3 +444,8 @@ export function createProgress(
     },
   };
 }
+
+/** The value commander stored for `flag` (`--smtp-max-clients` → `opts.smtpMaxClients`). */
+export function flagValue(opts: Record<string, unknown>, flag: string): unknown {
+  return opts[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+}

@@ -48,6 +48,8 @@ export const DEFAULT_MAX_CLIENTS = 100;
 /** Postfix's smtpd_client_connection_count_limit */
 export const DEFAULT_MAX_CLIENTS_PER_IP = 50;
 export const DEFAULT_MAX_LINE_LENGTH = 4096;
+/** idle time before a session is dropped with 421 */
+export const DEFAULT_SMTP_IDLE_MS = 60_000;
 
 export interface SmtpServerOptions {
   /** data directory: Maildirs in `mail/`, `accounts.json`, the dev certificate in `tls/` (default `./netkit-data`) */
@@ -449,7 +451,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     maxRecipients: options.maxRecipients ?? DEFAULT_MAX_RECIPIENTS,
     maxClients,
     maxCommandLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
-    socketTimeout: options.socketTimeout ?? 60_000,
+    socketTimeout: options.socketTimeout ?? DEFAULT_SMTP_IDLE_MS,
     closeTimeout: options.closeTimeout ?? 5000,
     disableReverseLookup: !options.reverseLookup,
     onConnect,

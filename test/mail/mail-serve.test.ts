@@ -3,7 +3,7 @@
  * is read back by Python's poplib from the recipient's own inbox, and other inboxes stay empty.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netkit, run, startServe, tempDir } from '../helpers/net.js';
+import { LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
 
 describe('netkit mail serve', () => {
   let dir: string;
@@ -122,5 +122,55 @@ print(listed, 'Subject: n1' in retr, 'Subject: n2' in top, quit, sorted(left))
     expect(r.stdout.trim()).toBe(
       "2 True True +OK netkit POP3 server signing off (1 message deleted) ['n4', 'n5']",
     );
+  });
+
+  it('takes every limit of smtp serve and pop3 serve, named per service', async () => {
+    const tuned = await startServe(
+      [
+        'mail',
+        'serve',
+        '--data',
+        dir,
+        '--smtp-port',
+        '0',
+        '--pop3-port',
+        '0',
+        '--require-auth',
+        '--max-recipients',
+        '1',
+        '--smtp-max-per-ip',
+        '1',
+        '--pop3-max-per-ip',
+        '1',
+        '--hostname',
+        'mx.lab.test',
+      ],
+      2,
+    );
+    const clients: LineClient[] = [];
+    const connect = async (port: number) => {
+      const c = await LineClient.connect(port);
+      clients.push(c);
+      return c;
+    };
+    try {
+      const smtp = tuned.listening.find((l) => l.service === 'smtp')!.port;
+      const pop3 = tuned.listening.find((l) => l.service === 'pop3')!.port;
+      const first = await connect(smtp);
+      expect(await first.line()).toMatch(/^220 mx\.lab\.test /);
+      const second = await connect(smtp);
+      expect(await second.line()).toMatch(/^421 /);
+      first.send('EHLO tester\r\n');
+      await first.until(/^250 /);
+      first.send('MAIL FROM:<a@example.org>\r\n');
+      expect(await first.line()).toMatch(/^530 /);
+      const p1 = await connect(pop3);
+      expect(await p1.line()).toMatch(/^\+OK/);
+      const p2 = await connect(pop3);
+      expect(await p2.line()).toBe('-ERR [SYS/TEMP] too many connections, try again later');
+    } finally {
+      for (const c of clients) c.close();
+      await tuned.stop();
+    }
   });
 });
