@@ -117,6 +117,7 @@ export { Pop3Client, type Pop3ConnectOptions, Pop3Error } from './mail/pop3-clie
 export { type FetchOptions, type FetchResult, fetchMessages } from './mail/pop3-client-fetch.js';
 export { type Pop3Reply, Pop3ReplyReader, parsePop3Replies } from './mail/pop3-client-reader.js';
 export { createPop3Server, type Pop3ServerHandle, type Pop3ServerOptions } from './mail/pop3-server.js';
+export { prepareRawMessage, type RawMail, type RawMessageOptions } from './mail/raw-message.js';
 export {
   type SendMailOptions,
   type SendMailResult,
@@ -124,6 +125,7 @@ export {
   type SmtpSubmitOptions,
   sendMail,
 } from './mail/send.js';
+export { type SendRawMailOptions, type SendRawMailResult, sendRawMail } from './mail/send-raw.js';
 export {
   createSmtpServer,
   type SmtpMessageEvent,

@@ -1,6 +1,7 @@
 /**
- * `netkit mail send` and `netkit mail show`: thin layers over `sendMail()` (src/mail/send.ts) and
- * `parseMessage()` / `saveAttachments()` (src/mail/message-view.ts). Output formats live here.
+ * `netkit mail send` and `netkit mail show`: thin layers over `sendMail()` (src/mail/send.ts),
+ * `sendRawMail()` for `--raw FILE` (src/mail/send-raw.ts) and `parseMessage()` / `saveAttachments()`
+ * (src/mail/message-view.ts). Output formats live here.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
@@ -8,9 +9,10 @@ import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
-import { formatTrace } from '../core/trace.js';
+import { formatTrace, type TraceEvent } from '../core/trace.js';
 import { type MessageView, parseMessage, saveAttachments, viewToJson } from '../mail/message-view.js';
 import { type SendMailResult, sendMail } from '../mail/send.js';
+import { type SendRawMailResult, sendRawMail } from '../mail/send-raw.js';
 import {
   action,
   bold,
@@ -36,6 +38,7 @@ interface SendOpts {
   attach?: string[];
   inline?: string[];
   header?: string[];
+  raw?: string;
   server: string;
   tls?: boolean;
   starttls?: boolean;
@@ -51,7 +54,21 @@ interface SendOpts {
   trace?: boolean;
 }
 
-function printSendResult(r: SendMailResult, opts: SendOpts): void {
+/** The options that compose a message, which a prepared one (`--raw`) already is. */
+const COMPOSING = [
+  'subject',
+  'text',
+  'textFile',
+  'html',
+  'htmlFile',
+  'attach',
+  'inline',
+  'header',
+  'replyTo',
+];
+
+function printSendResult(r: SendMailResult | SendRawMailResult, opts: SendOpts): void {
+  const raw = 'added' in r ? r : undefined;
   if (opts.json) {
     const rec: Record<string, unknown> = {
       dryRun: r.dryRun,
@@ -60,6 +77,8 @@ function printSendResult(r: SendMailResult, opts: SendOpts): void {
       size: r.message.length,
       cids: r.cids,
     };
+    // what --raw changed in the message, and whether its body needs 8BITMIME
+    if (raw) Object.assign(rec, { added: raw.added, removed: raw.removed, eightBitBody: raw.eightBitBody });
     // the address that makes the message need SMTPUTF8 (RFC 6531), so a dry run already tells
     if (r.smtpUtf8) rec.smtputf8 = r.smtpUtf8;
     if (r.dryRun) rec.message = r.message.toString('utf8');
@@ -75,6 +94,12 @@ function printSendResult(r: SendMailResult, opts: SendOpts): void {
   process.stdout.write(
     `sent ${r.messageId} (${formatBytes(r.message.length)}) to ${r.accepted.join(', ')}\n`,
   );
+  if (raw && (raw.removed.length || raw.added.length)) {
+    const changes = [];
+    if (raw.removed.length) changes.push(`removed ${raw.removed.join(', ')}`);
+    if (raw.added.length) changes.push(`added ${raw.added.join(', ')}`);
+    process.stdout.write(`headers: ${changes.join('; ')}\n`);
+  }
   if (r.rejected.length) process.stdout.write(`rejected: ${r.rejected.join(', ')}\n`);
   if (r.response) process.stdout.write(`server: ${r.response}\n`);
   for (const c of r.cids) process.stdout.write(`inline ${c.filename}: cid:${c.cid}\n`);
@@ -154,8 +179,10 @@ export function register(group: Command): void {
   const send = group.command('send');
   refuseBoth(send, '--tls', '--no-tls');
   send
-    .description('compose a message with full MIME and submit it over SMTP (nodemailer)')
-    .option('--from <addr>', 'sender (default USER@localhost)')
+    .description(
+      'compose a message with full MIME and submit it over SMTP (nodemailer), or send a prepared one (--raw)',
+    )
+    .option('--from <addr>', 'sender (default USER@localhost; with --raw: the Sender or From header)')
     .option('--to <addr>', 'recipient (repeatable)', collect)
     .option('--cc <addr>', 'copy recipient (repeatable)', collect)
     .option('--bcc <addr>', 'blind copy: in the envelope only, never in the headers (repeatable)', collect)
@@ -168,6 +195,12 @@ export function register(group: Command): void {
     .option('--attach <file>', 'attach a file; type from its extension (repeatable)', collect)
     .option('--inline <[cid=]file>', 'image for the HTML as cid:NAME; prints the cid (repeatable)', collect)
     .option('--header <"K: V">', 'extra header (repeatable)', collect)
+    .addOption(
+      new Option(
+        '--raw <file>',
+        'send a prepared RFC 5322 message as it is (- for stdin); see below',
+      ).conflicts(COMPOSING),
+    )
     .option('--server <host:port>', 'SMTP server', '127.0.0.1:2525')
     .option('--tls', 'implicit TLS (SMTPS; default port 4650)')
     .option('--no-tls', 'never use STARTTLS (default: STARTTLS when the server offers it)')
@@ -193,6 +226,15 @@ Examples:
   $ netkit mail send --to bob@lab --subject x --text y --dry-run > message.eml
   $ netkit mail send --server smtp.example.org:587 --starttls --user me --to you@example.org --text hi
   $ netkit mail send --server 127.0.0.1:4650 --tls --insecure --to bob@lab --text hi --trace
+  $ netkit mail send --raw message.eml
+  $ netkit mail send --raw message.eml --from bounces@lab --to qa@lab --dry-run --json
+  $ NETKIT_PASSWORD=pw netkit mail send --raw - --server smtp.example.org:587 --user me < draft.eml
+
+--raw FILE sends a saved message (e.g. from --dry-run) like sendmail -t: MAIL FROM is --from, else the
+Sender or From header; the recipients are --to/--cc/--bcc if any is given, else every address in the
+To, Cc and Bcc headers (Resent-To/Cc/Bcc instead, when present). Bcc, Resent-Bcc and Return-Path
+headers are removed, line ends become CRLF, and a missing From, Date or Message-ID is added;
+--dry-run prints the exact bytes that would be sent.
 
 TLS: STARTTLS is used whenever the server offers it; --starttls makes it mandatory, --no-tls turns it
 off, --tls speaks TLS from the first byte (give at most one of the three). Certificates are verified;
@@ -205,9 +247,44 @@ disables verification.`,
         const { host, port } = parseHostPort(opts.server, defaultPort);
         if (opts.password !== undefined && opts.user === undefined)
           throw usageError('--password needs --user');
-        const password =
-          opts.user !== undefined && !opts.dryRun ? await readPassword(opts.password) : undefined;
+        const needPassword = opts.user !== undefined && !opts.dryRun;
+        if (needPassword && opts.raw === '-' && opts.password === undefined && !process.env.NETKIT_PASSWORD)
+          throw usageError(
+            '--raw - reads the message from stdin: give the password with --password or NETKIT_PASSWORD',
+          );
+        // read the message before asking for a password, so that a missing file is reported first
+        const raw = opts.raw !== undefined ? await readInput(opts.raw) : undefined;
+        const password = needPassword ? await readPassword(opts.password) : undefined;
         const ca = opts.insecure ? undefined : await trustedCertificates(resolveDataDir(opts.data), opts.ca);
+        const connection = {
+          host,
+          port,
+          secure: opts.tls === true,
+          ignoreTLS: opts.tls === false,
+          requireTLS: opts.starttls === true,
+          tlsInsecure: opts.insecure === true,
+          ca,
+          user: opts.user,
+          password,
+          name: opts.ehlo,
+          timeoutMs: opts.timeout,
+          dryRun: opts.dryRun === true,
+          onTrace: opts.trace
+            ? (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, 'client')}\n`)
+            : undefined,
+        };
+        if (raw !== undefined) {
+          const result = await sendRawMail({
+            raw,
+            from: opts.from,
+            to: opts.to,
+            cc: opts.cc,
+            bcc: opts.bcc,
+            ...connection,
+          });
+          printSendResult(result, opts);
+          return;
+        }
         const result = await sendMail({
           from: opts.from,
           to: opts.to,
@@ -222,19 +299,7 @@ disables verification.`,
           attachments: opts.attach,
           inline: opts.inline,
           headers: opts.header,
-          host,
-          port,
-          secure: opts.tls === true,
-          ignoreTLS: opts.tls === false,
-          requireTLS: opts.starttls === true,
-          tlsInsecure: opts.insecure === true,
-          ca,
-          user: opts.user,
-          password,
-          name: opts.ehlo,
-          timeoutMs: opts.timeout,
-          dryRun: opts.dryRun === true,
-          onTrace: opts.trace ? (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`) : undefined,
+          ...connection,
         });
         printSendResult(result, opts);
       }),

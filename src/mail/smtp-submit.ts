@@ -6,7 +6,9 @@
  * MAIL FROM, so there is no point at which we could look at the EHLO reply and refuse. A message that
  * needs SMTPUTF8 (RFC 6531) must not start a transaction with a server that lacks it — neither the
  * 8-bit MAIL FROM / RCPT TO nor the UTF-8 headers may go out — so the check sits between the
- * handshake and AUTH, and the session ends with QUIT before any MAIL FROM.
+ * handshake and AUTH, and the session ends with QUIT before any MAIL FROM. The same holds for an 8-bit
+ * body (a raw message, raw-message.ts): it goes out with `BODY=8BITMIME`, and only to a server that
+ * offers 8BITMIME (eightbitmime.ts).
  */
 import SMTPConnection, {
   type SMTPConnectionAuth,
@@ -15,6 +17,7 @@ import SMTPConnection, {
 } from 'nodemailer/lib/smtp-connection';
 import { NetkitError } from '../core/errors.js';
 import type { ComposedMail } from './compose.js';
+import { eightBitMimeNotOffered, hasEightBitBody, offers8BitMime } from './eightbitmime.js';
 import {
   findUtf8Address,
   hasUtf8LocalPart,
@@ -63,6 +66,7 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
     );
   const envelopeIsAscii =
     !hasUtf8LocalPart(composed.envelope.from) && !composed.envelope.to.some(hasUtf8LocalPart);
+  const eightBit = hasEightBitBody(composed.message);
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (err: unknown, info?: SMTPConnectionSendInfo) => {
@@ -86,9 +90,9 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
       if (err) return finish(err);
       // the handshake is done (after STARTTLS the EHLO was repeated), so the last reply is the EHLO
       // (or HELO) reply that lists the extensions this session has
+      const ehlo = String(conn.lastServerResponse || '');
       if (need !== undefined) {
-        if (!offersSmtpUtf8(String(conn.lastServerResponse || '')))
-          return refuse(smtpUtf8NotOffered(need, params.server));
+        if (!offersSmtpUtf8(ehlo)) return refuse(smtpUtf8NotOffered(need, params.server));
         if (envelopeIsAscii) {
           try {
             amendMailFrom(conn);
@@ -97,8 +101,10 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
           }
         }
       }
-      // a copy: SMTPConnection keeps its recipient bookkeeping (rcptQueue, accepted…) on the object
-      const envelope = { from: composed.envelope.from, to: [...composed.envelope.to] };
+      if (eightBit && !offers8BitMime(ehlo)) return refuse(eightBitMimeNotOffered(params.server));
+      // a copy: SMTPConnection keeps its recipient bookkeeping (rcptQueue, accepted…) on the object;
+      // use8BitMime makes it add BODY=8BITMIME to MAIL FROM (the server offers 8BITMIME, checked above)
+      const envelope = { from: composed.envelope.from, to: [...composed.envelope.to], use8BitMime: eightBit };
       const send = () =>
         conn.send(envelope, composed.message, (e, info) => (e ? finish(e) : finish(null, info)));
       if (params.auth !== undefined && conn.allowsAuth)

@@ -16,15 +16,18 @@ export interface SmtpSinkHandle {
   stop(): Promise<void>;
 }
 
-/** Start smtp-sink dumping every message into `dumpDir` (made world-writable: as root it runs as nobody). */
-export async function startSmtpSink(dumpDir: string): Promise<SmtpSinkHandle> {
+/**
+ * Start smtp-sink dumping every message into `dumpDir` (made world-writable: as root it runs as
+ * nobody). `flags`: more smtp-sink options, e.g. `['-8']` (no 8BITMIME in the EHLO reply).
+ */
+export async function startSmtpSink(dumpDir: string, flags: string[] = []): Promise<SmtpSinkHandle> {
   await chmod(dumpDir, 0o777);
   const asRoot = process.getuid?.() === 0;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const child: ChildProcess = spawn(
       SMTP_SINK,
-      [...(asRoot ? ['-u', 'nobody'] : []), '-d', `${dumpDir}/%M.`, `127.0.0.1:${port}`, '64'],
+      [...(asRoot ? ['-u', 'nobody'] : []), ...flags, '-d', `${dumpDir}/%M.`, `127.0.0.1:${port}`, '64'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let exited = false;
