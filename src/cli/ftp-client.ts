@@ -2,7 +2,9 @@
  * `netkit ftp ls|get|put|rm|mkdir|mv|mirror`: thin layers over {@link FtpClient} and the mirror
  * functions (src/ftp/client.ts, src/ftp/client-mirror.ts). This file owns the flags, the login
  * (user and password from the URL, the flags, NETKIT_PASSWORD or a prompt), the progress display
- * and the output formats; `serve` lives in ftp-serve.ts.
+ * and the output formats; `serve` lives in ftp-serve.ts. The interactive `ftp shell`
+ * (ftp-shell.ts) reuses the login, the progress display, the listing format and `runMirror` from
+ * here, so a shell command prints what the one-shot command prints.
  *
  * TLS: `--tls` is explicit AUTH TLS (then PROT P), `--implicit-tls` (or an `ftps://` URL) is
  * TLS from the first byte. Certificates are verified; the lab's own development certificate in
@@ -18,7 +20,7 @@ import { netrcLogin } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
-import { mirrorDown, mirrorUp, removeTree } from '../ftp/client-mirror.js';
+import { type MirrorResult, mirrorDown, mirrorUp, removeTree } from '../ftp/client-mirror.js';
 import {
   type FtpUrl,
   formatFtpUrl,
@@ -39,7 +41,7 @@ import {
   readPassword,
 } from './util.js';
 
-interface CommonOptions {
+export interface CommonOptions {
   user?: string;
   password?: string;
   netrc: boolean;
@@ -55,7 +57,8 @@ interface CommonOptions {
   json?: boolean;
 }
 
-function addCommon(cmd: Command): Command {
+/** The login, TLS, timeout and trace flags: every command that connects (`ftp shell` too). */
+export function addLoginOptions(cmd: Command): Command {
   return cmd
     .option('--user <name>', 'login name (default: from the URL, else ~/.netrc, else anonymous)')
     .option('--password <pw>', 'password (else from the URL, NETKIT_PASSWORD, ~/.netrc, or a prompt)')
@@ -71,13 +74,21 @@ function addCommon(cmd: Command): Command {
       'give up when the server is silent this long (default 30s)',
       parseDuration,
     )
-    .option('--json', 'print JSON')
-    .option('--quiet', 'no progress or messages, only errors')
     .option('--trace', 'print the FTP conversation on stderr (PASS masked)');
 }
 
-/** Parse the URL, work out the login, connect. */
-async function open(urlText: string, opts: CommonOptions): Promise<{ client: FtpClient; url: FtpUrl }> {
+function addCommon(cmd: Command): Command {
+  return addLoginOptions(cmd)
+    .option('--json', 'print JSON')
+    .option('--quiet', 'no progress or messages, only errors');
+}
+
+/** Parse the URL, work out the login, connect. `login` is what was used (a shell reconnects with it). */
+export async function open(
+  urlText: string,
+  opts: CommonOptions,
+  onCreate?: (client: FtpClient) => void,
+): Promise<{ client: FtpClient; url: FtpUrl; login: { user: string; password: string } }> {
   const url = parseFtpUrl(urlText);
   if (url.typecode === 'a')
     throw usageError('ASCII transfers (;type=a) are not supported: netkit transfers in binary (;type=i)');
@@ -105,11 +116,12 @@ async function open(urlText: string, opts: CommonOptions): Promise<{ client: Ftp
     tlsMode && !opts.insecure ? await trustedCertificates(resolveDataDir(opts.data), opts.ca) : undefined;
   // an ftp:// URL without a port and --implicit-tls: the implicit-TLS port
   const port = implicit && url.scheme === 'ftp' && !/^ftp:\/\/[^/]*:\d+/i.test(urlText) ? 990 : url.port;
+  const login = { user: user ?? 'anonymous', password };
   const client = await FtpClient.connect(
     {
       host: url.host,
       port,
-      user: user ?? 'anonymous',
+      user: login.user,
       password,
       tls: tlsMode,
       rejectUnauthorized: !opts.insecure,
@@ -118,9 +130,10 @@ async function open(urlText: string, opts: CommonOptions): Promise<{ client: Ftp
     },
     (c) => {
       if (opts.trace) c.on('trace', (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`));
+      onCreate?.(c);
     },
   );
-  return { client, url };
+  return { client, url, login };
 }
 
 /** Run `fn` with a connected client and always close it. */
@@ -137,25 +150,36 @@ async function withClient<T>(
   }
 }
 
-const say = (opts: CommonOptions, text: string): void => {
+type OutputOptions = Pick<CommonOptions, 'quiet' | 'json'>;
+
+const say = (opts: OutputOptions, text: string): void => {
   if (!opts.quiet && !opts.json) process.stdout.write(`${text}\n`);
 };
-const warn = (opts: CommonOptions, text: string): void => {
+const warn = (opts: OutputOptions, text: string): void => {
   if (!opts.quiet) process.stderr.write(`netkit: warning: ${text}\n`);
 };
 
-/** Drive a progress display from the client's 'progress' events for one transfer. */
-function trackTransfer(client: FtpClient, label: string, opts: CommonOptions): Progress {
+/**
+ * Drive a progress display from the client's 'progress' events for one transfer; `finish` stops
+ * listening (a shell runs many transfers on one client).
+ */
+export function trackTransfer(
+  client: FtpClient,
+  label: string,
+  opts: Pick<CommonOptions, 'quiet'>,
+): Progress {
   let progress: Progress | undefined;
   const quiet = opts.quiet === true;
-  client.on('progress', (p: FtpProgress) => {
+  const onProgress = (p: FtpProgress) => {
     progress ??= createProgress(label, p.total, { quiet, initial: p.startAt });
     progress.update(p.bytes);
-  });
+  };
+  client.on('progress', onProgress);
   return {
     update: (n, d, s) => progress?.update(n, d, s),
     setTotal: (t) => progress?.setTotal(t),
     finish: (m) => {
+      client.off('progress', onProgress);
       if (progress) progress.finish(m);
       else if (m && !quiet) process.stderr.write(`${m}\n`);
     },
@@ -167,7 +191,7 @@ function rate(r: FtpTransferResult): string {
   return `${formatBytes(Math.round(r.transferred / secs))}/s`;
 }
 
-function transferMessage(verb: string, what: string, r: FtpTransferResult): string {
+export function transferMessage(verb: string, what: string, r: FtpTransferResult): string {
   if (r.complete) return `${what} is already complete (${formatBytes(r.size)})`;
   const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : '';
   return `${verb} ${what} (${formatBytes(r.size)} in ${(r.ms / 1000).toFixed(1)}s, ${rate(r)}${resumed})`;
@@ -197,10 +221,19 @@ function longLine(e: FtpEntry, sizeWidth: number): string {
   return `${mode}  ${String(e.size).padStart(sizeWidth)}  ${when}  ${displayName(e.name)}${e.type === 'dir' ? '/' : ''}${link}`;
 }
 
+/** A listing as printed by `ls` (sorted by name; `long`: `ls -l`), one string per line. */
+export function formatListing(entries: readonly FtpEntry[], long: boolean): string[] {
+  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const width = Math.max(1, ...sorted.map((e) => String(e.size).length));
+  return sorted.map((e) =>
+    long ? longLine(e, width) : `${displayName(e.name)}${e.type === 'dir' ? '/' : ''}`,
+  );
+}
+
 // ---- get: where the file goes ----
 
 /** The file to upload exists and is a file: one clear line, exit 1, before any connection. */
-async function checkLocalFile(file: string): Promise<void> {
+export async function checkLocalFile(file: string): Promise<void> {
   const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
     throw new NetkitError(
       'NETKIT_IO',
@@ -219,8 +252,8 @@ async function isDir(p: string): Promise<boolean> {
 }
 
 /** The local file for a download: `-o FILE`, `-o DIR/` + the remote name, or the remote name here. */
-async function localTarget(url: FtpUrl, output: string | undefined): Promise<string> {
-  const name = remoteBasename(url.path);
+export async function localTarget(remotePath: string, output: string | undefined): Promise<string> {
+  const name = remoteBasename(remotePath);
   const inDir =
     output === undefined || output.endsWith('/') || output.endsWith(path.sep) || (await isDir(output));
   if (!inDir) return output;
@@ -248,6 +281,83 @@ function actionLine(a: MirrorAction, reverse: boolean): string {
   }
 }
 
+export interface MirrorRequest {
+  /** upload `localDir` into `remoteDir` (else download `remoteDir` into `localDir`) */
+  reverse: boolean;
+  remoteDir: string;
+  localDir: string;
+  onlyNewer: boolean;
+  delete: boolean;
+  dryRun: boolean;
+}
+
+/**
+ * One mirror with the CLI's output: the actions as they happen, a progress bar for the whole tree,
+ * the summary line (or `--json`). Shared by `ftp mirror` and the shell's `mirror`.
+ */
+export async function runMirror(
+  client: FtpClient,
+  req: MirrorRequest,
+  opts: OutputOptions & { progress?: boolean },
+): Promise<MirrorResult> {
+  const tty = process.stderr.isTTY === true;
+  let progress: Progress | undefined;
+  let doneBefore = 0;
+  let current = 0;
+  const onProgress = (p: FtpProgress) => progress?.update(doneBefore + p.transferred);
+  const mirrorOpts = {
+    onlyNewer: req.onlyNewer,
+    delete: req.delete,
+    dryRun: req.dryRun,
+    onWarning: (m: string) => warn(opts, m),
+    onPlan: (plan: { actions: MirrorAction[] }) => {
+      const bytes = plan.actions.reduce((n, a) => n + (a.kind === 'transfer' ? a.size : 0), 0);
+      if (!req.dryRun && bytes > 0)
+        progress = createProgress('mirror', bytes, { quiet: opts.quiet === true || opts.progress === false });
+      if (req.dryRun && !opts.json) for (const a of plan.actions) say(opts, actionLine(a, req.reverse));
+    },
+    onAction: (a: MirrorAction) => {
+      doneBefore += current;
+      current = a.kind === 'transfer' ? a.size : 0;
+      if (tty && progress && !opts.quiet && opts.progress !== false) process.stderr.write('\r\u001b[J');
+      say(opts, actionLine(a, req.reverse));
+    },
+  };
+  client.on('progress', onProgress);
+  let result: MirrorResult;
+  try {
+    result = req.reverse
+      ? await mirrorUp(client, req.localDir, req.remoteDir, mirrorOpts)
+      : await mirrorDown(client, req.remoteDir, req.localDir, mirrorOpts);
+  } finally {
+    client.off('progress', onProgress);
+  }
+  progress?.finish();
+  const s = result.summary;
+  if (opts.json) {
+    printJson({
+      direction: req.reverse ? 'up' : 'down',
+      dryRun: req.dryRun,
+      ...s,
+      transferred: result.transferred,
+      warnings: result.warnings,
+      actions: result.plan.actions,
+    });
+    return result;
+  }
+  if (!req.dryRun)
+    for (const a of result.plan.actions) if (a.kind === 'skip') say(opts, actionLine(a, req.reverse));
+  say(
+    opts,
+    `${req.dryRun ? 'would transfer' : req.reverse ? 'uploaded' : 'downloaded'} ${s.transfers} file${s.transfers === 1 ? '' : 's'} (${formatBytes(req.dryRun ? s.bytes : result.transferred)}), ` +
+      `${s.mkdirs} new dir${s.mkdirs === 1 ? '' : 's'}, ${s.deletes} deleted, ${s.upToDate} up to date${s.skips ? `, ${s.skips} skipped` : ''}` +
+      (result.warnings.length
+        ? `, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}`
+        : ''),
+  );
+  return result;
+}
+
 export function register(group: Command): void {
   addCommon(
     group
@@ -271,18 +381,13 @@ Examples:
     .action(
       action(async (urlText: string, opts: CommonOptions & { long?: boolean }) => {
         await withClient(urlText, opts, async (client, url) => {
-          const entries = (await client.list(url.path)).sort((a, b) =>
-            a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-          );
+          const entries = await client.list(url.path);
           if (opts.json) {
-            printJson(entries.map(entryJson));
+            const sorted = entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+            printJson(sorted.map(entryJson));
             return;
           }
-          const width = Math.max(1, ...entries.map((e) => String(e.size).length));
-          for (const e of entries)
-            process.stdout.write(
-              `${opts.long ? longLine(e, width) : `${displayName(e.name)}${e.type === 'dir' ? '/' : ''}`}\n`,
-            );
+          for (const line of formatListing(entries, opts.long === true)) process.stdout.write(`${line}\n`);
         });
       }),
     );
@@ -321,7 +426,7 @@ Examples:
             if (!opts.quiet) process.stderr.write(`${transferMessage('got', remoteBasename(url.path), r)}\n`);
             return;
           }
-          const local = await localTarget(url, opts.output);
+          const local = await localTarget(url.path, opts.output);
           const progress = trackTransfer(client, path.basename(local), opts);
           const r = await client.get(url.path, local, { resume: opts.continue === true, mtime: true });
           progress.finish(opts.json ? undefined : transferMessage('saved', local, r));
@@ -487,57 +592,17 @@ Examples:
                 : 'mirror takes the URL, then a local DIR (use --reverse to upload)',
             );
           await withClient(urlText, opts, async (client, url) => {
-            const remoteDir = url.path.replace(/(.)\/+$/, '$1');
-            const tty = process.stderr.isTTY === true;
-            let progress: Progress | undefined;
-            let doneBefore = 0;
-            let current = 0;
-            client.on('progress', (p: FtpProgress) => progress?.update(doneBefore + p.transferred));
-            const mirrorOpts = {
-              onlyNewer: opts.onlyNewer === true,
-              delete: opts.delete === true,
-              dryRun: opts.dryRun === true,
-              onWarning: (m: string) => warn(opts, m),
-              onPlan: (plan: { actions: MirrorAction[] }) => {
-                const bytes = plan.actions.reduce((n, a) => n + (a.kind === 'transfer' ? a.size : 0), 0);
-                if (!opts.dryRun && bytes > 0)
-                  progress = createProgress('mirror', bytes, { quiet: opts.quiet === true });
-                if (opts.dryRun && !opts.json)
-                  for (const a of plan.actions) say(opts, actionLine(a, opts.reverse === true));
-              },
-              onAction: (a: MirrorAction) => {
-                doneBefore += current;
-                current = a.kind === 'transfer' ? a.size : 0;
-                if (tty && progress && !opts.quiet) process.stderr.write('\r\u001b[J');
-                say(opts, actionLine(a, opts.reverse === true));
-              },
-            };
-            const result = opts.reverse
-              ? await mirrorUp(client, localDir, remoteDir, mirrorOpts)
-              : await mirrorDown(client, remoteDir, localDir, mirrorOpts);
-            progress?.finish();
-            const s = result.summary;
-            if (opts.json) {
-              printJson({
-                direction: opts.reverse ? 'up' : 'down',
+            await runMirror(
+              client,
+              {
+                reverse: opts.reverse === true,
+                remoteDir: url.path.replace(/(.)\/+$/, '$1'),
+                localDir,
+                onlyNewer: opts.onlyNewer === true,
+                delete: opts.delete === true,
                 dryRun: opts.dryRun === true,
-                ...s,
-                transferred: result.transferred,
-                warnings: result.warnings,
-                actions: result.plan.actions,
-              });
-              return;
-            }
-            if (!opts.dryRun)
-              for (const a of result.plan.actions)
-                if (a.kind === 'skip') say(opts, actionLine(a, opts.reverse === true));
-            say(
+              },
               opts,
-              `${opts.dryRun ? 'would transfer' : opts.reverse ? 'uploaded' : 'downloaded'} ${s.transfers} file${s.transfers === 1 ? '' : 's'} (${formatBytes(opts.dryRun ? s.bytes : result.transferred)}), ` +
-                `${s.mkdirs} new dir${s.mkdirs === 1 ? '' : 's'}, ${s.deletes} deleted, ${s.upToDate} up to date${s.skips ? `, ${s.skips} skipped` : ''}` +
-                (result.warnings.length
-                  ? `, ${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'}`
-                  : ''),
             );
           });
         },

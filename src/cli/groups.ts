@@ -41,7 +41,7 @@ export const GROUPS: Record<string, Group> = {
   },
   user: { description: 'manage accounts (shared by mail and FTP)', load: () => import('./user.js') },
   ftp: {
-    description: 'FTP server and client (ls get put rm mkdir mv mirror)',
+    description: 'FTP server and client (ls get put rm mkdir mv mirror shell)',
     load: () => import('./ftp.js'),
   },
   url: { description: "URL functions with Python's urllib.parse semantics", load: () => import('./url.js') },

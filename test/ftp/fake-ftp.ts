@@ -1,7 +1,8 @@
 /**
  * A scriptable fake FTP server for client tests that need a misbehaving peer: a PASV reply that
  * announces another address, no EPSV, AUTH TLS refused or accepted with PROT P refused, a failed
- * login, a download cut off with the control connection, a listing cut short (pure-ftpd's `-L`). Just enough RFC 959 for basic-ftp.
+ * login, a download cut off with the control connection, a download that stalls half-way, a listing
+ * cut short (pure-ftpd's `-L`). Just enough RFC 959 for basic-ftp.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -23,6 +24,8 @@ export interface FakeFtpOptions {
   files?: Record<string, Buffer>;
   /** RETR of this file sends `cutAt` bytes, then closes the data and the control connection */
   cut?: { name: string; cutAt: number };
+  /** RETR of this file sends `at` bytes, then neither ends nor closes anything (a stalled transfer) */
+  stall?: { name: string; at: number };
   /** the reply that closes a LIST (default `226 Done`) */
   listDone?: string;
 }
@@ -119,7 +122,8 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           if (!body) return reply('550 Failed to open file.');
           reply('150 Opening BINARY mode data connection.');
           void data!.then((s) => {
-            if (opts.cut?.name === arg) {
+            if (opts.stall?.name === arg) s.write(body.subarray(0, opts.stall.at));
+            else if (opts.cut?.name === arg) {
               // all sent bytes reach the client before the control connection goes, without a 226
               s.once('close', () => raw.destroy());
               s.end(body.subarray(0, opts.cut.cutAt));
