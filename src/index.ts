@@ -77,12 +77,36 @@ export {
 } from './http/proxy.js';
 export { parseContentRange, parseRange } from './http/range.js';
 export {
+  parseContinueAt,
+  parseRangeOption,
+  type RangeOption,
+  type ResumeVerdict,
+  resumeRange,
+  resumeVerdict,
+} from './http/range-request.js';
+export { limitRate, parseRate, type RateClock } from './http/rate-limit.js';
+export { inOutputDir, remoteName, removeDotSegments } from './http/remote-name.js';
+export {
+  type ConnectionInfo,
   HttpClient,
   type HttpClientOptions,
   type HttpRequestOptions,
   type HttpResponse,
+  type HttpTimings,
   httpRequest,
 } from './http/request.js';
+export {
+  type AttemptOutcome,
+  classifyError,
+  decideRetry,
+  initialRetryState,
+  RETRY_SLEEP_DEFAULT_MS,
+  RETRY_SLEEP_MAX_MS,
+  RETRY_STATUSES,
+  type RetryDecision,
+  type RetryOptions,
+  type RetryState,
+} from './http/retry-policy.js';
 export {
   ParseResult,
   parseQs,
@@ -103,6 +127,17 @@ export {
   usesParams,
   usesRelative,
 } from './http/url.js';
+export {
+  formatWriteOut,
+  headerBytes,
+  headerJson,
+  WRITE_OUT_VARIABLES,
+  type WriteOutInfo,
+  type WriteOutPiece,
+  type WriteOutResult,
+  writeOutFormatFromFile,
+  writeOutJson,
+} from './http/write-out.js';
 // ---- the lab ----
 export { type LabConfig, resolveLabConfig } from './lab/config.js';
 export { type DashboardHandle, startDashboard } from './lab/dashboard.js';

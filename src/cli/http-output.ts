@@ -15,16 +15,16 @@ type Head = Pick<HttpResponse, 'httpVersion' | 'status' | 'statusText' | 'rawHea
 
 /**
  * The status line and headers as the server sent them (header values are its bytes), a password
- * in a Location hidden.
+ * in a Location hidden; lines end in `eol` (`-i` prints LF, `-D` writes CRLF, as on the wire).
  */
-export function statusBlock(h: Head): Buffer {
+export function statusBlock(h: Head, eol = '\n'): Buffer {
   const headers = h.rawHeaders.map(([k, v]) => {
     const value = k.toLowerCase() === 'location' ? redactLocation(v) : v;
-    return `${k}: ${value}\n`;
+    return `${k}: ${value}${eol}`;
   });
   return Buffer.concat([
-    Buffer.from(`${`HTTP/${h.httpVersion} ${h.status} ${h.statusText}`.trimEnd()}\n`),
-    byteStringToBuffer(`${headers.join('')}\n`),
+    Buffer.from(`${`HTTP/${h.httpVersion} ${h.status} ${h.statusText}`.trimEnd()}${eol}`),
+    byteStringToBuffer(`${headers.join('')}${eol}`),
   ]);
 }
 
@@ -43,16 +43,21 @@ export async function writeStdout(data: string | Uint8Array): Promise<void> {
 
 /**
  * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
- * when stderr is not a terminal the body goes to the file untouched, so scripts see only what they
- * asked for.
+ * when stderr is not a terminal (or with `-s`) the body goes to the file untouched, so scripts see
+ * only what they asked for. `source` is the body as it arrives (paced by --limit-rate, say).
  */
-export function withProgress(res: HttpResponse, file: string): AsyncIterable<Uint8Array> {
-  if (!process.stderr.isTTY) return res.body as AsyncIterable<Uint8Array>;
+export function withProgress(
+  res: HttpResponse,
+  file: string,
+  source: AsyncIterable<Uint8Array> = res.body as AsyncIterable<Uint8Array>,
+  quiet = false,
+): AsyncIterable<Uint8Array> {
+  if (!process.stderr.isTTY || quiet) return source;
   const length = Number(res.headers['content-length']);
   const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
   return (async function* () {
     let done = 0;
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of source) {
       done += chunk.length;
       progress.update(done);
       yield chunk;

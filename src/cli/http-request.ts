@@ -5,9 +5,7 @@
  * runs in a Netscape cookie file that curl and Python read too.
  */
 import { type Command, Option } from 'commander';
-import { NetkitError, usageError } from '../core/errors.js';
-import { writeStreamAtomic } from '../http/atomic-write.js';
-import { decodeBody } from '../http/content-encoding.js';
+import { usageError } from '../core/errors.js';
 import { parseCookieFile, readCookieFile } from '../http/cookie-file.js';
 import type { CookieJar } from '../http/cookie-jar.js';
 import { parseFormString, parseMultipartArg } from '../http/multipart.js';
@@ -18,8 +16,6 @@ import {
   HttpClient,
   type HttpMethod,
   type HttpRequestOptions,
-  type HttpResponse,
-  httpError,
   parseRequestUrl,
 } from '../http/request.js';
 import { type DataPiece, dataBody, dataPiece, readWhole, withQuery } from './http-data.js';
@@ -33,10 +29,19 @@ import {
   readCaCert,
   userOption,
 } from './http-options.js';
-import { bodyToStdout, metaHeaders, statusBlock, withProgress, writeStdout } from './http-output.js';
-import { action, collect, durationOption, formatDuration, parseNonNegative, printTrace } from './util.js';
+import { metaHeaders } from './http-output.js';
+import {
+  addTransferOptions,
+  parseReferer,
+  planTransfer,
+  printWriteOut,
+  runTransfer,
+  type TransferFlags,
+  writeOutInfo,
+} from './http-transfer.js';
+import { action, collect, durationOption, exitCodeFor, parseNonNegative, printTrace } from './util.js';
 
-interface RequestCliOptions {
+interface RequestCliOptions extends TransferFlags {
   header: string[];
   /** body options: absent on HEAD, which cannot have a body */
   data?: DataPiece[];
@@ -48,7 +53,6 @@ interface RequestCliOptions {
   formString?: string[];
   form?: string[];
   json?: string;
-  output?: string;
   include?: boolean;
   location?: boolean;
   maxRedirects: number;
@@ -164,6 +168,14 @@ async function buildRequest(
     compressed: opts.compressed,
     pathAsIs: opts.pathAsIs,
   };
+  if (opts.referer !== undefined) {
+    const { referer, autoReferer } = parseReferer(opts.referer);
+    if (referer !== undefined) {
+      asciiOnly('-e', referer);
+      request.referer = referer;
+    }
+    if (autoReferer) request.autoReferer = true;
+  }
   const data = await dataBody(opts.data, opts.dataRaw, opts.dataBinary);
   if (data && opts.get) request.url = withQuery(url, data);
   else if (data) {
@@ -214,6 +226,10 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
   const url = withScheme(givenUrl);
   parseRequestUrl(url); // a usage error here must not touch the cookie jar
   const request = await buildRequest(method, url, opts);
+  const hasBody = ['body', 'bodyFile', 'form', 'json', 'multipart'].some(
+    (k) => request[k as keyof HttpRequestOptions] !== undefined,
+  );
+  const plan = await planTransfer(url, opts, hasBody);
   const auth = await basicAuth(url, opts);
   if (auth) request.auth = auth;
   const ca = await readCaCert(opts.cacert);
@@ -223,22 +239,10 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
   const upper = String(request.method).toUpperCase();
   const sent = (HTTP_METHODS as readonly string[]).includes(upper) ? upper : String(request.method);
 
-  // -m: one deadline for everything, redirects and body included (--timeout is per phase)
-  const deadline = new AbortController();
-  const timer =
-    opts.maxTime !== undefined && opts.maxTime > 0
-      ? setTimeout(() => deadline.abort(), opts.maxTime).unref()
-      : undefined;
-  request.signal = deadline.signal;
-  const timedOut = (err: unknown) => {
-    if (!deadline.signal.aborted) return err;
-    const message = `operation timed out after ${formatDuration(opts.maxTime!)} (--max-time)`;
-    return new NetkitError('NETKIT_TIMEOUT', message, { cause: err });
-  };
-
   const client = new HttpClient({
     insecure: opts.insecure,
     timeoutMs: opts.timeout,
+    ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout } : {}),
     userAgent: opts.userAgent,
     cookieJar: jar,
     maxRedirects: opts.maxRedirects,
@@ -249,39 +253,25 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
     ...(opts.httpVersion === '2' ? { http2: true } : {}),
   });
   if (opts.trace) printTrace(client, 'client');
-  const started = Date.now();
-  let res: HttpResponse | undefined;
-  let bytes = 0;
+  let result: Awaited<ReturnType<typeof runTransfer>>;
   try {
-    res = await client.request(request).catch((err) => {
-      throw timedOut(err);
+    result = await runTransfer({
+      client,
+      request,
+      plan,
+      method: sent,
+      include: opts.include === true || sent === 'HEAD',
+      fail: opts.fail === true,
+      compressed: opts.compressed === true,
+      ...(opts.maxTime !== undefined ? { maxTimeMs: opts.maxTime } : {}),
     });
-    const include = opts.include || sent === 'HEAD';
-    if (include) await writeStdout(Buffer.concat([...res.hops.map((h) => statusBlock(h)), statusBlock(res)]));
-    if (opts.fail && res.status >= 400) {
-      await res.body.dump().catch(() => {});
-      throw new NetkitError(
-        'NETKIT_PROTOCOL',
-        `HTTP ${res.status} ${res.statusText}`.trimEnd() + ` from ${res.url}`,
-      );
-    }
-    try {
-      const toFile = opts.output && opts.output !== '-' ? opts.output : undefined;
-      // progress counts the bytes as they arrive (what Content-Length promises), before decoding
-      const raw = toFile ? withProgress(res, toFile) : (res.body as AsyncIterable<Uint8Array>);
-      const body = opts.compressed ? decodeBody(raw, res.headers['content-encoding']) : raw;
-      if (toFile) bytes = await writeStreamAtomic(body, toFile);
-      else bytes = await bodyToStdout(res, body, opts.output === '-');
-    } catch (err) {
-      throw httpError(timedOut(err), res.url);
-    }
   } finally {
-    clearTimeout(timer);
     await client.close().catch(() => {});
     if (jar && opts.cookieJar)
       await (await import('../http/cookie-jar.js')).saveCookieJar(jar, opts.cookieJar);
   }
-  if (opts.meta) {
+  const res = result.res;
+  if (opts.meta && res && result.error === undefined) {
     process.stderr.write(
       `${JSON.stringify({
         method: sent,
@@ -291,13 +281,31 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
         httpVersion: res.httpVersion,
         headers: metaHeaders(res.headers),
         redirects: res.redirects,
-        bytes,
-        ms: Date.now() - started,
-        ...(opts.output && opts.output !== '-' ? { output: opts.output } : {}),
+        bytes: result.written,
+        ms: Math.round(result.endedAt - res.timings.start),
+        ...(plan.file !== undefined ? { output: plan.file } : {}),
+        // -r / -C: what was asked for, and whether the body is that part (206) or everything (200)
+        ...(result.range !== undefined ? { range: result.range, partial: res.status === 206 } : {}),
+        ...(result.resumedAt !== undefined ? { resumedAt: result.resumedAt } : {}),
+        ...(result.verdict?.action === 'complete' ? { complete: true } : {}),
+        ...(plan.retry.retries > 0 ? { retries: result.retries } : {}),
       })}\n`,
     );
   }
+  if (plan.writeOut !== undefined) {
+    const exitcode = result.error === undefined ? 0 : exitCodeFor(result.error);
+    await printWriteOut(plan.writeOut, writeOutInfo(url, sent, plan, result, exitcode));
+  }
+  if (result.error !== undefined) throw result.error;
 }
+
+/** The curl transfer flags, shown under every method. */
+const CURL_EXAMPLES = `  $ netkit http get -O http://127.0.0.1:8080/files/report.pdf --output-dir dl --create-dirs
+  $ netkit http get -C - -o big.iso http://127.0.0.1:8080/big.iso     resume where it stopped
+  $ netkit http get -r 0-499 http://127.0.0.1:8080/big.iso -o head.bin    the first 500 bytes
+  $ netkit http get -s -o /dev/null -w '%{http_code} %{time_total}\\n' https://example.org/
+  $ netkit http get --retry 5 --retry-max-time 2m -L http://127.0.0.1:8080/busy
+  $ netkit http get -D headers.txt --limit-rate 100K -O http://127.0.0.1:8080/big.iso`;
 
 function addMethod(group: Command, method: HttpMethod): void {
   const lower = method.toLowerCase();
@@ -316,7 +324,8 @@ function addMethod(group: Command, method: HttpMethod): void {
   $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt    …and used again
   $ netkit http POST http://127.0.0.1:8080/api --json '{"name":"bob"}'
   $ netkit http post http://127.0.0.1:8080/upload --data-file report.csv -H 'Content-Type: text/csv'
-  $ netkit http post http://127.0.0.1:8080/upload -F 'file=@report.csv;type=text/csv' -F note=monthly`,
+  $ netkit http post http://127.0.0.1:8080/upload -F 'file=@report.csv;type=text/csv' -F note=monthly
+  $ netkit http post http://127.0.0.1:8080/api --json '{"n":1}' --retry 3 -w '%{http_code}\\n'   retried on 429/503, as curl`,
     PUT: `  $ netkit http put http://127.0.0.1:8080/items/1 --json '{"done":true}' -u bob:secret`,
     PATCH: `  $ netkit http patch http://127.0.0.1:8080/items/1 -d 'done=1' --fail`,
     DELETE: `  $ netkit http delete http://127.0.0.1:8080/items/1 -u bob -i`,
@@ -421,7 +430,9 @@ function addMethod(group: Command, method: HttpMethod): void {
     .addOption(noProxyOption())
     .option('-f, --fail', 'exit 1 on HTTP status >= 400 (and print no body)')
     .option('--meta', 'print a JSON summary (status, headers, redirects, bytes, ms) to stderr')
-    .option('--trace', 'print the request and response headers (secrets redacted) to stderr')
+    .option('--trace', 'print the request and response headers (secrets redacted) to stderr');
+  addTransferOptions(cmd);
+  cmd
     .addHelpText(
       'after',
       `
@@ -430,11 +441,26 @@ ${
     ? 'A HEAD request has no body, so -d, --data-file, --form and --json are not offered here; the\nstatus line and headers are always printed.'
     : '--json is the JSON request body (as in curl); use --meta for a machine-readable summary of the\nresponse.'
 } Exit status is 0 for any HTTP status unless --fail.
+-s hides progress, warnings and (without -S) the error line of a failed transfer; usage errors
+(exit 2) are always printed.
 
 Examples:
-${example}`,
+${example}${method === 'GET' ? `\n${CURL_EXAMPLES}` : ''}`,
     )
-    .action(action((url: string, opts: RequestCliOptions) => runRequest(method, url, opts)));
+    .action(
+      action(async (url: string, opts: RequestCliOptions) => {
+        try {
+          await runRequest(method, url, opts);
+        } catch (err) {
+          // -s without -S: a failed transfer says so by its exit status alone, as in curl
+          if (opts.silent && !opts.showError && exitCodeFor(err) === 1) {
+            process.exitCode = 1;
+            return;
+          }
+          throw err;
+        }
+      }),
+    );
   // --http2 and --http1.1 set one choice, the last given winning (as in curl)
   cmd.on('option:http2', () => cmd.setOptionValue('httpVersion', '2'));
   cmd.on('option:http1.1', () => cmd.setOptionValue('httpVersion', '1.1'));

@@ -38,6 +38,16 @@ import {
   redactLocation,
   removeHeaders,
 } from './request-headers.js';
+import {
+  addHop,
+  type ConnectionInfo,
+  type ConnectionRecord,
+  connectionFor,
+  connectionInfo,
+  emptyTimings,
+  type HttpTimings,
+  timingConnector,
+} from './request-timing.js';
 import { takeResponseVersion, versionConnector } from './response-version.js';
 import { MAX_RESPONSE_HEADER_BYTES, undiciParts } from './undici-parts.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
@@ -45,6 +55,7 @@ import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo
 
 export { httpError } from './http-error.js';
 export { redactHeader } from './request-headers.js';
+export type { ConnectionInfo, HttpTimings } from './request-timing.js';
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -59,6 +70,8 @@ export interface HttpClientOptions {
   insecure?: boolean;
   /** Connect, response-headers and body-idle timeout, each (ms). Default 30 s. */
   timeoutMs?: number;
+  /** Connect timeout alone (curl --connect-timeout), TLS handshake included; default `timeoutMs`. */
+  connectTimeoutMs?: number;
   /** Default `netkit/VERSION`. */
   userAgent?: string;
   /** Cookies are sent from and stored into this jar on every hop. */
@@ -125,6 +138,13 @@ export interface HttpRequestOptions {
   compressed?: boolean;
   /** Send the URL's path as written, `/../` and `%2e` included (curl --path-as-is); first hop only. */
   pathAsIs?: boolean;
+  /** `Referer` header for the first hop (curl -e URL); a `Referer` in `headers` wins. */
+  referer?: string;
+  /**
+   * On each redirect followed, send the URL redirected from as `Referer` (curl -e ';auto'); its
+   * user info and fragment are never part of it.
+   */
+  autoReferer?: boolean;
 }
 
 export interface RedirectHop {
@@ -160,6 +180,16 @@ export interface HttpResponse {
   }>;
   /** The body (undici's BodyReadable: a Readable with text()/json()/arrayBuffer()/dump()), to be consumed. */
   body: Dispatcher.ResponseData['body'];
+  /** When each phase ended, summed over the hops as curl does (its `-w '%{time_connect}'` …). */
+  timings: HttpTimings;
+  /** The connection the response came on; undefined through a proxy or a caller's dispatcher. */
+  connection?: ConnectionInfo;
+  /** Connections opened for this request, its redirects included (curl's `num_connects`). */
+  connects: number;
+  /** Request body bytes sent, every hop included (curl's `size_upload`). */
+  uploadBytes: number;
+  /** The `Referer` sent with the last hop (the one of this response), if any. */
+  referer?: string;
 }
 
 /**
@@ -305,6 +335,8 @@ export class HttpClient extends EventEmitter {
   private readonly protocols = new Map<string, string>();
   /** Request lines traced once the connection says which protocol they go out in (with `http2`). */
   private pendingTrace: { origin: string; requestLine: string; rest: TraceLine[] } | undefined;
+  /** Every connection our connector made, for timings and addresses (request-timing.ts). */
+  private readonly connections: ConnectionRecord[] = [];
 
   constructor(options: HttpClientOptions = {}) {
     super();
@@ -321,7 +353,7 @@ export class HttpClient extends EventEmitter {
       const resolve = options.resolve;
       const connect = {
         rejectUnauthorized: !options.insecure,
-        timeout,
+        timeout: options.connectTimeoutMs ?? timeout,
         ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
         ...(options.ca !== undefined ? { ca: options.ca } : defaultTrust()),
         ...(options.http2 ? { allowH2: true } : {}),
@@ -342,7 +374,10 @@ export class HttpClient extends EventEmitter {
           })
         : new Agent({
             ...agentOptions,
-            connect: versionConnector(undiciParts().buildConnector(connect), this.protocols),
+            connect: versionConnector(
+              timingConnector(undiciParts().buildConnector(connect), (record) => this.record(record)),
+              this.protocols,
+            ),
           });
       const agent = 'direct' in dispatcher ? dispatcher.direct : dispatcher;
       agent.on('connect', (origin) => {
@@ -353,6 +388,21 @@ export class HttpClient extends EventEmitter {
       return dispatcher;
     });
     return this.dispatcher;
+  }
+
+  /**
+   * Bytes written so far on the connections this client made (requests, bodies included; over TLS
+   * the bytes before encryption). Not counted: connections of a proxy or a caller's dispatcher,
+   * and connections older than the newest 64. Take the difference around a request for its size.
+   */
+  bytesWritten(): number {
+    return this.connections.reduce((sum, c) => sum + (c.socket?.bytesWritten ?? 0), 0);
+  }
+
+  /** Note a new connection, keeping the newest few (a long-lived client makes many). */
+  private record(record: ConnectionRecord): void {
+    this.connections.push(record);
+    if (this.connections.length > 64) this.connections.splice(0, this.connections.length - 64);
   }
 
   /** Proxies from the options and the environment, resolved once (a bad proxy URL throws here). */
@@ -405,6 +455,7 @@ export class HttpClient extends EventEmitter {
     const extras: HeaderList = [
       ['User-Agent', userAgent],
       ...(o.cookies ?? []).map((c) => ['Cookie', c] as [string, string]),
+      ...(o.referer ? [['Referer', o.referer] as [string, string]] : []),
     ];
     checkUserHeaders(user, body?.length ?? 0);
     checkUserHeaders(extras, 0);
@@ -419,6 +470,9 @@ export class HttpClient extends EventEmitter {
     let url = first.url;
     const redirects: RedirectHop[] = [];
     const hops: HttpResponse['hops'] = [];
+    const timings = emptyTimings(performance.now());
+    let uploadBytes = 0;
+    let referer = o.referer || undefined;
     for (;;) {
       const sameOrigin = url.origin === origin;
       let sendHeaders: HeaderList = sameOrigin ? [...headers] : removeHeaders(headers, ...CREDENTIAL_HEADERS);
@@ -437,6 +491,9 @@ export class HttpClient extends EventEmitter {
       }
       sendHeaders = removeHeaders(sendHeaders, 'cookie');
       if (cookieParts.length) sendHeaders.push(['Cookie', cookieParts.join('; ')]);
+      // a Referer of the caller's own (-H) wins over -e, on every hop
+      const sentReferer = hasHeader(sendHeaders, 'referer') || removed.has('referer') ? undefined : referer;
+      if (sentReferer !== undefined) sendHeaders.push(['Referer', sentReferer]);
       if (body) {
         if (body.boundary && hasHeader(sendHeaders, 'content-type')) {
           // a multipart type of the caller's own (-H 'Content-Type: multipart/related'): it still
@@ -478,8 +535,11 @@ export class HttpClient extends EventEmitter {
 
       let res: Dispatcher.ResponseData;
       let httpVersion: string;
+      let hopStart = performance.now();
       try {
         const dispatcher = await this.getDispatcher();
+        // the phases are the network's: loading undici for the first request is not one of them
+        hopStart = performance.now();
         res = await dispatcher.request({
           origin: url.origin,
           path,
@@ -502,6 +562,9 @@ export class HttpClient extends EventEmitter {
         this.trace('error', e.message);
         throw e;
       }
+      uploadBytes += body?.length ?? 0;
+      const used = connectionFor(this.connections, url.origin, hopStart);
+      addHop(timings, hopStart, performance.now(), used, url.protocol === 'https:');
       const raw = res.headers as unknown as string[];
       const rawHeaders: HeaderList = [];
       for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -526,6 +589,7 @@ export class HttpClient extends EventEmitter {
       const location = rawHeaders.find(([k]) => k.toLowerCase() === 'location')?.[1];
       const isRedirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined;
       if (!follow || !isRedirect) {
+        const connection = connectionInfo(used?.record);
         return {
           url: url.href,
           status: res.statusCode,
@@ -536,10 +600,18 @@ export class HttpClient extends EventEmitter {
           redirects,
           hops,
           body: res.body,
+          timings,
+          ...(connection ? { connection } : {}),
+          connects: this.connections.filter((c) => c.startedAt >= timings.start).length,
+          uploadBytes,
+          ...(sentReferer !== undefined ? { referer: sentReferer } : {}),
         };
       }
 
       await res.body.dump().catch(() => {});
+      // undici hands the connection back to its pool a tick after the body ends: the next hop
+      // waits for it, so a redirect on the same origin reuses the connection (as curl does)
+      await new Promise((resolve) => setImmediate(resolve));
       let next: URL;
       try {
         // the Location's bytes, percent-encoded as they are (UTF-8 stays UTF-8), as curl sends them
@@ -577,7 +649,10 @@ export class HttpClient extends EventEmitter {
         headers = removeHeaders(headers, 'content-type', 'content-length', 'transfer-encoding');
       }
       this.trace('info', `redirect ${res.statusCode} → ${next.href}${toGet ? ' (as GET)' : ''}`);
+      // curl -e ';auto': the page redirected from (no user info or fragment: url has none)
+      if (o.autoReferer) referer = url.href;
       url = next;
+      timings.redirectMs = performance.now() - timings.start;
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * `netkit http serve` over HTTPS against independent clients: curl (verified with --cacert, and
- * -k), wget --ca-certificate, aria2c --ca-certificate over four ranged connections, Python's
+ * -k), wget --ca-certificate, aria2c --ca-certificate over parallel ranged connections, Python's
  * urllib.request with an ssl context, openssl s_client (ALPN), and netkit's own `download` and
  * `http get`; plain HTTP and HTTPS served together by one CLI process, HTTPS only with --tls.
  */
@@ -171,9 +171,11 @@ describe('HTTPS interop: wget, aria2c, Python, openssl', () => {
     expect(untrusted.code).toBe(5); // SSL verification failure
   });
 
-  it('aria2c --ca-certificate -x4 downloads over four ranged TLS connections, byte-identical', async () => {
+  it('aria2c --ca-certificate -x4 -s4 fetches four ranges over parallel TLS connections, byte-identical', async () => {
     // paced per connection, so that no connection can take the whole file before aria2c has opened
-    // the others (unpaced, a fast first connection sometimes left only two more to start)
+    // others. How many of the four it opens before the first is done depends on the machine's
+    // speed (a loaded one saw three), so the test counts ranges (-s4: four, whatever the number of
+    // connections) and asks for more than one connection, not for exactly four.
     const paced = await createFileServer({
       root,
       port: 0,
@@ -181,10 +183,14 @@ describe('HTTPS interop: wget, aria2c, Python, openssl', () => {
       tls: await loadTls(data),
       rateLimit: 2 * 1024 * 1024,
     });
-    /** the connections that answered a range of the file */
+    /** the connections that answered a range of the file, and how many ranges were answered */
     const ranged = new Set<number>();
+    let ranges = 0;
     paced.on('trace', (ev: TraceEvent) => {
-      if (ev.kind === 'out' && ev.text.startsWith('HTTP/1.1 206')) ranged.add(ev.conn);
+      if (ev.kind === 'out' && ev.text.startsWith('HTTP/1.1 206')) {
+        ranged.add(ev.conn);
+        ranges++;
+      }
     });
     try {
       const r = await run(
@@ -211,7 +217,8 @@ describe('HTTPS interop: wget, aria2c, Python, openssl', () => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const got = await readFile(path.join(dir, 'aria.bin'));
       expect(createHash('sha256').update(got).digest('hex')).toBe(bigSha);
-      expect(ranged.size).toBe(4);
+      expect(ranges).toBeGreaterThanOrEqual(4);
+      expect(ranged.size).toBeGreaterThan(1);
     } finally {
       await paced.close(0);
     }
