@@ -12,6 +12,7 @@ import {
   createPop3Server,
   DEFAULT_FAILED_LOGIN_DELAY_MS,
   DEFAULT_POP3_IDLE_MS,
+  DEFAULT_POP3_TLS_HANDSHAKE_MS,
   POP3_DEFAULT_PORT,
   type Pop3AuthFailedEvent,
   type Pop3LoginEvent,
@@ -87,6 +88,11 @@ export function pop3TuningOptions(prefix: '' | 'pop3-'): Option[] {
       'close POP3 sessions idle this long (RFC 1939: ≥ 10 min; 0 = never)',
       DEFAULT_POP3_IDLE_MS,
     ),
+    durationOption(
+      `--${prefix}handshake-timeout <duration>`,
+      `drop a POP3 client whose TLS handshake (--${prefix}tls-port, STLS) takes longer (0 = only the idle timeout)`,
+      DEFAULT_POP3_TLS_HANDSHAKE_MS,
+    ),
     new Option(
       `--${prefix}max-connections <n>`,
       'simultaneous POP3 connections, the plain and the TLS port together',
@@ -108,12 +114,13 @@ export function pop3Tuning(
   prefix: '' | 'pop3-',
 ): Pick<
   Pop3ServerOptions,
-  'failedLoginDelayMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp'
+  'failedLoginDelayMs' | 'idleTimeoutMs' | 'tlsHandshakeTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp'
 > {
   const get = (flag: string) => flagValue(opts, flag) as number;
   return {
     failedLoginDelayMs: get(`${prefix}login-delay`),
     idleTimeoutMs: get(`${prefix}idle-timeout`),
+    tlsHandshakeTimeoutMs: get(`${prefix}handshake-timeout`),
     maxConnections: get(`${prefix}max-connections`),
     maxConnectionsPerIp: get(`${prefix}max-per-ip`),
   };

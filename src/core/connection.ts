@@ -15,8 +15,8 @@ import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { NetkitError } from './errors.js';
-import { nodeTls } from './lazy.js';
 import { type BareCrHook, LineSplitter } from './lines.js';
+import { serverTlsSocket } from './tls-server-socket.js';
 import { nextConnId, traceEvent } from './trace.js';
 
 export interface LineConnectionOptions {
@@ -171,7 +171,9 @@ export class LineConnection extends EventEmitter {
     // Drop whatever the kernel already delivered into the stream buffer.
     raw.pause();
     while (raw.read() !== null) {}
-    const secure = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: context });
+    // like tls.Server's sockets: a TLS error after the handshake (a broken record, renegotiation
+    // past Node's limit) closes the connection instead of being kept quiet until the idle timeout
+    const secure = serverTlsSocket(raw, { secureContext: context });
     this.socket = secure;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -231,7 +233,11 @@ export class LineConnection extends EventEmitter {
     return this.opts.tracer !== undefined && this.opts.tracer.listenerCount('trace') > 0;
   }
 
-  private readonly onError = (err: Error) => this.trace('error', err.message);
+  /** An error ends the connection (a TLS socket emits some without closing itself). */
+  private readonly onError = (err: Error) => {
+    this.trace('error', err.message);
+    this.destroy();
+  };
   private readonly onEnd = () => {
     // half-close from the peer: finish what was queued, then close our side
     this.queue.push(null);

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { NetkitError } from '../core/errors.js';
-import { nodeTls } from '../core/lazy.js';
+import { serverTlsSocket } from '../core/tls-server-socket.js';
 import { type HostPort, normalizeIp } from './data-address.js';
 
 /** Passive ports shared by every session of one server. */
@@ -298,7 +298,9 @@ export function secureDataSocket(
   context: tls.SecureContext,
   timeoutMs: number,
 ): Promise<tls.TLSSocket> {
-  const secure = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: context });
+  // serverTlsSocket: a record that does not decrypt fails the transfer at once (an 'error' the
+  // transfer sees) instead of stalling it until the data idle timeout
+  const secure = serverTlsSocket(raw, { secureContext: context });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       secure.destroy();

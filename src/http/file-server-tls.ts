@@ -12,7 +12,7 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { nodeTls } from '../core/lazy.js';
+import { serverTlsSocket } from '../core/tls-server-socket.js';
 
 /** A TLS record of type handshake (a ClientHello) starts with this byte. */
 const TLS_HANDSHAKE = 0x16;
@@ -106,8 +106,10 @@ function handshake(
   settle: (socket: tls.TLSSocket | undefined) => void,
   fail: (why: string) => void,
 ): tls.TLSSocket {
-  const socket = new (nodeTls().TLSSocket)(raw, {
-    isServer: true,
+  // serverTlsSocket: a TLS error after the handshake (a record that does not decrypt) reaches
+  // node:http and closes the connection, as on a tls.Server's socket, instead of leaving it open
+  // until the idle timeout
+  const socket = serverTlsSocket(raw, {
     secureContext: opts.context,
     ALPNProtocols: [...opts.alpn],
   });
@@ -118,12 +120,6 @@ function handshake(
   socket.on('error', onError);
   socket.once('secure', () => {
     socket.off('error', onError);
-    // What tls.Server does for its own sockets on 'secure': until control is released, Node keeps a
-    // TLS error after the handshake (a record that does not decrypt) to itself, neither emitting
-    // 'error' nor destroying the socket, so node:http would never hear of it and the connection
-    // would stay open until the idle timeout. There is no public way to build a server TLSSocket
-    // without a tls.Server; the test of a broken record fails should this method ever go away.
-    (socket as unknown as { _releaseControl?: () => void })._releaseControl?.();
     opts.trace('info', `TLS established (${socket.getProtocol()}, ${socket.alpnProtocol || 'no ALPN'})`);
     settle(socket);
   });

@@ -5,11 +5,14 @@
  *
  * This module is only glue: `listenTcp` for the plain listener and the optional implicit-TLS one,
  * a `LineConnection` per client (framing, pipelining, idle timer, STLS upgrade), and a
- * {@link Pop3Session} that holds the protocol. Writes are corked for the rest of the tick, so a
- * burst of pipelined commands (DELE 1 … DELE 500, or RETR after RETR) leaves in a few large
- * writevs instead of one syscall per reply; message data waits for `'drain'` once
- * {@link BULK_QUEUE_BYTES} are queued, so a client that stops reading stops the session, not the
- * server's memory.
+ * {@link Pop3Session} that holds the protocol. The TLS port accepts plain TCP and runs the
+ * handshake in the connection (as the chat and FTP servers do), so a connection counts against
+ * the limits from its first moment and must finish its handshake within `tlsHandshakeTimeoutMs`
+ * (on a `tls.Server` it counted only once its handshake was done, and had Node's 120 s for it).
+ * Writes are corked for the rest of the tick, so a burst of pipelined commands (DELE 1 … DELE
+ * 500, or RETR after RETR) leaves in a few large writevs instead of one syscall per reply; message
+ * data waits for `'drain'` once {@link BULK_QUEUE_BYTES} are queued, so a client that stops
+ * reading stops the session, not the server's memory.
  */
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
@@ -58,11 +61,16 @@ export interface Pop3ServerOptions {
   failedLoginDelayMs?: number;
   /** close a link after this many failed logins (default 3) */
   maxAuthFailures?: number;
+  /**
+   * a TLS handshake (the implicit-TLS port, counted from the TCP connect, or after STLS) must be
+   * done within this time (default 10000 ms; 0 = only the idle timeout applies)
+   */
+  tlsHandshakeTimeoutMs?: number;
   /** idle timeout; RFC 1939 asks for at least 10 minutes (default 600000 ms; 0 = none) */
   idleTimeoutMs?: number;
-  /** simultaneous connections per listener (default 1000) */
+  /** simultaneous connections, both listeners together (default 1000) */
   maxConnections?: number;
-  /** simultaneous connections per client address per listener (default 100) */
+  /** simultaneous connections per client address, both listeners together (default 100) */
   maxConnectionsPerIp?: number;
   /**
    * longest command line in bytes (default 1024: RFC 2449's 255 for commands, with room for an
@@ -97,6 +105,7 @@ export const POP3S_DEFAULT_PORT = 1995;
 export const DEFAULT_FAILED_LOGIN_DELAY_MS = 1000;
 export const DEFAULT_POP3_IDLE_MS = 600_000;
 export const DEFAULT_POP3_MAX_LINE = 1024;
+export const DEFAULT_POP3_TLS_HANDSHAKE_MS = 10_000;
 /** Bytes of message data queued on a socket before a session waits for it to drain. */
 export const BULK_QUEUE_BYTES = 256 * 1024;
 
@@ -107,6 +116,7 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
   if (options.tlsPort !== undefined && !tls) {
     throw new NetkitError('NETKIT_USAGE', 'pop3: a TLS port needs TLS (tls must not be false)');
   }
+  const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? DEFAULT_POP3_TLS_HANDSHAKE_MS;
   const handle = new EventEmitter() as EventEmitter & {
     host: string;
     port: number;
@@ -130,18 +140,19 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
   /** sessions whose link closed and whose lock is being released */
   const ending = new Set<Promise<void>>();
 
-  const onConnection = (socket: net.Socket): void => {
-    let session: Pop3Session | undefined;
-    const conn = new LineConnection(socket, {
+  /** Framing, pipelining, idle timer and redaction for a socket of either listener. */
+  const lineConnection = (socket: net.Socket, redact: (line: string) => string): LineConnection =>
+    new LineConnection(socket, {
       service: 'pop3',
       tracer: handle,
       encoding: 'latin1',
       maxLineLength: options.maxLineLength ?? DEFAULT_POP3_MAX_LINE,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_POP3_IDLE_MS,
-      redact: (line) => (session ? session.redact(line) : redactCommand(line)),
+      redact,
     });
-    session = new Pop3Session(connectionIo(conn, tls), config, conn.id);
-    const s = session;
+
+  /** The session starts: it greets. `socket` is the one its listener counts (the raw one for TLS). */
+  const start = (socket: net.Socket, conn: LineConnection, s: Pop3Session): void => {
     sessions.set(socket, s);
     conn.onLine((line) => s.handle(line));
     conn.onOverflow(() => s.overflow());
@@ -154,6 +165,37 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
     s.greet();
   };
 
+  const onConnection = (socket: net.Socket): void => {
+    let session: Pop3Session | undefined;
+    const conn = lineConnection(socket, (line) => (session ? session.redact(line) : redactCommand(line)));
+    session = new Pop3Session(connectionIo(conn, tls, handshakeTimeoutMs), config, conn.id);
+    start(socket, conn, session);
+  };
+
+  /** TLS connections still in their handshake, by raw socket (close() destroys them). */
+  const handshaking = new Map<net.Socket, LineConnection>();
+
+  /**
+   * The implicit-TLS port: the handshake first, within `tlsHandshakeTimeoutMs` of the TCP connect,
+   * and only then a session and its greeting. The connection counts against the limits from its
+   * first moment, so clients that connect and never finish a handshake cannot pile up.
+   */
+  const onTlsConnection = (socket: net.Socket): void => {
+    let session: Pop3Session | undefined;
+    const conn = lineConnection(socket, (line) => (session ? session.redact(line) : redactCommand(line)));
+    handshaking.set(socket, conn);
+    conn.upgradeTls(tls!.context, { handshakeTimeoutMs }).then(
+      () => {
+        handshaking.delete(socket);
+        if (conn.closed) return;
+        session = new Pop3Session(connectionIo(conn, tls, handshakeTimeoutMs), config, conn.id);
+        start(socket, conn, session);
+      },
+      // upgradeTls() traced why and destroyed the sockets; the listener frees the slot
+      () => handshaking.delete(socket),
+    );
+  };
+
   const common = {
     service: 'pop3',
     host: options.host,
@@ -162,6 +204,8 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
     onConnection,
     onReject: () => '-ERR [SYS/TEMP] too many connections, try again later\r\n',
     onShutdown: (socket: net.Socket) => {
+      const pending = handshaking.get(socket);
+      if (pending) return pending.destroy();
       const s = sessions.get(socket);
       if (s) s.shutdown();
       else socket.end();
@@ -171,7 +215,14 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
   let secure: TcpServerHandle | undefined;
   if (options.tlsPort !== undefined) {
     try {
-      secure = await listenTcp({ ...common, service: 'pop3s', port: options.tlsPort, tls: tls!.options });
+      secure = await listenTcp({
+        ...common,
+        service: 'pop3s',
+        port: options.tlsPort,
+        onConnection: onTlsConnection,
+        // no TLS session yet to carry the -ERR in: the TLS port just closes
+        onReject: () => undefined,
+      });
     } catch (err) {
       await plain.close(0);
       throw err;
@@ -195,7 +246,11 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
 }
 
 /** The session's view of one LineConnection, with per-tick corking of writes. */
-function connectionIo(conn: LineConnection, tls: TlsMaterial | undefined): Pop3SessionIo {
+function connectionIo(
+  conn: LineConnection,
+  tls: TlsMaterial | undefined,
+  handshakeTimeoutMs: number,
+): Pop3SessionIo {
   let corked: net.Socket | undefined;
   let lastKeepAlive = 0;
   const cork = (): void => {
@@ -256,7 +311,7 @@ function connectionIo(conn: LineConnection, tls: TlsMaterial | undefined): Pop3S
       corked = undefined;
       if (socket.writableLength > 0) await drained(socket);
       if (conn.closed) throw new NetkitError('NETKIT_PROTOCOL', 'connection closed before TLS');
-      await conn.upgradeTls(tls.context);
+      await conn.upgradeTls(tls.context, { handshakeTimeoutMs });
     },
   };
 }

@@ -14,13 +14,22 @@
  *    are sent exactly as written instead.
  * 3. Command checks the library has no hook for (arguments to RSET/DATA, EXPN, AUTH inside a
  *    transaction, quoted local parts): {@link guardCommands} in smtp-commands.ts.
+ * 4. TLS errors on the implicit-TLS port. The library wraps those sockets itself
+ *    (`new tls.TLSSocket`, no `tls.Server`) and stops listening for TLS errors once the handshake
+ *    is done, so a record that does not decrypt left the session open until `socketTimeout`.
+ *    {@link releaseTlsControl} makes such an error close the connection (the connection's
+ *    `_socket` field; skipped if absent). After STARTTLS the library keeps its own `_tlsError`
+ *    listener, which does the same.
  *
  * The first two use public members of `SMTPConnection` (`connectionReady`, `send`); each
  * adjustment is skipped if a future release no longer has what it wraps, falling back to the
  * library's behaviour.
  */
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { releaseTlsControl } from '../core/tls-server-socket.js';
 import { guardCommands } from './smtp-commands.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
@@ -55,6 +64,10 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     };
   }
   guardCommands(conn);
+  // the implicit-TLS port hands over a TLS socket whose handshake is done (before init())
+  const socket = (conn as { _socket?: net.Socket })._socket;
+  if (socket && (socket as Partial<tls.TLSSocket>).encrypted === true)
+    releaseTlsControl(socket as tls.TLSSocket);
 }
 
 /** A Set that tunes each connection as smtp-server registers it (just before `init()`). */

@@ -13,6 +13,7 @@ import type tls from 'node:tls';
 import { formatHostPort } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
+import { serverTlsSocket } from '../core/tls-server-socket.js';
 import { defaultTrust } from '../core/tls-trust.js';
 
 export interface TcpTlsClientOptions {
@@ -192,8 +193,9 @@ export function acceptTls(
   context: tls.SecureContext,
   options: { alpn?: string[]; handshakeTimeoutMs?: number } = {},
 ): Promise<tls.TLSSocket> {
-  const secure = new (nodeTls().TLSSocket)(socket, {
-    isServer: true,
+  // serverTlsSocket: a TLS error after the handshake (a broken record, renegotiation past Node's
+  // limit) closes the connection, as on a tls.Server's socket, instead of going unnoticed
+  const secure = serverTlsSocket(socket, {
     secureContext: context,
     ALPNProtocols: options.alpn?.length ? options.alpn : undefined,
   });

@@ -162,6 +162,7 @@ describe('help texts', () => {
     ]);
     expect(defaultOf(entry(pop3.stdout, '--login-delay'))).toBe('1s');
     expect(defaultOf(entry(pop3.stdout, '--idle-timeout'))).toBe('10m');
+    expect(defaultOf(entry(pop3.stdout, '--handshake-timeout'))).toBe('10s');
     expect(defaultOf(entry(pop3.stdout, '--max-connections'))).toBe('1000');
     expect(defaultOf(entry(get.stdout, '--timeout'))).toBe('30s');
   });

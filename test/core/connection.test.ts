@@ -246,3 +246,62 @@ describe('listenTcp', () => {
     await a.close();
   });
 });
+
+describe('LineConnection over TLS: a record that does not decrypt', () => {
+  /** Connect (over `tls` at once, or after STARTTLS), then write a broken record under the TLS layer. */
+  async function breakAfterHandshake(port: number, starttls: boolean): Promise<void> {
+    const raw = net.connect(port, '127.0.0.1');
+    raw.on('error', () => {});
+    const closed = once(raw, 'close');
+    await once(raw, 'connect');
+    if (starttls) {
+      let text = '';
+      await new Promise<void>((resolve) => {
+        const onData = (d: Buffer) => {
+          text += d.toString();
+          if (!text.includes('go ahead')) return;
+          raw.off('data', onData);
+          resolve();
+        };
+        raw.on('data', onData);
+        raw.write('STARTTLS\r\n');
+      });
+    }
+    const secure = tls.connect({ socket: raw, rejectUnauthorized: false });
+    secure.on('error', () => {});
+    // the toy answers a line after STARTTLS; the implicit-TLS one says hello
+    if (starttls) secure.write('x\r\n');
+    await once(secure, 'data');
+    raw.write(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20]), Buffer.alloc(32, 0xa5)]));
+    const gone = await Promise.race([
+      closed.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 3000)),
+    ]);
+    raw.destroy();
+    expect(gone).toBe(true);
+  }
+
+  it('closes the connection at once after STARTTLS (the idle timeout is 5 min)', async () => {
+    const toy = await startToy();
+    try {
+      await breakAfterHandshake(toy.server.port, true);
+    } finally {
+      await toy.server.close(100);
+    }
+  });
+
+  it('closes it on a tls.Server socket too (listenTcp({tls})), which reports the error without closing', async () => {
+    const server = await listenTcp({
+      service: 'toy-tls',
+      tls: material.options,
+      onConnection(socket) {
+        new LineConnection(socket, { service: 'toy-tls' }).writeLine('hello');
+      },
+    });
+    try {
+      await breakAfterHandshake(server.port, false);
+    } finally {
+      await server.close(100);
+    }
+  });
+});

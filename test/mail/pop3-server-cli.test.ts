@@ -39,6 +39,23 @@ describe('netkit pop3 serve', () => {
     expect(half.stderr).toBe('netkit: --cert and --key go together\n');
   });
 
+  it('--handshake-timeout drops a client on the TLS port that never starts its handshake', async () => {
+    const srv = await startServe(
+      ['pop3', 'serve', '--port', '0', '--tls-port', '0', '--data', dataDir, '--handshake-timeout', '300ms'],
+      2,
+    );
+    try {
+      const tlsPort = srv.listening.find((l) => l.tls)!.port;
+      const silent = await LineClient.connect(tlsPort);
+      const started = Date.now();
+      // nothing on our side closes it: the server does, after 300 ms (the default is 10 s)
+      await silent.closed;
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('announces both sockets with --json, serves mail, traces without the password', async () => {
     const srv = await startServe(
       ['pop3', 'serve', '--port', '0', '--tls-port', '0', '--data', dataDir, '--auth-accept-any', '--trace'],

@@ -1,0 +1,265 @@
+/**
+ * Hostile clients against the mail servers' TLS: POP3S (the implicit-TLS port) and STLS, SMTPS and
+ * STARTTLS. A crowd that never finishes its handshakes must be dropped by the handshake timeout with
+ * every descriptor and slot back (POP3S used to run on a tls.Server: those connections were not
+ * counted against any limit and were kept for Node's 120 s); STLS must not wait for the idle
+ * timeout either; a record that does not decrypt must close the connection at once, and
+ * renegotiation past Node's limit too (both went unnoticed on POP3S, STLS and SMTPS, see
+ * core/tls-server-socket.ts); a POP3S download nobody reads stays bounded and ends at the idle
+ * timeout; a reset in the middle of a message stores nothing and leaves nothing behind; plaintext
+ * pipelined after STARTTLS is discarded.
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadTls, type TlsMaterial } from '../../src/core/tls.js';
+import { Maildir } from '../../src/mail/maildir.js';
+import {
+  createPop3Server,
+  type Pop3ServerHandle,
+  type Pop3ServerOptions,
+} from '../../src/mail/pop3-server.js';
+import {
+  createSmtpServer,
+  type SmtpServerHandle,
+  type SmtpServerOptions,
+} from '../../src/mail/smtp-server.js';
+import { tempDir } from '../helpers/net.js';
+import {
+  brokenRecord,
+  closesWithin,
+  crowd,
+  eventually,
+  LineReader,
+  PARTIAL_CLIENT_HELLO,
+  type RawTlsClient,
+  rawTlsClient,
+  renegotiateUntilClosed,
+  socketFds,
+  socketFdsBackTo,
+  startTls,
+} from '../helpers/tls-hostile.js';
+import { mailboxFiles } from './smtp-test-client.js';
+
+let dataDir: string;
+let cleanup: () => Promise<void>;
+let material: TlsMaterial;
+const closers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  ({ dir: dataDir, cleanup } = await tempDir('netkit-mail-tls-hostile-'));
+  material = await loadTls(dataDir);
+});
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+afterAll(() => cleanup());
+
+async function pop3(opts: Partial<Pop3ServerOptions> = {}): Promise<Pop3ServerHandle> {
+  const s = await createPop3Server({
+    dataDir,
+    port: 0,
+    tlsPort: 0,
+    tls: material,
+    authAcceptAny: true,
+    failedLoginDelayMs: 0,
+    ...opts,
+  });
+  closers.push(() => s.close(100));
+  return s;
+}
+
+async function smtp(opts: SmtpServerOptions = {}): Promise<SmtpServerHandle> {
+  const s = await createSmtpServer({ dataDir, port: 0, tlsPort: 0, ...opts });
+  closers.push(() => s.close(100));
+  return s;
+}
+
+/** Over implicit TLS, with a line reader on the TLS socket and the raw socket under it at hand. */
+async function tlsLines(port: number, maxVersion?: 'TLSv1.2'): Promise<RawTlsClient & { lines: LineReader }> {
+  const c = await rawTlsClient(port, maxVersion ? { maxVersion } : {});
+  closers.push(() => c.raw.destroy());
+  return Object.assign(c, { lines: new LineReader(c.secure) });
+}
+
+/** A plain connection upgraded with `command` (STLS, STARTTLS after EHLO); `ok` matches its reply. */
+async function upgraded(
+  port: number,
+  greeting: RegExp,
+  commands: string,
+  ok: RegExp,
+  maxVersion?: 'TLSv1.2',
+): Promise<RawTlsClient & { lines: LineReader }> {
+  const raw = net.connect({ port, host: '127.0.0.1' });
+  raw.on('error', () => {});
+  closers.push(() => raw.destroy());
+  const closed = once(raw, 'close').then(() => {});
+  const plain = new LineReader(raw);
+  expect(await plain.next()).toMatch(greeting);
+  raw.write(commands);
+  await plain.until(ok);
+  plain.detach();
+  const secure = await startTls(raw, maxVersion ? { maxVersion } : {});
+  return { raw, secure, closed, lines: new LineReader(secure) };
+}
+
+describe('POP3S and STLS: hostile clients', () => {
+  it('200 clients that never finish a handshake (silent, or a cut ClientHello) count, and are dropped; descriptors and slots come back', async () => {
+    const s = await pop3({ tlsHandshakeTimeoutMs: 300, maxConnections: 200, maxConnectionsPerIp: 200 });
+    const baseline = socketFds();
+    const { allClosed } = await crowd(s.tlsPort!, 200, (i) => (i % 2 ? PARTIAL_CLIENT_HELLO : undefined));
+    // while they last they count: the plain port is full
+    expect(await eventually(() => s.connections === 200)).toBe(true);
+    const full = new LineReader(net.connect({ port: s.port, host: '127.0.0.1' }).on('error', () => {}));
+    expect(await full.next()).toBe('-ERR [SYS/TEMP] too many connections, try again later');
+    expect(await closesWithin(allClosed, 5000)).toBe(true);
+    expect(await socketFdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
+    expect(await eventually(() => s.connections === 0)).toBe(true);
+    const good = await tlsLines(s.tlsPort!);
+    expect(await good.lines.next()).toBe('+OK netkit POP3 server ready');
+    // plaintext POP3 on the TLS port is closed at once, without a word
+    const plain = await crowd(s.tlsPort!, 1, () => Buffer.from('USER bob\r\n'));
+    let said = '';
+    plain.sockets[0]!.on('data', (d: Buffer) => {
+      said += d.toString('latin1');
+    });
+    expect(await closesWithin(plain.allClosed, 250)).toBe(true);
+    expect(said).not.toMatch(/OK|ERR/);
+  });
+
+  it('STLS followed by silence is dropped after the handshake timeout, not the idle timeout', async () => {
+    const s = await pop3({ tlsHandshakeTimeoutMs: 300 });
+    const raw = net.connect({ port: s.port, host: '127.0.0.1' });
+    raw.on('error', () => {});
+    closers.push(() => raw.destroy());
+    const closed = once(raw, 'close').then(() => {});
+    const plain = new LineReader(raw);
+    await plain.next();
+    raw.write('STLS\r\n');
+    expect(await plain.next()).toBe('+OK begin TLS negotiation');
+    expect(await closesWithin(closed, 3000)).toBe(true);
+  });
+
+  it('a record that does not decrypt closes the connection at once, on the TLS port and after STLS', async () => {
+    const s = await pop3();
+    const implicit = await tlsLines(s.tlsPort!);
+    await implicit.lines.next();
+    implicit.raw.write(brokenRecord());
+    expect(await closesWithin(implicit.closed, 3000)).toBe(true);
+
+    const stls = await upgraded(s.port, /^\+OK/, 'STLS\r\n', /^\+OK begin TLS/);
+    stls.secure.write('USER bob\r\n');
+    expect(await stls.lines.next()).toBe('+OK');
+    stls.raw.write(brokenRecord());
+    expect(await closesWithin(stls.closed, 3000)).toBe(true);
+    expect(await eventually(() => s.connections === 0)).toBe(true);
+  });
+
+  it('a TLS 1.2 client that keeps renegotiating is closed once it passes Node’s limit', async () => {
+    const s = await pop3();
+    const c = await tlsLines(s.tlsPort!, 'TLSv1.2');
+    await c.lines.next();
+    const renegotiations = await renegotiateUntilClosed(c);
+    expect(await closesWithin(c.closed, 3000)).toBe(true);
+    expect(renegotiations).toBeLessThanOrEqual(3);
+  });
+
+  it('a RETR nobody reads stays bounded and the link ends at the idle timeout', async () => {
+    const size = 32 * 1024 * 1024;
+    await Maildir.open(dataDir, 'big').deliver(Buffer.alloc(size, 'x'));
+    const s = await pop3({ idleTimeoutMs: 300 });
+    const c = await tlsLines(s.tlsPort!);
+    await c.lines.next();
+    c.secure.write('USER big\r\nPASS x\r\n');
+    await c.lines.until(/logged in/);
+    const ended = once(s, 'end');
+    c.secure.write('RETR 1\r\n');
+    await once(c.secure, 'readable');
+    // read nothing more: the session waits for 'drain'; the idle timer ends the link
+    c.lines.detach();
+    c.secure.pause();
+    await ended;
+    let got = c.secure.readableLength;
+    c.secure.on('data', (d: Buffer) => {
+      got += d.length;
+    });
+    c.secure.resume();
+    expect(await closesWithin(c.closed, 8000)).toBe(true);
+    // what the kernels and the session's queue held, far from the whole message
+    expect(got).toBeLessThan(size / 2);
+  });
+});
+
+describe('SMTPS and STARTTLS: hostile clients', () => {
+  it('200 clients that never finish a handshake (silent, a cut ClientHello, plaintext SMTP) are dropped; descriptors come back', async () => {
+    const s = await smtp({ socketTimeout: 300, maxClients: 200, maxClientsPerIp: 200 });
+    const baseline = socketFds();
+    const { allClosed } = await crowd(s.tlsPort!, 200, (i) =>
+      i % 3 === 0 ? undefined : i % 3 === 1 ? PARTIAL_CLIENT_HELLO : Buffer.from('EHLO x\r\n'),
+    );
+    expect(await closesWithin(allClosed, 5000)).toBe(true);
+    expect(await socketFdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
+    const good = await tlsLines(s.tlsPort!);
+    expect(await good.lines.next()).toMatch(/^220 /);
+  });
+
+  it('a record that does not decrypt closes the connection at once, on the TLS port and after STARTTLS', async () => {
+    const s = await smtp(); // idle timeout: 60 s
+    const implicit = await tlsLines(s.tlsPort!);
+    await implicit.lines.next();
+    implicit.secure.write('EHLO client.test\r\n');
+    await implicit.lines.until(/^250 /);
+    implicit.raw.write(brokenRecord());
+    expect(await closesWithin(implicit.closed, 3000)).toBe(true);
+
+    const starttls = await upgraded(s.port, /^220 /, 'EHLO client.test\r\nSTARTTLS\r\n', /^220 /);
+    starttls.secure.write('EHLO client.test\r\n');
+    await starttls.lines.until(/^250 /);
+    starttls.raw.write(brokenRecord());
+    expect(await closesWithin(starttls.closed, 3000)).toBe(true);
+    expect(await eventually(() => s.connections === 0)).toBe(true);
+  });
+
+  it('renegotiation closes the connection, on the TLS port and after STARTTLS', async () => {
+    const s = await smtp();
+    const implicit = await tlsLines(s.tlsPort!, 'TLSv1.2');
+    await implicit.lines.next();
+    expect(await renegotiateUntilClosed(implicit)).toBeLessThanOrEqual(3);
+    expect(await closesWithin(implicit.closed, 3000)).toBe(true);
+
+    const starttls = await upgraded(s.port, /^220 /, 'EHLO client.test\r\nSTARTTLS\r\n', /^220 /, 'TLSv1.2');
+    expect(await renegotiateUntilClosed(starttls)).toBeLessThanOrEqual(3);
+    expect(await closesWithin(starttls.closed, 3000)).toBe(true);
+  });
+
+  it('a reset in the middle of DATA over TLS stores nothing and leaves nothing behind', async () => {
+    const s = await smtp();
+    const baseline = socketFds();
+    const c = await tlsLines(s.tlsPort!);
+    await c.lines.next();
+    c.secure.write('EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<reset@lab.test>\r\nDATA\r\n');
+    await c.lines.until(/^354 /);
+    c.secure.write(`Subject: cut\r\n\r\n${'x'.repeat(100_000)}`);
+    c.raw.resetAndDestroy();
+    expect(await socketFdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
+    expect(await eventually(() => s.connections === 0)).toBe(true);
+    expect(await mailboxFiles(dataDir, 'reset')).toEqual([]);
+    expect(await mailboxFiles(dataDir, 'reset', 'tmp')).toEqual([]);
+  });
+
+  it('plaintext pipelined after STARTTLS is discarded, not run inside the TLS session', async () => {
+    const s = await smtp();
+    const c = await upgraded(
+      s.port,
+      /^220 /,
+      'EHLO client.test\r\nSTARTTLS\r\nMAIL FROM:<in@jected>\r\n',
+      /^220 /,
+    );
+    // the first reply inside TLS answers our EHLO: the MAIL sent in the clear was never run (it
+    // would have been refused, 503, without an EHLO inside TLS)
+    c.secure.write('EHLO client.test\r\n');
+    expect(await c.lines.until(/^\d{3} /)).toMatch(/^250 /);
+    c.secure.write('MAIL FROM:<real@example.org>\r\n');
+    expect(await c.lines.next()).toMatch(/^250 /);
+  });
+});
