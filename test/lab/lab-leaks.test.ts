@@ -19,19 +19,7 @@ import { resolveLabConfig } from '../../src/lab/config.js';
 import { type LabHandle, startLab } from '../../src/lab/lab.js';
 import { LAB_ANY_PORTS } from '../helpers/lab.js';
 import { tempDir } from '../helpers/net.js';
-
-/** Socket descriptors this process holds (Linux /proc). */
-function socketFds(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n += 1;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
+import { socketFds } from '../helpers/tls-hostile.js';
 
 /** Wait (bounded) until this process holds no more sockets than `baseline`; returns the count. */
 async function settled(baseline: number, ms = 5000): Promise<number> {
