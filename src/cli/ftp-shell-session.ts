@@ -22,7 +22,7 @@ import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { finished, pipeline } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { fromNetworkAscii, toNetworkAscii } from '../ftp/ascii.js';
 import { type FtpClient, type FtpEntry, type FtpTransferResult, toFtpClientError } from '../ftp/client.js';
@@ -467,6 +467,8 @@ export class FtpShell {
     const part = `${local}.part`;
     const convert = fromNetworkAscii();
     const written = pipeline(convert, createWriteStream(part));
+    // a part file that cannot be written fails the transfer (below), never the process
+    written.catch(() => {});
     let r: FtpTransferResult;
     try {
       r = await client.getStream(remote, convert);
@@ -486,14 +488,17 @@ export class FtpShell {
   /** TYPE A upload: local LF lines go out as CRLF (the server stores them in its own form). */
   private async putAscii(client: FtpClient, local: string, remote: string): Promise<FtpTransferResult> {
     const t0 = Date.now();
-    const source = createReadStream(local).pipe(toNetworkAscii());
+    const source = toNetworkAscii();
+    // pipeline: a file that cannot be read ends the upload with its error, and closes the file
+    const reading = pipeline(createReadStream(local), source);
+    reading.catch(() => {});
     try {
       await client.raw.uploadFrom(source, remote);
+      await reading;
     } catch (err) {
       source.destroy();
       throw toFtpClientError(err, `put ${remote}`);
     }
-    await finished(source).catch(() => {});
     const size = (await stat(local)).size;
     return { path: remote, size, transferred: size, resumedFrom: 0, complete: false, ms: Date.now() - t0 };
   }

@@ -421,7 +421,13 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
         if (!plan.file && n > 0) stdoutUsed = true;
       });
       if (plan.file) {
-        if (plan.createDirs) await mkdir(path.dirname(plan.file), { recursive: true, mode: 0o750 });
+        if (plan.createDirs) {
+          const dir = path.dirname(plan.file);
+          // a local failure, not the server's: one NETKIT_IO line, as a missing directory is
+          await mkdir(dir, { recursive: true, mode: 0o750 }).catch((err: unknown) => {
+            throw new NetkitError('NETKIT_IO', `cannot create ${dir}: ${errorMessage(err)}`, { cause: err });
+          });
+        }
         result.written = resuming
           ? await appendStream(body, plan.file)
           : await writeStreamAtomic(body, plan.file);

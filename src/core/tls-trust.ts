@@ -101,10 +101,12 @@ function buildDefaultContext(): SecureContext {
 export type CaCertificates = string | Buffer | Array<string | Buffer>;
 
 /**
- * TLS options for a client that trusts Node's default roots (no `ca` of its own): when the launcher
- * deferred NODE_EXTRA_CA_CERTS, a shared context that adds those certificates, as Node would have;
+ * The trust options of a TLS client. With `ca` (a --cacert / --ca file): exactly those
+ * certificates. Without: Node's default roots — and, when the launcher deferred
+ * NODE_EXTRA_CA_CERTS, a shared context that adds those certificates, as Node would have;
  * otherwise nothing (Node's defaults already apply). Spread it before the client's own options.
  */
-export function defaultTrust(): { secureContext?: SecureContext } {
+export function defaultTrust(ca?: CaCertificates): { ca?: CaCertificates; secureContext?: SecureContext } {
+  if (ca !== undefined) return { ca };
   return deferredExtraCaFile() === undefined ? {} : { secureContext: lazyDefaultContext };
 }

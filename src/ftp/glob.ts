@@ -107,10 +107,14 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${source}$`, 'u');
 }
 
+/** The last pattern compiled: matching a listing tests one pattern against many names. */
+let compiled: { pattern: string; re: RegExp } | undefined;
+
 /** Does `name` match `pattern`? A leading `.` must be matched by a literal `.`. */
 export function matchGlob(pattern: string, name: string): boolean {
   if (name.startsWith('.') && !pattern.startsWith('.') && !pattern.startsWith('\\.')) return false;
-  return globToRegExp(pattern).test(name);
+  if (compiled?.pattern !== pattern) compiled = { pattern, re: globToRegExp(pattern) };
+  return compiled.re.test(name);
 }
 
 /** Split a pattern at its last `/`: a literal directory part (no wildcards allowed) and the name pattern. */

@@ -178,7 +178,7 @@ export function proxyDispatcher(
   const undici = undiciParts();
   // the target's certificate, checked at the end of the tunnel, against --cacert when given
   const requestTls = {
-    ...(tls.ca !== undefined ? { ca: tls.ca } : defaultTrust()),
+    ...defaultTrust(tls.ca),
     rejectUnauthorized: !tls.insecure,
   };
   const proxyTls = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };

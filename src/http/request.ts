@@ -355,7 +355,7 @@ export class HttpClient extends EventEmitter {
         rejectUnauthorized: !options.insecure,
         timeout: options.connectTimeoutMs ?? timeout,
         ...(resolve && Object.keys(resolve).length ? { lookup: resolveLookup(resolve) } : {}),
-        ...(options.ca !== undefined ? { ca: options.ca } : defaultTrust()),
+        ...defaultTrust(options.ca),
         ...(options.http2 ? { allowH2: true } : {}),
       };
       const agentOptions = {

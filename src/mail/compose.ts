@@ -83,6 +83,11 @@ export interface ComposedMail {
    * (or a header with UTF-8). Such a message is only sent to a server that offers the extension.
    */
   smtpUtf8?: Utf8Address;
+  /**
+   * The body has 8-bit bytes: sent with BODY=8BITMIME, only to a server that offers it. Never set
+   * for a composed message (nodemailer encodes every part); a raw one (raw-message.ts) may be.
+   */
+  eightBitBody?: boolean;
 }
 
 const INJECTION = /[\r\n\0]/;

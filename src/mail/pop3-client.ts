@@ -174,7 +174,7 @@ export class Pop3Client extends EventEmitter {
             host,
             port,
             rejectUnauthorized: opts.rejectUnauthorized ?? true,
-            ...(opts.ca !== undefined ? { ca: opts.ca } : defaultTrust()),
+            ...defaultTrust(opts.ca),
             servername: opts.servername ?? (net.isIP(host) ? undefined : host),
           })
         : net.connect({ host, port });
@@ -377,7 +377,7 @@ export class Pop3Client extends EventEmitter {
       const s = tls.connect({
         socket: plain,
         rejectUnauthorized: this.opts.rejectUnauthorized ?? true,
-        ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : defaultTrust()),
+        ...defaultTrust(this.opts.ca),
         servername: this.opts.servername ?? (net.isIP(this.host) ? undefined : this.host),
       });
       const t = setTimeout(() => {

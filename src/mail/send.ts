@@ -196,7 +196,7 @@ export class SmtpSender extends EventEmitter {
           dnsTimeout: timeout,
           tls: {
             rejectUnauthorized: !o.tlsInsecure,
-            ...(o.ca !== undefined ? { ca: o.ca } : defaultTrust()),
+            ...defaultTrust(o.ca),
             ...(o.servername !== undefined ? { servername: o.servername } : {}),
           },
           logger: traceLogger(this, conn, server),

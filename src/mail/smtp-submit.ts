@@ -17,7 +17,7 @@ import SMTPConnection, {
 } from 'nodemailer/lib/smtp-connection';
 import { NetkitError } from '../core/errors.js';
 import type { ComposedMail } from './compose.js';
-import { eightBitMimeNotOffered, hasEightBitBody, offers8BitMime } from './eightbitmime.js';
+import { eightBitMimeNotOffered, offers8BitMime } from './eightbitmime.js';
 import {
   findUtf8Address,
   hasUtf8LocalPart,
@@ -66,7 +66,7 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
     );
   const envelopeIsAscii =
     !hasUtf8LocalPart(composed.envelope.from) && !composed.envelope.to.some(hasUtf8LocalPart);
-  const eightBit = hasEightBitBody(composed.message);
+  const eightBit = composed.eightBitBody === true;
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (err: unknown, info?: SMTPConnectionSendInfo) => {

@@ -87,7 +87,7 @@ export class ChatClient extends EventEmitter {
             host: opts.host,
             port: opts.port,
             rejectUnauthorized: opts.rejectUnauthorized ?? true,
-            ...(opts.ca !== undefined ? { ca: opts.ca } : defaultTrust()),
+            ...defaultTrust(opts.ca),
             servername: opts.servername ?? (net.isIP(opts.host) ? undefined : opts.host),
           })
         : net.connect({ host: opts.host, port: opts.port });

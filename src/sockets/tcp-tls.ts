@@ -146,7 +146,7 @@ export function startTlsClient(
   if (!options.insecure && options.ca !== undefined) ca = options.ca;
   const secure = tlsMod.connect({
     socket,
-    ...(ca !== undefined ? { ca } : defaultTrust()),
+    ...defaultTrust(ca),
     rejectUnauthorized: !options.insecure,
     servername: sni,
     checkServerIdentity: (_host, cert) => tlsMod.checkServerIdentity(name, cert),

@@ -241,7 +241,7 @@ class DownloadJob {
     const agentOptions = {
       connections: this.opts.connections,
       connect: {
-        ...(options.ca !== undefined ? { ca: options.ca } : defaultTrust()),
+        ...defaultTrust(options.ca),
         rejectUnauthorized: !options.insecure,
         timeout: this.opts.timeoutMs,
       },

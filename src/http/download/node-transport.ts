@@ -76,7 +76,7 @@ export class NodeTransport implements Transport {
       // loaded on first use: TLS costs start-up that plain-http downloads never need
       this.httpsModule ??= createRequire(import.meta.url)('node:https') as typeof import('node:https');
       this.httpsAgent ??= new this.httpsModule.Agent({
-        ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : defaultTrust()),
+        ...defaultTrust(this.opts.ca),
         keepAlive: true,
         maxSockets: this.opts.connections,
         rejectUnauthorized: this.opts.rejectUnauthorized ?? true,
