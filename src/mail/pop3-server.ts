@@ -19,6 +19,7 @@ import type net from 'node:net';
 import { AccountStore } from '../core/accounts.js';
 import { LineConnection } from '../core/connection.js';
 import { NetkitError } from '../core/errors.js';
+import { ImplicitTls } from '../core/implicit-tls.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { redactCommand } from '../core/trace.js';
@@ -172,28 +173,18 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
     start(socket, conn, session);
   };
 
-  /** TLS connections still in their handshake, by raw socket (close() destroys them). */
-  const handshaking = new Map<net.Socket, LineConnection>();
-
   /**
    * The implicit-TLS port: the handshake first, within `tlsHandshakeTimeoutMs` of the TCP connect,
-   * and only then a session and its greeting. The connection counts against the limits from its
-   * first moment, so clients that connect and never finish a handshake cannot pile up.
+   * and only then a session and its greeting.
    */
+  const implicitTls = tls ? new ImplicitTls(tls.context, handshakeTimeoutMs) : undefined;
   const onTlsConnection = (socket: net.Socket): void => {
     let session: Pop3Session | undefined;
     const conn = lineConnection(socket, (line) => (session ? session.redact(line) : redactCommand(line)));
-    handshaking.set(socket, conn);
-    conn.upgradeTls(tls!.context, { handshakeTimeoutMs }).then(
-      () => {
-        handshaking.delete(socket);
-        if (conn.closed) return;
-        session = new Pop3Session(connectionIo(conn, tls, handshakeTimeoutMs), config, conn.id);
-        start(socket, conn, session);
-      },
-      // upgradeTls() traced why and destroyed the sockets; the listener frees the slot
-      () => handshaking.delete(socket),
-    );
+    implicitTls!.accept(socket, conn, () => {
+      session = new Pop3Session(connectionIo(conn, tls, handshakeTimeoutMs), config, conn.id);
+      start(socket, conn, session);
+    });
   };
 
   const common = {
@@ -204,8 +195,7 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
     onConnection,
     onReject: () => '-ERR [SYS/TEMP] too many connections, try again later\r\n',
     onShutdown: (socket: net.Socket) => {
-      const pending = handshaking.get(socket);
-      if (pending) return pending.destroy();
+      if (implicitTls?.dropIfHandshaking(socket)) return;
       const s = sessions.get(socket);
       if (s) s.shutdown();
       else socket.end();

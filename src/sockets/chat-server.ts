@@ -33,6 +33,7 @@ import type net from 'node:net';
 import { LineConnection } from '../core/connection.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
+import { ImplicitTls } from '../core/implicit-tls.js';
 import {
   ConnectionLimits,
   formatHostPort,
@@ -490,26 +491,14 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
     });
   };
 
-  /** TLS connections still in their handshake, by raw socket (close() destroys them). */
-  const handshaking = new Map<net.Socket, LineConnection>();
-
   /** Implicit TLS: the handshake first, bounded in time; the room only after it. */
+  const implicitTls = tlsMaterial ? new ImplicitTls(tlsMaterial.context, o.tlsHandshakeTimeoutMs) : undefined;
   const acceptTls = (socket: net.Socket, where: ListenAddress): void => {
     const conn = lineConnection(socket);
-    handshaking.set(socket, conn);
-    const upgraded = conn.upgradeTls(tlsMaterial!.context, { handshakeTimeoutMs: o.tlsHandshakeTimeoutMs });
-    upgraded.then(
-      () => {
-        handshaking.delete(socket);
-        if (conn.closed) return;
-        if (closing) conn.end('*** Server shutting down. Goodbye!');
-        else admit(socket, conn, where);
-      },
-      () => {
-        // upgradeTls() traced why and destroyed both sockets; the listener frees the slot
-        handshaking.delete(socket);
-      },
-    );
+    implicitTls!.accept(socket, conn, () => {
+      if (closing) conn.end('*** Server shutting down. Goodbye!');
+      else admit(socket, conn, where);
+    });
   };
 
   /** One count for both listeners: a second port does not double the limits. */
@@ -532,8 +521,7 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
             ? '!!! The chat is full; try again later.\r\n'
             : '!!! Too many connections from your address.\r\n',
       onShutdown: (socket) => {
-        const pending = handshaking.get(socket);
-        if (pending) return pending.destroy();
+        if (implicitTls?.dropIfHandshaking(socket)) return;
         const c = bySocket.get(socket);
         if (!c) return socket.end();
         c.leaveReason = 'server shutting down';
