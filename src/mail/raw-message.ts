@@ -42,6 +42,7 @@ import {
   envelopeAddress,
 } from './compose.js';
 import { hasEightBitBody } from './eightbitmime.js';
+import { rfc5322Date } from './rfc5322-date.js';
 import { findUtf8Address } from './smtputf8.js';
 
 /** Envelope overrides (all optional) and the values for headers the message lacks. */
@@ -103,7 +104,7 @@ function list(v: string | string[] | undefined): string[] {
  * Split the message into lines (LF, CRLF; a bare CR only in the body), refusing NUL and lines over
  * 998 octets. Returns the lines and the index of the empty line that ends the header section (-1: none).
  */
-export function splitLines(input: Buffer): { lines: Buffer[]; boundary: number } {
+function splitLines(input: Buffer): { lines: Buffer[]; boundary: number } {
   const lines: Buffer[] = [];
   let boundary = -1;
   let start = 0;
@@ -136,7 +137,7 @@ export function splitLines(input: Buffer): { lines: Buffer[]; boundary: number }
 }
 
 /** Group the header lines into fields (unfolding continuation lines), checking names and UTF-8. */
-export function parseHeaderFields(lines: Buffer[]): Field[] {
+function parseHeaderFields(lines: Buffer[]): Field[] {
   const fields: Field[] = [];
   const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   lines.forEach((line, i) => {
@@ -186,11 +187,6 @@ function firstMailbox(fields: Field[], key: string): string | undefined {
   if (first === undefined)
     throw invalid(`${field.name} header has no address: give the envelope sender with --from`);
   return first;
-}
-
-/** An RFC 5322 date-time in UTC: `Tue, 25 Nov 2025 10:00:00 +0000`. */
-export function formatDate(d: Date): string {
-  return d.toUTCString().replace(/GMT$/, '+0000');
 }
 
 /** The `<id>` of a Message-ID value (the value trimmed when it has no angle brackets). */
@@ -267,7 +263,7 @@ export function prepareRawMessage(raw: Buffer | string, opts: RawMessageOptions 
     sender = envelopeAddress('from', defaultFrom());
     add('From', sender);
   } else if (!hasFrom) add('From', opts.from?.trim() ?? sender);
-  if (!fields.some((f) => f.key === 'date')) add('Date', formatDate(opts.date ?? new Date()));
+  if (!fields.some((f) => f.key === 'date')) add('Date', rfc5322Date(opts.date ?? new Date()));
   const idField = fields.find((f) => f.key === 'message-id');
   let messageId: string;
   if (idField) messageId = messageIdOf(idField.value);

@@ -7,6 +7,7 @@
 import { fanOut } from './fan-out.js';
 import { Maildir } from './maildir.js';
 import { lockMailbox } from './pop3-lock.js';
+import { rfc5322Date } from './rfc5322-date.js';
 import { SmtpReplyError } from './smtp-data.js';
 
 export interface TraceHeaderInfo {
@@ -43,11 +44,6 @@ function headerSafe(text: string, max = 200): string {
 /** An address for `<…>` in a header: no CR/LF, no angle brackets; UTF-8 stays (SMTPUTF8). */
 function addressSafe(addr: string): string {
   return addr.replace(/[\u0000-\u001f\u007f<>]/g, '');
-}
-
-/** RFC 5322 date-time with a numeric zone: `Tue, 01 Jul 2025 12:00:00 +0000`. */
-export function rfc5322Date(d: Date): string {
-  return d.toUTCString().replace(/GMT$/, '+0000');
 }
 
 /** The current time as {@link rfc5322Date}, formatted once per second: a busy server stamps

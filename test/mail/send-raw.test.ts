@@ -9,7 +9,8 @@
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDate, prepareRawMessage, type RawMessageOptions } from '../../src/mail/raw-message.js';
+import { prepareRawMessage, type RawMessageOptions } from '../../src/mail/raw-message.js';
+import { rfc5322Date } from '../../src/mail/rfc5322-date.js';
 import { sendRawMail } from '../../src/mail/send-raw.js';
 import { netkit, startServe, tempDir } from '../helpers/net.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
@@ -226,7 +227,7 @@ describe('prepareRawMessage: the bytes', () => {
     expect(made.messageId).toMatch(/^<[0-9a-f-]{36}@xn--bcher-kva\.de>$/);
     expect(made.message.toString()).toContain(`\r\nMessage-ID: ${made.messageId}\r\n`);
     expect(made.message.toString()).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
-    expect(formatDate(new Date('2025-01-02T03:04:05Z'))).toBe('Thu, 02 Jan 2025 03:04:05 +0000');
+    expect(rfc5322Date(new Date('2025-01-02T03:04:05Z'))).toBe('Thu, 02 Jan 2025 03:04:05 +0000');
   });
 
   it('tells which messages need SMTPUTF8 and which have an 8-bit body', () => {

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { fanOut } from '../../src/mail/fan-out.js';
+import { rfc5322Date } from '../../src/mail/rfc5322-date.js';
 import {
   checkedMessage,
   LineEndingNormaliser,
@@ -9,7 +10,7 @@ import {
   readableChunks,
   SmtpReplyError,
 } from '../../src/mail/smtp-data.js';
-import { receivedProtocol, rfc5322Date, traceHeaders } from '../../src/mail/smtp-delivery.js';
+import { receivedProtocol, traceHeaders } from '../../src/mail/smtp-delivery.js';
 import {
   authPermitted,
   authzidAccepted,
