@@ -417,9 +417,11 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
       });
       if (plan.file) source = withProgress(res, plan.file, source, plan.silent);
       let body = t.compressed ? decodeBody(source, res.headers['content-encoding']) : source;
-      body = tap(body, (n) => {
-        if (!plan.file && n > 0) stdoutUsed = true;
-      });
+      // bytes on stdout cannot be taken back: a failure after them is not retried
+      if (!plan.file)
+        body = tap(body, (n) => {
+          if (n > 0) stdoutUsed = true;
+        });
       if (plan.file) {
         if (plan.createDirs) {
           const dir = path.dirname(plan.file);
