@@ -49,7 +49,12 @@ class Pty {
   readonly exited: Promise<number | null>;
 
   constructor(command: string, cwd: string) {
-    this.child = spawn('script', ['-qec', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // `exec`: script runs the command with $SHELL -c (dash where SHELL is unset), and dash stays
+    // in the terminal's foreground group and dies of the Ctrl-C meant for the shell under test
+    this.child = spawn('script', ['-qec', `exec ${command}`, '/dev/null'], {
+      cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const take = (d: Buffer) => {
       this.out += d.toString();
       this.waiter?.();
