@@ -171,8 +171,8 @@ export class LineConnection extends EventEmitter {
     // Drop whatever the kernel already delivered into the stream buffer.
     raw.pause();
     while (raw.read() !== null) {}
-    // like tls.Server's sockets: a TLS error after the handshake (a broken record, renegotiation
-    // past Node's limit) closes the connection instead of being kept quiet until the idle timeout
+    // like tls.Server's sockets: a TLS error after the handshake (a broken record, a refused
+    // renegotiation) closes the connection instead of being kept quiet until the idle timeout
     const secure = serverTlsSocket(raw, { secureContext: context });
     this.socket = secure;
     return new Promise<void>((resolve, reject) => {

@@ -11,8 +11,9 @@
  * and Node's renegotiation guard (`tls.CLIENT_RENEG_LIMIT` handshakes per `CLIENT_RENEG_WINDOW`,
  * reported as `ERR_TLS_SESSION_ATTACK` the same way) never fires, so a TLS 1.2 client could make
  * the server run full handshakes on one connection for as long as it likes. There is no public way
- * to build a server TLSSocket without a `tls.Server`; the hostile-client tests (a broken record,
- * repeated renegotiation) fail should this internal method ever go away.
+ * to build a server TLSSocket without a `tls.Server`; the hostile-client tests (a broken record)
+ * fail should this internal method ever go away. (Renegotiation is now refused outright by
+ * `serverTlsOptions` in tls.ts; the guard stays for contexts made elsewhere.)
  *
  * And even once released, Node only emits such an error, it does not close the socket (a
  * `tls.Server` user is expected to): here a TLS error after the handshake destroys the socket, as

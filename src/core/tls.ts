@@ -115,8 +115,22 @@ function checkPair(cert: string, key: string, certFile: string, keyFile: string)
     );
 }
 
+/**
+ * What every netkit TLS server offers: TLS 1.2 or later, and no client-initiated renegotiation. A
+ * TLS 1.2 client may otherwise ask for a full handshake (the server's costliest step) on one
+ * connection again and again; nginx and Go refuse it too, and no protocol here needs it.
+ */
+export function serverTlsOptions(cert: string, key: string): tls.SecureContextOptions {
+  return {
+    cert,
+    key,
+    minVersion: 'TLSv1.2',
+    secureOptions: nodeCrypto().constants.SSL_OP_NO_RENEGOTIATION,
+  };
+}
+
 function material(cert: string, key: string): TlsMaterial {
-  const options: tls.SecureContextOptions = { cert, key, minVersion: 'TLSv1.2' };
+  const options = serverTlsOptions(cert, key);
   return { cert, key, options, context: nodeTls().createSecureContext(options) };
 }
 

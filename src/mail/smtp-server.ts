@@ -23,7 +23,7 @@ import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
-import { loadTls, type TlsFiles, type TlsMaterial } from '../core/tls.js';
+import { loadTls, serverTlsOptions, type TlsFiles, type TlsMaterial } from '../core/tls.js';
 import { traceEvent } from '../core/trace.js';
 import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
@@ -436,7 +436,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     name: hostname,
     banner: 'netkit',
     logger: bridge.logger as unknown as SMTPServerOptions['logger'],
-    ...(tls ? { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const } : {}),
+    ...(tls ? serverTlsOptions(tls.cert, tls.key) : {}),
     disabledCommands: baseDisabled,
     hideSTARTTLS: !tls,
     hideENHANCEDSTATUSCODES: false,

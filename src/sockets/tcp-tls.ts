@@ -193,8 +193,8 @@ export function acceptTls(
   context: tls.SecureContext,
   options: { alpn?: string[]; handshakeTimeoutMs?: number } = {},
 ): Promise<tls.TLSSocket> {
-  // serverTlsSocket: a TLS error after the handshake (a broken record, renegotiation past Node's
-  // limit) closes the connection, as on a tls.Server's socket, instead of going unnoticed
+  // serverTlsSocket: a TLS error after the handshake (a broken record, a refused
+  // renegotiation) closes the connection, as on a tls.Server's socket, instead of going unnoticed
   const secure = serverTlsSocket(socket, {
     secureContext: context,
     ALPNProtocols: options.alpn?.length ? options.alpn : undefined,

@@ -17,6 +17,7 @@ import type tls from 'node:tls';
 import { NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
+import { serverTlsOptions } from '../core/tls.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { AccessList } from './access.js';
 import { describeBytes } from './bytes.js';
@@ -425,20 +426,20 @@ export interface TcpListener extends EventEmitter {
  * Listen for TCP connections (loopback by default). Access rules are checked first, before any byte
  * is read (a denied peer is destroyed at once); then, on a TLS listener, the handshake; with `once`,
  * only a connection that passed both stops the listening.
- * @throws NetkitError NETKIT_INVALID_INPUT for a malformed allow/deny rule
+ * @throws NetkitError NETKIT_INVALID_INPUT for a malformed allow/deny rule, or `tls` without a context or cert and key
  */
+function serverContext(options: TcpTlsServerOptions): tls.SecureContext {
+  if (options.context) return options.context;
+  if (options.cert === undefined || options.key === undefined)
+    throw new NetkitError('NETKIT_INVALID_INPUT', 'tls: give a context, or both cert and key');
+  return nodeTls().createSecureContext(serverTlsOptions(options.cert, options.key));
+}
+
 export async function tcpListen(options: TcpListenOptions = {}): Promise<TcpListener> {
   const emitter = new EventEmitter();
   const access = new AccessList(options.allow, options.deny);
   const tlsOptions = options.tls;
-  const context =
-    tlsOptions &&
-    (tlsOptions.context ??
-      nodeTls().createSecureContext({
-        cert: tlsOptions.cert,
-        key: tlsOptions.key,
-        minVersion: 'TLSv1.2',
-      }));
+  const context = tlsOptions && serverContext(tlsOptions);
   let server: TcpServerHandle | undefined;
   let handedOut = false;
   /** the TLS socket over each raw one, so close() can end the session with a close_notify */

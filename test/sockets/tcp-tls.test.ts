@@ -114,6 +114,14 @@ describe('TLS in the library', () => {
     await listener.close();
   });
 
+  it('tls without a context, or without both cert and key, is refused before listening', async () => {
+    for (const tls of [{}, { cert }, { key }])
+      await expect(tcpListen({ tls })).rejects.toMatchObject({
+        code: 'NETKIT_INVALID_INPUT',
+        message: 'tls: give a context, or both cert and key',
+      });
+  });
+
   it('the connect timeout covers the TLS handshake', async () => {
     const silent = net.createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
