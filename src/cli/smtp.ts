@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { usageError } from '../core/errors.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import {
   createSmtpServer,
   DEFAULT_MAX_CLIENTS,
@@ -81,7 +82,8 @@ export function logMessages(
 /**
  * The SMTP server's limits and policies as options: unprefixed on `smtp serve`, and on
  * `mail serve` (where POP3 has limits of its own) the per-session ones as `--smtp-max-clients`,
- * `--smtp-max-per-ip`, `--smtp-max-line-length`, `--smtp-idle-timeout`, `--smtp-auth-delay`.
+ * `--smtp-max-per-ip`, `--smtp-max-line-length`, `--smtp-idle-timeout`, `--smtp-auth-delay`,
+ * `--smtp-handshake-timeout`.
  */
 export function smtpTuningOptions(prefix: '' | 'smtp-'): Option[] {
   return [
@@ -104,6 +106,11 @@ export function smtpTuningOptions(prefix: '' | 'smtp-'): Option[] {
       DEFAULT_SMTP_IDLE_MS,
     ),
     durationOption(`--${prefix}auth-delay <duration>`, 'pause before answering a failed AUTH', 1000),
+    durationOption(
+      `--${prefix}handshake-timeout <duration>`,
+      'drop an SMTP client whose TLS handshake (TLS port, STARTTLS) takes longer (0 = only the idle timeout)',
+      DEFAULT_TLS_HANDSHAKE_MS,
+    ),
     durationOption(
       '--greeting-delay <duration>',
       'wait before the 220 greeting (catches clients that talk too soon)',
@@ -129,6 +136,7 @@ export function smtpTuning(
   | 'maxLineLength'
   | 'socketTimeout'
   | 'authFailureDelay'
+  | 'tlsHandshakeTimeoutMs'
   | 'greetingDelay'
   | 'bareLineEndings'
   | 'hostname'
@@ -142,6 +150,7 @@ export function smtpTuning(
     maxLineLength: get<number>(`${prefix}max-line-length`),
     socketTimeout: get<number>(`${prefix}idle-timeout`),
     authFailureDelay: get<number>(`${prefix}auth-delay`),
+    tlsHandshakeTimeoutMs: get<number>(`${prefix}handshake-timeout`),
     greetingDelay: get<number>('greeting-delay'),
     bareLineEndings: get<'reject' | 'normalise'>('bare-newlines'),
     hostname: get<string | undefined>('hostname'),

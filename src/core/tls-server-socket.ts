@@ -23,6 +23,9 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { nodeTls } from './lazy.js';
 
+/** How long every netkit TLS server gives a client to finish its handshake, unless told otherwise. */
+export const DEFAULT_TLS_HANDSHAKE_MS = 10_000;
+
 /** Wrap an accepted socket as the TLS server side; see the module comment for what it adds. */
 export function serverTlsSocket(
   raw: net.Socket,

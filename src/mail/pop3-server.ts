@@ -22,6 +22,7 @@ import { NetkitError } from '../core/errors.js';
 import { ImplicitTls } from '../core/implicit-tls.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { redactCommand } from '../core/trace.js';
 import { Pop3Session, type Pop3SessionConfig, type Pop3SessionIo } from './pop3-session.js';
 
@@ -106,7 +107,7 @@ export const POP3S_DEFAULT_PORT = 1995;
 export const DEFAULT_FAILED_LOGIN_DELAY_MS = 1000;
 export const DEFAULT_POP3_IDLE_MS = 600_000;
 export const DEFAULT_POP3_MAX_LINE = 1024;
-export const DEFAULT_POP3_TLS_HANDSHAKE_MS = 10_000;
+export const DEFAULT_POP3_TLS_HANDSHAKE_MS = DEFAULT_TLS_HANDSHAKE_MS;
 /** Bytes of message data queued on a socket before a session waits for it to drain. */
 export const BULK_QUEUE_BYTES = 256 * 1024;
 

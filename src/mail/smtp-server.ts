@@ -24,6 +24,7 @@ import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls, serverTlsOptions, type TlsFiles, type TlsMaterial } from '../core/tls.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { traceEvent } from '../core/trace.js';
 import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
@@ -94,6 +95,8 @@ export interface SmtpServerOptions {
   bareLineEndings?: BareLineEndingPolicy;
   /** milliseconds before the 220 greeting (default 0; smtp-server's own default is 100) */
   greetingDelay?: number;
+  /** a TLS handshake (SMTPS port, STARTTLS) must be done within this (default 10 s; 0 = the idle timeout only) */
+  tlsHandshakeTimeoutMs?: number;
   /** reverse-DNS lookups of clients (default false: they cost seconds per connection in containers) */
   reverseLookup?: boolean;
   /** the accounts store for AUTH and `strict` (default: `accounts.json` in dataDir) */
@@ -463,7 +466,10 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     onClose,
   });
 
-  const tuning = { greetingDelay: options.greetingDelay ?? 0 };
+  const tuning = {
+    greetingDelay: options.greetingDelay ?? 0,
+    handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_MS,
+  };
   const servers: TunedSMTPServer[] = [];
   const listen = async (secure: boolean, port: number): Promise<number> => {
     const srv = new TunedSMTPServer(smtpOptions(secure), tuning);

@@ -1,5 +1,5 @@
 /**
- * Three adjustments to smtp-server's per-connection behaviour, applied to each `SMTPConnection`
+ * Adjustments to smtp-server's per-connection behaviour, applied to each `SMTPConnection`
  * before its `init()` runs (see {@link TunedSMTPServer}):
  *
  * 1. Greeting delay. smtp-server always waits 100 ms before its `220` greeting, to catch clients
@@ -20,6 +20,10 @@
  *    {@link releaseTlsControl} makes such an error close the connection (the connection's
  *    `_socket` field; skipped if absent). After STARTTLS the library keeps its own `_tlsError`
  *    listener, which does the same.
+ * 5. A handshake timeout of its own. The library gives a TLS handshake its idle timeout
+ *    (`socketTimeout`, a minute by default), on the SMTPS port and after STARTTLS; POP3, FTP, chat
+ *    and HTTPS give it `handshakeTimeout` (10 s), so silent clients cannot hold the SMTPS port's
+ *    pending slots (`maxClients` of them) for a minute each.
  *
  * The first two use public members of `SMTPConnection` (`connectionReady`, `send`); each
  * adjustment is skipped if a future release no longer has what it wraps, falling back to the
@@ -37,6 +41,8 @@ const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 export interface ConnectionTuning {
   /** milliseconds before the 220 greeting; 0 = next event-loop turn */
   greetingDelay: number;
+  /** a TLS handshake (SMTPS, STARTTLS) must be done within this; 0 = the idle timeout only */
+  handshakeTimeout: number;
 }
 
 export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): void {
@@ -64,6 +70,18 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     };
   }
   guardCommands(conn);
+  if (tuning.handshakeTimeout > 0 && typeof conn.upgrade === 'function') {
+    const upgrade = conn.upgrade.bind(conn);
+    conn.upgrade = (callback, secureCallback) => {
+      // still the plain socket: the TLS one takes its place once the handshake is done
+      const raw = conn._socket;
+      upgrade(callback, secureCallback);
+      const timer = setTimeout(() => {
+        if (!conn.secure) raw.destroy();
+      }, tuning.handshakeTimeout);
+      raw.once('close', () => clearTimeout(timer));
+    };
+  }
   // the implicit-TLS port hands over a TLS socket whose handshake is done (before init())
   const socket = (conn as { _socket?: net.Socket })._socket;
   if (socket && (socket as Partial<tls.TLSSocket>).encrypted === true)
@@ -83,8 +101,20 @@ class TunedConnections extends Set<SMTPConnection> {
 
 /** smtp-server's `SMTPServer` with {@link tuneConnection} applied to every connection. */
 export class TunedSMTPServer extends SMTPServer {
-  constructor(options: SMTPServerOptions, tuning: ConnectionTuning) {
+  constructor(
+    options: SMTPServerOptions,
+    private readonly tuning: ConnectionTuning,
+  ) {
     super(options);
     this.connections = new TunedConnections((conn) => tuneConnection(conn, tuning));
+  }
+
+  /** The implicit-TLS handshake: shorten the library's timer (its idle timeout) to ours. */
+  override _upgrade(...args: Parameters<SMTPServer['_upgrade']>): void {
+    super._upgrade(...args);
+    // the library keeps the TLS socket it made here until the handshake is done
+    const secure = this._pendingSockets?.get(args[0]);
+    if (this.tuning.handshakeTimeout > 0 && secure && secure !== args[0])
+      secure.setTimeout(this.tuning.handshakeTimeout);
   }
 }

@@ -13,7 +13,7 @@ import type tls from 'node:tls';
 import { formatHostPort } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
-import { serverTlsSocket } from '../core/tls-server-socket.js';
+import { DEFAULT_TLS_HANDSHAKE_MS, serverTlsSocket } from '../core/tls-server-socket.js';
 import { defaultTrust } from '../core/tls-trust.js';
 
 export interface TcpTlsClientOptions {
@@ -39,7 +39,7 @@ export interface TcpTlsServerOptions {
   handshakeTimeoutMs?: number;
 }
 
-export const DEFAULT_TLS_HANDSHAKE_TIMEOUT = 10_000;
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT = DEFAULT_TLS_HANDSHAKE_MS;
 
 /** What `-v` reports about a TLS session. */
 export interface TlsSessionInfo {

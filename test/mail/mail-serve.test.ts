@@ -2,6 +2,7 @@
  * `netkit mail serve`: SMTP and POP3 on one data directory — a message accepted by Python's smtplib
  * is read back by Python's poplib from the recipient's own inbox, and other inboxes stay empty.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
 
@@ -144,6 +145,8 @@ print(listed, 'Subject: n1' in retr, 'Subject: n2' in top, quit, sorted(left))
         '1',
         '--hostname',
         'mx.lab.test',
+        '--smtp-handshake-timeout',
+        '300ms',
       ],
       2,
     );
@@ -168,6 +171,10 @@ print(listed, 'Subject: n1' in retr, 'Subject: n2' in top, quit, sorted(left))
       expect(await p1.line()).toMatch(/^\+OK/);
       const p2 = await connect(pop3);
       expect(await p2.line()).toBe('-ERR [SYS/TEMP] too many connections, try again later');
+      // STARTTLS and then no handshake: closed after 300 ms, not the minute of idle timeout
+      first.send('STARTTLS\r\n');
+      expect(await first.line()).toMatch(/^220 /);
+      expect(await Promise.race([first.closed.then(() => 'closed'), delay(5000, 'open')])).toBe('closed');
     } finally {
       for (const c of clients) c.close();
       await tuned.stop();

@@ -192,7 +192,7 @@ describe('POP3S and STLS: hostile clients', () => {
 
 describe('SMTPS and STARTTLS: hostile clients', () => {
   it('200 clients that never finish a handshake (silent, a cut ClientHello, plaintext SMTP) are dropped; descriptors come back', async () => {
-    const s = await smtp({ socketTimeout: 300, maxClients: 200, maxClientsPerIp: 200 });
+    const s = await smtp({ tlsHandshakeTimeoutMs: 300, maxClients: 200, maxClientsPerIp: 200 });
     const baseline = socketFds();
     const { allClosed } = await crowd(s.tlsPort!, 200, (i) =>
       i % 3 === 0 ? undefined : i % 3 === 1 ? PARTIAL_CLIENT_HELLO : Buffer.from('EHLO x\r\n'),
@@ -201,6 +201,28 @@ describe('SMTPS and STARTTLS: hostile clients', () => {
     expect(await socketFdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
     const good = await tlsLines(s.tlsPort!);
     expect(await good.lines.next()).toMatch(/^220 /);
+  });
+
+  it('a handshake left silent is dropped after the handshake timeout, not the idle timeout, on the TLS port and after STARTTLS; a session past its handshake stays', async () => {
+    const s = await smtp({ tlsHandshakeTimeoutMs: 300 }); // idle timeout: 60 s
+    const established = await tlsLines(s.tlsPort!);
+    expect(await established.lines.next()).toMatch(/^220 /);
+    const silent = net.connect({ port: s.tlsPort!, host: '127.0.0.1' }).on('error', () => {});
+    closers.push(() => silent.destroy());
+    const silentClosed = once(silent, 'close').then(() => {});
+    const raw = net.connect({ port: s.port, host: '127.0.0.1' }).on('error', () => {});
+    closers.push(() => raw.destroy());
+    const starttlsClosed = once(raw, 'close').then(() => {});
+    const plain = new LineReader(raw);
+    expect(await plain.next()).toMatch(/^220 /);
+    raw.write('EHLO client.test\r\nSTARTTLS\r\n');
+    await plain.until(/^220 /);
+    expect(await closesWithin(silentClosed, 3000)).toBe(true);
+    expect(await closesWithin(starttlsClosed, 3000)).toBe(true);
+    // the session whose handshake was done in time is served after both deadlines passed
+    established.secure.write('NOOP\r\n');
+    expect(await established.lines.next()).toMatch(/^250 /);
+    expect(await eventually(() => s.connections === 1)).toBe(true);
   });
 
   it('a record that does not decrypt closes the connection at once, on the TLS port and after STARTTLS', async () => {
