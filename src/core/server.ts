@@ -1,7 +1,8 @@
 /**
  * TCP listener lifecycle shared by every netkit server: bind (port 0 reports the real port),
  * connection limits in total and per client IP (per listener, or shared by several listeners of one
- * service through {@link ConnectionLimits}), optional implicit TLS, and a `close()` that stops
+ * service through {@link ConnectionLimits}), optional implicit TLS (counted from the TCP connect,
+ * with a handshake timeout), and a `close()` that stops
  * accepting, asks every live connection to finish, and destroys the stragglers after a deadline.
  */
 import { EventEmitter } from 'node:events';
@@ -9,6 +10,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { NetkitError } from './errors.js';
 import { nodeTls } from './lazy.js';
+import { acceptTls } from './tls-accept.js';
 
 export interface ListenAddress {
   host: string;
@@ -20,8 +22,14 @@ export interface TcpServerOptions {
   service: string;
   host?: string;
   port?: number;
-  /** implicit TLS: the socket handed to `onConnection` is already a TLSSocket */
+  /**
+   * implicit TLS: the socket handed to `onConnection` is a TLSSocket whose handshake is done. The
+   * connection counts against the limits from its TCP connect (over a limit it is closed without
+   * a word: nothing can be said before the handshake).
+   */
   tls?: tls.SecureContextOptions;
+  /** with `tls`: a client must finish its handshake within this (default 10 s; 0 = no limit) */
+  tlsHandshakeTimeoutMs?: number;
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   /** counts shared with other listeners (a plain and a TLS port): replaces the two limits above */
@@ -87,13 +95,16 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
   const host = options.host ?? '127.0.0.1';
   const limits = options.limits ?? new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
   const live = new Set<net.Socket>();
+  const context = options.tls && nodeTls().createSecureContext(options.tls);
+  /** with TLS: each live raw socket's TLS socket, once its handshake is done */
+  const secured = new WeakMap<net.Socket, tls.TLSSocket>();
 
   const accept = (socket: net.Socket): void => {
     const ip = socket.remoteAddress ?? '?';
     const reason = limits.take(ip);
     if (reason) {
       socket.on('error', () => {});
-      const reply = options.onReject?.(socket, reason);
+      const reply = context ? undefined : options.onReject?.(socket, reason);
       if (reply) {
         // Read and drop what the client sends: bytes left unread (a client that pipelines its
         // first commands) keep 'end' from ever being emitted, so the socket was never destroyed
@@ -111,14 +122,20 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
       limits.release(ip);
       if (closing && live.size === 0) closing();
     });
-    options.onConnection(socket);
+    if (!context) return options.onConnection(socket);
+    // a failed handshake destroyed the socket; its 'close' frees the slot
+    acceptTls(socket, context, { handshakeTimeoutMs: options.tlsHandshakeTimeoutMs }).then(
+      (secure) => {
+        secured.set(socket, secure);
+        options.onConnection(secure);
+      },
+      () => {},
+    );
   };
 
-  const server: net.Server = options.tls
-    ? nodeTls().createServer({ ...options.tls }, accept)
-    : net.createServer({ noDelay: true }, accept);
-  // A TLS handshake failure is that client's problem, never the server's.
-  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  // Implicit TLS wraps the accepted sockets too (a tls.Server would count a connection only after
+  // its handshake, and give that handshake two minutes).
+  const server = net.createServer({ noDelay: true }, accept);
   server.on('error', () => {});
 
   await new Promise<void>((resolve, reject) => {
@@ -162,8 +179,11 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
           clearTimeout(timer);
           resolve();
         };
-        for (const s of live) {
-          if (options.onShutdown) options.onShutdown(s);
+        for (const raw of live) {
+          const s = context ? secured.get(raw) : raw;
+          // still in its handshake: there is no session to wind down
+          if (!s) raw.destroy();
+          else if (options.onShutdown) options.onShutdown(s);
           else s.end();
         }
       });

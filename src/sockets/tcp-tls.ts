@@ -13,7 +13,8 @@ import type tls from 'node:tls';
 import { formatHostPort } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
-import { DEFAULT_TLS_HANDSHAKE_MS, serverTlsSocket } from '../core/tls-server-socket.js';
+import { tlsErrorLine } from '../core/tls-accept.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { defaultTrust } from '../core/tls-trust.js';
 
 export interface TcpTlsClientOptions {
@@ -40,6 +41,8 @@ export interface TcpTlsServerOptions {
 }
 
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT = DEFAULT_TLS_HANDSHAKE_MS;
+
+export { acceptTls, TlsHandshakeError } from '../core/tls-accept.js';
 
 /** What `-v` reports about a TLS session. */
 export interface TlsSessionInfo {
@@ -101,26 +104,19 @@ export function tlsClientError(err: NodeJS.ErrnoException, where: string, name?:
       { cause: err },
     );
   }
-  return new NetkitError('NETKIT_PROTOCOL', `TLS handshake with ${where} failed: ${oneLine(err, 'server')}`, {
-    cause: err,
-  });
+  return new NetkitError(
+    'NETKIT_PROTOCOL',
+    `TLS handshake with ${where} failed: ${tlsErrorLine(err, 'server')}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /**
  * OpenSSL messages carry a library prefix, a source location and a newline
  * (`…:SSL routines:ssl3_get_record:wrong version number:../deps/…:350:`): keep the reason.
  */
-function oneLine(err: Error, peer: 'client' | 'server'): string {
-  const reason = (err as { reason?: unknown }).reason;
-  const text =
-    typeof reason === 'string' && reason !== ''
-      ? reason
-      : (/SSL routines:[^:]*:([^:]+)/.exec(err.message)?.[1] ?? err.message.split('\n')[0] ?? '');
-  return /wrong version number|http request|unknown protocol|packet length too long/i.test(text)
-    ? `${text} (${peer === 'client' ? 'not a TLS client?' : 'does the server speak TLS on this port?'})`
-    : text;
-}
-
 /** A certificate verification code (`DEPTH_ZERO_SELF_SIGNED_CERT`) in words. */
 export function certificateReason(code: string): string {
   return CERT_REASONS[code] ?? code;
@@ -177,56 +173,6 @@ export function startTlsClient(
 }
 
 /** A server-side handshake failure, for the listener to report. */
-export class TlsHandshakeError extends NetkitError {
-  constructor(message: string, cause?: unknown) {
-    super('NETKIT_PROTOCOL', message, { cause });
-    this.name = 'TlsHandshakeError';
-  }
-}
-
-/**
- * Run the server handshake on an accepted socket. Rejects with a {@link TlsHandshakeError} (the
- * socket destroyed) when the client speaks something else, gives up, or stalls past the timeout.
- */
-export function acceptTls(
-  socket: net.Socket,
-  context: tls.SecureContext,
-  options: { alpn?: string[]; handshakeTimeoutMs?: number } = {},
-): Promise<tls.TLSSocket> {
-  // serverTlsSocket: a TLS error after the handshake (a broken record, a refused
-  // renegotiation) closes the connection, as on a tls.Server's socket, instead of going unnoticed
-  const secure = serverTlsSocket(socket, {
-    secureContext: context,
-    ALPNProtocols: options.alpn?.length ? options.alpn : undefined,
-  });
-  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const finish = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      secure.off('end', gone);
-      secure.off('close', gone);
-      socket.off('close', gone);
-      if (!err) return resolve(secure);
-      secure.destroy();
-      socket.destroy();
-      reject(err instanceof TlsHandshakeError ? err : new TlsHandshakeError(oneLine(err, 'client'), err));
-    };
-    const gone = () => finish(new TlsHandshakeError('closed by the client during the handshake'));
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => finish(new TlsHandshakeError(`no handshake within ${timeoutMs} ms`)), timeoutMs)
-        : undefined;
-    secure.once('secure', () => finish());
-    secure.once('error', (err: Error) => finish(err));
-    secure.once('end', gone);
-    secure.once('close', gone);
-    socket.once('close', gone);
-  });
-}
-
 /** Protocol, cipher and peer certificate of an established session. */
 export function tlsSessionInfo(socket: tls.TLSSocket): TlsSessionInfo {
   const cipher = socket.getCipher();

@@ -7,6 +7,14 @@ import { listenTcp, type TcpServerHandle } from '../../src/core/server.js';
 import { loadTls, type TlsMaterial } from '../../src/core/tls.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { LineClient, tempDir } from '../helpers/net.js';
+import {
+  closesWithin,
+  crowd,
+  eventually,
+  rawTlsClient,
+  socketFds,
+  socketFdsBackTo,
+} from '../helpers/tls-hostile.js';
 
 let material: TlsMaterial;
 let cleanup: () => Promise<void>;
@@ -300,6 +308,49 @@ describe('LineConnection over TLS: a record that does not decrypt', () => {
     });
     try {
       await breakAfterHandshake(server.port, false);
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
+describe('listenTcp({tls}): implicit TLS on sockets the listener wraps itself', () => {
+  it('a connection counts from its TCP connect; a silent one is dropped at the handshake timeout; over the limit is closed without a word', async () => {
+    const sessions: tls.TLSSocket[] = [];
+    const server = await listenTcp({
+      service: 'toy-tls',
+      tls: material.options,
+      tlsHandshakeTimeoutMs: 300,
+      maxConnections: 2,
+      onReject: () => 'busy\r\n',
+      onConnection(socket) {
+        sessions.push(socket as tls.TLSSocket);
+        socket.write('hello\r\n');
+      },
+    });
+    try {
+      const baseline = socketFds();
+      const good = await rawTlsClient(server.port);
+      const greeting = once(good.secure, 'data');
+      expect(String((await greeting)[0])).toBe('hello\r\n');
+      expect(sessions[0]!.encrypted).toBe(true);
+      // a client that never starts its handshake holds the second slot meanwhile
+      const { allClosed: silentGone } = await crowd(server.port, 1);
+      expect(await eventually(() => server.connections === 2)).toBe(true);
+      const { sockets: over, allClosed: overGone } = await crowd(server.port, 1);
+      const said: Buffer[] = [];
+      over[0]!.on('data', (d: Buffer) => said.push(d));
+      expect(await closesWithin(overGone, 3000)).toBe(true);
+      expect(Buffer.concat(said).length).toBe(0);
+      // the handshake timeout (not an idle timeout: there is none) drops the silent one
+      expect(await closesWithin(silentGone, 3000)).toBe(true);
+      expect(await eventually(() => server.connections === 1)).toBe(true);
+      // a session past its handshake stays, and close() ends it gracefully
+      const ended = once(good.secure, 'end');
+      await server.close(1000);
+      await ended;
+      good.raw.destroy();
+      expect(await socketFdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
     } finally {
       await server.close(100);
     }
