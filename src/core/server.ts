@@ -122,7 +122,10 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
       limits.release(ip);
       if (closing && live.size === 0) closing();
     });
-    if (!context) return options.onConnection(socket);
+    if (!context) {
+      options.onConnection(socket);
+      return;
+    }
     // a failed handshake destroyed the socket; its 'close' frees the slot
     acceptTls(socket, context, { handshakeTimeoutMs: options.tlsHandshakeTimeoutMs }).then(
       (secure) => {
