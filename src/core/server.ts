@@ -129,6 +129,8 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
     // a failed handshake destroyed the socket; its 'close' frees the slot
     acceptTls(socket, context, { handshakeTimeoutMs: options.tlsHandshakeTimeoutMs }).then(
       (secure) => {
+        // close() began during the handshake: no new session
+        if (closed) return socket.destroy();
         secured.set(socket, secure);
         options.onConnection(secure);
       },
