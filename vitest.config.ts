@@ -6,6 +6,11 @@ for (const name of ['http_proxy', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'AL
   delete process.env[name];
 }
 
+// The peers run in one known locale: UTF-8, so that lftp and Python read and write the non-ASCII
+// file names the tests use (in the C locale of a bare CI machine lftp turns `é` into `??`), and
+// English, so that their messages are the ones the tests expect.
+process.env.LC_ALL = 'C.UTF-8';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
