@@ -34,6 +34,7 @@ import { NetkitError } from '../core/errors.js';
 import { nodeDns } from '../core/lazy.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsFiles } from '../core/tls.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { classPermissions, type FtpAccountPolicy, prepareTree } from './accounts.js';
 import { PassivePortPool } from './data-channel.js';
 import { ListingCache } from './listing-cache.js';
@@ -110,7 +111,7 @@ export const DEFAULT_FTP_LIMITS: FtpLimits = {
   dataIdleTimeoutMs: 300_000,
   progressIntervalMs: 250,
   listingCacheMs: 1000,
-  tlsHandshakeTimeoutMs: 10_000,
+  tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_MS,
 };
 
 export interface FtpServerHandle extends EventEmitter {

@@ -42,6 +42,7 @@ import {
   type TcpServerHandle,
 } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import {
@@ -164,7 +165,7 @@ export const CHAT_DEFAULTS = {
   maxRooms: 100,
   announceLimit: 100,
   defaultRoom: 'lobby',
-  tlsHandshakeTimeoutMs: 10_000,
+  tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_MS,
 } as const;
 
 const SERVICE = 'chat';
