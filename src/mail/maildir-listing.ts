@@ -1,6 +1,6 @@
 /**
  * A Maildir listing that stays fast for big mailboxes: the same entries and order as
- * `Maildir.list()` (new/ and cur/, oldest first by mtime, then name), but file metadata comes from
+ * `Maildir.list()` (new/ and cur/, in delivery order: maildir-order.ts), but file metadata comes from
  * a process-wide cache instead of one `stat` per file per call.
  *
  * Why: a POP3 login snapshots the whole mailbox. `Maildir.list()` stats every file through the
@@ -14,6 +14,7 @@ import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { MaildirEntry } from './maildir.js';
+import { sortByDelivery } from './maildir-order.js';
 
 const CACHE_MAX = 200_000;
 const SLICE_MS = 5;
@@ -75,5 +76,5 @@ export async function listMaildir(dir: string): Promise<MaildirEntry[]> {
       out.push({ id, file, folder, flags, size: meta.size, mtimeMs: meta.mtimeMs });
     }
   }
-  return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.id.localeCompare(b.id));
+  return sortByDelivery(out);
 }

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
 import { DirectorySync } from '../core/dir-sync.js';
 import { NetkitError } from '../core/errors.js';
+import { sortByDelivery } from './maildir-order.js';
 
 export interface MaildirEntry {
   /** the unique name without flags: stable across sessions, used as the POP3 UID */
@@ -81,11 +82,18 @@ function randomHex4(): string {
   return randomPool.toString('hex', randomAt - 4, randomAt);
 }
 
+let lastUs = 0;
+
+/**
+ * `SECONDS.M<microseconds>P<pid>Q<sequence>R<random>.HOST`. The time is the wall clock to the
+ * microsecond and strictly increasing within the process, so the names sort in delivery order,
+ * which is how Dovecot numbers messages (maildir-order.ts).
+ */
 function uniqueName(): string {
-  const now = Date.now();
+  lastUs = Math.max(lastUs + 1, Math.floor((performance.timeOrigin + performance.now()) * 1000));
   sequence = (sequence + 1) % 1e9;
-  const usec = String((now % 1000) * 1000 + Math.floor(Math.random() * 1000)).padStart(6, '0');
-  return `${Math.floor(now / 1000)}.M${usec}P${process.pid}Q${sequence}R${randomHex4()}.${HOST}`;
+  const usec = String(lastUs % 1_000_000).padStart(6, '0');
+  return `${Math.floor(lastUs / 1_000_000)}.M${usec}P${process.pid}Q${sequence}R${randomHex4()}.${HOST}`;
 }
 
 /** A message up to this size is gathered in memory and written with one synchronous `writev`. */
@@ -257,7 +265,7 @@ export class Maildir {
           }),
       );
     }
-    return out.sort((a, b) => a.mtimeMs - b.mtimeMs || a.id.localeCompare(b.id));
+    return sortByDelivery(out);
   }
 
   /**

@@ -2,13 +2,15 @@
  * Durable Maildir delivery as the SMTP server uses it (maildir.ts, dir-sync.ts): one synchronous
  * write for a message that fits {@link SINGLE_WRITE_BYTES}, streamed writes and an fsync beyond,
  * the size reported without a stat, nothing left behind when the message fails, unique names
- * under concurrency, and the directory fsync that is shared and never keeps its descriptor idle.
+ * under concurrency, and the directory fsync that is shared and never keeps its descriptor idle;
+ * and the order messages are listed in (delivery order, as Dovecot numbers them).
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DirectorySync } from '../../src/core/dir-sync.js';
 import { Maildir, SINGLE_WRITE_BYTES } from '../../src/mail/maildir.js';
+import { listMaildir } from '../../src/mail/maildir-listing.js';
 import { MailStore, traceHeaders } from '../../src/mail/smtp-delivery.js';
 import { tempDir } from '../helpers/net.js';
 
@@ -171,5 +173,58 @@ describe('traceHeaders without a date', () => {
     const stamped = Date.parse(`${m![1]} GMT`);
     expect(stamped).toBeGreaterThanOrEqual(before);
     expect(stamped).toBeLessThanOrEqual(after);
+  });
+});
+
+describe('delivery order', () => {
+  it('names sequential deliveries with strictly increasing times, so they sort as they arrived', async () => {
+    await withMaildir(async (md) => {
+      // many deliveries within the same milliseconds (the names once had random microseconds)
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) ids.push(await md.deliver(Buffer.from(`m${i}\r\n`)));
+      const times = ids.map((id) => {
+        const m = /^(\d+)\.M(\d{6})P/.exec(id);
+        expect(m, id).not.toBeNull();
+        return Number(m![1]) * 1e6 + Number(m![2]);
+      });
+      for (let i = 1; i < times.length; i++) expect(times[i]!, ids[i]).toBeGreaterThan(times[i - 1]!);
+      expect(Math.abs(times[0]! / 1000 - Date.now())).toBeLessThan(60_000);
+      const listed = (await md.list()).map((e) => e.id);
+      expect(listed).toEqual(ids);
+      expect((await listMaildir(md.dir)).map((e) => e.id)).toEqual(ids);
+    });
+  });
+
+  it('orders by the time in the name (as Dovecot does), by mtime for a name without one, then by name', async () => {
+    await withMaildir(async (md) => {
+      const newDir = path.join(md.dir, 'new');
+      const put = async (name: string, mtimeSeconds: number) => {
+        await writeFile(path.join(newDir, name), 'x\r\n');
+        await utimes(path.join(newDir, name), mtimeSeconds, mtimeSeconds);
+      };
+      await rm(path.join(newDir, await md.deliver(Buffer.from('creates the folders\r\n'))));
+      // the name says which came first, whatever the files' modification times say
+      await put('1700000000.M000200P1Q2.host', 1_700_000_000);
+      await put('1700000000.M000100P1Q1.host', 1_700_000_005);
+      await put('1700000001.M5P1Q3.host', 1_699_999_000);
+      // another MDA's name: seconds only (microseconds 0)
+      await put('1700000000.4242_1.other', 1_600_000_000);
+      // no time in the name: its mtime places it
+      await put('dropped-by-hand', 1_700_000_000.5);
+      // equal times: by name
+      await put('1700000002.M000001P1Q9.b', 1);
+      await put('1700000002.M000001P1Q9.a', 2);
+      const expected = [
+        '1700000000.4242_1.other',
+        '1700000000.M000100P1Q1.host',
+        '1700000000.M000200P1Q2.host',
+        'dropped-by-hand',
+        '1700000001.M5P1Q3.host',
+        '1700000002.M000001P1Q9.a',
+        '1700000002.M000001P1Q9.b',
+      ];
+      expect((await md.list()).map((e) => e.id)).toEqual(expected);
+      expect((await listMaildir(md.dir)).map((e) => e.id)).toEqual(expected);
+    });
   });
 });
