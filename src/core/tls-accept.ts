@@ -8,6 +8,7 @@ import type tls from 'node:tls';
 import { NetkitError } from './errors.js';
 import { DEFAULT_TLS_HANDSHAKE_MS, serverTlsSocket } from './tls-server-socket.js';
 
+/** A server-side handshake failure, for the listener to report. */
 export class TlsHandshakeError extends NetkitError {
   constructor(message: string, cause?: unknown) {
     super('NETKIT_PROTOCOL', message, { cause });
@@ -60,7 +61,11 @@ export function acceptTls(
   });
 }
 
-/** A TLS error in one line, with a hint when the peer does not speak TLS at all. */
+/**
+ * A TLS error in one line, with a hint when the peer does not speak TLS at all. OpenSSL messages
+ * carry a library prefix, a source location and a newline
+ * (`…:SSL routines:ssl3_get_record:wrong version number:../deps/…:350:`): keep the reason.
+ */
 export function tlsErrorLine(err: Error, peer: 'client' | 'server'): string {
   const reason = (err as { reason?: unknown }).reason;
   const text =

@@ -113,10 +113,6 @@ export function tlsClientError(err: NodeJS.ErrnoException, where: string, name?:
   );
 }
 
-/**
- * OpenSSL messages carry a library prefix, a source location and a newline
- * (`…:SSL routines:ssl3_get_record:wrong version number:../deps/…:350:`): keep the reason.
- */
 /** A certificate verification code (`DEPTH_ZERO_SELF_SIGNED_CERT`) in words. */
 export function certificateReason(code: string): string {
   return CERT_REASONS[code] ?? code;
@@ -172,7 +168,6 @@ export function startTlsClient(
   });
 }
 
-/** A server-side handshake failure, for the listener to report. */
 /** Protocol, cipher and peer certificate of an established session. */
 export function tlsSessionInfo(socket: tls.TLSSocket): TlsSessionInfo {
   const cipher = socket.getCipher();

@@ -422,12 +422,7 @@ export interface TcpListener extends EventEmitter {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/**
- * Listen for TCP connections (loopback by default). Access rules are checked first, before any byte
- * is read (a denied peer is destroyed at once); then, on a TLS listener, the handshake; with `once`,
- * only a connection that passed both stops the listening.
- * @throws NetkitError NETKIT_INVALID_INPUT for a malformed allow/deny rule, or `tls` without a context or cert and key
- */
+/** The listener's TLS context: the one given, or one made from cert and key. */
 function serverContext(options: TcpTlsServerOptions): tls.SecureContext {
   if (options.context) return options.context;
   if (options.cert === undefined || options.key === undefined)
@@ -435,6 +430,12 @@ function serverContext(options: TcpTlsServerOptions): tls.SecureContext {
   return nodeTls().createSecureContext(serverTlsOptions(options.cert, options.key));
 }
 
+/**
+ * Listen for TCP connections (loopback by default). Access rules are checked first, before any byte
+ * is read (a denied peer is destroyed at once); then, on a TLS listener, the handshake; with `once`,
+ * only a connection that passed both stops the listening.
+ * @throws NetkitError NETKIT_INVALID_INPUT for a malformed allow/deny rule, or `tls` without a context or cert and key
+ */
 export async function tcpListen(options: TcpListenOptions = {}): Promise<TcpListener> {
   const emitter = new EventEmitter();
   const access = new AccessList(options.allow, options.deny);
