@@ -1,13 +1,15 @@
-// `npm run fuzz [-- --seconds 60] [-- --seed N]`: a soak test with hostile input. Random sessions
+// `npm run fuzz [-- --seconds 60 --seed N]`: a soak test with hostile input. Random sessions
 // built from each protocol's grammar — real commands with absurd arguments (traversal paths, huge
 // numbers, NUL, 3,000-byte words), every line ending, binary junk, DATA bodies with dot tricks,
-// resets and half-closes mid-command — from 24 concurrent clients against the SMTP, POP3, FTP, chat
-// and HTTP servers, in one process. It then reports any uncaught exception or unhandled rejection,
-// checks that each server still serves a well-behaved client, and that every connection was let go.
+// FTP data connections that upload junk, reset or are never read, resets and half-closes
+// mid-command — from 24 concurrent clients against the SMTP, POP3, FTP, chat and HTTP servers, in
+// one process. It then reports any uncaught exception or unhandled rejection, checks that each
+// server still serves a well-behaved client, that every connection was let go, and that files were
+// written only where an account may write.
 // The seed is printed, so a failing run can be repeated. Exit 1 on any problem. Not part of
 // `npm test`: it runs for a minute and is random by design.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -248,11 +250,43 @@ function line(proto) {
 
 const EOLS = ['\r\n', '\r\n', '\r\n', '\r\n', '\n', '\r', ''];
 
+/**
+ * FTP: open the data connection every 227/229 reply announces, then upload junk, read what comes,
+ * half-close or reset it at random — the data path's side of hostile input. Returns the unparsed
+ * rest of `text`.
+ */
+function dataConnections(text, control) {
+  const lines = text.split('\n');
+  const rest = lines.pop();
+  for (const l of lines) {
+    const pasv = /^227 .*\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(l);
+    const epsv = /^229 .*\(\|\|\|(\d+)\|\)/.exec(l);
+    const port = pasv ? Number(pasv[5]) * 256 + Number(pasv[6]) : epsv ? Number(epsv[1]) : 0;
+    if (!port) continue;
+    const d = net.connect(port, '127.0.0.1');
+    d.on('error', () => {});
+    d.on('data', () => {});
+    control.once('close', () => d.destroy());
+    d.on('connect', () => {
+      const r = rnd();
+      if (r < 0.15) d.resetAndDestroy();
+      else if (r < 0.55) d.end(Buffer.from(Array.from({ length: int(200_000) }, () => int(256))));
+      else if (r < 0.7) d.write(Buffer.alloc(int(100_000), 0x61));
+      else if (r < 0.85) setTimeout(() => d.resetAndDestroy(), int(50));
+      // else: read whatever a RETR or LIST sends, and leave the close to the server
+    });
+  }
+  return rest;
+}
+
 async function session(port, proto, ms) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     s.on('error', () => {});
-    s.on('data', () => {});
+    let replies = '';
+    s.on('data', (d) => {
+      if (proto === 'ftp') replies = dataConnections(replies + d, s);
+    });
     const end = setTimeout(() => {
       s.destroy();
       resolve();
@@ -275,6 +309,10 @@ async function session(port, proto, ms) {
           s.write(pick(['.\r\n', '\r\n.\r\n', '']));
         } else if (proto === 'ftp' && r < 0.12)
           s.write(`USER ${pick(['anonymous', 'bob', 'ftp'])}\r\nPASS ${pick(['x@y', 'pw', weird()])}\r\n`);
+        else if (proto === 'ftp' && r < 0.3)
+          s.write(
+            `${pick(['PASV', 'EPSV'])}\r\n${pick(['TYPE I\r\n', 'TYPE A\r\n', `REST ${int(300)}\r\n`, ''])}${pick(['STOR', 'APPE', 'RETR', 'LIST', 'MLSD', 'NLST', 'STOU'])} ${pick(['up.bin', 'file.txt', 'incoming/x', 'dir/sub/y', weird()])}\r\n${rnd() < 0.2 ? 'ABOR\r\n' : ''}`,
+          );
         else if (proto === 'pop3' && r < 0.12) s.write(`USER bob\r\nPASS pw\r\n`);
         else s.write(line(proto) + (proto === 'http' ? '' : pick(EOLS)));
         if (rnd() < 0.3) await new Promise((r2) => setTimeout(r2, int(20)));
@@ -401,6 +439,23 @@ const connected = () => smtp.connections + pop3.connections + ftp.connections + 
 for (const giveUp = Date.now() + 10_000; connected() > 0 && Date.now() < giveUp; )
   await new Promise((r) => setTimeout(r, 100));
 for (const [name, failure] of Object.entries(checks)) if (failure) problems.push(`${name} probe: ${failure}`);
+// uploads land only where an account may write: bob's home and the anonymous drop box
+const stray = (await readdir(base)).filter((n) => !['data', 'ftp', 'site'].includes(n));
+for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+  const rel = path.relative(root, path.join(entry.parentPath ?? entry.path, entry.name));
+  if (entry.isFile() && !/^(home\/bob|incoming)\//.test(rel) && rel !== 'pub/file.txt')
+    stray.push(`ftp/${rel}`);
+}
+if ((await readFile(path.join(root, 'pub/file.txt'), 'utf8')) !== 'pub\n')
+  stray.push('ftp/pub/file.txt changed');
+if ((await readdir(site, { recursive: true })).length !== 3) stray.push('the HTTP root changed');
+for (const p of stray) problems.push(`written outside the permitted places: ${p}`);
+console.log(
+  'uploads stored',
+  (await readdir(path.join(root, 'incoming'))).length +
+    (await readdir(path.join(root, 'home/bob'))).length -
+    1,
+);
 // every fuzz session is over; within the servers' idle timeouts (3 s) they let go of the rest
 const left = { smtp: smtp.connections, pop3: pop3.connections, ftp: ftp.connections, http: http.connections };
 console.log('connections left', left);
