@@ -4,8 +4,8 @@
 // FTP data connections that upload junk, reset or are never read, resets and half-closes
 // mid-command — from 24 concurrent clients against the SMTP, POP3, FTP, chat and HTTP servers, in
 // one process. It then reports any uncaught exception or unhandled rejection, checks that each
-// server still serves a well-behaved client, that every connection was let go, and that files were
-// written only where an account may write.
+// server still serves a well-behaved client, that every connection was let go, that files were
+// written only where an account may write, and that no password or AUTH payload was traced.
 // The seed is printed, so a failing run can be repeated. Exit 1 on any problem. Not part of
 // `npm test`: it runs for a minute and is random by design.
 
@@ -20,6 +20,7 @@ import {
   createFtpServer,
   createPop3Server,
   createSmtpServer,
+  formatTrace,
   Maildir,
 } from '../dist/index.js';
 
@@ -398,6 +399,16 @@ const ftp = await createFtpServer({
 });
 const chat = await createChatServer({ dataDir: data, port: 0 });
 const http = await createFileServer({ root: site, port: 0 });
+// every server is traced, as under --trace and in the lab: hostile bytes go through the trace
+// path too, and no password or AUTH payload may reach it unredacted
+let traced = 0;
+for (const server of [smtp, pop3, ftp, chat, http])
+  server.on('trace', (ev) => {
+    const text = formatTrace(ev);
+    traced++;
+    if (ev.kind === 'in' && ev.service !== 'chat' && /^(?:PASS|AUTH\s+\S+)\s+(?!\*{4}$)\S/i.test(ev.text))
+      problems.push(`secret traced: ${text}`);
+  });
 const targets = [
   ['smtp', smtp.port],
   ['pop3', pop3.port],
@@ -416,7 +427,14 @@ const workers = Array.from({ length: 24 }, async () => {
   }
 });
 await Promise.all(workers);
-console.log('sessions', sessions, 'rss MiB', (process.memoryUsage().rss / 2 ** 20).toFixed(0));
+console.log(
+  'sessions',
+  sessions,
+  'trace events',
+  traced,
+  'rss MiB',
+  (process.memoryUsage().rss / 2 ** 20).toFixed(0),
+);
 const checks = {
   smtp: await probe(
     smtp.port,

@@ -43,7 +43,9 @@ export function traceEvent(
   target.emit('trace', ev);
 }
 
-const SECRET_COMMANDS = /^(\s*(?:PASS|AUTH\s+\S+|APOP\s+\S+)\s+)(.*)$/i;
+// `s`: the secret runs to the end of the line whatever it holds (a bare CR or U+2028 once let a
+// whole line through unredacted)
+const SECRET_COMMANDS = /^(\s*(?:PASS|AUTH\s+\S+|APOP\s+\S+)\s+)(.*)$/is;
 
 /**
  * Redact the secret part of a protocol command: `PASS hunter2` → `PASS ****`,
