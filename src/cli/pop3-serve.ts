@@ -8,11 +8,11 @@ import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_IP } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
+import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import {
   createPop3Server,
   DEFAULT_FAILED_LOGIN_DELAY_MS,
   DEFAULT_POP3_IDLE_MS,
-  DEFAULT_POP3_TLS_HANDSHAKE_MS,
   POP3_DEFAULT_PORT,
   type Pop3AuthFailedEvent,
   type Pop3LoginEvent,
@@ -91,7 +91,7 @@ export function pop3TuningOptions(prefix: '' | 'pop3-'): Option[] {
     durationOption(
       `--${prefix}handshake-timeout <duration>`,
       `drop a POP3 client whose TLS handshake (--${prefix}tls-port, STLS) takes longer (0 = only the idle timeout)`,
-      DEFAULT_POP3_TLS_HANDSHAKE_MS,
+      DEFAULT_TLS_HANDSHAKE_MS,
     ),
     new Option(
       `--${prefix}max-connections <n>`,

@@ -107,7 +107,6 @@ export const POP3S_DEFAULT_PORT = 1995;
 export const DEFAULT_FAILED_LOGIN_DELAY_MS = 1000;
 export const DEFAULT_POP3_IDLE_MS = 600_000;
 export const DEFAULT_POP3_MAX_LINE = 1024;
-export const DEFAULT_POP3_TLS_HANDSHAKE_MS = DEFAULT_TLS_HANDSHAKE_MS;
 /** Bytes of message data queued on a socket before a session waits for it to drain. */
 export const BULK_QUEUE_BYTES = 256 * 1024;
 
@@ -118,7 +117,7 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
   if (options.tlsPort !== undefined && !tls) {
     throw new NetkitError('NETKIT_USAGE', 'pop3: a TLS port needs TLS (tls must not be false)');
   }
-  const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? DEFAULT_POP3_TLS_HANDSHAKE_MS;
+  const handshakeTimeoutMs = options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_MS;
   const handle = new EventEmitter() as EventEmitter & {
     host: string;
     port: number;

@@ -14,7 +14,6 @@ import { formatHostPort } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { tlsErrorLine } from '../core/tls-accept.js';
-import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { defaultTrust } from '../core/tls-trust.js';
 
 export interface TcpTlsClientOptions {
@@ -39,10 +38,6 @@ export interface TcpTlsServerOptions {
   /** a client that has not finished its handshake by then is dropped (default 10 s) */
   handshakeTimeoutMs?: number;
 }
-
-export const DEFAULT_TLS_HANDSHAKE_TIMEOUT = DEFAULT_TLS_HANDSHAKE_MS;
-
-export { acceptTls, TlsHandshakeError } from '../core/tls-accept.js';
 
 /** What `-v` reports about a TLS session. */
 export interface TlsSessionInfo {

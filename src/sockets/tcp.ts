@@ -18,6 +18,7 @@ import { NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { serverTlsOptions } from '../core/tls.js';
+import { acceptTls, TlsHandshakeError } from '../core/tls-accept.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { AccessList } from './access.js';
 import { describeBytes } from './bytes.js';
@@ -25,11 +26,9 @@ import { CrlfEncoder } from './crlf.js';
 import { checkLiteralFamily } from './family.js';
 import { type ProxySpec, parseProxyUrl, proxyHandshake, proxyName } from './proxy.js';
 import {
-  acceptTls,
   startTlsClient,
   type TcpTlsClientOptions,
   type TcpTlsServerOptions,
-  TlsHandshakeError,
   type TlsSessionInfo,
   tlsSessionInfo,
 } from './tcp-tls.js';
