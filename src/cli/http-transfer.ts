@@ -5,11 +5,11 @@
  * The rules live in pure modules of src/http (remote-name, range-request, retry-policy,
  * rate-limit, write-out); this file runs the attempts and writes their output.
  */
-import { mkdir, open, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
-import { writeStreamAtomic } from '../http/atomic-write.js';
+import { appendStream, writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { retryAfterMs } from '../http/download/probe.js';
 import { byteStringToText } from '../http/latin1.js';
@@ -494,31 +494,6 @@ async function* tap(
     count(chunk.length);
     yield chunk;
   }
-}
-
-/** Append a resumed body to `file` (in place: a resumed file is not replaced). */
-async function appendStream(source: AsyncIterable<Uint8Array>, file: string): Promise<number> {
-  let fh: Awaited<ReturnType<typeof open>>;
-  try {
-    fh = await open(file, 'a');
-  } catch (err) {
-    throw new NetkitError('NETKIT_IO', `cannot write ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  let bytes = 0;
-  try {
-    for await (const chunk of source) {
-      await fh.write(chunk);
-      bytes += chunk.length;
-    }
-    await fh.sync().catch(() => {}); // a device cannot be synced
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.syscall) throw new NetkitError('NETKIT_IO', `cannot write ${file}: ${e.message}`, { cause: err });
-    throw err;
-  } finally {
-    await fh.close().catch(() => {});
-  }
-  return bytes;
 }
 
 async function writeHeaderFile(file: string, block: Buffer): Promise<void> {
