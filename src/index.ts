@@ -22,6 +22,7 @@ export { generateDevCertificate, loadTls, type TlsMaterial } from './core/tls.js
 export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
 // ---- FTP: our server and the basic-ftp based client ----
 export { FtpClient, FtpClientError, type FtpClientOptions } from './ftp/client.js';
+export type { ActiveModeOptions } from './ftp/client-active.js';
 export { localTree, mirrorDown, mirrorUp, remoteTree, removeTree } from './ftp/client-mirror.js';
 export { type FtpUrl, formatFtpUrl, parseFtpUrl } from './ftp/ftp-url.js';
 export {

@@ -9,7 +9,7 @@
  * TLS: `--tls` is explicit AUTH TLS (then PROT P), `--implicit-tls` (or an `ftps://` URL) is
  * TLS from the first byte. Certificates are verified; the lab's own development certificate in
  * the data directory is trusted automatically, `--insecure` turns verification off.
- * Passive mode only (EPSV/PASV).
+ * Data connections are passive (EPSV/PASV) unless `--active` (PORT/EPRT) is given.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { netrcLogin } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
+import type { ActiveModeOptions } from '../ftp/client-active.js';
 import { type MirrorResult, mirrorDown, mirrorUp, removeTree } from '../ftp/client-mirror.js';
 import {
   type FtpUrl,
@@ -37,6 +38,7 @@ import {
   formatBytes,
   type Progress,
   parseDuration,
+  parsePortRangeOption,
   printJson,
   readPassword,
 } from './util.js';
@@ -55,6 +57,9 @@ export interface CommonOptions {
   trace?: boolean;
   quiet?: boolean;
   json?: boolean;
+  active?: boolean;
+  activeAddress?: string;
+  activePorts?: [number, number];
 }
 
 /** The login, TLS, timeout and trace flags: every command that connects (`ftp shell` too). */
@@ -74,7 +79,23 @@ export function addLoginOptions(cmd: Command): Command {
       'give up when the server is silent this long (default 30s)',
       parseDuration,
     )
-    .option('--trace', 'print the FTP conversation on stderr (PASS masked)');
+    .option('--trace', 'print the FTP conversation on stderr (PASS masked)')
+    .option('--active', 'active mode: the server connects to us (PORT/EPRT); default passive (EPSV/PASV)')
+    .option('--active-address <ip>', 'address to announce in active mode (behind NAT); implies --active')
+    .option(
+      '--active-ports <from-to>',
+      'local ports for active data connections; implies --active',
+      parsePortRangeOption,
+    );
+}
+
+/** The data-connection mode the flags ask for (FtpClientOptions.active). */
+export function activeOption(opts: CommonOptions): boolean | ActiveModeOptions {
+  if (opts.activeAddress === undefined && opts.activePorts === undefined) return opts.active === true;
+  return {
+    ...(opts.activeAddress !== undefined ? { address: opts.activeAddress } : {}),
+    ...(opts.activePorts !== undefined ? { ports: opts.activePorts } : {}),
+  };
 }
 
 function addCommon(cmd: Command): Command {
@@ -127,6 +148,7 @@ export async function open(
       rejectUnauthorized: !opts.insecure,
       ...(ca ? { ca } : {}),
       ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
+      active: activeOption(opts),
     },
     (c) => {
       if (opts.trace) c.on('trace', (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`));
@@ -410,7 +432,8 @@ Examples:
   $ netkit ftp get ftp://127.0.0.1:2121/pub/readme.txt
   $ netkit ftp get ftp://alice:secret@127.0.0.1:2121/big.iso -o /tmp/ --continue
   $ netkit ftp get ftp://127.0.0.1:2121/pub/readme.txt -o - | head
-  $ netkit ftp get ftp://alice@lab.local:2121/report.pdf --tls --insecure --json`,
+  $ netkit ftp get ftp://alice@lab.local:2121/report.pdf --tls --insecure --json
+  $ netkit ftp get ftp://ftp.example.org/pub/file.tar.gz --active   # the server connects to us`,
     )
     .action(
       action(async (urlText: string, opts: CommonOptions & { output?: string; continue?: boolean }) => {

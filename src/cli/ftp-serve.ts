@@ -8,7 +8,6 @@ import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
-import { parsePortRange } from '../ftp/data-address.js';
 import { DEFAULT_PERMISSIONS, Permissions } from '../ftp/permissions.js';
 import {
   createFtpServer,
@@ -27,6 +26,7 @@ import {
   onShutdown,
   parseNonNegative,
   parsePort,
+  parsePortRangeOption,
   parsePositive,
   printJson,
   printTrace,
@@ -62,12 +62,6 @@ interface ServeOptions {
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
-}
-
-function parseRange(value: string): [number, number] {
-  const r = parsePortRange(value);
-  if (!r.ok) throw new InvalidArgumentError(r.error);
-  return r.value;
 }
 
 function parsePerms(value: string): string {
@@ -121,7 +115,7 @@ export function register(ftp: Command): void {
     .option(
       '--passive-ports <range>',
       'passive data ports, e.g. 50000-50100 (default: any free port)',
-      parseRange,
+      parsePortRangeOption,
     )
     .option('--public-host <host>', 'IPv4 address PASV announces (behind NAT)')
     .option('--no-anonymous', 'refuse anonymous logins (anonymous, ftp)')

@@ -26,11 +26,13 @@ import { pipeline } from 'node:stream/promises';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { fromNetworkAscii, toNetworkAscii } from '../ftp/ascii.js';
 import { type FtpClient, type FtpEntry, type FtpTransferResult, toFtpClientError } from '../ftp/client.js';
+import type { ActiveModeOptions } from '../ftp/client-active.js';
 import { joinRemote, parseFtpUrl, remoteBasename } from '../ftp/ftp-url.js';
 import { hasGlob, matchGlob, splitGlobPath } from '../ftp/glob.js';
 import { displayName, unsafeNameReason } from '../ftp/safe-name.js';
 import { lexShellLine, parseShellLine, quoteShellWord, type ShellWord } from '../ftp/shell-words.js';
 import {
+  activeOption,
   type CommonOptions,
   checkLocalFile,
   formatListing,
@@ -110,6 +112,9 @@ export class FtpShell {
   localDir = process.cwd();
   private ascii = false;
   private prompting = false;
+  /** `passive off` switches to active mode, with the --active-address/--active-ports settings */
+  private passive: boolean;
+  private readonly activeSettings: true | ActiveModeOptions;
   /** commands (or files of an mget/mput) that failed */
   failures = 0;
   private busy = false;
@@ -125,6 +130,9 @@ export class FtpShell {
     if (opts.user !== undefined) login.user = opts.user;
     if (opts.password !== undefined) login.password = opts.password;
     this.firstLogin = login;
+    const active = activeOption(opts);
+    this.passive = active === false;
+    this.activeSettings = active === false ? true : active;
   }
 
   /** progress bars only when a person is watching */
@@ -239,6 +247,7 @@ export class FtpShell {
         this.connecting = c;
       });
       this.client = client;
+      client.setActive(this.passive ? false : this.activeSettings);
       // the password used (given, prompted for, or from ~/.netrc) is kept for reconnecting
       this.target = { url: target.url, user: login.user, password: login.password };
     } finally {
@@ -729,16 +738,16 @@ export class FtpShell {
     this.ascii = t === 'A';
   }
 
+  /** `passive` toggles, as in BSD ftp; `passive on|off` sets */
   cmdPassive(args: ShellWord[]): void {
     const v = args[0]?.value.toLowerCase();
-    if (v === 'off')
-      throw new NetkitError(
-        'NETKIT_USAGE',
-        'active mode is not supported: netkit opens every data connection itself (EPSV, then PASV)',
-      );
-    if (v !== undefined && v !== 'on') throw usageError('usage: passive [on]');
+    if (v !== undefined && v !== 'on' && v !== 'off') throw usageError('usage: passive [on|off]');
+    this.passive = v === undefined ? !this.passive : v === 'on';
+    this.client?.setActive(this.passive ? false : this.activeSettings);
     out(
-      'Passive mode: on (the only mode: netkit has no active mode, PORT/EPRT rarely pass NAT and firewalls).',
+      this.passive
+        ? 'Passive mode: on (we connect to the server: EPSV, then PASV).'
+        : 'Passive mode: off (active mode: the server connects to us after PORT/EPRT).',
     );
   }
 
@@ -770,7 +779,7 @@ export class FtpShell {
       );
     out(`Local directory: ${this.localDir}`);
     out(
-      `Type: ${this.ascii ? 'ascii' : 'binary'}; passive: on; prompting: ${this.prompting ? 'on' : 'off'}; trace: ${this.opts.trace ? 'on' : 'off'}.`,
+      `Type: ${this.ascii ? 'ascii' : 'binary'}; passive: ${this.passive ? 'on' : 'off'}; prompting: ${this.prompting ? 'on' : 'off'}; trace: ${this.opts.trace ? 'on' : 'off'}.`,
     );
   }
 

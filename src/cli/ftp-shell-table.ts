@@ -320,8 +320,8 @@ export const COMMANDS: ShellCommand[] = [
   },
   {
     names: ['passive'],
-    usage: '[on]',
-    help: 'passive mode (EPSV, PASV) is always on: no active mode',
+    usage: '[on|off]',
+    help: 'toggle or set passive mode (EPSV, PASV); off = active mode (PORT, EPRT)',
     min: 0,
     max: 1,
     run: async (sh, a) => sh.cmdPassive(a),

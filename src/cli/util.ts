@@ -14,6 +14,7 @@ export { formatBytes };
 
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
+import { parsePortRange } from '../ftp/data-address.js';
 
 /**
  * Exit 2 for what the user typed (a usage error, a malformed address, URL or value — also when
@@ -107,6 +108,13 @@ export function parsePositiveBytes(value: string): number {
   const n = parseBytes(value);
   if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
   return n;
+}
+
+/** Commander parser for a port range `FROM-TO` (1024-65535): FTP passive and active ports. */
+export function parsePortRangeOption(value: string): [number, number] {
+  const r = parsePortRange(value);
+  if (!r.ok) throw new InvalidArgumentError(r.error);
+  return r.value;
 }
 
 /** Parse a duration: 500ms, 30s, 5m, or a bare number of seconds. */

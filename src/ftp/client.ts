@@ -12,8 +12,8 @@
  * - no working-directory changes: every path is used as given (relative to the login
  *   directory, or absolute).
  *
- * Passive mode only (EPSV, then PASV to the control connection's address, see client-passive.ts):
- * basic-ftp has no active mode (PORT/EPRT) and active mode rarely survives NAT and firewalls anyway.
+ * Data connections are passive by default (EPSV, then PASV to the control connection's address,
+ * see client-passive.ts); `active` switches to PORT/EPRT, which basic-ftp lacks (client-active.ts).
  */
 import { EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -25,6 +25,7 @@ import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
 import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
+import { type ActiveModeOptions, activeMode } from './client-active.js';
 import { usePassiveMode } from './client-passive.js';
 import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
 
@@ -46,6 +47,8 @@ export interface FtpClientOptions {
   timeoutMs?: number;
   /** upper bound for one directory listing (default basic-ftp's) */
   maxListingBytes?: number;
+  /** active mode: the server connects to us (PORT/EPRT); default passive (EPSV, PASV) */
+  active?: boolean | ActiveModeOptions;
 }
 
 export type FtpEntryType = 'file' | 'dir' | 'link' | 'other';
@@ -244,6 +247,7 @@ export class FtpClient extends EventEmitter {
   private feats: Map<string, string> | undefined;
   /** the last reply chunk from the server (basic-ftp does not return a listing's final reply) */
   private lastReply = '';
+  private active = false;
 
   private constructor(opts: FtpClientOptions) {
     super();
@@ -257,7 +261,20 @@ export class FtpClient extends EventEmitter {
     // when verbose: that is the trace source.
     this.raw.ftp.verbose = true;
     this.raw.ftp.log = (message: string) => this.onLog(message);
-    usePassiveMode(this.raw, (text) => this.trace('info', text));
+    this.setActive(opts.active ?? false);
+  }
+
+  /** Switch data connections between passive (`false`: EPSV, then PASV) and active mode (PORT/EPRT). */
+  setActive(active: boolean | ActiveModeOptions): void {
+    const note = (text: string) => this.trace('info', text);
+    this.active = active !== false;
+    if (active === false) usePassiveMode(this.raw, note);
+    else this.raw.prepareTransfer = activeMode(active === true ? {} : active, note);
+  }
+
+  /** whether data connections are active (the server connects to us) */
+  get isActive(): boolean {
+    return this.active;
   }
 
   /**
@@ -356,6 +373,9 @@ export class FtpClient extends EventEmitter {
       this.trace('out', /^PASS\b/i.test(cmd) ? 'PASS ****' : redactCommand(cmd));
     } else if (message.startsWith('< ')) {
       for (const line of message.slice(2).split(/\r?\n/)) if (line !== '') this.trace('in', line);
+    } else if (this.active && /^(Downloading from|Uploading to) /.test(message)) {
+      // basic-ftp describes the stand-in socket before the server has connected: client-active.ts
+      // traces the real connection instead
     } else {
       // multi-line info is listing data: show its start, not thousands of lines
       const lines = message.split(/\r?\n/).filter((l) => l !== '');

@@ -77,12 +77,23 @@ export function normalizeIp(ip: string): string {
  */
 export function checkActiveTarget(target: HostPort, clientIp: string): string | undefined {
   if (target.port < 1024) return `Refusing to connect to privileged port ${target.port}`;
-  const a = normalizeIp(target.host);
-  const b = normalizeIp(clientIp);
-  const same = net.isIPv6(a) && net.isIPv6(b) ? expandIpv6(a) === expandIpv6(b) : a === b;
-  if (!same)
-    return `Refusing to connect to ${target.host}: data connections go only to your own address ${b}`;
+  if (!sameIp(target.host, clientIp))
+    return `Refusing to connect to ${target.host}: data connections go only to your own address ${normalizeIp(clientIp)}`;
   return undefined;
+}
+
+/** Whether two textual addresses name the same host (IPv4-mapped and abbreviated IPv6 forms too). */
+export function sameIp(x: string, y: string): boolean {
+  const a = normalizeIp(x);
+  const b = normalizeIp(y);
+  return net.isIPv6(a) && net.isIPv6(b) ? expandIpv6(a) === expandIpv6(b) : a === b;
+}
+
+/** The argument of PORT (IPv4) or EPRT (IPv6) that announces `host:port`, with its verb. */
+export function formatActiveCommand(host: string, port: number): string {
+  const ip = normalizeIp(host);
+  if (net.isIPv4(ip)) return `PORT ${ip.split('.').join(',')},${port >> 8},${port & 255}`;
+  return `EPRT |2|${ip}|${port}|`;
 }
 
 function expandIpv6(ip: string): string {
@@ -100,7 +111,7 @@ export function parsePortRange(text: string): ParseResult<[number, number]> {
   const from = Number(m[1]);
   const to = m[2] === undefined ? from : Number(m[2]);
   if (from < 1024 || to > 65535 || from > to) {
-    return fail(`"${text}": a passive port range must lie within 1024-65535, low-high`);
+    return fail(`"${text}": a port range must lie within 1024-65535, low-high`);
   }
   return ok([from, to]);
 }

@@ -24,7 +24,7 @@ describe('netkit ftp serve', () => {
   });
 
   it.each([
-    [['--passive-ports', '80-90'], /passive port range/],
+    [['--passive-ports', '80-90'], /'--passive-ports <range>' .*a port range must lie within 1024-65535/],
     [['--perms-real', 'elrX'], /unknown FTP permission/],
     [['--port', 'x'], /not a port/],
   ])('rejects bad flags %j with exit 2', async (args, message) => {

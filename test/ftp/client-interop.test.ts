@@ -141,6 +141,31 @@ describe('netkit ftp against pyftpdlib', () => {
     expect(await treeDigest(copy)).toEqual(await treeDigest(site));
   });
 
+  it('--active (PORT): ls, get, put and a resumed get, byte-identical', async () => {
+    const out = path.join(base, 'active');
+    await mkdir(out);
+    await writeTree(home, { 'act/one.txt': '1\n', 'act/two/three.txt': '3\n' });
+    const ls = await netkit(['ftp', 'ls', `${url}/act/`, '--active', '--trace'], { env });
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toBe('one.txt\ntwo/\n');
+    // pyftpdlib connects as soon as it accepts PORT, before the transfer command
+    expect(ls.stderr).toMatch(/C: PORT 127,0,0,1,\d+,\d+\n/);
+    expect(ls.stderr).toContain('S: 200 Active data connection established.');
+    expect(ls.stderr).toContain('S: 125 Data connection already open. Transfer starting.');
+    expect(ls.stderr).not.toMatch(/C: (EPSV|PASV)/);
+    await writeFile(path.join(out, 'data.bin.part'), pattern(120_000, 11).subarray(0, 30_000));
+    const get = await netkit(['ftp', 'get', `${url}/data.bin`, '-o', `${out}/`, '--active', '--continue'], {
+      env,
+    });
+    expect(get.code, get.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(out, 'data.bin')))).toBe(sha256(pattern(120_000, 11)));
+    const body = pattern(400_000, 13);
+    await writeFile(path.join(out, 'active-up.bin'), body);
+    const put = await netkit(['ftp', 'put', path.join(out, 'active-up.bin'), `${url}/`, '--active'], { env });
+    expect(put.code, put.stderr).toBe(0);
+    expect(sha256(await readFile(path.join(home, 'active-up.bin')))).toBe(sha256(body));
+  });
+
   it('wrong password: one error line, exit 1', async () => {
     const r = await netkit(['ftp', 'ls', `${url}/`], { env: { NETKIT_PASSWORD: 'nope' } });
     expect(r.code).toBe(1);

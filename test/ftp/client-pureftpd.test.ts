@@ -247,6 +247,25 @@ describe('explicit FTPS (AUTH TLS) against pure-ftpd', () => {
     expect(ls.stdout).toBe('.dot\na.txt\nsub/\n');
   });
 
+  it('--active over TLS: pure-ftpd connects, we are the TLS client and resume its session', async () => {
+    const tls = ['--tls', '--ca', caFile, '--active'];
+    const out = path.join(base, 'tls-active.bin');
+    const get = await netkit(['ftp', 'get', `${url}/pub/data.bin`, '-o', out, ...tls, '--trace'], { env });
+    expect(get.code, get.stderr + pf.stderr()).toBe(0);
+    expect(get.stderr).toMatch(/C: PORT 127,0,0,1,\d+,\d+/);
+    expect(get.stderr).toMatch(/active data connection from 127\.0\.0\.1:\d+ \(TLSv1\.[23]\)/);
+    expect(sha256(await readFile(out))).toBe(sha256(DATA));
+    const body = pattern(300_000, 36);
+    const src = path.join(base, 'tls-active-up.bin');
+    await writeFile(src, body);
+    const put = await netkit(['ftp', 'put', src, `${url}/incoming/`, ...tls], { env });
+    expect(put.code, put.stderr + pf.stderr()).toBe(0);
+    expect(sha256(await readFile(path.join(root, 'incoming', 'tls-active-up.bin')))).toBe(sha256(body));
+    const ls = await netkit(['ftp', 'ls', `${url}/pub/tree/`, ...tls], { env });
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toBe('.dot\na.txt\nsub/\n');
+  });
+
   it('without --ca the certificate is not trusted: one line, exit 1', async () => {
     const r = await netkit(['ftp', 'ls', `${url}/pub/`, '--tls'], { env });
     expect(r.code).toBe(1);

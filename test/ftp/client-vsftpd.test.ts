@@ -88,6 +88,25 @@ describe('netkit ftp against vsftpd', () => {
     await expect(stat(path.join(root, 'incoming', 'box', 'moved.bin'))).rejects.toThrow();
   });
 
+  it('--active (PORT): get, put and mirror; vsftpd connects back to us', async () => {
+    const out = path.join(base, 'active');
+    await mkdir(out);
+    const get = await netkit(['ftp', 'get', `${url}/pub/data.bin`, '-o', `${out}/`, '--active', '--trace']);
+    expect(get.code, get.stderr + vs.stderr()).toBe(0);
+    expect(get.stderr).toMatch(/C: PORT 127,0,0,1,\d+,\d+\n.*S: 200 PORT command successful/);
+    expect(get.stderr).toMatch(/active data connection from 127\.0\.0\.1:\d+/);
+    expect(sha256(await readFile(path.join(out, 'data.bin')))).toBe(sha256(pattern(1_500_000, 21)));
+    const body = pattern(500_000, 25);
+    await writeFile(path.join(out, 'active.bin'), body);
+    const put = await netkit(['ftp', 'put', path.join(out, 'active.bin'), `${url}/incoming/`, '--active']);
+    expect(put.code, put.stderr + vs.stderr()).toBe(0);
+    expect(sha256(await readFile(path.join(root, 'incoming', 'active.bin')))).toBe(sha256(body));
+    const copy = path.join(out, 'tree');
+    const mirror = await netkit(['ftp', 'mirror', `${url}/pub/tree/`, copy, '--active']);
+    expect(mirror.code, mirror.stderr).toBe(0);
+    expect(await treeDigest(copy)).toEqual(await treeDigest(path.join(root, 'pub', 'tree')));
+  });
+
   it('mirror copies a nested tree down, identical', async () => {
     const copy = path.join(base, 'mirror');
     const r = await netkit(['ftp', 'mirror', `${url}/pub/tree/`, copy]);

@@ -28,6 +28,10 @@ export interface FakeFtpOptions {
   stall?: { name: string; at: number };
   /** the reply that closes a LIST (default `226 Done`) */
   listDone?: string;
+  /** the reply to PORT and EPRT when they are refused (default: accepted, connected after RETR/LIST) */
+  portReply?: string;
+  /** active mode: an intruder connects from this local address first and sends junk */
+  intruderFrom?: string;
 }
 
 export interface FakeFtp {
@@ -36,6 +40,8 @@ export interface FakeFtp {
   commands: string[];
   /** the address each data connection came from, and the local address it reached */
   dataConnections: string[];
+  /** whether the intruder (`intruderFrom`) was cut off before the real data connection */
+  intruderRefused: boolean[];
   close: () => Promise<void>;
 }
 
@@ -43,6 +49,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
   const host = opts.host ?? '127.0.0.1';
   const commands: string[] = [];
   const dataConnections: string[] = [];
+  const intruderRefused: boolean[] = [];
   const sockets = new Set<net.Socket>();
   const listeners = new Set<net.Server>();
   const files = opts.files ?? {};
@@ -52,13 +59,13 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
     raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => {});
     let ctl: net.Socket = raw;
-    let data: Promise<net.Socket> | undefined;
+    let openData: (() => Promise<net.Socket>) | undefined;
     let user = '';
     const reply = (s: string) => ctl.write(`${s}\r\n`);
     const passive = (announce: (port: number) => string) => {
       const l = net.createServer();
       listeners.add(l);
-      data = new Promise((resolve) => {
+      const data = new Promise<net.Socket>((resolve) => {
         l.once('connection', (s) => {
           s.on('error', () => {});
           sockets.add(s);
@@ -68,7 +75,31 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           resolve(s);
         });
       });
+      openData = () => data;
       l.listen(0, host, () => reply(announce((l.address() as net.AddressInfo).port)));
+    };
+    // active mode, as a real server does it: connect once the transfer command came
+    const active = (target: { host: string; port: number }) => {
+      openData = async () => {
+        if (opts.intruderFrom) {
+          const evil = net.connect({ ...target, localAddress: opts.intruderFrom });
+          evil.on('error', () => {});
+          let gotData = false;
+          evil.on('data', () => {
+            gotData = true;
+          });
+          evil.on('connect', () => evil.write('INTRUDER DATA\r\n'));
+          await new Promise((r) => evil.once('close', r));
+          intruderRefused.push(!gotData);
+        }
+        const s = net.connect({ ...target, localAddress: host });
+        s.on('error', () => {});
+        sockets.add(s);
+        await new Promise((r) => s.once('connect', r));
+        dataConnections.push(`${s.remoteAddress}`);
+        return s;
+      };
+      reply('200 PORT command successful.');
     };
     const onLine = (line: string) => {
       commands.push(line);
@@ -105,13 +136,23 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
             const h = (opts.pasvHost ?? host).split('.').join(',');
             return `227 Entering Passive Mode (${h},${port >> 8},${port & 255}).`;
           });
+        case 'PORT': {
+          if (opts.portReply) return reply(opts.portReply);
+          const n = arg.split(',').map(Number);
+          return active({ host: n.slice(0, 4).join('.'), port: n[4]! * 256 + n[5]! });
+        }
+        case 'EPRT': {
+          if (opts.portReply) return reply(opts.portReply);
+          const [, , h, p] = arg.split(arg[0]!);
+          return active({ host: h!, port: Number(p) });
+        }
         case 'SIZE':
           return reply(files[arg] ? `213 ${files[arg].length}` : '550 Could not get file size.');
         case 'MDTM':
           return reply(files[arg] ? '213 20200102030405' : '550 Could not get file modification time.');
         case 'LIST':
           reply('150 Here comes the directory listing.');
-          void data!.then((s) =>
+          void openData!().then((s) =>
             s.end('-rw-r--r--   1 u g        5 Jan 01  2024 x.txt\r\n', () =>
               reply(opts.listDone ?? '226 Done'),
             ),
@@ -121,7 +162,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           const body = files[arg];
           if (!body) return reply('550 Failed to open file.');
           reply('150 Opening BINARY mode data connection.');
-          void data!.then((s) => {
+          void openData!().then((s) => {
             if (opts.stall?.name === arg) s.write(body.subarray(0, opts.stall.at));
             else if (opts.cut?.name === arg) {
               // all sent bytes reach the client before the control connection goes, without a 226
@@ -163,6 +204,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
     port: (server.address() as net.AddressInfo).port,
     commands,
     dataConnections,
+    intruderRefused,
     close: async () => {
       for (const s of sockets) s.destroy();
       for (const l of listeners) l.close();

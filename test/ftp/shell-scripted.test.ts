@@ -185,6 +185,30 @@ mkdir never
     await expect(stat(path.join(work, 'dl/full.bin.part'))).rejects.toThrow();
     expect(sha256(await readFile(path.join(homes[server]!, 'up.bin')))).toBe(sha256(pattern(120_000, 4)));
   });
+
+  it('passive off: put, get and ls in active mode (PORT); passive toggles back; status tells', async () => {
+    const work = await workDir(`active-${server}`);
+    const r = await shell(
+      'passive off\nput big.bin act.bin\nget act.bin down/act.bin\nls\nstatus\npassive\nls\n',
+      {
+        cwd: work,
+        url: `ftp://${users[server]}:${PW}@127.0.0.1:${ports[server]}/`,
+        args: ['--trace'],
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      'Passive mode: off (active mode: the server connects to us after PORT/EPRT).\n',
+    );
+    expect(r.stdout).toContain('Passive mode: on (we connect to the server: EPSV, then PASV).\n');
+    expect(r.stdout).toMatch(/passive: off;/);
+    expect(r.stdout).toMatch(/^act\.bin$/m);
+    expect(sha256(await readFile(path.join(homes[server]!, 'act.bin')))).toBe(sha256(pattern(150_000, 3)));
+    expect(sha256(await readFile(path.join(work, 'down/act.bin')))).toBe(sha256(pattern(150_000, 3)));
+    // three transfers in active mode, then the last listing passive again
+    const modes = [...r.stderr.matchAll(/C: (PORT|EPSV|PASV)\b/g)].map((m) => m[1]);
+    expect(modes).toEqual(['PORT', 'PORT', 'PORT', 'EPSV']);
+  });
 });
 
 describe('the shell against our server', () => {
@@ -219,7 +243,7 @@ describe('the shell against our server', () => {
         "get 'unterminated",
         'get',
         'mget *.nothing',
-        'passive off',
+        'passive maybe',
         'cd /nowhere',
         'lcd /nonexistent-dir-xyz',
         'quote FROB',
@@ -234,7 +258,7 @@ describe('the shell against our server', () => {
       'unterminated single quote',
       'usage: get REMOTE [LOCAL]',
       'mget: no remote file matches *.nothing',
-      'active mode is not supported: netkit opens every data connection itself (EPSV, then PASV)',
+      'usage: passive [on|off]',
       expect.stringMatching(/^cd \/nowhere: 550 /),
       'lcd /nonexistent-dir-xyz: no such directory',
       expect.stringMatching(/^5\d\d /),
