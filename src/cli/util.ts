@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatHostPort } from '../core/address.js';
-import { formatBytes } from '../core/format.js';
+import { formatBytes, parseByteSize } from '../core/format.js';
 
 export { formatBytes };
 
@@ -97,10 +97,9 @@ export function parsePositive(value: string): number {
 
 /** Parse a byte size: 1024, 10k, 5M, 1G (binary multiples). */
 export function parseBytes(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`"${value}" is not a size (e.g. 512, 10k, 5M, 1G)`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()]!;
-  return Math.round(Number(m[1]) * mult);
+  const n = parseByteSize(value);
+  if (n === undefined) throw new InvalidArgumentError(`"${value}" is not a size (e.g. 512, 10k, 5M, 1G)`);
+  return n;
 }
 
 /** A byte size of at least one byte (a 0-byte line, message or segment would refuse everything). */

@@ -11,3 +11,21 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
+
+const BINARY_UNITS: Record<string, number> = {
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  p: 1024 ** 5,
+};
+
+/**
+ * A byte size as curl's `--limit-rate` and our size flags read it: `512`, `10k`, `1.5M`, `2GiB`,
+ * `1tb` (1024-based; decimals allowed). Undefined when the text is no size.
+ */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgtp])(?:i?b)?|b)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * (m[2] ? BINARY_UNITS[m[2].toLowerCase()]! : 1));
+}

@@ -7,6 +7,7 @@
  * clock is injectable so the pacing is tested without waiting.
  */
 import { NetkitError } from '../core/errors.js';
+import { parseByteSize } from '../core/format.js';
 import { TokenBucket } from './throttle.js';
 
 export interface RateClock {
@@ -19,28 +20,19 @@ const realClock: RateClock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
-  p: 1024 ** 5,
-};
-
 /**
  * A `--limit-rate` value, as curl reads it: bytes per second, or with a suffix `k`/`K`, `m`/`M`,
  * `g`/`G`, `t`, `p` (1024-based: `100K` = 102400); decimals are accepted too (`1.5M`), where curl
  * 7.88 has whole numbers only. `0` means no limit.
  */
 export function parseRate(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kmgtp]?)$/i.exec(text.trim());
-  if (!m)
+  const rate = parseByteSize(text);
+  if (rate === undefined)
     throw new NetkitError(
       'NETKIT_USAGE',
       `bad rate ${JSON.stringify(text)} (bytes per second, e.g. 50000, 100K, 1M, 1.5G)`,
     );
-  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  return rate;
 }
 
 /** `source` paced to `bytesPerSecond` (at most one bucket's burst per piece). */
