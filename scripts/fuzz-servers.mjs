@@ -256,6 +256,20 @@ const EOLS = ['\r\n', '\r\n', '\r\n', '\r\n', '\n', '\r', ''];
  * half-close or reset it at random — the data path's side of hostile input. Returns the unparsed
  * rest of `text`.
  */
+/** The data connections a control connection opened: they go when it goes (one listener each). */
+const dataSockets = new WeakMap();
+function dataSocketsOf(control) {
+  let set = dataSockets.get(control);
+  if (!set) {
+    set = new Set();
+    dataSockets.set(control, set);
+    control.once('close', () => {
+      for (const d of set) d.destroy();
+    });
+  }
+  return set;
+}
+
 function dataConnections(text, control) {
   const lines = text.split('\n');
   const rest = lines.pop();
@@ -267,7 +281,8 @@ function dataConnections(text, control) {
     const d = net.connect(port, '127.0.0.1');
     d.on('error', () => {});
     d.on('data', () => {});
-    control.once('close', () => d.destroy());
+    dataSocketsOf(control).add(d);
+    d.once('close', () => dataSocketsOf(control).delete(d));
     d.on('connect', () => {
       const r = rnd();
       if (r < 0.15) d.resetAndDestroy();
