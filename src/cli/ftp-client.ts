@@ -39,6 +39,7 @@ import {
   type Progress,
   parseDuration,
   parsePortRangeOption,
+  parseRateOption,
   printJson,
   readPassword,
 } from './util.js';
@@ -60,6 +61,7 @@ export interface CommonOptions {
   active?: boolean;
   activeAddress?: string;
   activePorts?: [number, number];
+  limitRate?: number;
 }
 
 /** The login, TLS, timeout and trace flags: every command that connects (`ftp shell` too). */
@@ -96,6 +98,15 @@ export function activeOption(opts: CommonOptions): boolean | ActiveModeOptions {
     ...(opts.activeAddress !== undefined ? { address: opts.activeAddress } : {}),
     ...(opts.activePorts !== undefined ? { ports: opts.activePorts } : {}),
   };
+}
+
+/** `--limit-rate`: for the commands that transfer files (get, put, mirror, shell). */
+export function addRateOption(cmd: Command): Command {
+  return cmd.option(
+    '--limit-rate <rate>',
+    'transfer at most RATE bytes per second, each file (100K, 1M; as curl)',
+    parseRateOption,
+  );
 }
 
 function addCommon(cmd: Command): Command {
@@ -149,6 +160,7 @@ export async function open(
       ...(ca ? { ca } : {}),
       ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
       active: activeOption(opts),
+      ...(opts.limitRate ? { limitRate: opts.limitRate } : {}),
     },
     (c) => {
       if (opts.trace) c.on('trace', (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`));
@@ -414,16 +426,18 @@ Examples:
       }),
     );
 
-  addCommon(
-    group
-      .command('get')
-      .description('download a file (through FILE.part; --continue resumes it)')
-      .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/file')
-      .option(
-        '-o, --output <file|dir|->',
-        'local file, existing directory, or - for stdout (default: the remote name here)',
-      )
-      .option('-c, --continue', 'resume: continue FILE.part (or a shorter FILE) with REST'),
+  addRateOption(
+    addCommon(
+      group
+        .command('get')
+        .description('download a file (through FILE.part; --continue resumes it)')
+        .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/file')
+        .option(
+          '-o, --output <file|dir|->',
+          'local file, existing directory, or - for stdout (default: the remote name here)',
+        )
+        .option('-c, --continue', 'resume: continue FILE.part (or a shorter FILE) with REST'),
+    ),
   )
     .addHelpText(
       'after',
@@ -458,13 +472,15 @@ Examples:
       }),
     );
 
-  addCommon(
-    group
-      .command('put')
-      .description('upload a file (--continue appends the missing tail with APPE)')
-      .argument('<file>', 'local file')
-      .argument('<url>', 'ftp://…/dir/ (keeps the file name) or ftp://…/dir/name')
-      .option('-c, --continue', 'resume: append to a shorter remote copy'),
+  addRateOption(
+    addCommon(
+      group
+        .command('put')
+        .description('upload a file (--continue appends the missing tail with APPE)')
+        .argument('<file>', 'local file')
+        .argument('<url>', 'ftp://…/dir/ (keeps the file name) or ftp://…/dir/name')
+        .option('-c, --continue', 'resume: append to a shorter remote copy'),
+    ),
   )
     .addHelpText(
       'after',
@@ -472,7 +488,8 @@ Examples:
 Examples:
   $ netkit ftp put report.pdf ftp://alice:secret@127.0.0.1:2121/
   $ netkit ftp put big.iso ftp://alice@127.0.0.1:2121/isos/big.iso --continue
-  $ netkit ftp put notes.txt ftp://127.0.0.1:2121/incoming/ --tls --insecure`,
+  $ netkit ftp put notes.txt ftp://127.0.0.1:2121/incoming/ --tls --insecure
+  $ netkit ftp put big.iso ftp://alice@127.0.0.1:2121/ --limit-rate 500K`,
     )
     .action(
       action(async (file: string, urlText: string, opts: CommonOptions & { continue?: boolean }) => {
@@ -575,16 +592,18 @@ Examples:
       }),
     );
 
-  addCommon(
-    group
-      .command('mirror')
-      .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
-      .argument('<source>', 'remote URL (or local DIR with --reverse)')
-      .argument('<target>', 'local DIR (or remote URL with --reverse)')
-      .option('-R, --reverse', 'upload: local DIR to the remote URL')
-      .option('--only-newer', 'transfer only files newer than the target copy')
-      .option('--delete', 'delete target files that are not in the source')
-      .option('-n, --dry-run', 'show what would be done, change nothing'),
+  addRateOption(
+    addCommon(
+      group
+        .command('mirror')
+        .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
+        .argument('<source>', 'remote URL (or local DIR with --reverse)')
+        .argument('<target>', 'local DIR (or remote URL with --reverse)')
+        .option('-R, --reverse', 'upload: local DIR to the remote URL')
+        .option('--only-newer', 'transfer only files newer than the target copy')
+        .option('--delete', 'delete target files that are not in the source')
+        .option('-n, --dry-run', 'show what would be done, change nothing'),
+    ),
   )
     .addHelpText(
       'after',

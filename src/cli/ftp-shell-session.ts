@@ -502,7 +502,7 @@ export class FtpShell {
     const reading = pipeline(createReadStream(local), source);
     reading.catch(() => {});
     try {
-      await client.raw.uploadFrom(source, remote);
+      await client.putStream(source, remote);
       await reading;
     } catch (err) {
       source.destroy();

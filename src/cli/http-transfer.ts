@@ -7,7 +7,7 @@
  */
 import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { appendStream, writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
@@ -19,7 +19,7 @@ import {
   type ResumeVerdict,
   resumeVerdict,
 } from '../http/range-request.js';
-import { limitRate, parseRate } from '../http/rate-limit.js';
+import { limitRate } from '../http/rate-limit.js';
 import { inOutputDir, remoteName } from '../http/remote-name.js';
 import {
   DEFAULT_USER_AGENT,
@@ -39,7 +39,7 @@ import {
 import { formatWriteOut, headerBytes, type WriteOutInfo, writeOutFormatFromFile } from '../http/write-out.js';
 import { readWhole } from './http-data.js';
 import { bodyToStdout, statusBlock, withProgress, writeStdout } from './http-output.js';
-import { durationOption, formatDuration, parseNonNegative } from './util.js';
+import { durationOption, formatDuration, parseNonNegative, parseRateOption } from './util.js';
 
 /** The flags as commander gives them. */
 export interface TransferFlags {
@@ -61,14 +61,6 @@ export interface TransferFlags {
   limitRate?: number;
   silent?: boolean;
   showError?: boolean;
-}
-
-function rateOption(value: string): number {
-  try {
-    return parseRate(value);
-  } catch (err) {
-    throw new InvalidArgumentError(errorMessage(err));
-  }
 }
 
 /** Add the transfer flags to a request command. */
@@ -122,7 +114,7 @@ export function addTransferOptions(cmd: Command): void {
     )
     .addOption(
       new Option('--limit-rate <rate>', 'read the body at most RATE bytes per second: 100K, 1M').argParser(
-        rateOption,
+        parseRateOption,
       ),
     )
     .option('-s, --silent', 'no progress bar and no warnings; errors only with -S (the exit status stays)')

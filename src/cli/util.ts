@@ -15,6 +15,7 @@ export { formatBytes };
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 import { parsePortRange } from '../ftp/data-address.js';
+import { parseRate } from '../http/rate-limit.js';
 
 /**
  * Exit 2 for what the user typed (a usage error, a malformed address, URL or value — also when
@@ -107,6 +108,15 @@ export function parsePositiveBytes(value: string): number {
   const n = parseBytes(value);
   if (n <= 0) throw new InvalidArgumentError(`"${value}" must be greater than 0`);
   return n;
+}
+
+/** Commander parser for `--limit-rate` (curl's form: 100K, 1M, 0 = no limit). */
+export function parseRateOption(value: string): number {
+  try {
+    return parseRate(value);
+  } catch (err) {
+    throw new InvalidArgumentError(errorMessage(err));
+  }
 }
 
 /** Commander parser for a port range `FROM-TO` (1024-65535): FTP passive and active ports. */

@@ -1,10 +1,10 @@
 /**
- * Bandwidth limiting for the file server (`--rate-limit`): a token bucket per connection and a
- * Transform that releases bytes only as fast as the bucket allows. Backpressure is preserved
- * end to end: the Transform does not ask for the next chunk until it has pushed this one, and
- * `pipeline()` stops reading the file while the socket is full. This is what makes the server
- * useful for exercising downloaders (nginx's `limit_rate` is per request; ours is per connection,
- * so keep-alive requests share one budget).
+ * Bandwidth limiting: a token bucket and a Transform that releases bytes only as fast as the bucket
+ * allows. Backpressure is preserved end to end: the Transform does not ask for the next chunk until
+ * it has pushed this one, so `pipeline()` stops reading its source while the far end is full.
+ * Used by the file server's `--rate-limit` (one bucket per connection, so keep-alive requests share
+ * one budget, where nginx's `limit_rate` is per request), the HTTP client's `--limit-rate` and the
+ * FTP client's `--limit-rate` (one bucket per transfer, as in curl).
  */
 import { Transform } from 'node:stream';
 

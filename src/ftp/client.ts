@@ -16,13 +16,14 @@
  * see client-passive.ts); `active` switches to PORT/EPRT, which basic-ftp lacks (client-active.ts).
  */
 import { EventEmitter } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, rename, stat, unlink, utimes } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
 import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { TokenBucket, throttle } from '../core/throttle.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
 import { type ActiveModeOptions, activeMode } from './client-active.js';
@@ -49,6 +50,8 @@ export interface FtpClientOptions {
   maxListingBytes?: number;
   /** active mode: the server connects to us (PORT/EPRT); default passive (EPSV, PASV) */
   active?: boolean | ActiveModeOptions;
+  /** pace every download and upload to at most this many bytes per second (default: no limit) */
+  limitRate?: number;
 }
 
 export type FtpEntryType = 'file' | 'dir' | 'link' | 'other';
@@ -230,6 +233,40 @@ async function fileSize(p: string, followLinks = false): Promise<number | undefi
   }
 }
 
+/**
+ * basic-ftp's download destination: each chunk goes on to `out` (which stays open: the caller
+ * ends it), the next is taken once `out` can hold more and, with a bucket, once the rate allows.
+ */
+function relay(out: Writable, bucket?: TokenBucket, onChunk?: (bytes: number) => void): Writable {
+  let timer: NodeJS.Timeout | undefined;
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      onChunk?.(chunk.length);
+      const pass = () => {
+        timer = undefined;
+        if (out.write(chunk)) cb();
+        else out.once('drain', () => cb());
+      };
+      const wait = bucket?.reserve(chunk.length) ?? 0;
+      if (wait > 0) timer = setTimeout(pass, wait);
+      else pass();
+    },
+    destroy(err, cb) {
+      if (timer) clearTimeout(timer);
+      cb(err);
+    },
+  });
+}
+
+/** `local` from `start`, at the bucket's rate; destroying the result closes the file. */
+function pacedFile(local: string, start: number, bucket: TokenBucket): Readable {
+  const file = createReadStream(local, { start });
+  const paced = throttle(bucket);
+  file.once('error', (err) => paced.destroy(err));
+  paced.once('close', () => file.destroy());
+  return file.pipe(paced);
+}
+
 /** MFMT's time-val: `YYYYMMDDHHMMSS`, UTC. */
 function timeVal(d: Date): string {
   return d
@@ -248,6 +285,8 @@ export class FtpClient extends EventEmitter {
   /** the last reply chunk from the server (basic-ftp does not return a listing's final reply) */
   private lastReply = '';
   private active = false;
+  /** bytes per second for each transfer; 0 = unlimited */
+  limitRate: number;
 
   private constructor(opts: FtpClientOptions) {
     super();
@@ -262,6 +301,12 @@ export class FtpClient extends EventEmitter {
     this.raw.ftp.verbose = true;
     this.raw.ftp.log = (message: string) => this.onLog(message);
     this.setActive(opts.active ?? false);
+    this.limitRate = opts.limitRate ?? 0;
+  }
+
+  /** A fresh bucket for one transfer when a rate is set (curl's --limit-rate is per transfer too). */
+  private pace(): TokenBucket | undefined {
+    return this.limitRate > 0 ? new TokenBucket(this.limitRate) : undefined;
   }
 
   /** Switch data connections between passive (`false`: EPSV, then PASV) and active mode (PORT/EPRT). */
@@ -547,12 +592,7 @@ export class FtpClient extends EventEmitter {
    */
   private async downloadToPart(remote: string, part: string, startAt: number, total?: number): Promise<void> {
     const file = createWriteStream(part, { flags: startAt > 0 ? 'r+' : 'w', start: startAt });
-    const front = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (file.write(chunk)) cb();
-        else file.once('drain', () => cb());
-      },
-    });
+    const front = relay(file, this.pace());
     file.on('error', (err) => front.destroy(err));
     let failure: unknown;
     try {
@@ -587,12 +627,8 @@ export class FtpClient extends EventEmitter {
     const total = await this.size(remote);
     let transferred = 0;
     // basic-ftp ends its destination when done: give it a counting front that leaves `out` open
-    const front = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        transferred += chunk.length;
-        if (out.write(chunk)) cb();
-        else out.once('drain', () => cb());
-      },
+    const front = relay(out, this.pace(), (n) => {
+      transferred += n;
     });
     const onOutError = (err: Error) => front.destroy(err);
     out.once('error', onOutError);
@@ -648,13 +684,17 @@ export class FtpClient extends EventEmitter {
       startAt = remoteSize ?? 0;
     }
     this.track(remote, 'upload', startAt, localSize);
+    const bucket = this.pace();
+    // paced: the file through a throttle; else basic-ftp reads the file itself
+    const source = bucket ? pacedFile(local, startAt, bucket) : undefined;
     try {
       await this.run(`put ${remote}`, () =>
         startAt > 0
-          ? this.raw.appendFrom(local, remote, { localStart: startAt })
-          : this.raw.uploadFrom(local, remote),
+          ? this.raw.appendFrom(source ?? local, remote, source ? {} : { localStart: startAt })
+          : this.raw.uploadFrom(source ?? local, remote),
       );
     } finally {
+      source?.destroy();
       this.raw.trackProgress();
     }
     const after = await this.size(remote);
@@ -672,6 +712,23 @@ export class FtpClient extends EventEmitter {
       complete: false,
       ms: Date.now() - t0,
     };
+  }
+
+  /**
+   * Upload what `source` yields to `remote` (STOR), paced like every transfer; `source` is read
+   * to its end. No resume and no size check: the caller knows what it sent.
+   */
+  async putStream(source: Readable, remote: string): Promise<void> {
+    const bucket = this.pace();
+    const paced = bucket ? source.pipe(throttle(bucket)) : source;
+    if (bucket) source.once('error', (err) => paced.destroy(err));
+    this.track(remote, 'upload', 0, undefined);
+    try {
+      await this.run(`put ${remote}`, () => this.raw.uploadFrom(paced, remote));
+    } finally {
+      if (paced !== source) paced.destroy();
+      this.raw.trackProgress();
+    }
   }
 
   /** Delete a file (DELE). */

@@ -33,6 +33,7 @@ import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
+import { TokenBucket, throttle } from '../core/throttle.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
@@ -43,7 +44,6 @@ import { contentType } from './mime.js';
 import { clientErrorStatus, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
 import { absoluteFormAuthority, fsErrorStatus, jail, resolveRequestPath } from './request-path.js';
-import { TokenBucket, throttle } from './throttle.js';
 
 export interface FileServerOptions {
   /** the directory to serve (the jail) */

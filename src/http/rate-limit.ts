@@ -8,7 +8,7 @@
  */
 import { NetkitError } from '../core/errors.js';
 import { parseByteSize } from '../core/format.js';
-import { TokenBucket } from './throttle.js';
+import { TokenBucket } from '../core/throttle.js';
 
 export interface RateClock {
   now(): number;

@@ -9,13 +9,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { FtpClient, type FtpClientError } from '../../src/ftp/client.js';
 import { mirrorDown } from '../../src/ftp/client-mirror.js';
-import { createFtpServer, type FtpServerHandle } from '../../src/ftp/server.js';
+import { createFtpServer, type FtpServerHandle, type FtpServerOptions } from '../../src/ftp/server.js';
 import { netkit, tempDir } from '../helpers/net.js';
-import { pattern, sha256, treeDigest, writeTree } from './client-helpers.js';
+import { pattern, sha256, startOurFtpServer, treeDigest } from './client-helpers.js';
 import { fakeFtp } from './fake-ftp.js';
 
 const PW = 'dave-Secret-42';
@@ -27,18 +26,13 @@ let home: string;
 
 beforeAll(async () => {
   ({ dir: base, cleanup } = await tempDir('netkit-ftpc-active-'));
-  const root = path.join(base, 'ftp');
-  const data = path.join(base, 'data');
-  await new AccountStore(data).add('dave', PW);
-  home = path.join(root, 'home/dave');
-  await writeTree(root, {
-    'home/dave/big.bin': pattern(3_000_000, 41),
-    'home/dave/tree/a.txt': 'a\n',
-    'home/dave/tree/sub/b.bin': pattern(90_000, 42),
-  });
-  const common = { root, dataDir: data, port: 0, loginFailureDelayMs: 0, maxLoginFailures: 0 };
-  server = await createFtpServer(common);
-  server6 = await createFtpServer({ ...common, host: '::1' });
+  let options: FtpServerOptions;
+  ({ server, home, options } = await startOurFtpServer(
+    base,
+    { user: 'dave', password: PW },
+    { 'big.bin': pattern(3_000_000, 41), 'tree/a.txt': 'a\n', 'tree/sub/b.bin': pattern(90_000, 42) },
+  ));
+  server6 = await createFtpServer({ ...options, host: '::1' });
 });
 
 afterAll(async () => {

@@ -1,10 +1,12 @@
-/** Helpers for the FTP client tests: file trees, checksums, pyftpdlib and vsftpd servers started per test file. */
+/** Helpers for the FTP client tests: file trees, checksums, our server and pyftpdlib and vsftpd started per test file. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { writeVsftpdConfig } from '../../bench/_vsftpd.mjs';
+import { AccountStore } from '../../src/core/accounts.js';
+import { createFtpServer, type FtpServerHandle, type FtpServerOptions } from '../../src/ftp/server.js';
 
 /** Deterministic bytes (not compressible, not all alike) so an offset error shows up. */
 export function pattern(n: number, seed = 1): Buffer {
@@ -134,4 +136,31 @@ export async function startVsftpd(
     );
   };
   return { port: (server.address() as net.AddressInfo).port, stop, stderr: () => stderr };
+}
+
+/**
+ * Our own server (createFtpServer, port 0) under `base`/ftp for client tests: one real account whose
+ * home `base`/ftp/home/USER holds `files` (paths relative to the home); `extra` adds server options.
+ */
+export async function startOurFtpServer(
+  base: string,
+  account: { user: string; password: string },
+  files: Record<string, string | Buffer>,
+  extra: Partial<FtpServerOptions> = {},
+): Promise<{ server: FtpServerHandle; home: string; options: FtpServerOptions }> {
+  const root = path.join(base, 'ftp');
+  const data = path.join(base, 'data');
+  await new AccountStore(data).add(account.user, account.password);
+  const home = path.join(root, 'home', account.user);
+  await mkdir(home, { recursive: true });
+  await writeTree(home, files);
+  const options: FtpServerOptions = {
+    root,
+    dataDir: data,
+    port: 0,
+    loginFailureDelayMs: 0,
+    maxLoginFailures: 0,
+    ...extra,
+  };
+  return { server: await createFtpServer(options), home, options };
 }

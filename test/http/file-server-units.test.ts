@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TokenBucket } from '../../src/core/throttle.js';
 import {
   httpDate,
   ifRangeMatches,
@@ -12,7 +13,6 @@ import { escapeHtml, renderListingHtml, renderListingJson, sortEntries } from '.
 import { contentType } from '../../src/http/mime.js';
 import { clientErrorStatus } from '../../src/http/parse-error-status.js';
 import { coalesce, formatContentRange, parseContentRange, parseRange } from '../../src/http/range.js';
-import { TokenBucket } from '../../src/http/throttle.js';
 
 describe('parseRange (RFC 9110 §14.1.2)', () => {
   const size = 1000;
