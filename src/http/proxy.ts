@@ -21,7 +21,7 @@
  * and keeps IPv6 brackets when matching `no_proxy`); undici's `ProxyAgent` does the proxying.
  */
 import { BlockList, isIP } from 'node:net';
-import type { Agent, Dispatcher } from 'undici';
+import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { NetkitError } from '../core/errors.js';
 import { type CaCertificates, defaultTrust } from '../core/tls-trust.js';
 import { redactUrl } from '../core/trace.js';
@@ -166,20 +166,41 @@ export function proxyFor(route: ProxyRoute | undefined, url: URL): string | unde
 }
 
 /**
+ * undici's ProxyAgent opens the TLS connection to the target inside a CONNECT tunnel with a
+ * connector it keeps under a private symbol, and offers no hook for it; wrapping that property is
+ * the only way to see those sockets. Should a later undici rename it, requests still work, only
+ * unwatched (the response version then reads 1.1), and the HTTP/2-through-a-proxy test fails.
+ */
+function wrapTunnelEndpoint(
+  agent: object,
+  wrap: (connector: buildConnector.connector) => buildConnector.connector,
+): void {
+  const key = Object.getOwnPropertySymbols(agent).find((s) => s.description === 'connect endpoint function');
+  if (!key) return;
+  const slots = agent as Record<symbol, buildConnector.connector>;
+  if (typeof slots[key] === 'function') slots[key] = wrap(slots[key]);
+}
+
+/**
  * A dispatcher that sends each request through the proxy {@link proxyFor} names, or directly,
  * with `agentOptions` for every pool. The direct Agent is `direct` (for its connect events).
- * `insecure` also covers an https:// proxy's own certificate.
+ * `insecure` also covers an https:// proxy's own certificate. With `agentOptions.allowH2`, ALPN
+ * offers h2 to the target at the end of a CONNECT tunnel too (curl --http2 -x does the same).
+ * `watchTunnel` wraps the connector that makes those TLS connections (see
+ * {@link wrapTunnelEndpoint}), so the caller sees what ALPN chose and which version answered.
  */
 export function proxyDispatcher(
   route: ProxyRoute,
   agentOptions: Agent.Options,
   tls: { insecure?: boolean; ca?: CaCertificates },
+  watchTunnel?: (connector: buildConnector.connector) => buildConnector.connector,
 ): Dispatcher & { direct: Agent } {
   const undici = undiciParts();
   // the target's certificate, checked at the end of the tunnel, against --cacert when given
   const requestTls = {
     ...defaultTrust(tls.ca),
     rejectUnauthorized: !tls.insecure,
+    ...(agentOptions.allowH2 ? { allowH2: true } : {}),
   };
   const proxyTls = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };
 
@@ -200,6 +221,7 @@ export function proxyDispatcher(
           requestTls,
           proxyTls,
         });
+        if (watchTunnel) wrapTunnelEndpoint(agent, watchTunnel);
         this.proxies.set(proxy, agent);
       }
       return agent;

@@ -92,7 +92,8 @@ export interface HttpClientOptions {
   ca?: CaCertificates;
   /**
    * Offer HTTP/2 (ALPN `h2`) on https connections, falling back to HTTP/1.1 when the server does
-   * not take it (curl --http2). Not over http:// (no h2c) nor through a proxy. Default false.
+   * not take it (curl --http2), also at the end of a proxy's CONNECT tunnel. Not over http://
+   * (no h2c). Default false.
    */
   http2?: boolean;
 }
@@ -368,10 +369,16 @@ export class HttpClient extends EventEmitter {
       const route = this.route();
       // direct connections are watched for the response's HTTP version (response-version.ts)
       const dispatcher = route
-        ? proxyDispatcher(route, agentOptions, {
-            insecure: options.insecure,
-            ...(options.ca !== undefined ? { ca: options.ca } : {}),
-          })
+        ? proxyDispatcher(
+            route,
+            agentOptions,
+            {
+              insecure: options.insecure,
+              ...(options.ca !== undefined ? { ca: options.ca } : {}),
+            },
+            // connections at the end of a CONNECT tunnel: their ALPN choice and response versions
+            (connector) => versionConnector(connector, this.protocols),
+          )
         : new Agent({
             ...agentOptions,
             connect: versionConnector(
@@ -525,10 +532,9 @@ export class HttpClient extends EventEmitter {
       if (body) rest.push(['info', `request body: ${body.describe}`]);
       // with http2 the request line names the protocol of a connection not made yet: it is traced
       // when the connection is (undici's 'connect' comes before the request is written)
-      const h2Possible =
-        this.options.http2 && url.protocol === 'https:' && !proxy && !this.options.dispatcher;
-      if (this.options.http2 && !h2Possible)
-        this.trace('info', `HTTP/2 is offered on direct https connections only: HTTP/1.1 to ${url.origin}`);
+      const h2Possible = this.options.http2 && url.protocol === 'https:' && !this.options.dispatcher;
+      if (this.options.http2 && url.protocol !== 'https:')
+        this.trace('info', `HTTP/2 is offered on https connections only (no h2c): HTTP/1.1 to ${url.origin}`);
       const known = h2Possible ? this.protocols.get(url.origin) : '1.1';
       this.pendingTrace = { origin: url.origin, requestLine: `${method} ${path}`, rest };
       if (known) this.flushTrace();

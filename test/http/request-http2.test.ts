@@ -16,6 +16,7 @@ import { HttpClient, httpRequest } from '../../src/http/request.js';
 import { netkit, run, tempDir } from '../helpers/net.js';
 import { type NginxHandle, startNginx } from '../helpers/nginx.js';
 import { opensslCertificate } from '../helpers/openssl-cert.js';
+import { startTinyproxy } from '../helpers/tinyproxy.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -221,10 +222,58 @@ describe('--http2 fallback', () => {
       const r = await netkit(['http', 'get', '--http2', '--trace', `${plain.url}proto`]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('HTTP/1.1');
-      expect(r.stderr).toMatch(/HTTP\/2 is offered on direct https connections only/);
+      expect(r.stderr).toMatch(/HTTP\/2 is offered on https connections only \(no h2c\)/);
     } finally {
       await plain.stop();
     }
+  });
+});
+
+describe('--http2 through a CONNECT proxy (tinyproxy)', () => {
+  it('ALPN offers h2 at the end of the tunnel: HTTP/2 where the server takes it, HTTP/1.1 where not', async () => {
+    const proxy = await startTinyproxy(dir);
+    try {
+      const via = ['-x', proxy.url, '--cacert', cert.certFile];
+      const [two, one, plain] = await Promise.all([
+        netkit(['http', 'get', '--http2', '-i', '--trace', ...via, `${h2.url}proto`]),
+        netkit(['http', 'get', '--http2', '-i', '--trace', ...via, `${h1.url}proto`]),
+        netkit(['http', 'get', '-i', ...via, `${h2.url}proto`]),
+      ]);
+      expect(two.code, two.stderr).toBe(0);
+      expect(statusLine(two.stdout)).toBe('HTTP/2 200');
+      expect(two.stdout.endsWith('\n\nHTTP/2.0')).toBe(true); // nginx says which protocol came in
+      expect(two.stderr).toContain(`via proxy ${proxy.url}`);
+      expect(two.stderr).toContain('C: GET /proto HTTP/2\n');
+      expect(one.code, one.stderr).toBe(0);
+      expect(statusLine(one.stdout)).toBe('HTTP/1.1 200 OK');
+      expect(one.stdout.endsWith('\n\nHTTP/1.1')).toBe(true);
+      expect(one.stderr).toContain('C: GET /proto HTTP/1.1\n');
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(statusLine(plain.stdout)).toBe('HTTP/1.1 200 OK');
+      expect(plain.stdout.endsWith('\n\nHTTP/1.1')).toBe(true);
+      // all three went through the proxy's tunnel
+      expect(proxy.log().match(/Request \(file descriptor \d+\): CONNECT /g)).toHaveLength(3);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('library: httpVersion "2" through the proxy, also for a request on the reused session', async () => {
+    const proxy = await startTinyproxy(dir);
+    const ca = await readFile(cert.certFile);
+    const client = new HttpClient({ http2: true, ca, proxy: proxy.url });
+    try {
+      for (const p of ['/a', '/b']) {
+        const res = await client.request({ url: `${nodeUrl}${p}` });
+        expect(res.httpVersion).toBe('2');
+        expect(JSON.parse((await res.body.text()).toString()).version).toBe('2.0');
+      }
+    } finally {
+      await client.close();
+      await proxy.stop();
+    }
+    // one tunnel, one HTTP/2 session
+    expect(proxy.log().match(/Request \(file descriptor \d+\): CONNECT /g)).toHaveLength(1);
   });
 });
 
