@@ -236,11 +236,27 @@ async function fileSize(p: string, followLinks = false): Promise<number | undefi
 /**
  * basic-ftp's download destination: each chunk goes on to `out` (which stays open: the caller
  * ends it), the next is taken once `out` can hold more and, with a bucket, once the rate allows.
+ * With `limit`, a chunk that would take the total past `limit.bytes` is refused with
+ * `limit.error()` and not written (a server that sends more than its SIZE cannot fill the disk).
  */
-function relay(out: Writable, bucket?: TokenBucket, onChunk?: (bytes: number) => void): Writable {
+function relay(
+  out: Writable,
+  opts: {
+    bucket?: TokenBucket;
+    limit?: { bytes: number; error: () => Error };
+    onChunk?: (bytes: number) => void;
+  },
+): Writable {
+  const { bucket, limit, onChunk } = opts;
   let timer: NodeJS.Timeout | undefined;
+  let received = 0;
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
+      received += chunk.length;
+      if (limit && received > limit.bytes) {
+        cb(limit.error());
+        return;
+      }
       onChunk?.(chunk.length);
       const pass = () => {
         timer = undefined;
@@ -256,6 +272,18 @@ function relay(out: Writable, bucket?: TokenBucket, onChunk?: (bytes: number) =>
       cb(err);
     },
   });
+}
+
+/** The bytes a download from `startAt` may bring when SIZE said `total`, and the error past it. */
+function overSize(remote: string, total: number, startAt: number): { bytes: number; error: () => Error } {
+  return {
+    bytes: total - startAt,
+    error: () =>
+      new FtpClientError(
+        'NETKIT_PROTOCOL',
+        `get ${remote}: the server sent more than the ${total} bytes its SIZE reply announced; transfer stopped`,
+      ),
+  };
 }
 
 /** `local` from `start`, at the bucket's rate; destroying the result closes the file. */
@@ -592,7 +620,10 @@ export class FtpClient extends EventEmitter {
    */
   private async downloadToPart(remote: string, part: string, startAt: number, total?: number): Promise<void> {
     const file = createWriteStream(part, { flags: startAt > 0 ? 'r+' : 'w', start: startAt });
-    const front = relay(file, this.pace());
+    const front = relay(file, {
+      bucket: this.pace(),
+      ...(total !== undefined ? { limit: overSize(remote, total, startAt) } : {}),
+    });
     file.on('error', (err) => front.destroy(err));
     let failure: unknown;
     try {
@@ -627,8 +658,12 @@ export class FtpClient extends EventEmitter {
     const total = await this.size(remote);
     let transferred = 0;
     // basic-ftp ends its destination when done: give it a counting front that leaves `out` open
-    const front = relay(out, this.pace(), (n) => {
-      transferred += n;
+    const front = relay(out, {
+      bucket: this.pace(),
+      ...(total !== undefined ? { limit: overSize(remote, total, 0) } : {}),
+      onChunk: (n) => {
+        transferred += n;
+      },
     });
     const onOutError = (err: Error) => front.destroy(err);
     out.once('error', onOutError);

@@ -2,7 +2,7 @@
  * The FTP client against fake servers that misbehave as real ones do: a PASV address other than
  * the one connected to (NAT, masquerade), a download cut off with the control connection, AUTH TLS
  * accepted but PROT P refused, a certificate for another name, a failed login for `bob@x`, a
- * listing cut short.
+ * listing cut short, a download longer than the server's own SIZE reply.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -67,6 +67,30 @@ describe('a download cut off by the server', () => {
       expect(part.length).toBe(300_000);
       expect(part.equals(body.subarray(0, 300_000))).toBe(true);
       await expect(stat(out)).rejects.toThrow();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a server that sends more than its SIZE announced is stopped there: the disk is not filled', async () => {
+    const body = pattern(2_000_000, 42);
+    const srv = await fakeFtp({ files: { 'f.bin': body }, sizes: { 'f.bin': 100_000 } });
+    try {
+      const out = path.join(base, 'over.bin');
+      const r = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/f.bin`, '-o', out, '--quiet']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^netkit: get f\.bin: the server sent more than the 100000 bytes its SIZE reply announced; transfer stopped; \S*over\.bin\.part kept \(\d+ of 100000 bytes\), resume with --continue\n$/,
+      );
+      const part = await readFile(`${out}.part`);
+      expect(part.length).toBeLessThanOrEqual(100_000);
+      expect(part.equals(body.subarray(0, part.length))).toBe(true);
+      await expect(stat(out)).rejects.toThrow();
+      // to stdout as well: never more than SIZE bytes written
+      const cat = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/f.bin`, '-o', '-', '--quiet']);
+      expect(cat.code).toBe(1);
+      expect(cat.stderr).toMatch(/the server sent more than the 100000 bytes its SIZE reply announced/);
+      expect(cat.stdoutBuf.length).toBeLessThanOrEqual(100_000);
     } finally {
       await srv.close();
     }

@@ -22,6 +22,8 @@ export interface FakeFtpOptions {
   badUsers?: string[];
   /** files for SIZE, MDTM and RETR */
   files?: Record<string, Buffer>;
+  /** SIZE replies that differ from the file's real length (a server whose SIZE lies) */
+  sizes?: Record<string, number>;
   /** RETR of this file sends `cutAt` bytes, then closes the data and the control connection */
   cut?: { name: string; cutAt: number };
   /** RETR of this file sends `at` bytes, then neither ends nor closes anything (a stalled transfer) */
@@ -147,7 +149,9 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           return active({ host: h!, port: Number(p) });
         }
         case 'SIZE':
-          return reply(files[arg] ? `213 ${files[arg].length}` : '550 Could not get file size.');
+          return reply(
+            files[arg] ? `213 ${opts.sizes?.[arg] ?? files[arg].length}` : '550 Could not get file size.',
+          );
         case 'MDTM':
           return reply(files[arg] ? '213 20200102030405' : '550 Could not get file modification time.');
         case 'LIST':
