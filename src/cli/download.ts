@@ -26,6 +26,7 @@ import {
   exitWithError,
   formatBytes,
   type Progress,
+  parseBytes,
   parseNonNegative,
   parsePositive,
   parsePositiveBytes,
@@ -40,6 +41,7 @@ interface DownloadCliOptions {
   minSegment: number;
   continue?: boolean;
   checksum?: string;
+  maxFilesize?: number;
   retries: number;
   timeout: number;
   insecure?: boolean;
@@ -115,6 +117,11 @@ export function register(program: Command): void {
       'verify sha256=HEX (or sha1, md5, sha512) before saving',
       parseChecksumOption,
     )
+    .option(
+      '--max-filesize <size>',
+      'refuse a file larger than SIZE (10M, 1G; as curl): before any byte when the server says its size',
+      parseBytes,
+    )
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
@@ -156,6 +163,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           minSegmentSize: opts.minSegment,
           continue: opts.continue,
           checksum: opts.checksum,
+          ...(opts.maxFilesize !== undefined ? { maxFileSize: opts.maxFilesize } : {}),
           retries: opts.retries,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,

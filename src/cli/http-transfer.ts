@@ -10,6 +10,7 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { appendStream, writeStreamAtomic } from '../http/atomic-write.js';
+import { capBytes, checkDeclaredSize } from '../http/body-limit.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { retryAfterMs } from '../http/download/probe.js';
 import { byteStringToText } from '../http/latin1.js';
@@ -39,7 +40,7 @@ import {
 import { formatWriteOut, headerBytes, type WriteOutInfo, writeOutFormatFromFile } from '../http/write-out.js';
 import { readWhole } from './http-data.js';
 import { bodyToStdout, statusBlock, withProgress, writeStdout } from './http-output.js';
-import { durationOption, formatDuration, parseNonNegative, parseRateOption } from './util.js';
+import { durationOption, formatDuration, parseBytes, parseNonNegative, parseRateOption } from './util.js';
 
 /** The flags as commander gives them. */
 export interface TransferFlags {
@@ -59,6 +60,7 @@ export interface TransferFlags {
   dumpHeader?: string;
   connectTimeout?: number;
   limitRate?: number;
+  maxFilesize?: number;
   silent?: boolean;
   showError?: boolean;
 }
@@ -112,6 +114,11 @@ export function addTransferOptions(cmd: Command): void {
         'time limit for connecting, TLS handshake included (--timeout when not given)',
       ),
     )
+    .option(
+      '--max-filesize <size>',
+      'refuse a body larger than SIZE (10M, 1G): before reading when its length is announced, else once it grows past it',
+      parseBytes,
+    )
     .addOption(
       new Option('--limit-rate <rate>', 'read the body at most RATE bytes per second: 100K, 1M').argParser(
         parseRateOption,
@@ -136,6 +143,7 @@ export interface TransferPlan {
   retry: RetryOptions;
   dumpHeader?: string;
   limitRate?: number;
+  maxFilesize?: number;
   silent: boolean;
   showError: boolean;
 }
@@ -203,6 +211,7 @@ export async function planTransfer(
     },
     ...(flags.dumpHeader !== undefined ? { dumpHeader: flags.dumpHeader } : {}),
     ...(flags.limitRate ? { limitRate: flags.limitRate } : {}),
+    ...(flags.maxFilesize !== undefined ? { maxFilesize: flags.maxFilesize } : {}),
     silent,
     showError: flags.showError === true,
   };
@@ -401,6 +410,15 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
         result.resumedAt = offset;
       }
 
+      if (plan.maxFilesize !== undefined) {
+        const length = Number(res.headers['content-length']);
+        try {
+          checkDeclaredSize(Number.isNaN(length) ? undefined : length, plan.maxFilesize);
+        } catch (err) {
+          discard(res);
+          throw err;
+        }
+      }
       inBody = true;
       let source = res.body as AsyncIterable<Uint8Array>;
       if (plan.limitRate) source = limitRate(source, plan.limitRate);
@@ -409,6 +427,8 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
       });
       if (plan.file) source = withProgress(res, plan.file, source, plan.silent);
       let body = t.compressed ? decodeBody(source, res.headers['content-encoding']) : source;
+      // on what is written: a small compressed body can unpack to far more
+      if (plan.maxFilesize !== undefined) body = capBytes(body, plan.maxFilesize);
       // bytes on stdout cannot be taken back: a failure after them is not retried
       if (!plan.file)
         body = tap(body, (n) => {
@@ -431,7 +451,8 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
     } catch (err) {
       clearTimeout(timer);
       const e = httpError(timedOut(err), res.url);
-      if (inBody && !stdoutUsed && !(e instanceof NetkitError && e.code === 'NETKIT_IO')) {
+      const local = e instanceof NetkitError && (e.code === 'NETKIT_IO' || e.code === 'NETKIT_TOO_LARGE');
+      if (inBody && !stdoutUsed && !local) {
         const again = decideRetry(
           plan.retry,
           state,

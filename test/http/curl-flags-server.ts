@@ -1,12 +1,14 @@
 /**
  * A loopback HTTP server for the curl-flag tests of `netkit http` (-r, -C, -O, --retry, -e, -w,
- * --limit-rate), the same for netkit and for curl: a file served with byte ranges (one range; a
+ * --limit-rate, --max-filesize), the same for netkit and for curl: a file served with byte ranges (one range; a
  * list of them gets the whole file, as many servers do), the same file from a server that ignores
  * Range, redirects, statuses that fail a number of times before succeeding (counted per key, so
  * netkit and curl each get their own), and every request logged.
  */
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export interface Logged {
   method: string;
@@ -65,6 +67,19 @@ export async function startCurlFlagsServer(): Promise<CurlFlagsServer> {
       }
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(FILE_SIZE) });
       res.end(req.method === 'HEAD' ? undefined : data);
+      return;
+    }
+    // /stream?kib=N: N KiB chunked (no Content-Length); /bomb: 1 MiB of zeros gzipped (~1 KiB)
+    if (path === '/stream') {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      const kib = Number(u.searchParams.get('kib') ?? '64');
+      for (let i = 0; i < kib; i++) if (!res.write(Buffer.alloc(1024, 'y'))) await once(res, 'drain');
+      res.end();
+      return;
+    }
+    if (path === '/bomb') {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Encoding': 'gzip' });
+      res.end(gzipSync(Buffer.alloc(1024 * 1024)));
       return;
     }
     if (path === '/big') {

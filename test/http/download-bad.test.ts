@@ -41,6 +41,52 @@ async function fetchAll(url: string, opts: DownloadOptions) {
   return { result, trace };
 }
 
+describe('download --max-filesize (curl): a file over the limit never fills the disk', () => {
+  it('a known size over the limit is refused before any byte is fetched', async () => {
+    const data = randomBytes(200 * KiB);
+    const s = await start((req, res) => serveRanges(data, req, res));
+    const dir = await workDir();
+    const err = await fetchAll(s.url, { dir, maxFileSize: 100 * KiB }).catch((e) => e);
+    expect(err).toMatchObject({
+      code: 'NETKIT_TOO_LARGE',
+      message: `the file is larger than --max-filesize ${100 * KiB} bytes (the server announced ${200 * KiB})`,
+    });
+    expect(s.requests.filter((r) => r.method === 'GET')).toHaveLength(0);
+    expect(await readdir(dir)).toEqual([]);
+    const ok = await fetchAll(s.url, { dir, maxFileSize: 200 * KiB });
+    expect((await readFile(ok.result.file)).equals(data)).toBe(true);
+  });
+
+  it('an unknown size is stopped once the body passes the limit, and is not retried', async () => {
+    const s = await start(async (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked, no length
+      if (req.method === 'HEAD') return res.end();
+      for (let i = 0; i < 4096 && !res.destroyed; i++)
+        if (!res.write(Buffer.alloc(KiB, 1))) await new Promise((r) => res.once('drain', r));
+      res.end();
+    });
+    const dir = await workDir();
+    const r = await run(process.execPath, [
+      CLI,
+      'download',
+      s.url,
+      '-o',
+      path.join(dir, 'f.bin'),
+      '--max-filesize',
+      '64K',
+      '--quiet',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `netkit: the file is larger than --max-filesize ${64 * KiB} bytes (it kept coming past that)\n`,
+    );
+    expect(s.requests.filter((q) => q.method === 'GET')).toHaveLength(1);
+    await expect(stat(path.join(dir, 'f.bin'))).rejects.toThrow();
+    // what came before the limit stays in the part file, as after any failure: never more
+    expect((await stat(path.join(dir, 'f.bin.part'))).size).toBeLessThanOrEqual(64 * KiB);
+  });
+});
+
 describe('download: servers that misbehave', () => {
   it('a server that ignores Range (200 to a range request) → one stream, correct file', async () => {
     const data = randomBytes(300 * KiB);

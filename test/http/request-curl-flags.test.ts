@@ -3,7 +3,7 @@
  * --retry counts and waits, -s/-S, -w's streams, files and timings, --limit-rate's pacing, -o/-O
  * directories, -r/-C edge cases and --meta, and the usage errors.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { netkit, tempDir } from '../helpers/net.js';
@@ -201,6 +201,41 @@ describe('--limit-rate', () => {
     const r = await get(['--limit-rate', 'fast', `${s.origin}/big`]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--limit-rate <rate>.*bad rate "fast"/);
+  });
+});
+
+describe('--max-filesize', () => {
+  it('refuses an announced length over the limit before reading, and writes no file', async () => {
+    const out = path.join(dir, 'max-announced.bin');
+    const r = await get(['--max-filesize', '999', '-o', out, `${s.origin}/file`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'netkit: the file is larger than --max-filesize 999 bytes (the server announced 1000)\n',
+    );
+    await expect(stat(out)).rejects.toThrow();
+    const ok = await get(['--max-filesize', '1000', '-o', out, `${s.origin}/file`]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await stat(out)).size).toBe(1000);
+  });
+
+  it('stops a chunked body once it grows past the limit: no file, and stdout gets at most the limit', async () => {
+    const out = path.join(dir, 'max-stream.bin');
+    const r = await get(['--max-filesize', '10K', '-o', out, `${s.origin}/stream?kib=4096`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^netkit: the file is larger than --max-filesize 10240 bytes \(it kept coming past that\)/,
+    );
+    await expect(stat(out)).rejects.toThrow();
+    const piped = await get(['--max-filesize', '10K', '--retry', '3', `${s.origin}/stream?kib=4096`]);
+    expect(piped.code).toBe(1);
+    expect(piped.stdoutBuf.length).toBeLessThanOrEqual(10 * 1024);
+    expect(s.count('/stream')).toBe(2); // no retry: the same body would be as large again
+  });
+
+  it('counts what is written: a small gzip body that unpacks past the limit is stopped too', async () => {
+    const r = await get(['--compressed', '--max-filesize', '64K', '-o', '/dev/null', `${s.origin}/bomb`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/larger than --max-filesize 65536 bytes/);
   });
 });
 

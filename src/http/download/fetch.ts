@@ -8,6 +8,7 @@
  * server is never spliced into a corrupt file.
  */
 import { NetkitError } from '../../core/errors.js';
+import { bodyTooLarge, checkDeclaredSize } from '../body-limit.js';
 import { parseContentRange } from '../range.js';
 import type { ResponseBody, TransportResponse } from './node-transport.js';
 import type { Segment } from './planner.js';
@@ -61,6 +62,8 @@ export interface FetchContext extends RequestContext {
   part: PartFile;
   /** called for every byte count received (progress, rate) */
   onBytes: (n: number) => void;
+  /** --max-filesize: a body of unknown length is stopped (NETKIT_TOO_LARGE) past this many bytes */
+  maxBytes?: number;
 }
 
 /** Classify any failure: our typed outcomes and disk errors pass through, the rest is retryable. */
@@ -150,6 +153,8 @@ interface PumpHooks {
   cutShort: () => boolean;
   /** at the end of the body: is everything there? */
   complete: () => boolean;
+  /** the error for more bytes than `room()` (default: the server sent more than it announced) */
+  overflow?: () => Error;
 }
 
 /**
@@ -161,7 +166,7 @@ function pump(
   body: ResponseBody,
   sink: PositionalSink,
   ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
-  { room, advance, cutShort, complete }: PumpHooks,
+  { room, advance, cutShort, complete, overflow }: PumpHooks,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -201,7 +206,10 @@ function pump(
           sink.push(chunk.subarray(0, want));
         }
         if (cutShort()) stopEarly();
-        else finish(new RangeProblem('mismatch', 'the server sent more bytes than it announced'));
+        else
+          finish(
+            overflow?.() ?? new RangeProblem('mismatch', 'the server sent more bytes than it announced'),
+          );
         return;
       }
       advance(chunk.length);
@@ -245,6 +253,7 @@ export async function fetchWhole(
   }
   const size = contentLength(res.headers);
   try {
+    if (ctx.maxBytes !== undefined) checkDeclaredSize(size, ctx.maxBytes);
     await onStart(size);
   } catch (err) {
     discard(res.body);
@@ -252,7 +261,7 @@ export async function fetchWhole(
   }
   seg.start = 0;
   seg.pos = 0;
-  seg.end = size ?? Number.MAX_SAFE_INTEGER;
+  seg.end = size ?? ctx.maxBytes ?? Number.MAX_SAFE_INTEGER;
   const sink = new PositionalSink(ctx.part, 0);
   seg.sink = sink;
   try {
@@ -263,6 +272,9 @@ export async function fetchWhole(
       },
       cutShort: () => false,
       complete: () => size === undefined || seg.pos >= size,
+      ...(size === undefined && ctx.maxBytes !== undefined
+        ? { overflow: () => bodyTooLarge(ctx.maxBytes!) }
+        : {}),
     });
   } finally {
     await sink.flush().catch(() => {});

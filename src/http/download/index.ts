@@ -23,6 +23,7 @@ import { NetkitError } from '../../core/errors.js';
 import { type CaCertificates, defaultTrust } from '../../core/tls-trust.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
+import { checkDeclaredSize } from '../body-limit.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
 import { MAX_RESPONSE_HEADER_BYTES } from '../undici-parts.js';
@@ -72,6 +73,8 @@ export interface DownloadOptions {
   continue?: boolean;
   /** `sha256=HEX` (or sha1, md5, sha512), verified before the rename */
   checksum?: string | Checksum;
+  /** refuse a file larger than this (curl --max-filesize): before any byte when its size is known */
+  maxFileSize?: number;
   /** retries per segment after a failure without progress (default 5) */
   retries?: number;
   /** first retry delay, doubled each time (default 500 ms, capped at 30 s) */
@@ -310,6 +313,7 @@ class DownloadJob {
       const trace = this.tracer(nextConnId());
       if (proxy) trace('info', `via proxy ${redactProxy(proxy)}`);
       let info = await this.probe(trace);
+      if (this.opts.maxFileSize !== undefined) checkDeclaredSize(info.size, this.opts.maxFileSize);
       const named = path.resolve(
         this.opts.dir ?? '.',
         this.opts.output ?? chooseFilename(info.url, info.contentDisposition),
@@ -707,6 +711,7 @@ class DownloadJob {
       ...this.requestContext(conn, this.signal),
       url: info.url,
       part,
+      ...(this.opts.maxFileSize !== undefined ? { maxBytes: this.opts.maxFileSize } : {}),
       onBytes: (n: number) => {
         this.fetched += n;
       },

@@ -1,0 +1,34 @@
+/**
+ * `--max-filesize` (curl's): refuse a response whose declared length is over the limit before
+ * reading it, and stop one that grows past it while it is read (chunked, or a lying length), so
+ * a broken or hostile server cannot fill the disk. Nothing past the limit is ever passed on.
+ */
+import { NetkitError } from '../core/errors.js';
+
+function tooLarge(max: number, detail: string): NetkitError {
+  return new NetkitError(
+    'NETKIT_TOO_LARGE',
+    `the file is larger than --max-filesize ${max} bytes (${detail})`,
+  );
+}
+
+/** The error for a body of unknown length that went past `max`. */
+export function bodyTooLarge(max: number): NetkitError {
+  return tooLarge(max, 'it kept coming past that');
+}
+
+/** A NETKIT_TOO_LARGE error when `declared` (a Content-Length, a SIZE) is over `max`. */
+export function checkDeclaredSize(declared: number | undefined, max: number): void {
+  if (declared !== undefined && Number.isFinite(declared) && declared > max)
+    throw tooLarge(max, `the server announced ${declared}`);
+}
+
+/** `source`, failing with NETKIT_TOO_LARGE instead of yielding a byte past `max`. */
+export async function* capBytes(source: AsyncIterable<Uint8Array>, max: number): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of source) {
+    seen += chunk.length;
+    if (seen > max) throw bodyTooLarge(max);
+    yield chunk;
+  }
+}
