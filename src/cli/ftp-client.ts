@@ -37,6 +37,7 @@ import {
   createProgress,
   formatBytes,
   type Progress,
+  parseBytes,
   parseDuration,
   parsePortRangeOption,
   parseRateOption,
@@ -62,6 +63,7 @@ export interface CommonOptions {
   activeAddress?: string;
   activePorts?: [number, number];
   limitRate?: number;
+  maxFilesize?: number;
 }
 
 /** The login, TLS, timeout and trace flags: every command that connects (`ftp shell` too). */
@@ -100,13 +102,19 @@ export function activeOption(opts: CommonOptions): boolean | ActiveModeOptions {
   };
 }
 
-/** `--limit-rate`: for the commands that transfer files (get, put, mirror, shell). */
-export function addRateOption(cmd: Command): Command {
-  return cmd.option(
-    '--limit-rate <rate>',
-    'transfer at most RATE bytes per second, each file (100K, 1M; as curl)',
-    parseRateOption,
-  );
+/** `--limit-rate` and `--max-filesize`: for the commands that transfer files (get, put, mirror, shell). */
+export function addTransferOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--limit-rate <rate>',
+      'transfer at most RATE bytes per second, each file (100K, 1M; as curl)',
+      parseRateOption,
+    )
+    .option(
+      '--max-filesize <size>',
+      'refuse to download a file larger than SIZE (10M, 1G; as curl): by SIZE first, else as it comes',
+      parseBytes,
+    );
 }
 
 function addCommon(cmd: Command): Command {
@@ -161,6 +169,7 @@ export async function open(
       ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
       active: activeOption(opts),
       ...(opts.limitRate ? { limitRate: opts.limitRate } : {}),
+      ...(opts.maxFilesize !== undefined ? { maxFileSize: opts.maxFilesize } : {}),
     },
     (c) => {
       if (opts.trace) c.on('trace', (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`));
@@ -426,7 +435,7 @@ Examples:
       }),
     );
 
-  addRateOption(
+  addTransferOptions(
     addCommon(
       group
         .command('get')
@@ -472,7 +481,7 @@ Examples:
       }),
     );
 
-  addRateOption(
+  addTransferOptions(
     addCommon(
       group
         .command('put')
@@ -592,7 +601,7 @@ Examples:
       }),
     );
 
-  addRateOption(
+  addTransferOptions(
     addCommon(
       group
         .command('mirror')

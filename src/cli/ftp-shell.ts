@@ -6,13 +6,13 @@
  * commands are ftp-shell-table.ts and ftp-shell-session.ts, loaded when the shell runs.
  */
 import type { Command } from 'commander';
-import { addLoginOptions, addRateOption } from './ftp-client.js';
+import { addLoginOptions, addTransferOptions } from './ftp-client.js';
 import type { ShellOptions } from './ftp-shell-session.js';
 import { commandTable } from './ftp-shell-table.js';
 import { action } from './util.js';
 
 export function register(group: Command): void {
-  addRateOption(
+  addTransferOptions(
     addLoginOptions(
       group
         .command('shell')

@@ -26,6 +26,7 @@ import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
+import { bodyTooLarge, checkDeclaredSize } from '../http/body-limit.js';
 import { type ActiveModeOptions, activeMode } from './client-active.js';
 import { usePassiveMode } from './client-passive.js';
 import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
@@ -52,6 +53,8 @@ export interface FtpClientOptions {
   active?: boolean | ActiveModeOptions;
   /** pace every download and upload to at most this many bytes per second (default: no limit) */
   limitRate?: number;
+  /** refuse to download a file larger than this (curl --max-filesize): by SIZE first, else as it comes */
+  maxFileSize?: number;
 }
 
 export type FtpEntryType = 'file' | 'dir' | 'link' | 'other';
@@ -315,6 +318,8 @@ export class FtpClient extends EventEmitter {
   private active = false;
   /** bytes per second for each transfer; 0 = unlimited */
   limitRate: number;
+  /** the largest file a download may bring (bytes); undefined = no limit */
+  maxFileSize: number | undefined;
 
   private constructor(opts: FtpClientOptions) {
     super();
@@ -330,6 +335,29 @@ export class FtpClient extends EventEmitter {
     this.raw.ftp.log = (message: string) => this.onLog(message);
     this.setActive(opts.active ?? false);
     this.limitRate = opts.limitRate ?? 0;
+    this.maxFileSize = opts.maxFileSize;
+  }
+
+  /** SIZE of `remote`, refused with NETKIT_TOO_LARGE when over `maxFileSize` (before any transfer). */
+  private async sizeWithinLimit(remote: string): Promise<number | undefined> {
+    const total = await this.size(remote);
+    if (this.maxFileSize !== undefined) checkDeclaredSize(total, this.maxFileSize);
+    return total;
+  }
+
+  /**
+   * What a download of `remote` from `startAt` may bring: no more than SIZE announced, and no more
+   * than `maxFileSize` when the server gave no SIZE.
+   */
+  private downloadLimit(
+    remote: string,
+    total: number | undefined,
+    startAt: number,
+  ): { bytes: number; error: () => Error } | undefined {
+    const max = this.maxFileSize;
+    if (total !== undefined) return overSize(remote, total, startAt);
+    if (max !== undefined) return { bytes: max - startAt, error: () => bodyTooLarge(max) };
+    return undefined;
   }
 
   /** A fresh bucket for one transfer when a rate is set (curl's --limit-rate is per transfer too). */
@@ -562,7 +590,7 @@ export class FtpClient extends EventEmitter {
   async get(remote: string, local: string, opts: FtpGetOptions = {}): Promise<FtpTransferResult> {
     const t0 = Date.now();
     const part = `${local}.part`;
-    const total = await this.size(remote);
+    const total = await this.sizeWithinLimit(remote);
     let startAt = 0;
     let havePart = false;
     // also when not resuming: a part file that is a link or a directory is an error, not a target
@@ -620,10 +648,8 @@ export class FtpClient extends EventEmitter {
    */
   private async downloadToPart(remote: string, part: string, startAt: number, total?: number): Promise<void> {
     const file = createWriteStream(part, { flags: startAt > 0 ? 'r+' : 'w', start: startAt });
-    const front = relay(file, {
-      bucket: this.pace(),
-      ...(total !== undefined ? { limit: overSize(remote, total, startAt) } : {}),
-    });
+    const limit = this.downloadLimit(remote, total, startAt);
+    const front = relay(file, { bucket: this.pace(), ...(limit ? { limit } : {}) });
     file.on('error', (err) => front.destroy(err));
     let failure: unknown;
     try {
@@ -655,12 +681,13 @@ export class FtpClient extends EventEmitter {
   /** Download `remote` into a stream that stays open (stdout): no resume, no part file. */
   async getStream(remote: string, out: Writable): Promise<FtpTransferResult> {
     const t0 = Date.now();
-    const total = await this.size(remote);
+    const total = await this.sizeWithinLimit(remote);
     let transferred = 0;
     // basic-ftp ends its destination when done: give it a counting front that leaves `out` open
+    const limit = this.downloadLimit(remote, total, 0);
     const front = relay(out, {
       bucket: this.pace(),
-      ...(total !== undefined ? { limit: overSize(remote, total, 0) } : {}),
+      ...(limit ? { limit } : {}),
       onChunk: (n) => {
         transferred += n;
       },

@@ -96,6 +96,41 @@ describe('a download cut off by the server', () => {
     }
   });
 
+  it('--max-filesize: refused by SIZE before RETR; without SIZE, stopped at the limit', async () => {
+    const body = pattern(2_000_000, 43);
+    const srv = await fakeFtp({ files: { 'f.bin': body, 'nosize.bin': body }, sizes: { 'nosize.bin': -1 } });
+    try {
+      const url = `ftp://127.0.0.1:${srv.port}`;
+      const out = path.join(base, 'max.bin');
+      const r = await netkit(['ftp', 'get', `${url}/f.bin`, '-o', out, '--max-filesize', '100K']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        'netkit: the file is larger than --max-filesize 102400 bytes (the server announced 2000000)\n',
+      );
+      expect(srv.commands.some((c) => c.startsWith('RETR'))).toBe(false);
+      await expect(stat(`${out}.part`)).rejects.toThrow();
+      const blind = await netkit([
+        'ftp',
+        'get',
+        `${url}/nosize.bin`,
+        '-o',
+        out,
+        '--max-filesize',
+        '100K',
+        '--quiet',
+      ]);
+      expect(blind.code).toBe(1);
+      expect(blind.stderr).toMatch(
+        /the file is larger than --max-filesize 102400 bytes \(it kept coming past that\)/,
+      );
+      const part = await readFile(`${out}.part`);
+      expect(part.length).toBeLessThanOrEqual(102_400);
+      expect(part.equals(body.subarray(0, part.length))).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('a missing file leaves no part file behind', async () => {
     const srv = await fakeFtp({ files: {} });
     try {

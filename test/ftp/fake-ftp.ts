@@ -22,7 +22,7 @@ export interface FakeFtpOptions {
   badUsers?: string[];
   /** files for SIZE, MDTM and RETR */
   files?: Record<string, Buffer>;
-  /** SIZE replies that differ from the file's real length (a server whose SIZE lies) */
+  /** SIZE replies that differ from the file's real length (a server whose SIZE lies); -1 = 550 */
   sizes?: Record<string, number>;
   /** RETR of this file sends `cutAt` bytes, then closes the data and the control connection */
   cut?: { name: string; cutAt: number };
@@ -149,9 +149,8 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           return active({ host: h!, port: Number(p) });
         }
         case 'SIZE':
-          return reply(
-            files[arg] ? `213 ${opts.sizes?.[arg] ?? files[arg].length}` : '550 Could not get file size.',
-          );
+          if (!files[arg] || opts.sizes?.[arg] === -1) return reply('550 Could not get file size.');
+          return reply(`213 ${opts.sizes?.[arg] ?? files[arg].length}`);
         case 'MDTM':
           return reply(files[arg] ? '213 20200102030405' : '550 Could not get file modification time.');
         case 'LIST':
