@@ -8,7 +8,7 @@
  * server is never spliced into a corrupt file.
  */
 import { NetkitError } from '../../core/errors.js';
-import { bodyTooLarge, checkDeclaredSize } from '../body-limit.js';
+import { bodyTooLarge, checkDeclaredSize } from '../../core/size-limit.js';
 import { parseContentRange } from '../range.js';
 import type { ResponseBody, TransportResponse } from './node-transport.js';
 import type { Segment } from './planner.js';

@@ -1,9 +1,10 @@
 /**
- * `--max-filesize` (curl's): refuse a response whose declared length is over the limit before
- * reading it, and stop one that grows past it while it is read (chunked, or a lying length), so
- * a broken or hostile server cannot fill the disk. Nothing past the limit is ever passed on.
+ * `--max-filesize` (curl's), for the HTTP client, the downloader and the FTP client: refuse a file
+ * whose declared size (Content-Length, SIZE) is over the limit before reading it, and stop one
+ * that grows past it while it is read (chunked, or no SIZE), so a broken or hostile server cannot
+ * fill the disk. Nothing past the limit is ever passed on.
  */
-import { NetkitError } from '../core/errors.js';
+import { NetkitError } from './errors.js';
 
 function tooLarge(max: number, detail: string): NetkitError {
   return new NetkitError(
