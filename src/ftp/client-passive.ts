@@ -73,6 +73,8 @@ export function usePassiveMode(client: Client, note: (text: string) => void): vo
       }
     }
     const why = last instanceof Error ? last.message : String(last);
-    throw new Error(`no passive data connection (EPSV and PASV failed: ${why}); netkit has no active mode`);
+    throw new Error(
+      `no passive data connection (EPSV and PASV failed: ${why}); active mode (--active) may work`,
+    );
   };
 }

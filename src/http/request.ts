@@ -160,7 +160,7 @@ export interface HttpResponse {
   status: number;
   /** The server's reason phrase ('' when it sent none). */
   statusText: string;
-  /** `2` over HTTP/2, else as the server's status line says (`1.0`, `1.1`); `1.1` when unknown (through a proxy). */
+  /** `2` over HTTP/2, else as the server's status line says (`1.0`, `1.1`); `1.1` when unknown (an http:// request to a proxy, a caller's dispatcher). */
   httpVersion: string;
   /** Lower-case names; repeated headers (Set-Cookie) as arrays. Values are Latin-1 byte strings. */
   headers: Record<string, string | string[]>;
