@@ -52,6 +52,25 @@ describe('PASV announcing another address', () => {
   });
 });
 
+describe('a server that only does active mode', () => {
+  it('fails in passive mode with a pointer to --active, and works with it', async () => {
+    const srv = await fakeFtp({ files: { 'f.bin': pattern(50_000, 44) }, epsv: false, pasv: false });
+    try {
+      const url = `ftp://127.0.0.1:${srv.port}/f.bin`;
+      const passive = await netkit(['ftp', 'get', url, '-o', '-', '--quiet']);
+      expect(passive.code).toBe(1);
+      expect(passive.stderr).toMatch(
+        /^netkit: get f\.bin: no passive data connection \(EPSV and PASV failed: .*502 PASV not implemented.*\); active mode \(--active\) may work\n$/,
+      );
+      const active = await netkit(['ftp', 'get', url, '-o', '-', '--quiet', '--active']);
+      expect(active.code, active.stderr).toBe(0);
+      expect(active.stdoutBuf.equals(pattern(50_000, 44))).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('a download cut off by the server', () => {
   it('keeps every byte received in FILE.part and says how to resume', async () => {
     const body = pattern(1_000_000, 41);

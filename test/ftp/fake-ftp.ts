@@ -12,6 +12,8 @@ export interface FakeFtpOptions {
   host?: string;
   /** answer EPSV (default true; false = 500, so PASV is used) */
   epsv?: boolean;
+  /** answer PASV (default true; false = 502: a server that only does active mode) */
+  pasv?: boolean;
   /** the address announced in PASV replies (default the listen address) */
   pasvHost?: string;
   /** accept AUTH TLS with this certificate; without it AUTH is answered 530, like vsftpd */
@@ -134,6 +136,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           if (opts.epsv === false) return reply('500 EPSV not understood');
           return passive((port) => `229 Entering Extended Passive Mode (|||${port}|)`);
         case 'PASV':
+          if (opts.pasv === false) return reply('502 PASV not implemented');
           return passive((port) => {
             const h = (opts.pasvHost ?? host).split('.').join(',');
             return `227 Entering Passive Mode (${h},${port >> 8},${port & 255}).`;
