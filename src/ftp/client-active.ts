@@ -21,7 +21,7 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { FTPContext, FTPResponse } from 'basic-ftp';
 import { formatActiveCommand, normalizeIp, sameIp } from './data-address.js';
-import { PassivePortPool } from './data-channel.js';
+import { DataPortPool } from './data-channel.js';
 
 export interface ActiveModeOptions {
   /** address to announce in PORT/EPRT instead of the control connection's local address (NAT) */
@@ -141,7 +141,7 @@ export class ActiveDataSocket extends Duplex {
 
 /** The `prepareTransfer` strategy for active mode; `note` hears about connections (trace). */
 export function activeMode(options: ActiveModeOptions, note: (text: string) => void): Strategy {
-  const pool = new PassivePortPool(options.ports);
+  const pool = new DataPortPool(options.ports);
   return async (ftp) => {
     const control = ftp.socket;
     const local = normalizeIp(control.localAddress ?? '');

@@ -3,7 +3,7 @@
  * (PORT/EPRT), turned into one connected socket when a transfer command needs it.
  *
  * - Passive listeners bind the control connection's local address, take a port from the
- *   configured range (shared by all sessions through {@link PassivePortPool}), accept only the
+ *   configured range (shared by all sessions through {@link DataPortPool}), accept only the
  *   control client's own IP, accept exactly one connection and then stop listening. A listener
  *   nobody connects to closes after `connectTimeoutMs`; the transfer command then gets 425.
  * - Accepted sockets start paused (`pauseOnConnect`), so a TLS handshake (PROT P) can take over
@@ -18,8 +18,8 @@ import { NetkitError } from '../core/errors.js';
 import { serverTlsSocket } from '../core/tls-server-socket.js';
 import { type HostPort, normalizeIp } from './data-address.js';
 
-/** Passive ports shared by every session of one server. */
-export class PassivePortPool {
+/** Listening ports for data connections: a server's passive ports (shared by its sessions), a client's active ones. */
+export class DataPortPool {
   private readonly inUse = new Set<number>();
   private cursor: number;
 
@@ -50,7 +50,7 @@ export class PassivePortPool {
       server.once('close', () => this.inUse.delete(port));
       return port;
     }
-    throw new NetkitError('NETKIT_ADDRESS_IN_USE', `no free passive port in ${from}-${to}`);
+    throw new NetkitError('NETKIT_ADDRESS_IN_USE', `no free data port in ${from}-${to}`);
   }
 }
 
@@ -68,7 +68,7 @@ function listenOn(server: net.Server, host: string, port: number): Promise<void>
 export interface DataChannelOptions {
   /** the control connection (for its local address and the client's IP) */
   control: () => net.Socket;
-  pool: PassivePortPool;
+  pool: DataPortPool;
   /** how long a passive listener waits for its connection, and an active connect may take */
   connectTimeoutMs: number;
   trace: (text: string) => void;

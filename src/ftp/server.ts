@@ -36,7 +36,7 @@ import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/serve
 import { loadTls, type TlsFiles } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { classPermissions, type FtpAccountPolicy, prepareTree } from './accounts.js';
-import { PassivePortPool } from './data-channel.js';
+import { DataPortPool } from './data-channel.js';
 import { ListingCache } from './listing-cache.js';
 import { LoginGuard } from './login-guard.js';
 import type { ClassPermissions } from './permissions.js';
@@ -195,7 +195,7 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
       maxFailures: options.maxLoginFailures ?? 5,
       lockoutMs: options.lockoutMs ?? 60_000,
     }),
-    pool: new PassivePortPool(options.passivePorts),
+    pool: new DataPortPool(options.passivePorts),
     ...(options.publicHost ? { publicHost: await resolvePublicHost(options.publicHost) } : {}),
     limits,
     listings: new ListingCache(limits.listingCacheMs),

@@ -28,7 +28,7 @@ import { redactCommand } from '../core/trace.js';
 import type { classPermissions, FtpAccountClass, FtpAccountPolicy, FtpIdentity } from './accounts.js';
 import { CommandOrder } from './command-order.js';
 import { commandTable, NOT_IMPLEMENTED } from './commands/index.js';
-import { DataChannel, type PassivePortPool, secureDataSocket } from './data-channel.js';
+import { DataChannel, type DataPortPool, secureDataSocket } from './data-channel.js';
 import { DEFAULT_MLST_FACTS } from './listing.js';
 import type { ListingCache } from './listing-cache.js';
 import type { LoginGuard } from './login-guard.js';
@@ -108,7 +108,7 @@ export interface SessionContext {
   tls?: tls.SecureContext;
   requireTls: boolean;
   guard: LoginGuard;
-  pool: PassivePortPool;
+  pool: DataPortPool;
   /** IPv4 address PASV announces instead of the control connection's local address */
   publicHost?: string;
   limits: FtpLimits;
