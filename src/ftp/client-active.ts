@@ -20,6 +20,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { FTPContext, FTPResponse } from 'basic-ftp';
+import { NetkitError } from '../core/errors.js';
 import { formatActiveCommand, normalizeIp, sameIp } from './data-address.js';
 import { DataPortPool } from './data-channel.js';
 
@@ -141,6 +142,11 @@ export class ActiveDataSocket extends Duplex {
 
 /** The `prepareTransfer` strategy for active mode; `note` hears about connections (trace). */
 export function activeMode(options: ActiveModeOptions, note: (text: string) => void): Strategy {
+  if (options.address !== undefined && !net.isIP(normalizeIp(options.address)))
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `active mode announces an IP address, not "${options.address}" (PORT and EPRT carry no names)`,
+    );
   const pool = new DataPortPool(options.ports);
   return async (ftp) => {
     const control = ftp.socket;

@@ -234,5 +234,10 @@ describe('netkit ftp --active', () => {
     const bad = await netkit(['ftp', 'ls', `${url}/tree/`, '--active-ports', '80-90'], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^netkit: .*1024-65535/m);
+    const named = await netkit(['ftp', 'ls', `${url}/tree/`, '--active-address', 'gateway.lan'], { env });
+    expect(named.code).toBe(2);
+    expect(named.stderr).toBe(
+      'netkit: active mode announces an IP address, not "gateway.lan" (PORT and EPRT carry no names)\n',
+    );
   });
 });
