@@ -10,7 +10,7 @@
 // anonymous login on all of them (read pub/, upload into incoming/).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '../bin/netkit.cjs');
 const PY = '/usr/bin/python3';
 const MiB = 1024 * 1024;
+// BENCH_VERBOSE=1 prints every run's figure
 // extra node flags for experiments, e.g. BENCH_NODE_FLAGS='--max-semi-space-size=1'
 const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
@@ -173,10 +174,22 @@ function settle() {
  * All servers are up at once and each run measures them in turn, so a load spike on the machine
  * hits every server alike rather than whichever happened to run then; the median of the runs
  * is reported.
+ *
+ * Every upload starts right after a 1 GiB file was deleted (the previous upload, or a copy of the
+ * test file before the first): the page cache it writes into is then the memory that file just
+ * gave back. On a VM whose balloon reports free pages to the host (virtio-balloon free page
+ * reporting, Linux's 2-second delay), pages freed longer ago go back to the host, and touching
+ * them again costs a host fault each: `dd` of 1 GiB into the page cache runs at ~7 GB/s right
+ * after a deletion and at 0.7–1.8 GB/s a second or more later. Deleting each upload at once, as
+ * this benchmark used to, gave the warm memory to whichever server came next — vsftpd after
+ * netkit, pyftpdlib after vsftpd — and the cold memory to netkit, whose upload came after the
+ * RETR phase: its STOR figure swung between 0.4× and 1.5× vsftpd with the code unchanged.
  */
 async function throughput(servers, tmp, opts) {
   const big = path.join(tmp, 'root/pub/big.bin');
   const out = Object.fromEntries(servers.map((s) => [s.name, { retr: [], stor: [] }]));
+  let previous = path.join(tmp, 'root/incoming/warm-up.bin');
+  await copyFile(big, previous);
   for (let i = 0; i < opts.runs; i++) {
     for (const server of servers) {
       await settle();
@@ -190,10 +203,14 @@ async function throughput(servers, tmp, opts) {
       const [size, speed] = down.split(' ').map(Number);
       if (size !== opts.size) throw new Error(`${server.name}: RETR got ${size} bytes`);
       out[server.name].retr.push(speed / MiB);
+      if (process.env.BENCH_VERBOSE)
+        console.log(`    run ${i + 1} ${server.name} RETR ${(speed / MiB).toFixed(0)}`);
     }
     for (const server of servers) {
+      await rm(previous, { force: true });
       await settle();
       const name = `up-${server.name}-${i}.bin`;
+      previous = path.join(tmp, 'root/incoming', name);
       const up = await curl([
         '-T',
         big,
@@ -204,9 +221,11 @@ async function throughput(servers, tmp, opts) {
       const [usize, uspeed] = up.split(' ').map(Number);
       if (usize !== opts.size) throw new Error(`${server.name}: STOR sent ${usize} bytes`);
       out[server.name].stor.push(uspeed / MiB);
-      await rm(path.join(tmp, 'root/incoming', name), { force: true });
+      if (process.env.BENCH_VERBOSE)
+        console.log(`    run ${i + 1} ${server.name} STOR ${(uspeed / MiB).toFixed(0)}`);
     }
   }
+  await rm(previous, { force: true });
   return Object.fromEntries(
     Object.entries(out).map(([name, r]) => [name, { retr: median(r.retr), stor: median(r.stor) }]),
   );
