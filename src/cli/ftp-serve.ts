@@ -5,7 +5,7 @@
  * client subcommands live in ftp-client.ts.
  */
 import path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_PERMISSIONS, Permissions } from '../ftp/permissions.js';
@@ -24,10 +24,12 @@ import {
   durationOption,
   formatBytes,
   onShutdown,
+  parseBytes,
   parseNonNegative,
   parsePort,
   parsePortRangeOption,
   parsePositive,
+  parseRateOption,
   printJson,
   printTrace,
 } from './util.js';
@@ -57,6 +59,11 @@ interface ServeOptions {
   permsAnonymous: string;
   permsIncoming: string;
   guestOverwrite?: boolean;
+  maxUploadSize: number;
+  minFreeSpace: number;
+  maxDownloadRate: number;
+  maxUploadRate: number;
+  anonymousMaxRate: number;
   cert?: string;
   key?: string;
   json?: boolean;
@@ -170,6 +177,40 @@ export function register(ftp: Command): void {
       DEFAULT_PERMISSIONS.incoming,
     )
     .option('--guest-overwrite', 'let guests overwrite existing files')
+    .addOption(
+      new Option(
+        '--max-upload-size <size>',
+        'largest file an upload may leave, e.g. 100M, 2G (0 = no limit); more gets 552 and is discarded',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_FTP_LIMITS.maxUploadBytes, 'no limit'),
+    )
+    .addOption(
+      new Option(
+        '--min-free-space <size>',
+        'uploads stop (452) while the disk holding them has less free (0 = no check)',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_FTP_LIMITS.minFreeBytes, '100M'),
+    )
+    .addOption(
+      new Option('--max-download-rate <rate>', 'bytes per second for each download, e.g. 500K, 10M')
+        .argParser(parseRateOption)
+        .default(0, 'unlimited'),
+    )
+    .addOption(
+      new Option('--max-upload-rate <rate>', 'bytes per second for each upload')
+        .argParser(parseRateOption)
+        .default(0, 'unlimited'),
+    )
+    .addOption(
+      new Option(
+        '--anonymous-max-rate <rate>',
+        'bytes per second for each anonymous transfer, either way (the lower limit wins)',
+      )
+        .argParser(parseRateOption)
+        .default(0, 'as everyone'),
+    )
     .option('--json', 'print the listening address and the session log as JSON lines')
     .option('--trace', 'print the control conversation on stderr (C: / S:, PASS hidden)')
     .option('-q, --quiet', 'do not print the session log')
@@ -184,6 +225,12 @@ incoming/ with --anonymous-upload.
 Permission letters (pyftpdlib's): e cwd, l list, r download, a append, d delete, f rename,
 m mkdir, w upload, M site chmod, T mfmt.
 
+Disk and bandwidth: --max-upload-size caps each uploaded file (552 "Exceeded storage allocation";
+the partial upload is removed, a resumed or appended file cut back to what it was); uploads keep
+--min-free-space (default 100 MiB) free on the disk (452 "Insufficient storage space", before
+the transfer or during it; what arrived is kept for a resume). ALLO sizes are checked against
+both. Rates apply to each transfer (vsftpd's local_max_rate / anon_max_rate).
+
 FTPS: the control port offers explicit TLS (AUTH TLS, then PBSZ 0 / PROT P). --tls-port adds an
 implicit-TLS port (curl's and lftp's ftps://, FileZilla's "implicit FTP over TLS"): TLS from the
 first byte, data connections protected unless the client sends PROT C, AUTH answered 503. Both
@@ -195,6 +242,7 @@ Examples:
   $ netkit ftp serve --root /srv/ftp --anonymous-upload --passive-ports 50000-50100
   $ netkit ftp serve --port 0 --json                  any free port; JSON address line and session log
   $ netkit ftp serve --host 0.0.0.0 --public-host 203.0.113.7 --require-tls --no-anonymous
+  $ netkit ftp serve --anonymous-upload --max-upload-size 50M --anonymous-max-rate 1M
   $ netkit ftp serve --tls-port 9900                  plain 2121 (AUTH TLS) and implicit FTPS 9900
   ftp listening on 127.0.0.1:2121
   ftp listening on 127.0.0.1:9900 (tls)
@@ -244,6 +292,11 @@ Examples:
             idleTimeoutMs: opts.idleTimeout,
             dataConnectTimeoutMs: opts.dataTimeout,
             tlsHandshakeTimeoutMs: opts.handshakeTimeout,
+            maxUploadBytes: opts.maxUploadSize,
+            minFreeBytes: opts.minFreeSpace,
+            downloadRate: opts.maxDownloadRate,
+            uploadRate: opts.maxUploadRate,
+            anonymousRate: opts.anonymousMaxRate,
           },
         });
         announceListening('ftp', server, { json: opts.json });

@@ -30,6 +30,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
+import { type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeDns } from '../core/lazy.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -95,6 +96,8 @@ export interface FtpServerOptions {
   lockoutMs?: number;
   /** limits (defaults in {@link DEFAULT_FTP_LIMITS}) */
   limits?: Partial<FtpLimits>;
+  /** free space for a directory's file system, for the upload reserve (default: statfs) */
+  freeSpace?: FreeSpace;
   /** greeting text after 220 */
   greeting?: string;
 }
@@ -112,6 +115,11 @@ export const DEFAULT_FTP_LIMITS: FtpLimits = {
   progressIntervalMs: 250,
   listingCacheMs: 1000,
   tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_MS,
+  maxUploadBytes: 0,
+  minFreeBytes: 100 * 1024 * 1024,
+  downloadRate: 0,
+  uploadRate: 0,
+  anonymousRate: 0,
 };
 
 export interface FtpServerHandle extends EventEmitter {
@@ -204,6 +212,7 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
       if (emitter.listenerCount('session') > 0) emitter.emit('session', ev);
     },
     observed: () => emitter.listenerCount('session') > 0,
+    freeSpace: options.freeSpace ?? freeBytes,
     warn: (ev: FtpWarning) => {
       if (emitter.listenerCount('warning') > 0) emitter.emit('warning', ev);
     },

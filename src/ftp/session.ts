@@ -23,7 +23,9 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import type { AccountStore } from '../core/accounts.js';
 import { LineConnection } from '../core/connection.js';
+import type { FreeSpace } from '../core/disk-space.js';
 import { errorMessage, NetkitError } from '../core/errors.js';
+import { TokenBucket } from '../core/throttle.js';
 import { redactCommand } from '../core/trace.js';
 import type { classPermissions, FtpAccountClass, FtpAccountPolicy, FtpIdentity } from './accounts.js';
 import { CommandOrder } from './command-order.js';
@@ -35,6 +37,7 @@ import type { LoginGuard } from './login-guard.js';
 import { type Permission, Permissions, refusal } from './permissions.js';
 import { formatReply, parseCommand, urgentAbort } from './protocol.js';
 import type { TransferOutcome, TransferRun } from './transfer.js';
+import { isOversize, type UploadLimits } from './upload-limits.js';
 
 export interface FtpLimits {
   /** longest command line accepted (bytes) */
@@ -57,6 +60,16 @@ export interface FtpLimits {
   listingCacheMs: number;
   /** a TLS handshake (implicit-TLS port, AUTH TLS) must finish within this time (0 = only the idle timeout) */
   tlsHandshakeTimeoutMs: number;
+  /** largest file an upload may leave, in bytes (0 = no limit); more gets 552 and the upload is undone */
+  maxUploadBytes: number;
+  /** free space kept on the file system that stores uploads, in bytes (0 = no check); below it, 452 */
+  minFreeBytes: number;
+  /** bytes per second for each download (RETR), 0 = unlimited */
+  downloadRate: number;
+  /** bytes per second for each upload (STOR, APPE, STOU), 0 = unlimited */
+  uploadRate: number;
+  /** bytes per second for each transfer of an anonymous session, either way (0 = as everyone else) */
+  anonymousRate: number;
 }
 
 export interface FtpTransferInfo {
@@ -119,6 +132,8 @@ export interface SessionContext {
   warn?(ev: FtpWarning): void;
   /** false when nobody listens for session events: the session then builds none */
   observed?(): boolean;
+  /** free space for a directory's file system (the upload reserve; statfs unless injected) */
+  freeSpace: FreeSpace;
 }
 
 /** A transfer as a command describes it; the session does the data connection, 150 and 226/426. */
@@ -628,11 +643,13 @@ export class FtpSession {
         return;
       }
     }
+    const rate = this.transferRate(spec.direction);
     const outcome = await spec.run({
       socket,
       signal: a.abort.signal,
       idleTimeoutMs: this.ctx.limits.dataIdleTimeoutMs,
       onBytes: (n) => this.progress(a, n),
+      ...(rate > 0 ? { bucket: new TokenBucket(rate) } : {}),
     });
     a.info.bytes = outcome.bytes;
     if (outcome.ok) {
@@ -652,10 +669,26 @@ export class FtpSession {
       );
     } else {
       const code = (outcome.error as NodeJS.ErrnoException).code;
-      if (code === 'ENOSPC' || code === 'EDQUOT')
+      if (isOversize(outcome.error)) this.reply(552, `${outcome.error.message}; upload discarded`);
+      else if (code === 'ENOSPC' || code === 'EDQUOT')
         this.reply(452, 'Insufficient storage space; transfer aborted');
       else this.reply(451, `Local error; transfer aborted: ${outcome.error.message}`);
     }
+  }
+
+  /** The rate limit of a transfer this way for this session (bytes/s, 0 = none): the lower one wins. */
+  private transferRate(direction: FtpTransferInfo['direction']): number {
+    const { downloadRate, uploadRate, anonymousRate } = this.ctx.limits;
+    const rates = [direction === 'download' ? downloadRate : direction === 'upload' ? uploadRate : 0];
+    if (this.identity?.class === 'anonymous' && direction !== 'list') rates.push(anonymousRate);
+    const set = rates.filter((r) => r > 0);
+    return set.length > 0 ? Math.min(...set) : 0;
+  }
+
+  /** What uploads may take from the disk (see upload-limits.ts). */
+  uploadLimits(): UploadLimits {
+    const { maxUploadBytes, minFreeBytes } = this.ctx.limits;
+    return { maxUploadBytes, minFreeBytes, freeSpace: this.ctx.freeSpace };
   }
 
   private progress(a: ActiveTransfer, n: number): void {

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { type Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
+import type { TokenBucket } from '../core/throttle.js';
 import { crlfToLf, lfToCrlf } from './ascii.js';
 import { giveBlock, takeBlock } from './blocks.js';
 
@@ -32,6 +33,13 @@ export interface TransferRun {
   /** a synchronous disk write slower than this switches an upload to asynchronous writes
    * (default {@link SLOW_IO_MS}; a negative value starts asynchronous — for tests) */
   slowIoMs?: number;
+  /** paces the transfer (the server's rate limit): blocks no larger than its burst, no faster than its rate */
+  bucket?: TokenBucket;
+  /**
+   * uploads: called with the bytes received so far before they are written; an error it returns
+   * stops the upload as a local failure with that error (the size limit, the free-space reserve)
+   */
+  guard?: (bytes: number) => Error | undefined;
 }
 
 /** Downloads are read in blocks of this size… */
@@ -82,12 +90,17 @@ export function sendFile(
   let syncReads = true;
   let reading = false;
   let done = false;
+  const { bucket } = run;
+  const blockSize = bucket ? Math.min(READ_BLOCK, bucket.burst) : READ_BLOCK;
+  /** waiting for the rate limit: neither 'drain' nor a returned block may start the next read */
+  let pacing: NodeJS.Timeout | undefined;
   const disarm = armIdle(run);
 
   return new Promise<TransferOutcome>((resolve) => {
     const finish = (outcome: TransferOutcome) => {
       if (done) return;
       done = true;
+      clearTimeout(pacing);
       for (const block of free.splice(0)) giveBlock(block);
       disarm();
       signal.removeEventListener('abort', onAbort);
@@ -133,6 +146,16 @@ export function sendFile(
         pump();
       }
     };
+    /** After a block went out: true to go on now; false when the rate limit set a timer for `pump`. */
+    const paced = (n: number): boolean => {
+      const wait = bucket?.reserve(n) ?? 0;
+      if (wait <= 0) return true;
+      pacing = setTimeout(() => {
+        pacing = undefined;
+        pump();
+      }, wait);
+      return false;
+    };
     /** Hand one block to the socket; false when the socket wants us to wait for 'drain'. */
     const deliver = (block: Buffer, n: number): boolean => {
       position += n;
@@ -150,14 +173,15 @@ export function sendFile(
       socket.end(() => finish({ ok: true, bytes }));
     };
     function pump(): void {
-      if (done || reading) return;
+      // after a pause for the rate limit the socket may still be full: its 'drain' calls us
+      if (done || reading || pacing || socket.writableNeedDrain) return;
       while (syncReads) {
         const block = nextBlock();
         if (!block) return;
         const started = performance.now();
         let n: number;
         try {
-          n = readSync(fd, block, 0, READ_BLOCK, position);
+          n = readSync(fd, block, 0, blockSize, position);
         } catch (err) {
           release(block);
           fail('local', err as Error);
@@ -169,15 +193,18 @@ export function sendFile(
           end();
           return;
         }
-        if (!deliver(block, n)) {
+        const more = deliver(block, n);
+        const now = paced(n);
+        if (!more) {
           socket.once('drain', pump);
           return;
         }
+        if (!now) return;
       }
       const block = nextBlock();
       if (!block) return;
       reading = true;
-      read(fd, block, 0, READ_BLOCK, position, (err, n) => {
+      read(fd, block, 0, blockSize, position, (err, n) => {
         reading = false;
         if (done || err) release(block);
         if (done) return;
@@ -186,8 +213,10 @@ export function sendFile(
           release(block);
           return end();
         }
-        if (deliver(block, n)) pump();
-        else socket.once('drain', pump);
+        const more = deliver(block, n);
+        const now = paced(n);
+        if (!more) socket.once('drain', pump);
+        else if (now) pump();
       });
     }
     if (signal.aborted) onAbort();
@@ -366,6 +395,11 @@ function receiveDirect(
   let confirmed = false;
   let failure: { reason: 'aborted' | 'connection' | 'local'; error: Error } | undefined;
   let settle = () => {};
+  const { bucket } = run;
+  /** reads are at most this long, so the rate limit can act between them */
+  const readCap = bucket ? bucket.burst : Number.POSITIVE_INFINITY;
+  /** waiting for the rate limit: the socket is paused until this timer fires */
+  let pacing: NodeJS.Timeout | undefined;
 
   const canTakeBlock = () => free.length > 0 || allocated < WRITE_BUFFER / WRITE_BLOCK;
   const nextBlock = (): Buffer => {
@@ -409,8 +443,8 @@ function receiveDirect(
     pump();
   };
   const pump = () => {
-    if (writing || failure?.reason === 'local') return;
-    if (queue.length === 0) {
+    if (writing) return;
+    if (failure?.reason === 'local' || queue.length === 0) {
       settle();
       return;
     }
@@ -431,27 +465,47 @@ function receiveDirect(
       free.push(...blocks);
       if (starved && !ended) {
         starved = false;
-        socket.resume();
+        if (!pacing) socket.resume();
       }
       pump();
     });
+  };
+  /** After a read: true to read on now; false when the rate limit paused the socket for a while. */
+  const paced = (n: number): boolean => {
+    const wait = bucket?.reserve(n) ?? 0;
+    if (wait <= 0) return true;
+    pacing = setTimeout(() => {
+      pacing = undefined;
+      if (!ended && !starved) socket.resume();
+    }, wait);
+    return false;
   };
   const onRead = (n: number): boolean => {
     if (ended) return false;
     bytes += n;
     run.onBytes(n);
+    const refused = run.guard?.(bytes);
+    if (refused) {
+      failed(refused);
+      return false;
+    }
     filled += n;
     if (syncWrites) {
       // every read starts at the (aligned) start of the block: see blocks.ts
       writeSync();
-      return !ended;
+      return !ended && paced(n);
     }
     if (block.length - filled < MIN_READ) rotate();
     // the next read must have a block to rotate to when this one fills: otherwise wait for the disk
     if (!canTakeBlock()) starved = true;
-    return !starved;
+    return paced(n) && !starved;
   };
-  const next = () => (ended ? EMPTY : filled === 0 ? block : block.subarray(filled));
+  const next = () =>
+    ended
+      ? EMPTY
+      : filled === 0 && readCap >= block.length
+        ? block
+        : block.subarray(filled, Math.min(block.length, filled + readCap));
   if (!readIntoOwnBuffers(socket, next, onRead)) return undefined;
 
   const disarm = armIdle(run);
@@ -464,6 +518,7 @@ function receiveDirect(
     settle = () => {
       if (settled || writing || queue.length > 0 || !ended || !(failure || confirmed)) return;
       settled = true;
+      clearTimeout(pacing);
       giveBack();
       disarm();
       signal.removeEventListener('abort', onAbort);
@@ -538,6 +593,8 @@ function receiveStream(
   let ended = false;
   let pendingCR = false;
   let failure: { reason: 'aborted' | 'connection' | 'local'; error: Error } | undefined;
+  /** waiting for the rate limit: the socket is paused until this timer fires */
+  let pacing: NodeJS.Timeout | undefined;
   const disarm = armIdle(run);
 
   return new Promise<TransferOutcome>((resolve) => {
@@ -545,6 +602,7 @@ function receiveStream(
     const settle = () => {
       if (settled) return;
       settled = true;
+      clearTimeout(pacing);
       disarm();
       signal.removeEventListener('abort', onAbort);
       const outcome: TransferOutcome = failure ? { ok: false, bytes, ...failure } : { ok: true, bytes };
@@ -595,7 +653,7 @@ function receiveStream(
       }
       if (writing) return;
       if (queued === 0 || (!ended && queued < WRITE_BLOCK)) {
-        if (!ended && socket.isPaused() && queued < WRITE_BUFFER) socket.resume();
+        if (!ended && !pacing && socket.isPaused() && queued < WRITE_BUFFER) socket.resume();
         if (ended) settle();
         return;
       }
@@ -632,6 +690,11 @@ function receiveStream(
       if (ended) return;
       bytes += chunk.length;
       run.onBytes(chunk.length);
+      const refused = run.guard?.(bytes);
+      if (refused) {
+        failed(refused);
+        return;
+      }
       let data = chunk;
       if (opts.ascii) {
         const r = crlfToLf(chunk, pendingCR);
@@ -644,6 +707,14 @@ function receiveStream(
       }
       if (queued >= WRITE_BUFFER) socket.pause();
       if (queued >= WRITE_BLOCK) schedule();
+      const wait = run.bucket?.reserve(chunk.length) ?? 0;
+      if (wait > 0) {
+        socket.pause();
+        pacing = setTimeout(() => {
+          pacing = undefined;
+          if (!ended && queued < WRITE_BUFFER) socket.resume();
+        }, wait);
+      }
     });
     socket.on('end', () => {
       if (ended) return;

@@ -21,12 +21,16 @@ describe('netkit ftp serve', () => {
     expect(r.stdout).toMatch(/Examples:/);
     expect(r.stdout).toMatch(/--passive-ports/);
     expect(r.stdout).toMatch(/--require-tls/);
+    expect(r.stdout).toMatch(/--max-upload-size/);
+    expect(r.stdout).toMatch(/--min-free-space <size> .*\(default: 100M\)/s);
   });
 
   it.each([
     [['--passive-ports', '80-90'], /'--passive-ports <range>' .*a port range must lie within 1024-65535/],
     [['--perms-real', 'elrX'], /unknown FTP permission/],
     [['--port', 'x'], /not a port/],
+    [['--max-upload-size', 'lots'], /'--max-upload-size <size>' .*is not a size/],
+    [['--max-download-rate', 'fast'], /'--max-download-rate <rate>'/],
   ])('rejects bad flags %j with exit 2', async (args, message) => {
     const r = await netkit(['ftp', 'serve', ...args]);
     expect(r.code).toBe(2);

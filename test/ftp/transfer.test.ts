@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenBucket } from '../../src/core/throttle.js';
 import { giveBlock, takeBlock } from '../../src/ftp/blocks.js';
 import { receiveFile, type TransferOutcome, WRITE_BUFFER } from '../../src/ftp/transfer.js';
 
@@ -39,7 +40,13 @@ async function socketPair(): Promise<{ server: net.Socket; client: net.Socket }>
 async function receive(
   name: string,
   server: net.Socket,
-  opts: { ascii?: boolean; slowIoMs?: number; start?: number } = {},
+  opts: {
+    ascii?: boolean;
+    slowIoMs?: number;
+    start?: number;
+    bucket?: TokenBucket;
+    guard?: (bytes: number) => Error | undefined;
+  } = {},
 ): Promise<TransferOutcome> {
   const file = await open(path.join(dir, name), opts.start ? 'r+' : 'w');
   return receiveFile(
@@ -49,6 +56,8 @@ async function receive(
       onBytes: () => {},
       idleTimeoutMs: 0,
       ...(opts.slowIoMs !== undefined ? { slowIoMs: opts.slowIoMs } : {}),
+      ...(opts.bucket ? { bucket: opts.bucket } : {}),
+      ...(opts.guard ? { guard: opts.guard } : {}),
     },
     file,
     { start: opts.start, ascii: opts.ascii ?? false },
@@ -109,6 +118,62 @@ describe('receiveFile', () => {
       expect(stored.equals(payload.subarray(0, stored.length))).toBe(true);
     },
   );
+});
+
+const MODES: Array<[string, { ascii?: boolean; slowIoMs?: number }]> = [
+  ['synchronous writes', {}],
+  ['asynchronous writes', { slowIoMs: -1 }],
+  ['the stream reader (TYPE A)', { ascii: true }],
+  ['the stream reader with asynchronous writes', { ascii: true, slowIoMs: -1 }],
+];
+
+describe('receiveFile under limits', () => {
+  it.each(MODES)(
+    "a guard's error stops the upload as a local failure, and it settles: %s",
+    async (_label, opts) => {
+      const size = WRITE_BUFFER + 2 * 1024 * 1024;
+      const { server, client } = await socketPair();
+      const limit = 3 * 1024 * 1024;
+      const seen: number[] = [];
+      const outcome = receive(`guard-${opts.ascii ? 'a' : 'i'}-${opts.slowIoMs ?? 0}.bin`, server, {
+        ...opts,
+        guard: (bytes) => {
+          seen.push(bytes);
+          return bytes > limit ? Object.assign(new Error('too big'), { code: 'EFBIG' }) : undefined;
+        },
+      });
+      client.on('error', () => {});
+      client.end(Buffer.alloc(size, 'g'));
+      const o = await outcome;
+      expect(o.ok).toBe(false);
+      if (!o.ok) {
+        expect(o.reason).toBe('local');
+        expect((o.error as NodeJS.ErrnoException).code).toBe('EFBIG');
+      }
+      // the guard saw the count grow and stopped it at the first read past the limit
+      expect(seen.at(-1)).toBeGreaterThan(limit);
+      expect(seen.filter((b) => b > limit)).toHaveLength(1);
+      expect(server.destroyed).toBe(true);
+    },
+  );
+
+  it.each(MODES)('a bucket paces the upload and every byte still arrives: %s', async (_label, opts) => {
+    const size = 150_000;
+    const payload = opts.ascii ? Buffer.alloc(size, 'p') : randomBytes(size);
+    const { server, client } = await socketPair();
+    const name = `paced-${opts.ascii ? 'a' : 'i'}-${opts.slowIoMs ?? 0}.bin`;
+    const bucket = new TokenBucket(300_000);
+    const started = performance.now();
+    const outcome = receive(name, server, { ...opts, bucket });
+    client.end(payload);
+    expect(await outcome).toEqual({ ok: true, bytes: size });
+    // the last read is never waited for, so at most one burst (15,000 bytes) and one read ahead of
+    // 300,000 bytes/s: reads are a burst long on the socket-read path, 64 KiB on the stream reader's
+    const lastRead = opts.ascii ? 64 * 1024 : bucket.burst;
+    const floorMs = ((size - bucket.burst - lastRead) / 300_000) * 1000;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(floorMs - 5);
+    expect((await readFile(path.join(dir, name))).equals(payload)).toBe(true);
+  });
 });
 
 describe('block pool', () => {

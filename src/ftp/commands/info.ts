@@ -5,6 +5,7 @@
 import { formatHostPort } from '../../core/server.js';
 import { mlstFeature, parseMlstOptions } from '../listing.js';
 import type { CommandSpec } from '../session.js';
+import { checkUpload } from '../upload-limits.js';
 import { buildListing } from './transfers.js';
 
 export const infoCommands: Record<string, CommandSpec> = {
@@ -126,8 +127,15 @@ export const infoCommands: Record<string, CommandSpec> = {
 
   ALLO: {
     help: 'ALLO <size>',
-    run(s) {
-      s.reply(202, 'No storage allocation necessary');
+    run(s, arg) {
+      // RFC 959 ALLO: nothing to reserve here, but a size that cannot fit is refused now (as
+      // pure-ftpd does), not after the client has sent most of it
+      const announced = /^\s*(\d{1,15})/.exec(arg)?.[1];
+      const refused = announced
+        ? checkUpload(s.uploadLimits(), s.ctx.policy.root, 0, Number(announced))
+        : undefined;
+      if (refused) s.reply(refused.code, refused.text);
+      else s.reply(202, 'No storage allocation necessary');
     },
   },
 };

@@ -17,7 +17,8 @@ import path from 'node:path';
 import { entryFromStats, formatFacts, formatListLine, readEntries, splitListArgs } from '../listing.js';
 import { overwriteRefusal, permFact } from '../permissions.js';
 import type { CommandSpec, FtpSession } from '../session.js';
-import { receiveFile, sendBuffer, sendFile, type TransferOutcome } from '../transfer.js';
+import { receiveFile, sendBuffer, sendFile, type TransferOutcome, type TransferRun } from '../transfer.js';
+import { checkUpload, isOversize, undoUpload, uploadGuard } from '../upload-limits.js';
 import { isInside } from '../vfs.js';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW } = constants;
@@ -169,12 +170,38 @@ async function cancelUpload(fh: FileHandle, real: string, existed: boolean): Pro
   if (!existed) await unlink(real).catch(() => {});
 }
 
+/** Refuse (before the 150) an upload into `real` from byte `base` that the disk limits forbid. */
+function uploadRefused(s: FtpSession, real: string, base: number): boolean {
+  const refused = checkUpload(s.uploadLimits(), path.dirname(real), base);
+  if (!refused) return false;
+  s.refuseTransfer(refused.code, refused.text);
+  return true;
+}
+
+/**
+ * Receive an upload into `real` from byte `base` under the disk limits; one that grows past the
+ * size limit is undone (`remove`: the file goes; else it is cut back to `base`).
+ */
+async function receiveLimited(
+  s: FtpSession,
+  r: TransferRun,
+  fh: FileHandle,
+  real: string,
+  opts: { start?: number; ascii: boolean; base: number; remove: boolean },
+): Promise<TransferOutcome> {
+  const guard = uploadGuard(s.uploadLimits(), path.dirname(real), opts.base);
+  const outcome = await receiveFile(guard ? { ...r, guard } : r, fh, opts);
+  if (!outcome.ok && isOversize(outcome.error)) await undoUpload(real, opts.base, opts.remove);
+  return outcome;
+}
+
 const stor = transferCommand('STOR <file>', async (s, arg) => {
   const start = s.takeRest();
   const vpath = s.resolve(arg);
   if (!permitted(s, 'w', vpath)) return;
   const { real, mount } = await s.identity!.vfs.realPath(vpath, 'create');
   if (!s.dataReady()) return;
+  if (uploadRefused(s, real, start)) return;
   if (mount.noOverwrite && start > 0) {
     const r = overwriteRefusal(vpath);
     s.refuseTransfer(r.code, `${r.text} (no resume here)`);
@@ -207,7 +234,12 @@ const stor = transferCommand('STOR <file>', async (s, arg) => {
       // whole upload in close(2) — measured ~80 ms of CPU for 1 GiB before the 226 went out.
       if (start === 0 && (await fh.stat()).size > 0) await fh.truncate(0);
       s.changed(real);
-      const outcome = await receiveFile(r, fh, { start, ascii });
+      const outcome = await receiveLimited(s, r, fh, real, {
+        start,
+        ascii,
+        base: start,
+        remove: start === 0,
+      });
       // a resumed binary upload ends where the new data ends
       if (outcome.ok && start > 0 && !ascii) await truncate(real, start + outcome.bytes);
       s.changed(real);
@@ -234,13 +266,18 @@ const appe = transferCommand('APPE <file>', async (s, arg) => {
     s.refuseTransfer(r.code, r.text);
     return;
   }
+  const before = await lstat(real).then(
+    (st) => st.size,
+    () => 0,
+  );
+  if (uploadRefused(s, real, before)) return;
   const { fh, existed } = await openForUpload(real, O_CREAT | O_APPEND);
   const ascii = s.type === 'A';
   s.startTransfer({
     direction: 'upload',
     file: vpath,
     opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection to append to ${vpath}`,
-    run: (r) => received(s, real, receiveFile(r, fh, { ascii })),
+    run: (r) => received(s, real, receiveLimited(s, r, fh, real, { ascii, base: before, remove: !existed })),
     cancel: () => cancelUpload(fh, real, existed),
   });
 });
@@ -254,6 +291,7 @@ const stou = transferCommand(
     const base = path.posix.basename(hint);
     if (!permitted(s, 'w', hint)) return;
     if (!s.dataReady()) return;
+    if (uploadRefused(s, (await s.identity!.vfs.realPath(hint, 'create')).real, 0)) return;
     let opened: { fh: FileHandle; real: string; vpath: string } | undefined;
     for (let i = 0; i < 1000 && !opened; i++) {
       const vpath = `${dir === '/' ? '' : dir}/${i === 0 ? base : `${base}.${i}`}`;
@@ -274,7 +312,7 @@ const stou = transferCommand(
       direction: 'upload',
       file: vpath,
       opening: `FILE: ${path.posix.basename(vpath)}`,
-      run: (r) => received(s, real, receiveFile(r, fh, { ascii })),
+      run: (r) => received(s, real, receiveLimited(s, r, fh, real, { ascii, base: 0, remove: true })),
       completed: (o) => `Transfer complete (${o.bytes} bytes); stored as ${vpath}`,
       cancel: () => cancelUpload(fh, real, false),
     });
