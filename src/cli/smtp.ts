@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MIN_FREE_BYTES } from '../core/disk-space.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import {
@@ -28,6 +29,7 @@ import {
   flagValue,
   formatBytes,
   onShutdown,
+  parseBytes,
   parseNonNegative,
   parsePort,
   parsePositive,
@@ -120,6 +122,12 @@ export function smtpTuningOptions(prefix: '' | 'smtp-'): Option[] {
       .argParser(parseBareNewlines)
       .default('reject'),
     new Option('--hostname <name>', 'server name in the greeting and Received headers (default: this host)'),
+    new Option(
+      '--min-free-space <size>',
+      'keep this much free on the disk of the Maildirs: below it, MAIL FROM and DATA get 452 4.3.1 (0 = no check)',
+    )
+      .argParser(parseBytes)
+      .default(DEFAULT_MIN_FREE_BYTES, '100M'),
   ];
 }
 
@@ -140,6 +148,7 @@ export function smtpTuning(
   | 'greetingDelay'
   | 'bareLineEndings'
   | 'hostname'
+  | 'minFreeBytes'
 > {
   const get = <T>(flag: string) => flagValue(opts, flag) as T;
   return {
@@ -154,6 +163,7 @@ export function smtpTuning(
     greetingDelay: get<number>('greeting-delay'),
     bareLineEndings: get<'reject' | 'normalise'>('bare-newlines'),
     hostname: get<string | undefined>('hostname'),
+    minFreeBytes: get<number>('min-free-space'),
   };
 }
 

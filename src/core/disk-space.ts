@@ -5,12 +5,39 @@
  * rest of the machine needs.
  */
 import { statfsSync } from 'node:fs';
+import path from 'node:path';
 
 /** How much space is free for `dir`'s file system (bytes); a function so tests can inject one. */
 export type FreeSpace = (dir: string) => number;
 
-/** {@link FreeSpace} from the kernel: one `statfs(2)` call, microseconds. */
+/**
+ * {@link FreeSpace} from the kernel: one `statfs(2)` call, microseconds. A directory not created
+ * yet (a first delivery's Maildir) is measured at its nearest existing ancestor, the file system
+ * it will be created on.
+ */
 export const freeBytes: FreeSpace = (dir) => {
-  const st = statfsSync(dir);
-  return st.bavail * st.bsize;
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    try {
+      const st = statfsSync(at);
+      return st.bavail * st.bsize;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || at === path.dirname(at)) throw err;
+    }
+  }
 };
+
+/**
+ * Whether writing `extra` more bytes under `dir` would leave less than `reserve` free (a reserve
+ * of 0 is no check). A `statfs` that fails counts as room: the write itself will then tell.
+ */
+export function belowReserve(freeSpace: FreeSpace, dir: string, reserve: number, extra = 0): boolean {
+  if (reserve <= 0) return false;
+  try {
+    return freeSpace(dir) - extra < reserve;
+  } catch {
+    return false;
+  }
+}
+
+/** Servers keep this much free by default (FTP uploads, SMTP deliveries): `--min-free-space`. */
+export const DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024;

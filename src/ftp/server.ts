@@ -30,7 +30,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
-import { type FreeSpace, freeBytes } from '../core/disk-space.js';
+import { DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeDns } from '../core/lazy.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -116,7 +116,7 @@ export const DEFAULT_FTP_LIMITS: FtpLimits = {
   listingCacheMs: 1000,
   tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_MS,
   maxUploadBytes: 0,
-  minFreeBytes: 100 * 1024 * 1024,
+  minFreeBytes: DEFAULT_MIN_FREE_BYTES,
   downloadRate: 0,
   uploadRate: 0,
   anonymousRate: 0,

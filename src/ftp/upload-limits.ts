@@ -12,7 +12,7 @@
  * interrupted upload does, so it resumes once space is freed.
  */
 import { truncate, unlink } from 'node:fs/promises';
-import type { FreeSpace } from '../core/disk-space.js';
+import { belowReserve, type FreeSpace } from '../core/disk-space.js';
 import { formatBytes } from '../core/format.js';
 
 /** The free-space reserve is checked again after every this many bytes of one upload. */
@@ -43,16 +43,6 @@ function codedError(code: 'EFBIG' | 'ENOSPC', message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-/** Whether `dir`'s file system is below the reserve (a failing statfs counts as fine: the write will tell). */
-function belowReserve(limits: UploadLimits, dir: string): boolean {
-  if (limits.minFreeBytes <= 0) return false;
-  try {
-    return limits.freeSpace(dir) < limits.minFreeBytes;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Before the 150: refuse an upload into directory `dir` that starts at byte `base` (the REST
  * offset, or the current size for APPE) and, when the client announced it (ALLO), brings
@@ -67,14 +57,8 @@ export function checkUpload(
   const { maxUploadBytes } = limits;
   if (maxUploadBytes > 0 && (base >= maxUploadBytes || base + announced > maxUploadBytes))
     return { code: 552, text: tooLarge(limits) };
-  if (belowReserve(limits, dir)) return { code: 452, text: NO_SPACE };
-  if (announced > 0 && limits.minFreeBytes > 0) {
-    try {
-      if (limits.freeSpace(dir) - announced < limits.minFreeBytes) return { code: 452, text: NO_SPACE };
-    } catch {
-      // unknown: let the upload try
-    }
-  }
+  if (belowReserve(limits.freeSpace, dir, limits.minFreeBytes, announced))
+    return { code: 452, text: NO_SPACE };
   return undefined;
 }
 
@@ -95,7 +79,7 @@ export function uploadGuard(
     if (bytes > allowed) return codedError('EFBIG', tooLarge(limits));
     if (bytes >= nextCheck) {
       nextCheck = bytes + SPACE_CHECK_BYTES;
-      if (belowReserve(limits, dir))
+      if (belowReserve(limits.freeSpace, dir, limits.minFreeBytes))
         return codedError('ENOSPC', 'free space on the server fell below its reserve');
     }
     return undefined;

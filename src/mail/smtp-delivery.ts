@@ -152,6 +152,14 @@ export class MailStore {
       );
       const err = failed.reason;
       if (isStorageError(err)) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // a full disk is RFC 5321's "insufficient system storage": the client keeps it and retries
+        if (code === 'ENOSPC' || code === 'EDQUOT')
+          throw new SmtpReplyError(
+            452,
+            '4.3.1',
+            'Insufficient system storage: the message could not be stored',
+          );
         throw new SmtpReplyError(451, '4.3.0', 'Local error in processing: the message could not be stored');
       }
       throw err;

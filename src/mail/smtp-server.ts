@@ -21,11 +21,13 @@ import type {
 } from 'smtp-server';
 import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
+import { belowReserve, DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls, serverTlsOptions, type TlsFiles, type TlsMaterial } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { traceEvent } from '../core/trace.js';
+import { mailRoot } from './maildir.js';
 import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
 import { MailStore, receivedProtocol, type StoredCopy, traceHeaders } from './smtp-delivery.js';
@@ -101,6 +103,13 @@ export interface SmtpServerOptions {
   reverseLookup?: boolean;
   /** the accounts store for AUTH and `strict` (default: `accounts.json` in dataDir) */
   accounts?: AccountStore;
+  /**
+   * free space kept on the disk that holds the Maildirs, in bytes (default 100 MiB; 0 = no check):
+   * below it, MAIL FROM and DATA get 452 4.3.1 (a MAIL FROM's SIZE= counts against it too)
+   */
+  minFreeBytes?: number;
+  /** free space for a directory's file system (default: statfs); for tests and quotas of your own */
+  freeSpace?: FreeSpace;
 }
 
 /** One stored copy of a message: emitted as `'message'` once it is durable. */
@@ -185,6 +194,13 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     options.tls === false ? undefined : await loadTls(dataDir, options.tls);
   const accounts = options.accounts ?? new AccountStore(dataDir);
   const store = new MailStore(dataDir, { maxMessages: options.maxMessages });
+  const minFree = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+  const freeSpace = options.freeSpace ?? freeBytes;
+  /** RFC 5321 §4.5.3.1.10 / RFC 1870 §6.1: a temporary 452 while the disk is below the reserve */
+  const storageShort = (extra = 0): Error | undefined =>
+    belowReserve(freeSpace, mailRoot(dataDir), minFree, extra)
+      ? reply(452, '4.3.1', 'Insufficient system storage, try again later')
+      : undefined;
   const emitter = new EventEmitter();
   const bridge = new SmtpTraceBridge(emitter, 'smtp');
   /** session id → client address of every accepted session, and the count per address */
@@ -302,7 +318,13 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     const refused =
       parametersRefusal('MAIL', address.args, session.openingCommand) ??
       utf8Refusal(rawPathOf(address), hasSmtpUtf8(address));
-    callback(refused ? refusal(refused) : null);
+    if (refused) {
+      callback(refusal(refused));
+      return;
+    }
+    // the declared SIZE (checked against maxSize by the library) must also fit above the reserve
+    const declared = Number((address.args ? address.args.SIZE : undefined) ?? 0);
+    callback(storageShort(Number.isFinite(declared) ? declared : 0) ?? null);
   };
 
   const onRcptTo = (
@@ -380,6 +402,15 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       id: `${session.id}.${session.transaction}`,
     });
     const trace = bridge.session(session.id);
+    const short = storageShort();
+    if (short) {
+      // the disk filled since MAIL FROM: let the message arrive and be discarded, then 452
+      stream.resume();
+      trace.transcript.finish();
+      traceEvent(emitter, 'smtp', trace.conn, 'info', `message refused: ${short.message}`);
+      stream.once('end', () => callback(short));
+      return;
+    }
     const delivery = store.deliver(mailboxes, checkedMessage(header, stream, { policy, maxBytes: maxSize }));
     const tracked = delivery.then(
       (copies: StoredCopy[]) => {

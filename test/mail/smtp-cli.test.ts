@@ -26,6 +26,8 @@ describe('netkit smtp serve', () => {
     expect(help.stdout).toContain('Examples:');
     expect(help.stdout).toContain('--tls-port');
     expect((await netkit(['smtp', 'serve', '--max-size', 'lots'])).code).toBe(2);
+    expect((await netkit(['smtp', 'serve', '--min-free-space', 'plenty'])).code).toBe(2);
+    expect(help.stdout).toMatch(/--min-free-space <size>[\s\S]*452\s+4\.3\.1/);
     expect((await netkit(['smtp', 'serve', '--port', '70000'])).code).toBe(2);
     const noTls = await netkit([
       'smtp',
