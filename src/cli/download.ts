@@ -102,7 +102,7 @@ export function register(program: Command): void {
   program
     .command('download')
     .description('download a URL over several connections, resumable, with progress')
-    .argument('<url>', 'http or https URL')
+    .argument('<url>', 'http, https, ftp or ftps (implicit TLS) URL')
     .option('-o, --output <file>', 'output file (default: from Content-Disposition or the URL)')
     .option('-d, --dir <dir>', 'directory to save into (created if missing)')
     .option('-c, --connections <n>', 'parallel connections (like aria2c -x/-s)', parseConnections, 4)
@@ -149,6 +149,8 @@ Examples:
   $ netkit download --checksum sha256=9f86d08… http://host/f.bin  verify before renaming into place
   $ netkit download --json --quiet http://host/f.bin              one JSON summary line
   $ netkit download -x http://proxy.lan:3128 https://host/f.iso    through an HTTP proxy
+  $ netkit download -c 4 ftp://127.0.0.1:2121/pub/big.iso          FTP: REST + RETR per segment
+  $ netkit download ftp://user:pass@host/dir/f.tar.gz              an FTP login (else anonymous)
   $ netkit download --cacert netkit-data/tls/dev-cert.pem https://localhost:8443/big.bin
 
 Data goes to FILE.part and is renamed to FILE only when complete (and verified); the control file

@@ -295,11 +295,9 @@ describe('download: CLI', () => {
   it('rejects bad options with exit 2', async () => {
     expect((await netkit(['download', 'http://127.0.0.1:1/x', '--checksum', 'sha256=zz'])).code).toBe(2);
     expect((await netkit(['download', 'http://127.0.0.1:1/x', '-c', '0'])).code).toBe(2);
-    const bad = await netkit(['download', 'ftp://example.org/x']);
+    const bad = await netkit(['download', 'gopher://example.org/x']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(
-      /only http and https URLs can be downloaded \(for ftp:\/\/ use netkit ftp get, which resumes with --continue\)/,
-    );
+    expect(bad.stderr).toMatch(/only http, https, ftp and ftps URLs can be downloaded/);
   });
 
   it('Ctrl-C keeps the .part and control file (exit 130); --continue finishes', async () => {

@@ -7,10 +7,11 @@
  * fall back to one stream, restart because the remote file changed — so a lying or Range-ignoring
  * server is never spliced into a corrupt file.
  */
+import type { Readable } from 'node:stream';
 import { NetkitError } from '../../core/errors.js';
 import { bodyTooLarge, checkDeclaredSize } from '../../core/size-limit.js';
 import { parseContentRange } from '../range.js';
-import type { ResponseBody, TransportResponse } from './node-transport.js';
+import type { TransportResponse } from './node-transport.js';
 import type { Segment } from './planner.js';
 import {
   contentLength,
@@ -162,8 +163,8 @@ interface PumpHooks {
  * the segment is stolen from (`cutShort()` is then true), and reaching it early ends the request.
  * A body that ends short is retryable; more bytes than the response promised is a `mismatch`.
  */
-function pump(
-  body: ResponseBody,
+export function pump(
+  body: Readable,
   sink: PositionalSink,
   ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
   { room, advance, cutShort, complete, overflow }: PumpHooks,

@@ -10,7 +10,8 @@
  * finished spans (periodically, on failure and on abort), so `continue` fetches only what is
  * missing — guarded by `If-Range` so a changed remote file restarts cleanly instead of splicing.
  * Servers that ignore Range or lie about sizes are detected per response (see fetch.ts) and the
- * job falls back to one stream; nothing is ever renamed into place unverified.
+ * job falls back to one stream; nothing is ever renamed into place unverified. `ftp://` and
+ * `ftps://` URLs take the same path with FTP connections in place of HTTP requests (ftp-source.ts).
  */
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
@@ -39,6 +40,7 @@ import {
   RetryableError,
 } from './fetch.js';
 import { chooseFilename } from './filename.js';
+import { FtpRangeFetcher, FtpSource, isFtpUrl } from './ftp-source.js';
 import { NodeTransport, type Transport } from './node-transport.js';
 import { alreadyComplete, unusedName } from './output.js';
 import {
@@ -203,6 +205,8 @@ class DownloadJob {
   private readonly auth: RequestContext['auth'];
   /** a bad option found while setting up, reported by run() */
   private readonly setupError: unknown;
+  /** set for ftp:// and ftps:// URLs: segments come over FTP connections */
+  private readonly ftp: FtpSource | undefined;
   private readonly headers: Record<string, string>;
   // state of the current attempt, read by the progress and control timers
   private total: number | undefined;
@@ -254,6 +258,20 @@ class DownloadJob {
     };
     try {
       this.route = proxyRoute(options);
+      if (isFtpUrl(clean)) {
+        if (options.proxy)
+          throw new NetkitError(
+            'NETKIT_USAGE',
+            'ftp:// downloads connect to the server directly: --proxy applies to http:// and https:// only',
+          );
+        this.ftp = new FtpSource(clean, {
+          ...(credentials ? { auth: credentials } : {}),
+          ...(options.insecure ? { insecure: true } : {}),
+          ...(options.ca !== undefined ? { ca: [options.ca].flat().map(String) } : {}),
+          timeoutMs: options.timeoutMs ?? 30_000,
+          onTrace: (ev) => emitter.emit('trace', ev),
+        });
+      }
     } catch (err) {
       this.setupError = err;
     }
@@ -275,7 +293,7 @@ class DownloadJob {
   }
 
   private tracer(conn: number): Trace {
-    return (kind, text) => traceEvent(this.emitter, 'http', conn, kind, text);
+    return (kind, text) => traceEvent(this.emitter, this.ftp ? 'ftp' : 'http', conn, kind, text);
   }
 
   private requestContext(conn: number, signal: AbortSignal): RequestContext {
@@ -302,7 +320,7 @@ class DownloadJob {
     progressTimer.unref();
     let proxy: string | undefined;
     try {
-      proxy = proxyFor(this.route, checkUrl(this.url));
+      proxy = this.ftp ? undefined : proxyFor(this.route, checkUrl(this.url));
       if (proxy && Object.keys(this.headers).some((h) => h.toLowerCase() === 'proxy-authorization'))
         throw new NetkitError(
           'NETKIT_USAGE',
@@ -453,7 +471,9 @@ class DownloadJob {
     let failures = 0;
     for (;;) {
       try {
-        return await probe(this.requestContext(nextConnId(), this.signal), this.url);
+        return this.ftp
+          ? await this.ftp.probe()
+          : await probe(this.requestContext(nextConnId(), this.signal), this.url);
       } catch (err) {
         if (this.signal.aborted || !(err instanceof RetryableError)) throw err;
         failures = await this.backoff(failures, undefined, err, this.signal, trace);
@@ -597,6 +617,22 @@ class DownloadJob {
         this.fetched += n;
       },
     };
+    const ftp = this.ftp ? new FtpRangeFetcher(this.ftp, ctx) : undefined;
+    const fetch = ftp ? (s: LiveSegment) => ftp.fetchRange(s) : (s: LiveSegment) => fetchRange(ctx, s);
+    try {
+      await this.workOn(id, fetch, signal, trace);
+    } finally {
+      ftp?.drop();
+    }
+  }
+
+  /** Take segments (or steal halves) until none is left, fetching each with `fetch`. */
+  private async workOn(
+    id: number,
+    fetch: (seg: LiveSegment) => Promise<void>,
+    signal: AbortSignal,
+    trace: Trace,
+  ): Promise<void> {
     for (;;) {
       if (signal.aborted) return;
       let seg = this.pending.shift();
@@ -613,23 +649,28 @@ class DownloadJob {
       }
       seg.conn = id;
       this.live.add(seg);
-      await this.runSegment(ctx, seg, trace);
+      await this.runSegment(fetch, seg, signal, trace);
       this.live.delete(seg);
       this.completed.push({ start: seg.start, end: seg.end });
     }
   }
 
   /** Fetch one segment to its (possibly shrinking) end, retrying from where it stopped. */
-  private async runSegment(ctx: FetchContext, seg: LiveSegment, trace: Trace): Promise<void> {
+  private async runSegment(
+    fetch: (seg: LiveSegment) => Promise<void>,
+    seg: LiveSegment,
+    signal: AbortSignal,
+    trace: Trace,
+  ): Promise<void> {
     let failures = 0;
     while (seg.pos < seg.end) {
       const before = seg.pos;
       try {
-        await fetchRange(ctx, seg);
+        await fetch(seg);
       } catch (err) {
-        if (ctx.signal.aborted || !(err instanceof RetryableError)) throw err;
+        if (signal.aborted || !(err instanceof RetryableError)) throw err;
         if (seg.pos > before) failures = 0;
-        failures = await this.backoff(failures, `bytes ${seg.pos}-${seg.end - 1}`, err, ctx.signal, trace);
+        failures = await this.backoff(failures, `bytes ${seg.pos}-${seg.end - 1}`, err, signal, trace);
       }
     }
   }
@@ -717,20 +758,27 @@ class DownloadJob {
       },
     };
     let failures = 0;
+    const onStart = async (length: number | undefined): Promise<void> => {
+      if (length !== undefined && info.size !== undefined && length !== info.size)
+        trace('info', `the probe said ${info.size} bytes, the body is ${length}: trusting the body`);
+      this.total = length;
+      await part.truncate(0);
+      if (length !== undefined) await part.truncate(length);
+    };
+    const whole = async (): Promise<number> => {
+      if (!this.ftp) return fetchWhole(ctx, onStart, seg);
+      const ftp = new FtpRangeFetcher(this.ftp, { ...ctx, size: info.size ?? 0 });
+      try {
+        await onStart(info.size);
+        return await ftp.fetchWhole(seg, info.size, this.opts.maxFileSize);
+      } finally {
+        ftp.drop();
+      }
+    };
     try {
       for (;;) {
         try {
-          const size = await fetchWhole(
-            ctx,
-            async (length) => {
-              if (length !== undefined && info.size !== undefined && length !== info.size)
-                trace('info', `the probe said ${info.size} bytes, the body is ${length}: trusting the body`);
-              this.total = length;
-              await part.truncate(0);
-              if (length !== undefined) await part.truncate(length);
-            },
-            seg,
-          );
+          const size = await whole();
           await part.truncate(size);
           return { mode: 'single', size, resumedBytes: 0 };
         } catch (err) {

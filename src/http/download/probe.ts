@@ -144,7 +144,7 @@ export function checkUrl(url: string): URL {
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
-      `"${redactUrl(url)}": only http and https URLs can be downloaded${/^ftps?:$/.test(u.protocol) ? ' (for ftp:// use netkit ftp get, which resumes with --continue)' : ''}`,
+      `"${redactUrl(url)}": only http, https, ftp and ftps URLs can be downloaded`,
     );
   return u;
 }

@@ -1,0 +1,216 @@
+/**
+ * `download()` of ftp:// URLs, as aria2c does them: segments as REST + RETR on connections of
+ * their own, against our FTP server, Debian's pyftpdlib and vsftpd (independent servers); resume
+ * from the control file, a remote file that changed between runs, a missing file (one error, no
+ * retries), credentials from the URL kept out of traces and results, and the CLI.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountStore } from '../../src/core/accounts.js';
+import type { TraceEvent } from '../../src/core/trace.js';
+import { createFtpServer, type FtpServerHandle } from '../../src/ftp/server.js';
+import { type DownloadProgress, type DownloadStart, download } from '../../src/http/download/index.js';
+import { pattern, startPyftpdlib, startVsftpd } from '../ftp/client-helpers.js';
+import { netkit, tempDir } from '../helpers/net.js';
+
+const MiB = 1024 * 1024;
+const DATA = pattern(3 * MiB + 12_345, 7);
+
+let base: string;
+let cleanup: () => Promise<void>;
+let ours: FtpServerHandle;
+/** the same server, each download paced so a run can be stopped half-way */
+let slow: FtpServerHandle;
+let n = 0;
+
+beforeAll(async () => {
+  ({ dir: base, cleanup } = await tempDir('netkit-download-ftp-'));
+  const root = path.join(base, 'ftp');
+  const data = path.join(base, 'data');
+  await mkdir(path.join(root, 'pub'), { recursive: true });
+  await writeFile(path.join(root, 'pub/big.bin'), DATA);
+  await new AccountStore(data).add('alice', 'p@ss:w/rd');
+  await mkdir(path.join(root, 'home/alice'), { recursive: true });
+  await writeFile(path.join(root, 'home/alice/private.bin'), DATA.subarray(0, 700_000));
+  const common = { root, dataDir: data, port: 0, tls: false as const, loginFailureDelayMs: 10 };
+  ours = await createFtpServer(common);
+  slow = await createFtpServer({ ...common, limits: { downloadRate: 2 * MiB } });
+});
+afterAll(async () => {
+  await ours?.close(200);
+  await slow?.close(200);
+  await cleanup();
+});
+
+/** A fresh output directory. */
+async function outDir(): Promise<string> {
+  const d = path.join(base, `out-${++n}`);
+  await mkdir(d);
+  return d;
+}
+
+describe('download ftp://', () => {
+  it('fetches segments over several connections with REST, byte-identical', async () => {
+    const dir = await outDir();
+    const traces: TraceEvent[] = [];
+    const starts: DownloadStart[] = [];
+    const h = download(`ftp://127.0.0.1:${ours.port}/pub/big.bin`, {
+      dir,
+      connections: 4,
+      minSegmentSize: 256 * 1024,
+    });
+    h.on('trace', (ev) => traces.push(ev));
+    h.on('start', (s) => starts.push(s));
+    const r = await h.promise;
+    expect(r).toMatchObject({
+      mode: 'segmented',
+      connections: 4,
+      size: DATA.length,
+      bytesFetched: DATA.length,
+    });
+    expect((await readFile(r.file)).equals(DATA)).toBe(true);
+    expect(starts[0]).toMatchObject({ mode: 'segmented', size: DATA.length });
+    const rests = traces.filter((t) => t.kind === 'out' && /^REST [1-9]/.test(t.text));
+    expect(rests.length).toBeGreaterThanOrEqual(3);
+    // every connection was a new FTP session (logins counted by the server's trace ids)
+    expect(
+      new Set(traces.filter((t) => t.text === 'USER anonymous').map((t) => t.conn)).size,
+    ).toBeGreaterThanOrEqual(5);
+  });
+
+  it('resumes from the control file after a stop: only the missing bytes are fetched', async () => {
+    const dir = await outDir();
+    const url = `ftp://127.0.0.1:${slow.port}/pub/big.bin`;
+    const first = download(url, {
+      dir,
+      connections: 3,
+      minSegmentSize: 256 * 1024,
+      progressIntervalMs: 20,
+      controlIntervalMs: 50,
+    });
+    first.on('progress', (p: DownloadProgress) => {
+      if (p.done >= MiB) first.abort();
+    });
+    await expect(first.promise).rejects.toThrow(/interrupted; the \.part file is kept/);
+    await stat(path.join(dir, 'big.bin.part'));
+    const second = await download(url, { dir, connections: 3, minSegmentSize: 256 * 1024, continue: true })
+      .promise;
+    expect(second.resumedBytes).toBeGreaterThan(0);
+    expect(second.bytesFetched).toBeLessThan(DATA.length);
+    expect(second.resumedBytes + second.bytesFetched).toBeGreaterThanOrEqual(DATA.length);
+    expect((await readFile(second.file)).equals(DATA)).toBe(true);
+  });
+
+  it('starts over when the remote file changed between runs (SIZE and MDTM differ)', async () => {
+    const dir = await outDir();
+    const file = path.join(base, 'ftp/pub/changing.bin');
+    await writeFile(file, pattern(MiB, 3));
+    const url = `ftp://127.0.0.1:${slow.port}/pub/changing.bin`;
+    const first = download(url, {
+      dir,
+      connections: 2,
+      minSegmentSize: 128 * 1024,
+      progressIntervalMs: 20,
+      controlIntervalMs: 50,
+    });
+    first.on('progress', (p: DownloadProgress) => {
+      if (p.done >= 300_000) first.abort();
+    });
+    await expect(first.promise).rejects.toThrow(/interrupted/);
+    const replaced = pattern(MiB + 777, 4);
+    await writeFile(file, replaced);
+    const traces: string[] = [];
+    const h = download(url, { dir, connections: 2, minSegmentSize: 128 * 1024, continue: true });
+    h.on('trace', (ev: TraceEvent) => traces.push(ev.text));
+    const r = await h.promise;
+    expect(r.resumedBytes).toBe(0);
+    expect(traces.some((t) => /remote file changed since the last run/.test(t))).toBe(true);
+    expect((await readFile(r.file)).equals(replaced)).toBe(true);
+  });
+
+  it('a missing file is one error with the server reply, without retries', async () => {
+    const dir = await outDir();
+    const started = performance.now();
+    await expect(
+      download(`ftp://127.0.0.1:${ours.port}/pub/nope.bin`, { dir, retryDelayMs: 2000 }).promise,
+    ).rejects.toThrow(/RETR pub\/nope\.bin: 550 No such file/);
+    expect(performance.now() - started).toBeLessThan(2000); // no backoff was waited
+  });
+
+  it('logs in with the URL credentials, which stay out of traces and the result', async () => {
+    const dir = await outDir();
+    const traces: string[] = [];
+    const h = download(`ftp://alice:p%40ss%3Aw%2Frd@127.0.0.1:${ours.port}/private.bin`, {
+      dir,
+      connections: 2,
+      minSegmentSize: 128 * 1024,
+    });
+    h.on('trace', (ev: TraceEvent) => traces.push(ev.text));
+    const r = await h.promise;
+    expect((await readFile(r.file)).equals(DATA.subarray(0, 700_000))).toBe(true);
+    expect(r.url).toBe(`ftp://127.0.0.1:${ours.port}/private.bin`);
+    expect(traces).toContain('USER alice');
+    expect(traces.join('\n')).not.toMatch(/p@ss|w\/rd|p%40ss/);
+  });
+
+  it('refuses a directory URL and an explicit --proxy with one usage error', async () => {
+    await expect(download(`ftp://127.0.0.1:${ours.port}/pub/`).promise).rejects.toThrow(/names a directory/);
+    await expect(
+      download(`ftp://127.0.0.1:${ours.port}/pub/big.bin`, { proxy: 'http://127.0.0.1:3128' }).promise,
+    ).rejects.toThrow(/--proxy applies to http:\/\/ and https:\/\/ only/);
+  });
+});
+
+/** Four segments from `url`, byte-identical to DATA. */
+async function expectSegmented(url: string): Promise<void> {
+  const dir = await outDir();
+  const r = await download(url, { dir, connections: 4, minSegmentSize: 256 * 1024 }).promise;
+  expect(r).toMatchObject({ mode: 'segmented', connections: 4 });
+  expect((await readFile(r.file)).equals(DATA)).toBe(true);
+}
+
+describe('download ftp:// from independent servers', () => {
+  it('pyftpdlib: segmented, byte-identical', async () => {
+    const home = path.join(base, 'py-home');
+    const anon = path.join(base, 'py-anon');
+    await mkdir(home, { recursive: true });
+    await mkdir(anon, { recursive: true });
+    await writeFile(path.join(anon, 'big.bin'), DATA);
+    const py = await startPyftpdlib('u', 'pw', home, anon);
+    try {
+      await expectSegmented(`ftp://127.0.0.1:${py.port}/big.bin`);
+    } finally {
+      await py.stop();
+    }
+  });
+
+  it('vsftpd: segmented, byte-identical', async () => {
+    const root = path.join(base, 'vs-root');
+    await mkdir(path.join(root, 'pub'), { recursive: true });
+    await mkdir(path.join(root, 'incoming'), { recursive: true });
+    await writeFile(path.join(root, 'pub/big.bin'), DATA);
+    const scratch = path.join(base, 'vs-scratch');
+    await mkdir(scratch, { recursive: true });
+    const vs = await startVsftpd(root, scratch);
+    try {
+      await expectSegmented(`ftp://127.0.0.1:${vs.port}/pub/big.bin`);
+    } finally {
+      await vs.stop();
+    }
+  });
+});
+
+describe('netkit download ftp:// (CLI)', () => {
+  it('prints the JSON summary and saves the file', async () => {
+    const dir = await outDir();
+    const r = await netkit(
+      ['download', '--json', '--quiet', '-c', '3', '-k', '512K', `ftp://127.0.0.1:${ours.port}/pub/big.bin`],
+      { cwd: dir },
+    );
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout.trim());
+    expect(summary).toMatchObject({ mode: 'segmented', connections: 3, size: DATA.length });
+    expect((await readFile(path.join(dir, 'big.bin'))).equals(DATA)).toBe(true);
+  });
+});
