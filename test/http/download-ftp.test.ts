@@ -4,13 +4,16 @@
  * from the control file, a remote file that changed between runs, a missing file (one error, no
  * retries), credentials from the URL kept out of traces and results, and the CLI.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { createFtpServer, type FtpServerHandle } from '../../src/ftp/server.js';
+import type { FetchContext, LiveSegment } from '../../src/http/download/fetch.js';
+import { FtpRangeFetcher, FtpSource } from '../../src/http/download/ftp-source.js';
 import { type DownloadProgress, type DownloadStart, download } from '../../src/http/download/index.js';
+import { PartFile } from '../../src/http/download/writer.js';
 import { pattern, startPyftpdlib, startVsftpd } from '../ftp/client-helpers.js';
 import { netkit, tempDir } from '../helpers/net.js';
 
@@ -127,6 +130,52 @@ describe('download ftp://', () => {
     expect(r.resumedBytes).toBe(0);
     expect(traces.some((t) => /remote file changed since the last run/.test(t))).toBe(true);
     expect((await readFile(r.file)).equals(replaced)).toBe(true);
+  });
+
+  it('asks SIZE and MDTM before every segment: a file replaced between two segments is a restart', async () => {
+    const file = path.join(base, 'ftp/pub/replaced.bin');
+    const old = pattern(MiB, 5);
+    await writeFile(file, old);
+    const source = new FtpSource(`ftp://127.0.0.1:${ours.port}/pub/replaced.bin`, {
+      timeoutMs: 10_000,
+      onTrace: () => {},
+    });
+    const info = await source.probe();
+    const partPath = path.join(await outDir(), 'replaced.part');
+    const part = await PartFile.open(partPath, { fresh: true, size: MiB });
+    const ctx = {
+      signal: new AbortController().signal,
+      onBytes: () => {},
+      part,
+      size: MiB,
+      lastModified: info.lastModified,
+    } as unknown as FetchContext;
+    const fetcher = new FtpRangeFetcher(source, ctx);
+    try {
+      // the last segment runs to the end: its connection is kept for the next one
+      const tail: LiveSegment = { id: 1, start: MiB / 2, pos: MiB / 2, end: MiB, conn: 1 };
+      await fetcher.fetchRange(tail);
+      expect(tail.pos).toBe(MiB);
+      // same size, newer time: only MDTM can tell
+      await writeFile(file, pattern(MiB, 6));
+      await utimes(file, new Date(), new Date(Date.now() + 120_000));
+      const head: LiveSegment = { id: 2, start: 0, pos: 0, end: MiB / 2, conn: 1 };
+      await expect(fetcher.fetchRange(head)).rejects.toMatchObject({
+        kind: 'changed',
+        message: expect.stringMatching(/^the remote file changed \(MDTM /),
+      });
+      expect(head.pos).toBe(0); // nothing of the new version was written
+      // a different size on a fresh connection
+      await writeFile(file, pattern(MiB + 1, 7));
+      await expect(fetcher.fetchRange(head)).rejects.toThrow(
+        /the remote file changed \(SIZE 1048577, was 1048576\)/,
+      );
+      const got = await readFile(partPath);
+      expect(got.subarray(MiB / 2).equals(old.subarray(MiB / 2))).toBe(true);
+    } finally {
+      fetcher.drop();
+      await part.close();
+    }
   });
 
   it('a missing file is one error with the server reply, without retries', async () => {

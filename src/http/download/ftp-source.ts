@@ -7,9 +7,9 @@
  * transfer and keeps the connection. Everything else (planning, stealing, retries, the control
  * file, resume, checksum, the rename) is the HTTP downloader's, unchanged.
  *
- * FTP has no If-Range: each new connection asks SIZE again, and a different size means the file
- * changed (a restart from scratch, as a changed ETag does over HTTP). MDTM is the control file's
- * validator across runs. A file the server cannot SIZE, or a server without `REST STREAM`, is
+ * FTP has no If-Range: before every segment's RETR the connection asks SIZE and MDTM again, and
+ * a difference means the file changed (a restart from scratch, as a changed ETag does over HTTP).
+ * MDTM is also the control file's validator across runs. A file the server cannot SIZE, or a server without `REST STREAM`, is
  * fetched in one stream.
  */
 import { PassThrough } from 'node:stream';
@@ -132,31 +132,38 @@ export class FtpRangeFetcher {
     this.ctx = ctx;
   }
 
-  /** A logged-in connection on which the file still has the probe's size. */
-  private async connection(): Promise<FtpClient> {
-    if (this.client && !this.client.closed) return this.client;
-    const client = await this.source.connect();
-    let size: number | undefined;
-    try {
-      size = await client.size(this.source.path);
-    } catch (err) {
-      client.close();
-      throw classifyFtp(err, `SIZE ${this.source.path}`);
-    }
-    if (size !== this.ctx.size) {
-      client.close();
-      throw new RangeProblem(
-        'changed',
-        `the remote file changed (SIZE ${size ?? 'unknown'}, was ${this.ctx.size})`,
-      );
-    }
+  /**
+   * A logged-in connection (the worker's, or a new one) on which the file still has the probe's
+   * SIZE and MDTM — asked before every RETR, FTP's stand-in for If-Range, so a file replaced
+   * between two segments is a restart, never two versions spliced.
+   */
+  private async ready(): Promise<FtpClient> {
+    const client = this.client && !this.client.closed ? this.client : await this.source.connect();
     this.client = client;
+    const path = this.source.path;
+    let changed: string | undefined;
+    try {
+      const size = await client.size(path);
+      if (size !== this.ctx.size) changed = `SIZE ${size ?? 'unknown'}, was ${this.ctx.size}`;
+      else if (this.ctx.lastModified !== undefined) {
+        const modified = (await client.lastModified(path).catch(() => undefined))?.toUTCString();
+        if (modified !== undefined && modified !== this.ctx.lastModified)
+          changed = `MDTM ${modified}, was ${this.ctx.lastModified}`;
+      }
+    } catch (err) {
+      this.drop();
+      throw classifyFtp(err, `SIZE ${path}`);
+    }
+    if (changed) {
+      this.drop();
+      throw new RangeProblem('changed', `the remote file changed (${changed})`);
+    }
     return client;
   }
 
   /** Fetch `[seg.pos, seg.end)`, as the HTTP fetchRange does. */
   async fetchRange(seg: LiveSegment): Promise<void> {
-    const client = await this.connection();
+    const client = await this.ready();
     await this.retr(client, seg, {
       // the server sends to the end of the file: a segment that ends earlier stops itself there
       cutShort: () => seg.end < this.ctx.size,
