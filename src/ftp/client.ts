@@ -138,6 +138,9 @@ const TLS_TRUST_CODES = new Set([
   'CERT_HAS_EXPIRED',
 ]);
 
+/** How long a broken upload waits for the server's reply that says why (see `runUpload`). */
+const UPLOAD_REPLY_WAIT_MS = 1000;
+
 /** A multi-line FTP reply as one line. */
 function oneLine(text: string): string {
   return text
@@ -315,6 +318,11 @@ export class FtpClient extends EventEmitter {
   private feats: Map<string, string> | undefined;
   /** the last reply chunk from the server (basic-ftp does not return a listing's final reply) */
   private lastReply = '';
+  /** reply chunks received so far, and who waits for the next one */
+  private replies = 0;
+  private replyWaiters: Array<() => void> = [];
+  /** an upload is running (see `runUpload`) */
+  private uploading = false;
   private active = false;
   /** bytes per second for each transfer; 0 = unlimited */
   limitRate: number;
@@ -333,6 +341,7 @@ export class FtpClient extends EventEmitter {
     // when verbose: that is the trace source.
     this.raw.ftp.verbose = true;
     this.raw.ftp.log = (message: string) => this.onLog(message);
+    this.keepControlAfterDataError();
     this.setActive(opts.active ?? false);
     this.limitRate = opts.limitRate ?? 0;
     this.maxFileSize = opts.maxFileSize;
@@ -467,7 +476,11 @@ export class FtpClient extends EventEmitter {
   }
 
   private onLog(message: string): void {
-    if (message.startsWith('< ')) this.lastReply = message.slice(2);
+    if (message.startsWith('< ')) {
+      this.lastReply = message.slice(2);
+      this.replies += 1;
+      for (const wake of this.replyWaiters.splice(0)) wake();
+    }
     if (this.listenerCount('trace') === 0) return;
     if (message.startsWith('> ')) {
       const cmd = message.slice(2);
@@ -518,6 +531,64 @@ export class FtpClient extends EventEmitter {
       return await fn();
     } catch (err) {
       throw toFtpClientError(err, what);
+    }
+  }
+
+  /**
+   * basic-ftp closes the whole connection (QUIT) when a data socket fails. During an upload that
+   * loses the reply the server sends right after cutting the data connection — the reason (see
+   * {@link runUpload}). So then the close waits for the next reply, at most
+   * {@link UPLOAD_REPLY_WAIT_MS}, and does not happen at all when that reply is the server's
+   * refusal: the control connection is fine, and stays usable (the shell goes on).
+   */
+  private keepControlAfterDataError(): void {
+    const ctx = this.raw.ftp;
+    const close = ctx.closeWithError.bind(ctx);
+    ctx.closeWithError = (err: Error) => {
+      if (!this.uploading || !/\(data socket\)$/.test(err?.message ?? '') || ctx.closed) {
+        close(err);
+        return;
+      }
+      const timer = setTimeout(() => close(err), UPLOAD_REPLY_WAIT_MS);
+      this.replyWaiters.push(() => {
+        clearTimeout(timer);
+        if (!/^[45]\d\d /.test(finalReply(this.lastReply))) close(err);
+      });
+    };
+  }
+
+  /**
+   * {@link run} for an upload. When its data connection breaks, the server has usually said why on
+   * the control connection — 552 past its size limit, 452 for a full disk, 426 — but basic-ftp
+   * rejects on the socket error ("Premature close", EPIPE) before that reply is read, often before
+   * it has even arrived. So wait up to {@link UPLOAD_REPLY_WAIT_MS} for the server's final reply and
+   * report that instead, as curl does (exit 70 for a 552).
+   */
+  private async runUpload<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.replies;
+    this.uploading = true;
+    try {
+      return await fn();
+    } catch (err) {
+      const e = toFtpClientError(err, what);
+      if (e instanceof FtpClientError && e.ftpCode !== undefined) throw e;
+      const refusal = (): string | undefined => {
+        const last = finalReply(this.lastReply);
+        return this.replies > before && /^[45]\d\d /.test(last) ? last : undefined;
+      };
+      if (!refusal() && !this.closed)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, UPLOAD_REPLY_WAIT_MS);
+          this.replyWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      const reply = refusal();
+      if (!reply) throw e;
+      throw new FtpClientError('NETKIT_PROTOCOL', `${what}: ${reply}`, Number(reply.slice(0, 3)), { cause: err });
+    } finally {
+      this.uploading = false;
     }
   }
 
@@ -750,7 +821,7 @@ export class FtpClient extends EventEmitter {
     // paced: the file through a throttle; else basic-ftp reads the file itself
     const source = bucket ? pacedFile(local, startAt, bucket) : undefined;
     try {
-      await this.run(`put ${remote}`, () =>
+      await this.runUpload(`put ${remote}`, () =>
         startAt > 0
           ? this.raw.appendFrom(source ?? local, remote, source ? {} : { localStart: startAt })
           : this.raw.uploadFrom(source ?? local, remote),
@@ -786,7 +857,7 @@ export class FtpClient extends EventEmitter {
     if (bucket) source.once('error', (err) => paced.destroy(err));
     this.track(remote, 'upload', 0, undefined);
     try {
-      await this.run(`put ${remote}`, () => this.raw.uploadFrom(paced, remote));
+      await this.runUpload(`put ${remote}`, () => this.raw.uploadFrom(paced, remote));
     } finally {
       if (paced !== source) paced.destroy();
       this.raw.trackProgress();
