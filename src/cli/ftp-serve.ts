@@ -228,7 +228,7 @@ m mkdir, w upload, M site chmod, T mfmt.
 Disk and bandwidth: --max-upload-size caps each uploaded file (552 "Exceeded storage allocation";
 the partial upload is removed, a resumed or appended file cut back to what it was); uploads keep
 --min-free-space (default 100 MiB) free on the disk (452 "Insufficient storage space", before
-the transfer or during it; what arrived is kept for a resume). ALLO sizes are checked against
+the transfer or during it; what was written is kept for a resume). ALLO sizes are checked against
 both. Rates apply to each transfer (vsftpd's local_max_rate / anon_max_rate).
 
 FTPS: the control port offers explicit TLS (AUTH TLS, then PBSZ 0 / PROT P). --tls-port adds an

@@ -156,6 +156,8 @@ export function sendFile(
       }, wait);
       return false;
     };
+    /** bytes the last block put on the wire (TYPE A adds a CR before each LF): what the rate counts */
+    let sent = 0;
     /** Hand one block to the socket; false when the socket wants us to wait for 'drain'. */
     const deliver = (block: Buffer, n: number): boolean => {
       position += n;
@@ -167,6 +169,7 @@ export function sendFile(
         prevCR = r.endsWithCR;
         out = r.out;
       }
+      sent = out.length;
       return socket.write(out, () => release(block));
     };
     const end = () => {
@@ -194,7 +197,7 @@ export function sendFile(
           return;
         }
         const more = deliver(block, n);
-        const now = paced(n);
+        const now = paced(sent);
         if (!more) {
           socket.once('drain', pump);
           return;
@@ -214,7 +217,7 @@ export function sendFile(
           return end();
         }
         const more = deliver(block, n);
-        const now = paced(n);
+        const now = paced(sent);
         if (!more) socket.once('drain', pump);
         else if (now) pump();
       });
@@ -592,6 +595,8 @@ function receiveStream(
   let writing = false;
   let ended = false;
   let pendingCR = false;
+  /** bytes for the file so far (after the TYPE A conversion) */
+  let stored = 0;
   let failure: { reason: 'aborted' | 'connection' | 'local'; error: Error } | undefined;
   /** waiting for the rate limit: the socket is paused until this timer fires */
   let pacing: NodeJS.Timeout | undefined;
@@ -619,7 +624,9 @@ function receiveStream(
       parts = [];
       queued = 0;
       socket.destroy();
-      settle();
+      // a write still in flight must land before the file is closed (and then perhaps cut back):
+      // its callback pumps, which settles
+      if (!writing) settle();
     };
     const take = (): [Buffer[], number] => {
       const batch: [Buffer[], number] = [parts, queued];
@@ -690,16 +697,18 @@ function receiveStream(
       if (ended) return;
       bytes += chunk.length;
       run.onBytes(chunk.length);
-      const refused = run.guard?.(bytes);
-      if (refused) {
-        failed(refused);
-        return;
-      }
       let data = chunk;
       if (opts.ascii) {
         const r = crlfToLf(chunk, pendingCR);
         pendingCR = r.pendingCR;
         data = r.out;
+      }
+      // the guard counts what the file gets: in TYPE A, CRLF arrives and LF is stored
+      stored += data.length;
+      const refused = run.guard?.(stored);
+      if (refused) {
+        failed(refused);
+        return;
       }
       if (data.length > 0) {
         parts.push(data);

@@ -6,10 +6,10 @@
  *
  * Both are checked before the 150 (a STOR that cannot fit never starts) and while the bytes
  * arrive (a client may send more than it announced, or other writers may fill the disk meanwhile).
- * An upload stopped by the size limit is undone — the file is left as it was before the command
- * (removed when the command created it, cut back to the REST offset or to its size before APPE) —
- * because it could never complete; one stopped by the reserve keeps what arrived, as any
- * interrupted upload does, so it resumes once space is freed.
+ * An upload stopped by the size limit is undone, because it could never complete: removed when the
+ * command created it (or when a STOR from byte 0 replaced a file, which it emptied first), cut back
+ * to the REST offset, or to its size before APPE. One stopped by the reserve keeps what was
+ * written, as any interrupted upload does, so it resumes once space is freed.
  */
 import { truncate, unlink } from 'node:fs/promises';
 import { belowReserve, type FreeSpace } from '../core/disk-space.js';

@@ -32,6 +32,8 @@ export interface FakeFtpOptions {
   stall?: { name: string; at: number };
   /** the reply that closes a LIST (default `226 Done`) */
   listDone?: string;
+  /** the reply after a RETR whose data went out whole (default `226 Transfer complete.`) */
+  retrDone?: string;
   /** the reply to PORT and EPRT when they are refused (default: accepted, connected after RETR/LIST) */
   portReply?: string;
   /** active mode: an intruder connects from this local address first and sends junk */
@@ -174,7 +176,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
               // all sent bytes reach the client before the control connection goes, without a 226
               s.once('close', () => raw.destroy());
               s.end(body.subarray(0, opts.cut.cutAt));
-            } else s.end(body, () => reply('226 Transfer complete.'));
+            } else s.end(body, () => reply(opts.retrDone ?? '226 Transfer complete.'));
           });
           return;
         }

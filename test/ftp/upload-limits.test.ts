@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FtpClient } from '../../src/ftp/client.js';
 import { checkUpload, SPACE_CHECK_BYTES, uploadGuard } from '../../src/ftp/upload-limits.js';
 import { run } from '../helpers/net.js';
 import { type Fixture, PASSWORDS, startFixture } from './fixture.js';
@@ -123,6 +124,26 @@ f.quit()
     // what stayed on disk is what was there before each refused command
     const blob = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + 3) % 256));
     expect((await readFile(path.join(home, 'resumed.bin'))).equals(blob.subarray(0, 40_000))).toBe(true);
+  });
+
+  it('our client reports the 552, not the broken data connection, and its connection stays usable', async () => {
+    const local = path.join(fx.base, 'client-upload.bin');
+    await writeFile(local, randomBytes(3 * LIMIT));
+    const small = path.join(fx.base, 'client-small.bin');
+    await writeFile(small, randomBytes(1000));
+    const client = await FtpClient.connect({ host: '127.0.0.1', port: fx.port });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await expect(client.put(local, `incoming/over-${i}.bin`)).rejects.toMatchObject({
+          ftpCode: 552,
+          message: expect.stringMatching(/^put incoming\/over-\d\.bin: 552 Exceeded storage allocation/),
+        });
+        // the same control connection goes on
+        expect((await client.put(small, `incoming/small-${i}.bin`)).size).toBe(1000);
+      }
+    } finally {
+      client.close();
+    }
   });
 
   it('curl -T past the limit gets 552 (curl exit 70, "allocation exceeded") and leaves no file', async () => {

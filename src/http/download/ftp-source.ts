@@ -203,12 +203,15 @@ export class FtpRangeFetcher {
   ): Promise<void> {
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     let transferDone = false;
+    /** the transfer's own failure: a 426 after a cleanly closed data connection ends `body` first */
+    let transferError: unknown;
     const transfer = client.raw.downloadTo(body, this.source.path, seg.pos).then(
       () => {
         transferDone = true;
       },
       (err: unknown) => {
-        body.destroy(classifyFtp(err, `RETR ${this.source.path}`) as Error);
+        transferError = classifyFtp(err, `RETR ${this.source.path}`);
+        body.destroy(transferError as Error);
       },
     );
     const onAbort = (): void => {
@@ -225,7 +228,11 @@ export class FtpRangeFetcher {
         },
         ...hooks,
       });
-      if (!hooks.cutShort()) await transfer;
+      if (!hooks.cutShort()) {
+        await transfer;
+        // the data arrived but the server's reply says the transfer failed: not a whole file
+        if (transferError !== undefined) throw transferError;
+      }
     } finally {
       this.ctx.signal.removeEventListener('abort', onAbort);
       await sink.flush().catch(() => {});
