@@ -126,6 +126,22 @@ f.quit()
     expect((await readFile(path.join(home, 'resumed.bin'))).equals(blob.subarray(0, 40_000))).toBe(true);
   });
 
+  it('TYPE A counts the bytes the file gets (LF), not the CRLF on the wire', async () => {
+    const r = await python(
+      `
+f = plain()
+f.login('alice', '${PASSWORDS.alice}')
+# 40,000 lines: 120,000 bytes on the wire (x CR LF), 80,000 in the file (x LF)
+R['fits'] = f.storlines('STOR lines.txt', io.BytesIO(b'x' + bytes([10]) + (b'x' + bytes([10])) * 39999))[:3]
+f.voidcmd('TYPE I')
+R['size'] = f.size('lines.txt')
+f.quit()
+`,
+      fx.port,
+    );
+    expect(r).toEqual({ fits: '226', size: 80_000 });
+  });
+
   it('our client reports the 552, not the broken data connection, and its connection stays usable', async () => {
     const local = path.join(fx.base, 'client-upload.bin');
     await writeFile(local, randomBytes(3 * LIMIT));
