@@ -586,7 +586,9 @@ export class FtpClient extends EventEmitter {
         });
       const reply = refusal();
       if (!reply) throw e;
-      throw new FtpClientError('NETKIT_PROTOCOL', `${what}: ${reply}`, Number(reply.slice(0, 3)), { cause: err });
+      throw new FtpClientError('NETKIT_PROTOCOL', `${what}: ${reply}`, Number(reply.slice(0, 3)), {
+        cause: err,
+      });
     } finally {
       this.uploading = false;
     }
