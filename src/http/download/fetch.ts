@@ -136,13 +136,20 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
       complete: () => seg.pos >= seg.end,
     });
   } finally {
-    await sink.flush().catch(() => {});
-    // After a failed write (ENOSPC…) `pos` counts bytes that never reached the file; once the sink
-    // is gone the control file takes `pos` as written, and a resume would keep a hole of zeros.
-    if (sink.error) seg.pos = Math.min(seg.pos, sink.written);
-    seg.sink = undefined;
+    await releaseSink(seg, sink);
   }
   if (sink.error) throw sink.error;
+}
+
+/**
+ * The end of one request's sink: everything pushed is on its way to the disk (or failed). After a
+ * failed write (ENOSPC…) `pos` counts bytes that never reached the file; once the sink is gone the
+ * control file takes `pos` as written, and a resume would keep a hole of zeros — so it goes back.
+ */
+export async function releaseSink(seg: LiveSegment, sink: PositionalSink): Promise<void> {
+  await sink.flush().catch(() => {});
+  if (sink.error) seg.pos = Math.min(seg.pos, sink.written);
+  seg.sink = undefined;
 }
 
 interface PumpHooks {
@@ -278,8 +285,7 @@ export async function fetchWhole(
         : {}),
     });
   } finally {
-    await sink.flush().catch(() => {});
-    seg.sink = undefined;
+    await releaseSink(seg, sink);
   }
   if (sink.error) throw sink.error;
   if (size === undefined) seg.end = seg.pos;

@@ -18,7 +18,14 @@ import { bodyTooLarge } from '../../core/size-limit.js';
 import type { TraceEvent } from '../../core/trace.js';
 import { FtpClient, FtpClientError, toFtpClientError } from '../../ftp/client.js';
 import { parseFtpUrl } from '../../ftp/ftp-url.js';
-import { type FetchContext, type LiveSegment, pump, RangeProblem, RetryableError } from './fetch.js';
+import {
+  type FetchContext,
+  type LiveSegment,
+  pump,
+  RangeProblem,
+  RetryableError,
+  releaseSink,
+} from './fetch.js';
 import type { ProbeResult } from './probe.js';
 import { PositionalSink } from './writer.js';
 
@@ -235,10 +242,7 @@ export class FtpRangeFetcher {
       }
     } finally {
       this.ctx.signal.removeEventListener('abort', onAbort);
-      await sink.flush().catch(() => {});
-      // as in fetch.ts: after a failed write `pos` would count bytes that never reached the file
-      if (sink.error) seg.pos = Math.min(seg.pos, sink.written);
-      seg.sink = undefined;
+      await releaseSink(seg, sink);
       if (!transferDone) this.drop();
     }
     if (sink.error) throw sink.error;
