@@ -481,25 +481,41 @@ describe('chat server: bad input', () => {
     const N = 16_000;
     const payload = 'y'.repeat(900);
     // count and check the relayed lines in bulk (a line-at-a-time client would be the bottleneck)
-    const received = readers.map((r) => {
+    const counts = readers.map(() => 0);
+    /** wake-ups for the sender, which keeps at most WINDOW lines ahead of the readers */
+    let wake: (() => void) | undefined;
+    const received = readers.map((r, k) => {
       let carry = '';
-      let count = 0;
       let bad = 0;
       r.socket.removeAllListeners('data');
-      return new Promise<{ count: number; bad: number }>((resolve) => {
+      return new Promise<{ count: number; bad: number }>((resolve, reject) => {
+        // a reader dropped as well would hang the test: fail at once, saying so
+        r.socket.once('close', () => reject(new Error(`reader r${k + 1} was disconnected`)));
         r.socket.on('data', (d: string) => {
           const parts = (carry + d).split('\r\n');
           carry = parts.pop()!;
           for (const l of parts) {
             if (!l.startsWith('<talker> ')) continue;
-            if (l !== `<talker> ${count} ${payload}`) bad++;
-            count++;
+            if (l !== `<talker> ${counts[k]} ${payload}`) bad++;
+            counts[k]! += 1;
           }
-          if (count === N) resolve({ count, bad });
+          wake?.();
+          if (counts[k] === N) resolve({ count: N, bad });
         });
       });
     });
+    for (const p of received) p.catch(() => {});
+    // The readers read as fast as they can, but they share this process (and, under a loaded CI
+    // machine, the CPU) with the server: a sender that ran megabytes ahead of them would make them
+    // "too slow" as well. So the talker stays within WINDOW lines (~3.6 MB) of the slower reader —
+    // far more than the slow client's kernel buffers and its 512 KiB allowance.
+    const WINDOW = 4000;
     for (let i = 0; i < N; i += 500) {
+      while (Math.min(...counts) < i - WINDOW)
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      wake = undefined;
       let chunk = '';
       for (let j = i; j < i + 500; j++) chunk += `${j} ${payload}\n`;
       talker.send(chunk);
