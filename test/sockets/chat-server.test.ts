@@ -507,9 +507,10 @@ describe('chat server: bad input', () => {
     for (const p of received) p.catch(() => {});
     // The readers read as fast as they can, but they share this process (and, under a loaded CI
     // machine, the CPU) with the server: a sender that ran megabytes ahead of them would make them
-    // "too slow" as well. So the talker stays within WINDOW lines (~3.6 MB) of the slower reader —
-    // far more than the slow client's kernel buffers and its 512 KiB allowance.
-    const WINDOW = 4000;
+    // "too slow" as well. So the talker stays within WINDOW lines (450 KB, plus the chunk it sends)
+    // of the slower reader — less than a reader's socket buffers and 512 KiB allowance hold, while
+    // the client that never reads falls behind by all 14 MB and is dropped.
+    const WINDOW = 500;
     for (let i = 0; i < N; i += 500) {
       while (Math.min(...counts) < i - WINDOW)
         await new Promise<void>((resolve) => {
