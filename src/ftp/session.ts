@@ -679,10 +679,9 @@ export class FtpSession {
   /** The rate limit of a transfer this way for this session (bytes/s, 0 = none): the lower one wins. */
   private transferRate(direction: FtpTransferInfo['direction']): number {
     const { downloadRate, uploadRate, anonymousRate } = this.ctx.limits;
-    const rates = [direction === 'download' ? downloadRate : direction === 'upload' ? uploadRate : 0];
-    if (this.identity?.class === 'anonymous' && direction !== 'list') rates.push(anonymousRate);
-    const set = rates.filter((r) => r > 0);
-    return set.length > 0 ? Math.min(...set) : 0;
+    const own = direction === 'download' ? downloadRate : direction === 'upload' ? uploadRate : 0;
+    const anon = this.identity?.class === 'anonymous' && direction !== 'list' ? anonymousRate : 0;
+    return own > 0 && anon > 0 ? Math.min(own, anon) : own || anon;
   }
 
   /** What uploads may take from the disk (see upload-limits.ts). */

@@ -59,6 +59,19 @@ function classify(err: unknown, signal: AbortSignal, bytes: number, localSide: b
   return { ok: false, bytes, reason: localSide ? 'local' : 'connection', error };
 }
 
+/**
+ * The rate limit after `n` bytes: undefined to go on at once, else the timer that calls `resume`
+ * once the bucket allows the next bytes (each loop keeps it, to wait and to clear it when done).
+ */
+function paceAfter(
+  bucket: TokenBucket | undefined,
+  n: number,
+  resume: () => void,
+): NodeJS.Timeout | undefined {
+  const wait = bucket?.reserve(n) ?? 0;
+  return wait > 0 ? setTimeout(resume, wait) : undefined;
+}
+
 function armIdle(run: TransferRun): () => void {
   const socket = run.socket as Duplex & { setTimeout?: (ms: number, cb?: () => void) => void };
   if (typeof socket.setTimeout !== 'function' || run.idleTimeoutMs <= 0) return () => {};
@@ -148,13 +161,11 @@ export function sendFile(
     };
     /** After a block went out: true to go on now; false when the rate limit set a timer for `pump`. */
     const paced = (n: number): boolean => {
-      const wait = bucket?.reserve(n) ?? 0;
-      if (wait <= 0) return true;
-      pacing = setTimeout(() => {
+      pacing = paceAfter(bucket, n, () => {
         pacing = undefined;
         pump();
-      }, wait);
-      return false;
+      });
+      return pacing === undefined;
     };
     /** bytes the last block put on the wire (TYPE A adds a CR before each LF): what the rate counts */
     let sent = 0;
@@ -475,13 +486,11 @@ function receiveDirect(
   };
   /** After a read: true to read on now; false when the rate limit paused the socket for a while. */
   const paced = (n: number): boolean => {
-    const wait = bucket?.reserve(n) ?? 0;
-    if (wait <= 0) return true;
-    pacing = setTimeout(() => {
+    pacing = paceAfter(bucket, n, () => {
       pacing = undefined;
       if (!ended && !starved) socket.resume();
-    }, wait);
-    return false;
+    });
+    return pacing === undefined;
   };
   const onRead = (n: number): boolean => {
     if (ended) return false;
@@ -716,14 +725,11 @@ function receiveStream(
       }
       if (queued >= WRITE_BUFFER) socket.pause();
       if (queued >= WRITE_BLOCK) schedule();
-      const wait = run.bucket?.reserve(chunk.length) ?? 0;
-      if (wait > 0) {
-        socket.pause();
-        pacing = setTimeout(() => {
-          pacing = undefined;
-          if (!ended && queued < WRITE_BUFFER) socket.resume();
-        }, wait);
-      }
+      pacing = paceAfter(run.bucket, chunk.length, () => {
+        pacing = undefined;
+        if (!ended && queued < WRITE_BUFFER) socket.resume();
+      });
+      if (pacing) socket.pause();
     });
     socket.on('end', () => {
       if (ended) return;
