@@ -245,6 +245,37 @@ f.quit()
   });
 });
 
+describe('ftp serve: ALLO measures the working directory, with ftplib', () => {
+  let fx: Fixture;
+  beforeAll(async () => {
+    // a directory named "full" stands for a mount on a nearly full file system
+    fx = await startFixture({
+      limits: { minFreeBytes: 64 * MiB },
+      freeSpace: (dir) => (path.basename(dir) === 'full' ? 10 * MiB : 1e12),
+    });
+  });
+  afterAll(() => fx.cleanup());
+
+  it('202 where there is room, 452 after CWD into the full one, and STOR there is refused too', async () => {
+    const r = await python(
+      `
+f = plain()
+f.login('alice', '${PASSWORDS.alice}')
+f.mkd('full')
+R['home'] = f.sendcmd('ALLO 1000')[:3]
+f.cwd('full')
+R['full'] = code(f.sendcmd, 'ALLO 1000')
+R['stor'] = stor_code(f, 'STOR x.bin', b'x')
+f.cwd('..')
+R['back'] = f.sendcmd('ALLO 1000')[:3]
+f.quit()
+`,
+      fx.port,
+    );
+    expect(r).toEqual({ home: '202', full: '452', stor: '452', back: '202' });
+  });
+});
+
 describe('ftp serve: rate limits, with ftplib', () => {
   let fx: Fixture;
   beforeAll(async () => {

@@ -127,13 +127,20 @@ export const infoCommands: Record<string, CommandSpec> = {
 
   ALLO: {
     help: 'ALLO <size>',
-    run(s, arg) {
+    async run(s, arg) {
       // RFC 959 ALLO: nothing to reserve here, but a size that cannot fit is refused now (as
-      // pure-ftpd does), not after the client has sent most of it
+      // pure-ftpd does), not after the client has sent most of it. The upload will go to the
+      // working directory, whose mount may be on another file system than the root.
       const announced = /^\s*(\d{1,15})/.exec(arg)?.[1];
-      const refused = announced
-        ? checkUpload(s.uploadLimits(), s.ctx.policy.root, 0, Number(announced))
-        : undefined;
+      if (!announced) {
+        s.reply(202, 'No storage allocation necessary');
+        return;
+      }
+      const dir = await s
+        .identity!.vfs.realPath(s.cwd)
+        .then((r) => r.real)
+        .catch(() => s.ctx.policy.root);
+      const refused = checkUpload(s.uploadLimits(), dir, 0, Number(announced));
       if (refused) s.reply(refused.code, refused.text);
       else s.reply(202, 'No storage allocation necessary');
     },
