@@ -45,6 +45,7 @@ interface DownloadCliOptions {
   retries: number;
   timeout: number;
   insecure?: boolean;
+  ftpTls?: boolean;
   cacert?: string;
   user?: string;
   netrc?: boolean;
@@ -125,6 +126,7 @@ export function register(program: Command): void {
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
+    .option('--ftp-tls', 'explicit FTPS for ftp:// URLs: AUTH TLS before login, encrypted data')
     .addOption(cacertOption())
     .addOption(userOption())
     .addOption(netrcOption())
@@ -151,6 +153,7 @@ Examples:
   $ netkit download -x http://proxy.lan:3128 https://host/f.iso    through an HTTP proxy
   $ netkit download -c 4 ftp://127.0.0.1:2121/pub/big.iso          FTP: REST + RETR per segment
   $ netkit download ftp://user:pass@host/dir/f.tar.gz              an FTP login (else anonymous)
+  $ netkit download --ftp-tls --cacert ca.pem ftp://host/f.iso      FTP with AUTH TLS (ftps:// = implicit)
   $ netkit download --cacert netkit-data/tls/dev-cert.pem https://localhost:8443/big.bin
 
 Data goes to FILE.part and is renamed to FILE only when complete (and verified); the control file
@@ -169,6 +172,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           retries: opts.retries,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,
+          ...(opts.ftpTls ? { ftpTls: true } : {}),
           ca: await readCaCert(opts.cacert),
           auth: await basicAuth(url, opts),
           proxy: opts.proxy,

@@ -2,7 +2,8 @@
  * `download()` of ftp:// URLs, as aria2c does them: segments as REST + RETR on connections of
  * their own, against our FTP server, Debian's pyftpdlib and vsftpd (independent servers); resume
  * from the control file, a remote file that changed between runs, a missing file (one error, no
- * retries), credentials from the URL kept out of traces and results, and the CLI.
+ * retries), credentials from the URL kept out of traces and results, FTPS (explicit AUTH TLS with
+ * `ftpTls`, implicit with ftps://; ours and pure-ftpd requiring TLS), and the CLI.
  */
 import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +18,8 @@ import { PartFile } from '../../src/http/download/writer.js';
 import { pattern, startPyftpdlib, startVsftpd } from '../ftp/client-helpers.js';
 import { fakeFtp } from '../ftp/fake-ftp.js';
 import { netkit, tempDir } from '../helpers/net.js';
+import { opensslCertificate } from '../helpers/openssl-cert.js';
+import { startPureFtpd } from '../helpers/pure-ftpd.js';
 
 const MiB = 1024 * 1024;
 const DATA = pattern(3 * MiB + 12_345, 7);
@@ -254,6 +257,79 @@ describe('download ftp:// from independent servers', () => {
     } finally {
       await vs.stop();
     }
+  });
+});
+
+describe('download over FTPS', () => {
+  /** the TRACE lines that prove a connection's commands and data went encrypted */
+  const secured = (traces: TraceEvent[]) => ({
+    auth: traces.some((t) => t.kind === 'out' && t.text === 'AUTH TLS'),
+    prot: traces.some((t) => t.kind === 'out' && t.text === 'PROT P'),
+  });
+
+  it('ours: --ftp-tls (AUTH TLS, PROT P) and ftps:// (implicit), segmented and byte-identical', async () => {
+    const tlsServer = await createFtpServer({
+      root: path.join(base, 'ftp'),
+      dataDir: path.join(base, 'data'),
+      port: 0,
+      tls: true,
+      tlsPort: 0,
+      requireTls: true, // a cleartext login would be refused: the download must have used TLS
+      loginFailureDelayMs: 10,
+    });
+    try {
+      const ca = await readFile(path.join(base, 'data/tls/dev-cert.pem'), 'utf8');
+      for (const [url, ftpTls] of [
+        [`ftp://127.0.0.1:${tlsServer.port}/pub/big.bin`, true],
+        [`ftps://127.0.0.1:${tlsServer.tlsPort}/pub/big.bin`, false],
+      ] as const) {
+        const dir = await outDir();
+        const traces: TraceEvent[] = [];
+        const h = download(url, { dir, connections: 3, minSegmentSize: 512 * 1024, ftpTls, ca });
+        h.on('trace', (ev) => traces.push(ev));
+        const r = await h.promise;
+        expect(r).toMatchObject({ mode: 'segmented', connections: 3 });
+        expect((await readFile(r.file)).equals(DATA)).toBe(true);
+        expect(secured(traces)).toEqual({ auth: ftpTls, prot: true });
+      }
+    } finally {
+      await tlsServer.close(200);
+    }
+  });
+
+  it('pure-ftpd requiring TLS: the CLI with --ftp-tls and --cacert; without --ftp-tls the login is refused', async () => {
+    const root = path.join(base, 'pure-root');
+    await mkdir(root, { recursive: true });
+    await writeFile(path.join(root, 'big.bin'), DATA);
+    await mkdir(path.join(base, 'pure-cert'), { recursive: true });
+    const { certFile, keyFile } = await opensslCertificate(path.join(base, 'pure-cert'));
+    const tls = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+    const pf = await startPureFtpd(root, path.join(base, 'pure-scratch'), { tls, tlsRequired: true });
+    try {
+      const url = `ftp://${pf.user}:${encodeURIComponent(pf.password)}@127.0.0.1:${pf.port}/big.bin`;
+      const dir = await outDir();
+      const r = await netkit(
+        ['download', '--ftp-tls', '--cacert', certFile, '--json', '--quiet', '-c', '3', '-k', '512K', url],
+        { cwd: dir },
+      );
+      expect(r.code, r.stderr + pf.stderr()).toBe(0);
+      expect(JSON.parse(r.stdout.trim())).toMatchObject({ mode: 'segmented', connections: 3 });
+      expect((await readFile(path.join(dir, 'big.bin'))).equals(DATA)).toBe(true);
+      const plain = await netkit(['download', '--quiet', '--retries', '0', url], { cwd: await outDir() });
+      expect(plain.code).not.toBe(0);
+      expect(plain.stderr).toMatch(/: 421-.*cleartext.*TLS/); // pure-ftpd's refusal, in one line
+    } finally {
+      await pf.stop();
+    }
+  });
+
+  it('--ftp-tls with an ftps:// or http:// URL is one usage error', async () => {
+    await expect(
+      download(`ftps://127.0.0.1:${ours.port}/pub/big.bin`, { ftpTls: true }).promise,
+    ).rejects.toThrow(/--ftp-tls \(explicit\) and ftps:\/\/ \(implicit TLS\) exclude each other/);
+    await expect(download('http://127.0.0.1:1/f.bin', { ftpTls: true }).promise).rejects.toThrow(
+      /--ftp-tls applies to ftp:\/\/ URLs only/,
+    );
   });
 });
 

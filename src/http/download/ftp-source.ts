@@ -1,7 +1,7 @@
 /**
- * `download()` of `ftp://` and `ftps://` URLs (implicit TLS), as aria2c does them: the probe asks
- * SIZE, MDTM and FEAT; each segment is one `REST offset` + `RETR` on a connection of its own, read
- * until the segment's end — the server sends to the end of the file, so the connection is closed
+ * `download()` of `ftp://` URLs (explicit FTPS with `ftpTls`) and `ftps://` URLs (implicit TLS),
+ * as aria2c does them: the probe asks SIZE, MDTM and FEAT; each segment is one `REST offset` +
+ * `RETR` on a connection of its own, read until the segment's end — the server sends to the end of the file, so the connection is closed
  * there (its transfer cannot be stopped any other way that every server honours) and the worker
  * logs in again for its next segment; a segment that runs to the end of the file finishes its
  * transfer and keeps the connection. Everything else (planning, stealing, retries, the control
@@ -33,6 +33,8 @@ export interface FtpSourceOptions {
   /** the login (else the URL's user info, else anonymous) */
   auth?: { username: string; password: string };
   insecure?: boolean;
+  /** AUTH TLS on an `ftp://` URL (`ftps://` is implicit TLS) */
+  explicitTls?: boolean;
   ca?: string[];
   timeoutMs: number;
   /** every FTP connection's trace events */
@@ -89,7 +91,7 @@ export class FtpSource {
           port: t.port,
           ...(user !== undefined ? { user } : {}),
           ...(password !== undefined ? { password } : {}),
-          tls: t.scheme === 'ftps' ? 'implicit' : false,
+          tls: t.scheme === 'ftps' ? 'implicit' : this.opts.explicitTls ? 'explicit' : false,
           rejectUnauthorized: !this.opts.insecure,
           ...(this.opts.ca ? { ca: this.opts.ca } : {}),
           timeoutMs: this.opts.timeoutMs,

@@ -90,6 +90,8 @@ export interface DownloadOptions {
   maxRetryAfterMs?: number;
   /** skip TLS certificate verification */
   insecure?: boolean;
+  /** explicit FTPS for an `ftp://` URL: AUTH TLS before the login, encrypted data (PROT P) */
+  ftpTls?: boolean;
   /** trust only these CA certificates (PEM) instead of the system's (curl --cacert) */
   ca?: CaCertificates;
   /** Basic authentication (else from user info in the URL); sent to the URL's origin only */
@@ -258,6 +260,13 @@ class DownloadJob {
     };
     try {
       this.route = proxyRoute(options);
+      if (options.ftpTls && !/^ftp:\/\//i.test(clean))
+        throw new NetkitError(
+          'NETKIT_USAGE',
+          /^ftps:\/\//i.test(clean)
+            ? '--ftp-tls (explicit) and ftps:// (implicit TLS) exclude each other'
+            : '--ftp-tls applies to ftp:// URLs only',
+        );
       if (isFtpUrl(clean)) {
         if (options.proxy)
           throw new NetkitError(
@@ -267,6 +276,7 @@ class DownloadJob {
         this.ftp = new FtpSource(clean, {
           ...(credentials ? { auth: credentials } : {}),
           ...(options.insecure ? { insecure: true } : {}),
+          ...(options.ftpTls ? { explicitTls: true } : {}),
           ...(options.ca !== undefined ? { ca: [options.ca].flat().map(String) } : {}),
           timeoutMs: options.timeoutMs ?? 30_000,
           onTrace: (ev) => emitter.emit('trace', ev),
