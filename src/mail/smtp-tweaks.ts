@@ -25,6 +25,11 @@
  *    and HTTPS give it `handshakeTimeout` (10 s), so silent clients cannot hold the SMTPS port's
  *    pending slots (`maxClients` of them) for a minute each.
  *
+ * 6. AUTH withheld until TLS: `538 5.7.11` (RFC 4954) instead of `500 command not recognized`.
+ * 7. The DATA parser's `continue()` ({@link continueBeforeClearing}): the library runs the pending
+ *    continuation and clears it only afterwards, so a continuation set while it ran was lost and
+ *    the session hung when one write held two whole transactions.
+ *
  * The first two use public members of `SMTPConnection` (`connectionReady`, `send`); each
  * adjustment is skipped if a future release no longer has what it wraps, falling back to the
  * library's behaviour.
@@ -33,6 +38,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { releaseTlsControl } from '../core/tls-server-socket.js';
 import { guardCommands } from './smtp-commands.js';
 
@@ -62,6 +68,12 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
   if (typeof conn.send === 'function') {
     const send = conn.send.bind(conn);
     conn.send = (code, data, context) => {
+      if (code === 500 && context === 'AUTH' && authNeedsTls(conn)) {
+        const hint = conn.session.disabledCommands?.includes('STARTTLS')
+          ? ' (this server has no TLS)'
+          : ': issue STARTTLS first';
+        return send(538, `5.7.11 Encryption required for requested authentication mechanism${hint}`, false);
+      }
       if (context === undefined && typeof data === 'string') {
         const m = ENHANCED_PREFIX.exec(data);
         if (m) return send(code, `${m[1]} ${m[2]}`, false);
@@ -86,6 +98,42 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
   const socket = (conn as { _socket?: net.Socket })._socket;
   if (socket && (socket as Partial<tls.TLSSocket>).encrypted === true)
     releaseTlsControl(socket as tls.TLSSocket);
+}
+
+/**
+ * After a message, `continue()` resumes the parser on what the client sent behind the final dot.
+ * smtp-server 3.21.6 calls that continuation and only then sets `_continueCallback = false`. When
+ * the bytes behind the dot hold a whole second transaction (`printf '…DATA…\r\n.\r\nMAIL…DATA…
+ * \r\n.\r\nQUIT\r\n' | nc`) and the MAIL and RCPT handlers answer at once, as ours do, the
+ * second message's end stores its own continuation during that call — and the late clearing
+ * erases it: the session never reads another command. Clearing before calling keeps it.
+ */
+export function continueBeforeClearing(proto: {
+  continue(): void;
+  _continueCallback: (() => void) | boolean;
+}): void {
+  proto.continue = function (this: typeof proto): void {
+    const pending = this._continueCallback;
+    if (typeof pending === 'function') {
+      this._continueCallback = false;
+      pending();
+    } else {
+      // not over yet: the parser continues as soon as the message ends
+      this._continueCallback = true;
+    }
+  };
+}
+
+if (typeof SMTPStream?.prototype?.continue === 'function') continueBeforeClearing(SMTPStream.prototype);
+
+/**
+ * AUTH is withheld on this connection until TLS is up (smtp-server.ts lists it in the session's
+ * `disabledCommands` on a cleartext, non-loopback connection). The library then answers the
+ * command like an unknown one, `500 5.5.2 command not recognized`; the send wrapper turns that
+ * into RFC 4954's `538 5.7.11`, which tells the client what to do.
+ */
+function authNeedsTls(conn: SMTPConnection): boolean {
+  return !conn.secure && conn.session?.disabledCommands?.includes('AUTH') === true;
 }
 
 /** A Set that tunes each connection as smtp-server registers it (just before `init()`). */

@@ -6,6 +6,7 @@
  * involved. A missing peer binary fails the test.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
@@ -15,7 +16,7 @@ import {
   type SmtpServerHandle,
 } from '../../src/mail/smtp-server.js';
 import { run, tempDir } from '../helpers/net.js';
-import { mailboxFiles } from './smtp-test-client.js';
+import { mailboxFiles, SmtpTestClient } from './smtp-test-client.js';
 
 let server: SmtpServerHandle;
 let normalising: SmtpServerHandle;
@@ -360,5 +361,55 @@ describe('swaks → netkit smtp', () => {
     expect(r.stdout).toContain('=== TLS started with cipher');
     const stored = await readFile(await storedFor('swakstls', before), 'utf8');
     expect(stored).toContain('with ESMTPS id');
+  });
+});
+
+describe('AUTH from a non-loopback address (the host interface): only after STARTTLS', () => {
+  // a client on another host is simulated by a connection to and from this host's own interface
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+  it('withheld from EHLO, 538 5.7.11 to AUTH; swaks --tls then authenticates; a server without TLS says so', async () => {
+    expect(external, 'a non-loopback IPv4 interface is needed for this test').toBeDefined();
+    const accounts = new AccountStore(dir);
+    const remote = await createSmtpServer({
+      dataDir: dir,
+      host: external!,
+      port: 0,
+      accounts,
+      authFailureDelay: 20,
+    });
+    const bare = await createSmtpServer({ dataDir: dir, host: external!, port: 0, tls: false, accounts });
+    try {
+      const { client } = await SmtpTestClient.open(remote.port, external);
+      const caps = (await client.cmd('EHLO far.test')).lines.map((l) => l.slice(4));
+      expect(caps).toContain('STARTTLS');
+      expect(caps.some((c) => c.startsWith('AUTH'))).toBe(false);
+      const secret = Buffer.from('\0bob\0hunter2').toString('base64');
+      expect((await client.cmd(`AUTH PLAIN ${secret}`)).last).toBe(
+        '538 5.7.11 Encryption required for requested authentication mechanism: issue STARTTLS first',
+      );
+      await client.quit();
+
+      const before = await mailboxFiles(dir, 'faraway');
+      const r = await run('swaks', [
+        ...['--server', `${external}:${remote.port}`, '--from', 'bob@lab.test', '--to', 'faraway@lab.test'],
+        ...['--tls', '--auth', 'PLAIN', '--auth-user', 'bob', '--auth-password', 'hunter2'],
+      ]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/<~ {2}235 2\.7\.0 Authentication successful/);
+      expect(await mailboxFiles(dir, 'faraway')).toHaveLength(before.length + 1);
+
+      const plain = await SmtpTestClient.open(bare.port, external);
+      await plain.client.cmd('EHLO far.test');
+      expect((await plain.client.cmd(`AUTH PLAIN ${secret}`)).last).toBe(
+        '538 5.7.11 Encryption required for requested authentication mechanism (this server has no TLS)',
+      );
+      await plain.client.quit();
+    } finally {
+      await remote.close(100);
+      await bare.close(100);
+    }
   });
 });

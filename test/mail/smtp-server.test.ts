@@ -141,6 +141,23 @@ describe('smtp server: conversation and delivery', () => {
     await client.closed;
   });
 
+  it('a whole session in one write (printf … | nc): three messages, NOOP and QUIT all answered', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    const tx = (n: number) =>
+      `MAIL FROM:<p@example.org>\r\nRCPT TO:<burst@lab.test>\r\nDATA\r\nSubject: ${n}\r\n\r\nbody ${n}\r\n.\r\n`;
+    client.send(`EHLO burst.test\r\n${tx(1)}${tx(2)}${tx(3)}NOOP\r\nQUIT\r\n`);
+    const replies: string[] = [];
+    for (let i = 0; i < 1 + 3 * 4 + 2; i++) replies.push((await client.reply()).last);
+    expect(replies.filter((r) => r.startsWith('250 2.6.0 Ok: stored'))).toHaveLength(3);
+    expect(replies.slice(-2)).toEqual([expect.stringMatching(/^250 /), expect.stringMatching(/^221 /)]);
+    await client.closed;
+    const stored = await mailboxFiles(s.dir, 'burst');
+    const bodies = await Promise.all(
+      stored.map((f) => readFile(path.join(s.dir, 'mail', 'burst', 'new', f), 'utf8')),
+    );
+    expect(bodies.map((b) => /body (\d)/.exec(b)?.[1]).sort()).toEqual(['1', '2', '3']);
+  });
+
   it('refuses recipients that are not a valid mailbox name with 553 5.1.3, never relays', async () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     await client.cmd('EHLO x.test');

@@ -14,8 +14,8 @@ export interface Reply {
 export class SmtpTestClient {
   private constructor(readonly c: LineClient) {}
 
-  static async open(port: number): Promise<{ client: SmtpTestClient; greeting: Reply }> {
-    const client = new SmtpTestClient(await LineClient.connect(port));
+  static async open(port: number, host?: string): Promise<{ client: SmtpTestClient; greeting: Reply }> {
+    const client = new SmtpTestClient(await LineClient.connect(port, host));
     return { client, greeting: await client.reply() };
   }
 
