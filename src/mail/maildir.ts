@@ -18,7 +18,7 @@ import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
-import { DirectorySync } from '../core/dir-sync.js';
+import { DirectorySync, fsyncDir } from '../core/dir-sync.js';
 import { NetkitError } from '../core/errors.js';
 import { sortByDelivery } from './maildir-order.js';
 
@@ -160,11 +160,24 @@ export class Maildir {
     return new Maildir(mailboxDir(dataDir, mailbox));
   }
 
-  /** Create tmp/new/cur when missing. */
+  /**
+   * Create tmp/new/cur when missing, once per instance. The new directories' names are made
+   * durable too (fsync of the mailbox, of `mail/` and of the data directory): the fsync of `new/`
+   * after a delivery covers the message's name, not the name of a mailbox created for it.
+   */
   ensure(): Promise<void> {
-    this.ready ??= Promise.all(
-      ['tmp', 'new', 'cur'].map((d) => ensureDir(path.join(this.dir, d), 0o700)),
-    ).then(() => undefined);
+    this.ready ??= (async () => {
+      const fresh = await stat(path.join(this.dir, 'new')).then(
+        () => false,
+        () => true,
+      );
+      await Promise.all(['tmp', 'new', 'cur'].map((d) => ensureDir(path.join(this.dir, d), 0o700)));
+      if (!fresh) return;
+      const parent = path.dirname(this.dir);
+      await fsyncDir(this.dir);
+      // the parents may have existed (and be unreadable to us): best effort
+      await Promise.all([parent, path.dirname(parent)].map((d) => fsyncDir(d).catch(() => {})));
+    })();
     return this.ready;
   }
 
