@@ -113,7 +113,7 @@ Accounts live in DATA/accounts.json (scrypt hashes, mode 0600); SMTP AUTH, POP3 
     .command('add <name>')
     .description('create an account (real by default, or a guest)')
     .option('--password <pw>', 'the password (default: NETKIT_PASSWORD or a prompt)')
-    .option('--guest', 'a guest account (FTP: jailed to guest/, read-only by default)')
+    .option('--guest', 'a guest account (FTP: jailed to guest/; list, download and upload, no overwrite)')
     .option('--expires <date>', 'refuse logins after this date (YYYY-MM-DD, ISO time, +7d, +12h)', (v) =>
       parseExpires(v),
     )

@@ -30,6 +30,16 @@ export const DEFAULT_MLST_FACTS: readonly string[] = Object.freeze([
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const SIX_MONTHS_MS = 180 * 24 * 3600 * 1000;
 
+/**
+ * A directory entry's name as a listing shows it: control characters become `?`, as vsftpd shows
+ * them. A CR or LF inside a name would end the listing line early and make up an entry of its own
+ * (a file named `x\r\n226 done` would list as two); such a name cannot be asked for anyway, since
+ * paths with control characters are refused.
+ */
+export function listedName(name: string): string {
+  return /[\x00-\x1f\x7f]/.test(name) ? name.replace(/[\x00-\x1f\x7f]/g, '?') : name;
+}
+
 export function entryFromStats(name: string, st: Stats): Entry {
   return {
     name,
@@ -160,7 +170,7 @@ const STAT_BATCH = 256;
 
 /**
  * Read a real directory and turn each child into something with `format` (a LIST line, an MLSD
- * line, an Entry), in name order. Symbolic links are followed only when `allowed(realTarget)` says
+ * line, an Entry), in name order, names as {@link listedName} shows them. Symbolic links are followed only when `allowed(realTarget)` says
  * the target is inside the root; other links and entries that vanish while we read are left out.
  *
  * Why synchronous stats: a listing needs one stat per entry, each a few microseconds of local
@@ -189,9 +199,9 @@ export async function readEntries<T>(
       try {
         if (d.isSymbolicLink()) {
           const target = realpathSync(full);
-          if (allowed(target)) out.push(format(entryFromStats(d.name, statSync(target))));
+          if (allowed(target)) out.push(format(entryFromStats(listedName(d.name), statSync(target))));
         } else {
-          out.push(format(entryFromStats(d.name, lstatSync(full))));
+          out.push(format(entryFromStats(listedName(d.name), lstatSync(full))));
         }
       } catch {
         // vanished or unreadable: leave it out

@@ -483,9 +483,21 @@ export class FtpSession {
       case 'ENAMETOOLONG':
         this.reply(553, 'File name too long');
         return;
+      case 'EINVAL':
+        // rename(2): a directory moved into itself or below itself
+        this.reply(553, 'Cannot move a directory into itself');
+        return;
+      case 'EXDEV':
+        this.reply(553, 'Cannot rename across file systems');
+        return;
+      case 'EROFS':
+        this.reply(550, 'Read-only file system');
+        return;
     }
     this.conn.trace('error', msg);
-    this.reply(451, `Local error: ${msg}`);
+    // a system error's message names real paths, which the jail keeps hidden: the trace has it
+    if (err instanceof NetkitError) this.reply(451, `Local error: ${msg}`);
+    else this.reply(451, `Local error in processing${code ? ` (${code})` : ''}`);
   }
 
   // ---- helpers for command handlers ----

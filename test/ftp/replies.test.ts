@@ -1,6 +1,6 @@
 /**
  * Reply details measured against pyftpdlib and vsftpd: names with `%XX` are plain names, SIZE and
- * the 150 text in TYPE A, REST kept until the next file transfer command, CDUP at the root,
+ * the 150 text in TYPE A, no resuming in TYPE A, REST kept until the next file transfer command, CDUP at the root,
  * `OPTS MLST` with no facts, full paths in the "already exists" refusal.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -56,6 +56,25 @@ describe('TYPE A', () => {
     await c.cmd('TYPE I');
     expect((await c.cmd('SIZE r.bin')).text).toBe('10');
     expect((await c.retrieve('RETR r.bin')).first.text).toMatch(/BINARY .*\(10 bytes\)$/);
+    c.close();
+  });
+
+  it('refuses to resume (REST counts wire bytes there): 554 for RETR and STOR, the file untouched', async () => {
+    await writeFile(path.join(home, 'lines.txt'), 'a\nb\nc\n');
+    const c = await alice();
+    await c.cmd('TYPE A');
+    expect((await c.cmd('REST 4')).code).toBe(350);
+    const r = await c.retrieve('RETR lines.txt');
+    expect([r.first.code, r.first.text]).toEqual([
+      554,
+      'Resuming is not supported in ASCII mode (REST 4): use TYPE I',
+    ]);
+    expect((await c.cmd('REST 4')).code).toBe(350);
+    expect((await c.store('STOR lines.txt', 'x\r\n')).first.code).toBe(554);
+    expect(await readFile(path.join(home, 'lines.txt'), 'utf8')).toBe('a\nb\nc\n');
+    // REST 0 is no resume, and the REST was used up: both transfers run whole
+    expect((await c.cmd('REST 0')).code).toBe(350);
+    expect((await c.retrieve('RETR lines.txt')).data.toString()).toBe('a\r\nb\r\nc\r\n');
     c.close();
   });
 });

@@ -199,6 +199,35 @@ describe('commands', () => {
     c.close();
   });
 
+  it('a name with CR/LF in it lists as one entry with ? in their place (NLST, LIST, MLSD)', async () => {
+    await writeFile(path.join(fx.root, 'home/alice', 'evil\r\n226 fake'), 'x');
+    const c = await alice();
+    const nlst = (await c.retrieve('NLST')).data.toString().split('\r\n');
+    expect(nlst).toContain('evil??226 fake');
+    expect(nlst).not.toContain('226 fake');
+    const list = (await c.retrieve('LIST')).data.toString().split('\r\n');
+    expect(list.filter((l) => l.includes('226 fake'))).toEqual([expect.stringMatching(/ evil\?\?226 fake$/)]);
+    const mlsd = (await c.retrieve('MLSD')).data.toString().split('\r\n');
+    expect(mlsd.filter((l) => l.includes('226 fake'))).toEqual([
+      expect.stringMatching(/; evil\?\?226 fake$/),
+    ]);
+    c.close();
+    await rm(path.join(fx.root, 'home/alice', 'evil\r\n226 fake'));
+  });
+
+  it('a directory renamed into itself: 553 with a plain reason, no real path in the reply', async () => {
+    const c = await alice();
+    expect((await c.cmd('MKD loop')).code).toBe(257);
+    expect((await c.cmd('MKD loop/sub')).code).toBe(257);
+    expect((await c.cmd('RNFR loop')).code).toBe(350);
+    const r = await c.cmd('RNTO loop/sub/x');
+    expect([r.code, r.text]).toEqual([553, 'Cannot move a directory into itself']);
+    expect((await c.cmd('RNFR loop')).code).toBe(350);
+    expect((await c.cmd('RNTO loop')).code).toBe(250); // onto itself: a no-op, as rename(2) has it
+    expect((await stat(path.join(fx.root, 'home/alice/loop/sub'))).isDirectory()).toBe(true);
+    c.close();
+  });
+
   it('answers HELP, STAT, ALLO, NOOP and unknown commands', async () => {
     const c = await alice();
     expect((await c.cmd('HELP')).lines.join('\n')).toMatch(/MLSD/);
@@ -365,6 +394,32 @@ describe('data connections', () => {
     expect(size).toBeLessThanOrEqual(512 * 1024);
     expect((await again.store('APPE vanish.bin', payload.subarray(size))).last.code).toBe(226);
     expect((await readFile(path.join(fx.root, 'home/alice/vanish.bin'))).equals(payload)).toBe(true);
+    again.close();
+  });
+
+  it('a guest (no overwrite, so no resume) who vanishes mid-upload leaves no partial file holding the name', async () => {
+    const payload = randomBytes(2 * 1024 * 1024);
+    const guest = async () => {
+      const g = await RawFtp.connect(fx.port);
+      await g.login('gus', PASSWORDS.gus);
+      await g.cmd('TYPE I');
+      return g;
+    };
+    const g = await guest();
+    const sock = await g.epsv();
+    expect((await g.cmd('STOR gvanish.bin')).code).toBe(150);
+    await new Promise<void>((r) => sock.write(payload.subarray(0, 512 * 1024), () => r()));
+    const id = fx.server.sessions().find((s) => s.transfer?.file === '/gvanish.bin')!.id;
+    const finished = nextSession(
+      (e) => e.event === 'transfer' && e.id === id && e.transfer?.state !== 'running',
+    );
+    g.lc.socket.resetAndDestroy();
+    sock.resetAndDestroy();
+    await finished;
+    const again = await guest();
+    expect((await again.cmd('SIZE gvanish.bin')).code).toBe(550);
+    expect((await again.store('STOR gvanish.bin', payload)).last.code).toBe(226);
+    expect((await readFile(path.join(fx.root, 'guest/gvanish.bin'))).equals(payload)).toBe(true);
     again.close();
   });
 });

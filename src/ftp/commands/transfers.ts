@@ -180,23 +180,40 @@ function uploadRefused(s: FtpSession, real: string, base: number): boolean {
 
 /**
  * Receive an upload into `real` from byte `base` under the disk limits; one that grows past the
- * size limit is undone (`remove`: the file goes; else it is cut back to `base`).
+ * size limit is undone (`remove`: the file goes; else it is cut back to `base`). `unresumable`:
+ * the command created the file on a mount where the session may not overwrite (guests, the
+ * anonymous drop box), so it could never resume or replace a partial file — one that fails for
+ * any reason is removed instead of holding the name for good.
  */
 async function receiveLimited(
   s: FtpSession,
   r: TransferRun,
   fh: FileHandle,
   real: string,
-  opts: { start?: number; ascii: boolean; base: number; remove: boolean },
+  opts: { start?: number; ascii: boolean; base: number; remove: boolean; unresumable?: boolean },
 ): Promise<TransferOutcome> {
   const guard = uploadGuard(s.uploadLimits(), path.dirname(real), opts.base);
   const outcome = await receiveFile(guard ? { ...r, guard } : r, fh, opts);
-  if (!outcome.ok && isOversize(outcome.error)) await undoUpload(real, opts.base, opts.remove);
+  if (outcome.ok) return outcome;
+  if (opts.unresumable) await undoUpload(real, 0, true);
+  else if (isOversize(outcome.error)) await undoUpload(real, opts.base, opts.remove);
   return outcome;
+}
+
+/**
+ * A REST offset in TYPE A is refused (as pyftpdlib does; SIZE is refused there too): it counts the
+ * bytes of the CRLF stream on the wire (RFC 3659 §5), not of the file, so applying it to the file
+ * would resume at the wrong place and splice a corrupt result.
+ */
+function asciiRestartRefused(s: FtpSession, start: number): boolean {
+  if (start === 0 || s.type !== 'A') return false;
+  s.refuseTransfer(554, `Resuming is not supported in ASCII mode (REST ${start}): use TYPE I`);
+  return true;
 }
 
 const stor = transferCommand('STOR <file>', async (s, arg) => {
   const start = s.takeRest();
+  if (asciiRestartRefused(s, start)) return;
   const vpath = s.resolve(arg);
   if (!permitted(s, 'w', vpath)) return;
   const { real, mount } = await s.identity!.vfs.realPath(vpath, 'create');
@@ -239,6 +256,7 @@ const stor = transferCommand('STOR <file>', async (s, arg) => {
         ascii,
         base: start,
         remove: start === 0,
+        unresumable: mount.noOverwrite === true,
       });
       // a resumed binary upload ends where the new data ends
       if (outcome.ok && start > 0 && !ascii) await truncate(real, start + outcome.bytes);
@@ -277,7 +295,17 @@ const appe = transferCommand('APPE <file>', async (s, arg) => {
     direction: 'upload',
     file: vpath,
     opening: `Opening ${ascii ? 'ASCII' : 'BINARY'} mode data connection to append to ${vpath}`,
-    run: (r) => received(s, real, receiveLimited(s, r, fh, real, { ascii, base: before, remove: !existed })),
+    run: (r) =>
+      received(
+        s,
+        real,
+        receiveLimited(s, r, fh, real, {
+          ascii,
+          base: before,
+          remove: !existed,
+          unresumable: mount.noOverwrite === true,
+        }),
+      ),
     cancel: () => cancelUpload(fh, real, existed),
   });
 });
@@ -291,7 +319,9 @@ const stou = transferCommand(
     const base = path.posix.basename(hint);
     if (!permitted(s, 'w', hint)) return;
     if (!s.dataReady()) return;
-    if (uploadRefused(s, (await s.identity!.vfs.realPath(hint, 'create')).real, 0)) return;
+    const target = await s.identity!.vfs.realPath(hint, 'create');
+    if (uploadRefused(s, target.real, 0)) return;
+    const unresumable = target.mount.noOverwrite === true;
     let opened: { fh: FileHandle; real: string; vpath: string } | undefined;
     for (let i = 0; i < 1000 && !opened; i++) {
       const vpath = `${dir === '/' ? '' : dir}/${i === 0 ? base : `${base}.${i}`}`;
@@ -312,7 +342,8 @@ const stou = transferCommand(
       direction: 'upload',
       file: vpath,
       opening: `FILE: ${path.posix.basename(vpath)}`,
-      run: (r) => received(s, real, receiveLimited(s, r, fh, real, { ascii, base: 0, remove: true })),
+      run: (r) =>
+        received(s, real, receiveLimited(s, r, fh, real, { ascii, base: 0, remove: true, unresumable })),
       completed: (o) => `Transfer complete (${o.bytes} bytes); stored as ${vpath}`,
       cancel: () => cancelUpload(fh, real, false),
     });
@@ -323,6 +354,7 @@ const stou = transferCommand(
 export const transferCommands: Record<string, CommandSpec> = {
   RETR: transferCommand('RETR <file>', async (s, arg) => {
     const start = s.takeRest();
+    if (asciiRestartRefused(s, start)) return;
     const vpath = s.resolve(arg);
     if (!permitted(s, 'r', vpath)) return;
     const { real } = await s.identity!.vfs.realPath(vpath);
