@@ -2,7 +2,8 @@
  * Shell-style wildcards for `mget`, `mput`, `mdelete` and `ls` in `netkit ftp shell`, matched by
  * the client against one directory's names — a listing from the server or a local `readdir` —
  * rather than sent to the server: servers disagree on globbing in `NLST`/`LIST` arguments (some
- * do none, some take `-l` for a flag), and matching here gives the same answer everywhere.
+ * do none, some take `-l` for a flag), and matching here gives the same answer everywhere. Our
+ * server matches `NLST`/`LIST` wildcards with the same functions, for clients that send them.
  *
  * `*` any run of characters, `?` one character, `[abc]` `[a-z]` `[!x]` `[^x]` one of a set, `\x`
  * the character x itself (quoted characters arrive escaped, see shell-words.ts). As in sh, a name

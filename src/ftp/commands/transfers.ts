@@ -14,6 +14,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { globToRegExp, hasGlob, matchGlob } from '../glob.js';
 import { entryFromStats, formatFacts, formatListLine, readEntries, splitListArgs } from '../listing.js';
 import { overwriteRefusal, permFact } from '../permissions.js';
 import type { CommandSpec, FtpSession } from '../session.js';
@@ -111,6 +112,42 @@ export async function buildListing(s: FtpSession, vpath: string, kind: ListKind 
   );
 }
 
+/**
+ * `NLST *.txt`, `LIST docs/*.log`: wildcards in the last segment of a path that does not exist as
+ * written, matched against that directory's names (`*`, `?`, `[…]`, as sh; a leading `.` only by a
+ * pattern that starts with one) — what vsftpd and pure-ftpd do and what ftp(1)'s `mget *.txt`
+ * relies on. NLST answers with the names as the client wrote the directory (`docs/a.log`), as
+ * vsftpd does. Undefined when the path is not such a pattern.
+ */
+async function globListing(
+  s: FtpSession,
+  target: string,
+  vpath: string,
+  kind: 'nlst' | 'list',
+): Promise<string[] | undefined> {
+  const pattern = path.posix.basename(vpath);
+  const dir = path.posix.dirname(vpath);
+  if (!hasGlob(pattern) || hasGlob(dir)) return undefined;
+  try {
+    globToRegExp(pattern);
+  } catch {
+    return undefined; // not a usable pattern (a backwards range): a plain name after all
+  }
+  const { real, mount } = await s.identity!.vfs.realPath(dir);
+  if (!(await stat(real)).isDirectory()) return undefined;
+  const root = await s.identity!.vfs.realRoot(mount);
+  const entries = await readEntries(
+    real,
+    (t) => isInside(t, root),
+    (e) => e,
+  );
+  const matching = entries.filter((e) => matchGlob(pattern, e.name));
+  if (matching.length === 0) return undefined; // no match: the path's own 550
+  const prefix = target.slice(0, target.lastIndexOf('/') + 1);
+  const now = Date.now();
+  return matching.map((e) => (kind === 'nlst' ? `${prefix}${e.name}` : formatListLine(e, now)));
+}
+
 function listCommand(kind: ListKind, help: string): CommandSpec {
   return transferCommand(
     help,
@@ -126,7 +163,12 @@ function listCommand(kind: ListKind, help: string): CommandSpec {
           s.refuseTransfer(501, `${vpath} is not a directory: use MLST for a single file`);
           return;
         }
-        throw err;
+        const globbed =
+          kind !== 'mlsd' && (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? await globListing(s, target, vpath, kind).catch(() => undefined)
+            : undefined;
+        if (!globbed) throw err;
+        lines = globbed;
       }
       if (!s.dataReady()) return;
       const data = Buffer.from(lines.length ? `${lines.join('\r\n')}\r\n` : '', 'utf8');
