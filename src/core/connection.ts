@@ -40,9 +40,15 @@ export interface LineConnectionOptions {
    * closes only then.
    */
   drained?: () => Promise<void>;
+  /** a last line without its newline, left when the peer ends its side, is still a line (chat) */
+  partialLineAtEnd?: boolean;
+  /** bytes in → the bytes to frame (chat strips Telnet commands, see sockets/telnet.ts) */
+  inputFilter?: (chunk: Buffer) => Buffer;
 }
 
 export type LineHandler = (line: string) => void | Promise<void>;
+
+type OptionalHooks = 'tracer' | 'redact' | 'bareCR' | 'drained' | 'partialLineAtEnd' | 'inputFilter';
 
 export const DEFAULT_MAX_LINE = 4096;
 export const DEFAULT_IDLE_MS = 300_000;
@@ -57,8 +63,8 @@ export class LineConnection extends EventEmitter {
   secure: boolean;
   closed = false;
   private readonly splitter: LineSplitter;
-  private readonly opts: Required<Omit<LineConnectionOptions, 'tracer' | 'redact' | 'bareCR' | 'drained'>> &
-    Pick<LineConnectionOptions, 'tracer' | 'redact' | 'bareCR' | 'drained'>;
+  private readonly opts: Required<Omit<LineConnectionOptions, OptionalHooks>> &
+    Pick<LineConnectionOptions, OptionalHooks>;
   private queue: Array<string | null> = [];
   private busy = false;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -240,6 +246,8 @@ export class LineConnection extends EventEmitter {
   };
   private readonly onEnd = () => {
     // half-close from the peer: finish what was queued, then close our side
+    const rest = this.opts.partialLineAtEnd ? this.splitter.takeRest() : undefined;
+    if (rest) this.queue.push(rest.toString(this.opts.encoding));
     this.queue.push(null);
     this.pump();
   };
@@ -274,7 +282,8 @@ export class LineConnection extends EventEmitter {
 
   private receive(chunk: Buffer): void {
     this.touch();
-    for (const item of this.splitter.push(chunk)) {
+    const input = this.opts.inputFilter ? this.opts.inputFilter(chunk) : chunk;
+    for (const item of this.splitter.push(input)) {
       if ('overflow' in item) {
         this.queue.push('\u0000overflow');
       } else {

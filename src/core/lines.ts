@@ -83,6 +83,17 @@ export class LineSplitter {
     return out;
   }
 
+  /**
+   * The unterminated text held at the end of the input (a trailing CR dropped), or undefined; the
+   * splitter is empty afterwards. For protocols where a last line without its newline still counts.
+   */
+  takeRest(): Buffer | undefined {
+    const rest = this.discarding || this.size === 0 ? undefined : Buffer.concat(this.parts);
+    this.reset();
+    if (rest && rest[rest.length - 1] === 13) return rest.subarray(0, rest.length - 1);
+    return rest;
+  }
+
   /** Forget everything buffered (used after a TLS upgrade: pipelined plaintext must not survive). */
   reset(): void {
     this.parts = [];

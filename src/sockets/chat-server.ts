@@ -57,6 +57,7 @@ import { FanoutRoom } from './chat-fanout.js';
 import { ChatHistory, type ChatMessage } from './chat-history.js';
 import { RateLimiter, type RateLimitOptions } from './chat-rate.js';
 import { sanitizeChatText } from './chat-sanitize.js';
+import { TelnetFilter } from './telnet.js';
 
 export type { ChatMessage } from './chat-history.js';
 
@@ -439,7 +440,8 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
   /** Line framing, idle timeout and the output bound, for a socket of either listener. */
   const lineConnection = (socket: net.Socket): LineConnection => {
     socket.setKeepAlive(true, 60_000);
-    return new LineConnection(socket, {
+    const telnet = new TelnetFilter((bytes) => conn.write(bytes));
+    const conn: LineConnection = new LineConnection(socket, {
       service: SERVICE,
       tracer: emitter,
       maxLineLength: o.maxLineLength,
@@ -453,7 +455,11 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
         bySocket.get(socket)?.room.flush();
         return Promise.resolve();
       },
+      // `printf 'hi' | nc`: the last line counts without its newline, as ncat --chat relays it
+      partialLineAtEnd: true,
+      inputFilter: (chunk) => telnet.push(chunk),
     });
+    return conn;
   };
 
   /**

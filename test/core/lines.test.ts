@@ -67,3 +67,15 @@ describe('LineSplitter with a bareCR hook', () => {
     expect(s.push(Buffer.from('\n')).map((i) => ('line' in i ? i.line.toString() : 'O'))).toEqual(['']);
   });
 });
+
+describe('LineSplitter.takeRest', () => {
+  it('hands over the unterminated tail once (a trailing CR dropped), nothing after an overflow', () => {
+    const s = new LineSplitter(10);
+    expect(s.push(Buffer.from('one\ntw'))).toEqual([{ line: Buffer.from('one') }]);
+    s.push(Buffer.from('o\r'));
+    expect(s.takeRest()?.toString()).toBe('two');
+    expect(s.takeRest()).toBeUndefined();
+    s.push(Buffer.from('far too long a line'));
+    expect(s.takeRest()).toBeUndefined();
+  });
+});

@@ -1,8 +1,10 @@
 /**
- * The chat against independent peers: netcat-openbsd (`nc`) and nmap's `ncat` as clients of our
- * server, and our `chat join` client against `ncat --chat` as the server. The peers must be
+ * The chat against independent peers: netcat-openbsd (`nc`), nmap's `ncat` and `telnet` as clients
+ * of our server, and our `chat join` client against `ncat --chat` as the server. The peers must be
  * installed (.ci/run installs them): a missing binary fails the test.
  */
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatServer, createChatServer } from '../../src/sockets/chat-server.js';
 import { CLI, have, LineClient, startServe } from '../helpers/net.js';
@@ -28,6 +30,7 @@ beforeAll(async () => {
   // the peers are part of the test: a missing one is a failure, never a skip
   expect(await have('nc'), 'nc (netcat-openbsd) must be installed').toBe(true);
   expect(await have('ncat'), 'ncat must be installed').toBe(true);
+  expect(await have('telnet'), 'telnet must be installed').toBe(true);
 });
 
 async function chatServer(): Promise<ChatServer> {
@@ -63,6 +66,58 @@ describe('chat interop: nc and ncat clients against our server', () => {
     const a = proc('nc', ['127.0.0.1', String(s.port)]);
     const b = proc('ncat', ['127.0.0.1', String(s.port)]);
     await crossTalk(s, a, b, 'ncuser', 'ncatuser');
+  });
+
+  it('telnet talks and quits; the room sees its text only', async () => {
+    const s = await chatServer();
+    const watcher = await LineClient.connect(s.port);
+    clients.push(watcher);
+    await watcher.until(/You joined #lobby/);
+    const t = proc('telnet', ['127.0.0.1', String(s.port)]);
+    await t.waitFor(/^\*\*\* You joined #lobby/);
+    t.send('/nick tel\n');
+    await t.waitFor(/known as tel$/);
+    t.send('hello from telnet\n');
+    expect(await watcher.until(/^<tel>/)).toBe('<tel> hello from telnet');
+    t.send('/quit\n');
+    await t.waitFor(/^\*\*\* Bye!$/);
+    expect(await watcher.until(/left #lobby/)).toBe('*** tel left #lobby (quit)');
+  });
+
+  it("telnet's commands never reach the room: Ctrl-C's IAC IP + DO TIMING-MARK is answered WILL, AYT [Yes]", async () => {
+    const s = await chatServer();
+    const watcher = await LineClient.connect(s.port);
+    clients.push(watcher);
+    await watcher.until(/You joined #lobby/);
+    const raw = net.connect(s.port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    const arrived = async (bytes: Buffer) => {
+      while (!received.includes(bytes)) {
+        const [chunk] = (await once(raw, 'data')) as [Buffer];
+        received = Buffer.concat([received, chunk]);
+      }
+    };
+    await arrived(Buffer.from('You joined #lobby'));
+    // what telnet sends on Ctrl-C, then a line; an option request (WILL ECHO); are you there?
+    raw.write(Buffer.from([0xff, 0xf4, 0xff, 0xfd, 0x06, ...Buffer.from('after ctrl-c\r\n')]));
+    await arrived(Buffer.from([0xff, 0xfb, 0x06]));
+    expect(await watcher.until(/^<guest\d+> after/)).toMatch(/^<guest\d+> after ctrl-c$/);
+    raw.write(Buffer.from([0xff, 0xfb, 0x01, 0xff, 0xf6]));
+    await arrived(Buffer.from([0xff, 0xfe, 0x01]));
+    await arrived(Buffer.from('[Yes]'));
+    raw.destroy();
+  });
+
+  it("nc: a last line without its newline still reaches the room (printf 'x' | nc -N)", async () => {
+    const s = await chatServer();
+    const watcher = await LineClient.connect(s.port);
+    clients.push(watcher);
+    await watcher.until(/You joined #lobby/);
+    const a = proc('nc', ['-N', '127.0.0.1', String(s.port)]);
+    await a.waitFor(/^\*\*\* You joined #lobby/);
+    a.send('unterminated words');
+    a.child.stdin.end();
+    expect(await watcher.until(/^<guest\d+> unterm/)).toMatch(/^<guest\d+> unterminated words$/);
   });
 
   it('nc ↔ nc, CRLF line ends (nc -C)', async () => {
