@@ -41,6 +41,11 @@ export function errorMessage(err: unknown): string {
     }
     if (sys.code === 'EADDRINUSE')
       return `address already in use: ${err.message.replace(/^listen EADDRINUSE: /, '')}`;
+    const at = (sys as { address?: string }).address;
+    if (sys.code === 'EADDRNOTAVAIL' && (sys.syscall === 'bind' || sys.syscall === 'listen'))
+      return `cannot listen on ${at ?? 'that address'}: the address is not on this machine`;
+    if ((sys.code === 'ENOTFOUND' || sys.code === 'EAI_AGAIN') && sys.syscall === 'getaddrinfo')
+      return `cannot resolve host "${(sys as { hostname?: string }).hostname ?? '?'}"`;
     return err.message.split('\n')[0] ?? String(err);
   }
   return String(err);

@@ -49,15 +49,26 @@ async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
   const certPath = path.join(dataDir, 'tls', 'dev-cert.pem');
   const keyPath = path.join(dataDir, 'tls', 'dev-key.pem');
   try {
-    return material(await readFile(certPath, 'utf8'), await readFile(keyPath, 'utf8'));
+    const cert = await readFile(certPath, 'utf8');
+    if (expiresSoon(cert)) throw new Error('renew');
+    return material(cert, await readFile(keyPath, 'utf8'));
   } catch {
-    // generate below
+    // missing, unreadable or near its end: generate below
   }
   const { cert, key } = await generateDevCertificate();
   await ensureDir(path.dirname(certPath), 0o700);
   await atomicWrite(keyPath, key, 0o600);
   await atomicWrite(certPath, cert, 0o644);
   return material(cert, key);
+}
+
+/** A generated certificate is replaced this long before it expires (a lab left running for years). */
+export const DEV_CERT_RENEW_MS = 7 * 24 * 3600 * 1000;
+
+/** Whether a PEM certificate is past, or within {@link DEV_CERT_RENEW_MS} of, its notAfter. */
+export function expiresSoon(certPem: string, now = Date.now()): boolean {
+  const { X509Certificate } = nodeCrypto();
+  return new Date(new X509Certificate(certPem).validTo).getTime() - now < DEV_CERT_RENEW_MS;
 }
 
 /** A self-signed certificate for localhost / 127.0.0.1 / ::1, valid for two years. */

@@ -24,6 +24,7 @@ import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { nickProblem } from './chat-commands.js';
 import { stripControls } from './chat-sanitize.js';
+import { connectError } from './tcp.js';
 
 export interface ChatClientOptions {
   host: string;
@@ -103,7 +104,7 @@ export class ChatClient extends EventEmitter {
       }, opts.connectTimeoutMs ?? 10_000);
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(connectError(err, peer, opts.tls === true));
+        reject(chatConnectError(err, opts.host, opts.port, opts.tls === true));
       });
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
@@ -177,14 +178,18 @@ export class ChatClient extends EventEmitter {
 }
 
 /** One line that says what went wrong, TLS problems in words a user can act on. */
-function connectError(err: NodeJS.ErrnoException, peer: string, secure: boolean): NetkitError {
+function chatConnectError(
+  err: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  secure: boolean,
+): NetkitError {
   const code = err.code ?? '';
   const reason = (err as { reason?: string }).reason ?? err.message;
+  const peer = formatHostPort(host, port);
   let message: string;
-  if (!secure || err.syscall) {
-    message = `cannot connect to ${peer}: ${code || err.message}`;
-    return new NetkitError('NETKIT_CONNECT_FAILED', message, { cause: err });
-  }
+  // a socket error (refused, unknown host, unreachable): the words `tcp connect` uses
+  if (!secure || err.syscall) return connectError(err, host, port);
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     message = `TLS certificate of ${peer} is for another name (${reason}); give the name it carries with --servername, or skip verification with --insecure`;
   } else if (/CERT|SELF_SIGNED|ISSUER/.test(code) || /certificate/i.test(err.message)) {

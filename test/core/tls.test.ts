@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateDevCertificate, loadTls } from '../../src/core/tls.js';
+import { expiresSoon, generateDevCertificate, loadTls } from '../../src/core/tls.js';
 import { tempDir } from '../helpers/net.js';
 
 let dir: string;
@@ -65,5 +65,32 @@ describe('loadTls with certificate and key files', () => {
       code: 'NETKIT_INVALID_INPUT',
       message: `--key ${cert}: not a PEM private key`,
     });
+  });
+});
+
+describe('the generated development certificate', () => {
+  it('is reused while valid, and replaced once it is within a week of expiring', async () => {
+    const data = path.join(dir, 'dev-data');
+    const first = await loadTls(data);
+    expect(expiresSoon(first.cert)).toBe(false);
+    const certFile = path.join(data, 'tls/dev-cert.pem');
+    expect(await readFile(certFile, 'utf8')).toBe(first.cert);
+    // a certificate that ends in three days, left by a lab started two years ago
+    const { generate } = await import('selfsigned');
+    const end = new Date(Date.now() + 3 * 24 * 3600 * 1000);
+    const old = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notBeforeDate: new Date(end.getTime() - 700 * 24 * 3600 * 1000),
+      notAfterDate: end,
+    } as never);
+    expect(expiresSoon(old.cert)).toBe(true);
+    await writeFile(certFile, old.cert);
+    await writeFile(path.join(data, 'tls/dev-key.pem'), old.private);
+    const renewed = await loadTls(`${data}/`); // another cache key: read from disk again
+    expect(renewed.cert).not.toBe(old.cert);
+    expect(expiresSoon(renewed.cert)).toBe(false);
+    expect(await readFile(certFile, 'utf8')).toBe(renewed.cert);
   });
 });

@@ -95,7 +95,7 @@ describe('ChatClient', () => {
     await new Promise<void>((r) => srv.close(() => r()));
     await expect(ChatClient.connect({ host: '127.0.0.1', port })).rejects.toMatchObject({
       code: 'NETKIT_CONNECT_FAILED',
-      message: expect.stringContaining('ECONNREFUSED'),
+      message: `connection refused by 127.0.0.1:${port}`,
     });
   });
 });
