@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import { parseChecksum } from '../http/download/checksum.js';
 import { type DownloadResult, download } from '../http/download/index.js';
+import { DEFAULT_MAX_REDIRECTS } from '../http/undici-parts.js';
 import {
   basicAuth,
   cacertOption,
@@ -43,6 +44,7 @@ interface DownloadCliOptions {
   checksum?: string;
   maxFilesize?: number;
   retries: number;
+  maxRedirects: number;
   timeout: number;
   insecure?: boolean;
   ftpTls?: boolean;
@@ -124,6 +126,7 @@ export function register(program: Command): void {
       parseBytes,
     )
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
+    .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
     .option('--ftp-tls', 'explicit FTPS for ftp:// URLs: AUTH TLS before login, encrypted data')
@@ -170,6 +173,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           checksum: opts.checksum,
           ...(opts.maxFilesize !== undefined ? { maxFileSize: opts.maxFilesize } : {}),
           retries: opts.retries,
+          maxRedirects: opts.maxRedirects,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,
           ...(opts.ftpTls ? { ftpTls: true } : {}),

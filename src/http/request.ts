@@ -49,7 +49,7 @@ import {
   timingConnector,
 } from './request-timing.js';
 import { takeResponseVersion, versionConnector } from './response-version.js';
-import { MAX_RESPONSE_HEADER_BYTES, undiciParts } from './undici-parts.js';
+import { DEFAULT_MAX_REDIRECTS, MAX_RESPONSE_HEADER_BYTES, undiciParts } from './undici-parts.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
 import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo.js';
 
@@ -62,7 +62,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export const DEFAULT_USER_AGENT = `netkit/${VERSION}`;
 export const DEFAULT_TIMEOUT_MS = 30_000;
-export const DEFAULT_MAX_REDIRECTS = 20;
+export { DEFAULT_MAX_REDIRECTS };
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export interface HttpClientOptions {

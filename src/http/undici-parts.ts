@@ -25,6 +25,9 @@ export interface UndiciParts {
 /** Response headers accepted, in all: curl's limit (undici's default is Node's 16 KiB). */
 export const MAX_RESPONSE_HEADER_BYTES = 300 * 1024;
 
+/** Redirects followed by default, by both clients: Python's urllib (and aria2c, wget) stop at 20 too. */
+export const DEFAULT_MAX_REDIRECTS = 20;
+
 /** The undici modules we use, by the paths undici's package lays them out (undici 7). */
 export const UNDICI_MODULES = {
   dispatcher: 'undici/lib/dispatcher/dispatcher.js',

@@ -315,6 +315,19 @@ describe('download: servers that misbehave', () => {
     expect(await readFile(path.join(dir, 'x'), 'utf8')).toBe('payload');
     expect(await readdir(base)).toEqual(['a']);
   });
+
+  it('reads raw UTF-8 in filename="…" as UTF-8 (as curl -OJ does)', async () => {
+    const data = Buffer.from('payload');
+    // the header's bytes are the UTF-8 of the name (Node writes header strings as Latin-1)
+    const raw = Buffer.from('naïve €.txt').toString('latin1');
+    const s = await start((req, res) =>
+      serveRanges(data, req, res, { 'content-disposition': `attachment; filename="${raw}"` }),
+    );
+    const dir = await workDir();
+    const { result } = await fetchAll(s.url, { dir });
+    expect(result.file).toBe(path.join(dir, 'naïve €.txt'));
+    expect(await readFile(result.file, 'utf8')).toBe('payload');
+  });
 });
 
 describe('download: a busy server, an existing file, a full disk', () => {
@@ -482,6 +495,42 @@ describe('download: a busy server, an existing file, a full disk', () => {
       message: `${bad} redirects to "http://[::1": only http and https redirects are followed`,
     });
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a malformed URL is a usage error: one line, exit 2, nothing created', async () => {
+    const dir = await workDir();
+    const r = await run(process.execPath, [CLI, 'download', '-d', dir, 'http://[::1/']);
+    expect([r.code, r.stderr]).toEqual([2, 'netkit: "http://[::1/" is not a URL\n']);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('follows up to --max-redirects (20 by default, as http get), then fails naming the last hop', async () => {
+    const data = Buffer.from('at the end of the chain');
+    const s = await start((req, res) => {
+      const hop = /^\/hop\/(\d+)$/.exec(req.url ?? '');
+      if (hop && Number(hop[1]) < 6) {
+        res.writeHead(302, { location: `/hop/${Number(hop[1]) + 1}`, 'content-length': 0 });
+        res.end();
+      } else serveRanges(data, req, res);
+    });
+    const first = s.url.replace('/file.bin', '/hop/0');
+    const dir = await workDir();
+    const ok = await run(process.execPath, [
+      CLI,
+      'download',
+      '--quiet',
+      '-o',
+      path.join(dir, 'end.bin'),
+      first,
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readFile(path.join(dir, 'end.bin'), 'utf8')).toBe('at the end of the chain');
+    const r = await run(process.execPath, [CLI, 'download', '-d', dir, '--max-redirects', '3', first]);
+    const origin = new URL(s.url).origin;
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      `netkit: too many redirects (more than 3); last one: ${origin}/hop/3 → ${origin}/hop/4\n`,
+    ]);
   });
 
   it('the summary line says "1 connection" for a file too small to split', async () => {

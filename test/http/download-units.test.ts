@@ -196,6 +196,10 @@ describe('Content-Disposition', () => {
     ['attachment; filename="semi;colon.txt"; size=3', 'semi;colon.txt'],
     ['attachment', undefined],
     ['ATTACHMENT; FILENAME="upper.txt"', 'upper.txt'],
+    // raw UTF-8 in a plain filename, as the header reaches us (one character per byte)
+    [`attachment; filename="${Buffer.from('naïve €.txt').toString('latin1')}"`, 'naïve €.txt'],
+    // bytes that are not UTF-8 stay Latin-1
+    [`attachment; filename="${Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('latin1')}.txt"`, 'café.txt'],
   ];
   for (const [value, want] of cases) {
     it(value, () => expect(parseContentDisposition(value)?.filename).toBe(want));
@@ -248,7 +252,7 @@ describe('output names', () => {
     ['http://h/files/a%20b.txt?x=1#frag', undefined, 'a b.txt'],
     ['http://h/', undefined, 'index.html'],
     ['http://h', undefined, 'index.html'],
-    ['http://h/dir/', undefined, 'dir'],
+    ['http://h/dir/', undefined, 'index.html'],
     ['http://h/%2e%2e', undefined, 'index.html'],
     ['http://h/x%2F..%2Fy', undefined, 'y'],
     ['http://h/download?id=3', 'attachment; filename="../../x"', 'x'],

@@ -76,8 +76,25 @@ export function parseContentDisposition(value: string | undefined): ContentDispo
   const params = semi === -1 ? new Map<string, string>() : parseParams(value.slice(semi + 1));
   const star = params.get('filename*');
   const decoded = star === undefined ? undefined : decodeExtValue(star);
-  const filename = decoded ?? params.get('filename');
+  const plain = params.get('filename');
+  const filename = decoded ?? (plain === undefined ? undefined : utf8IfValid(plain));
   return filename === undefined ? { type } : { type, filename };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header value arrives one character per byte (Latin-1). Servers put raw UTF-8 into a plain
+ * `filename="…"` all the time (RFC 6266 says to use `filename*`), so bytes that form valid UTF-8
+ * are read as UTF-8, as curl and browsers do; anything else stays Latin-1.
+ */
+function utf8IfValid(value: string): string {
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
 }
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
@@ -109,7 +126,10 @@ export function sanitizeFilename(name: string): string | undefined {
   return s;
 }
 
-/** The last non-empty path segment of a URL, percent-decoded once and sanitised. */
+/**
+ * The last path segment of a URL, percent-decoded once and sanitised; none for a path that ends in
+ * `/` (a directory's index: `index.html`, as wget and aria2c name it).
+ */
 export function filenameFromUrl(url: string): string | undefined {
   let pathname: string;
   try {
@@ -117,11 +137,8 @@ export function filenameFromUrl(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  const last = pathname
-    .split('/')
-    .filter((s) => s !== '')
-    .pop();
-  if (last === undefined) return undefined;
+  const last = pathname.slice(pathname.lastIndexOf('/') + 1);
+  if (last === '') return undefined;
   let decoded = last;
   try {
     decoded = decodeURIComponent(last);

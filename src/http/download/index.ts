@@ -27,7 +27,7 @@ import { nextConnId, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
-import { MAX_RESPONSE_HEADER_BYTES } from '../undici-parts.js';
+import { DEFAULT_MAX_REDIRECTS, MAX_RESPONSE_HEADER_BYTES } from '../undici-parts.js';
 import { basicAuthorization, splitUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { controlPath, readControl, removeControl, writeControl } from './control.js';
@@ -243,7 +243,7 @@ class DownloadJob {
       retryDelayMs: Math.max(0, options.retryDelayMs ?? 500),
       timeoutMs: options.timeoutMs ?? 30_000,
       maxRetryAfterMs: Math.max(0, options.maxRetryAfterMs ?? 60_000),
-      maxRedirects: options.maxRedirects ?? 5,
+      maxRedirects: options.maxRedirects ?? DEFAULT_MAX_REDIRECTS,
       progressIntervalMs: options.progressIntervalMs ?? 250,
       controlIntervalMs: options.controlIntervalMs ?? 5000,
     };

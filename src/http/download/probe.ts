@@ -184,10 +184,13 @@ export async function requestFollowing(
     const location = header(res.headers, 'location');
     if (REDIRECTS.has(res.statusCode) && location) {
       discard(res.body);
-      if (hop >= ctx.maxRedirects)
-        throw new NetkitError('NETKIT_PROTOCOL', `more than ${ctx.maxRedirects} redirects`);
       // credentials written into a Location are neither used nor shown
       const next = URL.canParse(location, u.href) ? new URL(location, u) : undefined;
+      if (hop >= ctx.maxRedirects)
+        throw new NetkitError(
+          'NETKIT_PROTOCOL',
+          `too many redirects (more than ${ctx.maxRedirects}); last one: ${redactUrl(u.href)} → ${redactUrl(next?.href ?? location)}`,
+        );
       // the server's word, not the user's: a bad or non-http target is the server's protocol error
       // (exit 1, naming the redirect), never a local file:// read or a usage error
       if (next?.protocol !== 'http:' && next?.protocol !== 'https:')
