@@ -7,7 +7,7 @@ import type { TraceEvent } from '../../src/core/trace.js';
 import { type DownloadProgress, download } from '../../src/http/download/index.js';
 import { missingSpans, type Span } from '../../src/http/download/planner.js';
 import { createFileServer, type FileServerHandle } from '../../src/http/file-server.js';
-import { CLI, netkit, tempDir } from '../helpers/net.js';
+import { CLI, netkit, run, tempDir } from '../helpers/net.js';
 import { startNginx } from '../helpers/nginx.js';
 import { scriptedServer, serveRanges } from './download-servers.js';
 
@@ -115,6 +115,15 @@ describe('download: against independent servers', () => {
         updated: new Date().toISOString(),
       }),
     );
+    // without --continue the earlier run is not thrown away silently: one line says what to do
+    const r = await run(process.execPath, [CLI, 'download', '-d', out, url]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      `netkit: ${path.join(out, 'data.bin.part')} holds 1.0 MiB of an earlier run of this download: add --continue to resume it, or delete it to start over\n`,
+    ]);
+    expect(
+      (await readFile(path.join(out, 'data.bin.part'))).subarray(0, MiB).equals(data.subarray(0, MiB)),
+    ).toBe(true);
     const result = await download(url, {
       dir: out,
       connections: 2,

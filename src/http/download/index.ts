@@ -21,6 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
 import { NetkitError } from '../../core/errors.js';
+import { formatBytes } from '../../core/format.js';
 import { checkDeclaredSize } from '../../core/size-limit.js';
 import { type CaCertificates, defaultTrust } from '../../core/tls-trust.js';
 import { nextConnId, traceEvent } from '../../core/trace.js';
@@ -165,6 +166,21 @@ export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
 const MAX_RESTARTS = 3;
 
 type Outcome = { mode: 'segmented' | 'single'; size: number; resumedBytes: number; connections?: number };
+
+/**
+ * A `.part` with a control file holds an interrupted download of this very name. Starting over
+ * without `--continue` would silently throw that away (aria2c resumes it on its own; curl and wget
+ * do not); instead the run stops and says how to go on.
+ */
+async function refuseToDiscard(part: string): Promise<void> {
+  const ctl = await readControl(controlPath(part)).catch(() => undefined);
+  const kept = ctl ? totalLength(ctl.spans) : 0;
+  if (kept > 0)
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `${part} holds ${formatBytes(kept)} of an earlier run of this download: add --continue to resume it, or delete it to start over`,
+    );
+}
 
 /** Start a download; see the module comment. */
 export function download(url: string, options: DownloadOptions = {}): DownloadHandle {
@@ -352,6 +368,7 @@ class DownloadJob {
       const file = complete || this.opts.output !== undefined ? named : await unusedName(named);
       if (file !== named) trace('info', `${path.basename(named)} exists; saving as ${path.basename(file)}`);
       const part = `${file}.part`;
+      if (!this.opts.continue) await refuseToDiscard(part);
       const existing = await stat(file).catch(() => undefined);
       if (existing?.isDirectory())
         throw new NetkitError('NETKIT_INVALID_INPUT', `${file} is a directory: name the output file with -o`);
