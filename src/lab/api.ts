@@ -7,6 +7,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
+import { decodeWords } from 'postal-mime';
 import type { LabContext } from './context.js';
 import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
 import { openapi } from './openapi.js';
@@ -86,7 +87,12 @@ route('GET', `/messages/${MB}/${ID}`, async (ctx, _q, res, [mb, id]) => {
     subject: email.subject ?? '',
     date: email.date,
     messageId: email.messageId,
-    headers: email.headers.map((h) => ({ key: h.originalKey ?? h.key, value: h.value })),
+    // `value` readable (RFC 2047 encoded words decoded, as in the Subject above), `raw` as sent
+    headers: email.headers.map((h) => ({
+      key: h.originalKey ?? h.key,
+      value: decodeWords(h.value),
+      raw: h.value,
+    })),
     text: email.text ?? '',
     hasHtml: Boolean(email.html),
     attachments: email.attachments.map((a, index) => ({
@@ -135,6 +141,10 @@ route('GET', `/messages/${MB}/${ID}/html`, async (ctx, req, res, [mb, id], url) 
   });
   const remote = url.searchParams.get('remote') === '1';
   const self = `http://${req.headers.host}`;
+  // Links open in a new tab, as in Mailpit: followed inside the frame they would be blocked by the
+  // dashboard's frame-src (and a reset link is what a developer opens a test mail for). The frame
+  // may open popups that escape its sandbox; the message itself still runs nothing.
+  const body = `<base target="_blank">${html}`;
   // The message is hostile until proven otherwise: no script, no forms, no same-origin access, no
   // remote loads unless the user asked for images. The iframe is sandboxed too (defence in depth).
   res.writeHead(200, {
@@ -152,7 +162,7 @@ route('GET', `/messages/${MB}/${ID}/html`, async (ctx, req, res, [mb, id], url) 
       'sandbox allow-popups allow-popups-to-escape-sandbox',
     ].join('; '),
   });
-  res.end(html);
+  res.end(body);
 });
 route('GET', `/messages/${MB}/${ID}/parts/(\\d+)`, async (ctx, _q, res, [mb, id, index]) => {
   const email = await loadMessage(ctx, mb!, id!);

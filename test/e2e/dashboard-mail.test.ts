@@ -192,4 +192,22 @@ describe('dashboard mail view in Chromium', () => {
     await page.locator('#messages tbody tr', { hasText: 'Fresh arrival' }).waitFor({ timeout: 5000 });
     await page.locator('#mailboxes li[data-mailbox="carol"]').waitFor();
   });
+
+  it('opens a link in the mail in a new tab (a reset link), not blocked inside the frame', async () => {
+    const { page } = session;
+    const target = `${dash.url}livez`;
+    await Maildir.open(dir, 'dave').deliver(
+      mime({ subject: 'Reset your password', html: `<p><a id="reset" href="${target}">Reset it</a></p>` }),
+    );
+    await ctx.mail.refresh();
+    await page.goto(dash.url);
+    await page.locator('#messages tbody tr', { hasText: 'Reset your password' }).click();
+    const frame = page.frameLocator('#m-html');
+    await frame.locator('#reset').waitFor();
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), frame.locator('#reset').click()]);
+    await tab.waitForLoadState();
+    expect(tab.url()).toBe(target);
+    expect(await tab.locator('body').textContent()).toContain('ok');
+    await tab.close();
+  });
 });

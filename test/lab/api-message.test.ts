@@ -1,0 +1,65 @@
+/**
+ * The REST API's view of one message: headers decoded for reading (RFC 2047 encoded words), the
+ * raw value beside it; the HTML part opens its links in a new tab.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountStore } from '../../src/core/accounts.js';
+import type { LabContext } from '../../src/lab/context.js';
+import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
+import { MailIndex } from '../../src/lab/mail-index.js';
+import { WireLog } from '../../src/lab/wire.js';
+import { Maildir } from '../../src/mail/maildir.js';
+import { tempDir } from '../helpers/net.js';
+
+describe('dashboard REST API: one message', () => {
+  let cleanup: () => Promise<void>;
+  let dash: DashboardHandle;
+  let id: string;
+
+  beforeAll(async () => {
+    let dir: string;
+    ({ dir, cleanup } = await tempDir());
+    const mime = [
+      'From: =?UTF-8?Q?J=C3=B6rg?= <jorg@example.org>',
+      'To: bob@lab',
+      'Subject: =?UTF-8?B?w6lsw6hiZQ==?=',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<a href="https://example.org/reset">reset</a>',
+      '',
+    ].join('\r\n');
+    id = await Maildir.open(dir, 'bob').deliver(Buffer.from(mime));
+    const ctx: LabContext = {
+      dataDir: dir,
+      mail: new MailIndex(dir),
+      wire: new WireLog(),
+      accounts: new AccountStore(dir),
+      status: () => [],
+    };
+    dash = await startDashboard(ctx, { port: 0 });
+  });
+  afterAll(async () => {
+    await dash?.close();
+    await cleanup();
+  });
+
+  it('headers: value decoded, raw as sent', async () => {
+    const m = (await (await fetch(`${dash.url}api/v1/messages/bob/${encodeURIComponent(id)}`)).json()) as {
+      subject: string;
+      headers: Array<{ key: string; value: string; raw: string }>;
+    };
+    expect(m.subject).toBe('élèbe');
+    expect(m.headers.find((h) => h.key === 'Subject')).toEqual({
+      key: 'Subject',
+      value: 'élèbe',
+      raw: '=?UTF-8?B?w6lsw6hiZQ==?=',
+    });
+    expect(m.headers.find((h) => h.key === 'From')?.value).toBe('Jörg <jorg@example.org>');
+  });
+
+  it('the HTML part sends its links to a new tab', async () => {
+    const html = await (await fetch(`${dash.url}api/v1/messages/bob/${encodeURIComponent(id)}/html`)).text();
+    expect(html.startsWith('<base target="_blank">')).toBe(true);
+    expect(html).toContain('<a href="https://example.org/reset">reset</a>');
+  });
+});
