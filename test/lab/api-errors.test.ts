@@ -1,12 +1,9 @@
 /** REST API errors are the client's when the client erred: 400/404 with a JSON body, never 500 or a false 200. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountStore } from '../../src/core/accounts.js';
-import type { LabContext } from '../../src/lab/context.js';
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
-import { MailIndex } from '../../src/lab/mail-index.js';
-import { WireLog } from '../../src/lab/wire.js';
 import { Maildir } from '../../src/mail/maildir.js';
 import { tempDir } from '../helpers/net.js';
+import { testLabContext } from './lab-context.js';
 
 describe('dashboard REST API errors', () => {
   let cleanup: () => Promise<void>;
@@ -17,13 +14,7 @@ describe('dashboard REST API errors', () => {
     let dir: string;
     ({ dir, cleanup } = await tempDir());
     id = await Maildir.open(dir, 'bob').deliver(Buffer.from('Subject: hi\r\n\r\nhello\r\n'));
-    const ctx: LabContext = {
-      dataDir: dir,
-      mail: new MailIndex(dir),
-      wire: new WireLog(),
-      accounts: new AccountStore(dir),
-      status: () => [],
-    };
+    const ctx = testLabContext(dir);
     dash = await startDashboard(ctx, { port: 0 });
   });
   afterAll(async () => {

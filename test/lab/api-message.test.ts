@@ -3,13 +3,10 @@
  * raw value beside it; the HTML part opens its links in a new tab.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountStore } from '../../src/core/accounts.js';
-import type { LabContext } from '../../src/lab/context.js';
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
-import { MailIndex } from '../../src/lab/mail-index.js';
-import { WireLog } from '../../src/lab/wire.js';
 import { Maildir } from '../../src/mail/maildir.js';
 import { tempDir } from '../helpers/net.js';
+import { testLabContext } from './lab-context.js';
 
 describe('dashboard REST API: one message', () => {
   let cleanup: () => Promise<void>;
@@ -29,13 +26,7 @@ describe('dashboard REST API: one message', () => {
       '',
     ].join('\r\n');
     id = await Maildir.open(dir, 'bob').deliver(Buffer.from(mime));
-    const ctx: LabContext = {
-      dataDir: dir,
-      mail: new MailIndex(dir),
-      wire: new WireLog(),
-      accounts: new AccountStore(dir),
-      status: () => [],
-    };
+    const ctx = testLabContext(dir);
     dash = await startDashboard(ctx, { port: 0 });
   });
   afterAll(async () => {

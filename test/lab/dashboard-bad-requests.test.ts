@@ -7,12 +7,9 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountStore } from '../../src/core/accounts.js';
-import type { LabContext } from '../../src/lab/context.js';
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
-import { MailIndex } from '../../src/lab/mail-index.js';
-import { WireLog } from '../../src/lab/wire.js';
 import { tempDir } from '../helpers/net.js';
+import { testLabContext } from './lab-context.js';
 
 const run = promisify(execFile);
 
@@ -44,13 +41,7 @@ describe('dashboard: unreadable requests are 400, not 500', () => {
   beforeAll(async () => {
     let dir: string;
     ({ dir, cleanup } = await tempDir());
-    const ctx: LabContext = {
-      dataDir: dir,
-      mail: new MailIndex(dir),
-      wire: new WireLog(),
-      accounts: new AccountStore(dir),
-      status: () => [],
-    };
+    const ctx = testLabContext(dir);
     dash = await startDashboard(ctx, { port: 0 });
   });
   afterAll(async () => {

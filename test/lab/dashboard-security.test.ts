@@ -7,13 +7,11 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountStore } from '../../src/core/accounts.js';
 import type { LabContext } from '../../src/lab/context.js';
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
-import { MailIndex } from '../../src/lab/mail-index.js';
-import { WireLog } from '../../src/lab/wire.js';
 import { Maildir } from '../../src/mail/maildir.js';
 import { tempDir } from '../helpers/net.js';
+import { testLabContext } from './lab-context.js';
 
 describe('dashboard access control', () => {
   let dir: string;
@@ -23,13 +21,7 @@ describe('dashboard access control', () => {
 
   beforeAll(async () => {
     ({ dir, cleanup } = await tempDir());
-    ctx = {
-      dataDir: dir,
-      mail: new MailIndex(dir),
-      wire: new WireLog(),
-      accounts: new AccountStore(dir),
-      status: () => [],
-    };
+    ctx = testLabContext(dir);
     dash = await startDashboard(ctx, { port: 0, uiAuth: 'admin:s3cret' });
   });
   afterAll(async () => {
@@ -218,13 +210,7 @@ describe('dashboard DNS-rebinding protection (Host check)', () => {
   beforeAll(async () => {
     ({ dir, cleanup } = await tempDir());
     await Maildir.open(dir, 'bob').deliver(Buffer.from('Subject: secret\r\n\r\nthe secret\r\n'));
-    const ctx: LabContext = {
-      dataDir: dir,
-      mail: new MailIndex(dir),
-      wire: new WireLog(),
-      accounts: new AccountStore(dir),
-      status: () => [],
-    };
+    const ctx = testLabContext(dir);
     dash = await startDashboard(ctx, { port: 0 });
     authDash = await startDashboard(ctx, { port: 0, uiAuth: 'admin:s3cret' });
   });
