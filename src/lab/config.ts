@@ -133,6 +133,22 @@ export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
       if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
     for (const [k, v] of Object.entries(ports ?? {})) if (v !== undefined) cfg.ports[k as LabPortName] = v;
   }
+  // every layer's values, checked once merged: a wrong type must not start a lab that ignores it
+  for (const key of ['host', 'dataDir', 'passivePorts'] as const) {
+    const v = cfg[key] as unknown;
+    if (v !== undefined && (typeof v !== 'string' || v === ''))
+      throw new NetkitError('NETKIT_USAGE', `${key} must be a non-empty string, not ${JSON.stringify(v)}`);
+  }
+  if (typeof cfg.acceptAnyAuth !== 'boolean')
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `acceptAnyAuth must be true or false, not ${JSON.stringify(cfg.acceptAnyAuth)}`,
+    );
+  if (!Number.isInteger(cfg.maxMessages) || cfg.maxMessages < 0)
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `max messages must be a whole number (0 = no cap), not ${JSON.stringify(cfg.maxMessages)}`,
+    );
   if (!Number.isInteger(cfg.portOffset)) {
     throw new NetkitError('NETKIT_USAGE', `port offset "${cfg.portOffset}" is not an integer`);
   }

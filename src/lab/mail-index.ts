@@ -63,6 +63,7 @@ export function summarize(mailbox: string, entry: MaildirEntry, email: Email): M
     cc,
     subject,
     date: Number.isNaN(parsedDate) ? entry.mtimeMs : parsedDate,
+    received: entry.mtimeMs,
     size: entry.size,
     attachments: email.attachments.filter((a) => a.disposition !== 'inline' || !a.contentId).length,
     read: entry.flags.includes('S'),
@@ -172,7 +173,8 @@ export class MailIndex extends EventEmitter {
     if (!this.sorted) {
       const all: MessageSummary[] = [];
       for (const s of this.boxes.values()) for (const m of s.messages.values()) all.push(m);
-      this.sorted = all.sort((a, b) => b.date - a.date || b.id.localeCompare(a.id));
+      // arrival order, not the Date header a sender may set to anything (a mail "from 2001")
+      this.sorted = all.sort((a, b) => b.received - a.received || b.id.localeCompare(a.id));
     }
     return this.sorted;
   }

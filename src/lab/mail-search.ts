@@ -12,6 +12,8 @@ export interface MessageSummary {
   subject: string;
   /** ms since the epoch: the Date header, else the delivery time */
   date: number;
+  /** ms since the epoch: when it was delivered (the list is newest first by this, as in Mailpit) */
+  received: number;
   size: number;
   attachments: number;
   read: boolean;

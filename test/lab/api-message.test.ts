@@ -12,9 +12,9 @@ describe('dashboard REST API: one message', () => {
   let cleanup: () => Promise<void>;
   let dash: DashboardHandle;
   let id: string;
+  let dir: string;
 
   beforeAll(async () => {
-    let dir: string;
     ({ dir, cleanup } = await tempDir());
     const mime = [
       'From: =?UTF-8?Q?J=C3=B6rg?= <jorg@example.org>',
@@ -52,5 +52,16 @@ describe('dashboard REST API: one message', () => {
     const html = await (await fetch(`${dash.url}api/v1/messages/bob/${encodeURIComponent(id)}/html`)).text();
     expect(html.startsWith('<base target="_blank">')).toBe(true);
     expect(html).toContain('<a href="https://example.org/reset">reset</a>');
+  });
+
+  it('lists by arrival, newest first, whatever the Date header says', async () => {
+    const md = Maildir.open(dir, 'order');
+    await md.deliver(Buffer.from('Date: Tue, 10 Mar 2026 12:00:00 +0000\r\nSubject: first\r\n\r\n1\r\n'));
+    await md.deliver(Buffer.from('Date: Mon, 1 Jan 2001 00:00:00 +0000\r\nSubject: second\r\n\r\n2\r\n'));
+    const list = (await (await fetch(`${dash.url}api/v1/messages?mailbox=order`)).json()) as {
+      messages: Array<{ subject: string; received: number; date: number }>;
+    };
+    expect(list.messages.map((m) => m.subject)).toEqual(['second', 'first']);
+    expect(list.messages[0]!.date).toBe(Date.parse('2001-01-01T00:00:00Z'));
   });
 });

@@ -46,6 +46,25 @@ describe('lab config', () => {
     expect(() => resolveLabConfig({ portOffset: 1.5 })).toThrow(/not an integer/);
   });
 
+  it('refuses values of the wrong type from the file or the environment, instead of ignoring them', () => {
+    expect(() => resolveLabConfig(configFromEnv({ NETKIT_MAX_MESSAGES: 'abc' }))).toThrow(
+      'max messages must be a whole number (0 = no cap), not null',
+    );
+    expect(() => resolveLabConfig(configFromFile({ maxMessages: 'lots' }))).toThrow(
+      'max messages must be a whole number (0 = no cap), not "lots"',
+    );
+    expect(() => resolveLabConfig(configFromFile({ host: 5 }))).toThrow(
+      'host must be a non-empty string, not 5',
+    );
+    expect(() => resolveLabConfig(configFromFile({ acceptAnyAuth: 'yes' }))).toThrow(
+      'acceptAnyAuth must be true or false, not "yes"',
+    );
+    expect(resolveLabConfig(configFromFile({ maxMessages: 0, host: '0.0.0.0' }))).toMatchObject({
+      maxMessages: 0,
+      host: '0.0.0.0',
+    });
+  });
+
   it('accepts --ui-auth only as USER:PASSWORD, so nobody starts a dashboard no one can open', () => {
     expect(resolveLabConfig({ uiAuth: 'admin:s3:cret' }).uiAuth).toBe('admin:s3:cret');
     for (const bad of ['nocolon', 'admin:', ':secret', ''])

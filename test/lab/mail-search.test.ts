@@ -9,6 +9,7 @@ const msg = (over: Partial<MessageSummary> = {}): MessageSummary => ({
   cc: ['carol@lab'],
   subject: 'Quarterly report',
   date: Date.parse('2026-03-10T12:00:00Z'),
+  received: Date.parse('2026-03-10T12:00:05Z'),
   size: 100,
   attachments: 1,
   read: false,
