@@ -58,12 +58,13 @@ function badMailbox(address: string, local: string): RecipientDecision {
 }
 
 /**
- * The mailbox of a quoted local part, once unquoted: every run of characters other than letters,
- * digits, `.`, `_`, `+`, `-` (a space, `"`, `/` …) becomes one `_`, so `"John Smith"` → `john_smith`
- * and the name can never leave the mail directory. The `%`/`!` relay forms and non-ASCII text stay
- * refused, as they are unquoted.
+ * The mailbox of a local part that is a valid address but not a mailbox name as it stands — quoted
+ * (`"John Smith"`) or with RFC 5322 atext such as `'` and `=` (`o'brien`, `first=last`, which
+ * applications send and a mail catcher must not refuse): every run of characters other than
+ * letters, digits, `.`, `_`, `+`, `-` becomes one `_` (`john_smith`, `o_brien`), so the name can
+ * never leave the mail directory. The `%`/`!` relay forms and non-ASCII text stay refused.
  */
-function quotedMailbox(text: string): string | undefined {
+function mappedMailbox(text: string): string | undefined {
   if (!/^[\x20-\x7e]+$/.test(text) || /[%!@]/.test(text)) return undefined;
   try {
     return normaliseMailbox(text.replace(/[^A-Za-z0-9._+-]+/g, '_'));
@@ -75,10 +76,13 @@ function quotedMailbox(text: string): string | undefined {
 /**
  * The mailbox a recipient address delivers to: its local part, lowercased, if it is a valid
  * mailbox name (`[a-z0-9][a-z0-9._+-]*`, max 64). `postmaster` without a domain is accepted (RFC
- * 5321 §4.1.1.3). A quoted local part is unquoted first (`"bob"` is `bob`, RFC 5321 §2.4; other
- * quoted names are mapped by {@link quotedMailbox}). `%` hacks and non-ASCII names are refused
- * with 553 5.1.3.
+ * 5321 §4.1.1.3). A quoted local part is unquoted first (`"bob"` is `bob`, RFC 5321 §2.4); other
+ * quoted names and atext beyond the mailbox alphabet are mapped by {@link mappedMailbox}. `%` hacks
+ * and non-ASCII names are refused with 553 5.1.3.
  */
+/** An unquoted dot-atom local part (RFC 5322 §3.2.3 atext and dots). */
+const ATEXT_LOCAL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+$/;
+
 export function mailboxForRecipient(address: string): RecipientDecision {
   const { local, domain } = splitAddress(address);
   if (domain === undefined && local.toLowerCase() !== POSTMASTER) {
@@ -94,7 +98,7 @@ export function mailboxForRecipient(address: string): RecipientDecision {
   try {
     return { ok: true, mailbox: normaliseMailbox(text) };
   } catch {
-    const mapped = isQuoted(local) ? quotedMailbox(text) : undefined;
+    const mapped = isQuoted(local) || ATEXT_LOCAL.test(text) ? mappedMailbox(text) : undefined;
     return mapped ? { ok: true, mailbox: mapped } : badMailbox(address, local);
   }
 }

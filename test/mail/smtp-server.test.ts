@@ -158,6 +158,20 @@ describe('smtp server: conversation and delivery', () => {
     expect(bodies.map((b) => /body (\d)/.exec(b)?.[1]).sort()).toEqual(['1', '2', '3']);
   });
 
+  it("accepts o'brien@ and first=last@ (atext an application sends) into o_brien and first_last", async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO x.test');
+    await client.cmd('MAIL FROM:<a@example.org>');
+    expect((await client.cmd("RCPT TO:<o'brien@example.com>")).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<first=last@x.org>')).code).toBe(250);
+    await client.cmd('DATA');
+    client.send('Subject: atext\r\n\r\nhi\r\n.\r\n');
+    expect((await client.reply()).last).toMatch(/^250 2\.6\.0 Ok: stored in 2 mailboxes/);
+    expect(await mailboxFiles(s.dir, 'o_brien')).toHaveLength(1);
+    expect(await mailboxFiles(s.dir, 'first_last')).toHaveLength(1);
+    await client.quit();
+  });
+
   it('refuses recipients that are not a valid mailbox name with 553 5.1.3, never relays', async () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     await client.cmd('EHLO x.test');

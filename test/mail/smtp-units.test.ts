@@ -335,6 +335,10 @@ describe('policy', () => {
     ['"a b"@x', 'a_b'],
     ['"John  Smith / Sales"@x', 'john_smith_sales'],
     ['"a\\"b"@x', 'a_b'],
+    // atext beyond the mailbox alphabet, as applications send it
+    ["o'brien@example.com", 'o_brien'],
+    ['first=last@x.org', 'first_last'],
+    ['a{b}c@x', 'a_b_c'],
   ])('mailboxForRecipient(%s) → %s', (addr, mailbox) => {
     expect(mailboxForRecipient(addr)).toEqual({ ok: true, mailbox });
   });
@@ -345,6 +349,8 @@ describe('policy', () => {
     ['"a"b"@x'],
     ['"用户"@x'],
     ['bob%other@x'],
+    ['bob!other@x'],
+    ["'quote@x"],
     ['../etc@x'],
     ['.hidden@x'],
     ['用户@example.com'],
