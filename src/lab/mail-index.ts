@@ -147,11 +147,15 @@ export class MailIndex extends EventEmitter {
       }
     }
     // parse new messages a few at a time
+    const added: PublicSummary[] = [];
     const workers = Array.from({ length: 8 }, async () => {
       for (let e = queue.shift(); e; e = queue.shift()) {
         try {
           const raw = await readFile(e.file).catch(() => Maildir.open(this.dataDir, mailbox).read(e.id));
-          state.messages.set(e.id, summarize(mailbox, e, await parseMessage(raw)));
+          const summary = summarize(mailbox, e, await parseMessage(raw));
+          state.messages.set(e.id, summary);
+          const { haystack: _h, ...shown } = summary;
+          added.push(shown);
           changed = true;
         } catch {
           // vanished meanwhile or unparsable: skip this round
@@ -161,12 +165,17 @@ export class MailIndex extends EventEmitter {
     await Promise.all(workers);
     state.stamp = stamp;
     this.boxes.set(mailbox, state);
-    if (changed) this.changed(mailbox);
+    if (changed) this.changed(mailbox, added);
   }
 
-  private changed(mailbox: string): void {
+  /**
+   * `change` events name the mailbox and carry the summaries of the messages that arrived (what a
+   * test waiting for a mail over the live API needs: id, from, to, subject…, no second request).
+   */
+  private changed(mailbox: string, added: PublicSummary[] = []): void {
     this.sorted = undefined;
-    this.emit('change', { mailbox });
+    added.sort((a, b) => a.received - b.received || a.id.localeCompare(b.id));
+    this.emit('change', { mailbox, added });
   }
 
   private newestFirst(): MessageSummary[] {

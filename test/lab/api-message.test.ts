@@ -64,4 +64,30 @@ describe('dashboard REST API: one message', () => {
     expect(list.messages.map((m) => m.subject)).toEqual(['second', 'first']);
     expect(list.messages[0]!.date).toBe(Date.parse('2001-01-01T00:00:00Z'));
   });
+
+  it('the live stream (/api/v1/events, SSE) announces a new mail with its summary', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${dash.url}api/v1/events`, { signal: ctrl.signal });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const id = await Maildir.open(dir, 'live').deliver(
+      Buffer.from('From: a@x\r\nSubject: live one\r\n\r\nhi\r\n'),
+    );
+    await fetch(`${dash.url}api/v1/messages?mailbox=live`); // the list refreshes the index
+    let event:
+      | { type: string; data: { mailbox: string; added: Array<{ id: string; subject: string }> } }
+      | undefined;
+    while (!event) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+      const m = /event: mail\ndata: (.*)\n\n/.exec(text);
+      if (m) event = JSON.parse(m[1]!);
+    }
+    ctrl.abort();
+    expect(event?.data.mailbox).toBe('live');
+    expect(event?.data.added).toEqual([expect.objectContaining({ id, subject: 'live one', from: 'a@x' })]);
+  });
 });
