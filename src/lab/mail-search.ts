@@ -1,7 +1,7 @@
 /**
  * Mailpit-style search syntax for the dashboard, as a pure parser and matcher:
- * `from:alice to:bob subject:"quarterly report" has:attachment is:unread before:2026-01-01
- * after:2025-12-01 free text`. Terms are ANDed; a leading `-` negates one; quotes group words.
+ * `from:alice to:bob cc:carol subject:"quarterly report" has:attachment is:unread
+ * before:2026-01-01 after:2025-12-01 larger:1m smaller:10k free text`. Terms are ANDed; a leading `-` negates one; quotes group words.
  */
 export interface MessageSummary {
   mailbox: string;
@@ -23,7 +23,8 @@ export interface MessageSummary {
 }
 
 export type SearchTerm =
-  | { field: 'from' | 'to' | 'subject' | 'text'; value: string; negate: boolean }
+  | { field: 'from' | 'to' | 'cc' | 'subject' | 'text'; value: string; negate: boolean }
+  | { field: 'larger' | 'smaller'; value: number; negate: boolean }
   | { field: 'has'; value: 'attachment'; negate: boolean }
   | { field: 'is'; value: 'read' | 'unread'; negate: boolean }
   | { field: 'before' | 'after'; value: number; negate: boolean };
@@ -38,6 +39,13 @@ export function tokenize(query: string): string[] {
 
 function unquote(v: string): string {
   return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
+}
+
+/** `500`, `10k`, `2m`, `1g` (bytes, binary multiples), as Mailpit's larger:/smaller: take them. */
+function parseSize(v: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/.exec(v);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * 1024 ** ' kmg'.indexOf(m[2] || ' '));
 }
 
 function parseDate(v: string): number | undefined {
@@ -56,8 +64,10 @@ export function parseSearch(query: string): SearchTerm[] {
     const m = /^([a-z]+):(.*)$/i.exec(tok);
     const key = m?.[1]?.toLowerCase();
     const value = unquote(m?.[2] ?? '').toLowerCase();
-    if (m && (key === 'from' || key === 'to' || key === 'subject') && value) {
+    if (m && (key === 'from' || key === 'to' || key === 'cc' || key === 'subject') && value) {
       terms.push({ field: key, value, negate });
+    } else if (m && (key === 'larger' || key === 'smaller') && parseSize(value) !== undefined) {
+      terms.push({ field: key, value: parseSize(value)!, negate });
     } else if (m && key === 'has' && (value === 'attachment' || value === 'attachments')) {
       terms.push({ field: 'has', value: 'attachment', negate });
     } else if (m && key === 'is' && (value === 'read' || value === 'unread')) {
@@ -78,8 +88,14 @@ function matchOne(term: SearchTerm, m: MessageSummary): boolean {
       return m.from.toLowerCase().includes(term.value);
     case 'to':
       return [...m.to, ...m.cc].some((a) => a.toLowerCase().includes(term.value));
+    case 'cc':
+      return m.cc.some((a) => a.toLowerCase().includes(term.value));
     case 'subject':
       return m.subject.toLowerCase().includes(term.value);
+    case 'larger':
+      return m.size > term.value;
+    case 'smaller':
+      return m.size < term.value;
     case 'text':
       return m.haystack.includes(term.value);
     case 'has':

@@ -47,6 +47,15 @@ describe('parseSearch + matches', () => {
     ['from:alice is:unread numbers', {}, true],
     ['', {}, true],
     ['before:notadate', {}, false],
+    ['cc:carol', {}, true],
+    ['cc:bob', {}, false],
+    ['larger:50', {}, true],
+    ['larger:1k', {}, false],
+    ['smaller:1k', {}, true],
+    ['larger:1k', { size: 2048 }, true],
+    ['smaller:1.5kb', { size: 2048 }, false],
+    ['larger:2m', { size: 3 * 1024 * 1024 }, true],
+    ['larger:lots', {}, false],
   ];
   for (const [q, over, expected] of cases) {
     it(`${q || '(empty)'} → ${expected}`, () => expect(matches(parseSearch(q), msg(over))).toBe(expected));
