@@ -170,8 +170,9 @@ const STAT_BATCH = 256;
 
 /**
  * Read a real directory and turn each child into something with `format` (a LIST line, an MLSD
- * line, an Entry), in name order, names as {@link listedName} shows them. Symbolic links are followed only when `allowed(realTarget)` says
- * the target is inside the root; other links and entries that vanish while we read are left out.
+ * line, an Entry), in name order, names as {@link listedName} shows them. Symbolic links are
+ * followed only when `allowed(realTarget)` says the target is inside the root; other links and
+ * entries that vanish while we read are left out.
  *
  * Why synchronous stats: a listing needs one stat per entry, each a few microseconds of local
  * metadata work. As promises, 300 concurrent listings of 1,000 entries become 300,000 round trips

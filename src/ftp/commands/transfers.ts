@@ -14,7 +14,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { globToRegExp, hasGlob, matchGlob } from '../glob.js';
+import { hasGlob, matchGlob } from '../glob.js';
 import { entryFromStats, formatFacts, formatListLine, readEntries, splitListArgs } from '../listing.js';
 import { overwriteRefusal, permFact } from '../permissions.js';
 import type { CommandSpec, FtpSession } from '../session.js';
@@ -128,11 +128,6 @@ async function globListing(
   const pattern = path.posix.basename(vpath);
   const dir = path.posix.dirname(vpath);
   if (!hasGlob(pattern) || hasGlob(dir)) return undefined;
-  try {
-    globToRegExp(pattern);
-  } catch {
-    return undefined; // not a usable pattern (a backwards range): a plain name after all
-  }
   const { real, mount } = await s.identity!.vfs.realPath(dir);
   if (!(await stat(real)).isDirectory()) return undefined;
   const root = await s.identity!.vfs.realRoot(mount);
@@ -165,7 +160,8 @@ function listCommand(kind: ListKind, help: string): CommandSpec {
         }
         const globbed =
           kind !== 'mlsd' && (err as NodeJS.ErrnoException).code === 'ENOENT'
-            ? await globListing(s, target, vpath, kind).catch(() => undefined)
+            ? // a pattern that does not compile (a backwards range) is a plain name after all
+              await globListing(s, target, vpath, kind).catch(() => undefined)
             : undefined;
         if (!globbed) throw err;
         lines = globbed;

@@ -1,16 +1,16 @@
 /**
- * `download()` of `ftp://` URLs (explicit FTPS with `ftpTls`) and `ftps://` URLs (implicit TLS),
- * as aria2c does them: the probe asks SIZE, MDTM and FEAT; each segment is one `REST offset` +
- * `RETR` on a connection of its own, read until the segment's end — the server sends to the end of the file, so the connection is closed
- * there (its transfer cannot be stopped any other way that every server honours) and the worker
- * logs in again for its next segment; a segment that runs to the end of the file finishes its
- * transfer and keeps the connection. Everything else (planning, stealing, retries, the control
- * file, resume, checksum, the rename) is the HTTP downloader's, unchanged.
+ * `download()` of `ftp://` URLs (explicit FTPS with `ftpTls`) and `ftps://` URLs (implicit TLS), as
+ * aria2c does them: the probe asks SIZE, MDTM and FEAT; each segment is one `REST offset` + `RETR`
+ * on a connection of its own, read until the segment's end — the server sends to the end of the
+ * file, so the connection is closed there (its transfer cannot be stopped any other way that every
+ * server honours) and the worker logs in again for its next segment; a segment that runs to the end
+ * of the file finishes its transfer and keeps the connection. Everything else (planning, stealing,
+ * retries, the control file, resume, checksum, the rename) is the HTTP downloader's, unchanged.
  *
- * FTP has no If-Range: before every segment's RETR the connection asks SIZE and MDTM again, and
- * a difference means the file changed (a restart from scratch, as a changed ETag does over HTTP).
- * MDTM is also the control file's validator across runs. A file the server cannot SIZE, or a server without `REST STREAM`, is
- * fetched in one stream.
+ * FTP has no If-Range: before every segment's RETR the connection asks SIZE and MDTM again, and a
+ * difference means the file changed (a restart from scratch, as a changed ETag does over HTTP).
+ * MDTM is also the control file's validator across runs. A file the server cannot SIZE, or a server
+ * without `REST STREAM`, is fetched in one stream.
  */
 import { PassThrough } from 'node:stream';
 import { NetkitError } from '../../core/errors.js';
