@@ -16,6 +16,7 @@ import { loadTls } from '../core/tls.js';
 import { DEV_CERT_FILE } from '../core/tls-trust.js';
 import { DEFAULT_PERMISSIONS } from '../ftp/permissions.js';
 import { createFtpServer, type FtpServerHandle } from '../ftp/server.js';
+import type { FtpSessionEvent } from '../ftp/session.js';
 import { createFileServer, type FileServerHandle } from '../http/file-server.js';
 import { createPop3Server, type Pop3ServerHandle } from '../mail/pop3-server.js';
 import { createSmtpServer, type SmtpMessageEvent, type SmtpServerHandle } from '../mail/smtp-server.js';
@@ -160,7 +161,8 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
   const wire = new WireLog();
   const mail = new MailIndex(dataDir);
   const transcripts = new TranscriptStore();
-  const totals = { messages: 0 };
+  /** since start: SMTP messages and bytes stored, FTP bytes moved by finished transfers, chat lines */
+  const totals = { messages: 0, smtpBytes: 0, ftpBytes: 0, ftpTransfers: 0, chatMessages: 0 };
 
   const closers: Array<(deadline: number) => Promise<void>> = [];
   const track = <T extends { close(deadlineMs?: number): Promise<void> }>(h: T): T => {
@@ -250,10 +252,22 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
     for (const s of [smtp, pop3, ftp, chat, http, ...classic]) wire.attach(s);
     smtp.on('message', (ev: SmtpMessageEvent) => {
       totals.messages++;
+      totals.smtpBytes += ev.size;
       transcripts.add(ev);
       void mail.refresh();
     });
     pop3.on('quit', () => void mail.refresh());
+    ftp.on('session', (ev: FtpSessionEvent) => {
+      const t = ev.event === 'transfer' ? ev.transfer : undefined;
+      // the last event of a transfer says how it ended: count each transfer's bytes once
+      if (t && t.state !== 'running' && t.direction !== 'list') {
+        totals.ftpTransfers++;
+        totals.ftpBytes += t.bytes;
+      }
+    });
+    chat.on('message', () => {
+      totals.chatMessages++;
+    });
 
     // netkit clients trust the dev certificate of their own --data directory: name ours when it is
     // not the one they would pick by themselves; other clients are given the certificate file
@@ -277,7 +291,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           transport: 'tcp',
           tls: false,
           connections: smtp.connections,
-          totals: { messages: totals.messages },
+          totals: { messages: totals.messages, bytes: totals.smtpBytes },
           hint: `netkit mail send --server ${hp(smtp.port)}${dataFlag} --to bob@lab --subject hi --text hello`,
         },
       ];
@@ -317,6 +331,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         transport: 'tcp',
         tls: false,
         connections: ftp.connections,
+        totals: { transfers: totals.ftpTransfers, bytes: totals.ftpBytes },
         hint: `curl ftp://${hp(ftp.port)}/pub/`,
       });
       if (ftp.tlsPort) {
@@ -336,6 +351,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         transport: 'tcp',
         tls: false,
         connections: chat.clients,
+        totals: { messages: totals.chatMessages },
         hint: `nc ${host} ${chat.port}`,
       });
       if (chat.tlsPort) {
@@ -354,6 +370,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         port: http.port,
         transport: 'tcp',
         tls: false,
+        connections: http.connections,
         hint: `curl ${http.url}`,
       });
       if (http.tlsPort) {

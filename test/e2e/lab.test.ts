@@ -134,6 +134,18 @@ ftp.quit()
     await page.locator('#ftp-tree li[data-name="uploaded-by-ftplib.txt"]').waitFor();
   });
 
+  it('Status totals count what the tests above moved: mail stored, FTP bytes, chat lines', async () => {
+    type Row = { name: string; connections?: number; totals?: Record<string, number> };
+    const rows = ((await (await fetch(`${url}api/v1/status`)).json()) as { services: Row[] }).services;
+    const row = (name: string) => rows.find((r) => r.name === name)!;
+    expect(row('smtp').totals).toEqual({ messages: 1, bytes: expect.any(Number) });
+    expect(row('smtp').totals!.bytes).toBeGreaterThan(1000);
+    // the ftplib upload of 5,000 bytes (listings are not counted)
+    expect(row('ftp').totals).toEqual({ transfers: 1, bytes: 5000 });
+    expect(row('chat').totals!.messages).toBeGreaterThanOrEqual(2);
+    expect(row('http').connections).toEqual(expect.any(Number));
+  });
+
   it('names the implicit-TLS flag when that is the port taken', async () => {
     const taken = lab.listening.find((l) => l.service === 'smtps')!.port;
     const r = await netkit([
