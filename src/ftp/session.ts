@@ -483,13 +483,6 @@ export class FtpSession {
       case 'ENAMETOOLONG':
         this.reply(553, 'File name too long');
         return;
-      case 'EINVAL':
-        // rename(2): a directory moved into itself or below itself
-        this.reply(553, 'Cannot move a directory into itself');
-        return;
-      case 'EXDEV':
-        this.reply(553, 'Cannot rename across file systems');
-        return;
       case 'EROFS':
         this.reply(550, 'Read-only file system');
         return;

@@ -15,6 +15,11 @@ import { type MessageSummary, matches, parseSearch } from './mail-search.js';
 
 export type PublicSummary = Omit<MessageSummary, 'haystack'>;
 
+/** A summary as the API and the live events show it: without the search text. */
+function publicSummary({ haystack: _h, ...shown }: MessageSummary): PublicSummary {
+  return shown;
+}
+
 export interface ListOptions {
   mailbox?: string;
   query?: string;
@@ -154,8 +159,7 @@ export class MailIndex extends EventEmitter {
           const raw = await readFile(e.file).catch(() => Maildir.open(this.dataDir, mailbox).read(e.id));
           const summary = summarize(mailbox, e, await parseMessage(raw));
           state.messages.set(e.id, summary);
-          const { haystack: _h, ...shown } = summary;
-          added.push(shown);
+          added.push(publicSummary(summary));
           changed = true;
         } catch {
           // vanished meanwhile or unparsable: skip this round
@@ -212,7 +216,7 @@ export class MailIndex extends EventEmitter {
       all.push(m);
       if (!m.read) unread++;
     }
-    const slice = all.slice((page - 1) * pageSize, page * pageSize).map(({ haystack: _h, ...rest }) => rest);
+    const slice = all.slice((page - 1) * pageSize, page * pageSize).map(publicSummary);
     return { total: all.length, page, pageSize, unread, messages: slice };
   }
 

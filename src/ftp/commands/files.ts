@@ -169,7 +169,16 @@ export const fileCommands: Record<string, CommandSpec> = {
           return;
         }
       }
-      await rename(source.real, target.real);
+      try {
+        await rename(source.real, target.real);
+      } catch (err) {
+        // rename(2)'s own refusals, in words (the generic reply would only name the errno)
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EINVAL') s.reply(553, 'Cannot move a directory into itself');
+        else if (code === 'EXDEV') s.reply(553, 'Cannot rename across file systems');
+        else throw err;
+        return;
+      }
       s.changed(source.real, true);
       s.changed(target.real, true);
       s.reply(250, `Renamed ${from} to ${to}`);
