@@ -102,10 +102,11 @@ function matchOne(term: SearchTerm, m: MessageSummary): boolean {
       return m.attachments > 0;
     case 'is':
       return term.value === 'read' ? m.read : !m.read;
+    // the delivery time, as Mailpit's before:/after: — a Date header is whatever the sender claimed
     case 'before':
-      return m.date < term.value;
+      return m.received < term.value;
     case 'after':
-      return m.date >= term.value;
+      return m.received >= term.value;
   }
 }
 

@@ -30,7 +30,7 @@ export const openapi = {
             in: 'query',
             schema: { type: 'string' },
             description:
-              'Search: from: to: cc: subject: has:attachment is:unread is:read before:YYYY-MM-DD after:YYYY-MM-DD larger:SIZE smaller:SIZE (500, 10k, 2m), free text; "quotes" group words, a leading - negates',
+              'Search: from: to: cc: subject: has:attachment is:unread is:read before:YYYY-MM-DD after:YYYY-MM-DD (delivery time, UTC) larger:SIZE smaller:SIZE (500, 10k, 2m), free text; "quotes" group words, a leading - negates',
           },
           { name: 'page', in: 'query', schema: { type: 'integer', minimum: 1 } },
           { name: 'pageSize', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },

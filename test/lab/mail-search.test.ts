@@ -47,6 +47,10 @@ describe('parseSearch + matches', () => {
     ['from:alice is:unread numbers', {}, true],
     ['', {}, true],
     ['before:notadate', {}, false],
+    // delivery time, not the Date header (a spam-style Date from 1999, a clock far ahead)
+    ['after:2026-03-01', { date: Date.parse('1999-01-01T00:00:00Z') }, true],
+    ['before:2026-04-01', { date: Date.parse('2030-01-01T00:00:00Z') }, true],
+    ['after:2026-03-11', { date: Date.parse('2026-03-12T00:00:00Z') }, false],
     ['cc:carol', {}, true],
     ['cc:bob', {}, false],
     ['larger:50', {}, true],
