@@ -75,8 +75,12 @@ export function receivedProtocol(s: {
   return `${base}${s.secure ? 'S' : ''}${s.authenticated ? 'A' : ''}`;
 }
 
-/** `Return-Path:` and `Received:` as prepended on final delivery (RFC 5321 §4.4), CRLF-terminated. */
-export function traceHeaders(info: TraceHeaderInfo): Buffer {
+/**
+ * The `Received:` header of final delivery (RFC 5321 §4.4), CRLF-terminated: the same for every
+ * recipient mailbox, so it travels with the shared message stream. `for <…>` only with one
+ * recipient, as Postfix does (it would list the Bcc recipients to every copy).
+ */
+export function receivedHeader(info: TraceHeaderInfo): Buffer {
   const ip = info.remoteAddress.replace(/^::ffff:/i, '');
   const literal = ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
   const remote = info.remoteName ? `${headerSafe(info.remoteName)} ${literal}` : literal;
@@ -85,12 +89,34 @@ export function traceHeaders(info: TraceHeaderInfo): Buffer {
     : '';
   const forClause = info.to.length === 1 ? `\r\n\tfor <${addressSafe(info.to[0]!)}>` : '';
   return Buffer.from(
-    `Return-Path: <${addressSafe(info.from)}>\r\n` +
-      `Received: from ${headerSafe(info.helo || 'unknown')} (${remote})\r\n` +
+    `Received: from ${headerSafe(info.helo || 'unknown')} (${remote})\r\n` +
       `\tby ${headerSafe(info.serverName)} (netkit) with ${info.protocol} id ${headerSafe(info.id)}${tls}` +
       `${forClause};\r\n\t${info.date ? rfc5322Date(info.date) : nowRfc5322()}\r\n`,
     'utf8',
   );
+}
+
+/**
+ * What one mailbox's copy starts with: `Return-Path:` (RFC 5321 §4.4, added by final delivery
+ * only) and `Delivered-To:` with the envelope recipient this copy was delivered for, as Postfix's
+ * local(8) and Dovecot's LDA write it — the only trace of a Bcc recipient, or of which address
+ * (`bob@a` or `bob@b`) reached the mailbox; fetchmail's multidrop mode reads it.
+ */
+export function deliveryHeaders(from: string, recipient: string): Buffer {
+  return Buffer.from(
+    `Return-Path: <${addressSafe(from)}>\r\nDelivered-To: ${addressSafe(recipient)}\r\n`,
+    'utf8',
+  );
+}
+
+/** `source` with `head` in front of its first chunk (one write, not two). */
+async function* headed(head: Buffer, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let first = true;
+  for await (const chunk of source) {
+    yield first ? Buffer.concat([head, chunk], head.length + chunk.length) : chunk;
+    first = false;
+  }
+  if (first) yield head;
 }
 
 export interface StoredCopy {
@@ -127,17 +153,25 @@ export class MailStore {
   }
 
   /**
-   * Write `message` into every mailbox (streamed to all `tmp/` files at once); resolves once every
-   * copy is fsynced and renamed into `new/` (and the directory fsynced). If any copy fails, the
+   * Write `message` into every mailbox (streamed to all `tmp/` files at once), each copy after its
+   * own `heads[i]` when given; resolves once every copy is fsynced and renamed into `new/` (and
+   * the directory fsynced). If any copy fails, the
    * others are removed again and the error is thrown: a {@link SmtpReplyError} as the stream raised
    * it (policy), a 451 for storage failures, the stream's own error when the client vanished.
    */
-  async deliver(mailboxes: string[], message: AsyncIterable<Buffer>): Promise<StoredCopy[]> {
-    // each copy reports the size it stored (all the same), so no stat is needed afterwards
+  async deliver(
+    mailboxes: string[],
+    message: AsyncIterable<Buffer>,
+    heads?: readonly Buffer[],
+  ): Promise<StoredCopy[]> {
+    // each copy reports the size it stored, so no stat is needed afterwards
     const sizes = mailboxes.map(() => ({ bytes: 0 }));
     const readers = fanOut(message, mailboxes.length);
     const results = await Promise.allSettled(
-      mailboxes.map((mb, i) => this.maildir(mb).deliver(readers[i]!, sizes[i])),
+      mailboxes.map((mb, i) => {
+        const head = heads?.[i];
+        return this.maildir(mb).deliver(head ? headed(head, readers[i]!) : readers[i]!, sizes[i]);
+      }),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {

@@ -30,7 +30,13 @@ import { traceEvent } from '../core/trace.js';
 import { mailRoot } from './maildir.js';
 import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
-import { MailStore, receivedProtocol, type StoredCopy, traceHeaders } from './smtp-delivery.js';
+import {
+  deliveryHeaders,
+  MailStore,
+  receivedHeader,
+  receivedProtocol,
+  type StoredCopy,
+} from './smtp-delivery.js';
 import {
   authPermitted,
   authzidAccepted,
@@ -121,7 +127,7 @@ export interface SmtpMessageEvent {
   from: string;
   /** envelope recipients delivered into this mailbox */
   to: string[];
-  /** bytes stored, Return-Path and Received included */
+  /** bytes stored, Return-Path, Delivered-To and Received included */
   size: number;
   /** ISO time of delivery */
   date: string;
@@ -388,7 +394,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       secure: session.secure,
       authenticated: user !== undefined,
     });
-    const header = traceHeaders({
+    const header = receivedHeader({
       from,
       to: recipients,
       helo: session.hostNameAppearsAs || '',
@@ -411,7 +417,12 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       stream.once('end', () => callback(short));
       return;
     }
-    const delivery = store.deliver(mailboxes, checkedMessage(header, stream, { policy, maxBytes: maxSize }));
+    const delivery = store.deliver(
+      mailboxes,
+      checkedMessage(header, stream, { policy, maxBytes: maxSize }),
+      // the first recipient address that named the mailbox (bob@a and bob@b fill one copy)
+      mailboxes.map((mb) => deliveryHeaders(from, byMailbox.get(mb)![0]!)),
+    );
     const tracked = delivery.then(
       (copies: StoredCopy[]) => {
         const text =

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { DirectorySync } from '../../src/core/dir-sync.js';
 import { Maildir, SINGLE_WRITE_BYTES } from '../../src/mail/maildir.js';
 import { listMaildir } from '../../src/mail/maildir-listing.js';
-import { MailStore, traceHeaders } from '../../src/mail/smtp-delivery.js';
+import { MailStore, receivedHeader } from '../../src/mail/smtp-delivery.js';
 import { tempDir } from '../helpers/net.js';
 
 async function* chunksOf(data: Buffer, size: number, failAfter?: number): AsyncGenerator<Buffer> {
@@ -155,10 +155,10 @@ describe('DirectorySync', () => {
   });
 });
 
-describe('traceHeaders without a date', () => {
+describe('receivedHeader without a date', () => {
   it('stamps the current time in RFC 5322 form', () => {
     const before = Math.floor(Date.now() / 1000) * 1000;
-    const h = traceHeaders({
+    const h = receivedHeader({
       from: 'a@x',
       to: ['b@y'],
       helo: 'h',

@@ -571,7 +571,7 @@ describe('an 8-bit body and a server without 8BITMIME (smtp-sink -8)', () => {
 });
 
 describe('netkit mail send --raw to our own smtp serve', () => {
-  it('stores the normalised message in the Maildir (after Return-Path and Received)', async () => {
+  it('stores the normalised message in the Maildir (after Return-Path, Delivered-To and Received)', async () => {
     const data = file('lab');
     const srv = await startServe(['smtp', 'serve', '--port', '0', '--data', data]);
     stoppers.push(srv.stop);
@@ -595,7 +595,9 @@ describe('netkit mail send --raw to our own smtp serve', () => {
       const files = await readdir(dir);
       expect(files).toHaveLength(1);
       const stored = (await readFile(path.join(dir, files[0]!))).toString('utf8');
-      expect(stored).toMatch(/^Return-Path: <jane@lab>\r\nReceived: /);
+      expect(stored.startsWith(`Return-Path: <jane@lab>\r\nDelivered-To: ${box}@lab\r\nReceived: `)).toBe(
+        true,
+      );
       expect(stored.endsWith(SAVED_SENT)).toBe(true);
       expect(stored).not.toContain('Bcc');
     }

@@ -212,7 +212,7 @@ describe('durability under SIGKILL', () => {
       const n = Number(/BEGIN-(\d+)/.exec(text)?.[1]);
       // no partial file ever appears in new/
       expect(text.endsWith(`END-${n}\r\n`)).toBe(true);
-      expect(text).toMatch(/^Return-Path: <load@example\.org>\r\nReceived: /);
+      expect(text).toMatch(/^Return-Path: <load@example\.org>\r\nDelivered-To: [^\r\n]+\r\nReceived: /);
       stored.set(n, text);
     }
     for (const n of acked) expect(stored.has(n), `acknowledged message ${n} is on disk`).toBe(true);

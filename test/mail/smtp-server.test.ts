@@ -79,7 +79,7 @@ describe('smtp server: conversation and delivery', () => {
     await client.quit();
   });
 
-  it('stores a message durably with Return-Path and Received, before answering 250', async () => {
+  it('stores a message durably with Return-Path, Delivered-To and Received, before answering 250', async () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     const r = await client.sendMail('a@example.org', ['bob@lab.test'], MESSAGE);
     // the file is in new/ by the time the 250 arrives
@@ -89,7 +89,7 @@ describe('smtp server: conversation and delivery', () => {
     expect(r.last).toContain(files[0]!);
     const stored = await readFile(path.join(s.dir, 'mail', 'bob', 'new', files[0]!), 'utf8');
     expect(stored).toMatch(
-      /^Return-Path: <a@example\.org>\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n/,
+      /^Return-Path: <a@example\.org>\r\nDelivered-To: bob@lab\.test\r\nReceived: from client\.test \(\[127\.0\.0\.1\]\)\r\n/,
     );
     expect(stored).toContain('with ESMTP id ');
     expect(stored).toContain('\tfor <bob@lab.test>;\r\n');
@@ -119,7 +119,16 @@ describe('smtp server: conversation and delivery', () => {
     expect(dave).toHaveLength(1);
     const a = await readFile(path.join(s.dir, 'mail', 'carol', 'new', carol[0]!));
     const b = await readFile(path.join(s.dir, 'mail', 'dave', 'new', dave[0]!));
-    expect(a.equals(b)).toBe(true);
+    // each copy names the envelope address it was delivered for (Bcc recipients included), and
+    // only that one; the rest is the same message
+    expect(a.toString()).toMatch(
+      /^Return-Path: <a@example\.org>\r\nDelivered-To: carol@x\.test\r\nReceived: /,
+    );
+    expect(b.toString()).toMatch(
+      /^Return-Path: <a@example\.org>\r\nDelivered-To: dave@z\.test\r\nReceived: /,
+    );
+    const rest = (m: Buffer) => m.toString().replace(/^Delivered-To: .*\r\n/m, '');
+    expect(rest(a)).toBe(rest(b));
     expect(a.toString()).not.toContain('for <');
     expect(s.events.find((e) => e.mailbox === 'carol')!.to).toEqual(['carol@x.test', 'CAROL@y.test']);
     await client.quit();

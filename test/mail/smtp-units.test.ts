@@ -10,7 +10,7 @@ import {
   readableChunks,
   SmtpReplyError,
 } from '../../src/mail/smtp-data.js';
-import { receivedProtocol, traceHeaders } from '../../src/mail/smtp-delivery.js';
+import { deliveryHeaders, receivedHeader, receivedProtocol } from '../../src/mail/smtp-delivery.js';
 import {
   authPermitted,
   authzidAccepted,
@@ -242,10 +242,10 @@ describe('fanOut', () => {
   });
 });
 
-describe('traceHeaders', () => {
+describe('receivedHeader and deliveryHeaders', () => {
   const date = new Date(Date.UTC(2025, 6, 1, 12, 0, 0));
-  it('writes Return-Path and a Received header with for <…> for one recipient', () => {
-    const h = traceHeaders({
+  it('writes a Received header with for <…> for one recipient', () => {
+    const h = receivedHeader({
       from: 'alice@example.org',
       to: ['bob@lab.test'],
       helo: 'client.example',
@@ -257,15 +257,14 @@ describe('traceHeaders', () => {
       date,
     }).toString();
     expect(h).toBe(
-      'Return-Path: <alice@example.org>\r\n' +
-        'Received: from client.example ([127.0.0.1])\r\n' +
+      'Received: from client.example ([127.0.0.1])\r\n' +
         '\tby mx.lab (netkit) with ESMTPSA id abc123 (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)\r\n' +
         '\tfor <bob@lab.test>;\r\n' +
         '\tTue, 01 Jul 2025 12:00:00 +0000\r\n',
     );
   });
-  it('omits for <…> with several recipients, handles <> and IPv6, neutralises a hostile HELO', () => {
-    const h = traceHeaders({
+  it('omits for <…> with several recipients, handles IPv6, neutralises a hostile HELO', () => {
+    const h = receivedHeader({
       from: '',
       to: ['a@x', 'b@x'],
       helo: 'evil)\r\nX-Injected: 1',
@@ -275,10 +274,16 @@ describe('traceHeaders', () => {
       id: 'i',
       date,
     }).toString();
-    expect(h).toContain('Return-Path: <>\r\n');
     expect(h).toContain('from evil???X-Injected:?1 ([IPv6:::1])');
     expect(h).not.toContain('for <');
-    expect(h.split('\r\n').filter((l) => l && !l.startsWith('\t')).length).toBe(2);
+    expect(h.split('\r\n').filter((l) => l && !l.startsWith('\t')).length).toBe(1);
+  });
+  it('writes Return-Path and Delivered-To for one copy; <> for a bounce; no CR/LF from an address', () => {
+    expect(deliveryHeaders('alice@example.org', 'bob@lab.test').toString()).toBe(
+      'Return-Path: <alice@example.org>\r\nDelivered-To: bob@lab.test\r\n',
+    );
+    expect(deliveryHeaders('', 'Bob@Lab').toString()).toBe('Return-Path: <>\r\nDelivered-To: Bob@Lab\r\n');
+    expect(deliveryHeaders('a\r\nX: 1@x', 'b\r\nY: 2@y').toString().split('\r\n').length).toBe(3);
   });
   it('formats dates the RFC 5322 way', () => {
     expect(rfc5322Date(date)).toBe('Tue, 01 Jul 2025 12:00:00 +0000');
