@@ -226,6 +226,9 @@ async function openMessage(mailbox, id) {
   row('From', addr(m.from));
   row('To', m.to.map(addr).join(', '));
   row('Cc', m.cc.map(addr).join(', '));
+  // delivered for an address the headers do not name: a Bcc recipient, as Mailpit shows it
+  const named = [...m.to, ...m.cc].flatMap((a) => a.group ?? [a]).map((a) => (a.address || '').toLowerCase());
+  if (m.deliveredTo && !named.includes(m.deliveredTo.toLowerCase())) row('Bcc', m.deliveredTo);
   row('Date', m.date ? fmtDate(m.date) : '');
   row('Mailbox', m.mailbox);
   row('Size', m.size ? fmtSize(m.size) : '');

@@ -84,6 +84,9 @@ route('GET', `/messages/${MB}/${ID}`, async (ctx, _q, res, [mb, id]) => {
     to: email.to ?? [],
     cc: email.cc ?? [],
     replyTo: email.replyTo ?? [],
+    // the envelope recipient this copy was delivered for (smtp serve's Delivered-To): the only
+    // trace of a Bcc recipient
+    deliveredTo: email.headers.find((h) => h.key === 'delivered-to')?.value.trim(),
     subject: email.subject ?? '',
     date: email.date,
     messageId: email.messageId,

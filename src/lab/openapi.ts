@@ -45,7 +45,7 @@ export const openapi = {
     },
     '/messages/{mailbox}/{id}': {
       get: {
-        summary: 'One message: decoded headers, text, attachment list',
+        summary: 'One message: decoded headers, text, attachment list, deliveredTo (the envelope recipient)',
         parameters: mbId,
         responses: ok('message'),
       },

@@ -193,6 +193,28 @@ describe('dashboard mail view in Chromium', () => {
     await page.locator('#mailboxes li[data-mailbox="carol"]').waitFor();
   });
 
+  it('shows a Bcc recipient (delivered for an address the headers do not name), and only then', async () => {
+    const { page } = session;
+    const copy = (to: string, subject: string) =>
+      Buffer.concat([
+        Buffer.from(`Return-Path: <alice@example.org>\r\nDelivered-To: ${to}\r\n`),
+        mime({ subject, html: '<p>x</p>' }),
+      ]);
+    await Maildir.open(dir, 'erin').deliver(copy('erin@lab.test', 'Blind copy'));
+    await Maildir.open(dir, 'bob').deliver(copy('BOB@lab.test', 'Plain copy'));
+    await ctx.mail.refresh();
+    const meta = async (subject: string) => {
+      await page.goto(dash.url);
+      await page.locator('#messages tbody tr', { hasText: subject }).click();
+      await expect.poll(() => page.locator('#m-subject').textContent()).toBe(subject);
+      return page.locator('#m-meta').innerText();
+    };
+    expect(await meta('Blind copy')).toMatch(/Bcc\s+erin@lab\.test/);
+    const plain = await meta('Plain copy');
+    expect(plain).toContain('bob@lab.test');
+    expect(plain).not.toContain('Bcc');
+  });
+
   it('opens a link in the mail in a new tab (a reset link), not blocked inside the frame', async () => {
     const { page } = session;
     const target = `${dash.url}livez`;

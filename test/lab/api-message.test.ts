@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DashboardHandle, startDashboard } from '../../src/lab/dashboard.js';
 import { Maildir } from '../../src/mail/maildir.js';
+import { sendMail } from '../../src/mail/send.js';
+import { createSmtpServer } from '../../src/mail/smtp-server.js';
 import { tempDir } from '../helpers/net.js';
 import { testLabContext } from './lab-context.js';
 
@@ -46,6 +48,44 @@ describe('dashboard REST API: one message', () => {
       raw: '=?UTF-8?B?w6lsw6hiZQ==?=',
     });
     expect(m.headers.find((h) => h.key === 'From')?.value).toBe('Jörg <jorg@example.org>');
+  });
+
+  it('deliveredTo: the envelope recipient of each copy, a Bcc recipient included', async () => {
+    const smtp = await createSmtpServer({ dataDir: dir, port: 0 });
+    try {
+      await sendMail({
+        port: smtp.port,
+        from: 'alice@example.org',
+        to: ['carol@lab'],
+        bcc: ['audit@lab'],
+        subject: 'with a bcc',
+        text: 'hi',
+        ignoreTLS: true,
+      });
+    } finally {
+      await smtp.close();
+    }
+    type Message = { to: Array<{ address: string }>; deliveredTo?: string; headers: Array<{ key: string }> };
+    const one = async (mailbox: string): Promise<Message> => {
+      const list = (await (await fetch(`${dash.url}api/v1/messages?mailbox=${mailbox}`)).json()) as {
+        messages: Array<{ id: string }>;
+      };
+      expect(list.messages).toHaveLength(1);
+      const url = `${dash.url}api/v1/messages/${mailbox}/${encodeURIComponent(list.messages[0]!.id)}`;
+      return (await (await fetch(url)).json()) as Message;
+    };
+    const carol = await one('carol');
+    const audit = await one('audit');
+    expect(carol.deliveredTo).toBe('carol@lab');
+    expect(audit.deliveredTo).toBe('audit@lab');
+    // the Bcc header itself never travels: audit's copy says To: carol and nothing about audit
+    expect(audit.to.map((a) => a.address)).toEqual(['carol@lab']);
+    expect(audit.headers.some((h) => h.key.toLowerCase() === 'bcc')).toBe(false);
+    // a message that did not come through smtp serve has none
+    const m = (await (
+      await fetch(`${dash.url}api/v1/messages/bob/${encodeURIComponent(id)}`)
+    ).json()) as Message;
+    expect(m.deliveredTo).toBeUndefined();
   });
 
   it('the HTML part sends its links to a new tab', async () => {
