@@ -29,6 +29,7 @@ import type { CookieJar } from './cookie-jar.js';
 import { httpError } from './http-error.js';
 import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
 import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
+import { pausedEndConnector } from './paused-end.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from './proxy.js';
 import {
   checkUserHeaders,
@@ -377,12 +378,14 @@ export class HttpClient extends EventEmitter {
               ...(options.ca !== undefined ? { ca: options.ca } : {}),
             },
             // connections at the end of a CONNECT tunnel: their ALPN choice and response versions
-            (connector) => versionConnector(connector, this.protocols),
+            (connector) => versionConnector(pausedEndConnector(connector), this.protocols),
           )
         : new Agent({
             ...agentOptions,
             connect: versionConnector(
-              timingConnector(undiciParts().buildConnector(connect), (record) => this.record(record)),
+              pausedEndConnector(
+                timingConnector(undiciParts().buildConnector(connect), (record) => this.record(record)),
+              ),
               this.protocols,
             ),
           });

@@ -1,0 +1,68 @@
+/**
+ * `netkit http get` reading a body slower than it arrives (`--limit-rate`) while the server closes
+ * the connection once it has sent everything: our file server's idle keep-alive timeout, Python's
+ * `http.server` closing after each response. undici used to fail the first with "closed
+ * unexpectedly" after every byte had arrived, and crash on the second with an AssertionError
+ * (src/http/paused-end.ts).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFileServer, type FileServerHandle } from '../../src/http/file-server.js';
+import { netkit, tempDir } from '../helpers/net.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let data: Buffer;
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('netkit-slow-reader-'));
+  data = randomBytes(256 * 1024);
+  await writeFile(path.join(dir, 'big.bin'), data);
+});
+afterAll(async () => {
+  await cleanup();
+});
+
+async function getSlowly(url: string, name: string): Promise<void> {
+  const out = path.join(dir, name);
+  const r = await netkit(['http', 'get', '--limit-rate', '100K', '-o', out, url]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect((await readFile(out)).equals(data)).toBe(true);
+}
+
+describe('a slow reader and a server that closes when it is done', () => {
+  let server: FileServerHandle;
+  let py: ChildProcess | undefined;
+  afterAll(async () => {
+    await server?.close();
+    py?.kill();
+  });
+
+  it('our file server, whose keep-alive timeout passes while the client is still reading', async () => {
+    // 256 KiB at 100 KiB/s: 2.5 s of reading; the server is done after a few ms and closes 50 ms later
+    server = await createFileServer({ root: dir, port: 0, keepAliveTimeoutMs: 50 });
+    await getSlowly(`http://127.0.0.1:${server.port}/big.bin`, 'keep-alive.bin');
+  });
+
+  it("Python's http.server, which closes after the response", async () => {
+    const child = spawn('/usr/bin/python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '0'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    py = child;
+    const port = await new Promise<number>((resolve, reject) => {
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /port (\d+)/.exec(buf);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`http.server exited ${code}`)));
+    });
+    await getSlowly(`http://127.0.0.1:${port}/big.bin`, 'close.bin');
+  });
+});
