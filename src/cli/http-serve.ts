@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import {
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_PIPELINED,
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../http/file-server-limits.js';
 import { serveTlsMaterial } from './serve-tls.js';
@@ -26,6 +27,7 @@ interface ServeOptions {
   trace?: boolean;
   maxClients?: number;
   maxPerIp?: number;
+  maxPipelined?: number;
   idleTimeout: number;
   allowedHost: string[];
   tls?: boolean;
@@ -66,6 +68,11 @@ export function register(group: Command): void {
     .option(
       '--max-clients <n>',
       'simultaneous connections, both ports together (default 1000)',
+      parsePositive,
+    )
+    .option(
+      '--max-pipelined <n>',
+      `pipelined requests that may wait on one connection; more closes it (default ${DEFAULT_MAX_PIPELINED})`,
       parsePositive,
     )
     .option(
@@ -133,6 +140,7 @@ answered 400. Connection limits count both ports together.`,
           listings: opts.listings,
           maxConnections: opts.maxClients,
           maxConnectionsPerIp: opts.maxPerIp,
+          maxPipelined: opts.maxPipelined,
           idleTimeoutMs: opts.idleTimeout,
           allowedHosts: opts.allowedHost,
         });

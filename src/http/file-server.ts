@@ -37,7 +37,11 @@ import { TokenBucket, throttle } from '../core/throttle.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
-import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './file-server-limits.js';
+import {
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_PIPELINED,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+} from './file-server-limits.js';
 import { acceptTls } from './file-server-tls.js';
 import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJson } from './listing.js';
 import { contentType } from './mime.js';
@@ -64,6 +68,12 @@ export interface FileServerOptions {
   maxRanges?: number;
   /** entries shown in one listing, the first ones by name (default 10000); the listing says it was cut */
   maxListingEntries?: number;
+  /**
+   * pipelined requests waiting behind the one being answered on a connection (default 100); one
+   * more and the connection is closed. Requests are answered one at a time, so a waiting one holds
+   * no response body in memory.
+   */
+  maxPipelined?: number;
   /** simultaneous connections, both ports together (default 1000) */
   maxConnections?: number;
   /** simultaneous connections per client address, both ports together (default 100) */
@@ -137,6 +147,9 @@ interface ConnState {
   tls?: tls.TLSSocket;
   /** an HTTPS connection still in its handshake */
   handshaking?: boolean;
+  /** a response is being made on this connection: later (pipelined) requests wait in `waiting` */
+  busy?: boolean;
+  waiting?: Array<() => void>;
 }
 
 const SERVICE = 'http';
@@ -163,6 +176,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     index: options.index ?? true,
     maxRanges: options.maxRanges ?? DEFAULT_MAX_RANGES,
     maxListingEntries: options.maxListingEntries ?? 10_000,
+    maxPipelined: options.maxPipelined ?? DEFAULT_MAX_PIPELINED,
     boundHost: options.host ?? '127.0.0.1',
     anyHost: !isLoopback(options.host ?? '127.0.0.1'),
     allowedHosts: options.allowedHosts ?? [],
@@ -325,6 +339,7 @@ type Conf = {
   index: boolean;
   maxRanges: number;
   maxListingEntries: number;
+  maxPipelined: number;
   boundHost: string;
   anyHost: boolean;
   allowedHosts: readonly string[];
@@ -347,18 +362,55 @@ function onRequest(
     const extra = `${cr ? ` ${cr}` : ''}${res.writableFinished ? '' : ' (aborted)'}`;
     traceEvent(emitter, SERVICE, conn.id, 'out', `HTTP/1.1 ${res.statusCode} ${res.statusMessage}${extra}`);
     if (conn.closing && conn.active === 0) req.socket.end();
+    startNext(conn, req.socket);
   });
-  serve(conf, conn, req, res).catch((err: unknown) => {
-    traceEvent(emitter, SERVICE, conn.id, 'error', err instanceof Error ? err.message : String(err));
-    // mid-body, the only honest end is a broken connection: the client sees the body is short
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    // a path we may not read, or that vanished since it was resolved, is not a fault of the server
-    const status = fsErrorStatus(err) ?? 500;
-    sendText(res, status, STATUS_CODES[status]!, {}, req.method === 'HEAD');
-  });
+  const start = (): void => {
+    serve(conf, conn, req, res).catch((err: unknown) => {
+      traceEvent(emitter, SERVICE, conn.id, 'error', err instanceof Error ? err.message : String(err));
+      // mid-body, the only honest end is a broken connection: the client sees the body is short
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // a path we may not read, or that vanished since it was resolved, is not a fault of the server
+      const status = fsErrorStatus(err) ?? 500;
+      sendText(res, status, STATUS_CODES[status]!, {}, req.method === 'HEAD');
+    });
+  };
+  // Pipelined requests are answered one after another (they leave in order anyway): node:http
+  // buffers in memory whatever a response behind the first one writes, so serving them all at once
+  // held a whole body per request — a client sending thousands without reading took gigabytes.
+  if (!conn.busy) {
+    conn.busy = true;
+    start();
+    return;
+  }
+  const waiting = (conn.waiting ??= []);
+  if (waiting.length >= conf.maxPipelined) {
+    traceEvent(
+      emitter,
+      SERVICE,
+      conn.id,
+      'error',
+      `more than ${conf.maxPipelined} pipelined requests waiting; closing`,
+    );
+    waiting.length = 0;
+    req.socket.destroy();
+    return;
+  }
+  waiting.push(start);
+}
+
+/** The next pipelined request of `conn`, once the one before it is answered (or the connection died). */
+function startNext(conn: ConnState, socket: net.Socket): void {
+  const next = conn.waiting?.shift();
+  // node:http never answers, nor closes, the responses queued behind a broken connection's first
+  if (!next || socket.destroyed) {
+    conn.busy = false;
+    if (conn.waiting) conn.waiting.length = 0;
+    return;
+  }
+  next();
 }
 
 /** writeHead via setHeader, so the trace (and tests) can read the headers back with getHeader. */
