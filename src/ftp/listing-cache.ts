@@ -45,9 +45,15 @@ export class ListingCache {
     }
     const entry: Cached = { mtimeMs, at: now, lines: build() };
     forms.set(variant, entry);
-    entry.lines.catch(() => {
-      if (forms.get(variant) === entry) forms.delete(variant);
-    });
+    const forget = (): void => {
+      if (forms.get(variant) !== entry) return;
+      forms.delete(variant);
+      if (forms.size === 0 && this.dirs.get(dir) === forms) this.dirs.delete(dir);
+    };
+    entry.lines.catch(forget);
+    // a stale listing is never served again: let it go rather than hold a big directory's lines
+    // until 256 other directories push it out
+    setTimeout(forget, this.ttlMs).unref();
     return entry.lines;
   }
 

@@ -777,15 +777,59 @@ function writevAll(
   });
 }
 
-/** Send a prepared listing. */
-export async function sendBuffer(run: TransferRun, data: Buffer): Promise<TransferOutcome> {
+/** A listing leaves in pieces of about this many bytes, never as one buffer per session. */
+const LISTING_CHUNK_BYTES = 64 * 1024;
+
+/** The CRLF-terminated lines of a listing, UTF-8, in pieces of about {@link LISTING_CHUNK_BYTES}. */
+export function* listingChunks(
+  lines: readonly string[],
+  chunkBytes = LISTING_CHUNK_BYTES,
+): Generator<Buffer> {
+  let from = 0;
+  let size = 0;
+  for (let i = 0; i < lines.length; i++) {
+    size += lines[i]!.length + 2;
+    if (size >= chunkBytes || i === lines.length - 1) {
+      yield Buffer.from(`${lines.slice(from, i + 1).join('\r\n')}\r\n`, 'utf8');
+      from = i + 1;
+      size = 0;
+    }
+  }
+}
+
+/** The bytes {@link sendLines} sends for `lines`. */
+export function listingBytes(lines: readonly string[]): number {
+  let n = 0;
+  for (const line of lines) n += Buffer.byteLength(line, 'utf8') + 2;
+  return n;
+}
+
+/**
+ * Send a listing (shared, from the listing cache) with backpressure, a piece at a time: a client
+ * that never reads its data connection holds a piece or two, not the whole listing — building one
+ * buffer per session let sessions listing a 200,000-entry directory take gigabytes.
+ */
+export async function sendLines(run: TransferRun, lines: readonly string[]): Promise<TransferOutcome> {
   const disarm = armIdle(run);
+  let bytes = 0;
+  const counted = function* () {
+    for (const chunk of listingChunks(lines)) {
+      yield chunk;
+      bytes += chunk.length;
+      run.onBytes(chunk.length);
+    }
+  };
   try {
-    await pipeline(Readable.from([data]), run.socket, { signal: run.signal });
-    run.onBytes(data.length);
-    return { ok: true, bytes: data.length };
+    await pipeline(
+      Readable.from(counted(), { objectMode: false, highWaterMark: LISTING_CHUNK_BYTES }),
+      run.socket,
+      {
+        signal: run.signal,
+      },
+    );
+    return { ok: true, bytes };
   } catch (err) {
-    return classify(err, run.signal, 0, false);
+    return classify(err, run.signal, bytes, false);
   } finally {
     disarm();
   }

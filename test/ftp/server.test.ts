@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
+import { STAT_MAX_ENTRIES } from '../../src/ftp/commands/info.js';
 import type { FtpSessionEvent, FtpWarning } from '../../src/ftp/session.js';
 import { CANARY, type Fixture, loginAlice, nextSessionEvent, PASSWORDS, startFixture } from './fixture.js';
 import { connect, RawFtp } from './raw-client.js';
@@ -152,6 +153,30 @@ describe('commands', () => {
     expect(statDir.code).toBe(213);
     expect(statDir.lines.join('\n')).toMatch(/readme\.txt/);
     a.close();
+    c.close();
+  });
+
+  it('a big directory: LIST sends every entry (in pieces), STAT shows the first STAT_MAX_ENTRIES', async () => {
+    const c = await alice();
+    const dir = path.join(fx.root, 'home/alice/many');
+    await mkdir(dir);
+    const count = STAT_MAX_ENTRIES + 5;
+    // names long enough that the listing spans several 64 KiB pieces
+    const names = Array.from(
+      { length: count },
+      (_, i) => `entry-${String(i).padStart(5, '0')}-${'x'.repeat(70)}`,
+    );
+    await Promise.all(names.map((n) => writeFile(path.join(dir, n), '')));
+    const nlst = await c.retrieve('NLST many');
+    expect(nlst.last.code).toBe(226);
+    expect(nlst.data.length).toBeGreaterThan(2 * 64 * 1024);
+    expect(nlst.data.toString().split('\r\n').filter(Boolean).sort()).toEqual([...names].sort());
+    const list = await c.retrieve('LIST many');
+    expect(list.data.toString().split('\r\n').filter(Boolean)).toHaveLength(count);
+    const st = await c.cmd('STAT many');
+    expect(st.code).toBe(213);
+    expect(st.lines.filter((l) => l.includes('entry-'))).toHaveLength(STAT_MAX_ENTRIES);
+    expect(st.lines.at(-2)).toBe(' ... and 5 more entries: use LIST for all of them');
     c.close();
   });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { crlfToLf, lfToCrlf } from '../../src/ftp/ascii.js';
 import {
   checkActiveTarget,
@@ -32,6 +32,7 @@ import {
   refusal,
 } from '../../src/ftp/permissions.js';
 import { formatReply, parseCommand, quotePath, urgentAbort } from '../../src/ftp/protocol.js';
+import { listingBytes, listingChunks } from '../../src/ftp/transfer.js';
 
 describe('permissions', () => {
   it('parses pyftpdlib letters and keeps canonical order', () => {
@@ -402,5 +403,36 @@ describe('ListingCache', () => {
       'boom',
     );
     expect(await failing.get('/e', 'list', 1, build)).toEqual(['3']);
+  });
+
+  it('lets a listing go once its TTL has passed, not when 256 other directories push it out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const cache = new ListingCache(500, 256, () => 1000); // its own clock never moves: only the timer can drop it
+      let n = 0;
+      const build = async () => [String(++n)];
+      expect(await cache.get('/d', 'list', 1, build)).toEqual(['1']);
+      expect(await cache.get('/d', 'list', 1, build)).toEqual(['1']);
+      vi.advanceTimersByTime(500);
+      expect(await cache.get('/d', 'list', 1, build)).toEqual(['2']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('listing pieces', () => {
+  const lines = Array.from({ length: 1000 }, (_, i) => `name-${i}-ünïcode-${'y'.repeat(i % 50)}`);
+  it('are CRLF-terminated UTF-8 lines that add up to the whole listing, each about the piece size', () => {
+    const pieces = [...listingChunks(lines, 4096)];
+    const whole = Buffer.concat(pieces);
+    expect(whole.toString('utf8')).toBe(`${lines.join('\r\n')}\r\n`);
+    expect(whole.length).toBe(listingBytes(lines));
+    expect(pieces.length).toBeGreaterThan(10);
+    for (const p of pieces.slice(0, -1)) expect(p.length).toBeLessThan(4096 * 1.2); // counted in UTF-16 units, sent as UTF-8
+  });
+  it('an empty listing is no bytes at all', () => {
+    expect([...listingChunks([])]).toEqual([]);
+    expect(listingBytes([])).toBe(0);
   });
 });

@@ -8,6 +8,9 @@ import type { CommandSpec } from '../session.js';
 import { checkUpload } from '../upload-limits.js';
 import { buildListing } from './transfers.js';
 
+/** Entries STAT shows of a directory over the control connection (LIST sends them all). */
+export const STAT_MAX_ENTRIES = 2000;
+
 export const infoCommands: Record<string, CommandSpec> = {
   SYST: {
     auth: false,
@@ -109,7 +112,16 @@ export const infoCommands: Record<string, CommandSpec> = {
         const vpath = s.resolve(arg.trim());
         if (!s.allowed('l', vpath)) return;
         const lines = await buildListing(s, vpath, 'list');
-        s.reply(213, [`Status of ${vpath}:`, ...lines.map((l) => ` ${l}`), 'End of status']);
+        // the control connection is no place for a huge listing (its output is bounded, and the
+        // whole reply is built at once): the first STAT_MAX_ENTRIES, then a pointer to LIST
+        const shown = lines.length > STAT_MAX_ENTRIES ? lines.slice(0, STAT_MAX_ENTRIES) : lines;
+        const more = lines.length - shown.length;
+        s.reply(213, [
+          `Status of ${vpath}:`,
+          ...shown.map((l) => ` ${l}`),
+          ...(more > 0 ? [` ... and ${more} more entries: use LIST for all of them`] : []),
+          'End of status',
+        ]);
         return;
       }
       const who = s.identity ? `Logged in as ${s.identity.user} (${s.identity.class})` : 'Not logged in';

@@ -18,7 +18,14 @@ import { hasGlob, matchGlob } from '../glob.js';
 import { entryFromStats, formatFacts, formatListLine, readEntries, splitListArgs } from '../listing.js';
 import { overwriteRefusal, permFact } from '../permissions.js';
 import type { CommandSpec, FtpSession } from '../session.js';
-import { receiveFile, sendBuffer, sendFile, type TransferOutcome, type TransferRun } from '../transfer.js';
+import {
+  listingBytes,
+  receiveFile,
+  sendFile,
+  sendLines,
+  type TransferOutcome,
+  type TransferRun,
+} from '../transfer.js';
 import { checkUpload, isOversize, undoUpload, uploadGuard } from '../upload-limits.js';
 import { isInside } from '../vfs.js';
 
@@ -167,13 +174,12 @@ function listCommand(kind: ListKind, help: string): CommandSpec {
         lines = globbed;
       }
       if (!s.dataReady()) return;
-      const data = Buffer.from(lines.length ? `${lines.join('\r\n')}\r\n` : '', 'utf8');
       s.startTransfer({
         direction: 'list',
         file: vpath,
-        total: data.length,
+        total: listingBytes(lines),
         opening: `Here comes the ${kind === 'mlsd' ? 'MLSD' : 'directory'} listing of ${vpath}`,
-        run: (r) => sendBuffer(r, data),
+        run: (r) => sendLines(r, lines),
         completed: () => `Transfer complete (${lines.length} entries)`,
       });
     },
