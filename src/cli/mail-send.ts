@@ -39,7 +39,7 @@ interface SendOpts {
   inline?: string[];
   header?: string[];
   raw?: string;
-  server: string;
+  server?: string;
   tls?: boolean;
   starttls?: boolean;
   user?: string;
@@ -175,6 +175,11 @@ function refuseBoth(cmd: Command, a: string, b: string): void {
   cmd.on(`option:${b.slice(2)}`, note(b));
 }
 
+/** `--server`, its port defaulting to SMTP's (2525 here; 4650 with --tls, implicit TLS). */
+export function smtpAddress(opts: { server?: string; tls?: boolean }): { host: string; port: number } {
+  return parseHostPort(opts.server ?? '127.0.0.1', opts.tls === true ? 4650 : 2525);
+}
+
 export function register(group: Command): void {
   const send = group.command('send');
   refuseBoth(send, '--tls', '--no-tls');
@@ -201,7 +206,7 @@ export function register(group: Command): void {
         'send a prepared RFC 5322 message as it is (- for stdin); see below',
       ).conflicts(COMPOSING),
     )
-    .option('--server <host:port>', 'SMTP server', '127.0.0.1:2525')
+    .option('--server <host[:port]>', 'SMTP server (default 127.0.0.1:2525; with --tls 127.0.0.1:4650)')
     .option('--tls', 'implicit TLS (SMTPS; default port 4650)')
     .option('--no-tls', 'never use STARTTLS (default: STARTTLS when the server offers it)')
     .addOption(new Option('--starttls', 'require STARTTLS (fail if not offered)').conflicts('tls'))
@@ -243,8 +248,7 @@ disables verification.`,
     )
     .action(
       action(async (opts: SendOpts) => {
-        const defaultPort = opts.tls === true ? 4650 : 2525;
-        const { host, port } = parseHostPort(opts.server, defaultPort);
+        const { host, port } = smtpAddress(opts);
         if (opts.password !== undefined && opts.user === undefined)
           throw usageError('--password needs --user');
         const needPassword = opts.user !== undefined && !opts.dryRun;

@@ -29,7 +29,7 @@ import {
 } from './util.js';
 
 interface ConnOpts {
-  server: string;
+  server?: string;
   user?: string;
   password?: string;
   tls?: boolean;
@@ -45,7 +45,7 @@ interface ConnOpts {
 
 function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .option('--server <host:port>', 'POP3 server', '127.0.0.1:1110')
+    .option('--server <host[:port]>', 'POP3 server (default 127.0.0.1:1110; with --tls 127.0.0.1:1995)')
     .option('--user <name>', 'mailbox user (required)')
     .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
     .option('--tls', 'implicit TLS (POP3S; default port 1995)')
@@ -64,11 +64,16 @@ function addConnectionOptions(cmd: Command): Command {
     .option('--trace', 'print the POP3 conversation on stderr (PASS redacted)');
 }
 
+/** `--server`, its port defaulting to POP3's (1110 here; 1995 with --tls, implicit TLS). */
+export function pop3Address(opts: { server?: string; tls?: boolean }): { host: string; port: number } {
+  return parseHostPort(opts.server ?? '127.0.0.1', opts.tls ? 1995 : 1110);
+}
+
 /** Connect, upgrade per the STLS policy, log in. */
 async function openSession(opts: ConnOpts): Promise<Pop3Client> {
   if (!opts.user) throw usageError('--user is required');
   if (opts.tls && opts.stls === true) throw usageError('--tls and --stls contradict each other');
-  const { host, port } = parseHostPort(opts.server, opts.tls ? 1995 : 1110);
+  const { host, port } = pop3Address(opts);
   const password = await readPassword(opts.password);
   const ca = opts.insecure ? undefined : await trustedCertificates(resolveDataDir(opts.data), opts.ca);
   const client = await Pop3Client.connect({
@@ -295,7 +300,7 @@ is found unchanged.`,
           const c = await openSession(opts);
           let result: Awaited<ReturnType<typeof fetchMessages>>;
           try {
-            const { host, port } = parseHostPort(opts.server, opts.tls ? 1995 : 1110);
+            const { host, port } = pop3Address(opts);
             result = await fetchMessages(c, {
               out: opts.out,
               format: opts.maildir ? 'maildir' : 'eml',

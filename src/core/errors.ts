@@ -32,6 +32,18 @@ export function usageError(message: string): NetkitError {
   return new NetkitError('NETKIT_USAGE', message);
 }
 
+/**
+ * OpenSSL's "wrong version number" in words: a TLS client that got plain text back spoke to a
+ * port that does not do TLS (implicit TLS asked of a STARTTLS or plain port). Undefined otherwise.
+ */
+export function notTlsThere(err: unknown): string | undefined {
+  const e = err as { code?: string; message?: string; cause?: unknown } | undefined;
+  const wrong = (x: { code?: string; message?: string } | undefined) =>
+    x?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(x?.message ?? '');
+  if (!wrong(e) && !wrong(e?.cause as { code?: string; message?: string } | undefined)) return undefined;
+  return 'the server does not speak TLS there (wrong version number); a plain port?';
+}
+
 /** Human text for any thrown value, one line, no stack. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) {

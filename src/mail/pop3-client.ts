@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { NetkitError, type NetkitErrorCode, notTlsThere } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
@@ -580,6 +580,11 @@ export class Pop3Client extends EventEmitter {
 function connectError(err: NodeJS.ErrnoException, host: string, port: number): NetkitError {
   if (/certificate|self.signed|CERT_|unable to verify/i.test(err.message))
     return tlsError(err, `${host}:${port}`);
+  const plain = notTlsThere(err);
+  if (plain)
+    return new NetkitError('NETKIT_CONNECT_FAILED', `TLS with ${host}:${port} failed: ${plain}`, {
+      cause: err,
+    });
   const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
   return new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${what}`, {
     cause: err,

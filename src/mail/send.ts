@@ -19,7 +19,7 @@
  * already masks AUTH secrets; we mask again). Message data is never traced.
  */
 import { EventEmitter } from 'node:events';
-import { NetkitError } from '../core/errors.js';
+import { NetkitError, notTlsThere } from '../core/errors.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, type TraceKind, traceEvent } from '../core/trace.js';
 import { assertNoInjection, type ComposedMail, composeMail, type MailMessageOptions } from './compose.js';
@@ -81,6 +81,9 @@ export function mapSmtpError(err: unknown, server: string): NetkitError {
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
   const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
   const sys = (e as NodeJS.ErrnoException).errno !== undefined ? (e as NodeJS.ErrnoException) : cause;
+  const plain = notTlsThere(err);
+  if (plain)
+    return new NetkitError('NETKIT_CONNECT_FAILED', `TLS with ${server} failed: ${plain}`, { cause: err });
   if (/certificate|self.signed|CERT_|unable to verify/i.test(msg)) {
     return new NetkitError(
       'NETKIT_PROTOCOL',

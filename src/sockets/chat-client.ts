@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
-import { NetkitError } from '../core/errors.js';
+import { NetkitError, notTlsThere } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
@@ -194,8 +194,8 @@ function chatConnectError(
     message = `TLS certificate of ${peer} is for another name (${reason}); give the name it carries with --servername, or skip verification with --insecure`;
   } else if (/CERT|SELF_SIGNED|ISSUER/.test(code) || /certificate/i.test(err.message)) {
     message = `TLS certificate of ${peer} not trusted (${reason}); trust it with --ca FILE, or skip verification with --insecure`;
-  } else if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
-    message = `TLS with ${peer} failed: the server does not speak TLS there (${reason}); a plain port?`;
+  } else if (notTlsThere(err)) {
+    message = `TLS with ${peer} failed: ${notTlsThere(err)}`;
   } else {
     message = `TLS with ${peer} failed: ${reason}`;
   }

@@ -3,7 +3,10 @@
  * `--debug` adds the stack trace for a bug report.
  */
 import { describe, expect, it } from 'vitest';
-import { netkit } from '../helpers/net.js';
+import { smtpAddress } from '../../src/cli/mail-send.js';
+import { pop3Address } from '../../src/cli/pop3-client.js';
+import { createSmtpServer } from '../../src/mail/smtp-server.js';
+import { netkit, tempDir } from '../helpers/net.js';
 import { freePort } from '../sockets/peers.js';
 
 describe('runtime errors', () => {
@@ -26,6 +29,38 @@ describe('runtime errors', () => {
       1,
       `netkit: connection refused by 127.0.0.1:${closed}\n`,
     ]);
+  });
+
+  it('implicit TLS asked of a plain port is said in words; --tls alone means the TLS port', async () => {
+    const { dir, cleanup } = await tempDir();
+    const smtp = await createSmtpServer({ dataDir: dir, port: 0 });
+    try {
+      const r = await netkit([
+        'mail',
+        'send',
+        '--tls',
+        '--server',
+        `127.0.0.1:${smtp.port}`,
+        '--to',
+        'bob@lab',
+        '--text',
+        'x',
+      ]);
+      expect([r.code, r.stderr]).toEqual([
+        1,
+        `netkit: TLS with 127.0.0.1:${smtp.port} failed: the server does not speak TLS there (wrong version number); a plain port?\n`,
+      ]);
+    } finally {
+      await smtp.close();
+      await cleanup();
+    }
+    expect(smtpAddress({})).toEqual({ host: '127.0.0.1', port: 2525 });
+    expect(smtpAddress({ tls: true })).toEqual({ host: '127.0.0.1', port: 4650 });
+    expect(smtpAddress({ tls: true, server: 'mx.test' })).toEqual({ host: 'mx.test', port: 4650 });
+    expect(smtpAddress({ tls: true, server: 'mx.test:465' })).toEqual({ host: 'mx.test', port: 465 });
+    expect(pop3Address({})).toEqual({ host: '127.0.0.1', port: 1110 });
+    expect(pop3Address({ tls: true })).toEqual({ host: '127.0.0.1', port: 1995 });
+    expect(pop3Address({ tls: true, server: '[::1]' })).toEqual({ host: '::1', port: 1995 });
   });
 
   it('--debug prints the stack after the line', async () => {

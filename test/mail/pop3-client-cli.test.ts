@@ -187,6 +187,15 @@ describe('netkit pop3 (client) against Dovecot', () => {
       },
     );
     expect(tls.code).toBe(0);
+    // implicit TLS asked of Dovecot's plain port: said in words, not as OpenSSL's error string
+    const notTls = await netkit(
+      ['pop3', 'list', '--server', `127.0.0.1:${dovecot.port}`, '--tls', '--user', 'bob', '--insecure'],
+      { env: { NETKIT_PASSWORD: 'pw-secret' } },
+    );
+    expect(notTls.code).toBe(1);
+    expect(notTls.stderr).toBe(
+      `netkit: TLS with 127.0.0.1:${dovecot.port} failed: the server does not speak TLS there (wrong version number); a plain port?\n`,
+    );
     // last: Dovecot delays later logins from this address after a failure (auth penalty)
     const wrong = await netkit([
       'pop3',
