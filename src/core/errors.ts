@@ -2,6 +2,8 @@
  * One error class for the whole toolkit. Every failure a caller may want to branch on carries a
  * stable `code` (the undici pattern), so tests and the CLI never parse message text.
  */
+import { terminalSafe } from './terminal-safe.js';
+
 export type NetkitErrorCode =
   | 'NETKIT_LINE_TOO_LONG'
   | 'NETKIT_PATH_OUTSIDE_ROOT'
@@ -58,7 +60,8 @@ export function errorMessage(err: unknown): string {
       return `cannot listen on ${at ?? 'that address'}: the address is not on this machine`;
     if ((sys.code === 'ENOTFOUND' || sys.code === 'EAI_AGAIN') && sys.syscall === 'getaddrinfo')
       return `cannot resolve host "${(sys as { hostname?: string }).hostname ?? '?'}"`;
-    return err.message.split('\n')[0] ?? String(err);
+    // one line, and nothing in it (a CR, an escape sequence from a peer's text) that moves the cursor
+    return terminalSafe(err.message.split(/\r?\n/)[0] ?? String(err));
   }
-  return String(err);
+  return terminalSafe(String(err).split(/\r?\n/)[0] ?? '');
 }

@@ -12,6 +12,7 @@
  * literally, and RFC 1738's `;type=a|i|d` suffix is split off into `typecode`.
  */
 import { NetkitError } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 import { redactUrl } from '../core/trace.js';
 
 export interface FtpUrl {
@@ -39,7 +40,7 @@ export const FTP_PORT = 21;
 export const FTPS_IMPLICIT_PORT = 990;
 
 function invalid(url: string, why: string): NetkitError {
-  return new NetkitError('NETKIT_INVALID_INPUT', `bad FTP URL "${redactUrl(url)}": ${why}`);
+  return new NetkitError('NETKIT_INVALID_INPUT', `bad FTP URL "${terminalSafe(redactUrl(url))}": ${why}`);
 }
 
 /** Strict percent-decoding: `%zz` or a truncated escape is an error, not a literal. */
@@ -58,7 +59,7 @@ const COMMAND_BREAKERS = /[\r\n\0]/;
 
 /** Parse an `ftp://` or `ftps://` URL. Throws NETKIT_INVALID_INPUT with the reason. */
 export function parseFtpUrl(url: string): FtpUrl {
-  const m = /^(ftps?):\/\/(.*)$/i.exec(url);
+  const m = /^(ftps?):\/\/([\s\S]*)$/i.exec(url);
   if (!m) throw invalid(url, 'must start with ftp:// or ftps://');
   const scheme = m[1]!.toLowerCase() as 'ftp' | 'ftps';
   const rest = m[2]!;

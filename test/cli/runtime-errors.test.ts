@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { smtpAddress } from '../../src/cli/mail-send.js';
 import { pop3Address } from '../../src/cli/pop3-client.js';
+import { errorMessage } from '../../src/core/errors.js';
 import { createSmtpServer } from '../../src/mail/smtp-server.js';
 import { netkit, tempDir } from '../helpers/net.js';
 import { freePort } from '../sockets/peers.js';
@@ -61,6 +62,16 @@ describe('runtime errors', () => {
     expect(pop3Address({})).toEqual({ host: '127.0.0.1', port: 1110 });
     expect(pop3Address({ tls: true })).toEqual({ host: '127.0.0.1', port: 1995 });
     expect(pop3Address({ tls: true, server: '[::1]' })).toEqual({ host: '::1', port: 1995 });
+  });
+
+  it('a message with a CR, LF or escape in it stays one safe line', async () => {
+    const r = await netkit(['ftp', 'ls', 'ftp://127.0.0.1:1/pub\r\n226 fake\u001b[2J']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'netkit: bad FTP URL "ftp://127.0.0.1:1/pub\\x0d\\x0a226 fake\\x1b[2J": path contains CR, LF or NUL\n',
+    ]);
+    expect(errorMessage(new Error('first\r\nsecond'))).toBe('first');
+    expect(errorMessage('one\u001b[31m red')).toBe('one\\x1b[31m red');
   });
 
   it('--debug prints the stack after the line', async () => {

@@ -78,6 +78,8 @@ describe('parseFtpUrl', () => {
     ['ftp://h/a%00b', /CR, LF or NUL/],
     ['ftp://u%0aX:p@h/', /CR, LF or NUL/],
     ['ftp://u:p%0d@h/', /CR, LF or NUL/],
+    // raw, not percent-encoded: the reason is the same, and the URL in the message is escaped
+    ['ftp://h/pub\r\nDELE x', /^bad FTP URL "ftp:\/\/h\/pub\\x0d\\x0aDELE x": path contains CR, LF or NUL$/],
     ['ftp://:pw@h/', /empty user/],
     ['ftp://[::1/', /IPv6/],
     ['ftp://ho st/', /not a host/],
