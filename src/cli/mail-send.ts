@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
-import { NetkitError, usageError } from '../core/errors.js';
+import { NetkitError, systemErrorWords, usageError } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
@@ -153,7 +153,7 @@ async function readInput(file: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new NetkitError('NETKIT_IO', `${file}: ${(err as Error).message}`);
+    throw new NetkitError('NETKIT_IO', `${file}: ${systemErrorWords(err)}`, { cause: err });
   }
 }
 

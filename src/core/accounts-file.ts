@@ -75,6 +75,7 @@ function entryProblem(key: string, a: unknown): string | undefined {
   if (!ACCOUNT_NAME_RE.test(key) || key !== key.toLowerCase()) return `"${key}" is not a valid account name`;
   if (!a || typeof a !== 'object' || Array.isArray(a)) return `account "${key}" is not an object`;
   const acc = a as Record<string, unknown>;
+  if (acc.name === undefined) return `account "${key}" has no "name" (it should be "${key}")`;
   if (acc.name !== key) return `account "${key}" has "name": ${JSON.stringify(acc.name)}, not "${key}"`;
   if (acc.class !== 'real' && acc.class !== 'guest')
     return `account "${key}" has "class": ${JSON.stringify(acc.class)} (use "real" or "guest")`;

@@ -46,6 +46,31 @@ export function notTlsThere(err: unknown): string | undefined {
   return 'the server does not speak TLS there (wrong version number); a plain port?';
 }
 
+const SYSTEM_ERROR_WORDS: Record<string, string> = {
+  EADDRNOTAVAIL: 'the address is not on this machine',
+  EADDRINUSE: 'the address is in use',
+  ENETUNREACH: 'network unreachable',
+  EHOSTUNREACH: 'no route to the host',
+  ENODEV: 'no such network interface',
+  ENOPROTOOPT: 'not supported on this socket',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EINVAL: 'invalid argument',
+  ECONNREFUSED: 'connection refused',
+  ETIMEDOUT: 'timed out',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a path component is not a directory',
+  EISDIR: 'is a directory',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+};
+
+/** A system error's code in words (`EADDRNOTAVAIL` → "the address is not on this machine"), else its message. */
+export function systemErrorWords(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return (e?.code && SYSTEM_ERROR_WORDS[e.code]) || (e?.message ?? String(err));
+}
+
 /** Human text for any thrown value, one line, no stack. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) {

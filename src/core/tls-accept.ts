@@ -62,6 +62,14 @@ export function acceptTls(
 }
 
 /**
+ * Does `chunk` open a TLS connection — a handshake record (type 22, version 3.x), the ClientHello
+ * a TLS client sends first? A plain-text service that sees one knows the client wanted its TLS port.
+ */
+export function isTlsHandshake(chunk: Uint8Array): boolean {
+  return chunk.length >= 2 && chunk[0] === 0x16 && chunk[1] === 0x03;
+}
+
+/**
  * A TLS error in one line, with a hint when the peer does not speak TLS at all. OpenSSL messages
  * carry a library prefix, a source location and a newline
  * (`…:SSL routines:ssl3_get_record:wrong version number:../deps/…:350:`): keep the reason.

@@ -42,6 +42,7 @@ import {
   type TcpServerHandle,
 } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
+import { isTlsHandshake } from '../core/tls-accept.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
@@ -441,6 +442,7 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
   const lineConnection = (socket: net.Socket): LineConnection => {
     socket.setKeepAlive(true, 60_000);
     const telnet = new TelnetFilter((bytes) => conn.write(bytes));
+    let first = true;
     const conn: LineConnection = new LineConnection(socket, {
       service: SERVICE,
       tracer: emitter,
@@ -457,7 +459,18 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       },
       // `printf 'hi' | nc`: the last line counts without its newline, as ncat --chat relays it
       partialLineAtEnd: true,
-      inputFilter: (chunk) => telnet.push(chunk),
+      inputFilter: (chunk) => {
+        // `chat join --tls` (or openssl s_client) at the plain port: its ClientHello is no chat
+        // line — it would reach the room as binary junk and stay in the history. Turn it away.
+        const opening = first;
+        first = false;
+        if (opening && !conn.secure && isTlsHandshake(chunk)) {
+          traceEvent(emitter, SERVICE, conn.id, 'error', 'a TLS handshake at the plain port; closed');
+          socket.destroy();
+          return Buffer.alloc(0);
+        }
+        return telnet.push(chunk);
+      },
     });
     return conn;
   };

@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { NetkitError } from '../core/errors.js';
+import { NetkitError, systemErrorWords } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { stripControls } from './chat-sanitize.js';
@@ -141,7 +141,7 @@ export class MulticastSocket extends EventEmitter {
       const e = err as NodeJS.ErrnoException;
       throw new NetkitError(
         'NETKIT_IO',
-        `multicast: cannot join ${group}${iface ? ` on ${iface}` : ''}: ${e.code ?? e.message}` +
+        `multicast: cannot join ${group}${iface ? ` on ${iface}` : ''}: ${systemErrorWords(e)}` +
           (iface ? '' : ' (no multicast route? try --interface 127.0.0.1)'),
         { cause: err },
       );
@@ -184,7 +184,7 @@ export class MulticastSocket extends EventEmitter {
           ? reject(
               new NetkitError(
                 'NETKIT_IO',
-                `multicast send failed${this.interface ? ` on ${this.interface}` : ''}: ${err.message}`,
+                `multicast send to ${formatHostPort(this.group, this.port)} failed${this.interface ? ` on ${this.interface}` : ''}: ${systemErrorWords(err)}`,
                 { cause: err },
               ),
             )

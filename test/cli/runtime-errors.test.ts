@@ -74,6 +74,17 @@ describe('runtime errors', () => {
     expect(errorMessage('one\u001b[31m red')).toBe('one\\x1b[31m red');
   });
 
+  it('system error codes in words: a missing file, a multicast interface that is not here', async () => {
+    const missing = await netkit(['mail', 'show', 'no-such-message.eml']);
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      'netkit: no-such-message.eml: no such file or directory\n',
+    ]);
+    const iface = await netkit(['multicast', 'send', 'x', '--interface', '192.0.2.1']);
+    expect(iface.code).toBe(1);
+    expect(iface.stderr).toMatch(/^netkit: multicast: .*192\.0\.2\.1: the address is not on this machine/);
+  });
+
   it('--debug prints the stack after the line', async () => {
     const closed = await freePort();
     const r = await netkit(['tcp', 'connect', '127.0.0.1', String(closed), '--debug']);

@@ -104,6 +104,11 @@ describe('a corrupt or hand-edited accounts file', () => {
       /:4: "\.\.\/x" is not a valid account name/,
     ],
     [
+      'an entry without its name',
+      '{"accounts": {"bob": {"class": "real"}}}',
+      /:1: account "bob" has no "name" \(it should be "bob"\)\n$/,
+    ],
+    [
       'a wrong class',
       '{"accounts": {"bob": {"name": "bob", "class": "root"}}}',
       /:1: account "bob" has "class": "root"/,

@@ -245,6 +245,24 @@ describe('chat over TLS: hostile and broken clients', () => {
     expect(await member.until(/^</)).toBe('<second> still serving');
   });
 
+  it('turns a TLS handshake at the plain port away: none of its bytes reach the room or its history', async () => {
+    const s = await start({ historySize: 10 });
+    const traces: string[] = [];
+    s.on('trace', (ev: TraceEvent) => traces.push(ev.text));
+    const left = next<ChatLeaveEvent>(s, 'leave');
+    await expect(
+      ChatClient.connect({ host: '127.0.0.1', port: s.port, tls: true, ca: material.cert }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/does not speak TLS/) });
+    await left;
+    expect(traces).toContain('a TLS handshake at the plain port; closed');
+    const c = await LineClient.connect(s.port);
+    clients.push(c);
+    await c.until(/^\*\*\* You joined #lobby/);
+    c.send('/who\n');
+    // no "Recent messages" block with a ClientHello in it before the answer
+    expect(await c.line()).toMatch(/^\*\*\* In #lobby \(1\): guest\d+$/);
+  });
+
   it('counts connections across both listeners: total and per address', async () => {
     const s = await start({ maxClients: 2 });
     await joinPlain(s.port);
