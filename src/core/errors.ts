@@ -57,6 +57,8 @@ const SYSTEM_ERROR_WORDS: Record<string, string> = {
   EPERM: 'operation not permitted',
   EINVAL: 'invalid argument',
   ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'cannot resolve the host name',
+  EAI_AGAIN: 'cannot resolve the host name (DNS did not answer)',
   ETIMEDOUT: 'timed out',
   ENOENT: 'no such file or directory',
   ENOTDIR: 'a path component is not a directory',

@@ -22,7 +22,7 @@ import { type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
-import { NetkitError, type NetkitErrorCode } from '../core/errors.js';
+import { NetkitError, type NetkitErrorCode, systemErrorWords } from '../core/errors.js';
 import { bodyTooLarge, checkDeclaredSize } from '../core/size-limit.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { defaultTrust } from '../core/tls-trust.js';
@@ -195,7 +195,9 @@ export function toFtpClientError(err: unknown, what: string): NetkitError {
       { cause: err },
     );
   if (e?.code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code))
-    return new FtpClientError('NETKIT_CONNECT_FAILED', `${what}: ${msg}`, undefined, { cause: err });
+    return new FtpClientError('NETKIT_CONNECT_FAILED', `${what}: ${systemErrorWords(e)}`, undefined, {
+      cause: err,
+    });
   if (/^Timeout/i.test(msg))
     return new FtpClientError('NETKIT_TIMEOUT', `${what}: ${msg}`, undefined, { cause: err });
   if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR' || e?.code === 'ENOSPC')

@@ -80,6 +80,9 @@ describe('runtime errors', () => {
       1,
       'netkit: no-such-message.eml: no such file or directory\n',
     ]);
+    const closed = await freePort();
+    const ftp = await netkit(['ftp', 'ls', `ftp://127.0.0.1:${closed}/`]);
+    expect([ftp.code, ftp.stderr]).toEqual([1, `netkit: connect 127.0.0.1:${closed}: connection refused\n`]);
     const iface = await netkit(['multicast', 'send', 'x', '--interface', '192.0.2.1']);
     expect(iface.code).toBe(1);
     expect(iface.stderr).toMatch(/^netkit: multicast: .*192\.0\.2\.1: the address is not on this machine/);
