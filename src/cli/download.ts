@@ -214,7 +214,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
           if (opts.json) printJson(result);
         } catch (err) {
           if (interrupted !== undefined) {
-            progress?.finish();
+            progress?.abandon();
             const kept = `${file}.part`;
             process.stderr.write(
               !file
@@ -226,7 +226,7 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
             );
             process.exit(interrupted);
           }
-          progress?.finish();
+          progress?.abandon();
           exitWithError(err, process.argv.includes('--debug'));
         } finally {
           process.off('SIGINT', onSignal);

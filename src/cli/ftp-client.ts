@@ -226,6 +226,10 @@ export function trackTransfer(
       if (progress) progress.finish(m);
       else if (m && !quiet) process.stderr.write(`${m}\n`);
     },
+    abandon: () => {
+      client.off('progress', onProgress);
+      progress?.abandon();
+    },
   };
 }
 

@@ -389,6 +389,8 @@ export interface Progress {
   update(done: number, detail?: string, segments?: ProgressSegment[]): void;
   setTotal(total: number | undefined): void;
   finish(message?: string): void;
+  /** the transfer failed: end a drawn bar's line where it stopped, add no "done" line */
+  abandon(): void;
 }
 
 /**
@@ -458,6 +460,9 @@ export function createProgress(
       render(true);
       if (tty) stream.write('\n');
       if (message) stream.write(`${message}\n`);
+    },
+    abandon() {
+      if (!opts.quiet && tty && drawn > 0) stream.write('\n');
     },
   };
 }

@@ -195,6 +195,10 @@ describe('download ftp://', () => {
       download(`ftp://127.0.0.1:${ours.port}/pub/nope.bin`, { dir, retryDelayMs: 2000 }).promise,
     ).rejects.toThrow(/RETR pub\/nope\.bin: 550 No such file/);
     expect(performance.now() - started).toBeLessThan(2000); // no backoff was waited
+    // the CLI says it in one line: no progress line for a transfer that never moved a byte
+    const r = await netkit(['download', `ftp://127.0.0.1:${ours.port}/pub/nope.bin`], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^netkit: [^\n]*RETR pub\/nope\.bin: 550 No such file[^\n]*\n$/);
   });
 
   it('logs in with the URL credentials, which stay out of traces and the result', async () => {
