@@ -145,10 +145,10 @@ Examples:
         if (message !== undefined) {
           await client.send(message);
         } else {
-          const splitter = new LineSplitter(MAX_UDP_PAYLOAD);
+          const splitter = new LineSplitter(MAX_UDP_PAYLOAD, undefined, 0);
           const sendLines = async (chunk: Buffer) => {
             for (const item of splitter.push(chunk)) {
-              if ('overflow' in item) {
+              if (!('line' in item)) {
                 throw new NetkitError(
                   'NETKIT_TOO_LARGE',
                   `a stdin line is over the UDP limit of ${groupDigits(MAX_UDP_PAYLOAD)} bytes per datagram`,

@@ -44,11 +44,23 @@ export interface LineConnectionOptions {
   partialLineAtEnd?: boolean;
   /** bytes in → the bytes to frame (chat strips Telnet commands, see sockets/telnet.ts) */
   inputFilter?: (chunk: Buffer) => Buffer;
+  /**
+   * bytes of one overlong line discarded before the connection is closed (default 1 MiB; 0 =
+   * discard forever): a peer streaming megabytes without a newline is not speaking a line protocol
+   */
+  maxDiscardBytes?: number;
 }
 
 export type LineHandler = (line: string) => void | Promise<void>;
 
-type OptionalHooks = 'tracer' | 'redact' | 'bareCR' | 'drained' | 'partialLineAtEnd' | 'inputFilter';
+type OptionalHooks =
+  | 'tracer'
+  | 'redact'
+  | 'bareCR'
+  | 'drained'
+  | 'partialLineAtEnd'
+  | 'inputFilter'
+  | 'maxDiscardBytes';
 
 export const DEFAULT_MAX_LINE = 4096;
 export const DEFAULT_IDLE_MS = 300_000;
@@ -87,7 +99,7 @@ export class LineConnection extends EventEmitter {
       isServer: true,
       ...options,
     } as LineConnection['opts'];
-    this.splitter = new LineSplitter(this.opts.maxLineLength, this.opts.bareCR);
+    this.splitter = new LineSplitter(this.opts.maxLineLength, this.opts.bareCR, this.opts.maxDiscardBytes);
     this.attach(socket);
     if (this.tracing)
       this.trace('connect', this.secure ? 'tls' : '', `${this.remoteAddress}:${this.remotePort}`);
@@ -284,6 +296,11 @@ export class LineConnection extends EventEmitter {
     this.touch();
     const input = this.opts.inputFilter ? this.opts.inputFilter(chunk) : chunk;
     for (const item of this.splitter.push(input)) {
+      if ('runaway' in item) {
+        this.trace('error', `one line of more than ${this.splitter.maxDiscard} bytes; closing`);
+        this.destroy();
+        return;
+      }
       if ('overflow' in item) {
         this.queue.push('\u0000overflow');
       } else {

@@ -9,7 +9,7 @@
  * line (FTP: an ABOR whose LF was sent as TCP urgent data never gets its LF). A LF arriving right
  * after such a line is then dropped instead of ending an empty line.
  */
-export type LineItem = { line: Buffer } | { overflow: true };
+export type LineItem = { line: Buffer } | { overflow: true } | { runaway: true };
 
 /** The line that `head` (the text before a CR not followed by LF) completes, or undefined. */
 export type BareCrHook = (head: Buffer) => Buffer | undefined;
@@ -18,11 +18,18 @@ export class LineSplitter {
   private parts: Buffer[] = [];
   private size = 0;
   private discarding = false;
+  private discarded = 0;
   private skipLF = false;
 
+  /**
+   * `maxDiscard`: bytes of one overlong line discarded before it is reported as a `runaway` (once)
+   * — no line protocol has megabyte lines, so its sender is not speaking the protocol (default
+   * 1 MiB; 0 = never).
+   */
   constructor(
     readonly maxLineLength: number,
     private readonly bareCR?: BareCrHook,
+    readonly maxDiscard = 1024 * 1024,
   ) {}
 
   /** Bytes currently held waiting for a line end. */
@@ -42,19 +49,26 @@ export class LineSplitter {
       const lf = chunk.indexOf(10, start);
       const end = lf === -1 ? chunk.length : lf;
       if (this.discarding) {
+        const before = this.discarded;
+        this.discarded += end - start;
+        if (this.maxDiscard > 0 && before <= this.maxDiscard && this.discarded > this.maxDiscard)
+          out.push({ runaway: true });
         if (lf === -1) return out;
         this.discarding = false;
+        this.discarded = 0;
         start = lf + 1;
         continue;
       }
       const piece = chunk.subarray(start, end);
       // +1 allows a trailing CR that belongs to the terminator
       if (this.size + piece.length > this.maxLineLength + 1) {
+        const held = this.size + piece.length;
         this.parts = [];
         this.size = 0;
         out.push({ overflow: true });
         if (lf === -1) {
           this.discarding = true;
+          this.discarded = held;
           return out;
         }
         start = lf + 1;
@@ -99,6 +113,7 @@ export class LineSplitter {
     this.parts = [];
     this.size = 0;
     this.discarding = false;
+    this.discarded = 0;
     this.skipLF = false;
   }
 

@@ -62,7 +62,7 @@ export class ChatClient extends EventEmitter {
     private readonly opts: ChatClientOptions,
   ) {
     super();
-    this.splitter = new LineSplitter(opts.maxLineLength ?? 65536);
+    this.splitter = new LineSplitter(opts.maxLineLength ?? 65536, undefined, 0);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (err) => this.trace('error', err.message));
     socket.on('end', () => this.trace('info', 'server closed its side'));
@@ -161,7 +161,7 @@ export class ChatClient extends EventEmitter {
 
   private receive(chunk: Buffer): void {
     for (const item of this.splitter.push(chunk)) {
-      const text = 'overflow' in item ? '[overlong line cut]' : stripControls(item.line.toString('utf8'));
+      const text = 'line' in item ? stripControls(item.line.toString('utf8')) : '[overlong line cut]';
       this.trace('in', text);
       if (!this.ready) this.becomeReady(/^\*\*\* Welcome to netkit chat\b/.test(text));
       this.emit('line', text);

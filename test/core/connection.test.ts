@@ -27,7 +27,9 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 /** A tiny protocol: STARTTLS upgrades, PASS is secret, anything else is echoed as "got X". */
-async function startToy(opts: { maxLineLength?: number; maxOutboundBytes?: number } = {}) {
+async function startToy(
+  opts: { maxLineLength?: number; maxOutboundBytes?: number; maxDiscardBytes?: number } = {},
+) {
   const tracer = new EventEmitter();
   const seen: string[] = [];
   const events: TraceEvent[] = [];
@@ -93,6 +95,28 @@ describe('LineConnection', () => {
     expect(await c.line()).toBe('ERR line too long');
     expect(await c.line()).toBe('got after');
     c.close();
+  });
+
+  it('closes a connection whose one line runs past maxDiscardBytes (an endless line, not the protocol)', async () => {
+    const own = await startToy({ maxLineLength: 64, maxDiscardBytes: 100_000 });
+    try {
+      const raw = net.connect(own.server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      // (not events.once: a reset on write is an 'error', which would reject it)
+      const closed = new Promise((resolve) => raw.once('close', resolve));
+      raw.on('data', () => {});
+      // 64 KiB at a time, never a newline, until the server hangs up
+      const junk = Buffer.alloc(65536, 65);
+      const pump = (): void => {
+        while (!raw.destroyed && raw.write(junk));
+        if (!raw.destroyed) raw.once('drain', pump);
+      };
+      raw.once('connect', pump);
+      await closed;
+      expect(own.events.some((e) => e.text === 'one line of more than 100000 bytes; closing')).toBe(true);
+    } finally {
+      await own.server.close();
+    }
   });
 
   it('discards plaintext pipelined after STARTTLS (command injection)', async () => {

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { type BareCrHook, LineSplitter } from '../../src/core/lines.js';
 
-function feed(max: number, chunks: string[], bareCR?: BareCrHook): Array<string | 'OVERFLOW'> {
-  const s = new LineSplitter(max, bareCR);
-  const out: Array<string | 'OVERFLOW'> = [];
+function feed(
+  max: number,
+  chunks: string[],
+  bareCR?: BareCrHook,
+  maxDiscard?: number,
+): Array<string | 'OVERFLOW' | 'RUNAWAY'> {
+  const s = new LineSplitter(max, bareCR, maxDiscard);
+  const out: Array<string | 'OVERFLOW' | 'RUNAWAY'> = [];
   for (const c of chunks) {
     for (const item of s.push(Buffer.from(c, 'latin1')))
-      out.push('overflow' in item ? 'OVERFLOW' : item.line.toString('latin1'));
+      out.push('line' in item ? item.line.toString('latin1') : 'overflow' in item ? 'OVERFLOW' : 'RUNAWAY');
   }
   return out;
 }
@@ -28,6 +33,25 @@ describe('LineSplitter', () => {
   for (const [name, max, chunks, expected] of cases) {
     it(name, () => expect(feed(max, chunks)).toEqual(expected));
   }
+
+  it('reports a runaway line once, when more than maxDiscard bytes of it were thrown away', () => {
+    // 3-byte lines, 20 bytes of discarding allowed: 8 + 10 is within, the next 5 pass it
+    expect(feed(3, ['xxxxxxxx', 'xxxxxxxxxx', 'xxxxx', 'xxxxx', '\nok\n'], undefined, 20)).toEqual([
+      'OVERFLOW',
+      'RUNAWAY',
+      'ok',
+    ]);
+    // exactly at the limit is not yet a runaway; a line end starts the count again
+    expect(feed(3, ['x'.repeat(20), '\n', 'x'.repeat(20), '\nok\n'], undefined, 20)).toEqual([
+      'OVERFLOW',
+      'OVERFLOW',
+      'ok',
+    ]);
+    // 0: never
+    expect(feed(3, ['x'.repeat(100000), '\n'], undefined, 0)).toEqual(['OVERFLOW']);
+    // the default is 1 MiB
+    expect(feed(3, ['x'.repeat(1024 * 1024), 'x'])).toEqual(['OVERFLOW', 'RUNAWAY']);
+  });
 
   it('never buffers more than the maximum', () => {
     const s = new LineSplitter(100);

@@ -507,7 +507,7 @@ describe('netkit mail send --raw CLI checks', () => {
   it('a missing file is one line, exit 1; a message without recipients exit 2', async () => {
     const missing = await netkit(['mail', 'send', '--raw', file('nope.eml'), '--dry-run']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^netkit: .*nope\.eml: ENOENT/);
+    expect(missing.stderr).toMatch(/^netkit: .*nope\.eml: no such file or directory\n$/);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     const none = await netkit(['mail', 'send', '--raw', '-', '--dry-run'], {
       input: lf('From: a@lab', 'Subject: s', '', 'x'),

@@ -215,6 +215,6 @@ describe('netkit mail show', () => {
   it('fails cleanly on a missing file', async () => {
     const r = await netkit(['mail', 'show', path.join(tmp.dir, 'nope.eml')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^netkit: .*nope\.eml: ENOENT/);
+    expect(r.stderr).toMatch(/^netkit: .*nope\.eml: no such file or directory\n$/);
   });
 });
