@@ -186,11 +186,13 @@ export class Maildir {
    * its name in new/). `chunks` may be a Buffer or an (async) iterable of Buffers: up to
    * {@link SINGLE_WRITE_BYTES} are gathered and written at once, a larger message is streamed in
    * writes of about that size (never held whole) and fsynced. `written.bytes` is set to the size
-   * stored. A failure leaves nothing behind: the file in tmp/ is removed, new/ never sees it.
+   * stored, `head` (this copy's own trace headers) included, which goes in front of `chunks` in the
+   * same write. A failure leaves nothing behind: the file in tmp/ is removed, new/ never sees it.
    */
   async deliver(
     chunks: Buffer | AsyncIterable<Buffer> | Iterable<Buffer>,
     written?: { bytes: number },
+    head?: Buffer,
   ): Promise<string> {
     await this.ensure();
     const name = uniqueName();
@@ -199,11 +201,11 @@ export class Maildir {
     let created = false;
     let bytes = 0;
     try {
-      let held: Buffer[] = [];
-      let heldBytes = 0;
+      let held: Buffer[] = head ? [head] : [];
+      let heldBytes = head ? head.length : 0;
       if (Buffer.isBuffer(chunks)) {
-        held = [chunks];
-        heldBytes = chunks.length;
+        held.push(chunks);
+        heldBytes += chunks.length;
       } else {
         for await (const chunk of chunks) {
           held.push(chunk);

@@ -109,16 +109,6 @@ export function deliveryHeaders(from: string, recipient: string): Buffer {
   );
 }
 
-/** `source` with `head` in front of its first chunk (one write, not two). */
-async function* headed(head: Buffer, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let first = true;
-  for await (const chunk of source) {
-    yield first ? Buffer.concat([head, chunk], head.length + chunk.length) : chunk;
-    first = false;
-  }
-  if (first) yield head;
-}
-
 export interface StoredCopy {
   mailbox: string;
   id: string;
@@ -168,10 +158,7 @@ export class MailStore {
     const sizes = mailboxes.map(() => ({ bytes: 0 }));
     const readers = fanOut(message, mailboxes.length);
     const results = await Promise.allSettled(
-      mailboxes.map((mb, i) => {
-        const head = heads?.[i];
-        return this.maildir(mb).deliver(head ? headed(head, readers[i]!) : readers[i]!, sizes[i]);
-      }),
+      mailboxes.map((mb, i) => this.maildir(mb).deliver(readers[i]!, sizes[i], heads?.[i])),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
