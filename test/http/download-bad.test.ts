@@ -330,6 +330,30 @@ describe('download: servers that misbehave', () => {
   });
 });
 
+describe('download: a name only the GET gives', () => {
+  it("Content-Disposition on the GET but not the HEAD names the file (curl -OJ's and aria2c's reading)", async () => {
+    const data = randomBytes(64 * KiB);
+    const s = await start((req, res) =>
+      serveRanges(
+        data,
+        req,
+        res,
+        req.method === 'GET' ? { 'content-disposition': 'attachment; filename="report-2026.pdf"' } : {},
+      ),
+    );
+    const dir = await workDir();
+    await writeFile(path.join(dir, 'report-2026.pdf'), 'an earlier one');
+    const { result } = await fetchAll(`${s.url}download.php?id=7`, { dir });
+    // never over an existing file: the next free name
+    expect(result.file).toBe(path.join(dir, 'report-2026.1.pdf'));
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['report-2026.1.pdf', 'report-2026.pdf']);
+    // -o is the user's word
+    const own = await fetchAll(`${s.url}download.php?id=7`, { dir, output: 'mine.bin' });
+    expect(own.result.file).toBe(path.join(dir, 'mine.bin'));
+  });
+});
+
 describe('download: a busy server, an existing file, a full disk', () => {
   it('retries a probe answered 503 (a busy server), as curl --retry and aria2c do', async () => {
     const data = randomBytes(64 * KiB);

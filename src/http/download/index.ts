@@ -55,6 +55,7 @@ import {
 } from './planner.js';
 import {
   checkUrl,
+  header,
   ifRangeValidator,
   type ProbeResult,
   probe,
@@ -322,6 +323,27 @@ class DownloadJob {
     return (kind, text) => traceEvent(this.emitter, this.ftp ? 'ftp' : 'http', conn, kind, text);
   }
 
+  /** Content-Disposition of the first successful GET (a server may send it there but not to HEAD). */
+  private getDisposition: string | undefined;
+
+  /**
+   * Where the finished download goes: `file`, unless the name was ours to choose, HEAD gave none,
+   * and a GET response named the file (as curl -OJ and aria2c read it) — then that name, in the same
+   * directory and never over an existing file. The .part keeps the URL's name, so --continue finds
+   * it again by the same HEAD.
+   */
+  private async nameFromGet(file: string, named: string, info: ProbeResult, trace: Trace): Promise<string> {
+    if (this.opts.output !== undefined || info.contentDisposition || !this.getDisposition) return file;
+    const chosen = path.resolve(path.dirname(named), chooseFilename(info.url, this.getDisposition));
+    if (chosen === named) return file;
+    const target = await unusedName(chosen);
+    trace(
+      'info',
+      `the server names it ${path.basename(target)} (Content-Disposition of the GET, not of the HEAD)`,
+    );
+    return target;
+  }
+
   private requestContext(conn: number, signal: AbortSignal): RequestContext {
     return {
       dispatcher: this.agent,
@@ -331,6 +353,10 @@ class DownloadJob {
       maxRedirects: this.opts.maxRedirects,
       ...(this.auth ? { auth: this.auth } : {}),
       ...(URL.canParse(this.url) ? { userOrigin: new URL(this.url).origin } : {}),
+      onResponse: (method, res) => {
+        if (method !== 'GET' || res.statusCode < 200 || res.statusCode >= 300) return;
+        this.getDisposition ??= header(res.headers, 'content-disposition');
+      },
     };
   }
 
@@ -422,12 +448,14 @@ class DownloadJob {
         if (checksum.algorithm === 'sha256') result.sha256 = actual;
       }
       if (!complete) {
+        const target = await this.nameFromGet(file, named, info, trace);
         try {
-          await rename(part, file);
+          await rename(part, target);
         } catch (err) {
-          throw ioError(err, file);
+          throw ioError(err, target);
         }
         await removeControl(controlPath(part));
+        result.file = target;
       }
       result.elapsedMs = Math.round(performance.now() - started);
       this.emitProgress(true);

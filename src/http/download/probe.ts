@@ -42,6 +42,8 @@ export interface RequestContext {
   auth?: { origin: string; header: string };
   /** origin of the URL the user gave: `headers` that carry secrets go there only */
   userOrigin?: string;
+  /** sees every response that is not a redirect (its status and headers), before the caller */
+  onResponse?: (method: 'GET' | 'HEAD', res: TransportResponse) => void;
 }
 
 const SECRET_HEADERS = new Set<string>(CREDENTIAL_HEADERS);
@@ -201,6 +203,7 @@ export async function requestFollowing(
       current = withoutUserinfo(next.href);
       continue;
     }
+    ctx.onResponse?.(method, res);
     return { url: current, res };
   }
 }
