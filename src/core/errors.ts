@@ -64,6 +64,8 @@ const SYSTEM_ERROR_WORDS: Record<string, string> = {
   ENOTDIR: 'a path component is not a directory',
   EISDIR: 'is a directory',
   ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large for this file system',
   EROFS: 'read-only file system',
 };
 

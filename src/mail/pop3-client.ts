@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { NetkitError, type NetkitErrorCode, notTlsThere } from '../core/errors.js';
+import { NetkitError, type NetkitErrorCode, notTlsThere, systemErrorWords } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
@@ -585,7 +585,7 @@ function connectError(err: NodeJS.ErrnoException, host: string, port: number): N
     return new NetkitError('NETKIT_CONNECT_FAILED', `TLS with ${host}:${port} failed: ${plain}`, {
       cause: err,
     });
-  const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
+  const what = systemErrorWords(err);
   return new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${what}`, {
     cause: err,
   });

@@ -7,23 +7,13 @@
 import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { NetkitError } from '../../core/errors.js';
+import { NetkitError, systemErrorWords } from '../../core/errors.js';
 
 /** A one-line, actionable message for a file-system failure (ENOSPC, EACCES, EROFS…). */
 export function ioError(err: unknown, file: string): NetkitError {
-  const e = err as NodeJS.ErrnoException;
-  const why: Record<string, string> = {
-    ENOSPC: 'no space left on device',
-    EDQUOT: 'disk quota exceeded',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'read-only file system',
-    ENOENT: 'no such directory',
-    ENOTDIR: 'a path component is not a directory',
-    EISDIR: 'is a directory',
-    EFBIG: 'file too large for this file system',
-  };
-  const reason = (e?.code && why[e.code]) ?? (e instanceof Error ? e.message : String(err));
+  // writing, a missing path component is a directory that is not there
+  const reason =
+    (err as NodeJS.ErrnoException)?.code === 'ENOENT' ? 'no such directory' : systemErrorWords(err);
   return new NetkitError('NETKIT_IO', `cannot write ${file}: ${reason}`, { cause: err });
 }
 
