@@ -35,15 +35,20 @@ export function usageError(message: string): NetkitError {
 }
 
 /**
- * OpenSSL's "wrong version number" in words: a TLS client that got plain text back spoke to a
- * port that does not do TLS (implicit TLS asked of a STARTTLS or plain port). Undefined otherwise.
+ * OpenSSL's "wrong version number" in words, as the one-line error for `peer`: a TLS client that
+ * got plain text back spoke to a port that does not do TLS (implicit TLS asked of a STARTTLS or
+ * plain port). Undefined for any other error.
  */
-export function notTlsThere(err: unknown): string | undefined {
+export function notTlsThere(err: unknown, peer: string): NetkitError | undefined {
   const e = err as { code?: string; message?: string; cause?: unknown } | undefined;
   const wrong = (x: { code?: string; message?: string } | undefined) =>
     x?.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(x?.message ?? '');
   if (!wrong(e) && !wrong(e?.cause as { code?: string; message?: string } | undefined)) return undefined;
-  return 'the server does not speak TLS there (wrong version number); a plain port?';
+  return new NetkitError(
+    'NETKIT_CONNECT_FAILED',
+    `TLS with ${peer} failed: the server does not speak TLS there (wrong version number); a plain port?`,
+    { cause: err },
+  );
 }
 
 const SYSTEM_ERROR_WORDS: Record<string, string> = {

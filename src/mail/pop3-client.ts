@@ -580,11 +580,8 @@ export class Pop3Client extends EventEmitter {
 function connectError(err: NodeJS.ErrnoException, host: string, port: number): NetkitError {
   if (/certificate|self.signed|CERT_|unable to verify/i.test(err.message))
     return tlsError(err, `${host}:${port}`);
-  const plain = notTlsThere(err);
-  if (plain)
-    return new NetkitError('NETKIT_CONNECT_FAILED', `TLS with ${host}:${port} failed: ${plain}`, {
-      cause: err,
-    });
+  const plain = notTlsThere(err, `${host}:${port}`);
+  if (plain) return plain;
   const what = systemErrorWords(err);
   return new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${what}`, {
     cause: err,

@@ -81,9 +81,8 @@ export function mapSmtpError(err: unknown, server: string): NetkitError {
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
   const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
   const sys = (e as NodeJS.ErrnoException).errno !== undefined ? (e as NodeJS.ErrnoException) : cause;
-  const plain = notTlsThere(err);
-  if (plain)
-    return new NetkitError('NETKIT_CONNECT_FAILED', `TLS with ${server} failed: ${plain}`, { cause: err });
+  const plain = notTlsThere(err, server);
+  if (plain) return plain;
   if (/certificate|self.signed|CERT_|unable to verify/i.test(msg)) {
     return new NetkitError(
       'NETKIT_PROTOCOL',

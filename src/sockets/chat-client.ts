@@ -190,12 +190,13 @@ function chatConnectError(
   let message: string;
   // a socket error (refused, unknown host, unreachable): the words `tcp connect` uses
   if (!secure || err.syscall) return connectError(err, host, port);
+  const plain = notTlsThere(err, peer);
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     message = `TLS certificate of ${peer} is for another name (${reason}); give the name it carries with --servername, or skip verification with --insecure`;
   } else if (/CERT|SELF_SIGNED|ISSUER/.test(code) || /certificate/i.test(err.message)) {
     message = `TLS certificate of ${peer} not trusted (${reason}); trust it with --ca FILE, or skip verification with --insecure`;
-  } else if (notTlsThere(err)) {
-    message = `TLS with ${peer} failed: ${notTlsThere(err)}`;
+  } else if (plain) {
+    message = plain.message;
   } else {
     message = `TLS with ${peer} failed: ${reason}`;
   }
