@@ -27,6 +27,30 @@ export const freeBytes: FreeSpace = (dir) => {
 };
 
 /**
+ * A {@link FreeSpace} that asks the kernel again only when its last answer is older than `maxAgeMs`
+ * or not above `trustAbove` bytes. A mail server checks the reserve twice per message (at MAIL and
+ * at DATA): one `statfs` each is ~25 µs on a virtual machine, 4% of a small message's whole cost.
+ * While the disk is far from the reserve (more than `trustAbove` free), a second's old answer is
+ * as good as a fresh one; near it, every check asks the kernel.
+ */
+export function cachedFreeSpace(
+  freeSpace: FreeSpace,
+  opts: { trustAbove: number; maxAgeMs?: number; now?: () => number },
+): FreeSpace {
+  const maxAgeMs = opts.maxAgeMs ?? 1000;
+  const now = opts.now ?? performance.now.bind(performance);
+  const last = new Map<string, { bytes: number; at: number }>();
+  return (dir) => {
+    const seen = last.get(dir);
+    const t = now();
+    if (seen && seen.bytes > opts.trustAbove && t - seen.at < maxAgeMs) return seen.bytes;
+    const bytes = freeSpace(dir);
+    last.set(dir, { bytes, at: t });
+    return bytes;
+  };
+}
+
+/**
  * Whether writing `extra` more bytes under `dir` would leave less than `reserve` free (a reserve
  * of 0 is no check). A `statfs` that fails counts as room: the write itself will then tell.
  */

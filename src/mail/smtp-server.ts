@@ -21,7 +21,13 @@ import type {
 } from 'smtp-server';
 import { AccountStore } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
-import { belowReserve, DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
+import {
+  belowReserve,
+  cachedFreeSpace,
+  DEFAULT_MIN_FREE_BYTES,
+  type FreeSpace,
+  freeBytes,
+} from '../core/disk-space.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls, serverTlsOptions, type TlsFiles, type TlsMaterial } from '../core/tls.js';
@@ -201,7 +207,9 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   const accounts = options.accounts ?? new AccountStore(dataDir);
   const store = new MailStore(dataDir, { maxMessages: options.maxMessages });
   const minFree = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
-  const freeSpace = options.freeSpace ?? freeBytes;
+  // the default asks the kernel at most once a second while a GiB more than the largest message is free
+  const freeSpace =
+    options.freeSpace ?? cachedFreeSpace(freeBytes, { trustAbove: minFree + maxSize + 1024 ** 3 });
   /** RFC 5321 §4.5.3.1.10 / RFC 1870 §6.1: a temporary 452 while the disk is below the reserve */
   const storageShort = (extra = 0): Error | undefined =>
     belowReserve(freeSpace, mailRoot(dataDir), minFree, extra)
