@@ -25,6 +25,7 @@ import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { NetkitError } from '../core/errors.js';
 import { type CaCertificates, defaultTrust } from '../core/tls-trust.js';
 import { redactUrl } from '../core/trace.js';
+import { pausedEndConnector } from './paused-end.js';
 import { undiciParts } from './undici-parts.js';
 
 export interface ProxyOptions {
@@ -188,6 +189,9 @@ function wrapTunnelEndpoint(
  * offers h2 to the target at the end of a CONNECT tunnel too (curl --http2 -x does the same).
  * `watchTunnel` wraps the connector that makes those TLS connections (see
  * {@link wrapTunnelEndpoint}), so the caller sees what ALPN chose and which version answered.
+ * Every connection it makes — direct, to the proxy, at the end of a tunnel — gets
+ * {@link pausedEndConnector}: a slow reader must survive a server or proxy that closes after the
+ * response on each of those paths.
  */
 export function proxyDispatcher(
   route: ProxyRoute,
@@ -204,8 +208,17 @@ export function proxyDispatcher(
   };
   const proxyTls = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };
 
+  const { connect: connectOptions, ...poolOptions } = agentOptions;
+  const tunnelEnd = (connector: buildConnector.connector) =>
+    pausedEndConnector(watchTunnel ? watchTunnel(connector) : connector);
+
   class ProxyRouter extends undici.Dispatcher {
-    readonly direct = new undici.Agent(agentOptions);
+    readonly direct = new undici.Agent({
+      ...poolOptions,
+      connect: pausedEndConnector(
+        typeof connectOptions === 'function' ? connectOptions : undici.buildConnector(connectOptions ?? {}),
+      ),
+    });
     private readonly proxies = new Map<string, Dispatcher>();
 
     private pick(origin: string): Dispatcher {
@@ -213,6 +226,7 @@ export function proxyDispatcher(
       if (!proxy) return this.direct;
       let agent = this.proxies.get(proxy);
       if (!agent) {
+        const proxyHref = new URL(proxy).href;
         agent = new undici.ProxyAgent({
           ...agentOptions,
           uri: proxy,
@@ -220,8 +234,19 @@ export function proxyDispatcher(
           proxyTunnel: false,
           requestTls,
           proxyTls,
+          // the pool of connections to the proxy that carry those requests: undici gives it only a
+          // connector; ours also gets the response limits and timeouts of a direct request
+          factory: (origin, options) => {
+            const { connect } = options as { connect?: unknown };
+            return String(origin) === proxyHref && typeof connect === 'function'
+              ? new undici.Pool(origin, {
+                  ...poolOptions,
+                  connect: pausedEndConnector(connect as buildConnector.connector),
+                })
+              : new undici.Pool(origin, options);
+          },
         });
-        if (watchTunnel) wrapTunnelEndpoint(agent, watchTunnel);
+        wrapTunnelEndpoint(agent, tunnelEnd);
         this.proxies.set(proxy, agent);
       }
       return agent;

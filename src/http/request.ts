@@ -378,7 +378,7 @@ export class HttpClient extends EventEmitter {
               ...(options.ca !== undefined ? { ca: options.ca } : {}),
             },
             // connections at the end of a CONNECT tunnel: their ALPN choice and response versions
-            (connector) => versionConnector(pausedEndConnector(connector), this.protocols),
+            (connector) => versionConnector(connector, this.protocols),
           )
         : new Agent({
             ...agentOptions,

@@ -1,5 +1,5 @@
 /**
- * The parts of undici the HTTP client and the downloader use — `Agent`, `ProxyAgent`, the
+ * The parts of undici the HTTP client and the downloader use — `Agent`, `Pool`, `ProxyAgent`, the
  * `Dispatcher` base with its `request()` API and `buildConnector` — loaded without undici's index,
  * and `ProxyAgent` (with the rest of the API: stream, pipeline, connect, upgrade) only when a
  * request goes through a proxy.
@@ -13,10 +13,11 @@
  */
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
-import type { Agent, buildConnector, Dispatcher, ProxyAgent } from 'undici';
+import type { Agent, buildConnector, Dispatcher, Pool, ProxyAgent } from 'undici';
 
 export interface UndiciParts {
   Agent: typeof Agent;
+  Pool: typeof Pool;
   ProxyAgent: typeof ProxyAgent;
   Dispatcher: typeof Dispatcher;
   buildConnector: typeof buildConnector;
@@ -34,6 +35,7 @@ export const UNDICI_MODULES = {
   request: 'undici/lib/api/api-request.js',
   api: 'undici/lib/api/index.js',
   agent: 'undici/lib/dispatcher/agent.js',
+  pool: 'undici/lib/dispatcher/pool.js',
   proxyAgent: 'undici/lib/dispatcher/proxy-agent.js',
   connect: 'undici/lib/core/connect.js',
 } as const;
@@ -68,6 +70,7 @@ function load(): UndiciParts {
     const found: UndiciParts = {
       Dispatcher,
       Agent: deep(UNDICI_MODULES.agent) as typeof Agent,
+      Pool: deep(UNDICI_MODULES.pool) as typeof Pool,
       // only a proxied request needs it (and its CONNECT tunnels need the whole API)
       get ProxyAgent() {
         proxyAgent ??= loadProxyAgent(deep, require, Dispatcher);
@@ -78,6 +81,7 @@ function load(): UndiciParts {
     if (
       typeof found.Dispatcher.prototype.request === 'function' &&
       typeof found.Agent.prototype.request === 'function' &&
+      typeof found.Pool.prototype.request === 'function' &&
       typeof found.buildConnector === 'function'
     )
       return found;
@@ -87,6 +91,7 @@ function load(): UndiciParts {
   const undici = require('undici') as typeof import('undici');
   return {
     Agent: undici.Agent,
+    Pool: undici.Pool,
     ProxyAgent: undici.ProxyAgent,
     Dispatcher: undici.Dispatcher,
     buildConnector: undici.buildConnector,
@@ -111,7 +116,7 @@ function loadProxyAgent(
   return (require('undici') as typeof import('undici')).ProxyAgent;
 }
 
-/** undici's Agent, ProxyAgent, Dispatcher and buildConnector, loaded once on the first call. */
+/** undici's Agent, Pool, ProxyAgent, Dispatcher and buildConnector, loaded once on the first call. */
 export function undiciParts(): UndiciParts {
   if (!parts) {
     parts = load();

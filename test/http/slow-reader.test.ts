@@ -3,7 +3,8 @@
  * the connection once it has sent everything: our file server's idle keep-alive timeout, Python's
  * `http.server` closing after each response. undici used to fail the first with "closed
  * unexpectedly" after every byte had arrived, and crash on the second with an AssertionError
- * (src/http/paused-end.ts).
+ * (src/http/paused-end.ts). The same through a proxy (tinyproxy closes each connection after
+ * its response) and on the direct path of a proxied client (`--noproxy`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileServer, type FileServerHandle } from '../../src/http/file-server.js';
 import { netkit, tempDir } from '../helpers/net.js';
+import { startTinyproxy, type TinyproxyHandle } from '../helpers/tinyproxy.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -26,9 +28,9 @@ afterAll(async () => {
   await cleanup();
 });
 
-async function getSlowly(url: string, name: string): Promise<void> {
+async function getSlowly(url: string, name: string, extra: string[] = []): Promise<void> {
   const out = path.join(dir, name);
-  const r = await netkit(['http', 'get', '--limit-rate', '100K', '-o', out, url]);
+  const r = await netkit(['http', 'get', '--limit-rate', '100K', ...extra, '-o', out, url]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect((await readFile(out)).equals(data)).toBe(true);
@@ -37,9 +39,12 @@ async function getSlowly(url: string, name: string): Promise<void> {
 describe('a slow reader and a server that closes when it is done', () => {
   let server: FileServerHandle;
   let py: ChildProcess | undefined;
+  let pyPort: number;
+  let proxy: TinyproxyHandle | undefined;
   afterAll(async () => {
     await server?.close();
     py?.kill();
+    await proxy?.stop();
   });
 
   it('our file server, whose keep-alive timeout passes while the client is still reading', async () => {
@@ -63,6 +68,15 @@ describe('a slow reader and a server that closes when it is done', () => {
       });
       child.once('exit', (code) => reject(new Error(`http.server exited ${code}`)));
     });
+    pyPort = port;
     await getSlowly(`http://127.0.0.1:${port}/big.bin`, 'close.bin');
+  });
+
+  it('through a proxy that closes after each response (tinyproxy), and past it with --noproxy', async () => {
+    proxy = await startTinyproxy(dir);
+    const url = `http://127.0.0.1:${pyPort}/big.bin`;
+    await getSlowly(url, 'proxied.bin', ['-x', proxy.url]);
+    expect(proxy.log()).toContain('big.bin');
+    await getSlowly(url, 'bypassed.bin', ['-x', proxy.url, '--noproxy', '127.0.0.1']);
   });
 });
