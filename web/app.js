@@ -386,6 +386,9 @@ async function loadTree(p) {
           el('span', { text: `📁 ${e.name}` }),
         ),
       );
+    else if (e.type === 'other')
+      // a symlink leading outside the FTP root: nothing to open or download
+      items.push(el('li', { 'data-name': e.name }, el('span', { class: 'muted', text: `${e.name} (link outside the root)` })));
     else
       items.push(
         el(

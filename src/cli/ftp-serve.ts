@@ -46,6 +46,7 @@ interface ServeOptions {
   anonymous: boolean;
   anonymousUpload?: boolean;
   requireTls?: boolean;
+  allowPlaintext?: boolean;
   tls: boolean;
   maxClients: number;
   maxPerIp: number;
@@ -128,6 +129,7 @@ export function register(ftp: Command): void {
     .option('--no-anonymous', 'refuse anonymous logins (anonymous, ftp)')
     .option('--anonymous-upload', 'offer the anonymous write-only incoming/ drop box')
     .option('--require-tls', 'refuse login before AUTH TLS and data without PROT P')
+    .option('--allow-plaintext', 'accept account passwords without TLS from non-loopback clients too')
     .option('--no-tls', 'do not offer AUTH TLS (and no --tls-port)')
     .option('--cert <file>', 'TLS certificate (PEM) instead of the development certificate')
     .option('--key <file>', 'TLS private key (PEM)')
@@ -272,6 +274,7 @@ Examples:
           ...(opts.tlsPort !== undefined ? { tlsPort: opts.tlsPort } : {}),
           tls,
           requireTls: opts.requireTls === true,
+          allowPlaintext: opts.allowPlaintext === true,
           anonymous: opts.anonymous,
           anonymousUpload: opts.anonymousUpload === true,
           guestOverwrite: opts.guestOverwrite === true,

@@ -5,6 +5,7 @@
  * ever sees a password.
  */
 import type { EventEmitter } from 'node:events';
+import { terminalSafe } from './terminal-safe.js';
 
 export type TraceKind = 'connect' | 'disconnect' | 'in' | 'out' | 'error' | 'info';
 
@@ -45,7 +46,7 @@ export function traceEvent(
 
 // `s`: the secret runs to the end of the line whatever it holds (a bare CR or U+2028 once let a
 // whole line through unredacted)
-const SECRET_COMMANDS = /^(\s*(?:PASS|AUTH\s+\S+|APOP\s+\S+)\s+)(.*)$/is;
+const SECRET_COMMANDS = /^(\s*(?:PASS|ACCT|AUTH\s+\S+|APOP\s+\S+)\s+)(.*)$/is;
 
 /**
  * Redact the secret part of a protocol command: `PASS hunter2` → `PASS ****`,
@@ -69,18 +70,20 @@ export function redactUrl(text: string): string {
 /** `C: …` / `S: …` form, as printed by `--trace`. */
 export function formatTrace(ev: TraceEvent, side: 'server' | 'client' = 'server'): string {
   const tag = `[${ev.service}#${ev.conn}]`;
+  // the text is the peer's: an ESC or CR in a command must be shown, not obeyed by the terminal
+  const text = terminalSafe(ev.text);
   switch (ev.kind) {
     case 'in':
-      return `${tag} ${side === 'server' ? 'C' : 'S'}: ${ev.text}`;
+      return `${tag} ${side === 'server' ? 'C' : 'S'}: ${text}`;
     case 'out':
-      return `${tag} ${side === 'server' ? 'S' : 'C'}: ${ev.text}`;
+      return `${tag} ${side === 'server' ? 'S' : 'C'}: ${text}`;
     case 'connect':
-      return `${tag} * connect ${ev.peer ?? ''} ${ev.text}`.trimEnd();
+      return `${tag} * connect ${terminalSafe(ev.peer ?? '')} ${text}`.trimEnd();
     case 'disconnect':
-      return `${tag} * disconnect ${ev.text}`.trimEnd();
+      return `${tag} * disconnect ${text}`.trimEnd();
     case 'error':
-      return `${tag} ! ${ev.text}`;
+      return `${tag} ! ${text}`;
     default:
-      return `${tag} * ${ev.text}`;
+      return `${tag} * ${text}`;
   }
 }

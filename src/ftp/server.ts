@@ -72,6 +72,12 @@ export interface FtpServerOptions {
   tls?: tls.SecureContext | TlsFiles | boolean;
   /** refuse login before AUTH TLS (530) and data connections without PROT P (534) */
   requireTls?: boolean;
+  /**
+   * accept account passwords without TLS from non-loopback clients too (default false: such a
+   * client's USER gets 530 until AUTH TLS, as POP3 and SMTP refuse plaintext logins; anonymous
+   * logins are never refused for it)
+   */
+  allowPlaintext?: boolean;
   /** allow anonymous logins as `anonymous` or `ftp` (default true) */
   anonymous?: boolean;
   /** offer the anonymous write-only incoming/ drop box (default false) */
@@ -198,6 +204,7 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
     perms,
     ...(tlsContext ? { tls: tlsContext } : {}),
     requireTls: options.requireTls ?? false,
+    allowPlaintext: options.allowPlaintext ?? false,
     guard: new LoginGuard({
       failureDelayMs: options.loginFailureDelayMs ?? 1000,
       maxFailures: options.maxLoginFailures ?? 5,

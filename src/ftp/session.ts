@@ -120,6 +120,8 @@ export interface SessionContext {
   /** AUTH TLS is offered when set */
   tls?: tls.SecureContext;
   requireTls: boolean;
+  /** account passwords without TLS from non-loopback clients (see FtpServerOptions) */
+  allowPlaintext: boolean;
   guard: LoginGuard;
   pool: DataPortPool;
   /** IPv4 address PASV announces instead of the control connection's local address */

@@ -35,6 +35,7 @@ export function fsErrorStatus(err: unknown): 403 | 404 | undefined {
 export async function resolveRequestPath(
   root: string,
   target: string,
+  hidden: readonly string[] = [],
 ): Promise<{ ok: true; real: string; segments: string[]; trailingSlash: boolean; query: string } | Refusal> {
   // absolute-form (RFC 9112 §3.2.2), which a server must accept: only its path and query matter
   // here, taken raw so that they are decoded and normalised exactly like an origin-form target
@@ -63,16 +64,26 @@ export async function resolveRequestPath(
   // `/a/`, `/a/.` and `/a/b/..` all name a directory
   const last = parts[parts.length - 1];
   const trailingSlash = last === '' || last === '.' || last === '..';
-  const jailed = await jail(root, path.join(root, ...segments));
+  const jailed = await jail(root, path.join(root, ...segments), hidden);
   if (!jailed.ok) return jailed;
   return { ok: true, real: jailed.real, segments, trailingSlash, query };
 }
 
+/** Whether real path `p` is `dir` or inside it. */
+export function within(dir: string, p: string): boolean {
+  // a directory that ends in the separator ("/", `C:\`) is its own prefix
+  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
 /**
- * Resolve symlinks and insist that the result is the root or inside it: the check every path served
- * or described goes through.
+ * Resolve symlinks and insist that the result is the root or inside it, and in none of the
+ * `hidden` directories (real paths): the check every path served or described goes through.
  */
-export async function jail(root: string, candidate: string): Promise<{ ok: true; real: string } | Refusal> {
+export async function jail(
+  root: string,
+  candidate: string,
+  hidden: readonly string[] = [],
+): Promise<{ ok: true; real: string } | Refusal> {
   let real: string;
   try {
     real = await realpath(candidate);
@@ -80,9 +91,8 @@ export async function jail(root: string, candidate: string): Promise<{ ok: true;
     if (fsErrorStatus(err) === 403) return { ok: false, status: 403, reason: 'permission denied' };
     return { ok: false, status: 404, reason: 'not found' };
   }
-  // a root that ends in the separator ("/", `C:\`) is its own prefix
-  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
-  if (real !== root && !real.startsWith(prefix))
-    return { ok: false, status: 403, reason: 'path outside root (symlink)' };
+  if (!within(root, real)) return { ok: false, status: 403, reason: 'path outside root (symlink)' };
+  if (hidden.some((dir) => within(dir, real)))
+    return { ok: false, status: 403, reason: 'netkit data directory' };
   return { ok: true, real };
 }

@@ -2,12 +2,13 @@
  * The REST API under /api/v1: everything the dashboard shows, for browsers and for test suites that
  * assert on captured mail. Documented by `openapi.ts` (served at /api/v1/openapi.json).
  */
-import { createReadStream } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { createReadStream, type Dirent } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { decodeWords } from 'postal-mime';
+import { jail } from '../http/request-path.js';
 import type { LabContext } from './context.js';
 import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
 import { openapi } from './openapi.js';
@@ -228,16 +229,29 @@ async function ftpPath(ctx: LabContext, rel: string | null): Promise<string> {
   const root = await realpath(ctx.ftp.root);
   const clean = path.posix.normalize(`/${rel ?? ''}`).replace(/^\/+/, '');
   if (clean.includes('\0')) throw new HttpError(400, 'bad path');
-  const full = path.join(root, clean);
-  let real: string;
-  try {
-    real = await realpath(full);
-  } catch {
-    throw new HttpError(404, 'no such file or directory');
+  const jailed = await jail(root, path.join(root, clean));
+  if (!jailed.ok)
+    throw jailed.status === 403
+      ? new HttpError(403, 'path outside the FTP root')
+      : new HttpError(404, 'no such file or directory');
+  return jailed.real;
+}
+
+/** A tree entry: a symlink is described by its target only when that is inside the FTP root. */
+async function treeEntry(root: string, dir: string, e: Dirent) {
+  const full = path.join(dir, e.name);
+  let st = await lstat(full).catch(() => undefined);
+  if (st?.isSymbolicLink()) {
+    const target = await jail(root, full);
+    st = target.ok ? await stat(target.real).catch(() => undefined) : undefined;
+    if (!st) return { name: e.name, type: 'other', size: 0 };
   }
-  if (real !== root && !real.startsWith(`${root}${path.sep}`))
-    throw new HttpError(403, 'path outside the FTP root');
-  return real;
+  return {
+    name: e.name,
+    type: st?.isDirectory() ? 'dir' : 'file',
+    size: st?.size ?? 0,
+    modified: st?.mtime,
+  };
 }
 
 route('GET', '/ftp/tree', async (ctx, _q, res, _p, url) => {
@@ -245,17 +259,8 @@ route('GET', '/ftp/tree', async (ctx, _q, res, _p, url) => {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
     throw new HttpError(400, 'not a directory');
   });
-  const out = await Promise.all(
-    entries.map(async (e) => {
-      const st = await stat(path.join(dir, e.name)).catch(() => undefined);
-      return {
-        name: e.name,
-        type: e.isDirectory() ? 'dir' : 'file',
-        size: st?.size ?? 0,
-        modified: st?.mtime,
-      };
-    }),
-  );
+  const root = await realpath(ctx.ftp!.root);
+  const out = await Promise.all(entries.map((e) => treeEntry(root, dir, e)));
   out.sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1));
   sendJson(res, 200, { path: url.searchParams.get('path') ?? '', entries: out });
 });

@@ -4,7 +4,7 @@
  * on this link (RFC 2595 §2.3: only over TLS, unless the link is loopback or the operator allowed
  * it), and which mailbox a login name means.
  */
-import { isLoopback } from '../core/address.js';
+import { isLoopback, type PlaintextPolicy, plaintextAllowed } from '../core/address.js';
 import { normaliseMailbox } from './maildir.js';
 
 export type SaslPlainResult =
@@ -33,20 +33,7 @@ export function encodeSaslPlain(user: string, password: string, authzid = ''): s
   return Buffer.from(`${authzid}\u0000${user}\u0000${password}`, 'utf8').toString('base64');
 }
 
-export { isLoopback };
-
-export interface PlaintextPolicy {
-  /** the link is TLS (implicit TLS port or after STLS) */
-  secure: boolean;
-  remoteAddress: string;
-  /** the operator's `allowPlaintext` option */
-  allowPlaintext: boolean;
-}
-
-/** May USER/PASS or AUTH PLAIN be used on this link? */
-export function plaintextAllowed(p: PlaintextPolicy): boolean {
-  return p.secure || p.allowPlaintext || isLoopback(p.remoteAddress);
-}
+export { isLoopback, type PlaintextPolicy, plaintextAllowed };
 
 /**
  * The mailbox a login name refers to: `bob` and `bob@lab.example` both mean mailbox `bob` (the SMTP

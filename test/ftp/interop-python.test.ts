@@ -4,8 +4,10 @@
  * mode, and every permission refusal with its reply code.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../helpers/net.js';
 import { type Fixture, PASSWORDS, startFixture } from './fixture.js';
 import { python } from './ftplib.js';
 
@@ -316,5 +318,58 @@ f.quit()
       stor: '226',
       retr: true,
     });
+  });
+});
+
+describe('Python ftplib from a non-loopback address (the host interface): account passwords only over TLS', () => {
+  // a client on another host is simulated by a connection to and from this host's own interface
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+  const script = `
+import ftplib, json, ssl, sys
+HOST, PORT, PW = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+R = {}
+def code(fn, *a):
+    try:
+        return fn(*a)[:3]
+    except ftplib.all_errors as e:
+        return str(e)
+f = ftplib.FTP(timeout=10); f.connect(HOST, PORT)
+R['user'] = code(f.sendcmd, 'USER alice')
+R['anonymous'] = code(f.login)
+f.close()
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+t = ftplib.FTP_TLS(context=ctx, timeout=10); t.connect(HOST, PORT)
+R['tls_login'] = code(t.login, 'alice', PW)
+t.quit()
+print(json.dumps(R))
+`;
+
+  it('USER of an account gets 530 until AUTH TLS, anonymous is unaffected; --allow-plaintext lifts it', async () => {
+    expect(external, 'a non-loopback IPv4 interface is needed for this test').toBeDefined();
+    const strict = await startFixture({ host: external! }, { base: fx.base });
+    const open = await startFixture({ host: external!, allowPlaintext: true }, { base: fx.base });
+    try {
+      const py = async (port: number) => {
+        const r = await run('/usr/bin/python3', ['-c', script, external!, String(port), PASSWORDS.alice]);
+        expect(r.code, r.stderr).toBe(0);
+        return JSON.parse(r.stdout.trim()) as Record<string, string>;
+      };
+      expect(await py(strict.port)).toEqual({
+        user: '530 Non-anonymous logins need TLS from this address: send AUTH TLS first',
+        anonymous: '230',
+        tls_login: '230',
+      });
+      expect(await py(open.port)).toEqual({
+        user: '331',
+        anonymous: '230',
+        tls_login: '230',
+      });
+    } finally {
+      await strict.server.close(200);
+      await open.server.close(200);
+    }
   });
 });

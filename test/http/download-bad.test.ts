@@ -316,6 +316,21 @@ describe('download: servers that misbehave', () => {
     expect(await readdir(base)).toEqual(['a']);
   });
 
+  it('a 400-byte filename="…" is cut so that the file and its .part and .part.netkit can be created', async () => {
+    const data = Buffer.from('payload');
+    const long = `${'A'.repeat(400)}.bin`;
+    const s = await start((req, res) =>
+      serveRanges(data, req, res, { 'content-disposition': `attachment; filename="${long}"` }),
+    );
+    const dir = await workDir();
+    const { result } = await fetchAll(s.url, { dir });
+    expect(path.basename(result.file)).toMatch(/^A{200,}\.bin$/);
+    expect(await readFile(result.file, 'utf8')).toBe('payload');
+    // a second download of it takes a .1 name beside the first
+    const again = await fetchAll(s.url, { dir });
+    expect(path.basename(again.result.file)).toMatch(/^A{200,}\.1\.bin$/);
+  });
+
   it('reads raw UTF-8 in filename="…" as UTF-8 (as curl -OJ does)', async () => {
     const data = Buffer.from('payload');
     // the header's bytes are the UTF-8 of the name (Node writes header strings as Latin-1)

@@ -239,9 +239,10 @@ describe('sanitizeFilename', () => {
   for (const [input, want] of cases) {
     it(JSON.stringify(input), () => expect(sanitizeFilename(input)).toBe(want));
   }
-  it('cuts long names to 255 bytes and keeps the extension', () => {
+  it('cuts long names to 236 bytes (room for .part.netkit and a .N suffix) and keeps the extension', () => {
     const out = sanitizeFilename(`${'é'.repeat(300)}.tar.gz`)!;
-    expect(Buffer.byteLength(out)).toBeLessThanOrEqual(255);
+    expect(Buffer.byteLength(out)).toBeLessThanOrEqual(236);
+    expect(Buffer.byteLength(`${out}.999999.part.netkit`)).toBeLessThanOrEqual(255);
     expect(out.endsWith('.gz')).toBe(true);
   });
 });

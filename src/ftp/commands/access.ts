@@ -1,7 +1,9 @@
 /**
  * Access control commands: USER, PASS, ACCT, QUIT (RFC 959) and AUTH, PBSZ, PROT (RFC 2228 /
  * RFC 4217 explicit TLS). Failed logins are slowed down and counted per IP by the LoginGuard;
- * `requireTls` refuses logins before AUTH TLS (530) and PROT C (534). An unreadable or corrupt
+ * `requireTls` refuses logins before AUTH TLS (530) and PROT C (534). Without it, an account's USER
+ * from a non-loopback client is still refused (530) until AUTH TLS, unless `allowPlaintext`: the
+ * rule POP3 and SMTP follow for passwords (anonymous logins carry none and are always allowed). An unreadable or corrupt
  * accounts file answers PASS with 421 and closes (a temporary server error, not "Login incorrect").
  *
  * On the implicit-TLS port the control connection is secure from the first byte: AUTH is answered
@@ -9,6 +11,7 @@
  * would make no sense), PBSZ and PROT work as after AUTH TLS, and PROT starts at P.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { plaintextAllowed } from '../../core/address.js';
 import { authenticate, isAnonymousName } from '../accounts.js';
 import type { CommandSpec } from '../session.js';
 
@@ -27,6 +30,19 @@ export const accessCommands: Record<string, CommandSpec> = {
         return;
       }
       const name = arg.trim();
+      if (
+        !isAnonymousName(name) &&
+        !plaintextAllowed({ secure: s.secure, remoteAddress: s.ip, allowPlaintext: s.ctx.allowPlaintext })
+      ) {
+        // refused at USER, as vsftpd's force_local_logins_ssl does: the password is never sent
+        s.reply(
+          530,
+          s.ctx.tls
+            ? 'Non-anonymous logins need TLS from this address: send AUTH TLS first'
+            : 'Non-anonymous logins need TLS from this address, and this server has none (its operator can allow plaintext)',
+        );
+        return;
+      }
       if (isAnonymousName(name) && s.ctx.policy.anonymous === false) {
         s.reply(530, 'Anonymous logins are disabled on this server');
         return;

@@ -98,7 +98,12 @@ function utf8IfValid(value: string): string {
 }
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
-const MAX_NAME_BYTES = 255;
+/**
+ * 255 bytes (a file name's limit on Linux, macOS and Windows) less room for what the downloader
+ * appends: a collision suffix (`.1`, up to `.999999`) and the resume files' `.part.netkit`. wget
+ * keeps back 19 bytes for the same reason. A longer name from a server made every write fail.
+ */
+const MAX_NAME_BYTES = 255 - '.999999'.length - '.part.netkit'.length;
 
 /**
  * Make a network-supplied name safe to create in the download directory, or undefined if nothing
@@ -106,7 +111,7 @@ const MAX_NAME_BYTES = 255;
  * characters, DEL, and bidi and zero-width characters ({@link terminalSafe}); replace characters
  * Windows forbids (`<>:"|?*`) with `_`; strip leading dots
  * and spaces (no hidden files, no `..`) and trailing dots and spaces; prefix Windows device names
- * with `_`; cut to 255 bytes of UTF-8, keeping the extension.
+ * with `_`; cut to 236 bytes of UTF-8 (room for the suffixes), keeping the extension.
  */
 export function sanitizeFilename(name: string): string | undefined {
   let s = name.normalize('NFC');
