@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import {
+  DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_PIPELINED,
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
@@ -29,6 +30,7 @@ interface ServeOptions {
   maxPerIp?: number;
   maxPipelined?: number;
   idleTimeout: number;
+  headersTimeout: number;
   allowedHost: string[];
   tls?: boolean;
   tlsPort?: number;
@@ -87,6 +89,13 @@ export function register(group: Command): void {
         DEFAULT_HTTP_IDLE_TIMEOUT_MS,
       ),
     )
+    .addOption(
+      durationOption(
+        '--headers-timeout <duration>',
+        "a request's line and headers must arrive within this time of its first byte; slower ones get 408 (0 = no limit)",
+        DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
+      ),
+    )
     .option(
       '--allowed-host <name>',
       "on loopback, also answer requests for this host name (repeatable; '*' = any); others get 403 (DNS rebinding)",
@@ -129,6 +138,7 @@ answered 400. Connection limits count both ports together.`,
         });
         const server = await createFileServer({
           root: dir,
+          dataDir: opts.data,
           host: opts.host,
           port: opts.port,
           tlsPort: opts.tlsPort,
@@ -142,6 +152,7 @@ answered 400. Connection limits count both ports together.`,
           maxConnectionsPerIp: opts.maxPerIp,
           maxPipelined: opts.maxPipelined,
           idleTimeoutMs: opts.idleTimeout,
+          headersTimeoutMs: opts.headersTimeout,
           allowedHosts: opts.allowedHost,
         });
         if (opts.trace) printTrace(server, 'server');

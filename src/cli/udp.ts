@@ -53,6 +53,41 @@ function printDatagram(d: Datagram, opts: { json?: boolean; raw?: boolean }): vo
   else process.stdout.write(`${formatDatagram(d)}\n`);
 }
 
+/**
+ * Bytes `udp listen` lets wait in stdout's buffer. A reader that stops reading (a paused pager, a
+ * stuck pipe) cannot slow the senders down as a TCP peer would, so past this the datagrams are
+ * dropped, as the kernel drops them from a full socket buffer, instead of growing memory without end.
+ */
+export const MAX_STDOUT_BACKLOG = 1024 * 1024;
+
+/**
+ * Print datagrams to stdout while its backlog stays under {@link MAX_STDOUT_BACKLOG}; count the
+ * others and say how many on stderr (stdout stays data only) once stdout drains, and at exit.
+ */
+function stdoutPrinter(opts: { json?: boolean; raw?: boolean }) {
+  let dropped = 0;
+  const report = (): Promise<void> => {
+    if (dropped === 0) return Promise.resolve();
+    const n = dropped;
+    dropped = 0;
+    const what = n === 1 ? 'datagram' : 'datagrams';
+    return new Promise((resolve) => {
+      process.stderr.write(`netkit: dropped ${groupDigits(n)} ${what} while stdout was not reading\n`, () =>
+        resolve(),
+      );
+    });
+  };
+  process.stdout.on('drain', () => void report());
+  return {
+    print(d: Datagram): void {
+      if (process.stdout.writableLength >= MAX_STDOUT_BACKLOG) dropped += 1;
+      else printDatagram(d, opts);
+    },
+    /** report drops not reported yet (at exit) */
+    report,
+  };
+}
+
 function finish(code: number): Promise<never> {
   return new Promise(() => {
     process.stdout.write('', () => process.exit(code));
@@ -72,6 +107,7 @@ interface SendOptions {
 interface ListenOptions {
   host: string;
   echo?: boolean;
+  udpRate: number;
   count?: number;
   json?: boolean;
   raw?: boolean;
@@ -175,6 +211,12 @@ Examples:
     .argument('<port>', 'UDP port (0 = any free port)', parsePort)
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--echo', 'send every datagram back to its sender')
+    .option(
+      '--udp-rate <n>',
+      'with --echo: replies per second to one client IP (more are dropped: limits reflection and loops)',
+      parsePositive,
+      64,
+    )
     .option('-n, --count <n>', 'exit after this many datagrams', parsePositive)
     .option('--json', 'print the listening address, then each datagram, as JSON lines')
     .option('--raw', 'write payloads to stdout as they are')
@@ -182,6 +224,11 @@ Examples:
     .addHelpText(
       'after',
       `
+--echo answers as the classic UDP services do: never a source port below 1024 or its own port
+(reflection, echo loops), at most --udp-rate replies per second to one IP; --trace shows the rest.
+When stdout does not keep up (over ${groupDigits(MAX_STDOUT_BACKLOG)} bytes waiting), datagrams are dropped,
+not buffered, and counted on stderr.
+
 Examples:
   $ netkit udp listen 9999
   $ netkit udp listen 9999 --echo --host ::1
@@ -189,7 +236,12 @@ Examples:
     )
     .action(
       action(async (port: number, opts: ListenOptions) => {
-        const listener = await bindUdp({ host: opts.host, port, echo: opts.echo });
+        const listener = await bindUdp({
+          host: opts.host,
+          port,
+          echo: opts.echo,
+          repliesPerIp: opts.udpRate,
+        });
         if (opts.trace) printTrace(listener, 'server');
         if (opts.json) {
           printJson({
@@ -200,15 +252,19 @@ Examples:
             transport: 'udp',
           });
         } else process.stderr.write(`udp listening on ${formatHostPort(listener.host, listener.port)}\n`);
+        const out = stdoutPrinter(opts);
         let seen = 0;
         listener.on('message', (d: Datagram) => {
-          printDatagram(d, opts);
+          out.print(d);
           seen += 1;
           if (opts.count !== undefined && seen >= opts.count) {
-            void listener.close().then(() => finish(0));
+            void listener
+              .close()
+              .then(out.report)
+              .then(() => finish(0));
           }
         });
-        onShutdown(() => listener.close());
+        onShutdown(() => listener.close().then(out.report));
       }),
     );
 }

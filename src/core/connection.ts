@@ -7,7 +7,7 @@
  *   so a client that pipelines faster than we answer cannot grow our memory.
  * - Writes: `send()` waits for `'drain'` (bulk data such as RETR); `write()` is for small replies and
  *   drops the connection once its queued output passes `maxOutboundBytes` (a client that never reads).
- * - One idle timer, re-armed by input.
+ * - One idle timer, re-armed by each whole line of input (not by the bytes of an unfinished one).
  * - `upgradeTls()` implements STARTTLS/STLS/AUTH TLS: bytes the client pipelined after the command
  *   are discarded before the handshake, so plaintext can never be injected into the secure session.
  */
@@ -293,9 +293,10 @@ export class LineConnection extends EventEmitter {
   private closedEmitted = false;
 
   private receive(chunk: Buffer): void {
-    this.touch();
     const input = this.opts.inputFilter ? this.opts.inputFilter(chunk) : chunk;
+    let whole = false;
     for (const item of this.splitter.push(input)) {
+      whole = true;
       if ('runaway' in item) {
         this.trace('error', `one line of more than ${this.splitter.maxDiscard} bytes; closing`);
         this.destroy();
@@ -307,6 +308,10 @@ export class LineConnection extends EventEmitter {
         this.queue.push(item.line.toString(this.opts.encoding));
       }
     }
+    // Only a whole line re-arms the idle timer, not any byte: a client that trickles one byte of
+    // a line before each timeout ("slowloris") would otherwise hold its slot forever. Postfix's
+    // smtpd_per_record_deadline does the same.
+    if (whole) this.touch();
     if (this.queue.length > 64) this.socket.pause();
     this.pump();
   }

@@ -8,6 +8,14 @@ import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 /** A connection on which nothing moves for this long is closed (like nginx's `send_timeout`). */
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 60_000;
 
+/**
+ * A request's head (request line and headers) must arrive whole within this time of its first
+ * byte, however slowly it trickles in: a "slowloris" client that sends one byte before each idle
+ * timeout would otherwise hold its connection slot forever. nginx's `client_header_timeout` is 60 s;
+ * a GET's head is a few hundred bytes.
+ */
+export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 30_000;
+
 /** Pipelined requests that may wait on one connection behind the one being answered. */
 export const DEFAULT_MAX_PIPELINED = 100;
 

@@ -23,7 +23,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
 import { access, type FileHandle, lstat, open, opendir, realpath, stat } from 'node:fs/promises';
-import http, { STATUS_CODES } from 'node:http';
+import type http from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +39,7 @@ import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
 import {
+  DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_PIPELINED,
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
@@ -47,7 +49,8 @@ import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJso
 import { contentType } from './mime.js';
 import { clientErrorStatus, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
-import { absoluteFormAuthority, fsErrorStatus, jail, resolveRequestPath } from './request-path.js';
+import { absoluteFormAuthority, fsErrorStatus, jail, resolveRequestPath, within } from './request-path.js';
+import { socketFedHttpServer, stopSocketFedServer } from './socket-fed-server.js';
 
 export interface FileServerOptions {
   /** the directory to serve (the jail) */
@@ -87,7 +90,11 @@ export interface FileServerOptions {
    * development certificate in `DATA/tls/`, created on first use
    */
   tls?: TlsMaterial;
-  /** where the default development certificate is kept (default `$NETKIT_DATA` or `./netkit-data`) */
+  /**
+   * where the default development certificate is kept (default `$NETKIT_DATA` or `./netkit-data`).
+   * When it lies inside the root it is never served or listed (403): it holds the TLS key and the
+   * accounts, and `http serve .` next to a lab's data would otherwise publish them.
+   */
   dataDir?: string;
   /**
    * an HTTPS client must finish its TLS handshake within this time of connecting (default 10000 ms;
@@ -103,6 +110,11 @@ export interface FileServerOptions {
    */
   idleTimeoutMs?: number;
   /**
+   * a request's head must arrive whole within this time of its first byte, however slowly it
+   * trickles (default 30000 ms; a slowloris client is answered 408 and closed; 0 = no limit)
+   */
+  headersTimeoutMs?: number;
+  /**
    * On a loopback address only requests for a loopback host name (127.0.0.1, localhost,
    * *.localhost, [::1]) are answered, so a web page cannot read the served files through DNS
    * rebinding; these names are allowed too (`*` = any). Off loopback every name is answered.
@@ -110,7 +122,7 @@ export interface FileServerOptions {
   allowedHosts?: string[];
 }
 
-export { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS };
+export { DEFAULT_HTTP_HEADERS_TIMEOUT_MS, DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS };
 
 /** One listening socket of the file server. */
 export interface FileServerAddress {
@@ -170,6 +182,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   });
   const conf = {
     root,
+    hidden: await hiddenDataDir(root, resolveDataDir(options.dataDir)),
     rateLimit: options.rateLimit && options.rateLimit > 0 ? options.rateLimit : undefined,
     noRange: options.noRange ?? false,
     listings: options.listings ?? true,
@@ -193,7 +206,9 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   /** by raw socket, and by TLS socket for HTTPS connections */
   const conns = new WeakMap<net.Socket, ConnState>();
 
-  const server = http.createServer((req, res) => {
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS;
+  // a GET has no body: the whole request is its head
+  const server = socketFedHttpServer({ headersTimeoutMs }, (req, res) => {
     const conn = conns.get(req.socket) ?? { id: 0, active: 0, closing: false };
     onRequest(emitter, conf, conn, req, res);
   });
@@ -322,6 +337,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     url: addresses[0]!.url,
     close: async (deadlineMs?: number) => {
       await Promise.all(listeners.map((l) => l.close(deadlineMs)));
+      stopSocketFedServer(server);
     },
   });
   Object.defineProperty(handle, 'connections', {
@@ -333,6 +349,8 @@ export async function createFileServer(options: FileServerOptions): Promise<File
 
 type Conf = {
   root: string;
+  /** real paths inside the root that are never served or listed: the data directory */
+  hidden: readonly string[];
   rateLimit: number | undefined;
   noRange: boolean;
   listings: boolean;
@@ -476,7 +494,7 @@ async function serve(
     sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
     return;
   }
-  const where = await resolveRequestPath(conf.root, req.url ?? '/');
+  const where = await resolveRequestPath(conf.root, req.url ?? '/', conf.hidden);
   if (!where.ok) {
     sendText(res, where.status, STATUS_CODES[where.status]!, {}, head);
     return;
@@ -497,7 +515,7 @@ async function serve(
     const json = new URLSearchParams(where.query).get('format') === 'json';
     if (!json && conf.index) {
       // index.html may be a symlink too: it passes the jail like any other path
-      const index = await jail(conf.root, path.join(where.real, 'index.html'));
+      const index = await jail(conf.root, path.join(where.real, 'index.html'), conf.hidden);
       if (!index.ok && index.status === 403) {
         sendText(res, 403, 'Forbidden', {}, head);
         return;
@@ -509,7 +527,7 @@ async function serve(
       sendText(res, 403, 'Forbidden', {}, head);
       return;
     }
-    const { entries, total } = await readEntries(conf.root, where.real, conf.maxListingEntries);
+    const { entries, total } = await readEntries(conf, where.real);
     const urlPath = `/${where.segments.join('/')}${where.segments.length ? '/' : ''}`;
     const body = json
       ? renderListingJson(urlPath, entries, total)
@@ -535,22 +553,29 @@ async function serve(
  * readdir order) and how many entries there are in all. At most 2 × max names are held at once.
  */
 async function readEntries(
-  root: string,
+  conf: Pick<Conf, 'root' | 'hidden' | 'maxListingEntries'>,
   dir: string,
-  max: number,
 ): Promise<{ entries: ListingEntry[]; total: number }> {
+  const { root, hidden, maxListingEntries: max } = conf;
   let names: string[] = [];
   let total = 0;
   // the iterator closes the directory when the loop ends, however it ends
   for await (const dirent of await opendir(dir)) {
+    if (hidden.some((h) => within(h, path.join(dir, dirent.name)))) continue;
     total++;
     names.push(dirent.name);
     if (names.length >= 2 * max) names = names.sort().slice(0, max);
   }
   names = names.sort().slice(0, max);
   const entries: ListingEntry[] = [];
-  for (const name of names) entries.push(await describeEntry(root, path.join(dir, name), name));
+  for (const name of names) entries.push(await describeEntry(root, path.join(dir, name), name, hidden));
   return { entries, total };
+}
+
+/** The data directory's real path when it is inside the root (not the root itself), else none. */
+async function hiddenDataDir(root: string, dataDir: string): Promise<string[]> {
+  const real = await realpath(dataDir).catch(() => dataDir);
+  return real !== root && within(root, real) ? [real] : [];
 }
 
 /**
@@ -558,10 +583,15 @@ async function readEntries(
  * shows the size or date of what the jail refuses; what cannot be examined is `other` with no size
  * or date, rather than an invented "0 B, 1970".
  */
-async function describeEntry(root: string, full: string, name: string): Promise<ListingEntry> {
+async function describeEntry(
+  root: string,
+  full: string,
+  name: string,
+  hidden: readonly string[],
+): Promise<ListingEntry> {
   let st = await lstat(full).catch(() => undefined);
   if (st?.isSymbolicLink()) {
-    const target = await jail(root, full);
+    const target = await jail(root, full, hidden);
     st = target.ok ? await stat(target.real).catch(() => undefined) : undefined;
   }
   if (!st) return { name, type: 'other' };

@@ -45,6 +45,10 @@ export interface LabConfig {
   portOffset: number;
   acceptAnyAuth: boolean;
   uiAuth?: string;
+  /** the dashboard's simultaneous connections in all (default 256) */
+  uiMaxConnections?: number;
+  /** the dashboard's simultaneous connections per client address (default 64) */
+  uiMaxConnectionsPerIp?: number;
   maxMessages: number;
   passivePorts?: string;
 }
@@ -102,6 +106,8 @@ export function configFromFile(data: unknown, file = 'netkit.config.json'): LabC
     'portOffset',
     'acceptAnyAuth',
     'uiAuth',
+    'uiMaxConnections',
+    'uiMaxConnectionsPerIp',
     'maxMessages',
     'passivePorts',
   ]);
@@ -149,6 +155,14 @@ export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
       'NETKIT_USAGE',
       `max messages must be a whole number (0 = no cap), not ${JSON.stringify(cfg.maxMessages)}`,
     );
+  for (const key of ['uiMaxConnections', 'uiMaxConnectionsPerIp'] as const) {
+    const v = cfg[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw new NetkitError(
+        'NETKIT_USAGE',
+        `${key} must be a whole number above 0, not ${JSON.stringify(v)}`,
+      );
+  }
   if (!Number.isInteger(cfg.portOffset)) {
     throw new NetkitError('NETKIT_USAGE', `port offset "${cfg.portOffset}" is not an integer`);
   }

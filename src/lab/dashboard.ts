@@ -7,14 +7,18 @@
  * (HTTP basic). On loopback only loopback Host names are answered (DNS rebinding, host-check.ts).
  * Every page carries a strict Content-Security-Policy; writes must be same-origin JSON, so neither
  * a captured mail nor another site can drive the API.
+ *
+ * Limits: connections are accepted by the shared TCP listener (core/server.ts), in total and per
+ * client address, and node:http only parses; a client over a limit gets 503 and is closed. A
+ * client that falls more than 1 MiB behind (WebSocket or SSE) is cut off, whatever is being sent
+ * to it, and a WebSocket client that keeps sending what is not a JSON object is closed (1008).
  */
 
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { type Duplex, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +26,10 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { isLoopback } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
+import { listenTcp } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
+import { DEFAULT_HTTP_HEADERS_TIMEOUT_MS } from '../http/file-server-limits.js';
+import { socketFedHttpServer, stopSocketFedServer } from '../http/socket-fed-server.js';
 import { handleApi } from './api.js';
 import type { LabContext } from './context.js';
 import { badRequest, HttpError, sameOrigin, sendJson } from './http-util.js';
@@ -35,14 +42,38 @@ export interface DashboardOptions {
   uiAuth?: string;
   /** directory of the front end (default: the package's web/) */
   webDir?: string;
+  /**
+   * simultaneous connections in all — page loads, API calls, event streams and WebSockets alike
+   * (default {@link DEFAULT_DASHBOARD_MAX_CONNECTIONS}); over it a client gets 503 and is closed
+   */
+  maxConnections?: number;
+  /** simultaneous connections from one client address (default {@link DEFAULT_DASHBOARD_MAX_PER_IP}) */
+  maxConnectionsPerIp?: number;
+  /**
+   * a request's head must arrive whole within this time of its first byte (default 30000 ms; a
+   * slow client is answered 408 and closed; 0 = no limit)
+   */
+  headersTimeoutMs?: number;
 }
 
 export interface DashboardHandle extends EventEmitter {
   host: string;
   port: number;
   url: string;
+  /** live connections (the event streams and WebSockets among them) */
+  readonly connections: number;
   close(): Promise<void>;
 }
+
+/**
+ * A dashboard has a handful of users. A browser opens at most 6 connections to one origin plus a
+ * WebSocket per tab, so 64 per address is ten busy tabs with room for scripts on the API; on
+ * loopback every client is one address, so this is the local limit too. 256 in all keeps the
+ * dashboard to a quarter of a common 1,024-descriptor budget, leaving the mail, FTP and chat
+ * listeners theirs, and bounds what clients that stop reading can pin (1 MiB each, see below).
+ */
+export const DEFAULT_DASHBOARD_MAX_CONNECTIONS = 256;
+export const DEFAULT_DASHBOARD_MAX_PER_IP = 64;
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -67,7 +98,18 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** A live client (WebSocket or SSE) with more than this unsent is dropped rather than buffered for. */
 const MAX_CLIENT_BUFFER = 1024 * 1024;
+
+/**
+ * Messages a WebSocket client may send that are not a JSON object (each answered with an `error`
+ * message); the next one closes it with 1008. The dashboard's page never sends one.
+ */
+const MAX_INVALID_MESSAGES = 20;
+
+const BUSY_REPLY =
+  'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+  'Content-Length: 30\r\nConnection: close\r\n\r\ntoo many dashboard connections\n';
 
 /**
  * Answer an upgrade we will not do, and close. node:http hands the socket over with reading
@@ -130,36 +172,44 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
     return true;
   };
 
-  const server = http.createServer(async (req, res) => {
-    try {
-      // a target or Host we cannot read is the client's error: 400, before anything else
-      const parsed = parseRequest(req);
-      if (!parsed.ok) return badRequest(res, parsed.reason);
-      const { url } = parsed;
-      if (url.pathname === '/livez') return sendJson(res, 200, { ok: true });
-      if (url.pathname === '/readyz') return sendJson(res, ready ? 200 : 503, { ready });
-      if (!hostAllowed(parsed.host, host, Boolean(expectedAuth))) {
-        throw new HttpError(403, `unknown Host "${parsed.host}": open the dashboard at a loopback address`);
+  const headersTimeoutMs = opts.headersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS;
+  // the whole request (an API call's body too) gets Node's default of five minutes
+  const server = socketFedHttpServer(
+    { headersTimeoutMs, requestTimeoutMs: 300_000 },
+    async (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        // a target or Host we cannot read is the client's error: 400, before anything else
+        const parsed = parseRequest(req);
+        if (!parsed.ok) return badRequest(res, parsed.reason);
+        const { url } = parsed;
+        if (url.pathname === '/livez') return sendJson(res, 200, { ok: true });
+        if (url.pathname === '/readyz') return sendJson(res, ready ? 200 : 503, { ready });
+        if (!hostAllowed(parsed.host, host, Boolean(expectedAuth))) {
+          throw new HttpError(403, `unknown Host "${parsed.host}": open the dashboard at a loopback address`);
+        }
+        if (!authorized(req, parsed.host)) {
+          res.writeHead(401, {
+            'www-authenticate': 'Basic realm="netkit lab"',
+            'content-type': 'text/plain',
+          });
+          return res.end('authentication required\n');
+        }
+        const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+        if (write && !sameOrigin(req)) throw new HttpError(403, 'cross-origin writes are not allowed');
+        if (url.pathname === '/api/v1/events') return openSse(req, res);
+        if (url.pathname.startsWith('/api/v1/') || url.pathname === '/api/v1') {
+          if (await handleApi(ctx, req, res, url)) return;
+          throw new HttpError(404, 'no such endpoint');
+        }
+        if (req.method === 'GET' && (await serveStatic(res, url.pathname))) return;
+        throw new HttpError(404, 'not found');
+      } catch (err) {
+        const status = err instanceof HttpError ? err.status : 500;
+        if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+        else res.destroy();
       }
-      if (!authorized(req, parsed.host)) {
-        res.writeHead(401, { 'www-authenticate': 'Basic realm="netkit lab"', 'content-type': 'text/plain' });
-        return res.end('authentication required\n');
-      }
-      const write = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
-      if (write && !sameOrigin(req)) throw new HttpError(403, 'cross-origin writes are not allowed');
-      if (url.pathname === '/api/v1/events') return openSse(req, res);
-      if (url.pathname.startsWith('/api/v1/') || url.pathname === '/api/v1') {
-        if (await handleApi(ctx, req, res, url)) return;
-        throw new HttpError(404, 'no such endpoint');
-      }
-      if (req.method === 'GET' && (await serveStatic(res, url.pathname))) return;
-      throw new HttpError(404, 'not found');
-    } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
-      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
-      else res.destroy();
-    }
-  });
+    },
+  );
 
   const openSse = (req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(200, {
@@ -186,23 +236,43 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws));
   });
 
+  /**
+   * Every message to a WebSocket client goes through here: one that has more than
+   * MAX_CLIENT_BUFFER unsent (it stopped reading) is cut off instead of buffered for without end.
+   */
+  const sendTo = (ws: WebSocket, payload: string): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > MAX_CLIENT_BUFFER) ws.terminate();
+    else ws.send(payload);
+  };
+
   const onSocket = (ws: WebSocket): void => {
     // a malformed frame (bad RSV bits, an oversized payload, bad UTF-8) is an 'error' on the
     // WebSocket, and ws closes the connection itself; without a listener it crashed the lab
     ws.on('error', () => {});
+    let invalid = 0;
     ws.on('message', (data) => {
+      // we closed it for its errors and it still sends: it does not read what we say, so we stop
+      // reading too (ws would otherwise parse its frames until the 30 s close timeout)
+      if (ws.readyState !== ws.OPEN) return ws.terminate();
       try {
         const msg = JSON.parse(String(data)) as {
           type?: string;
           room?: string;
           nick?: string;
           text?: string;
-        };
+        } | null;
+        if (typeof msg !== 'object' || msg === null || Array.isArray(msg))
+          throw new Error('expected a JSON object');
         if (msg.type === 'chat.post' && ctx.chat && msg.room && msg.text) {
           ctx.chat.post(msg.room, msg.nick || 'web', msg.text);
         }
       } catch (err) {
-        ws.send(JSON.stringify({ type: 'error', data: { message: (err as Error).message } }));
+        // each reply costs memory until the client reads it: a client flooding garbage (and not
+        // reading) grew the lab by hundreds of MiB before this cap
+        invalid += 1;
+        if (invalid > MAX_INVALID_MESSAGES) return ws.close(1008, 'too many invalid messages');
+        sendTo(ws, JSON.stringify({ type: 'error', data: { message: (err as Error).message } }));
       }
     });
   };
@@ -210,11 +280,7 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
   /** Send one event to every live client; a client that falls behind is dropped. */
   const broadcast = (type: string, data: unknown): void => {
     const payload = JSON.stringify({ type, data });
-    for (const ws of wss.clients) {
-      if (ws.readyState !== ws.OPEN) continue;
-      if (ws.bufferedAmount > MAX_CLIENT_BUFFER) ws.terminate();
-      else ws.send(payload);
-    }
+    for (const ws of wss.clients) sendTo(ws, payload);
     for (const res of sse) {
       if (res.writableLength > MAX_CLIENT_BUFFER) {
         res.destroy();
@@ -239,32 +305,39 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
   const onChat = (d: unknown) => broadcast('chat', d);
   const onRooms = () => broadcast('rooms', ctx.chat?.rooms() ?? []);
   const onFtp = () => broadcast('ftp', ctx.ftp?.sessions() ?? []);
+
+  // The shared listener counts connections (an upgraded WebSocket and an event stream hold theirs
+  // until they close) and refuses those over a limit; node:http gets the others.
+  let listener: Awaited<ReturnType<typeof listenTcp>>;
+  try {
+    listener = await listenTcp({
+      service: 'dashboard',
+      host,
+      port: opts.port ?? 0,
+      maxConnections: opts.maxConnections ?? DEFAULT_DASHBOARD_MAX_CONNECTIONS,
+      maxConnectionsPerIp: opts.maxConnectionsPerIp ?? DEFAULT_DASHBOARD_MAX_PER_IP,
+      onConnection: (socket) => server.emit('connection', socket),
+      onReject: () => BUSY_REPLY,
+      // close() ends everything at once, as it always has: a page or stream has nothing to finish
+      onShutdown: (socket) => socket.destroy(),
+    });
+  } catch (err) {
+    stopSocketFedServer(server);
+    throw err;
+  }
+
+  // only once listening: a failed start leaves no listener on the lab's emitters
   ctx.wire.on('event', onTrace);
   ctx.mail.on('change', onMail);
   ctx.chat?.on('message', onChat);
   ctx.chat?.on('rooms', onRooms);
   ctx.ftp?.on('session', onFtp);
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new NetkitError(
-              'NETKIT_ADDRESS_IN_USE',
-              `dashboard: port ${opts.port} on ${host} is already in use`,
-            )
-          : err,
-      );
-    });
-    server.listen({ host, port: opts.port ?? 0 }, () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
   ready = true;
-  const hostForUrl = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  const hostForUrl = listener.host.includes(':') ? `[${listener.host}]` : listener.host;
   const handle = Object.assign(new EventEmitter(), {
-    host: addr.address,
-    port: addr.port,
-    url: `http://${hostForUrl}:${addr.port}/`,
+    host: listener.host,
+    port: listener.port,
+    url: `http://${hostForUrl}:${listener.port}/`,
     broadcast,
     async close() {
       ready = false;
@@ -276,11 +349,11 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
       if (traceTimer) clearTimeout(traceTimer);
       for (const ws of wss.clients) ws.terminate();
       for (const res of sse) res.destroy();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
+      await listener.close(0);
+      stopSocketFedServer(server);
     },
   });
-  return handle;
+  // a real getter: Object.assign would have copied the value (0) once
+  Object.defineProperty(handle, 'connections', { get: () => listener.connections, enumerable: true });
+  return handle as typeof handle & DashboardHandle;
 }

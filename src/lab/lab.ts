@@ -228,6 +228,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         track(
           await createFileServer({
             root: path.join(ftpRoot(dataDir), 'pub'),
+            dataDir,
             host,
             port: cfg.ports.http,
             tlsPort: cfg.ports.https,
@@ -421,7 +422,13 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
       transcript: async (mb, id) => transcripts.get(mb, id),
     };
     const dashboard = await named('dashboard', ['ui'], host, cfg, () =>
-      startDashboard(context, { host, port: cfg.ports.ui, uiAuth: cfg.uiAuth }),
+      startDashboard(context, {
+        host,
+        port: cfg.ports.ui,
+        uiAuth: cfg.uiAuth,
+        maxConnections: cfg.uiMaxConnections,
+        maxConnectionsPerIp: cfg.uiMaxConnectionsPerIp,
+      }),
     );
     closers.unshift(() => dashboard.close());
     void mail.refresh();

@@ -519,6 +519,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   const tuning = {
     greetingDelay: options.greetingDelay ?? 0,
     handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_MS,
+    lineTimeout: options.socketTimeout ?? DEFAULT_SMTP_IDLE_MS,
   };
   const servers: TunedSMTPServer[] = [];
   const listen = async (secure: boolean, port: number): Promise<number> => {

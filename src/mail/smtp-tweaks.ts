@@ -30,6 +30,13 @@
  *    continuation and clears it only afterwards, so a continuation set while it ran was lost and
  *    the session hung when one write held two whole transactions.
  *
+ * 8. The idle timeout counts from the client's last whole line, not its last byte
+ *    ({@link watchWholeLines}): the library's socket timeout is re-armed by any byte, so a client
+ *    that trickles one byte of a command before each timeout ("slowloris") held its slot forever.
+ * 9. A bounded discard after close ({@link boundCloseDiscard}): the library reads and drops what
+ *    still arrives for up to 5 s after a `421`, so a client streaming an endless line cost seconds
+ *    of CPU per connection; more than {@link CLOSE_DISCARD_BYTES} now closes the socket at once.
+ *
  * The first two use public members of `SMTPConnection` (`connectionReady`, `send`); each
  * adjustment is skipped if a future release no longer has what it wraps, falling back to the
  * library's behaviour.
@@ -49,7 +56,12 @@ export interface ConnectionTuning {
   greetingDelay: number;
   /** a TLS handshake (SMTPS, STARTTLS) must be done within this; 0 = the idle timeout only */
   handshakeTimeout: number;
+  /** the idle timeout, counted from the client's last whole line (0 = the library's timer only) */
+  lineTimeout?: number;
 }
+
+/** Bytes a closing connection still reads and drops before the socket is destroyed. */
+export const CLOSE_DISCARD_BYTES = 64 * 1024;
 
 export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): void {
   if (typeof conn.connectionReady === 'function') {
@@ -98,6 +110,56 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
   const socket = (conn as { _socket?: net.Socket })._socket;
   if (socket && (socket as Partial<tls.TLSSocket>).encrypted === true)
     releaseTlsControl(socket as tls.TLSSocket);
+  if (tuning.lineTimeout && tuning.lineTimeout > 0) watchWholeLines(conn, tuning.lineTimeout);
+  boundCloseDiscard(conn);
+}
+
+/**
+ * A timer of our own beside the library's, re-armed only by input that holds a line end: when it
+ * runs out the library's own `_onTimeout()` decides, which waits on while a handler owes the client
+ * an answer, and otherwise says `421` and closes. It follows the socket the library arms its
+ * timeout on (`_armTimeout`): the plain one, then the TLS one after STARTTLS.
+ */
+function watchWholeLines(conn: SMTPConnection, ms: number): void {
+  if (typeof conn._armTimeout !== 'function' || typeof conn._onTimeout !== 'function') return;
+  let watched: net.Socket | undefined;
+  const timer = setTimeout(function expired() {
+    if (!watched || watched.destroyed) return;
+    conn._onTimeout();
+    timer.refresh();
+  }, ms);
+  timer.unref();
+  const onData = (chunk: Buffer) => {
+    if (chunk.includes(10)) timer.refresh();
+  };
+  const arm = conn._armTimeout.bind(conn);
+  conn._armTimeout = (socket = conn._socket) => {
+    if (socket !== watched) {
+      watched?.off('data', onData);
+      watched = socket;
+      socket.on('data', onData);
+      socket.once('close', () => clearTimeout(timer));
+    }
+    arm(socket);
+  };
+}
+
+/** After the library's `close()`, at most {@link CLOSE_DISCARD_BYTES} more are read and dropped. */
+function boundCloseDiscard(conn: SMTPConnection): void {
+  if (typeof conn.close !== 'function') return;
+  const close = conn.close.bind(conn);
+  let bounded = false;
+  conn.close = () => {
+    close();
+    const socket = (conn as { _socket?: net.Socket })._socket;
+    if (bounded || !socket || socket.destroyed) return;
+    bounded = true;
+    let discarded = 0;
+    socket.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > CLOSE_DISCARD_BYTES) socket.destroy();
+    });
+  };
 }
 
 /**

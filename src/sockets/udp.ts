@@ -1,8 +1,8 @@
 /**
  * UDP datagrams: a client that sends and collects replies with their sender, and a listener that
- * reports (or echoes) every datagram. The socket family follows the address (`udp4` for IPv4,
- * `udp6` for IPv6), and an oversized payload is refused before anything reaches the kernel: the
- * 64 KB lesson, with a message instead of `EMSGSIZE`.
+ * reports (or echoes, within the classic services' reply guard) every datagram. The socket family
+ * follows the address (`udp4` for IPv4, `udp6` for IPv6), and an oversized payload is refused
+ * before anything reaches the kernel: the 64 KB lesson, with a message instead of `EMSGSIZE`.
  *
  * The client connects its socket to a unicast destination, as nc and ncat do: the kernel then
  * reports the ICMP "port unreachable" of a closed port (Linux says nothing to an unconnected
@@ -18,6 +18,7 @@ import { formatHostPort } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { describeBytes, groupDigits } from './bytes.js';
 import { checkLiteralFamily } from './family.js';
+import { UdpReplyGuard } from './udp-guard.js';
 
 /** 65,535 − 8 (UDP header) − 20 (IPv4 header): the largest payload one datagram can carry. */
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -195,8 +196,14 @@ export async function udpRequest(
 export interface UdpListenOptions {
   host?: string;
   port?: number;
-  /** send every datagram back to its sender */
+  /**
+   * send every datagram back to its sender, through the classic services' {@link UdpReplyGuard}:
+   * no reply to a source port below 1024 or to our own port (reflection, echo loops), and at most
+   * `repliesPerIp` per second to one source IP
+   */
   echo?: boolean;
+  /** with `echo`: replies per second (and burst) to one source IP (default 64, as `serve --udp-rate`) */
+  repliesPerIp?: number;
   /** service name for trace events (default `udp`) */
   service?: string;
 }
@@ -239,6 +246,25 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
   const id = nextConnId();
   const addr = socket.address();
   const emitter = new EventEmitter();
+  const guard = options.echo
+    ? new UdpReplyGuard({ servicePorts: [addr.port], perIpRate: options.repliesPerIp })
+    : undefined;
+  /** Echo `d` unless the guard refuses its sender (traced, as the classic services do). */
+  const echo = (d: Datagram): void => {
+    const refused = guard?.refuse(d.host, d.port);
+    if (!refused) {
+      handle.send(d.data, d.host, d.port);
+      return;
+    }
+    if (emitter.listenerCount('trace') === 0) return;
+    const why =
+      refused === 'rate'
+        ? 'over the per-IP reply rate'
+        : d.port < 1024
+          ? 'source port below 1024'
+          : 'source port is a service port';
+    traceEvent(emitter, service, id, 'info', `no reply to ${d.from}: ${why}`, d.from);
+  };
   // ICMP port-unreachable for an earlier reply, and the like: never fatal for a server
   socket.on('error', (err) => traceEvent(emitter, service, id, 'error', err.message));
   socket.on('message', (data, rinfo) => {
@@ -246,7 +272,7 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
     if (emitter.listenerCount('trace') > 0)
       traceEvent(emitter, service, id, 'in', `${describeBytes(data)} from ${d.from}`, d.from);
     // echo first: a 'message' listener may close the socket (udp listen --echo --count N)
-    if (options.echo) handle.send(data, d.host, d.port);
+    if (options.echo) echo(d);
     emitter.emit('message', d);
   });
   let closed: Promise<void> | undefined;

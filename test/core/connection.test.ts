@@ -28,7 +28,12 @@ afterAll(() => cleanup());
 
 /** A tiny protocol: STARTTLS upgrades, PASS is secret, anything else is echoed as "got X". */
 async function startToy(
-  opts: { maxLineLength?: number; maxOutboundBytes?: number; maxDiscardBytes?: number } = {},
+  opts: {
+    maxLineLength?: number;
+    maxOutboundBytes?: number;
+    maxDiscardBytes?: number;
+    idleTimeoutMs?: number;
+  } = {},
 ) {
   const tracer = new EventEmitter();
   const seen: string[] = [];
@@ -95,6 +100,32 @@ describe('LineConnection', () => {
     expect(await c.line()).toBe('ERR line too long');
     expect(await c.line()).toBe('got after');
     c.close();
+  });
+
+  it('a line trickled in one byte at a time does not re-arm the idle timer (slowloris); whole lines do', async () => {
+    const own = await startToy({ idleTimeoutMs: 1000 });
+    try {
+      // whole lines every 100 ms keep a connection open well past the timeout
+      const c = await LineClient.connect(own.server.port);
+      expect(await c.line()).toBe('hello');
+      for (let i = 0; i < 15; i++) {
+        c.send(`ping${i}\r\n`);
+        expect(await c.line()).toBe(`got ping${i}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      c.close();
+      // one byte every 20 ms, never a line end: closed at the idle timeout all the same
+      const raw = net.connect(own.server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      raw.on('data', () => {});
+      const closed = new Promise((resolve) => raw.once('close', resolve));
+      const drip = setInterval(() => raw.writable && raw.write('x'), 20);
+      await closed;
+      clearInterval(drip);
+      expect(own.events.some((e) => e.kind === 'info' && e.text === 'idle timeout')).toBe(true);
+    } finally {
+      await own.server.close();
+    }
   });
 
   it('closes a connection whose one line runs past maxDiscardBytes (an endless line, not the protocol)', async () => {

@@ -419,6 +419,36 @@ describe('file server: bad input and limits', () => {
     expect(await raw(server.port, huge)).toMatch(/^HTTP\/1\.1 431 /);
   });
 
+  it('answers 408 and closes when a request head trickles in slower than --headers-timeout (slowloris)', async () => {
+    const slow = await createFileServer({
+      root: server.root,
+      port: 0,
+      headersTimeoutMs: 300,
+      idleTimeoutMs: 20_000,
+    });
+    try {
+      const s = net.connect({ port: slow.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const head = 'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nX-Slow: ' + 'a'.repeat(1000);
+      let i = 0;
+      // one byte every 20 ms: each byte resets the idle timer; only the head's own deadline ends it
+      const drip = setInterval(() => {
+        if (s.writable) s.write(head[i++ % head.length]!);
+      }, 20);
+      let answer = '';
+      s.on('data', (d: Buffer) => {
+        answer += d.toString('latin1');
+      });
+      const started = Date.now();
+      await new Promise((r) => s.once('close', r));
+      clearInterval(drip);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('answers 414 to a request line that alone is too long', async () => {
     const long = `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
     expect(await raw(server.port, long)).toMatch(/^HTTP\/1\.1 414 /);
@@ -757,6 +787,49 @@ print(json.dumps(out))
       expect(r.stdout).toBe('hello');
     } finally {
       await srv.stop();
+    }
+  });
+});
+
+describe('file server: the data directory inside the root', () => {
+  it('http serve . never serves or lists ./netkit-data (TLS key, accounts), the rest as usual', async () => {
+    const { dir: site, cleanup: done } = await tempDir('netkit-fs-data-');
+    try {
+      await mkdir(path.join(site, 'netkit-data', 'tls'), { recursive: true });
+      await writeFile(path.join(site, 'netkit-data', 'tls', 'dev-key.pem'), 'PRIVATE KEY');
+      await writeFile(path.join(site, 'netkit-data', 'accounts.json'), '{"bob":"scrypt$…"}');
+      await writeFile(path.join(site, 'page.txt'), 'public');
+      await symlink(path.join(site, 'netkit-data'), path.join(site, 'alias'));
+      // HTTPS too: the certificate made in the data directory is the one in use
+      const serve = await startServe(['http', 'serve', '.', '--port', '0', '--tls-port', '0'], 2, {
+        cwd: site,
+        env: { NETKIT_DATA: undefined },
+      });
+      try {
+        const port = serve.listening.find((l) => !l.tls)!.port;
+        for (const target of [
+          '/netkit-data/tls/dev-key.pem',
+          '/netkit-data/tls/dev-cert.pem',
+          '/netkit-data/accounts.json',
+          '/netkit-data/',
+          '/alias/accounts.json',
+          '/%6eetkit-data/accounts.json',
+        ]) {
+          const r = await get(port, target);
+          expect([target, r.status]).toEqual([target, 403]);
+          expect(r.body.toString()).not.toMatch(/PRIVATE KEY|scrypt|CERTIFICATE/);
+        }
+        expect((await get(port, '/page.txt')).body.toString()).toBe('public');
+        const listing = JSON.parse((await get(port, '/?format=json')).body.toString()) as {
+          entries: Array<{ name: string; type: string }>;
+        };
+        expect(listing.entries.map((e) => e.name).sort()).toEqual(['alias', 'page.txt']);
+        expect(listing.entries.find((e) => e.name === 'alias')?.type).toBe('other');
+      } finally {
+        await serve.stop();
+      }
+    } finally {
+      await done();
     }
   });
 });

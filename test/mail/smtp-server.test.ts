@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -525,6 +526,50 @@ describe('smtp server: limits', () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     expect((await client.reply(3000)).last).toMatch(/^421 .*[Tt]imeout/);
     await client.closed;
+  });
+
+  it('a command trickled in a byte at a time gets the idle 421 too (slowloris): only whole lines count', async () => {
+    const s = await start({ socketTimeout: 500 });
+    const raw = net.connect(s.server.port, '127.0.0.1');
+    raw.on('error', () => {});
+    let got = '';
+    raw.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    const closed = new Promise((resolve) => raw.once('close', resolve));
+    // one byte every 25 ms, never a line end: each byte used to re-arm the library's timer
+    const drip = setInterval(() => raw.writable && raw.write('N'), 25);
+    await closed;
+    clearInterval(drip);
+    expect(got).toMatch(/^220 [\s\S]*\r\n421 .*[Tt]imeout/);
+  });
+
+  it('after the 421 for an endless line, the server reads at most 64 KiB more before it hangs up', async () => {
+    // the library's own discard runs for 5 s whatever arrives
+    const s = await start();
+    // a client that keeps sending after the server's FIN, as a hostile one does
+    const raw = net.connect({ port: s.server.port, host: '127.0.0.1', allowHalfOpen: true });
+    raw.on('error', () => {});
+    let got = '';
+    let afterReply = 0;
+    raw.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    const closed = new Promise((resolve) => raw.once('close', resolve));
+    const junk = Buffer.alloc(65536, 65);
+    const pump = (): void => {
+      while (!raw.destroyed && raw.writable) {
+        if (got.includes('421')) afterReply += junk.length;
+        if (!raw.write(junk)) break;
+      }
+      if (!raw.destroyed && raw.writable) raw.once('drain', pump);
+    };
+    // greeted first, then the endless line
+    raw.once('data', pump);
+    await closed;
+    expect(got).toMatch(/^220 [\s\S]*\r\n421 .*too long/i);
+    // loopback socket buffers hold a few MiB; the library's discard took gigabytes
+    expect(afterReply).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('close() tells idle sessions 421 and resolves', async () => {

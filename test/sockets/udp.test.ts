@@ -3,9 +3,12 @@
  * peers on the other side.
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { register } from '../../src/cli/udp.js';
+import type { TraceEvent } from '../../src/core/trace.js';
 import {
   bindUdp,
   checkPayloadSize,
@@ -42,6 +45,31 @@ while True:
     print('got', data.hex(), flush=True)
     s.sendto(b'ack:' + data, addr)
 `;
+
+/**
+ * A UDP socket on a privileged source port (the tests run as root), or, where binding one is not
+ * allowed, on the listener's own port number on another loopback address: the other source port
+ * the reply guard refuses (an echo loop between two servers on one port).
+ */
+async function bindRefusedSource(listenerPort: number): Promise<{ sock: dgram.Socket; why: RegExp }> {
+  const bind = (port: number, address: string) =>
+    new Promise<dgram.Socket>((resolve, reject) => {
+      const sock = dgram.createSocket('udp4');
+      sock.once('error', (err) => {
+        sock.close();
+        reject(err);
+      });
+      sock.bind(port, address, () => resolve(sock));
+    });
+  for (let port = 1023; port > 900; port--) {
+    try {
+      return { sock: await bind(port, '127.0.0.1'), why: /source port below 1024/ };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break; // EACCES: not root
+    }
+  }
+  return { sock: await bind(listenerPort, '127.0.0.2'), why: /source port is a service port/ };
+}
 
 describe('udp library', () => {
   for (const host of ['127.0.0.1', '::1']) {
@@ -112,6 +140,35 @@ describe('udp library', () => {
     c2.close();
     await dest.close();
     await other.close();
+  });
+
+  it('echo: no reply to a source port below 1024 (reflection), shown in the trace; others still answered', async () => {
+    const listener = await bindUdp({ echo: true });
+    const events: TraceEvent[] = [];
+    listener.on('trace', (e: TraceEvent) => events.push(e));
+    const { sock, why } = await bindRefusedSource(listener.port);
+    const received: Buffer[] = [];
+    sock.on('message', (m) => received.push(m));
+    try {
+      sock.send('reflect me', listener.port, '127.0.0.1');
+      await until(
+        () => events.some((e) => e.kind === 'info' && /^no reply to 127\.0\.0\.[12]:\d+: /.test(e.text)),
+        5000,
+        'the refusal in the trace',
+      );
+      expect(events.find((e) => e.kind === 'info')?.text).toMatch(why);
+      expect(events.filter((e) => e.kind === 'out')).toEqual([]);
+      // an ordinary client is still answered, after the refused reply would have gone out
+      const c = await UdpClient.open('127.0.0.1', listener.port);
+      const reply = c.receive(5000);
+      await c.send('hello');
+      expect((await reply)?.data.toString()).toBe('hello');
+      c.close();
+      expect(received).toEqual([]);
+    } finally {
+      sock.close();
+      await listener.close();
+    }
   });
 
   it('reports a port in use and a non-address host clearly', async () => {
@@ -216,6 +273,96 @@ describe('udp CLI with Python socket peers', () => {
     expect(r.stdout).toBe(
       `[127.0.0.1:${echo.port}] 15 bytes: 61 0a 5b 36 2e 36 2e 36 2e 36 3a 31 5d 20 62\n`,
     );
+  });
+
+  it('udp listen --echo --udp-rate 5: a flood from one source gets at most the rate of replies, the rest traced', async () => {
+    const listen = await spawnNetkit(
+      ['udp', 'listen', '0', '--echo', '--udp-rate', '5', '--json', '--trace'],
+      /"port":(\d+)/,
+    );
+    const sock = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+      let replies = 0;
+      sock.on('message', () => {
+        replies += 1;
+      });
+      const refused = () =>
+        listen.stderr().match(/no reply to 127\.0\.0\.1:\d+: over the per-IP reply rate/g);
+      const started = Date.now();
+      for (let i = 0; i < 50; i++) {
+        await new Promise<void>((resolve, reject) =>
+          sock.send(`n${i}`, Number(listen.ready[1]), '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+        );
+      }
+      await until(
+        () => replies + (refused()?.length ?? 0) === 50,
+        10_000,
+        'every datagram answered or refused',
+      );
+      // a burst of 5, then 5 a second for as long as the flood lasted
+      const bound = 5 + Math.ceil(((Date.now() - started) / 1000) * 5);
+      expect(replies).toBeGreaterThanOrEqual(5);
+      expect(replies).toBeLessThanOrEqual(bound);
+      expect(refused()!.length).toBe(50 - replies);
+    } finally {
+      sock.close();
+      await listen.kill();
+    }
+  });
+
+  it('udp listen: a stdout that is not read stays bounded; datagrams are dropped and counted on stderr', async () => {
+    const total = 40_000;
+    // --echo (unlimited) is the flow control: a datagram is sent only when the listener has handled
+    // one of the last 32, so none is lost in the kernel and all 40,000 reach the printing code
+    const listen = await spawnNetkit(
+      ['udp', 'listen', '0', '--json', '--echo', '--udp-rate', '1000000'],
+      /"port":(\d+)/,
+    );
+    listen.child.stdout!.pause();
+    const sock = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+      const payload = randomBytes(1400);
+      const port = Number(listen.ready[1]);
+      let sent = 0;
+      let echoed = 0;
+      await new Promise<void>((resolve, reject) => {
+        const stalled = setTimeout(
+          () => reject(new Error(`flood stalled: ${sent} sent, ${echoed} echoed`)),
+          25_000,
+        );
+        const pump = () => {
+          for (; sent < total && sent - echoed < 32; sent++) sock.send(payload, port, '127.0.0.1');
+        };
+        sock.on('message', () => {
+          echoed += 1;
+          if (echoed < total) pump();
+          else {
+            clearTimeout(stalled);
+            resolve();
+          }
+        });
+        pump();
+      });
+      const status = readFileSync(`/proc/${listen.child.pid}/status`, 'utf8');
+      const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+      expect(rssKiB).toBeLessThan(150 * 1024); // over 200 MiB when every line was buffered
+      expect(listen.stderr()).not.toMatch(/dropped/); // not while stdout is still stuck
+
+      listen.child.stdout!.resume();
+      const report = /^netkit: dropped ([\d,]+) datagrams while stdout was not reading$/m;
+      await until(() => report.test(listen.stderr()), 10_000, 'the drop report on stderr');
+      const dropped = Number(report.exec(listen.stderr())![1]!.replaceAll(',', ''));
+      expect(dropped).toBeGreaterThan(total / 2);
+      // everything not dropped is printed, in full, and stdout carries datagrams only
+      const lines = () => listen.stdout().toString().split('\n').slice(1, -1);
+      await until(() => lines().length === total - dropped, 10_000, 'the printed datagrams');
+      for (const l of lines()) expect(JSON.parse(l).size).toBe(1400);
+    } finally {
+      sock.close();
+      await listen.kill();
+    }
   });
 
   it('udp send: MESSAGE or stdin lines, replies printed with their sender', async () => {
