@@ -51,6 +51,7 @@ interface ServeOptions {
   maxClients: number;
   maxPerIp: number;
   idleTimeout: number;
+  maxLineLength: number;
   dataTimeout: number;
   loginDelay: number;
   maxLoginFailures: number;
@@ -135,6 +136,12 @@ export function register(ftp: Command): void {
     .option('--key <file>', 'TLS private key (PEM)')
     .option('--max-clients <n>', 'connections at most (both ports together)', parsePositive, 256)
     .option('--max-per-ip <n>', 'connections per client address (both ports together)', parsePositive, 32)
+    .option(
+      '--max-line-length <bytes>',
+      `longest command line after login (500 beyond; ${DEFAULT_FTP_LIMITS.maxPreLoginLineLength} before login)`,
+      parsePositive,
+      DEFAULT_FTP_LIMITS.maxLineLength,
+    )
     .addOption(
       durationOption(
         '--idle-timeout <duration>',
@@ -292,6 +299,7 @@ Examples:
           maxLoginFailures: opts.maxLoginFailures,
           lockoutMs: opts.lockout,
           limits: {
+            maxLineLength: opts.maxLineLength,
             idleTimeoutMs: opts.idleTimeout,
             dataConnectTimeoutMs: opts.dataTimeout,
             tlsHandshakeTimeoutMs: opts.handshakeTimeout,

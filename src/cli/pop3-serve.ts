@@ -13,6 +13,7 @@ import {
   createPop3Server,
   DEFAULT_FAILED_LOGIN_DELAY_MS,
   DEFAULT_POP3_IDLE_MS,
+  DEFAULT_POP3_MAX_LINE,
   POP3_DEFAULT_PORT,
   type Pop3AuthFailedEvent,
   type Pop3LoginEvent,
@@ -105,6 +106,12 @@ export function pop3TuningOptions(prefix: '' | 'pop3-'): Option[] {
     )
       .argParser(parsePositive)
       .default(DEFAULT_MAX_PER_IP),
+    new Option(
+      `--${prefix}max-line-length <bytes>`,
+      'longest POP3 command line (longer: -ERR, and a line of over 1 MiB closes the connection)',
+    )
+      .argParser(parsePositive)
+      .default(DEFAULT_POP3_MAX_LINE),
   ];
 }
 
@@ -114,7 +121,12 @@ export function pop3Tuning(
   prefix: '' | 'pop3-',
 ): Pick<
   Pop3ServerOptions,
-  'failedLoginDelayMs' | 'idleTimeoutMs' | 'tlsHandshakeTimeoutMs' | 'maxConnections' | 'maxConnectionsPerIp'
+  | 'failedLoginDelayMs'
+  | 'idleTimeoutMs'
+  | 'tlsHandshakeTimeoutMs'
+  | 'maxConnections'
+  | 'maxConnectionsPerIp'
+  | 'maxLineLength'
 > {
   const get = (flag: string) => flagValue(opts, flag) as number;
   return {
@@ -123,6 +135,7 @@ export function pop3Tuning(
     tlsHandshakeTimeoutMs: get(`${prefix}handshake-timeout`),
     maxConnections: get(`${prefix}max-connections`),
     maxConnectionsPerIp: get(`${prefix}max-per-ip`),
+    maxLineLength: get(`${prefix}max-line-length`),
   };
 }
 

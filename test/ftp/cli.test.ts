@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
-import { netkit, run, startServe, tempDir } from '../helpers/net.js';
+import { LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -35,6 +35,32 @@ describe('netkit ftp serve', () => {
     const r = await netkit(['ftp', 'serve', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('--max-line-length sets the longest command line (500)', async () => {
+    const srv = await startServe([
+      'ftp',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      path.join(dir, 'data-ml'),
+      '--max-line-length',
+      '40',
+    ]);
+    try {
+      const c = await LineClient.connect(srv.listening[0]!.port);
+      await c.line();
+      c.send('USER anonymous\r\nPASS guest@example.org\r\n');
+      expect(await c.line()).toMatch(/^331 /);
+      expect(await c.line()).toMatch(/^230 /);
+      c.send(`CWD ${'x'.repeat(60)}\r\nNOOP\r\n`);
+      expect(await c.line()).toBe('500 Line too long (over 40 bytes)');
+      expect(await c.line()).toMatch(/^200 /);
+      c.close();
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('serves with --json and --trace: listening line, session log, PASS hidden, clean exit', async () => {

@@ -117,6 +117,29 @@ describe('netkit pop3 serve', () => {
     }
   });
 
+  it('--max-line-length sets the longest command line', async () => {
+    const srv = await startServe([
+      'pop3',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      dataDir,
+      '--max-line-length',
+      '40',
+    ]);
+    try {
+      const c = await LineClient.connect(srv.listening[0]!.port);
+      await c.line();
+      c.send(`USER ${'x'.repeat(60)}\r\nQUIT\r\n`);
+      expect(await c.line()).toMatch(/^-ERR .*line too long/i);
+      expect(await c.line()).toMatch(/^\+OK /);
+      c.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('excludes a session in another server process on the same data directory ([IN-USE])', async () => {
     const inProcess = await createPop3Server({ dataDir, port: 0, tls: false, authAcceptAny: true });
     const other = await startServe(['pop3', 'serve', '--port', '0', '--data', dataDir, '--auth-accept-any']);
