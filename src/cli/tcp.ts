@@ -13,7 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
-import { formatHostPort } from '../core/server.js';
+import { DEFAULT_MAX_PER_IP, formatHostPort } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { DEV_CERT_FILE } from '../core/tls-trust.js';
 import type { TraceEvent } from '../core/trace.js';
@@ -154,6 +154,7 @@ interface ListenOptions {
   json?: boolean;
   idleTimeout?: number;
   maxConnections?: number;
+  maxPerIp: number;
   stallTimeout: number;
   trace?: boolean;
   tls?: boolean;
@@ -377,6 +378,12 @@ Examples:
       parseDuration,
     )
     .option('--max-connections <n>', 'connections at once (with --keep-open)', parsePositive, 100)
+    .option(
+      '--max-per-ip <n>',
+      'connections at once from one client address (with --keep-open)',
+      parsePositive,
+      DEFAULT_MAX_PER_IP,
+    )
     .addOption(
       durationOption(
         '--stall-timeout <duration>',
@@ -436,6 +443,7 @@ Examples:
           echo: opts.echo,
           once: !opts.keepOpen,
           maxConnections: opts.keepOpen ? opts.maxConnections : 1,
+          maxConnectionsPerIp: opts.maxPerIp,
           idleTimeoutMs: opts.idleTimeout,
           allow: opts.allow,
           deny: opts.deny,

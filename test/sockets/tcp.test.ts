@@ -286,6 +286,31 @@ describe('tcp CLI with independent peers', () => {
     }
   });
 
+  it('tcp listen --keep-open --max-per-ip 1: a second connection from one address is refused, another address is served', async () => {
+    const listen = await spawnNetkit(
+      ['tcp', 'listen', '0', '--keep-open', '--max-per-ip', '1', '--json'],
+      /"port":(\d+)/,
+    );
+    try {
+      const port = Number(listen.ready[1]);
+      const a = await LineReader.connect(port);
+      await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 1);
+      // the second one from 127.0.0.1 is closed by the server without being taken
+      const refused = net.connect({ port, host: '127.0.0.1' });
+      refused.on('error', () => {});
+      refused.resume();
+      await new Promise((r) => refused.once('close', r));
+      const other = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 2);
+      listen.child.stdin!.write('to all\n');
+      expect(await a.line()).toBe('to all');
+      other.destroy();
+      a.socket.destroy();
+    } finally {
+      await listen.kill();
+    }
+  });
+
   it('tcp listen --keep-open: stdin through a pipe reaches two full-speed clients whole (backpressure)', async () => {
     const { dir, cleanup } = await tempDir();
     const listen = await spawnNetkit(['tcp', 'listen', '0', '--keep-open', '--json'], /"port":(\d+)/);
