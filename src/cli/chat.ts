@@ -237,7 +237,14 @@ function piped(client: ChatClient): void {
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
   rl.on('line', (line) => client.send(line));
   rl.on('close', () => client.end());
-  client.on('line', (line: string) => process.stdout.write(`${line}\n`));
+  // a stdout nobody reads (a stuck pipe) pauses the socket, as tcp connect does: a flood from the
+  // server then waits in the kernel's buffers and the server's, not in our memory
+  client.on('line', (line: string) => {
+    if (!process.stdout.write(`${line}\n`) && !client.socket.isPaused()) {
+      client.socket.pause();
+      process.stdout.once('drain', () => client.socket.resume());
+    }
+  });
   client.on('close', () => {
     rl.close();
     process.exitCode = 0;

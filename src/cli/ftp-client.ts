@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { maxOf } from '../core/format.js';
 import { netrcLogin } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
@@ -271,7 +272,10 @@ function longLine(e: FtpEntry, sizeWidth: number): string {
 /** A listing as printed by `ls` (sorted by name; `long`: `ls -l`), one string per line. */
 export function formatListing(entries: readonly FtpEntry[], long: boolean): string[] {
   const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const width = Math.max(1, ...sorted.map((e) => String(e.size).length));
+  const width = maxOf(
+    sorted.map((e) => String(e.size).length),
+    1,
+  );
   return sorted.map((e) =>
     long ? longLine(e, width) : `${displayName(e.name)}${e.type === 'dir' ? '/' : ''}`,
   );

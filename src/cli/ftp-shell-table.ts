@@ -4,6 +4,7 @@
  * complete to on TAB, and the FtpShell method that runs it (ftp-shell-session.ts).
  */
 import { usageError } from '../core/errors.js';
+import { maxOf } from '../core/format.js';
 import type { ShellWord } from '../ftp/shell-words.js';
 import type { FtpShell } from './ftp-shell-session.js';
 
@@ -377,7 +378,7 @@ export function commandTable(indent = ''): string {
     `${c.names[0]} ${c.synopsis ?? c.usage}`.trimEnd(),
     `${c.help}${c.names.length > 1 ? `; also ${c.names.slice(1).join(', ')}` : ''}`,
   ]);
-  const width = Math.max(...rows.map(([left]) => left!.length));
+  const width = maxOf(rows.map(([left]) => left!.length));
   return rows.map(([left, right]) => `${indent}${left!.padEnd(width)}  ${right}`).join('\n');
 }
 

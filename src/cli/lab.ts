@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
+import { maxOf } from '../core/format.js';
 import { formatHostPort } from '../core/server.js';
 import {
   configFromEnv,
@@ -119,8 +120,8 @@ Examples:
           `${s.transport} ${formatHostPort(s.host, s.port)}`,
           s.hint ?? '',
         ]);
-        const w0 = Math.max(...rows.map((r) => r[0]!.length));
-        const w1 = Math.max(...rows.map((r) => r[1]!.length));
+        const w0 = maxOf(rows.map((r) => r[0]!.length));
+        const w1 = maxOf(rows.map((r) => r[1]!.length));
         for (const [a, b, c] of rows) out.write(`  ${a!.padEnd(w0)}  ${b!.padEnd(w1)}  ${dim(c!)}\n`);
         const c = lab.credentials;
         out.write(

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, systemErrorWords, usageError } from '../core/errors.js';
+import { maxOf } from '../core/format.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
@@ -132,7 +133,7 @@ function printView(v: MessageView, allHeaders: boolean): void {
     out.push('', bold('--- text/html ---'), printableBody(v.html).replace(/\n+$/, ''));
   if (v.attachments.length) {
     out.push('', bold(`--- attachments (${v.attachments.length}) ---`));
-    const width = Math.max(...v.attachments.map((a) => printable(a.filename ?? '(no name)').length));
+    const width = maxOf(v.attachments.map((a) => printable(a.filename ?? '(no name)').length));
     v.attachments.forEach((a, i) => {
       const name = printable(a.filename ?? '(no name)').padEnd(width);
       const cid = a.contentId ? `  inline cid:${printable(a.contentId)}` : '';

@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { maxOf } from '../core/format.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
@@ -105,7 +106,7 @@ function parseMsgNumber(v: string): number {
 }
 
 function table(rows: string[][], align: Array<'l' | 'r'>): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = rows[0]!.map((_, i) => maxOf(rows.map((r) => r[i]!.length)));
   return rows
     .map((r) =>
       r
@@ -219,6 +220,7 @@ Examples:
 Examples:
   $ netkit pop3 retr 1 --user bob --password secret > message.eml
   $ netkit pop3 retr 1 --user bob --password secret | netkit mail show -
+  (on a terminal, control characters are shown escaped: \x1b)
   $ netkit pop3 retr 2 --user bob --password secret --json | jq .subject`,
     )
     .action(
@@ -235,6 +237,10 @@ Examples:
         if (opts.json) printJson({ n, ...viewToJson(await parseMessage(msg)) });
         else if (opts.out)
           process.stdout.write(`saved message ${n} (${formatBytes(msg.length)}) to ${opts.out}\n`);
+        // a terminal gets the message with the sender's control characters escaped (an ESC in a
+        // Subject would retitle or clear it); a pipe or file gets the exact bytes
+        else if (process.stdout.isTTY)
+          process.stdout.write(terminalSafe(msg.toString('utf8'), { multiline: true }));
         else process.stdout.write(msg);
       }),
     );

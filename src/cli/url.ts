@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
+import { maxOf } from '../core/format.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import {
   parseQs,
@@ -42,7 +43,7 @@ function parseSeparator(value: string): string {
 
 /** Values with control, bidi and zero-width characters escaped: a table never drives the terminal. */
 function printTable(rows: Array<[string, string | null]>): void {
-  const width = Math.max(...rows.map(([k]) => k.length));
+  const width = maxOf(rows.map(([k]) => k.length));
   for (const [k, v] of rows)
     process.stdout.write(`${k.padEnd(width)}  ${v === null ? dim('(none)') : terminalSafe(v)}\n`);
 }

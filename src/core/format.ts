@@ -29,3 +29,14 @@ export function parseByteSize(text: string): number | undefined {
   if (!m) return undefined;
   return Math.round(Number(m[1]) * (m[2] ? BINARY_UNITS[m[2].toLowerCase()]! : 1));
 }
+
+/**
+ * The largest of `values`, or `floor` when there are none (or all are smaller). A loop, not
+ * `Math.max(...values)`: spreading passes every value as an argument, and past ~125,000 of them
+ * (a mailbox's LIST, a big directory) that throws "Maximum call stack size exceeded".
+ */
+export function maxOf(values: Iterable<number>, floor = 0): number {
+  let max = floor;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}

@@ -1,6 +1,6 @@
 /** The byte-size parser behind --limit-rate and the size flags, and the size formatter. */
 import { describe, expect, it } from 'vitest';
-import { formatBytes, parseByteSize } from '../../src/core/format.js';
+import { formatBytes, maxOf, parseByteSize } from '../../src/core/format.js';
 
 describe('parseByteSize', () => {
   it.each([
@@ -33,5 +33,19 @@ describe('formatBytes', () => {
     [5 * 1024 ** 4, '5.0 TiB'],
   ])('%d → %s', (n, text) => {
     expect(formatBytes(n)).toBe(text);
+  });
+});
+
+describe('maxOf', () => {
+  it('is the largest value, or the floor for none', () => {
+    expect(maxOf([3, 9, 2])).toBe(9);
+    expect(maxOf([], 1)).toBe(1);
+    expect(maxOf([0, 0], 1)).toBe(1);
+  });
+
+  it('takes as many values as a big LIST has (Math.max(...values) overflows the stack there)', () => {
+    const many = Array.from({ length: 300_000 }, (_, i) => i % 1000);
+    expect(() => Math.max(...many)).toThrow(RangeError);
+    expect(maxOf(many)).toBe(999);
   });
 });

@@ -4,8 +4,9 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatListing } from '../../src/cli/ftp-client.js';
 import { NetkitError } from '../../src/core/errors.js';
-import { finalReply } from '../../src/ftp/client.js';
+import { type FtpEntry, finalReply } from '../../src/ftp/client.js';
 import {
   type FtpUrl,
   formatFtpUrl,
@@ -354,5 +355,19 @@ describe('finalReply: the reply that closes a listing, from one chunk of control
   ];
   it.each(cases)('%j -> %j', (chunk, want) => {
     expect(finalReply(chunk)).toBe(want);
+  });
+});
+
+describe('formatListing', () => {
+  it('prints a directory of 200,000 entries (a size column as wide as the largest)', () => {
+    const entries: FtpEntry[] = Array.from({ length: 200_000 }, (_, i) => ({
+      name: `f${i}`,
+      type: 'file' as const,
+      size: i,
+    }));
+    const long = formatListing(entries, true);
+    expect(long).toHaveLength(200_000);
+    expect(long[0]).toMatch(/^\S*\s+0\s/);
+    expect(formatListing(entries, false)[1]).toBe('f1');
   });
 });

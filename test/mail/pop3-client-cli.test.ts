@@ -10,7 +10,7 @@ import { composeMail } from '../../src/mail/compose.js';
 import { Maildir } from '../../src/mail/maildir.js';
 import { FETCH_STATE_FILE } from '../../src/mail/pop3-client-fetch.js';
 import { type DovecotHandle, startDovecot } from '../helpers/dovecot.js';
-import { netkit, tempDir } from '../helpers/net.js';
+import { CLI, netkit, run, tempDir } from '../helpers/net.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let dovecot: DovecotHandle;
@@ -257,5 +257,39 @@ describe('netkit pop3 fetch and the octet counts of Dovecot', () => {
     const left = await box.list();
     expect(left).toHaveLength(1);
     expect((await box.read(left[0]!.id)).toString()).toMatch(/^\.Subject: dot first/);
+  });
+});
+
+describe('netkit pop3 retr to a terminal', () => {
+  it("shows the sender's control characters escaped on a TTY, the exact bytes through a pipe", async () => {
+    const box = new Maildir(path.join(tmp.dir, 'tty-Maildir'));
+    const hostile = Buffer.from('Subject: hi \x1b]0;PWNED\x07\x1b[2J\r\n\r\nbody \x1b[31mred\r\n', 'latin1');
+    await box.deliver(hostile);
+    const server = await startDovecot({ maildir: box.dir, password: 'pw-secret' });
+    try {
+      const args = [
+        'pop3',
+        'retr',
+        '1',
+        '--server',
+        `127.0.0.1:${server.port}`,
+        '--user',
+        'bob',
+        '--no-stls',
+      ];
+      const piped = await netkit(args, { env: { NETKIT_PASSWORD: 'pw-secret' } });
+      expect(piped.stdoutBuf.equals(hostile)).toBe(true);
+      // script(1) gives the command a pseudo-terminal as its stdout
+      const command = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
+      const tty = await run('script', ['-qec', command, '/dev/null'], {
+        env: { NETKIT_PASSWORD: 'pw-secret' },
+      });
+      expect(tty.code, tty.stderr).toBe(0);
+      expect(tty.stdout).not.toContain('\x1b');
+      expect(tty.stdout).toContain('Subject: hi \\x1b]0;PWNED\\x07\\x1b[2J');
+      expect(tty.stdout).toContain('body \\x1b[31mred');
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -4,6 +4,7 @@
  * "incoming lines never garble what you are typing" promise is checked on actual terminal output.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/sockets/chat-client.js';
@@ -97,6 +98,51 @@ describe('ChatClient', () => {
       code: 'NETKIT_CONNECT_FAILED',
       message: `connection refused by 127.0.0.1:${port}`,
     });
+  });
+});
+
+describe('chat join with a stdout nobody reads', () => {
+  it('stops reading the server (backpressure) instead of buffering its flood', async () => {
+    const line = Buffer.from(`${'x'.repeat(99)}\n`);
+    const block = Buffer.concat(Array.from({ length: 10_000 }, () => line));
+    const limit = 300 * 1024 * 1024;
+    let sent = 0;
+    const srv = net.createServer((s) => {
+      s.on('error', () => {});
+      const pump = (): void => {
+        while (sent < limit && !s.destroyed) {
+          sent += block.length;
+          if (!s.write(block)) return void s.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    // stdout is a pipe this test never reads; stdin stays open
+    const child = spawn(process.execPath, [
+      CLI,
+      'chat',
+      'join',
+      `127.0.0.1:${port}`,
+      '--greeting-timeout',
+      '0',
+    ]);
+    child.stdout.pause();
+    try {
+      // the flood stops when the client stops reading: wait until nothing more goes out for 500 ms
+      let last = -1;
+      while (sent !== last) {
+        last = sent;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+      expect(sent).toBeLessThan(64 * 1024 * 1024);
+      expect(rss).toBeLessThan(150 * 1024 * 1024);
+    } finally {
+      child.kill();
+      srv.close();
+    }
   });
 });
 
