@@ -228,7 +228,17 @@ export class Pop3ReplyReader {
     if (this.bodySize > this.maxBody) {
       throw new NetkitError('NETKIT_TOO_LARGE', `multi-line reply larger than ${this.maxBody} bytes`);
     }
-    this.bodyParts.push(part);
+    // Lines that follow each other in one chunk are one run of bytes: extend the last view rather
+    // than keep one per line. A body of a million 1-byte lines once held a million Buffer objects
+    // (gigabytes for a 256 MiB body); now it holds about one per chunk received.
+    const last = this.bodyParts[this.bodyParts.length - 1];
+    if (last && last.buffer === part.buffer && last.byteOffset + last.length === part.byteOffset)
+      this.bodyParts[this.bodyParts.length - 1] = Buffer.from(
+        last.buffer,
+        last.byteOffset,
+        last.length + part.length,
+      );
+    else this.bodyParts.push(part);
   }
 
   private finishBody(): Pop3Reply {

@@ -185,3 +185,20 @@ describe('POP3 reply reader', () => {
     });
   });
 });
+
+describe('POP3 reply reader: memory of a body of many short lines', () => {
+  it('keeps one buffer per run of lines in a chunk, not one per line, and the body byte-exact', () => {
+    const r = new Pop3ReplyReader();
+    r.expect(true);
+    const lines = Buffer.alloc(1_000_000, 10); // a million empty lines
+    const stuffed = Buffer.from('..dot\r\nx\r\n');
+    expect(r.push(Buffer.from('+OK\r\n'))).toEqual([]);
+    expect(r.push(lines)).toEqual([]);
+    expect(r.push(stuffed)).toEqual([]);
+    expect(r.push(lines)).toEqual([]);
+    const parts = (r as unknown as { bodyParts: Buffer[] }).bodyParts;
+    expect(parts.length).toBeLessThanOrEqual(4);
+    const [reply] = r.push(Buffer.from('.\r\n'));
+    expect(reply!.body!.equals(Buffer.concat([lines, Buffer.from('.dot\r\nx\r\n'), lines]))).toBe(true);
+  });
+});
