@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:fs';
-import { access, type FileHandle, lstat, open, opendir, realpath, stat } from 'node:fs/promises';
+import { access, type FileHandle, open, opendir, realpath, stat } from 'node:fs/promises';
 import type http from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
@@ -49,7 +49,14 @@ import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJso
 import { contentType } from './mime.js';
 import { clientErrorStatus, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
-import { absoluteFormAuthority, fsErrorStatus, jail, resolveRequestPath, within } from './request-path.js';
+import {
+  absoluteFormAuthority,
+  fsErrorStatus,
+  jail,
+  resolveRequestPath,
+  statForListing,
+  within,
+} from './request-path.js';
 import { socketFedHttpServer, stopSocketFedServer } from './socket-fed-server.js';
 
 export interface FileServerOptions {
@@ -589,11 +596,7 @@ async function describeEntry(
   name: string,
   hidden: readonly string[],
 ): Promise<ListingEntry> {
-  let st = await lstat(full).catch(() => undefined);
-  if (st?.isSymbolicLink()) {
-    const target = await jail(root, full, hidden);
-    st = target.ok ? await stat(target.real).catch(() => undefined) : undefined;
-  }
+  const st = await statForListing(root, full, hidden);
   if (!st) return { name, type: 'other' };
   return {
     name,

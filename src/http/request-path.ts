@@ -5,7 +5,8 @@
  * (symlinks resolved) must be the root or inside it. Kept apart from the server because it is the
  * part that must never be wrong, and it is table-tested on its own.
  */
-import { realpath } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 type Refusal = { ok: false; status: 400 | 403 | 404; reason: string };
@@ -67,6 +68,22 @@ export async function resolveRequestPath(
   const jailed = await jail(root, path.join(root, ...segments), hidden);
   if (!jailed.ok) return jailed;
   return { ok: true, real: jailed.real, segments, trailingSlash, query };
+}
+
+/**
+ * What a listing may say about `full` (an entry of a directory inside the root): its own `lstat`,
+ * or for a symlink the `stat` of its target when that passes the jail; undefined when it cannot be
+ * examined or leads outside, so a listing never shows the size or date of what the jail refuses.
+ */
+export async function statForListing(
+  root: string,
+  full: string,
+  hidden: readonly string[] = [],
+): Promise<Stats | undefined> {
+  const st = await lstat(full).catch(() => undefined);
+  if (!st?.isSymbolicLink()) return st;
+  const target = await jail(root, full, hidden);
+  return target.ok ? await stat(target.real).catch(() => undefined) : undefined;
 }
 
 /** Whether real path `p` is `dir` or inside it. */

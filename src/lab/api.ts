@@ -3,12 +3,12 @@
  * assert on captured mail. Documented by `openapi.ts` (served at /api/v1/openapi.json).
  */
 import { createReadStream, type Dirent } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { decodeWords } from 'postal-mime';
-import { jail } from '../http/request-path.js';
+import { jail, statForListing } from '../http/request-path.js';
 import type { LabContext } from './context.js';
 import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
 import { openapi } from './openapi.js';
@@ -224,7 +224,7 @@ route('GET', '/accounts', async (ctx, _q, res) => {
 });
 
 /** Resolve a tree path inside the FTP root, refusing anything that escapes it (symlinks included). */
-async function ftpPath(ctx: LabContext, rel: string | null): Promise<string> {
+async function ftpPath(ctx: LabContext, rel: string | null): Promise<{ root: string; real: string }> {
   if (!ctx.ftp) throw new HttpError(404, 'FTP is not running');
   const root = await realpath(ctx.ftp.root);
   const clean = path.posix.normalize(`/${rel ?? ''}`).replace(/^\/+/, '');
@@ -234,38 +234,27 @@ async function ftpPath(ctx: LabContext, rel: string | null): Promise<string> {
     throw jailed.status === 403
       ? new HttpError(403, 'path outside the FTP root')
       : new HttpError(404, 'no such file or directory');
-  return jailed.real;
+  return { root, real: jailed.real };
 }
 
 /** A tree entry: a symlink is described by its target only when that is inside the FTP root. */
 async function treeEntry(root: string, dir: string, e: Dirent) {
-  const full = path.join(dir, e.name);
-  let st = await lstat(full).catch(() => undefined);
-  if (st?.isSymbolicLink()) {
-    const target = await jail(root, full);
-    st = target.ok ? await stat(target.real).catch(() => undefined) : undefined;
-    if (!st) return { name: e.name, type: 'other', size: 0 };
-  }
-  return {
-    name: e.name,
-    type: st?.isDirectory() ? 'dir' : 'file',
-    size: st?.size ?? 0,
-    modified: st?.mtime,
-  };
+  const st = await statForListing(root, path.join(dir, e.name));
+  if (!st) return { name: e.name, type: 'other', size: 0 };
+  return { name: e.name, type: st.isDirectory() ? 'dir' : 'file', size: st.size, modified: st.mtime };
 }
 
 route('GET', '/ftp/tree', async (ctx, _q, res, _p, url) => {
-  const dir = await ftpPath(ctx, url.searchParams.get('path'));
+  const { root, real: dir } = await ftpPath(ctx, url.searchParams.get('path'));
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
     throw new HttpError(400, 'not a directory');
   });
-  const root = await realpath(ctx.ftp!.root);
   const out = await Promise.all(entries.map((e) => treeEntry(root, dir, e)));
   out.sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === 'dir' ? -1 : 1));
   sendJson(res, 200, { path: url.searchParams.get('path') ?? '', entries: out });
 });
 route('GET', '/ftp/file', async (ctx, _q, res, _p, url) => {
-  const file = await ftpPath(ctx, url.searchParams.get('path'));
+  const { real: file } = await ftpPath(ctx, url.searchParams.get('path'));
   const st = await stat(file);
   if (!st.isFile()) throw new HttpError(400, 'not a file');
   res.writeHead(200, {

@@ -19,7 +19,7 @@ import { nextConnId, traceEvent } from '../core/trace.js';
 import { describeBytes } from './bytes.js';
 import { echoSocket } from './tcp.js';
 import { bindUdp, type Datagram, type UdpListener } from './udp.js';
-import { UdpReplyGuard } from './udp-guard.js';
+import { refusalWords, UdpReplyGuard } from './udp-guard.js';
 
 export type ClassicServiceName = 'echo' | 'discard' | 'daytime' | 'qotd' | 'chargen' | 'time';
 
@@ -387,8 +387,7 @@ export async function startService(
       const refused = guard.refuse(d.host, d.port);
       if (refused) {
         if (tracing()) {
-          const why = refused === 'port' ? 'source port is a service port' : 'over the per-IP reply rate';
-          traceEvent(emitter, service, 0, 'info', `no reply to ${d.from}: ${why}`);
+          traceEvent(emitter, service, 0, 'info', `no reply to ${d.from}: ${refusalWords(refused, d.port)}`);
         }
         return;
       }

@@ -28,6 +28,12 @@ export interface UdpGuardOptions {
 /** Source IPs tracked at once; past this the table is cleared rather than grown (a spoofed flood). */
 const MAX_TRACKED = 10_000;
 
+/** Why a reply was refused, in the words `--trace` shows (`no reply to HOST:PORT: …`). */
+export function refusalWords(refused: 'port' | 'rate', port: number): string {
+  if (refused === 'rate') return 'over the per-IP reply rate';
+  return port < 1024 ? 'source port below 1024' : 'source port is a service port';
+}
+
 export class UdpReplyGuard {
   private readonly servicePorts: Set<number>;
   private readonly rate: number;

@@ -18,7 +18,7 @@ import { formatHostPort } from '../core/server.js';
 import { nextConnId, traceEvent } from '../core/trace.js';
 import { describeBytes, groupDigits } from './bytes.js';
 import { checkLiteralFamily } from './family.js';
-import { UdpReplyGuard } from './udp-guard.js';
+import { refusalWords, UdpReplyGuard } from './udp-guard.js';
 
 /** 65,535 − 8 (UDP header) − 20 (IPv4 header): the largest payload one datagram can carry. */
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -257,13 +257,14 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
       return;
     }
     if (emitter.listenerCount('trace') === 0) return;
-    const why =
-      refused === 'rate'
-        ? 'over the per-IP reply rate'
-        : d.port < 1024
-          ? 'source port below 1024'
-          : 'source port is a service port';
-    traceEvent(emitter, service, id, 'info', `no reply to ${d.from}: ${why}`, d.from);
+    traceEvent(
+      emitter,
+      service,
+      id,
+      'info',
+      `no reply to ${d.from}: ${refusalWords(refused, d.port)}`,
+      d.from,
+    );
   };
   // ICMP port-unreachable for an earlier reply, and the like: never fatal for a server
   socket.on('error', (err) => traceEvent(emitter, service, id, 'error', err.message));
