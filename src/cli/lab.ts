@@ -72,6 +72,8 @@ export function register(program: Command): void {
 Every port can also be set in netkit.config.json ({"ports": {"smtp": 2525, "https": 8443, …}}) or with
 NETKIT_SMTP_PORT, NETKIT_POP3_TLS_PORT, NETKIT_FTP_TLS_PORT, NETKIT_CHAT_TLS_PORT, NETKIT_HTTPS_PORT,
 NETKIT_UI_PORT, … and NETKIT_DATA. Every TLS port uses the development certificate in DATA/tls/dev-cert.pem.
+Each service's limits go in the file's "services" object, e.g.
+{"services": {"smtp": {"maxSize": 1048576, "maxRecipients": 5}, "ftp": {"downloadRate": 1048576}}}.
 
 Examples:
   $ netkit lab                                 everything on the default ports, data in ./netkit-data

@@ -4,6 +4,7 @@
  * line flags. Pure: the CLI reads the file and the environment and hands them in.
  */
 import { NetkitError } from '../core/errors.js';
+import { type LabServiceOptions, serviceOptionsFromFile } from './service-options.js';
 
 export const DEFAULT_LAB_PORTS = {
   ui: 8025,
@@ -51,6 +52,8 @@ export interface LabConfig {
   uiMaxConnectionsPerIp?: number;
   maxMessages: number;
   passivePorts?: string;
+  /** each service's limits and policies (`services` in `netkit.config.json`) */
+  services?: LabServiceOptions;
 }
 
 export type LabConfigInput = Partial<Omit<LabConfig, 'ports'>> & {
@@ -110,11 +113,13 @@ export function configFromFile(data: unknown, file = 'netkit.config.json'): LabC
     'uiMaxConnectionsPerIp',
     'maxMessages',
     'passivePorts',
+    'services',
   ]);
   const obj = data as Record<string, unknown>;
   for (const k of Object.keys(obj))
     if (!allowed.has(k)) throw new NetkitError('NETKIT_USAGE', `${file}: unknown key "${k}"`);
   const out: LabConfigInput = { ...(obj as LabConfigInput), ports: {} };
+  if (obj.services !== undefined) out.services = serviceOptionsFromFile(obj.services, file);
   const ports = (obj.ports ?? {}) as Record<string, unknown>;
   for (const [k, v] of Object.entries(ports)) {
     if (!(k in DEFAULT_LAB_PORTS)) throw new NetkitError('NETKIT_USAGE', `${file}: unknown port "${k}"`);

@@ -28,6 +28,7 @@ import { PORT_FLAGS } from './config.js';
 import type { ChatMessageView, ChatView, FtpView, LabContext, ServiceStatus } from './context.js';
 import { type DashboardHandle, startDashboard } from './dashboard.js';
 import { MailIndex } from './mail-index.js';
+import { ftpServiceOptions } from './service-options.js';
 import { WireLog } from './wire.js';
 
 /** A word as a POSIX shell reads it back (for the hints printed to copy and paste). */
@@ -162,6 +163,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
   const mail = new MailIndex(dataDir);
   const transcripts = new TranscriptStore();
   /** since start: SMTP messages and bytes stored, FTP bytes moved by finished transfers, chat lines */
+  const ftpOptions = ftpServiceOptions(cfg.services?.ftp);
   const totals = { messages: 0, smtpBytes: 0, ftpBytes: 0, ftpTransfers: 0, chatMessages: 0 };
 
   const closers: Array<(deadline: number) => Promise<void>> = [];
@@ -182,6 +184,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             authAcceptAny: cfg.acceptAnyAuth,
             maxMessages: cfg.maxMessages,
             accounts,
+            ...cfg.services?.smtp,
           }),
         ),
       ) as Promise<SmtpServerHandle>,
@@ -195,6 +198,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             tls: tlsMaterial,
             authAcceptAny: cfg.acceptAnyAuth,
             accounts,
+            ...cfg.services?.pop3,
           }),
         ),
       ) as Promise<Pop3ServerHandle>,
@@ -210,6 +214,8 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             tls: tlsMaterial.context,
             anonymousUpload: true,
             passivePorts: cfg.passivePorts ? parseRange(cfg.passivePorts) : undefined,
+            ...ftpOptions.server,
+            limits: ftpOptions.limits,
           }),
         ),
       ) as Promise<FtpServerHandle>,
@@ -221,6 +227,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             tlsPort: cfg.ports.chatTls,
             tls: tlsMaterial,
             dataDir,
+            ...cfg.services?.chat,
           }),
         ),
       ) as Promise<ChatServer>,
@@ -233,6 +240,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             port: cfg.ports.http,
             tlsPort: cfg.ports.https,
             tls: tlsMaterial,
+            ...cfg.services?.http,
           }),
         ),
       ) as Promise<FileServerHandle>,
