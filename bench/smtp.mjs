@@ -24,7 +24,7 @@ const PY = '/usr/bin/python3';
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 const SMTP_SINK = '/usr/sbin/smtp-sink';
 
-function parseArgs(args) {
+export function parseArgs(args) {
   const o = { messages: 20_000, sessions: 20, size: 10_240, runs: 1, mode: 'both' };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -56,7 +56,7 @@ async function waitForGreeting(port, ms = 15_000) {
   throw new Error(`no SMTP greeting on port ${port}`);
 }
 
-function stopChild(child) {
+export function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -70,7 +70,7 @@ function stopChild(child) {
 
 // ---- the servers ----
 
-async function startNetkit(tmp) {
+export async function startNetkit(tmp) {
   const data = path.join(tmp, 'netkit-data');
   // the launcher file, run as a user's shell runs it (see bin/netkit.cjs)
   const child = spawn(
@@ -111,7 +111,7 @@ async function startNetkit(tmp) {
   return { name: 'netkit (durable Maildir)', port, stop: () => stopChild(child), stored };
 }
 
-async function startAiosmtpd() {
+export async function startAiosmtpd() {
   const port = await freePort();
   const child = spawn(
     PY,
@@ -136,7 +136,7 @@ async function startSmtpSink() {
 
 // ---- the load ----
 
-function smtpSource(port, opts, reuse) {
+export function smtpSource(port, opts, reuse) {
   const args = [
     ...(reuse ? ['-d'] : []),
     '-s',
@@ -173,9 +173,9 @@ const fmt = (n) => n.toFixed(0).padStart(7);
 // Every run's data directory is removed only when the whole benchmark is over: on ext4 without a
 // journal (this VM's root), the allocator skips inodes freed in the last few minutes one by one, so
 // deleting 20,000 messages makes the next run's file creations several times dearer.
-const leftovers = [];
+export const leftovers = [];
 
-async function measure(start, opts, reuse) {
+export async function measure(start, opts, reuse) {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'netkit-bench-smtp-'));
   leftovers.push(tmp);
   const server = await start(tmp);
