@@ -149,7 +149,14 @@ export { MailIndex } from './lab/mail-index.js';
 export { type ComposedMail, composeMail, type MailMessageOptions } from './mail/compose.js';
 export { listMailboxes, Maildir, type MaildirEntry } from './mail/maildir.js';
 export { type MessageView, parseMessage, safeFilename, saveAttachments } from './mail/message-view.js';
-export { Pop3Client, type Pop3ConnectOptions, Pop3Error } from './mail/pop3-client.js';
+export {
+  DEFAULT_RETR_WINDOW,
+  DEFAULT_RETR_WINDOW_BYTES,
+  Pop3Client,
+  type Pop3ConnectOptions,
+  Pop3Error,
+  type RetrWindow,
+} from './mail/pop3-client.js';
 export { type FetchOptions, type FetchResult, fetchMessages } from './mail/pop3-client-fetch.js';
 export { type Pop3Reply, Pop3ReplyReader, parsePop3Replies } from './mail/pop3-client-reader.js';
 export { createPop3Server, type Pop3ServerHandle, type Pop3ServerOptions } from './mail/pop3-server.js';

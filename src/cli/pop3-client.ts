@@ -7,8 +7,14 @@
  * (like `mail send` does with STARTTLS), `--stls` makes it mandatory, `--no-stls` never upgrades;
  * `--tls` is implicit TLS (POP3S). Certificates are verified, the lab's own dev certificate in the
  * data directory is trusted automatically, `--insecure` turns verification off.
+ *
+ * `retr` streams the message to stdout or `--out FILE` as it arrives (`Pop3Client.retrStream`): any
+ * size, bounded memory, the socket paused while stdout or the file is behind. Only `--json`, which
+ * parses the message, holds it whole.
  */
 import { writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
@@ -16,9 +22,11 @@ import { maxOf } from '../core/format.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
+import { writeStreamAtomic } from '../http/atomic-write.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
 import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
+import { writeStdout } from './http-output.js';
 import {
   action,
   durationOption,
@@ -60,7 +68,13 @@ function addConnectionOptions(cmd: Command): Command {
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
     .option('--ca <file>', 'also trust this PEM certificate')
     .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
-    .addOption(durationOption('--timeout <duration>', 'reply timeout (e.g. 500ms, 30s)', 30_000))
+    .addOption(
+      durationOption(
+        '--timeout <duration>',
+        'idle timeout: give up when the server sends nothing for this long (e.g. 500ms, 30s)',
+        30_000,
+      ),
+    )
     .option('--json', 'print JSON')
     .option('--trace', 'print the POP3 conversation on stderr (PASS redacted)');
 }
@@ -133,6 +147,58 @@ function shortDate(d: string | undefined): string {
   return cell(d?.replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z$/, '$1 $2Z'), 24);
 }
 
+/**
+ * `terminalSafe(text, { multiline: true })` for a message that arrives in pieces: a UTF-8 character
+ * or a CRLF split between two pieces is put back together before it is looked at, so the output is
+ * the same as for the whole message at once.
+ */
+export function terminalSafeStream(): { write(piece: Buffer): string; end(): string } {
+  const decoder = new StringDecoder('utf8');
+  let heldCr = false;
+  const safe = (text: string, last: boolean): string => {
+    let t = heldCr ? `\r${text}` : text;
+    heldCr = !last && t.endsWith('\r'); // its LF may be in the next piece
+    if (heldCr) t = t.slice(0, -1);
+    return terminalSafe(t, { multiline: true });
+  };
+  return { write: (piece) => safe(decoder.write(piece), false), end: () => safe(decoder.end(), true) };
+}
+
+/**
+ * Copy a message to stdout as it arrives (escaped on a terminal), waiting for stdout when it is
+ * full, which holds the socket through the Readable's backpressure. A reader that goes away
+ * (`| head`) ends it quietly, as curl does: resolves false then.
+ */
+async function messageToStdout(body: Readable): Promise<boolean> {
+  // a terminal gets the message with the sender's control characters escaped (an ESC in a
+  // Subject would retitle or clear it); a pipe or file gets the exact bytes
+  const escaper = process.stdout.isTTY ? terminalSafeStream() : undefined;
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+  };
+  process.stdout.on('error', onError);
+  try {
+    for await (const piece of body as AsyncIterable<Buffer>) {
+      if (closed) break;
+      const out = escaper ? escaper.write(piece) : piece;
+      if (out.length > 0) await writeStdout(out);
+    }
+    const last = escaper?.end();
+    if (last && !closed) await writeStdout(last);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    closed = true;
+  } finally {
+    process.stdout.off('error', onError);
+  }
+  if (closed) {
+    process.stdout.on('error', () => {});
+    body.destroy();
+  }
+  return !closed;
+}
+
 function printFetchSummary(messages: FetchedMessage[]): void {
   const rows = [['#', 'FROM', 'SUBJECT', 'DATE', 'SIZE', 'ATTACHMENTS']];
   for (const m of messages) {
@@ -143,7 +209,11 @@ function printFetchSummary(messages: FetchedMessage[]): void {
       cell(m.subject, 40),
       shortDate(m.date),
       formatBytes(m.size),
-      m.attachments.length ? `${m.attachments.length}: ${cell(att, 50)}` : '-',
+      m.headerOnly
+        ? '? (not parsed)'
+        : m.attachments.length
+          ? `${m.attachments.length}: ${cell(att, 50)}`
+          : '-',
     ]);
   }
   process.stdout.write(`${table(rows, ['r', 'l', 'l', 'l', 'r', 'l'])}\n`);
@@ -210,7 +280,9 @@ Examples:
   addConnectionOptions(
     group
       .command('retr')
-      .description('retrieve one message: raw RFC 5322 bytes to stdout (or --out FILE, or --json parsed)')
+      .description(
+        'retrieve one message: raw RFC 5322 bytes streamed to stdout (or --out FILE, or --json parsed)',
+      )
       .argument('<n>', 'message number', parseMsgNumber)
       .option('--out <file>', 'write the message to a file instead of stdout'),
   )
@@ -221,27 +293,29 @@ Examples:
   $ netkit pop3 retr 1 --user bob --password secret > message.eml
   $ netkit pop3 retr 1 --user bob --password secret | netkit mail show -
   (on a terminal, control characters are shown escaped: \x1b)
-  $ netkit pop3 retr 2 --user bob --password secret --json | jq .subject`,
+  $ netkit pop3 retr 2 --user bob --password secret --json | jq .subject
+
+The message is written as it arrives, in bounded memory whatever its size; --out FILE is replaced
+only once the whole message is in it (and fsynced). --json parses the message, so it holds it in
+memory (up to 256 MiB).`,
     )
     .action(
       action(async (n: number, opts: ConnOpts & { out?: string }) => {
         const c = await openSession(opts);
-        let msg: Buffer;
         try {
-          msg = await c.retr(n);
-          await c.quit();
+          if (opts.json) {
+            const msg = await c.retr(n);
+            await c.quit();
+            if (opts.out) await writeFile(opts.out, msg);
+            printJson({ n, ...viewToJson(await parseMessage(msg)) });
+          } else if (opts.out) {
+            const bytes = await writeStreamAtomic(c.retrStream(n), opts.out, 0o600);
+            await c.quit();
+            process.stdout.write(`saved message ${n} (${formatBytes(bytes)}) to ${opts.out}\n`);
+          } else if (await messageToStdout(c.retrStream(n))) await c.quit();
         } finally {
           c.close();
         }
-        if (opts.out) await writeFile(opts.out, msg);
-        if (opts.json) printJson({ n, ...viewToJson(await parseMessage(msg)) });
-        else if (opts.out)
-          process.stdout.write(`saved message ${n} (${formatBytes(msg.length)}) to ${opts.out}\n`);
-        // a terminal gets the message with the sender's control characters escaped (an ESC in a
-        // Subject would retitle or clear it); a pipe or file gets the exact bytes
-        else if (process.stdout.isTTY)
-          process.stdout.write(terminalSafe(msg.toString('utf8'), { multiline: true }));
-        else process.stdout.write(msg);
       }),
     );
 

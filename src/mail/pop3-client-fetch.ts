@@ -12,14 +12,21 @@
  * the state remembers it, so `--new-only` skips it. With `delete` and `newOnly`, such a remembered
  * message is deleted by a later run, but only when the state recorded its verified save (file and
  * size) and that file is still there, its size unchanged and equal to the server's LIST size now.
+ *
+ * Memory stays bounded whatever the size of the messages: each message is streamed from the socket
+ * to its file (Maildir `tmp/`, or a hidden `.part` file beside the `.eml`) with backpressure, and
+ * the RETRs in flight are bounded by count and by their LIST sizes (`windowBytes`). Only the
+ * summary needs a message whole (postal-mime parses it in memory): a message up to
+ * `summaryMaxBytes` is kept for it as it passes; of a larger one only the header is parsed.
  */
-import { link, open, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, link, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDir, writeFileAtomic } from '../core/datadir.js';
 import { fsyncDir } from '../core/dir-sync.js';
 import { NetkitError } from '../core/errors.js';
 import { Maildir } from './maildir.js';
-import { parseMessage, safeFilename } from './message-view.js';
+import { type MessageView, parseMessage, safeFilename } from './message-view.js';
 import type { Pop3Client, Pop3ListEntry, Pop3UidlEntry } from './pop3-client.js';
 
 export const FETCH_STATE_FILE = '.netkit-pop3-state.json';
@@ -37,6 +44,13 @@ export interface FetchOptions {
   account?: string;
   /** RETRs in flight at once when the server supports PIPELINING (default 32) */
   window?: number;
+  /** …and only as many as fit in this many octets by their LIST sizes (default 16 MiB; always one) */
+  windowBytes?: number;
+  /**
+   * largest message parsed whole for the summary (attachments), default 16 MiB; of a larger one only
+   * the header is read (From, Subject, Date) and `headerOnly` is set
+   */
+  summaryMaxBytes?: number;
   /** called after each message is saved */
   onMessage?: (m: FetchedMessage) => void;
 }
@@ -57,6 +71,11 @@ export interface FetchedMessage {
   deleted: boolean;
   /** why it was not verified */
   warning?: string;
+  /**
+   * the message was larger than `summaryMaxBytes`: From, Subject and Date come from its header
+   * alone, and `attachments` is empty because the body was not parsed
+   */
+  headerOnly?: true;
 }
 
 /** A message fetched and verified by an earlier run but still on the server (`newOnly` + `delete`). */
@@ -138,62 +157,106 @@ async function earlierCopyProblem(
     file = path.join(out, copy.file);
   }
   if (file === undefined) return { problem: `its saved copy ${copy.file} is gone` };
-  let data: Buffer;
+  let size: number;
+  let tail: Buffer;
   try {
-    data = await readFile(file);
+    ({ size, tail } = await fileTail(file));
   } catch {
     return { file, problem: `its saved copy ${file} is gone` };
   }
-  if (data.length !== copy.size)
-    return { file, problem: `its saved copy ${file} is ${data.length} octets, not the ${copy.size} saved` };
-  if (!sizeMatchesListing(listed, data))
-    return { file, problem: `the server lists ${listed} octets, its saved copy ${file} has ${data.length}` };
+  if (size !== copy.size)
+    return { file, problem: `its saved copy ${file} is ${size} octets, not the ${copy.size} saved` };
+  if (!sizeAndTailMatchListing(listed, size, tail))
+    return { file, problem: `the server lists ${listed} octets, its saved copy ${file} has ${size}` };
   return { file };
 }
 
-/** True when `file` already holds exactly `data` (a message saved by an earlier run). */
-async function sameContent(file: string, data: Buffer): Promise<boolean> {
+/** A file's size and its last (up to) four octets, without reading the rest. */
+async function fileTail(file: string): Promise<{ size: number; tail: Buffer }> {
+  const fh = await open(file, 'r');
   try {
-    if ((await stat(file)).size !== data.length) return false;
-    return (await readFile(file)).equals(data);
+    const { size } = await fh.stat();
+    const tail = Buffer.alloc(Math.min(4, size));
+    if (tail.length > 0) await fh.read(tail, 0, tail.length, size - tail.length);
+    return { size, tail };
+  } finally {
+    await fh.close();
+  }
+}
+
+const COMPARE_BLOCK = 64 * 1024;
+
+/**
+ * True when files `a` and `b` hold the same bytes (`a`: a message saved by an earlier run), read a
+ * block at a time.
+ */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const handles: FileHandle[] = [];
+  try {
+    handles.push(await open(a, 'r'));
+    handles.push(await open(b, 'r'));
+    const [fa, fb] = handles as [FileHandle, FileHandle];
+    const [sa, sb] = await Promise.all([fa.stat(), fb.stat()]);
+    if (sa.size !== sb.size) return false;
+    const ba = Buffer.alloc(Math.min(COMPARE_BLOCK, sa.size));
+    const bb = Buffer.alloc(ba.length);
+    for (let pos = 0; pos < sa.size; ) {
+      const [ra, rb] = await Promise.all([fa.read(ba, 0, ba.length, pos), fb.read(bb, 0, bb.length, pos)]);
+      const n = ra.bytesRead;
+      if (n === 0 || rb.bytesRead !== n || !ba.subarray(0, n).equals(bb.subarray(0, n))) return false;
+      pos += n;
+    }
+    return true;
   } catch {
     return false;
+  } finally {
+    for (const fh of handles) await fh.close().catch(() => {});
+  }
+}
+
+/** Write everything `source` yields to the open file (a short write is continued, not lost). */
+async function writeAllTo(fh: FileHandle, source: AsyncIterable<Buffer>): Promise<void> {
+  for await (const chunk of source) {
+    for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off)).bytesWritten;
   }
 }
 
 /**
- * Durably write `data` as DIR/NAME.eml (or NAME-2.eml…), never replacing a file. When a name is taken
- * by the very same bytes, that file is the message already saved — by a run that crashed before it
- * could record the UIDL in the state file, or a fetch without `--new-only` — and it is reused
- * instead of leaving a duplicate `NAME-2.eml`.
+ * Durably write the message `source` streams as DIR/NAME.eml (or NAME-2.eml…), never replacing a
+ * file: it goes to a hidden `.NAME.….part` file first, fsynced, then gets its name with `link()`,
+ * which fails rather than replace. When a name is taken by the very same bytes, that file is the
+ * message already saved — by a run that crashed before it could record the UIDL in the state file,
+ * or a fetch without `--new-only` — and it is reused instead of leaving a duplicate `NAME-2.eml`.
+ * A failure (the connection, the disk) leaves nothing behind.
  */
-async function writeEml(dir: string, base: string, data: Buffer): Promise<string> {
-  const tmp = path.join(dir, `.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  const fh = await open(tmp, 'wx', 0o600);
+async function writeEml(dir: string, base: string, source: AsyncIterable<Buffer>): Promise<string> {
+  const part = path.join(dir, `.${base}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+  const fh = await open(part, 'wx', 0o600);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await writeAllTo(fh, source);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     for (let i = 1; ; i++) {
       const file = path.join(dir, i === 1 ? `${base}.eml` : `${base}-${i}.eml`);
       try {
-        await link(tmp, file); // atomic, fails if the name exists
+        await link(part, file); // atomic, fails if the name exists
         await fsyncDir(dir);
         return file;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        if (await sameContent(file, data)) return file;
+        if (await sameContent(file, part)) return file;
       }
     }
   } finally {
-    await unlink(tmp).catch(() => {});
+    await unlink(part).catch(() => {});
   }
 }
 
-const CRLF = Buffer.from('\r\n');
+const CR = 13;
+const LF = 10;
 
 /**
  * Does a retrieved message have the size the server listed? Exactly, or with one exception:
@@ -203,12 +266,81 @@ const CRLF = Buffer.from('\r\n');
  * byte-stuffed dot, a truncated or padded message — is still a mismatch.
  */
 export function sizeMatchesListing(listed: number, data: Buffer): boolean {
-  if (data.length === listed) return true;
-  return (
-    data.length === listed + 2 &&
-    data.subarray(listed).equals(CRLF) &&
-    !(listed >= 2 && data.subarray(listed - 2, listed).equals(CRLF))
-  );
+  return sizeAndTailMatchListing(listed, data.length, data.subarray(Math.max(0, data.length - 4)));
+}
+
+/** {@link sizeMatchesListing} for a message seen as it streamed by: its size and last four octets. */
+function sizeAndTailMatchListing(listed: number, size: number, tail: Buffer): boolean {
+  if (size === listed) return true;
+  if (size !== listed + 2 || tail.length < 2) return false;
+  const t = tail.length;
+  const endsInCrlf = tail[t - 2] === CR && tail[t - 1] === LF;
+  // the listed octets are all but the last two: did they end in CRLF themselves?
+  const listedEndedInCrlf = listed >= 2 && t >= 4 && tail[t - 4] === CR && tail[t - 3] === LF;
+  return endsInCrlf && !listedEndedInCrlf;
+}
+
+/** Of a message too large to parse whole, this much of its start is kept for its header. */
+const HEAD_BYTES = 64 * 1024;
+const DEFAULT_SUMMARY_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Watches a message on its way from the socket to disk: counts its octets, keeps its last four
+ * (for the size check) and, for the summary, the message itself while it is at most `keepBytes`,
+ * else only its first {@link HEAD_BYTES}.
+ */
+class MessageTap {
+  bytes = 0;
+  private tail: Buffer = Buffer.alloc(0);
+  private kept: Buffer[] | undefined = [];
+  private head: Buffer[] = [];
+  private headBytes = 0;
+
+  constructor(private readonly keepBytes: number) {}
+
+  async *through(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of source) {
+      this.see(chunk);
+      yield chunk;
+    }
+  }
+
+  private see(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    this.tail =
+      chunk.length >= 4 ? chunk.subarray(chunk.length - 4) : Buffer.concat([this.tail, chunk]).subarray(-4);
+    if (this.headBytes < HEAD_BYTES) {
+      const part = chunk.subarray(0, HEAD_BYTES - this.headBytes);
+      this.head.push(part);
+      this.headBytes += part.length;
+    }
+    if (this.kept) {
+      if (this.bytes <= this.keepBytes) this.kept.push(chunk);
+      else this.kept = undefined;
+    }
+  }
+
+  matchesListing(listed: number): boolean {
+    return sizeAndTailMatchListing(listed, this.bytes, this.tail);
+  }
+
+  /** The parsed message, or (too large) its parsed header; `headerOnly` says which. */
+  async summary(): Promise<{ view: MessageView; headerOnly: boolean }> {
+    if (this.kept)
+      return { view: await parseMessage(Buffer.concat(this.kept, this.bytes)), headerOnly: false };
+    return { view: await parseMessage(headerSection(Buffer.concat(this.head))), headerOnly: true };
+  }
+}
+
+/** The header section at the start of `head` (up to and with its empty line), or its complete lines. */
+function headerSection(head: Buffer): Buffer {
+  if (head[0] === LF || (head[0] === CR && head[1] === LF)) return Buffer.alloc(0); // no header at all
+  const crlf = head.indexOf('\r\n\r\n');
+  const lf = head.indexOf('\n\n');
+  if (crlf !== -1 && (lf === -1 || crlf < lf)) return head.subarray(0, crlf + 4);
+  if (lf !== -1) return head.subarray(0, lf + 2);
+  // a header longer than what was kept: its complete lines, then an end
+  return Buffer.concat([head.subarray(0, head.lastIndexOf('\n') + 1), Buffer.from('\r\n')]);
 }
 
 /**
@@ -252,29 +384,30 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
     await writeFileAtomic(stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
   };
 
-  await client.retrEach(
-    wanted.map((m) => m.n),
-    async (n, data) => {
+  await client.retrEachStream(
+    wanted,
+    async (n, body) => {
       const uid = uidOf.get(n);
+      const tap = new MessageTap(opts.summaryMaxBytes ?? DEFAULT_SUMMARY_MAX_BYTES);
       let file: string;
       if (maildir) {
-        const id = await maildir.deliver(data); // tmp → fsync → new → fsync dir
+        const id = await maildir.deliver(tap.through(body)); // tmp → fsync → new → fsync dir
         file = path.join(maildir.dir, 'new', id);
       } else {
         const base = safeFilename(uid ?? undefined, `message-${n}`);
-        file = await writeEml(opts.out, base, data);
+        file = await writeEml(opts.out, base, tap.through(body));
       }
+      const received = tap.bytes;
       const expected = sizeOf.get(n)!;
       const onDisk = (await stat(file)).size;
       let warning: string | undefined;
-      if (!sizeMatchesListing(expected, data))
-        warning = `size mismatch: server listed ${expected} octets, received ${data.length}`;
-      else if (onDisk !== data.length)
-        warning = `size on disk ${onDisk} differs from ${data.length} received`;
-      const view = await parseMessage(data);
+      if (!tap.matchesListing(expected))
+        warning = `size mismatch: server listed ${expected} octets, received ${received}`;
+      else if (onDisk !== received) warning = `size on disk ${onDisk} differs from ${received} received`;
+      const { view, headerOnly } = await tap.summary();
       const rec: FetchedMessage = {
         n,
-        size: data.length,
+        size: received,
         file,
         attachments: view.attachments.map((a) => ({
           filename: a.filename,
@@ -289,11 +422,12 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       if (view.subject !== undefined) rec.subject = view.subject;
       if (view.date !== undefined) rec.date = view.date;
       if (warning) rec.warning = warning;
+      if (headerOnly) rec.headerOnly = true;
       if (uid !== undefined) {
         remembered.add(uid);
         if (rec.verified) {
           const rel = maildir ? path.join('new', path.basename(file)) : path.basename(file);
-          saved.set(uid, { format: maildir ? 'maildir' : 'eml', file: rel, size: data.length });
+          saved.set(uid, { format: maildir ? 'maildir' : 'eml', file: rel, size: received });
         } else saved.delete(uid);
         await saveState();
       }
@@ -306,7 +440,7 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       messages.push(rec);
       opts.onMessage?.(rec);
     },
-    { window: opts.window },
+    { window: opts.window, windowBytes: opts.windowBytes },
   );
   // Remembered messages still on the server: an earlier run saved them but its DELE never took
   // effect (it died before QUIT). Deleted only against a verified copy that is still on disk.

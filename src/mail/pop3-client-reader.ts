@@ -10,9 +10,13 @@
  * line ends exactly as received (CRLF for any conforming server). Bodies are never re-scanned: each
  * byte is looked at once, whatever the chunking, so a 50 MB RETR costs linear time.
  *
+ * A body can also be streamed instead of kept: `expect(true, sink)` hands it to `sink` piece by piece
+ * (about one piece per chunk pushed, each delivered before `push()` returns) and the reply comes out
+ * without `body`. That is how RETR of a message of any size runs in bounded memory.
+ *
  * Limits: a status line longer than `maxLineLength` (RFC 2449 allows 512 octets; we accept 8 KiB) or a
- * body larger than `maxBodyBytes` is a protocol error, as is anything that does not start with
- * `+OK`, `-ERR` or a SASL continuation `+ `.
+ * kept body larger than `maxBodyBytes` is a protocol error, as is anything that does not start with
+ * `+OK`, `-ERR` or a SASL continuation `+ `. A streamed body has no limit here: its consumer holds it.
  */
 import { NetkitError } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
@@ -28,14 +32,23 @@ export interface Pop3Reply {
   line: string;
   /** `+ ` SASL continuation (RFC 5034) */
   continuation?: boolean;
-  /** body of a multi-line `+OK` reply, dot-unstuffed, line ends preserved, terminator removed */
+  /**
+   * body of a multi-line `+OK` reply, dot-unstuffed, line ends preserved, terminator removed
+   * (absent when the body went to a sink)
+   */
   body?: Buffer;
 }
+
+/**
+ * Receives a streamed body: dot-unstuffed pieces in order, line ends as received. A piece may be a
+ * view of the chunk pushed; it is never modified afterwards.
+ */
+export type Pop3BodySink = (piece: Buffer) => void;
 
 export interface Pop3ReplyReaderOptions {
   /** longest status line accepted, default 8192 */
   maxLineLength?: number;
-  /** largest multi-line body accepted, default 256 MiB */
+  /** largest multi-line body kept in memory, default 256 MiB (a streamed body has no limit) */
   maxBodyBytes?: number;
 }
 
@@ -85,13 +98,15 @@ export function parseStatusLine(line: string): Pop3Reply {
 export class Pop3ReplyReader {
   private readonly maxLine: number;
   private readonly maxBody: number;
-  private expected: boolean[] = [];
+  private expected: Array<{ multiline: boolean; sink: Pop3BodySink | undefined }> = [];
   private state = State.Status;
   private statusParts: Buffer[] = [];
   private statusSize = 0;
   private current: Pop3Reply | undefined;
   private bodyParts: Buffer[] = [];
   private bodySize = 0;
+  /** where the body of the reply in progress goes, when it is streamed */
+  private sink: Pop3BodySink | undefined;
   /** offset, in the last chunk pushed, just after the last complete reply (0 if none) */
   private lastEnd = 0;
 
@@ -100,9 +115,12 @@ export class Pop3ReplyReader {
     this.maxBody = opts.maxBodyBytes ?? 256 * 1024 * 1024;
   }
 
-  /** Announce the next reply: `multiline` when a `+OK` is followed by a body. */
-  expect(multiline: boolean): void {
-    this.expected.push(multiline);
+  /**
+   * Announce the next reply: `multiline` when a `+OK` is followed by a body; with `sink`, that body is
+   * streamed to it instead of kept (and `maxBodyBytes` does not apply).
+   */
+  expect(multiline: boolean, sink?: Pop3BodySink): void {
+    this.expected.push({ multiline, sink });
   }
 
   /** Replies announced and not yet complete. */
@@ -129,6 +147,7 @@ export class Pop3ReplyReader {
     this.current = undefined;
     this.bodyParts = [];
     this.bodySize = 0;
+    this.sink = undefined;
   }
 
   /** Offset in the last chunk pushed just after its last complete reply (0 when none completed). */
@@ -165,9 +184,10 @@ export class Pop3ReplyReader {
           this.statusSize = 0;
           if (raw.length > 0 && raw[raw.length - 1] === CR) raw = raw.subarray(0, raw.length - 1);
           const reply = parseStatusLine(raw.toString('utf8'));
-          const multi = this.expected.shift()!;
-          if (reply.ok && multi && !reply.continuation) {
+          const next = this.expected.shift()!;
+          if (reply.ok && next.multiline && !reply.continuation) {
             this.current = reply;
+            this.sink = next.sink;
             this.state = State.LineStart;
           } else {
             out.push(reply);
@@ -219,18 +239,20 @@ export class Pop3ReplyReader {
         }
       }
     }
+    if (this.sink) this.flushSink();
     return out;
   }
 
   private addBody(part: Buffer): void {
     if (part.length === 0) return;
     this.bodySize += part.length;
-    if (this.bodySize > this.maxBody) {
+    if (this.bodySize > this.maxBody && !this.sink) {
       throw new NetkitError('NETKIT_TOO_LARGE', `multi-line reply larger than ${this.maxBody} bytes`);
     }
     // Lines that follow each other in one chunk are one run of bytes: extend the last view rather
     // than keep one per line. A body of a million 1-byte lines once held a million Buffer objects
-    // (gigabytes for a 256 MiB body); now it holds about one per chunk received.
+    // (gigabytes for a 256 MiB body); now it holds about one per chunk received. A streamed body
+    // is gathered the same way until the end of the chunk, so its sink sees one piece per chunk.
     const last = this.bodyParts[this.bodyParts.length - 1];
     if (last && last.buffer === part.buffer && last.byteOffset + last.length === part.byteOffset)
       this.bodyParts[this.bodyParts.length - 1] = Buffer.from(
@@ -241,9 +263,19 @@ export class Pop3ReplyReader {
     else this.bodyParts.push(part);
   }
 
+  /** Hand the pieces gathered so far to the sink. */
+  private flushSink(): void {
+    const parts = this.bodyParts;
+    this.bodyParts = [];
+    for (const p of parts) this.sink!(p);
+  }
+
   private finishBody(): Pop3Reply {
     const reply = this.current!;
-    reply.body = Buffer.concat(this.bodyParts, this.bodySize);
+    if (this.sink) {
+      this.flushSink();
+      this.sink = undefined;
+    } else reply.body = Buffer.concat(this.bodyParts, this.bodySize);
     this.current = undefined;
     this.bodyParts = [];
     this.bodySize = 0;

@@ -8,17 +8,27 @@
  * FIFO so several may be in flight (pipelining, RFC 2449) and replies are matched in order; an `-ERR`
  * rejects that command only and leaves the session usable; every other failure (timeout, garbage,
  * the server closing mid-reply) goes through one `fail()` that rejects everything and closes.
- * The timeout is armed only while a reply is awaited and restarts whenever bytes arrive.
+ * The timeout is an idle timeout: armed only while a reply is awaited, restarted whenever bytes
+ * arrive, and stopped while the connection waits for the reader of a streamed body (that wait is
+ * ours, not the server's).
+ *
+ * Memory: `retr()` keeps the message (up to `maxBodyBytes`); `retrStream()` / `retrEachStream()`
+ * hand it over as it arrives, with backpressure down to the socket (pop3-client-body.ts), so a
+ * message of any size takes a bounded amount. Pipelined RETRs are bounded by count and by the sizes
+ * LIST gave ({@link RetrWindow}). The client emits `'pause'` when it stops reading the server because
+ * a streamed body's reader is behind, and `'resume'` when it reads again (for progress displays).
  *
  * Trace: `'trace'` events with `PASS` and `AUTH` payloads redacted; message bodies are summarised.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { NetkitError, type NetkitErrorCode, notTlsThere, systemErrorWords } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
+import { BodyFlow, type BodyStream } from './pop3-client-body.js';
 import { type Pop3Reply, Pop3ReplyReader } from './pop3-client-reader.js';
 
 export interface Pop3ConnectOptions {
@@ -28,7 +38,11 @@ export interface Pop3ConnectOptions {
   port?: number;
   /** implicit TLS (POP3S) */
   tls?: boolean;
-  /** per-reply timeout in ms (restarted by every chunk received), default 30 s */
+  /**
+   * idle timeout in ms while a reply is awaited: the server sending nothing for this long fails the
+   * connection (every chunk received restarts it; not counted while a streamed body's reader is
+   * behind). Also the connect and TLS handshake timeout. Default 30 s.
+   */
   timeout?: number;
   /** verify the server certificate (default true); false is for the lab's self-signed dev cert only */
   rejectUnauthorized?: boolean;
@@ -36,7 +50,7 @@ export interface Pop3ConnectOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** SNI / certificate name (default: host, unless it is an IP address) */
   servername?: string;
-  /** largest message or listing accepted, default 256 MiB */
+  /** largest message or listing kept in memory (`retr`, `list`…), default 256 MiB; `retrStream` has no limit */
   maxBodyBytes?: number;
   /** receive trace events from the start (the greeting included) */
   onTrace?: (ev: TraceEvent) => void;
@@ -82,11 +96,27 @@ export interface Pop3UidlEntry {
 /** CAPA result: capability name (upper case) → its arguments. */
 export type Pop3Capabilities = Record<string, string[]>;
 
+/**
+ * How many RETRs may be in flight at once (sent, their message not yet handled): at most `window`
+ * (default 32, and 1 when the server does not announce PIPELINING), and only as many as fit in
+ * `windowBytes` (default 16 MiB) by the sizes given with the message numbers (a number without a
+ * size counts 0). One is always in flight, however large.
+ */
+export interface RetrWindow {
+  window?: number;
+  windowBytes?: number;
+}
+
+export const DEFAULT_RETR_WINDOW = 32;
+export const DEFAULT_RETR_WINDOW_BYTES = 16 * 1024 * 1024;
+
 interface Pending {
   command: string;
   multiline: boolean;
   resolve: (r: Pop3Reply) => void;
   reject: (e: Error) => void;
+  /** the reply's body is streamed here instead of kept */
+  body?: BodyStream;
 }
 
 function bodyLines(body: Buffer): string[] {
@@ -139,6 +169,20 @@ export class Pop3Client extends EventEmitter {
   private readonly peer: string;
   private detach: () => void = () => {};
   private closedResolve!: () => void;
+  /** streamed bodies: the socket is paused while one of their readers is behind */
+  private readonly flow = new BodyFlow({
+    pause: () => {
+      this.socket.pause();
+      this.rearm();
+      this.emit('pause');
+    },
+    resume: () => {
+      if (this.failure || this.closed) return;
+      this.socket.resume();
+      this.rearm();
+      this.emit('resume');
+    },
+  });
   /** Resolves once the connection is fully closed (after QUIT, `close()`, or by the server). */
   readonly whenClosed: Promise<void> = new Promise((r) => {
     this.closedResolve = r;
@@ -253,12 +297,14 @@ export class Pop3Client extends EventEmitter {
       this.fail(err as Error);
       return;
     }
-    if (this.queue.length > 0) this.arm();
     for (const r of replies) {
       const p = this.queue.shift();
       if (!p) continue;
       this.trace('in', r.line);
-      if (r.body !== undefined) {
+      if (r.ok && p.body) {
+        this.trace('info', `(${p.body.bytes} octets)`);
+        this.trace('in', '.');
+      } else if (r.body !== undefined) {
         const verb = p.command.split(' ')[0]!.toUpperCase();
         if (verb === 'RETR' || verb === 'TOP') this.trace('info', `(${r.body.length} octets)`);
         else for (const l of bodyLines(r.body)) this.trace('in', l);
@@ -267,17 +313,28 @@ export class Pop3Client extends EventEmitter {
       if (r.ok) p.resolve(r);
       else p.reject(new Pop3Error(p.command || 'greeting', r));
     }
-    if (this.queue.length === 0) this.disarm();
+    this.rearm();
+  }
+
+  /**
+   * The idle timeout runs while a reply is awaited and the socket is being read; while a streamed
+   * body's reader is behind, the wait is ours and does not count.
+   */
+  private rearm(): void {
+    if (this.queue.length > 0 && !this.flow.paused && !this.failure && !this.closed) this.arm();
+    else this.disarm();
   }
 
   private arm(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      const p = this.queue[0];
+      const what = this.queue[0]?.command || 'greeting';
       this.fail(
         new NetkitError(
           'NETKIT_TIMEOUT',
-          `no reply from ${this.peer} to ${p?.command || 'greeting'} within ${this.timeoutMs} ms`,
+          this.reader.midReply
+            ? `${this.peer} sent nothing for ${this.timeoutMs} ms in the middle of the reply to ${what}`
+            : `no reply from ${this.peer} to ${what} within ${this.timeoutMs} ms`,
         ),
       );
     }, this.timeoutMs);
@@ -309,22 +366,29 @@ export class Pop3Client extends EventEmitter {
    * Send one command (or none, for the greeting) and await its reply. Commands may be issued without
    * awaiting the previous one: they are pipelined and answered in order.
    */
-  private send(command: string | undefined, multiline: boolean, traceText?: string): Promise<Pop3Reply> {
+  private send(
+    command: string | undefined,
+    multiline: boolean,
+    traceText?: string,
+    body?: BodyStream,
+  ): Promise<Pop3Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new NetkitError('NETKIT_PROTOCOL', 'connection is closed'));
     return new Promise<Pop3Reply>((resolve, reject) => {
-      this.queue.push({
+      const p: Pending = {
         command: command === undefined ? '' : redactCommand(command),
         multiline,
         resolve,
         reject,
-      });
-      this.reader.expect(multiline);
+      };
+      if (body) p.body = body;
+      this.queue.push(p);
+      this.reader.expect(multiline, body && ((piece) => body.write(piece)));
       if (command !== undefined) {
         this.trace('out', traceText ?? redactCommand(command));
         this.socket.write(`${command}\r\n`);
       }
-      this.arm();
+      this.rearm();
     });
   }
 
@@ -494,43 +558,138 @@ export class Pop3Client extends EventEmitter {
     return (await this.send(`TOP ${n} ${lines}`, true)).body!;
   }
 
-  /** RETR: the whole message, dot-unstuffed, CRLF line ends as sent. */
+  /**
+   * RETR: the whole message in memory, dot-unstuffed, CRLF line ends as sent. A message larger than
+   * `maxBodyBytes` fails with NETKIT_TOO_LARGE (and closes the connection): use {@link retrStream}.
+   */
   async retr(n: number): Promise<Buffer> {
     checkMsgNumber(n);
     return (await this.send(`RETR ${n}`, true)).body!;
   }
 
   /**
+   * RETR as a stream: the message's bytes (dot-unstuffed, line ends as sent) come out of the
+   * returned Readable as they arrive, so a message of any size takes bounded memory. While the
+   * Readable holds `highWaterMark` (default 64 KiB) unread, the connection stops reading the
+   * socket (and the idle timeout stops): the replies to any later command wait too, so read it to
+   * its end, or destroy it — then the rest of the message is read from the server and dropped, and
+   * the session stays usable. An `-ERR` or a failure of the connection errors the Readable.
+   */
+  retrStream(n: number, opts: { highWaterMark?: number } = {}): Readable {
+    const body = this.flow.open(opts.highWaterMark);
+    try {
+      checkMsgNumber(n);
+    } catch (err) {
+      body.fail(err as Error);
+      return body.readable;
+    }
+    this.send(`RETR ${n}`, true, undefined, body).then(
+      () => body.end(),
+      (err: Error) => body.fail(err),
+    );
+    return body.readable;
+  }
+
+  /**
    * RETR several messages, handing each to `onMessage` in order as it arrives (nothing is kept).
-   * With PIPELINING (RFC 2449) up to `window` RETRs are in flight at once; otherwise one at a time.
+   * With PIPELINING (RFC 2449) several RETRs are in flight at once, as {@link RetrWindow} allows
+   * (pass LIST entries rather than numbers to bound them by size); otherwise one at a time.
    */
   async retrEach(
-    numbers: number[],
+    messages: Array<number | Pop3ListEntry>,
     onMessage: (n: number, message: Buffer) => void | Promise<void>,
-    opts: { window?: number } = {},
+    opts: RetrWindow = {},
   ): Promise<void> {
-    numbers.forEach(checkMsgNumber);
+    await this.pipelined(
+      messages,
+      (n) => {
+        const p = this.retr(n);
+        p.catch(() => {}); // awaited in order
+        return p;
+      },
+      async (n, p) => onMessage(n, await p),
+      () => {},
+      opts,
+    );
+  }
+
+  /**
+   * RETR several messages as streams ({@link retrStream}), pipelined as {@link retrEach}.
+   * `onMessage` gets each message's Readable in order and should read it to the end before its
+   * promise settles; what is left unread then is dropped. If `onMessage` throws, the messages
+   * still in flight are dropped too and the error is rethrown (the session stays usable).
+   */
+  async retrEachStream(
+    messages: Array<number | Pop3ListEntry>,
+    onMessage: (n: number, message: Readable) => void | Promise<void>,
+    opts: RetrWindow & { highWaterMark?: number } = {},
+  ): Promise<void> {
+    await this.pipelined(
+      messages,
+      (n) => {
+        const s = this.retrStream(n, { highWaterMark: opts.highWaterMark });
+        s.on('error', () => {}); // reported to onMessage's reader, once it reads
+        return s;
+      },
+      async (n, s) => {
+        try {
+          await onMessage(n, s);
+        } finally {
+          if (!s.readableEnded) s.destroy();
+        }
+      },
+      (s) => s.destroy(),
+      opts,
+    );
+  }
+
+  /**
+   * The pipelining window shared by {@link retrEach} and {@link retrEachStream}: `start` sends a
+   * RETR, `handle` consumes its result in order, `drop` gives up one not handled (after a failure).
+   */
+  private async pipelined<T>(
+    messages: Array<number | Pop3ListEntry>,
+    start: (n: number) => T,
+    handle: (n: number, started: T) => Promise<void>,
+    drop: (started: T) => void,
+    opts: RetrWindow,
+  ): Promise<void> {
+    const items = messages.map((m) => (typeof m === 'number' ? { n: m, size: 0 } : m));
+    for (const m of items) checkMsgNumber(m.n);
     const caps = await this.capabilitiesOrEmpty();
-    const window = 'PIPELINING' in caps ? Math.max(1, opts.window ?? 32) : 1;
-    const inflight: Array<Promise<Buffer> | undefined> = [];
+    const window = 'PIPELINING' in caps ? Math.max(1, opts.window ?? DEFAULT_RETR_WINDOW) : 1;
+    const budget = opts.windowBytes ?? DEFAULT_RETR_WINDOW_BYTES;
+    const started = new Map<number, T>();
     let next = 0;
-    for (let i = 0; i < numbers.length; i++) {
-      while (next < numbers.length && next - i < window) {
-        const p = this.retr(numbers[next]!);
-        p.catch(() => {}); // awaited below, in order
-        inflight.push(p);
-        next++;
+    let inFlightBytes = 0;
+    try {
+      for (let i = 0; i < items.length; i++) {
+        while (
+          next < items.length &&
+          next - i < window &&
+          (next === i || inFlightBytes + items[next]!.size <= budget)
+        ) {
+          started.set(next, start(items[next]!.n));
+          inFlightBytes += items[next]!.size;
+          next++;
+        }
+        const s = started.get(i)!;
+        started.delete(i);
+        try {
+          await handle(items[i]!.n, s);
+        } finally {
+          inFlightBytes -= items[i]!.size;
+        }
       }
-      const msg = await inflight[i]!;
-      inflight[i] = undefined;
-      await onMessage(numbers[i]!, msg);
+    } finally {
+      for (const s of started.values()) drop(s);
     }
   }
 
   /** RETR several messages (pipelined when the server allows) and return them all, in order. */
-  async retrMany(numbers: number[], opts: { window?: number } = {}): Promise<Buffer[]> {
+  async retrMany(messages: Array<number | Pop3ListEntry>, opts: RetrWindow = {}): Promise<Buffer[]> {
     const out: Buffer[] = [];
-    await this.retrEach(numbers, (_n, m) => void out.push(m), opts);
+    await this.retrEach(messages, (_n, m) => void out.push(m), opts);
     return out;
   }
 

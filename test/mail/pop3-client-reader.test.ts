@@ -202,3 +202,64 @@ describe('POP3 reply reader: memory of a body of many short lines', () => {
     expect(reply!.body!.equals(Buffer.concat([lines, Buffer.from('.dot\r\nx\r\n'), lines]))).toBe(true);
   });
 });
+
+describe('POP3 reply reader: streamed bodies', () => {
+  /** Push `wire` in the given chunks with the first reply's body going to a sink. */
+  function streamed(chunks: Buffer[], kinds: boolean[], maxBodyBytes?: number) {
+    const r = new Pop3ReplyReader({ maxBodyBytes });
+    const pieces: Buffer[] = [];
+    const perPush: number[] = [];
+    r.expect(kinds[0]!, (p) => pieces.push(p));
+    for (const k of kinds.slice(1)) r.expect(k);
+    const replies = [];
+    for (const c of chunks) {
+      const before = pieces.length;
+      const done = r.push(c);
+      // every piece of this chunk reached the sink before push() returned
+      perPush.push(pieces.length - before);
+      replies.push(...done);
+    }
+    return { replies, body: Buffer.concat(pieces), perPush };
+  }
+
+  it('streams the body to the sink, unstuffed, under any chunking; other replies unchanged', () => {
+    const wire = '+OK 9 octets\r\n..dot\r\nline\r\n.\r\n+OK next\r\n+OK\r\nkept\r\n.\r\n';
+    for (const parts of splits(wire)) {
+      const { replies, body } = streamed(
+        parts.map((p) => Buffer.from(p, 'latin1')),
+        [true, false, true],
+      );
+      expect(body.toString('latin1')).toBe('.dot\r\nline\r\n');
+      expect(replies.map((r) => [r.text, r.body?.toString('latin1')])).toEqual([
+        ['9 octets', undefined],
+        ['next', undefined],
+        ['', 'kept\r\n'],
+      ]);
+    }
+  });
+
+  it('has no size limit (the sink holds the body), about one piece per chunk', () => {
+    const line = Buffer.from(`${'y'.repeat(78)}\r\n`);
+    const chunk = Buffer.concat(Array.from({ length: 800 }, () => line)); // 64,000 octets, 800 lines
+    const chunks = [Buffer.from('+OK\r\n'), ...Array.from({ length: 20 }, () => chunk), Buffer.from('.\r\n')];
+    const { replies, body, perPush } = streamed(chunks, [true], 100_000);
+    expect(replies).toHaveLength(1);
+    expect(body.length).toBe(20 * chunk.length);
+    expect(Math.max(...perPush)).toBe(1);
+    // the same body kept in memory is over the limit
+    const kept = new Pop3ReplyReader({ maxBodyBytes: 100_000 });
+    kept.expect(true);
+    expect(() => {
+      for (const c of chunks) kept.push(c);
+    }).toThrow(/larger than 100000 bytes/);
+  });
+
+  it('an -ERR reply to a streamed command has no body and sends nothing to the sink', () => {
+    const { replies, body } = streamed([Buffer.from('-ERR no such message\r\n+OK\r\n')], [true, false]);
+    expect(replies.map((r) => [r.ok, r.text])).toEqual([
+      [false, 'no such message'],
+      [true, ''],
+    ]);
+    expect(body.length).toBe(0);
+  });
+});
