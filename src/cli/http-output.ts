@@ -67,6 +67,32 @@ export function withProgress(
 }
 
 /**
+ * Copy pieces to stdout, waiting while it is full (which holds the source back through its own
+ * backpressure). A reader that goes away (`| head`) ends the copy quietly, as curl does: resolves
+ * false then, and the caller drops its source.
+ */
+export async function copyToStdout(pieces: AsyncIterable<Uint8Array | string>): Promise<boolean> {
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+  };
+  process.stdout.on('error', onError);
+  try {
+    for await (const piece of pieces) {
+      if (closed) break;
+      if (piece.length > 0) await writeStdout(piece);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    closed = true;
+  } finally {
+    process.stdout.off('error', onError);
+  }
+  if (closed) process.stdout.on('error', () => {});
+  return !closed;
+}
+
+/**
  * Copy the body to stdout; a reader that goes away (`| head`) ends the transfer quietly, like curl.
  * `binaryToTerminal` false: a NUL byte bound for a terminal stops it, as curl does.
  */
@@ -77,14 +103,8 @@ export async function bodyToStdout(
 ): Promise<number> {
   const guard = !binaryToTerminal && process.stdout.isTTY === true;
   let bytes = 0;
-  let closed = false;
-  const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') closed = true;
-  };
-  process.stdout.on('error', onError);
-  try {
+  const checked = (async function* () {
     for await (const chunk of body) {
-      if (closed) break;
       if (guard && chunk.includes(0)) {
         res.body.destroy();
         throw new NetkitError(
@@ -92,18 +112,10 @@ export async function bodyToStdout(
           'binary output can mess up your terminal: use -o FILE to save it, or -o - to print it anyway',
         );
       }
-      bytes += (chunk as Buffer).length;
-      await writeStdout(chunk as Buffer);
+      bytes += chunk.length;
+      yield chunk;
     }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    closed = true;
-  } finally {
-    process.stdout.off('error', onError);
-  }
-  if (closed) {
-    process.stdout.on('error', () => {});
-    res.body.destroy();
-  }
+  })();
+  if (!(await copyToStdout(checked))) res.body.destroy();
   return bytes;
 }

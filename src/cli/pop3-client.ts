@@ -26,7 +26,7 @@ import { writeStreamAtomic } from '../http/atomic-write.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
 import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
-import { writeStdout } from './http-output.js';
+import { copyToStdout } from './http-output.js';
 import {
   action,
   durationOption,
@@ -173,30 +173,15 @@ async function messageToStdout(body: Readable): Promise<boolean> {
   // a terminal gets the message with the sender's control characters escaped (an ESC in a
   // Subject would retitle or clear it); a pipe or file gets the exact bytes
   const escaper = process.stdout.isTTY ? terminalSafeStream() : undefined;
-  let closed = false;
-  const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') closed = true;
-  };
-  process.stdout.on('error', onError);
-  try {
-    for await (const piece of body as AsyncIterable<Buffer>) {
-      if (closed) break;
-      const out = escaper ? escaper.write(piece) : piece;
-      if (out.length > 0) await writeStdout(out);
-    }
-    const last = escaper?.end();
-    if (last && !closed) await writeStdout(last);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    closed = true;
-  } finally {
-    process.stdout.off('error', onError);
-  }
-  if (closed) {
-    process.stdout.on('error', () => {});
-    body.destroy();
-  }
-  return !closed;
+  const pieces = escaper
+    ? (async function* () {
+        for await (const piece of body as AsyncIterable<Buffer>) yield escaper.write(piece);
+        yield escaper.end();
+      })()
+    : (body as AsyncIterable<Buffer>);
+  const copied = await copyToStdout(pieces);
+  if (!copied) body.destroy();
+  return copied;
 }
 
 function printFetchSummary(messages: FetchedMessage[]): void {
