@@ -448,7 +448,7 @@ describe('download: a busy server, an existing file, a full disk', () => {
       res.end();
     });
     await expect(fetchAll(s.url, { dir: await workDir(), retries: 1 })).rejects.toMatchObject({
-      message: `HTTP 503 from ${s.url} (gave up after 1 retry)`,
+      message: `gave up after 1 retry: HTTP 503 from ${s.url}`,
     });
     expect(s.requests).toHaveLength(4); // HEAD + GET, twice
   });

@@ -8,8 +8,9 @@
  * server is never spliced into a corrupt file.
  */
 import type { Readable } from 'node:stream';
-import { NetkitError } from '../../core/errors.js';
+import { errorMessage, NetkitError, systemErrorWords } from '../../core/errors.js';
 import { bodyTooLarge, checkDeclaredSize } from '../../core/size-limit.js';
+import { terminalSafe } from '../../core/terminal-safe.js';
 import { parseContentRange } from '../range.js';
 import type { TransportResponse } from './node-transport.js';
 import type { Segment } from './planner.js';
@@ -67,12 +68,47 @@ export interface FetchContext extends RequestContext {
   maxBytes?: number;
 }
 
+/** Words for the codes whose Node message says little (`aborted`, `read ECONNRESET`): strerror's. */
+const CONNECTION_WORDS: Record<string, string> = {
+  ECONNRESET: 'connection reset by peer',
+  EPIPE: 'broken pipe',
+  ECONNABORTED: 'connection aborted',
+};
+
+/**
+ * A network failure as one line that says what happened, with the system error code when there is
+ * one: Node reports a connection cut mid-body as a bare "aborted" (code ECONNRESET), which as the
+ * last word of a failed download told the user nothing.
+ */
+export function failureWords(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  // one line, terminal-safe, and with the peer where Node names it ("connection refused by …")
+  const message = errorMessage(err);
+  if (typeof code !== 'string' || code === '') return message;
+  const raw = err instanceof Error ? err.message : '';
+  const words =
+    code === 'ECONNRESET' && raw === 'socket hang up'
+      ? 'the server closed the connection without answering'
+      : (CONNECTION_WORDS[code] ??
+        (message === raw && /^E[A-Z0-9]+$/.test(code) ? terminalSafe(systemErrorWords(err)) : message));
+  return words.includes(code) ? words : `${words} (${code})`;
+}
+
 /** Classify any failure: our typed outcomes and disk errors pass through, the rest is retryable. */
 export function classify(err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return err;
   if (err instanceof RangeProblem || err instanceof RetryableError || err instanceof NetkitError) return err;
-  const msg = err instanceof Error ? err.message : String(err);
-  return new RetryableError(msg, { cause: err });
+  return new RetryableError(failureWords(err), { cause: err });
+}
+
+/** A retryable failure mid-body, saying where the body stopped (the first byte not received). */
+function atByte(err: unknown, position: number): unknown {
+  if (!(err instanceof RetryableError)) return err;
+  return new RetryableError(`${err.message} at byte ${position}`, {
+    cause: err.cause ?? err,
+    retryAfterMs: err.retryAfterMs,
+    retryAfter: err.retryAfter,
+  });
 }
 
 /** Fetch `[seg.pos, seg.end)`; resolves when the segment is complete or was cut short by a steal. */
@@ -132,6 +168,7 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
       advance: (n) => {
         seg.pos += n;
       },
+      position: () => seg.pos,
       cutShort: () => seg.end < reqEnd,
       complete: () => seg.pos >= seg.end,
     });
@@ -157,6 +194,8 @@ interface PumpHooks {
   room: () => number;
   /** record n received bytes */
   advance: (n: number) => void;
+  /** the file offset of the next byte wanted, named in a failure's message */
+  position: () => number;
   /** the wanted end moved before the response's end (stolen from) */
   cutShort: () => boolean;
   /** at the end of the body: is everything there? */
@@ -174,7 +213,7 @@ export function pump(
   body: Readable,
   sink: PositionalSink,
   ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
-  { room, advance, cutShort, complete, overflow }: PumpHooks,
+  { room, advance, position, cutShort, complete, overflow }: PumpHooks,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -184,7 +223,7 @@ export function pump(
       settled = true;
       if (err !== undefined) {
         body.destroy();
-        reject(classify(err, ctx.signal));
+        reject(atByte(classify(err, ctx.signal), position()));
       } else resolve();
     };
     const stopEarly = (): void => {
@@ -198,8 +237,9 @@ export function pump(
       finish(ctx.signal.reason ?? new Error('aborted'));
       return;
     }
+    // the body's own error (Node's "aborted", ECONNRESET) says more than that it is gone
     if (body.destroyed) {
-      finish(new RetryableError('connection closed mid-body'));
+      finish(body.errored ?? new RetryableError('connection closed mid-body'));
       return;
     }
     sink.onDrain = () => body.resume();
@@ -233,43 +273,71 @@ export function pump(
     });
     body.on('error', (err) => finish(err));
     body.on('close', () => {
-      if (!ended) finish(new RetryableError('connection closed mid-body'));
+      if (!ended) finish(body.errored ?? new RetryableError('connection closed mid-body'));
     });
   });
 }
 
 /**
- * The single-stream path: GET the whole body (no Range). `size` from the response's own
- * Content-Length wins over the probe's (a server may lie in HEAD); an unknown size streams until
- * the end. Returns the number of bytes written.
+ * Where an interrupted single stream can go on from: bytes `[0, from)` of a body of `size` bytes
+ * are in the part file, and the server may send the rest (`Range: bytes=from-`).
+ */
+export interface Resume {
+  from: number;
+  size: number;
+  /** If-Range: the body's strong ETag, else its Last-Modified (a changed file then answers 200) */
+  ifRange?: string | undefined;
+  /** the body's ETag: a 206 that carries another one is part of another version */
+  etag?: string | undefined;
+}
+
+/**
+ * The single-stream path: GET the whole body. `size` from the response's own Content-Length wins
+ * over the probe's (a server may lie in HEAD); an unknown size streams until the end. Returns the
+ * number of bytes in the file.
+ *
+ * With `resume`, the request asks only for the rest, guarded by If-Range as the segments are: a
+ * 206 for exactly `from`…end continues the file where it stopped; a 200 (Range ignored, or the file
+ * changed) is a whole new body, written from byte 0 after `onStart` (which truncates). A 206 that
+ * does not fit, or a 416, is a {@link RangeProblem}: the caller starts over without Range.
  */
 export async function fetchWhole(
   ctx: Omit<FetchContext, 'size'>,
-  onStart: (size: number | undefined) => Promise<void>,
+  onStart: (size: number | undefined, headers: TransportResponse['headers']) => Promise<void>,
   seg: LiveSegment,
+  resume?: Resume,
 ): Promise<number> {
+  const extra: Record<string, string> = {};
+  if (resume) {
+    extra.range = `bytes=${resume.from}-`;
+    if (resume.ifRange) extra['if-range'] = resume.ifRange;
+  }
   let res: TransportResponse;
   try {
-    ({ res } = await requestFollowing(ctx, ctx.url, 'GET'));
+    ({ res } = await requestFollowing(ctx, ctx.url, 'GET', extra));
   } catch (err) {
     throw classify(err, ctx.signal);
   }
+  if (resume && res.statusCode === 206) return fetchRest(ctx, res, seg, resume);
   if (res.statusCode !== 200) {
     discard(res.body);
+    if (resume && res.statusCode === 416)
+      throw new RangeProblem('changed', `the server answered 416 to Range: bytes=${resume.from}-`);
     if (RETRY_STATUS.has(res.statusCode)) throw retryableStatus(res.statusCode, res.headers);
     throw httpError(res.statusCode, ctx.url);
   }
   const size = contentLength(res.headers);
+  // before onStart's await: the progress timer reads the segment meanwhile
+  seg.start = 0;
+  seg.pos = 0;
+  seg.end = size ?? ctx.maxBytes ?? Number.MAX_SAFE_INTEGER;
   try {
     if (ctx.maxBytes !== undefined) checkDeclaredSize(size, ctx.maxBytes);
-    await onStart(size);
+    await onStart(size, res.headers);
   } catch (err) {
     discard(res.body);
     throw err;
   }
-  seg.start = 0;
-  seg.pos = 0;
-  seg.end = size ?? ctx.maxBytes ?? Number.MAX_SAFE_INTEGER;
   const sink = new PositionalSink(ctx.part, 0);
   seg.sink = sink;
   try {
@@ -278,6 +346,7 @@ export async function fetchWhole(
       advance: (n) => {
         seg.pos += n;
       },
+      position: () => seg.pos,
       cutShort: () => false,
       complete: () => size === undefined || seg.pos >= size,
       ...(size === undefined && ctx.maxBytes !== undefined
@@ -289,5 +358,50 @@ export async function fetchWhole(
   }
   if (sink.error) throw sink.error;
   if (size === undefined) seg.end = seg.pos;
+  return seg.pos;
+}
+
+/** The 206 to a resumed single stream: checked as a segment's is, then written from `resume.from`. */
+async function fetchRest(
+  ctx: Pick<FetchContext, 'part' | 'onBytes' | 'signal'>,
+  res: TransportResponse,
+  seg: LiveSegment,
+  resume: Resume,
+): Promise<number> {
+  const { from, size } = resume;
+  const want = `${from}-${size - 1}/${size}`;
+  const rawRange = header(res.headers, 'content-range');
+  const cr = parseContentRange(rawRange);
+  const cl = contentLength(res.headers);
+  const etag = header(res.headers, 'etag');
+  let problem: RangeProblem | undefined;
+  if (!cr || cr.start !== from || cr.end !== size - 1 || cr.total !== size)
+    problem = new RangeProblem('mismatch', `Content-Range "${rawRange ?? ''}" for bytes ${want}`);
+  else if (cl !== undefined && cl !== size - from)
+    problem = new RangeProblem('mismatch', `Content-Length ${cl} for bytes ${want}`);
+  else if (resume.etag !== undefined && etag !== undefined && etag !== resume.etag)
+    problem = new RangeProblem('changed', `the remote file changed (ETag ${resume.etag} → ${etag})`);
+  if (problem) {
+    discard(res.body);
+    throw problem;
+  }
+  seg.pos = from;
+  seg.end = size;
+  const sink = new PositionalSink(ctx.part, from);
+  seg.sink = sink;
+  try {
+    await pump(res.body, sink, ctx, {
+      room: () => seg.end - seg.pos,
+      advance: (n) => {
+        seg.pos += n;
+      },
+      position: () => seg.pos,
+      cutShort: () => false,
+      complete: () => seg.pos >= size,
+    });
+  } finally {
+    await releaseSink(seg, sink);
+  }
+  if (sink.error) throw sink.error;
   return seg.pos;
 }

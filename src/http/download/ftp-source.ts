@@ -235,6 +235,7 @@ export class FtpRangeFetcher {
         advance: (n) => {
           seg.pos += n;
         },
+        position: () => seg.pos,
         ...hooks,
       });
       if (!hooks.cutShort()) {

@@ -38,6 +38,7 @@ import {
   fetchWhole,
   type LiveSegment,
   RangeProblem,
+  type Resume,
   RetryableError,
 } from './fetch.js';
 import { chooseFilename } from './filename.js';
@@ -497,7 +498,7 @@ class DownloadJob {
           !forceSingle && info.acceptRanges !== false && info.size !== undefined && info.size > 0;
         const outcome = segmented
           ? await this.segmented(info, file, part, resume)
-          : await this.single(info, file, part);
+          : await this.single(info, file, part, !forceSingle && info.acceptRanges !== false);
         return { outcome, info, restarts };
       } catch (err) {
         if (!(err instanceof RangeProblem) || this.signal.aborted) throw err;
@@ -739,10 +740,12 @@ class DownloadJob {
     trace: Trace,
   ): Promise<number> {
     const n = failures + 1;
+    // the last failure is the reason, and the only one the user sees: it goes into the message
+    // (one line) and stays the error's `cause`
     if (n > this.opts.retries)
       throw new NetkitError(
         'NETKIT_CONNECT_FAILED',
-        `${what === undefined ? '' : `${what}: `}${err.message} (gave up after ${this.opts.retries} ${this.opts.retries === 1 ? 'retry' : 'retries'})`,
+        `gave up after ${this.opts.retries} ${this.opts.retries === 1 ? 'retry' : 'retries'}: ${err.message}${what === undefined ? '' : ` (fetching ${what})`}`,
         { cause: err },
       );
     let delay = Math.min(30_000, this.opts.retryDelayMs * 2 ** (n - 1));
@@ -771,10 +774,18 @@ class DownloadJob {
 
   // ---- single-stream mode ----
 
+  /**
+   * One stream for the whole file. A retry goes on from the bytes already in the `.part` when it
+   * can: `ranges` (the probe did not rule them out), the body's length known, and the server not
+   * saying `Accept-Ranges: none`. It asks `Range: bytes=N-` with If-Range (the body's validators);
+   * a 200 to that — Range ignored, or a new version — starts over from byte 0, truncating the
+   * `.part`, as does every retry when ranges are out.
+   */
   private async single(
     info: ProbeResult,
     file: string,
     partPath: string,
+    ranges: boolean,
   ): Promise<{ mode: 'single'; size: number; resumedBytes: number }> {
     const conn = nextConnId();
     const trace = this.tracer(conn);
@@ -812,16 +823,44 @@ class DownloadJob {
         this.fetched += n;
       },
     };
-    let failures = 0;
-    const onStart = async (length: number | undefined): Promise<void> => {
+    let canRange = ranges && !this.ftp;
+    /** the body being written: its length and validators, from the last 200 */
+    let body: { length?: number | undefined; etag?: string | undefined; lastModified?: string | undefined } =
+      {};
+    let resume: Resume | undefined;
+    const onStart = async (
+      length: number | undefined,
+      headers: Record<string, string | string[] | undefined> = {},
+    ): Promise<void> => {
       if (length !== undefined && info.size !== undefined && length !== info.size)
         trace('info', `the probe said ${info.size} bytes, the body is ${length}: trusting the body`);
+      const next = { length, etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified') };
+      if (resume) {
+        // a 200 to Range: with the same validators the server ignores ranges (do not ask again)
+        const changed = next.etag !== body.etag || next.lastModified !== body.lastModified;
+        if (!changed) canRange = false;
+        trace(
+          'info',
+          `the server answered 200 to Range: bytes=${resume.from}- (${changed ? 'the remote file changed' : 'no ranges after all'}); starting over from byte 0`,
+        );
+      }
+      // `none` (or only other units) rules ranges out, as in the probe; no header says nothing
+      const advertised = header(headers, 'accept-ranges');
+      if (
+        advertised !== undefined &&
+        !advertised
+          .toLowerCase()
+          .split(/\s*,\s*/)
+          .includes('bytes')
+      )
+        canRange = false;
+      body = next;
       this.total = length;
       await part.truncate(0);
       if (length !== undefined) await part.truncate(length);
     };
     const whole = async (): Promise<number> => {
-      if (!this.ftp) return fetchWhole(ctx, onStart, seg);
+      if (!this.ftp) return fetchWhole(ctx, onStart, seg, resume);
       const ftp = new FtpRangeFetcher(this.ftp, { ...ctx, size: info.size ?? 0 });
       try {
         await onStart(info.size);
@@ -830,15 +869,33 @@ class DownloadJob {
         ftp.drop();
       }
     };
+    let failures = 0;
+    /** the furthest the body got: a retry that passes it made progress, and the count starts again */
+    let reached = 0;
     try {
       for (;;) {
+        // what a failed attempt left: bytes [0, seg.pos) of the body are in the .part
+        resume =
+          canRange && body.length !== undefined && seg.pos > 0 && seg.pos < body.length
+            ? { from: seg.pos, size: body.length, ifRange: ifRangeValidator(body), etag: body.etag }
+            : undefined;
         try {
           const size = await whole();
           await part.truncate(size);
           return { mode: 'single', size, resumedBytes: 0 };
         } catch (err) {
-          if (this.signal.aborted || !(err instanceof RetryableError)) throw err;
-          failures = await this.backoff(failures, 'the download', err, this.signal, trace);
+          if (this.signal.aborted) throw err;
+          if (err instanceof RangeProblem && resume) {
+            canRange = false;
+            trace('info', `${err.message}; starting over from byte 0`);
+            continue;
+          }
+          if (!(err instanceof RetryableError)) throw err;
+          if (seg.pos > reached) {
+            reached = seg.pos;
+            failures = 0;
+          }
+          failures = await this.backoff(failures, undefined, err, this.signal, trace);
         }
       }
     } finally {
