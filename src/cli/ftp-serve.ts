@@ -53,6 +53,7 @@ interface ServeOptions {
   idleTimeout: number;
   maxLineLength: number;
   dataTimeout: number;
+  dataIdleTimeout: number;
   loginDelay: number;
   maxLoginFailures: number;
   lockout: number;
@@ -154,6 +155,13 @@ export function register(ftp: Command): void {
         '--data-timeout <duration>',
         'wait this long for a data connection (then 425)',
         DEFAULT_FTP_LIMITS.dataConnectTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--data-idle-timeout <duration>',
+        'end a transfer whose data connection moves nothing this long (426), e.g. a client that stopped reading',
+        DEFAULT_FTP_LIMITS.dataIdleTimeoutMs,
       ),
     )
     .addOption(
@@ -302,6 +310,7 @@ Examples:
             maxLineLength: opts.maxLineLength,
             idleTimeoutMs: opts.idleTimeout,
             dataConnectTimeoutMs: opts.dataTimeout,
+            dataIdleTimeoutMs: opts.dataIdleTimeout,
             tlsHandshakeTimeoutMs: opts.handshakeTimeout,
             maxUploadBytes: opts.maxUploadSize,
             minFreeBytes: opts.minFreeSpace,

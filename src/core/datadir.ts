@@ -62,3 +62,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 }
 
 export { writeFile };
+
+/** Whether real path `p` is `dir` or inside it. */
+export function within(dir: string, p: string): boolean {
+  // a directory that ends in the separator ("/", `C:\`) is its own prefix
+  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}

@@ -38,6 +38,11 @@ export interface FtpAccountPolicy {
   permissions?: Partial<ClassPermissions>;
   /** let guests overwrite existing files (default false) */
   guestOverwrite?: boolean;
+  /**
+   * real directories no session may see or touch (the server's data directory; see vfs.ts): they
+   * answer as missing and are left out of listings
+   */
+  hidden?: readonly string[];
 }
 
 export const ANONYMOUS_NAMES: ReadonlySet<string> = new Set(['anonymous', 'ftp']);
@@ -73,7 +78,12 @@ export async function identityFor(
   perms = classPermissions(policy),
 ): Promise<FtpIdentity> {
   if (cls === 'anonymous') {
-    return { user: name, class: cls, vfs: new VirtualFs(anonymousMounts(policy, perms)), home: '/' };
+    return {
+      user: name,
+      class: cls,
+      vfs: new VirtualFs(anonymousMounts(policy, perms), policy.hidden),
+      home: '/',
+    };
   }
   const mounts: Mount[] = [];
   if (cls === 'real') {
@@ -85,7 +95,7 @@ export async function identityFor(
     await ensureDir(dir);
     mounts.push({ path: '/', dir, perms: perms.guest, noOverwrite: !policy.guestOverwrite });
   }
-  return { user: name, class: cls, vfs: new VirtualFs(mounts), home: '/' };
+  return { user: name, class: cls, vfs: new VirtualFs(mounts, policy.hidden), home: '/' };
 }
 
 /**

@@ -32,6 +32,16 @@ let slabTotal = 0;
 let slabsUnavailable = false;
 const slabMemory = new WeakSet<ArrayBuffer>();
 const spare = new Map<number, Buffer[]>();
+/** bytes of blocks taken and not given back yet */
+let held = 0;
+
+/**
+ * Bytes of blocks that transfers hold right now (taken, not given back): the user-space memory of
+ * the transfers running, which a client that stops reading must not be able to grow.
+ */
+export function heldBlockBytes(): number {
+  return held;
+}
 
 function newSlab(): ArrayBuffer | undefined {
   if (!Memory || slabsUnavailable || slabTotal + SLAB_BYTES > MAX_SLAB_BYTES) return undefined;
@@ -49,6 +59,7 @@ function newSlab(): ArrayBuffer | undefined {
 
 /** A block of `size` bytes (a multiple of 64 KiB, at most 8 MiB), page-aligned when possible. */
 export function takeBlock(size: number): Buffer {
+  held += size;
   const reused = spare.get(size)?.pop();
   if (reused) return reused;
   if (size % 65536 === 0 && size <= SLAB_BYTES) {
@@ -67,6 +78,7 @@ export function takeBlock(size: number): Buffer {
 
 /** Hand a block back once nothing (no socket, no pending write) uses it any more. */
 export function giveBlock(block: Buffer): void {
+  held -= block.length;
   if (!slabMemory.has(block.buffer as ArrayBuffer)) return;
   const list = spare.get(block.length);
   if (list) list.push(block);

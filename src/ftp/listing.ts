@@ -2,7 +2,8 @@
  * Directory listings in the three FTP forms: LIST (`ls -l` lines, what every client parses, in
  * pyftpdlib's layout with UTC times), NLST (bare names) and MLSD/MLST (RFC 3659 machine facts
  * `type;size;modify;perm;unique`). Formatting is pure; {@link readEntries} is the one place that
- * reads a directory, and it drops symbolic links that lead outside the account's root.
+ * reads a directory, and it drops symbolic links that lead outside the account's root and
+ * entries the jail hides (the server's data directory).
  */
 import { type Dirent, lstatSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -170,9 +171,10 @@ const STAT_BATCH = 256;
 
 /**
  * Read a real directory and turn each child into something with `format` (a LIST line, an MLSD
- * line, an Entry), in name order, names as {@link listedName} shows them. Symbolic links are
- * followed only when `allowed(realTarget)` says the target is inside the root; other links and
- * entries that vanish while we read are left out.
+ * line, an Entry), in name order, names as {@link listedName} shows them. Every entry is shown
+ * only when `allowed(real)` says so — for a symbolic link `real` is its target (followed only when
+ * allowed: inside the root, not hidden), for anything else the entry's own path (a hidden
+ * directory by its name); entries that vanish while we read are left out too.
  *
  * Why synchronous stats: a listing needs one stat per entry, each a few microseconds of local
  * metadata work. As promises, 300 concurrent listings of 1,000 entries become 300,000 round trips
@@ -201,7 +203,7 @@ export async function readEntries<T>(
         if (d.isSymbolicLink()) {
           const target = realpathSync(full);
           if (allowed(target)) out.push(format(entryFromStats(listedName(d.name), statSync(target))));
-        } else {
+        } else if (allowed(full)) {
           out.push(format(entryFromStats(listedName(d.name), lstatSync(full))));
         }
       } catch {

@@ -25,6 +25,7 @@
  * corrupt accounts file); `sessions()` gives the live sessions.
  */
 import { EventEmitter } from 'node:events';
+import { realpath } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
@@ -53,7 +54,11 @@ import {
 export interface FtpServerOptions {
   /** the FTP tree: home/NAME, guest/, pub/, incoming/ (created when missing) */
   root: string;
-  /** data directory with accounts.json and tls/ (default: `resolveDataDir()`, i.e. ./netkit-data) */
+  /**
+   * data directory with accounts.json and tls/ (default: `resolveDataDir()`, i.e. ./netkit-data).
+   * Never served: should it lie inside an account's area, sessions find it missing (550) and
+   * listings leave it out.
+   */
   dataDir?: string;
   /** accounts store (default: `new AccountStore(dataDir)`) */
   accounts?: AccountStore;
@@ -153,6 +158,25 @@ async function resolveTls(
   return option as tls.SecureContext;
 }
 
+/**
+ * The real path `dir` has or will have: its own `realpath`, or, while it does not exist yet (the
+ * accounts file is written on the first `netkit user add`), its nearest existing ancestor's with
+ * the rest appended, so that a data directory made later is recognised through symbolic links too.
+ */
+async function realPathOf(dir: string): Promise<string> {
+  let rest = '';
+  for (let at = dir; ; ) {
+    try {
+      return path.join(await realpath(at), rest);
+    } catch {
+      const up = path.dirname(at);
+      if (up === at) return dir;
+      rest = path.join(path.basename(at), rest);
+      at = up;
+    }
+  }
+}
+
 async function resolvePublicHost(host: string | undefined): Promise<string | undefined> {
   if (host === undefined || net.isIPv4(host)) return host;
   try {
@@ -188,6 +212,8 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
   }
   await prepareTree(policy);
   const tlsContext = await resolveTls(options.tls, dataDir);
+  // after resolveTls, which may have created it: the accounts file and the TLS key are never served
+  policy.hidden = [await realPathOf(dataDir)];
   if (options.requireTls && !tlsContext) {
     throw new NetkitError('NETKIT_INVALID_INPUT', 'requireTls needs TLS (do not disable tls)');
   }

@@ -16,9 +16,18 @@
  * A mount table lets one account see several real directories in one tree (anonymous users see
  * `/pub` and `/incoming`, each with its own permissions); directories above mount points are
  * synthetic and list only the mounts.
+ *
+ * Hidden directories (the server's data directory: the accounts file with its password hashes,
+ * the TLS key) are refused as if they did not exist (ENOENT, so 550 "No such file or directory")
+ * wherever a real path lands in one — by name, through `..`, through a symbolic link — and
+ * listings leave them out, as `http serve` hides it with the same `within` test. A hidden
+ * directory counts for every mount except one whose root lies inside it: the default tree
+ * (`DATA/ftp/...`) is inside the data directory, and the rest of that directory is outside such a
+ * mount anyway. A mount whose root *is* the hidden directory serves nothing.
  */
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { within } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import type { Permissions } from './permissions.js';
 
@@ -66,17 +75,20 @@ export type Location =
   | { kind: 'mount'; mount: Mount; real: string; rel: string }
   | { kind: 'synthetic'; children: string[] };
 
-/** Is `child` the same as or below `parent` (both real, normal, absolute)? */
+/** Is virtual path `child` the same as or below `parent` (both normal, absolute)? */
 export function isInside(child: string, parent: string): boolean {
   return child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
 }
 
 export class VirtualFs {
   readonly mounts: readonly Mount[];
+  /** real directories never served (see the file comment) */
+  readonly hidden: readonly string[];
   /** created on first use: a session that never touches a file keeps no Map */
   private realRoots: Map<Mount, Promise<string>> | undefined;
 
-  constructor(mounts: readonly Mount[]) {
+  constructor(mounts: readonly Mount[], hidden: readonly string[] = []) {
+    this.hidden = hidden;
     // deepest first, so /pub/x finds /pub before /; a table already in that order (the shared
     // anonymous one) is kept as it is: sorting allocates, and this runs on every login
     const ordered = mounts.every((m, i) => i === 0 || mounts[i - 1]!.path.length >= m.path.length);
@@ -126,6 +138,32 @@ export class VirtualFs {
     return p;
   }
 
+  /** The hidden directories that count in this mount: all but those its root lies inside. */
+  private hiddenIn(root: string): readonly string[] {
+    if (this.hidden.length === 0) return this.hidden;
+    return this.hidden.filter((h) => h === root || !within(h, root));
+  }
+
+  /**
+   * Which real paths a listing of this mount may show: inside its root and in no hidden directory
+   * (for a symbolic link, the real path of its target).
+   */
+  async visible(mount: Mount): Promise<(real: string) => boolean> {
+    const root = await this.realRoot(mount);
+    const hidden = this.hiddenIn(root);
+    if (hidden.length === 0) return (real) => within(root, real);
+    return (real) => within(root, real) && !hidden.some((h) => within(h, real));
+  }
+
+  /**
+   * Does this real path hold a hidden directory (is it one, or one of its ancestors)? Renaming or
+   * changing the permissions of such a directory would move the hidden one or lock the server
+   * out of it, so callers refuse that.
+   */
+  async holdsHidden(mount: Mount, real: string): Promise<boolean> {
+    return this.hiddenIn(await this.realRoot(mount)).some((h) => within(real, h));
+  }
+
   /**
    * The real path for a virtual path inside a mount, symlinks resolved and checked.
    * - `existing`: the path must exist (ENOENT otherwise); every link on the way is followed.
@@ -146,18 +184,30 @@ export class VirtualFs {
       throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: a virtual directory, not a file`);
     }
     const root = await this.realRoot(loc.mount);
+    const hidden = this.hiddenIn(root);
+    // a hidden directory is answered as missing, never as refused: its existence stays unknown
+    const unseen = (real: string) => {
+      if (hidden.some((h) => within(h, real))) throw enoent(vpath);
+    };
     if (mode === 'existing') {
       const real = await realpath(loc.real);
-      if (!isInside(real, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+      if (!within(root, real)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+      unseen(real);
       return { real, mount: loc.mount, isRoot: real === root };
     }
     if (!loc.rel) {
-      if (mode === 'entry') return { real: root, mount: loc.mount, isRoot: true };
+      if (mode === 'entry') {
+        unseen(root);
+        return { real: root, mount: loc.mount, isRoot: true };
+      }
       throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: cannot create a mount point`);
     }
     const parent = await realpath(path.dirname(loc.real));
-    if (!isInside(parent, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+    if (!within(root, parent)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+    unseen(parent);
     const candidate = path.join(parent, path.basename(loc.real));
+    // before the lstat: creating, deleting or renaming the hidden directory's own name is refused too
+    unseen(candidate);
     const st = await lstat(candidate).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
@@ -167,7 +217,9 @@ export class VirtualFs {
       if (err.code === 'ENOENT') throw outsideRoot(vpath, 'a dangling symbolic link');
       throw err;
     });
-    if (!isInside(target, root)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+    if (!within(root, target)) throw outsideRoot(vpath, 'a symbolic link leads outside the root');
+    // a link into a hidden directory is as missing as listings show it, for `entry` too
+    unseen(target);
     // `create` writes through a link that stays inside; `entry` acts on the link itself
     if (mode === 'entry') return { real: candidate, mount: loc.mount, isRoot: false };
     return { real: target, mount: loc.mount, isRoot: target === root };
@@ -188,7 +240,7 @@ export class VirtualFs {
 
   /** Is a real path (already resolved by realpath) inside this mount's real root? */
   async contains(mount: Mount, real: string): Promise<boolean> {
-    return isInside(real, await this.realRoot(mount));
+    return within(await this.realRoot(mount), real);
   }
 }
 

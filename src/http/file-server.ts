@@ -30,7 +30,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
-import { resolveDataDir } from '../core/datadir.js';
+import { resolveDataDir, within } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -55,7 +55,6 @@ import {
   jail,
   resolveRequestPath,
   statForListing,
-  within,
 } from './request-path.js';
 import { socketFedHttpServer, stopSocketFedServer } from './socket-fed-server.js';
 

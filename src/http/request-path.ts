@@ -8,6 +8,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { within } from '../core/datadir.js';
 
 type Refusal = { ok: false; status: 400 | 403 | 404; reason: string };
 
@@ -84,12 +85,6 @@ export async function statForListing(
   if (!st?.isSymbolicLink()) return st;
   const target = await jail(root, full, hidden);
   return target.ok ? await stat(target.real).catch(() => undefined) : undefined;
-}
-
-/** Whether real path `p` is `dir` or inside it. */
-export function within(dir: string, p: string): boolean {
-  // a directory that ends in the separator ("/", `C:\`) is its own prefix
-  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
 /**

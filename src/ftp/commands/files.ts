@@ -2,7 +2,8 @@
  * File and directory commands on the control connection: PWD, CWD, CDUP, MKD, RMD, DELE, RNFR,
  * RNTO (plus the XPWD/XCWD/XCUP/XMKD/XRMD aliases of RFC 1123), SIZE, MDTM, MFMT (RFC 3659 and
  * its MFMT draft) and SITE CHMOD. Every path goes through the jail (`s.resolve` +
- * `vfs.realPath`), every operation through the permission letters. DELE, RMD, RNFR and RNTO act
+ * `vfs.realPath`, which answers a hidden directory as missing), every operation through the
+ * permission letters. DELE, RMD, RNFR and RNTO act
  * on a symbolic link itself, never on its target (`realPath(…, 'entry')`), as unlink, rmdir and
  * rename do.
  */
@@ -11,6 +12,7 @@ import { formatTimeVal, parseTimeVal } from '../listing.js';
 import { overwriteRefusal } from '../permissions.js';
 import { quotePath } from '../protocol.js';
 import type { CommandSpec, FtpSession } from '../session.js';
+import type { Mount } from '../vfs.js';
 
 async function changeDir(s: FtpSession, arg: string): Promise<void> {
   const vpath = s.resolve(arg);
@@ -29,6 +31,17 @@ async function changeDir(s: FtpSession, arg: string): Promise<void> {
   }
   s.cwd = vpath;
   s.reply(250, `Directory changed to ${vpath}`);
+}
+
+/**
+ * Renaming a directory that holds a hidden one (the server's data directory) would move it where
+ * the jail no longer looks, and a chmod could lock the server out of its own files: both are
+ * refused as a file system refusal reads, which says nothing about what is inside.
+ */
+async function holdsHidden(s: FtpSession, mount: Mount, real: string): Promise<boolean> {
+  if (!(await s.identity!.vfs.holdsHidden(mount, real))) return false;
+  s.reply(550, 'Permission denied by the file system');
+  return true;
 }
 
 async function regularFile(
@@ -122,12 +135,13 @@ export const fileCommands: Record<string, CommandSpec> = {
     async run(s, arg) {
       const vpath = s.resolve(arg);
       if (!s.allowed('f', vpath)) return;
-      const { real, isRoot } = await s.identity!.vfs.realPath(vpath, 'entry');
+      const { real, mount, isRoot } = await s.identity!.vfs.realPath(vpath, 'entry');
       if (isRoot) {
         s.reply(550, `${vpath}: cannot rename the root directory`);
         return;
       }
       await lstat(real);
+      if (await holdsHidden(s, mount, real)) return;
       s.renameFrom = vpath;
       s.reply(350, `${vpath} exists: ready for RNTO`);
     },
@@ -153,6 +167,7 @@ export const fileCommands: Record<string, CommandSpec> = {
         return;
       }
       const source = await vfs.realPath(from, 'entry');
+      if (await holdsHidden(s, source.mount, source.real)) return;
       const target = await vfs.realPath(to, 'entry');
       if (target.isRoot) {
         s.reply(550, `${to}: cannot replace the root directory`);
@@ -249,7 +264,8 @@ export const fileCommands: Record<string, CommandSpec> = {
       }
       const vpath = s.resolve(m[2]!);
       if (!s.allowed('M', vpath)) return;
-      const { real } = await s.identity!.vfs.realPath(vpath);
+      const { real, mount } = await s.identity!.vfs.realPath(vpath);
+      if (await holdsHidden(s, mount, real)) return;
       // no setuid, setgid or sticky bits from a network client
       await chmod(real, Number.parseInt(m[1]!, 8) & 0o777);
       s.changed(real);

@@ -27,7 +27,6 @@ import {
   type TransferRun,
 } from '../transfer.js';
 import { checkUpload, isOversize, undoUpload, uploadGuard } from '../upload-limits.js';
-import { isInside } from '../vfs.js';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW } = constants;
 
@@ -102,7 +101,7 @@ export async function buildListing(s: FtpSession, vpath: string, kind: ListKind 
     return [formatFacts(e, s.mlstFacts, permFact(mount.perms, e.isDir, mount.noOverwrite), vpath)];
   }
   const root = await vfs.realRoot(mount);
-  const inside = (target: string) => isInside(target, root);
+  const inside = await vfs.visible(mount);
   const listings = s.ctx.listings;
   if (kind === 'nlst')
     return listings.get(real, `nlst\0${root}`, st.mtimeMs, () => readEntries(real, inside, (e) => e.name));
@@ -137,12 +136,7 @@ async function globListing(
   if (!hasGlob(pattern) || hasGlob(dir)) return undefined;
   const { real, mount } = await s.identity!.vfs.realPath(dir);
   if (!(await stat(real)).isDirectory()) return undefined;
-  const root = await s.identity!.vfs.realRoot(mount);
-  const entries = await readEntries(
-    real,
-    (t) => isInside(t, root),
-    (e) => e,
-  );
+  const entries = await readEntries(real, await s.identity!.vfs.visible(mount), (e) => e);
   const matching = entries.filter((e) => matchGlob(pattern, e.name));
   if (matching.length === 0) return undefined; // no match: the path's own 550
   const prefix = target.slice(0, target.lastIndexOf('/') + 1);
