@@ -106,8 +106,11 @@ function printSendResult(r: SendMailResult | SendRawMailResult, opts: SendOpts):
   for (const c of r.cids) process.stdout.write(`inline ${c.filename}: cid:${c.cid}\n`);
 }
 
-/** Terminal safety (see core/terminal-safe.ts): one-line values, and bodies that keep their line breaks. */
-const printable = (s: string): string => terminalSafe(s);
+/**
+ * Terminal safety (see core/terminal-safe.ts): one-line values, and bodies that keep their line
+ * breaks. A header's tabs are whitespace (folding leaves one where the line broke): shown as a space.
+ */
+const printable = (s: string): string => terminalSafe(s.replace(/\t/g, ' '));
 const printableBody = (s: string): string => terminalSafe(s, { multiline: true });
 
 function printView(v: MessageView, allHeaders: boolean): void {

@@ -212,6 +212,29 @@ describe('netkit mail show', () => {
     expect(r.stdout).toMatch(/a\\x9bb\\u202egpj\.exe +application\/x\\x1b\[31mred/);
   });
 
+  it('shows a folded header as one line: the tab that folding leaves is a space, not an escape', async () => {
+    const file = path.join(tmp.dir, 'folded.eml');
+    await writeFile(
+      file,
+      [
+        'Received: from [127.0.0.1] ([127.0.0.1])',
+        '\tby lab.test (netkit) with ESMTP id abc;',
+        '\tTue, 24 Nov 2026 10:00:00 +0000',
+        'From: a@lab',
+        'Subject: one\ttab',
+        '',
+        'hi',
+        '',
+      ].join('\r\n'),
+    );
+    const all = await netkit(['mail', 'show', file, '--all-headers']);
+    expect(all.stdout).toMatch(
+      /^Received: from \[127\.0\.0\.1\] \(\[127\.0\.0\.1\]\) by lab\.test \(netkit\) with ESMTP id abc; Tue, 24 Nov 2026 10:00:00 \+0000$/m,
+    );
+    expect(all.stdout).not.toContain('\\x09');
+    expect((await netkit(['mail', 'show', file])).stdout).toMatch(/^Subject: +one tab$/m);
+  });
+
   it('fails cleanly on a missing file', async () => {
     const r = await netkit(['mail', 'show', path.join(tmp.dir, 'nope.eml')]);
     expect(r.code).toBe(1);
