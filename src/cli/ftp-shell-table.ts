@@ -211,8 +211,8 @@ export const COMMANDS: ShellCommand[] = [
   },
   {
     names: ['mkdir'],
-    usage: 'DIR…',
-    help: 'create remote directories',
+    usage: '[-p] DIR…',
+    help: 'create remote directories (-p: with their parents)',
     min: 1,
     max: Number.POSITIVE_INFINITY,
     remote: true,

@@ -17,7 +17,7 @@ export interface LabCredentials {
 export const SAMPLE_TEXT = `Welcome to the netkit lab.
 
 This file lives in the anonymous FTP area (pub/) and is also served by the HTTP file server.
-Try:
+Try (with the lab's default ports; \`netkit lab\` prints the ports it really uses):
   curl ftp://127.0.0.1:2121/pub/README.txt
   curl http://127.0.0.1:8080/README.txt
   netkit download http://127.0.0.1:8080/README.txt -c 4

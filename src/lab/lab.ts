@@ -301,7 +301,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           tls: false,
           connections: smtp.connections,
           totals: { messages: totals.messages, bytes: totals.smtpBytes },
-          hint: `netkit mail send --server ${hp(smtp.port)}${dataFlag} --to bob@lab --subject hi --text hello`,
+          hint: `netkit mail send --server ${hp(smtp.port)}${dataFlag} --to ${credentials.real.user}@lab --subject hi --text hello`,
         },
       ];
       if (smtp.tlsPort) {
@@ -311,7 +311,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           port: smtp.tlsPort,
           transport: 'tcp',
           tls: true,
-          hint: `swaks --tlsc --server ${hp(smtp.tlsPort)} --to bob@lab`,
+          hint: `swaks --tlsc --server ${hp(smtp.tlsPort)} --to ${credentials.real.user}@lab`,
         });
       }
       list.push({

@@ -42,6 +42,12 @@ describe('lab start-up hints', () => {
     const r = await netkit(argv.slice(1), { cwd: tmp.dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    // and the POP3 hint, run next, finds that message: both hints name the same mailbox
+    const pop3 = words(service('pop3').hint!);
+    expect(pop3[0]).toBe('curl');
+    const list = await run('curl', ['-sS', ...pop3.slice(1)]);
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toMatch(/^1 \d+\r?$/m);
   });
 
   it('the HTTPS, FTPS and POP3S hints work as printed: curl verifies the lab certificate', async () => {
