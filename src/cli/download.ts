@@ -190,6 +190,8 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
         handle.on('start', (s) => {
           file = s.file;
           mode = s.mode;
+          // --continue on a finished file: no bar to draw, only the "already complete" line
+          if (s.size !== undefined && s.resumedBytes >= s.size) return;
           progress = createProgress(path.basename(s.file), s.size, {
             quiet: opts.quiet,
             initial: s.resumedBytes,
@@ -210,7 +212,9 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
         process.on('SIGTERM', onSignal);
         try {
           const result = await handle.promise;
-          progress?.finish(opts.quiet || opts.json ? undefined : summary(result));
+          const done = opts.quiet || opts.json ? undefined : summary(result);
+          if (progress) progress.finish(done);
+          else if (done) process.stderr.write(`${done}\n`);
           if (opts.json) printJson(result);
         } catch (err) {
           if (interrupted !== undefined) {
