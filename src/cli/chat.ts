@@ -276,6 +276,14 @@ function registerJoin(chat: Command): void {
     .addHelpText(
       'after',
       `
+With --tls the server's certificate must be valid for the host (or --servername) and
+signed by a system CA, the --ca file, or be the lab's own in --data DIR/tls; a
+certificate that is not trusted is a one-line error (exit 1). --insecure skips this.
+
+Incoming lines are printed above your prompt; what you are typing stays intact.
+With stdin not a terminal, lines are sent as they are read; at end of input the
+client half-closes and prints what arrives until the server closes.
+
 Examples:
   $ netkit chat join 127.0.0.1:7070 --nick alice     interactive prompt
   $ netkit chat join localhost --nick bob            port 7070 by default
@@ -283,15 +291,7 @@ Examples:
   $ netkit chat join 127.0.0.1:9999                  against ncat -l --chat 9999
   $ netkit chat join --tls 127.0.0.1:7443 --nick carol          TLS; trusts ./netkit-data's cert
   $ netkit chat join --tls chat.example.org:7443 --ca cert.pem  against ncat --ssl -l --chat
-  $ netkit chat join --tls 10.0.0.5:7443 --servername chat.example.org
-
-With --tls the server's certificate must be valid for the host (or --servername) and
-signed by a system CA, the --ca file, or be the lab's own in --data DIR/tls; a
-certificate that is not trusted is a one-line error (exit 1). --insecure skips this.
-
-Incoming lines are printed above your prompt; what you are typing stays intact.
-With stdin not a terminal, lines are sent as they are read; at end of input the
-client half-closes and prints what arrives until the server closes.`,
+  $ netkit chat join --tls 10.0.0.5:7443 --servername chat.example.org`,
     )
     .action(
       action(async (address: string, opts: JoinOptions) => {
