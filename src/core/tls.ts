@@ -2,12 +2,29 @@
  * TLS material for every server: a real certificate from `--cert`/`--key`, or a self-signed
  * development certificate generated on first use and cached in the data directory (so clients
  * that pin it keep working across restarts). The key file is written mode 0600.
+ *
+ * Several servers may start at once on a fresh data directory (`netkit pop3 serve & netkit smtp
+ * serve &`), and each must end up serving the one pair on disk, or clients that trust
+ * `DATA/tls/dev-cert.pem` fail against the others. So the pair is only ever created or replaced
+ * holding the lock file `DATA/tls/dev-cert.pem.lock` ({@link withFileLock}: a lock left by a
+ * creator that crashed is broken once its pid is gone). A loader first reads the pair without the
+ * lock (the common case: it exists); if a file is missing, unreadable, the two do not belong
+ * together, or the certificate is near its end, it takes the lock and looks again, since another
+ * process may have created the pair meanwhile; only if the pair is still unusable under the lock
+ * does it generate one. Within the lock the pair is written to temporary files, fsynced, renamed
+ * into place and the directory fsynced, so a pair on disk is whole and from one process.
+ *
+ * A lone `dev-cert.pem` or `dev-key.pem` (a creator killed between its two renames, or a person
+ * deleting one file) is unusable on its own: under the lock it is replaced by a new pair, never
+ * while anyone else may be creating one.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { ensureDir } from './datadir.js';
+import { fsyncDir } from './dir-sync.js';
 import { NetkitError } from './errors.js';
+import { withFileLock } from './file-lock.js';
 import { nodeCrypto, nodeTls } from './lazy.js';
 
 export interface TlsFiles {
@@ -46,20 +63,97 @@ async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
     checkPair(cert, key, files.cert, files.key);
     return material(cert, key);
   }
-  const certPath = path.join(dataDir, 'tls', 'dev-cert.pem');
-  const keyPath = path.join(dataDir, 'tls', 'dev-key.pem');
-  try {
-    const cert = await readFile(certPath, 'utf8');
-    if (expiresSoon(cert)) throw new Error('renew');
-    return material(cert, await readFile(keyPath, 'utf8'));
-  } catch {
-    // missing, unreadable or near its end: generate below
-  }
-  const { cert, key } = await generateDevCertificate();
-  await ensureDir(path.dirname(certPath), 0o700);
-  await atomicWrite(keyPath, key, 0o600);
-  await atomicWrite(certPath, cert, 0o644);
+  return devCertificate(path.join(dataDir, 'tls'));
+}
+
+const DEV_CERT = 'dev-cert.pem';
+const DEV_KEY = 'dev-key.pem';
+
+/**
+ * How long a loader waits for another process that is creating the pair. Generating an EC key
+ * takes milliseconds; the margin is for a loaded machine, and a crashed creator's lock is broken
+ * at once anyway.
+ */
+const DEV_CERT_LOCK_TIMEOUT_MS = 60_000;
+
+/** The development pair in `tlsDir`, created (see the module comment) when there is no usable one. */
+async function devCertificate(tlsDir: string): Promise<TlsMaterial> {
+  const existing = await readDevPair(tlsDir);
+  if (existing) return material(existing.cert, existing.key);
+  await ensureDir(tlsDir, 0o700);
+  const { cert, key } = await withFileLock(
+    path.join(tlsDir, DEV_CERT),
+    async () => {
+      // another process may have created it while we waited for the lock
+      const created = await readDevPair(tlsDir);
+      if (created) return created;
+      const pair = await generateDevCertificate();
+      await publishDevPair(tlsDir, pair);
+      return pair;
+    },
+    { timeoutMs: DEV_CERT_LOCK_TIMEOUT_MS },
+  );
   return material(cert, key);
+}
+
+/**
+ * The pair on disk if it is usable: both files readable, a certificate and the private key of it,
+ * not within {@link DEV_CERT_RENEW_MS} of its end. Read without the lock it may be half of a pair
+ * being replaced (the renewal of an expiring one): that is not usable either, and the caller
+ * looks again under the lock.
+ */
+async function readDevPair(tlsDir: string): Promise<{ cert: string; key: string } | undefined> {
+  try {
+    const cert = await readFile(path.join(tlsDir, DEV_CERT), 'utf8');
+    const key = await readFile(path.join(tlsDir, DEV_KEY), 'utf8');
+    const { X509Certificate, createPrivateKey } = nodeCrypto();
+    const x509 = new X509Certificate(cert);
+    if (!x509.checkPrivateKey(createPrivateKey(key))) return undefined;
+    if (expiresSoon(cert)) return undefined;
+    return { cert, key };
+  } catch {
+    return undefined; // missing, unreadable or not PEM
+  }
+}
+
+/** Temporary files of a publish, `.dev-cert.pem.PID.RANDOM.tmp`: a crashed creator's are removed. */
+const DEV_TMP = /^\.dev-(cert|key)\.pem\.[^/]*\.tmp$/;
+
+/**
+ * Write the pair into place; the caller holds the lock. Both files are written and fsynced under
+ * temporary names first, so that the only window in which the pair on disk is not whole is
+ * between the two renames (a crash there leaves a mismatch, which the next loader replaces).
+ */
+async function publishDevPair(tlsDir: string, pair: { cert: string; key: string }): Promise<void> {
+  // nobody else writes here while we hold the lock: temporary files are a crashed creator's
+  for (const name of await readdir(tlsDir).catch(() => [] as string[]))
+    if (DEV_TMP.test(name)) await rm(path.join(tlsDir, name), { force: true });
+  const unique = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
+  const keyTmp = path.join(tlsDir, `.${DEV_KEY}.${unique}.tmp`);
+  const certTmp = path.join(tlsDir, `.${DEV_CERT}.${unique}.tmp`);
+  try {
+    await writeSynced(keyTmp, pair.key, 0o600);
+    await writeSynced(certTmp, pair.cert, 0o644);
+    await rename(keyTmp, path.join(tlsDir, DEV_KEY));
+    await rename(certTmp, path.join(tlsDir, DEV_CERT));
+  } catch (err) {
+    await rm(keyTmp, { force: true }).catch(() => {});
+    await rm(certTmp, { force: true }).catch(() => {});
+    throw err;
+  }
+  // some platforms (Windows) cannot open a directory for fsync; the renames are done either way
+  await fsyncDir(tlsDir).catch(() => {});
+}
+
+/** Create `file` (it must not exist) with `mode`, write `data` and fsync it. */
+async function writeSynced(file: string, data: string, mode: number): Promise<void> {
+  const fh = await open(file, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A generated certificate is replaced this long before it expires (a lab left running for years). */
@@ -143,10 +237,4 @@ export function serverTlsOptions(cert: string, key: string): tls.SecureContextOp
 function material(cert: string, key: string): TlsMaterial {
   const options = serverTlsOptions(cert, key);
   return { cert, key, options, context: nodeTls().createSecureContext(options) };
-}
-
-async function atomicWrite(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, file);
 }
