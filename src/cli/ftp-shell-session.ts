@@ -473,7 +473,10 @@ export class FtpShell {
    */
   private async getAscii(client: FtpClient, remote: string, local: string): Promise<FtpTransferResult> {
     const t0 = Date.now();
-    const part = `${local}.part`;
+    // a device or FIFO is written in place: a part file renamed over it would replace it
+    const target = await stat(local).catch(() => undefined);
+    const inPlace = target !== undefined && !target.isFile() && !target.isDirectory();
+    const part = inPlace ? local : `${local}.part`;
     const convert = fromNetworkAscii();
     const written = pipeline(convert, createWriteStream(part));
     // a part file that cannot be written fails the transfer (below), never the process
@@ -483,14 +486,14 @@ export class FtpShell {
       r = await client.getStream(remote, convert);
       convert.end();
       await written;
-      await rename(part, local);
+      if (!inPlace) await rename(part, local);
     } catch (err) {
       convert.destroy();
       await written.catch(() => {});
-      await unlink(part).catch(() => {});
+      if (!inPlace) await unlink(part).catch(() => {});
       throw err;
     }
-    const size = (await stat(local)).size;
+    const size = inPlace ? r.transferred : (await stat(local)).size;
     return { ...r, path: local, size, ms: Date.now() - t0 };
   }
 

@@ -41,6 +41,10 @@ export async function ensureDir(dir: string, mode = 0o755): Promise<string> {
  * process and one millisecond must not share (and truncate) one temp file.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  // a device or FIFO (`-c /dev/null`) is written in place: a temp file renamed over it would replace
+  // it with a regular file (as root, /dev/null itself)
+  const target = await stat(file).catch(() => undefined);
+  if (target && !target.isFile() && !target.isDirectory()) return writeFile(file, data);
   const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 10)}`;
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${unique}.tmp`);
   const fh = await open(tmp, 'wx', mode);

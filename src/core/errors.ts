@@ -51,6 +51,133 @@ export function notTlsThere(err: unknown, peer: string): NetkitError | undefined
   );
 }
 
+/**
+ * What a command offers when a server's certificate fails verification, named as its --help names
+ * them: `--ca FILE` for netkit's own clients, curl's `--cacert FILE` for the HTTP ones. A flag the
+ * command lacks (or one that cannot help there) is left out, and so never suggested.
+ */
+export interface TrustFlags {
+  /** trusts the certificate or its issuer, e.g. `--ca FILE` */
+  ca?: string;
+  /** turns verification off, e.g. `--insecure` */
+  insecure?: string;
+  /** checks the certificate against another name, e.g. `--servername NAME` */
+  servername?: string;
+}
+
+/** The trust flags of netkit's own TLS clients (pop3, mail send, ftp; tcp and chat add --servername). */
+export const NETKIT_TRUST_FLAGS: Readonly<TrustFlags> = { ca: '--ca FILE', insecure: '--insecure' };
+
+/** OpenSSL's verification failures in words (Node's own words are terse, and some are misleading). */
+const CERT_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in the chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate (issuer unknown)',
+  UNABLE_TO_GET_ISSUER_CERT: 'issuer certificate not found',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'issuer certificate not found among the trusted ones',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  CERT_REVOKED: 'certificate revoked',
+  CERT_UNTRUSTED: 'certificate not trusted',
+  CERT_SIGNATURE_FAILURE: 'certificate signature failure',
+  INVALID_CA: 'invalid CA certificate',
+  INVALID_PURPOSE: 'certificate not valid for a TLS server',
+};
+
+/** Failures no extra trusted certificate can fix: the certificate itself is out of date or revoked. */
+const NOT_FIXED_BY_CA = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED']);
+
+const ALTNAME = 'ERR_TLS_CERT_ALTNAME_INVALID';
+
+/** A certificate verification code (`DEPTH_ZERO_SELF_SIGNED_CERT`) in words, else the code itself. */
+export function certificateReason(code: string): string {
+  return CERT_REASONS[code] ?? code;
+}
+
+/** OpenSSL's verification codes carry no `ERR_` prefix (Node's own codes do). */
+const isVerifyCode = (code: string): boolean =>
+  code in CERT_REASONS ||
+  (!code.startsWith('ERR_') && /CERT|CRL|^UNABLE_TO_|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$/.test(code));
+
+/**
+ * The codes an error carries: its own, nodemailer's `originalCode` (its `code` is then `ESOCKET`)
+ * and its cause's (undici, wrappers).
+ */
+function errorCodes(err: unknown): string[] {
+  const e = err as { code?: unknown; originalCode?: unknown; cause?: { code?: unknown } } | undefined;
+  return [e?.originalCode, e?.code, e?.cause?.code].filter((c): c is string => typeof c === 'string');
+}
+
+const firstLine = (err: unknown): string =>
+  terminalSafe(((err as { message?: string } | undefined)?.message ?? String(err)).split(/\r?\n/)[0] ?? '');
+
+/**
+ * A server certificate that failed verification, as the one line every netkit TLS client prints,
+ * or undefined when `err` is no such failure (check it before other TLS errors):
+ *
+ * `TLS certificate of 127.0.0.1:9443 not trusted (self-signed certificate); trust it with --ca FILE, or skip verification with --insecure`
+ *
+ * `TLS certificate of 127.0.0.2:990 is for another name (IP: 127.0.0.2 is not in the cert's list: …); give the name it carries with --servername NAME, or skip verification with --insecure`
+ *
+ * @param peer the server as the user named it, `host:port`
+ * @param flags the flags of the command the user ran, so that the way out names ones it has
+ */
+export function certificateError(err: unknown, peer: string, flags: TrustFlags): NetkitError | undefined {
+  const codes = errorCodes(err);
+  const fixes: string[] = [];
+  let problem: string;
+  if (codes.includes(ALTNAME)) {
+    const reason = (err as { reason?: unknown }).reason;
+    fixes.push(
+      flags.servername
+        ? `give the name it carries with ${flags.servername}`
+        : 'connect with a name it carries',
+    );
+    problem = `is for another name (${typeof reason === 'string' ? terminalSafe(reason) : firstLine(err)})`;
+  } else {
+    const code = codes.find(isVerifyCode);
+    if (code === undefined) return undefined;
+    if (flags.ca && !NOT_FIXED_BY_CA.has(code)) fixes.push(`trust it with ${flags.ca}`);
+    problem = `not trusted (${CERT_REASONS[code] ?? firstLine(err)})`;
+  }
+  if (flags.insecure) fixes.push(`skip verification with ${flags.insecure}`);
+  return new NetkitError(
+    'NETKIT_CONNECT_FAILED',
+    `TLS certificate of ${peer} ${problem}${fixes.length ? `; ${fixes.join(', or ')}` : ''}`,
+    { cause: err },
+  );
+}
+
+/**
+ * A TCP connection that could not be made, in the words every client uses (`connection refused by
+ * 127.0.0.1:1`, `cannot resolve host "x"`), never Node's (`connect ECONNREFUSED 127.0.0.1:1`);
+ * undefined when `err` is not such a failure. Reads the code where nodemailer keeps it too.
+ * @param where the server, `host:port`
+ * @param host the host name the user gave (default: the one in the error)
+ */
+export function connectFailure(err: unknown, where: string, host?: string): NetkitError | undefined {
+  const e = err as (NodeJS.ErrnoException & { hostname?: string }) | undefined;
+  for (const code of errorCodes(err)) {
+    switch (code) {
+      case 'ECONNREFUSED':
+        return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return new NetkitError('NETKIT_NOT_FOUND', `cannot resolve host "${host ?? e?.hostname ?? where}"`, {
+          cause: err,
+        });
+      case 'EHOSTUNREACH':
+      case 'ENETUNREACH':
+        return new NetkitError('NETKIT_CONNECT_FAILED', `${where} is unreachable`, { cause: err });
+      case 'ETIMEDOUT':
+        // the system's connect timeout only: a library's own ETIMEDOUT (a greeting that never came) is not one
+        if (e?.syscall === 'connect')
+          return new NetkitError('NETKIT_TIMEOUT', `connect to ${where} timed out`, { cause: err });
+    }
+  }
+  return undefined;
+}
+
 const SYSTEM_ERROR_WORDS: Record<string, string> = {
   EADDRNOTAVAIL: 'the address is not on this machine',
   EADDRINUSE: 'the address is in use',

@@ -22,7 +22,14 @@ import { type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
-import { NetkitError, type NetkitErrorCode, systemErrorWords } from '../core/errors.js';
+import {
+  certificateError,
+  NETKIT_TRUST_FLAGS,
+  NetkitError,
+  type NetkitErrorCode,
+  systemErrorWords,
+  type TrustFlags,
+} from '../core/errors.js';
 import { bodyTooLarge, checkDeclaredSize } from '../core/size-limit.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { defaultTrust } from '../core/tls-trust.js';
@@ -45,6 +52,8 @@ export interface FtpClientOptions {
   rejectUnauthorized?: boolean;
   /** certificates to trust (default: the system roots) */
   ca?: string[];
+  /** the flags a certificate error names as the way out (default `--ca FILE`, `--insecure`) */
+  trustFlags?: TrustFlags;
   /** control and data connection timeout while a command runs (default 30 s; 0 = none) */
   timeoutMs?: number;
   /** upper bound for one directory listing (default basic-ftp's) */
@@ -130,14 +139,6 @@ export class FtpClientError extends NetkitError {
 /** Listing lines shown in a trace before the rest is summarised. */
 const LISTING_TRACE_LINES = 20;
 
-const TLS_TRUST_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-]);
-
 /** How long a broken upload waits for the server's reply that says why (see `runUpload`). */
 const UPLOAD_REPLY_WAIT_MS = 1000;
 
@@ -167,8 +168,16 @@ export function finalReply(chunk: string): string {
   return lines.slice(start, end + 1).join(' ');
 }
 
-/** The single place where basic-ftp and socket errors become netkit errors. */
-export function toFtpClientError(err: unknown, what: string): NetkitError {
+/**
+ * The single place where basic-ftp and socket errors become netkit errors.
+ * @param what the step that failed (`connect 127.0.0.1:21`, `get /pub/a.txt`): each message starts with it
+ * @param at while connecting: the server (`host:port`) and the trust flags a certificate error names
+ */
+export function toFtpClientError(
+  err: unknown,
+  what: string,
+  at?: { peer: string; trust?: TrustFlags },
+): NetkitError {
   if (err instanceof NetkitError) return err;
   if (err instanceof FTPError) {
     const text = oneLine(err.message);
@@ -177,23 +186,16 @@ export function toFtpClientError(err: unknown, what: string): NetkitError {
   }
   const e = err as NodeJS.ErrnoException;
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
-  // a trusted certificate issued for another name: --ca cannot help, so no hint towards it
-  if (e?.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const host = (e as { host?: string }).host;
-    return new FtpClientError(
-      'NETKIT_CONNECT_FAILED',
-      `${what}: the TLS certificate's name does not match ${host ?? 'the host'} (${msg}); connect with the name it was issued for, or skip verification with --insecure`,
-      undefined,
-      { cause: err },
-    );
-  }
-  if (e?.code && TLS_TRUST_CODES.has(e.code))
-    return new FtpClientError(
-      'NETKIT_CONNECT_FAILED',
-      `${what}: TLS certificate not trusted (${msg}); trust it with --ca FILE or skip verification with --insecure`,
-      undefined,
-      { cause: err },
-    );
+  // the words of every TLS client: the peer when known (connecting), else the step
+  const cert = certificateError(
+    err,
+    at?.peer ?? (e as { host?: string }).host ?? 'the server',
+    at?.trust ?? NETKIT_TRUST_FLAGS,
+  );
+  if (cert)
+    return new FtpClientError(cert.code, at?.peer ? cert.message : `${what}: ${cert.message}`, undefined, {
+      cause: err,
+    });
   if (e?.code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code))
     return new FtpClientError('NETKIT_CONNECT_FAILED', `${what}: ${systemErrorWords(e)}`, undefined, {
       cause: err,
@@ -413,7 +415,7 @@ export class FtpClient extends EventEmitter {
         return await fn();
       } catch (err) {
         client.close();
-        throw toFtpClientError(err, what);
+        throw toFtpClientError(err, what, { peer: where, trust: opts.trustFlags ?? NETKIT_TRUST_FLAGS });
       }
     };
     await step(`connect ${where}`, () =>
@@ -664,6 +666,22 @@ export class FtpClient extends EventEmitter {
    */
   async get(remote: string, local: string, opts: FtpGetOptions = {}): Promise<FtpTransferResult> {
     const t0 = Date.now();
+    // a device or FIFO (`-o /dev/null`, a named pipe) is written in place: a part file renamed over
+    // it would replace it with a regular file (as root, /dev/null itself)
+    const target = await stat(local).catch(() => undefined);
+    if (target && !target.isFile() && !target.isDirectory()) {
+      if (opts.resume)
+        throw new FtpClientError('NETKIT_INVALID_INPUT', `${local} is not a regular file: nothing to resume`);
+      const out = createWriteStream(local, { flags: 'w' });
+      try {
+        const r = await this.getStream(remote, out);
+        out.end();
+        await finished(out);
+        return { ...r, path: local, resumedFrom: 0, complete: false, ms: Date.now() - t0 };
+      } finally {
+        out.destroy();
+      }
+    }
     const part = `${local}.part`;
     const total = await this.sizeWithinLimit(remote);
     let startAt = 0;

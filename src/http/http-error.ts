@@ -3,8 +3,11 @@
  * and Node error codes become NetkitErrors that say what failed and where, naming the proxy when
  * the failure was the proxy's, and never showing a password from a URL.
  */
-import { errorMessage, NetkitError } from '../core/errors.js';
+import { certificateError, errorMessage, NetkitError, type TrustFlags } from '../core/errors.js';
 import { redactUrl } from '../core/trace.js';
+
+/** The trust flags of the HTTP commands (`http get`, `download`), named as curl names them. */
+export const CURL_TRUST_FLAGS: Readonly<TrustFlags> = { ca: '--cacert FILE', insecure: '--insecure' };
 
 /**
  * Map undici/Node failures to NetkitError with a stable code and a one-line message. `proxy` is
@@ -72,13 +75,13 @@ export function httpError(err: unknown, url: string, proxy?: string): Error {
     case 'ABORT_ERR':
       return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
     default:
-      if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code))
-        return new NetkitError(
-          'NETKIT_CONNECT_FAILED',
-          `TLS certificate of ${proxy?.startsWith('https:') ? where : target} not trusted: ${errorMessage(err)} (use --insecure to skip verification)`,
-          { cause: err },
-        );
-      return new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err });
+      return (
+        // an https:// proxy's own certificate is checked against the system roots, never --cacert
+        (proxy?.startsWith('https:')
+          ? certificateError(err, where, { insecure: CURL_TRUST_FLAGS.insecure })
+          : certificateError(err, target, CURL_TRUST_FLAGS)) ??
+        new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err })
+      );
   }
 }
 

@@ -24,7 +24,15 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
-import { NetkitError, type NetkitErrorCode, notTlsThere, systemErrorWords } from '../core/errors.js';
+import {
+  certificateError,
+  connectFailure,
+  NETKIT_TRUST_FLAGS,
+  NetkitError,
+  type NetkitErrorCode,
+  notTlsThere,
+  systemErrorWords,
+} from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
@@ -737,23 +745,20 @@ export class Pop3Client extends EventEmitter {
 }
 
 function connectError(err: NodeJS.ErrnoException, host: string, port: number): NetkitError {
-  if (/certificate|self.signed|CERT_|unable to verify/i.test(err.message))
-    return tlsError(err, `${host}:${port}`);
-  const plain = notTlsThere(err, `${host}:${port}`);
-  if (plain) return plain;
-  const what = systemErrorWords(err);
-  return new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${what}`, {
-    cause: err,
-  });
+  const peer = `${host}:${port}`;
+  return (
+    certificateError(err, peer, NETKIT_TRUST_FLAGS) ??
+    notTlsThere(err, peer) ??
+    connectFailure(err, peer, host) ??
+    new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${peer}: ${systemErrorWords(err)}`, {
+      cause: err,
+    })
+  );
 }
 
 function tlsError(err: Error, peer: string): NetkitError {
-  if (/certificate|self.signed|CERT_|unable to verify/i.test(err.message)) {
-    return new NetkitError(
-      'NETKIT_PROTOCOL',
-      `TLS certificate of ${peer} not trusted (${err.message}); for the lab's self-signed certificate use --insecure or --ca DATA/tls/dev-cert.pem`,
-      { cause: err },
-    );
-  }
-  return new NetkitError('NETKIT_PROTOCOL', `TLS with ${peer} failed: ${err.message}`, { cause: err });
+  return (
+    certificateError(err, peer, NETKIT_TRUST_FLAGS) ??
+    new NetkitError('NETKIT_PROTOCOL', `TLS with ${peer} failed: ${err.message}`, { cause: err })
+  );
 }

@@ -19,7 +19,13 @@
  * already masks AUTH secrets; we mask again). Message data is never traced.
  */
 import { EventEmitter } from 'node:events';
-import { NetkitError, notTlsThere } from '../core/errors.js';
+import {
+  certificateError,
+  connectFailure,
+  NETKIT_TRUST_FLAGS,
+  NetkitError,
+  notTlsThere,
+} from '../core/errors.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, type TraceKind, traceEvent } from '../core/trace.js';
 import { assertNoInjection, type ComposedMail, composeMail, type MailMessageOptions } from './compose.js';
@@ -79,17 +85,11 @@ export function mapSmtpError(err: unknown, server: string): NetkitError {
   if (err instanceof NetkitError) return err;
   const e = err as NodemailerError;
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
-  const cause = (e as { cause?: NodeJS.ErrnoException }).cause;
-  const sys = (e as NodeJS.ErrnoException).errno !== undefined ? (e as NodeJS.ErrnoException) : cause;
-  const plain = notTlsThere(err, server);
-  if (plain) return plain;
-  if (/certificate|self.signed|CERT_|unable to verify/i.test(msg)) {
-    return new NetkitError(
-      'NETKIT_PROTOCOL',
-      `TLS certificate of ${server} not trusted (${msg}); for the lab's self-signed certificate use --insecure or --ca DATA/tls/dev-cert.pem`,
-      { cause: err },
-    );
-  }
+  const failed =
+    notTlsThere(err, server) ??
+    certificateError(err, server, NETKIT_TRUST_FLAGS) ??
+    connectFailure(err, server);
+  if (failed) return failed;
   switch (e?.code) {
     case 'EAUTH':
       return new NetkitError('NETKIT_AUTH', `authentication failed at ${server}: ${msg}`, { cause: err });
@@ -102,8 +102,15 @@ export function mapSmtpError(err: unknown, server: string): NetkitError {
     case 'EREQUIRETLS':
       return new NetkitError('NETKIT_PROTOCOL', `${server}: ${msg}`, { cause: err });
     default:
-      if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN/.test(`${sys?.code ?? ''} ${msg}`))
-        return new NetkitError('NETKIT_CONNECT_FAILED', `cannot connect to ${server}: ${msg}`, {
+      // nodemailer keeps the socket's own code in `originalCode`
+      if (
+        [
+          e?.code,
+          (e as { originalCode?: string }).originalCode,
+          (e as { cause?: { code?: string } }).cause?.code,
+        ].includes('ECONNRESET')
+      )
+        return new NetkitError('NETKIT_PROTOCOL', `connection to ${server} closed unexpectedly`, {
           cause: err,
         });
       return new NetkitError('NETKIT_PROTOCOL', `${server}: ${msg}`, { cause: err });

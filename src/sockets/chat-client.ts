@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
-import { NetkitError, notTlsThere } from '../core/errors.js';
+import { certificateError, NETKIT_TRUST_FLAGS, NetkitError, notTlsThere } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
@@ -177,6 +177,9 @@ export class ChatClient extends EventEmitter {
   }
 }
 
+/** The flags of `chat join --tls`, named in its certificate errors. */
+const CHAT_TRUST_FLAGS = { ...NETKIT_TRUST_FLAGS, servername: '--servername NAME' };
+
 /** One line that says what went wrong, TLS problems in words a user can act on. */
 function chatConnectError(
   err: NodeJS.ErrnoException,
@@ -184,21 +187,12 @@ function chatConnectError(
   port: number,
   secure: boolean,
 ): NetkitError {
-  const code = err.code ?? '';
   const reason = (err as { reason?: string }).reason ?? err.message;
   const peer = formatHostPort(host, port);
-  let message: string;
   // a socket error (refused, unknown host, unreachable): the words `tcp connect` uses
   if (!secure || err.syscall) return connectError(err, host, port);
-  const plain = notTlsThere(err, peer);
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    message = `TLS certificate of ${peer} is for another name (${reason}); give the name it carries with --servername, or skip verification with --insecure`;
-  } else if (/CERT|SELF_SIGNED|ISSUER/.test(code) || /certificate/i.test(err.message)) {
-    message = `TLS certificate of ${peer} not trusted (${reason}); trust it with --ca FILE, or skip verification with --insecure`;
-  } else if (plain) {
-    message = plain.message;
-  } else {
-    message = `TLS with ${peer} failed: ${reason}`;
-  }
+  const cert = certificateError(err, peer, CHAT_TRUST_FLAGS);
+  if (cert) return cert;
+  const message = notTlsThere(err, peer)?.message ?? `TLS with ${peer} failed: ${reason}`;
   return new NetkitError('NETKIT_PROTOCOL', message, { cause: err });
 }

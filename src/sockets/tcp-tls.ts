@@ -11,10 +11,13 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { formatHostPort } from '../core/address.js';
-import { NetkitError } from '../core/errors.js';
+import { certificateError, certificateReason, NETKIT_TRUST_FLAGS, NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { tlsErrorLine } from '../core/tls-accept.js';
 import { defaultTrust } from '../core/tls-trust.js';
+
+/** moved to core/errors.ts, shared by every TLS client; still exported here */
+export { certificateReason };
 
 export interface TcpTlsClientOptions {
   /** skip certificate and host-name verification (ncat's default; ours is to verify) */
@@ -58,40 +61,14 @@ export interface TlsSessionInfo {
   fingerprint256?: string;
 }
 
-const CERT_REASONS: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
-  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in the chain',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate (issuer unknown)',
-  UNABLE_TO_GET_ISSUER_CERT: 'issuer certificate not found',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'issuer certificate not found among the trusted ones',
-  CERT_HAS_EXPIRED: 'certificate has expired',
-  CERT_NOT_YET_VALID: 'certificate is not yet valid',
-  CERT_REVOKED: 'certificate revoked',
-  CERT_UNTRUSTED: 'certificate not trusted',
-  CERT_SIGNATURE_FAILURE: 'certificate signature failure',
-  INVALID_CA: 'invalid CA certificate',
-  INVALID_PURPOSE: 'certificate not valid for a TLS server',
-};
+/** The flags of `tcp connect --tls`, named in its certificate errors. */
+const TCP_TRUST_FLAGS = { ...NETKIT_TRUST_FLAGS, servername: '--servername NAME' };
 
 /** A client-side TLS failure as one clear line: verification failures name their reason. */
-export function tlsClientError(err: NodeJS.ErrnoException, where: string, name?: string): NetkitError {
+export function tlsClientError(err: NodeJS.ErrnoException, where: string): NetkitError {
   const code = err.code ?? '';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const reason = (err as { reason?: string }).reason ?? err.message;
-    return new NetkitError(
-      'NETKIT_PROTOCOL',
-      `TLS certificate of ${where} does not match the name${name ? ` "${name}"` : ''}: ${reason} (--servername NAME to check another name, --insecure to skip verification)`,
-      { cause: err },
-    );
-  }
-  const reason = CERT_REASONS[code];
-  if (reason !== undefined) {
-    return new NetkitError(
-      'NETKIT_PROTOCOL',
-      `TLS certificate of ${where} not trusted: ${reason} (--ca FILE to trust its issuer, --insecure to skip verification)`,
-      { cause: err },
-    );
-  }
+  const cert = certificateError(err, where, TCP_TRUST_FLAGS);
+  if (cert) return cert;
   if (code === 'ECONNRESET' || /socket disconnected|before secure TLS/i.test(err.message)) {
     return new NetkitError(
       'NETKIT_PROTOCOL',
@@ -106,11 +83,6 @@ export function tlsClientError(err: NodeJS.ErrnoException, where: string, name?:
       cause: err,
     },
   );
-}
-
-/** A certificate verification code (`DEPTH_ZERO_SELF_SIGNED_CERT`) in words. */
-export function certificateReason(code: string): string {
-  return CERT_REASONS[code] ?? code;
 }
 
 /**
@@ -147,7 +119,7 @@ export function startTlsClient(
       secure.off('secureConnect', ok);
       secure.destroy();
       socket.destroy();
-      reject(tlsClientError(err, where, name));
+      reject(tlsClientError(err, where));
     };
     const closed = () => fail(Object.assign(new Error('socket disconnected'), { code: 'ECONNRESET' }));
     const ok = () => {

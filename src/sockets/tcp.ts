@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
-import { NetkitError } from '../core/errors.js';
+import { connectFailure, NetkitError } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { serverTlsOptions } from '../core/tls.js';
@@ -206,22 +206,10 @@ export function connectError(
             : err.message;
     return new NetkitError('NETKIT_CONNECT_FAILED', `cannot bind source ${from}: ${why}`, { cause: err });
   }
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new NetkitError('NETKIT_NOT_FOUND', `cannot resolve host "${host}"`, { cause: err });
-    case 'ETIMEDOUT':
-      return new NetkitError('NETKIT_TIMEOUT', `connect to ${where} timed out`, { cause: err });
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return new NetkitError('NETKIT_CONNECT_FAILED', `${where} is unreachable`, { cause: err });
-    default:
-      return new NetkitError('NETKIT_CONNECT_FAILED', `connect to ${where} failed: ${err.message}`, {
-        cause: err,
-      });
-  }
+  return (
+    connectFailure(err, where, host) ??
+    new NetkitError('NETKIT_CONNECT_FAILED', `connect to ${where} failed: ${err.message}`, { cause: err })
+  );
 }
 
 export interface RelayOptions {

@@ -30,6 +30,25 @@ describe('runtime errors', () => {
       1,
       `netkit: connection refused by 127.0.0.1:${closed}\n`,
     ]);
+    // the mail clients in the same words, never Node's ("connect ECONNREFUSED …", "getaddrinfo ENOTFOUND …")
+    const send = ['mail', 'send', '--to', 'bob@lab', '--text', 'x', '--server'];
+    const mailRefused = await netkit([...send, `127.0.0.1:${closed}`]);
+    expect([mailRefused.code, mailRefused.stderr]).toEqual([
+      1,
+      `netkit: connection refused by 127.0.0.1:${closed}\n`,
+    ]);
+    const mailUnknown = await netkit([...send, 'nosuch.invalid:2525']);
+    expect([mailUnknown.code, mailUnknown.stderr]).toEqual([
+      1,
+      'netkit: cannot resolve host "nosuch.invalid"\n',
+    ]);
+    const pop3Refused = await netkit(['pop3', 'list', '--server', `127.0.0.1:${closed}`, '--user', 'bob'], {
+      env: { NETKIT_PASSWORD: 'x' },
+    });
+    expect([pop3Refused.code, pop3Refused.stderr]).toEqual([
+      1,
+      `netkit: connection refused by 127.0.0.1:${closed}\n`,
+    ]);
   });
 
   it('implicit TLS asked of a plain port is said in words; --tls alone means the TLS port', async () => {

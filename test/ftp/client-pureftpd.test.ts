@@ -270,7 +270,7 @@ describe('explicit FTPS (AUTH TLS) against pure-ftpd', () => {
     const r = await netkit(['ftp', 'ls', `${url}/pub/`, '--tls'], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /^netkit: connect 127\.0\.0\.1:\d+: TLS certificate not trusted \(.*\); trust it with --ca FILE or skip verification with --insecure\n$/,
+      /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(.*\); trust it with --ca FILE, or skip verification with --insecure\n$/,
     );
   });
 });

@@ -258,7 +258,9 @@ describe('netkit ftp CLI against our server', () => {
 
     const strict = await netkit(['ftp', 'ls', url, '--tls'], { env, cwd: base });
     expect(strict.code).toBe(1);
-    expect(strict.stderr).toMatch(/certificate not trusted.*--insecure/);
+    expect(strict.stderr).toMatch(
+      /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(self-signed certificate\); trust it with --ca FILE, or skip verification with --insecure\n$/,
+    );
   });
 
   it('mirror --help has examples', async () => {

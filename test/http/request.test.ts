@@ -293,7 +293,7 @@ describe('auth, cookies, limits, TLS, trace', () => {
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     try {
       expect(await code(httpRequest({ url }))).toMatch(
-        /^NETKIT_CONNECT_FAILED: TLS certificate .* not trusted.*--insecure/,
+        /^NETKIT_CONNECT_FAILED: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(self-signed certificate\); trust it with --cacert FILE, or skip verification with --insecure$/,
       );
       const res = await httpRequest({ url, insecure: true });
       expect(res.body.toString()).toBe('secure hello');

@@ -151,7 +151,9 @@ describe('netkit pop3 (client) against Dovecot', () => {
       },
     );
     expect(untrusted.code).toBe(1);
-    expect(untrusted.stderr).toMatch(/not trusted.*--insecure/);
+    expect(untrusted.stderr).toMatch(
+      /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(.+\); trust it with --ca FILE, or skip verification with --insecure\n$/,
+    );
     const plain = await netkit(
       [
         'pop3',

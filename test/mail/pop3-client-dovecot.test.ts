@@ -98,8 +98,10 @@ describe('Pop3Client against Dovecot', () => {
 
     const untrusted = await Pop3Client.connect({ port: dovecot.port });
     const err = await untrusted.stls().catch((e) => e);
-    expect(err.code).toBe('NETKIT_PROTOCOL');
-    expect(err.message).toMatch(/not trusted.*--insecure/);
+    expect(err.code).toBe('NETKIT_CONNECT_FAILED');
+    expect(err.message).toMatch(
+      /^TLS certificate of 127\.0\.0\.1:\d+ not trusted \(.+\); trust it with --ca FILE, or skip verification with --insecure$/,
+    );
 
     const insecure = await Pop3Client.connect({ port: dovecot.port, rejectUnauthorized: false });
     await insecure.stls();

@@ -149,7 +149,7 @@ describe('tcp connect --tls against independent servers', () => {
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(
-      /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted: self-signed certificate \(--ca FILE to trust its issuer, --insecure to skip verification\)\n$/,
+      /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(self-signed certificate\); trust it with --ca FILE, or skip verification with --insecure\n$/,
     );
 
     const port2 = await freePort();
@@ -217,7 +217,7 @@ describe('tcp connect --tls against independent servers', () => {
           expect(r.code).toBe(1);
           expect(r.stdout).toBe('');
           expect(r.stderr).toMatch(
-            /^netkit: TLS certificate of 127\.0\.0\.1:\d+ does not match the name "wrong\.example": .*wrong\.example.* is not in the cert's altnames: DNS:localhost, IP Address:127\.0\.0\.1 \(--servername NAME to check another name, --insecure to skip verification\)\n$/,
+            /^netkit: TLS certificate of 127\.0\.0\.1:\d+ is for another name \(.*wrong\.example.* is not in the cert's altnames: DNS:localhost, IP Address:127\.0\.0\.1\); give the name it carries with --servername NAME, or skip verification with --insecure\n$/,
           );
         }
       } finally {
@@ -237,7 +237,7 @@ describe('tcp connect --tls against independent servers', () => {
       });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(
-        /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted: self-signed certificate/,
+        /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(self-signed certificate\); trust it with --ca FILE/,
       );
     } finally {
       await ncat.kill();
@@ -306,7 +306,7 @@ describe('tcp connect --tls against independent servers', () => {
       );
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(
-        `netkit: TLS certificate of 127.0.0.1:${server.ready[1]} not trusted: certificate has expired (--ca FILE to trust its issuer, --insecure to skip verification)\n`,
+        `netkit: TLS certificate of 127.0.0.1:${server.ready[1]} not trusted (certificate has expired); skip verification with --insecure\n`,
       );
     } finally {
       await server.kill();

@@ -18,6 +18,7 @@ import { bodyTooLarge } from '../../core/size-limit.js';
 import type { TraceEvent } from '../../core/trace.js';
 import { FtpClient, FtpClientError, toFtpClientError } from '../../ftp/client.js';
 import { parseFtpUrl } from '../../ftp/ftp-url.js';
+import { CURL_TRUST_FLAGS } from '../http-error.js';
 import {
   type FetchContext,
   type LiveSegment,
@@ -94,6 +95,7 @@ export class FtpSource {
           tls: t.scheme === 'ftps' ? 'implicit' : this.opts.explicitTls ? 'explicit' : false,
           rejectUnauthorized: !this.opts.insecure,
           ...(this.opts.ca ? { ca: this.opts.ca } : {}),
+          trustFlags: CURL_TRUST_FLAGS,
           timeoutMs: this.opts.timeoutMs,
         },
         (c) => c.on('trace', this.opts.onTrace),
