@@ -136,7 +136,7 @@ async function startSmtpSink() {
 
 // ---- the load ----
 
-export function smtpSource(port, opts, reuse) {
+function smtpSource(port, opts, reuse) {
   const args = [
     ...(reuse ? ['-d'] : []),
     '-s',

@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
+import { writesInPlace } from '../core/datadir.js';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { fromNetworkAscii, toNetworkAscii } from '../ftp/ascii.js';
 import { type FtpClient, type FtpEntry, type FtpTransferResult, toFtpClientError } from '../ftp/client.js';
@@ -474,8 +475,7 @@ export class FtpShell {
   private async getAscii(client: FtpClient, remote: string, local: string): Promise<FtpTransferResult> {
     const t0 = Date.now();
     // a device or FIFO is written in place: a part file renamed over it would replace it
-    const target = await stat(local).catch(() => undefined);
-    const inPlace = target !== undefined && !target.isFile() && !target.isDirectory();
+    const inPlace = await writesInPlace(local);
     const part = inPlace ? local : `${local}.part`;
     const convert = fromNetworkAscii();
     const written = pipeline(convert, createWriteStream(part));

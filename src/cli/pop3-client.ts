@@ -12,14 +12,12 @@
  * size, bounded memory, the socket paused while stdout or the file is behind. Only `--json`, which
  * parses the message, holds it whole.
  */
-import { writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { type Command, Option } from 'commander';
-import { resolveDataDir } from '../core/datadir.js';
+import { resolveDataDir, writeFileAtomic } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { maxOf } from '../core/format.js';
-import { terminalSafe } from '../core/terminal-safe.js';
+import { terminalSafe, terminalSafeStream } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
@@ -145,23 +143,6 @@ function cell(s: string | undefined, max = 40): string {
 /** `2026-11-23T02:19:33.000Z` → `2026-11-23 02:19:33Z` (a Date header that did not parse stays as is). */
 function shortDate(d: string | undefined): string {
   return cell(d?.replace(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z$/, '$1 $2Z'), 24);
-}
-
-/**
- * `terminalSafe(text, { multiline: true })` for a message that arrives in pieces: a UTF-8 character
- * or a CRLF split between two pieces is put back together before it is looked at, so the output is
- * the same as for the whole message at once.
- */
-export function terminalSafeStream(): { write(piece: Buffer): string; end(): string } {
-  const decoder = new StringDecoder('utf8');
-  let heldCr = false;
-  const safe = (text: string, last: boolean): string => {
-    let t = heldCr ? `\r${text}` : text;
-    heldCr = !last && t.endsWith('\r'); // its LF may be in the next piece
-    if (heldCr) t = t.slice(0, -1);
-    return terminalSafe(t, { multiline: true });
-  };
-  return { write: (piece) => safe(decoder.write(piece), false), end: () => safe(decoder.end(), true) };
 }
 
 /**
@@ -291,7 +272,7 @@ memory (up to 256 MiB).`,
           if (opts.json) {
             const msg = await c.retr(n);
             await c.quit();
-            if (opts.out) await writeFile(opts.out, msg);
+            if (opts.out) await writeFileAtomic(opts.out, msg, 0o600);
             printJson({ n, ...viewToJson(await parseMessage(msg)) });
           } else if (opts.out) {
             const bytes = await writeStreamAtomic(c.retrStream(n), opts.out, 0o600);

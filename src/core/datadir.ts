@@ -40,11 +40,18 @@ export async function ensureDir(dir: string, mode = 0o755): Promise<string> {
  * itself survives a crash). The temp name has a random part: two writes of the same file in one
  * process and one millisecond must not share (and truncate) one temp file.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  // a device or FIFO (`-c /dev/null`) is written in place: a temp file renamed over it would replace
-  // it with a regular file (as root, /dev/null itself)
+/**
+ * Whether output named `file` must be written in place: it is there and is neither a regular file
+ * nor a directory — `/dev/null`, `/dev/stdout`, a FIFO. A temp or part file renamed over it would
+ * replace the device with a regular file (as root, /dev/null itself).
+ */
+export async function writesInPlace(file: string): Promise<boolean> {
   const target = await stat(file).catch(() => undefined);
-  if (target && !target.isFile() && !target.isDirectory()) return writeFile(file, data);
+  return target !== undefined && !target.isFile() && !target.isDirectory();
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  if (await writesInPlace(file)) return writeFile(file, data); // `-c /dev/null`
   const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 10)}`;
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${unique}.tmp`);
   const fh = await open(tmp, 'wx', mode);

@@ -68,6 +68,12 @@ export interface TrustFlags {
 /** The trust flags of netkit's own TLS clients (pop3, mail send, ftp; tcp and chat add --servername). */
 export const NETKIT_TRUST_FLAGS: Readonly<TrustFlags> = { ca: '--ca FILE', insecure: '--insecure' };
 
+/** The same with --servername, which `tcp connect` and `chat join` have. */
+export const SOCKET_TRUST_FLAGS: Readonly<TrustFlags> = {
+  ...NETKIT_TRUST_FLAGS,
+  servername: '--servername NAME',
+};
+
 /** OpenSSL's verification failures in words (Node's own words are terse, and some are misleading). */
 const CERT_REASONS: Record<string, string> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',

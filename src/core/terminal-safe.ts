@@ -11,6 +11,8 @@
  * was sent. Our own because it is a dozen lines, and every caller must agree on the set.
  */
 
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Unicode format characters that change how text displays without showing themselves: bidi
  * overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the implicit marks LRM, RLM and ALM
@@ -64,4 +66,21 @@ export function terminalSafe(s: string, opts: TerminalSafeOptions = {}): string 
     if (opts.multiline && (c === '\n' || c === '\t')) return c;
     return opts.replaceWith ?? escapeCodeUnit(c.charCodeAt(0));
   });
+}
+
+/**
+ * `terminalSafe(text, { multiline: true })` for a message that arrives in pieces: a UTF-8 character
+ * or a CRLF split between two pieces is put back together before it is looked at, so the output is
+ * the same as for the whole message at once.
+ */
+export function terminalSafeStream(): { write(piece: Buffer): string; end(): string } {
+  const decoder = new StringDecoder('utf8');
+  let heldCr = false;
+  const safe = (text: string, last: boolean): string => {
+    let t = heldCr ? `\r${text}` : text;
+    heldCr = !last && t.endsWith('\r'); // its LF may be in the next piece
+    if (heldCr) t = t.slice(0, -1);
+    return terminalSafe(t, { multiline: true });
+  };
+  return { write: (piece) => safe(decoder.write(piece), false), end: () => safe(decoder.end(), true) };
 }

@@ -22,6 +22,7 @@ import { type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
+import { writesInPlace } from '../core/datadir.js';
 import {
   certificateError,
   NETKIT_TRUST_FLAGS,
@@ -666,10 +667,8 @@ export class FtpClient extends EventEmitter {
    */
   async get(remote: string, local: string, opts: FtpGetOptions = {}): Promise<FtpTransferResult> {
     const t0 = Date.now();
-    // a device or FIFO (`-o /dev/null`, a named pipe) is written in place: a part file renamed over
-    // it would replace it with a regular file (as root, /dev/null itself)
-    const target = await stat(local).catch(() => undefined);
-    if (target && !target.isFile() && !target.isDirectory()) {
+    // a device or FIFO (`-o /dev/null`, a named pipe) is written in place, not through a part file
+    if (await writesInPlace(local)) {
       if (opts.resume)
         throw new FtpClientError('NETKIT_INVALID_INPUT', `${local} is not a regular file: nothing to resume`);
       const out = createWriteStream(local, { flags: 'w' });

@@ -10,9 +10,10 @@
  * the device with a file.
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { writesInPlace } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 
 /** Write everything `source` yields to `file`; returns the number of bytes written. */
@@ -21,8 +22,7 @@ export async function writeStreamAtomic(
   file: string,
   mode = 0o644,
 ): Promise<number> {
-  const target = await stat(file).catch(() => undefined);
-  const inPlace = target !== undefined && !target.isFile() && !target.isDirectory();
+  const inPlace = await writesInPlace(file);
   const tmp = inPlace
     ? file
     : path.join(

@@ -162,8 +162,8 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
   const wire = new WireLog();
   const mail = new MailIndex(dataDir);
   const transcripts = new TranscriptStore();
-  /** since start: SMTP messages and bytes stored, FTP bytes moved by finished transfers, chat lines */
   const ftpOptions = ftpServiceOptions(cfg.services?.ftp);
+  /** since start: SMTP messages and bytes stored, FTP bytes moved by finished transfers, chat lines */
   const totals = { messages: 0, smtpBytes: 0, ftpBytes: 0, ftpTransfers: 0, chatMessages: 0 };
 
   const closers: Array<(deadline: number) => Promise<void>> = [];

@@ -6,12 +6,21 @@
  * or a value of the wrong type is an error instead of a silently ignored setting.
  */
 import { NetkitError } from '../core/errors.js';
+import type { FtpServerOptions } from '../ftp/server.js';
+import type { FtpLimits } from '../ftp/session.js';
+import type { FileServerOptions } from '../http/file-server.js';
+import type { Pop3ServerOptions } from '../mail/pop3-server.js';
+import type { SmtpServerOptions } from '../mail/smtp-server.js';
+import type { ChatServerOptions } from '../sockets/chat-server.js';
 
 /**
  * `count`: a whole number ≥ 1; `whole`: a whole number ≥ 0 (0 means what the option's library
  * documentation says: none, off or unlimited); `flag`: true or false.
  */
 type Kind = 'count' | 'whole' | 'flag' | 'bareLineEndings';
+
+/** Options of a server's own options type only: a renamed server option fails to compile here. */
+type KindsOf<T> = { [K in keyof T]?: Kind };
 
 const SMTP = {
   maxSize: 'count',
@@ -26,7 +35,7 @@ const SMTP = {
   greetingDelay: 'whole',
   bareLineEndings: 'bareLineEndings',
   minFreeBytes: 'whole',
-} as const satisfies Record<string, Kind>;
+} as const satisfies KindsOf<SmtpServerOptions>;
 
 const POP3 = {
   maxConnections: 'count',
@@ -37,7 +46,7 @@ const POP3 = {
   failedLoginDelayMs: 'whole',
   idleTimeoutMs: 'whole',
   markSeen: 'flag',
-} as const satisfies Record<string, Kind>;
+} as const satisfies KindsOf<Pop3ServerOptions>;
 
 const FTP = {
   maxClients: 'count',
@@ -48,7 +57,7 @@ const FTP = {
   anonymous: 'flag',
   anonymousUpload: 'flag',
   guestOverwrite: 'flag',
-} as const satisfies Record<string, Kind>;
+} as const satisfies KindsOf<FtpServerOptions>;
 
 /** FTP options the server takes inside its `limits` object; the config file lists them flat. */
 const FTP_LIMITS = {
@@ -62,7 +71,7 @@ const FTP_LIMITS = {
   downloadRate: 'whole',
   uploadRate: 'whole',
   anonymousRate: 'whole',
-} as const satisfies Record<string, Kind>;
+} as const satisfies KindsOf<FtpLimits>;
 
 const CHAT = {
   maxClients: 'count',
@@ -72,7 +81,7 @@ const CHAT = {
   maxOutboundBytes: 'count',
   historySize: 'whole',
   maxRooms: 'count',
-} as const satisfies Record<string, Kind>;
+} as const satisfies KindsOf<ChatServerOptions>;
 
 const HTTP = {
   rateLimit: 'whole',
@@ -86,7 +95,7 @@ const HTTP = {
   keepAliveTimeoutMs: 'count',
   idleTimeoutMs: 'count',
   headersTimeoutMs: 'count',
-} as const satisfies Record<string, Kind>;
+} as const satisfies KindsOf<FileServerOptions>;
 
 const SERVICES = {
   smtp: SMTP,

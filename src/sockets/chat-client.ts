@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
-import { certificateError, NETKIT_TRUST_FLAGS, NetkitError, notTlsThere } from '../core/errors.js';
+import { certificateError, NetkitError, notTlsThere, SOCKET_TRUST_FLAGS } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
@@ -177,9 +177,6 @@ export class ChatClient extends EventEmitter {
   }
 }
 
-/** The flags of `chat join --tls`, named in its certificate errors. */
-const CHAT_TRUST_FLAGS = { ...NETKIT_TRUST_FLAGS, servername: '--servername NAME' };
-
 /** One line that says what went wrong, TLS problems in words a user can act on. */
 function chatConnectError(
   err: NodeJS.ErrnoException,
@@ -191,7 +188,7 @@ function chatConnectError(
   const peer = formatHostPort(host, port);
   // a socket error (refused, unknown host, unreachable): the words `tcp connect` uses
   if (!secure || err.syscall) return connectError(err, host, port);
-  const cert = certificateError(err, peer, CHAT_TRUST_FLAGS);
+  const cert = certificateError(err, peer, SOCKET_TRUST_FLAGS);
   if (cert) return cert;
   const message = notTlsThere(err, peer)?.message ?? `TLS with ${peer} failed: ${reason}`;
   return new NetkitError('NETKIT_PROTOCOL', message, { cause: err });

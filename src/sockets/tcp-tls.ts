@@ -11,13 +11,12 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { formatHostPort } from '../core/address.js';
-import { certificateError, certificateReason, NETKIT_TRUST_FLAGS, NetkitError } from '../core/errors.js';
+import { certificateError, certificateReason, NetkitError, SOCKET_TRUST_FLAGS } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { tlsErrorLine } from '../core/tls-accept.js';
 import { defaultTrust } from '../core/tls-trust.js';
 
 /** moved to core/errors.ts, shared by every TLS client; still exported here */
-export { certificateReason };
 
 export interface TcpTlsClientOptions {
   /** skip certificate and host-name verification (ncat's default; ours is to verify) */
@@ -61,13 +60,10 @@ export interface TlsSessionInfo {
   fingerprint256?: string;
 }
 
-/** The flags of `tcp connect --tls`, named in its certificate errors. */
-const TCP_TRUST_FLAGS = { ...NETKIT_TRUST_FLAGS, servername: '--servername NAME' };
-
 /** A client-side TLS failure as one clear line: verification failures name their reason. */
 export function tlsClientError(err: NodeJS.ErrnoException, where: string): NetkitError {
   const code = err.code ?? '';
-  const cert = certificateError(err, where, TCP_TRUST_FLAGS);
+  const cert = certificateError(err, where, SOCKET_TRUST_FLAGS);
   if (cert) return cert;
   if (code === 'ECONNRESET' || /socket disconnected|before secure TLS/i.test(err.message)) {
     return new NetkitError(

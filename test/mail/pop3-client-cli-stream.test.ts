@@ -9,8 +9,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { terminalSafeStream } from '../../src/cli/pop3-client.js';
-import { terminalSafe } from '../../src/core/terminal-safe.js';
+import { terminalSafe, terminalSafeStream } from '../../src/core/terminal-safe.js';
 import { CLI, netkit, tempDir } from '../helpers/net.js';
 import {
   type FakeMessage,

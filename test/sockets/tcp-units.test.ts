@@ -5,9 +5,10 @@
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { certificateReason } from '../../src/core/errors.js';
 import { AccessList, parseAccessRule } from '../../src/sockets/access.js';
 import { CrlfEncoder, CrlfTransform, lfToCrlf } from '../../src/sockets/crlf.js';
-import { certificateReason, tlsClientError } from '../../src/sockets/tcp-tls.js';
+import { tlsClientError } from '../../src/sockets/tcp-tls.js';
 
 /** The reference: every LF not already preceded by a CR gets one. */
 const reference = (s: string) => s.replace(/(?<!\r)\n/g, '\r\n');
