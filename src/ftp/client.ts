@@ -25,6 +25,7 @@ import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
 import { writesInPlace } from '../core/datadir.js';
 import {
   certificateError,
+  connectFailure,
   NETKIT_TRUST_FLAGS,
   NetkitError,
   type NetkitErrorCode,
@@ -197,6 +198,10 @@ export function toFtpClientError(
     return new FtpClientError(cert.code, at?.peer ? cert.message : `${what}: ${cert.message}`, undefined, {
       cause: err,
     });
+  // connecting: the words every client uses (`connection refused by HOST:PORT`)
+  const unreachable = at?.peer ? connectFailure(err, at.peer) : undefined;
+  if (unreachable)
+    return new FtpClientError(unreachable.code, unreachable.message, undefined, { cause: err });
   if (e?.code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(e.code))
     return new FtpClientError('NETKIT_CONNECT_FAILED', `${what}: ${systemErrorWords(e)}`, undefined, {
       cause: err,

@@ -103,7 +103,7 @@ describe('runtime errors', () => {
     ]);
     const closed = await freePort();
     const ftp = await netkit(['ftp', 'ls', `ftp://127.0.0.1:${closed}/`]);
-    expect([ftp.code, ftp.stderr]).toEqual([1, `netkit: connect 127.0.0.1:${closed}: connection refused\n`]);
+    expect([ftp.code, ftp.stderr]).toEqual([1, `netkit: connection refused by 127.0.0.1:${closed}\n`]);
     const iface = await netkit(['multicast', 'send', 'x', '--interface', '192.0.2.1']);
     expect(iface.code).toBe(1);
     expect(iface.stderr).toMatch(/^netkit: multicast: .*192\.0\.2\.1: the address is not on this machine/);
