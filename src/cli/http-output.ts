@@ -3,12 +3,12 @@
  * bytes, the `--meta` headers as text with secrets hidden, and the body to stdout (curl's rules:
  * `| head` ends quietly, binary is not written to a terminal) or through a progress bar to `-o`.
  */
-import { once } from 'node:events';
 import path from 'node:path';
 import { NetkitError } from '../core/errors.js';
 import { byteStringToBuffer, byteStringToText } from '../http/latin1.js';
 import { type HttpResponse, redactHeader } from '../http/request.js';
 import { redactLocation } from '../http/request-headers.js';
+import { copyToStdout } from './stdout.js';
 import { createProgress } from './util.js';
 
 type Head = Pick<HttpResponse, 'httpVersion' | 'status' | 'statusText' | 'rawHeaders'>;
@@ -37,10 +37,6 @@ export function metaHeaders(headers: HttpResponse['headers']): HttpResponse['hea
   );
 }
 
-export async function writeStdout(data: string | Uint8Array): Promise<void> {
-  if (!process.stdout.write(data)) await once(process.stdout, 'drain');
-}
-
 /**
  * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
  * when stderr is not a terminal (or with `-s`) the body goes to the file untouched, so scripts see
@@ -64,32 +60,6 @@ export function withProgress(
     }
     progress.finish();
   })();
-}
-
-/**
- * Copy pieces to stdout, waiting while it is full (which holds the source back through its own
- * backpressure). A reader that goes away (`| head`) ends the copy quietly, as curl does: resolves
- * false then, and the caller drops its source.
- */
-export async function copyToStdout(pieces: AsyncIterable<Uint8Array | string>): Promise<boolean> {
-  let closed = false;
-  const onError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') closed = true;
-  };
-  process.stdout.on('error', onError);
-  try {
-    for await (const piece of pieces) {
-      if (closed) break;
-      if (piece.length > 0) await writeStdout(piece);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    closed = true;
-  } finally {
-    process.stdout.off('error', onError);
-  }
-  if (closed) process.stdout.on('error', () => {});
-  return !closed;
 }
 
 /**

@@ -39,7 +39,8 @@ import {
 } from '../http/retry-policy.js';
 import { formatWriteOut, headerBytes, type WriteOutInfo, writeOutFormatFromFile } from '../http/write-out.js';
 import { readWhole } from './http-data.js';
-import { bodyToStdout, statusBlock, withProgress, writeStdout } from './http-output.js';
+import { bodyToStdout, statusBlock, withProgress } from './http-output.js';
+import { writeStdout } from './stdout.js';
 import { durationOption, formatDuration, parseBytes, parseNonNegative, parseRateOption } from './util.js';
 
 /** The flags as commander gives them. */

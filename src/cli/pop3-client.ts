@@ -24,7 +24,7 @@ import { writeStreamAtomic } from '../http/atomic-write.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
 import { Pop3Client } from '../mail/pop3-client.js';
 import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
-import { copyToStdout } from './http-output.js';
+import { copyToStdout } from './stdout.js';
 import {
   action,
   durationOption,

@@ -55,6 +55,7 @@ import {
   totalLength,
 } from './planner.js';
 import {
+  acceptsRanges,
   checkUrl,
   header,
   ifRangeValidator,
@@ -845,15 +846,7 @@ class DownloadJob {
         );
       }
       // `none` (or only other units) rules ranges out, as in the probe; no header says nothing
-      const advertised = header(headers, 'accept-ranges');
-      if (
-        advertised !== undefined &&
-        !advertised
-          .toLowerCase()
-          .split(/\s*,\s*/)
-          .includes('bytes')
-      )
-        canRange = false;
+      if (acceptsRanges(headers) === false) canRange = false;
       body = next;
       this.total = length;
       await part.truncate(0);

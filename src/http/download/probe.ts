@@ -214,6 +214,19 @@ function sizeNote(h: Record<string, string | string[] | undefined>): string {
   return cr ? ` Content-Range: ${cr}` : cl ? ` Content-Length: ${cl}` : '';
 }
 
+/**
+ * What a response's Accept-Ranges says: `bytes` among its units is a yes; no header at all says
+ * nothing (RFC 9110 §14.3: try); `none`, or only other units, is a no.
+ */
+export function acceptsRanges(h: Record<string, string | string[] | undefined>): boolean | 'unknown' {
+  const advertised = header(h, 'accept-ranges');
+  if (advertised === undefined) return 'unknown';
+  return advertised
+    .toLowerCase()
+    .split(/\s*,\s*/)
+    .includes('bytes');
+}
+
 function validators(h: Record<string, string | string[] | undefined>) {
   return {
     etag: header(h, 'etag'),
@@ -238,17 +251,10 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
     const { url: final, res } = await requestFollowing(ctx, url, 'HEAD');
     await res.body.dump();
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      const advertised = header(res.headers, 'accept-ranges');
-      const ranges = advertised?.toLowerCase().split(/\s*,\s*/) ?? [];
       return compact({
         url: final,
         size: contentLength(res.headers),
-        // no Accept-Ranges at all says nothing (RFC 9110 §14.3): try; `none` (or only other units) is a no
-        acceptRanges: ranges.includes('bytes')
-          ? true
-          : advertised === undefined
-            ? ('unknown' as const)
-            : false,
+        acceptRanges: acceptsRanges(res.headers),
         ...validators(res.headers),
         method: 'HEAD' as const,
       });
