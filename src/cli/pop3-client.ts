@@ -22,13 +22,14 @@ import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
-import { Pop3Client } from '../mail/pop3-client.js';
-import { type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
+import { DEFAULT_RETR_WINDOW, DEFAULT_RETR_WINDOW_BYTES, Pop3Client } from '../mail/pop3-client.js';
+import { DEFAULT_SUMMARY_MAX_BYTES, type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
 import { copyToStdout } from './stdout.js';
 import {
   action,
   durationOption,
   formatBytes,
+  parseBytes,
   parseHostPort,
   parsePositive,
   printJson,
@@ -112,6 +113,8 @@ async function openSession(opts: ConnOpts): Promise<Pop3Client> {
     throw err;
   }
 }
+
+const MIB = 1024 * 1024;
 
 function parseMsgNumber(v: string): number {
   return parsePositive(v);
@@ -325,7 +328,21 @@ Examples:
         '--new-only',
         'only messages not fetched before (by UIDL; state in DIR/.netkit-pop3-state.json)',
       )
-      .option('--delete', 'delete each message from the server after a verified save'),
+      .option('--delete', 'delete each message from the server after a verified save')
+      .option(
+        '--window <n>',
+        'RETRs outstanding at once when the server offers PIPELINING (1 = one at a time)',
+        parsePositive,
+        DEFAULT_RETR_WINDOW,
+      )
+      .addOption(
+        new Option(
+          '--max-parse-size <size>',
+          'summarise messages up to SIZE parsed whole (attachments), e.g. 64M; larger ones from their header (0 = headers only)',
+        )
+          .argParser(parseBytes)
+          .default(DEFAULT_SUMMARY_MAX_BYTES, `${DEFAULT_SUMMARY_MAX_BYTES / MIB}M`),
+      ),
   )
     .addHelpText(
       'after',
@@ -334,6 +351,13 @@ Examples:
   $ netkit pop3 fetch --user bob --password secret --out ./inbox
   $ netkit pop3 fetch --user bob --out ./Maildir --maildir --new-only
   $ netkit pop3 fetch --user bob --out ./inbox --delete --json
+  $ netkit pop3 fetch --user bob --out ./inbox --window 1        one RETR at a time
+  $ netkit pop3 fetch --user bob --out ./inbox --max-parse-size 64M
+
+Each message is streamed to its file. When the server offers PIPELINING, up to --window RETRs
+are outstanding at once (fewer while their LIST sizes add up to over ${DEFAULT_RETR_WINDOW_BYTES / MIB} MiB, at least one); without
+it, one. The summary holds a message up to --max-parse-size in memory and parses it whole; of a
+larger one only the header is read, and ATTACHMENTS shows "? (not parsed)".
 
 --delete marks a message only after it is on disk: fsynced, its size equal to the server's LIST size.
 The server removes marked messages at QUIT; an interrupted fetch deletes nothing. With --new-only, a
@@ -342,7 +366,16 @@ is found unchanged.`,
     )
     .action(
       action(
-        async (opts: ConnOpts & { out: string; maildir?: boolean; newOnly?: boolean; delete?: boolean }) => {
+        async (
+          opts: ConnOpts & {
+            out: string;
+            maildir?: boolean;
+            newOnly?: boolean;
+            delete?: boolean;
+            window: number;
+            maxParseSize: number;
+          },
+        ) => {
           const c = await openSession(opts);
           let result: Awaited<ReturnType<typeof fetchMessages>>;
           try {
@@ -353,6 +386,8 @@ is found unchanged.`,
               newOnly: opts.newOnly === true,
               delete: opts.delete === true,
               account: `${opts.user}@${host}:${port}`,
+              window: opts.window,
+              summaryMaxBytes: opts.maxParseSize,
             });
             await c.quit();
           } finally {

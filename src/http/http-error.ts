@@ -3,7 +3,13 @@
  * and Node error codes become NetkitErrors that say what failed and where, naming the proxy when
  * the failure was the proxy's, and never showing a password from a URL.
  */
-import { certificateError, errorMessage, NetkitError, type TrustFlags } from '../core/errors.js';
+import {
+  certificateError,
+  connectFailure,
+  errorMessage,
+  NetkitError,
+  type TrustFlags,
+} from '../core/errors.js';
 import { redactUrl } from '../core/trace.js';
 
 /** The trust flags of the HTTP commands (`http get`, `download`), named as curl names them. */
@@ -62,11 +68,6 @@ export function httpError(err: unknown, url: string, proxy?: string): Error {
       return new NetkitError('NETKIT_TIMEOUT', `timed out reading the response body from ${where}`, {
         cause: err,
       });
-    case 'ECONNREFUSED':
-      return new NetkitError('NETKIT_CONNECT_FAILED', `connection refused by ${where}`, { cause: err });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new NetkitError('NETKIT_CONNECT_FAILED', `cannot resolve host of ${where}`, { cause: err });
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
@@ -76,12 +77,39 @@ export function httpError(err: unknown, url: string, proxy?: string): Error {
       return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
     default:
       return (
+        // refused, unresolvable, unreachable: in the words every client uses
+        connectFailureAt(err, where, hostName(proxy ?? url), proxy && target) ??
         // an https:// proxy's own certificate is checked against the system roots, never --cacert
         (proxy?.startsWith('https:')
           ? certificateError(err, where, { insecure: CURL_TRUST_FLAGS.insecure })
           : certificateError(err, target, CURL_TRUST_FLAGS)) ??
         new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err })
       );
+  }
+}
+
+/**
+ * {@link connectFailure} for the server connected to (`host`): the proxy, when there is one, and
+ * then said so — `connection refused by proxy 127.0.0.1:3128 (for example.org)`, `cannot resolve
+ * host "proxy.invalid" (the proxy for example.org)`.
+ */
+function connectFailureAt(
+  err: unknown,
+  where: string,
+  host: string | undefined,
+  proxiedTarget: string | undefined,
+): NetkitError | undefined {
+  const failed = connectFailure(err, where, host);
+  if (!proxiedTarget || failed?.code !== 'NETKIT_NOT_FOUND') return failed;
+  return new NetkitError(failed.code, `${failed.message} (the proxy for ${proxiedTarget})`, { cause: err });
+}
+
+/** The host name of a URL, or undefined when it has none. */
+function hostName(url: string): string | undefined {
+  try {
+    return new URL(url).hostname || undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -282,7 +282,8 @@ function sizeAndTailMatchListing(listed: number, size: number, tail: Buffer): bo
 
 /** Of a message too large to parse whole, this much of its start is kept for its header. */
 const HEAD_BYTES = 64 * 1024;
-const DEFAULT_SUMMARY_MAX_BYTES = 16 * 1024 * 1024;
+/** The default of {@link FetchOptions.summaryMaxBytes} (`pop3 fetch --max-parse-size`). */
+export const DEFAULT_SUMMARY_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * Watches a message on its way from the socket to disk: counts its octets, keeps its last four

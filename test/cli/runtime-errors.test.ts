@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { smtpAddress } from '../../src/cli/mail-send.js';
 import { pop3Address } from '../../src/cli/pop3-client.js';
 import { errorMessage } from '../../src/core/errors.js';
+import { httpError } from '../../src/http/http-error.js';
 import { createSmtpServer } from '../../src/mail/smtp-server.js';
 import { netkit, tempDir } from '../helpers/net.js';
 import { freePort } from '../sockets/peers.js';
@@ -49,6 +50,32 @@ describe('runtime errors', () => {
       1,
       `netkit: connection refused by 127.0.0.1:${closed}\n`,
     ]);
+  });
+
+  it('the HTTP client says an unknown host in the same words, and when it is the proxy', async () => {
+    const unknown = await netkit(['http', 'get', 'http://nosuch.invalid/']);
+    expect([unknown.code, unknown.stderr]).toEqual([1, 'netkit: cannot resolve host "nosuch.invalid"\n']);
+    const closed = await freePort();
+    const proxied = await netkit([
+      'http',
+      'get',
+      '-x',
+      'http://nosuch.invalid:3128',
+      `http://127.0.0.1:${closed}/`,
+    ]);
+    expect([proxied.code, proxied.stderr]).toEqual([
+      1,
+      `netkit: cannot resolve host "nosuch.invalid" (the proxy for 127.0.0.1:${closed})\n`,
+    ]);
+    // the library's words too, for the error undici passes on from Node's resolver
+    const raw = Object.assign(new Error('getaddrinfo ENOTFOUND nosuch.invalid'), {
+      code: 'ENOTFOUND',
+      hostname: 'nosuch.invalid',
+    });
+    expect(httpError(raw, 'https://user:secret@nosuch.invalid:8443/x')).toMatchObject({
+      code: 'NETKIT_NOT_FOUND',
+      message: 'cannot resolve host "nosuch.invalid"',
+    });
   });
 
   it('implicit TLS asked of a plain port is said in words; --tls alone means the TLS port', async () => {

@@ -2,7 +2,8 @@
  * `netkit pop3 retr` streams the message: a message over the 256 MiB a kept reply may have goes
  * through a pipe byte-exact, `--out FILE` is replaced only by a complete message, and a reader that
  * goes away (`| head`) ends it quietly. The terminal escaping of a streamed message equals that of
- * the whole message, however it is cut into pieces.
+ * the whole message, however it is cut into pieces. `netkit pop3 fetch --window N` keeps at most N
+ * RETRs outstanding, and `--max-parse-size` decides which messages the summary parses whole.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -38,10 +39,10 @@ async function tmp(): Promise<string> {
   return t.dir;
 }
 
-const retrArgs = (port: number, ...more: string[]) => [
+/** `netkit pop3 COMMAND …` logged in as bob at the fake server on `port`. */
+const pop3Args = (command: string[], port: number, ...more: string[]) => [
   'pop3',
-  'retr',
-  '1',
+  ...command,
   '--server',
   `127.0.0.1:${port}`,
   '--user',
@@ -50,6 +51,8 @@ const retrArgs = (port: number, ...more: string[]) => [
   'pw',
   ...more,
 ];
+
+const retrArgs = (port: number, ...more: string[]) => pop3Args(['retr', '1'], port, ...more);
 
 const big = (count: number): FakeMessage => ({ head: header('big'), block: textBlock(800, 80), count });
 
@@ -140,5 +143,87 @@ describe('netkit pop3 retr (streamed)', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(fake.commands).not.toContain('QUIT');
+  });
+});
+
+describe('netkit pop3 fetch --window / --max-parse-size', () => {
+  const fetchArgs = (port: number, out: string, ...more: string[]) =>
+    pop3Args(['fetch'], port, '--out', out, ...more);
+
+  /**
+   * The most RETRs the client had outstanding, read from its `--trace`: a RETR's `C:` line is
+   * traced as it is sent and its `(N octets)` line once the whole reply is in. The client sends its
+   * first window in one go, before it reads any reply, so the count does not depend on timing.
+   */
+  function mostOutstanding(trace: string): number {
+    let outstanding = 0;
+    let most = 0;
+    for (const line of trace.split('\n')) {
+      if (/ C: RETR \d+$/.test(line)) most = Math.max(most, ++outstanding);
+      else if (/ \* \(\d+ octets\)$/.test(line)) outstanding--;
+    }
+    return most;
+  }
+
+  const small = (k: number): FakeMessage => ({ head: header(`m${k}`), block: textBlock(20), count: 1 });
+
+  it('--window N: at most N RETRs outstanding (32 without it); every message still saved', async () => {
+    const messages = Array.from({ length: 8 }, (_, k) => small(k + 1));
+    const fake = await serve(messages);
+    const runs: Array<[string[], number]> = [
+      [[], 8], // the default window (32) takes all eight at once
+      [['--window', '3'], 3],
+      [['--window', '1'], 1],
+    ];
+    for (const [flags, expected] of runs) {
+      const r = await netkit(fetchArgs(fake.port, await tmp(), '--trace', '--json', ...flags));
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).messages.map((m: { verified: boolean }) => m.verified)).toEqual(
+        messages.map(() => true),
+      );
+      expect((r.stderr.match(/ C: RETR \d+$/gm) ?? []).length).toBe(8);
+      expect(mostOutstanding(r.stderr)).toBe(expected);
+    }
+  });
+
+  it('--max-parse-size SIZE: a larger message is summarised from its header alone', async () => {
+    const fake = await serve([small(1), big(2)]); // 1.7 kB, 131 kB
+    const parsed = (stdout: string) =>
+      JSON.parse(stdout).messages.map((m: { subject: string; headerOnly?: boolean }) => [
+        m.subject,
+        m.headerOnly ?? false,
+      ]);
+    const all = await netkit(fetchArgs(fake.port, await tmp(), '--json'));
+    expect(all.code).toBe(0);
+    expect(parsed(all.stdout)).toEqual([
+      ['m1', false],
+      ['big', false],
+    ]);
+    const limited = await netkit(fetchArgs(fake.port, await tmp(), '--json', '--max-parse-size', '64k'));
+    expect(limited.code).toBe(0);
+    expect(parsed(limited.stdout)).toEqual([
+      ['m1', false],
+      ['big', true],
+    ]);
+    const table = await netkit(fetchArgs(fake.port, await tmp(), '--max-parse-size', '0'));
+    expect(table.stdout.split('\n').filter((l) => l.endsWith('? (not parsed)'))).toHaveLength(2);
+  });
+
+  it('the values are checked as the other count and size flags are (exit 2)', async () => {
+    const dir = await tmp();
+    for (const [flags, message] of [
+      [['--window', '0'], /"0" must be greater than 0/],
+      [['--window', 'many'], /"many" is not an integer/],
+      [['--max-parse-size', '16 megs'], /"16 megs" is not a size/],
+    ] as const) {
+      const r = await netkit(fetchArgs(1, dir, ...flags));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const help = await netkit(['pop3', 'fetch', '--help']);
+    expect(help.stdout).toMatch(/--window <n>\s+RETRs outstanding at once .*\(default: 32\)/s);
+    expect(help.stdout).toMatch(
+      /--max-parse-size <size>\s+summarise messages up to SIZE parsed whole.*\(default: 16M\)/s,
+    );
   });
 });

@@ -4,12 +4,13 @@
  * "incoming lines never garble what you are typing" promise is checked on actual terminal output.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '../../src/sockets/chat-client.js';
 import { type ChatServer, createChatServer } from '../../src/sockets/chat-server.js';
 import { CLI, LineClient } from '../helpers/net.js';
+import { until } from './peers.js';
 
 const servers: ChatServer[] = [];
 const clients: LineClient[] = [];
@@ -101,19 +102,57 @@ describe('ChatClient', () => {
   });
 });
 
+/**
+ * Has process `pid` stopped reading its TCP connection from `localPort` to `remotePort`? Node.js
+ * stops reading a paused socket (once its stream buffer is full) and libuv then drops the
+ * descriptor from the event loop's epoll set, which the kernel lists in the epoll descriptor's
+ * /proc/PID/fdinfo: a socket in no epoll set is one the process no longer waits to read. Linux only.
+ */
+function stoppedReading(pid: number, localPort: number, remotePort: number): boolean {
+  let inode: string | undefined;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = row.trim().split(/\s+/);
+      const port = (address: string | undefined) => Number.parseInt(address?.split(':')[1] ?? '', 16);
+      if (port(f[1]) === localPort && port(f[2]) === remotePort) inode = f[9];
+    }
+  }
+  if (inode === undefined) return false; // not connected (yet)
+  let socketFd: string | undefined;
+  const epolls: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target === `socket:[${inode}]`) socketFd = fd;
+    else if (target === 'anon_inode:[eventpoll]') epolls.push(fd);
+  }
+  if (socketFd === undefined) return false;
+  const watched = new RegExp(`^tfd:\\s+${socketFd}\\s`, 'm');
+  return !epolls.some((fd) => watched.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')));
+}
+
 describe('chat join with a stdout nobody reads', () => {
   it('stops reading the server (backpressure) instead of buffering its flood', async () => {
     const line = Buffer.from(`${'x'.repeat(99)}\n`);
     const block = Buffer.concat(Array.from({ length: 10_000 }, () => line));
-    const limit = 300 * 1024 * 1024;
+    // far more than the socket buffers of both ends hold: a client that reads it all is buffering it
+    const limit = 128 * 1024 * 1024;
     let sent = 0;
+    let flooded = false;
+    let clientPort: number | undefined;
     const srv = net.createServer((s) => {
+      clientPort = s.remotePort;
       s.on('error', () => {});
       const pump = (): void => {
         while (sent < limit && !s.destroyed) {
           sent += block.length;
           if (!s.write(block)) return void s.once('drain', pump);
         }
+        flooded = sent >= limit;
       };
       pump();
     });
@@ -130,20 +169,22 @@ describe('chat join with a stdout nobody reads', () => {
     ]);
     child.stdout.pause();
     try {
-      // the flood stops when the client stops reading: wait until nothing more goes out for 500 ms
-      let last = -1;
-      while (sent !== last) {
-        last = sent;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      // the client stops reading the server once stdout is full (observed, not waited for), or
+      // — without backpressure — it takes the whole flood into its memory
+      await until(
+        () => flooded || (clientPort !== undefined && stoppedReading(child.pid!, clientPort, port)),
+        60_000,
+        'chat join to stop reading the server',
+      );
       const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+      expect(flooded, 'chat join read the whole flood').toBe(false);
       expect(sent).toBeLessThan(64 * 1024 * 1024);
       expect(rss).toBeLessThan(150 * 1024 * 1024);
     } finally {
       child.kill();
       srv.close();
     }
-  });
+  }, 60_000);
 });
 
 /** Runs a command on the slave side of a pty (80x24); our stdin goes to it, its output comes back. */
