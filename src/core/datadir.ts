@@ -2,7 +2,7 @@
  * The one data directory every service shares (default `./netkit-data`): Maildirs under `mail/`,
  * the FTP tree under `ftp/`, `accounts.json`, `tls/`, chat history.
  */
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir } from './dir-sync.js';
 
@@ -35,12 +35,6 @@ export async function ensureDir(dir: string, mode = 0o755): Promise<string> {
 }
 
 /**
- * Write a file so that readers see either the old or the new content, never half of it:
- * temp file in the same directory → fsync → rename → fsync of the directory (so that the rename
- * itself survives a crash). The temp name has a random part: two writes of the same file in one
- * process and one millisecond must not share (and truncate) one temp file.
- */
-/**
  * Whether output named `file` must be written in place: it is there and is neither a regular file
  * nor a directory — `/dev/null`, `/dev/stdout`, a FIFO. A temp or part file renamed over it would
  * replace the device with a regular file (as root, /dev/null itself).
@@ -50,6 +44,12 @@ export async function writesInPlace(file: string): Promise<boolean> {
   return target !== undefined && !target.isFile() && !target.isDirectory();
 }
 
+/**
+ * Write a file so that readers see either the old or the new content, never half of it:
+ * temp file in the same directory → fsync → rename → fsync of the directory (so that the rename
+ * itself survives a crash). The temp name has a random part: two writes of the same file in one
+ * process and one millisecond must not share (and truncate) one temp file.
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   if (await writesInPlace(file)) return writeFile(file, data); // `-c /dev/null`
   const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 10)}`;
@@ -78,4 +78,47 @@ export { writeFile };
 export function within(dir: string, p: string): boolean {
   // a directory that ends in the separator ("/", `C:\`) is its own prefix
   return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
+/**
+ * The real path `p` has or will have: its own `realpath`, or, while it does not exist yet (the
+ * accounts file is written on the first `netkit user add`), its nearest existing ancestor's with
+ * the rest appended, so that a data directory made later is recognised through symbolic links too.
+ */
+export async function realPathOf(p: string): Promise<string> {
+  let rest = '';
+  for (let at = path.resolve(p); ; ) {
+    try {
+      return path.join(await realpath(at), rest);
+    } catch {
+      const up = path.dirname(at);
+      if (up === at) return path.resolve(p);
+      rest = path.join(path.basename(at), rest);
+      at = up;
+    }
+  }
+}
+
+/**
+ * What a server must never serve, as real paths the jails compare with {@link within}: its data
+ * directory (the accounts file, the development key) and the `--cert`/`--key` files it was
+ * started with. Undefined or empty entries are skipped, a path named twice counts once. Both `ftp serve` and
+ * `http serve` take their hidden paths from here; each decides which of them count under a root.
+ */
+export async function hiddenRealPaths(paths: ReadonlyArray<string | undefined>): Promise<string[]> {
+  const reals = await Promise.all(paths.filter((p): p is string => Boolean(p)).map(realPathOf));
+  return [...new Set(reals)];
+}
+
+/**
+ * {@link within} against several directories at once, with their prefixes made once: for a test
+ * run on every entry of a listing. `withinAny(dirs)(p)` is `dirs.some((d) => within(d, p))`.
+ */
+export function withinAny(dirs: readonly string[]): (p: string) => boolean {
+  if (dirs.length === 0) return () => false;
+  const prefixes = dirs.map((d) => (d.endsWith(path.sep) ? d : d + path.sep));
+  return (p) => {
+    for (let i = 0; i < prefixes.length; i++) if (p === dirs[i] || p.startsWith(prefixes[i]!)) return true;
+    return false;
+  };
 }

@@ -39,6 +39,11 @@ export interface TlsMaterial {
   context: tls.SecureContext;
   /** options for `tls.createServer` (implicit TLS listeners) */
   options: tls.SecureContextOptions;
+  /**
+   * the `--cert`/`--key` files it was read from (undefined for the development pair, which lives
+   * in the data directory): a file server must never serve them, the key above all
+   */
+  files?: { cert: string; key: string };
 }
 
 const inflight = new Map<string, Promise<TlsMaterial>>();
@@ -61,7 +66,7 @@ async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
     const cert = await readFile(files.cert, 'utf8');
     const key = await readFile(files.key, 'utf8');
     checkPair(cert, key, files.cert, files.key);
-    return material(cert, key);
+    return { ...material(cert, key), files: { cert: files.cert, key: files.key } };
   }
   return devCertificate(path.join(dataDir, 'tls'));
 }

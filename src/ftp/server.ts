@@ -25,12 +25,11 @@
  * corrupt accounts file); `sessions()` gives the live sessions.
  */
 import { EventEmitter } from 'node:events';
-import { realpath } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { AccountStore } from '../core/accounts.js';
-import { resolveDataDir } from '../core/datadir.js';
+import { hiddenRealPaths, resolveDataDir } from '../core/datadir.js';
 import { DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeDns } from '../core/lazy.js';
@@ -72,7 +71,8 @@ export interface FtpServerOptions {
   tlsPort?: number;
   /**
    * TLS for AUTH TLS: a SecureContext, `{cert, key}` file paths, `true` for the data directory's
-   * development certificate (the default), or `false` to offer no TLS.
+   * development certificate (the default), or `false` to offer no TLS. `{cert, key}` files inside
+   * an account's area are hidden as the data directory is.
    */
   tls?: tls.SecureContext | TlsFiles | boolean;
   /** refuse login before AUTH TLS (530) and data connections without PROT P (534) */
@@ -154,27 +154,17 @@ async function resolveTls(
 ): Promise<tls.SecureContext | undefined> {
   if (option === false) return undefined;
   if (option === undefined || option === true) return (await loadTls(dataDir)).context;
-  if ('cert' in option || 'key' in option) return (await loadTls(dataDir, option as TlsFiles)).context;
-  return option as tls.SecureContext;
+  if (isTlsFiles(option)) return (await loadTls(dataDir, option)).context;
+  return option;
 }
 
-/**
- * The real path `dir` has or will have: its own `realpath`, or, while it does not exist yet (the
- * accounts file is written on the first `netkit user add`), its nearest existing ancestor's with
- * the rest appended, so that a data directory made later is recognised through symbolic links too.
- */
-async function realPathOf(dir: string): Promise<string> {
-  let rest = '';
-  for (let at = dir; ; ) {
-    try {
-      return path.join(await realpath(at), rest);
-    } catch {
-      const up = path.dirname(at);
-      if (up === at) return dir;
-      rest = path.join(path.basename(at), rest);
-      at = up;
-    }
-  }
+function isTlsFiles(option: tls.SecureContext | TlsFiles): option is TlsFiles {
+  return 'cert' in option || 'key' in option;
+}
+
+/** The `{cert, key}` files of a `tls` option, when it names files. */
+function tlsFilesOf(option: FtpServerOptions['tls']): Array<string | undefined> {
+  return typeof option === 'object' && isTlsFiles(option) ? [option.cert, option.key] : [];
 }
 
 async function resolvePublicHost(host: string | undefined): Promise<string | undefined> {
@@ -212,8 +202,8 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
   }
   await prepareTree(policy);
   const tlsContext = await resolveTls(options.tls, dataDir);
-  // after resolveTls, which may have created it: the accounts file and the TLS key are never served
-  policy.hidden = [await realPathOf(dataDir)];
+  // after resolveTls, which may have created it: the accounts file and the TLS keys are never served
+  policy.hidden = await hiddenRealPaths([dataDir, ...tlsFilesOf(options.tls)]);
   if (options.requireTls && !tlsContext) {
     throw new NetkitError('NETKIT_INVALID_INPUT', 'requireTls needs TLS (do not disable tls)');
   }

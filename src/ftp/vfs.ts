@@ -17,17 +17,18 @@
  * `/pub` and `/incoming`, each with its own permissions); directories above mount points are
  * synthetic and list only the mounts.
  *
- * Hidden directories (the server's data directory: the accounts file with its password hashes,
- * the TLS key) are refused as if they did not exist (ENOENT, so 550 "No such file or directory")
- * wherever a real path lands in one — by name, through `..`, through a symbolic link — and
- * listings leave them out, as `http serve` hides it with the same `within` test. A hidden
- * directory counts for every mount except one whose root lies inside it: the default tree
- * (`DATA/ftp/...`) is inside the data directory, and the rest of that directory is outside such a
- * mount anyway. A mount whose root *is* the hidden directory serves nothing.
+ * Hidden paths (the server's data directory: the accounts file with its password hashes, the
+ * development TLS key; and the `--cert`/`--key` files) are refused as if they did not exist
+ * (ENOENT, so 550 "No such file or directory") wherever a real path lands in one — by name,
+ * through `..`, through a symbolic link — and listings leave them out, as `http serve` hides them
+ * with the same `within` test. A hidden directory counts for every mount except one whose root
+ * lies inside it: the default tree (`DATA/ftp/...`) is inside the data directory, and the rest of
+ * that directory is outside such a mount anyway. A mount whose root *is* the hidden directory
+ * serves nothing.
  */
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { within } from '../core/datadir.js';
+import { within, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import type { Permissions } from './permissions.js';
 
@@ -86,6 +87,8 @@ export class VirtualFs {
   readonly hidden: readonly string[];
   /** created on first use: a session that never touches a file keeps no Map */
   private realRoots: Map<Mount, Promise<string>> | undefined;
+  /** per mount, made once per session (see {@link scope}) */
+  private scopes: Map<Mount, HiddenScope> | undefined;
 
   constructor(mounts: readonly Mount[], hidden: readonly string[] = []) {
     this.hidden = hidden;
@@ -138,30 +141,45 @@ export class VirtualFs {
     return p;
   }
 
-  /** The hidden directories that count in this mount: all but those its root lies inside. */
-  private hiddenIn(root: string): readonly string[] {
-    if (this.hidden.length === 0) return this.hidden;
-    return this.hidden.filter((h) => h === root || !within(h, root));
+  /**
+   * The mount's real root with the hidden paths that count in it — all but those its root lies
+   * inside — and the tests made from them. Made once per mount and session (again only should the
+   * root's real path change), not on every command or listing: a listing runs `visible` on each
+   * entry, and that must cost a few string comparisons, never a `realpath`.
+   */
+  private async scope(mount: Mount): Promise<HiddenScope> {
+    const root = await this.realRoot(mount);
+    const known = this.scopes?.get(mount);
+    if (known?.root === root) return known;
+    const hidden = this.hidden.filter((h) => h === root || !within(h, root));
+    const inRoot = withinAny([root]);
+    const hides = withinAny(hidden);
+    const made: HiddenScope = {
+      root,
+      hidden,
+      hides,
+      visible: hidden.length === 0 ? inRoot : (real) => inRoot(real) && !hides(real),
+    };
+    (this.scopes ??= new Map()).set(mount, made);
+    return made;
   }
 
   /**
-   * Which real paths a listing of this mount may show: inside its root and in no hidden directory
+   * Which real paths a listing of this mount may show: inside its root and in no hidden path
    * (for a symbolic link, the real path of its target).
    */
   async visible(mount: Mount): Promise<(real: string) => boolean> {
-    const root = await this.realRoot(mount);
-    const hidden = this.hiddenIn(root);
-    if (hidden.length === 0) return (real) => within(root, real);
-    return (real) => within(root, real) && !hidden.some((h) => within(h, real));
+    return (await this.scope(mount)).visible;
   }
 
   /**
-   * Does this real path hold a hidden directory (is it one, or one of its ancestors)? Renaming or
-   * changing the permissions of such a directory would move the hidden one or lock the server
-   * out of it, so callers refuse that.
+   * Does this real path hold a hidden path (is it one, or one of its ancestors)? Renaming,
+   * removing or changing the permissions of such a directory would move the hidden one, fail for
+   * a reason the client cannot see (it lists as empty) or lock the server out of it, so callers
+   * refuse that.
    */
   async holdsHidden(mount: Mount, real: string): Promise<boolean> {
-    return this.hiddenIn(await this.realRoot(mount)).some((h) => within(real, h));
+    return (await this.scope(mount)).hidden.some((h) => within(real, h));
   }
 
   /**
@@ -183,11 +201,10 @@ export class VirtualFs {
     if (loc.kind === 'synthetic') {
       throw new NetkitError('NETKIT_INVALID_INPUT', `${vpath}: a virtual directory, not a file`);
     }
-    const root = await this.realRoot(loc.mount);
-    const hidden = this.hiddenIn(root);
-    // a hidden directory is answered as missing, never as refused: its existence stays unknown
+    const { root, hides } = await this.scope(loc.mount);
+    // a hidden path is answered as missing, never as refused: its existence stays unknown
     const unseen = (real: string) => {
-      if (hidden.some((h) => within(h, real))) throw enoent(vpath);
+      if (hides(real)) throw enoent(vpath);
     };
     if (mode === 'existing') {
       const real = await realpath(loc.real);
@@ -242,6 +259,17 @@ export class VirtualFs {
   async contains(mount: Mount, real: string): Promise<boolean> {
     return within(await this.realRoot(mount), real);
   }
+}
+
+interface HiddenScope {
+  /** the mount's root, real path */
+  root: string;
+  /** the hidden paths that count in the mount */
+  hidden: readonly string[];
+  /** is a real path hidden: one of them or inside one */
+  hides: (real: string) => boolean;
+  /** may a listing show a real path: inside the root and not hidden */
+  visible: (real: string) => boolean;
 }
 
 function enoent(vpath: string): NodeJS.ErrnoException {

@@ -30,7 +30,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
-import { resolveDataDir, within } from '../core/datadir.js';
+import { hiddenRealPaths, resolveDataDir, within, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -93,7 +93,8 @@ export interface FileServerOptions {
   tlsOnly?: boolean;
   /**
    * certificate and key for HTTPS (`loadTls(dataDir, {cert, key})`); default: the self-signed
-   * development certificate in `DATA/tls/`, created on first use
+   * development certificate in `DATA/tls/`, created on first use. The files it was loaded from
+   * (`files`) are never served or listed (403) when they lie inside the root.
    */
   tls?: TlsMaterial;
   /**
@@ -188,7 +189,11 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   });
   const conf = {
     root,
-    hidden: await hiddenDataDir(root, resolveDataDir(options.dataDir)),
+    hidden: await hiddenIn(root, [
+      resolveDataDir(options.dataDir),
+      options.tls?.files?.cert,
+      options.tls?.files?.key,
+    ]),
     rateLimit: options.rateLimit && options.rateLimit > 0 ? options.rateLimit : undefined,
     noRange: options.noRange ?? false,
     listings: options.listings ?? true,
@@ -355,7 +360,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
 
 type Conf = {
   root: string;
-  /** real paths inside the root that are never served or listed: the data directory */
+  /** real paths inside the root that are never served or listed: the data directory, --cert/--key */
   hidden: readonly string[];
   rateLimit: number | undefined;
   noRange: boolean;
@@ -565,9 +570,10 @@ async function readEntries(
   const { root, hidden, maxListingEntries: max } = conf;
   let names: string[] = [];
   let total = 0;
+  const hides = withinAny(hidden);
   // the iterator closes the directory when the loop ends, however it ends
   for await (const dirent of await opendir(dir)) {
-    if (hidden.some((h) => within(h, path.join(dir, dirent.name)))) continue;
+    if (hides(path.join(dir, dirent.name))) continue;
     total++;
     names.push(dirent.name);
     if (names.length >= 2 * max) names = names.sort().slice(0, max);
@@ -578,10 +584,12 @@ async function readEntries(
   return { entries, total };
 }
 
-/** The data directory's real path when it is inside the root (not the root itself), else none. */
-async function hiddenDataDir(root: string, dataDir: string): Promise<string[]> {
-  const real = await realpath(dataDir).catch(() => dataDir);
-  return real !== root && within(root, real) ? [real] : [];
+/**
+ * The real paths of `paths` (the data directory, the `--cert`/`--key` files) that lie inside the
+ * root, not the root itself: `http serve DATA` serves the directory it was asked to.
+ */
+async function hiddenIn(root: string, paths: ReadonlyArray<string | undefined>): Promise<string[]> {
+  return (await hiddenRealPaths(paths)).filter((real) => real !== root && within(root, real));
 }
 
 /**

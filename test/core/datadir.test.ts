@@ -1,7 +1,14 @@
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDir, writeFileAtomic } from '../../src/core/datadir.js';
+import {
+  ensureDir,
+  hiddenRealPaths,
+  realPathOf,
+  within,
+  withinAny,
+  writeFileAtomic,
+} from '../../src/core/datadir.js';
 import { tempDir } from '../helpers/net.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -41,5 +48,50 @@ describe('writeFileAtomic', () => {
     await mkdir(path.join(dir, 'busy', 'x'), { recursive: true });
     await expect(writeFileAtomic(path.join(dir, 'busy'), 'three')).rejects.toBeDefined();
     expect((await readdir(dir)).sort()).toEqual(['busy', 'state.json']);
+  });
+});
+
+describe('hidden paths: realPathOf, hiddenRealPaths, withinAny', () => {
+  it('gives the real path a file or directory has, or will have once made under a linked parent', async () => {
+    const real = await realpath(tmp.dir);
+    await mkdir(path.join(tmp.dir, 'target'));
+    await writeFile(path.join(tmp.dir, 'target', 'key.pem'), 'k');
+    await symlink('target', path.join(tmp.dir, 'alias'));
+    expect(await realPathOf(path.join(tmp.dir, 'alias', 'key.pem'))).toBe(
+      path.join(real, 'target', 'key.pem'),
+    );
+    // not there yet (the data directory before the first `netkit user add`): through the link all the same
+    expect(await realPathOf(path.join(tmp.dir, 'alias', 'later', 'data'))).toBe(
+      path.join(real, 'target', 'later', 'data'),
+    );
+    expect(await realPathOf(path.relative(process.cwd(), path.join(tmp.dir, 'alias')))).toBe(
+      path.join(real, 'target'),
+    );
+    // undefined skipped, the same real path once
+    expect(
+      await hiddenRealPaths([path.join(tmp.dir, 'alias'), undefined, path.join(tmp.dir, 'target'), '']),
+    ).toEqual([path.join(real, 'target')]);
+  });
+
+  it('withinAny(dirs)(p) is dirs.some((d) => within(d, p))', () => {
+    const dirs = ['/srv/data', '/srv/certs/key.pem', '/'];
+    const paths = [
+      '/srv/data',
+      '/srv/data/accounts.json',
+      '/srv/database',
+      '/srv/dat',
+      '/srv/certs/key.pem',
+      '/srv/certs/key.pem.bak',
+      '/srv/certs/key.pem/x',
+      '/srv',
+      '/',
+      '/anything',
+    ];
+    for (const set of [[], dirs.slice(0, 1), dirs.slice(0, 2), dirs]) {
+      const test = withinAny(set);
+      for (const p of paths) expect([set, p, test(p)]).toEqual([set, p, set.some((d) => within(d, p))]);
+    }
+    expect(withinAny(dirs.slice(0, 2))('/srv/database')).toBe(false);
+    expect(withinAny(dirs.slice(0, 2))('/srv/certs/key.pem')).toBe(true);
   });
 });

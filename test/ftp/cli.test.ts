@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
+import { generateDevCertificate } from '../../src/core/tls.js';
 import { LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
 
 let dir: string;
@@ -126,5 +127,49 @@ describe('netkit ftp serve', () => {
     expect(stderr).toMatch(/C: PASS \*\*\*\*/);
     expect(stderr).toMatch(/S: 227 Entering Passive Mode \(127,0,0,1,15\d,\d+\)/);
     expect(stderr).not.toMatch(/carol-secret|wrong-secret/);
+  });
+
+  it('--cert/--key inside the tree: TLS works with them, and nobody can download or list them', async () => {
+    const root = path.join(dir, 'tree-keys');
+    await mkdir(path.join(root, 'pub/certs'), { recursive: true });
+    const pair = await generateDevCertificate();
+    await writeFile(path.join(root, 'pub/certs/key.pem'), pair.key, { mode: 0o600 });
+    await writeFile(path.join(root, 'pub/cert.pem'), pair.cert);
+    await writeFile(path.join(root, 'pub/hello.txt'), 'hello\n');
+    // relative to the working directory, as typed: `ftp serve --root . --cert pub/cert.pem …`
+    const srv = await startServe(
+      [
+        'ftp',
+        'serve',
+        '--port',
+        '0',
+        '--data',
+        path.join(dir, 'data-keys'),
+        '--root',
+        '.',
+        '--cert',
+        'pub/cert.pem',
+        '--key',
+        'pub/certs/key.pem',
+      ],
+      1,
+      { cwd: root },
+    );
+    try {
+      const url = `ftp://127.0.0.1:${srv.listening[0]!.port}/pub/`;
+      // curl: 78 = the server says there is no such file (RETR 550)
+      for (const name of ['certs/key.pem', 'cert.pem']) {
+        const r = await run('curl', ['-sS', `${url}${name}`]);
+        expect([name, r.code, r.stdout]).toEqual([name, 78, '']);
+      }
+      const secure = await run('curl', ['-sS', '--ssl-reqd', '-k', `${url}hello.txt`]);
+      expect(secure.stdout).toBe('hello\n');
+      const listed = await run('curl', ['-sS', '--ssl-reqd', '-k', '-l', url]);
+      expect(listed.stdout.split(/\r?\n/).filter(Boolean).sort()).toEqual(['certs', 'hello.txt']);
+      const inCerts = await run('curl', ['-sS', '--ssl-reqd', '-k', '-l', `${url}certs/`]);
+      expect([inCerts.code, inCerts.stdout]).toEqual([0, '']);
+    } finally {
+      await srv.stop();
+    }
   });
 });

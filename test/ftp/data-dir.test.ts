@@ -2,19 +2,44 @@
  * The server's data directory (accounts file with password hashes, TLS key) lying inside an area a
  * session can reach: every command that names it, a path through it or a symbolic link into it is
  * answered exactly as a missing file is (550 "No such file or directory"), listings of every kind
- * leave it out, and nothing in it is read, changed, moved or added. Driven with Python's ftplib (an
- * independent client) and a raw client for the commands ftplib has no call for.
+ * leave it out, and nothing in it is read, changed, moved or added. The same for `--cert`/`--key`
+ * files inside an area. A directory that holds a hidden path, and so lists without it, is refused
+ * as such (550 "cannot remove this directory (permission denied)"), never "not empty". Driven with
+ * Python's ftplib (an independent client) and a raw client for the commands ftplib has no call for.
  */
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFtpServer, type FtpServerHandle } from '../../src/ftp/server.js';
+import { generateDevCertificate } from '../../src/core/tls.js';
+import { createFtpServer, type FtpServerHandle, type FtpServerOptions } from '../../src/ftp/server.js';
 import { tempDir } from '../helpers/net.js';
 import { makeAccounts, PASSWORDS } from './fixture.js';
 import { python } from './ftplib.js';
 import { RawFtp } from './raw-client.js';
 
 const MISSING = '550 No such file or directory';
+
+/**
+ * `python()` with two helpers: `reply(fn, *args)` is `'ok'` or the server's whole error reply,
+ * `lines(cmd)` the lines of a listing command on the session `f`.
+ */
+function py(script: string, port: number): Promise<Record<string, unknown>> {
+  return python(
+    `
+def reply(fn, *a):
+    try:
+        fn(*a)
+        return 'ok'
+    except ftplib.all_errors as e:
+        return str(e)
+def lines(cmd):
+    out = []
+    f.retrlines(cmd, out.append)
+    return out
+${script}`,
+    port,
+  );
+}
 
 interface Layout {
   server: FtpServerHandle;
@@ -29,29 +54,36 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+/** Every file under `top` with its mode, size and content. */
+async function snapshotOf(top: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const full = path.join(dir, e.name);
+      const st = await stat(full);
+      const body = e.isFile() ? (await readFile(full)).toString('base64') : '';
+      out.push(`${path.relative(top, full)} ${st.mode.toString(8)} ${st.size} ${body}`);
+      if (e.isDirectory()) await walk(full);
+    }
+  };
+  await walk(top);
+  return out.sort();
+}
+
 /** A server over `root` with its data directory at `data` (the accounts file made there first). */
-async function serve(root: string, data: string, prepare?: () => Promise<void>): Promise<Layout> {
+async function serve(
+  root: string,
+  data: string,
+  prepare?: () => Promise<void>,
+  options: Partial<FtpServerOptions> = {},
+): Promise<Layout> {
   await mkdir(data, { recursive: true });
   await makeAccounts(data);
   await prepare?.();
   // TLS on (the default): the development key appears in DATA/tls
-  const server = await createFtpServer({ root, dataDir: data, port: 0, loginFailureDelayMs: 20 });
+  const server = await createFtpServer({ root, dataDir: data, port: 0, loginFailureDelayMs: 20, ...options });
   cleanups.push(() => server.close(200));
-  const snapshot = async () => {
-    const out: string[] = [];
-    const walk = async (dir: string) => {
-      for (const e of await readdir(dir, { withFileTypes: true })) {
-        const full = path.join(dir, e.name);
-        const st = await stat(full);
-        const body = e.isFile() ? (await readFile(full)).toString('base64') : '';
-        out.push(`${path.relative(data, full)} ${st.mode.toString(8)} ${st.size} ${body}`);
-        if (e.isDirectory()) await walk(full);
-      }
-    };
-    await walk(data);
-    return out.sort();
-  };
-  return { server, data, root, snapshot };
+  return { server, data, root, snapshot: () => snapshotOf(data) };
 }
 
 async function base(): Promise<string> {
@@ -80,21 +112,11 @@ describe('the data directory inside a real account', () => {
   });
 
   it('answers every command on it, through it or through a link into it like a missing file', async () => {
-    const r = await python(
+    const r = await py(
       `
 f = plain()
 f.login('alice', '${PASSWORDS.alice}')
 f.voidcmd('TYPE I')
-def reply(fn, *a):
-    try:
-        fn(*a)
-        return 'ok'
-    except ftplib.all_errors as e:
-        return str(e)
-def lines(cmd):
-    out = []
-    f.retrlines(cmd, out.append)
-    return out
 R['missing'] = reply(get, f, 'no-such-file')
 R['refused'] = {}
 for name, fn, args in [
@@ -178,14 +200,10 @@ f.quit()
   });
 
   it('leaves it out of LIST, NLST, MLSD, STAT and wildcard listings, and links into it too', async () => {
-    const r = await python(
+    const r = await py(
       `
 f = plain()
 f.login('alice', '${PASSWORDS.alice}')
-def lines(cmd):
-    out = []
-    f.retrlines(cmd, out.append)
-    return out
 R['list_sub'] = lines('LIST sub')
 R['list_sub_a'] = lines('LIST -la sub')
 R['nlst_sub'] = f.nlst('sub')
@@ -240,20 +258,10 @@ describe('the data directory inside pub/', () => {
   });
 
   it('anonymous users neither list nor reach it', async () => {
-    const r = await python(
+    const r = await py(
       `
 f = plain()
 f.login()
-def reply(fn, *a):
-    try:
-        fn(*a)
-        return 'ok'
-    except ftplib.all_errors as e:
-        return str(e)
-def lines(cmd):
-    out = []
-    f.retrlines(cmd, out.append)
-    return out
 R['listings'] = [lines('LIST /pub'), f.nlst('/pub'), sorted(n for n, x in f.mlsd('/pub')), f.sendcmd('STAT /pub'), f.nlst('/pub/*')]
 R['readme'] = get(f, '/pub/readme.txt').decode()
 R['refused'] = [
@@ -289,16 +297,10 @@ describe('pub/ that resolves to the data directory', () => {
   });
 
   it('serves nothing of it, and real accounts are unaffected', async () => {
-    const r = await python(
+    const r = await py(
       `
 f = plain()
 f.login()
-def reply(fn, *a):
-    try:
-        fn(*a)
-        return 'ok'
-    except ftplib.all_errors as e:
-        return str(e)
 R['anon'] = [
     reply(f.retrlines, 'LIST /pub'),
     reply(f.nlst, '/pub'),
@@ -330,7 +332,7 @@ describe('the default layout: the FTP tree inside the data directory', () => {
       await mkdir(path.join(data, 'ftp/home/alice/docs'), { recursive: true });
       await writeFile(path.join(data, 'ftp/home/alice/docs/a.txt'), 'a\n');
     });
-    const r = await python(
+    const r = await py(
       `
 f = plain()
 f.login('alice', '${PASSWORDS.alice}')
@@ -343,5 +345,177 @@ f.quit()
       l.server.port,
     );
     expect(r).toEqual({ nlst: ['a.txt'], a: 'a\n', stor: '226', home: ['docs'] });
+  });
+});
+
+describe('--cert/--key files inside a real account', () => {
+  let l: Layout;
+  let home: string;
+  let before: string[];
+  beforeAll(async () => {
+    const dir = await base();
+    const root = path.join(dir, 'ftp');
+    home = path.join(root, 'home/alice');
+    const cert = path.join(home, 'server-cert.pem');
+    const key = path.join(home, 'certs/server-key.pem');
+    l = await serve(
+      root,
+      path.join(dir, 'data'),
+      async () => {
+        const pair = await generateDevCertificate();
+        await mkdir(path.join(home, 'certs'), { recursive: true });
+        await writeFile(cert, pair.cert);
+        await writeFile(key, pair.key, { mode: 0o600 });
+        await writeFile(path.join(home, 'plain.txt'), 'plain\n');
+        await symlink('certs/server-key.pem', path.join(home, 'key-link'));
+      },
+      // as `ftp serve --cert ~alice/server-cert.pem --key ~alice/certs/server-key.pem` passes them
+      { tls: { cert, key } },
+    );
+    before = await snapshotOf(home);
+    expect(before.some((e) => e.startsWith(`${path.join('certs', 'server-key.pem')} `))).toBe(true);
+  });
+
+  it('answers every command on the key, the certificate or a link to the key like a missing file', async () => {
+    const r = await py(
+      `
+f = plain()
+f.login('alice', '${PASSWORDS.alice}')
+f.voidcmd('TYPE I')
+R['refused'] = {}
+for name, fn, args in [
+    ('RETR key', get, (f, 'certs/server-key.pem')),
+    ('RETR key absolute', get, (f, '/certs/../certs/server-key.pem')),
+    ('RETR cert', get, (f, 'server-cert.pem')),
+    ('RETR via link', get, (f, 'key-link')),
+    ('SIZE key', f.size, ('certs/server-key.pem',)),
+    ('SIZE link', f.size, ('key-link',)),
+    ('MDTM cert', f.sendcmd, ('MDTM server-cert.pem',)),
+    ('MLST key', f.sendcmd, ('MLST certs/server-key.pem',)),
+    ('STAT key', f.sendcmd, ('STAT certs/server-key.pem',)),
+    ('LIST key', lines, ('LIST certs/server-key.pem',)),
+    ('CWD key', f.cwd, ('certs/server-key.pem',)),
+    ('STOR over key', f.storbinary, ('STOR certs/server-key.pem', io.BytesIO(b'x'))),
+    ('STOR over cert', f.storbinary, ('STOR server-cert.pem', io.BytesIO(b'x'))),
+    ('STOR via link', f.storbinary, ('STOR key-link', io.BytesIO(b'x'))),
+    ('APPE key', f.storbinary, ('APPE certs/server-key.pem', io.BytesIO(b'x'))),
+    ('DELE key', f.delete, ('certs/server-key.pem',)),
+    ('DELE cert', f.delete, ('server-cert.pem',)),
+    ('DELE link', f.delete, ('key-link',)),
+    ('MKD key', f.mkd, ('certs/server-key.pem',)),
+    ('RNFR key', f.sendcmd, ('RNFR certs/server-key.pem',)),
+    ('RNFR cert', f.sendcmd, ('RNFR server-cert.pem',)),
+    ('MFMT key', f.sendcmd, ('MFMT 20000101000000 certs/server-key.pem',)),
+    ('SITE CHMOD key', f.sendcmd, ('SITE CHMOD 644 certs/server-key.pem',)),
+    ('SITE CHMOD cert', f.sendcmd, ('SITE CHMOD 000 server-cert.pem',)),
+]:
+    R['refused'][name] = reply(fn, *args)
+f.sendcmd('RNFR plain.txt')
+R['RNTO onto key'] = reply(f.sendcmd, 'RNTO certs/server-key.pem')
+f.sendcmd('RNFR plain.txt')
+R['RNTO onto cert'] = reply(f.sendcmd, 'RNTO server-cert.pem')
+R['listings'] = [lines('LIST'), lines('LIST -la certs'), f.nlst(), f.nlst('certs'),
+    sorted(n for n, x in f.mlsd('/')), sorted(n for n, x in f.mlsd('certs')), f.sendcmd('STAT certs')]
+# a wildcard that only the certificate would match matches nothing
+R['glob'] = reply(f.nlst, '*.pem')
+R['plain'] = get(f, 'plain.txt').decode()
+f.quit()
+# the server does use the pair: AUTH TLS with it works
+f = secure()
+f.login('alice', '${PASSWORDS.alice}')
+f.prot_p()
+R['tls_plain'] = get(f, 'plain.txt').decode()
+f.quit()
+`,
+      l.server.port,
+    );
+    const refused = r.refused as Record<string, string>;
+    for (const [name, reply] of Object.entries(refused))
+      expect(`${name}: ${reply}`).toBe(`${name}: ${MISSING}`);
+    expect(Object.keys(refused)).toHaveLength(24);
+    expect(r['RNTO onto key']).toBe(MISSING);
+    expect(r['RNTO onto cert']).toBe(MISSING);
+    expect(r.glob).toBe(MISSING);
+    const shown = JSON.stringify(r.listings);
+    expect(shown).toContain('plain.txt');
+    expect(shown).toContain('certs');
+    expect(shown).not.toMatch(/server-key|server-cert|key-link/);
+    expect(r.plain).toBe('plain\n');
+    expect(r.tls_plain).toBe('plain\n');
+    expect(await snapshotOf(home)).toEqual(before);
+  });
+
+  it('refuses to remove, rename or chmod the directory that holds the key, saying so', async () => {
+    const r = await py(
+      `
+f = plain()
+f.login('alice', '${PASSWORDS.alice}')
+R['nlst'] = f.nlst('certs')
+R['rmd'] = reply(f.rmd, 'certs')
+R['rnfr'] = reply(f.sendcmd, 'RNFR certs')
+R['chmod'] = reply(f.sendcmd, 'SITE CHMOD 000 certs')
+R['chmod_root'] = reply(f.sendcmd, 'SITE CHMOD 000 /')
+f.quit()
+`,
+      l.server.port,
+    );
+    expect(r).toEqual({
+      nlst: [],
+      rmd: '550 /certs: cannot remove this directory (permission denied)',
+      rnfr: '550 /certs: cannot rename this directory (permission denied)',
+      chmod: '550 /certs: cannot change the permissions of this directory (permission denied)',
+      chmod_root: '550 /: cannot change the permissions of this directory (permission denied)',
+    });
+    expect(await snapshotOf(home)).toEqual(before);
+    expect((await stat(path.join(home, 'certs'))).mode & 0o777).not.toBe(0);
+  });
+});
+
+describe('a directory that holds nothing but the data directory', () => {
+  let l: Layout;
+  let home: string;
+  beforeAll(async () => {
+    const dir = await base();
+    const root = path.join(dir, 'ftp');
+    home = path.join(root, 'home/alice');
+    l = await serve(root, path.join(home, 'box/data'), async () => {
+      await mkdir(path.join(home, 'empty'));
+      await writeFile(path.join(home, 'plain.txt'), 'plain\n');
+    });
+  });
+
+  it('lists as empty, and RMD, RNTO onto it and RNFR of it are permission refusals, not "not empty"', async () => {
+    const before = await l.snapshot();
+    const r = await py(
+      `
+f = plain()
+f.login('alice', '${PASSWORDS.alice}')
+R['nlst'] = f.nlst('box')
+R['rmd'] = reply(f.rmd, 'box')
+R['xrmd'] = reply(f.sendcmd, 'XRMD /box/')
+R['rnfr'] = reply(f.sendcmd, 'RNFR box')
+f.sendcmd('RNFR empty')
+R['rnto_dir'] = reply(f.sendcmd, 'RNTO box')
+f.sendcmd('RNFR plain.txt')
+R['rnto_file'] = reply(f.sendcmd, 'RNTO box')
+R['dele'] = reply(f.delete, 'box')
+# a directory that is really empty goes as usual
+R['rmd_empty'] = reply(f.rmd, 'empty')
+f.quit()
+`,
+      l.server.port,
+    );
+    expect(r).toEqual({
+      nlst: [],
+      rmd: '550 /box: cannot remove this directory (permission denied)',
+      xrmd: '550 /box: cannot remove this directory (permission denied)',
+      rnfr: '550 /box: cannot rename this directory (permission denied)',
+      rnto_dir: '550 /box: cannot replace this directory (permission denied)',
+      rnto_file: '550 /box: cannot replace this directory (permission denied)',
+      dele: '550 /box: is a directory (use RMD)',
+      rmd_empty: 'ok',
+    });
+    expect(await l.snapshot()).toEqual(before);
+    expect((await readdir(home)).sort()).toEqual(['box', 'plain.txt']);
   });
 });

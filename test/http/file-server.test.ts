@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateDevCertificate } from '../../src/core/tls.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { createFileServer, type FileServerHandle } from '../../src/http/file-server.js';
 import { resolveRequestPath } from '../../src/http/request-path.js';
@@ -825,6 +826,87 @@ describe('file server: the data directory inside the root', () => {
         };
         expect(listing.entries.map((e) => e.name).sort()).toEqual(['alias', 'page.txt']);
         expect(listing.entries.find((e) => e.name === 'alias')?.type).toBe('other');
+      } finally {
+        await serve.stop();
+      }
+    } finally {
+      await done();
+    }
+  });
+});
+
+describe('file server: --cert/--key inside the root', () => {
+  it('http serve . --cert … --key … never serves or lists them, over HTTP or HTTPS', async () => {
+    const { dir: site, cleanup: done } = await tempDir('netkit-fs-keys-');
+    try {
+      const pair = await generateDevCertificate();
+      await mkdir(path.join(site, 'certs'));
+      await writeFile(path.join(site, 'certs', 'key.pem'), pair.key, { mode: 0o600 });
+      await writeFile(path.join(site, 'cert.pem'), pair.cert);
+      await writeFile(path.join(site, 'page.txt'), 'public');
+      await symlink('certs/key.pem', path.join(site, 'key-link'));
+      const serve = await startServe(
+        [
+          'http',
+          'serve',
+          '.',
+          '--port',
+          '0',
+          '--tls-port',
+          '0',
+          '--cert',
+          'cert.pem',
+          '--key',
+          'certs/key.pem',
+        ],
+        2,
+        { cwd: site, env: { NETKIT_DATA: undefined } },
+      );
+      try {
+        const port = serve.listening.find((l) => !l.tls)!.port;
+        const tlsPort = serve.listening.find((l) => l.tls)!.port;
+        const targets = [
+          '/certs/key.pem',
+          '/certs/./key.pem',
+          '/certs/%6bey.pem',
+          '/page.txt/../certs/key.pem',
+          '/cert.pem',
+          '/key-link',
+        ];
+        for (const target of targets) {
+          for (const method of ['GET', 'HEAD']) {
+            const r = await get(port, target, {}, method);
+            expect([method, target, r.status]).toEqual([method, target, 403]);
+            expect(r.body.toString()).not.toMatch(/PRIVATE KEY|CERTIFICATE/);
+          }
+        }
+        expect((await get(port, '/page.txt')).body.toString()).toBe('public');
+        const names = async (dir: string) =>
+          (
+            JSON.parse((await get(port, `${dir}?format=json`)).body.toString()) as {
+              entries: Array<{ name: string; type: string }>;
+            }
+          ).entries;
+        const top = await names('/');
+        expect(top.map((e) => e.name).sort()).toEqual(['certs', 'key-link', 'page.txt']);
+        // a link to the key is not described (no size, no date), as a link into the data directory
+        expect(top.find((e) => e.name === 'key-link')).toEqual({ name: 'key-link', type: 'other' });
+        expect(await names('/certs/')).toEqual([]);
+        const html = (await get(port, '/certs/')).body.toString();
+        expect(html).not.toContain('key.pem');
+        // HTTPS, with that very pair: curl (an independent client) gets the page, not the key
+        const curl = (target: string) =>
+          run('curl', [
+            '-sk',
+            '-o',
+            '/dev/null',
+            '-w',
+            '%{http_code}',
+            `https://127.0.0.1:${tlsPort}${target}`,
+          ]);
+        expect((await curl('/page.txt')).stdout).toBe('200');
+        for (const target of ['/certs/key.pem', '/cert.pem', '/key-link'])
+          expect([target, (await curl(target)).stdout]).toEqual([target, '403']);
       } finally {
         await serve.stop();
       }

@@ -2,7 +2,7 @@
  * File and directory commands on the control connection: PWD, CWD, CDUP, MKD, RMD, DELE, RNFR,
  * RNTO (plus the XPWD/XCWD/XCUP/XMKD/XRMD aliases of RFC 1123), SIZE, MDTM, MFMT (RFC 3659 and
  * its MFMT draft) and SITE CHMOD. Every path goes through the jail (`s.resolve` +
- * `vfs.realPath`, which answers a hidden directory as missing), every operation through the
+ * `vfs.realPath`, which answers a hidden path as missing), every operation through the
  * permission letters. DELE, RMD, RNFR and RNTO act
  * on a symbolic link itself, never on its target (`realPath(…, 'entry')`), as unlink, rmdir and
  * rename do.
@@ -34,13 +34,17 @@ async function changeDir(s: FtpSession, arg: string): Promise<void> {
 }
 
 /**
- * Renaming a directory that holds a hidden one (the server's data directory) would move it where
- * the jail no longer looks, and a chmod could lock the server out of its own files: both are
- * refused as a file system refusal reads, which says nothing about what is inside.
+ * A directory that holds a hidden path (the server's data directory, a `--key` file) lists as
+ * empty or without it, but cannot be treated as such: renaming it (or renaming onto it) would move
+ * the hidden path where the jail no longer looks, removing it fails as "not empty" on a directory
+ * the client sees empty, and a chmod could lock the server out of its own files. All of these are
+ * refused as a permission refusal — `550 PATH: cannot remove this directory (permission denied)`
+ * — which says what cannot be done and nothing about what is inside (pyftpdlib answers a refused
+ * RMD with 550 and the system's "Permission denied" too).
  */
-async function holdsHidden(s: FtpSession, mount: Mount, real: string): Promise<boolean> {
+async function holdsHidden(s: FtpSession, mount: Mount, real: string, refusal: string): Promise<boolean> {
   if (!(await s.identity!.vfs.holdsHidden(mount, real))) return false;
-  s.reply(550, 'Permission denied by the file system');
+  s.reply(550, `${refusal} (permission denied)`);
   return true;
 }
 
@@ -88,11 +92,12 @@ const rmd: CommandSpec = {
   async run(s, arg) {
     const vpath = s.resolve(arg);
     if (!s.allowed('d', vpath)) return;
-    const { real, isRoot } = await s.identity!.vfs.realPath(vpath, 'entry');
+    const { real, mount, isRoot } = await s.identity!.vfs.realPath(vpath, 'entry');
     if (isRoot) {
       s.reply(550, `${vpath}: cannot remove the root directory`);
       return;
     }
+    if (await holdsHidden(s, mount, real, `${vpath}: cannot remove this directory`)) return;
     await rmdir(real);
     s.changed(real, true);
     if (s.cwd === vpath || s.cwd.startsWith(`${vpath}/`)) s.cwd = '/';
@@ -141,7 +146,7 @@ export const fileCommands: Record<string, CommandSpec> = {
         return;
       }
       await lstat(real);
-      if (await holdsHidden(s, mount, real)) return;
+      if (await holdsHidden(s, mount, real, `${vpath}: cannot rename this directory`)) return;
       s.renameFrom = vpath;
       s.reply(350, `${vpath} exists: ready for RNTO`);
     },
@@ -167,12 +172,13 @@ export const fileCommands: Record<string, CommandSpec> = {
         return;
       }
       const source = await vfs.realPath(from, 'entry');
-      if (await holdsHidden(s, source.mount, source.real)) return;
+      if (await holdsHidden(s, source.mount, source.real, `${from}: cannot rename this directory`)) return;
       const target = await vfs.realPath(to, 'entry');
       if (target.isRoot) {
         s.reply(550, `${to}: cannot replace the root directory`);
         return;
       }
+      if (await holdsHidden(s, target.mount, target.real, `${to}: cannot replace this directory`)) return;
       if (toMount?.noOverwrite) {
         const exists = await lstat(target.real).then(
           () => true,
@@ -265,7 +271,8 @@ export const fileCommands: Record<string, CommandSpec> = {
       const vpath = s.resolve(m[2]!);
       if (!s.allowed('M', vpath)) return;
       const { real, mount } = await s.identity!.vfs.realPath(vpath);
-      if (await holdsHidden(s, mount, real)) return;
+      if (await holdsHidden(s, mount, real, `${vpath}: cannot change the permissions of this directory`))
+        return;
       // no setuid, setgid or sticky bits from a network client
       await chmod(real, Number.parseInt(m[1]!, 8) & 0o777);
       s.changed(real);
