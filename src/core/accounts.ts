@@ -14,7 +14,7 @@ import {
   SCRYPT_MAXMEM,
   serializeAccountsFile,
 } from './accounts-file.js';
-import { ensureDir, writeFileAtomic } from './datadir.js';
+import { ACCOUNTS_FILE, ensureDir, writeFileAtomic } from './datadir.js';
 import { NetkitError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { nodeCrypto } from './lazy.js';
@@ -34,7 +34,7 @@ const P = 1;
 const KEYLEN = 32;
 
 export function accountsPath(dataDir: string): string {
-  return path.join(dataDir, 'accounts.json');
+  return path.join(dataDir, ACCOUNTS_FILE);
 }
 
 export function validateAccountName(name: string): void {

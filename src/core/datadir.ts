@@ -80,6 +80,19 @@ export function within(dir: string, p: string): boolean {
   return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
+/** The accounts file in a data directory: every account's scrypt hash. */
+export const ACCOUNTS_FILE = 'accounts.json';
+/** The development certificate's folder in a data directory: its private key. */
+export const TLS_DIR = 'tls';
+
+/**
+ * The parts of a data directory no server may ever serve, even when it is told to serve the data
+ * directory itself (`http serve netkit-data`) or a folder inside it: the accounts file and `tls/`.
+ */
+export function dataDirSecrets(dataDir: string): string[] {
+  return [path.join(dataDir, ACCOUNTS_FILE), path.join(dataDir, TLS_DIR)];
+}
+
 /**
  * The real path `p` has or will have: its own `realpath`, or, while it does not exist yet (the
  * accounts file is written on the first `netkit user add`), its nearest existing ancestor's with

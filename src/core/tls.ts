@@ -21,7 +21,7 @@
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
-import { ensureDir } from './datadir.js';
+import { ensureDir, TLS_DIR } from './datadir.js';
 import { fsyncDir } from './dir-sync.js';
 import { NetkitError } from './errors.js';
 import { withFileLock } from './file-lock.js';
@@ -68,7 +68,7 @@ async function load(dataDir: string, files: TlsFiles): Promise<TlsMaterial> {
     checkPair(cert, key, files.cert, files.key);
     return { ...material(cert, key), files: { cert: files.cert, key: files.key } };
   }
-  return devCertificate(path.join(dataDir, 'tls'));
+  return devCertificate(path.join(dataDir, TLS_DIR));
 }
 
 const DEV_CERT = 'dev-cert.pem';

@@ -30,7 +30,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
-import { hiddenRealPaths, resolveDataDir, within, withinAny } from '../core/datadir.js';
+import { dataDirSecrets, hiddenRealPaths, resolveDataDir, within, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -189,8 +189,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   });
   const conf = {
     root,
-    hidden: await hiddenIn(root, [
-      resolveDataDir(options.dataDir),
+    hidden: await hiddenIn(root, resolveDataDir(options.dataDir), [
       options.tls?.files?.cert,
       options.tls?.files?.key,
     ]),
@@ -585,11 +584,21 @@ async function readEntries(
 }
 
 /**
- * The real paths of `paths` (the data directory, the `--cert`/`--key` files) that lie inside the
- * root, not the root itself: `http serve DATA` serves the directory it was asked to.
+ * The real paths the root must never show. The data directory when it lies inside the root, not
+ * the root itself: `http serve DATA` serves the directory it was asked to, `http serve .` next to
+ * a lab's data does not publish it. Wherever they are, the secrets: the data directory's accounts
+ * file and `tls/`, the `--cert`/`--key` files — a root that is one of them or lies inside one
+ * serves nothing.
  */
-async function hiddenIn(root: string, paths: ReadonlyArray<string | undefined>): Promise<string[]> {
-  return (await hiddenRealPaths(paths)).filter((real) => real !== root && within(root, real));
+async function hiddenIn(
+  root: string,
+  dataDir: string,
+  tlsFiles: ReadonlyArray<string | undefined>,
+): Promise<string[]> {
+  const secrets = await hiddenRealPaths([...dataDirSecrets(dataDir), ...tlsFiles]);
+  if (secrets.some((s) => within(s, root))) return [root];
+  const data = await hiddenRealPaths([dataDir]);
+  return [...data.filter((d) => d !== root), ...secrets].filter((real) => within(root, real));
 }
 
 /**

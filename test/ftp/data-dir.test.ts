@@ -346,6 +346,33 @@ f.quit()
     );
     expect(r).toEqual({ nlst: ['a.txt'], a: 'a\n', stor: '226', home: ['docs'] });
   });
+
+  it('never serves tls/ or the accounts file, even as the root of an area (pub a link to DATA/tls)', async () => {
+    const dir = await base();
+    const data = path.join(dir, 'netkit-data');
+    const l = await serve(path.join(data, 'ftp'), data, async () => {
+      // the server makes its development key in tls/ as it starts
+      await mkdir(path.join(data, 'tls'), { recursive: true });
+      await mkdir(path.join(data, 'ftp'), { recursive: true });
+      await symlink('../tls', path.join(data, 'ftp/pub'));
+    });
+    const r = await py(
+      `
+f = plain()
+f.login()
+R['anon'] = [
+    reply(get, f, '/pub/dev-key.pem'),
+    reply(f.size, '/pub/dev-key.pem'),
+    reply(f.nlst, '/pub'),
+    reply(f.cwd, '/pub'),
+]
+f.quit()
+`,
+      l.server.port,
+    );
+    expect(r.anon).toEqual(Array(4).fill(MISSING));
+    expect((await l.snapshot()).some((e) => e.startsWith(`${path.join('tls', 'dev-key.pem')} `))).toBe(true);
+  });
 });
 
 describe('--cert/--key files inside a real account', () => {

@@ -835,6 +835,42 @@ describe('file server: the data directory inside the root', () => {
   });
 });
 
+describe('file server: the data directory as the root', () => {
+  it('serves what it was asked to but never the accounts file or tls/; a root inside tls/ serves nothing', async () => {
+    const { dir: data, cleanup: done } = await tempDir('netkit-fs-dataroot-');
+    try {
+      await mkdir(path.join(data, 'tls'));
+      await writeFile(path.join(data, 'tls', 'dev-key.pem'), 'PRIVATE KEY');
+      await writeFile(path.join(data, 'accounts.json'), '{"bob":"scrypt$…"}');
+      await mkdir(path.join(data, 'mail', 'bob', 'new'), { recursive: true });
+      await writeFile(path.join(data, 'mail', 'bob', 'new', '1.eml'), 'Subject: hi');
+      const s = await createFileServer({ root: data, port: 0, dataDir: data });
+      try {
+        for (const target of ['/accounts.json', '/tls/', '/tls/dev-key.pem', '/%74ls/dev-key.pem']) {
+          const r = await get(s.port, target);
+          expect([target, r.status]).toEqual([target, 403]);
+          expect(r.body.toString()).not.toMatch(/PRIVATE KEY|scrypt/);
+        }
+        expect((await get(s.port, '/mail/bob/new/1.eml')).body.toString()).toBe('Subject: hi');
+        const listing = JSON.parse((await get(s.port, '/?format=json')).body.toString()) as {
+          entries: Array<{ name: string }>;
+        };
+        expect(listing.entries.map((e) => e.name)).toEqual(['mail']);
+      } finally {
+        await s.close();
+      }
+      const t = await createFileServer({ root: path.join(data, 'tls'), port: 0, dataDir: data });
+      try {
+        for (const target of ['/', '/dev-key.pem']) expect((await get(t.port, target)).status).toBe(403);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await done();
+    }
+  });
+});
+
 describe('file server: --cert/--key inside the root', () => {
   it('http serve . --cert … --key … never serves or lists them, over HTTP or HTTPS', async () => {
     const { dir: site, cleanup: done } = await tempDir('netkit-fs-keys-');
