@@ -3,10 +3,12 @@
  * terminal, periodic lines otherwise), the result line or JSON, and Ctrl-C keeping the `.part` and
  * its control file for `--continue`.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import { parseChecksum } from '../http/download/checksum.js';
+import { controlPath } from '../http/download/control.js';
 import { type DownloadResult, download } from '../http/download/index.js';
 import { DEFAULT_MAX_REDIRECTS } from '../http/undici-parts.js';
 import {
@@ -114,7 +116,7 @@ export function register(program: Command): void {
         .argParser(parsePositiveBytes)
         .default(1024 * 1024, '1M'),
     )
-    .option('--continue', 'resume FILE.part using its control file FILE.part.netkit')
+    .option('--continue', 'resume FILE.part using its control file FILE.part.netkit (also after a crash)')
     .option(
       '--checksum <algo=hex>',
       'verify sha256=HEX (or sha1, md5, sha512) before saving',
@@ -160,7 +162,10 @@ Examples:
   $ netkit download --cacert netkit-data/tls/dev-cert.pem https://localhost:8443/big.bin
 
 Data goes to FILE.part and is renamed to FILE only when complete (and verified); the control file
-FILE.part.netkit records the finished byte ranges so --continue fetches only what is missing.`,
+FILE.part.netkit records the finished byte ranges so --continue fetches only what is missing. One
+stream (no size from the server, or no ranges) goes on from the length of FILE.part, as wget -c and
+curl -C - do, when the server does ranges and the file has not changed (If-Range; FTP: REST, MDTM);
+otherwise --continue starts over and says so.`,
     )
     .action(
       action(async (url: string, opts: DownloadCliOptions) => {
@@ -186,10 +191,8 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
         if (opts.trace) printTrace(handle, 'client');
         let progress: Progress | undefined;
         let file = '';
-        let mode: 'segmented' | 'single' | undefined;
         handle.on('start', (s) => {
           file = s.file;
-          mode = s.mode;
           // --continue on a finished file: no bar to draw, only the "already complete" line
           if (s.size !== undefined && s.resumedBytes >= s.size) return;
           progress = createProgress(path.basename(s.file), s.size, {
@@ -223,9 +226,9 @@ FILE.part.netkit records the finished byte ranges so --continue fetches only wha
             process.stderr.write(
               !file
                 ? 'netkit: interrupted before the transfer started\n'
-                : mode === 'single'
-                  ? // one stream has no control file and no ranges to resume with: say so, not "--continue"
-                    `netkit: interrupted; kept ${kept}, but it cannot be resumed (one stream: the server does not do byte ranges or gave no size) — running again starts over\n`
+                : !existsSync(controlPath(kept))
+                  ? // one stream without byte ranges leaves nothing to resume from: say so, not "--continue"
+                    `netkit: interrupted; kept ${kept}, but it cannot be resumed (one stream, without byte ranges) — running again starts over\n`
                   : `netkit: interrupted; kept ${kept} — run again with --continue\n`,
             );
             process.exit(interrupted);

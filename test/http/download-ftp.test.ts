@@ -7,12 +7,14 @@
  */
 import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FTPError } from 'basic-ftp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
+import { toFtpClientError } from '../../src/ftp/client.js';
 import { createFtpServer, type FtpServerHandle } from '../../src/ftp/server.js';
-import type { FetchContext, LiveSegment } from '../../src/http/download/fetch.js';
-import { FtpRangeFetcher, FtpSource } from '../../src/http/download/ftp-source.js';
+import { type FetchContext, type LiveSegment, RetryableError } from '../../src/http/download/fetch.js';
+import { classifyFtp, FtpRangeFetcher, FtpSource } from '../../src/http/download/ftp-source.js';
 import { type DownloadProgress, type DownloadStart, download } from '../../src/http/download/index.js';
 import { PartFile } from '../../src/http/download/writer.js';
 import { pattern, startPyftpdlib, startVsftpd } from '../ftp/client-helpers.js';
@@ -20,6 +22,7 @@ import { fakeFtp } from '../ftp/fake-ftp.js';
 import { netkit, tempDir } from '../helpers/net.js';
 import { opensslCertificate } from '../helpers/openssl-cert.js';
 import { startPureFtpd } from '../helpers/pure-ftpd.js';
+import { freePort } from '../sockets/peers.js';
 
 const MiB = 1024 * 1024;
 const DATA = pattern(3 * MiB + 12_345, 7);
@@ -365,6 +368,112 @@ describe('download ftp:// in one stream (no SIZE, no REST STREAM)', () => {
       expect(fake.commands.filter((c) => c.startsWith('RETR'))).toHaveLength(2);
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('download ftp://: refused, reset and timed-out connections are retried, as over HTTP', () => {
+  const sys = (message: string, code: string, extra: object = {}) =>
+    Object.assign(new Error(message), { code, ...extra });
+  // how FtpClient.connect reports a failed connection (toFtpClientError with the peer)
+  const connecting = (err: Error) => toFtpClientError(err, 'connect 127.0.0.1:9', { peer: '127.0.0.1:9' });
+  it.each([
+    [
+      'refused',
+      connecting(sys('connect ECONNREFUSED 127.0.0.1:9', 'ECONNREFUSED', { syscall: 'connect' })),
+      'connection refused by 127.0.0.1:9',
+    ],
+    ['reset mid-transfer', sys('read ECONNRESET', 'ECONNRESET'), 'RETR /f.bin: read ECONNRESET'],
+    ['broken pipe', sys('write EPIPE', 'EPIPE'), 'RETR /f.bin: write EPIPE'],
+    [
+      'connect timed out',
+      connecting(sys('connect ETIMEDOUT 127.0.0.1:9', 'ETIMEDOUT', { syscall: 'connect' })),
+      'connect to 127.0.0.1:9 timed out',
+    ],
+    ['no reply in time', new Error('Timeout (control socket)'), 'RETR /f.bin: Timeout (control socket)'],
+    [
+      'DNS did not answer',
+      connecting(
+        sys('getaddrinfo EAI_AGAIN ftp.test', 'EAI_AGAIN', { syscall: 'getaddrinfo', hostname: 'ftp.test' }),
+      ),
+      'cannot resolve host "ftp.test"',
+    ],
+    [
+      '421 (a transient reply)',
+      new FTPError({ code: 421, message: '421 Too many users' }),
+      'RETR /f.bin: 421 Too many users',
+    ],
+  ])('%s: retried', (_name, err, message) => {
+    const c = classifyFtp(err, 'RETR /f.bin');
+    expect(c).toBeInstanceOf(RetryableError);
+    expect((c as Error).message).toBe(message);
+  });
+
+  it.each([
+    [
+      'an unknown host',
+      connecting(
+        sys('getaddrinfo ENOTFOUND ftp.test', 'ENOTFOUND', { syscall: 'getaddrinfo', hostname: 'ftp.test' }),
+      ),
+      'NETKIT_NOT_FOUND',
+    ],
+    [
+      'an unreachable host',
+      connecting(sys('connect EHOSTUNREACH 127.0.0.1:9', 'EHOSTUNREACH', { syscall: 'connect' })),
+      'NETKIT_CONNECT_FAILED',
+    ],
+    [
+      'a certificate not trusted',
+      connecting(sys('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT')),
+      'NETKIT_CONNECT_FAILED',
+    ],
+    ['550', new FTPError({ code: 550, message: '550 No such file' }), 'NETKIT_PROTOCOL'],
+    ['a login refused', new FTPError({ code: 530, message: '530 Login incorrect' }), 'NETKIT_AUTH'],
+  ])('%s: not retried', (_name, err, code) => {
+    const c = classifyFtp(err, 'RETR /f.bin');
+    expect(c).not.toBeInstanceOf(RetryableError);
+    expect(c).toMatchObject({ code });
+  });
+
+  it('the CLI gives up after --retries on a refused ftp:// URL, naming the refusal', async () => {
+    const closed = await freePort();
+    const r = await netkit(['download', '--retries', '2', `ftp://127.0.0.1:${closed}/pub/big.bin`], {
+      cwd: await outDir(),
+    });
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      `netkit: gave up after 2 retries: connection refused by 127.0.0.1:${closed}\n`,
+    ]);
+  });
+
+  it('a server that comes up while the download waits to retry: the retry finds it', async () => {
+    const port = await freePort();
+    const h = download(`ftp://127.0.0.1:${port}/pub/big.bin`, {
+      dir: await outDir(),
+      connections: 2,
+      retries: 8,
+      retryDelayMs: 20,
+    });
+    const traces: string[] = [];
+    let late: Promise<FtpServerHandle> | undefined;
+    h.on('trace', (ev: TraceEvent) => {
+      traces.push(ev.text);
+      // the first refusal was seen: now the server starts on that port
+      if (ev.text.startsWith('retry 1/8 ') && !late)
+        late = createFtpServer({
+          root: path.join(base, 'ftp'),
+          dataDir: path.join(base, 'data'),
+          port,
+          tls: false,
+        });
+    });
+    try {
+      const r = await h.promise;
+      expect(r).toMatchObject({ mode: 'segmented', size: DATA.length });
+      expect((await readFile(r.file)).equals(DATA)).toBe(true);
+      expect(traces).toContain(`retry 1/8 in 20 ms: connection refused by 127.0.0.1:${port}`);
+    } finally {
+      await (await late)?.close(200);
     }
   });
 });

@@ -242,6 +242,33 @@ describe('download: a retry resumes from the bytes on disk when the server does 
     expect(trace).toContain(`retry 1/5 in 1 ms: connection reset by peer (ECONNRESET) at byte ${N}`);
   });
 
+  it('single stream of unknown length (chunked): the retry asks Range: bytes=N- too', async () => {
+    const data = randomBytes(48 * KiB);
+    const N = 17_000;
+    const dropper = new Dropper();
+    const s = await start((req, res, { count }) => {
+      const headers = { 'accept-ranges': 'bytes', etag: '"v1"' };
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { ...headers, 'transfer-encoding': 'chunked' });
+        return res.end();
+      }
+      if (count === 2) {
+        res.writeHead(200, headers); // no Content-Length: chunked
+        res.write(data.subarray(0, N));
+        return dropper.hold(res, N);
+      }
+      serve(data, req, res, headers);
+    });
+    const { result } = await fetchFile(s.url, { dir: await workDir() }, dropper);
+    expect(s.requests).toEqual([
+      { method: 'HEAD' },
+      { method: 'GET' },
+      { method: 'GET', range: `bytes=${N}-`, ifRange: '"v1"' },
+    ]);
+    expect(result).toMatchObject({ mode: 'single', size: data.length, bytesFetched: data.length });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+  });
+
   it('a resumed stream that drops again resumes again, from further on', async () => {
     const data = randomBytes(48 * KiB);
     const cuts = [10_000, 30_000];
@@ -336,7 +363,7 @@ describe('download: a retry resumes from the bytes on disk when the server does 
     const { result, trace } = await fetchFile(s.url, { dir: await workDir() }, dropper);
     expect(s.requests.map((r) => r.range)).toEqual([undefined, undefined, `bytes=${N}-`, undefined]);
     expect(trace).toContain(
-      `Content-Range "bytes 0-${data.length - 1}/${data.length}" for bytes ${N}-${data.length - 1}/${data.length}; starting over from byte 0`,
+      `Content-Range "bytes 0-${data.length - 1}/${data.length}" for bytes ${N}-${data.length - 1}/${data.length}: wrong range; starting over from byte 0`,
     );
     expect((await readFile(result.file)).equals(data)).toBe(true);
   });

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { segmentMap } from '../../src/cli/util.js';
 import { parseChecksum } from '../../src/http/download/checksum.js';
-import { decodeControl, encodeControl } from '../../src/http/download/control.js';
+import {
+  decodeControl,
+  decodeStreamControl,
+  encodeControl,
+  encodeStreamControl,
+} from '../../src/http/download/control.js';
 import {
   chooseFilename,
   decodeExtValue,
@@ -315,6 +320,23 @@ describe('control file', () => {
     '{"version":1,"url":"u","size":10,"etag":5,"done":[]}',
   ];
   for (const b of bad) it(`rejects ${b}`, () => expect(decodeControl(b)).toBeUndefined());
+
+  it("one stream's sidecar: no spans, the size only when known; neither kind is read as the other", () => {
+    const stream = encodeStreamControl({
+      url: 'ftp://h/f',
+      size: undefined,
+      lastModified: 'Tue, 01 Jul 2025',
+    });
+    expect(decodeStreamControl(stream)).toMatchObject({ version: 1, stream: true, url: 'ftp://h/f' });
+    expect(decodeStreamControl(stream)).not.toHaveProperty('size');
+    expect(decodeStreamControl(encodeStreamControl({ url: 'u', size: 7, etag: '"e"' }))).toMatchObject({
+      size: 7,
+      etag: '"e"',
+    });
+    expect(decodeControl(stream)).toBeUndefined();
+    expect(decodeStreamControl(encodeControl({ url: 'u', size: 1, done: [] }))).toBeUndefined();
+    expect(decodeStreamControl('{"version":1,"stream":true,"url":"u","size":-1}')).toBeUndefined();
+  });
 });
 
 describe('Retry-After (RFC 9110 §10.2.3)', () => {

@@ -19,11 +19,13 @@ import {
   discard,
   header,
   httpError,
+  ifRangeValidator,
   RETRY_STATUS,
   type RequestContext,
   RetryableError,
   requestFollowing,
   retryableStatus,
+  validators,
 } from './probe.js';
 import { type PartFile, PositionalSink } from './writer.js';
 
@@ -68,17 +70,10 @@ export interface FetchContext extends RequestContext {
   maxBytes?: number;
 }
 
-/** Words for the codes whose Node message says little (`aborted`, `read ECONNRESET`): strerror's. */
-const CONNECTION_WORDS: Record<string, string> = {
-  ECONNRESET: 'connection reset by peer',
-  EPIPE: 'broken pipe',
-  ECONNABORTED: 'connection aborted',
-};
-
 /**
  * A network failure as one line that says what happened, with the system error code when there is
  * one: Node reports a connection cut mid-body as a bare "aborted" (code ECONNRESET), which as the
- * last word of a failed download told the user nothing.
+ * last word of a failed download told the user nothing. The words are core's (strerror's).
  */
 export function failureWords(err: unknown): string {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -89,8 +84,9 @@ export function failureWords(err: unknown): string {
   const words =
     code === 'ECONNRESET' && raw === 'socket hang up'
       ? 'the server closed the connection without answering'
-      : (CONNECTION_WORDS[code] ??
-        (message === raw && /^E[A-Z0-9]+$/.test(code) ? terminalSafe(systemErrorWords(err)) : message));
+      : message === raw && /^E[A-Z0-9]+$/.test(code)
+        ? terminalSafe(systemErrorWords(err))
+        : message;
   return words.includes(code) ? words : `${words} (${code})`;
 }
 
@@ -127,8 +123,7 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
   if (status !== 206) {
     discard(res.body);
     if (status === 200) {
-      const etag = header(res.headers, 'etag');
-      const lm = header(res.headers, 'last-modified');
+      const { etag, lastModified: lm } = validators(res.headers);
       const changed =
         (ctx.etag !== undefined && etag !== undefined && etag !== ctx.etag) ||
         (ctx.lastModified !== undefined && lm !== undefined && lm !== ctx.lastModified) ||
@@ -146,31 +141,86 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
     if (RETRY_STATUS.has(status)) throw retryableStatus(status, res.headers);
     throw httpError(status, ctx.url);
   }
+  checkPartial(res, { start: reqStart, end: reqEnd, total: ctx.size });
+  await receive(ctx, res.body, seg, {
+    cutShort: () => seg.end < reqEnd,
+    complete: () => seg.pos >= seg.end,
+  });
+}
+
+/**
+ * The bytes a 206 must hold: from `start` to `end` (exclusive) of a file of `total` bytes. An
+ * unknown `end` and `total` (a stream resumed without a size) accept whatever the 206 says, as long
+ * as it starts at `start` and runs to the end of the file. `etag`, when known, must not change.
+ */
+interface Wanted {
+  start: number;
+  end?: number | undefined;
+  total?: number | undefined;
+  etag?: string | undefined;
+}
+
+/**
+ * Check a 206 against what was asked before one byte of it is written: its Content-Range (start,
+ * end and total), its Content-Length and its ETag. Anything else is a {@link RangeProblem} (the
+ * body discarded). Returns the end (exclusive) of the bytes it brings.
+ */
+function checkPartial(res: TransportResponse, want: Wanted): number {
   const rawRange = header(res.headers, 'content-range');
   const cr = parseContentRange(rawRange);
-  const want = `${reqStart}-${reqEnd - 1}/${ctx.size}`;
-  if (!cr || cr.start !== reqStart || cr.end !== reqEnd - 1 || cr.total !== ctx.size) {
-    discard(res.body);
-    const kind =
-      cr && cr.total !== undefined && cr.total !== ctx.size ? 'size changed or misreported' : 'wrong range';
-    throw new RangeProblem('mismatch', `Content-Range "${rawRange ?? ''}" for bytes ${want}: ${kind}`);
-  }
+  const shown =
+    want.end === undefined ? `${want.start}- (to the end)` : `${want.start}-${want.end - 1}/${want.total}`;
   const cl = contentLength(res.headers);
-  if (cl !== undefined && cl !== reqEnd - reqStart) {
+  const { etag } = validators(res.headers);
+  // the last byte it brings, when it starts where asked and ends where asked (or, unasked, at the total)
+  const last =
+    cr?.start === want.start &&
+    cr.end !== undefined &&
+    (want.end === undefined || cr.end === want.end - 1) &&
+    (want.total !== undefined ? cr.total === want.total : cr.total === undefined || cr.total === cr.end + 1)
+      ? cr.end
+      : undefined;
+  // the body is dropped before the error goes up: nobody reads it
+  const refuse = (problem: RangeProblem): RangeProblem => {
     discard(res.body);
-    throw new RangeProblem('mismatch', `Content-Length ${cl} for bytes ${want}`);
+    return problem;
+  };
+  if (last === undefined) {
+    const kind =
+      cr?.total !== undefined && want.total !== undefined && cr.total !== want.total
+        ? 'size changed or misreported'
+        : 'wrong range';
+    throw refuse(
+      new RangeProblem('mismatch', `Content-Range "${rawRange ?? ''}" for bytes ${shown}: ${kind}`),
+    );
   }
-  const sink = new PositionalSink(ctx.part, reqStart);
+  if (cl !== undefined && cl !== last + 1 - want.start)
+    throw refuse(new RangeProblem('mismatch', `Content-Length ${cl} for bytes ${shown}`));
+  if (want.etag !== undefined && etag !== undefined && etag !== want.etag)
+    throw refuse(new RangeProblem('changed', `the remote file changed (ETag ${want.etag} → ${etag})`));
+  return last + 1;
+}
+
+/**
+ * Write a response body into the part file from `seg.pos` on, advancing `seg.pos`, up to
+ * `seg.end` (see {@link pump} for the hooks); a failed write is thrown once the sink is released.
+ */
+export async function receive(
+  ctx: Pick<FetchContext, 'part' | 'onBytes' | 'signal'>,
+  body: Readable,
+  seg: LiveSegment,
+  hooks: Pick<PumpHooks, 'cutShort' | 'complete' | 'overflow'>,
+): Promise<void> {
+  const sink = new PositionalSink(ctx.part, seg.pos);
   seg.sink = sink;
   try {
-    await pump(res.body, sink, ctx, {
+    await pump(body, sink, ctx, {
       room: () => seg.end - seg.pos,
       advance: (n) => {
         seg.pos += n;
       },
       position: () => seg.pos,
-      cutShort: () => seg.end < reqEnd,
-      complete: () => seg.pos >= seg.end,
+      ...hooks,
     });
   } finally {
     await releaseSink(seg, sink);
@@ -183,7 +233,7 @@ export async function fetchRange(ctx: FetchContext, seg: LiveSegment): Promise<v
  * failed write (ENOSPC…) `pos` counts bytes that never reached the file; once the sink is gone the
  * control file takes `pos` as written, and a resume would keep a hole of zeros — so it goes back.
  */
-export async function releaseSink(seg: LiveSegment, sink: PositionalSink): Promise<void> {
+async function releaseSink(seg: LiveSegment, sink: PositionalSink): Promise<void> {
   await sink.flush().catch(() => {});
   if (sink.error) seg.pos = Math.min(seg.pos, sink.written);
   seg.sink = undefined;
@@ -209,7 +259,7 @@ interface PumpHooks {
  * the segment is stolen from (`cutShort()` is then true), and reaching it early ends the request.
  * A body that ends short is retryable; more bytes than the response promised is a `mismatch`.
  */
-export function pump(
+function pump(
   body: Readable,
   sink: PositionalSink,
   ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
@@ -279,16 +329,19 @@ export function pump(
 }
 
 /**
- * Where an interrupted single stream can go on from: bytes `[0, from)` of a body of `size` bytes
- * are in the part file, and the server may send the rest (`Range: bytes=from-`).
+ * Where an interrupted single stream can go on from: bytes `[0, from)` of a body are in the part
+ * file, and the server may send the rest (`Range: bytes=from-`, FTP `REST from`).
  */
 export interface Resume {
   from: number;
-  size: number;
-  /** If-Range: the body's strong ETag, else its Last-Modified (a changed file then answers 200) */
-  ifRange?: string | undefined;
-  /** the body's ETag: a 206 that carries another one is part of another version */
+  /** the body's length; undefined when the server never said (the 206 then says where it ends) */
+  size?: number | undefined;
+  /**
+   * the body's validators: If-Range carries its strong ETag, else its Last-Modified (a changed
+   * file then answers 200), and a 206 that carries another ETag is part of another version
+   */
   etag?: string | undefined;
+  lastModified?: string | undefined;
 }
 
 /**
@@ -298,8 +351,9 @@ export interface Resume {
  *
  * With `resume`, the request asks only for the rest, guarded by If-Range as the segments are: a
  * 206 for exactly `from`…end continues the file where it stopped; a 200 (Range ignored, or the file
- * changed) is a whole new body, written from byte 0 after `onStart` (which truncates). A 206 that
- * does not fit, or a 416, is a {@link RangeProblem}: the caller starts over without Range.
+ * changed) is a whole new body, written from byte 0 after `onStart` (which truncates); a 416 that
+ * says the body is `from` bytes long means nothing is missing. A 206 that does not fit, or another
+ * 416, is a {@link RangeProblem}: the caller starts over without Range.
  */
 export async function fetchWhole(
   ctx: Omit<FetchContext, 'size'>,
@@ -310,7 +364,8 @@ export async function fetchWhole(
   const extra: Record<string, string> = {};
   if (resume) {
     extra.range = `bytes=${resume.from}-`;
-    if (resume.ifRange) extra['if-range'] = resume.ifRange;
+    const ifRange = ifRangeValidator(resume);
+    if (ifRange) extra['if-range'] = ifRange;
   }
   let res: TransportResponse;
   try {
@@ -321,8 +376,16 @@ export async function fetchWhole(
   if (resume && res.statusCode === 206) return fetchRest(ctx, res, seg, resume);
   if (res.statusCode !== 200) {
     discard(res.body);
-    if (resume && res.statusCode === 416)
+    if (resume && res.statusCode === 416) {
+      // `Content-Range: bytes */N`: a body of N = `from` bytes is whole already (killed before the rename)
+      const total = parseContentRange(header(res.headers, 'content-range'))?.total;
+      if (total === resume.from && (resume.size ?? total) === total) {
+        seg.pos = total;
+        seg.end = total;
+        return total;
+      }
       throw new RangeProblem('changed', `the server answered 416 to Range: bytes=${resume.from}-`);
+    }
     if (RETRY_STATUS.has(res.statusCode)) throw retryableStatus(res.statusCode, res.headers);
     throw httpError(res.statusCode, ctx.url);
   }
@@ -338,70 +401,35 @@ export async function fetchWhole(
     discard(res.body);
     throw err;
   }
-  const sink = new PositionalSink(ctx.part, 0);
-  seg.sink = sink;
-  try {
-    await pump(res.body, sink, ctx, {
-      room: () => seg.end - seg.pos,
-      advance: (n) => {
-        seg.pos += n;
-      },
-      position: () => seg.pos,
-      cutShort: () => false,
-      complete: () => size === undefined || seg.pos >= size,
-      ...(size === undefined && ctx.maxBytes !== undefined
-        ? { overflow: () => bodyTooLarge(ctx.maxBytes!) }
-        : {}),
-    });
-  } finally {
-    await releaseSink(seg, sink);
-  }
-  if (sink.error) throw sink.error;
+  await receive(ctx, res.body, seg, {
+    cutShort: () => false,
+    complete: () => size === undefined || seg.pos >= size,
+    ...(size === undefined && ctx.maxBytes !== undefined
+      ? { overflow: () => bodyTooLarge(ctx.maxBytes!) }
+      : {}),
+  });
   if (size === undefined) seg.end = seg.pos;
   return seg.pos;
 }
 
 /** The 206 to a resumed single stream: checked as a segment's is, then written from `resume.from`. */
 async function fetchRest(
-  ctx: Pick<FetchContext, 'part' | 'onBytes' | 'signal'>,
+  ctx: Pick<FetchContext, 'part' | 'onBytes' | 'signal' | 'maxBytes'>,
   res: TransportResponse,
   seg: LiveSegment,
   resume: Resume,
 ): Promise<number> {
-  const { from, size } = resume;
-  const want = `${from}-${size - 1}/${size}`;
-  const rawRange = header(res.headers, 'content-range');
-  const cr = parseContentRange(rawRange);
-  const cl = contentLength(res.headers);
-  const etag = header(res.headers, 'etag');
-  let problem: RangeProblem | undefined;
-  if (!cr || cr.start !== from || cr.end !== size - 1 || cr.total !== size)
-    problem = new RangeProblem('mismatch', `Content-Range "${rawRange ?? ''}" for bytes ${want}`);
-  else if (cl !== undefined && cl !== size - from)
-    problem = new RangeProblem('mismatch', `Content-Length ${cl} for bytes ${want}`);
-  else if (resume.etag !== undefined && etag !== undefined && etag !== resume.etag)
-    problem = new RangeProblem('changed', `the remote file changed (ETag ${resume.etag} → ${etag})`);
-  if (problem) {
+  const { from, size, etag } = resume;
+  const end = checkPartial(res, { start: from, end: size, total: size, etag });
+  try {
+    // the whole body's length, as a 200's is checked
+    if (ctx.maxBytes !== undefined) checkDeclaredSize(end, ctx.maxBytes);
+  } catch (err) {
     discard(res.body);
-    throw problem;
+    throw err;
   }
   seg.pos = from;
-  seg.end = size;
-  const sink = new PositionalSink(ctx.part, from);
-  seg.sink = sink;
-  try {
-    await pump(res.body, sink, ctx, {
-      room: () => seg.end - seg.pos,
-      advance: (n) => {
-        seg.pos += n;
-      },
-      position: () => seg.pos,
-      cutShort: () => false,
-      complete: () => seg.pos >= size,
-    });
-  } finally {
-    await releaseSink(seg, sink);
-  }
-  if (sink.error) throw sink.error;
+  seg.end = end;
+  await receive(ctx, res.body, seg, { cutShort: () => false, complete: () => seg.pos >= end });
   return seg.pos;
 }

@@ -10,7 +10,8 @@
  * FTP has no If-Range: before every segment's RETR the connection asks SIZE and MDTM again, and a
  * difference means the file changed (a restart from scratch, as a changed ETag does over HTTP).
  * MDTM is also the control file's validator across runs. A file the server cannot SIZE, or a server
- * without `REST STREAM`, is fetched in one stream.
+ * without `REST STREAM`, is fetched in one stream; with REST STREAM that stream goes on from where
+ * it stopped (`REST N`, MDTM checked first), in the same run or with `continue`.
  */
 import { PassThrough } from 'node:stream';
 import { NetkitError } from '../../core/errors.js';
@@ -22,13 +23,12 @@ import { CURL_TRUST_FLAGS } from '../http-error.js';
 import {
   type FetchContext,
   type LiveSegment,
-  pump,
   RangeProblem,
+  type Resume,
   RetryableError,
-  releaseSink,
+  receive,
 } from './fetch.js';
 import type { ProbeResult } from './probe.js';
-import { PositionalSink } from './writer.js';
 
 export interface FtpSourceOptions {
   /** the login (else the URL's user info, else anonymous) */
@@ -52,12 +52,36 @@ function permanent(err: unknown): boolean {
   return err instanceof FtpClientError && err.ftpCode !== undefined && err.ftpCode >= 500;
 }
 
-/** The downloader's view of a failure: permanent FTP replies and local errors as they are, the rest retried. */
-function classifyFtp(err: unknown, what: string): unknown {
+/** System errors that say "not now" rather than "never": the server may be back in a moment. */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+]);
+
+/** A transient system error, on `err` or down its causes (our errors keep Node's as their cause). */
+function transient(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/**
+ * The downloader's view of a failure: permanent FTP replies (5xx), local errors and a login refused
+ * as they are; a connection that could not be made for good (unknown host, unreachable network, a
+ * certificate not trusted) too. The rest is retried — a refused, reset or timed-out connection as
+ * the HTTP path retries it, so `retries` covers a server that restarts.
+ */
+export function classifyFtp(err: unknown, what: string): unknown {
   if (err instanceof RangeProblem || err instanceof RetryableError) return err;
   const e = toFtpClientError(err, what);
   if (permanent(e) || e.code === 'NETKIT_IO' || e.code === 'NETKIT_AUTH') return e;
-  if (e.code === 'NETKIT_CONNECT_FAILED' && !/ECONNREFUSED|ECONNRESET|EAI_AGAIN/.test(e.message)) return e;
+  if ((e.code === 'NETKIT_CONNECT_FAILED' || e.code === 'NETKIT_NOT_FOUND') && !transient(err)) return e;
   return new RetryableError(e.message, { cause: err });
 }
 
@@ -118,11 +142,8 @@ export class FtpSource {
       }
       const modified = await client.lastModified(this.path).catch(() => undefined);
       const features = await client.features().catch(() => new Map<string, string>());
-      const result: ProbeResult = {
-        url: this.url,
-        acceptRanges: size !== undefined && features.has('REST'),
-        method: 'GET',
-      };
+      // REST STREAM without SIZE is one stream that can go on from where it stopped
+      const result: ProbeResult = { url: this.url, acceptRanges: features.has('REST'), method: 'GET' };
       if (size !== undefined) result.size = size;
       if (modified) result.lastModified = modified.toUTCString();
       return result;
@@ -144,22 +165,26 @@ export class FtpRangeFetcher {
   }
 
   /**
-   * A logged-in connection (the worker's, or a new one) on which the file still has the probe's
-   * SIZE and MDTM — asked before every RETR, FTP's stand-in for If-Range, so a file replaced
-   * between two segments is a restart, never two versions spliced.
+   * A logged-in connection (the worker's, or a new one) on which the file still has the SIZE and
+   * MDTM it had (those known) — asked before every segment's RETR and before a stream goes on from
+   * where it stopped, FTP's stand-in for If-Range, so a file replaced between two segments (or two
+   * runs) is a restart, never two versions spliced.
    */
-  private async ready(): Promise<FtpClient> {
+  private async ready(was: {
+    size?: number | undefined;
+    lastModified?: string | undefined;
+  }): Promise<FtpClient> {
     const client = this.client && !this.client.closed ? this.client : await this.source.connect();
     this.client = client;
     const path = this.source.path;
     let changed: string | undefined;
     try {
-      const size = await client.size(path);
-      if (size !== this.ctx.size) changed = `SIZE ${size ?? 'unknown'}, was ${this.ctx.size}`;
-      else if (this.ctx.lastModified !== undefined) {
+      const size = was.size === undefined ? undefined : await client.size(path);
+      if (size !== was.size) changed = `SIZE ${size ?? 'unknown'}, was ${was.size}`;
+      else if (was.lastModified !== undefined) {
         const modified = (await client.lastModified(path).catch(() => undefined))?.toUTCString();
-        if (modified !== undefined && modified !== this.ctx.lastModified)
-          changed = `MDTM ${modified}, was ${this.ctx.lastModified}`;
+        if (modified !== undefined && modified !== was.lastModified)
+          changed = `MDTM ${modified}, was ${was.lastModified}`;
       }
     } catch (err) {
       this.drop();
@@ -174,7 +199,7 @@ export class FtpRangeFetcher {
 
   /** Fetch `[seg.pos, seg.end)`, as the HTTP fetchRange does. */
   async fetchRange(seg: LiveSegment): Promise<void> {
-    const client = await this.ready();
+    const client = await this.ready(this.ctx);
     await this.retr(client, seg, {
       // the server sends to the end of the file: a segment that ends earlier stops itself there
       cutShort: () => seg.end < this.ctx.size,
@@ -183,12 +208,20 @@ export class FtpRangeFetcher {
     });
   }
 
-  /** The single-stream path: RETR from byte 0 to the end, `size` bytes when SIZE said so. */
-  async fetchWhole(seg: LiveSegment, size: number | undefined, maxBytes?: number): Promise<number> {
-    const client = await this.source.connect();
+  /**
+   * The single-stream path: RETR to the end, `size` bytes when SIZE said so. From byte 0, or with
+   * `resume` from `resume.from` (REST), once MDTM (and SIZE, when known) say it is the same file.
+   */
+  async fetchWhole(
+    seg: LiveSegment,
+    size: number | undefined,
+    maxBytes?: number,
+    resume?: Resume,
+  ): Promise<number> {
+    const client = resume ? await this.ready(resume) : await this.source.connect();
     this.client = client;
     seg.start = 0;
-    seg.pos = 0;
+    seg.pos = resume?.from ?? 0;
     seg.end = size ?? maxBytes ?? Number.MAX_SAFE_INTEGER;
     await this.retr(client, seg, {
       cutShort: () => false,
@@ -229,17 +262,8 @@ export class FtpRangeFetcher {
       body.destroy();
     };
     this.ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const sink = new PositionalSink(this.ctx.part, seg.pos);
-    seg.sink = sink;
     try {
-      await pump(body, sink, this.ctx, {
-        room: () => seg.end - seg.pos,
-        advance: (n) => {
-          seg.pos += n;
-        },
-        position: () => seg.pos,
-        ...hooks,
-      });
+      await receive(this.ctx, body, seg, hooks);
       if (!hooks.cutShort()) {
         await transfer;
         // the data arrived but the server's reply says the transfer failed: not a whole file
@@ -247,10 +271,8 @@ export class FtpRangeFetcher {
       }
     } finally {
       this.ctx.signal.removeEventListener('abort', onAbort);
-      await releaseSink(seg, sink);
       if (!transferDone) this.drop();
     }
-    if (sink.error) throw sink.error;
   }
 
   /** Close the connection (a transfer cut short leaves it unusable). */

@@ -9,6 +9,8 @@
  * largest remaining segment when they run out. A control file beside the `.part` records the
  * finished spans (periodically, on failure and on abort), so `continue` fetches only what is
  * missing — guarded by `If-Range` so a changed remote file restarts cleanly instead of splicing.
+ * One stream writes in order, so its `.part`'s length is its progress: it goes on from there (a
+ * retry, or `continue` in a later run) with `Range: bytes=N-` and If-Range, as wget -c does.
  * Servers that ignore Range or lie about sizes are detected per response (see fetch.ts) and the
  * job falls back to one stream; nothing is ever renamed into place unverified. `ftp://` and
  * `ftps://` URLs take the same path with FTP connections in place of HTTP requests (ftp-source.ts).
@@ -31,7 +33,14 @@ import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } f
 import { DEFAULT_MAX_REDIRECTS, MAX_RESPONSE_HEADER_BYTES } from '../undici-parts.js';
 import { basicAuthorization, splitUserinfo } from '../userinfo.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
-import { controlPath, readControl, removeControl, writeControl } from './control.js';
+import {
+  controlPath,
+  readControl,
+  readStreamControl,
+  removeControl,
+  writeControl,
+  writeStreamControl,
+} from './control.js';
 import {
   type FetchContext,
   fetchRange,
@@ -63,6 +72,7 @@ import {
   probe,
   type RequestContext,
   type Trace,
+  validators,
 } from './probe.js';
 import { ioError, PartFile } from './writer.js';
 
@@ -170,6 +180,21 @@ const MAX_RESTARTS = 3;
 
 type Outcome = { mode: 'segmented' | 'single'; size: number; resumedBytes: number; connections?: number };
 
+/** The body a single stream writes: its length when known, and its validators. */
+interface StreamBody {
+  length?: number | undefined;
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+}
+
+/** A file's length, or -1 when there is none. */
+async function lengthOf(file: string): Promise<number> {
+  return stat(file).then(
+    (s) => s.size,
+    () => -1,
+  );
+}
+
 /**
  * A `.part` with a control file holds an interrupted download of this very name. Starting over
  * without `--continue` would silently throw that away (aria2c resumes it on its own; curl and wget
@@ -177,7 +202,9 @@ type Outcome = { mode: 'segmented' | 'single'; size: number; resumedBytes: numbe
  */
 async function refuseToDiscard(part: string): Promise<void> {
   const ctl = await readControl(controlPath(part)).catch(() => undefined);
-  const kept = ctl ? totalLength(ctl.spans) : 0;
+  // one stream's progress is its .part's length
+  const stream = !ctl && (await readStreamControl(controlPath(part)));
+  const kept = ctl ? totalLength(ctl.spans) : stream ? await lengthOf(part) : 0;
   if (kept > 0)
     throw new NetkitError(
       'NETKIT_USAGE',
@@ -236,8 +263,8 @@ class DownloadJob {
   private completed: Span[] = [];
   private fetched = 0;
   private samples: Array<{ t: number; bytes: number }> = [];
-  /** the mode of the transfer under way: a single stream cannot be resumed */
-  private mode: 'segmented' | 'single' | undefined;
+  /** whether `continue` can go on from what an interruption now leaves (segments, or a stream with ranges) */
+  private resumable = false;
   private nextSegmentId = 1;
 
   constructor(emitter: EventEmitter, url: string, options: DownloadOptions, signal: AbortSignal) {
@@ -466,9 +493,9 @@ class DownloadJob {
       if (this.signal.aborted)
         throw new NetkitError(
           'NETKIT_IO',
-          this.mode === 'single'
-            ? 'download interrupted; the .part file is kept, but one stream cannot be resumed: running again starts over'
-            : 'download interrupted; the .part file is kept (resume with continue)',
+          this.resumable
+            ? 'download interrupted; the .part file is kept (resume with continue)'
+            : 'download interrupted; the .part file is kept, but this stream cannot be resumed (no byte ranges): running again starts over',
           { cause: err },
         );
       // network failures as one line that names the host (and the proxy, when it was the proxy's)
@@ -560,16 +587,13 @@ class DownloadJob {
     resume: boolean,
   ): Promise<{ mode: 'segmented'; size: number; resumedBytes: number; connections: number }> {
     const size = info.size!;
-    this.mode = 'segmented';
+    this.resumable = true;
     const ctlPath = controlPath(partPath);
     const trace = this.tracer(nextConnId());
     let done: Span[] = [];
     if (resume) {
       const ctl = await readControl(ctlPath);
-      const partSize = await stat(partPath).then(
-        (s) => s.size,
-        () => -1,
-      );
+      const partSize = await lengthOf(partPath);
       const partName = path.basename(partPath);
       const changed = ctl && remoteChange(ctl, { size, etag: info.etag, lastModified: info.lastModified });
       if (ctl && !changed && partSize === size) {
@@ -584,6 +608,8 @@ class DownloadJob {
           'info',
           `${partName} is ${partSize} bytes, not the ${size} its control file expects; starting over`,
         );
+      } else if (await readStreamControl(ctlPath)) {
+        trace('info', `${partName} was written by one stream, not in segments; starting over`);
       } else {
         trace('info', `no control file for ${path.basename(partPath)}; starting from the beginning`);
       }
@@ -776,11 +802,14 @@ class DownloadJob {
   // ---- single-stream mode ----
 
   /**
-   * One stream for the whole file. A retry goes on from the bytes already in the `.part` when it
-   * can: `ranges` (the probe did not rule them out), the body's length known, and the server not
-   * saying `Accept-Ranges: none`. It asks `Range: bytes=N-` with If-Range (the body's validators);
-   * a 200 to that — Range ignored, or a new version — starts over from byte 0, truncating the
-   * `.part`, as does every retry when ranges are out.
+   * One stream for the whole file, written in order: the `.part`'s length is how far it got. While
+   * ranges may work (`ranges`: the probe did not rule them out; no response said `Accept-Ranges:
+   * none`) a sidecar names the body the `.part` begins — its length when known, its validators —
+   * and the stream goes on from the bytes on disk: a retry from where this run stopped, `continue`
+   * from where an earlier run stopped (killed, even), as wget -c and curl -C - do. Going on asks
+   * `Range: bytes=N-` with If-Range (FTP: `REST N` after MDTM is checked); a 200 to that — Range
+   * ignored, or a new version — starts over from byte 0, truncating the `.part`, as does every
+   * retry when ranges are out.
    */
   private async single(
     info: ProbeResult,
@@ -790,31 +819,29 @@ class DownloadJob {
   ): Promise<{ mode: 'single'; size: number; resumedBytes: number }> {
     const conn = nextConnId();
     const trace = this.tracer(conn);
-    this.mode = 'single';
-    if (this.opts.continue) {
-      const kept = await stat(partPath).then(
-        () => true,
-        () => false,
-      );
-      const why =
-        info.acceptRanges === false
-          ? 'the server does not support ranges'
-          : info.size === undefined
-            ? 'the server gives no size'
-            : 'ranges do not work on this server';
-      trace(
-        'info',
-        `cannot resume (${why}): starting over from byte 0${kept ? `; ${path.basename(partPath)} is discarded` : ''}`,
-      );
-    }
-    await removeControl(controlPath(partPath));
-    const part = await PartFile.open(partPath, { fresh: true });
-    const seg: LiveSegment = { id: this.nextSegmentId++, start: 0, end: info.size ?? 0, pos: 0, conn: 1 };
-    this.total = info.size;
+    const ctlPath = controlPath(partPath);
+    let canRange = ranges;
+    /** the body being written: its length and validators, from the last 200 (or the earlier run's) */
+    let body: StreamBody = {};
+    const kept = this.opts.continue ? await this.keptStream(info, partPath, ranges, trace) : undefined;
+    if (kept) body = kept.body;
+    else await removeControl(ctlPath);
+    this.resumable = kept !== undefined;
+    let resumedBytes = kept?.from ?? 0;
+    const part = await PartFile.open(partPath, { fresh: resumedBytes === 0 });
+    const size = kept ? body.length : info.size;
+    const seg: LiveSegment = {
+      id: this.nextSegmentId++,
+      start: 0,
+      end: size ?? 0,
+      pos: resumedBytes,
+      conn: 1,
+    };
+    this.total = size;
     this.completed = [];
     this.pending = [];
     this.live = new Set([seg]);
-    this.start({ file, size: info.size, mode: 'single', connections: 1, resumedBytes: 0 });
+    this.start({ file, size, mode: 'single', connections: 1, resumedBytes });
     const ctx = {
       ...this.requestContext(conn, this.signal),
       url: info.url,
@@ -824,18 +851,16 @@ class DownloadJob {
         this.fetched += n;
       },
     };
-    let canRange = ranges && !this.ftp;
-    /** the body being written: its length and validators, from the last 200 */
-    let body: { length?: number | undefined; etag?: string | undefined; lastModified?: string | undefined } =
-      {};
     let resume: Resume | undefined;
+    /** a whole body begins: `said` is its Accept-Ranges (FTP: nothing new) */
     const onStart = async (
       length: number | undefined,
-      headers: Record<string, string | string[] | undefined> = {},
+      v: Pick<StreamBody, 'etag' | 'lastModified'>,
+      said: boolean | 'unknown' = 'unknown',
     ): Promise<void> => {
       if (length !== undefined && info.size !== undefined && length !== info.size)
         trace('info', `the probe said ${info.size} bytes, the body is ${length}: trusting the body`);
-      const next = { length, etag: header(headers, 'etag'), lastModified: header(headers, 'last-modified') };
+      const next = { length, ...v };
       if (resume) {
         // a 200 to Range: with the same validators the server ignores ranges (do not ask again)
         const changed = next.etag !== body.etag || next.lastModified !== body.lastModified;
@@ -846,36 +871,46 @@ class DownloadJob {
         );
       }
       // `none` (or only other units) rules ranges out, as in the probe; no header says nothing
-      if (acceptsRanges(headers) === false) canRange = false;
+      if (said === false) canRange = false;
       body = next;
+      resumedBytes = 0;
       this.total = length;
+      // no length set ahead (as segments do): the .part's length must say how far the stream got
       await part.truncate(0);
-      if (length !== undefined) await part.truncate(length);
+      if (canRange) await writeStreamControl(ctlPath, { url: this.url, size: length, ...v });
+      else await removeControl(ctlPath);
+      this.resumable = canRange;
     };
     const whole = async (): Promise<number> => {
-      if (!this.ftp) return fetchWhole(ctx, onStart, seg, resume);
+      if (!this.ftp)
+        return fetchWhole(
+          ctx,
+          (length, headers) => onStart(length, validators(headers), acceptsRanges(headers)),
+          seg,
+          resume,
+        );
       const ftp = new FtpRangeFetcher(this.ftp, { ...ctx, size: info.size ?? 0 });
       try {
-        await onStart(info.size);
-        return await ftp.fetchWhole(seg, info.size, this.opts.maxFileSize);
+        if (!resume) await onStart(info.size, { lastModified: info.lastModified });
+        return await ftp.fetchWhole(seg, resume?.size ?? info.size, this.opts.maxFileSize, resume);
       } finally {
         ftp.drop();
       }
     };
     let failures = 0;
     /** the furthest the body got: a retry that passes it made progress, and the count starts again */
-    let reached = 0;
+    let reached = seg.pos;
     try {
       for (;;) {
-        // what a failed attempt left: bytes [0, seg.pos) of the body are in the .part
+        // what is in the .part: bytes [0, seg.pos) of the body (a whole one: a 416 will say so)
         resume =
-          canRange && body.length !== undefined && seg.pos > 0 && seg.pos < body.length
-            ? { from: seg.pos, size: body.length, ifRange: ifRangeValidator(body), etag: body.etag }
+          canRange && seg.pos > 0 && (body.length === undefined || seg.pos <= body.length)
+            ? { from: seg.pos, size: body.length, etag: body.etag, lastModified: body.lastModified }
             : undefined;
         try {
           const size = await whole();
           await part.truncate(size);
-          return { mode: 'single', size, resumedBytes: 0 };
+          return { mode: 'single', size, resumedBytes };
         } catch (err) {
           if (this.signal.aborted) throw err;
           if (err instanceof RangeProblem && resume) {
@@ -894,6 +929,58 @@ class DownloadJob {
     } finally {
       await part.close();
     }
+  }
+
+  /**
+   * What `continue` keeps of an earlier single stream: its `.part`, when the sidecar names the body
+   * those bytes begin and nothing the probe says contradicts it; undefined (and the reason traced)
+   * when nothing can be kept.
+   */
+  private async keptStream(
+    info: ProbeResult,
+    partPath: string,
+    ranges: boolean,
+    trace: Trace,
+  ): Promise<{ from: number; body: StreamBody } | undefined> {
+    const ctlPath = controlPath(partPath);
+    const partName = path.basename(partPath);
+    const partSize = await lengthOf(partPath);
+    const ctl = ranges ? await readStreamControl(ctlPath) : undefined;
+    const changed = ctl && remoteChange(ctl, info, true);
+    if (!ranges) {
+      const why =
+        info.acceptRanges !== false
+          ? 'ranges do not work on this server'
+          : this.ftp
+            ? 'the server does not offer REST STREAM'
+            : 'the server does not support ranges';
+      trace(
+        'info',
+        `cannot resume (${why}): starting over from byte 0${partSize >= 0 ? `; ${partName} is discarded` : ''}`,
+      );
+    } else if (!ctl) {
+      trace(
+        'info',
+        (await readControl(ctlPath))
+          ? `${partName} was written in segments, not by one stream; starting over`
+          : `no control file for ${partName}; starting from the beginning`,
+      );
+    } else if (changed) {
+      trace('info', `the remote file changed since the last run (${changed}); starting over`);
+    } else if (partSize < 0) {
+      trace('info', `${partName} is missing (its control file is there); starting over`);
+    } else if (ctl.size !== undefined && partSize > ctl.size) {
+      trace('info', `${partName} is ${partSize} bytes, more than the ${ctl.size} of the file; starting over`);
+    } else if (partSize === 0) {
+      trace('info', `${partName} is empty; starting from the beginning`);
+    } else {
+      trace(
+        'info',
+        `resuming: ${partSize}${ctl.size === undefined ? '' : ` of ${ctl.size}`} bytes already in ${partName}`,
+      );
+      return { from: partSize, body: { length: ctl.size, etag: ctl.etag, lastModified: ctl.lastModified } };
+    }
+    return undefined;
   }
 
   // ---- progress ----
@@ -929,14 +1016,21 @@ export { parseChecksum } from './checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './filename.js';
 export { mergeSpans, missingSpans, pickSteal, planSegments, type Span } from './planner.js';
 
-/** What differs between a control file and the server's answer now, or undefined when nothing does. */
+/**
+ * What differs between a control file and the server's answer now, or undefined when nothing does.
+ * `knownOnly` compares only what both sides say: a stream's sidecar holds its GET's validators,
+ * and a HEAD may say less (If-Range still guards the bytes themselves).
+ */
 function remoteChange(
-  ctl: { size: number; etag?: string; lastModified?: string },
-  now: { size: number; etag?: string | undefined; lastModified?: string | undefined },
+  ctl: { size?: number; etag?: string; lastModified?: string },
+  now: { size?: number | undefined; etag?: string | undefined; lastModified?: string | undefined },
+  knownOnly = false,
 ): string | undefined {
-  if (ctl.size !== now.size) return `size ${ctl.size} → ${now.size}`;
-  if ((ctl.etag ?? '') !== (now.etag ?? '')) return `ETag ${ctl.etag ?? 'none'} → ${now.etag ?? 'none'}`;
-  if ((ctl.lastModified ?? '') !== (now.lastModified ?? ''))
+  const differ = (a: string | number | undefined, b: string | number | undefined): boolean =>
+    knownOnly ? a !== undefined && b !== undefined && a !== b : (a ?? '') !== (b ?? '');
+  if (differ(ctl.size, now.size)) return `size ${ctl.size ?? 'unknown'} → ${now.size ?? 'unknown'}`;
+  if (differ(ctl.etag, now.etag)) return `ETag ${ctl.etag ?? 'none'} → ${now.etag ?? 'none'}`;
+  if (differ(ctl.lastModified, now.lastModified))
     return `Last-Modified ${ctl.lastModified ?? 'none'} → ${now.lastModified ?? 'none'}`;
   return undefined;
 }

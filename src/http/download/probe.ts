@@ -227,10 +227,18 @@ export function acceptsRanges(h: Record<string, string | string[] | undefined>):
     .includes('bytes');
 }
 
-function validators(h: Record<string, string | string[] | undefined>) {
+/** A response's validators: what ties bytes received now to those received in another response. */
+export function validators(h: Record<string, string | string[] | undefined>): {
+  etag: string | undefined;
+  lastModified: string | undefined;
+} {
+  return { etag: header(h, 'etag'), lastModified: header(h, 'last-modified') };
+}
+
+/** What the probe reads from a response besides its size: validators, the name, the type. */
+function described(h: Record<string, string | string[] | undefined>) {
   return {
-    etag: header(h, 'etag'),
-    lastModified: header(h, 'last-modified'),
+    ...validators(h),
     contentDisposition: header(h, 'content-disposition'),
     contentType: header(h, 'content-type'),
   };
@@ -255,7 +263,7 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
         url: final,
         size: contentLength(res.headers),
         acceptRanges: acceptsRanges(res.headers),
-        ...validators(res.headers),
+        ...described(res.headers),
         method: 'HEAD' as const,
       });
     }
@@ -284,7 +292,7 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
       url: final,
       size: cr?.total,
       acceptRanges: cr !== undefined && cr.start === 0 && cr.total !== undefined,
-      ...validators(res.headers),
+      ...described(res.headers),
       method: 'GET' as const,
     });
   }
@@ -293,7 +301,7 @@ export async function probe(ctx: RequestContext, url: string): Promise<ProbeResu
       url: final,
       size: contentLength(res.headers),
       acceptRanges: false,
-      ...validators(res.headers),
+      ...described(res.headers),
       method: 'GET' as const,
     });
   }
