@@ -46,6 +46,7 @@ interface DownloadCliOptions {
   checksum?: string;
   maxFilesize?: number;
   retries: number;
+  retryConnrefused?: boolean;
   maxRedirects: number;
   timeout: number;
   insecure?: boolean;
@@ -128,6 +129,10 @@ export function register(program: Command): void {
       parseBytes,
     )
     .option('--retries <n>', 'retries per segment (0 = none)', parseNonNegative, 5)
+    .option(
+      '--retry-connrefused',
+      'retry a server that refuses the first connection too (curl, wget); a refusal mid-download is always retried',
+    )
     .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
     .addOption(durationOption('--timeout <duration>', 'connect / response / idle-body timeout', 30_000))
     .option('--insecure', 'do not verify TLS certificates')
@@ -178,6 +183,7 @@ otherwise --continue starts over and says so.`,
           checksum: opts.checksum,
           ...(opts.maxFilesize !== undefined ? { maxFileSize: opts.maxFilesize } : {}),
           retries: opts.retries,
+          retryConnRefused: opts.retryConnrefused ?? false,
           maxRedirects: opts.maxRedirects,
           timeoutMs: opts.timeout,
           insecure: opts.insecure,

@@ -106,6 +106,18 @@ const isVerifyCode = (code: string): boolean =>
   (!code.startsWith('ERR_') && /CERT|CRL|^UNABLE_TO_|^INVALID_CA$|^PATH_LENGTH_EXCEEDED$/.test(code));
 
 /**
+ * Does `err`, or an error down its causes (our errors keep Node's as their cause), carry one of
+ * the system error `codes`?
+ */
+export function hasErrorCode(err: unknown, codes: readonly string[]): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && codes.includes(code)) return true;
+  }
+  return false;
+}
+
+/**
  * The codes an error carries: its own, nodemailer's `originalCode` (its `code` is then `ESOCKET`)
  * and its cause's (undici, wrappers).
  */

@@ -372,7 +372,7 @@ describe('download ftp:// in one stream (no SIZE, no REST STREAM)', () => {
   });
 });
 
-describe('download ftp://: refused, reset and timed-out connections are retried, as over HTTP', () => {
+describe('download ftp://: refused (see retryConnRefused), reset and timed-out connections are retried, as over HTTP', () => {
   const sys = (message: string, code: string, extra: object = {}) =>
     Object.assign(new Error(message), { code, ...extra });
   // how FtpClient.connect reports a failed connection (toFtpClientError with the peer)
@@ -435,24 +435,14 @@ describe('download ftp://: refused, reset and timed-out connections are retried,
     expect(c).toMatchObject({ code });
   });
 
-  it('the CLI gives up after --retries on a refused ftp:// URL, naming the refusal', async () => {
-    const closed = await freePort();
-    const r = await netkit(['download', '--retries', '2', `ftp://127.0.0.1:${closed}/pub/big.bin`], {
-      cwd: await outDir(),
-    });
-    expect([r.code, r.stderr]).toEqual([
-      1,
-      `netkit: gave up after 2 retries: connection refused by 127.0.0.1:${closed}\n`,
-    ]);
-  });
-
-  it('a server that comes up while the download waits to retry: the retry finds it', async () => {
+  it('retryConnRefused: a server that comes up while the download waits to retry is found', async () => {
     const port = await freePort();
     const h = download(`ftp://127.0.0.1:${port}/pub/big.bin`, {
       dir: await outDir(),
       connections: 2,
       retries: 8,
       retryDelayMs: 20,
+      retryConnRefused: true,
     });
     const traces: string[] = [];
     let late: Promise<FtpServerHandle> | undefined;

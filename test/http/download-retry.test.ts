@@ -6,12 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import type http from 'node:http';
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { failureWords } from '../../src/http/download/fetch.js';
 import { type DownloadHandle, type DownloadOptions, download } from '../../src/http/download/index.js';
 import { netkit, tempDir } from '../helpers/net.js';
+import { freePort } from '../sockets/peers.js';
 import { type Script, type ScriptedServer, scriptedServer } from './download-servers.js';
 
 const KiB = 1024;
@@ -413,5 +414,52 @@ describe('download: a retry resumes from the bytes on disk when the server does 
     ]);
     expect((await readFile(result.file)).equals(data)).toBe(true);
     expect(result.bytesFetched).toBe(data.length);
+  });
+});
+
+describe('a server that refuses the first connection', () => {
+  it.each(['http', 'ftp'])(
+    '%s: fails at once (a wrong port is a mistake); --retry-connrefused retries it like curl and wget',
+    async (scheme) => {
+      const closed = await freePort();
+      const url = `${scheme}://127.0.0.1:${closed}/f.bin`;
+      const cwd = await workDir();
+      const once = await netkit(['download', '--retries', '2', url], { cwd });
+      expect([once.code, once.stderr]).toEqual([1, `netkit: connection refused by 127.0.0.1:${closed}\n`]);
+      const r = await netkit(['download', '--retry-connrefused', '--retries', '2', url], { cwd });
+      expect([r.code, r.stderr]).toEqual([
+        1,
+        `netkit: gave up after 2 retries: connection refused by 127.0.0.1:${closed}\n`,
+      ]);
+    },
+  );
+
+  it('retryConnRefused: a server that comes up while the download waits to retry is found', async () => {
+    const port = await freePort();
+    const body = randomBytes(64 * KiB);
+    const h = download(`http://127.0.0.1:${port}/f.bin`, {
+      dir: await workDir(),
+      retries: 8,
+      retryDelayMs: 20,
+      retryConnRefused: true,
+    });
+    const traces: string[] = [];
+    let late: Promise<http.Server> | undefined;
+    h.on('trace', (ev: TraceEvent) => {
+      traces.push(ev.text);
+      // the first refusal was seen: now the server starts on that port
+      if (ev.text.startsWith('retry 1/8 ') && !late) {
+        const srv = http.createServer((req, res) => serve(body, req, res));
+        late = new Promise((resolve) => srv.listen(port, '127.0.0.1', () => resolve(srv)));
+      }
+    });
+    try {
+      const r = await h.promise;
+      expect((await readFile(r.file)).equals(body)).toBe(true);
+      expect(traces).toContain(`retry 1/8 in 20 ms: connection refused by 127.0.0.1:${port}`);
+    } finally {
+      const srv = await late;
+      if (srv) await new Promise((resolve) => srv.close(resolve));
+    }
   });
 });

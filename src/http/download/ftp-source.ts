@@ -14,7 +14,7 @@
  * it stopped (`REST N`, MDTM checked first), in the same run or with `continue`.
  */
 import { PassThrough } from 'node:stream';
-import { NetkitError } from '../../core/errors.js';
+import { hasErrorCode, NetkitError } from '../../core/errors.js';
 import { bodyTooLarge } from '../../core/size-limit.js';
 import type { TraceEvent } from '../../core/trace.js';
 import { FtpClient, FtpClientError, toFtpClientError } from '../../ftp/client.js';
@@ -53,23 +53,7 @@ function permanent(err: unknown): boolean {
 }
 
 /** System errors that say "not now" rather than "never": the server may be back in a moment. */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-]);
-
-/** A transient system error, on `err` or down its causes (our errors keep Node's as their cause). */
-function transient(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
-  }
-  return false;
-}
+const TRANSIENT_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN'];
 
 /**
  * The downloader's view of a failure: permanent FTP replies (5xx), local errors and a login refused
@@ -81,7 +65,11 @@ export function classifyFtp(err: unknown, what: string): unknown {
   if (err instanceof RangeProblem || err instanceof RetryableError) return err;
   const e = toFtpClientError(err, what);
   if (permanent(e) || e.code === 'NETKIT_IO' || e.code === 'NETKIT_AUTH') return e;
-  if ((e.code === 'NETKIT_CONNECT_FAILED' || e.code === 'NETKIT_NOT_FOUND') && !transient(err)) return e;
+  if (
+    (e.code === 'NETKIT_CONNECT_FAILED' || e.code === 'NETKIT_NOT_FOUND') &&
+    !hasErrorCode(err, TRANSIENT_CODES)
+  )
+    return e;
   return new RetryableError(e.message, { cause: err });
 }
 

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
-import { NetkitError } from '../../core/errors.js';
+import { hasErrorCode, NetkitError } from '../../core/errors.js';
 import { formatBytes } from '../../core/format.js';
 import { checkDeclaredSize } from '../../core/size-limit.js';
 import { type CaCertificates, defaultTrust } from '../../core/tls-trust.js';
@@ -95,6 +95,12 @@ export interface DownloadOptions {
   retries?: number;
   /** first retry delay, doubled each time (default 500 ms, capped at 30 s) */
   retryDelayMs?: number;
+  /**
+   * retry a refused first connection too (curl and wget `--retry-connrefused`): by default a
+   * server that refuses before the download began fails at once (a wrong port is a mistake, not
+   * a hiccup); a refusal after that — a server restarting mid-download — is always retried
+   */
+  retryConnRefused?: boolean;
   /** connect, headers and body-idle timeout (default 30 s) */
   timeoutMs?: number;
   /**
@@ -253,6 +259,8 @@ class DownloadJob {
   private readonly auth: RequestContext['auth'];
   /** a bad option found while setting up, reported by run() */
   private readonly setupError: unknown;
+  /** the proxy the requests go through, once known (for messages) */
+  private proxy: string | undefined;
   /** set for ftp:// and ftps:// URLs: segments come over FTP connections */
   private readonly ftp: FtpSource | undefined;
   private readonly headers: Record<string, string>;
@@ -411,7 +419,8 @@ class DownloadJob {
         typeof this.opts.checksum === 'string' ? parseChecksum(this.opts.checksum) : this.opts.checksum;
       const trace = this.tracer(nextConnId());
       if (proxy) trace('info', `via proxy ${redactProxy(proxy)}`);
-      let info = await this.probe(trace);
+      this.proxy = proxy;
+      let info = await this.probe(trace, true);
       if (this.opts.maxFileSize !== undefined) checkDeclaredSize(info.size, this.opts.maxFileSize);
       const named = path.resolve(
         this.opts.dir ?? '.',
@@ -541,7 +550,7 @@ class DownloadJob {
               `the remote file keeps changing (${restarts - 1} restarts)`,
             );
           trace('info', `${err.message}; restarting from scratch`);
-          info = await this.probe(trace);
+          info = await this.probe(trace, false);
         } else {
           trace('info', `${err.message}; falling back to a single stream`);
           forceSingle = true;
@@ -550,8 +559,12 @@ class DownloadJob {
     }
   }
 
-  /** Probe, retrying a busy server (503, 429…) or a reset connection with the segments' backoff. */
-  private async probe(trace: Trace): Promise<ProbeResult> {
+  /**
+   * Probe, retrying a busy server (503, 429…) or a reset connection with the segments' backoff; a
+   * refused connection only with `retryConnRefused` (see {@link DownloadOptions}) unless it is not
+   * the `first` (the server answered a moment ago: it is restarting).
+   */
+  private async probe(trace: Trace, first: boolean): Promise<ProbeResult> {
     let failures = 0;
     for (;;) {
       try {
@@ -559,8 +572,20 @@ class DownloadJob {
           ? await this.ftp.probe()
           : await probe(this.requestContext(nextConnId(), this.signal), this.url);
       } catch (err) {
-        if (this.signal.aborted || !(err instanceof RetryableError)) throw err;
-        failures = await this.backoff(failures, undefined, err, this.signal, trace);
+        if (this.signal.aborted) throw err;
+        const refused = hasErrorCode(err, ['ECONNREFUSED']);
+        if (refused && first && !this.opts.retryConnRefused)
+          throw err instanceof RetryableError
+            ? new NetkitError('NETKIT_CONNECT_FAILED', err.message, { cause: err.cause })
+            : err;
+        const retry =
+          err instanceof RetryableError
+            ? err
+            : refused
+              ? new RetryableError(httpError(err, this.url, this.proxy).message, { cause: err })
+              : undefined;
+        if (!retry) throw err;
+        failures = await this.backoff(failures, undefined, retry, this.signal, trace);
       }
     }
   }
