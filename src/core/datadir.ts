@@ -54,14 +54,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   if (await writesInPlace(file)) return writeFile(file, data); // `-c /dev/null`
   const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 10)}`;
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${unique}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
   try {
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeNewSynced(tmp, data, mode);
     await rename(tmp, file);
   } catch (err) {
     // a full disk fails the write: do not leave the half-written temp file behind as litter
@@ -70,6 +64,17 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   }
   // some platforms (Windows) cannot open a directory for fsync; the rename is done either way
   await fsyncDir(path.dirname(file)).catch(() => {});
+}
+
+/** Create `file` (it must not exist) with `mode`, write `data` and fsync it. */
+export async function writeNewSynced(file: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const fh = await open(file, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export { writeFile };

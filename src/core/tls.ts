@@ -18,10 +18,10 @@
  * deleting one file) is unusable on its own: under the lock it is replaced by a new pair, never
  * while anyone else may be creating one.
  */
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
-import { ensureDir, TLS_DIR } from './datadir.js';
+import { ensureDir, TLS_DIR, writeNewSynced } from './datadir.js';
 import { fsyncDir } from './dir-sync.js';
 import { NetkitError } from './errors.js';
 import { withFileLock } from './file-lock.js';
@@ -137,8 +137,8 @@ async function publishDevPair(tlsDir: string, pair: { cert: string; key: string 
   const keyTmp = path.join(tlsDir, `.${DEV_KEY}.${unique}.tmp`);
   const certTmp = path.join(tlsDir, `.${DEV_CERT}.${unique}.tmp`);
   try {
-    await writeSynced(keyTmp, pair.key, 0o600);
-    await writeSynced(certTmp, pair.cert, 0o644);
+    await writeNewSynced(keyTmp, pair.key, 0o600);
+    await writeNewSynced(certTmp, pair.cert, 0o644);
     await rename(keyTmp, path.join(tlsDir, DEV_KEY));
     await rename(certTmp, path.join(tlsDir, DEV_CERT));
   } catch (err) {
@@ -148,17 +148,6 @@ async function publishDevPair(tlsDir: string, pair: { cert: string; key: string 
   }
   // some platforms (Windows) cannot open a directory for fsync; the renames are done either way
   await fsyncDir(tlsDir).catch(() => {});
-}
-
-/** Create `file` (it must not exist) with `mode`, write `data` and fsync it. */
-async function writeSynced(file: string, data: string, mode: number): Promise<void> {
-  const fh = await open(file, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** A generated certificate is replaced this long before it expires (a lab left running for years). */
