@@ -9,6 +9,7 @@
  * and to the address it is bound to. With --ui-auth (required off loopback) any name is accepted:
  * a rebound origin holds no credentials for the lab, and LAN users reach it by many names.
  */
+import { isIP } from 'node:net';
 import { isLoopback } from './address.js';
 
 /** The host name of a Host header, without port, brackets or trailing dot, lowercased. */
@@ -39,4 +40,19 @@ export function hostAllowed(
     name === boundHost.toLowerCase() ||
     extra.some((h) => hostName(h) === name)
   );
+}
+
+/**
+ * RFC 9112 §3.2: a Host that is not `host[:port]` is a 400. The accepted names are the ones DNS and
+ * IP literals use (letters, digits, `.`, `-`, `_`, `~`): sub-delims such as `;` and `,` are legal in
+ * a URI's reg-name but name no real host, and a Host may be echoed into headers.
+ */
+const HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::(\d{0,5}))?$/i;
+
+/** Whether a Host value (or an absolute-form authority) is `host[:port]` with a host we can name. */
+export function validHost(value: string): boolean {
+  const m = HOST.exec(value);
+  if (!m) return false;
+  if (m[2] && Number(m[2]) > 65_535) return false;
+  return !m[1]!.startsWith('[') || isIP(m[1]!.slice(1, -1)) === 6;
 }

@@ -15,6 +15,7 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { NetkitError } from '../core/errors.js';
+import { tlsErrorLine } from '../core/tls-accept.js';
 import { serverTlsSocket } from '../core/tls-server-socket.js';
 import { type HostPort, normalizeIp } from './data-address.js';
 
@@ -306,19 +307,31 @@ export function secureDataSocket(
       secure.destroy();
       reject(new NetkitError('NETKIT_TIMEOUT', 'TLS handshake on the data connection timed out'));
     }, timeoutMs);
-    secure.once('secure', () => {
+    const settle = () => {
       clearTimeout(timer);
       secure.off('error', onError);
+      secure.off('end', onGone);
+      secure.off('close', onGone);
+      raw.off('close', onGone);
+    };
+    secure.once('secure', () => {
+      settle();
       secure.on('error', () => {});
       setImmediate(() => resolve(secure));
     });
-    const onError = (err: Error) => {
-      clearTimeout(timer);
+    // the reason only: OpenSSL's message carries its own source location ("../deps/openssl/…")
+    const fail = (why: string) => {
+      settle();
       secure.destroy();
-      reject(
-        new NetkitError('NETKIT_PROTOCOL', `TLS handshake on the data connection failed: ${err.message}`),
-      );
+      reject(new NetkitError('NETKIT_PROTOCOL', `TLS handshake on the data connection failed: ${why}`));
     };
+    const onError = (err: Error) => fail(tlsErrorLine(err, 'client'));
+    // a client that closes the data connection mid-handshake raises no 'error': without these the
+    // transfer waited for the timeout (30 s) before its 425
+    const onGone = () => fail('closed by the client during the handshake');
     secure.once('error', onError);
+    secure.once('end', onGone);
+    secure.once('close', onGone);
+    raw.once('close', onGone);
   });
 }

@@ -32,7 +32,7 @@ import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
 import { dataDirSecrets, hiddenRealPaths, resolveDataDir, within, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
-import { hostAllowed } from '../core/host-check.js';
+import { hostAllowed, validHost } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
@@ -482,9 +482,17 @@ async function serve(
     sendText(res, 400, 'Bad Request: more than one Host', {}, head);
     return;
   }
+  // and so is a Host, or an absolute-form authority, that is not host[:port] (`[::1`, `x:99999`):
+  // the Host check below read "[::1" as loopback and served it
+  const authority = requestAuthority(req);
+  if (authority !== undefined && !validHost(authority)) {
+    res.shouldKeepAlive = false;
+    sendText(res, 400, 'Bad Request: malformed Host', {}, head);
+    return;
+  }
   // DNS rebinding (host-check.ts): a page that re-points its own name at 127.0.0.1 must not read
   // the files; the target's authority (absolute-form) counts over Host, as RFC 9112 §3.2.2 says
-  if (!hostAllowed(requestAuthority(req), conf.boundHost, conf.anyHost, conf.allowedHosts)) {
+  if (!hostAllowed(authority, conf.boundHost, conf.anyHost, conf.allowedHosts)) {
     sendText(
       res,
       403,

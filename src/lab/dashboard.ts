@@ -256,16 +256,20 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
       // reading too (ws would otherwise parse its frames until the 30 s close timeout)
       if (ws.readyState !== ws.OPEN) return ws.terminate();
       try {
-        const msg = JSON.parse(String(data)) as {
-          type?: string;
-          room?: string;
-          nick?: string;
-          text?: string;
-        } | null;
+        const msg = JSON.parse(String(data)) as Record<string, unknown> | null;
         if (typeof msg !== 'object' || msg === null || Array.isArray(msg))
           throw new Error('expected a JSON object');
-        if (msg.type === 'chat.post' && ctx.chat && msg.room && msg.text) {
-          ctx.chat.post(msg.room, msg.nick || 'web', msg.text);
+        if (msg.type === 'chat.post' && ctx.chat) {
+          // JSON may hold anything: a room or text that is an object or a number reached the chat
+          // server, and its TypeError ("name.startsWith is not a function") was the reply
+          const { room, nick, text } = msg;
+          if (
+            typeof room !== 'string' ||
+            typeof text !== 'string' ||
+            (nick !== undefined && typeof nick !== 'string')
+          )
+            throw new Error('chat.post needs "room" and "text" strings (and "nick", when given)');
+          if (room && text) ctx.chat.post(room, nick || 'web', text);
         }
       } catch (err) {
         // each reply costs memory until the client reads it: a client flooding garbage (and not

@@ -13,7 +13,7 @@
  * as `;` and `,` are legal in a URI's reg-name but name no real host, and the Host is echoed into
  * headers (the mail view's Content-Security-Policy), where `;` would start a new directive.
  */
-import { isIP } from 'node:net';
+import { validHost } from '../core/host-check.js';
 
 export type ParsedRequest =
   | {
@@ -30,16 +30,7 @@ const TARGET_CHARS = /^[\x21-\x7e]+$/;
 /** RFC 3986 absolute path: "/" and pchar (unreserved, sub-delims, ":", "@", %HH) only. */
 const PATH = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
-const HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9._~-]+)(?::(\d{0,5}))?$/i;
 const ORIGIN = 'http://dashboard';
-
-/** Whether a Host value (or an absolute-form authority) is `host[:port]` with a host we can name. */
-export function validHost(value: string): boolean {
-  const m = HOST.exec(value);
-  if (!m) return false;
-  if (m[2] && Number(m[2]) > 65_535) return false;
-  return !m[1]!.startsWith('[') || isIP(m[1]!.slice(1, -1)) === 6;
-}
 
 /**
  * The request target as a URL (origin-form, absolute-form, or `*`), or why it cannot be read.

@@ -187,6 +187,30 @@ describe('FTP data connections over TLS (PROT P)', () => {
     }
   });
 
+  it('a data connection that speaks plaintext, or closes during the handshake, is a 425 at once, in words without OpenSSL internals', async () => {
+    const c = await aliceOverTls();
+    /** EPSV, connect the data socket, send the command: its 150 comes before any handshake */
+    const dataFor = async (command: string): Promise<net.Socket> => {
+      const port = Number(/\(\|\|\|(\d+)\|\)/.exec(await c.cmd('EPSV'))![1]);
+      const raw = net.connect({ port, host: '127.0.0.1' });
+      raw.on('error', () => {});
+      await once(raw, 'connect');
+      expect(await c.cmd(command)).toMatch(/^150 /);
+      return raw;
+    };
+    (await dataFor('LIST')).write('GARBAGE\r\n');
+    const plain = await within(c.replies.next(), 3000);
+    // the reply was OpenSSL's message whole: "…:SSL routines:ssl3_get_record:wrong version
+    // number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:"
+    expect(plain).toMatch(/^425 .*wrong version number \(not a TLS client\?\)$/);
+    expect(plain).not.toMatch(/deps|SSL routines|\.c:\d+/);
+    // a FIN mid-handshake raised no error: the 425 came only after the 30 s handshake timeout
+    (await dataFor('RETR big.bin')).end();
+    expect(await within(c.replies.next(), 3000)).toMatch(/^425 .*closed by the client during the handshake$/);
+    expect(await c.cmd('NOOP')).toMatch(/^200 /);
+    c.raw.destroy();
+  });
+
   it('a download nobody reads stays bounded and ends at the data idle timeout (426); the session goes on', async () => {
     const c = await aliceOverTls();
     const data = await tlsTransfer(c, 'RETR big.bin');

@@ -493,6 +493,24 @@ describe('file server: bad input and limits', () => {
     expect(r).not.toContain('hello, world');
   });
 
+  it('answers 400 to a Host, or an absolute-form authority, that is not host[:port]', async () => {
+    // "[::1" passed the loopback check and was served; so were port 99999 and an empty Host
+    for (const [target, host] of [
+      ['/hello.txt', '[::1'],
+      ['/hello.txt', 'localhost:99999'],
+      ['/hello.txt', ''],
+      ['/hello.txt', 'localhost;x'],
+      ['http://[::1/hello.txt', '127.0.0.1'],
+      ['http://127.0.0.1:99999/hello.txt', '127.0.0.1'],
+    ]) {
+      const r = await raw(
+        server.port,
+        `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(r, `${target} ${host}`).toMatch(/^HTTP\/1\.1 400 [\s\S]*\r\n\r\nBad Request: malformed Host\n$/);
+    }
+  });
+
   it('serves an absolute-form request target', async () => {
     const r = await raw(
       server.port,

@@ -1,6 +1,7 @@
 /** The dashboard's reading of request targets and Host values (pure; table tests). */
 import { describe, expect, it } from 'vitest';
-import { parseRequest, parseTarget, validHost } from '../../src/lab/request-target.js';
+import { validHost } from '../../src/core/host-check.js';
+import { parseRequest, parseTarget } from '../../src/lab/request-target.js';
 
 describe('parseTarget', () => {
   it.each([
