@@ -304,6 +304,7 @@ export function secureDataSocket(
   const secure = serverTlsSocket(raw, { secureContext: context });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
+      settle();
       secure.destroy();
       reject(new NetkitError('NETKIT_TIMEOUT', 'TLS handshake on the data connection timed out'));
     }, timeoutMs);

@@ -89,7 +89,7 @@ export async function statForListing(
 
 /**
  * Resolve symlinks and insist that the result is the root or inside it, and in none of the
- * `hidden` directories (real paths): the check every path served or described goes through.
+ * `hidden` paths (real paths: the data directory, its secrets, the --cert/--key files): the check every path served or described goes through.
  */
 export async function jail(
   root: string,
@@ -104,7 +104,6 @@ export async function jail(
     return { ok: false, status: 404, reason: 'not found' };
   }
   if (!within(root, real)) return { ok: false, status: 403, reason: 'path outside root (symlink)' };
-  if (hidden.some((dir) => within(dir, real)))
-    return { ok: false, status: 403, reason: 'netkit data directory' };
+  if (hidden.some((dir) => within(dir, real))) return { ok: false, status: 403, reason: 'hidden path' };
   return { ok: true, real };
 }

@@ -243,11 +243,17 @@ describe('download: a retry resumes from the bytes on disk when the server does 
     expect(trace).toContain(`retry 1/5 in 1 ms: connection reset by peer (ECONNRESET) at byte ${N}`);
   });
 
-  it('single stream of unknown length (chunked): the retry asks Range: bytes=N- too', async () => {
-    const data = randomBytes(48 * KiB);
-    const N = 17_000;
-    const dropper = new Dropper();
-    const s = await start((req, res, { count }) => {
+  /**
+   * A chunked single stream cut off at byte `N` by the first GET; later answers are `serve`'s, or
+   * `ranged`'s for a Range request when given.
+   */
+  const chunkedCutAt = async (
+    data: Buffer,
+    N: number,
+    dropper: Dropper,
+    ranged?: (res: http.ServerResponse, headers: Record<string, string>) => void,
+  ): Promise<ScriptedServer> =>
+    start((req, res, { count }) => {
       const headers = { 'accept-ranges': 'bytes', etag: '"v1"' };
       if (req.method === 'HEAD') {
         res.writeHead(200, { ...headers, 'transfer-encoding': 'chunked' });
@@ -258,8 +264,15 @@ describe('download: a retry resumes from the bytes on disk when the server does 
         res.write(data.subarray(0, N));
         return dropper.hold(res, N);
       }
+      if (ranged && req.headers.range) return ranged(res, headers);
       serve(data, req, res, headers);
     });
+
+  it('single stream of unknown length (chunked): the retry asks Range: bytes=N- too', async () => {
+    const data = randomBytes(48 * KiB);
+    const N = 17_000;
+    const dropper = new Dropper();
+    const s = await chunkedCutAt(data, N, dropper);
     const { result } = await fetchFile(s.url, { dir: await workDir() }, dropper);
     expect(s.requests).toEqual([
       { method: 'HEAD' },
@@ -267,6 +280,24 @@ describe('download: a retry resumes from the bytes on disk when the server does 
       { method: 'GET', range: `bytes=${N}-`, ifRange: '"v1"' },
     ]);
     expect(result).toMatchObject({ mode: 'single', size: data.length, bytesFetched: data.length });
+    expect((await readFile(result.file)).equals(data)).toBe(true);
+  });
+
+  it('single stream of unknown length: a 206 with an unknown total (/*) cannot pass a short answer as whole', async () => {
+    const data = randomBytes(48 * KiB);
+    const N = 17_000;
+    const dropper = new Dropper();
+    // only part of the rest, and no total that would tell
+    const s = await chunkedCutAt(data, N, dropper, (res, headers) => {
+      res.writeHead(206, { ...headers, 'content-range': `bytes ${N}-${N + 999}/*` });
+      res.end(data.subarray(N, N + 1000));
+    });
+    const { result, trace } = await fetchFile(s.url, { dir: await workDir() }, dropper);
+    expect(s.requests.map((r) => r.range)).toEqual([undefined, undefined, `bytes=${N}-`, undefined]);
+    expect(trace.join('\n')).toContain(
+      `Content-Range "bytes ${N}-${N + 999}/*" for bytes ${N}- (to the end): wrong range`,
+    );
+    expect(result).toMatchObject({ size: data.length });
     expect((await readFile(result.file)).equals(data)).toBe(true);
   });
 
@@ -450,7 +481,10 @@ describe('a server that refuses the first connection', () => {
       // the first refusal was seen: now the server starts on that port
       if (ev.text.startsWith('retry 1/8 ') && !late) {
         const srv = http.createServer((req, res) => serve(body, req, res));
-        late = new Promise((resolve) => srv.listen(port, '127.0.0.1', () => resolve(srv)));
+        late = new Promise((resolve, reject) => {
+          srv.once('error', reject); // the port taken meanwhile: the test fails, it does not hang
+          srv.listen(port, '127.0.0.1', () => resolve(srv));
+        });
       }
     });
     try {
@@ -458,7 +492,7 @@ describe('a server that refuses the first connection', () => {
       expect((await readFile(r.file)).equals(body)).toBe(true);
       expect(traces).toContain(`retry 1/8 in 20 ms: connection refused by 127.0.0.1:${port}`);
     } finally {
-      const srv = await late;
+      const srv = await late?.catch(() => undefined);
       if (srv) await new Promise((resolve) => srv.close(resolve));
     }
   });

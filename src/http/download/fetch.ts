@@ -177,7 +177,8 @@ function checkPartial(res: TransportResponse, want: Wanted): number {
     cr?.start === want.start &&
     cr.end !== undefined &&
     (want.end === undefined || cr.end === want.end - 1) &&
-    (want.total !== undefined ? cr.total === want.total : cr.total === undefined || cr.total === cr.end + 1)
+    // an unknown total (`/*`) cannot say the bytes run to the end: a short answer would pass as whole
+    (want.total !== undefined ? cr.total === want.total : cr.total === cr.end + 1)
       ? cr.end
       : undefined;
   // the body is dropped before the error goes up: nobody reads it
@@ -378,8 +379,11 @@ export async function fetchWhole(
     discard(res.body);
     if (resume && res.statusCode === 416) {
       // `Content-Range: bytes */N`: a body of N = `from` bytes is whole already (killed before the rename)
+      // (and of the same version, when both sides name one)
       const total = parseContentRange(header(res.headers, 'content-range'))?.total;
-      if (total === resume.from && (resume.size ?? total) === total) {
+      const { etag } = validators(res.headers);
+      const same = resume.etag === undefined || etag === undefined || etag === resume.etag;
+      if (total === resume.from && (resume.size ?? total) === total && same) {
         seg.pos = total;
         seg.end = total;
         return total;

@@ -939,7 +939,12 @@ class DownloadJob {
         } catch (err) {
           if (this.signal.aborted) throw err;
           if (err instanceof RangeProblem && resume) {
-            canRange = false;
+            // a new version is fetched whole and can still go on with ranges; a server that
+            // mishandles them is not asked again
+            if (err.kind === 'changed') {
+              seg.pos = 0;
+              body = {};
+            } else canRange = false;
             trace('info', `${err.message}; starting over from byte 0`);
             continue;
           }
