@@ -2,8 +2,7 @@
 //
 // Side by side, same machine, same load, same client:
 //  1. RETR and STOR of one big file (1 GiB, as the issue defines it) over loopback with curl as the client, MiB/s:
-//     netkit vs vsftpd (target ≥ 0.8×) and vs pyftpdlib (target ≥ 1.5×); beside them the STOR
-//     ceiling, curl uploading to bench/_sink-ftp.py, which discards what it reads.
+//     netkit vs vsftpd (target ≥ 0.8×) and vs pyftpdlib (target ≥ 1.5×).
 //  2. pyftpdlib's ftpbench method: N clients connecting and logging in concurrently; server RSS
 //     with all N logged in (target ≤ 2× pyftpdlib); then N concurrent clients each listing a
 //     directory of 1,000 entries and quitting, total seconds (target ≤ 1× pyftpdlib).
@@ -135,24 +134,6 @@ async function startPyftpdlib(tmp) {
   return { name: 'pyftpdlib', port, pid: child.pid, stop: () => stopChild(child) };
 }
 
-/**
- * The STOR ceiling: bench/_sink-ftp.py reads each upload into one buffer and discards it, so its
- * figure is how fast curl can send on this machine at all — no server that stores the file can
- * beat it.
- */
-async function startSink() {
-  const child = spawn(PY, [path.join(here, '_sink-ftp.py')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      if (buf.includes('\n')) resolve(Number(buf.split('\n')[0]));
-    });
-    child.once('exit', (code) => reject(new Error(`_sink-ftp.py exited ${code}`)));
-  });
-  return { name: 'sink', storOnly: true, port, pid: child.pid, stop: () => stopChild(child) };
-}
-
 async function startVsftpd(tmp) {
   const port = await freePort();
   const conf = await writeVsftpdConfig(tmp, {
@@ -210,7 +191,7 @@ async function throughput(servers, tmp, opts) {
   let previous = path.join(tmp, 'root/incoming/warm-up.bin');
   await copyFile(big, previous);
   for (let i = 0; i < opts.runs; i++) {
-    for (const server of servers.filter((s) => !s.storOnly)) {
+    for (const server of servers) {
       await settle();
       const down = await curl([
         '-o',
@@ -226,11 +207,10 @@ async function throughput(servers, tmp, opts) {
         console.log(`    run ${i + 1} ${server.name} RETR ${(speed / MiB).toFixed(0)}`);
     }
     for (const server of servers) {
-      // the sink stores nothing: the next upload still comes right after a deletion
-      if (!server.storOnly) await rm(previous, { force: true });
+      await rm(previous, { force: true });
       await settle();
       const name = `up-${server.name}-${i}.bin`;
-      if (!server.storOnly) previous = path.join(tmp, 'root/incoming', name);
+      previous = path.join(tmp, 'root/incoming', name);
       const up = await curl([
         '-T',
         big,
@@ -247,10 +227,7 @@ async function throughput(servers, tmp, opts) {
   }
   await rm(previous, { force: true });
   return Object.fromEntries(
-    Object.entries(out).map(([name, r]) => [
-      name,
-      { retr: r.retr.length ? median(r.retr) : undefined, stor: median(r.stor) },
-    ]),
+    Object.entries(out).map(([name, r]) => [name, { retr: median(r.retr), stor: median(r.stor) }]),
   );
 }
 
@@ -406,31 +383,22 @@ export default async function main(args) {
       const servers = [];
       let results;
       try {
-        for (const start of [startNetkit, startVsftpd, startPyftpdlib, startSink])
-          servers.push(await start(tmp));
+        for (const start of [startNetkit, startVsftpd, startPyftpdlib]) servers.push(await start(tmp));
         results = await throughput(servers, tmp, opts);
       } finally {
         for (const server of servers) await server.stop();
       }
-      const { sink, ...stored } = results;
-      for (const [name, r] of Object.entries(stored)) {
+      for (const [name, r] of Object.entries(results)) {
         console.log(
           `  ${name.padEnd(10)} RETR ${fmt(r.retr).padStart(8)} MiB/s   STOR ${fmt(r.stor).padStart(8)} MiB/s`,
         );
       }
-      console.log(
-        `  ${'ceiling'.padEnd(10)} ${''.padEnd(19)} STOR ${fmt(sink.stor).padStart(8)} MiB/s  (curl into a server that discards what it reads: bench/_sink-ftp.py)`,
-      );
       const n = results.netkit;
       console.log('transfer throughput (MiB/s, curl over loopback):');
       ratioLine('RETR vs vsftpd', n.retr, results.vsftpd.retr, 'vsftpd   ', 0.8, true);
       ratioLine('STOR vs vsftpd', n.stor, results.vsftpd.stor, 'vsftpd   ', 0.8, true);
       ratioLine('RETR vs pyftpdlib', n.retr, results.pyftpdlib.retr, 'pyftpdlib', 1.5, true);
       ratioLine('STOR vs pyftpdlib', n.stor, results.pyftpdlib.stor, 'pyftpdlib', 1.5, true);
-      const needed = 1.5 * results.pyftpdlib.stor;
-      console.log(
-        `  STOR ≥ 1.5× pyftpdlib needs ${fmt(needed)} MiB/s = ${fmt(needed / sink.stor, 2)}× the ceiling; netkit is at ${fmt(n.stor / sink.stor, 2)}× it, pyftpdlib ${fmt(results.pyftpdlib.stor / sink.stor, 2)}×, vsftpd ${fmt(results.vsftpd.stor / sink.stor, 2)}×`,
-      );
     }
 
     if (opts.only !== 'transfer') {
