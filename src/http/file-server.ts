@@ -603,9 +603,11 @@ async function hiddenIn(
   dataDir: string,
   tlsFiles: ReadonlyArray<string | undefined>,
 ): Promise<string[]> {
-  const secrets = await hiddenRealPaths([...dataDirSecrets(dataDir), ...tlsFiles]);
+  const [secrets, data] = await Promise.all([
+    hiddenRealPaths([...dataDirSecrets(dataDir), ...tlsFiles]),
+    hiddenRealPaths([dataDir]),
+  ]);
   if (secrets.some((s) => within(s, root))) return [root];
-  const data = await hiddenRealPaths([dataDir]);
   return [...data.filter((d) => d !== root), ...secrets].filter((real) => within(root, real));
 }
 
