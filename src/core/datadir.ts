@@ -117,15 +117,50 @@ export async function realPathOf(p: string): Promise<string> {
   }
 }
 
-/**
- * What a server must never serve, as real paths the jails compare with {@link within}: its data
- * directory (the accounts file, the development key) and the `--cert`/`--key` files it was
- * started with. Undefined or empty entries are skipped, a path named twice counts once. Both `ftp serve` and
- * `http serve` take their hidden paths from here; each decides which of them count under a root.
- */
+/** The real paths of `paths`; undefined or empty entries skipped, a path named twice counts once. */
 export async function hiddenRealPaths(paths: ReadonlyArray<string | undefined>): Promise<string[]> {
   const reals = await Promise.all(paths.filter((p): p is string => Boolean(p)).map(realPathOf));
   return [...new Set(reals)];
+}
+
+/** What a file server must never serve, as real paths (see {@link hiddenUnder}). */
+export interface ServerSecrets {
+  /** the data directory: its Maildirs, chat history, FTP tree */
+  dataDir: string;
+  /** the directory the server was asked to serve: `http serve DIR`, `ftp serve --root DIR` */
+  asked: string;
+  /** the data directory's accounts file and `tls/`, the `--cert`/`--key` files */
+  secrets: readonly string[];
+}
+
+/** The {@link ServerSecrets} of a server started with these paths, resolved to real paths. */
+export async function serverSecrets(
+  dataDir: string,
+  asked: string,
+  tlsFiles: ReadonlyArray<string | undefined>,
+): Promise<ServerSecrets> {
+  const [secrets, data, root] = await Promise.all([
+    hiddenRealPaths([...dataDirSecrets(dataDir), ...tlsFiles]),
+    realPathOf(dataDir),
+    realPathOf(asked),
+  ]);
+  return { dataDir: data, asked: root, secrets };
+}
+
+/**
+ * The one rule `ftp serve` and `http serve` apply to each root they serve (a real path), kept here
+ * so that the two cannot disagree: the hidden paths inside it (the jails keep out the rest), or
+ * `[root]` when the root is or lies inside one, so that an area made inside `tls/` serves nothing.
+ * The data directory counts unless the root lies in what the server was asked to serve and that is
+ * the data directory or inside it: `http serve netkit-data` and the default FTP tree `DATA/ftp`
+ * serve what they were asked to; `http serve .` beside a lab's data, or an FTP `pub` linked into
+ * it, does not publish its Maildirs. `withinAny` of the result answers "is this path hidden?".
+ */
+export function hiddenUnder(root: string, s: ServerSecrets): string[] {
+  const wanted = within(s.dataDir, s.asked) && within(s.asked, root);
+  const hidden = wanted ? s.secrets : [s.dataDir, ...s.secrets];
+  if (hidden.some((h) => within(h, root))) return [root];
+  return hidden.filter((h) => within(root, h));
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 import { type AccountStore, hashPassword, verifyPassword } from '../core/accounts.js';
-import { ensureDir } from '../core/datadir.js';
+import { ensureDir, type ServerSecrets } from '../core/datadir.js';
 import { type ClassPermissions, DEFAULT_PERMISSIONS, Permissions } from './permissions.js';
 import { type Mount, VirtualFs } from './vfs.js';
 
@@ -39,10 +39,10 @@ export interface FtpAccountPolicy {
   /** let guests overwrite existing files (default false) */
   guestOverwrite?: boolean;
   /**
-   * real directories no session may see or touch (the server's data directory; see vfs.ts): they
-   * answer as missing and are left out of listings
+   * what no session may see or touch (the server's data directory, its secrets; see vfs.ts): it
+   * answers as missing and is left out of listings
    */
-  hidden?: readonly string[];
+  hidden?: ServerSecrets;
 }
 
 export const ANONYMOUS_NAMES: ReadonlySet<string> = new Set(['anonymous', 'ftp']);

@@ -29,7 +29,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { AccountStore } from '../core/accounts.js';
-import { dataDirSecrets, hiddenRealPaths, resolveDataDir } from '../core/datadir.js';
+import { resolveDataDir, serverSecrets } from '../core/datadir.js';
 import { DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError } from '../core/errors.js';
 import { nodeDns } from '../core/lazy.js';
@@ -203,7 +203,7 @@ export async function createFtpServer(options: FtpServerOptions): Promise<FtpSer
   await prepareTree(policy);
   const tlsContext = await resolveTls(options.tls, dataDir);
   // after resolveTls, which may have created it: the accounts file and the TLS keys are never served
-  policy.hidden = await hiddenRealPaths([dataDir, ...dataDirSecrets(dataDir), ...tlsFilesOf(options.tls)]);
+  policy.hidden = await serverSecrets(dataDir, root, tlsFilesOf(options.tls));
   if (options.requireTls && !tlsContext) {
     throw new NetkitError('NETKIT_INVALID_INPUT', 'requireTls needs TLS (do not disable tls)');
   }

@@ -20,15 +20,14 @@
  * Hidden paths (the server's data directory: the accounts file with its password hashes, the
  * development TLS key; and the `--cert`/`--key` files) are refused as if they did not exist
  * (ENOENT, so 550 "No such file or directory") wherever a real path lands in one — by name,
- * through `..`, through a symbolic link — and listings leave them out, as `http serve` hides them
- * with the same `within` test. A hidden directory counts for every mount except one whose root
- * lies inside it: the default tree (`DATA/ftp/...`) is inside the data directory, and the rest of
- * that directory is outside such a mount anyway. A mount whose root *is* the hidden directory
- * serves nothing.
+ * through `..`, through a symbolic link — and listings leave them out. Which of them count in a
+ * mount is `hiddenUnder` in core/datadir.ts, the rule `http serve` follows too, so that the two
+ * servers cannot disagree: the default tree (`DATA/ftp/...`) is served although it lies inside
+ * the data directory, a mount whose root is or lies inside a hidden path serves nothing.
  */
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { within, withinAny } from '../core/datadir.js';
+import { hiddenUnder, type ServerSecrets, within, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import type { Permissions } from './permissions.js';
 
@@ -83,14 +82,14 @@ export function isInside(child: string, parent: string): boolean {
 
 export class VirtualFs {
   readonly mounts: readonly Mount[];
-  /** real directories never served (see the file comment) */
-  readonly hidden: readonly string[];
+  /** what is never served (see the file comment) */
+  readonly hidden: ServerSecrets | undefined;
   /** created on first use: a session that never touches a file keeps no Map */
   private realRoots: Map<Mount, Promise<string>> | undefined;
   /** per mount, made once per session (see {@link scope}) */
   private scopes: Map<Mount, HiddenScope> | undefined;
 
-  constructor(mounts: readonly Mount[], hidden: readonly string[] = []) {
+  constructor(mounts: readonly Mount[], hidden?: ServerSecrets) {
     this.hidden = hidden;
     // deepest first, so /pub/x finds /pub before /; a table already in that order (the shared
     // anonymous one) is kept as it is: sorting allocates, and this runs on every login
@@ -142,16 +141,16 @@ export class VirtualFs {
   }
 
   /**
-   * The mount's real root with the hidden paths that count in it — all but those its root lies
-   * inside — and the tests made from them. Made once per mount and session (again only should the
-   * root's real path change), not on every command or listing: a listing runs `visible` on each
-   * entry, and that must cost a few string comparisons, never a `realpath`.
+   * The mount's real root with the hidden paths that count in it ({@link hiddenUnder}) and the
+   * tests made from them. Made once per mount and session (again only should the root's real path
+   * change), not on every command or listing: a listing runs `visible` on each entry, and that
+   * must cost a few string comparisons, never a `realpath`.
    */
   private async scope(mount: Mount): Promise<HiddenScope> {
     const root = await this.realRoot(mount);
     const known = this.scopes?.get(mount);
     if (known?.root === root) return known;
-    const hidden = this.hidden.filter((h) => h === root || !within(h, root));
+    const hidden = this.hidden ? hiddenUnder(root, this.hidden) : [];
     const inRoot = withinAny([root]);
     const hides = withinAny(hidden);
     const made: HiddenScope = {

@@ -30,7 +30,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
-import { dataDirSecrets, hiddenRealPaths, resolveDataDir, within, withinAny } from '../core/datadir.js';
+import { hiddenUnder, resolveDataDir, serverSecrets, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { hostAllowed, validHost } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -189,10 +189,13 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   });
   const conf = {
     root,
-    hidden: await hiddenIn(root, resolveDataDir(options.dataDir), [
-      options.tls?.files?.cert,
-      options.tls?.files?.key,
-    ]),
+    hidden: hiddenUnder(
+      root,
+      await serverSecrets(resolveDataDir(options.dataDir), root, [
+        options.tls?.files?.cert,
+        options.tls?.files?.key,
+      ]),
+    ),
     rateLimit: options.rateLimit && options.rateLimit > 0 ? options.rateLimit : undefined,
     noRange: options.noRange ?? false,
     listings: options.listings ?? true,
@@ -359,7 +362,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
 
 type Conf = {
   root: string;
-  /** real paths inside the root that are never served or listed: the data directory, --cert/--key */
+  /** real paths inside the root never served or listed (`hiddenUnder`: the same rule as `ftp serve`) */
   hidden: readonly string[];
   rateLimit: number | undefined;
   noRange: boolean;
@@ -589,26 +592,6 @@ async function readEntries(
   const entries: ListingEntry[] = [];
   for (const name of names) entries.push(await describeEntry(root, path.join(dir, name), name, hidden));
   return { entries, total };
-}
-
-/**
- * The real paths the root must never show. The data directory when it lies inside the root, not
- * the root itself: `http serve DATA` serves the directory it was asked to, `http serve .` next to
- * a lab's data does not publish it. Wherever they are, the secrets: the data directory's accounts
- * file and `tls/`, the `--cert`/`--key` files — a root that is one of them or lies inside one
- * serves nothing.
- */
-async function hiddenIn(
-  root: string,
-  dataDir: string,
-  tlsFiles: ReadonlyArray<string | undefined>,
-): Promise<string[]> {
-  const [secrets, data] = await Promise.all([
-    hiddenRealPaths([...dataDirSecrets(dataDir), ...tlsFiles]),
-    hiddenRealPaths([dataDir]),
-  ]);
-  if (secrets.some((s) => within(s, root))) return [root];
-  return [...data.filter((d) => d !== root), ...secrets].filter((real) => within(root, real));
 }
 
 /**

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureDir,
   hiddenRealPaths,
+  hiddenUnder,
   realPathOf,
+  serverSecrets,
   within,
   withinAny,
   writeFileAtomic,
@@ -93,5 +95,67 @@ describe('hidden paths: realPathOf, hiddenRealPaths, withinAny', () => {
     }
     expect(withinAny(dirs.slice(0, 2))('/srv/database')).toBe(false);
     expect(withinAny(dirs.slice(0, 2))('/srv/certs/key.pem')).toBe(true);
+  });
+});
+
+describe('hiddenUnder: the one rule of ftp serve and http serve', () => {
+  const secrets = ['/srv/data/accounts.json', '/srv/data/tls', '/srv/certs/key.pem'];
+  const all = ['/srv/data', ...secrets];
+  // [served root, directory the server was asked to serve, hidden paths that count under the root]
+  const cases: Array<[string, string, string[]]> = [
+    // http serve DIR: the root is what it was asked to serve
+    ['/srv/site', '/srv/site', []],
+    ['/srv/database', '/srv/database', []],
+    ['/srv', '/srv', all],
+    ['/', '/', all],
+    ['/srv/certs', '/srv/certs', ['/srv/certs/key.pem']],
+    ['/srv/data', '/srv/data', ['/srv/data/accounts.json', '/srv/data/tls']],
+    ['/srv/data/mail', '/srv/data/mail', []],
+    ['/srv/data/tls', '/srv/data/tls', ['/srv/data/tls']],
+    ['/srv/data/tls/sub', '/srv/data/tls/sub', ['/srv/data/tls/sub']],
+    // ftp serve --root DIR: an area is a folder of it, or wherever its link leads
+    ['/srv/data/ftp/pub', '/srv/data/ftp', []],
+    ['/srv/data/ftp/pub', '/srv/data', []],
+    ['/srv/data/tls/ftp/pub', '/srv/data/tls/ftp', ['/srv/data/tls/ftp/pub']],
+    ['/srv/data/tls/sub', '/srv/data/ftp', ['/srv/data/tls/sub']],
+    ['/srv/data/mail', '/srv/data/ftp', ['/srv/data/mail']],
+    ['/srv/data', '/srv/ftp', ['/srv/data']],
+    ['/srv/data/mail', '/srv/ftp', ['/srv/data/mail']],
+    ['/srv/ftp/pub', '/srv/ftp', []],
+  ];
+  it.each(cases)('root %s, asked to serve %s → %j', (root, asked, expected) => {
+    expect(hiddenUnder(root, { dataDir: '/srv/data', asked, secrets })).toEqual(expected);
+  });
+
+  it('a root that is or lies inside a secret hides everything in it, the root too', () => {
+    const hides = withinAny(
+      hiddenUnder('/srv/data/tls/sub', { dataDir: '/srv/data', asked: '/srv', secrets }),
+    );
+    for (const p of ['/srv/data/tls/sub', '/srv/data/tls/sub/pub', '/srv/data/tls/sub/home/alice/a.txt'])
+      expect([p, hides(p)]).toEqual([p, true]);
+  });
+
+  it('serverSecrets resolves every path through symbolic links, the data directory before it exists too', async () => {
+    const real = await realpath(tmp.dir);
+    await mkdir(path.join(tmp.dir, 'srv'));
+    await symlink('srv', path.join(tmp.dir, 'srv-link'));
+    const link = path.join(tmp.dir, 'srv-link');
+    const s = await serverSecrets(path.join(link, 'data'), path.join(link, 'data', 'ftp'), [
+      undefined,
+      path.join(link, 'key.pem'),
+    ]);
+    const srv = path.join(real, 'srv');
+    expect(s).toEqual({
+      dataDir: path.join(srv, 'data'),
+      asked: path.join(srv, 'data', 'ftp'),
+      secrets: [
+        path.join(srv, 'data', 'accounts.json'),
+        path.join(srv, 'data', 'tls'),
+        path.join(srv, 'key.pem'),
+      ],
+    });
+    expect(hiddenUnder(path.join(srv, 'data', 'tls', 'ftp'), s)).toEqual([
+      path.join(srv, 'data', 'tls', 'ftp'),
+    ]);
   });
 });

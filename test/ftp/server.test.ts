@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { STAT_MAX_ENTRIES } from '../../src/ftp/commands/info.js';
 import type { FtpSessionEvent, FtpWarning } from '../../src/ftp/session.js';
+import { tempDir } from '../helpers/net.js';
 import { CANARY, type Fixture, loginAlice, nextSessionEvent, PASSWORDS, startFixture } from './fixture.js';
 import { connect, RawFtp } from './raw-client.js';
 
@@ -742,5 +743,88 @@ describe('bad input and limits', () => {
     expect(bye.code).toBe(421);
     expect(bye.text).toMatch(/shutting down/);
     await expect(connect(closing.port)).rejects.toThrow();
+  });
+});
+
+describe('hidden paths: the rule http serve follows too', () => {
+  const MISSING = '550 No such file or directory';
+  const reply = (r: { code: number; text: string }) => `${r.code} ${r.text}`;
+
+  let base: string;
+  beforeAll(async () => {
+    const t = await tempDir('netkit-ftp-hidden-');
+    base = t.dir;
+    return t.cleanup;
+  });
+
+  /** A server whose `--root` is `root`, with its data directory at `data` (accounts copied in). */
+  async function serveAt(root: string, data: string): Promise<Fixture> {
+    await mkdir(data, { recursive: true });
+    await copyFile(path.join(fx.data, 'accounts.json'), path.join(data, 'accounts.json'));
+    return startFixture({ root, dataDir: data }, { base });
+  }
+
+  it('a root strictly inside DATA/tls/ serves nothing: 550 as for a missing file, nothing changed', async () => {
+    const data = path.join(base, 'data');
+    const root = path.join(data, 'tls', 'ftp');
+    await mkdir(path.join(root, 'pub'), { recursive: true });
+    await mkdir(path.join(root, 'home/alice'), { recursive: true });
+    await writeFile(path.join(root, 'pub/readme.txt'), 'readme');
+    await writeFile(path.join(root, 'home/alice/mine.txt'), 'mine');
+    const inTls = await serveAt(root, data);
+    try {
+      // the server made its development key beside the root as it started
+      const key = await readFile(path.join(data, 'tls', 'dev-key.pem'));
+      const a = await RawFtp.connect(inTls.port);
+      await a.login('anonymous', 'me@example.com');
+      await a.cmd('TYPE I');
+      for (const cmd of ['CWD /pub', 'SIZE /pub/readme.txt', 'MDTM /pub/readme.txt', 'MLST /pub'])
+        expect([cmd, reply(await a.cmd(cmd))]).toEqual([cmd, MISSING]);
+      for (const cmd of ['RETR /pub/readme.txt', 'LIST /pub', 'NLST /pub'])
+        expect([cmd, reply((await a.retrieve(cmd)).first)]).toEqual([cmd, MISSING]);
+      a.close();
+      const c = await RawFtp.connect(inTls.port);
+      await c.login('alice', PASSWORDS.alice);
+      await c.cmd('TYPE I');
+      for (const cmd of [
+        'SIZE mine.txt',
+        'DELE mine.txt',
+        'RNFR mine.txt',
+        'MKD new',
+        'RMD /',
+        'SITE CHMOD 777 mine.txt',
+      ])
+        expect([cmd, reply(await c.cmd(cmd))]).toEqual([cmd, MISSING]);
+      for (const cmd of ['RETR mine.txt', 'LIST', 'MLSD'])
+        expect([cmd, reply((await c.retrieve(cmd)).first)]).toEqual([cmd, MISSING]);
+      expect(reply((await c.store('STOR new.txt', 'x')).first)).toBe(MISSING);
+      c.close();
+      expect(await readFile(path.join(root, 'home/alice/mine.txt'), 'utf8')).toBe('mine');
+      await expect(stat(path.join(root, 'home/alice/new.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await readFile(path.join(data, 'tls', 'dev-key.pem'))).toEqual(key);
+    } finally {
+      await inTls.server.close(200);
+    }
+  });
+
+  it('an area linked into the data directory from a root outside it serves nothing of it', async () => {
+    const data = path.join(base, 'linked-data');
+    const root = path.join(base, 'linked-ftp');
+    await mkdir(path.join(data, 'mail/bob/new'), { recursive: true });
+    await writeFile(path.join(data, 'mail/bob/new/1.eml'), 'Subject: private');
+    await mkdir(root, { recursive: true });
+    await symlink(path.join(data, 'mail'), path.join(root, 'pub'));
+    const linked = await serveAt(root, data);
+    try {
+      const a = await RawFtp.connect(linked.port);
+      await a.login('anonymous', 'me@example.com');
+      await a.cmd('TYPE I');
+      expect(reply(await a.cmd('CWD /pub'))).toBe(MISSING);
+      expect(reply(await a.cmd('SIZE /pub/bob/new/1.eml'))).toBe(MISSING);
+      expect(reply((await a.retrieve('RETR /pub/bob/new/1.eml')).first)).toBe(MISSING);
+      a.close();
+    } finally {
+      await linked.server.close(200);
+    }
   });
 });

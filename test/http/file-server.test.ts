@@ -889,6 +889,29 @@ describe('file server: the data directory as the root', () => {
   });
 });
 
+describe('file server: a root strictly inside DATA/tls/ (the rule ftp serve follows too)', () => {
+  it('serves nothing: 403 for the root, its files and listings, as before the rule was shared', async () => {
+    const { dir: data, cleanup: done } = await tempDir('netkit-fs-tlssub-');
+    try {
+      await mkdir(path.join(data, 'tls', 'site', 'docs'), { recursive: true });
+      await writeFile(path.join(data, 'tls', 'dev-key.pem'), 'PRIVATE KEY');
+      await writeFile(path.join(data, 'tls', 'site', 'page.txt'), 'public?');
+      const s = await createFileServer({ root: path.join(data, 'tls', 'site'), port: 0, dataDir: data });
+      try {
+        for (const target of ['/', '/?format=json', '/page.txt', '/docs/', '/../dev-key.pem']) {
+          const r = await get(s.port, target);
+          expect([target, r.status]).toEqual([target, 403]);
+          expect(r.body.toString()).not.toMatch(/PRIVATE KEY|public\?|page\.txt/);
+        }
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await done();
+    }
+  });
+});
+
 describe('file server: --cert/--key inside the root', () => {
   it('http serve . --cert … --key … never serves or lists them, over HTTP or HTTPS', async () => {
     const { dir: site, cleanup: done } = await tempDir('netkit-fs-keys-');
