@@ -55,10 +55,12 @@ export { type Checksum, parseChecksum } from './http/download/checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './http/download/filename.js';
 export {
   type DownloadHandle,
+  DownloadInterrupted,
   type DownloadOptions,
   type DownloadProgress,
   type DownloadResult,
   download,
+  type KeptPart,
 } from './http/download/index.js';
 export { missingSpans, pickSteal, planSegments, type Span } from './http/download/planner.js';
 export {

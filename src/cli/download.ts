@@ -3,13 +3,11 @@
  * terminal, periodic lines otherwise), the result line or JSON, and Ctrl-C keeping the `.part` and
  * its control file for `--continue`.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../core/errors.js';
 import { parseChecksum } from '../http/download/checksum.js';
-import { controlPath } from '../http/download/control.js';
-import { type DownloadResult, download } from '../http/download/index.js';
+import { DownloadInterrupted, type DownloadResult, download } from '../http/download/index.js';
 import { DEFAULT_MAX_REDIRECTS } from '../http/undici-parts.js';
 import {
   basicAuth,
@@ -101,6 +99,18 @@ function summary(r: DownloadResult): string {
   const resumed = r.resumedBytes ? `, ${formatBytes(r.resumedBytes)} kept from the last run` : '';
   const sum = r.checksum ? `, ${r.checksum.algorithm} ok` : '';
   return `saved ${r.file} (${formatBytes(r.size)} in ${secs.toFixed(1)} s, ${formatBytes(rate)}/s, ${how}${resumed}${sum})`;
+}
+
+/**
+ * The line after Ctrl-C: what the library says it kept, and whether `--continue` goes on from it
+ * (the library knows: it wrote, or could not write, the control file).
+ */
+export function interruptedLine(err: DownloadInterrupted): string {
+  const kept = err.kept;
+  if (!kept) return 'netkit: interrupted before the transfer started';
+  return kept.resumable
+    ? `netkit: interrupted; kept ${kept.part} — run again with --continue`
+    : `netkit: interrupted; kept ${kept.part}, but it cannot be resumed (${kept.why}) — running again starts over`;
 }
 
 /** `netkit download URL`: the multi-connection resumable downloader. */
@@ -196,9 +206,7 @@ otherwise --continue starts over and says so.`,
         });
         if (opts.trace) printTrace(handle, 'client');
         let progress: Progress | undefined;
-        let file = '';
         handle.on('start', (s) => {
-          file = s.file;
           // --continue on a finished file: no bar to draw, only the "already complete" line
           if (s.size !== undefined && s.resumedBytes >= s.size) return;
           progress = createProgress(path.basename(s.file), s.size, {
@@ -226,20 +234,11 @@ otherwise --continue starts over and says so.`,
           else if (done) process.stderr.write(`${done}\n`);
           if (opts.json) printJson(result);
         } catch (err) {
-          if (interrupted !== undefined) {
-            progress?.abandon();
-            const kept = `${file}.part`;
-            process.stderr.write(
-              !file
-                ? 'netkit: interrupted before the transfer started\n'
-                : !existsSync(controlPath(kept))
-                  ? // one stream without byte ranges leaves nothing to resume from: say so, not "--continue"
-                    `netkit: interrupted; kept ${kept}, but it cannot be resumed (one stream, without byte ranges) — running again starts over\n`
-                  : `netkit: interrupted; kept ${kept} — run again with --continue\n`,
-            );
-            process.exit(interrupted);
-          }
           progress?.abandon();
+          if (err instanceof DownloadInterrupted) {
+            process.stderr.write(`${interruptedLine(err)}\n`);
+            process.exit(interrupted ?? 130);
+          }
           exitWithError(err, process.argv.includes('--debug'));
         } finally {
           process.off('SIGINT', onSignal);

@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, netkit, tempDir } from '../helpers/net.js';
-import { type ScriptedServer, scriptedServer } from './download-servers.js';
+import { type ScriptedServer, scriptedServer, serveRanges } from './download-servers.js';
 
 const KiB = 1024;
 const cleanups: Array<() => Promise<void>> = [];
@@ -241,6 +241,43 @@ describe('download --continue after a single stream was killed (SIGKILL)', () =>
     const r = await killWhenOnDisk(['download', '-d', out, s.url], part, 10_000, 'SIGINT');
     expect(r.code).toBe(130);
     expect(r.stderr).toContain(`netkit: interrupted; kept ${part} — run again with --continue\n`);
+  });
+});
+
+describe('download --continue in segments after SIGKILL', () => {
+  it('a fresh start over an earlier control file: killed at once, the next --continue fetches every byte', async () => {
+    const data = randomBytes(256 * KiB);
+    let stall = true;
+    const s = await scriptedServer((req, res) => {
+      if (req.method === 'GET' && stall) {
+        // the body never comes: the run is killed meanwhile
+        res.writeHead(206, { 'content-range': `bytes 0-${data.length - 1}/${data.length}` });
+        return res.flushHeaders();
+      }
+      serveRanges(data, req, res, { etag: '"v1"' });
+    });
+    cleanups.push(() => s.close());
+    const out = path.join(await workDir(), 'out');
+    await mkdir(out);
+    const part = path.join(out, 'file.bin.part');
+    // an earlier run's control file whose .part is gone: its spans describe nothing on disk
+    await writeFile(
+      `${part}.netkit`,
+      JSON.stringify({ version: 1, url: s.url, size: data.length, etag: '"v1"', done: [[0, 64 * KiB]] }),
+    );
+    // --continue starts over (the .part is missing) and is killed the moment the new .part exists
+    const killed = await killWhenOnDisk(
+      ['download', '--continue', '-c', '1', '-d', out, s.url],
+      part,
+      data.length,
+    );
+    expect(killed.signal).toBe('SIGKILL');
+    stall = false;
+    const r = await netkit(['download', '--continue', '--json', '--quiet', '-d', out, s.url]);
+    expect(r.code, r.stderr).toBe(0);
+    // the new .part's zeros were never taken for the old spans
+    expect(JSON.parse(r.stdout)).toMatchObject({ resumedBytes: 0, bytesFetched: data.length });
+    expect(sha256(await readFile(path.join(out, 'file.bin')))).toBe(sha256(data));
   });
 });
 

@@ -354,13 +354,15 @@ export interface Resume {
  * 206 for exactly `from`…end continues the file where it stopped; a 200 (Range ignored, or the file
  * changed) is a whole new body, written from byte 0 after `onStart` (which truncates); a 416 that
  * says the body is `from` bytes long means nothing is missing. A 206 that does not fit, or another
- * 416, is a {@link RangeProblem}: the caller starts over without Range.
+ * 416, is a {@link RangeProblem}: the caller starts over without Range. A 206 that tells the length
+ * of a body resumed without one (`Content-Range: bytes from-end/TOTAL`) goes to `onRest` first.
  */
 export async function fetchWhole(
   ctx: Omit<FetchContext, 'size'>,
   onStart: (size: number | undefined, headers: TransportResponse['headers']) => Promise<void>,
   seg: LiveSegment,
   resume?: Resume,
+  onRest?: (size: number) => Promise<void>,
 ): Promise<number> {
   const extra: Record<string, string> = {};
   if (resume) {
@@ -374,7 +376,7 @@ export async function fetchWhole(
   } catch (err) {
     throw classify(err, ctx.signal);
   }
-  if (resume && res.statusCode === 206) return fetchRest(ctx, res, seg, resume);
+  if (resume && res.statusCode === 206) return fetchRest(ctx, res, seg, resume, onRest);
   if (res.statusCode !== 200) {
     discard(res.body);
     if (resume && res.statusCode === 416) {
@@ -422,18 +424,21 @@ async function fetchRest(
   res: TransportResponse,
   seg: LiveSegment,
   resume: Resume,
+  onRest: ((size: number) => Promise<void>) | undefined,
 ): Promise<number> {
   const { from, size, etag } = resume;
   const end = checkPartial(res, { start: from, end: size, total: size, etag });
+  // before onRest's await: the progress timer reads the segment meanwhile
+  seg.pos = from;
+  seg.end = end;
   try {
     // the whole body's length, as a 200's is checked
     if (ctx.maxBytes !== undefined) checkDeclaredSize(end, ctx.maxBytes);
+    if (size === undefined) await onRest?.(end);
   } catch (err) {
     discard(res.body);
     throw err;
   }
-  seg.pos = from;
-  seg.end = end;
   await receive(ctx, res.body, seg, { cutShort: () => false, complete: () => seg.pos >= end });
   return seg.pos;
 }

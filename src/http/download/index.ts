@@ -171,7 +171,7 @@ export interface DownloadResult {
 
 export interface DownloadHandle extends EventEmitter {
   readonly promise: Promise<DownloadResult>;
-  /** stop; the `.part` and the control file are kept for `continue` */
+  /** stop: the promise rejects with {@link DownloadInterrupted}, saying what was kept for `continue` */
   abort(): void;
   on(event: 'progress', listener: (p: DownloadProgress) => void): this;
   on(event: 'start', listener: (s: DownloadStart) => void): this;
@@ -179,6 +179,45 @@ export interface DownloadHandle extends EventEmitter {
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's catch-all overload
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
+
+/**
+ * What an interrupted download leaves for a later run: the one answer to "can `continue` go on from
+ * here?" (the CLI prints it; it does not guess from the files on disk).
+ */
+export interface KeptPart {
+  /** the `.part` file */
+  part: string;
+  /**
+   * `continue` goes on from it: a control file on disk says which bytes of which remote file the
+   * `.part` holds (segments: the finished spans; one stream: the body its length is the start of)
+   */
+  resumable: boolean;
+  /** that control file, when resumable */
+  control?: string;
+  /** why a later run starts over, when not resumable */
+  why?: string;
+}
+
+/** An aborted download's rejection (`NETKIT_IO`), with what it kept for `continue`. */
+export class DownloadInterrupted extends NetkitError {
+  /** undefined when it stopped before the transfer began (nothing of this run is on disk) */
+  readonly kept: KeptPart | undefined;
+  constructor(kept: KeptPart | undefined, cause: unknown) {
+    super(
+      'NETKIT_IO',
+      !kept
+        ? 'download interrupted before the transfer started'
+        : kept.resumable
+          ? 'download interrupted; the .part file is kept (resume with continue)'
+          : `download interrupted; the .part file is kept, but it cannot be resumed (${kept.why}): running again starts over`,
+      { cause },
+    );
+    this.kept = kept;
+  }
+}
+
+/** Why one stream that cannot use byte ranges leaves nothing to resume. */
+const NO_RANGES = 'one stream, without byte ranges';
 
 export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_MIN_SEGMENT = 1024 * 1024;
@@ -207,10 +246,13 @@ async function lengthOf(file: string): Promise<number> {
  * do not); instead the run stops and says how to go on.
  */
 async function refuseToDiscard(part: string): Promise<void> {
+  // a control file without its .part (or beside an empty one) holds nothing to lose
+  const partSize = await lengthOf(part);
+  if (partSize <= 0) return;
   const ctl = await readControl(controlPath(part)).catch(() => undefined);
   // one stream's progress is its .part's length
   const stream = !ctl && (await readStreamControl(controlPath(part)));
-  const kept = ctl ? totalLength(ctl.spans) : stream ? await lengthOf(part) : 0;
+  const kept = ctl ? totalLength(ctl.spans) : stream ? partSize : 0;
   if (kept > 0)
     throw new NetkitError(
       'NETKIT_USAGE',
@@ -271,8 +313,15 @@ class DownloadJob {
   private completed: Span[] = [];
   private fetched = 0;
   private samples: Array<{ t: number; bytes: number }> = [];
-  /** whether `continue` can go on from what an interruption now leaves (segments, or a stream with ranges) */
-  private resumable = false;
+  /** the `.part` of the current attempt, once it is open */
+  private partPath: string | undefined;
+  /**
+   * a control file on disk tells the truth about the `.part` (never more bytes than it durably
+   * holds): `continue` goes on from it. Set only by what was written, found or removed.
+   */
+  private controlOnDisk = false;
+  /** why `continue` cannot go on from the `.part`, while there is no such control file */
+  private whyNot = 'nothing was received yet';
   private nextSegmentId = 1;
 
   constructor(emitter: EventEmitter, url: string, options: DownloadOptions, signal: AbortSignal) {
@@ -475,7 +524,7 @@ class DownloadJob {
       if (checksum) {
         const actual = await hashFile(complete ? file : part, checksum.algorithm);
         if (actual !== checksum.hex) {
-          await removeControl(controlPath(part));
+          await this.forgetControl(controlPath(part), `${checksum.algorithm} mismatch`);
           throw new NetkitError(
             'NETKIT_CHECKSUM',
             `${checksum.algorithm} mismatch: expected ${checksum.hex}, got ${actual} (${complete ? `${file} was there already; left as it is` : `kept ${part}`})`,
@@ -499,14 +548,7 @@ class DownloadJob {
       this.emitProgress(true);
       return result;
     } catch (err) {
-      if (this.signal.aborted)
-        throw new NetkitError(
-          'NETKIT_IO',
-          this.resumable
-            ? 'download interrupted; the .part file is kept (resume with continue)'
-            : 'download interrupted; the .part file is kept, but this stream cannot be resumed (no byte ranges): running again starts over',
-          { cause: err },
-        );
+      if (this.signal.aborted) throw new DownloadInterrupted(this.kept(), err);
       // network failures as one line that names the host (and the proxy, when it was the proxy's)
       throw err instanceof NetkitError ? err : httpError(err, this.url, proxy);
     } finally {
@@ -539,7 +581,10 @@ class DownloadJob {
         return { outcome, info, restarts };
       } catch (err) {
         if (!(err instanceof RangeProblem) || this.signal.aborted) throw err;
-        await removeControl(controlPath(part));
+        await this.forgetControl(
+          controlPath(part),
+          err.kind === 'changed' ? 'the remote file changed' : 'the server mishandled byte ranges',
+        );
         resume = false;
         // ranges that were only assumed and then misbehaved are not tried again after a re-probe
         if (info.acceptRanges === 'unknown') forceSingle = true;
@@ -603,6 +648,47 @@ class DownloadJob {
     this.emitter.emit('start', { url: this.url, ...s });
   }
 
+  /** What an interruption now leaves (see {@link KeptPart}). */
+  private kept(): KeptPart | undefined {
+    const part = this.partPath;
+    if (part === undefined) return undefined;
+    return this.controlOnDisk
+      ? { part, resumable: true, control: controlPath(part) }
+      : { part, resumable: false, why: this.whyNot };
+  }
+
+  /**
+   * Write the control file with `write` (atomically and durably). When that fails, an earlier
+   * control file of this `.part` still tells the truth (it claims less, not more) and stays; any
+   * other is removed, so that none claims what the `.part` does not hold.
+   */
+  private async saveControl(ctlPath: string, write: () => Promise<void>, trace: Trace): Promise<void> {
+    try {
+      await write();
+      this.controlOnDisk = true;
+    } catch (err) {
+      const why = ioError(err, ctlPath).message;
+      if (this.controlOnDisk) {
+        trace('info', `${why}; the control file saved before stays`);
+        return;
+      }
+      trace('info', `${why}; this download cannot be resumed`);
+      await this.forgetControl(ctlPath, why);
+    }
+  }
+
+  /** No control file for the `.part`: a later run starts over, because `why`. */
+  private async forgetControl(ctlPath: string, why: string): Promise<void> {
+    this.controlOnDisk = false;
+    this.whyNot = why;
+    try {
+      await removeControl(ctlPath);
+    } catch (err) {
+      // a control file that cannot be removed would go on claiming bytes: stop here instead
+      throw ioError(err, ctlPath);
+    }
+  }
+
   // ---- segmented mode ----
 
   private async segmented(
@@ -612,7 +698,6 @@ class DownloadJob {
     resume: boolean,
   ): Promise<{ mode: 'segmented'; size: number; resumedBytes: number; connections: number }> {
     const size = info.size!;
-    this.resumable = true;
     const ctlPath = controlPath(partPath);
     const trace = this.tracer(nextConnId());
     let done: Span[] = [];
@@ -639,7 +724,18 @@ class DownloadJob {
         trace('info', `no control file for ${path.basename(partPath)}; starting from the beginning`);
       }
     }
+    const validators = { etag: info.etag, lastModified: info.lastModified };
+    const record = (spans: Span[]): Promise<void> =>
+      writeControl(ctlPath, { url: this.url, size, ...validators, done: spans });
+    this.controlOnDisk = done.length > 0;
+    this.whyNot = 'no control file was saved';
+    // A fresh start must not leave an earlier run's control file (a missing or other-sized .part, a
+    // changed remote file, one stream's sidecar) beside the new .part: killed before the first
+    // save, it would claim the new .part's zeros as finished bytes. Replaced before the truncation.
+    if (done.length === 0 && (await lengthOf(ctlPath)) >= 0)
+      await this.saveControl(ctlPath, () => record([]), trace);
     const part = await PartFile.open(partPath, { fresh: done.length === 0, size });
+    this.partPath = partPath;
     const resumedBytes = totalLength(done);
     this.total = size;
     this.completed = [...done];
@@ -653,16 +749,21 @@ class DownloadJob {
     const connections = Math.max(1, Math.min(this.opts.connections, this.pending.length));
     this.start({ file, size, mode: 'segmented', connections, resumedBytes });
 
-    const validators = { etag: info.etag, lastModified: info.lastModified };
-    const saveControl = async (): Promise<void> => {
-      const spans = finishedSpans<LiveSegment>(
-        this.completed,
-        [...this.live, ...this.pending],
-        (s) => s.sink?.written ?? s.pos,
+    // the spans first, then the sync: every byte they count was handed to the kernel before it
+    const saveControl = (): Promise<void> =>
+      this.saveControl(
+        ctlPath,
+        async () => {
+          const spans = finishedSpans<LiveSegment>(
+            this.completed,
+            [...this.live, ...this.pending],
+            (s) => s.sink?.written ?? s.pos,
+          );
+          await part.sync();
+          await record(spans);
+        },
+        trace,
       );
-      await part.sync();
-      await writeControl(ctlPath, { url: this.url, size, ...validators, done: spans });
-    };
     const attempt = new AbortController();
     const onAbort = (): void => attempt.abort();
     this.signal.addEventListener('abort', onAbort, { once: true });
@@ -849,11 +950,26 @@ class DownloadJob {
     /** the body being written: its length and validators, from the last 200 (or the earlier run's) */
     let body: StreamBody = {};
     const kept = this.opts.continue ? await this.keptStream(info, partPath, ranges, trace) : undefined;
-    if (kept) body = kept.body;
-    else await removeControl(ctlPath);
-    this.resumable = kept !== undefined;
+    if (kept) {
+      body = kept.body;
+      this.controlOnDisk = true;
+    } else await this.forgetControl(ctlPath, ranges ? 'nothing was received yet' : NO_RANGES);
     let resumedBytes = kept?.from ?? 0;
     const part = await PartFile.open(partPath, { fresh: resumedBytes === 0 });
+    this.partPath = partPath;
+    /** the sidecar for `body`: its length when known, its validators */
+    const recordBody = (): Promise<void> =>
+      this.saveControl(
+        ctlPath,
+        () =>
+          writeStreamControl(ctlPath, {
+            url: this.url,
+            size: body.length,
+            etag: body.etag,
+            lastModified: body.lastModified,
+          }),
+        trace,
+      );
     const size = kept ? body.length : info.size;
     const seg: LiveSegment = {
       id: this.nextSegmentId++,
@@ -902,9 +1018,20 @@ class DownloadJob {
       this.total = length;
       // no length set ahead (as segments do): the .part's length must say how far the stream got
       await part.truncate(0);
-      if (canRange) await writeStreamControl(ctlPath, { url: this.url, size: length, ...v });
-      else await removeControl(ctlPath);
-      this.resumable = canRange;
+      if (canRange) {
+        // synced empty before the sidecar names the new body: never the old bytes under the new name
+        await part.sync();
+        // the old sidecar names the old body: if the new one cannot be written, it goes
+        this.controlOnDisk = false;
+        await recordBody();
+      } else await this.forgetControl(ctlPath, NO_RANGES);
+    };
+    /** a resumed body of unknown length: the 206's Content-Range said it, and the sidecar learns it */
+    const onRest = async (end: number): Promise<void> => {
+      if (body.length === end) return;
+      body = { ...body, length: end };
+      this.total = end;
+      await recordBody();
     };
     const whole = async (): Promise<number> => {
       if (!this.ftp)
@@ -913,6 +1040,7 @@ class DownloadJob {
           (length, headers) => onStart(length, validators(headers), acceptsRanges(headers)),
           seg,
           resume,
+          onRest,
         );
       const ftp = new FtpRangeFetcher(this.ftp, { ...ctx, size: info.size ?? 0 });
       try {
@@ -944,7 +1072,10 @@ class DownloadJob {
             if (err.kind === 'changed') {
               seg.pos = 0;
               body = {};
-            } else canRange = false;
+            } else {
+              canRange = false;
+              await this.forgetControl(ctlPath, NO_RANGES);
+            }
             trace('info', `${err.message}; starting over from byte 0`);
             continue;
           }
