@@ -54,6 +54,7 @@ export {
 export { type Checksum, parseChecksum } from './http/download/checksum.js';
 export { chooseFilename, parseContentDisposition, sanitizeFilename } from './http/download/filename.js';
 export {
+  type DownloadError,
   type DownloadHandle,
   DownloadInterrupted,
   type DownloadOptions,

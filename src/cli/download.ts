@@ -5,9 +5,14 @@
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, NetkitError } from '../core/errors.js';
 import { parseChecksum } from '../http/download/checksum.js';
-import { DownloadInterrupted, type DownloadResult, download } from '../http/download/index.js';
+import {
+  type DownloadError,
+  DownloadInterrupted,
+  type DownloadResult,
+  download,
+} from '../http/download/index.js';
 import { DEFAULT_MAX_REDIRECTS } from '../http/undici-parts.js';
 import {
   basicAuth,
@@ -111,6 +116,20 @@ export function interruptedLine(err: DownloadInterrupted): string {
   return kept.resumable
     ? `netkit: interrupted; kept ${kept.part} — run again with --continue`
     : `netkit: interrupted; kept ${kept.part}, but it cannot be resumed (${kept.why}) — running again starts over`;
+}
+
+/**
+ * The line after a failure's error line: the `.part` the library says it kept, and whether
+ * `--continue` resumes it; none when it kept nothing (the failure came before the `.part`, or
+ * before its first byte, or the `.part` was renamed into place already).
+ */
+export function keptLine(err: unknown): string | undefined {
+  const kept = err instanceof NetkitError ? (err as DownloadError).kept : undefined;
+  if (!kept || kept.bytes === 0) return undefined;
+  if (!kept.resumable) return `netkit: kept ${kept.part}, but it cannot be resumed (${kept.why})`;
+  // stopped by --max-filesize: the same command would stop there again
+  const larger = (err as NetkitError).code === 'NETKIT_TOO_LARGE' ? 'a larger --max-filesize and ' : '';
+  return `netkit: kept ${kept.part} — run again with ${larger}--continue to resume`;
 }
 
 /** `netkit download URL`: the multi-connection resumable downloader. */
@@ -239,7 +258,7 @@ otherwise --continue starts over and says so.`,
             process.stderr.write(`${interruptedLine(err)}\n`);
             process.exit(interrupted ?? 130);
           }
-          exitWithError(err, process.argv.includes('--debug'));
+          exitWithError(err, process.argv.includes('--debug'), keptLine(err));
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);

@@ -30,10 +30,12 @@ export function exitCodeFor(err: unknown): 1 | 2 | 130 {
     : 1;
 }
 
-export function exitWithError(err: unknown, debug = false): never {
+export function exitWithError(err: unknown, debug = false, note?: string): never {
   const msg = errorMessage(err);
   // Ctrl-C: the prompt already ended its line, and a shell says nothing either
   if (!(err instanceof InterruptedError)) process.stderr.write(`netkit: ${msg}\n`);
+  // a command's own word on what the failure left behind (a kept download, say)
+  if (note !== undefined) process.stderr.write(`${note}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exit(exitCodeFor(err));
 }

@@ -77,8 +77,10 @@ describe('download --max-filesize (curl): a file over the limit never fills the 
       '--quiet',
     ]);
     expect(r.code).toBe(1);
+    // and says so: a larger limit lets --continue go on from it
     expect(r.stderr).toBe(
-      `netkit: the file is larger than --max-filesize ${64 * KiB} bytes (it kept coming past that)\n`,
+      `netkit: the file is larger than --max-filesize ${64 * KiB} bytes (it kept coming past that)\n` +
+        `netkit: kept ${path.join(dir, 'f.bin.part')} — run again with a larger --max-filesize and --continue to resume\n`,
     );
     expect(s.requests.filter((q) => q.method === 'GET')).toHaveLength(1);
     await expect(stat(path.join(dir, 'f.bin'))).rejects.toThrow();

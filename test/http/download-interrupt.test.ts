@@ -128,7 +128,7 @@ describe('download: Ctrl-C says what was kept, and the control file agrees', () 
     expect(err.message).toBe(
       `download interrupted; the .part file is kept, but it cannot be resumed (${why}): running again starts over`,
     );
-    expect(err.kept).toEqual({ part, resumable: false, why });
+    expect(err.kept).toEqual({ part, bytes: 100 * KiB, resumable: false, why });
     expect(interruptedLine(err)).toBe(
       `netkit: interrupted; kept ${part}, but it cannot be resumed (${why}) — running again starts over`,
     );
@@ -151,7 +151,7 @@ describe('download: Ctrl-C says what was kept, and the control file agrees', () 
     // -c 1: Ctrl-C saves the last byte received, not the last periodic save (none in 5 s)
     const first = abortAt(s.url, 100 * KiB, { dir: out, connections: 1 });
     const err = await interrupted(first.h.promise);
-    expect(err.kept).toEqual({ part, resumable: true, control: ctl });
+    expect(err.kept).toEqual({ part, bytes: 100 * KiB, resumable: true, control: ctl });
     expect(interruptedLine(err)).toBe(`netkit: interrupted; kept ${part} — run again with --continue`);
     expect(JSON.parse(await readFile(ctl, 'utf8')).done).toEqual([[0, 100 * KiB]]);
 
@@ -236,7 +236,7 @@ describe('download: one stream, interrupted', () => {
     h.abort();
     const err = await interrupted(h.promise);
     const part = path.join(out, 'file.bin.part');
-    expect(err.kept).toEqual({ part, resumable: false, why: 'nothing was received yet' });
+    expect(err.kept).toEqual({ part, bytes: 0, resumable: false, why: 'nothing was received yet' });
     expect(err.message).toContain('cannot be resumed (nothing was received yet)');
     expect(await readdir(out)).toEqual(['file.bin.part']);
   });
@@ -250,7 +250,7 @@ describe('download: one stream, interrupted', () => {
     const { h, trace } = abortAt(s.url, 20 * KiB, { dir: out });
     const err = await interrupted(h.promise);
     const why = `cannot write ${part}.netkit: no space left on device`;
-    expect(err.kept).toEqual({ part, resumable: false, why });
+    expect(err.kept).toEqual({ part, bytes: 20 * KiB, resumable: false, why });
     expect(trace).toContain(`${why}; this download cannot be resumed`);
     expect(await readdir(out)).toEqual(['file.bin.part']);
   });
@@ -279,7 +279,7 @@ describe('download: one stream, interrupted', () => {
     });
     const err = await interrupted(h.promise);
     expect(trace.some((t) => t.includes('wrong range'))).toBe(true);
-    expect(err.kept).toEqual({ part, resumable: false, why: 'one stream, without byte ranges' });
+    expect(err.kept).toEqual({ part, bytes: N, resumable: false, why: 'one stream, without byte ranges' });
     expect(await readdir(out)).toEqual(['file.bin.part']);
   });
 
@@ -296,7 +296,7 @@ describe('download: one stream, interrupted', () => {
     const ctl = `${part}.netkit`;
     const first = abortAt(s.url, N, { dir: out });
     const err = await interrupted(first.h.promise);
-    expect(err.kept).toEqual({ part, resumable: true, control: ctl });
+    expect(err.kept).toEqual({ part, bytes: N, resumable: true, control: ctl });
     expect(JSON.parse(await readFile(ctl, 'utf8')).size).toBeUndefined();
 
     // the 206 for bytes N- says the total: written to the sidecar before the bytes

@@ -181,12 +181,17 @@ export interface DownloadHandle extends EventEmitter {
 }
 
 /**
- * What an interrupted download leaves for a later run: the one answer to "can `continue` go on from
- * here?" (the CLI prints it; it does not guess from the files on disk).
+ * What an interrupted or failed download leaves for a later run: the one answer to "can `continue`
+ * go on from here?" (the CLI prints it; it does not guess from the files on disk).
  */
 export interface KeptPart {
   /** the `.part` file */
   part: string;
+  /**
+   * bytes of the file it holds: when resumable, exactly what `continue` keeps (what the control
+   * file claims; one stream: the `.part`'s length); 0 when nothing was received
+   */
+  bytes: number;
   /**
    * `continue` goes on from it: a control file on disk says which bytes of which remote file the
    * `.part` holds (segments: the finished spans; one stream: the body its length is the start of)
@@ -215,6 +220,14 @@ export class DownloadInterrupted extends NetkitError {
     this.kept = kept;
   }
 }
+
+/**
+ * How a download rejects once its `.part` was opened: the `NetkitError` that says what failed (its
+ * `code` and message are the failure's own) carries `kept` as well — after Ctrl-C
+ * ({@link DownloadInterrupted}) and after any failure alike (retries used up, a full disk, a
+ * checksum mismatch…). A rejection before the `.part` was opened has no `kept`.
+ */
+export type DownloadError = NetkitError & { readonly kept?: KeptPart | undefined };
 
 /** Why one stream that cannot use byte ranges leaves nothing to resume. */
 const NO_RANGES = 'one stream, without byte ranges';
@@ -313,8 +326,11 @@ class DownloadJob {
   private completed: Span[] = [];
   private fetched = 0;
   private samples: Array<{ t: number; bytes: number }> = [];
-  /** the `.part` of the current attempt, once it is open */
-  private partPath: string | undefined;
+  /**
+   * the `.part` of the current attempt once it is open (until it is renamed into place), and how
+   * many bytes of the file it holds (see {@link KeptPart.bytes})
+   */
+  private partFile: { path: string; bytes: () => Promise<number> } | undefined;
   /**
    * a control file on disk tells the truth about the `.part` (never more bytes than it durably
    * holds): `continue` goes on from it. Set only by what was written, found or removed.
@@ -541,6 +557,7 @@ class DownloadJob {
         } catch (err) {
           throw ioError(err, target);
         }
+        this.partFile = undefined;
         await removeControl(controlPath(part));
         result.file = target;
       }
@@ -548,9 +565,13 @@ class DownloadJob {
       this.emitProgress(true);
       return result;
     } catch (err) {
-      if (this.signal.aborted) throw new DownloadInterrupted(this.kept(), err);
+      const kept = await this.kept();
+      if (this.signal.aborted) throw new DownloadInterrupted(kept, err);
       // network failures as one line that names the host (and the proxy, when it was the proxy's)
-      throw err instanceof NetkitError ? err : httpError(err, this.url, proxy);
+      const failure = err instanceof NetkitError ? err : httpError(err, this.url, proxy);
+      // the failure's own class, code and message, and what it left for `continue`
+      if (kept) Object.assign(failure, { kept });
+      throw failure;
     } finally {
       clearInterval(progressTimer);
       await this.agent.destroy().catch(() => {});
@@ -648,13 +669,14 @@ class DownloadJob {
     this.emitter.emit('start', { url: this.url, ...s });
   }
 
-  /** What an interruption now leaves (see {@link KeptPart}). */
-  private kept(): KeptPart | undefined {
-    const part = this.partPath;
-    if (part === undefined) return undefined;
+  /** What an interruption or a failure now leaves (see {@link KeptPart}). */
+  private async kept(): Promise<KeptPart | undefined> {
+    if (this.partFile === undefined) return undefined;
+    const { path: part, bytes } = this.partFile;
+    const held = await bytes().catch(() => 0);
     return this.controlOnDisk
-      ? { part, resumable: true, control: controlPath(part) }
-      : { part, resumable: false, why: this.whyNot };
+      ? { part, bytes: held, resumable: true, control: controlPath(part) }
+      : { part, bytes: held, resumable: false, why: this.whyNot };
   }
 
   /**
@@ -725,8 +747,18 @@ class DownloadJob {
       }
     }
     const validators = { etag: info.etag, lastModified: info.lastModified };
-    const record = (spans: Span[]): Promise<void> =>
-      writeControl(ctlPath, { url: this.url, size, ...validators, done: spans });
+    /** the bytes the control file on disk claims */
+    let recorded = totalLength(done);
+    const record = async (spans: Span[]): Promise<void> => {
+      await writeControl(ctlPath, { url: this.url, size, ...validators, done: spans });
+      recorded = totalLength(spans);
+    };
+    const finished = (): Span[] =>
+      finishedSpans<LiveSegment>(
+        this.completed,
+        [...this.live, ...this.pending],
+        (s) => s.sink?.written ?? s.pos,
+      );
     this.controlOnDisk = done.length > 0;
     this.whyNot = 'no control file was saved';
     // A fresh start must not leave an earlier run's control file (a missing or other-sized .part, a
@@ -735,7 +767,11 @@ class DownloadJob {
     if (done.length === 0 && (await lengthOf(ctlPath)) >= 0)
       await this.saveControl(ctlPath, () => record([]), trace);
     const part = await PartFile.open(partPath, { fresh: done.length === 0, size });
-    this.partPath = partPath;
+    // the .part has the file's length from the start: what it holds is in the spans
+    this.partFile = {
+      path: partPath,
+      bytes: async () => (this.controlOnDisk ? recorded : totalLength(finished())),
+    };
     const resumedBytes = totalLength(done);
     this.total = size;
     this.completed = [...done];
@@ -754,11 +790,7 @@ class DownloadJob {
       this.saveControl(
         ctlPath,
         async () => {
-          const spans = finishedSpans<LiveSegment>(
-            this.completed,
-            [...this.live, ...this.pending],
-            (s) => s.sink?.written ?? s.pos,
-          );
+          const spans = finished();
           await part.sync();
           await record(spans);
         },
@@ -956,7 +988,8 @@ class DownloadJob {
     } else await this.forgetControl(ctlPath, ranges ? 'nothing was received yet' : NO_RANGES);
     let resumedBytes = kept?.from ?? 0;
     const part = await PartFile.open(partPath, { fresh: resumedBytes === 0 });
-    this.partPath = partPath;
+    // written in order, never longer than what arrived: its length is what it holds
+    this.partFile = { path: partPath, bytes: async () => Math.max(0, await lengthOf(partPath)) };
     /** the sidecar for `body`: its length when known, its validators */
     const recordBody = (): Promise<void> =>
       this.saveControl(
@@ -1053,6 +1086,7 @@ class DownloadJob {
     let failures = 0;
     /** the furthest the body got: a retry that passes it made progress, and the count starts again */
     let reached = seg.pos;
+    let done = false;
     try {
       for (;;) {
         // what is in the .part: bytes [0, seg.pos) of the body (a whole one: a 416 will say so)
@@ -1063,6 +1097,7 @@ class DownloadJob {
         try {
           const size = await whole();
           await part.truncate(size);
+          done = true;
           return { mode: 'single', size, resumedBytes };
         } catch (err) {
           if (this.signal.aborted) throw err;
@@ -1088,6 +1123,9 @@ class DownloadJob {
         }
       }
     } finally {
+      // stopped (Ctrl-C, a failure): the .part's length is what the sidecar's resume goes on from —
+      // on the disk before this run ends, as the segments sync before their control file
+      if (this.controlOnDisk && !done) await part.sync().catch(() => {});
       await part.close();
     }
   }
