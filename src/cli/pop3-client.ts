@@ -22,7 +22,12 @@ import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import { writeStreamAtomic } from '../http/atomic-write.js';
 import { parseMessage, viewToJson } from '../mail/message-view.js';
-import { DEFAULT_RETR_WINDOW, DEFAULT_RETR_WINDOW_BYTES, Pop3Client } from '../mail/pop3-client.js';
+import {
+  DEFAULT_MAX_LISTING_BYTES,
+  DEFAULT_RETR_WINDOW,
+  DEFAULT_RETR_WINDOW_BYTES,
+  Pop3Client,
+} from '../mail/pop3-client.js';
 import { DEFAULT_SUMMARY_MAX_BYTES, type FetchedMessage, fetchMessages } from '../mail/pop3-client-fetch.js';
 import { copyToStdout } from './stdout.js';
 import {
@@ -47,6 +52,7 @@ interface ConnOpts {
   data?: string;
   auth: 'user' | 'plain';
   timeout: number;
+  maxListingSize: number;
   json?: boolean;
   trace?: boolean;
 }
@@ -74,6 +80,14 @@ function addConnectionOptions(cmd: Command): Command {
         30_000,
       ),
     )
+    .addOption(
+      new Option(
+        '--max-listing-size <size>',
+        'refuse a CAPA, LIST or UIDL listing larger than SIZE (e.g. 64M)',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_MAX_LISTING_BYTES, `${DEFAULT_MAX_LISTING_BYTES / (1024 * 1024)}M`),
+    )
     .option('--json', 'print JSON')
     .option('--trace', 'print the POP3 conversation on stderr (PASS redacted)');
 }
@@ -95,6 +109,7 @@ async function openSession(opts: ConnOpts): Promise<Pop3Client> {
     port,
     tls: opts.tls === true,
     timeout: opts.timeout,
+    maxListingBytes: opts.maxListingSize,
     rejectUnauthorized: !opts.insecure,
     ca,
     onTrace: opts.trace ? (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`) : undefined,

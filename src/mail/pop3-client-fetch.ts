@@ -51,9 +51,19 @@ export interface FetchOptions {
    * the header is read (From, Subject, Date) and `headerOnly` is set
    */
   summaryMaxBytes?: number;
+  /**
+   * how far past its LIST size a message may run: a server may send up to twice the listed size plus
+   * this many octets (default {@link DEFAULT_MAX_EXCESS_BYTES}, 1 MiB) before the fetch gives up on
+   * it with NETKIT_TOO_LARGE and closes the connection. Such a message could never be verified; the
+   * limit keeps a server that sends one without end from filling the disk.
+   */
+  maxExcessBytes?: number;
   /** called after each message is saved */
   onMessage?: (m: FetchedMessage) => void;
 }
+
+/** The default of {@link FetchOptions.maxExcessBytes}. */
+export const DEFAULT_MAX_EXCESS_BYTES = 1024 * 1024;
 
 export interface FetchedMessage {
   n: number;
@@ -385,21 +395,33 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
     await writeFileAtomic(stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
   };
 
+  const excess = opts.maxExcessBytes ?? DEFAULT_MAX_EXCESS_BYTES;
+  const maxBytes = (listed: number) => 2 * listed + excess;
   await client.retrEachStream(
     wanted,
     async (n, body) => {
       const uid = uidOf.get(n);
+      const expected = sizeOf.get(n)!;
       const tap = new MessageTap(opts.summaryMaxBytes ?? DEFAULT_SUMMARY_MAX_BYTES);
       let file: string;
-      if (maildir) {
-        const id = await maildir.deliver(tap.through(body)); // tmp → fsync → new → fsync dir
-        file = path.join(maildir.dir, 'new', id);
-      } else {
-        const base = safeFilename(uid ?? undefined, `message-${n}`);
-        file = await writeEml(opts.out, base, tap.through(body));
+      try {
+        if (maildir) {
+          const id = await maildir.deliver(tap.through(body)); // tmp → fsync → new → fsync dir
+          file = path.join(maildir.dir, 'new', id);
+        } else {
+          const base = safeFilename(uid ?? undefined, `message-${n}`);
+          file = await writeEml(opts.out, base, tap.through(body));
+        }
+      } catch (err) {
+        if (err instanceof NetkitError && err.code === 'NETKIT_TOO_LARGE')
+          throw new NetkitError(
+            'NETKIT_TOO_LARGE',
+            `message ${n} is listed at ${expected} octets, but the server sent more than ${maxBytes(expected)}: gave up on it (a broken server?)`,
+            { cause: err },
+          );
+        throw err;
       }
       const received = tap.bytes;
-      const expected = sizeOf.get(n)!;
       const onDisk = (await stat(file)).size;
       let warning: string | undefined;
       if (!tap.matchesListing(expected))
@@ -441,7 +463,7 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       messages.push(rec);
       opts.onMessage?.(rec);
     },
-    { window: opts.window, windowBytes: opts.windowBytes },
+    { window: opts.window, windowBytes: opts.windowBytes, maxBytes },
   );
   // Remembered messages still on the server: an earlier run saved them but its DELE never took
   // effect (it died before QUIT). Deleted only against a verified copy that is still on disk.

@@ -15,8 +15,9 @@
  * without `body`. That is how RETR of a message of any size runs in bounded memory.
  *
  * Limits: a status line longer than `maxLineLength` (RFC 2449 allows 512 octets; we accept 8 KiB) or a
- * kept body larger than `maxBodyBytes` is a protocol error, as is anything that does not start with
- * `+OK`, `-ERR` or a SASL continuation `+ `. A streamed body has no limit here: its consumer holds it.
+ * kept body larger than `maxBodyBytes` (or than the limit given with `expect()`) is a protocol error,
+ * as is anything that does not start with `+OK`, `-ERR` or a SASL continuation `+ `. A streamed body
+ * has only the limit given with `expect()`: its consumer holds it.
  */
 import { NetkitError } from '../core/errors.js';
 import { terminalSafe } from '../core/terminal-safe.js';
@@ -98,7 +99,7 @@ export function parseStatusLine(line: string): Pop3Reply {
 export class Pop3ReplyReader {
   private readonly maxLine: number;
   private readonly maxBody: number;
-  private expected: Array<{ multiline: boolean; sink: Pop3BodySink | undefined }> = [];
+  private expected: Array<{ multiline: boolean; sink: Pop3BodySink | undefined; maxBytes: number }> = [];
   private state = State.Status;
   private statusParts: Buffer[] = [];
   private statusSize = 0;
@@ -107,6 +108,8 @@ export class Pop3ReplyReader {
   private bodySize = 0;
   /** where the body of the reply in progress goes, when it is streamed */
   private sink: Pop3BodySink | undefined;
+  /** the most body bytes the reply in progress may have */
+  private bodyLimit = Number.POSITIVE_INFINITY;
   /** offset, in the last chunk pushed, just after the last complete reply (0 if none) */
   private lastEnd = 0;
 
@@ -117,10 +120,13 @@ export class Pop3ReplyReader {
 
   /**
    * Announce the next reply: `multiline` when a `+OK` is followed by a body; with `sink`, that body is
-   * streamed to it instead of kept (and `maxBodyBytes` does not apply).
+   * streamed to it instead of kept (and `maxBodyBytes` does not apply). `maxBytes` caps this reply's
+   * body, kept or streamed (a listing is far smaller than a message; a streamed message has its
+   * listed size): a body that grows past it is NETKIT_TOO_LARGE.
    */
-  expect(multiline: boolean, sink?: Pop3BodySink): void {
-    this.expected.push({ multiline, sink });
+  expect(multiline: boolean, sink?: Pop3BodySink, maxBytes?: number): void {
+    const limit = sink ? Number.POSITIVE_INFINITY : this.maxBody;
+    this.expected.push({ multiline, sink, maxBytes: Math.min(limit, maxBytes ?? limit) });
   }
 
   /** Replies announced and not yet complete. */
@@ -148,6 +154,7 @@ export class Pop3ReplyReader {
     this.bodyParts = [];
     this.bodySize = 0;
     this.sink = undefined;
+    this.bodyLimit = Number.POSITIVE_INFINITY;
   }
 
   /** Offset in the last chunk pushed just after its last complete reply (0 when none completed). */
@@ -188,6 +195,7 @@ export class Pop3ReplyReader {
           if (reply.ok && next.multiline && !reply.continuation) {
             this.current = reply;
             this.sink = next.sink;
+            this.bodyLimit = next.maxBytes;
             this.state = State.LineStart;
           } else {
             out.push(reply);
@@ -246,8 +254,8 @@ export class Pop3ReplyReader {
   private addBody(part: Buffer): void {
     if (part.length === 0) return;
     this.bodySize += part.length;
-    if (this.bodySize > this.maxBody && !this.sink) {
-      throw new NetkitError('NETKIT_TOO_LARGE', `multi-line reply larger than ${this.maxBody} bytes`);
+    if (this.bodySize > this.bodyLimit) {
+      throw new NetkitError('NETKIT_TOO_LARGE', `multi-line reply larger than ${this.bodyLimit} bytes`);
     }
     // Lines that follow each other in one chunk are one run of bytes: extend the last view rather
     // than keep one per line. A body of a million 1-byte lines once held a million Buffer objects
@@ -279,6 +287,7 @@ export class Pop3ReplyReader {
     this.current = undefined;
     this.bodyParts = [];
     this.bodySize = 0;
+    this.bodyLimit = Number.POSITIVE_INFINITY;
     this.state = State.Status;
     return reply;
   }

@@ -58,8 +58,14 @@ export interface Pop3ConnectOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** SNI / certificate name (default: host, unless it is an IP address) */
   servername?: string;
-  /** largest message or listing kept in memory (`retr`, `list`…), default 256 MiB; `retrStream` has no limit */
+  /** largest message kept in memory (`retr`, `top`), default 256 MiB; `retrStream` has no limit */
   maxBodyBytes?: number;
+  /**
+   * largest CAPA, LIST or UIDL listing, default {@link DEFAULT_MAX_LISTING_BYTES} (16 MiB: a million
+   * messages or more). Each line becomes an object, so a listing costs many times its size in memory:
+   * a server that sends one without end fails with NETKIT_TOO_LARGE instead of taking gigabytes.
+   */
+  maxListingBytes?: number;
   /** receive trace events from the start (the greeting included) */
   onTrace?: (ev: TraceEvent) => void;
 }
@@ -115,6 +121,8 @@ export interface RetrWindow {
   windowBytes?: number;
 }
 
+export const DEFAULT_MAX_LISTING_BYTES = 16 * 1024 * 1024;
+
 export const DEFAULT_RETR_WINDOW = 32;
 export const DEFAULT_RETR_WINDOW_BYTES = 16 * 1024 * 1024;
 
@@ -125,6 +133,12 @@ interface Pending {
   reject: (e: Error) => void;
   /** the reply's body is streamed here instead of kept */
   body?: BodyStream;
+}
+
+/** What a multi-line reply's body may be: streamed to `body`, at most `maxBytes`. */
+interface BodyTerms {
+  body?: BodyStream;
+  maxBytes?: number;
 }
 
 function bodyLines(body: Buffer): string[] {
@@ -170,6 +184,8 @@ export class Pop3Client extends EventEmitter {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly timeoutMs: number;
+  /** the terms of a CAPA, LIST or UIDL body */
+  private readonly listing: BodyTerms;
   private closed = false;
   private failure: Error | undefined;
   private capabilities: Pop3Capabilities | undefined;
@@ -208,6 +224,7 @@ export class Pop3Client extends EventEmitter {
     this.timeoutMs = opts.timeout ?? 30_000;
     this.peer = `${this.host}:${this.port}`;
     this.reader = new Pop3ReplyReader({ maxBodyBytes: opts.maxBodyBytes });
+    this.listing = { maxBytes: opts.maxListingBytes ?? DEFAULT_MAX_LISTING_BYTES };
     this.attach(socket);
   }
 
@@ -302,7 +319,12 @@ export class Pop3Client extends EventEmitter {
     try {
       replies = this.reader.push(chunk);
     } catch (err) {
-      this.fail(err as Error);
+      const what = this.queue[0]?.command || 'greeting';
+      this.fail(
+        err instanceof NetkitError && err.code === 'NETKIT_TOO_LARGE'
+          ? new NetkitError(err.code, `${this.peer}: the reply to ${what}: ${err.message}`)
+          : (err as Error),
+      );
       return;
     }
     for (const r of replies) {
@@ -378,7 +400,7 @@ export class Pop3Client extends EventEmitter {
     command: string | undefined,
     multiline: boolean,
     traceText?: string,
-    body?: BodyStream,
+    { body, maxBytes }: BodyTerms = {},
   ): Promise<Pop3Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new NetkitError('NETKIT_PROTOCOL', 'connection is closed'));
@@ -391,7 +413,7 @@ export class Pop3Client extends EventEmitter {
       };
       if (body) p.body = body;
       this.queue.push(p);
-      this.reader.expect(multiline, body && ((piece) => body.write(piece)));
+      this.reader.expect(multiline, body && ((piece) => body.write(piece)), maxBytes);
       if (command !== undefined) {
         this.trace('out', traceText ?? redactCommand(command));
         this.socket.write(`${command}\r\n`);
@@ -410,7 +432,7 @@ export class Pop3Client extends EventEmitter {
 
   /** CAPA: the server's capabilities (cached); throws Pop3Error if the server has no CAPA. */
   async capa(): Promise<Pop3Capabilities> {
-    const r = await this.send('CAPA', true);
+    const r = await this.send('CAPA', true, undefined, this.listing);
     const caps: Pop3Capabilities = {};
     for (const l of bodyLines(r.body!)) {
       const [name, ...args] = l.trim().split(/\s+/);
@@ -533,7 +555,7 @@ export class Pop3Client extends EventEmitter {
       const [num, size] = parseNumbers('LIST', r.text, 2);
       return { n: num!, size: size! };
     }
-    const r = await this.send('LIST', true);
+    const r = await this.send('LIST', true, undefined, this.listing);
     return bodyLines(r.body!).map((l) => {
       const [num, size] = parseNumbers('LIST', l, 2);
       return { n: num!, size: size! };
@@ -554,7 +576,7 @@ export class Pop3Client extends EventEmitter {
       checkMsgNumber(n);
       return parse((await this.send(`UIDL ${n}`, false)).text);
     }
-    const r = await this.send('UIDL', true);
+    const r = await this.send('UIDL', true, undefined, this.listing);
     return bodyLines(r.body!).map(parse);
   }
 
@@ -582,8 +604,10 @@ export class Pop3Client extends EventEmitter {
    * socket (and the idle timeout stops): the replies to any later command wait too, so read it to
    * its end, or destroy it — then the rest of the message is read from the server and dropped, and
    * the session stays usable. An `-ERR` or a failure of the connection errors the Readable.
+   * `maxBytes` caps the message: a server that sends more fails the connection with
+   * NETKIT_TOO_LARGE (the rest cannot be skipped: it may never end).
    */
-  retrStream(n: number, opts: { highWaterMark?: number } = {}): Readable {
+  retrStream(n: number, opts: { highWaterMark?: number; maxBytes?: number } = {}): Readable {
     const body = this.flow.open(opts.highWaterMark);
     try {
       checkMsgNumber(n);
@@ -591,7 +615,7 @@ export class Pop3Client extends EventEmitter {
       body.fail(err as Error);
       return body.readable;
     }
-    this.send(`RETR ${n}`, true, undefined, body).then(
+    this.send(`RETR ${n}`, true, undefined, { body, maxBytes: opts.maxBytes }).then(
       () => body.end(),
       (err: Error) => body.fail(err),
     );
@@ -610,7 +634,7 @@ export class Pop3Client extends EventEmitter {
   ): Promise<void> {
     await this.pipelined(
       messages,
-      (n) => {
+      ({ n }) => {
         const p = this.retr(n);
         p.catch(() => {}); // awaited in order
         return p;
@@ -626,16 +650,17 @@ export class Pop3Client extends EventEmitter {
    * `onMessage` gets each message's Readable in order and should read it to the end before its
    * promise settles; what is left unread then is dropped. If `onMessage` throws, the messages
    * still in flight are dropped too and the error is rethrown (the session stays usable).
+   * `maxBytes(listed)` caps each message by the size given with its number (as `retrStream`).
    */
   async retrEachStream(
     messages: Array<number | Pop3ListEntry>,
     onMessage: (n: number, message: Readable) => void | Promise<void>,
-    opts: RetrWindow & { highWaterMark?: number } = {},
+    opts: RetrWindow & { highWaterMark?: number; maxBytes?: (listed: number) => number } = {},
   ): Promise<void> {
     await this.pipelined(
       messages,
-      (n) => {
-        const s = this.retrStream(n, { highWaterMark: opts.highWaterMark });
+      ({ n, size }) => {
+        const s = this.retrStream(n, { highWaterMark: opts.highWaterMark, maxBytes: opts.maxBytes?.(size) });
         s.on('error', () => {}); // reported to onMessage's reader, once it reads
         return s;
       },
@@ -657,7 +682,7 @@ export class Pop3Client extends EventEmitter {
    */
   private async pipelined<T>(
     messages: Array<number | Pop3ListEntry>,
-    start: (n: number) => T,
+    start: (m: Pop3ListEntry) => T,
     handle: (n: number, started: T) => Promise<void>,
     drop: (started: T) => void,
     opts: RetrWindow,
@@ -677,7 +702,7 @@ export class Pop3Client extends EventEmitter {
           next - i < window &&
           (next === i || inFlightBytes + items[next]!.size <= budget)
         ) {
-          started.set(next, start(items[next]!.n));
+          started.set(next, start(items[next]!));
           inFlightBytes += items[next]!.size;
           next++;
         }
