@@ -13,6 +13,7 @@ import { formatBytes, parseByteSize } from '../core/format.js';
 export { formatBytes };
 
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
+import { jsonTerminalSafe } from '../core/terminal-safe.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 import { parsePortRange } from '../ftp/data-address.js';
 import { parseRate } from '../http/rate-limit.js';
@@ -211,7 +212,7 @@ export function parseHostPort(value: string, defaultPort?: number): { host: stri
 // ---- output ----
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  process.stdout.write(`${jsonTerminalSafe(JSON.stringify(value))}\n`);
 }
 
 /** The CLI convention for a listening socket: one JSON line with --json, else a human line. */

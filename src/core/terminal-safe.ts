@@ -69,6 +69,16 @@ export function terminalSafe(s: string, opts: TerminalSafeOptions = {}): string 
 }
 
 /**
+ * JSON text with every {@link isTerminalUnsafe} character written as a `\uXXXX` escape: the same
+ * value for a JSON reader, nothing a terminal acts on for a person. `JSON.stringify` escapes C0
+ * controls itself but leaves DEL, C1 controls (U+009B is a CSI) and bidi overrides raw, and a
+ * server's file name in `--json` output reaches the terminal as often as a pipe.
+ */
+export function jsonTerminalSafe(json: string): string {
+  return json.replace(TERMINAL_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
  * `terminalSafe(text, { multiline: true })` for a message that arrives in pieces: a UTF-8 character
  * or a CRLF split between two pieces is put back together before it is looked at, so the output is
  * the same as for the whole message at once.

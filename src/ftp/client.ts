@@ -32,11 +32,13 @@ import {
   systemErrorWords,
   type TrustFlags,
 } from '../core/errors.js';
+import { formatBytes } from '../core/format.js';
 import { bodyTooLarge, checkDeclaredSize } from '../core/size-limit.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
 import { type ActiveModeOptions, activeMode } from './client-active.js';
+import { ControlWatch, MAX_REPLY_LINE } from './client-control.js';
 import { usePassiveMode } from './client-passive.js';
 import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
 
@@ -58,7 +60,7 @@ export interface FtpClientOptions {
   trustFlags?: TrustFlags;
   /** control and data connection timeout while a command runs (default 30 s; 0 = none) */
   timeoutMs?: number;
-  /** upper bound for one directory listing (default basic-ftp's) */
+  /** upper bound for one directory listing in bytes (default 40 MiB; over it: NETKIT_TOO_LARGE) */
   maxListingBytes?: number;
   /** active mode: the server connects to us (PORT/EPRT); default passive (EPSV, PASV) */
   active?: boolean | ActiveModeOptions;
@@ -138,6 +140,9 @@ export class FtpClientError extends NetkitError {
   }
 }
 
+/** The default bound for one directory listing (basic-ftp's own default). */
+export const MAX_LISTING_BYTES = 40 * 1024 * 1024;
+
 /** Listing lines shown in a trace before the rest is summarised. */
 const LISTING_TRACE_LINES = 20;
 
@@ -206,6 +211,25 @@ export function toFtpClientError(
     return new FtpClientError('NETKIT_CONNECT_FAILED', `${what}: ${systemErrorWords(e)}`, undefined, {
       cause: err,
     });
+  // basic-ftp's StringWriter stops a listing at maxListingBytes
+  const listing = /Maximum bytes exceeded, maxByteLength=(\d+)/.exec(msg);
+  if (listing)
+    return new FtpClientError(
+      'NETKIT_TOO_LARGE',
+      `${what}: the listing is larger than ${formatBytes(Number(listing[1]))}, the limit for one directory listing`,
+      undefined,
+      { cause: err },
+    );
+  // basic-ftp's bound for one reply, and ours for one line (client-control.ts)
+  if (e?.code === 'NETKIT_LINE_TOO_LONG' || /^FTP control response exceeded maximum allowed size/.test(msg))
+    return new FtpClientError(
+      'NETKIT_LINE_TOO_LONG',
+      e?.code === 'NETKIT_LINE_TOO_LONG'
+        ? `${what}: ${msg}`
+        : `${what}: the server sent a reply of more than ${MAX_REPLY_LINE / 1024} KiB`,
+      undefined,
+      { cause: err },
+    );
   if (/^Timeout/i.test(msg))
     return new FtpClientError('NETKIT_TIMEOUT', `${what}: ${msg}`, undefined, { cause: err });
   if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR' || e?.code === 'ENOSPC')
@@ -343,15 +367,15 @@ export class FtpClient extends EventEmitter {
     super();
     this.host = opts.host;
     this.port = opts.port ?? (opts.tls === 'implicit' ? FTPS_IMPLICIT_PORT : FTP_PORT);
-    this.raw = new Client(
-      opts.timeoutMs ?? 30_000,
-      opts.maxListingBytes ? { maxListingBytes: opts.maxListingBytes } : {},
-    );
+    this.raw = new Client(opts.timeoutMs ?? 30_000, {
+      maxListingBytes: opts.maxListingBytes || MAX_LISTING_BYTES,
+    });
     // basic-ftp logs every command (PASS as "PASS ###") and every reply chunk through ftp.log
     // when verbose: that is the trace source.
     this.raw.ftp.verbose = true;
     this.raw.ftp.log = (message: string) => this.onLog(message);
     this.keepControlAfterDataError();
+    this.watchControl();
     this.setActive(opts.active ?? false);
     this.limitRate = opts.limitRate ?? 0;
     this.maxFileSize = opts.maxFileSize;
@@ -564,6 +588,28 @@ export class FtpClient extends EventEmitter {
         clearTimeout(timer);
         if (!/^[45]\d\d /.test(finalReply(this.lastReply))) close(err);
       });
+    };
+  }
+
+  /**
+   * Put a {@link ControlWatch} in front of basic-ftp's reader of the control connection: an endless
+   * line, or junk that never completes a reply, closes the connection instead of holding the
+   * command forever (basic-ftp's idle timeout restarts with every byte).
+   */
+  private watchControl(): void {
+    const ctx = this.raw.ftp as unknown as {
+      _onControlSocketData(chunk: string): void;
+      closeWithError(err: Error): void;
+      socket: { timeout?: number };
+    };
+    // a basic-ftp release without this reader keeps its own behaviour
+    if (typeof ctx._onControlSocketData !== 'function') return;
+    const watch = new ControlWatch();
+    const read = ctx._onControlSocketData.bind(ctx);
+    ctx._onControlSocketData = (chunk: string) => {
+      const stop = watch.feed(chunk, Date.now(), ctx.socket.timeout ?? 0);
+      if (stop) ctx.closeWithError(stop);
+      else read(chunk);
     };
   }
 

@@ -4,7 +4,8 @@
  * while ordinary non-ASCII text stays readable; and the pattern it uses agrees with
  * isTerminalUnsafe(), which the byte-level checks use, on every UTF-16 code unit.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { printJson } from '../../src/cli/util.js';
 import {
   escapeCodeUnit,
   isHiddenFormat,
@@ -102,5 +103,30 @@ describe('escapeCodeUnit', () => {
     [0xfeff, '\\ufeff'],
   ])('%i', (code, expected) => {
     expect(escapeCodeUnit(code)).toBe(expected);
+  });
+});
+
+describe('printJson (every --json output)', () => {
+  it('writes C1 controls, DEL and bidi overrides as \\u escapes: the same value, nothing for a terminal', () => {
+    // a hostile FTP server's file names, as `netkit ftp ls --json` prints them
+    const value = [
+      { name: 'c1\u009b31mred' },
+      { name: 'evil\u202egpj.exe\u007f' },
+      { name: 'esc\u001b[2J \\\u009b' },
+    ];
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      printJson(value);
+    } finally {
+      spy.mockRestore();
+    }
+    const text = out.join('');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(text).toContain('c1\\u009b31mred');
+    expect(JSON.parse(text)).toEqual(value);
   });
 });

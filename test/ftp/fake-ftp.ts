@@ -2,7 +2,8 @@
  * A scriptable fake FTP server for client tests that need a misbehaving peer: a PASV reply that
  * announces another address, no EPSV, AUTH TLS refused or accepted with PROT P refused, a failed
  * login, a download cut off with the control connection, a download that stalls half-way, a listing
- * cut short (pure-ftpd's `-L`). Just enough RFC 959 for basic-ftp.
+ * cut short (pure-ftpd's `-L`). Just enough RFC 959 for basic-ftp. `greet` and `on` script anything
+ * else: a greeting that never ends, a reply that is junk, a listing of any size.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -38,6 +39,19 @@ export interface FakeFtpOptions {
   portReply?: string;
   /** active mode: an intruder connects from this local address first and sends junk */
   intruderFrom?: string;
+  /** instead of `220 fake ready`: whatever this does with the control connection */
+  greet?: (ctl: net.Socket) => void;
+  /** handlers for verbs (upper case) that replace the built-in ones */
+  on?: Record<string, (ctx: FakeCommand) => void>;
+}
+
+/** What a scripted handler (`FakeFtpOptions.on`) gets: the command, the control connection, the data connection. */
+export interface FakeCommand {
+  arg: string;
+  ctl: net.Socket;
+  reply: (line: string) => void;
+  /** the data connection of the last EPSV/PASV/PORT */
+  data: () => Promise<net.Socket>;
 }
 
 export interface FakeFtp {
@@ -112,6 +126,8 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
       const sp = line.indexOf(' ');
       const verb = (sp === -1 ? line : line.slice(0, sp)).toUpperCase();
       const arg = sp === -1 ? '' : line.slice(sp + 1);
+      const scripted = opts.on?.[verb];
+      if (scripted) return scripted({ arg, ctl, reply, data: () => openData!() });
       switch (verb) {
         case 'AUTH':
           if (!opts.tls) return reply('530 Please login with USER and PASS.');
@@ -205,7 +221,8 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
       });
     };
     listen(raw);
-    reply('220 fake ready');
+    if (opts.greet) opts.greet(raw);
+    else reply('220 fake ready');
   });
   await new Promise<void>((r) => server.listen(0, host, () => r()));
   return {
