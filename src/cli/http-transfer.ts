@@ -9,10 +9,11 @@ import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
-import { capBytes, checkDeclaredSize } from '../core/size-limit.js';
+import { capBytes, checkDeclaredSize, tap } from '../core/size-limit.js';
 import { appendStream, writeStreamAtomic } from '../http/atomic-write.js';
 import { decodeBody } from '../http/content-encoding.js';
 import { retryAfterMs } from '../http/download/probe.js';
+import { bodyProgress } from '../http/http-error.js';
 import { byteStringToText } from '../http/latin1.js';
 import {
   parseContinueAt,
@@ -451,7 +452,9 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
       return finish();
     } catch (err) {
       clearTimeout(timer);
-      const e = httpError(timedOut(err), res.url);
+      // a connection closed under the body says how much of it came
+      const body = inBody ? bodyProgress(res, result.downloaded) : undefined;
+      const e = httpError(timedOut(err), res.url, undefined, body);
       const local = e instanceof NetkitError && (e.code === 'NETKIT_IO' || e.code === 'NETKIT_TOO_LARGE');
       if (inBody && !stdoutUsed && !local) {
         const again = decideRetry(
@@ -497,17 +500,6 @@ async function resumeOffset(plan: TransferPlan, first: number | undefined): Prom
 function discard(res: HttpResponse): void {
   res.body.on('error', () => {});
   res.body.destroy();
-}
-
-/** The chunks of `source`, each counted by `count` as it passes. */
-async function* tap(
-  source: AsyncIterable<Uint8Array>,
-  count: (n: number) => void,
-): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    count(chunk.length);
-    yield chunk;
-  }
 }
 
 async function writeHeaderFile(file: string, block: Buffer): Promise<void> {

@@ -29,6 +29,26 @@ export class NetkitError extends Error {
   }
 }
 
+/**
+ * A server that went silent while a reply was awaited, in the words every netkit client uses:
+ * `no reply from 127.0.0.1:2525 to MAIL FROM within 30000 ms`, `no greeting from 127.0.0.1:1110
+ * within 30000 ms`, or `no reply from … within …` when the command is not known.
+ * @param peer the server, `host:port`
+ * @param what the command whose reply was awaited (as the client names it), or `greeting`
+ */
+export function noReply(
+  peer: string,
+  what: string | undefined,
+  ms: number,
+  options?: { cause?: unknown },
+): NetkitError {
+  const silent =
+    what === 'greeting'
+      ? `no greeting from ${peer}`
+      : `no reply from ${peer}${what === undefined ? '' : ` to ${what}`}`;
+  return new NetkitError('NETKIT_TIMEOUT', `${silent} within ${ms} ms`, options);
+}
+
 /** A usage error: the CLI maps it to exit code 2. */
 export function usageError(message: string): NetkitError {
   return new NetkitError('NETKIT_USAGE', message);

@@ -2,7 +2,8 @@
  * `--max-filesize` (curl's), for the HTTP client, the downloader and the FTP client: refuse a file
  * whose declared size (Content-Length, SIZE) is over the limit before reading it, and stop one
  * that grows past it while it is read (chunked, or no SIZE), so a broken or hostile server cannot
- * fill the disk. Nothing past the limit is ever passed on.
+ * fill the disk. Nothing past the limit is ever passed on. `tap` counts a body as it passes, for
+ * what was received (curl's size_download, how far a body got before its connection closed).
  */
 import { NetkitError } from './errors.js';
 
@@ -30,6 +31,17 @@ export async function* capBytes(source: AsyncIterable<Uint8Array>, max: number):
   for await (const chunk of source) {
     seen += chunk.length;
     if (seen > max) throw bodyTooLarge(max);
+    yield chunk;
+  }
+}
+
+/** The chunks of `source`, each counted by `count` as it passes. */
+export async function* tap(
+  source: AsyncIterable<Uint8Array>,
+  count: (n: number) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    count(chunk.length);
     yield chunk;
   }
 }

@@ -15,11 +15,34 @@ import { redactUrl } from '../core/trace.js';
 /** The trust flags of the HTTP commands (`http get`, `download`), named as curl names them. */
 export const CURL_TRUST_FLAGS: Readonly<TrustFlags> = { ca: '--cacert FILE', insecure: '--insecure' };
 
+/** How far a response body got: what a reader knows when the connection fails under it. */
+export interface BodyProgress {
+  /** the response's headers, lower-case names */
+  headers: Record<string, string | string[] | undefined>;
+  /** body bytes received, as sent (before any Content-Encoding is decoded) */
+  received: number;
+}
+
+/**
+ * How far the body of `res` got when reading it failed, `read` bytes having been taken from it:
+ * those and the ones it still held. undici drops a body's buffered bytes when its connection
+ * closes, so a reader that was not waiting for them (one opening its output file) never sees them,
+ * though they arrived; `readableLength` still counts them.
+ */
+export function bodyProgress(
+  res: { headers: BodyProgress['headers']; body: { readableLength: number } },
+  read: number,
+): BodyProgress {
+  return { headers: res.headers, received: read + res.body.readableLength };
+}
+
 /**
  * Map undici/Node failures to NetkitError with a stable code and a one-line message. `proxy` is
  * the proxy the request went through: connection failures are then the proxy's, and said so.
+ * `body`, given while a response body was being read, lets a connection that closed under it say
+ * how much of the body arrived.
  */
-export function httpError(err: unknown, url: string, proxy?: string): Error {
+export function httpError(err: unknown, url: string, proxy?: string, body?: BodyProgress): Error {
   if (err instanceof NetkitError) return err;
   const e = err as NodeJS.ErrnoException & { code?: string };
   const target = safeOrigin(url);
@@ -71,7 +94,11 @@ export function httpError(err: unknown, url: string, proxy?: string): Error {
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
-      return new NetkitError('NETKIT_PROTOCOL', `connection to ${where} closed unexpectedly`, { cause: err });
+      return new NetkitError(
+        'NETKIT_PROTOCOL',
+        `connection to ${where} closed ${(body && bodyCutShort(body)) ?? 'unexpectedly'}`,
+        { cause: err },
+      );
     case 'UND_ERR_ABORTED':
     case 'ABORT_ERR':
       return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
@@ -102,6 +129,22 @@ function connectFailureAt(
   const failed = connectFailure(err, where, host);
   if (!proxiedTarget || failed?.code !== 'NETKIT_NOT_FOUND') return failed;
   return new NetkitError(failed.code, `${failed.message} (the proxy for ${proxiedTarget})`, { cause: err });
+}
+
+/**
+ * How far a body got when its connection closed, where the headers say how long it was (curl's
+ * "transfer closed with N bytes remaining to read"): `after 1000 of 5000 body bytes
+ * (Content-Length)`, or for a chunked body, which undici does not let us see into, `after 100
+ * bytes of a chunked body, before its last chunk`. Undefined when the length was never announced.
+ */
+function bodyCutShort({ headers, received }: BodyProgress): string | undefined {
+  const te = headers['transfer-encoding'];
+  if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(String(te)))
+    return `after ${received} bytes of a chunked body, before its last chunk`;
+  const cl = headers['content-length'];
+  if (typeof cl === 'string' && /^\d+$/.test(cl.trim()) && received < Number(cl))
+    return `after ${received} of ${Number(cl)} body bytes (Content-Length)`;
+  return undefined;
 }
 
 /** The host name of a URL, or undefined when it has none. */

@@ -21,12 +21,13 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
+import { tap } from '../core/size-limit.js';
 import { type CaCertificates, defaultTrust } from '../core/tls-trust.js';
 import { nextConnId, redactUrl, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import type { CookieJar } from './cookie-jar.js';
-import { httpError } from './http-error.js';
+import { bodyProgress, httpError } from './http-error.js';
 import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
 import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
 import { pausedEndConnector } from './paused-end.js';
@@ -738,7 +739,12 @@ export async function httpRequest(
     const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const chunks: Buffer[] = [];
     let size = 0;
-    const body = options.compressed ? decodeBody(res.body, res.headers['content-encoding']) : res.body;
+    // the body as sent, counted before decoding: how far it got if the connection closes under it
+    let read = 0;
+    const raw = tap(res.body, (n) => {
+      read += n;
+    });
+    const body = options.compressed ? decodeBody(raw, res.headers['content-encoding']) : raw;
     try {
       for await (const chunk of body) {
         size += (chunk as Buffer).length;
@@ -749,7 +755,7 @@ export async function httpRequest(
         chunks.push(chunk as Buffer);
       }
     } catch (err) {
-      throw httpError(err, res.url);
+      throw httpError(err, res.url, undefined, bodyProgress(res, read));
     }
     return { ...res, body: Buffer.concat(chunks) };
   } finally {

@@ -30,6 +30,7 @@ import {
   NETKIT_TRUST_FLAGS,
   NetkitError,
   type NetkitErrorCode,
+  noReply,
   notTlsThere,
   systemErrorWords,
 } from '../core/errors.js';
@@ -360,12 +361,12 @@ export class Pop3Client extends EventEmitter {
     this.timer = setTimeout(() => {
       const what = this.queue[0]?.command || 'greeting';
       this.fail(
-        new NetkitError(
-          'NETKIT_TIMEOUT',
-          this.reader.midReply
-            ? `${this.peer} sent nothing for ${this.timeoutMs} ms in the middle of the reply to ${what}`
-            : `no reply from ${this.peer} to ${what} within ${this.timeoutMs} ms`,
-        ),
+        this.reader.midReply
+          ? new NetkitError(
+              'NETKIT_TIMEOUT',
+              `${this.peer} sent nothing for ${this.timeoutMs} ms in the middle of the reply to ${what}`,
+            )
+          : noReply(this.peer, what, this.timeoutMs),
       );
     }, this.timeoutMs);
     this.timer.unref?.();

@@ -18,6 +18,7 @@ import SMTPConnection, {
 import { NetkitError } from '../core/errors.js';
 import type { ComposedMail } from './compose.js';
 import { eightBitMimeNotOffered, offers8BitMime } from './eightbitmime.js';
+import { AwaitedReply } from './smtp-awaited.js';
 import {
   findUtf8Address,
   hasUtf8LocalPart,
@@ -53,7 +54,9 @@ function amendMailFrom(conn: SMTPConnection): void {
 
 /** Submit one composed message; resolves with nodemailer's send info, rejects with its error (or ours). */
 export function submitOnce(composed: ComposedMail, params: SubmitParams): Promise<SMTPConnectionSendInfo> {
-  const conn = new SMTPConnection(params.connection);
+  // nodemailer's timeouts say only "Timeout": this names the reply that never came
+  const awaited = new AwaitedReply();
+  const conn = new SMTPConnection(awaited.watch(params.connection));
   // composeMail names the address; for a ComposedMail built elsewhere, look at envelope and headers
   const need =
     composed.smtpUtf8 ??
@@ -73,7 +76,7 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
       if (settled) return;
       settled = true;
       conn.close();
-      if (err) reject(err);
+      if (err) reject(awaited.timeoutError(err, params.server, params.connection) ?? err);
       else resolve(info!);
     };
     const refuse = (err: NetkitError) => {
