@@ -99,7 +99,7 @@ describe('download: the error after the last retry says why', () => {
   const sys = (message: string, code: string, extra: object = {}) =>
     Object.assign(new Error(message), { code, ...extra });
   it.each([
-    [sys('aborted', 'ECONNRESET'), 'connection reset by peer (ECONNRESET)'],
+    [sys('aborted', 'ECONNRESET'), 'the connection closed before the end of the body (ECONNRESET)'],
     [sys('read ECONNRESET', 'ECONNRESET'), 'connection reset by peer (ECONNRESET)'],
     [sys('socket hang up', 'ECONNRESET'), 'the server closed the connection without answering (ECONNRESET)'],
     [sys('write EPIPE', 'EPIPE'), 'broken pipe (EPIPE)'],
@@ -144,11 +144,13 @@ describe('download: the error after the last retry says why', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err.code).toBe('NETKIT_CONNECT_FAILED');
     expect(err.message).toBe(
-      `gave up after 2 retries: connection reset by peer (ECONNRESET) at byte ${N} (fetching bytes ${N}-${data.length - 1})`,
+      `gave up after 2 retries: the connection closed before the end of the body (ECONNRESET) at byte ${N} (fetching bytes ${N}-${data.length - 1})`,
     );
     expect(err.message).not.toContain('\n');
     // the library's error keeps the last failure, and that one the system error
-    expect(err.cause?.message).toBe(`connection reset by peer (ECONNRESET) at byte ${N}`);
+    expect(err.cause?.message).toBe(
+      `the connection closed before the end of the body (ECONNRESET) at byte ${N}`,
+    );
     expect((err.cause?.cause as { code?: string } | undefined)?.code).toBe('ECONNRESET');
     // the first retry resumed at N, and so did the second: no byte was asked for twice
     expect(s.requests.map((r) => r.range)).toEqual([
@@ -171,7 +173,8 @@ describe('download: the error after the last retry says why', () => {
     const err = await fetchFile(s.url, { dir: await workDir(), retries: 1 }, dropper).catch((e) => e);
     expect(err).toMatchObject({
       code: 'NETKIT_CONNECT_FAILED',
-      message: 'gave up after 1 retry: connection reset by peer (ECONNRESET) at byte 1000',
+      message:
+        'gave up after 1 retry: the connection closed before the end of the body (ECONNRESET) at byte 1000',
     });
 
     const busy = await start((_req, res) => {
@@ -201,7 +204,7 @@ describe('download: the error after the last retry says why', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      `netkit: gave up after 1 retry: connection reset by peer (ECONNRESET) at byte 0 (fetching bytes 0-${data.length - 1})\n`,
+      `netkit: gave up after 1 retry: the connection closed before the end of the body (ECONNRESET) at byte 0 (fetching bytes 0-${data.length - 1})\n`,
     );
     expect(await readdir(dir)).toContain('file.bin.part');
   });
@@ -240,7 +243,9 @@ describe('download: a retry resumes from the bytes on disk when the server does 
     expect((await readFile(result.file)).equals(data)).toBe(true);
     // nothing was fetched twice
     expect(result.bytesFetched).toBe(data.length);
-    expect(trace).toContain(`retry 1/5 in 1 ms: connection reset by peer (ECONNRESET) at byte ${N}`);
+    expect(trace).toContain(
+      `retry 1/5 in 1 ms: the connection closed before the end of the body (ECONNRESET) at byte ${N}`,
+    );
   });
 
   /**

@@ -73,7 +73,8 @@ export interface FetchContext extends RequestContext {
 /**
  * A network failure as one line that says what happened, with the system error code when there is
  * one: Node reports a connection cut mid-body as a bare "aborted" (code ECONNRESET), which as the
- * last word of a failed download told the user nothing. The words are core's (strerror's).
+ * last word of a failed download told the user nothing (and is no proof of a reset: a server that
+ * closes early gets the same). The words are core's (strerror's).
  */
 export function failureWords(err: unknown): string {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -84,9 +85,12 @@ export function failureWords(err: unknown): string {
   const words =
     code === 'ECONNRESET' && raw === 'socket hang up'
       ? 'the server closed the connection without answering'
-      : message === raw && /^E[A-Z0-9]+$/.test(code)
-        ? terminalSafe(systemErrorWords(err))
-        : message;
+      : // Node's word for a body cut short, by a close as much as by a reset: it cannot tell which
+        code === 'ECONNRESET' && raw === 'aborted'
+        ? 'the connection closed before the end of the body'
+        : message === raw && /^E[A-Z0-9]+$/.test(code)
+          ? terminalSafe(systemErrorWords(err))
+          : message;
   return words.includes(code) ? words : `${words} (${code})`;
 }
 
