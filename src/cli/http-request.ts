@@ -6,6 +6,7 @@
  */
 import { type Command, Option } from 'commander';
 import { usageError } from '../core/errors.js';
+import { jsonTerminalSafe } from '../core/terminal-safe.js';
 import { parseCookieFile, readCookieFile } from '../http/cookie-file.js';
 import type { CookieJar } from '../http/cookie-jar.js';
 import { parseFormString, parseMultipartArg } from '../http/multipart.js';
@@ -272,24 +273,27 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
   }
   const res = result.res;
   if (opts.meta && res && result.error === undefined) {
+    // the server's headers and reason phrase: nothing a terminal would act on
     process.stderr.write(
-      `${JSON.stringify({
-        method: sent,
-        url: res.url,
-        status: res.status,
-        statusText: res.statusText,
-        httpVersion: res.httpVersion,
-        headers: metaHeaders(res.headers),
-        redirects: res.redirects,
-        bytes: result.written,
-        ms: Math.round(result.endedAt - res.timings.start),
-        ...(plan.file !== undefined ? { output: plan.file } : {}),
-        // -r / -C: what was asked for, and whether the body is that part (206) or everything (200)
-        ...(result.range !== undefined ? { range: result.range, partial: res.status === 206 } : {}),
-        ...(result.resumedAt !== undefined ? { resumedAt: result.resumedAt } : {}),
-        ...(result.verdict?.action === 'complete' ? { complete: true } : {}),
-        ...(plan.retry.retries > 0 ? { retries: result.retries } : {}),
-      })}\n`,
+      `${jsonTerminalSafe(
+        JSON.stringify({
+          method: sent,
+          url: res.url,
+          status: res.status,
+          statusText: res.statusText,
+          httpVersion: res.httpVersion,
+          headers: metaHeaders(res.headers),
+          redirects: res.redirects,
+          bytes: result.written,
+          ms: Math.round(result.endedAt - res.timings.start),
+          ...(plan.file !== undefined ? { output: plan.file } : {}),
+          // -r / -C: what was asked for, and whether the body is that part (206) or everything (200)
+          ...(result.range !== undefined ? { range: result.range, partial: res.status === 206 } : {}),
+          ...(result.resumedAt !== undefined ? { resumedAt: result.resumedAt } : {}),
+          ...(result.verdict?.action === 'complete' ? { complete: true } : {}),
+          ...(plan.retry.retries > 0 ? { retries: result.retries } : {}),
+        }),
+      )}\n`,
     );
   }
   if (plan.writeOut !== undefined) {

@@ -7,6 +7,7 @@ import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_IP } from '../core/server.js';
+import { jsonTerminalSafe } from '../core/terminal-safe.js';
 import { loadTls } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import {
@@ -61,7 +62,11 @@ export function logSessions(server: Pop3ServerHandle, json: boolean): void {
   });
   server.on('auth-failed', (ev: Pop3AuthFailedEvent) => {
     if (json) printJson({ event: 'auth-failed', ...ev });
-    else process.stdout.write(`${time()} failed login for ${JSON.stringify(ev.user)} from ${ev.peer}\n`);
+    // the name is the client's: quoted, with what a terminal would act on escaped
+    else
+      process.stdout.write(
+        `${time()} failed login for ${jsonTerminalSafe(JSON.stringify(ev.user))} from ${ev.peer}\n`,
+      );
   });
   server.on('quit', (ev: Pop3QuitEvent) => {
     if (!ev.mailbox) return;

@@ -1,8 +1,9 @@
 /** `netkit pop3 serve`: help, usage errors, --json listening lines, --trace, and the cross-process lock. */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Maildir } from '../../src/mail/maildir.js';
 import { createPop3Server } from '../../src/mail/pop3-server.js';
-import { LineClient, netkit, startServe, tempDir } from '../helpers/net.js';
+import { CLI, LineClient, netkit, startServe, tempDir } from '../helpers/net.js';
 
 let dataDir: string;
 let cleanup: () => Promise<void>;
@@ -98,6 +99,52 @@ describe('netkit pop3 serve', () => {
       await srv.stop();
     }
     expect(srv.child.exitCode).toBe(0);
+  });
+
+  it('prints a failed login (without --json) with the user name made terminal-safe', async () => {
+    const child = spawn(process.execPath, [
+      CLI,
+      'pop3',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      dataDir,
+      '--login-delay',
+      '0',
+    ]);
+    let stdout = '';
+    const seen = (re: RegExp) =>
+      new Promise<RegExpExecArray>((resolve) => {
+        const look = () => {
+          const m = re.exec(stdout);
+          if (m) {
+            child.stdout.off('data', look);
+            resolve(m);
+          }
+        };
+        child.stdout.on('data', look);
+        look();
+      });
+    child.stdout.on('data', (d) => {
+      stdout += d.toString('latin1');
+    });
+    try {
+      const port = Number((await seen(/listening on 127\.0\.0\.1:(\d+)\n/))[1]);
+      const c = await LineClient.connect(port);
+      expect(await c.line()).toBe('+OK netkit POP3 server ready');
+      // POP3 is 8-bit (the server reads latin1): byte 0x9b is the C1 CSI, 0x85 the C1 next-line
+      c.socket.write(Buffer.from('USER \u009b31mbob\u0085evil\r\nPASS wrong\r\n', 'latin1'));
+      const line = (await seen(/failed login for .*\n/))[0];
+      c.close();
+      expect(line).toContain('failed login for "\\u009b31mbob\\u0085evil" from 127.0.0.1');
+      // no C1 character, in any encoding (UTF-8 writes U+009B as C2 9B)
+      expect(line).not.toMatch(/[\u0080-\u009f]/);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('--max-per-ip limits the connections from one client address', async () => {
