@@ -320,10 +320,9 @@ export class Pop3Client extends EventEmitter {
     try {
       replies = this.reader.push(chunk);
     } catch (err) {
-      const what = this.queue[0]?.command || 'greeting';
       this.fail(
         err instanceof NetkitError && err.code === 'NETKIT_TOO_LARGE'
-          ? new NetkitError(err.code, `${this.peer}: the reply to ${what}: ${err.message}`)
+          ? new NetkitError(err.code, `${this.peer}: the reply to ${this.awaited}: ${err.message}`)
           : (err as Error),
       );
       return;
@@ -356,10 +355,15 @@ export class Pop3Client extends EventEmitter {
     else this.disarm();
   }
 
+  /** The command whose reply is awaited now, as errors name it (`greeting` before any). */
+  private get awaited(): string {
+    return this.queue[0]?.command || 'greeting';
+  }
+
   private arm(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      const what = this.queue[0]?.command || 'greeting';
+      const what = this.awaited;
       this.fail(
         this.reader.midReply
           ? new NetkitError(
