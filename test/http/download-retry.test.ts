@@ -2,15 +2,23 @@
  * What a retry does after a connection dropped mid-body, and what the user reads when the retries
  * run out. Each server drops the connection at a known byte, on the request the test chooses; the
  * drop waits for the downloader's own 'progress' (or 'trace') event saying those bytes arrived, so
- * nothing depends on timing.
+ * nothing depends on timing. The raw servers of `cutWithFirstBytes` close at once, on purpose: the
+ * answer must be the same however early the downloader sees the close.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { failureWords } from '../../src/http/download/fetch.js';
-import { type DownloadHandle, type DownloadOptions, download } from '../../src/http/download/index.js';
+import {
+  type DownloadError,
+  type DownloadHandle,
+  type DownloadOptions,
+  download,
+} from '../../src/http/download/index.js';
 import { netkit, tempDir } from '../helpers/net.js';
 import { freePort } from '../sockets/peers.js';
 import { type Script, type ScriptedServer, scriptedServer } from './download-servers.js';
@@ -207,6 +215,122 @@ describe('download: the error after the last retry says why', () => {
       `netkit: gave up after 1 retry: the connection closed before the end of the body (ECONNRESET) at byte 0 (fetching bytes 0-${data.length - 1})\n`,
     );
     expect(await readdir(dir)).toContain('file.bin.part');
+  });
+});
+
+/**
+ * A raw server (no Node http to buffer or flush for it) that answers every GET with a head
+ * announcing all of `data`, then only the next `sent` bytes, and closes at once — with `end()` (a
+ * FIN) or `destroy()`. The close comes with the first bytes, while the downloader is still busy
+ * with the `.part` (truncating it, writing its sidecar): nothing waits for the client here.
+ * `ranges` answers `Range: bytes=N-` with a 206 for the rest; HEAD gets `headLines` and no body.
+ */
+async function cutWithFirstBytes(
+  data: Buffer,
+  sent: number,
+  close: 'end' | 'destroy',
+  { headLines, ranges = false }: { headLines: string[]; ranges?: boolean },
+): Promise<{ url: string; gets: Array<string | undefined> }> {
+  const gets: Array<string | undefined> = [];
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+        const request = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        if (request.startsWith('HEAD ')) {
+          socket.write(`HTTP/1.1 200 OK\r\n${headLines.map((l) => `${l}\r\n`).join('')}\r\n`);
+          continue;
+        }
+        const range = /^range: (bytes=(\d+)-\d*)$/im.exec(request);
+        gets.push(range?.[1]);
+        const from = ranges && range ? Number(range[2]) : 0;
+        const head =
+          from > 0
+            ? `HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ${from}-${data.length - 1}/${data.length}\r\n`
+            : 'HTTP/1.1 200 OK\r\n';
+        const length = `Content-Length: ${data.length - from}\r\n`;
+        const validators = ranges ? 'Accept-Ranges: bytes\r\nETag: "v1"\r\n' : '';
+        socket.write(
+          Buffer.concat([Buffer.from(`${head}${length}${validators}\r\n`), data.subarray(from, from + sent)]),
+        );
+        if (close === 'end') socket.end();
+        else socket.destroy();
+        return;
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/file.bin`, gets };
+}
+
+describe('download: a single stream cut off with its first bytes counts them', () => {
+  // Once the close came before the body was read, Node dropped the bytes that had arrived with it:
+  // the error said "at byte 0", nothing was kept, and a retry that could resume started over.
+  it.each([
+    ['Accept-Ranges: none', 'end'],
+    ['Accept-Ranges: none', 'destroy'],
+    ['no Accept-Ranges (the range asked for is answered 200)', 'end'],
+    ['no Accept-Ranges (the range asked for is answered 200)', 'destroy'],
+  ] as const)(
+    '%s, the server closing with %s(): the error, kept.bytes and the .part agree',
+    async (ranges, close) => {
+      const data = randomBytes(100_000);
+      const sent = 5000;
+      const headLines = [`Content-Length: ${data.length}`, ...(ranges.startsWith('Accept') ? [ranges] : [])];
+      const s = await cutWithFirstBytes(data, sent, close, { headLines });
+      const dir = await workDir();
+      const err = (await fetchFile(s.url, { dir, retries: 2 }).catch((e: unknown) => e)) as DownloadError;
+      expect(err.message).toBe(
+        `gave up after 2 retries: the connection closed before the end of the body (ECONNRESET) at byte ${sent}`,
+      );
+      const part = path.join(dir, 'file.bin.part');
+      expect(err.kept).toEqual({
+        part,
+        bytes: sent,
+        resumable: false,
+        why: 'one stream, without byte ranges',
+      });
+      // every retry started over from byte 0: the last one's bytes are what is kept
+      expect((await readFile(part)).equals(data.subarray(0, sent))).toBe(true);
+      expect(s.gets.length).toBe(ranges.startsWith('Accept') ? 3 : 4);
+    },
+  );
+
+  it.each(['end', 'destroy'] as const)(
+    'a server that does ranges (closing with %s()): each retry resumes where the last one stopped',
+    async (close) => {
+      const data = randomBytes(20_000);
+      const sent = 5000;
+      // HEAD tells no size: one stream, which learns the length from its GET
+      const headLines = ['Accept-Ranges: bytes', 'ETag: "v1"', 'Transfer-Encoding: chunked'];
+      const s = await cutWithFirstBytes(data, sent, close, { headLines, ranges: true });
+      const { result, trace } = await fetchFile(s.url, { dir: await workDir(), retries: 1 });
+      expect(s.gets).toEqual([undefined, 'bytes=5000-', 'bytes=10000-', 'bytes=15000-']);
+      expect(trace).toContain(
+        'retry 1/1 in 1 ms: the connection closed before the end of the body (ECONNRESET) at byte 5000',
+      );
+      expect((await readFile(result.file)).equals(data)).toBe(true);
+      expect(result.bytesFetched).toBe(data.length);
+    },
+  );
+
+  it('netkit download says it, and that the .part holds those bytes', async () => {
+    const data = randomBytes(100_000);
+    const s = await cutWithFirstBytes(data, 1000, 'destroy', {
+      headLines: [`Content-Length: ${data.length}`, 'Accept-Ranges: none'],
+    });
+    const dir = await workDir();
+    const r = await netkit(['download', '--quiet', '--retries', '1', s.url], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'netkit: gave up after 1 retry: the connection closed before the end of the body (ECONNRESET) at byte 1000\n' +
+        `netkit: kept ${path.join(dir, 'file.bin.part')}, but it cannot be resumed (one stream, without byte ranges)\n`,
+    );
+    expect((await readFile(path.join(dir, 'file.bin.part'))).equals(data.subarray(0, 1000))).toBe(true);
   });
 });
 

@@ -206,27 +206,79 @@ function checkPartial(res: TransportResponse, want: Wanted): number {
   return last + 1;
 }
 
+/** Bytes a {@link HeldBody} reads ahead before it pauses the body (the socket then pushes back). */
+const HOLD_BYTES = 1024 * 1024;
+
+/**
+ * A body read from the moment its response arrives, while the caller still awaits something
+ * before it can write (the `.part` truncated, the sidecar saved). Unread it is not safe: Node's
+ * client destroys a response whose connection closes before its end, and a destroyed stream drops
+ * what it had buffered — a short body that came with its close was lost, and the failure said
+ * "at byte 0" for bytes that had arrived. {@link receive} takes the bytes over.
+ */
+export class HeldBody {
+  private readonly body: Readable;
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private paused = false;
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes >= HOLD_BYTES && !this.paused) {
+      this.paused = true;
+      this.body.pause();
+    }
+  };
+
+  constructor(body: Readable) {
+    this.body = body;
+    // a failure is read from `errored` once the bytes are taken (unheard, some streams throw it)
+    body.on('error', () => {});
+    body.on('data', this.onData);
+  }
+
+  /**
+   * Stop holding and hand over the bytes read so far. A body this paused flows again from the
+   * next tick: the caller attaches its listeners (or pauses it) before then, in the same tick.
+   */
+  take(): Buffer[] {
+    this.body.off('data', this.onData);
+    if (this.paused) this.body.resume();
+    const chunks = this.chunks;
+    this.chunks = [];
+    return chunks;
+  }
+}
+
 /**
  * Write a response body into the part file from `seg.pos` on, advancing `seg.pos`, up to
- * `seg.end` (see {@link pump} for the hooks); a failed write is thrown once the sink is released.
+ * `seg.end` (see {@link pump} for the hooks), the bytes `held` read ahead first; a failed write
+ * is thrown once the sink is released.
  */
 export async function receive(
   ctx: Pick<FetchContext, 'part' | 'onBytes' | 'signal'>,
   body: Readable,
   seg: LiveSegment,
   hooks: Pick<PumpHooks, 'cutShort' | 'complete' | 'overflow'>,
+  held?: HeldBody,
 ): Promise<void> {
   const sink = new PositionalSink(ctx.part, seg.pos);
   seg.sink = sink;
   try {
-    await pump(body, sink, ctx, {
-      room: () => seg.end - seg.pos,
-      advance: (n) => {
-        seg.pos += n;
+    await pump(
+      body,
+      sink,
+      ctx,
+      {
+        room: () => seg.end - seg.pos,
+        advance: (n) => {
+          seg.pos += n;
+        },
+        position: () => seg.pos,
+        ...hooks,
       },
-      position: () => seg.pos,
-      ...hooks,
-    });
+      held,
+    );
   } finally {
     await releaseSink(seg, sink);
   }
@@ -269,6 +321,7 @@ function pump(
   sink: PositionalSink,
   ctx: Pick<FetchContext, 'onBytes' | 'signal'>,
   { room, advance, position, cutShort, complete, overflow }: PumpHooks,
+  held?: HeldBody,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -292,14 +345,9 @@ function pump(
       finish(ctx.signal.reason ?? new Error('aborted'));
       return;
     }
-    // the body's own error (Node's "aborted", ECONNRESET) says more than that it is gone
-    if (body.destroyed) {
-      finish(body.errored ?? new RetryableError('connection closed mid-body'));
-      return;
-    }
     sink.onDrain = () => body.resume();
     sink.onError = (err) => finish(err);
-    body.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (settled) return;
       const want = room();
       if (chunk.length > want) {
@@ -320,12 +368,26 @@ function pump(
       if (!sink.push(chunk)) body.pause();
       // At the natural end 'end' follows (and the connection stays reusable); stolen → stop now.
       if (room() === 0 && cutShort()) stopEarly();
-    });
-    body.on('end', () => {
+    };
+    const onEnd = (): void => {
       ended = true;
       if (!complete()) finish(new RetryableError(`connection closed early (${room()} bytes missing)`));
       else finish();
-    });
+    };
+    // what was read ahead comes first; its 'end' or failure, if it came meanwhile, is not heard again
+    for (const chunk of held?.take() ?? []) onData(chunk);
+    if (settled) return;
+    if (body.readableEnded) {
+      onEnd();
+      return;
+    }
+    // the body's own error (Node's "aborted", ECONNRESET) says more than that it is gone
+    if (body.destroyed) {
+      finish(body.errored ?? new RetryableError('connection closed mid-body'));
+      return;
+    }
+    body.on('data', onData);
+    body.on('end', onEnd);
     body.on('error', (err) => finish(err));
     body.on('close', () => {
       if (!ended) finish(body.errored ?? new RetryableError('connection closed mid-body'));
@@ -404,6 +466,8 @@ export async function fetchWhole(
   seg.start = 0;
   seg.pos = 0;
   seg.end = size ?? ctx.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  // read on while onStart writes: the connection may close meanwhile
+  const held = new HeldBody(res.body);
   try {
     if (ctx.maxBytes !== undefined) checkDeclaredSize(size, ctx.maxBytes);
     await onStart(size, res.headers);
@@ -411,13 +475,19 @@ export async function fetchWhole(
     discard(res.body);
     throw err;
   }
-  await receive(ctx, res.body, seg, {
-    cutShort: () => false,
-    complete: () => size === undefined || seg.pos >= size,
-    ...(size === undefined && ctx.maxBytes !== undefined
-      ? { overflow: () => bodyTooLarge(ctx.maxBytes!) }
-      : {}),
-  });
+  await receive(
+    ctx,
+    res.body,
+    seg,
+    {
+      cutShort: () => false,
+      complete: () => size === undefined || seg.pos >= size,
+      ...(size === undefined && ctx.maxBytes !== undefined
+        ? { overflow: () => bodyTooLarge(ctx.maxBytes!) }
+        : {}),
+    },
+    held,
+  );
   if (size === undefined) seg.end = seg.pos;
   return seg.pos;
 }
@@ -435,6 +505,8 @@ async function fetchRest(
   // before onRest's await: the progress timer reads the segment meanwhile
   seg.pos = from;
   seg.end = end;
+  // read on while onRest writes the sidecar: the connection may close meanwhile
+  const held = new HeldBody(res.body);
   try {
     // the whole body's length, as a 200's is checked
     if (ctx.maxBytes !== undefined) checkDeclaredSize(end, ctx.maxBytes);
@@ -443,6 +515,6 @@ async function fetchRest(
     discard(res.body);
     throw err;
   }
-  await receive(ctx, res.body, seg, { cutShort: () => false, complete: () => seg.pos >= end });
+  await receive(ctx, res.body, seg, { cutShort: () => false, complete: () => seg.pos >= end }, held);
   return seg.pos;
 }
