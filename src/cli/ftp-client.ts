@@ -13,16 +13,28 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
 import { maxOf } from '../core/format.js';
 import { netrcLogin } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
-import { FtpClient, type FtpEntry, type FtpProgress, type FtpTransferResult } from '../ftp/client.js';
+import {
+  FtpClient,
+  type FtpEntry,
+  type FtpProgress,
+  type FtpTransferResult,
+  MAX_LISTING_BYTES,
+} from '../ftp/client.js';
 import type { ActiveModeOptions } from '../ftp/client-active.js';
-import { type MirrorResult, mirrorDown, mirrorUp, removeTree } from '../ftp/client-mirror.js';
+import {
+  MAX_TREE_ENTRIES,
+  type MirrorResult,
+  mirrorDown,
+  mirrorUp,
+  removeTree,
+} from '../ftp/client-mirror.js';
 import {
   type FtpUrl,
   formatFtpUrl,
@@ -41,6 +53,8 @@ import {
   parseBytes,
   parseDuration,
   parsePortRangeOption,
+  parsePositive,
+  parsePositiveBytes,
   parseRateOption,
   printJson,
   readPassword,
@@ -65,6 +79,8 @@ export interface CommonOptions {
   activePorts?: [number, number];
   limitRate?: number;
   maxFilesize?: number;
+  maxListingSize?: number;
+  maxEntries?: number;
 }
 
 /** The login, TLS, timeout and trace flags: every command that connects (`ftp shell` too). */
@@ -116,6 +132,24 @@ export function addTransferOptions(cmd: Command): Command {
       'refuse to download a file larger than SIZE (10M, 1G; as curl): by SIZE first, else as it comes',
       parseBytes,
     );
+}
+
+/** `--max-listing-size`: for the commands that read directory listings (ls, rm, mirror, shell). */
+export function addListingOptions(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--max-listing-size <size>', 'refuse a directory listing larger than SIZE (e.g. 200M)')
+      .argParser(parsePositiveBytes)
+      .default(MAX_LISTING_BYTES, `${MAX_LISTING_BYTES / (1024 * 1024)}M`),
+  );
+}
+
+/** `--max-entries`: for the commands that walk a whole tree (mirror, rm -r, shell's mirror). */
+export function addTreeOptions(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--max-entries <n>', 'refuse a tree of more than N entries, files and directories together')
+      .argParser(parsePositive)
+      .default(MAX_TREE_ENTRIES),
+  );
 }
 
 function addCommon(cmd: Command): Command {
@@ -171,6 +205,7 @@ export async function open(
       active: activeOption(opts),
       ...(opts.limitRate ? { limitRate: opts.limitRate } : {}),
       ...(opts.maxFilesize !== undefined ? { maxFileSize: opts.maxFilesize } : {}),
+      ...(opts.maxListingSize !== undefined ? { maxListingBytes: opts.maxListingSize } : {}),
     },
     (c) => {
       if (opts.trace) c.on('trace', (ev) => process.stderr.write(`${formatTrace(ev, 'client')}\n`));
@@ -340,6 +375,8 @@ export interface MirrorRequest {
   onlyNewer: boolean;
   delete: boolean;
   dryRun: boolean;
+  /** the most entries a tree may have (default the library's, 100,000) */
+  maxEntries?: number;
 }
 
 /**
@@ -360,6 +397,7 @@ export async function runMirror(
     onlyNewer: req.onlyNewer,
     delete: req.delete,
     dryRun: req.dryRun,
+    maxEntries: req.maxEntries,
     onWarning: (m: string) => warn(opts, m),
     onPlan: (plan: { actions: MirrorAction[] }) => {
       const bytes = plan.actions.reduce((n, a) => n + (a.kind === 'transfer' ? a.size : 0), 0);
@@ -410,15 +448,17 @@ export async function runMirror(
 }
 
 export function register(group: Command): void {
-  addCommon(
-    group
-      .command('ls')
-      .description('list a remote directory (MLSD, else LIST)')
-      .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/')
-      .option(
-        '-l, --long',
-        "long listing: type and mode, size, time (UTC from MLSD, else the server's local time from LIST), name",
-      ),
+  addListingOptions(
+    addCommon(
+      group
+        .command('ls')
+        .description('list a remote directory (MLSD, else LIST)')
+        .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/')
+        .option(
+          '-l, --long',
+          "long listing: type and mode, size, time (UTC from MLSD, else the server's local time from LIST), name",
+        ),
+    ),
   )
     .addHelpText(
       'after',
@@ -427,7 +467,8 @@ Examples:
   $ netkit ftp ls ftp://127.0.0.1:2121/pub/
   $ netkit ftp ls -l ftp://alice@127.0.0.1:2121/ --password secret
   $ NETKIT_PASSWORD=secret netkit ftp ls ftp://alice@127.0.0.1:2121/docs/ --tls --json
-  $ netkit ftp ls ftp://ftp.example.org/pub/ --trace`,
+  $ netkit ftp ls ftp://ftp.example.org/pub/ --trace
+  $ netkit ftp ls ftp://ftp.example.org/huge/ --max-listing-size 200M`,
     )
     .action(
       action(async (urlText: string, opts: CommonOptions & { long?: boolean }) => {
@@ -521,12 +562,16 @@ Examples:
       }),
     );
 
-  addCommon(
-    group
-      .command('rm')
-      .description('delete a remote file (-r: a directory and everything in it)')
-      .argument('<url>', 'ftp://…/dir/file')
-      .option('-r, --recursive', 'remove a directory tree'),
+  addTreeOptions(
+    addListingOptions(
+      addCommon(
+        group
+          .command('rm')
+          .description('delete a remote file (-r: a directory and everything in it)')
+          .argument('<url>', 'ftp://…/dir/file')
+          .option('-r, --recursive', 'remove a directory tree'),
+      ),
+    ),
   )
     .addHelpText(
       'after',
@@ -541,7 +586,11 @@ Examples:
         if (target === '') throw usageError('refusing to remove the top directory');
         await withClient(urlText, opts, async (client, url) => {
           let removed = 1;
-          if (opts.recursive) removed = await removeTree(client, target, { onWarning: (m) => warn(opts, m) });
+          if (opts.recursive)
+            removed = await removeTree(client, target, {
+              onWarning: (m) => warn(opts, m),
+              maxEntries: opts.maxEntries,
+            });
           else await client.remove(target);
           if (opts.json) printJson({ url: formatFtpUrl(url), removed });
           else say(opts, `removed ${formatFtpUrl(url)}${removed > 1 ? ` (${removed} entries)` : ''}`);
@@ -609,17 +658,21 @@ Examples:
       }),
     );
 
-  addTransferOptions(
-    addCommon(
-      group
-        .command('mirror')
-        .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
-        .argument('<source>', 'remote URL (or local DIR with --reverse)')
-        .argument('<target>', 'local DIR (or remote URL with --reverse)')
-        .option('-R, --reverse', 'upload: local DIR to the remote URL')
-        .option('--only-newer', 'transfer only files newer than the target copy')
-        .option('--delete', 'delete target files that are not in the source')
-        .option('-n, --dry-run', 'show what would be done, change nothing'),
+  addTreeOptions(
+    addListingOptions(
+      addTransferOptions(
+        addCommon(
+          group
+            .command('mirror')
+            .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
+            .argument('<source>', 'remote URL (or local DIR with --reverse)')
+            .argument('<target>', 'local DIR (or remote URL with --reverse)')
+            .option('-R, --reverse', 'upload: local DIR to the remote URL')
+            .option('--only-newer', 'transfer only files newer than the target copy')
+            .option('--delete', 'delete target files that are not in the source')
+            .option('-n, --dry-run', 'show what would be done, change nothing'),
+        ),
+      ),
     ),
   )
     .addHelpText(
@@ -629,7 +682,8 @@ Examples:
   $ netkit ftp mirror ftp://127.0.0.1:2121/pub/ ./pub-copy
   $ netkit ftp mirror ftp://alice:secret@127.0.0.1:2121/site/ ./site --only-newer --delete
   $ netkit ftp mirror --reverse ./site ftp://alice:secret@127.0.0.1:2121/site/ --delete
-  $ netkit ftp mirror --reverse ./site ftp://alice@127.0.0.1:2121/site/ --dry-run --json`,
+  $ netkit ftp mirror --reverse ./site ftp://alice@127.0.0.1:2121/site/ --dry-run --json
+  $ netkit ftp mirror ftp://ftp.example.org/pub/ ./pub --max-entries 500000 --max-listing-size 200M`,
     )
     .action(
       action(
@@ -660,6 +714,7 @@ Examples:
                 onlyNewer: opts.onlyNewer === true,
                 delete: opts.delete === true,
                 dryRun: opts.dryRun === true,
+                maxEntries: opts.maxEntries,
               },
               opts,
             );

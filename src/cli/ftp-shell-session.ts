@@ -415,8 +415,9 @@ export class FtpShell {
       }
       return new InterruptedNote(how.again ? `interrupted: "${how.again}" sends the rest` : 'interrupted');
     }
-    if (how.again && err instanceof NetkitError && /resume with --continue$/.test(err.message))
-      return new NetkitError(err.code, err.message.replace(/--continue$/, `"${how.again}"`));
+    const advice = / --continue( cannot resume it)?$/;
+    if (how.again && err instanceof NetkitError && advice.test(err.message))
+      return new NetkitError(err.code, err.message.replace(advice, ` "${how.again}"$1`));
     return err;
   }
 
@@ -660,6 +661,7 @@ export class FtpShell {
         onlyNewer: flags.has('only-newer'),
         delete: flags.has('delete'),
         dryRun: flags.has('dry-run'),
+        maxEntries: this.opts.maxEntries,
       },
       { progress: this.progress },
     );

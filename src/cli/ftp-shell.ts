@@ -6,18 +6,25 @@
  * commands are ftp-shell-table.ts and ftp-shell-session.ts, loaded when the shell runs.
  */
 import type { Command } from 'commander';
-import { addLoginOptions, addTransferOptions } from './ftp-client.js';
+import { addListingOptions, addLoginOptions, addTransferOptions, addTreeOptions } from './ftp-client.js';
 import type { ShellOptions } from './ftp-shell-session.js';
 import { commandTable } from './ftp-shell-table.js';
 import { action } from './util.js';
 
 export function register(group: Command): void {
-  addTransferOptions(
-    addLoginOptions(
-      group
-        .command('shell')
-        .description('interactive FTP client (ftp> prompt, TAB completion); reads a script from stdin')
-        .argument('[url]', 'ftp://[user[:pass]@]host[:port]/dir/, or HOST[:PORT]; else connect with "open"'),
+  addTreeOptions(
+    addListingOptions(
+      addTransferOptions(
+        addLoginOptions(
+          group
+            .command('shell')
+            .description('interactive FTP client (ftp> prompt, TAB completion); reads a script from stdin')
+            .argument(
+              '[url]',
+              'ftp://[user[:pass]@]host[:port]/dir/, or HOST[:PORT]; else connect with "open"',
+            ),
+        ),
+      ),
     ),
   )
     .addHelpText(

@@ -54,14 +54,19 @@ export interface MirrorResult {
   warnings: string[];
 }
 
-const DEFAULTS = { maxDepth: 32, maxEntries: 100_000 };
+/** The default bound for the entries of one tree walk (`maxEntries`). */
+export const MAX_TREE_ENTRIES = 100_000;
+const MAX_TREE_DEPTH = 32;
 
 function limits(opts: TreeWalkOptions): { maxDepth: number; maxEntries: number } {
-  return { maxDepth: opts.maxDepth ?? DEFAULTS.maxDepth, maxEntries: opts.maxEntries ?? DEFAULTS.maxEntries };
+  return { maxDepth: opts.maxDepth ?? MAX_TREE_DEPTH, maxEntries: opts.maxEntries ?? MAX_TREE_ENTRIES };
 }
 
 function tooMany(max: number): NetkitError {
-  return new NetkitError('NETKIT_TOO_LARGE', `more than ${max} entries in the tree; raise maxEntries`);
+  return new NetkitError(
+    'NETKIT_TOO_LARGE',
+    `more than ${max} entries in the tree, the limit for one tree (--max-entries)`,
+  );
 }
 
 /** The remote tree under `dir` (relative paths). Unsafe names are skipped with a warning. */

@@ -216,7 +216,7 @@ export function toFtpClientError(
   if (listing)
     return new FtpClientError(
       'NETKIT_TOO_LARGE',
-      `${what}: the listing is larger than ${formatBytes(Number(listing[1]))}, the limit for one directory listing`,
+      `${what}: the listing is larger than ${formatBytes(Number(listing[1]))}, the limit for one directory listing (--max-listing-size)`,
       undefined,
       { cause: err },
     );
@@ -352,6 +352,8 @@ export class FtpClient extends EventEmitter {
   private feats: Map<string, string> | undefined;
   /** the last reply chunk from the server (basic-ftp does not return a listing's final reply) */
   private lastReply = '';
+  /** the last command sent: a refused REST is told from a refused RETR by it */
+  private lastCommand = '';
   /** reply chunks received so far, and who waits for the next one */
   private replies = 0;
   private replyWaiters: Array<() => void> = [];
@@ -510,6 +512,7 @@ export class FtpClient extends EventEmitter {
   }
 
   private onLog(message: string): void {
+    if (message.startsWith('> ')) this.lastCommand = message.slice(2);
     if (message.startsWith('< ')) {
       this.lastReply = message.slice(2);
       this.replies += 1;
@@ -733,7 +736,10 @@ export class FtpClient extends EventEmitter {
       }
     }
     const part = `${local}.part`;
-    const total = await this.sizeWithinLimit(remote);
+    const total = await this.sizeWithinLimit(remote).catch(async (err: unknown) => {
+      // resuming: the part file is untouched, and the message says what it holds
+      throw opts.resume ? await this.keptPart(toFtpClientError(err, `get ${remote}`), part, undefined) : err;
+    });
     let startAt = 0;
     let havePart = false;
     // also when not resuming: a part file that is a link or a directory is an error, not a target
@@ -805,19 +811,33 @@ export class FtpClient extends EventEmitter {
       failure ??= err;
     });
     if (failure === undefined) return;
-    const err = toFtpClientError(failure, `get ${remote}`);
+    // nothing received and nothing from an earlier run: no empty part file left behind
+    if (startAt === 0 && ((await fileSize(part).catch(() => undefined)) ?? 0) === 0)
+      await unlink(part).catch(() => {});
+    throw await this.keptPart(toFtpClientError(failure, `get ${remote}`), part, total);
+  }
+
+  /**
+   * The error of a download that failed with `part` holding bytes — this run's, an earlier run's
+   * (`--continue`), or both — saying so: how many, and whether `--continue` can go on from them.
+   * The same words whether the failure came mid-transfer or before any new byte (a refused REST, a
+   * data connection that never opened, a closed control connection, a timeout). No part file, or
+   * an empty one: the error as it is.
+   */
+  private async keptPart(err: NetkitError, part: string, total: number | undefined): Promise<NetkitError> {
     const got = (await fileSize(part).catch(() => undefined)) ?? 0;
-    if (got === 0 && startAt === 0) {
-      await unlink(part).catch(() => {}); // nothing received: no empty part file left behind
-      throw err;
-    }
-    if (got <= startAt) throw err;
+    if (got === 0) return err;
     const ftpCode = err instanceof FtpClientError ? err.ftpCode : undefined;
-    throw new FtpClientError(
+    // a server that refuses REST refuses it the next time too: a resume cannot work there
+    const restRefused = ftpCode !== undefined && ftpCode >= 500 && /^REST\b/i.test(this.lastCommand);
+    const next = restRefused
+      ? 'but the server refused REST, so --continue cannot resume it'
+      : 'resume with --continue';
+    return new FtpClientError(
       err.code,
-      `${err.message}; ${part} kept (${got}${total !== undefined ? ` of ${total}` : ''} bytes), resume with --continue`,
+      `${err.message}; ${part} kept (${got}${total !== undefined ? ` of ${total}` : ''} bytes), ${next}`,
       ftpCode,
-      { cause: failure },
+      { cause: err.cause ?? err },
     );
   }
 

@@ -196,7 +196,7 @@ describe('a server that never stops talking', () => {
         const err = await failure(client.list('big'));
         expect(err.code).toBe('NETKIT_TOO_LARGE');
         expect(err.message).toBe(
-          'list big: the listing is larger than 1.0 MiB, the limit for one directory listing',
+          'list big: the listing is larger than 1.0 MiB, the limit for one directory listing (--max-listing-size)',
         );
       } finally {
         client.close();

@@ -1,0 +1,172 @@
+/**
+ * `ftp get --continue` (and the shell's `reget`) against fake servers that fail the resumed transfer
+ * before a single new byte arrives: REST refused, no data connection, the control connection
+ * closed (at REST's RETR, or already at SIZE), a silent data connection until the timeout, a data
+ * connection reset. Each must say that FILE.part is kept, how big it is and whether --continue
+ * can go on from it — as a failure after some new bytes does — and leave the part byte-identical.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { netkit, tempDir } from '../helpers/net.js';
+import { pattern } from './client-helpers.js';
+import { type FakeFtpOptions, fakeFtp } from './fake-ftp.js';
+
+let base: string;
+let cleanup: () => Promise<void>;
+/** a port nothing listens on: a passive reply that leads nowhere */
+let deadPort: number;
+
+beforeAll(async () => {
+  ({ dir: base, cleanup } = await tempDir('netkit-ftpc-resume-'));
+  const l = net.createServer();
+  await new Promise<void>((r) => l.listen(0, '127.0.0.1', () => r()));
+  deadPort = (l.address() as net.AddressInfo).port;
+  await new Promise((r) => l.close(r));
+});
+afterAll(async () => {
+  await cleanup?.();
+});
+
+const body = pattern(100_000, 61);
+const earlier = body.subarray(0, 40_000);
+/** `s` as a regular expression that matches it literally */
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** REST accepted, then RETR answered by `retr` */
+const restThen = (retr: NonNullable<FakeFtpOptions['on']>[string]): FakeFtpOptions['on'] => ({
+  REST: ({ reply }) => reply('350 Restarting'),
+  RETR: retr,
+});
+
+describe('ftp get --continue failing before any new byte', () => {
+  it.each<[string, FakeFtpOptions['on'], string, string]>([
+    [
+      'REST refused',
+      undefined,
+      'get f\\.bin: 502 Not implemented',
+      'but the server refused REST, so --continue cannot resume it',
+    ],
+    [
+      'the control connection closed after REST',
+      restThen(({ ctl }) => ctl.destroy()),
+      'get f\\.bin: .+',
+      'resume with --continue',
+    ],
+    [
+      'the data connection reset',
+      restThen(({ reply, data }) => {
+        reply('150 Opening BINARY mode data connection.');
+        void data().then((s) => s.resetAndDestroy());
+      }),
+      'get f\\.bin: .+',
+      'resume with --continue',
+    ],
+    [
+      'no data connection at all',
+      {
+        EPSV: ({ reply }) => reply(`229 Entering Extended Passive Mode (|||${deadPort}|)`),
+        PASV: ({ reply }) =>
+          reply(`227 Entering Passive Mode (127,0,0,1,${deadPort >> 8},${deadPort & 255}).`),
+      },
+      'get f\\.bin: no passive data connection .+',
+      'resume with --continue',
+    ],
+    [
+      'a silent data connection (timeout)',
+      restThen(({ reply }) => reply('150 Opening BINARY mode data connection.')),
+      'get f\\.bin: Timeout \\(data socket\\)',
+      'resume with --continue',
+    ],
+  ])(
+    '%s: says FILE.part is kept, its size, and whether --continue resumes; the part is untouched',
+    async (name, on, reason, next) => {
+      const srv = await fakeFtp({ files: { 'f.bin': body }, ...(on ? { on } : {}) });
+      try {
+        const out = path.join(base, `${name.replace(/\W+/g, '-')}.bin`);
+        await writeFile(`${out}.part`, earlier);
+        const r = await netkit([
+          'ftp',
+          'get',
+          `ftp://127.0.0.1:${srv.port}/f.bin`,
+          '-o',
+          out,
+          '--continue',
+          '--quiet',
+          '--timeout',
+          '1s',
+        ]);
+        expect(r.code).toBe(1);
+        const kept = `; ${out}.part kept (40000 of 100000 bytes), ${next}`;
+        expect(r.stderr).toMatch(new RegExp(`^netkit: ${reason}${literal(kept)}\\n$`));
+        expect((await readFile(`${out}.part`)).equals(earlier)).toBe(true);
+        await expect(stat(out)).rejects.toThrow();
+      } finally {
+        await srv.close();
+      }
+    },
+  );
+
+  it('the control connection closed at SIZE: the part is kept too, its size without a total', async () => {
+    const srv = await fakeFtp({ files: { 'f.bin': body }, on: { SIZE: ({ ctl }) => ctl.destroy() } });
+    try {
+      const out = path.join(base, 'closed-at-size.bin');
+      await writeFile(`${out}.part`, earlier);
+      const r = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/f.bin`, '-o', out, '--continue']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^netkit: SIZE: .+; ${literal(out)}\\.part kept \\(40000 bytes\\), resume with --continue\\n$`,
+        ),
+      );
+      expect((await readFile(`${out}.part`)).equals(earlier)).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a shorter FILE continued in place (wget -c) is kept as FILE.part, and the message says so', async () => {
+    const srv = await fakeFtp({ files: { 'f.bin': body } });
+    try {
+      const out = path.join(base, 'shorter.bin');
+      await writeFile(out, earlier);
+      const r = await netkit(['ftp', 'get', `ftp://127.0.0.1:${srv.port}/f.bin`, '-o', out, '--continue']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `netkit: get f.bin: 502 Not implemented; ${out}.part kept (40000 of 100000 bytes), but the server refused REST, so --continue cannot resume it\n`,
+      );
+      expect((await readFile(`${out}.part`)).equals(earlier)).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('the shell names its own command: "reget" instead of --continue', async () => {
+    const refusing = await fakeFtp({ files: { 'f.bin': body } });
+    const closing = await fakeFtp({ files: { 'f.bin': body }, on: restThen(({ ctl }) => ctl.destroy()) });
+    try {
+      for (const [srv, next] of [
+        [refusing, 'but the server refused REST, so "reget f.bin" cannot resume it'],
+        [closing, 'resume with "reget f.bin"'],
+      ] as const) {
+        await writeFile(path.join(base, 'f.bin.part'), earlier);
+        const r = await netkit(['ftp', 'shell', `ftp://127.0.0.1:${srv.port}/`, '--timeout', '1s'], {
+          input: 'reget f.bin\n',
+          cwd: base,
+        });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^get f\\.bin: .+; \\S*f\\.bin\\.part kept \\(40000 of 100000 bytes\\), ${literal(next)}$`,
+            'm',
+          ),
+        );
+        expect((await readFile(path.join(base, 'f.bin.part'))).equals(earlier)).toBe(true);
+      }
+    } finally {
+      await refusing.close();
+      await closing.close();
+    }
+  });
+});
