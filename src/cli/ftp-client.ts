@@ -119,19 +119,25 @@ export function activeOption(opts: CommonOptions): boolean | ActiveModeOptions {
   };
 }
 
-/** `--limit-rate` and `--max-filesize`: for the commands that transfer files (get, put, mirror, shell). */
+/** `--limit-rate`: for the commands that transfer files (get, put, mirror, shell). */
 export function addTransferOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--limit-rate <rate>',
-      'transfer at most RATE bytes per second, each file (100K, 1M; as curl)',
-      parseRateOption,
-    )
-    .option(
-      '--max-filesize <size>',
-      'refuse to download a file larger than SIZE (10M, 1G; as curl): by SIZE first, else as it comes',
-      parseBytes,
-    );
+  return cmd.option(
+    '--limit-rate <rate>',
+    'transfer at most RATE bytes per second, each file (100K, 1M; as curl)',
+    parseRateOption,
+  );
+}
+
+/**
+ * `--max-filesize`: for the commands that download (get, mirror, shell). As curl's, it bounds
+ * downloads only — `put` does not take it (an unknown option, exit 2), `mirror --reverse` refuses it.
+ */
+export function addDownloadOptions(cmd: Command): Command {
+  return cmd.option(
+    '--max-filesize <size>',
+    'refuse to download a file larger than SIZE (10M, 1G; as curl): by SIZE first, else as it comes',
+    parseBytes,
+  );
 }
 
 /** `--max-listing-size`: for the commands that read directory listings (ls, rm, mirror, shell). */
@@ -275,9 +281,27 @@ function rate(r: FtpTransferResult): string {
 }
 
 export function transferMessage(verb: string, what: string, r: FtpTransferResult): string {
-  if (r.complete) return `${what} is already complete (${formatBytes(r.size)})`;
+  if (r.alreadyComplete) return `${what} is already complete (${formatBytes(r.size)})`;
   const resumed = r.resumedFrom > 0 ? `, resumed at ${formatBytes(r.resumedFrom)}` : '';
   return `${verb} ${what} (${formatBytes(r.size)} in ${(r.ms / 1000).toFixed(1)}s, ${rate(r)}${resumed})`;
+}
+
+/**
+ * The `--json` line of `get` and `put` (README: "JSON output"): the URL (password masked), the
+ * local (get) or remote (put) path written, the file's size, the bytes this run moved, the offset
+ * it resumed from, whether the destination was already complete (`--continue` with nothing left
+ * to do) and the milliseconds spent.
+ */
+function transferJson(url: string, r: FtpTransferResult): Record<string, unknown> {
+  return {
+    url,
+    path: r.path,
+    size: r.size,
+    transferred: r.transferred,
+    resumedFrom: r.resumedFrom,
+    alreadyComplete: r.alreadyComplete,
+    ms: r.ms,
+  };
 }
 
 // ---- ls ----
@@ -484,26 +508,28 @@ Examples:
       }),
     );
 
-  addTransferOptions(
-    addCommon(
-      group
-        .command('get')
-        .description('download a file (through FILE.part; --continue resumes it)')
-        .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/file')
-        .option(
-          '-o, --output <file|dir|->',
-          'local file, existing directory, or - for stdout (default: the remote name here)',
-        )
-        .option('-c, --continue', 'resume: continue FILE.part (or a shorter FILE) with REST'),
+  addDownloadOptions(
+    addTransferOptions(
+      addCommon(
+        group
+          .command('get')
+          .description('download a file (through FILE.part; --continue resumes it)')
+          .argument('<url>', 'ftp://[user[:pass]@]host[:port]/dir/file')
+          .option(
+            '-o, --output <file|dir|->',
+            'local file, existing directory, or - for stdout (default: the remote name here)',
+          )
+          .option('-c, --continue', 'resume: continue FILE.part (or a shorter FILE) with REST'),
+      ),
     ),
   )
     .addHelpText(
       'after',
       `
 Examples:
-  $ netkit ftp get ftp://127.0.0.1:2121/pub/readme.txt
+  $ netkit ftp get ftp://127.0.0.1:2121/pub/README.txt   # the sample file of "netkit lab"
   $ netkit ftp get ftp://alice:secret@127.0.0.1:2121/big.iso -o /tmp/ --continue
-  $ netkit ftp get ftp://127.0.0.1:2121/pub/readme.txt -o - | head
+  $ netkit ftp get ftp://127.0.0.1:2121/pub/README.txt -o - | head
   $ netkit ftp get ftp://alice@lab.local:2121/report.pdf --tls --insecure --json
   $ netkit ftp get ftp://ftp.example.org/pub/file.tar.gz --active   # the server connects to us`,
     )
@@ -525,7 +551,7 @@ Examples:
           const progress = trackTransfer(client, path.basename(local), opts);
           const r = await client.get(url.path, local, { resume: opts.continue === true, mtime: true });
           progress.finish(opts.json ? undefined : transferMessage('saved', local, r));
-          if (opts.json) printJson({ url: formatFtpUrl(url), ...r });
+          if (opts.json) printJson(transferJson(formatFtpUrl(url), r));
         });
       }),
     );
@@ -557,7 +583,7 @@ Examples:
           const progress = trackTransfer(client, path.basename(file), opts);
           const r = await client.put(file, remote, { resume: opts.continue === true });
           progress.finish(opts.json ? undefined : transferMessage('uploaded', formatFtpUrl(url, remote), r));
-          if (opts.json) printJson({ url: formatFtpUrl(url, remote), ...r });
+          if (opts.json) printJson(transferJson(formatFtpUrl(url, remote), r));
         });
       }),
     );
@@ -660,17 +686,19 @@ Examples:
 
   addTreeOptions(
     addListingOptions(
-      addTransferOptions(
-        addCommon(
-          group
-            .command('mirror')
-            .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
-            .argument('<source>', 'remote URL (or local DIR with --reverse)')
-            .argument('<target>', 'local DIR (or remote URL with --reverse)')
-            .option('-R, --reverse', 'upload: local DIR to the remote URL')
-            .option('--only-newer', 'transfer only files newer than the target copy')
-            .option('--delete', 'delete target files that are not in the source')
-            .option('-n, --dry-run', 'show what would be done, change nothing'),
+      addDownloadOptions(
+        addTransferOptions(
+          addCommon(
+            group
+              .command('mirror')
+              .description('download a remote tree (mirror URL DIR) or upload one (mirror --reverse DIR URL)')
+              .argument('<source>', 'remote URL (or local DIR with --reverse)')
+              .argument('<target>', 'local DIR (or remote URL with --reverse)')
+              .option('-R, --reverse', 'upload: local DIR to the remote URL')
+              .option('--only-newer', 'transfer only files newer than the target copy')
+              .option('--delete', 'delete target files that are not in the source')
+              .option('-n, --dry-run', 'show what would be done, change nothing'),
+          ),
         ),
       ),
     ),
@@ -697,6 +725,8 @@ Examples:
             dryRun?: boolean;
           },
         ) => {
+          if (opts.reverse && opts.maxFilesize !== undefined)
+            throw usageError('--max-filesize limits downloads; mirror --reverse uploads');
           const [urlText, localDir] = opts.reverse ? [target, source] : [source, target];
           if (/^ftps?:\/\//i.test(localDir))
             throw usageError(

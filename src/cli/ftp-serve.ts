@@ -264,8 +264,9 @@ Examples:
   ftp listening on 127.0.0.1:2121
   ftp listening on 127.0.0.1:9900 (tls)
   $ netkit ftp serve --trace                          watch USER / PASS **** / RETR … live
+  $ echo hello > netkit-data/ftp/pub/hello.txt        pub/ starts empty: anonymous users read what you put there
   $ curl ftp://127.0.0.1:2121/pub/                    list pub/ anonymously
-  $ curl -k ftps://127.0.0.1:9900/pub/readme.txt      download over implicit FTPS (-k: dev cert)
+  $ curl -k ftps://127.0.0.1:9900/pub/hello.txt       download over implicit FTPS (-k: dev cert)
   $ netkit ftp ls ftps://127.0.0.1:9900/pub/          our client (trusts ./netkit-data/tls/dev-cert.pem)
   $ python3 -c "import ftplib; f=ftplib.FTP(); f.connect('127.0.0.1',2121); f.login(); print(f.nlst())"`,
     )

@@ -26,7 +26,13 @@ import { pipeline } from 'node:stream/promises';
 import { writesInPlace } from '../core/datadir.js';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { fromNetworkAscii, toNetworkAscii } from '../ftp/ascii.js';
-import { type FtpClient, type FtpEntry, type FtpTransferResult, toFtpClientError } from '../ftp/client.js';
+import {
+  type FtpClient,
+  type FtpEntry,
+  type FtpTransferResult,
+  toFtpClientError,
+  withResumeAdvice,
+} from '../ftp/client.js';
 import type { ActiveModeOptions } from '../ftp/client-active.js';
 import { joinRemote, parseFtpUrl, remoteBasename } from '../ftp/ftp-url.js';
 import { hasGlob, matchGlob, splitGlobPath } from '../ftp/glob.js';
@@ -415,10 +421,11 @@ export class FtpShell {
       }
       return new InterruptedNote(how.again ? `interrupted: "${how.again}" sends the rest` : 'interrupted');
     }
-    const advice = / --continue( cannot resume it)?$/;
-    if (how.again && err instanceof NetkitError && advice.test(err.message))
-      return new NetkitError(err.code, err.message.replace(advice, ` "${how.again}"$1`));
-    return err;
+    if (!how.again) return err;
+    return withResumeAdvice(err, {
+      resume: `resume with "${how.again}"`,
+      restRefused: `but the server refused REST, so "${how.again}" cannot resume it`,
+    });
   }
 
   async get(remote: string, localArg: string | undefined, resume: boolean, verb: string): Promise<void> {
@@ -513,7 +520,14 @@ export class FtpShell {
       throw toFtpClientError(err, `put ${remote}`);
     }
     const size = (await stat(local)).size;
-    return { path: remote, size, transferred: size, resumedFrom: 0, complete: false, ms: Date.now() - t0 };
+    return {
+      path: remote,
+      size,
+      transferred: size,
+      resumedFrom: 0,
+      alreadyComplete: false,
+      ms: Date.now() - t0,
+    };
   }
 
   // ---- the commands (the table below calls these) ----

@@ -6,7 +6,13 @@
  * commands are ftp-shell-table.ts and ftp-shell-session.ts, loaded when the shell runs.
  */
 import type { Command } from 'commander';
-import { addListingOptions, addLoginOptions, addTransferOptions, addTreeOptions } from './ftp-client.js';
+import {
+  addDownloadOptions,
+  addListingOptions,
+  addLoginOptions,
+  addTransferOptions,
+  addTreeOptions,
+} from './ftp-client.js';
 import type { ShellOptions } from './ftp-shell-session.js';
 import { commandTable } from './ftp-shell-table.js';
 import { action } from './util.js';
@@ -14,15 +20,17 @@ import { action } from './util.js';
 export function register(group: Command): void {
   addTreeOptions(
     addListingOptions(
-      addTransferOptions(
-        addLoginOptions(
-          group
-            .command('shell')
-            .description('interactive FTP client (ftp> prompt, TAB completion); reads a script from stdin')
-            .argument(
-              '[url]',
-              'ftp://[user[:pass]@]host[:port]/dir/, or HOST[:PORT]; else connect with "open"',
-            ),
+      addDownloadOptions(
+        addTransferOptions(
+          addLoginOptions(
+            group
+              .command('shell')
+              .description('interactive FTP client (ftp> prompt, TAB completion); reads a script from stdin')
+              .argument(
+                '[url]',
+                'ftp://[user[:pass]@]host[:port]/dir/, or HOST[:PORT]; else connect with "open"',
+              ),
+          ),
         ),
       ),
     ),

@@ -19,7 +19,7 @@ import { lstat, mkdir, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
-import type { FtpClient } from './client.js';
+import { type FtpClient, type ResumeAdvice, withResumeAdvice } from './client.js';
 import { joinRemote } from './ftp-url.js';
 import { type MirrorAction, type MirrorPlan, planMirror, summarisePlan, type TreeEntry } from './mirror.js';
 import { displayName, safeLocalPath, unsafeNameReason } from './safe-name.js';
@@ -188,10 +188,14 @@ export async function mirrorDown(
       if (a.kind === 'mkdir') await mkdir(local);
       else if (a.kind === 'delete') await removeLocal(local, a.type === 'dir');
       else {
-        const r = await client.get(joinRemote(remoteDir, a.path), local, {
-          mtime: a.mtime !== undefined ? new Date(a.mtime) : true,
-          resume: await resumablePart(local, a),
-        });
+        const r = await client
+          .get(joinRemote(remoteDir, a.path), local, {
+            mtime: a.mtime !== undefined ? new Date(a.mtime) : true,
+            resume: await resumablePart(local, a),
+          })
+          .catch((err: unknown) => {
+            throw withResumeAdvice(err, downloadAdvice(a));
+          });
         transferred += r.transferred;
       }
     }
@@ -209,6 +213,21 @@ async function removeLocal(local: string, dir: boolean): Promise<void> {
 }
 
 /**
+ * What a failed mirror download says about the part file it kept: a mirror has no `--continue`,
+ * it continues a part file by itself when run again ({@link resumablePart}) — if the server gave
+ * the file's time to check the part against, and takes REST.
+ */
+function downloadAdvice(a: { mtime?: number }): ResumeAdvice {
+  return {
+    resume:
+      a.mtime !== undefined
+        ? 'run the mirror again to resume'
+        : 'but the server gives no time for the file, so a mirror run again starts it over',
+    restRefused: 'but the server refused REST: remove it, and a mirror run again starts the file over',
+  };
+}
+
+/**
  * Continue `LOCAL.part` (left by an interrupted run) instead of starting again, when it is
  * shorter than the server's file and was written after the server's file last changed — so it is
  * a prefix of the current content, not of an older version.
@@ -218,6 +237,15 @@ async function resumablePart(local: string, a: { size: number; mtime?: number })
   const st = await stat(`${local}.part`).catch(() => undefined);
   if (!st?.isFile()) return false;
   return st.size > 0 && st.size < a.size && st.mtimeMs >= a.mtime;
+}
+
+/**
+ * What a failed mirror upload says about the server's short copy: a mirror run again sends the file
+ * whole (its size differs) — unless `onlyNewer`, for which the short copy, written last, is newer.
+ */
+function uploadAdvice(opts: MirrorOptions): ResumeAdvice {
+  const again = `run the mirror again${opts.onlyNewer ? ' without --only-newer' : ''} to upload it again`;
+  return { resume: again, restRefused: again };
 }
 
 /** Upload the local directory `localDir` into `remoteDir` (created when missing). */
@@ -248,7 +276,10 @@ export async function mirrorUp(
       else {
         const local = safeLocalPath(localDir, a.path.split('/'));
         const opt = a.mtime !== undefined ? { mtime: new Date(a.mtime) } : {};
-        transferred += (await client.put(local, remote, opt)).transferred;
+        const r = await client.put(local, remote, opt).catch((err: unknown) => {
+          throw withResumeAdvice(err, uploadAdvice(opts));
+        });
+        transferred += r.transferred;
       }
     }
   }

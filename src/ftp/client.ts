@@ -124,8 +124,11 @@ export interface FtpTransferResult {
   transferred: number;
   /** offset the transfer resumed from (0 = from the start) */
   resumedFrom: number;
-  /** nothing to do: the destination was already complete */
-  complete: boolean;
+  /**
+   * true when nothing was moved because the destination was already complete (a `resume` whose
+   * local, or remote, copy already had every byte); false for every transfer that ran
+   */
+  alreadyComplete: boolean;
   /** milliseconds spent */
   ms: number;
 }
@@ -138,6 +141,40 @@ export class FtpClientError extends NetkitError {
     this.name = 'FtpClientError';
     this.ftpCode = ftpCode;
   }
+}
+
+/**
+ * How the message of a failed transfer says to go on. The client's own messages name
+ * `--continue`, the flag of `netkit ftp get|put` ({@link CONTINUE_ADVICE}); a caller that goes on
+ * another way — the shell's `reget`, a mirror run again — puts its own words in with
+ * {@link withResumeAdvice}, so no message names a flag its command does not have.
+ */
+export interface ResumeAdvice {
+  /** the part file (or the server's shorter copy) can be continued */
+  resume: string;
+  /** the part file cannot be continued there: the server refused REST */
+  restRefused: string;
+}
+
+/** The words that end the client's own messages: `netkit ftp get|put --continue`. */
+export const CONTINUE_ADVICE: Readonly<ResumeAdvice> = {
+  resume: 'resume with --continue',
+  restRefused: 'but the server refused REST, so --continue cannot resume it',
+};
+
+/** `err` with its {@link CONTINUE_ADVICE} replaced by `advice`; any other error as it is. */
+export function withResumeAdvice(err: unknown, advice: ResumeAdvice): unknown {
+  if (!(err instanceof NetkitError)) return err;
+  for (const key of ['resume', 'restRefused'] as const) {
+    const words = CONTINUE_ADVICE[key];
+    if (!err.message.endsWith(words)) continue;
+    const message = `${err.message.slice(0, -words.length)}${advice[key]}`;
+    const cause = { cause: err.cause ?? err };
+    return err instanceof FtpClientError
+      ? new FtpClientError(err.code, message, err.ftpCode, cause)
+      : new NetkitError(err.code, message, cause);
+  }
+  return err;
 }
 
 /** The default bound for one directory listing (basic-ftp's own default). */
@@ -730,7 +767,7 @@ export class FtpClient extends EventEmitter {
         const r = await this.getStream(remote, out);
         out.end();
         await finished(out);
-        return { ...r, path: local, resumedFrom: 0, complete: false, ms: Date.now() - t0 };
+        return { ...r, path: local, resumedFrom: 0, alreadyComplete: false, ms: Date.now() - t0 };
       } finally {
         out.destroy();
       }
@@ -752,7 +789,14 @@ export class FtpClient extends EventEmitter {
         const localSize = await fileSize(local);
         if (localSize !== undefined && total !== undefined) {
           if (localSize === total)
-            return { path: local, size: total, transferred: 0, resumedFrom: total, complete: true, ms: 0 };
+            return {
+              path: local,
+              size: total,
+              transferred: 0,
+              resumedFrom: total,
+              alreadyComplete: true,
+              ms: 0,
+            };
           if (localSize < total) {
             await rename(local, part);
             startAt = localSize;
@@ -779,14 +823,21 @@ export class FtpClient extends EventEmitter {
       if (total !== undefined && got !== total)
         throw new FtpClientError(
           'NETKIT_PROTOCOL',
-          `get ${remote}: transfer ended at ${got} of ${total} bytes; ${part} kept, resume with --continue`,
+          `get ${remote}: transfer ended at ${got} of ${total} bytes; ${part} kept, ${CONTINUE_ADVICE.resume}`,
         );
     }
     await rename(part, local);
     const size = (await fileSize(local)) ?? 0;
     const mtime = opts.mtime === true ? await this.lastModified(remote) : opts.mtime || undefined;
     if (mtime) await utimes(local, new Date(), mtime);
-    return { path: local, size, transferred, resumedFrom: startAt, complete: false, ms: Date.now() - t0 };
+    return {
+      path: local,
+      size,
+      transferred,
+      resumedFrom: startAt,
+      alreadyComplete: false,
+      ms: Date.now() - t0,
+    };
   }
 
   /**
@@ -830,9 +881,7 @@ export class FtpClient extends EventEmitter {
     const ftpCode = err instanceof FtpClientError ? err.ftpCode : undefined;
     // a server that refuses REST refuses it the next time too: a resume cannot work there
     const restRefused = ftpCode !== undefined && ftpCode >= 500 && /^REST\b/i.test(this.lastCommand);
-    const next = restRefused
-      ? 'but the server refused REST, so --continue cannot resume it'
-      : 'resume with --continue';
+    const next = restRefused ? CONTINUE_ADVICE.restRefused : CONTINUE_ADVICE.resume;
     return new FtpClientError(
       err.code,
       `${err.message}; ${part} kept (${got}${total !== undefined ? ` of ${total}` : ''} bytes), ${next}`,
@@ -874,7 +923,7 @@ export class FtpClient extends EventEmitter {
       size: transferred,
       transferred,
       resumedFrom: 0,
-      complete: false,
+      alreadyComplete: false,
       ms: Date.now() - t0,
     };
   }
@@ -897,7 +946,7 @@ export class FtpClient extends EventEmitter {
           size: localSize,
           transferred: 0,
           resumedFrom: localSize,
-          complete: true,
+          alreadyComplete: true,
           ms: 0,
         };
       }
@@ -926,7 +975,7 @@ export class FtpClient extends EventEmitter {
     if (after !== undefined && after !== localSize)
       throw new FtpClientError(
         'NETKIT_PROTOCOL',
-        `put ${remote}: the server has ${after} of ${localSize} bytes; resume with --continue`,
+        `put ${remote}: the server has ${after} of ${localSize} bytes; ${CONTINUE_ADVICE.resume}`,
       );
     if (opts.mtime) await this.setLastModified(remote, opts.mtime);
     return {
@@ -934,7 +983,7 @@ export class FtpClient extends EventEmitter {
       size: localSize,
       transferred: localSize - startAt,
       resumedFrom: startAt,
-      complete: false,
+      alreadyComplete: false,
       ms: Date.now() - t0,
     };
   }

@@ -4,8 +4,10 @@
  * closed (at REST's RETR, or already at SIZE), a silent data connection until the timeout, a data
  * connection reset. Each must say that FILE.part is kept, how big it is and whether --continue
  * can go on from it — as a failure after some new bytes does — and leave the part byte-identical.
+ * The shell names `reget` instead, and `ftp mirror`, which has no --continue, what a mirror run
+ * again does with the part file (or with the short copy a mirror upload left on the server).
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,6 +169,121 @@ describe('ftp get --continue failing before any new byte', () => {
     } finally {
       await refusing.close();
       await closing.close();
+    }
+  });
+});
+
+/** A LIST of the fake server's root that names `name` with `size` bytes (the fake's own lists x.txt). */
+const listing =
+  (name: string, size: number): NonNullable<FakeFtpOptions['on']>[string] =>
+  ({ reply, data }) => {
+    reply('150 Here comes the directory listing.');
+    void data().then((s) =>
+      s.end(`-rw-r--r--   1 u g ${String(size).padStart(8)} Jan 01  2024 ${name}\r\n`, () =>
+        reply('226 Done'),
+      ),
+    );
+  };
+
+describe('ftp mirror names no --continue: it has none, it resumes when run again', () => {
+  it('a download cut off: "run the mirror again to resume"; the next run, REST refused: remove the part', async () => {
+    const srv = await fakeFtp({
+      files: { 'f.bin': body },
+      cut: { name: 'f.bin', cutAt: 40_000 },
+      on: { LIST: listing('f.bin', body.length) },
+    });
+    try {
+      const dir = path.join(base, 'mirror-cut');
+      const part = path.join(dir, 'f.bin.part');
+      const mirror = () =>
+        netkit(['ftp', 'mirror', `ftp://127.0.0.1:${srv.port}/`, dir, '--quiet', '--timeout', '5s']);
+      const first = await mirror();
+      expect(first.code).toBe(1);
+      expect(first.stderr).toMatch(
+        new RegExp(
+          `^netkit: get f\\.bin: .+; ${literal(part)} kept \\(40000 of 100000 bytes\\), run the mirror again to resume\\n$`,
+        ),
+      );
+      expect((await readFile(part)).equals(earlier)).toBe(true);
+      // run again, it resumes the part (REST 40000) — which this server refuses
+      const second = await mirror();
+      expect(second.code).toBe(1);
+      expect(second.stderr).toBe(
+        `netkit: get f.bin: 502 Not implemented; ${part} kept (40000 of 100000 bytes), but the server refused REST: remove it, and a mirror run again starts the file over\n`,
+      );
+      expect(srv.commands).toContain('REST 40000');
+      expect((await readFile(part)).equals(earlier)).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('without a file time the part cannot be checked: the message says a run again starts over', async () => {
+    const srv = await fakeFtp({
+      files: { 'f.bin': body },
+      cut: { name: 'f.bin', cutAt: 40_000 },
+      on: {
+        LIST: listing('f.bin', body.length),
+        MDTM: ({ reply }) => reply('550 Could not get file modification time.'),
+      },
+    });
+    try {
+      const dir = path.join(base, 'mirror-untimed');
+      const r = await netkit(['ftp', 'mirror', `ftp://127.0.0.1:${srv.port}/`, dir, '--quiet']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `; ${literal(path.join(dir, 'f.bin.part'))} kept \\(40000 of 100000 bytes\\), but the server gives no time for the file, so a mirror run again starts it over\\n$`,
+        ),
+      );
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('mirror --reverse: a short copy on the server says to run the mirror again (without --only-newer)', async () => {
+    const srv = await fakeFtp({
+      on: {
+        LIST: ({ reply, data }) => {
+          reply('150 Here comes the directory listing.');
+          void data().then((s) => s.end('', () => reply('226 Done')));
+        },
+        STOR: ({ reply, data }) => {
+          reply('150 Ok to send data.');
+          void data().then((s) => {
+            s.resume();
+            s.once('end', () => {
+              s.end();
+              reply('226 Transfer complete.');
+            });
+          });
+        },
+        // the server kept 5 bytes of the 100000 sent
+        SIZE: ({ reply }) => reply('213 5'),
+      },
+    });
+    try {
+      const dir = path.join(base, 'mirror-up');
+      await mkdir(dir);
+      await writeFile(path.join(dir, 'f.bin'), body);
+      for (const [flags, again] of [
+        [[], 'run the mirror again to upload it again'],
+        [['--only-newer'], 'run the mirror again without --only-newer to upload it again'],
+      ] as const) {
+        const r = await netkit([
+          'ftp',
+          'mirror',
+          '--reverse',
+          dir,
+          `ftp://127.0.0.1:${srv.port}/up/`,
+          ...flags,
+          '--quiet',
+        ]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`netkit: put up/f.bin: the server has 5 of 100000 bytes; ${again}\n`);
+      }
+    } finally {
+      await srv.close();
     }
   });
 });

@@ -74,7 +74,7 @@ describe('FtpClient against our server', () => {
       progress.length = 0;
       const dest = path.join(base, 'down.bin');
       const got = await client.get('d1/d2/moved.bin', dest, { mtime: true });
-      expect(got).toMatchObject({ size: body.length, transferred: body.length, complete: false });
+      expect(got).toMatchObject({ size: body.length, transferred: body.length, alreadyComplete: false });
       expect(sha256(await readFile(dest))).toBe(sha256(body));
       expect(progress.at(-1)).toMatchObject({
         direction: 'download',
@@ -115,7 +115,7 @@ describe('FtpClient against our server', () => {
       expect(up).toMatchObject({ resumedFrom: 150_000, transferred: body.length - 150_000 });
       expect(sha256(await readFile(path.join(home, 'resume.bin')))).toBe(sha256(body));
       await expect(client.put(full, 'resume.bin', { resume: true })).resolves.toMatchObject({
-        complete: true,
+        alreadyComplete: true,
       });
 
       // a download that stopped half-way left FILE.part
@@ -125,7 +125,7 @@ describe('FtpClient against our server', () => {
       expect(down).toMatchObject({ resumedFrom: 100_000, transferred: body.length - 100_000 });
       expect(sha256(await readFile(dest))).toBe(sha256(body));
       await expect(client.get('resume.bin', dest, { resume: true })).resolves.toMatchObject({
-        complete: true,
+        alreadyComplete: true,
       });
       // a shorter FILE (not .part) is continued too, like wget -c
       await truncate(dest, 12_345);
@@ -261,6 +261,65 @@ describe('netkit ftp CLI against our server', () => {
     expect(strict.stderr).toMatch(
       /^netkit: TLS certificate of 127\.0\.0\.1:\d+ not trusted \(self-signed certificate\); trust it with --ca FILE, or skip verification with --insecure\n$/,
     );
+  });
+
+  it('get and put --json: alreadyComplete false after a transfer, true when --continue had nothing to do', async () => {
+    const url = `ftp://carol:${PW}@127.0.0.1:${server.port}/json/`;
+    const masked = `ftp://carol:****@127.0.0.1:${server.port}/json/j.txt`;
+    const file = path.join(base, 'j.txt');
+    await writeFile(file, 'hello\n');
+    await mkdir(path.join(home, 'json'), { recursive: true });
+    const json = async (args: string[]) => {
+      const r = await netkit(['ftp', ...args, '--json'], { cwd: base });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.endsWith('\n') && r.stdout.split('\n').length).toBe(2); // one line
+      const o = JSON.parse(r.stdout) as Record<string, unknown>;
+      // the documented fields, in that order (README: get --json and put --json)
+      expect(Object.keys(o)).toEqual([
+        'url',
+        'path',
+        'size',
+        'transferred',
+        'resumedFrom',
+        'alreadyComplete',
+        'ms',
+      ]);
+      return o;
+    };
+    const ran = { url: masked, size: 6, transferred: 6, resumedFrom: 0, alreadyComplete: false };
+    const nothing = { url: masked, size: 6, transferred: 0, resumedFrom: 6, alreadyComplete: true };
+    expect(await json(['put', file, url])).toMatchObject({ ...ran, path: 'json/j.txt' });
+    expect(await json(['put', file, url, '--continue'])).toMatchObject({ ...nothing, path: 'json/j.txt' });
+    const out = path.join(base, 'j-copy.txt');
+    expect(await json(['get', `${url}j.txt`, '-o', out])).toMatchObject({ ...ran, path: out });
+    expect(await readFile(out, 'utf8')).toBe('hello\n');
+    expect(await json(['get', `${url}j.txt`, '-o', out, '--continue'])).toMatchObject({
+      ...nothing,
+      path: out,
+    });
+  });
+
+  it('--max-filesize is for downloads: put does not take it (exit 2), mirror --reverse refuses it', async () => {
+    const tree = path.join(base, 'six');
+    const file = path.join(tree, 'six.txt');
+    await mkdir(tree);
+    await writeFile(file, 'hello\n');
+    const url = `ftp://carol:${PW}@127.0.0.1:${server.port}/`;
+    const put = await netkit(['ftp', 'put', file, url, '--max-filesize', '1']);
+    expect([put.code, put.stderr]).toEqual([2, "netkit: unknown option '--max-filesize'\n"]);
+    await expect(stat(path.join(home, 'six.txt'))).rejects.toThrow(); // nothing uploaded
+    const mirror = await netkit(['ftp', 'mirror', '--reverse', tree, `${url}up/`, '--max-filesize', '1']);
+    expect([mirror.code, mirror.stderr]).toEqual([
+      2,
+      'netkit: --max-filesize limits downloads; mirror --reverse uploads\n',
+    ]);
+    await expect(stat(path.join(home, 'up'))).rejects.toThrow();
+    // where it applies, it is offered, and the help says what it does
+    for (const cmd of ['get', 'mirror', 'shell']) {
+      const help = await netkit(['ftp', cmd, '--help']);
+      expect(help.stdout, cmd).toMatch(/--max-filesize <size> +refuse to download a file larger than SIZE/);
+    }
+    expect((await netkit(['ftp', 'put', '--help'])).stdout).not.toContain('--max-filesize');
   });
 
   it('mirror --help has examples', async () => {
