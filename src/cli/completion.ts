@@ -74,14 +74,19 @@ function describeCommand(cmd: Command, path: string[]): CompletionCommand {
   };
 }
 
-/** The whole command tree: every group (this one included) loaded and registered into one program. */
-export async function commandTree(): Promise<CompletionCommand> {
+/** Every group (this one included) loaded and registered into one program (main.ts loads one). */
+export async function fullProgram(): Promise<Command> {
   const { Command } = await import('commander');
   const all = new Command('netkit')
     .option('--debug', 'print stack traces on errors')
     .option('-V, --version', 'output the version number');
   for (const group of Object.values(GROUPS)) await (await group.load()).register(all);
-  return describeCommand(all, []);
+  return all;
+}
+
+/** The whole command tree, as the completion scripts describe it. */
+export async function commandTree(): Promise<CompletionCommand> {
+  return describeCommand(await fullProgram(), []);
 }
 
 function walk(c: CompletionCommand, visit: (c: CompletionCommand) => void): void {

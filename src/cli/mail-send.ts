@@ -214,7 +214,7 @@ export function register(group: Command): void {
     .option('--tls', 'implicit TLS (SMTPS; default port 4650)')
     .option('--no-tls', 'never use STARTTLS (default: STARTTLS when the server offers it)')
     .addOption(new Option('--starttls', 'require STARTTLS (fail if not offered)').conflicts('tls'))
-    .option('--user <name>', 'authenticate (AUTH PLAIN/LOGIN)')
+    .option('--user <name>', 'authenticate (AUTH PLAIN/LOGIN); nothing is sent if the server offers no AUTH')
     .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
     .option('--ca <file>', 'also trust this PEM certificate')

@@ -276,7 +276,7 @@ Examples:
 Examples:
   $ netkit pop3 retr 1 --user bob --password secret > message.eml
   $ netkit pop3 retr 1 --user bob --password secret | netkit mail show -
-  (on a terminal, control characters are shown escaped: \x1b)
+  (on a terminal, control characters are shown escaped: \\x1b)
   $ netkit pop3 retr 2 --user bob --password secret --json | jq .subject
 
 The message is written as it arrives, in bounded memory whatever its size; --out FILE is replaced

@@ -8,6 +8,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MIN_FREE_BYTES } from '../core/disk-space.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
+import type { BareLineEndingPolicy } from '../mail/smtp-data.js';
 import {
   createSmtpServer,
   DEFAULT_MAX_CLIENTS,
@@ -56,10 +57,15 @@ interface ServeOptions {
   quiet?: boolean;
 }
 
-function parseBareNewlines(value: string): 'reject' | 'normalise' {
-  const v = value.toLowerCase().replace('normalize', 'normalise');
-  if (v !== 'reject' && v !== 'normalise') throw new InvalidArgumentError('use reject or normalise');
-  return v;
+/** The --bare-newlines policies as --help and completion offer them (the README's spelling). */
+const BARE_NEWLINE_POLICIES: readonly BareLineEndingPolicy[] = ['reject', 'normalise'];
+
+/** Any case, and `normalize` too: both spellings have always been accepted. */
+function parseBareNewlines(value: string): BareLineEndingPolicy {
+  const v = value.toLowerCase().replace(/^normalize$/, 'normalise');
+  const policy = BARE_NEWLINE_POLICIES.find((p) => p === v);
+  if (!policy) throw new InvalidArgumentError(`Allowed choices are ${BARE_NEWLINE_POLICIES.join(', ')}.`);
+  return policy;
 }
 
 /** One line per stored message. */
@@ -115,10 +121,12 @@ export function smtpTuningOptions(prefix: '' | 'smtp-'): Option[] {
     ),
     durationOption(
       '--greeting-delay <duration>',
-      'wait before the 220 greeting (catches clients that talk too soon)',
+      'wait before the 220 greeting; above 0 a client that talks before it gets 421, at 0 early commands are answered after the greeting',
       0,
     ),
     new Option('--bare-newlines <policy>', 'bare CR/LF in DATA: reject (550 5.6.0) or normalise to CRLF')
+      // choices() for --help and completion; the parser after it also takes "normalize"
+      .choices(BARE_NEWLINE_POLICIES)
       .argParser(parseBareNewlines)
       .default('reject'),
     new Option('--hostname <name>', 'server name in the greeting and Received headers (default: this host)'),
@@ -161,7 +169,7 @@ export function smtpTuning(
     authFailureDelay: get<number>(`${prefix}auth-delay`),
     tlsHandshakeTimeoutMs: get<number>(`${prefix}handshake-timeout`),
     greetingDelay: get<number>('greeting-delay'),
-    bareLineEndings: get<'reject' | 'normalise'>('bare-newlines'),
+    bareLineEndings: get<BareLineEndingPolicy>('bare-newlines'),
     hostname: get<string | undefined>('hostname'),
     minFreeBytes: get<number>('min-free-space'),
   };

@@ -52,6 +52,7 @@ export interface SmtpSubmitOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** SNI / certificate name (default: host) */
   servername?: string;
+  /** log in as this user: a server that offers no AUTH gets nothing (NETKIT_AUTH) */
   user?: string;
   password?: string;
   /** SASL mechanism (PLAIN, LOGIN); default: the first the server offers */

@@ -107,7 +107,10 @@ export interface SmtpServerOptions {
   maxMessages?: number;
   /** bare CR / bare LF in DATA: 'reject' (550 5.6.0, default) or 'normalise' to CRLF */
   bareLineEndings?: BareLineEndingPolicy;
-  /** milliseconds before the 220 greeting (default 0; smtp-server's own default is 100) */
+  /**
+   * milliseconds before the 220 greeting (default 0; smtp-server's own default is 100). Above 0,
+   * commands sent before the greeting get `421 You talk too soon`; at 0 they are answered after it.
+   */
   greetingDelay?: number;
   /** a TLS handshake (SMTPS port, STARTTLS) must be done within this (default 10 s; 0 = the idle timeout only) */
   tlsHandshakeTimeoutMs?: number;

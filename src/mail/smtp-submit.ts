@@ -9,6 +9,11 @@
  * handshake and AUTH, and the session ends with QUIT before any MAIL FROM. The same holds for an 8-bit
  * body (a raw message, raw-message.ts): it goes out with `BODY=8BITMIME`, and only to a server that
  * offers 8BITMIME (eightbitmime.ts).
+ *
+ * Credentials are a demand, not a wish: nodemailer's transport logs in only when the server offers
+ * AUTH and otherwise sends anyway, so a message meant to go out logged in went out anonymously, and
+ * the sender never knew. Here a server without AUTH ends the session the same way as a missing
+ * extension, before MAIL FROM ({@link authNotOffered}).
  */
 import SMTPConnection, {
   type SMTPConnectionAuth,
@@ -29,7 +34,7 @@ import {
 
 export interface SubmitParams {
   connection: SMTPConnectionOptions;
-  /** credentials; used only when the server offers AUTH (as nodemailer's transport does) */
+  /** credentials: the server must offer AUTH, or nothing is sent (NETKIT_AUTH) */
   auth?: SMTPConnectionAuth;
   /** `host:port`, for messages */
   server: string;
@@ -50,6 +55,27 @@ function amendMailFrom(conn: SMTPConnection): void {
     throw new NetkitError('NETKIT_PROTOCOL', 'cannot add the SMTPUTF8 parameter: nodemailer has changed');
   internals._sendCommand = (str: string, logStr?: string) =>
     write.call(conn, withSmtpUtf8Param(str), logStr === undefined ? undefined : withSmtpUtf8Param(logStr));
+}
+
+/** Does this EHLO reply advertise STARTTLS? Only a whole keyword line counts. */
+function offersStartTls(ehloReply: string): boolean {
+  return /^250[ -]STARTTLS(?=\s|$)/im.test(ehloReply);
+}
+
+/**
+ * The refusal when credentials were given and the EHLO reply lists no AUTH; nothing has been sent.
+ * Many servers offer AUTH only inside TLS, so the hint says whether that may be the reason.
+ */
+export function authNotOffered(
+  server: string,
+  session: { secure: boolean; ignoreTLS: boolean; ehlo: string },
+): NetkitError {
+  const hint = session.secure
+    ? 'not even over TLS'
+    : session.ignoreTLS && offersStartTls(session.ehlo)
+      ? 'it may offer AUTH only after STARTTLS, which --no-tls turned off'
+      : 'no TLS was negotiated and the server offers no STARTTLS; it may offer AUTH only on its implicit-TLS port (--tls)';
+  return new NetkitError('NETKIT_AUTH', `${server} does not offer AUTH (${hint}); nothing was sent`);
 }
 
 /** Submit one composed message; resolves with nodemailer's send info, rejects with its error (or ours). */
@@ -110,9 +136,16 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
       const envelope = { from: composed.envelope.from, to: [...composed.envelope.to], use8BitMime: eightBit };
       const send = () =>
         conn.send(envelope, composed.message, (e, info) => (e ? finish(e) : finish(null, info)));
-      if (params.auth !== undefined && conn.allowsAuth)
-        conn.login(params.auth, (e) => (e ? finish(e) : send()));
-      else send();
+      if (params.auth === undefined) return send();
+      if (!conn.allowsAuth)
+        return refuse(
+          authNotOffered(params.server, {
+            secure: conn.secure,
+            ignoreTLS: params.connection.ignoreTLS === true,
+            ehlo,
+          }),
+        );
+      conn.login(params.auth, (e) => (e ? finish(e) : send()));
     });
   });
 }

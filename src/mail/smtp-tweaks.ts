@@ -6,8 +6,10 @@
  *    that talk before being greeted. On a loopback lab that is pure latency — a sender that opens
  *    one connection per message (most application mailers, Postfix's `smtp-source`) is held to ten
  *    messages a second per connection. netkit makes the delay a setting (`greetingDelay`, default
- *    0: greet on the next event-loop turn; early talkers are still refused when their bytes arrive
- *    before the greeting).
+ *    0: greet on the next event-loop turn). A delay above 0 keeps the library's refusal of early
+ *    talkers (`421 You talk too soon`); with 0 there is no window to catch them in, and bytes
+ *    written on connect (`printf '…' | nc`) usually arrive before the greeting, so
+ *    {@link holdEarlyCommands} answers them after the `220` instead.
  * 2. Enhanced status codes of our own. A handler error is sent behind the library's default code for
  *    its reply number (every 550 becomes `5.1.1`), which is wrong for e.g. a refused bare LF
  *    (`550 5.6.0`) or a bad mailbox name (`553 5.1.3`). Reply texts that start with an enhanced code
@@ -37,9 +39,9 @@
  *    still arrives for up to 5 s after a `421`, so a client streaming an endless line cost seconds
  *    of CPU per connection; more than {@link CLOSE_DISCARD_BYTES} now closes the socket at once.
  *
- * The first two use public members of `SMTPConnection` (`connectionReady`, `send`); each
- * adjustment is skipped if a future release no longer has what it wraps, falling back to the
- * library's behaviour.
+ * The first two use public members of `SMTPConnection` (`connectionReady`, `send`), the hold of
+ * early commands the private `_onCommand` and `_ready`; each adjustment is skipped if a future
+ * release no longer has what it wraps, falling back to the library's behaviour.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -69,10 +71,11 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     let started = false;
     // the library's own 100 ms timer calls this: ignore it, we start the session ourselves
     conn.connectionReady = () => {};
+    const replayHeld = tuning.greetingDelay > 0 ? undefined : holdEarlyCommands(conn);
     const start = (): void => {
       if (started) return;
       started = true;
-      ready();
+      ready(replayHeld);
     };
     if (tuning.greetingDelay > 0) setTimeout(start, tuning.greetingDelay).unref();
     else setImmediate(start);
@@ -112,6 +115,28 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     releaseTlsControl(socket as tls.TLSSocket);
   if (tuning.lineTimeout && tuning.lineTimeout > 0) watchWholeLines(conn, tuning.lineTimeout);
   boundCloseDiscard(conn);
+}
+
+/**
+ * A command that arrives before the session is ready waits instead of getting `421 You talk too
+ * soon`. The library's parser hands over one command at a time and reads on only when its callback
+ * runs, so at most one is held, and everything behind it stays in order. The returned function goes
+ * to `connectionReady(next)`, which calls it just after writing the `220`; a connection refused
+ * (onConnect) or closed before that never calls it, and the held command goes with it.
+ */
+function holdEarlyCommands(conn: SMTPConnection): (() => void) | undefined {
+  if (typeof conn._onCommand !== 'function' || typeof conn._ready !== 'boolean') return undefined;
+  const onCommand = conn._onCommand.bind(conn);
+  let held: { command: Buffer; callback?: () => void } | undefined;
+  conn._onCommand = (command, callback) => {
+    if (conn._ready) onCommand(command, callback);
+    else held = { command, callback };
+  };
+  return () => {
+    const early = held;
+    held = undefined;
+    if (early) onCommand(early.command, early.callback);
+  };
 }
 
 /**

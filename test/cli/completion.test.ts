@@ -117,6 +117,11 @@ describe('bash', () => {
   });
   it('completes choices and paths where the CLI takes them, nothing for hosts or durations', async () => {
     expect((await bash(['netkit', 'pop3', 'list', '--auth', ''])).sort()).toEqual(['plain', 'user']);
+    for (const group of ['smtp', 'mail'])
+      expect((await bash(['netkit', group, 'serve', '--bare-newlines', ''])).sort()).toEqual([
+        'normalise',
+        'reject',
+      ]);
     expect((await bash(['netkit', 'pop3', 'serve', '--cert', 'cert.'])).sort()).toEqual([
       'cert.key',
       'cert.pem',

@@ -2,11 +2,14 @@
  * Option validation and help texts of the command groups (chat, download, ftp serve, host, http,
  * mail, multicast, pop3, smtp, tcp, udp, url): bad values are usage errors at parse time (exit 2,
  * one line on stderr, nothing run); duration defaults are shown as durations (a bare number would
- * mean seconds); every group's help has examples; unreadable --cert/--key files name the option.
+ * mean seconds); every group's help has examples and no help text holds a control character;
+ * unreadable --cert/--key files name the option.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fullProgram } from '../../src/cli/completion.js';
 import { netkit, tempDir } from '../helpers/net.js';
 
 let dir: string;
@@ -80,6 +83,8 @@ describe('usage errors: exit 2 and one line, before anything runs', () => {
     [['mail', 'serve', '--max-size', '0'], /--max-size <size>.*must be greater than 0/],
     [['smtp', 'serve', '--max-size', '0'], /--max-size <size>.*must be greater than 0/],
     [['pop3', 'list', '--user', 'bob', '--auth', 'bogus'], /Allowed choices are user, plain/],
+    [['smtp', 'serve', '--bare-newlines', 'normalice'], /Allowed choices are reject, normalise\./],
+    [['mail', 'serve', '--bare-newlines', 'rejected'], /Allowed choices are reject, normalise\./],
     [['pop3', 'serve', '--login-delay', 'soon'], /"soon" is not a duration/],
     [['udp', 'send', '127.0.0.1', '0', 'x'], /"0" is not a destination port \(1-65535\)/],
     [['udp', 'send', '127.0.0.1', '7', 'x', '--wait', 'soon'], /"soon" is not a duration/],
@@ -210,6 +215,45 @@ describe('help texts', () => {
     });
     const qs = helps[2]!.stdout;
     expect(entry(qs, '--encoding')).toMatch(/utf-8, latin-1, ascii/);
+  });
+
+  it('no help text holds a control character but newline (a raw ESC would reach the terminal)', async () => {
+    const control = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+    const offenders: string[] = [];
+    const visit = (cmd: Command, words: string[]): void => {
+      let text = '';
+      cmd.configureOutput({ writeOut: (s) => (text += s) });
+      cmd.outputHelp();
+      const hit = control.exec(text);
+      if (hit)
+        offenders.push(`${words.join(' ')}: ${JSON.stringify(text.slice(hit.index - 20, hit.index + 5))}`);
+      for (const sub of cmd.commands) visit(sub, [...words, sub.name()]);
+    };
+    const program = await fullProgram();
+    visit(program, ['netkit']);
+    expect(program.commands.length).toBeGreaterThan(10);
+    expect(offenders).toEqual([]);
+    // the real top-level help (main.ts builds its own program)
+    const top = await netkit(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).not.toMatch(control);
+  });
+
+  it('smtp serve and mail serve list the --bare-newlines choices; "normalize" is still taken', async () => {
+    for (const group of ['smtp', 'mail']) {
+      const help = await netkit([group, 'serve', '--help']);
+      expect(entry(help.stdout, '--bare-newlines')).toMatch(
+        /\(choices: "reject", "normalise", default: "reject"\)/,
+      );
+    }
+    const program = await fullProgram();
+    const option = program.commands
+      .find((c) => c.name() === 'smtp')!
+      .commands.find((c) => c.name() === 'serve')!
+      .options.find((o) => o.long === '--bare-newlines')!;
+    expect(option.parseArg!('normalize', undefined)).toBe('normalise');
+    expect(option.parseArg!('Normalise', undefined)).toBe('normalise');
+    expect(option.parseArg!('REJECT', undefined)).toBe('reject');
   });
 
   it('multicast chat says --nick is required', async () => {

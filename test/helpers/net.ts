@@ -76,6 +76,11 @@ export class LineClient {
     });
   }
 
+  /** Take the lines received and not yet read (all of them, once `closed` has resolved). */
+  takeBuffered(): string[] {
+    return this.lines.splice(0);
+  }
+
   /** Read lines until one matches. */
   async until(re: RegExp, timeoutMs = 5000): Promise<string> {
     for (;;) {

@@ -149,6 +149,36 @@ describe('sending to aiosmtpd', () => {
     expect((await p.nextEnvelope()).rcpt_tos).toEqual(['c@lab']);
   });
 
+  it('--user under --no-tls: aiosmtpd offers AUTH only after STARTTLS, so nothing is sent (exit 1)', async () => {
+    const p = await peer('auth-after-tls', { mode: 'starttls', user: 'bob', password: 'right' });
+    const r = await netkit(
+      [
+        'mail',
+        'send',
+        '--server',
+        `127.0.0.1:${p.port}`,
+        '--no-tls',
+        '--user',
+        'bob',
+        '--to',
+        'b@lab',
+        '--text',
+        'x',
+        '--trace',
+      ],
+      { env: { NETKIT_PASSWORD: 'right' } },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^netkit: 127\\.0\\.0\\.1:${p.port} does not offer AUTH \\(it may offer AUTH only after STARTTLS, which --no-tls turned off\\); nothing was sent$`,
+        'm',
+      ),
+    );
+    expect(r.stderr).not.toMatch(/C: (AUTH|MAIL|RCPT|DATA)/);
+    expect(r.stderr).toMatch(/C: QUIT/);
+  });
+
   it('reports a wrong password, a server that demands STARTTLS under --no-tls, and a missing STARTTLS', async () => {
     const auth = await peer('auth', { mode: 'starttls', user: 'bob', password: 'right' });
     const wrong = await sendMail({

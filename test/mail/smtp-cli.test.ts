@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { netkit, run, startServe, tempDir } from '../helpers/net.js';
+import { LineClient, netkit, run, startServe, tempDir } from '../helpers/net.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -96,6 +96,35 @@ describe('netkit smtp serve', () => {
     expect(stderr).toMatch(/\[smtp#\d+\] C: AUTH PLAIN \*\*\*\*/);
     expect(stderr).toMatch(/\[smtp#\d+\] S: 235 2\.7\.0 /);
     expect(stderr).not.toContain(Buffer.from('\0me\0sekrit-pw').toString('base64'));
+  });
+
+  it('--bare-newlines takes the US spelling "normalize" too: a bare LF is stored as CRLF', async () => {
+    const data = path.join(dir, 'normalize');
+    const srv = await startServe([
+      'smtp',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      data,
+      '--bare-newlines',
+      'normalize',
+    ]);
+    try {
+      const c = await LineClient.connect(srv.listening[0]!.port);
+      await c.until(/^220 /);
+      c.send('EHLO t\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<nl@lab.test>\r\nDATA\r\n');
+      await c.until(/^354 /);
+      c.send('Subject: lf\r\n\r\none\ntwo\r\n.\r\n');
+      expect(await c.line()).toMatch(/^250 2\.6\.0 /);
+      c.close();
+      const [file] = await readdir(path.join(data, 'mail', 'nl', 'new'));
+      expect(await readFile(path.join(data, 'mail', 'nl', 'new', file!), 'latin1')).toMatch(
+        /\r\none\r\ntwo\r\n$/,
+      );
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('--strict --require-auth with an account made by `netkit user add`', async () => {

@@ -168,6 +168,40 @@ describe('smtp server: conversation and delivery', () => {
     expect(bodies.map((b) => /body (\d)/.exec(b)?.[1]).sort()).toEqual(['1', '2', '3']);
   });
 
+  it('answers a session written before the greeting: 220 first, then every reply in order', async () => {
+    // a write on connect reaches the server before its greeting on most runs; ten make it certain
+    const clients = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        SmtpTestClient.talkFirst(
+          s.server.port,
+          'EHLO early.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<early@lab.test>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n',
+        ),
+      ),
+    );
+    for (const client of clients) {
+      const replies = await client.repliesUntilClosed();
+      expect(replies.map((r) => r.slice(0, 3))).toEqual(['220', '250', '250', '250', '354', '250', '221']);
+    }
+    expect(await mailboxFiles(s.dir, 'early')).toHaveLength(10);
+  });
+
+  it('answers two whole messages written before the greeting, and stores both', async () => {
+    const tx = (n: number) =>
+      `MAIL FROM:<p@example.org>\r\nRCPT TO:<early2@lab.test>\r\nDATA\r\nSubject: ${n}\r\n\r\nbody ${n}\r\n.\r\n`;
+    const clients = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        SmtpTestClient.talkFirst(s.server.port, `EHLO early.test\r\n${tx(1)}${tx(2)}QUIT\r\n`),
+      ),
+    );
+    for (const client of clients) {
+      const replies = await client.repliesUntilClosed();
+      const oneTx = ['250', '250', '354', '250'];
+      expect(replies.map((r) => r.slice(0, 3))).toEqual(['220', '250', ...oneTx, ...oneTx, '221']);
+      expect(replies.filter((r) => r.startsWith('250 2.6.0 Ok: stored'))).toHaveLength(2);
+    }
+    expect(await mailboxFiles(s.dir, 'early2')).toHaveLength(10);
+  });
+
   it("accepts o'brien@ and first=last@ (atext an application sends) into o_brien and first_last", async () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     await client.cmd('EHLO x.test');
@@ -461,6 +495,15 @@ describe('smtp server: limits', () => {
     const later = await SmtpTestClient.open(s.server.port);
     expect(later.greeting.code).toBe(220);
     await later.client.quit();
+  });
+
+  it('a session refused on connect drops what the client wrote before the greeting: one 421 only', async () => {
+    const s = await start({ maxClientsPerIp: 1 });
+    const a = await SmtpTestClient.open(s.server.port);
+    const early = await SmtpTestClient.talkFirst(s.server.port, 'EHLO early.test\r\nNOOP\r\n');
+    const replies = await early.repliesUntilClosed();
+    expect(replies).toEqual([expect.stringMatching(/^421 .*Too many connections from your address/)]);
+    await a.client.quit();
   });
 
   it('greetingDelay holds the 220 back and refuses clients that talk too soon', async () => {

@@ -19,6 +19,13 @@ export class SmtpTestClient {
     return { client, greeting: await client.reply() };
   }
 
+  /** Connect and write `raw` at once, before the greeting: an early talker (`printf '…' | nc`). */
+  static async talkFirst(port: number, raw: string): Promise<SmtpTestClient> {
+    const client = new SmtpTestClient(await LineClient.connect(port));
+    client.send(raw);
+    return client;
+  }
+
   async reply(timeoutMs = 5000): Promise<Reply> {
     const lines: string[] = [];
     for (;;) {
@@ -26,6 +33,12 @@ export class SmtpTestClient {
       lines.push(l);
       if (/^\d{3}(?: |$)/.test(l)) return { code: Number(l.slice(0, 3)), lines, last: l };
     }
+  }
+
+  /** Every reply the server sent until it closed the connection (the last line of each). */
+  async repliesUntilClosed(): Promise<string[]> {
+    await this.c.closed;
+    return this.c.takeBuffered().filter((l) => /^\d{3}(?: |$)/.test(l));
   }
 
   async cmd(line: string): Promise<Reply> {
