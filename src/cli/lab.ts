@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
 import { maxOf } from '../core/format.js';
+import { fileError } from '../core/fs-errors.js';
 import { formatHostPort } from '../core/server.js';
 import {
   configFromEnv,
@@ -39,7 +40,9 @@ async function readConfigFile(file: string | undefined): Promise<LabConfigInput>
     text = await readFile(name, 'utf8');
   } catch (err) {
     if (!file && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new NetkitError('NETKIT_USAGE', `cannot read ${name}: ${(err as Error).message}`);
+    // the file the user named is not there to read: what they typed (exit 2)
+    const reason = fileError(err, `cannot read ${file ? '--config ' : ''}${name}`);
+    throw new NetkitError('NETKIT_USAGE', reason.message, { cause: err });
   }
   try {
     return configFromFile(JSON.parse(text), name);

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { loadServices, lookupPort, type PortInfo, parsePortQuery } from '../sockets/services.js';
-import { action, bold, printJson } from './util.js';
+import { action, bold, checkReadable, printJson } from './util.js';
 
 /** The human form of one answer. */
 export function formatPortInfo(info: PortInfo): string {
@@ -26,7 +26,10 @@ export function register(program: Command): void {
     .command('port')
     .description('service name <-> port number, and port ranges')
     .argument('<query...>', 'NAME or NUMBER, optionally /tcp or /udp (several allowed)')
-    .option('--services <file>', 'services database to read (a built-in table is used if it is missing)')
+    .option(
+      '--services <file>',
+      'services database to read instead of /etc/services (an error if it cannot be read; the built-in table stands in only for a missing /etc/services)',
+    )
     .option('--json', 'one JSON object per query')
     .addHelpText(
       'after',
@@ -49,6 +52,8 @@ Examples:
             throw err instanceof NetkitError ? usageError(err.message) : err;
           }
         }
+        // a file the user names must be read; only the default /etc/services may be missing
+        await checkReadable('--services', opts.services);
         const db = await loadServices(opts.services);
         const blocks: string[] = [];
         let failure: unknown;

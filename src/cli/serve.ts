@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { NetkitError, usageError } from '../core/errors.js';
+import { usageError } from '../core/errors.js';
+import { fileError } from '../core/fs-errors.js';
 import {
   CLASSIC_PORTS,
   CLASSIC_SERVICES,
@@ -107,10 +108,7 @@ Examples:
         let quotes: string[] | undefined;
         if (opts.quotes) {
           const text = await readFile(opts.quotes, 'utf8').catch((err) => {
-            throw new NetkitError(
-              'NETKIT_NOT_FOUND',
-              `cannot read quotes file ${opts.quotes}: ${err.code ?? err}`,
-            );
+            throw fileError(err, `cannot read --quotes ${opts.quotes}`);
           });
           quotes = parseQuotes(text);
         }

@@ -1,18 +1,22 @@
 /**
- * Shared CLI plumbing: error reporting with exit codes (0 ok, 1 failure, 2 usage), option parsers,
- * the `--json` / human output of listening sockets, `--trace` printing, colour (NO_COLOR), password
+ * Shared CLI plumbing: error reporting with exit codes (0 ok, 1 failure, 2 usage; a file-system
+ * failure in words, naming the path as typed and the option it came from), option parsers, the
+ * `--json` / human output of listening sockets, `--trace` printing, colour (NO_COLOR), password
  * prompts, graceful shutdown on SIGINT/SIGTERM, and the progress display for long transfers.
  */
 import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatHostPort } from '../core/address.js';
+import { within } from '../core/datadir.js';
 import { formatBytes, parseByteSize } from '../core/format.js';
 
 export { formatBytes };
 
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
+import { fileErrorLine, fileErrorReason, isFileSystemError, rewordQuotedCause } from '../core/fs-errors.js';
 import { jsonTerminalSafe } from '../core/terminal-safe.js';
 import { formatTrace, type TraceEvent } from '../core/trace.js';
 import { parsePortRange } from '../ftp/data-address.js';
@@ -31,8 +35,79 @@ export function exitCodeFor(err: unknown): 1 | 2 | 130 {
     : 1;
 }
 
-export function exitWithError(err: unknown, debug = false, note?: string): never {
-  const msg = errorMessage(err);
+/** An option the user gave a value to, as typed (`--data`, `./lab`): a path a failure may lie in. */
+export interface GivenOption {
+  flag: string;
+  value: string;
+}
+
+/**
+ * The string values the user gave `cmd`'s options (on the command line or through the
+ * environment, not the defaults), for {@link cliErrorMessage}. Commander hands the command to an
+ * action as its last argument.
+ */
+export function givenOptions(cmd: unknown): GivenOption[] {
+  const c = cmd as
+    | {
+        options?: Array<{ long?: string; short?: string; attributeName(): string }>;
+        getOptionValue?(name: string): unknown;
+        getOptionValueSource?(name: string): string | undefined;
+      }
+    | undefined;
+  if (!Array.isArray(c?.options) || !c.getOptionValue || !c.getOptionValueSource) return [];
+  const out: GivenOption[] = [];
+  for (const o of c.options) {
+    const name = o.attributeName();
+    const source = c.getOptionValueSource(name);
+    if (source !== 'cli' && source !== 'env') continue;
+    const v = c.getOptionValue(name);
+    for (const value of Array.isArray(v) ? v : [v])
+      if (typeof value === 'string' && value !== '') out.push({ flag: (o.long ?? o.short)!, value });
+  }
+  return out;
+}
+
+/**
+ * The one line for `err`. A file-system error is said in words (`cannot create directory
+ * photo.jpg/x/chat: photo.jpg is not a directory`, never `ENOTDIR: not a directory, mkdir …`), and
+ * when its path is or lies in the value of an option in `given`, the option is named and the path
+ * written as the user typed it: `cannot open --quotes q.txt: no such file or directory`, `cannot
+ * create directory lab/chat (--data lab): …`. A message that quotes Node's words for its cause
+ * (a wrapper's `cannot read x: ${err.message}`) gets the words instead.
+ */
+export function cliErrorMessage(err: unknown, given: readonly GivenOption[] = []): string {
+  if (isFileSystemError(err)) {
+    const at = path.resolve(err.path);
+    // the most specific option the path lies in; `/` or a folder above this one would claim any path
+    const cwd = process.cwd();
+    const option = given
+      .map((o) => ({ ...o, root: path.resolve(o.value) }))
+      .filter((o) => within(o.root, at) && (o.root === cwd || !within(o.root, cwd)))
+      .sort((a, b) => b.root.length - a.root.length)[0];
+    if (option === undefined) return fileErrorLine(err)!;
+    // a path in the option's value or above it, written from the value as typed
+    const shown = (p: string): string => {
+      const abs = path.resolve(p);
+      return within(option.root, abs) || within(abs, option.root)
+        ? path.join(option.value, path.relative(option.root, abs))
+        : p;
+    };
+    const named = (p: string): string =>
+      path.resolve(p) === option.root
+        ? `${option.flag} ${option.value}`
+        : `${shown(p)} (${option.flag} ${option.value})`;
+    return fileErrorLine(err, shown, named)!;
+  }
+  return rewordQuotedCause(err) ?? errorMessage(err);
+}
+
+export function exitWithError(
+  err: unknown,
+  debug = false,
+  note?: string,
+  given: readonly GivenOption[] = [],
+): never {
+  const msg = cliErrorMessage(err, given);
   // Ctrl-C: the prompt already ended its line, and a shell says nothing either
   if (!(err instanceof InterruptedError)) process.stderr.write(`netkit: ${msg}\n`);
   // a command's own word on what the failure left behind (a kept download, say)
@@ -50,7 +125,7 @@ export function action<A extends any[]>(
     try {
       await fn(...args);
     } catch (err) {
-      exitWithError(err, process.argv.includes('--debug'));
+      exitWithError(err, process.argv.includes('--debug'), undefined, givenOptions(args.at(-1)));
     }
   };
 }
@@ -137,13 +212,6 @@ export function parseDuration(value: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-const FILE_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'not a directory',
-};
-
 /**
  * A file named by an option (`--cert FILE`) must be readable before a server starts: the error names
  * the option (`cannot read --cert x.pem: no such file or directory`), not just the errno. Exit 1.
@@ -153,11 +221,10 @@ export async function checkReadable(flag: string, file: string | undefined): Pro
   try {
     await readFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    const why = FILE_ERRORS[code] ?? (err as Error).message;
     throw new NetkitError(
-      code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
-      `cannot read ${flag} ${file}: ${why}`,
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'NETKIT_NOT_FOUND' : 'NETKIT_IO',
+      `cannot read ${flag} ${file}: ${fileErrorReason(err) ?? errorMessage(err)}`,
+      { cause: err },
     );
   }
 }

@@ -17,6 +17,7 @@ import {
 import { ACCOUNTS_FILE, ensureDir, writeFileAtomic } from './datadir.js';
 import { NetkitError } from './errors.js';
 import { withFileLock } from './file-lock.js';
+import { fileError } from './fs-errors.js';
 import { nodeCrypto } from './lazy.js';
 
 export type { Account, AccountClass, AccountsFile } from './accounts-file.js';
@@ -90,7 +91,7 @@ export class AccountStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
         return { version: 1, accounts: Object.create(null) };
-      throw new NetkitError('NETKIT_IO', `cannot read ${this.file}: ${(err as Error).message}`);
+      throw fileError(err, `cannot read ${this.file}`);
     }
     return parseAccountsFile(text, this.file);
   }

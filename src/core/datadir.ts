@@ -60,10 +60,24 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   } catch (err) {
     // a full disk fails the write: do not leave the half-written temp file behind as litter
     await rm(tmp, { force: true }).catch(() => {});
-    throw err;
+    throw aboutTarget(err, tmp, file);
   }
   // some platforms (Windows) cannot open a directory for fsync; the rename is done either way
   await fsyncDir(path.dirname(file)).catch(() => {});
+}
+
+/**
+ * A failure on the temp file of {@link writeFileAtomic}, told of the file the caller named: the
+ * user gave `-c jar`, and `open '.jar.4711.1700000000000.x1y2z3.tmp'` names nothing they know. The
+ * rename's failure (`jar` is a directory) is then about `jar` alone.
+ */
+function aboutTarget(err: unknown, tmp: string, file: string): unknown {
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  if (!(err instanceof Error) || e.path !== tmp) return err;
+  e.message = e.message.replace(` -> '${file}'`, '').split(tmp).join(file);
+  e.path = file;
+  delete e.dest;
+  return err;
 }
 
 /** Create `file` (it must not exist) with `mode`, write `data` and fsync it. */

@@ -3,6 +3,7 @@
  * `shared/PRODUCT.md`, a `netkit.config.json` file, `NETKIT_*` environment variables, and command
  * line flags. Pure: the CLI reads the file and the environment and hands them in.
  */
+import { isLoopback } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { type LabServiceOptions, serviceOptionsFromFile } from './service-options.js';
 
@@ -128,6 +129,19 @@ export function configFromFile(data: unknown, file = 'netkit.config.json'): LabC
   return out;
 }
 
+/**
+ * The dashboard answers off loopback only behind a password: refuse the host without `uiAuth`.
+ * Checked with the rest of the configuration, so that a refused lab creates no data directory and
+ * binds no port; the dashboard checks again for a library user who starts it alone.
+ */
+export function checkDashboardAuth(host: string, uiAuth: string | undefined): void {
+  if (!isLoopback(host) && !uiAuth)
+    throw new NetkitError(
+      'NETKIT_USAGE',
+      `the dashboard binds ${host}, which is not loopback: add --ui-auth user:pass`,
+    );
+}
+
 /** Merge layers, lowest precedence first; apply the port offset to every non-zero port. */
 export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
   const cfg: LabConfig = {
@@ -178,6 +192,7 @@ export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
   if (cfg.uiAuth !== undefined && !/^[^:]+:.+$/s.test(cfg.uiAuth)) {
     throw new NetkitError('NETKIT_USAGE', 'UI auth must be USER:PASSWORD (both non-empty)');
   }
+  checkDashboardAuth(cfg.host, cfg.uiAuth);
   if (cfg.portOffset) {
     for (const k of Object.keys(cfg.ports) as LabPortName[]) {
       if (cfg.ports[k] !== 0)

@@ -23,14 +23,13 @@ import path from 'node:path';
 import { type Duplex, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { isLoopback } from '../core/address.js';
-import { NetkitError } from '../core/errors.js';
 import { hostAllowed } from '../core/host-check.js';
 import { listenTcp } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
 import { DEFAULT_HTTP_HEADERS_TIMEOUT_MS } from '../http/file-server-limits.js';
 import { socketFedHttpServer, stopSocketFedServer } from '../http/socket-fed-server.js';
 import { handleApi } from './api.js';
+import { checkDashboardAuth } from './config.js';
 import type { LabContext } from './context.js';
 import { badRequest, HttpError, sameOrigin, sendJson } from './http-util.js';
 import { parseRequest } from './request-target.js';
@@ -131,12 +130,7 @@ export function defaultWebDir(): string {
 
 export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {}): Promise<DashboardHandle> {
   const host = opts.host ?? '127.0.0.1';
-  if (!isLoopback(host) && !opts.uiAuth) {
-    throw new NetkitError(
-      'NETKIT_USAGE',
-      `the dashboard binds ${host}, which is not loopback: add --ui-auth user:pass`,
-    );
-  }
+  checkDashboardAuth(host, opts.uiAuth);
   const webDir = opts.webDir ?? defaultWebDir();
   const expectedAuth = opts.uiAuth
     ? Buffer.from(`Basic ${Buffer.from(opts.uiAuth).toString('base64')}`)

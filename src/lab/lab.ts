@@ -24,7 +24,7 @@ import { type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { CLASSIC_SERVICES, type ClassicServiceHandle, startService } from '../sockets/classic.js';
 import { bootstrapLab, ftpRoot, type LabCredentials } from './bootstrap.js';
 import type { LabConfig, LabPortName } from './config.js';
-import { PORT_FLAGS } from './config.js';
+import { checkDashboardAuth, PORT_FLAGS } from './config.js';
 import type { ChatMessageView, ChatView, FtpView, LabContext, ServiceStatus } from './context.js';
 import { type DashboardHandle, startDashboard } from './dashboard.js';
 import { MailIndex } from './mail-index.js';
@@ -154,6 +154,8 @@ function ftpView(ftp: FtpServerHandle, permissions: Record<string, string>): Ftp
 }
 
 export async function startLab(cfg: LabConfig): Promise<LabHandle> {
+  // before the data directory is made and any service binds (resolveLabConfig checks it too)
+  checkDashboardAuth(cfg.host, cfg.uiAuth);
   const dataDir = path.resolve(cfg.dataDir);
   const host = cfg.host;
   const credentials = await bootstrapLab(dataDir);

@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { NetkitError } from '../core/errors.js';
+import { fileError } from '../core/fs-errors.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -191,15 +192,28 @@ export function builtinServices(): ServiceDb {
 
 const cache = new Map<string, Promise<ServiceDb>>();
 
-/** Load the services database from `file` (default `/etc/services`), or the built-in table if unreadable. */
-export function loadServices(file: string = SERVICES_FILE): Promise<ServiceDb> {
-  let p = cache.get(file);
+/**
+ * Load the services database: `/etc/services`, or the built-in table when it cannot be read (a
+ * minimal container has none). A `file` the caller names must be read: one that cannot be is an
+ * error (`cannot read services file x: no such file or directory`), not a silent answer from
+ * another table — unless `fallback` asks for the built-in table then too.
+ */
+export function loadServices(file?: string, options: { fallback?: boolean } = {}): Promise<ServiceDb> {
+  const name = file ?? SERVICES_FILE;
+  const fallback = options.fallback ?? file === undefined;
+  // with and without the fallback, a missing file has two answers: not one cache entry
+  const key = `${fallback ? 'or-built-in' : 'only'}:${name}`;
+  let p = cache.get(key);
   if (!p) {
-    p = readFile(file, 'utf8').then(
-      (text) => new ServiceDb(parseServices(text), file),
-      () => builtinServices(),
+    p = readFile(name, 'utf8').then(
+      (text) => new ServiceDb(parseServices(text), name),
+      (err) => {
+        if (fallback) return builtinServices();
+        cache.delete(key); // a file made later is read then
+        throw fileError(err, `cannot read services file ${name}`);
+      },
     );
-    cache.set(file, p);
+    cache.set(key, p);
   }
   return p;
 }

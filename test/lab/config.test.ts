@@ -59,10 +59,23 @@ describe('lab config', () => {
     expect(() => resolveLabConfig(configFromFile({ acceptAnyAuth: 'yes' }))).toThrow(
       'acceptAnyAuth must be true or false, not "yes"',
     );
-    expect(resolveLabConfig(configFromFile({ maxMessages: 0, host: '0.0.0.0' }))).toMatchObject({
-      maxMessages: 0,
-      host: '0.0.0.0',
-    });
+    expect(
+      resolveLabConfig(configFromFile({ maxMessages: 0, host: '0.0.0.0', uiAuth: 'admin:s3cret' })),
+    ).toMatchObject({ maxMessages: 0, host: '0.0.0.0' });
+  });
+
+  it('refuses a host off loopback without --ui-auth while checking the configuration, from any layer', () => {
+    const refusal = 'the dashboard binds 0.0.0.0, which is not loopback: add --ui-auth user:pass';
+    expect(() => resolveLabConfig({ host: '0.0.0.0' })).toThrow(refusal);
+    expect(() => resolveLabConfig(configFromEnv({ NETKIT_HOST: '0.0.0.0' }))).toThrow(refusal);
+    expect(() => resolveLabConfig(configFromFile({ host: '0.0.0.0' }))).toThrow(
+      expect.objectContaining({ code: 'NETKIT_USAGE' }),
+    );
+    expect(() => resolveLabConfig({ host: '::' })).toThrow(/binds ::, which is not loopback/);
+    // a password from another layer will do, and loopback needs none
+    expect(resolveLabConfig({ uiAuth: 'a:b' }, { host: '0.0.0.0' }).host).toBe('0.0.0.0');
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost'])
+      expect(resolveLabConfig({ host }).host).toBe(host);
   });
 
   it('accepts --ui-auth only as USER:PASSWORD, so nobody starts a dashboard no one can open', () => {

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePortList } from '../../src/sockets/scan.js';
@@ -120,20 +121,44 @@ describe('parsePortList', () => {
 });
 
 describe('fallback table', () => {
-  it('is used when the services file is missing', async () => {
-    const db = await loadServices('/nonexistent/services');
+  it('stands in for a file that cannot be read only when asked to (the default for /etc/services)', async () => {
+    const db = await loadServices('/nonexistent/services', { fallback: true });
     expect(db.source).toBe('built-in');
     expect(db.portOf('smtp')).toBe(25);
     expect(db.nameOf(7, 'udp')).toBe('echo');
     expect(builtinServices().entries.length).toBeGreaterThan(80);
   });
 
+  it('a file the caller names must be read', async () => {
+    await expect(loadServices('/nonexistent/services')).rejects.toMatchObject({
+      code: 'NETKIT_NOT_FOUND',
+      message: 'cannot read services file /nonexistent/services: no such directory: /nonexistent',
+    });
+  });
+
   it('the CLI says where its answer came from', async () => {
     const t = await tempDir();
     try {
-      const r = await netkit(['port', 'pop3', '--json', '--services', path.join(t.dir, 'missing')]);
+      const file = path.join(t.dir, 'services');
+      await writeFile(file, 'pop3\t\t110/tcp\t\tpop-3\n');
+      const r = await netkit(['port', 'pop3', '--json', '--services', file]);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ port: 110, name: 'pop3', source: 'built-in' });
+      expect(JSON.parse(r.stdout)).toMatchObject({ port: 110, name: 'pop3', source: file });
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('the CLI refuses a --services file it cannot read (exit 1), rather than answer from another table', async () => {
+    const t = await tempDir();
+    try {
+      const missing = path.join(t.dir, 'missing');
+      const r = await netkit(['port', 'ssh', '--services', missing]);
+      expect([r.code, r.stdout, r.stderr]).toEqual([
+        1,
+        '',
+        `netkit: cannot read --services ${missing}: no such file or directory\n`,
+      ]);
     } finally {
       await t.cleanup();
     }
