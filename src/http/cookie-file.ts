@@ -23,7 +23,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/datadir.js';
-import { NetkitError } from '../core/errors.js';
+import { errorMessage, NetkitError } from '../core/errors.js';
+import { fileErrorReason } from '../core/fs-errors.js';
 import { byteStringToBuffer } from './latin1.js';
 
 export interface NetscapeCookie {
@@ -147,9 +148,13 @@ export async function readCookieFile(file: string): Promise<CookieFileContents> 
     text = await readFile(file, 'latin1');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { cookies: [], warnings: [] };
-    throw new NetkitError('NETKIT_IO', `cannot read cookie file ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new NetkitError(
+      'NETKIT_IO',
+      `cannot read cookie file ${file}: ${fileErrorReason(err) ?? errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   return parseCookieFile(text);
 }
@@ -159,8 +164,12 @@ export async function writeCookieFile(file: string, cookies: readonly NetscapeCo
   try {
     await writeFileAtomic(file, byteStringToBuffer(serializeCookieFile(cookies)), 0o600);
   } catch (err) {
-    throw new NetkitError('NETKIT_IO', `cannot write cookie file ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new NetkitError(
+      'NETKIT_IO',
+      `cannot write cookie file ${file}: ${fileErrorReason(err) ?? errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

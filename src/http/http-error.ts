@@ -10,6 +10,7 @@ import {
   NetkitError,
   type TrustFlags,
 } from '../core/errors.js';
+import { fileErrorReason } from '../core/fs-errors.js';
 import { redactUrl } from '../core/trace.js';
 
 /** The trust flags of the HTTP commands (`http get`, `download`), named as curl names them. */
@@ -60,9 +61,13 @@ export function httpError(err: unknown, url: string, proxy?: string, body?: Body
   }
   // a local file read for the request body (an upload) that vanished while being sent
   if (typeof e?.path === 'string' && (e.syscall === 'open' || e.syscall === 'read'))
-    return new NetkitError('NETKIT_IO', `cannot read ${e.path} while sending it: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    return new NetkitError(
+      'NETKIT_IO',
+      `cannot read ${e.path} while sending it: ${fileErrorReason(err) ?? errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   // undici gives up on a 100 Continue nobody asked for (RFC 9110 says to skip it; undici cannot)
   if (e?.code === 'UND_ERR_SOCKET' && errorMessage(err) === 'bad response')
     return new NetkitError(

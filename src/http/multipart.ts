@@ -15,6 +15,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { errorMessage, NetkitError } from '../core/errors.js';
+import { fileErrorReason } from '../core/fs-errors.js';
 import { contentType } from './mime.js';
 
 export interface MultipartField {
@@ -77,7 +78,9 @@ export async function partSource(file: string): Promise<{ file: string; size: nu
     if (st.isDirectory()) throw new Error('is a directory');
     return { value: await readFile(file) };
   } catch (err) {
-    throw new NetkitError('NETKIT_IO', `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+    throw new NetkitError('NETKIT_IO', `cannot read ${file}: ${fileErrorReason(err) ?? errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }
 
