@@ -489,6 +489,10 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
 
   const smtpOptions = (secure: boolean): SMTPServerOptions => ({
     secure,
+    // goes to net.createServer(), and the TLS sockets of both listeners inherit it: a client that
+    // half-closes after its last command (`nc -N`) still gets every reply; smtp-tweaks.ts then
+    // closes the session once they are sent
+    allowHalfOpen: true,
     name: hostname,
     banner: 'netkit',
     logger: bridge.logger as unknown as SMTPServerOptions['logger'],

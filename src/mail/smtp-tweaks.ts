@@ -25,7 +25,8 @@
  * 5. A handshake timeout of its own. The library gives a TLS handshake its idle timeout
  *    (`socketTimeout`, a minute by default), on the SMTPS port and after STARTTLS; POP3, FTP, chat
  *    and HTTPS give it `handshakeTimeout` (10 s), so silent clients cannot hold the SMTPS port's
- *    pending slots (`maxClients` of them) for a minute each.
+ *    pending slots (`maxClients` of them) for a minute each. A client that half-closes before its
+ *    handshake is done (see 10) is dropped at once.
  *
  * 6. AUTH withheld until TLS: `538 5.7.11` (RFC 4954) instead of `500 command not recognized`.
  * 7. The DATA parser's `continue()` ({@link continueBeforeClearing}): the library runs the pending
@@ -38,6 +39,16 @@
  * 9. A bounded discard after close ({@link boundCloseDiscard}): the library reads and drops what
  *    still arrives for up to 5 s after a `421`, so a client streaming an endless line cost seconds
  *    of CPU per connection; more than {@link CLOSE_DISCARD_BYTES} now closes the socket at once.
+ * 10. The end of a half-closed session ({@link closeWhenInputEnds}). smtp-server.ts listens with
+ *    `allowHalfOpen`, so a client that writes its whole session and then shuts down its sending
+ *    side (`printf '…' | nc -N`, `shutdown(SHUT_WR)`) still reads every reply; without it Node
+ *    ended our side at the client's FIN and the replies still owed (the `250` after DATA, the
+ *    `221`) were lost. The library's `send()` writes only while the socket's `readyState` is
+ *    `'open'`, and a socket the client half-closed is `'writeOnly'`: each reply is written to it
+ *    all the same. The library has no end for such a session but QUIT: a FIN'd client that
+ *    never said QUIT, or stopped in the middle of a message, would hold its slot until the idle
+ *    timeout. Once every line received before the FIN has been answered, the connection is
+ *    closed the way the library closes it; a message without its final dot is never delivered.
  *
  * The first two use public members of `SMTPConnection` (`connectionReady`, `send`), the hold of
  * early commands the private `_onCommand` and `_ready`; each adjustment is skipped if a future
@@ -72,10 +83,15 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     // the library's own 100 ms timer calls this: ignore it, we start the session ourselves
     conn.connectionReady = () => {};
     const replayHeld = tuning.greetingDelay > 0 ? undefined : holdEarlyCommands(conn);
+    const greeted = closeWhenInputEnds(conn);
     const start = (): void => {
       if (started) return;
       started = true;
-      ready(replayHeld);
+      // called just after the 220, and only if the session was not refused
+      ready(() => {
+        replayHeld?.();
+        greeted?.();
+      });
     };
     if (tuning.greetingDelay > 0) setTimeout(start, tuning.greetingDelay).unref();
     else setImmediate(start);
@@ -97,16 +113,27 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     };
   }
   guardCommands(conn);
-  if (tuning.handshakeTimeout > 0 && typeof conn.upgrade === 'function') {
+  if (typeof conn.upgrade === 'function') {
     const upgrade = conn.upgrade.bind(conn);
     conn.upgrade = (callback, secureCallback) => {
       // still the plain socket: the TLS one takes its place once the handshake is done
       const raw = conn._socket;
-      upgrade(callback, secureCallback);
-      const timer = setTimeout(() => {
-        if (!conn.secure) raw.destroy();
-      }, tuning.handshakeTimeout);
-      raw.once('close', () => clearTimeout(timer));
+      const secure = upgradeSocket(conn, () => upgrade(callback, secureCallback));
+      // a client that half-closed before or during the STARTTLS handshake can never finish it
+      const endedEarly = (): void => {
+        if (conn.secure) return;
+        secure?.destroy();
+        raw.destroy();
+      };
+      if (raw.readableEnded) endedEarly();
+      else raw.once('end', endedEarly);
+      secure?.once('end', endedEarly);
+      if (tuning.handshakeTimeout > 0) {
+        const timer = setTimeout(() => {
+          if (!conn.secure) raw.destroy();
+        }, tuning.handshakeTimeout);
+        raw.once('close', () => clearTimeout(timer));
+      }
     };
   }
   // the implicit-TLS port hands over a TLS socket whose handshake is done (before init())
@@ -115,6 +142,31 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     releaseTlsControl(socket as tls.TLSSocket);
   if (tuning.lineTimeout && tuning.lineTimeout > 0) watchWholeLines(conn, tuning.lineTimeout);
   boundCloseDiscard(conn);
+}
+
+/**
+ * Runs the library's `upgrade()` and returns the TLS socket it made, which it keeps to itself until
+ * the handshake is done: it is the one socket `upgrade()` arms the idle timeout on besides the
+ * plain one (undefined if a future release does that differently).
+ */
+function upgradeSocket(conn: SMTPConnection, run: () => void): net.Socket | undefined {
+  if (typeof conn._armTimeout !== 'function') {
+    run();
+    return undefined;
+  }
+  const raw = conn._socket;
+  const arm = conn._armTimeout;
+  let secure: net.Socket | undefined;
+  conn._armTimeout = (socket = conn._socket) => {
+    if (socket !== raw) secure = socket;
+    arm.call(conn, socket);
+  };
+  try {
+    run();
+  } finally {
+    conn._armTimeout = arm;
+  }
+  return secure;
 }
 
 /**
@@ -167,6 +219,69 @@ function watchWholeLines(conn: SMTPConnection, ms: number): void {
     }
     arm(socket);
   };
+}
+
+/**
+ * Closes the connection once the client has half-closed and everything it sent before is answered.
+ *
+ * The parser (a `Writable` the socket is piped into) is ended by the client's FIN and emits
+ * `'finish'` only after the callback of its last command ran, that is after the last reply was
+ * written — and, behind a final dot, after the `250` and whatever was pipelined behind it. On
+ * `'finish'` the library passes a last line without a line end to `_onCommand` without a
+ * callback; its callback here is the one that closes. Three cases wait: the greeting is still
+ * ahead (the returned function runs after the `220`), such a last line's handler is still running,
+ * or the session is already closing (QUIT, `421`: the library ends it). A FIN in the middle of a
+ * message finishes the parser in data mode: closing then destroys the unfinished message stream
+ * (the library's `_onClose`), so the delivery fails and nothing is stored.
+ *
+ * Replies to such a client are written although its socket is no longer `'open'` but
+ * `'writeOnly'`, the state the library's `send()` does not write in.
+ *
+ * Each parser is watched, the one made for the TLS session after STARTTLS too; a parser retired
+ * by the upgrade is never ended. Returns undefined (library behaviour: the idle timeout ends such
+ * a session) if the library no longer has what this relies on.
+ */
+function closeWhenInputEnds(conn: SMTPConnection): (() => void) | undefined {
+  if (
+    typeof conn._createParser !== 'function' ||
+    typeof conn._onCommand !== 'function' ||
+    typeof conn._ready !== 'boolean' ||
+    !conn._parser
+  )
+    return undefined;
+  if (typeof conn.send === 'function') {
+    const send = conn.send.bind(conn);
+    conn.send = (code, data, context) => {
+      const socket = conn._socket;
+      if (socket?.readyState !== 'writeOnly') return send(code, data, context);
+      // for the duration of this call only: the library's single write site checks for 'open'
+      Object.defineProperty(socket, 'readyState', { value: 'open', configurable: true });
+      try {
+        return send(code, data, context);
+      } finally {
+        delete (socket as { readyState?: string }).readyState;
+      }
+    };
+  }
+  let inputEnded = false;
+  const closeIfAnswered = (): void => {
+    if (!inputEnded || !conn._ready || conn._handlerPending || conn._closing || conn._closed) return;
+    conn.close();
+  };
+  const watch = (parser: SMTPStream): SMTPStream => {
+    parser.once('finish', () => {
+      if (parser !== conn._parser) return;
+      inputEnded = true;
+      closeIfAnswered();
+    });
+    return parser;
+  };
+  const createParser = conn._createParser.bind(conn);
+  conn._createParser = () => watch(createParser());
+  watch(conn._parser);
+  const onCommand = conn._onCommand.bind(conn);
+  conn._onCommand = (command, callback) => onCommand(command, callback ?? closeIfAnswered);
+  return closeIfAnswered;
 }
 
 /** After the library's `close()`, at most {@link CLOSE_DISCARD_BYTES} more are read and dropped. */
@@ -244,12 +359,23 @@ export class TunedSMTPServer extends SMTPServer {
     this.connections = new TunedConnections((conn) => tuneConnection(conn, tuning));
   }
 
-  /** The implicit-TLS handshake: shorten the library's timer (its idle timeout) to ours. */
+  /**
+   * The implicit-TLS handshake: shorten the library's timer (its idle timeout) to ours, and end
+   * it when the client half-closes first. The listener allows half-open sockets (smtp-server.ts),
+   * so Node no longer closes such a socket at the FIN, and nothing can complete the handshake.
+   */
   override _upgrade(...args: Parameters<SMTPServer['_upgrade']>): void {
     super._upgrade(...args);
     // the library keeps the TLS socket it made here until the handshake is done
     const secure = this._pendingSockets?.get(args[0]);
-    if (this.tuning.handshakeTimeout > 0 && secure && secure !== args[0])
-      secure.setTimeout(this.tuning.handshakeTimeout);
+    if (!secure || secure === args[0]) return;
+    if (this.tuning.handshakeTimeout > 0) secure.setTimeout(this.tuning.handshakeTimeout);
+    let established = false;
+    secure.once('secure', () => {
+      established = true;
+    });
+    secure.once('end', () => {
+      if (!established) secure.destroy();
+    });
   }
 }
