@@ -672,7 +672,7 @@ describe('bad input and limits', () => {
             await rm(file);
             await mkdir(file); // EISDIR: the file exists but cannot be read
           },
-          `cannot read ${file}: EISDIR`,
+          `cannot read ${file}: is a directory`,
         ],
       ] as const) {
         await make();
