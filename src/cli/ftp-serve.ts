@@ -268,7 +268,7 @@ Examples:
   $ curl ftp://127.0.0.1:2121/pub/                    list pub/ anonymously
   $ curl -k ftps://127.0.0.1:9900/pub/hello.txt       download over implicit FTPS (-k: dev cert)
   $ netkit ftp ls ftps://127.0.0.1:9900/pub/          our client (trusts ./netkit-data/tls/dev-cert.pem)
-  $ python3 -c "import ftplib; f=ftplib.FTP(); f.connect('127.0.0.1',2121); f.login(); print(f.nlst())"`,
+  $ python3 -c "import ftplib; print(ftplib.FTP().connect('127.0.0.1', 2121))"   the greeting`,
     )
     .action(
       action(async (opts: ServeOptions) => {

@@ -303,37 +303,73 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
   if (result.error !== undefined) throw result.error;
 }
 
+/**
+ * Which servers the examples talk to, as in the README: the toy web app of its HTTP client chapter
+ * (`demo-app.mjs`, port 8000: it echoes requests and has a cookie login and a `/busy` page) for
+ * requests that send data or cookies, and a file server (`http serve`, or the lab's, port 8080)
+ * for downloads — the lab's file server answers 405 to a POST.
+ */
+function exampleServers(examples: string): string {
+  const app = examples.includes('127.0.0.1:8000');
+  const files = examples.includes('127.0.0.1:8080');
+  if (app && files)
+    return `The examples use two local servers: 127.0.0.1:8000 is the toy web app of the
+README (demo-app.mjs: it echoes requests, has a cookie login), 127.0.0.1:8080
+a file server (netkit http serve DIR --port 8080, or netkit lab).
+
+`;
+  if (app)
+    return `The examples talk to the toy web app of the README on 127.0.0.1:8000
+(demo-app.mjs: it echoes requests, has a cookie login).
+
+`;
+  if (files)
+    return `The example talks to a file server on 127.0.0.1:8080 (netkit http serve DIR
+--port 8080, or netkit lab).
+
+`;
+  return '';
+}
+
 /** The curl transfer flags, shown under every method. */
-const CURL_EXAMPLES = `  $ netkit http get -O http://127.0.0.1:8080/files/report.pdf --output-dir dl --create-dirs
-  $ netkit http get -C - -o big.iso http://127.0.0.1:8080/big.iso     resume where it stopped
-  $ netkit http get -r 0-499 http://127.0.0.1:8080/big.iso -o head.bin    the first 500 bytes
-  $ netkit http get -s -o /dev/null -w '%{http_code} %{time_total}\\n' https://example.org/
-  $ netkit http get --retry 5 --retry-max-time 2m -L http://127.0.0.1:8080/busy
-  $ netkit http get -D headers.txt --limit-rate 100K -O http://127.0.0.1:8080/big.iso`;
+const CURL_EXAMPLES = `  $ netkit http get -O http://127.0.0.1:8080/files/report.pdf \\
+      --output-dir dl --create-dirs
+  $ netkit http get -C - -o big.iso http://127.0.0.1:8080/big.iso   resume
+  $ netkit http get -r 0-499 -o head.bin http://127.0.0.1:8080/big.iso
+  $ netkit http get -s -o /dev/null -w '%{http_code} %{time_total}\\n' \\
+      https://example.org/
+  $ netkit http get --retry 5 --retry-max-time 2m -L http://127.0.0.1:8000/busy
+  $ netkit http get -D headers.txt --limit-rate 100K \\
+      -O http://127.0.0.1:8080/big.iso`;
 
 function addMethod(group: Command, method: HttpMethod): void {
   const lower = method.toLowerCase();
   const example = {
     GET: `  $ netkit http get https://example.org/ -i
   $ netkit http GET http://127.0.0.1:8080/big.iso -o big.iso -L
-  $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt --trace
-  $ netkit http get -x http://proxy.lan:3128 https://example.org/   through an HTTP proxy
-  $ netkit http get --http2 -i https://example.org/                 HTTP/2 if the server offers it`,
+  $ netkit http get http://127.0.0.1:8000/home --cookie-jar jar.txt --trace
+  $ netkit http get -x http://proxy.lan:3128 https://example.org/   via a proxy
+  $ netkit http get --http2 -i https://example.org/      HTTP/2 if offered`,
     HEAD: `  $ netkit http head http://127.0.0.1:8080/file.bin
   HTTP/1.1 200 OK
   Content-Length: 1048576
   …`,
-    POST: `  $ netkit http post http://127.0.0.1:8080/login --form user=bob --form password=secret \\
-      --cookie-jar jar.txt -L          log in; the session cookie is saved in jar.txt
-  $ netkit http get http://127.0.0.1:8080/home --cookie-jar jar.txt    …and used again
-  $ netkit http POST http://127.0.0.1:8080/api --json '{"name":"bob"}'
-  $ netkit http post http://127.0.0.1:8080/upload --data-file report.csv -H 'Content-Type: text/csv'
-  $ netkit http post http://127.0.0.1:8080/upload -F 'file=@report.csv;type=text/csv' -F note=monthly
-  $ netkit http post http://127.0.0.1:8080/api --json '{"n":1}' --retry 3 -w '%{http_code}\\n'   retried on 429/503, as curl`,
-    PUT: `  $ netkit http put http://127.0.0.1:8080/items/1 --json '{"done":true}' -u bob:secret`,
-    PATCH: `  $ netkit http patch http://127.0.0.1:8080/items/1 -d 'done=1' --fail`,
-    DELETE: `  $ netkit http delete http://127.0.0.1:8080/items/1 -u bob -i`,
+    POST: `  $ netkit http post http://127.0.0.1:8000/login --form user=bob \\
+      --form password=secret -c jar.txt -L      log in, save the cookie
+  $ netkit http get http://127.0.0.1:8000/home -c jar.txt    …and use it
+  $ netkit http POST http://127.0.0.1:8000/api --json '{"name":"bob"}'
+  $ netkit http post http://127.0.0.1:8000/upload --data-file report.csv \\
+      -H 'Content-Type: text/csv'
+  $ netkit http post http://127.0.0.1:8000/upload \\
+      -F 'file=@report.csv;type=text/csv' -F note=monthly
+  $ netkit http post http://127.0.0.1:8000/api --json '{"n":1}' --retry 3 \\
+      -w '%{http_code}\\n'            retried on 429/503, as curl does`,
+    PUT: `  $ netkit http put http://127.0.0.1:8000/items/1 --json '{"done":true}' \\
+      -u bob:secret`,
+    PATCH: `  $ netkit http patch http://127.0.0.1:8000/items/1 -d 'done=1' --fail`,
+    DELETE: `  $ netkit http delete http://127.0.0.1:8000/items/1 -u bob -i`,
   }[method];
+  const examples = method === 'GET' ? `${example}\n${CURL_EXAMPLES}` : example;
   const cmd = group
     .command(lower)
     .alias(method)
@@ -373,7 +409,7 @@ function addMethod(group: Command, method: HttpMethod): void {
       )
       .addOption(
         new Option(
-          '-F, --multipart <name=value|name=@file>',
+          '-F, --multipart <part>',
           'multipart/form-data field, as curl -F: name=value, name=@FILE[;type=MIME][;filename=NAME], name=<FILE (repeatable)',
         )
           .argParser(collect)
@@ -442,14 +478,17 @@ function addMethod(group: Command, method: HttpMethod): void {
       `
 ${
   method === 'HEAD'
-    ? 'A HEAD request has no body, so -d, --data-file, --form and --json are not offered here; the\nstatus line and headers are always printed.'
-    : '--json is the JSON request body (as in curl); use --meta for a machine-readable summary of the\nresponse.'
-} Exit status is 0 for any HTTP status unless --fail.
--s hides progress, warnings and (without -S) the error line of a failed transfer; usage errors
-(exit 2) are always printed.
+    ? `A HEAD request has no body, so -d, --data-file, --form and --json are not
+offered here; the status line and headers are always printed. Exit status is 0
+for any HTTP status unless --fail.`
+    : `--json is the JSON request body (as in curl); use --meta for a machine-readable
+summary of the response. Exit status is 0 for any HTTP status unless --fail.`
+}
+-s hides progress, warnings and (without -S) the error line of a failed
+transfer; usage errors (exit 2) are always printed.
 
-Examples:
-${example}${method === 'GET' ? `\n${CURL_EXAMPLES}` : ''}`,
+${exampleServers(examples)}Examples:
+${examples}`,
     )
     .action(
       action(async (url: string, opts: RequestCliOptions) => {

@@ -112,7 +112,7 @@ Examples:
   $ netkit http serve . --port 0 --json              pick a free port, print it as JSON
   $ netkit http serve ./iso --rate-limit 2M          throttle each connection to 2 MiB/s
   $ netkit http serve ./files --no-range --trace     a server without Range support, traced
-  $ netkit http serve ./site --allowed-host app.test also answer http://app.test:8080/ (in /etc/hosts)
+  $ netkit http serve ./site --allowed-host app.test  also answer http://app.test:8080/ (in /etc/hosts)
   $ curl -r 100-199 http://127.0.0.1:8080/big.bin    fetch bytes 100..199 (206)
   $ netkit http serve ./files --tls-port 8443        HTTP on 8080 and HTTPS on 8443
   http listening on 127.0.0.1:8080

@@ -10,12 +10,16 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
+127.0.0.1:8080 is the file server of the first example; 127.0.0.1:8000 the toy
+web app of the README (demo-app.mjs: it echoes requests, has a cookie login).
+
 Examples:
-  $ netkit http serve ./public --port 8080                 static files with Range and listings
-  $ netkit http get http://127.0.0.1:8080/ -i              status line and headers, then the body
-  $ netkit http post http://127.0.0.1:8080/login --form user=bob --form password=secret -c jar.txt
+  $ netkit http serve ./public --port 8080       static files, Range, listings
+  $ netkit http get http://127.0.0.1:8080/ -i    status line, headers, body
   $ netkit http head http://127.0.0.1:8080/big.iso
-  $ netkit download http://127.0.0.1:8080/big.iso -c 8     several connections, resumable`,
+  $ netkit download http://127.0.0.1:8080/big.iso -c 8   several connections
+  $ netkit http post http://127.0.0.1:8000/login --form user=bob \\
+      --form password=secret -c jar.txt`,
     );
   registerServe(http);
   registerRequest(http);

@@ -6,6 +6,12 @@
 import { createRequire } from 'node:module';
 import { VERSION } from '../version.js';
 import { GROUPS } from './groups.js';
+import { fitHelp } from './help-fit.js';
+
+/** commander's help width: the terminal's, else 80 columns. */
+function helpWidth(stream: NodeJS.WriteStream): number {
+  return (stream.isTTY && stream.columns) || 80;
+}
 
 export async function main(argv: string[]): Promise<void> {
   // fast path: `netkit --version` needs none of the command machinery
@@ -30,7 +36,13 @@ export async function main(argv: string[]): Promise<void> {
     .option('--debug', 'print stack traces on errors')
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'netkit: ')) })
+    .configureOutput({
+      // an error stays one line, however long (written past writeErr, which fits help)
+      outputError: (str) => process.stderr.write(str.replace(/^error: /, 'netkit: ')),
+      // help fitted to the width commander wraps its own part to
+      writeOut: (str) => process.stdout.write(fitHelp(str, helpWidth(process.stdout))),
+      writeErr: (str) => process.stderr.write(fitHelp(str, helpWidth(process.stderr))),
+    })
     .addHelpText(
       'after',
       `

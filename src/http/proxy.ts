@@ -187,8 +187,9 @@ function wrapTunnelEndpoint(
  * with `agentOptions` for every pool. The direct Agent is `direct` (for its connect events).
  * `insecure` also covers an https:// proxy's own certificate. With `agentOptions.allowH2`, ALPN
  * offers h2 to the target at the end of a CONNECT tunnel too (curl --http2 -x does the same).
- * `watchTunnel` wraps the connector that makes those TLS connections (see
- * {@link wrapTunnelEndpoint}), so the caller sees what ALPN chose and which version answered.
+ * `watch` wraps the connector of each kind of connection: `tunnel` the one that makes those TLS
+ * connections (see {@link wrapTunnelEndpoint}), so the caller sees what ALPN chose and which
+ * version answered; `direct` and `proxy` the others (to see the requests written on them).
  * Every connection it makes — direct, to the proxy, at the end of a tunnel — gets
  * {@link pausedEndConnector}: a slow reader must survive a server or proxy that closes after the
  * response on each of those paths.
@@ -197,7 +198,10 @@ export function proxyDispatcher(
   route: ProxyRoute,
   agentOptions: Agent.Options,
   tls: { insecure?: boolean; ca?: CaCertificates },
-  watchTunnel?: (connector: buildConnector.connector) => buildConnector.connector,
+  watch?: (
+    connector: buildConnector.connector,
+    kind: 'direct' | 'proxy' | 'tunnel',
+  ) => buildConnector.connector,
 ): Dispatcher & { direct: Agent } {
   const undici = undiciParts();
   // the target's certificate, checked at the end of the tunnel, against --cacert when given
@@ -209,14 +213,16 @@ export function proxyDispatcher(
   const proxyTls = { ...defaultTrust(), rejectUnauthorized: !tls.insecure };
 
   const { connect: connectOptions, ...poolOptions } = agentOptions;
-  const tunnelEnd = (connector: buildConnector.connector) =>
-    pausedEndConnector(watchTunnel ? watchTunnel(connector) : connector);
+  const watched = (connector: buildConnector.connector, kind: 'direct' | 'proxy' | 'tunnel') =>
+    pausedEndConnector(watch ? watch(connector, kind) : connector);
+  const tunnelEnd = (connector: buildConnector.connector) => watched(connector, 'tunnel');
 
   class ProxyRouter extends undici.Dispatcher {
     readonly direct = new undici.Agent({
       ...poolOptions,
-      connect: pausedEndConnector(
+      connect: watched(
         typeof connectOptions === 'function' ? connectOptions : undici.buildConnector(connectOptions ?? {}),
+        'direct',
       ),
     });
     private readonly proxies = new Map<string, Dispatcher>();
@@ -241,7 +247,7 @@ export function proxyDispatcher(
             return String(origin) === proxyHref && typeof connect === 'function'
               ? new undici.Pool(origin, {
                   ...poolOptions,
-                  connect: pausedEndConnector(connect as buildConnector.connector),
+                  connect: watched(connect as buildConnector.connector, 'proxy'),
                 })
               : new undici.Pool(origin, options);
           },

@@ -11,8 +11,9 @@
  * choose it; plain http:// stays HTTP/1.1: no h2c), as curl --http2 does; undici's h2 code comes
  * with its Client, so offering it loads nothing more. Each response reports the version it came in.
  * TLS certificates are verified unless `insecure`. Every exchange is traced (`'trace'` events) with
- * Authorization and cookie values redacted. Header values are bytes (Latin-1 strings, as undici
- * has them): see latin1.ts.
+ * Authorization and cookie values redacted; over HTTP/1.1 a request's head as undici writes it on
+ * the socket (request-wire.ts). Header values are bytes (Latin-1 strings, as undici has them): see
+ * latin1.ts.
  */
 
 import type { LookupAddress, LookupOptions } from 'node:dns';
@@ -50,6 +51,7 @@ import {
   type HttpTimings,
   timingConnector,
 } from './request-timing.js';
+import { headLines, wireConnector } from './request-wire.js';
 import { takeResponseVersion, versionConnector } from './response-version.js';
 import { DEFAULT_MAX_REDIRECTS, MAX_RESPONSE_HEADER_BYTES, undiciParts } from './undici-parts.js';
 import { type UrlencodeQuery, urlencode } from './url-query.js';
@@ -336,8 +338,15 @@ export class HttpClient extends EventEmitter {
   private readonly conn = nextConnId();
   /** The protocol of each origin's newest direct connection: `'2'` or `'1.1'` (response-version.ts). */
   private readonly protocols = new Map<string, string>();
-  /** Request lines traced once the connection says which protocol they go out in (with `http2`). */
+  /**
+   * The trace of the request being sent. On our own HTTP/1.1 connections its head is traced as
+   * undici writes it (request-wire.ts), and only the description of its body waits here for the
+   * request to be done; over HTTP/2, or through a caller's dispatcher, the head is rendered from
+   * the headers given, once the connection says which protocol it goes out in (with `http2`).
+   */
   private pendingTrace: { origin: string; requestLine: string; rest: TraceLine[] } | undefined;
+  /** the pending request's head was written (traced from the wire) */
+  private headWritten = false;
   /** Every connection our connector made, for timings and addresses (request-timing.ts). */
   private readonly connections: ConnectionRecord[] = [];
 
@@ -378,14 +387,21 @@ export class HttpClient extends EventEmitter {
               insecure: options.insecure,
               ...(options.ca !== undefined ? { ca: options.ca } : {}),
             },
-            // connections at the end of a CONNECT tunnel: their ALPN choice and response versions
-            (connector) => versionConnector(connector, this.protocols),
+            // every connection's requests as written; at the end of a CONNECT tunnel also the
+            // ALPN choice and response versions
+            (connector, kind) => {
+              const watched = wireConnector(connector, this.onWireHead);
+              return kind === 'tunnel' ? versionConnector(watched, this.protocols) : watched;
+            },
           )
         : new Agent({
             ...agentOptions,
             connect: versionConnector(
               pausedEndConnector(
-                timingConnector(undiciParts().buildConnector(connect), (record) => this.record(record)),
+                wireConnector(
+                  timingConnector(undiciParts().buildConnector(connect), (record) => this.record(record)),
+                  this.onWireHead,
+                ),
               ),
               this.protocols,
             ),
@@ -423,12 +439,37 @@ export class HttpClient extends EventEmitter {
     return this.proxyRoute;
   }
 
-  /** The request lines held back for the connection's protocol, with that protocol's name. */
-  private flushTrace(): void {
+  /** A request head as undici wrote it on one of our HTTP/1.1 connections (request-wire.ts). */
+  private readonly onWireHead = (head: string): void => {
+    const [requestLine, ...fields] = headLines(head);
+    // a CONNECT opens a proxy's tunnel: the request itself follows inside it
+    if (!requestLine?.startsWith('CONNECT ')) this.headWritten = true;
+    this.trace('out', requestLine ?? '');
+    for (const field of fields) {
+      const colon = field.indexOf(':');
+      const name = field.slice(0, colon);
+      this.trace('out', `${name}: ${shownHeader(name, field.slice(colon + 1).replace(/^ /, ''))}`);
+    }
+  };
+
+  /**
+   * The pending request's trace: on our own HTTP/1.1 connections only the description of its body
+   * (its head was traced as written), once `done`, and only if the head went out; otherwise the
+   * rendered request, held back until the connection's protocol is known, with that protocol's name.
+   */
+  private flushTrace(done = false): void {
     const pending = this.pendingTrace;
     if (!pending) return;
+    const protocol = this.protocols.get(pending.origin) ?? '1.1';
+    if (!this.options.dispatcher && protocol !== '2') {
+      if (!done) return;
+      this.pendingTrace = undefined;
+      if (!this.headWritten) return;
+      for (const [kind, text] of pending.rest) if (kind === 'info') this.trace(kind, text);
+      return;
+    }
     this.pendingTrace = undefined;
-    this.trace('out', `${pending.requestLine} HTTP/${this.protocols.get(pending.origin) ?? '1.1'}`);
+    this.trace('out', `${pending.requestLine} HTTP/${protocol}`);
     for (const [kind, text] of pending.rest) this.trace(kind, text);
   }
 
@@ -541,6 +582,7 @@ export class HttpClient extends EventEmitter {
         this.trace('info', `HTTP/2 is offered on https connections only (no h2c): HTTP/1.1 to ${url.origin}`);
       const known = h2Possible ? this.protocols.get(url.origin) : '1.1';
       this.pendingTrace = { origin: url.origin, requestLine: `${method} ${path}`, rest };
+      this.headWritten = false;
       if (known) this.flushTrace();
 
       let res: Dispatcher.ResponseData;
@@ -561,12 +603,12 @@ export class HttpClient extends EventEmitter {
           responseHeaders: 'raw',
           signal: o.signal ?? null,
         });
-        this.flushTrace();
+        this.flushTrace(true);
         httpVersion = takeResponseVersion();
         // an HTTP/2 connection has no status line to read the version from: its ALPN says it
         if (h2Possible && this.protocols.get(url.origin) === '2') httpVersion = '2';
       } catch (err) {
-        this.flushTrace();
+        this.flushTrace(true);
         takeResponseVersion(); // a status line read before the failure is nobody's now
         const e = httpError(err, url.href, proxy);
         this.trace('error', e.message);

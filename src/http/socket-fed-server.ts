@@ -5,8 +5,20 @@
  * its own `'listening'` event on, so such a server never timed out a client that trickles its
  * request head ("slowloris") — this one is told once, at creation. Used by `http serve` and the
  * lab's dashboard.
+ *
+ * Half-close: a client may send its request and then its FIN (`nc -N`, `shutdown(SHUT_WR)`, an
+ * HTTP/1.0 script) and still read the answer — Python's http.server and nginx give it one. node:http
+ * by default ends the connection the moment the FIN arrives (`httpAllowHalfOpen` false, and a
+ * socket from `net.createServer` turns every later write into an EPIPE), which lost every response
+ * not written in the same tick: a file, a listing, anything behind an `await`. This server keeps
+ * the sending side open: node:http then marks the response in progress (or the last pipelined one)
+ * as the connection's last and closes once it is sent; a FIN with no request pending still closes
+ * at once. A half-open client that never reads is bounded like any other: by the idle timeout
+ * (`server.timeout`) and the connection limits. A response that never ends by itself (the
+ * dashboard's event stream) must end on the socket's `'end'`, or the connection stays open.
  */
 import http from 'node:http';
+import type net from 'node:net';
 
 export interface SocketFedOptions {
   /** a request's head must arrive whole within this time of its first byte (0 = no limit) */
@@ -26,6 +38,13 @@ export function socketFedHttpServer(opts: SocketFedOptions, handler: http.Reques
     },
     handler,
   );
+  // not in @types/node, but read by node:http's `socketOnEnd` since Node 0.x; the half-close
+  // tests fail should it ever go away
+  (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // the socket's own flag too (a TLS socket's as well: it copied its raw socket's when it was made)
+  server.prependListener('connection', (socket: net.Socket) => {
+    socket.allowHalfOpen = true;
+  });
   if (head > 0) server.emit('listening');
   return server;
 }

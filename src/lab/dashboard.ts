@@ -214,6 +214,9 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
     res.write(': netkit lab events\n\n');
     sse.add(res);
     req.on('close', () => sse.delete(res));
+    // the client's FIN (closing its EventSource) ends the stream: a half-closed connection is kept
+    // open until its response is sent (socket-fed-server.ts), and this one is never done by itself
+    req.socket.once('end', () => res.end());
   };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
