@@ -66,7 +66,7 @@ function offersStartTls(ehloReply: string): boolean {
  * The refusal when credentials were given and the EHLO reply lists no AUTH; nothing has been sent.
  * Many servers offer AUTH only inside TLS, so the hint says whether that may be the reason.
  */
-export function authNotOffered(
+function authNotOffered(
   server: string,
   session: { secure: boolean; ignoreTLS: boolean; ehlo: string },
 ): NetkitError {

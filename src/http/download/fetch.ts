@@ -216,7 +216,7 @@ const HOLD_BYTES = 1024 * 1024;
  * what it had buffered — a short body that came with its close was lost, and the failure said
  * "at byte 0" for bytes that had arrived. {@link receive} takes the bytes over.
  */
-export class HeldBody {
+class HeldBody {
   private readonly body: Readable;
   private chunks: Buffer[] = [];
   private bytes = 0;
