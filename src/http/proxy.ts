@@ -240,6 +240,16 @@ export function proxyDispatcher(
           proxyTunnel: false,
           requestTls,
           proxyTls,
+          // the client that opens CONNECT tunnels (https:// targets): its requests are watched too
+          clientFactory: (origin, options) => {
+            const { connect } = options as { connect?: unknown };
+            return new undici.Pool(
+              origin,
+              watch && typeof connect === 'function'
+                ? { ...options, connect: watch(connect as buildConnector.connector, 'proxy') }
+                : options,
+            );
+          },
           // the pool of connections to the proxy that carry those requests: undici gives it only a
           // connector; ours also gets the response limits and timeouts of a direct request
           factory: (origin, options) => {

@@ -390,7 +390,7 @@ export class HttpClient extends EventEmitter {
             // every connection's requests as written; at the end of a CONNECT tunnel also the
             // ALPN choice and response versions
             (connector, kind) => {
-              const watched = wireConnector(connector, this.onWireHead);
+              const watched = wireConnector(connector, this.onWireHead, this.tracing);
               return kind === 'tunnel' ? versionConnector(watched, this.protocols) : watched;
             },
           )
@@ -401,6 +401,7 @@ export class HttpClient extends EventEmitter {
                 wireConnector(
                   timingConnector(undiciParts().buildConnector(connect), (record) => this.record(record)),
                   this.onWireHead,
+                  this.tracing,
                 ),
               ),
               this.protocols,
@@ -438,6 +439,9 @@ export class HttpClient extends EventEmitter {
     if (this.proxyRoute === null) this.proxyRoute = proxyRoute(this.options);
     return this.proxyRoute;
   }
+
+  /** Someone listens to this client's trace: only then are request heads taken from the wire. */
+  private readonly tracing = (): boolean => this.listenerCount('trace') > 0;
 
   /** A request head as undici wrote it on one of our HTTP/1.1 connections (request-wire.ts). */
   private readonly onWireHead = (head: string): void => {

@@ -10,10 +10,12 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { Agent, buildConnector, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTls } from '../../src/core/tls.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { HttpClient, type HttpClientOptions, type HttpRequestOptions } from '../../src/http/request.js';
+import { wireConnector } from '../../src/http/request-wire.js';
 import { netkit, tempDir } from '../helpers/net.js';
 
 /** A server that answers every request `200 ok` on a kept-alive connection and keeps each request head. */
@@ -202,6 +204,47 @@ describe('--trace shows the request head as it went on the wire', () => {
     }
   });
 
+  it('through a proxy to https://: the CONNECT that opens the tunnel, then the request inside it', async () => {
+    const material = await loadTls(path.join(dir, 'data'));
+    const secure = new HeadRecorder({ cert: material.cert, key: material.key });
+    const sport = await secure.listen();
+    // a tunnelling proxy that keeps the CONNECT head it got
+    const connects: string[] = [];
+    const tunnel = net.createServer((c) => {
+      c.on('error', () => {});
+      let buf = '';
+      const onData = (d: Buffer) => {
+        buf += d.toString('latin1');
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        c.off('data', onData);
+        connects.push(buf.slice(0, end + 4));
+        const up = net.connect(sport, '127.0.0.1', () => {
+          c.write('HTTP/1.1 200 Connection established\r\n\r\n');
+          c.pipe(up).pipe(c);
+        });
+        up.on('error', () => c.destroy());
+      };
+      c.on('data', onData);
+    });
+    await new Promise<void>((r) => tunnel.listen(0, '127.0.0.1', r));
+    const proxy = `http://bob:s3cret@127.0.0.1:${(tunnel.address() as net.AddressInfo).port}`;
+    try {
+      const { out } = await traced(
+        { url: `https://127.0.0.1:${sport}/inside` },
+        { proxy, ca: material.cert },
+      );
+      expect(connects).toHaveLength(1);
+      const connect = lines(connects[0]!);
+      expect(connect[0]).toBe(`CONNECT 127.0.0.1:${sport} HTTP/1.1`);
+      expect(out).toEqual([...connect.map(masked), ...lines(secure.heads[0]!)]);
+      expect(out.join('\n')).not.toContain(Buffer.from('bob:s3cret').toString('base64'));
+    } finally {
+      await new Promise((r) => tunnel.close(r));
+      await secure.close();
+    }
+  });
+
   it('a request that never went out (connection refused) shows no C: lines', async () => {
     const closed = net.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
@@ -216,6 +259,41 @@ describe('--trace shows the request head as it went on the wire', () => {
     await client.close();
     expect(events.filter((e) => e.kind === 'out')).toEqual([]);
     expect(events.some((e) => e.text.startsWith('request body'))).toBe(false);
+  });
+
+  it('only traced requests are watched: the heads of requests sent while nobody listens are not taken', async () => {
+    // wireConnector wraps a socket's write only while its owner wants the head
+    let wanted = false;
+    const heads: string[] = [];
+    const agent = new Agent({
+      connect: wireConnector(
+        buildConnector({}),
+        (head) => heads.push(head),
+        () => wanted,
+      ),
+    });
+    try {
+      const get = async (p: string) =>
+        (await request(`http://127.0.0.1:${port}${p}`, { dispatcher: agent })).body.dump();
+      await get('/quiet');
+      expect(heads).toEqual([]);
+      wanted = true;
+      await get('/loud');
+      expect(heads.map((h) => lines(h)[0])).toEqual(['GET /loud HTTP/1.1']);
+    } finally {
+      await agent.close();
+    }
+    // a client whose trace gets a listener between two requests on one connection
+    const client = new HttpClient({ proxy: '' });
+    const events: TraceEvent[] = [];
+    try {
+      await (await client.request({ url: `http://127.0.0.1:${port}/first` })).body.dump();
+      client.on('trace', (e: TraceEvent) => events.push(e));
+      await (await client.request({ url: `http://127.0.0.1:${port}/second` })).body.dump();
+    } finally {
+      await client.close();
+    }
+    expect(events.filter((e) => e.kind === 'out')[0]?.text).toBe('GET /second HTTP/1.1');
   });
 
   it('netkit http post --trace prints the same lines', async () => {
