@@ -9,9 +9,10 @@
 import { EventEmitter } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import PostalMime, { type Email } from 'postal-mime';
+import PostalMime from 'postal-mime';
 import { listMailboxes, Maildir, type MaildirEntry, mailboxDir } from '../mail/maildir.js';
 import { type MessageSummary, matches, parseSearch } from './mail-search.js';
+import type { ParsedEmail } from './parsed-email.js';
 
 export type PublicSummary = Omit<MessageSummary, 'haystack'>;
 
@@ -40,7 +41,7 @@ function addressText(a: { name?: string; address?: string } | undefined): string
   return a.name ? `${a.name} <${a.address ?? ''}>` : (a.address ?? '');
 }
 
-function flatAddresses(list: Email['to']): string[] {
+function flatAddresses(list: ParsedEmail['to']): string[] {
   const out: string[] = [];
   for (const a of list ?? []) {
     if ('group' in a && Array.isArray(a.group)) for (const g of a.group) out.push(addressText(g));
@@ -49,11 +50,11 @@ function flatAddresses(list: Email['to']): string[] {
   return out;
 }
 
-export async function parseMessage(raw: Buffer): Promise<Email> {
+export async function parseMessage(raw: Buffer): Promise<ParsedEmail> {
   return PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
 }
 
-export function summarize(mailbox: string, entry: MaildirEntry, email: Email): MessageSummary {
+export function summarize(mailbox: string, entry: MaildirEntry, email: ParsedEmail): MessageSummary {
   const from = addressText(email.from);
   const to = flatAddresses(email.to);
   const cc = flatAddresses(email.cc);
@@ -228,7 +229,7 @@ export class MailIndex extends EventEmitter {
     return Maildir.open(this.dataDir, mailbox).read(id);
   }
 
-  async parsed(mailbox: string, id: string): Promise<Email> {
+  async parsed(mailbox: string, id: string): Promise<ParsedEmail> {
     return parseMessage(await this.raw(mailbox, id));
   }
 
