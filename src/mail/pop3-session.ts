@@ -126,10 +126,20 @@ export function parseCommand(line: string): ParsedCommand {
   return { verb: line.slice(0, sp).toUpperCase(), args, rest };
 }
 
-/** A message number or line count argument: digits only, no sign, no leading junk. */
+/** A message number argument: digits only, no sign, no leading junk. */
 export function parseNumber(arg: string | undefined): number | undefined {
   if (arg === undefined || !/^\d{1,9}$/.test(arg)) return undefined;
   return Number(arg);
+}
+
+/**
+ * TOP's line count: digits only, but of any length. Clients that want "the whole body" without
+ * RETR's side effects ask for more lines than any message has (`TOP 1 2147483647`, `TOP 1
+ * 99999999999`); Dovecot answers those with the whole message, and so do we.
+ */
+export function parseLineCount(arg: string | undefined): number | undefined {
+  if (arg === undefined || !/^\d+$/.test(arg)) return undefined;
+  return Math.min(Number(arg), Number.MAX_SAFE_INTEGER);
 }
 
 /** The CAPA list for a state (RFC 2449), in Dovecot's order. */
@@ -667,7 +677,7 @@ export class Pop3Session {
       this.io.reply('-ERR TOP needs a message number and a line count');
       return this.bad();
     }
-    const lines = parseNumber(cmd.args[1]);
+    const lines = parseLineCount(cmd.args[1]);
     if (lines === undefined) {
       this.io.reply(`-ERR invalid line count: ${cmd.args[1]!.slice(0, 20)}`);
       return this.bad();

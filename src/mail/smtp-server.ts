@@ -415,8 +415,9 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       serverName: hostname,
       protocol,
       tls: tlsInfo,
-      // one id per message: smtp-server numbers the transactions of a session
-      id: `${session.id}.${session.transaction}`,
+      // one id per message: smtp-server numbers the transactions of a session. A hyphen, not a dot:
+      // RFC 5321 §4.4 makes the id an Atom, and "." is not atext
+      id: `${session.id}-${session.transaction}`,
     });
     const trace = bridge.session(session.id);
     const short = storageShort();

@@ -78,6 +78,23 @@ function authNotOffered(
   return new NetkitError('NETKIT_AUTH', `${server} does not offer AUTH (${hint}); nothing was sent`);
 }
 
+/** How long the 221 after QUIT is waited for before the connection is closed anyway. */
+const QUIT_REPLY_MS = 3000;
+
+/**
+ * May this session end with QUIT? RFC 5321 §4.1.1.10: a client must not close the connection before
+ * QUIT, even after an error reply, and should wait for the 221. nodemailer's transport just closes
+ * after the message (nodemailer/nodemailer#1292), which servers log as a lost connection, and some
+ * count against the client. Not after a failure without a reply (the link is gone, or a message
+ * stream broke mid-DATA, where QUIT would be message text), nor after 421 (the server is closing).
+ */
+function quitFollows(conn: SMTPConnection, err: unknown): boolean {
+  if (conn.destroyed) return false;
+  if (!err) return true;
+  const code = (err as { responseCode?: unknown }).responseCode;
+  return typeof code === 'number' && code !== 421;
+}
+
 /** Submit one composed message; resolves with nodemailer's send info, rejects with its error (or ours). */
 export function submitOnce(composed: ComposedMail, params: SubmitParams): Promise<SMTPConnectionSendInfo> {
   // nodemailer's timeouts say only "Timeout": this names the reply that never came
@@ -98,12 +115,32 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
   const eightBit = composed.eightBitBody === true;
   return new Promise((resolve, reject) => {
     let settled = false;
+    const report = (err: unknown, info?: SMTPConnectionSendInfo) => {
+      if (err) reject(awaited.timeoutError(err, params.server, params.connection) ?? err);
+      else resolve(info!);
+    };
+    /** the link failed (socket error, timeout, a message stream that broke mid-DATA): just close */
     const finish = (err: unknown, info?: SMTPConnectionSendInfo) => {
       if (settled) return;
       settled = true;
       conn.close();
-      if (err) reject(awaited.timeoutError(err, params.server, params.connection) ?? err);
-      else resolve(info!);
+      report(err, info);
+    };
+    /**
+     * The server answered the last command (the end of the data, or an error reply such as 535 or
+     * 550): end the session with QUIT and report once it is over (see {@link quitFollows}).
+     */
+    const answered = (err: unknown, info?: SMTPConnectionSendInfo) => {
+      if (settled) return;
+      if (!quitFollows(conn, err)) return finish(err, info);
+      settled = true;
+      // the outcome is known: a server slow to say 221 delays it by a few seconds at most
+      const slowBye = setTimeout(() => conn.close(), QUIT_REPLY_MS);
+      conn.once('end', () => {
+        clearTimeout(slowBye);
+        report(err, info);
+      });
+      conn.quit();
     };
     const refuse = (err: NetkitError) => {
       if (settled) return;
@@ -135,7 +172,7 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
       // use8BitMime makes it add BODY=8BITMIME to MAIL FROM (the server offers 8BITMIME, checked above)
       const envelope = { from: composed.envelope.from, to: [...composed.envelope.to], use8BitMime: eightBit };
       const send = () =>
-        conn.send(envelope, composed.message, (e, info) => (e ? finish(e) : finish(null, info)));
+        conn.send(envelope, composed.message, (e, info) => (e ? answered(e) : answered(null, info)));
       if (params.auth === undefined) return send();
       if (!conn.allowsAuth)
         return refuse(
@@ -145,7 +182,7 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
             ehlo,
           }),
         );
-      conn.login(params.auth, (e) => (e ? finish(e) : send()));
+      conn.login(params.auth, (e) => (e ? answered(e) : send()));
     });
   });
 }

@@ -31,7 +31,8 @@
  * 6. AUTH withheld until TLS: `538 5.7.11` (RFC 4954) instead of `500 command not recognized`.
  * 7. The DATA parser's `continue()` ({@link continueBeforeClearing}): the library runs the pending
  *    continuation and clears it only afterwards, so a continuation set while it ran was lost and
- *    the session hung when one write held two whole transactions.
+ *    the session hung when one write held two whole transactions. Its `_feedDataStream()` removes
+ *    a line's leading dot only before a second one: see smtp-dot-unstuffing.ts.
  *
  * 8. The idle timeout counts from the client's last whole line, not its last byte
  *    ({@link watchWholeLines}): the library's socket timeout is re-armed by any byte, so a client
@@ -61,6 +62,7 @@ import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { releaseTlsControl } from '../core/tls-server-socket.js';
 import { guardCommands } from './smtp-commands.js';
+import { unstuffEveryLeadingDot } from './smtp-dot-unstuffing.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 
@@ -327,6 +329,8 @@ export function continueBeforeClearing(proto: {
 }
 
 if (typeof SMTPStream?.prototype?.continue === 'function') continueBeforeClearing(SMTPStream.prototype);
+if (typeof SMTPStream?.prototype?._feedDataStream === 'function')
+  unstuffEveryLeadingDot(SMTPStream.prototype);
 
 /**
  * AUTH is withheld on this connection until TLS is up (smtp-server.ts lists it in the session's

@@ -301,8 +301,18 @@ describe('TRANSACTION and UPDATE', () => {
     expect(await say('RETR')).toBe('-ERR RETR needs a message number\r\n');
     expect(await say('TOP 1')).toBe('-ERR TOP needs a message number and a line count\r\n');
     expect(await say('TOP 1 -1')).toBe('-ERR invalid line count: -1\r\n');
+    expect(await say('TOP 1 1x')).toBe('-ERR invalid line count: 1x\r\n');
     expect(await say('PASS x')).toBe('-ERR PASS is not valid after login\r\n');
     expect(await say('STLS')).toBe('-ERR STLS is not valid after login\r\n');
+    await session.closed();
+  });
+
+  it('TOP with a line count beyond any message (TOP n 2147483647) sends the whole message, as Dovecot does', async () => {
+    const { say, session } = setup();
+    await say('USER dave', 'PASS pw');
+    const whole = '+OK top of message follows\r\nSubject: two\r\n\r\n..dotted\r\nsecond\r\n.\r\n';
+    expect(await say('TOP 2 2147483647')).toBe(whole);
+    expect(await say('TOP 2 99999999999999999999999')).toBe(whole);
     await session.closed();
   });
 

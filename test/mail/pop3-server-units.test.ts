@@ -25,7 +25,7 @@ import {
   TopCutter,
   topOf,
 } from '../../src/mail/pop3-message.js';
-import { capabilities, parseCommand, parseNumber } from '../../src/mail/pop3-session.js';
+import { capabilities, parseCommand, parseLineCount, parseNumber } from '../../src/mail/pop3-session.js';
 import { tempDir } from '../helpers/net.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -257,6 +257,18 @@ describe('commands', () => {
     [undefined, undefined],
   ])('number %j → %j', (arg, n) => {
     expect(parseNumber(arg)).toBe(n);
+  });
+  it.each([
+    ['0', 0],
+    ['10', 10],
+    ['2147483647', 2147483647],
+    ['99999999999999999999', Number.MAX_SAFE_INTEGER],
+    ['-1', undefined],
+    ['1e3', undefined],
+    ['', undefined],
+    [undefined, undefined],
+  ])('TOP line count %j → %j', (arg, n) => {
+    expect(parseLineCount(arg)).toBe(n);
   });
 });
 

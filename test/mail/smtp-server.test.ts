@@ -151,6 +151,20 @@ describe('smtp server: conversation and delivery', () => {
     await client.closed;
   });
 
+  it('removes the leading dot of every line (RFC 5321 §4.5.2), as Postfix does, also from a client that does not stuff', async () => {
+    const { client } = await SmtpTestClient.open(s.server.port);
+    await client.cmd('EHLO nostuff.test');
+    await client.cmd('MAIL FROM:<n@example.org>');
+    await client.cmd('RCPT TO:<nostuff@lab.test>');
+    expect((await client.cmd('DATA')).code).toBe(354);
+    client.send('Subject: dots\r\n\r\n.unstuffed\r\n..stuffed\r\n...\r\n.\r\n');
+    expect((await client.reply()).code).toBe(250);
+    await client.quit();
+    const [file] = await mailboxFiles(s.dir, 'nostuff');
+    const stored = await readFile(path.join(s.dir, 'mail', 'nostuff', 'new', file!), 'latin1');
+    expect(stored.endsWith('Subject: dots\r\n\r\nunstuffed\r\n.stuffed\r\n..\r\n')).toBe(true);
+  });
+
   it('a whole session in one write (printf … | nc): three messages, NOOP and QUIT all answered', async () => {
     const { client } = await SmtpTestClient.open(s.server.port);
     const tx = (n: number) =>
@@ -319,6 +333,8 @@ describe('smtp server: conversation and delivery', () => {
     );
     expect(ids).toHaveLength(2);
     expect(new Set(ids).size).toBe(2);
+    // RFC 5321 §4.4: ID = CFWS "ID" FWS ( Atom / msg-id ), and an Atom has no dot
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/);
   });
 
   it('refuses arguments to RSET and DATA (501) and answers EXPN with 502', async () => {
