@@ -151,19 +151,48 @@ export function parseMlstOptions(arg: string): string[] {
 }
 
 /**
- * LIST/NLST arguments: leading `ls` options (`-la`, `-a -l`) are accepted and ignored (we always
- * list everything); what remains is the path.
+ * The path a listing command (MLST, MLSD) names: its argument exactly as sent, since a name may
+ * start or end with spaces (as RETR and CWD take it; pyftpdlib and pure-ftpd list such names too),
+ * or '' (the working directory) when the argument is blank.
+ */
+export function pathArgument(arg: string): string {
+  return arg.trim() === '' ? '' : arg;
+}
+
+/**
+ * LIST/NLST/STAT arguments: leading `ls` options (`-la`, `-a -l`) are accepted and ignored (we
+ * always list everything); what remains is the path, as {@link pathArgument} takes it.
  */
 export function splitListArgs(arg: string): { options: string; path: string } {
   const opts: string[] = [];
-  let rest = arg.trim();
+  let rest = arg;
   for (;;) {
-    const m = /^(-[a-zA-Z1]+)(?:\s+|$)/.exec(rest);
+    const m = /^\s*(-[a-zA-Z1]+)(?:\s+|$)/.exec(rest);
     if (!m) break;
     opts.push(m[1]!);
     rest = rest.slice(m[0].length);
   }
-  return { options: opts.join(' '), path: rest };
+  return { options: opts.join(' '), path: pathArgument(rest) };
+}
+
+/**
+ * The names in `dir` that are not valid UTF-8 (a tree written by a Latin-1 system): readdir
+ * decodes each with U+FFFD in place of the bad bytes, and no file has that decoded name, so
+ * without their bytes they could not be stat'ed and would vanish from listings — a directory that
+ * lists empty yet cannot be removed. Keyed by the decoded name (several may share one), they are
+ * listed under it, as pyftpdlib lists them with `?`; the path jail refuses such a name when it is
+ * sent back (`550 …: invalid UTF-8 in path`), since the control connection is UTF-8.
+ */
+async function undecodableNames(dir: string): Promise<Map<string, Buffer[]>> {
+  const byName = new Map<string, Buffer[]>();
+  for (const bytes of await readdir(dir, { encoding: 'buffer' })) {
+    const name = bytes.toString('utf8');
+    if (Buffer.from(name).equals(bytes)) continue;
+    const same = byName.get(name);
+    if (same) same.push(bytes);
+    else byName.set(name, [bytes]);
+  }
+  return byName;
 }
 
 /** Entries stat'ed between two yields to the event loop. */
@@ -174,7 +203,8 @@ const STAT_BATCH = 256;
  * line, an Entry), in name order, names as {@link listedName} shows them. Every entry is shown
  * only when `allowed(real)` says so — for a symbolic link `real` is its target (followed only when
  * allowed: inside the root, not hidden), for anything else the entry's own path (a hidden
- * directory by its name); entries that vanish while we read are left out too.
+ * directory by its name); entries that vanish while we read are left out too. A name that is not
+ * UTF-8 is listed with U+FFFD in place of its bad bytes ({@link undecodableNames}).
  *
  * Why synchronous stats: a listing needs one stat per entry, each a few microseconds of local
  * metadata work. As promises, 300 concurrent listings of 1,000 entries become 300,000 round trips
@@ -193,18 +223,21 @@ export async function readEntries<T>(
   );
   const out: T[] = [];
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const undecodable = names.some((d) => d.name.includes('\ufffd')) ? await undecodableNames(dir) : undefined;
   for (let i = 0; i < names.length; i += STAT_BATCH) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const end = Math.min(i + STAT_BATCH, names.length);
     for (let j = i; j < end; j++) {
       const d: Dirent = names[j]!;
       const full = prefix + d.name;
+      const bytes = undecodable?.get(d.name)?.shift();
+      const own = bytes ? Buffer.concat([Buffer.from(prefix), bytes]) : full;
       try {
         if (d.isSymbolicLink()) {
-          const target = realpathSync(full);
+          const target = realpathSync(own);
           if (allowed(target)) out.push(format(entryFromStats(listedName(d.name), statSync(target))));
         } else if (allowed(full)) {
-          out.push(format(entryFromStats(listedName(d.name), lstatSync(full))));
+          out.push(format(entryFromStats(listedName(d.name), lstatSync(own))));
         }
       } catch {
         // vanished or unreadable: leave it out

@@ -1,9 +1,11 @@
 /**
  * Reply details measured against pyftpdlib and vsftpd: names with `%XX` are plain names, SIZE and
  * the 150 text in TYPE A, no resuming in TYPE A, REST kept until the next file transfer command, CDUP at the root,
- * `OPTS MLST` with no facts, full paths in the "already exists" refusal.
+ * `OPTS MLST` with no facts, full paths in the "already exists" refusal, names that start or end
+ * with a space in every listing command, NLST of one file and STOU's `FILE:` naming the path as
+ * the client wrote it, names that are not UTF-8 listed (pyftpdlib lists them with `?`).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CANARY, type Fixture, loginAlice, startFixture } from './fixture.js';
@@ -140,5 +142,77 @@ describe('small replies', () => {
       '553 File name not allowed: /incoming/a.txt already exists and may not be overwritten',
     ]);
     a.close();
+  });
+});
+
+describe('paths as the client wrote them', () => {
+  it('lists names that start or end with a space, as RETR and CWD take them (LIST, NLST, MLST, MLSD, STAT)', async () => {
+    await mkdir(path.join(home, ' lead dir'), { recursive: true });
+    await writeFile(path.join(home, ' lead dir/in.txt'), 'in');
+    await writeFile(path.join(home, 'trail.txt '), 'trail');
+    const c = await alice();
+    await c.cmd('TYPE I');
+    expect((await c.retrieve('RETR trail.txt ')).data.toString()).toBe('trail');
+    expect((await c.retrieve('LIST  lead dir')).data.toString()).toMatch(/ in\.txt\r\n$/);
+    expect((await c.retrieve('NLST  lead dir')).data.toString()).toBe('in.txt\r\n');
+    expect((await c.retrieve('MLSD  lead dir')).data.toString()).toMatch(
+      /^type=file;size=2;.*; in\.txt\r\n$/,
+    );
+    expect((await c.retrieve('NLST trail.txt ')).data.toString()).toBe('trail.txt \r\n');
+    expect((await c.retrieve('LIST -l trail.txt ')).data.toString()).toMatch(/ 5 .* trail\.txt \r\n$/);
+    expect((await c.cmd('MLST trail.txt ')).lines).toEqual([
+      '250-Listing /trail.txt ',
+      expect.stringMatching(/^ type=file;size=5;.*; \/trail\.txt $/),
+      '250 End',
+    ]);
+    const stat = await c.cmd('STAT  lead dir');
+    expect([stat.code, stat.lines[0], stat.lines.length]).toEqual([213, '213-Status of / lead dir:', 3]);
+    // a blank argument is still the working directory
+    expect((await c.cmd('MLST  ')).lines[0]).toBe('250-Listing /');
+    c.close();
+  });
+
+  it('NLST of one file answers the path as written (ftp(1) mget RETRs it); a directory lists bare names', async () => {
+    await mkdir(path.join(home, 'docs'), { recursive: true });
+    await writeFile(path.join(home, 'docs/a.txt'), 'a');
+    const c = await alice();
+    expect((await c.retrieve('NLST docs/a.txt')).data.toString()).toBe('docs/a.txt\r\n');
+    expect((await c.retrieve('NLST /docs/a.txt')).data.toString()).toBe('/docs/a.txt\r\n');
+    expect((await c.retrieve('NLST docs/a.tx?')).data.toString()).toBe('docs/a.txt\r\n');
+    expect((await c.retrieve('NLST docs')).data.toString()).toBe('a.txt\r\n');
+    expect((await c.retrieve('NLST r.bin')).data.toString()).toBe('r.bin\r\n');
+    c.close();
+  });
+
+  it('STOU answers 150 FILE: with the directory as written, so the name works from the working directory', async () => {
+    await mkdir(path.join(home, 'up'), { recursive: true });
+    await writeFile(path.join(home, 'up/x'), 'taken');
+    const c = await alice();
+    await c.cmd('TYPE I');
+    const sub = await c.store('STOU up/x', 'one');
+    expect([sub.first.lines, sub.last.code]).toEqual([['150 FILE: up/x.1'], 226]);
+    expect(await readFile(path.join(home, 'up/x.1'), 'utf8')).toBe('one');
+    expect((await c.store('STOU /up/x', 'two')).first.text).toBe('FILE: /up/x.2');
+    expect((await c.cmd('CWD up')).code).toBe(250);
+    expect((await c.store('STOU x', 'three')).first.text).toBe('FILE: x.3');
+    c.close();
+  });
+});
+
+describe('names that are not UTF-8', () => {
+  it('are listed with U+FFFD for the bad bytes, not left out; sent back, they are refused', async () => {
+    const dir = path.join(home, 'latin1');
+    await mkdir(dir);
+    await writeFile(Buffer.from(`${dir}/caf\xe9.txt`, 'latin1'), 'latin-1 name');
+    await writeFile(path.join(dir, 'ok.txt'), 'ok');
+    const c = await alice();
+    await c.cmd('TYPE I');
+    expect((await c.retrieve('NLST latin1')).data.toString()).toBe('caf\ufffd.txt\r\nok.txt\r\n');
+    const list = (await c.retrieve('LIST latin1')).data.toString().split('\r\n');
+    expect(list[0]).toMatch(/^-rw-.* 12 .* caf\ufffd\.txt$/);
+    const mlsd = (await c.retrieve('MLSD latin1')).data.toString().split('\r\n');
+    expect(mlsd[0]).toMatch(/^type=file;size=12;.*; caf\ufffd\.txt$/);
+    expect((await c.retrieve('RETR latin1/caf\ufffd.txt')).first.text).toMatch(/invalid UTF-8/);
+    c.close();
   });
 });

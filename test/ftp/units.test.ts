@@ -229,6 +229,10 @@ describe('listing formats', () => {
     expect(splitListArgs('-a -l /pub')).toEqual({ options: '-a -l', path: '/pub' });
     expect(splitListArgs('dir name')).toEqual({ options: '', path: 'dir name' });
     expect(splitListArgs('')).toEqual({ options: '', path: '' });
+    // a name may start or end with spaces; only a blank argument is the working directory
+    expect(splitListArgs(' lead dir')).toEqual({ options: '', path: ' lead dir' });
+    expect(splitListArgs('-l trail ')).toEqual({ options: '-l', path: 'trail ' });
+    expect(splitListArgs('  ')).toEqual({ options: '', path: '' });
   });
 
   it('entries from stats', async () => {

@@ -3,7 +3,7 @@
  * status, transfer status during a transfer, or a listing over the control connection), ALLO.
  */
 import { formatHostPort } from '../../core/server.js';
-import { mlstFeature, parseMlstOptions } from '../listing.js';
+import { mlstFeature, parseMlstOptions, splitListArgs } from '../listing.js';
 import type { CommandSpec } from '../session.js';
 import { checkUpload } from '../upload-limits.js';
 import { buildListing } from './transfers.js';
@@ -104,12 +104,13 @@ export const infoCommands: Record<string, CommandSpec> = {
         s.reply(213, during);
         return;
       }
-      if (arg.trim() !== '') {
+      const target = splitListArgs(arg);
+      if (target.path !== '' || target.options !== '') {
         if (!s.identity) {
           s.reply(530, 'Please log in with USER and PASS first');
           return;
         }
-        const vpath = s.resolve(arg.trim());
+        const vpath = s.resolve(target.path);
         if (!s.allowed('l', vpath)) return;
         const lines = await buildListing(s, vpath, 'list');
         // the control connection is no place for a huge listing (its output is bounded, and the

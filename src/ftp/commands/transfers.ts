@@ -15,7 +15,14 @@ import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, stat, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { hasGlob, matchGlob } from '../glob.js';
-import { entryFromStats, formatFacts, formatListLine, readEntries, splitListArgs } from '../listing.js';
+import {
+  entryFromStats,
+  formatFacts,
+  formatListLine,
+  pathArgument,
+  readEntries,
+  splitListArgs,
+} from '../listing.js';
 import { overwriteRefusal, permFact } from '../permissions.js';
 import type { CommandSpec, FtpSession } from '../session.js';
 import {
@@ -61,9 +68,17 @@ function permitted(s: FtpSession, p: Parameters<FtpSession['allowed']>[0], vpath
 
 /**
  * The lines of a listing of `vpath` (directory or single file). Throws ENOENT and jail errors;
- * for `mlsd` on a file throws a 501-worthy error (handled by the caller).
+ * for `mlsd` on a file throws a 501-worthy error (handled by the caller). `written` is the path
+ * as the client sent it: NLST of a single file answers with it (`NLST docs/a.txt` → `docs/a.txt`),
+ * as `ls` and vsftpd do and as a wildcard match does, so that ftp(1)'s `mget docs/a.txt` (NLST,
+ * then RETR of each name) fetches the right file; a directory's names stay bare.
  */
-export async function buildListing(s: FtpSession, vpath: string, kind: ListKind | 'mlst'): Promise<string[]> {
+export async function buildListing(
+  s: FtpSession,
+  vpath: string,
+  kind: ListKind | 'mlst',
+  written?: string,
+): Promise<string[]> {
   const vfs = s.identity!.vfs;
   const loc = vfs.locate(vpath);
   if (!loc) {
@@ -96,7 +111,7 @@ export async function buildListing(s: FtpSession, vpath: string, kind: ListKind 
       throw err;
     }
     const e = entryFromStats(path.posix.basename(vpath) || '/', st);
-    if (kind === 'nlst') return [e.name];
+    if (kind === 'nlst') return [written || e.name];
     if (kind === 'list') return [formatListLine(e, now)];
     return [formatFacts(e, s.mlstFacts, permFact(mount.perms, e.isDir, mount.noOverwrite), vpath)];
   }
@@ -148,12 +163,12 @@ function listCommand(kind: ListKind, help: string): CommandSpec {
   return transferCommand(
     help,
     async (s, arg) => {
-      const target = kind === 'mlsd' ? arg.trim() : splitListArgs(arg).path;
+      const target = kind === 'mlsd' ? pathArgument(arg) : splitListArgs(arg).path;
       const vpath = s.resolve(target);
       if (!permitted(s, 'l', vpath)) return;
       let lines: string[];
       try {
-        lines = await buildListing(s, vpath, kind);
+        lines = await buildListing(s, vpath, kind, target);
       } catch (err) {
         if (kind === 'mlsd' && (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
           s.refuseTransfer(501, `${vpath} is not a directory: use MLST for a single file`);
@@ -348,11 +363,23 @@ const appe = transferCommand('APPE <file>', async (s, arg) => {
   });
 });
 
+/**
+ * STOU names the file it creates in its 150 reply, `150 FILE: pppp` (RFC 1123 §4.1.2.9), where
+ * pppp is a pathname the client can use: the unique name with the directory as the client wrote
+ * it (`STOU logs/x` → `FILE: logs/x.1`, as vsftpd answers), so that it names the file from the
+ * client's working directory, not a file of that name in it.
+ */
+function asWritten(written: string, vpath: string): string {
+  const trimmed = written.replace(/\/+$/, '');
+  return `${trimmed.slice(0, trimmed.lastIndexOf('/') + 1)}${path.posix.basename(vpath)}`;
+}
+
 const stou = transferCommand(
   'STOU [name]',
   async (s, arg) => {
     s.takeRest(); // a new file has nothing to resume
-    const hint = arg.trim() ? s.resolve(arg.trim()) : `${s.cwd === '/' ? '' : s.cwd}/ftp-upload`;
+    const written = arg.trim();
+    const hint = written ? s.resolve(written) : `${s.cwd === '/' ? '' : s.cwd}/ftp-upload`;
     const dir = path.posix.dirname(hint);
     const base = path.posix.basename(hint);
     if (!permitted(s, 'w', hint)) return;
@@ -379,7 +406,7 @@ const stou = transferCommand(
     s.startTransfer({
       direction: 'upload',
       file: vpath,
-      opening: `FILE: ${path.posix.basename(vpath)}`,
+      opening: `FILE: ${asWritten(written, vpath)}`,
       run: (r) =>
         received(s, real, receiveLimited(s, r, fh, real, { ascii, base: 0, remove: true, unresumable })),
       completed: (o) => `Transfer complete (${o.bytes} bytes); stored as ${vpath}`,
@@ -431,7 +458,7 @@ export const transferCommands: Record<string, CommandSpec> = {
   MLST: {
     help: 'MLST [path]',
     async run(s, arg) {
-      const vpath = s.resolve(arg.trim());
+      const vpath = s.resolve(pathArgument(arg));
       if (!s.allowed('l', vpath)) return;
       const [line] = await buildListing(s, vpath, 'mlst');
       s.reply(250, [`Listing ${vpath}`, ` ${line}`, 'End']);
