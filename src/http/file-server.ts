@@ -220,8 +220,9 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   const conns = new WeakMap<net.Socket, ConnState>();
 
   const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS;
-  // a GET has no body: the whole request is its head
-  const server = socketFedHttpServer({ headersTimeoutMs }, (req, res) => {
+  // a GET has no body: the whole request is its head. A request without Host is answered by
+  // serve(), so that it is traced and told why, like every other bad request.
+  const server = socketFedHttpServer({ headersTimeoutMs, requireHostHeader: false }, (req, res) => {
     const conn = conns.get(req.socket) ?? { id: 0, active: 0, closing: false };
     onRequest(emitter, conf, conn, req, res);
   });
@@ -485,6 +486,13 @@ async function serve(
     sendText(res, 400, 'Bad Request: more than one Host', {}, head);
     return;
   }
+  // and so is an HTTP/1.1 request with none, even in absolute-form (RFC 9112 §3.2): someone typing
+  // a request into nc is told what is missing, not handed an empty 400
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+    res.shouldKeepAlive = false;
+    sendText(res, 400, 'Bad Request: an HTTP/1.1 request needs a Host header', {}, head);
+    return;
+  }
   // and so is a Host, or an absolute-form authority, that is not host[:port] (`[::1`, `x:99999`):
   // the Host check below read "[::1" as loopback and served it
   const authority = requestAuthority(req);
@@ -509,6 +517,14 @@ async function serve(
   if (req.httpVersionMajor !== 1) {
     res.shouldKeepAlive = false;
     sendText(res, 505, 'HTTP Version Not Supported', {}, head);
+    return;
+  }
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty. llhttp
+  // reads such a body as chunked and keeps the connection, but an HTTP/1.0 proxy in front sees no
+  // body: the bytes after it would be one request to the proxy and another one here (smuggling)
+  if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
+    res.shouldKeepAlive = false;
+    sendText(res, 400, 'Bad Request: Transfer-Encoding in an HTTP/1.0 request', {}, head);
     return;
   }
   if (req.method !== 'GET' && !head) {

@@ -26,12 +26,15 @@ const TYPES: Record<string, string> = {
   yaml: 'application/yaml',
   yml: 'application/yaml',
   ics: 'text/calendar',
+  // subtitles for <track>: a browser ignores a WebVTT file served under any other type
+  vtt: 'text/vtt',
   eml: 'message/rfc822',
   // images
   png: 'image/png',
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',
   gif: 'image/gif',
+  apng: 'image/apng',
   webp: 'image/webp',
   avif: 'image/avif',
   svg: 'image/svg+xml',
@@ -57,6 +60,11 @@ const TYPES: Record<string, string> = {
   ogv: 'video/ogg',
   mkv: 'video/x-matroska',
   mov: 'video/quicktime',
+  aac: 'audio/aac',
+  opus: 'audio/ogg',
+  // streaming manifests, what an HLS or DASH player asks a test server for
+  m3u8: 'application/vnd.apple.mpegurl',
+  mpd: 'application/dash+xml',
   // documents and archives
   pdf: 'application/pdf',
   zip: 'application/zip',

@@ -25,6 +25,11 @@ export interface SocketFedOptions {
   headersTimeoutMs: number;
   /** the whole request, body included (at least `headersTimeoutMs`; default: the same) */
   requestTimeoutMs?: number;
+  /**
+   * node:http answers an HTTP/1.1 request without Host itself (an empty 400 the request handler
+   * never sees, so it is neither traced nor explained); false hands it to the handler (default true)
+   */
+  requireHostHeader?: boolean;
 }
 
 export function socketFedHttpServer(opts: SocketFedOptions, handler: http.RequestListener): http.Server {
@@ -35,6 +40,7 @@ export function socketFedHttpServer(opts: SocketFedOptions, handler: http.Reques
       requestTimeout: head > 0 ? Math.max(head, opts.requestTimeoutMs ?? head) : 0,
       // how often the timeouts are checked: their granularity
       connectionsCheckingInterval: Math.min(Math.max(head / 10, 100), 5000),
+      requireHostHeader: opts.requireHostHeader ?? true,
     },
     handler,
   );

@@ -201,6 +201,9 @@ describe('Content-Disposition', () => {
     ['attachment; filename="semi;colon.txt"; size=3', 'semi;colon.txt'],
     ['attachment', undefined],
     ['ATTACHMENT; FILENAME="upper.txt"', 'upper.txt'],
+    // a parameter without a value is skipped, as curl -OJ does (it swallowed the filename)
+    ['attachment; foo; filename=after-bare.txt', 'after-bare.txt'],
+    ["attachment; ; foo ;filename*=UTF-8''%C3%BCber.txt", 'über.txt'],
     // raw UTF-8 in a plain filename, as the header reaches us (one character per byte)
     [`attachment; filename="${Buffer.from('naïve €.txt').toString('latin1')}"`, 'naïve €.txt'],
     // bytes that are not UTF-8 stay Latin-1

@@ -292,6 +292,13 @@ describe('mime types', () => {
     ['.bashrc', 'application/octet-stream'],
     ['x.unknownext', 'application/octet-stream'],
     ['logo.svg', 'image/svg+xml; charset=utf-8'],
+    // web media a test server is used for (as nginx and Python's mimetypes name them)
+    ['subs.en.vtt', 'text/vtt; charset=utf-8'],
+    ['stream.m3u8', 'application/vnd.apple.mpegurl'],
+    ['stream.mpd', 'application/dash+xml'],
+    ['a.aac', 'audio/aac'],
+    ['a.opus', 'audio/ogg'],
+    ['anim.apng', 'image/apng'],
   ];
   for (const [name, want] of cases) it(name, () => expect(contentType(name)).toBe(want));
 });

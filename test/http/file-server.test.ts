@@ -493,6 +493,31 @@ describe('file server: bad input and limits', () => {
     expect(r).not.toContain('hello, world');
   });
 
+  it('answers 400 to an HTTP/1.1 request without Host, saying why, and traces it', async () => {
+    // node:http used to answer it by itself: an empty chunked 400 that --trace never showed
+    const r = await raw(server.port, 'GET /hello.txt?no-host HTTP/1.1\r\n\r\n');
+    expect(r).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(r).toContain('Connection: close\r\n');
+    expect(r).toMatch(/\r\n\r\nBad Request: an HTTP\/1\.1 request needs a Host header\n$/);
+    expect(traces.map((t) => t.text)).toContain('GET /hello.txt?no-host HTTP/1.1');
+    // HTTP/1.0 has no Host to require
+    const old = await raw(server.port, 'GET /hello.txt HTTP/1.0\r\n\r\n');
+    expect(old).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('answers 400 and closes on Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: no smuggling)', async () => {
+    // an HTTP/1.0 proxy sees no body here, so to it the chunked "body" and the GET after it are
+    // one request; this server must not answer a second one (nginx answers 400 too)
+    const r = await raw(
+      server.port,
+      'GET /hello.txt HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' +
+        'GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+    );
+    expect(r).toMatch(/^HTTP\/1\.1 400 /);
+    expect(r.match(/^HTTP\/1\.1 /gm)).toHaveLength(1);
+    expect(r).not.toContain('hello, world');
+  });
+
   it('answers 400 to a Host, or an absolute-form authority, that is not host[:port]', async () => {
     // "[::1" passed the loopback check and was served; so were port 99999 and an empty Host
     for (const [target, host] of [

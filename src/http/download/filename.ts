@@ -22,6 +22,12 @@ function parseParams(text: string): Map<string, string> {
     while (i < n && (text[i] === ';' || text[i] === ' ' || text[i] === '\t')) i++;
     const eq = text.indexOf('=', i);
     if (eq === -1) break;
+    // a parameter without a value (`attachment; foo; filename=x`) is skipped, not glued to the next
+    const semi = text.indexOf(';', i);
+    if (semi !== -1 && semi < eq) {
+      i = semi;
+      continue;
+    }
     const name = text.slice(i, eq).trim().toLowerCase();
     i = eq + 1;
     while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
