@@ -7,6 +7,7 @@ import readline from 'node:readline';
 import { type Command, InvalidArgumentError } from 'commander';
 import { usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
+import { groupDigits } from '../sockets/bytes.js';
 import {
   DEFAULT_MULTICAST_GROUP,
   DEFAULT_MULTICAST_PORT,
@@ -17,6 +18,7 @@ import {
   MulticastSocket,
 } from '../sockets/multicast.js';
 import { createPrompt } from './chat-prompt.js';
+import { datagramStdout, MAX_STDOUT_BACKLOG } from './stdout.js';
 import {
   action,
   dim,
@@ -90,7 +92,9 @@ Examples:
 
 Messages travel as JSON: {"app":"netkit-mchat","v":1,"id":"…","nick":"alice","text":"hi"};
 your own come back marked "(me)" (unless --no-loopback). Plain-text datagrams from other
-tools are shown with the sender's address as the name. The group is left on exit.`,
+tools are shown with the sender's address as the name. The group is left on exit.
+When output is not a terminal and does not keep up (over ${groupDigits(MAX_STDOUT_BACKLOG)} bytes
+waiting), messages are dropped, not buffered, and counted on stderr.`,
     )
     .action(
       action(async (opts: CommonOptions & { nick: string; linger: number }) => {
@@ -107,11 +111,14 @@ tools are shown with the sender's address as the name. The group is left on exit
         if (opts.json) printJson({ event: 'joined', group: opts.group, port: opts.port, nick: chat.nick });
         else process.stderr.write(`joined ${where} as ${chat.nick}; Ctrl-D or Ctrl-C leaves\n`);
 
+        // anyone may send to the group, as fast as they like: a stdout that is not read drops
+        const out = datagramStdout();
         let leaving = false;
         const leave = async () => {
           if (leaving) return;
           leaving = true;
           await chat.close();
+          await out.report();
           if (opts.json) printJson({ event: 'left', group: opts.group, port: opts.port });
           else process.stderr.write(`left ${formatHostPort(opts.group, opts.port)}\n`);
         };
@@ -132,7 +139,7 @@ tools are shown with the sender's address as the name. The group is left on exit
           );
         } else {
           chat.on('message', (m: MulticastChatMessage) =>
-            process.stdout.write(`${formatChat(m, opts.json === true)}\n`),
+            out.print(() => process.stdout.write(`${formatChat(m, opts.json === true)}\n`)),
           );
           const rl = readline.createInterface({ input: process.stdin, terminal: false });
           rl.on('line', say);
@@ -191,7 +198,10 @@ function registerListen(group: Command): void {
 Examples:
   $ netkit multicast listen                              group 239.255.0.1, port 5007
   $ netkit multicast listen --group 239.1.2.3 --port 6000 --json
-  $ netkit multicast listen --interface 127.0.0.1 --count 1`,
+  $ netkit multicast listen --interface 127.0.0.1 --count 1
+
+When stdout does not keep up (over ${groupDigits(MAX_STDOUT_BACKLOG)} bytes waiting), datagrams are
+dropped, not buffered, and counted on stderr.`,
     )
     .action(
       action(async (opts: CommonOptions & { count?: number }) => {
@@ -204,11 +214,14 @@ Examples:
         if (opts.json) printJson({ event: 'joined', group: opts.group, port: opts.port });
         else process.stderr.write(`listening on ${formatHostPort(opts.group, opts.port)}; Ctrl-C leaves\n`);
         let seen = 0;
+        // anyone may send to the group, as fast as they like: a stdout that is not read drops
+        const out = datagramStdout();
         const leave = async () => {
           await sock.close();
+          await out.report();
         };
         onShutdown(leave);
-        sock.on('message', (d: MulticastDatagram) => {
+        const print = (d: MulticastDatagram): void => {
           const m = decodeChatDatagram(d);
           const from = formatHostPort(d.address, d.port);
           if (opts.json) {
@@ -222,6 +235,9 @@ Examples:
           } else {
             process.stdout.write(`${from} ${m.plain ? m.text : `${m.nick}: ${m.text}`}\n`);
           }
+        };
+        sock.on('message', (d: MulticastDatagram) => {
+          out.print(() => print(d));
           seen += 1;
           if (opts.count !== undefined && seen >= opts.count) leave().then(() => process.exit(0));
         });

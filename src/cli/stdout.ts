@@ -1,8 +1,47 @@
 /**
  * Writing command output to stdout with backpressure: wait while it is full, and end quietly when
- * its reader goes away (`| head`), as curl does.
+ * its reader goes away (`| head`), as curl does. Output that cannot wait (datagrams: their senders
+ * cannot be slowed down) goes through {@link datagramStdout} instead, which drops past a bound.
  */
 import { once } from 'node:events';
+import { groupDigits } from '../sockets/bytes.js';
+
+/**
+ * Bytes {@link datagramStdout} lets wait in stdout's buffer. A reader that stops reading (a paused
+ * pager, a stuck pipe) cannot slow UDP senders down as a TCP peer would, so past this the datagrams
+ * are dropped, as the kernel drops them from a full socket buffer, instead of growing memory
+ * without end.
+ */
+export const MAX_STDOUT_BACKLOG = 1024 * 1024;
+
+/**
+ * Printing received datagrams (`udp listen`, `multicast listen|chat`): `print(write)` runs `write`
+ * while stdout's backlog stays under {@link MAX_STDOUT_BACKLOG} and counts the datagram as dropped
+ * otherwise; how many were dropped is said on stderr (stdout stays data only) once stdout drains,
+ * and by `report()` at exit.
+ */
+export function datagramStdout(): { print(write: () => void): void; report(): Promise<void> } {
+  let dropped = 0;
+  const report = (): Promise<void> => {
+    if (dropped === 0) return Promise.resolve();
+    const n = dropped;
+    dropped = 0;
+    const what = n === 1 ? 'datagram' : 'datagrams';
+    return new Promise((resolve) => {
+      process.stderr.write(`netkit: dropped ${groupDigits(n)} ${what} while stdout was not reading\n`, () =>
+        resolve(),
+      );
+    });
+  };
+  process.stdout.on('drain', () => void report());
+  return {
+    print(write: () => void): void {
+      if (process.stdout.writableLength >= MAX_STDOUT_BACKLOG) dropped += 1;
+      else write();
+    },
+    report,
+  };
+}
 
 /** Write to stdout, waiting for 'drain' when it is full. */
 export async function writeStdout(data: string | Uint8Array): Promise<void> {

@@ -9,6 +9,7 @@ import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
 import { groupDigits, isPrintableText, isSafeLine } from '../sockets/bytes.js';
 import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } from '../sockets/udp.js';
+import { datagramStdout, MAX_STDOUT_BACKLOG } from './stdout.js';
 import {
   action,
   durationOption,
@@ -51,41 +52,6 @@ function printDatagram(d: Datagram, opts: { json?: boolean; raw?: boolean }): vo
   if (opts.raw) process.stdout.write(d.data);
   else if (opts.json) printJson(datagramJson(d));
   else process.stdout.write(`${formatDatagram(d)}\n`);
-}
-
-/**
- * Bytes `udp listen` lets wait in stdout's buffer. A reader that stops reading (a paused pager, a
- * stuck pipe) cannot slow the senders down as a TCP peer would, so past this the datagrams are
- * dropped, as the kernel drops them from a full socket buffer, instead of growing memory without end.
- */
-export const MAX_STDOUT_BACKLOG = 1024 * 1024;
-
-/**
- * Print datagrams to stdout while its backlog stays under {@link MAX_STDOUT_BACKLOG}; count the
- * others and say how many on stderr (stdout stays data only) once stdout drains, and at exit.
- */
-function stdoutPrinter(opts: { json?: boolean; raw?: boolean }) {
-  let dropped = 0;
-  const report = (): Promise<void> => {
-    if (dropped === 0) return Promise.resolve();
-    const n = dropped;
-    dropped = 0;
-    const what = n === 1 ? 'datagram' : 'datagrams';
-    return new Promise((resolve) => {
-      process.stderr.write(`netkit: dropped ${groupDigits(n)} ${what} while stdout was not reading\n`, () =>
-        resolve(),
-      );
-    });
-  };
-  process.stdout.on('drain', () => void report());
-  return {
-    print(d: Datagram): void {
-      if (process.stdout.writableLength >= MAX_STDOUT_BACKLOG) dropped += 1;
-      else printDatagram(d, opts);
-    },
-    /** report drops not reported yet (at exit) */
-    report,
-  };
 }
 
 function finish(code: number): Promise<never> {
@@ -252,10 +218,10 @@ Examples:
             transport: 'udp',
           });
         } else process.stderr.write(`udp listening on ${formatHostPort(listener.host, listener.port)}\n`);
-        const out = stdoutPrinter(opts);
+        const out = datagramStdout();
         let seen = 0;
         listener.on('message', (d: Datagram) => {
-          out.print(d);
+          out.print(() => printDatagram(d, opts));
           seen += 1;
           if (opts.count !== undefined && seen >= opts.count) {
             void listener

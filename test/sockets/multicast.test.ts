@@ -3,6 +3,7 @@
  * with or without a default route, and a random port and group per test (never the lab's 5007).
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
 } from '../../src/sockets/multicast.js';
 import { resolveMulticastInterface } from '../../src/sockets/multicast-iface.js';
 import { CLI, netkit } from '../helpers/net.js';
+import { expectBoundedStdoutDrops, spawnNetkit, until } from './peers.js';
 
 const IFACE = '127.0.0.1';
 const open: Array<{ close(): Promise<void> }> = [];
@@ -324,6 +326,61 @@ describe('multicast: CLI', () => {
       expect(r.stderr).toContain(`::%${loName}`);
     }
   });
+
+  it('listen: a stdout that is not read stays bounded; datagrams are dropped and counted on stderr', async () => {
+    // anyone may send to a group as fast as they like: every datagram used to wait in stdout's
+    // buffer for a reader that never came (hundreds of MiB in seconds)
+    const group = randomGroup();
+    const port = randomPort();
+    const total = 25_000;
+    const size = 8000;
+    const listen = await spawnNetkit(
+      [
+        'multicast',
+        'listen',
+        '--group',
+        group,
+        '--port',
+        String(port),
+        '--interface',
+        IFACE,
+        '--json',
+        '--trace',
+      ],
+      /"event":"joined"/,
+    );
+    listen.child.stdout!.pause();
+    const sock = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => sock.bind(0, IFACE, resolve));
+      sock.setMulticastInterface(IFACE);
+      sock.setMulticastLoopback(true);
+      const payload = Buffer.alloc(size, 'x');
+      // the listener's trace of each datagram (stderr, read all along) is the flow control: at most
+      // 8 are in flight (64 KB: within the socket's receive buffer), so none is lost in the kernel
+      // and all reach the printing code
+      const traced = ` ${size} bytes\n`;
+      let seen = 0;
+      let tail = '';
+      let sent = 0;
+      const pump = (chunk?: Buffer) => {
+        if (chunk) {
+          const text = tail + chunk.toString('latin1');
+          seen += text.split(traced).length - 1;
+          tail = text.slice(1 - traced.length);
+        }
+        for (; sent < total && sent - seen < 8; sent++) sock.send(payload, port, group);
+      };
+      listen.child.stderr!.on('data', pump);
+      pump();
+      await until(() => seen === total, 60_000, 'every datagram traced');
+      listen.child.stderr!.off('data', pump);
+      await expectBoundedStdoutDrops(listen, total, size);
+    } finally {
+      sock.close();
+      await listen.kill();
+    }
+  }, 90_000);
 
   it('usage errors exit 2 with one line', async () => {
     const r = await netkit(['multicast', 'send', '--group', '10.1.2.3', '--interface', IFACE, 'x']);

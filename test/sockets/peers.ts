@@ -1,6 +1,8 @@
 /** Helpers for the sockets tests: peers as child processes, waited on by their output, never by sleeps. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { expect } from 'vitest';
 import { CLI } from '../helpers/net.js';
 
 export interface Peer {
@@ -101,4 +103,27 @@ export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'con
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * For a datagram printer (`udp listen`, `multicast listen`) that was sent `total` datagrams of
+ * `size` bytes, all handled, while the test held its stdout paused: its memory stayed bounded and
+ * nothing was reported yet; once stdout is read again, the drops are counted on stderr and every
+ * datagram not dropped is printed in full (JSON lines after the first line).
+ */
+export async function expectBoundedStdoutDrops(listen: Peer, total: number, size: number): Promise<void> {
+  const status = readFileSync(`/proc/${listen.child.pid}/status`, 'utf8');
+  const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+  expect(rssKiB).toBeLessThan(150 * 1024); // over 200 MiB when every datagram was buffered
+  expect(listen.stderr()).not.toMatch(/dropped/); // not while stdout is still stuck
+
+  listen.child.stdout!.resume();
+  const report = /^netkit: dropped ([\d,]+) datagrams while stdout was not reading$/m;
+  await until(() => report.test(listen.stderr()), 10_000, 'the drop report on stderr');
+  const dropped = Number(report.exec(listen.stderr())![1]!.replaceAll(',', ''));
+  expect(dropped).toBeGreaterThan(total / 2);
+  // everything not dropped is printed, in full, and stdout carries datagrams only
+  const lines = () => listen.stdout().toString().split('\n').slice(1, -1);
+  await until(() => lines().length === total - dropped, 10_000, 'the printed datagrams');
+  for (const l of lines()) expect(JSON.parse(l).size).toBe(size);
 }
