@@ -4,12 +4,12 @@
  * which servers log as a lost connection. Checked from the server's side: our SMTP server's trace of
  * the session holds the QUIT and the 221 by the time the send has resolved or rejected.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore } from '../../src/core/accounts.js';
 import type { TraceEvent } from '../../src/core/trace.js';
 import { sendMail } from '../../src/mail/send.js';
 import { createSmtpServer, type SmtpServerHandle } from '../../src/mail/smtp-server.js';
+import { hostile } from '../helpers/hostile-smtp.js';
 import { tempDir } from '../helpers/net.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -81,50 +81,22 @@ describe('mail send ends the session with QUIT', () => {
   });
 
   it('a server that never answers QUIT does not hold the outcome back (it is known already)', async () => {
-    // a minimal ESMTP server that takes the message and then ignores QUIT, keeping the connection
-    const seen: string[] = [];
-    const silent = net.createServer((socket) => {
-      socket.on('error', () => {});
-      socket.write('220 silent ESMTP\r\n');
-      let buf = '';
-      let inData = false;
-      socket.on('data', (d: Buffer) => {
-        buf += d.toString('latin1');
-        for (let end = buf.indexOf('\r\n'); end >= 0; end = buf.indexOf('\r\n')) {
-          const line = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (inData) {
-            if (line === '.') {
-              inData = false;
-              socket.write('250 queued\r\n');
-            }
-            continue;
-          }
-          seen.push(line);
-          const verb = line.slice(0, 4).toUpperCase();
-          if (verb === 'EHLO') socket.write('250-silent\r\n250 8BITMIME\r\n');
-          else if (verb === 'DATA') {
-            inData = true;
-            socket.write('354 go on\r\n');
-          } else if (verb !== 'QUIT') socket.write('250 ok\r\n');
-        }
-      });
-    });
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    // a server that takes the message and then ignores QUIT, keeping the connection
+    const silent = await hostile('QUIT');
     try {
       const r = await sendMail({
         from: 'alice@lab',
         to: ['bob@lab'],
         text: 'hi',
-        port: (silent.address() as net.AddressInfo).port,
+        port: silent.port,
         ignoreTLS: true,
         // waiting this long for the 221 would outlast the test
         timeoutMs: 600_000,
       });
       expect(r.accepted).toEqual(['bob@lab']);
-      expect(seen.at(-1)).toBe('QUIT');
+      expect(silent.lines.at(-1)).toBe('QUIT');
     } finally {
-      silent.close();
+      await silent.close();
     }
   }, 20_000);
 });

@@ -4,90 +4,19 @@
  * the POP3 client (`no reply from HOST:PORT to STAT within N ms`) — never nodemailer's bare
  * "Timeout" or "Greeting never received". The code stays NETKIT_TIMEOUT.
  */
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendMail } from '../../src/mail/send.js';
+import { type Hostile, type SilentStep, hostile as silentAt } from '../helpers/hostile-smtp.js';
 import { netkit } from '../helpers/net.js';
-
-type Step = 'greeting' | 'EHLO' | 'AUTH' | 'MAIL FROM' | 'RCPT TO' | 'DATA' | 'end of data';
-
-interface Hostile {
-  port: number;
-  /** every command line received, in order */
-  lines: string[];
-  close(): Promise<void>;
-}
 
 const servers: Hostile[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-/** A server that answers like an MTA except at `silentAt`, where it says nothing and keeps the connection open. */
-async function hostile(silentAt: Step, extensions: string[] = []): Promise<Hostile> {
-  const lines: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    const say = (...reply: string[]) => {
-      s.write(reply.map((l) => `${l}\r\n`).join(''));
-    };
-    if (silentAt !== 'greeting') say('220 hostile ESMTP');
-    let buf = '';
-    let inData = false;
-    let silent = false;
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (inData) {
-          if (line !== '.') continue;
-          inData = false;
-          lines.push(line);
-          if (silentAt !== 'end of data') say('250 2.0.0 queued');
-          continue;
-        }
-        lines.push(line);
-        const verb = /^(EHLO|HELO|AUTH|MAIL FROM|RCPT TO|DATA|QUIT)\b/i.exec(line)?.[1]?.toUpperCase();
-        // from the step on it says nothing more, as a server that hangs would
-        if (verb === silentAt) silent = true;
-        if (silent) continue;
-        switch (verb) {
-          case 'EHLO':
-            say(
-              ...['hostile', ...extensions].map((e, n, all) => `250${n === all.length - 1 ? ' ' : '-'}${e}`),
-            );
-            break;
-          case 'DATA':
-            inData = true;
-            say('354 go ahead');
-            break;
-          case 'AUTH':
-            say('235 2.7.0 ok');
-            break;
-          case 'QUIT':
-            say('221 bye');
-            s.end();
-            break;
-          default:
-            say('250 ok');
-        }
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const h: Hostile = {
-    port: (server.address() as net.AddressInfo).port,
-    lines,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+/** {@link silentAt} on a server closed after each test. */
+async function hostile(step: SilentStep, extensions: string[] = []): Promise<Hostile> {
+  const h = await silentAt(step, extensions);
   servers.push(h);
   return h;
 }
