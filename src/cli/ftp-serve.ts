@@ -29,6 +29,7 @@ import {
   parsePort,
   parsePortRangeOption,
   parsePositive,
+  parsePositiveBytes,
   parseRateOption,
   printJson,
   printTrace,
@@ -52,6 +53,7 @@ interface ServeOptions {
   maxPerIp: number;
   idleTimeout: number;
   maxLineLength: number;
+  maxQueue: number;
   dataTimeout: number;
   dataIdleTimeout: number;
   loginDelay: number;
@@ -142,6 +144,11 @@ export function register(ftp: Command): void {
       `longest command line after login (500 beyond; ${DEFAULT_FTP_LIMITS.maxPreLoginLineLength} before login)`,
       parsePositive,
       DEFAULT_FTP_LIMITS.maxLineLength,
+    )
+    .addOption(
+      new Option('--max-queue <bytes>', 'drop a client whose unread control replies pass this size')
+        .argParser(parsePositiveBytes)
+        .default(DEFAULT_FTP_LIMITS.maxOutboundBytes, '1m'),
     )
     .addOption(
       durationOption(
@@ -309,6 +316,7 @@ Examples:
           lockoutMs: opts.lockout,
           limits: {
             maxLineLength: opts.maxLineLength,
+            maxOutboundBytes: opts.maxQueue,
             idleTimeoutMs: opts.idleTimeout,
             dataConnectTimeoutMs: opts.dataTimeout,
             dataIdleTimeoutMs: opts.dataIdleTimeout,

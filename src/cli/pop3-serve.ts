@@ -4,6 +4,7 @@
  * trace on request, and close gracefully on SIGINT/SIGTERM.
  */
 import { type Command, Option } from 'commander';
+import { DEFAULT_MAX_OUTBOUND } from '../core/connection.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_IP } from '../core/server.js';
@@ -32,6 +33,7 @@ import {
   onShutdown,
   parsePort,
   parsePositive,
+  parsePositiveBytes,
   printJson,
   printTrace,
 } from './util.js';
@@ -117,6 +119,12 @@ export function pop3TuningOptions(prefix: '' | 'pop3-'): Option[] {
     )
       .argParser(parsePositive)
       .default(DEFAULT_POP3_MAX_LINE),
+    new Option(
+      `--${prefix}max-queue <bytes>`,
+      'drop a POP3 client whose unread replies pass this size (RETR and TOP data waits instead)',
+    )
+      .argParser(parsePositiveBytes)
+      .default(DEFAULT_MAX_OUTBOUND, '1m'),
   ];
 }
 
@@ -132,6 +140,7 @@ export function pop3Tuning(
   | 'maxConnections'
   | 'maxConnectionsPerIp'
   | 'maxLineLength'
+  | 'maxOutboundBytes'
 > {
   const get = (flag: string) => flagValue(opts, flag) as number;
   return {
@@ -141,6 +150,7 @@ export function pop3Tuning(
     maxConnections: get(`${prefix}max-connections`),
     maxConnectionsPerIp: get(`${prefix}max-per-ip`),
     maxLineLength: get(`${prefix}max-line-length`),
+    maxOutboundBytes: get(`${prefix}max-queue`),
   };
 }
 

@@ -29,6 +29,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { AccountStore } from '../core/accounts.js';
+import { DEFAULT_MAX_OUTBOUND } from '../core/connection.js';
 import { resolveDataDir, serverSecrets } from '../core/datadir.js';
 import { DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError } from '../core/errors.js';
@@ -121,6 +122,7 @@ export const DEFAULT_FTP_LIMITS: FtpLimits = {
   maxPreLoginCommands: 16,
   maxBadCommands: 10,
   idleTimeoutMs: 300_000,
+  maxOutboundBytes: DEFAULT_MAX_OUTBOUND,
   dataConnectTimeoutMs: 30_000,
   dataIdleTimeoutMs: 300_000,
   progressIntervalMs: 250,

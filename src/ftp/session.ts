@@ -50,6 +50,8 @@ export interface FtpLimits {
   maxBadCommands: number;
   /** control connection idle timeout (421) */
   idleTimeoutMs: number;
+  /** control replies a client may leave unread before the connection is dropped (bytes) */
+  maxOutboundBytes: number;
   /** how long to wait for a data connection (passive accept or active connect), then 425 */
   dataConnectTimeoutMs: number;
   /** a data connection without traffic for this long is broken (426) */
@@ -218,6 +220,7 @@ export class FtpSession {
       tracer: ctx.tracer,
       maxLineLength: ctx.limits.maxLineLength,
       idleTimeoutMs: ctx.limits.idleTimeoutMs,
+      maxOutboundBytes: ctx.limits.maxOutboundBytes,
       encoding: 'utf8',
       redact: redactCommand,
       bareCR: urgentAbort,

@@ -41,6 +41,7 @@ const POP3 = {
   maxConnections: 'count',
   maxConnectionsPerIp: 'count',
   maxLineLength: 'count',
+  maxOutboundBytes: 'count',
   maxBadCommands: 'count',
   maxAuthFailures: 'count',
   failedLoginDelayMs: 'whole',
@@ -62,6 +63,7 @@ const FTP = {
 /** FTP options the server takes inside its `limits` object; the config file lists them flat. */
 const FTP_LIMITS = {
   maxLineLength: 'count',
+  maxOutboundBytes: 'count',
   maxBadCommands: 'count',
   idleTimeoutMs: 'count',
   dataConnectTimeoutMs: 'count',

@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { AccountStore } from '../core/accounts.js';
-import { LineConnection } from '../core/connection.js';
+import { DEFAULT_MAX_OUTBOUND, LineConnection } from '../core/connection.js';
 import { NetkitError } from '../core/errors.js';
 import { ImplicitTls } from '../core/implicit-tls.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
@@ -81,6 +81,11 @@ export interface Pop3ServerOptions {
   maxLineLength?: number;
   /** unknown, misplaced or malformed commands before the link is closed (default 10) */
   maxBadCommands?: number;
+  /**
+   * replies a client may leave unread (it pipelines commands and never reads the answers) before
+   * its link is dropped (default 1 MiB); RETR and TOP data waits for the client instead
+   */
+  maxOutboundBytes?: number;
   /** on QUIT, move messages retrieved with RETR to `cur/` with the S (seen) flag, as Dovecot does (default true) */
   markSeen?: boolean;
 }
@@ -149,6 +154,7 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
       encoding: 'latin1',
       maxLineLength: options.maxLineLength ?? DEFAULT_POP3_MAX_LINE,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_POP3_IDLE_MS,
+      maxOutboundBytes: options.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND,
       redact,
     });
 

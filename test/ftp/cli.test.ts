@@ -64,6 +64,35 @@ describe('netkit ftp serve', () => {
     }
   });
 
+  it('--max-queue drops a client that pipelines commands and never reads the replies', async () => {
+    const srv = await startServe([
+      'ftp',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      path.join(dir, 'data-mq'),
+      '--max-queue',
+      '64k',
+      '--trace',
+    ]);
+    try {
+      const c = await LineClient.connect(srv.listening[0]!.port);
+      await c.line();
+      c.send('USER anonymous\r\nPASS guest@example.org\r\n');
+      expect(await c.line()).toMatch(/^331 /);
+      expect(await c.line()).toMatch(/^230 /);
+      c.socket.pause();
+      // megabytes of 4 KB replies (550 echoes the path): past the kernel's socket buffers, and
+      // past 64 KiB in our queue
+      c.socket.write(`CWD ${'a'.repeat(4000)}\r\n`.repeat(2500));
+      await srv.printed('output queue over 65536 bytes: peer not reading, dropped');
+      c.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('serves with --json and --trace: listening line, session log, PASS hidden, clean exit', async () => {
     const data = path.join(dir, 'data');
     const root = path.join(dir, 'tree');

@@ -141,6 +141,8 @@ export async function startServe(
   child: ChildProcess;
   listening: Array<{ service: string; host: string; port: number; tls: boolean; transport?: string }>;
   stop: () => Promise<void>;
+  /** resolves once the server has printed `text` (stdout or stderr) */
+  printed: (text: string) => Promise<void>;
 }> {
   const child = spawn(process.execPath, [CLI, ...args, '--json'], {
     env: { ...process.env, ...opts.env },
@@ -150,9 +152,17 @@ export async function startServe(
   const listening: Array<{ service: string; host: string; port: number; tls: boolean; transport?: string }> =
     [];
   let stderr = '';
+  let printed = '';
+  const awaited = new Set<() => void>();
+  const print = (d: Buffer) => {
+    printed += d.toString();
+    for (const check of awaited) check();
+  };
   child.stderr!.on('data', (d) => {
     stderr += d.toString();
+    print(d);
   });
+  child.stdout!.on('data', print);
   await new Promise<void>((resolve, reject) => {
     let buf = '';
     const onData = (d: Buffer) => {
@@ -183,7 +193,17 @@ export async function startServe(
     child.kill('SIGTERM');
     await done;
   };
-  return { child, listening, stop };
+  const printedText = (text: string) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!printed.includes(text)) return;
+        awaited.delete(check);
+        resolve();
+      };
+      awaited.add(check);
+      check();
+    });
+  return { child, listening, stop, printed: printedText };
 }
 
 /** Is a program on PATH? */

@@ -187,6 +187,35 @@ describe('netkit pop3 serve', () => {
     }
   });
 
+  it('--max-queue drops a client that pipelines commands and never reads the replies', async () => {
+    const srv = await startServe([
+      'pop3',
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      dataDir,
+      '--auth-accept-any',
+      '--max-queue',
+      '64k',
+      '--trace',
+    ]);
+    try {
+      const c = await LineClient.connect(srv.listening[0]!.port);
+      await c.line();
+      c.send('USER bob\r\nPASS x\r\n');
+      await c.line();
+      expect(await c.line()).toContain('+OK logged in');
+      c.socket.pause();
+      // megabytes of UIDL replies: past the kernel's socket buffers, and past 64 KiB in our queue
+      c.socket.write('UIDL 1\r\n'.repeat(100_000));
+      await srv.printed('output queue over 65536 bytes: peer not reading, dropped');
+      c.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('excludes a session in another server process on the same data directory ([IN-USE])', async () => {
     const inProcess = await createPop3Server({ dataDir, port: 0, tls: false, authAcceptAny: true });
     const other = await startServe(['pop3', 'serve', '--port', '0', '--data', dataDir, '--auth-accept-any']);
