@@ -12,10 +12,16 @@ export {
 } from './core/accounts.js';
 export type { AccountsFile } from './core/accounts-file.js';
 export { formatHostPort } from './core/address.js';
-export { LineConnection, type LineConnectionOptions, type LineHandler } from './core/connection.js';
+export {
+  LineConnection,
+  type LineConnectionEvents,
+  type LineConnectionOptions,
+  type LineHandler,
+} from './core/connection.js';
 export { resolveDataDir, writeFileAtomic } from './core/datadir.js';
 export type { FreeSpace } from './core/disk-space.js';
 export { NetkitError, type NetkitErrorCode, type TrustFlags } from './core/errors.js';
+export type { TypedEmitter } from './core/events.js';
 export { type BareCrHook, type LineItem, LineSplitter } from './core/lines.js';
 export { findNetrc, loadNetrc, type Netrc, type NetrcEntry, netrcLogin, parseNetrc } from './core/netrc.js';
 export {
@@ -33,12 +39,20 @@ export {
 } from './core/terminal-safe.js';
 export { generateDevCertificate, loadTls, type TlsFiles, type TlsMaterial } from './core/tls.js';
 export type { CaCertificates } from './core/tls-trust.js';
-export { formatTrace, redactCommand, redactUrl, type TraceEvent, type TraceKind } from './core/trace.js';
+export {
+  formatTrace,
+  redactCommand,
+  redactUrl,
+  type TraceEvent,
+  type TraceEvents,
+  type TraceKind,
+} from './core/trace.js';
 // ---- FTP: our server and the basic-ftp based client ----
 export type { FtpAccountClass } from './ftp/accounts.js';
 export {
   FtpClient,
   FtpClientError,
+  type FtpClientEvents,
   type FtpClientOptions,
   type FtpEntry,
   type FtpEntryType,
@@ -70,7 +84,12 @@ export {
 } from './ftp/mirror.js';
 export type { ClassPermissions } from './ftp/permissions.js';
 export { displayName, safeLocalPath, unsafeNameReason } from './ftp/safe-name.js';
-export { createFtpServer, type FtpServerHandle, type FtpServerOptions } from './ftp/server.js';
+export {
+  createFtpServer,
+  type FtpServerEvents,
+  type FtpServerHandle,
+  type FtpServerOptions,
+} from './ftp/server.js';
 export type {
   FtpLimits,
   FtpSessionEvent,
@@ -106,6 +125,7 @@ export {
 } from './http/download/filename.js';
 export {
   type DownloadError,
+  type DownloadEvents,
   type DownloadHandle,
   DownloadInterrupted,
   type DownloadOptions,
@@ -218,14 +238,23 @@ export { type LabConfig, type LabConfigInput, type LabPortName, resolveLabConfig
 export type {
   ChatMessageView,
   ChatView,
+  ChatViewEvents,
   FtpSessionView,
   FtpView,
+  FtpViewEvents,
   LabContext,
   ServiceStatus,
 } from './lab/context.js';
 export { type DashboardHandle, type DashboardOptions, startDashboard } from './lab/dashboard.js';
 export { type LabHandle, startLab } from './lab/lab.js';
-export { type ListOptions, type ListResult, MailIndex, type PublicSummary } from './lab/mail-index.js';
+export {
+  type ListOptions,
+  type ListResult,
+  MailIndex,
+  type MailIndexChange,
+  type MailIndexEvents,
+  type PublicSummary,
+} from './lab/mail-index.js';
 export type { MessageSummary } from './lab/mail-search.js';
 export type {
   ParsedAddress,
@@ -235,7 +264,7 @@ export type {
   ParsedMailbox,
 } from './lab/parsed-email.js';
 export type { LabServiceOptions } from './lab/service-options.js';
-export type { WireLog } from './lab/wire.js';
+export type { WireLog, WireLogEvents } from './lab/wire.js';
 // ---- mail: SMTP server, POP3 server and client, sending, Maildir ----
 export {
   type ComposedMail,
@@ -258,6 +287,7 @@ export {
   DEFAULT_RETR_WINDOW_BYTES,
   type Pop3Capabilities,
   Pop3Client,
+  type Pop3ClientEvents,
   type Pop3ConnectOptions,
   Pop3Error,
   type Pop3ListEntry,
@@ -287,6 +317,7 @@ export {
   type Pop3LoginEvent,
   type Pop3QuitEvent,
   type Pop3RetrEvent,
+  type Pop3ServerEvents,
   type Pop3ServerHandle,
   type Pop3ServerOptions,
 } from './mail/pop3-server.js';
@@ -303,13 +334,14 @@ export type { BareLineEndingPolicy } from './mail/smtp-data.js';
 export {
   createSmtpServer,
   type SmtpMessageEvent,
+  type SmtpServerEvents,
   type SmtpServerHandle,
   type SmtpServerOptions,
 } from './mail/smtp-server.js';
 export type { Utf8Address } from './mail/smtputf8.js';
 // ---- sockets: TCP, UDP, classic services, host/IP/port information ----
 export { type AccessDecision, AccessList, type AccessRule, parseAccessRule } from './sockets/access.js';
-export { ChatClient, type ChatClientOptions } from './sockets/chat-client.js';
+export { ChatClient, type ChatClientEvents, type ChatClientOptions } from './sockets/chat-client.js';
 export type { RateLimitOptions } from './sockets/chat-rate.js';
 export {
   type ChatJoinEvent,
@@ -319,6 +351,7 @@ export {
   type ChatNickEvent,
   type ChatRoomInfo,
   type ChatServer,
+  type ChatServerEvents,
   type ChatServerOptions,
   createChatServer,
 } from './sockets/chat-server.js';
@@ -361,11 +394,13 @@ export {
 } from './sockets/ipcalc.js';
 export {
   MulticastChat,
+  type MulticastChatEvents,
   type MulticastChatMessage,
   type MulticastChatOptions,
   type MulticastDatagram,
   type MulticastOptions,
   MulticastSocket,
+  type MulticastSocketEvents,
 } from './sockets/multicast.js';
 export {
   describeProxy,
@@ -418,6 +453,7 @@ export {
   type TcpConnectOptions,
   type TcpDeniedInfo,
   type TcpListener,
+  type TcpListenerEvents,
   type TcpListenOptions,
   type TcpTlsErrorInfo,
   tcpConnect,
@@ -435,7 +471,9 @@ export {
   type Datagram,
   MAX_UDP_PAYLOAD,
   UdpClient,
+  type UdpClientEvents,
   type UdpListener,
+  type UdpListenerEvents,
   type UdpListenOptions,
   udpRequest,
 } from './sockets/udp.js';

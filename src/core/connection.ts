@@ -11,10 +11,11 @@
  * - `upgradeTls()` implements STARTTLS/STLS/AUTH TLS: bytes the client pipelined after the command
  *   are discarded before the handshake, so plaintext can never be injected into the secure session.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { NetkitError } from './errors.js';
+import { TypedEventEmitter } from './events.js';
 import { type BareCrHook, LineSplitter } from './lines.js';
 import { serverTlsSocket } from './tls-server-socket.js';
 import { nextConnId, traceEvent } from './trace.js';
@@ -66,7 +67,17 @@ export const DEFAULT_MAX_LINE = 4096;
 export const DEFAULT_IDLE_MS = 300_000;
 export const DEFAULT_MAX_OUTBOUND = 1024 * 1024;
 
-export class LineConnection extends EventEmitter {
+/** What a {@link LineConnection} emits, each event with its listener's arguments. */
+export interface LineConnectionEvents {
+  /** the socket is closed (once) */
+  close: [];
+  /** nothing arrived for `idleTimeoutMs`; without a listener the connection is destroyed instead */
+  idle: [];
+  /** a line handler threw or rejected; the connection is then destroyed */
+  handlerError: [error: unknown];
+}
+
+export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
   readonly id = nextConnId();
   socket: net.Socket;
   readonly remoteAddress: string;

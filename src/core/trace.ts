@@ -23,6 +23,11 @@ export interface TraceEvent {
   peer?: string;
 }
 
+/** The `'trace'` event of every server and client, for its event map (see events.ts). */
+export interface TraceEvents {
+  trace: [event: TraceEvent];
+}
+
 let lastConnId = 0;
 /** A process-wide connection id, so events from different services never collide. */
 export function nextConnId(): number {

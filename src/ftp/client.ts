@@ -15,7 +15,6 @@
  * Data connections are passive by default (EPSV, then PASV to the control connection's address,
  * see client-passive.ts); `active` switches to PORT/EPRT, which basic-ftp lacks (client-active.ts).
  */
-import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { type Readable, Writable } from 'node:stream';
@@ -32,11 +31,12 @@ import {
   systemErrorWords,
   type TrustFlags,
 } from '../core/errors.js';
+import { TypedEventEmitter } from '../core/events.js';
 import { formatBytes } from '../core/format.js';
 import { bodyTooLarge, checkDeclaredSize } from '../core/size-limit.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { defaultTrust } from '../core/tls-trust.js';
-import { nextConnId, redactCommand, type TraceKind, traceEvent } from '../core/trace.js';
+import { nextConnId, redactCommand, type TraceEvents, type TraceKind, traceEvent } from '../core/trace.js';
 import { type ActiveModeOptions, activeMode } from './client-active.js';
 import { ControlWatch, MAX_REPLY_LINE } from './client-control.js';
 import { usePassiveMode } from './client-passive.js';
@@ -380,7 +380,13 @@ function timeVal(d: Date): string {
     .replace(/[-T:]/g, '');
 }
 
-export class FtpClient extends EventEmitter {
+/** What an {@link FtpClient} emits, each event with its listener's arguments. */
+export interface FtpClientEvents extends TraceEvents {
+  /** bytes moved by a download or upload, as its data connection reports them */
+  progress: [progress: FtpProgress];
+}
+
+export class FtpClient extends TypedEventEmitter<FtpClientEvents> {
   /** the basic-ftp client underneath, for anything this wrapper does not cover */
   readonly raw: Client;
   readonly host: string;

@@ -33,10 +33,12 @@ import { DEFAULT_MAX_OUTBOUND } from '../core/connection.js';
 import { resolveDataDir, serverSecrets } from '../core/datadir.js';
 import { DEFAULT_MIN_FREE_BYTES, type FreeSpace, freeBytes } from '../core/disk-space.js';
 import { NetkitError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { nodeDns } from '../core/lazy.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsFiles } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
+import type { TraceEvents } from '../core/trace.js';
 import { classPermissions, type FtpAccountPolicy, prepareTree } from './accounts.js';
 import { DataPortPool } from './data-channel.js';
 import { ListingCache } from './listing-cache.js';
@@ -135,7 +137,15 @@ export const DEFAULT_FTP_LIMITS: FtpLimits = {
   anonymousRate: 0,
 };
 
-export interface FtpServerHandle extends EventEmitter {
+/** What an {@link FtpServerHandle} emits, each event with its listener's arguments. */
+export interface FtpServerEvents extends TraceEvents {
+  /** a session connected, logged in, ran a command, moved bytes or closed (see `event`) */
+  session: [event: FtpSessionEvent];
+  /** a server-side problem the operator must see even without tracing (a corrupt accounts file…) */
+  warning: [warning: FtpWarning];
+}
+
+export interface FtpServerHandle extends TypedEmitter<FtpServerEvents> {
   readonly host: string;
   readonly port: number;
   /** the implicit-TLS (FTPS) port, when one was requested */

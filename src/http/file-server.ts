@@ -32,11 +32,12 @@ import type tls from 'node:tls';
 import { isLoopback } from '../core/address.js';
 import { hiddenUnder, resolveDataDir, serverSecrets, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { hostAllowed, validHost } from '../core/host-check.js';
 import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
 import {
   DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
@@ -140,7 +141,8 @@ export interface FileServerAddress {
   url: string;
 }
 
-export interface FileServerHandle extends EventEmitter {
+/** The running file server; emits `'trace'`. */
+export interface FileServerHandle extends TypedEmitter<TraceEvents> {
   readonly host: string;
   /** the main port (plain HTTP, or HTTPS with `tlsOnly`) */
   readonly port: number;

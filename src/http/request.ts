@@ -17,14 +17,14 @@
  */
 
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
+import { TypedEventEmitter } from '../core/events.js';
 import { tap } from '../core/size-limit.js';
 import { type CaCertificates, defaultTrust } from '../core/tls-trust.js';
-import { nextConnId, redactUrl, traceEvent } from '../core/trace.js';
+import { nextConnId, redactUrl, type TraceEvents, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import type { CookieJar } from './cookie-jar.js';
@@ -331,7 +331,7 @@ async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefi
  * An HTTP client: one undici Agent (connection pool) shared by its requests, a cookie jar, trace
  * events (`'trace'`, service `http`). Call {@link close} when done.
  */
-export class HttpClient extends EventEmitter {
+export class HttpClient extends TypedEventEmitter<TraceEvents> {
   readonly options: HttpClientOptions;
   private dispatcher: Promise<Dispatcher> | undefined;
   private proxyRoute: ProxyRoute | undefined | null = null;

@@ -2,8 +2,9 @@
  * What the dashboard needs from the running lab, as narrow interfaces: the dashboard never reaches
  * into a server's internals, and tests can hand it fakes.
  */
-import type { EventEmitter } from 'node:events';
 import type { AccountStore } from '../core/accounts.js';
+import type { TypedEmitter } from '../core/events.js';
+import type { ChatRoomInfo } from '../sockets/chat-server.js';
 import type { MailIndex } from './mail-index.js';
 import type { WireLog } from './wire.js';
 
@@ -27,9 +28,17 @@ export interface ChatMessageView {
   kind: string;
 }
 
-/** The chat server as the dashboard sees it. Emits 'message' (ChatMessageView) and 'rooms'. */
-export interface ChatView extends EventEmitter {
-  rooms(): Array<{ name: string; members: string[] }>;
+/** What a {@link ChatView} emits, each event with its listener's arguments. */
+export interface ChatViewEvents {
+  /** a line said in a room, or a join or leave notice (`kind`) */
+  message: [message: ChatMessageView];
+  /** members came or went: the rooms now */
+  rooms: [rooms: ChatRoomInfo[]];
+}
+
+/** The chat server as the dashboard sees it. */
+export interface ChatView extends TypedEmitter<ChatViewEvents> {
+  rooms(): ChatRoomInfo[];
   history(room: string): ChatMessageView[];
   post(room: string, nick: string, text: string): void;
 }
@@ -43,8 +52,14 @@ export interface FtpSessionView {
   transfer?: { file: string; direction: string; bytes: number; total?: number };
 }
 
-/** The FTP server as the dashboard sees it. Emits 'session' on any change. */
-export interface FtpView extends EventEmitter {
+/** What an {@link FtpView} emits, each event with its listener's arguments. */
+export interface FtpViewEvents {
+  /** a session changed (coalesced: at most about five a second); read them with `sessions()` */
+  session: [];
+}
+
+/** The FTP server as the dashboard sees it. */
+export interface FtpView extends TypedEmitter<FtpViewEvents> {
   sessions(): FtpSessionView[];
   /** the root of the FTP tree on disk */
   root: string;

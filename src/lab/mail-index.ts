@@ -6,10 +6,10 @@
  * or `cur/` directory changed (cheap: two stats per mailbox per query), so deliveries by the SMTP
  * server, deletions by POP3 sessions and external tools all show up without a file watcher.
  */
-import { EventEmitter } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import PostalMime from 'postal-mime';
+import { TypedEventEmitter } from '../core/events.js';
 import { listMailboxes, Maildir, type MaildirEntry, mailboxDir } from '../mail/maildir.js';
 import { type MessageSummary, matches, parseSearch } from './mail-search.js';
 import type { ParsedEmail } from './parsed-email.js';
@@ -83,7 +83,19 @@ interface MailboxState {
   messages: Map<string, MessageSummary>;
 }
 
-export class MailIndex extends EventEmitter {
+/** A mailbox changed: messages arrived, were read or removed, or the mailbox went away. */
+export interface MailIndexChange {
+  mailbox: string;
+  /** the messages that arrived, oldest first (empty for the other changes) */
+  added: PublicSummary[];
+}
+
+/** What a {@link MailIndex} emits, each event with its listener's arguments. */
+export interface MailIndexEvents {
+  change: [change: MailIndexChange];
+}
+
+export class MailIndex extends TypedEventEmitter<MailIndexEvents> {
   private readonly boxes = new Map<string, MailboxState>();
   private scanning: Promise<void> | undefined;
   /** every summary, newest first; rebuilt lazily after any change */
@@ -180,7 +192,7 @@ export class MailIndex extends EventEmitter {
   private changed(mailbox: string, added: PublicSummary[] = []): void {
     this.sorted = undefined;
     added.sort((a, b) => a.received - b.received || a.id.localeCompare(b.id));
-    this.emit('change', { mailbox, added });
+    this.emit('change', { mailbox, added } satisfies MailIndexChange);
   }
 
   private newestFirst(): MessageSummary[] {

@@ -3,10 +3,17 @@
  * protocol modules), kept in a ring buffer for the dashboard's Wire view and the REST API, and
  * re-emitted live to subscribers.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
+import { TypedEventEmitter } from '../core/events.js';
 import type { TraceEvent } from '../core/trace.js';
 
-export class WireLog extends EventEmitter {
+/** What a {@link WireLog} emits, each event with its listener's arguments. */
+export interface WireLogEvents {
+  /** a trace event from one of the attached services */
+  event: [event: TraceEvent];
+}
+
+export class WireLog extends TypedEventEmitter<WireLogEvents> {
   private readonly buf: TraceEvent[] = [];
   private start = 0;
 

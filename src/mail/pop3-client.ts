@@ -20,7 +20,6 @@
  *
  * Trace: `'trace'` events with `PASS` and `AUTH` payloads redacted; message bodies are summarised.
  */
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
@@ -34,9 +33,10 @@ import {
   notTlsThere,
   systemErrorWords,
 } from '../core/errors.js';
+import { TypedEventEmitter } from '../core/events.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { defaultTrust } from '../core/tls-trust.js';
-import { nextConnId, redactCommand, type TraceEvent, traceEvent } from '../core/trace.js';
+import { nextConnId, redactCommand, type TraceEvent, type TraceEvents, traceEvent } from '../core/trace.js';
 import { BodyFlow, type BodyStream } from './pop3-client-body.js';
 import { type Pop3Reply, Pop3ReplyReader } from './pop3-client-reader.js';
 
@@ -173,7 +173,15 @@ function checkArg(what: string, value: string): void {
   }
 }
 
-export class Pop3Client extends EventEmitter {
+/** What a {@link Pop3Client} emits, each event with its listener's arguments. */
+export interface Pop3ClientEvents extends TraceEvents {
+  /** reading from the server stopped: a streamed body's reader is behind */
+  pause: [];
+  /** reading from the server goes on */
+  resume: [];
+}
+
+export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
   /** the server greeting text (after `+OK`) */
   greeting = '';
   /** true once the link is TLS (implicit, or after STLS) */

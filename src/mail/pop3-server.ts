@@ -19,12 +19,18 @@ import type net from 'node:net';
 import { AccountStore } from '../core/accounts.js';
 import { DEFAULT_MAX_OUTBOUND, LineConnection } from '../core/connection.js';
 import { NetkitError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { ImplicitTls } from '../core/implicit-tls.js';
 import { ConnectionLimits, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { redactCommand } from '../core/trace.js';
-import { Pop3Session, type Pop3SessionConfig, type Pop3SessionIo } from './pop3-session.js';
+import {
+  type Pop3ServerEvents,
+  Pop3Session,
+  type Pop3SessionConfig,
+  type Pop3SessionIo,
+} from './pop3-session.js';
 
 export type {
   Pop3AuthFailedEvent,
@@ -33,6 +39,7 @@ export type {
   Pop3LoginEvent,
   Pop3QuitEvent,
   Pop3RetrEvent,
+  Pop3ServerEvents,
 } from './pop3-session.js';
 
 export interface Pop3ServerOptions {
@@ -90,13 +97,8 @@ export interface Pop3ServerOptions {
   markSeen?: boolean;
 }
 
-/**
- * The running server. Emits `'trace'` (TraceEvent; PASS and AUTH secrets redacted) and, for the
- * dashboard, `'login'` (Pop3LoginEvent), `'auth-failed'` (Pop3AuthFailedEvent), `'retr'`
- * (Pop3RetrEvent), `'dele'` (Pop3DeleEvent), `'quit'` (Pop3QuitEvent, after UPDATE) and `'end'`
- * (Pop3EndEvent: the link is closed and the mailbox lock released).
- */
-export interface Pop3ServerHandle extends EventEmitter {
+/** The running server; its `trace` events have PASS and AUTH secrets redacted. */
+export interface Pop3ServerHandle extends TypedEmitter<Pop3ServerEvents> {
   readonly host: string;
   readonly port: number;
   /** the implicit-TLS port, when one was requested */

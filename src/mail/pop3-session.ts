@@ -15,7 +15,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { AccountStore } from '../core/accounts.js';
-import { redactCommand } from '../core/trace.js';
+import { redactCommand, type TraceEvents } from '../core/trace.js';
 import { Maildir } from './maildir.js';
 import { decodeSaslPlain, latin1ToUtf8, mailboxForLogin, plaintextAllowed } from './pop3-auth.js';
 import { lockMailbox, type MailboxLock } from './pop3-lock.js';
@@ -105,6 +105,22 @@ export interface Pop3QuitEvent {
   deleted: string[];
   /** messages retrieved with RETR in the session */
   retrieved: number;
+}
+
+/** What a `Pop3ServerHandle` emits, each event with its listener's arguments. */
+export interface Pop3ServerEvents extends TraceEvents {
+  /** a client logged in and holds its mailbox lock */
+  login: [event: Pop3LoginEvent];
+  /** a login was refused */
+  'auth-failed': [event: Pop3AuthFailedEvent];
+  /** a message was sent whole with RETR */
+  retr: [event: Pop3RetrEvent];
+  /** a message was marked deleted (removed at QUIT) */
+  dele: [event: Pop3DeleEvent];
+  /** a client quit; after the UPDATE state when it was logged in */
+  quit: [event: Pop3QuitEvent];
+  /** a session is over: the link is closed and the mailbox lock released */
+  end: [event: Pop3EndEvent];
 }
 
 export interface ParsedCommand {

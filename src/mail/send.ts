@@ -18,7 +18,7 @@
  * The SMTP conversation is reported as `'trace'` events (from nodemailer's transaction log, which
  * already masks AUTH secrets; we mask again). Message data is never traced.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import {
   certificateError,
   connectFailure,
@@ -26,8 +26,16 @@ import {
   NetkitError,
   notTlsThere,
 } from '../core/errors.js';
+import { TypedEventEmitter } from '../core/events.js';
 import { defaultTrust } from '../core/tls-trust.js';
-import { nextConnId, redactCommand, type TraceEvent, type TraceKind, traceEvent } from '../core/trace.js';
+import {
+  nextConnId,
+  redactCommand,
+  type TraceEvent,
+  type TraceEvents,
+  type TraceKind,
+  traceEvent,
+} from '../core/trace.js';
 import { assertNoInjection, type ComposedMail, composeMail, type MailMessageOptions } from './compose.js';
 import { submitOnce } from './smtp-submit.js';
 
@@ -154,7 +162,7 @@ function traceLogger(target: EventEmitter, conn: number, peer: string) {
  * An SMTP submission client: composes and sends, emitting `'trace'`. One connection per message
  * (a CLI send or a test); nothing is pooled.
  */
-export class SmtpSender extends EventEmitter {
+export class SmtpSender extends TypedEventEmitter<TraceEvents> {
   readonly host: string;
   readonly port: number;
 

@@ -29,10 +29,11 @@ import {
   freeBytes,
 } from '../core/disk-space.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls, serverTlsOptions, type TlsFiles, type TlsMaterial } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
-import { traceEvent } from '../core/trace.js';
+import { type TraceEvents, traceEvent } from '../core/trace.js';
 import { mailRoot } from './maildir.js';
 import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
@@ -149,7 +150,13 @@ export interface SmtpMessageEvent {
   transcript: string[];
 }
 
-export interface SmtpServerHandle extends EventEmitter {
+/** What an {@link SmtpServerHandle} emits, each event with its listener's arguments. */
+export interface SmtpServerEvents extends TraceEvents {
+  /** a message was stored in a mailbox (one event per mailbox it went to) */
+  message: [event: SmtpMessageEvent];
+}
+
+export interface SmtpServerHandle extends TypedEmitter<SmtpServerEvents> {
   readonly host: string;
   /** the plain (STARTTLS) port */
   readonly port: number;
@@ -160,9 +167,6 @@ export interface SmtpServerHandle extends EventEmitter {
   readonly connections: number;
   /** Stop accepting, let transactions in progress finish, drop the rest after `deadlineMs`. */
   close(deadlineMs?: number): Promise<void>;
-  on(event: 'trace', listener: (ev: import('../core/trace.js').TraceEvent) => void): this;
-  on(event: 'message', listener: (ev: SmtpMessageEvent) => void): this;
-  on(event: string | symbol, listener: (...args: unknown[]) => void): this;
 }
 
 /** An Error smtp-server turns into a reply: `responseCode` + text starting with the enhanced code. */

@@ -13,15 +13,15 @@
  * - `tls` speaks implicit TLS, as `ncat --ssl` does, and verifies the server's certificate against
  *   the system roots (or `ca`) unless told not to.
  */
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { certificateError, NetkitError, notTlsThere, SOCKET_TRUST_FLAGS } from '../core/errors.js';
+import { TypedEventEmitter } from '../core/events.js';
 import { nodeTls } from '../core/lazy.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
 import { defaultTrust } from '../core/tls-trust.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { nickProblem } from './chat-commands.js';
 import { stripControls } from './chat-sanitize.js';
 import { connectError } from './tcp.js';
@@ -46,8 +46,17 @@ export interface ChatClientOptions {
   servername?: string;
 }
 
-/** Events: `line` (text), `ready` (netkit: boolean), `close`, `trace`. */
-export class ChatClient extends EventEmitter {
+/** What a {@link ChatClient} emits, each event with its listener's arguments. */
+export interface ChatClientEvents extends TraceEvents {
+  /** a line from the server, control characters and escape sequences stripped */
+  line: [line: string];
+  /** the greeting is in (or its wait is over): `netkit` says whether the server is ours */
+  ready: [netkit: boolean];
+  /** the connection is closed */
+  close: [];
+}
+
+export class ChatClient extends TypedEventEmitter<ChatClientEvents> {
   readonly id = nextConnId();
   /** true once the server was recognised as a netkit chat server */
   netkit = false;

@@ -33,6 +33,7 @@ import type net from 'node:net';
 import { LineConnection } from '../core/connection.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { ImplicitTls } from '../core/implicit-tls.js';
 import {
   ConnectionLimits,
@@ -44,7 +45,7 @@ import {
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { isTlsHandshake } from '../core/tls-accept.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
-import { traceEvent } from '../core/trace.js';
+import { type TraceEvents, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
 import {
   CHAT_HELP,
@@ -130,7 +131,19 @@ export interface ChatListenAddress {
   tls: boolean;
 }
 
-export interface ChatServer extends EventEmitter {
+/** What a {@link ChatServer} emits, each event with its listener's arguments. */
+export interface ChatServerEvents extends TraceEvents {
+  /** a client entered a room */
+  join: [event: ChatJoinEvent];
+  /** a client left a room */
+  leave: [event: ChatLeaveEvent];
+  /** a line said in a room (`/me` too), by a client or through `post()` */
+  message: [message: ChatMessage];
+  /** a client changed its nickname */
+  nick: [event: ChatNickEvent];
+}
+
+export interface ChatServer extends TypedEmitter<ChatServerEvents> {
   readonly host: string;
   /** the main port (plaintext, or TLS with `tlsOnly`) */
   readonly port: number;
@@ -148,13 +161,6 @@ export interface ChatServer extends EventEmitter {
   post(room: string, nick: string, text: string): ChatMessage;
   /** tell every client the server is shutting down, then close (destroying stragglers after the deadline) */
   close(deadlineMs?: number): Promise<void>;
-  on(event: 'join', listener: (e: ChatJoinEvent) => void): this;
-  on(event: 'leave', listener: (e: ChatLeaveEvent) => void): this;
-  on(event: 'message', listener: (m: ChatMessage) => void): this;
-  on(event: 'nick', listener: (e: ChatNickEvent) => void): this;
-  on(event: 'trace', listener: (e: import('../core/trace.js').TraceEvent) => void): this;
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's generic overload
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 export const CHAT_DEFAULTS = {

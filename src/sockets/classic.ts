@@ -14,8 +14,9 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { NetkitError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { formatHostPort, type ListenAddress, listenTcp, type TcpServerHandle } from '../core/server.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { describeBytes } from './bytes.js';
 import { echoSocket } from './tcp.js';
 import { bindUdp, type Datagram, type UdpListener } from './udp.js';
@@ -173,7 +174,7 @@ export interface ClassicServiceOptions {
 const DEFAULT_PORT_BASE = 7000;
 
 /** A running classic service; emits `'trace'`. */
-export interface ClassicServiceHandle extends EventEmitter {
+export interface ClassicServiceHandle extends TypedEmitter<TraceEvents> {
   readonly service: ClassicServiceName;
   readonly tcp?: ListenAddress;
   readonly udp?: ListenAddress;

@@ -22,11 +22,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { NetkitError, systemErrorWords } from '../core/errors.js';
+import { TypedEventEmitter } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { stripControls } from './chat-sanitize.js';
 import { resolveMulticastInterface } from './multicast-iface.js';
 
@@ -67,8 +67,16 @@ export function isMulticastAddress(address: string): boolean {
   return false;
 }
 
-/** A UDP socket that is a member of one multicast group. Events: `message`, `error`, `trace`. */
-export class MulticastSocket extends EventEmitter {
+/** What a {@link MulticastSocket} emits, each event with its listener's arguments. */
+export interface MulticastSocketEvents extends TraceEvents {
+  /** a datagram sent to the group (our own too, with `loopback`) */
+  message: [datagram: MulticastDatagram];
+  /** a socket error (emitted only while someone listens: without a listener it is traced) */
+  error: [error: Error];
+}
+
+/** A UDP socket that is a member of one multicast group. */
+export class MulticastSocket extends TypedEventEmitter<MulticastSocketEvents> {
   readonly id = nextConnId();
   readonly group: string;
   readonly port: number;
@@ -272,11 +280,17 @@ export interface MulticastChatOptions extends MulticastOptions {
   nick: string;
 }
 
+/** What a {@link MulticastChat} emits, each event with its listener's arguments. */
+export interface MulticastChatEvents extends TraceEvents {
+  /** a line the group said (own ones have `self: true` when loopback is on) */
+  message: [message: MulticastChatMessage];
+}
+
 /**
  * A multicast chat member: `say(text)` sends an envelope, `message` events deliver what the group
  * says (own messages have `self: true` when loopback is on). `close()` leaves the group.
  */
-export class MulticastChat extends EventEmitter {
+export class MulticastChat extends TypedEventEmitter<MulticastChatEvents> {
   readonly id = randomBytes(6).toString('hex');
   private constructor(
     readonly socket: MulticastSocket,

@@ -15,11 +15,12 @@ import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
 import { connectFailure, NetkitError } from '../core/errors.js';
+import type { TypedEmitter } from '../core/events.js';
 import { nodeTls } from '../core/lazy.js';
 import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { serverTlsOptions } from '../core/tls.js';
 import { acceptTls, TlsHandshakeError } from '../core/tls-accept.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { AccessList } from './access.js';
 import { describeBytes } from './bytes.js';
 import { CrlfEncoder } from './crlf.js';
@@ -396,11 +397,18 @@ export interface TcpTlsErrorInfo {
   error: Error;
 }
 
-/**
- * A listening TCP socket; emits `'connection'` ({@link TcpConnectionInfo}), `'denied'`
- * ({@link TcpDeniedInfo}), `'tlsError'` ({@link TcpTlsErrorInfo}) and `'trace'`.
- */
-export interface TcpListener extends EventEmitter {
+/** What a {@link TcpListener} emits, each event with its listener's arguments. */
+export interface TcpListenerEvents extends TraceEvents {
+  /** a connection to use (or being echoed): past the access rules and, on TLS, the handshake */
+  connection: [connection: TcpConnectionInfo];
+  /** a peer turned away by `allow`/`deny` */
+  denied: [denied: TcpDeniedInfo];
+  /** a client whose TLS handshake failed; the listener keeps serving */
+  tlsError: [failure: TcpTlsErrorInfo];
+}
+
+/** A listening TCP socket. */
+export interface TcpListener extends TypedEmitter<TcpListenerEvents> {
   readonly host: string;
   readonly port: number;
   readonly connections: number;

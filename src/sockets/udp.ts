@@ -14,8 +14,9 @@ import dns from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { NetkitError } from '../core/errors.js';
+import { type TypedEmitter, TypedEventEmitter } from '../core/events.js';
 import { formatHostPort } from '../core/server.js';
-import { nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { describeBytes, groupDigits } from './bytes.js';
 import { checkLiteralFamily } from './family.js';
 import { refusalWords, UdpReplyGuard } from './udp-guard.js';
@@ -75,12 +76,19 @@ function toDatagram(data: Buffer, rinfo: dgram.RemoteInfo): Datagram {
   return { data, host: rinfo.address, port: rinfo.port, from: formatHostPort(rinfo.address, rinfo.port) };
 }
 
-/**
- * A UDP client bound to an ephemeral port, sending to one destination. Emits `'message'`
- * ({@link Datagram}) for every reply, `'trace'`, and `'error'` (`NETKIT_CONNECT_FAILED` when the
- * kernel reports that nothing listens on a unicast destination).
- */
-export class UdpClient extends EventEmitter {
+/** What a {@link UdpClient} emits, each event with its listener's arguments. */
+export interface UdpClientEvents extends TraceEvents {
+  /** a reply arrived */
+  message: [datagram: Datagram];
+  /**
+   * a socket error; `NETKIT_CONNECT_FAILED` when the kernel reports that nothing listens on a
+   * unicast destination (emitted only while someone listens: without a listener it is traced)
+   */
+  error: [error: Error];
+}
+
+/** A UDP client bound to an ephemeral port, sending to one destination. */
+export class UdpClient extends TypedEventEmitter<UdpClientEvents> {
   readonly id = nextConnId();
   private constructor(
     readonly socket: dgram.Socket,
@@ -208,8 +216,14 @@ export interface UdpListenOptions {
   service?: string;
 }
 
-/** A bound UDP socket; emits `'message'` ({@link Datagram}) and `'trace'`. */
-export interface UdpListener extends EventEmitter {
+/** What a {@link UdpListener} emits, each event with its listener's arguments. */
+export interface UdpListenerEvents extends TraceEvents {
+  /** a datagram arrived (after its echo, with `echo`) */
+  message: [datagram: Datagram];
+}
+
+/** A bound UDP socket. */
+export interface UdpListener extends TypedEmitter<UdpListenerEvents> {
   readonly host: string;
   readonly port: number;
   readonly socket: dgram.Socket;

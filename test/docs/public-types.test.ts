@@ -1,11 +1,13 @@
 /**
- * The package's types as a library user meets them. Two failures that compile fine inside netkit:
+ * The package's types as a library user meets them. Three failures that compile fine inside netkit:
  * - a type that a public function takes or returns (an options object, an event payload, a result
  *   entry) but that the entry does not export, so a user cannot name it for a variable, a helper's
  *   parameter or a test double;
  * - a declaration that fails in the user's project: netkit compiles with `skipLibCheck: true`, but a
  *   user with `skipLibCheck: false` type-checks every .d.ts netkit ships and every one it imports from
- *   a dependency (postal-mime's need the DOM's TextEncoder, which Node's types do not declare).
+ *   a dependency (postal-mime's need the DOM's TextEncoder, which Node's types do not declare);
+ * - an EventEmitter whose listeners get `any`: `ftp.on('session', (ev) => ev.usr)` compiles, and is
+ *   undefined at run time.
  * The declarations are emitted in memory from src/, so the test needs no build.
  */
 import path from 'node:path';
@@ -93,8 +95,13 @@ function unexportedPublicTypes(program: ts.Program): string[] {
   return [...missing].sort();
 }
 
+const CONSUMER_DIR = path.join(ROOT, 'test/docs/consumer');
+
+/** emitted once per run: it takes seconds */
+let declarations: ReadonlyMap<string, string> | undefined;
 /** src/ compiled as tsc would for the package, its declarations placed in a consumer's node_modules. */
-function consumerProgram(consumerCode: string): ts.Program {
+function packageDeclarations(): ReadonlyMap<string, string> {
+  if (declarations) return declarations;
   const options = {
     ...projectOptions(),
     noEmit: false,
@@ -103,8 +110,7 @@ function consumerProgram(consumerCode: string): ts.Program {
     sourceMap: false,
   };
   const outDir = options.outDir!;
-  const consumerDir = path.join(ROOT, 'test/docs/consumer');
-  const packageDir = path.join(consumerDir, 'node_modules/netkit');
+  const packageDir = path.join(CONSUMER_DIR, 'node_modules/netkit');
   const files = new Map<string, string>();
   const emitted = createProgram([ENTRY], options).emit(undefined, (file, text) => {
     if (file.endsWith('.d.ts')) files.set(path.join(packageDir, 'dist', path.relative(outDir, file)), text);
@@ -112,9 +118,136 @@ function consumerProgram(consumerCode: string): ts.Program {
   expect(formatDiagnostics(emitted.diagnostics)).toEqual([]);
   const pkg = { name: 'netkit', type: 'module', exports: { '.': { types: './dist/index.d.ts' } } };
   files.set(path.join(packageDir, 'package.json'), JSON.stringify(pkg));
-  const consumer = path.join(consumerDir, 'consumer.ts');
+  // a package of its own: inside netkit's, 'netkit' would resolve to netkit itself (its dist/, stale
+  // or missing) before any node_modules
+  files.set(path.join(CONSUMER_DIR, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module' }));
+  declarations = files;
+  return files;
+}
+
+/** A consumer's module importing 'netkit' from the package's declarations. */
+function consumerProgram(consumerCode: string): ts.Program {
+  const files = new Map(packageDeclarations());
+  const consumer = path.join(CONSUMER_DIR, 'consumer.ts');
   files.set(consumer, consumerCode);
   return createProgram([consumer], CONSUMER_OPTIONS, files);
+}
+
+/**
+ * Exported classes and interfaces whose `on` is EventEmitter's own, one signature that takes any
+ * event with any listener: a user's listener gets `any` for every payload.
+ */
+function untypedEmitters(program: ts.Program): string[] {
+  const checker = program.getTypeChecker();
+  const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
+  const untyped: string[] = [];
+  for (const exported of checker.getExportsOfModule(entry)) {
+    const s = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    if (!(s.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface))) continue;
+    const on = checker.getDeclaredTypeOfSymbol(s).getProperty('on');
+    if (on && checker.getTypeOfSymbol(on).getCallSignatures().length === 1) untyped.push(s.name);
+  }
+  return untyped.sort();
+}
+
+/** EventEmitters in the public API that never emit anything: there is nothing to type. */
+const EMIT_NOTHING = ['DashboardHandle', 'TcpServerHandle'];
+
+/**
+ * Every event the public emitters emit, with what its listener receives: `[]` for no arguments,
+ * else the payload type and a field of it to read.
+ */
+const EVENTS: Array<[emitter: string, event: string, payload: string, field?: string]> = [
+  ['ChatClient', 'close', '[]'],
+  ['ChatClient', 'line', 'string', 'length'],
+  ['ChatClient', 'ready', 'boolean'],
+  ['ChatClient', 'trace', 'TraceEvent', 'text'],
+  ['ChatServer', 'join', 'ChatJoinEvent', 'nick'],
+  ['ChatServer', 'leave', 'ChatLeaveEvent', 'reason'],
+  ['ChatServer', 'message', 'ChatMessage', 'text'],
+  ['ChatServer', 'nick', 'ChatNickEvent', 'old'],
+  ['ChatServer', 'trace', 'TraceEvent', 'text'],
+  ['ChatView', 'message', 'ChatMessageView', 'room'],
+  ['ChatView', 'rooms', 'ChatRoomInfo[]', 'length'],
+  ['ClassicServiceHandle', 'trace', 'TraceEvent', 'text'],
+  ['DownloadHandle', 'progress', 'DownloadProgress', 'done'],
+  ['DownloadHandle', 'start', 'DownloadStart', 'url'],
+  ['DownloadHandle', 'trace', 'TraceEvent', 'text'],
+  ['FileServerHandle', 'trace', 'TraceEvent', 'text'],
+  ['FtpClient', 'progress', 'FtpProgress', 'bytes'],
+  ['FtpClient', 'trace', 'TraceEvent', 'text'],
+  ['FtpServerHandle', 'session', 'FtpSessionEvent', 'event'],
+  ['FtpServerHandle', 'trace', 'TraceEvent', 'text'],
+  ['FtpServerHandle', 'warning', 'FtpWarning', 'text'],
+  ['FtpView', 'session', '[]'],
+  ['HttpClient', 'trace', 'TraceEvent', 'text'],
+  ['LineConnection', 'close', '[]'],
+  ['LineConnection', 'handlerError', 'unknown'],
+  ['LineConnection', 'idle', '[]'],
+  ['MailIndex', 'change', 'MailIndexChange', 'added'],
+  ['MulticastChat', 'message', 'MulticastChatMessage', 'self'],
+  ['MulticastChat', 'trace', 'TraceEvent', 'text'],
+  ['MulticastSocket', 'error', 'Error', 'message'],
+  ['MulticastSocket', 'message', 'MulticastDatagram', 'data'],
+  ['MulticastSocket', 'trace', 'TraceEvent', 'text'],
+  ['Pop3Client', 'pause', '[]'],
+  ['Pop3Client', 'resume', '[]'],
+  ['Pop3Client', 'trace', 'TraceEvent', 'text'],
+  ['Pop3ServerHandle', 'auth-failed', 'Pop3AuthFailedEvent', 'user'],
+  ['Pop3ServerHandle', 'dele', 'Pop3DeleEvent', 'uid'],
+  ['Pop3ServerHandle', 'end', 'Pop3EndEvent', 'quit'],
+  ['Pop3ServerHandle', 'login', 'Pop3LoginEvent', 'mailbox'],
+  ['Pop3ServerHandle', 'quit', 'Pop3QuitEvent', 'deleted'],
+  ['Pop3ServerHandle', 'retr', 'Pop3RetrEvent', 'octets'],
+  ['Pop3ServerHandle', 'trace', 'TraceEvent', 'text'],
+  ['SmtpSender', 'trace', 'TraceEvent', 'text'],
+  ['SmtpServerHandle', 'message', 'SmtpMessageEvent', 'mailbox'],
+  ['SmtpServerHandle', 'trace', 'TraceEvent', 'text'],
+  ['TcpListener', 'connection', 'TcpConnectionInfo', 'socket'],
+  ['TcpListener', 'denied', 'TcpDeniedInfo', 'reason'],
+  ['TcpListener', 'tlsError', 'TcpTlsErrorInfo', 'error'],
+  ['TcpListener', 'trace', 'TraceEvent', 'text'],
+  ['UdpClient', 'error', 'Error', 'message'],
+  ['UdpClient', 'message', 'Datagram', 'from'],
+  ['UdpClient', 'trace', 'TraceEvent', 'text'],
+  ['UdpListener', 'message', 'Datagram', 'from'],
+  ['UdpListener', 'trace', 'TraceEvent', 'text'],
+  ['WireLog', 'event', 'TraceEvent', 'conn'],
+];
+
+/** Payload types of {@link EVENTS} that are not netkit's. */
+const GLOBAL_TYPES = new Set(['boolean', 'Error', 'string', 'unknown']);
+
+/**
+ * A consumer module that subscribes to every event of {@link EVENTS} with `on`, `once` and `off`
+ * (chained: each returns the emitter) and checks what its listener is given. A payload typed `any`
+ * fails the `@ts-expect-error` on a field no payload has; `unknown`, or a wrong type, fails the
+ * assignment to the payload's type; an event without arguments must be given none.
+ */
+function eventListenerCode(): string {
+  const exported = (type: string) => (GLOBAL_TYPES.has(type) ? type : `netkit.${type}`);
+  const functions = EVENTS.map(([emitter, event, payload, field], i) => {
+    const body =
+      payload === '[]'
+        ? ['(...args) => {', '  const none: [] = args;', '  void none;', '}']
+        : [
+            '(payload) => {',
+            `  const typed: ${exported(payload)} = payload;`,
+            ...(field ? [`  const field: ${exported(payload)}['${field}'] = payload.${field};`] : []),
+            '  void typed;',
+            '  // @ts-expect-error: no payload has this field; one typed any would take it',
+            '  void payload.notAField;',
+            '}',
+          ];
+    const listener = body.join('\n    ');
+    return [
+      `export function listen${i}(emitter: netkit.${emitter}): netkit.${emitter} {`,
+      '  return emitter',
+      ...['on', 'once', 'off'].map((method) => `    .${method}('${event}', ${listener})`),
+      '}',
+    ].join('\n');
+  });
+  return ["import type * as netkit from 'netkit';", ...functions].join('\n\n');
 }
 
 describe('the public types', () => {
@@ -150,6 +283,15 @@ describe('the public types', () => {
     const program = consumerProgram(
       "import * as netkit from 'netkit';\nexport type Netkit = typeof netkit;\n",
     );
+    expect(formatDiagnostics(ts.getPreEmitDiagnostics(program))).toEqual([]);
+  });
+
+  it('type the events of every public EventEmitter that emits any', () => {
+    expect(untypedEmitters(createProgram([ENTRY], projectOptions()))).toEqual(EMIT_NOTHING);
+  });
+
+  it('give every listener of a public emitter its payload type', { timeout: 120_000 }, () => {
+    const program = consumerProgram(eventListenerCode());
     expect(formatDiagnostics(ts.getPreEmitDiagnostics(program))).toEqual([]);
   });
 });

@@ -23,10 +23,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { ensureDir } from '../../core/datadir.js';
 import { hasErrorCode, NetkitError } from '../../core/errors.js';
+import type { TypedEmitter } from '../../core/events.js';
 import { formatBytes } from '../../core/format.js';
 import { checkDeclaredSize } from '../../core/size-limit.js';
 import { type CaCertificates, defaultTrust } from '../../core/tls-trust.js';
-import { nextConnId, traceEvent } from '../../core/trace.js';
+import { nextConnId, type TraceEvents, traceEvent } from '../../core/trace.js';
 import { VERSION } from '../../version.js';
 import { httpError } from '../http-error.js';
 import { type ProxyRoute, proxyDispatcher, proxyFor, proxyRoute, redactProxy } from '../proxy.js';
@@ -169,15 +170,18 @@ export interface DownloadResult {
   elapsedMs: number;
 }
 
-export interface DownloadHandle extends EventEmitter {
+/** What a {@link DownloadHandle} emits, each event with its listener's arguments. */
+export interface DownloadEvents extends TraceEvents {
+  /** the transfer begins: the file written, its size, single or segmented, bytes kept from before */
+  start: [start: DownloadStart];
+  /** bytes done, rate and open segments, every `progressIntervalMs` and once at the end */
+  progress: [progress: DownloadProgress];
+}
+
+export interface DownloadHandle extends TypedEmitter<DownloadEvents> {
   readonly promise: Promise<DownloadResult>;
   /** stop: the promise rejects with {@link DownloadInterrupted}, saying what was kept for `continue` */
   abort(): void;
-  on(event: 'progress', listener: (p: DownloadProgress) => void): this;
-  on(event: 'start', listener: (s: DownloadStart) => void): this;
-  on(event: 'trace', listener: (ev: import('../../core/trace.js').TraceEvent) => void): this;
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's catch-all overload
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 /**
