@@ -30,6 +30,30 @@ const fmtDate = (t) => {
   const d = new Date(t);
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
 };
+/**
+ * Props for a row or list item that opens something: reachable with Tab and opened with Enter or
+ * Space as with a click (a keyboard user could reach no message, mailbox, room or folder before).
+ */
+const opens = (fn) => ({
+  tabindex: 0,
+  onclick: fn,
+  onkeydown: (e) => {
+    if (e.target !== e.currentTarget || (e.key !== 'Enter' && e.key !== ' ')) return;
+    e.preventDefault();
+    fn();
+  },
+});
+/**
+ * Replace a live list's items without taking the keyboard focus away: the item that had it (found
+ * again by `attr`, e.g. data-id) gets it back, or the first item when it is gone. New mail, a room
+ * changing or a transfer redraws these lists at any moment, and focus fell back to the page.
+ */
+function replaceItems(parent, items, attr) {
+  const focused = parent.contains(document.activeElement) ? document.activeElement : null;
+  const key = focused?.getAttribute(attr);
+  parent.replaceChildren(...items);
+  if (focused) (items.find((i) => i.getAttribute(attr) === key) ?? items[0])?.focus();
+}
 const addr = (a) => (!a ? '' : a.name ? `${a.name} <${a.address}>` : a.address || '');
 /**
  * `fn` at most once per animation frame however often it is asked: a busy chat room or an FTP
@@ -103,25 +127,28 @@ for (const b of document.querySelectorAll('#tabs button'))
 // ---------- mail ----------
 async function loadMailboxes() {
   const boxes = await api('/mailboxes');
-  const ul = $('#mailboxes');
-  ul.replaceChildren(
-    el(
-      'li',
-      { class: state.mailbox === '' ? 'active' : '', onclick: () => selectMailbox('') },
-      el('span', { text: 'All' }),
-    ),
-    ...boxes.map((b) =>
+  replaceItems(
+    $('#mailboxes'),
+    [
       el(
         'li',
-        {
-          class: state.mailbox === b.name ? 'active' : '',
-          'data-mailbox': b.name,
-          onclick: () => selectMailbox(b.name),
-        },
-        el('span', { text: b.name }),
-        el('span', { class: 'count', text: b.unread ? `${b.unread}/${b.total}` : String(b.total) }),
+        { class: state.mailbox === '' ? 'active' : '', ...opens(() => selectMailbox('')) },
+        el('span', { text: 'All' }),
       ),
-    ),
+      ...boxes.map((b) =>
+        el(
+          'li',
+          {
+            class: state.mailbox === b.name ? 'active' : '',
+            'data-mailbox': b.name,
+            ...opens(() => selectMailbox(b.name)),
+          },
+          el('span', { text: b.name }),
+          el('span', { class: 'count', text: b.unread ? `${b.unread}/${b.total}` : String(b.total) }),
+        ),
+      ),
+    ],
+    'data-mailbox',
   );
   const unread = boxes.reduce((n, b) => n + b.unread, 0);
   const badge = $('#unread-badge');
@@ -154,7 +181,7 @@ async function loadMessages() {
         class: m.read ? '' : 'unread',
         'data-id': m.id,
         'data-mailbox': m.mailbox,
-        onclick: () => openMessage(m.mailbox, m.id),
+        ...opens(() => openMessage(m.mailbox, m.id)),
       },
       el('td', { text: m.from, title: m.from }),
       el('td', { text: m.to.join(', '), title: m.to.join(', ') }),
@@ -169,7 +196,7 @@ async function loadMessages() {
   );
   if (!rows.length)
     rows.push(el('tr', { class: 'empty' }, el('td', { colspan: 5, text: await emptyText() })));
-  $('#messages tbody').replaceChildren(...rows);
+  replaceItems($('#messages tbody'), rows, 'data-id');
   $('#page-info').textContent =
     `${res.total} message${res.total === 1 ? '' : 's'} · page ${state.page} of ${pages}`;
   $('#prev').disabled = state.page <= 1;
@@ -202,6 +229,10 @@ $('#search-form').addEventListener('submit', (e) => {
   state.query = $('#search').value.trim();
   state.page = 1;
   loadMessages().catch(showError);
+});
+// the search box's clear button (×) empties it without submitting: show every message again
+$('#search').addEventListener('input', () => {
+  if (!$('#search').value && state.query) $('#search-form').requestSubmit();
 });
 $('#delete-all').addEventListener('click', async () => {
   if (!confirm(state.mailbox ? `Delete every message in ${state.mailbox}?` : 'Delete every message?')) return;
@@ -254,6 +285,8 @@ async function openMessage(mailbox, id) {
       : [el('li', { class: 'muted', text: 'none' })]),
   );
   showPart(m.hasHtml ? 'html' : 'text');
+  // into the message: the row that opened it is hidden now, and focus would fall to the page
+  $('#m-subject').focus();
   if (!m.read)
     send('POST', `/messages/${mailbox}/${encodeURIComponent(id)}/read`)
       .then(refreshMail)
@@ -265,13 +298,29 @@ function closeMessage() {
   $('#messages').hidden = false;
   document.querySelector('.pager').hidden = false;
 }
-$('#back').addEventListener('click', closeMessage);
+/** Back in the list, focus goes to the row of `id`, else the one now at `index`, else the search. */
+function focusList(id, index) {
+  const rows = [...document.querySelectorAll('#messages tbody tr[data-id]')];
+  (rows.find((r) => r.dataset.id === id) ?? rows[Math.min(index, rows.length - 1)] ?? $('#search')).focus();
+}
+const rowIndex = (id) =>
+  [...document.querySelectorAll('#messages tbody tr[data-id]')].findIndex((r) => r.dataset.id === id);
+$('#back').addEventListener('click', () => {
+  const id = state.open?.id;
+  closeMessage();
+  focusList(id, rowIndex(id));
+});
+$('#message').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') $('#back').click();
+});
 $('#delete-one').addEventListener('click', async () => {
   const m = state.open;
   if (!m) return;
+  const index = Math.max(0, rowIndex(m.id));
   await send('DELETE', `/messages/${m.mailbox}/${encodeURIComponent(m.id)}`);
   closeMessage();
-  refreshMail();
+  await refreshMail();
+  focusList(undefined, index);
 });
 for (const b of document.querySelectorAll('#m-tabs button'))
   b.addEventListener('click', () => showPart(b.dataset.part));
@@ -374,7 +423,11 @@ async function loadTree(p) {
   const items = [];
   if (p)
     items.push(
-      el('li', { onclick: () => loadTree(p.split('/').slice(0, -1).join('/')) }, el('span', { text: '..' })),
+      el(
+        'li',
+        opens(() => loadTree(p.split('/').slice(0, -1).join('/'))),
+        el('span', { text: '..' }),
+      ),
     );
   for (const e of res.entries) {
     const child = p ? `${p}/${e.name}` : e.name;
@@ -382,13 +435,19 @@ async function loadTree(p) {
       items.push(
         el(
           'li',
-          { 'data-name': e.name, onclick: () => loadTree(child) },
+          { 'data-name': e.name, ...opens(() => loadTree(child)) },
           el('span', { text: `📁 ${e.name}` }),
         ),
       );
     else if (e.type === 'other')
       // a symlink leading outside the FTP root: nothing to open or download
-      items.push(el('li', { 'data-name': e.name }, el('span', { class: 'muted', text: `${e.name} (link outside the root)` })));
+      items.push(
+        el(
+          'li',
+          { 'data-name': e.name },
+          el('span', { class: 'muted', text: `${e.name} (link outside the root)` }),
+        ),
+      );
     else
       items.push(
         el(
@@ -403,7 +462,7 @@ async function loadTree(p) {
         ),
       );
   }
-  $('#ftp-tree').replaceChildren(...items);
+  replaceItems($('#ftp-tree'), items, 'data-name');
 }
 
 // ---------- chat ----------
@@ -416,22 +475,24 @@ async function loadChat() {
 }
 function renderRooms(rooms) {
   if (!rooms.some((r) => r.name === state.room)) rooms = [...rooms, { name: state.room, members: [] }];
-  $('#rooms').replaceChildren(
-    ...rooms.map((r) =>
+  replaceItems(
+    $('#rooms'),
+    rooms.map((r) =>
       el(
         'li',
         {
           class: r.name === state.room ? 'active' : '',
           'data-room': r.name,
-          onclick: () => {
+          ...opens(() => {
             state.room = r.name;
             loadChat();
-          },
+          }),
         },
         el('span', { text: `#${r.name}` }),
         el('span', { class: 'count', text: String(r.members.length) }),
       ),
     ),
+    'data-room',
   );
   const cur = rooms.find((r) => r.name === state.room);
   $('#room-title').textContent = `#${state.room}`;
@@ -473,17 +534,21 @@ function scrollChat() {
 }
 $('#chat-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const text = $('#chat-text').value;
+  const input = $('#chat-text');
+  const text = input.value;
   if (!text.trim()) return;
-  $('#chat-text').value = '';
   const nick = $('#chat-nick').value || 'web';
-  // the chat is bridged over the live WebSocket; REST is the fallback while it reconnects
-  if (socket && socket.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify({ type: 'chat.post', room: state.room, nick, text }));
-  } else {
-    await send('POST', `/chat/rooms/${encodeURIComponent(state.room)}/messages`, { nick, text }).catch(
-      showError,
-    );
+  const error = $('#chat-error');
+  // posted over REST, not the WebSocket: the answer says whether the chat server took the line (a
+  // nick it refuses, a line over 1024 bytes), and a refused line stays in the box to be fixed
+  input.value = '';
+  try {
+    await send('POST', `/chat/rooms/${encodeURIComponent(state.room)}/messages`, { nick, text });
+    error.hidden = true;
+  } catch (err) {
+    if (!input.value) input.value = text;
+    error.textContent = `Not sent: ${err.message}`;
+    error.hidden = false;
   }
 });
 
@@ -553,11 +618,9 @@ async function loadStatus() {
 }
 
 // ---------- live updates ----------
-let socket = null;
 let connectedBefore = false;
 function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/ws`);
-  socket = ws;
   ws.addEventListener('open', () => {
     $('#live').classList.add('on');
     // events sent while we were away (the lab restarted, the laptop slept) are lost: reload

@@ -112,6 +112,23 @@ describe('netkit lab in Chromium', () => {
     tcp.close();
   });
 
+  it('says why the chat refused a line from the browser, and keeps the line to be sent again', async () => {
+    const { page } = session;
+    await page.goto(`${url}#chat`);
+    await page.locator('#rooms li[data-room="lobby"]').waitFor();
+    await page.locator('#chat-nick').fill('two words');
+    await page.locator('#chat-text').fill('a line worth keeping');
+    await page.locator('#chat-form button').click();
+    await expect.poll(() => page.locator('#chat-error').textContent()).toContain('nickname');
+    expect(await page.locator('#chat-error').isVisible()).toBe(true);
+    expect(await page.locator('#chat-text').inputValue()).toBe('a line worth keeping');
+    await page.locator('#chat-nick').fill('oneword');
+    await page.locator('#chat-form button').click();
+    await page.locator('#chat-log li', { hasText: 'a line worth keeping' }).waitFor();
+    expect(await page.locator('#chat-error').isVisible()).toBe(false);
+    expect(await page.locator('#chat-text').inputValue()).toBe('');
+  });
+
   it('shows an FTP upload by Python ftplib live in the FTP view', async () => {
     const { page } = session;
     await page.goto(`${url}#ftp`);
