@@ -20,7 +20,7 @@ import path from 'node:path';
 import { ensureDir } from '../core/datadir.js';
 import { DirectorySync, fsyncDir } from '../core/dir-sync.js';
 import { NetkitError } from '../core/errors.js';
-import { sortByDelivery } from './maildir-order.js';
+import { forgetFile, listMaildir, splitMaildirName } from './maildir-listing.js';
 
 export interface MaildirEntry {
   /** the unique name without flags: stable across sessions, used as the POP3 UID */
@@ -142,11 +142,6 @@ function writeAll(fd: number, buffers: Buffer[]): Promise<void> {
   });
 }
 
-function splitName(name: string): { id: string; flags: string } {
-  const i = name.indexOf(':2,');
-  return i === -1 ? { id: name, flags: '' } : { id: name.slice(0, i), flags: name.slice(i + 3) };
-}
-
 export class Maildir {
   private ready: Promise<void> | undefined;
   /** concurrent deliveries share one fsync of new/ */
@@ -251,36 +246,14 @@ export class Maildir {
     return name;
   }
 
-  /** Every message in new/ and cur/, oldest first (by delivery time, then name). */
+  /**
+   * Every message in new/ and cur/, oldest first (by delivery time, then name). File sizes and
+   * times come from maildir-listing.ts's cache, so a repeat listing of a big mailbox (retention
+   * after each delivery, the lab's index) costs a readdir per folder, not a stat per message.
+   */
   async list(): Promise<MaildirEntry[]> {
     await this.ensure();
-    const out: MaildirEntry[] = [];
-    for (const folder of ['new', 'cur'] as const) {
-      const dir = path.join(this.dir, folder);
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-      await Promise.all(
-        names
-          .filter((n) => !n.startsWith('.'))
-          .map(async (n) => {
-            const file = path.join(dir, n);
-            try {
-              const st = await stat(file);
-              if (!st.isFile()) return;
-              const { id, flags } = splitName(n);
-              out.push({ id, file, folder, flags, size: st.size, mtimeMs: st.mtimeMs });
-            } catch {
-              // removed meanwhile by another session
-            }
-          }),
-      );
-    }
-    return sortByDelivery(out);
+    return listMaildir(this.dir);
   }
 
   /**
@@ -305,7 +278,14 @@ export class Maildir {
       const file = path.join(this.dir, 'cur', n);
       const cst = await stat(file).catch(() => undefined);
       if (cst?.isFile())
-        return { id, file, folder: 'cur', flags: splitName(n).flags, size: cst.size, mtimeMs: cst.mtimeMs };
+        return {
+          id,
+          file,
+          folder: 'cur',
+          flags: splitMaildirName(n).flags,
+          size: cst.size,
+          mtimeMs: cst.mtimeMs,
+        };
     }
     return undefined;
   }
@@ -329,6 +309,7 @@ export class Maildir {
     await unlink(entry.file).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
+    forgetFile(entry.file);
     return true;
   }
 
@@ -340,12 +321,18 @@ export class Maildir {
     await rename(entry.file, path.join(this.dir, 'cur', `${entry.id}:2,${flags}`));
   }
 
-  /** Keep at most `max` messages: remove the oldest. Returns how many were removed. */
-  async prune(max: number): Promise<number> {
+  /**
+   * Keep at most `max` messages: remove the oldest. Returns how many were removed. `listing`: the
+   * mailbox as {@link list} just returned it (saves listing it again).
+   */
+  async prune(max: number, listing?: MaildirEntry[]): Promise<number> {
     if (!(max > 0)) return 0;
-    const all = await this.list();
+    const all = listing ?? (await this.list());
     const extra = all.slice(0, Math.max(0, all.length - max));
-    for (const e of extra) await unlink(e.file).catch(() => {});
+    for (const e of extra) {
+      await unlink(e.file).catch(() => {});
+      forgetFile(e.file);
+    }
     return extra.length;
   }
 }

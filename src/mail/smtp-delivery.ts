@@ -121,12 +121,22 @@ function isStorageError(err: unknown): boolean {
   return typeof (err as NodeJS.ErrnoException)?.syscall === 'string';
 }
 
+interface RetentionState {
+  /** upper bound of the message count (unknown until first listed) */
+  count?: number;
+  /** deliveries seen, to tell which ones a listing may have missed */
+  arrivals: number;
+  /** the run that has not started yet, which a new delivery joins */
+  waiting?: Promise<number>;
+  /** the last run, settled (the next one starts after it) */
+  running?: Promise<number>;
+}
+
 /** The Maildirs of one data directory, as the SMTP server writes them. */
 export class MailStore {
   private readonly maildirs = new Map<string, Maildir>();
-  /** upper bound of each mailbox's message count, to prune without listing after every delivery */
-  private readonly counts = new Map<string, number>();
-  private readonly pruning = new Map<string, Promise<number>>();
+  /** per mailbox: an upper bound of its message count, and the retention run queued or running */
+  private readonly retention = new Map<string, RetentionState>();
 
   constructor(
     readonly dataDir: string,
@@ -198,8 +208,10 @@ export class MailStore {
 
   /**
    * Keep at most `maxMessages` in a mailbox, oldest removed first; called after each delivery.
-   * Returns how many went. Runs one at a time per mailbox and lists the mailbox only when the
-   * count it keeps (an upper bound: POP3 deletions only lower the real one) passes the limit.
+   * Returns how many went. Runs one at a time per mailbox, and deliveries that finish while a run
+   * waits share it. The mailbox is listed only when the count kept here (an upper bound: POP3
+   * deletions only lower the real one) passes the limit, and then once, under the lock: listing
+   * a full mailbox after every delivery made a catcher at its cap ~100× slower.
    *
    * Pruning takes the mailbox's POP3 lock: a POP3 session holds the maildrop it listed at login
    * exclusively (RFC 1939 §8), so messages must not vanish under it. While a session holds the lock
@@ -208,33 +220,38 @@ export class MailStore {
   retain(mailbox: string): Promise<number> {
     const max = this.opts.maxMessages ?? 0;
     if (!(max > 0)) return Promise.resolve(0);
-    const previous = this.pruning.get(mailbox) ?? Promise.resolve();
-    const run = previous.then(async () => {
-      const known = this.counts.get(mailbox);
-      if (known !== undefined && known + 1 <= max) {
-        this.counts.set(mailbox, known + 1);
-        return 0;
-      }
+    const box = this.retention.get(mailbox) ?? { arrivals: 0 };
+    this.retention.set(mailbox, box);
+    box.arrivals++;
+    if (box.count !== undefined) box.count++;
+    if (box.waiting) return box.waiting; // a run that has not started yet covers this delivery too
+    const run = (box.running ?? Promise.resolve(0)).then(async () => {
+      box.waiting = undefined;
+      if (box.count !== undefined && box.count <= max) return 0;
       const md = this.maildir(mailbox);
-      const count = (await md.list()).length;
-      this.counts.set(mailbox, count);
-      if (count <= max) return 0;
+      if (box.count === undefined) {
+        // first delivery since start: learn the count without the lock
+        const seen = box.arrivals;
+        box.count = (await md.list()).length + (box.arrivals - seen);
+        if (box.count <= max) return 0;
+      }
       // a lock that cannot even be attempted (e.g. a read-only directory) must not fail the delivery
       const lock = await lockMailbox(md.dir).catch(() => undefined);
       if (!lock) return 0; // a POP3 session has it: the count stays over max, so the next delivery retries
       try {
-        const removed = await md.prune(max);
-        this.counts.set(mailbox, Math.min(count, max));
+        const seen = box.arrivals;
+        const listing = await md.list();
+        const removed = await md.prune(max, listing);
+        // deliveries since the listing may or may not be in it: counting them keeps an upper bound
+        box.count = listing.length - removed + (box.arrivals - seen);
         return removed;
       } finally {
         await lock.release();
       }
     });
     const settled = run.catch(() => 0);
-    this.pruning.set(mailbox, settled);
-    void settled.then(() => {
-      if (this.pruning.get(mailbox) === settled) this.pruning.delete(mailbox);
-    });
+    box.waiting = run;
+    box.running = settled;
     return run;
   }
 }

@@ -4,9 +4,10 @@
  * disconnect (smtp-trace.ts) and retention under a POP3 lock (smtp-delivery.ts).
  */
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TraceEvent } from '../../src/core/trace.js';
 import type { Maildir } from '../../src/mail/maildir.js';
+import { sortByDelivery } from '../../src/mail/maildir-order.js';
 import { lockMailbox } from '../../src/mail/pop3-lock.js';
 import {
   isAscii,
@@ -134,6 +135,60 @@ describe('MailStore retention and the POP3 lock', () => {
       const again = await lockMailbox(md.dir);
       expect(again).toBeDefined();
       await again!.release();
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('MailStore retention at the cap', () => {
+  it('lists a full mailbox once per delivery, not twice, and keeps exactly the newest', async () => {
+    const { dir, cleanup } = await tempDir('netkit-retain-');
+    try {
+      const store = new MailStore(dir, { maxMessages: 3 });
+      const md = store.maildir('bob');
+      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+      for (let n = 1; n <= 3; n++) await deliver(n);
+      const listed = vi.spyOn(md, 'list');
+      for (let n = 4; n <= 8; n++) await deliver(n);
+      expect(listed).toHaveBeenCalledTimes(5);
+      listed.mockRestore();
+      expect(await subjects(md)).toEqual(['n6', 'n7', 'n8']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('messages deleted meanwhile (POP3) lower the count: nothing more is pruned than needed', async () => {
+    const { dir, cleanup } = await tempDir('netkit-retain-');
+    try {
+      const store = new MailStore(dir, { maxMessages: 3 });
+      const md = store.maildir('bob');
+      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+      for (let n = 1; n <= 3; n++) await deliver(n);
+      const [first, second] = await md.list();
+      await md.remove(first!.id);
+      await md.remove(second!.id);
+      await deliver(4);
+      await deliver(5);
+      expect(await subjects(md)).toEqual(['n3', 'n4', 'n5']);
+      await deliver(6);
+      expect(await subjects(md)).toEqual(['n4', 'n5', 'n6']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('concurrent deliveries past the cap keep exactly the newest in delivery order', async () => {
+    const { dir, cleanup } = await tempDir('netkit-retain-');
+    try {
+      const store = new MailStore(dir, { maxMessages: 5 });
+      const md = store.maildir('bob');
+      const copies = await Promise.all(
+        Array.from({ length: 20 }, (_, n) => store.deliver(['bob'], one(`Subject: c${n}\r\n\r\n${n}\r\n`))),
+      );
+      const delivered = sortByDelivery(copies.map(([c]) => ({ id: c!.id, mtimeMs: 0 })));
+      expect((await md.list()).map((e) => e.id)).toEqual(delivered.slice(-5).map((e) => e.id));
     } finally {
       await cleanup();
     }
