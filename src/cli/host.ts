@@ -60,7 +60,8 @@ Examples:
         r.addresses = r.addresses.filter((a) => want(a.family));
         if (opts.json) return printJson(r);
         if (!r.addresses.length) {
-          process.stdout.write(`${target} has no IPv${opts.ipv4 ? 4 : 6} address\n`);
+          const family = opts.ipv4 ? 'IPv4 ' : opts.ipv6 ? 'IPv6 ' : '';
+          process.stdout.write(`${target} has no ${family}address\n`);
           return;
         }
         const lines = r.addresses.map(

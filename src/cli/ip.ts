@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { NetkitError, usageError } from '../core/errors.js';
 import { groupDigits } from '../sockets/bytes.js';
-import { type IpInfo, ipcalc, ipInfoToJson, parseAddress } from '../sockets/ipcalc.js';
+import { type IpInfo, ipcalc, ipInfoToJson, parsePrefix } from '../sockets/ipcalc.js';
 import { action, bold, printJson } from './util.js';
 
 /** The human table, one label per line. */
@@ -15,6 +15,7 @@ export function formatIpInfo(info: IpInfo): string {
     ['Version', info.version === 4 ? `IPv4 (class ${info.class})` : 'IPv6'],
     ['Kind', `${info.kind}: ${info.kindDescription}`],
   ];
+  if (info.version === 6) rows.push(['Expanded', info.exploded]);
   if (info.ipv4Mapped) rows.push(['IPv4', `${info.ipv4Mapped} (mapped)`]);
   rows.push(
     ['Netmask', `${info.netmask} = /${info.prefix}`],
@@ -39,12 +40,19 @@ export function formatIpInfo(info: IpInfo): string {
   return rows.map(([k, v]) => `${bold(k.padEnd(11))} ${v}`).join('\n');
 }
 
-/** `ip 192.168.1.10 255.255.255.0`: the ipcalc form with a separate netmask. */
+/**
+ * `ip 192.168.1.10 255.255.255.0`: the ipcalc form with a separate mask, which may also be a prefix
+ * length (`ip 10.0.0.1 24`, `ip 2001:db8::1 64`) or a wildcard (`ip 10.0.0.0 0.0.255.255`), as
+ * ipcalc takes them. Two addresses stay two addresses unless the second is such a mask.
+ */
 function netmaskForm(args: string[]): boolean {
-  if (args.length !== 2 || args[0]!.includes('/') || args[0]!.includes(':')) return false;
+  if (args.length !== 2 || args[0]!.includes('/')) return false;
+  // a bare number is never an address: a wrong one is reported as a bad prefix, not a bad address
+  if (/^\s*\d+\s*$/.test(args[1]!)) return true;
+  if (args[0]!.includes(':')) return false;
   try {
-    const m = parseAddress(args[1]!);
-    return m.kind() === 'ipv4' && m.prefixLengthFromSubnetMask() !== null;
+    parsePrefix(args[1]!, 4);
+    return true;
   } catch {
     return false;
   }
@@ -54,7 +62,10 @@ export function register(program: Command): void {
   program
     .command('ip')
     .description('IPv4/IPv6 address and prefix calculator (ipcalc-grade)')
-    .argument('<address...>', 'ADDRESS[/PREFIX] or ADDRESS/NETMASK (several allowed), or ADDRESS NETMASK')
+    .argument(
+      '<address...>',
+      'ADDRESS[/PREFIX] or ADDRESS/NETMASK (several allowed), or ADDRESS NETMASK|PREFIX; a wildcard mask works as a netmask',
+    )
     .option('--json', 'one JSON object per address (bigint counts as strings for IPv6)')
     .addHelpText(
       'after',
@@ -62,11 +73,15 @@ export function register(program: Command): void {
 Shows version, IPv4 class, kind (private, loopback, link-local, multicast, documentation,
 shared/CGNAT, unique-local, ...), netmask, wildcard, network, broadcast, first/last host,
 host count (RFC 3021 for /31 and /32), packed hex bytes, integer and binary forms.
+The mask may be a prefix length, a netmask or a wildcard (0.0.255.255 = /16), as in
+ipcalc; an IPv6 zone id (fe80::1%eth0) is kept with the address.
 
 Examples:
   $ netkit ip 10.1.2.3/8
   $ netkit ip 192.168.1.10 255.255.255.0
   $ netkit ip 172.16.5.4/255.240.0.0
+  $ netkit ip 10.0.0.0 0.0.255.255
+  $ netkit ip fe80::1%eth0/64
   $ netkit ip 2001:db8::1/64 --json
   $ netkit ip 100.64.0.1 169.254.1.1 224.0.0.251`,
     )

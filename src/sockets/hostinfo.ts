@@ -57,6 +57,8 @@ export interface HostAddresses {
 
 /** Every IPv4 and IPv6 address of `name` (system resolver, so /etc/hosts counts). */
 export async function lookupHost(name: string): Promise<HostAddresses> {
+  // Node's getaddrinfo answers "" with no addresses at all instead of an error
+  if (name.trim() === '') throw new NetkitError('NETKIT_INVALID_INPUT', 'the host name is empty');
   let found: Array<{ address: string; family: number }>;
   try {
     found = await dns.lookup(name, { all: true, verbatim: true });

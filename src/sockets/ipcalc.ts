@@ -39,6 +39,7 @@ export type IpKind =
   | 'ipv4-mapped'
   | 'teredo'
   | '6to4'
+  | 'nat64'
   | 'global';
 
 export interface IpInfo {
@@ -47,6 +48,8 @@ export interface IpInfo {
   version: IpVersion;
   /** the address in canonical form (IPv6 compressed per RFC 5952) */
   address: string;
+  /** IPv6 written out in full, eight groups of four digits (Python's `exploded`); IPv4 as `address` */
+  exploded: string;
   prefix: number;
   /** IPv4 classful class (historic), null for IPv6 */
   class: Ipv4Class | null;
@@ -78,6 +81,8 @@ export interface IpInfo {
   reversePointer: string;
   /** for `::ffff:a.b.c.d`, the embedded IPv4 address */
   ipv4Mapped?: string;
+  /** for `fe80::1%eth0`, the IPv6 zone (scope) id, `eth0`; `address` carries it too, as Python's does */
+  zoneId?: string;
 }
 
 interface Special {
@@ -117,6 +122,33 @@ const V4_SPECIAL: Special[] = [
     kind: 'documentation',
     description: 'TEST-NET-3 documentation (RFC 5737)',
   },
+  // the multicast blocks whose scope or use a user needs to know (IANA multicast registry)
+  {
+    net: '224.0.0.0',
+    prefix: 24,
+    kind: 'multicast',
+    description: 'multicast, local network control: link-local scope, never forwarded (RFC 5771)',
+  },
+  {
+    net: '224.0.1.0',
+    prefix: 24,
+    kind: 'multicast',
+    description: 'multicast, internetwork control (RFC 5771)',
+  },
+  { net: '232.0.0.0', prefix: 8, kind: 'multicast', description: 'multicast, source-specific (RFC 4607)' },
+  {
+    net: '233.252.0.0',
+    prefix: 24,
+    kind: 'multicast',
+    description: 'multicast, MCAST-TEST-NET documentation (RFC 6676)',
+  },
+  { net: '233.0.0.0', prefix: 8, kind: 'multicast', description: 'multicast, GLOP addressing (RFC 3180)' },
+  {
+    net: '239.0.0.0',
+    prefix: 8,
+    kind: 'multicast',
+    description: 'multicast, administratively scoped: organization or site only (RFC 2365)',
+  },
   { net: '224.0.0.0', prefix: 4, kind: 'multicast', description: 'multicast (RFC 5771)' },
   { net: '255.255.255.255', prefix: 32, kind: 'broadcast', description: 'limited broadcast (RFC 919)' },
   { net: '240.0.0.0', prefix: 4, kind: 'reserved', description: 'reserved for future use (RFC 1112)' },
@@ -126,6 +158,19 @@ const V6_SPECIAL: Special[] = [
   { net: '::', prefix: 128, kind: 'unspecified', description: 'unspecified address (RFC 4291)' },
   { net: '::1', prefix: 128, kind: 'loopback', description: 'loopback (RFC 4291)' },
   { net: '::ffff:0:0', prefix: 96, kind: 'ipv4-mapped', description: 'IPv4-mapped address (RFC 4291)' },
+  // outside 2000::/3 but globally reachable: DNS64/NAT64 networks give every IPv4 host such an address
+  {
+    net: '64:ff9b::',
+    prefix: 96,
+    kind: 'nat64',
+    description: 'IPv4/IPv6 translation, well-known prefix (RFC 6052)',
+  },
+  {
+    net: '64:ff9b:1::',
+    prefix: 48,
+    kind: 'nat64',
+    description: 'IPv4/IPv6 translation, local use (RFC 8215)',
+  },
   { net: 'ff00::', prefix: 8, kind: 'multicast', description: 'multicast (RFC 4291)' },
   { net: 'fe80::', prefix: 10, kind: 'link-local', description: 'link-local unicast (RFC 4291)' },
   { net: 'fec0::', prefix: 10, kind: 'site-local', description: 'site-local, deprecated (RFC 3879)' },
@@ -166,10 +211,32 @@ function classifyParsed(addr: IPv4 | IPv6): { kind: IpKind; description: string 
   for (const s of table) {
     // biome-ignore lint/suspicious/noExplicitAny: ipaddr.js match() is typed per family
     if ((addr as any).match(specialAddr(s), s.prefix)) {
+      if (s.kind === 'multicast' && addr.kind() === 'ipv6') {
+        return { kind: s.kind, description: `multicast, ${v6MulticastScope(addr as IPv6)} (RFC 4291)` };
+      }
       return { kind: s.kind, description: s.description };
     }
   }
   return addr.kind() === 'ipv4' ? V4_GLOBAL : V6_UNASSIGNED;
+}
+
+/** RFC 4291 §2.7 and RFC 7346: the low nibble of the second byte of `ffXS::` is the scope. */
+const V6_SCOPES: Record<number, string> = {
+  1: 'interface-local',
+  2: 'link-local',
+  3: 'realm-local',
+  4: 'admin-local',
+  5: 'site-local',
+  8: 'organization-local',
+  14: 'global',
+};
+
+function v6MulticastScope(addr: IPv6): string {
+  const scope = addr.parts[0]! & 0xf;
+  const name = V6_SCOPES[scope];
+  return name
+    ? `${name} scope`
+    : `scope ${scope.toString(16)} (${scope === 0 || scope === 0xf ? 'reserved' : 'unassigned'})`;
 }
 
 /** IPv4 classful class from the first octet. */
@@ -233,17 +300,22 @@ function text(n: bigint, version: IpVersion): string {
 export function parsePrefix(value: string, version: IpVersion): number {
   const bits = version === 4 ? 32 : 128;
   const v = value.trim();
-  if (/^\d{1,3}$/.test(v)) {
+  if (/^\d+$/.test(v)) {
+    // leading zeros are fine (`/024`), as in Python
     const n = Number(v);
     if (n <= bits) return n;
     throw new NetkitError('NETKIT_INVALID_INPUT', `prefix /${v} is too long for IPv${version} (max ${bits})`);
   }
   if (version === 4 && ipaddr.IPv4.isValidFourPartDecimal(v)) {
-    const p = ipaddr.IPv4.parse(v).prefixLengthFromSubnetMask();
+    const mask = ipaddr.IPv4.parse(v);
+    const p = mask.prefixLengthFromSubnetMask();
     if (p !== null) return p;
+    // a Cisco wildcard (`0.0.0.255` = /24): Python's ipaddress and ipcalc take it after the netmask
+    const wildcard = new ipaddr.IPv4(mask.octets.map((o) => 255 - o)).prefixLengthFromSubnetMask();
+    if (wildcard !== null) return wildcard;
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
-      `${v} is not a valid netmask (its ones must be contiguous)`,
+      `${v} is neither a netmask nor a wildcard mask (its ones must be contiguous)`,
     );
   }
   throw new NetkitError('NETKIT_INVALID_INPUT', `"${value}" is not a prefix length or netmask`);
@@ -265,7 +337,9 @@ export function ipcalc(input: string, netmask?: string): IpInfo {
       'give the prefix either after "/" or as a netmask, not both',
     );
   }
-  const addr = parseAddress(addrText);
+  const { address: addrOnly, zoneId } = splitZone(addrText);
+  const addr = parseAddress(addrOnly);
+  if (zoneId !== undefined && addr.kind() !== 'ipv6') throw invalid(addrText);
   const version: IpVersion = addr.kind() === 'ipv4' ? 4 : 6;
   const bits = version === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? bits : parsePrefix(prefixText, version);
@@ -301,11 +375,13 @@ export function ipcalc(input: string, netmask?: string): IpInfo {
   }
 
   const bytes = addr.toByteArray();
+  const withZone = (text: string) => (zoneId === undefined ? text : `${text}%${zoneId}`);
   const { kind, description } = classifyParsed(addr);
   const info: IpInfo = {
     input,
     version,
-    address: addr.toString(),
+    address: withZone(addr.toString()),
+    exploded: withZone(version === 4 ? addr.toString() : explodedForm(bytes)),
     prefix,
     class: version === 4 ? ipv4Class(bytes[0]!) : null,
     kind,
@@ -328,7 +404,28 @@ export function ipcalc(input: string, netmask?: string): IpInfo {
   if (version === 6 && (addr as IPv6).isIPv4MappedAddress()) {
     info.ipv4Mapped = (addr as IPv6).toIPv4Address().toString();
   }
+  if (zoneId !== undefined) info.zoneId = zoneId;
   return info;
+}
+
+/**
+ * `fe80::1%eth0` → address and zone id. Python's ipaddress takes any non-empty zone without `%`
+ * (interface names, numbers); the network, netmask and PTR name are those of the bare address.
+ */
+function splitZone(text: string): { address: string; zoneId?: string } {
+  const percent = text.indexOf('%');
+  if (percent === -1) return { address: text };
+  const zoneId = text.slice(percent + 1);
+  if (!zoneId || zoneId.includes('%')) throw invalid(text);
+  return { address: text.slice(0, percent), zoneId };
+}
+
+/** `2001:0db8:0000:…:0001`: every group, four hex digits each. */
+function explodedForm(bytes: number[]): string {
+  const groups: string[] = [];
+  for (let i = 0; i < bytes.length; i += 2)
+    groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16).padStart(4, '0'));
+  return groups.join(':');
 }
 
 function binaryForm(bytes: number[], version: IpVersion): string {

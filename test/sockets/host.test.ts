@@ -65,4 +65,24 @@ describe('netkit host', () => {
     expect(r.stderr).toMatch(/^netkit: host no-such-host\.invalid not found/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  it('refuses an empty name as bad input (exit 2) instead of answering "no address"', async () => {
+    await expect(lookupHost('')).rejects.toMatchObject({ code: 'NETKIT_INVALID_INPUT' });
+    const r = await netkit(['host', '']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('netkit: the host name is empty\n');
+  });
+
+  it('takes an IPv6 address with a zone id, as getnameinfo and Python do', async () => {
+    const r = await netkit(['host', 'fe80::1%lo', '--json']);
+    // no PTR for a link-local address here: not found (exit 1), not "not an address" (exit 2)
+    if (r.code === 0) expect(JSON.parse(r.stdout).address).toBe('fe80::1%lo');
+    else {
+      expect(r.stderr).toMatch(
+        /^netkit: no name found for fe80::1%lo \(1\.0\.0\.0\.[0-9a-f.]*\.8\.e\.f\.ip6\.arpa\)\n$/,
+      );
+      expect(r.code).toBe(1);
+    }
+  });
 });

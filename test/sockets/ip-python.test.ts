@@ -74,6 +74,20 @@ function generate(): string[] {
     '1:0:0:2::3',
     '1:0:2:3:4:5:6:7',
     '2001:db8:0:0:1:0:0:1',
+    // masks in every form Python takes: wildcard (hostmask), netmask, prefix with leading zeros
+    '10.1.2.3/0.0.255.255',
+    '172.20.1.1/0.15.255.255',
+    '192.168.1.10/0.0.0.1',
+    '198.51.100.7/0.0.0.0',
+    '203.0.113.9/255.255.255.255',
+    '10.1.2.3/024',
+    '2001:db8::1/0064',
+    // zone ids
+    'fe80::1%eth0/64',
+    'fe80::abcd%2/127',
+    'ff02::1%lo',
+    // NAT64
+    '64:ff9b::8.8.8.8/96',
   ];
   // random public-ish and private IPv4 with random prefixes
   for (let i = 0; i < 150; i++) {
@@ -99,7 +113,7 @@ function generate(): string[] {
 }
 
 const PYTHON = `
-import ipaddress, json, sys
+import ipaddress, json, re, sys
 
 def kind4(a):
     if a.is_unspecified: return 'unspecified'
@@ -121,6 +135,7 @@ def kind6(a):
     if a.is_unspecified: return 'unspecified'
     if a.is_loopback: return 'loopback'
     if a.ipv4_mapped is not None: return 'ipv4-mapped'
+    if a in ipaddress.ip_network('64:ff9b::/96'): return 'nat64'
     if a.is_multicast: return 'multicast'
     if a.is_link_local: return 'link-local'
     if a.is_site_local: return 'site-local'
@@ -133,30 +148,38 @@ def kind6(a):
     if a.is_global: return 'global'
     return 'reserved'
 
+def bare(x):
+    # Python 3.11 keeps the zone id on a network given without a prefix; ours is on the address only
+    return re.sub('%[^/]*', '', str(x))
+
 out = []
 for text in json.load(sys.stdin):
     iface = ipaddress.ip_interface(text)
     net, a = iface.network, iface.ip
+    bare_text, _, zone = text.split('/')[0].partition('%')
     rec = {
         'input': text,
         'version': a.version,
-        'address': str(a),
+        # the address keeps its zone id (iface.ip drops it); the network is the bare address's
+        'address': str(ipaddress.ip_address(text.split('/')[0])),
+        # Python 3.11 cannot explode a scoped address: the zone id goes after the full form
+        'exploded': ipaddress.ip_address(bare_text).exploded + ('%' + zone if zone else ''),
         'prefix': net.prefixlen,
-        'network': str(net),
+        'network': bare(net),
         'netmask': str(net.netmask),
         'wildcard': str(net.hostmask),
-        'lastAddress': str(net.broadcast_address),
+        'lastAddress': bare(net.broadcast_address),
         'addresses': str(net.num_addresses),
         'hex': a.packed.hex(),
         'integer': str(int(a)),
         'reversePointer': a.reverse_pointer,
         'kind': kind4(a) if a.version == 4 else kind6(a),
-        'firstHost': str(next(iter(net.hosts()), net.network_address)),
+        'firstHost': bare(next(iter(net.hosts()), net.network_address)),
     }
     if net.num_addresses <= 4096:
         hosts = list(net.hosts())
         rec['hosts'] = str(len(hosts))
-        rec['lastHost'] = str(hosts[-1])
+        rec['lastHost'] = bare(hosts[-1])
     out.append(rec)
 json.dump(out, sys.stdout)
 `;
@@ -195,6 +218,7 @@ describe('netkit ip vs Python ipaddress', () => {
         input: p.input,
         version: p.version,
         address: normalise(String(p.address)),
+        exploded: p.exploded,
         prefix: p.prefix,
         network: normalise(String(p.network)),
         netmask: p.netmask,
@@ -220,5 +244,31 @@ describe('netkit ip vs Python ipaddress', () => {
     }
     // the set must exercise the small-network rules (/31, /32, /127, /128 …), not only big ones
     expect(hostCounts).toBeGreaterThan(40);
+  });
+
+  it('reads the ipcalc two-argument forms (ADDRESS NETMASK|WILDCARD|PREFIX) as Python reads ADDRESS/MASK', async () => {
+    const pairs = [
+      ['192.168.1.10', '255.255.255.0'],
+      ['10.1.2.3', '0.0.255.255'],
+      ['10.1.2.3', '24'],
+      ['2001:db8::1', '64'],
+    ];
+    const py = await run(
+      'python3',
+      [
+        '-c',
+        'import ipaddress, json, sys; print(json.dumps([str(ipaddress.ip_interface(f"{a}/{m}").network) for a, m in json.load(sys.stdin)]))',
+      ],
+      { input: JSON.stringify(pairs) },
+    );
+    expect(py.code).toBe(0);
+    const networks = JSON.parse(py.stdout) as string[];
+    for (const [i, [address, mask]] of pairs.entries()) {
+      const r = await netkit(['ip', address!, mask!, '--json']);
+      expect(r.code, `${address} ${mask}: ${r.stderr}`).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines, `${address} ${mask} is one network, not two addresses`).toHaveLength(1);
+      expect(JSON.parse(lines[0]!).network).toBe(networks[i]);
+    }
   });
 });

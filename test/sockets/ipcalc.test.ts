@@ -58,6 +58,26 @@ describe('ipcalc IPv4', () => {
   });
 
   it.each([
+    // a wildcard (Cisco ACL) mask stands for its inverse, as in Python's ipaddress and ipcalc
+    ['10.1.2.3/0.0.255.255', '10.1.0.0/16'],
+    ['172.20.1.1/0.15.255.255', '172.16.0.0/12'],
+    ['192.168.1.10/0.0.0.1', '192.168.1.10/31'],
+    // both readings possible: the netmask one wins, as in Python
+    ['10.1.2.3/0.0.0.0', '0.0.0.0/0'],
+    ['10.1.2.3/255.255.255.255', '10.1.2.3/32'],
+    // leading zeros in a prefix length, as Python takes them
+    ['10.1.2.3/024', '10.1.2.0/24'],
+    ['2001:db8::1/0064', '2001:db8::/64'],
+  ])('%s is the network %s', (input, network) => {
+    expect(ipcalc(input).network).toBe(network);
+  });
+
+  it('takes a wildcard as the separate mask too', () => {
+    const i = ipcalc('10.1.2.3', '0.0.255.255');
+    expect([i.netmask, i.wildcard, i.network]).toEqual(['255.255.0.0', '0.0.255.255', '10.1.0.0/16']);
+  });
+
+  it.each([
     [0, 'A'],
     [127, 'A'],
     [128, 'B'],
@@ -141,6 +161,10 @@ describe('ipcalc IPv6', () => {
     ['2001:4860:4860::8888', 'global'],
     ['100::1', 'reserved'],
     ['4000::1', 'reserved'],
+    // NAT64 (globally reachable, though outside 2000::/3) and its local-use prefix
+    ['64:ff9b::8.8.8.8', 'nat64'],
+    ['64:ff9b:1::a00:1', 'nat64'],
+    ['64:ff9b:0:1::1', 'reserved'],
   ])('kind of %s is %s', (addr, kind) => {
     expect(classify(addr).kind).toBe(kind);
   });
@@ -152,10 +176,49 @@ describe('ipcalc IPv6', () => {
     expect(mapped.ipv4Mapped).toBe('1.2.3.4');
   });
 
+  it("writes an IPv6 address out in full, as Python's exploded", () => {
+    expect(ipcalc('2001:db8::1').exploded).toBe('2001:0db8:0000:0000:0000:0000:0000:0001');
+    expect(ipcalc('::ffff:1.2.3.4').exploded).toBe('0000:0000:0000:0000:0000:ffff:0102:0304');
+    expect(ipcalc('10.0.0.1').exploded).toBe('10.0.0.1');
+  });
+
+  it('keeps a zone id with the address, as Python does, and computes on the bare address', () => {
+    const i = ipcalc('fe80::1%eth0/64');
+    expect(i).toMatchObject({
+      address: 'fe80::1%eth0',
+      zoneId: 'eth0',
+      kind: 'link-local',
+      network: 'fe80::/64',
+      firstHost: 'fe80::1',
+      hex: 'fe800000000000000000000000000001',
+      reversePointer: '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa',
+    });
+    expect(ipcalc('ff02::1%2').address).toBe('ff02::1%2');
+    expect(ipcalc('2001:db8::1').zoneId).toBeUndefined();
+  });
+
   it('writes the reverse pointer as nibbles', () => {
     expect(ipcalc('2001:db8::1').reversePointer).toBe(
       '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa',
     );
+  });
+});
+
+describe('ipcalc multicast scopes', () => {
+  it.each([
+    ['ff01::1', 'multicast, interface-local scope (RFC 4291)'],
+    ['ff02::1:ff00:1', 'multicast, link-local scope (RFC 4291)'],
+    ['ff05::1:3', 'multicast, site-local scope (RFC 4291)'],
+    ['ff18::1', 'multicast, organization-local scope (RFC 4291)'],
+    ['ff3e:30:2001:db8::1', 'multicast, global scope (RFC 4291)'],
+    ['ff07::1', 'multicast, scope 7 (unassigned) (RFC 4291)'],
+    ['224.0.0.251', 'multicast, local network control: link-local scope, never forwarded (RFC 5771)'],
+    ['232.1.2.3', 'multicast, source-specific (RFC 4607)'],
+    ['233.252.0.1', 'multicast, MCAST-TEST-NET documentation (RFC 6676)'],
+    ['239.255.255.250', 'multicast, administratively scoped: organization or site only (RFC 2365)'],
+    ['230.1.2.3', 'multicast (RFC 5771)'],
+  ])('multicast %s is described with its scope: %s', (addr, description) => {
+    expect(classify(addr)).toEqual({ kind: 'multicast', description });
   });
 });
 
@@ -174,7 +237,9 @@ describe('ipcalc malformed input', () => {
     '2001:db8::1/255.255.255.0',
     '1:2:3:4:5:6:7:8:9',
     '::1.2.3.400',
-    'fe80::1%eth0',
+    'fe80::1%',
+    'fe80::1%a%b',
+    '10.0.0.1%eth0',
     'example.org',
     '10.0.0.1/',
   ])('%j is rejected with NETKIT_INVALID_INPUT', (input) => {
