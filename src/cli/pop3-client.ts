@@ -183,6 +183,17 @@ async function messageToStdout(body: Readable): Promise<boolean> {
   return copied;
 }
 
+/**
+ * A fetch that broke off (before QUIT, so the server deletes nothing): its error, and what the
+ * user is left with — how many messages were saved, each whole (the one in transfer left no file).
+ */
+function interruptedFetch(err: unknown, saved: number, opts: { out: string; delete?: boolean }): unknown {
+  if (!(err instanceof NetkitError)) return err;
+  const kept = saved ? `${saved} message(s) saved into ${opts.out} before that` : 'no message saved';
+  const deleted = opts.delete ? ', none deleted on the server' : '';
+  return new NetkitError(err.code, `${err.message}; ${kept}${deleted}`, { cause: err });
+}
+
 function printFetchSummary(messages: FetchedMessage[]): void {
   const rows = [['#', 'FROM', 'SUBJECT', 'DATE', 'SIZE', 'ATTACHMENTS']];
   for (const m of messages) {
@@ -323,7 +334,14 @@ Examples:
       action(async (numbers: number[], opts: ConnOpts) => {
         const c = await openSession(opts);
         try {
-          for (const n of numbers) await c.dele(n);
+          try {
+            for (const n of numbers) await c.dele(n);
+          } catch (err) {
+            // no QUIT follows, so the server deletes none of them (RFC 1939 §6): say so, or
+            // `dele 1 99` leaves the user guessing about #1
+            if (!(err instanceof NetkitError)) throw err;
+            throw new NetkitError(err.code, `${err.message}; nothing was deleted`, { cause: err });
+          }
           await c.quit(); // the deletions happen now (UPDATE state)
         } finally {
           c.close();
@@ -393,6 +411,7 @@ is found unchanged.`,
         ) => {
           const c = await openSession(opts);
           let result: Awaited<ReturnType<typeof fetchMessages>>;
+          let saved = 0;
           try {
             const { host, port } = pop3Address(opts);
             result = await fetchMessages(c, {
@@ -403,6 +422,9 @@ is found unchanged.`,
               account: `${opts.user}@${host}:${port}`,
               window: opts.window,
               summaryMaxBytes: opts.maxParseSize,
+              onMessage: () => saved++,
+            }).catch((err) => {
+              throw interruptedFetch(err, saved, opts);
             });
             await c.quit();
           } finally {

@@ -13,6 +13,7 @@
  * nothing in a user-supplied string (an `<img src>` or a header) can make the composer open a file
  * or fetch a URL; the dry-run bytes and the sent bytes are the same buffer.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -327,6 +328,25 @@ function checkLineLengths(message: Buffer): void {
   }
 }
 
+/**
+ * nodemailer leaves out a header whose value is empty, though RFC 5322 allows one (`unstructured`
+ * may be empty) and swaks sends `--header 'X-Empty:'` as written. Such a header goes into the
+ * composer with a value of its own that cannot occur anywhere else, and {@link emptyHeaders} then
+ * takes that value out of the built header section, leaving `X-Empty:`.
+ */
+const EMPTY_VALUE = `netkit-empty-header-${randomUUID()}`;
+
+/** The built message with every {@link EMPTY_VALUE} header made empty again. */
+function emptyHeaders(message: Buffer): Buffer {
+  const end = message.indexOf('\r\n\r\n');
+  const header = message.subarray(0, end === -1 ? message.length : end).toString('latin1');
+  if (!header.includes(EMPTY_VALUE)) return message;
+  return Buffer.concat([
+    Buffer.from(header.split(`: ${EMPTY_VALUE}`).join(':'), 'latin1'),
+    message.subarray(header.length),
+  ]);
+}
+
 /** Validate, read the files, and build the message bytes. No network I/O. */
 export async function composeMail(opts: MailMessageOptions): Promise<ComposedMail> {
   const envelope = validateMessage(opts);
@@ -352,8 +372,11 @@ export async function composeMail(opts: MailMessageOptions): Promise<ComposedMai
     cids.push({ cid, filename: part.filename });
     attachments.push({ ...part, cid });
   }
-  const headers: Array<{ key: string; value: string | { prepared: true; foldLines: true; value: string } }> =
-    parseHeaders(opts.headers).map(([key, value]) => ({ key, value }));
+  const headers: Array<{ key: string; value: string | { prepared: true; foldLines?: true; value: string } }> =
+    parseHeaders(opts.headers).map(([key, value]) => ({
+      key,
+      value: value.trim() === '' ? { prepared: true, value: EMPTY_VALUE } : value,
+    }));
   let subject = opts.subject;
   if (subject !== undefined && UNFOLDABLE.test(subject)) {
     // nodemailer would write a long ASCII word as is, past the line limit; encoded words (RFC 2047)
@@ -384,7 +407,7 @@ export async function composeMail(opts: MailMessageOptions): Promise<ComposedMai
   const node = composer.compile();
   // Bcc must never be written: MimeNode drops it unless keepBcc is set, and we never set it
   node.keepBcc = false;
-  const message = await node.build();
+  const message = emptyHeaders(await node.build());
   checkLineLengths(message);
   const fields: Array<[string, string[]]> = (['from', 'to', 'cc', 'bcc', 'replyTo'] as const).map((f) => [
     f === 'replyTo' ? 'reply-to' : f,

@@ -1,7 +1,7 @@
 /**
- * Reading a received message: parse it with postal-mime into a view (decoded headers, text and HTML
- * parts, attachments with sizes) for `mail show` and the `pop3 fetch` summary, and save attachments
- * safely.
+ * Reading a received message: parse it with postal-mime (through mime-parse.ts) into a view
+ * (decoded headers, text and HTML parts, attachments with sizes) for `mail show` and the `pop3
+ * fetch` summary, and save attachments safely.
  *
  * Attachment file names come from the sender, i.e. from an attacker: `../../.bashrc`, `/etc/passwd`,
  * `C:\\evil.exe`, names with control characters or bidi overrides, `..`, or a name repeated so that a
@@ -11,9 +11,10 @@
  */
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import PostalMime, { type Address, decodeWords } from 'postal-mime';
+import { type Address, addressParser, decodeWords, type Email } from 'postal-mime';
 import { ensureDir } from '../core/datadir.js';
 import { terminalSafe } from '../core/terminal-safe.js';
+import { parseMime } from './mime-parse.js';
 
 export interface AttachmentView {
   /** the name as the sender gave it (decoded), or null */
@@ -49,14 +50,42 @@ function formatAddress(a: Address): string[] {
   return [a.name ? `${a.name} <${a.address}>` : a.address];
 }
 
+/**
+ * A B encoded word of one base64 character (`=?UTF-8?B?S?=`) cannot hold a byte: postal-mime decodes
+ * it to nothing, so a subject or a display name made of it would show empty. Python's email shows
+ * the word's text instead, and so do we: the word becomes a Q word of that text, so it still is an
+ * encoded word (the space between it and a neighbouring one goes, as in Python) and what it puts
+ * back cannot change how an address header parses. A longer truncated word keeps what it decodes
+ * to, which is every byte it holds (Python shows the text there too).
+ */
+const UNDECODABLE_B_WORD = /=\?[^?\s]+\?[Bb]\?([A-Za-z0-9+/]=*)\?=/g;
+
+const keepUndecodableWords = (value: string): string =>
+  value.replace(UNDECODABLE_B_WORD, (_word, text: string) => `=?US-ASCII?Q?${text.replace(/=/g, '=3D')}?=`);
+
+/** A header value with its RFC 2047 words decoded, an undecodable word kept as written. */
+function decodeHeaderWords(value: string): string {
+  return decodeWords(keepUndecodableWords(value));
+}
+
+/** The values of every `key` header (lower case), undecodable words kept as written. */
+function headerValues(email: Email, key: string): string[] {
+  return email.headers.filter((h) => h.key === key && h.value).map((h) => keepUndecodableWords(h.value));
+}
+
+/** The addresses of every `key` header, as postal-mime collects To, Cc and Reply-To. */
+function addressesOf(email: Email, key: string): string[] {
+  return headerValues(email, key).flatMap((v) => addressParser(v).flatMap(formatAddress));
+}
+
 /** Parse an RFC 5322 message. Never throws on malformed MIME: postal-mime is lenient. */
 export async function parseMessage(raw: Buffer): Promise<MessageView> {
-  const email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
+  const email = await parseMime(raw);
   const view: MessageView = {
-    headers: email.headers.map((h) => ({ name: h.originalKey, value: decodeWords(h.value) })),
-    to: (email.to ?? []).flatMap(formatAddress),
-    cc: (email.cc ?? []).flatMap(formatAddress),
-    replyTo: (email.replyTo ?? []).flatMap(formatAddress),
+    headers: email.headers.map((h) => ({ name: h.originalKey, value: decodeHeaderWords(h.value) })),
+    to: addressesOf(email, 'to'),
+    cc: addressesOf(email, 'cc'),
+    replyTo: addressesOf(email, 'reply-to'),
     attachments: email.attachments.map((a) => {
       const content = Buffer.from(
         typeof a.content === 'string'
@@ -75,8 +104,11 @@ export async function parseMessage(raw: Buffer): Promise<MessageView> {
     }),
     size: raw.length,
   };
-  if (email.from) view.from = formatAddress(email.from).join(', ');
-  if (email.subject !== undefined) view.subject = email.subject;
+  // From and Subject as postal-mime takes them (the first header), undecodable words kept
+  const from = headerValues(email, 'from').map((v) => addressParser(v)[0])[0];
+  if (from) view.from = formatAddress(from).join(', ');
+  const subject = headerValues(email, 'subject')[0];
+  if (subject !== undefined) view.subject = decodeWords(subject);
   if (email.date !== undefined) view.date = email.date;
   if (email.messageId !== undefined) view.messageId = email.messageId;
   if (email.text !== undefined) view.text = email.text;

@@ -224,6 +224,25 @@ async function sameContent(a: string, b: string): Promise<boolean> {
   }
 }
 
+/**
+ * A message fetched again (by a fetch without `--new-only`) into a Maildir that still holds the copy
+ * an earlier run saved of it, byte for byte: that copy stays — in `cur/` with its flags if a mail
+ * reader moved it there — and the new delivery goes, as an `.eml` re-fetch reuses its file rather
+ * than leaving a duplicate. Returns the message's Maildir id and file.
+ */
+async function keepEarlierMaildirCopy(
+  maildir: Maildir,
+  copy: SavedCopy | undefined,
+  id: string,
+): Promise<{ id: string; file: string }> {
+  const delivered = { id, file: path.join(maildir.dir, 'new', id) };
+  if (copy?.format !== 'maildir') return delivered;
+  const earlier = await maildir.find(path.basename(copy.file));
+  if (!earlier || earlier.id === id || !(await sameContent(earlier.file, delivered.file))) return delivered;
+  await maildir.remove(id);
+  return { id: earlier.id, file: earlier.file };
+}
+
 /** Write everything `source` yields to the open file (a short write is continued, not lost). */
 async function writeAllTo(fh: FileHandle, source: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of source) {
@@ -404,10 +423,12 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       const expected = sizeOf.get(n)!;
       const tap = new MessageTap(opts.summaryMaxBytes ?? DEFAULT_SUMMARY_MAX_BYTES);
       let file: string;
+      let maildirId: string | undefined;
       try {
         if (maildir) {
           const id = await maildir.deliver(tap.through(body)); // tmp → fsync → new → fsync dir
-          file = path.join(maildir.dir, 'new', id);
+          const earlier = uid === undefined ? undefined : saved.get(uid);
+          ({ id: maildirId, file } = await keepEarlierMaildirCopy(maildir, earlier, id));
         } else {
           const base = safeFilename(uid ?? undefined, `message-${n}`);
           file = await writeEml(opts.out, base, tap.through(body));
@@ -449,7 +470,7 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       if (uid !== undefined) {
         remembered.add(uid);
         if (rec.verified) {
-          const rel = maildir ? path.join('new', path.basename(file)) : path.basename(file);
+          const rel = maildirId !== undefined ? path.join('new', maildirId) : path.basename(file);
           saved.set(uid, { format: maildir ? 'maildir' : 'eml', file: rel, size: received });
         } else saved.delete(uid);
         await saveState();

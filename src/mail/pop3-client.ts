@@ -196,6 +196,8 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
   /** the terms of a CAPA, LIST or UIDL body */
   private readonly listing: BodyTerms;
   private closed = false;
+  /** the server (or the network) ended the connection while no reply was awaited */
+  private closedByServer = false;
   private failure: Error | undefined;
   private capabilities: Pop3Capabilities | undefined;
   private readonly conn = nextConnId();
@@ -291,6 +293,7 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
     const onData = (chunk: Buffer) => this.onData(chunk);
     const onError = (err: Error) => this.fail(err);
     const onClose = () => {
+      this.closedByServer = !this.closed;
       this.closed = true;
       this.disarm();
       this.trace('disconnect', '');
@@ -416,7 +419,7 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
     { body, maxBytes }: BodyTerms = {},
   ): Promise<Pop3Reply> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new NetkitError('NETKIT_PROTOCOL', 'connection is closed'));
+    if (this.closed) return Promise.reject(this.notSent(command));
     return new Promise<Pop3Reply>((resolve, reject) => {
       const p: Pending = {
         command: command === undefined ? '' : redactCommand(command),
@@ -433,6 +436,21 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
       }
       this.rearm();
     });
+  }
+
+  /**
+   * Why `command` cannot go out on a closed connection, naming the server and the command — a server
+   * that hangs up between two commands (killed, restarted, an idle limit of its own) is told apart
+   * from a client that closed or quit.
+   */
+  private notSent(command: string | undefined): NetkitError {
+    const what = command === undefined ? 'the greeting' : redactCommand(command);
+    return new NetkitError(
+      'NETKIT_PROTOCOL',
+      this.closedByServer
+        ? `connection closed by ${this.peer} before ${what} could be sent`
+        : `connection to ${this.peer} already closed by the client: ${what} not sent`,
+    );
   }
 
   /** Send any command (letters and arguments, no CRLF): the escape hatch, like poplib's `_shortcmd`. */

@@ -89,15 +89,35 @@ export interface SendMailResult extends ComposedMail {
 
 type NodemailerError = Error & { code?: string; response?: string; responseCode?: number; command?: string };
 
-/** Turn nodemailer's error codes into ours, with a hint where a user can act on it. */
-export function mapSmtpError(err: unknown, server: string): NetkitError {
+/**
+ * A `530` that asks for a login (RFC 4954 §6: `530 5.7.0 Authentication required`, Exchange's
+ * `530 5.7.1 Client was not authenticated`) as NETKIT_AUTH, like a refused login; undefined for any
+ * other error, and for the `530 5.7.0 Must issue a STARTTLS command first` of RFC 3207, which is
+ * about TLS, not credentials.
+ * @param user the user that logged in, if any (without one the way out is to log in)
+ */
+function authRequired(e: NodemailerError, server: string, user: string | undefined): NetkitError | undefined {
+  if (e?.responseCode !== 530) return undefined;
+  const reply = (e.response ?? e.message ?? '').split(/\r?\n/)[0]!;
+  if (/STARTTLS|\bTLS\b/i.test(reply)) return undefined;
+  const said = e.command ? `its reply to ${e.command}: ${reply}` : reply;
+  const hint = user === undefined ? '; log in with --user' : '';
+  return new NetkitError('NETKIT_AUTH', `${server} requires authentication (${said})${hint}`, { cause: e });
+}
+
+/**
+ * Turn nodemailer's error codes into ours, with a hint where a user can act on it.
+ * @param user the user given to log in, if any (it shapes the hint of a `530`)
+ */
+export function mapSmtpError(err: unknown, server: string, user?: string): NetkitError {
   if (err instanceof NetkitError) return err;
   const e = err as NodemailerError;
   const msg = (e?.message ?? String(err)).split('\n')[0]!;
   const failed =
     notTlsThere(err, server) ??
     certificateError(err, server, NETKIT_TRUST_FLAGS) ??
-    connectFailure(err, server);
+    connectFailure(err, server) ??
+    authRequired(e, server, user);
   if (failed) return failed;
   switch (e?.code) {
     case 'EAUTH':
@@ -239,7 +259,7 @@ export class SmtpSender extends TypedEventEmitter<TraceEvents> {
         response: info.response,
       };
     } catch (err) {
-      throw mapSmtpError(err, server);
+      throw mapSmtpError(err, server, o.user);
     }
   }
 }

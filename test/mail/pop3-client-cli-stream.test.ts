@@ -131,6 +131,20 @@ describe('netkit pop3 retr (streamed)', () => {
     expect(await readdir(dir)).toEqual(['one.eml']);
   });
 
+  it('fetch cut off in a message: the error says what was saved, nothing deleted, no partial file', async () => {
+    const small: FakeMessage = { head: header('small'), block: textBlock(10), count: 1 };
+    const fake = await serve([small, big(128)], { dieIn: { n: 2, after: 3_000_000 } });
+    const dir = await tmp();
+    const r = await netkit(pop3Args(['fetch'], fake.port, '--out', dir, '--delete'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `netkit: connection closed by 127.0.0.1:${fake.port} in the middle of the reply to RETR 2; ` +
+        `1 message(s) saved into ${dir} before that, none deleted on the server\n`,
+    );
+    expect((await readdir(dir)).sort()).toEqual(['.netkit-pop3-state.json', 'uid-1.eml']);
+    expect(fake.commands).not.toContain('QUIT');
+  });
+
   it('a reader that goes away (| head) ends it quietly, without reading the rest', async () => {
     const fake = await serve([big(128)]);
     const command = [process.execPath, CLI, ...retrArgs(fake.port)].map((a) => `'${a}'`).join(' ');

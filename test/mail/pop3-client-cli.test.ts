@@ -130,6 +130,14 @@ describe('netkit pop3 (client) against Dovecot', () => {
     expect(JSON.parse((await cli(['list', '--json'])).stdout).count).toBe(before - 1);
   });
 
+  it('dele with a number Dovecot refuses: its -ERR on one line, and that nothing was deleted (no QUIT)', async () => {
+    const before = JSON.parse((await cli(['list', '--json'])).stdout).count;
+    const r = await cli(['dele', '1', '99']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("netkit: DELE 99: -ERR There's no message 99.; nothing was deleted\n");
+    expect(JSON.parse((await cli(['list', '--json'])).stdout).count).toBe(before);
+  });
+
   it('fetch --delete empties the mailbox only after verified saves', async () => {
     const out = path.join(tmp.dir, 'drain');
     const r = await cli(['fetch', '--out', out, '--delete']);

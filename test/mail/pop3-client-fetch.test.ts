@@ -261,4 +261,26 @@ describe('fetchMessages', () => {
       'DELE 3',
     ]);
   });
+
+  it('a Maildir fetched again without --new-only keeps the saved copies (moved to cur/ too), no duplicates', async () => {
+    const { tmp, client } = await setup({});
+    const opts = { out: tmp.dir, format: 'maildir', account: 'a' } as const;
+    const first = await fetchMessages(client, opts);
+    // a mail reader marks message 1 seen: new/ID → cur/ID:2,S; message 3's copy is changed
+    const id = path.basename(first.messages[0]!.file);
+    const seen = path.join(tmp.dir, 'cur', `${id}:2,S`);
+    await rename(first.messages[0]!.file, seen);
+    await writeFile(first.messages[2]!.file, 'edited');
+    const again = await fetchMessages(client, opts);
+    await client.quit();
+    expect(again.messages.map((m) => m.file)).toEqual([seen, first.messages[1]!.file, expect.any(String)]);
+    expect(again.messages[2]!.file).not.toBe(first.messages[2]!.file);
+    expect(
+      (await readdir(path.join(tmp.dir, 'new'))).length + (await readdir(path.join(tmp.dir, 'cur'))).length,
+    ).toBe(4);
+    expect(await readFile(again.messages[2]!.file, 'utf8')).toBe(MSGS[2]);
+    // the state records where each copy is, so a later --new-only --delete finds them
+    const state = JSON.parse(await readFile(path.join(tmp.dir, FETCH_STATE_FILE), 'utf8'));
+    expect(state.accounts.a.saved['uid-1'].file).toBe(path.join('new', id));
+  });
 });

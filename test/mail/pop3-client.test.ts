@@ -98,6 +98,23 @@ describe('Pop3Client with misbehaving servers', () => {
     expect(b).toBe(a);
   });
 
+  it('names the server and the command when the server hangs up between two commands', async () => {
+    const { port } = await scripted('+OK hi\r\n', (line, s) => {
+      if (line === 'NOOP') s.end('+OK\r\n');
+    });
+    const c = await Pop3Client.connect({ port });
+    await c.noop();
+    await c.whenClosed;
+    const err = await c.stat().catch((e) => e);
+    expect(err.code).toBe('NETKIT_PROTOCOL');
+    expect(err.message).toBe(`connection closed by 127.0.0.1:${port} before STAT could be sent`);
+    // a connection the client closed itself says so
+    const mine = await Pop3Client.connect({ port });
+    mine.close();
+    const own = await mine.retr(2).catch((e) => e);
+    expect(own.message).toBe(`connection to 127.0.0.1:${port} already closed by the client: RETR 2 not sent`);
+  });
+
   it('times out a server that never answers (and only while waiting)', async () => {
     const { port } = await scripted('+OK hi\r\n');
     const c = await Pop3Client.connect({ port, timeout: 150 });

@@ -35,6 +35,10 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
+/** `netkit mail send` of a one-line message to b@lab at `port`, plaintext. */
+const sendHi = (port: number, ...extra: string[]) =>
+  netkit(['mail', 'send', '--server', `127.0.0.1:${port}`, '--to', 'b@lab', '--text', 'x', ...extra]);
+
 async function peer(name: string, opts: Parameters<typeof startAiosmtpd>[1] = {}) {
   const p = await startAiosmtpd(path.join(tmp.dir, name), { cert: certFile, key: keyFile, ...opts });
   peers.push(p);
@@ -205,6 +209,12 @@ describe('sending to aiosmtpd', () => {
     ]);
     expect(noTls.code).toBe(1);
     expect(noTls.stderr).toMatch(/530/);
+    // that 530 asks for TLS, not for a login (RFC 3207): not an authentication failure
+    const noTlsLib = await sendMail({ port: auth.port, ignoreTLS: true, to: 'b@lab', text: 'x' }).catch(
+      (e) => e,
+    );
+    expect(noTlsLib.code).toBe('NETKIT_PROTOCOL');
+    expect(noTlsLib.message).toMatch(/530 Must issue a STARTTLS command first/);
 
     const plain = await peer('no-starttls');
     const req = await sendMail({ port: plain.port, requireTLS: true, to: 'b@lab', text: 'x' }).catch(
@@ -212,5 +222,28 @@ describe('sending to aiosmtpd', () => {
     );
     expect(req.code).toBe('NETKIT_PROTOCOL');
     expect(req.message).toMatch(/STARTTLS/i);
+  });
+
+  it('a 530 "Authentication required" is NETKIT_AUTH: one line saying to log in, exit 1', async () => {
+    const p = await peer('auth-required', { mode: 'plain', user: 'bob', password: 'right' });
+    const r = await sendHi(p.port);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `netkit: 127.0.0.1:${p.port} requires authentication (its reply to MAIL FROM: 530 5.7.0 Authentication required); log in with --user\n`,
+    );
+    const lib = await sendMail({ port: p.port, to: 'b@lab', text: 'x' }).catch((e) => e);
+    expect(lib.code).toBe('NETKIT_AUTH');
+    const ok = await sendMail({ port: p.port, user: 'bob', password: 'right', to: 'b@lab', text: 'x' });
+    expect(ok.accepted).toEqual(['b@lab']);
+  });
+
+  it('sends a header with an empty value as written, as swaks does (nodemailer would drop it)', async () => {
+    const p = await peer('empty-header');
+    const r = await sendHi(p.port, '--header', 'X-Empty:', '--header', 'X-Blank:   ', '--header', 'X-Lab: 1');
+    expect(r.code).toBe(0);
+    const stored = (await readFile((await p.nextEnvelope()).file)).toString('latin1');
+    const head = stored.slice(0, stored.indexOf('\r\n\r\n') + 2);
+    expect(head).toMatch(/^X-Empty:\r\nX-Blank:\r\nX-Lab: 1\r\n/);
+    expect(head).not.toContain('netkit-empty');
   });
 });
