@@ -180,6 +180,7 @@ export {
   type HttpResponse,
   type HttpTimings,
   httpRequest,
+  type InterimResponse,
   type RedirectHop,
 } from './http/request.js';
 export {

@@ -28,6 +28,23 @@ export function statusBlock(h: Head, eol = '\n'): Buffer {
   ]);
 }
 
+/**
+ * Every head a request received, in order, as curl -i shows them: for each hop and for the final
+ * response, its 1xx responses (103 Early Hints …) and then its own head.
+ */
+export function allHeads(res: Pick<HttpResponse, 'hops' | 'interim'> & Head): Head[] {
+  const withInterim = (h: Head & Pick<HttpResponse, 'interim'>): Head[] => [
+    ...h.interim.map((i) => ({ ...i, httpVersion: h.httpVersion })),
+    h,
+  ];
+  return [...res.hops.flatMap(withInterim), ...withInterim(res)];
+}
+
+/** Trailer fields as curl -i and -D show them, after the body: one line each, no blank line. */
+export function trailerBlock(trailers: HttpResponse['trailers'], eol = '\n'): Buffer {
+  return byteStringToBuffer(trailers.map(([k, v]) => `${k}: ${v}${eol}`).join(''));
+}
+
 /** Response headers for --meta: as text, with cookies and a Location's password hidden. */
 export function metaHeaders(headers: HttpResponse['headers']): HttpResponse['headers'] {
   const shown = (k: string, v: string) =>

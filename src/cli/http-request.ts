@@ -431,7 +431,10 @@ function addMethod(group: Command, method: HttpMethod): void {
       '-o, --output <file>',
       "write the body to FILE (atomically) instead of stdout; '-' = stdout, binary too",
     )
-    .option('-i, --include', 'print the status line and response headers before the body')
+    .option(
+      '-i, --include',
+      'print the status line and headers before the body (1xx responses too) and trailers after it',
+    )
     .option('-L, --location', 'follow redirects')
     .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
     .addOption(

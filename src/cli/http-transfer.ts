@@ -40,7 +40,7 @@ import {
 } from '../http/retry-policy.js';
 import { formatWriteOut, headerBytes, type WriteOutInfo, writeOutFormatFromFile } from '../http/write-out.js';
 import { readWhole } from './http-data.js';
-import { bodyToStdout, statusBlock, withProgress } from './http-output.js';
+import { allHeads, bodyToStdout, statusBlock, trailerBlock, withProgress } from './http-output.js';
 import { writeStdout } from './stdout.js';
 import { durationOption, formatDuration, parseBytes, parseNonNegative, parseRateOption } from './util.js';
 
@@ -109,7 +109,10 @@ export function addTransferOptions(cmd: Command): void {
     .addOption(durationOption('--retry-max-time <duration>', 'start no retry once this long has passed'))
     .option('--retry-all-errors', 'with --retry: retry every failure (with -f, HTTP errors too)')
     .option('--retry-connrefused', 'with --retry: retry a refused connection too')
-    .option('-D, --dump-header <file>', "write the response headers (every hop) to FILE; '-' = stdout")
+    .option(
+      '-D, --dump-header <file>',
+      "write the response headers (every hop, 1xx and trailers too) to FILE; '-' = stdout",
+    )
     .addOption(
       durationOption(
         '--connect-timeout <duration>',
@@ -370,14 +373,11 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
     let inBody = false;
     try {
       if (t.include) {
-        await writeStdout(Buffer.concat([...res.hops.map((h) => statusBlock(h)), statusBlock(res)]));
+        await writeStdout(Buffer.concat(allHeads(res).map((h) => statusBlock(h))));
         stdoutUsed = true;
       }
       if (plan.dumpHeader !== undefined) {
-        const block = Buffer.concat([
-          ...res.hops.map((h) => statusBlock(h, '\r\n')),
-          statusBlock(res, '\r\n'),
-        ]);
+        const block = Buffer.concat(allHeads(res).map((h) => statusBlock(h, '\r\n')));
         if (plan.dumpHeader === '-') {
           await writeStdout(block);
           stdoutUsed = true;
@@ -449,6 +449,13 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
           : await writeStreamAtomic(body, plan.file);
       } else result.written = await bodyToStdout(res, body, plan.binaryToTerminal);
       clearTimeout(timer);
+      // trailers come after the body, and -i and -D show them there, as curl does
+      if (res.trailers.length > 0) {
+        if (t.include) await writeStdout(trailerBlock(res.trailers));
+        if (plan.dumpHeader === '-') await writeStdout(trailerBlock(res.trailers, '\r\n'));
+        else if (plan.dumpHeader !== undefined)
+          await writeHeaderFile(plan.dumpHeader, trailerBlock(res.trailers, '\r\n'), 'a');
+      }
       return finish();
     } catch (err) {
       clearTimeout(timer);
@@ -502,9 +509,9 @@ function discard(res: HttpResponse): void {
   res.body.destroy();
 }
 
-async function writeHeaderFile(file: string, block: Buffer): Promise<void> {
+async function writeHeaderFile(file: string, block: Buffer, flag: 'w' | 'a' = 'w'): Promise<void> {
   try {
-    await writeFile(file, block);
+    await writeFile(file, block, { flag });
   } catch (err) {
     throw new NetkitError('NETKIT_IO', `cannot write -D ${file}: ${errorMessage(err)}`, { cause: err });
   }
@@ -536,7 +543,8 @@ export function writeOutInfo(
       // not a URL: no redirect to report
     }
   }
-  const blocks = res ? [...res.hops, res] : [];
+  // curl's size_header counts 1xx heads too, and no trailers
+  const blocks = res ? allHeads(res) : [];
   return {
     url,
     urlEffective: res?.url ?? effective,

@@ -38,6 +38,7 @@ import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } fro
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
+import { byteKey, displayPath, type FsPath, fsPath, joinFsPath } from './byte-path.js';
 import { httpDate, ifRangeMatches, isNotModified, makeEtag, preconditionFailed } from './conditional.js';
 import {
   DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
@@ -545,7 +546,7 @@ async function serve(
     return;
   }
   if (st.isDirectory()) {
-    const canonical = `/${where.segments.map(encodeURIComponent).join('/')}${where.segments.length ? '/' : ''}`;
+    const canonical = `${where.canonical}${where.segments.length ? '/' : ''}`;
     if (!where.trailingSlash && where.segments.length > 0) {
       const location = canonical + (where.query ? `?${where.query}` : '');
       sendText(res, 301, `Moved Permanently: ${location}`, { Location: location }, head);
@@ -554,7 +555,7 @@ async function serve(
     const json = new URLSearchParams(where.query).get('format') === 'json';
     if (!json && conf.index) {
       // index.html may be a symlink too: it passes the jail like any other path
-      const index = await jail(conf.root, path.join(where.real, 'index.html'), conf.hidden);
+      const index = await jail(conf.root, joinFsPath(where.real, 'index.html'), conf.hidden);
       if (!index.ok && index.status === 403) {
         sendText(res, 403, 'Forbidden', {}, head);
         return;
@@ -593,22 +594,32 @@ async function serve(
  */
 async function readEntries(
   conf: Pick<Conf, 'root' | 'hidden' | 'maxListingEntries'>,
-  dir: string,
+  dir: FsPath,
 ): Promise<{ entries: ListingEntry[]; total: number }> {
   const { root, hidden, maxListingEntries: max } = conf;
-  let names: string[] = [];
+  let names: FsPath[] = [];
   let total = 0;
-  const hides = withinAny(hidden);
-  // the iterator closes the directory when the loop ends, however it ends
-  for await (const dirent of await opendir(dir)) {
-    if (hides(path.join(dir, dirent.name))) continue;
+  const hidesText = withinAny(hidden);
+  const hidesBytes = withinAny(hidden.map(byteKey));
+  const hides = (p: FsPath) => (typeof p === 'string' ? hidesText(p) : hidesBytes(byteKey(p)));
+  const byName = (a: FsPath, b: FsPath) => {
+    const x = displayPath(a);
+    const y = displayPath(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  // names as bytes: one that is not UTF-8 is listed with a link made of its bytes (byte-path.ts;
+  // Node takes 'buffer' here, its types know only text encodings); the iterator closes the
+  // directory when the loop ends, however it ends
+  for await (const dirent of await opendir(dir, { encoding: 'buffer' as BufferEncoding })) {
+    const name = fsPath(dirent.name as unknown as Buffer);
+    if (hides(joinFsPath(dir, name))) continue;
     total++;
-    names.push(dirent.name);
-    if (names.length >= 2 * max) names = names.sort().slice(0, max);
+    names.push(name);
+    if (names.length >= 2 * max) names = names.sort(byName).slice(0, max);
   }
-  names = names.sort().slice(0, max);
+  names = names.sort(byName).slice(0, max);
   const entries: ListingEntry[] = [];
-  for (const name of names) entries.push(await describeEntry(root, path.join(dir, name), name, hidden));
+  for (const name of names) entries.push(await describeEntry(root, joinFsPath(dir, name), name, hidden));
   return { entries, total };
 }
 
@@ -619,14 +630,15 @@ async function readEntries(
  */
 async function describeEntry(
   root: string,
-  full: string,
-  name: string,
+  full: FsPath,
+  bytes: FsPath,
   hidden: readonly string[],
 ): Promise<ListingEntry> {
+  const name = { name: displayPath(bytes), ...(typeof bytes === 'string' ? {} : { bytes }) };
   const st = await statForListing(root, full, hidden);
-  if (!st) return { name, type: 'other' };
+  if (!st) return { ...name, type: 'other' };
   return {
-    name,
+    ...name,
     type: st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other',
     size: st.isFile() ? st.size : 0,
     mtimeMs: st.mtimeMs,
@@ -638,7 +650,7 @@ async function sendFile(
   conn: ConnState,
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  file: string,
+  file: FsPath,
 ): Promise<void> {
   const head = req.method === 'HEAD';
   // Open first and stat the handle: headers and body then describe the same file even if it is
@@ -648,7 +660,7 @@ async function sendFile(
     const st = await fh.stat();
     const size = st.size;
     const v = { etag: makeEtag(size, st.mtimeMs), mtimeMs: st.mtimeMs };
-    const type = contentType(file);
+    const type = contentType(displayPath(file));
     const base: Record<string, string> = {
       ETag: v.etag,
       'Last-Modified': httpDate(st.mtimeMs),

@@ -5,9 +5,13 @@
  * in links, and the page is served with a CSP that allows no script at all.
  */
 import { formatBytes } from '../core/format.js';
+import { percentEncodeName } from './byte-path.js';
 
 export interface ListingEntry {
+  /** the name as text: bytes that are not UTF-8 show as U+FFFD */
   name: string;
+  /** the name's bytes when they are not UTF-8: links are made of them (byte-path.ts) */
+  bytes?: Buffer;
   type: 'file' | 'directory' | 'other';
   /** absent when unknown: the entry could not be examined, or is a link leading out of the root */
   size?: number;
@@ -49,7 +53,7 @@ export function renderListingHtml(urlPath: string, entries: ListingEntry[], tota
   const title = `Index of ${escapeHtml(urlPath)}`;
   const rows = sortEntries(entries).map((e) => {
     const slash = e.type === 'directory' ? '/' : '';
-    const href = `${encodeURIComponent(e.name)}${slash}`;
+    const href = `${percentEncodeName(e.bytes ?? e.name)}${slash}`;
     const size = e.type === 'directory' || e.size === undefined ? '-' : humanSize(e.size);
     const when =
       e.mtimeMs === undefined ? '-' : new Date(e.mtimeMs).toISOString().replace('T', ' ').slice(0, 19);
@@ -69,13 +73,17 @@ ${cut}</body></html>
 `;
 }
 
-/** As renderListingHtml; a cut listing carries `"truncated": true` and the `total`. */
+/**
+ * As renderListingHtml; a cut listing carries `"truncated": true` and the `total`. A name that is
+ * not UTF-8 carries its link too (`"href"`, its bytes percent-encoded): its `name` cannot say them.
+ */
 export function renderListingJson(urlPath: string, entries: ListingEntry[], total = entries.length): string {
   return `${JSON.stringify({
     path: urlPath,
     ...(total > entries.length ? { truncated: true, total } : {}),
     entries: sortEntries(entries).map((e) => ({
       name: e.name,
+      ...(e.bytes ? { href: percentEncodeName(e.bytes) } : {}),
       type: e.type,
       ...(e.size === undefined ? {} : { size: e.size }),
       ...(e.mtimeMs === undefined ? {} : { mtime: new Date(e.mtimeMs).toISOString() }),

@@ -1,14 +1,23 @@
 /**
  * The file server's jail: a request target becomes a real path inside the root, or the status to
- * answer with. The target is percent-decoded exactly once, NUL is refused, dot-segments are
+ * answer with. The target is percent-decoded exactly once, to bytes (a name need not be UTF-8:
+ * byte-path.ts), NUL is refused, dot-segments are
  * resolved (RFC 3986 §5.2.4) and one that would climb above the root is refused, and the real path
  * (symlinks resolved) must be the root or inside it. Kept apart from the server because it is the
  * part that must never be wrong, and it is table-tested on its own.
  */
 import type { Stats } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { within } from '../core/datadir.js';
+import {
+  byteKey,
+  displayPath,
+  type FsPath,
+  fsPath,
+  joinFsPath,
+  percentDecodeBytes,
+  percentEncodeName,
+} from './byte-path.js';
 
 type Refusal = { ok: false; status: 400 | 403 | 404; reason: string };
 
@@ -38,7 +47,19 @@ export async function resolveRequestPath(
   root: string,
   target: string,
   hidden: readonly string[] = [],
-): Promise<{ ok: true; real: string; segments: string[]; trailingSlash: boolean; query: string } | Refusal> {
+): Promise<
+  | {
+      ok: true;
+      real: FsPath;
+      /** the path's segments as text (bytes that are not UTF-8 show as U+FFFD) */
+      segments: string[];
+      /** `/a/b`: the segments percent-encoded from their bytes (`/` for the root) */
+      canonical: string;
+      trailingSlash: boolean;
+      query: string;
+    }
+  | Refusal
+> {
   // absolute-form (RFC 9112 §3.2.2), which a server must accept: only its path and query matter
   // here, taken raw so that they are decoded and normalised exactly like an origin-form target
   const authority = ABSOLUTE_FORM.exec(target);
@@ -47,28 +68,32 @@ export async function resolveRequestPath(
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q + 1);
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return { ok: false, status: 400, reason: 'bad percent-encoding' };
-  }
-  if (decoded.includes('\0')) return { ok: false, status: 400, reason: 'NUL in path' };
+  const decoded = percentDecodeBytes(rawPath);
+  if (!decoded) return { ok: false, status: 400, reason: 'bad percent-encoding' };
+  if (decoded.includes(0)) return { ok: false, status: 400, reason: 'NUL in path' };
   // Dot-segments are resolved as RFC 3986 §5.2.4 does (after merging empty segments, as nginx
-  // does); a `..` with nothing left to remove would climb out of the root.
-  const parts = decoded.split('/');
-  const segments: string[] = [];
+  // does); a `..` with nothing left to remove would climb out of the root. Segments are split on
+  // the decoded bytes, so `%2f` separates as `/` does.
+  const parts = decoded.toString('latin1').split('/');
+  const segments: FsPath[] = [];
   for (const s of parts) {
     if (s === '' || s === '.') continue;
-    if (s !== '..') segments.push(s);
+    if (s !== '..') segments.push(fsPath(Buffer.from(s, 'latin1')));
     else if (segments.pop() === undefined) return { ok: false, status: 403, reason: 'path outside root' };
   }
   // `/a/`, `/a/.` and `/a/b/..` all name a directory
   const last = parts[parts.length - 1];
   const trailingSlash = last === '' || last === '.' || last === '..';
-  const jailed = await jail(root, path.join(root, ...segments), hidden);
+  const jailed = await jail(root, joinFsPath(root, ...segments), hidden);
   if (!jailed.ok) return jailed;
-  return { ok: true, real: jailed.real, segments, trailingSlash, query };
+  return {
+    ok: true,
+    real: jailed.real,
+    segments: segments.map(displayPath),
+    canonical: `/${segments.map(percentEncodeName).join('/')}`,
+    trailingSlash,
+    query,
+  };
 }
 
 /**
@@ -78,7 +103,7 @@ export async function resolveRequestPath(
  */
 export async function statForListing(
   root: string,
-  full: string,
+  full: FsPath,
   hidden: readonly string[] = [],
 ): Promise<Stats | undefined> {
   const st = await lstat(full).catch(() => undefined);
@@ -93,17 +118,23 @@ export async function statForListing(
  */
 export async function jail(
   root: string,
-  candidate: string,
+  candidate: FsPath,
   hidden: readonly string[] = [],
-): Promise<{ ok: true; real: string } | Refusal> {
-  let real: string;
+): Promise<{ ok: true; real: FsPath } | Refusal> {
+  let real: FsPath;
   try {
-    real = await realpath(candidate);
+    // as bytes: a path through a link may be UTF-8 and lead to one that is not, or the other way
+    real = fsPath(await realpath(candidate, { encoding: 'buffer' }));
   } catch (err) {
     if (fsErrorStatus(err) === 403) return { ok: false, status: 403, reason: 'permission denied' };
     return { ok: false, status: 404, reason: 'not found' };
   }
-  if (!within(root, real)) return { ok: false, status: 403, reason: 'path outside root (symlink)' };
-  if (hidden.some((dir) => within(dir, real))) return { ok: false, status: 403, reason: 'hidden path' };
+  if (!withinPath(root, real)) return { ok: false, status: 403, reason: 'path outside root (symlink)' };
+  if (hidden.some((dir) => withinPath(dir, real))) return { ok: false, status: 403, reason: 'hidden path' };
   return { ok: true, real };
+}
+
+/** {@link within} for a path that may be bytes: compared byte by byte. */
+export function withinPath(dir: string, p: FsPath): boolean {
+  return typeof p === 'string' ? within(dir, p) : within(byteKey(dir), byteKey(p));
 }

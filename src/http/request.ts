@@ -29,6 +29,7 @@ import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import type { CookieJar } from './cookie-jar.js';
 import { bodyProgress, httpError } from './http-error.js';
+import { type InterimResponse, type Observed, observing } from './interim.js';
 import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
 import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
 import { pausedEndConnector } from './paused-end.js';
@@ -58,6 +59,7 @@ import { type UrlencodeQuery, urlencode } from './url-query.js';
 import { basicAuthorization, CREDENTIAL_HEADERS, takeUserinfo } from './userinfo.js';
 
 export { httpError } from './http-error.js';
+export type { InterimResponse } from './interim.js';
 export { redactHeader } from './request-headers.js';
 export type { ConnectionInfo, HttpTimings } from './request-timing.js';
 
@@ -170,6 +172,13 @@ export interface HttpResponse {
   headers: Record<string, string | string[]>;
   /** Names as the server sent them, in order. */
   rawHeaders: Array<[string, string]>;
+  /** The 1xx responses before this one (103 Early Hints …), as undici exposes them (interim.ts). */
+  interim: InterimResponse[];
+  /**
+   * Trailer fields after a chunked (or HTTP/2) body, names as sent: empty until the body has
+   * been read to its end, filled in then.
+   */
+  trailers: Array<[string, string]>;
   /** The redirects followed to get here, oldest first. */
   redirects: RedirectHop[];
   /**
@@ -182,6 +191,7 @@ export interface HttpResponse {
     statusText: string;
     httpVersion: string;
     rawHeaders: Array<[string, string]>;
+    interim: InterimResponse[];
   }>;
   /** The body (undici's BodyReadable: a Readable with text()/json()/arrayBuffer()/dump()), to be consumed. */
   body: Dispatcher.ResponseData['body'];
@@ -591,12 +601,13 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
 
       let res: Dispatcher.ResponseData;
       let httpVersion: string;
+      const seen: Observed = { interim: [], trailers: [] };
       let hopStart = performance.now();
       try {
         const dispatcher = await this.getDispatcher();
         // the phases are the network's: loading undici for the first request is not one of them
         hopStart = performance.now();
-        res = await dispatcher.request({
+        res = await observing(dispatcher, seen).request({
           origin: url.origin,
           path,
           method: method as Dispatcher.HttpMethod,
@@ -629,6 +640,10 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
         if (!name.startsWith(':')) rawHeaders.push([name, String(raw[i + 1])]);
       }
       const statusText = res.statusText ?? '';
+      for (const info of seen.interim) {
+        this.trace('in', `HTTP/${httpVersion} ${info.status} ${info.statusText}`.trimEnd());
+        for (const [k, v] of info.rawHeaders) this.trace('in', `${k}: ${shownHeader(k, v)}`);
+      }
       this.trace('in', `HTTP/${httpVersion} ${res.statusCode} ${statusText}`.trimEnd());
       for (const [k, v] of rawHeaders) this.trace('in', `${k}: ${shownHeader(k, v)}`);
 
@@ -653,6 +668,8 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
           httpVersion,
           headers: lowerHeaders(rawHeaders),
           rawHeaders,
+          interim: seen.interim,
+          trailers: seen.trailers,
           redirects,
           hops,
           body: res.body,
@@ -695,6 +712,7 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
         statusText,
         httpVersion,
         rawHeaders: rawHeaders.map(([k, v]) => [k, k.toLowerCase() === 'location' ? redactLocation(v) : v]),
+        interim: seen.interim,
       });
       const toGet =
         (res.statusCode === 303 && method !== 'HEAD') ||

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { decodeWords } from 'postal-mime';
+import { displayPath } from '../http/byte-path.js';
 import { jail, statForListing } from '../http/request-path.js';
 import type { LabContext } from './context.js';
 import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
@@ -234,7 +235,8 @@ async function ftpPath(ctx: LabContext, rel: string | null): Promise<{ root: str
     throw jailed.status === 403
       ? new HttpError(403, 'path outside the FTP root')
       : new HttpError(404, 'no such file or directory');
-  return { root, real: jailed.real };
+  // a name that is not UTF-8 stays as Node's string paths show it (the tree lists by text)
+  return { root, real: displayPath(jailed.real) };
 }
 
 /** A tree entry: a symlink is described by its target only when that is inside the FTP root. */

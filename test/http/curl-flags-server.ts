@@ -2,7 +2,7 @@
  * A loopback HTTP server for the curl-flag tests of `netkit http` (-r, -C, -O, --retry, -e, -w,
  * --limit-rate, --max-filesize), the same for netkit and for curl: a file served with byte ranges (one range; a
  * list of them gets the whole file, as many servers do), the same file from a server that ignores
- * Range, redirects, statuses that fail a number of times before succeeding (counted per key, so
+ * Range, redirects, 103 Early Hints, trailers, statuses that fail a number of times before succeeding (counted per key, so
  * netkit and curl each get their own), and every request logged.
  */
 import { once } from 'node:events';
@@ -110,6 +110,31 @@ export async function startCurlFlagsServer(): Promise<CurlFlagsServer> {
       }
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end(`ok after ${seen}\n`);
+      return;
+    }
+    // a 103 Early Hints before the response (/hints/redirect: before a 302 to /trailers)
+    if (path === '/hints' || path === '/hints/redirect') {
+      res.writeEarlyHints({
+        link: ['</style.css>; rel=preload; as=style', '</app.js>; rel=preload; as=script'],
+      });
+      if (path === '/hints/redirect') {
+        res.writeHead(302, { Location: '/trailers', 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('hinted\n');
+      return;
+    }
+    // a chunked body with trailer fields after it
+    if (path === '/trailers') {
+      res.writeHead(200, { 'Content-Type': 'text/plain', Trailer: 'X-Checksum, X-Count' });
+      res.write('first\n');
+      res.addTrailers([
+        ['X-Checksum', 'sha1=abc'],
+        ['X-Count', '2'],
+      ]);
+      res.end('second\n');
       return;
     }
     if (path === '/echo') {

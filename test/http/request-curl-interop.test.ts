@@ -1,7 +1,8 @@
 /**
  * `netkit http get` with curl's transfer flags, run side by side with the real **curl** on the same
  * server and the same command line: -w output, -r and -C files byte for byte, -O file names, -D
- * header files, -e ';auto' referers, and how many requests --retry makes.
+ * header files, 1xx responses and trailers in -i and -D, -e ';auto' referers, and how many requests
+ * --retry makes.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -282,6 +283,46 @@ describe('-O, --remote-name: the same file names as curl', () => {
       ]);
       expect((n.mode & 0o777).toString(8)).toBe((c.mode & 0o777).toString(8));
     }
+  });
+});
+
+describe('1xx responses and trailers, next to curl', () => {
+  const noDate = (t: string) => t.replace(/^Date: .*$/gm, 'Date: -');
+
+  it('-i shows a 103 Early Hints before each response and the trailers after the body, as curl -i', async () => {
+    const r = await both(() => ['-i', '-L', `${s.origin}/hints/redirect`], 'i-interim');
+    expect(r.netkit.code, r.netkit.stderr).toBe(0);
+    // -i prints LF where curl prints CRLF: the one difference, on purpose
+    expect(noDate(r.netkit.stdout)).toBe(noDate(r.curl.stdout.replace(/\r\n/g, '\n')));
+    expect(noDate(r.netkit.stdout)).toBe(
+      'HTTP/1.1 103 Early Hints\n' +
+        'Link: </style.css>; rel=preload; as=style, </app.js>; rel=preload; as=script\n\n' +
+        'HTTP/1.1 302 Found\nLocation: /trailers\nContent-Length: 0\nDate: -\nConnection: keep-alive\nKeep-Alive: timeout=5\n\n' +
+        'HTTP/1.1 200 OK\nContent-Type: text/plain\nTrailer: X-Checksum, X-Count\nDate: -\nConnection: keep-alive\nKeep-Alive: timeout=5\nTransfer-Encoding: chunked\n\n' +
+        'first\nsecond\nX-Checksum: sha1=abc\nX-Count: 2\n',
+    );
+  });
+
+  it('-D writes them too, and %{size_header} counts the 103 (not the trailers), as curl does', async () => {
+    for (const url of [`${s.origin}/hints`, `${s.origin}/trailers`]) {
+      const r = await both(
+        () => ['-D', 'h.txt', '-o', 'body', '-w', '%{size_header}', url],
+        `D-interim-${url.split('/').pop()}`,
+      );
+      expect(r.netkit.code, r.netkit.stderr).toBe(0);
+      expect(r.netkit.stdout).toBe(r.curl.stdout);
+      const [c, n] = await Promise.all([
+        readFile(path.join(r.dirs.curl, 'h.txt'), 'latin1'),
+        readFile(path.join(r.dirs.netkit, 'h.txt'), 'latin1'),
+      ]);
+      expect(noDate(n)).toBe(noDate(c));
+      expect(n).toMatch(url.endsWith('hints') ? /^HTTP\/1\.1 103 Early Hints\r\n/ : /\r\nX-Count: 2\r\n$/);
+    }
+  });
+
+  it('--trace shows the 103 as it came in', async () => {
+    const r = await ours(['--trace', '-o', '/dev/null', `${s.origin}/hints`]);
+    expect(r.stderr).toMatch(/HTTP\/1\.1 103 Early Hints\n.*Link: <\/style\.css>; rel=preload; as=style/);
   });
 });
 

@@ -63,6 +63,13 @@ beforeAll(async () => {
     } else if (req.url === '/home') {
       res.setHeader('content-type', 'text/plain');
       res.end(`cookie=${req.headers.cookie ?? ''}`);
+    } else if (req.url === '/trailers') {
+      // a 103 first (undici's h2 client does not pass it on), then a body with trailers
+      res.writeEarlyHints({ link: '</a.css>; rel=preload' });
+      res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+      res.write('body\n');
+      res.addTrailers({ 'x-checksum': 'sha1=abc' });
+      res.end();
     } else if (req.url === '/stall') {
       res.writeHead(200);
       res.write('partial');
@@ -324,6 +331,25 @@ describe('--http2 against Node http2.createSecureServer({allowHTTP1})', () => {
     const saved = await readFile(jar, 'utf8');
     expect(saved).toMatch(/\tsession\tabc$/m);
     expect(seen.find((s) => s.path === '/home')!.version).toBe('2.0');
+  });
+
+  it('-i shows HTTP/2 trailers after the body as curl does; a 103 does not reach us over HTTP/2', async () => {
+    const url = `${nodeUrl}/trailers`;
+    const [ours, curl] = await Promise.all([
+      netkit(['http', 'get', '--http2', '--cacert', cert.certFile, '-i', url]),
+      run('curl', ['-s', '--http2', '--cacert', cert.certFile, '-i', url]),
+    ]);
+    expect(ours.code, ours.stderr).toBe(0);
+    const noDate = (t: string) => t.replace(/^date: .*$/gm, 'date: -');
+    // curl shows the 103 (undici's HTTP/2 client drops it: the README says so) and ends the
+    // status line with a space
+    const curlText = noDate(curl.stdout.replace(/\r\n/g, '\n'))
+      .replace(/^HTTP\/2 103 \nlink: .*\n\n/, '')
+      .replace(/^HTTP\/2 200 \n/, 'HTTP/2 200\n');
+    expect(noDate(ours.stdout)).toBe(curlText);
+    expect(noDate(ours.stdout)).toBe(
+      'HTTP/2 200\ncontent-type: text/plain\ntrailer: x-checksum\ndate: -\n\nbody\nx-checksum: sha1=abc\n',
+    );
   });
 
   it('--max-time ends a stalled HTTP/2 response', async () => {
