@@ -456,6 +456,7 @@ export {
   type TcpListener,
   type TcpListenerEvents,
   type TcpListenOptions,
+  type TcpRefusedInfo,
   type TcpTlsErrorInfo,
   tcpConnect,
   tcpListen,

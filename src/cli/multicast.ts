@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import { type Command, InvalidArgumentError } from 'commander';
 import { usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
-import { groupDigits } from '../sockets/bytes.js';
+import { isPrintableText } from '../sockets/bytes.js';
 import {
   DEFAULT_MULTICAST_GROUP,
   DEFAULT_MULTICAST_PORT,
@@ -18,7 +18,7 @@ import {
   MulticastSocket,
 } from '../sockets/multicast.js';
 import { createPrompt } from './chat-prompt.js';
-import { datagramStdout, MAX_STDOUT_BACKLOG } from './stdout.js';
+import { datagramStdout, maxQueueOption } from './stdout.js';
 import {
   action,
   dim,
@@ -78,6 +78,7 @@ function registerChat(group: Command): void {
     .description("chat with everyone in a multicast group: stdin lines out, the group's lines in")
     .requiredOption('-n, --nick <name>', 'your name in the group (required)')
     .option('--json', 'print received messages as JSON lines')
+    .addOption(maxQueueOption('messages'))
     .addOption(
       durationOption('--linger <duration>', 'when input ends, keep listening this long before leaving', 500),
     )
@@ -93,11 +94,11 @@ Examples:
 Messages travel as JSON: {"app":"netkit-mchat","v":1,"id":"…","nick":"alice","text":"hi"};
 your own come back marked "(me)" (unless --no-loopback). Plain-text datagrams from other
 tools are shown with the sender's address as the name. The group is left on exit.
-When output is not a terminal and does not keep up (over ${groupDigits(MAX_STDOUT_BACKLOG)} bytes
-waiting), messages are dropped, not buffered, and counted on stderr.`,
+When output is not a terminal and does not keep up (over --max-queue bytes waiting, 1 MiB by
+default), messages are dropped, not buffered, and counted on stderr.`,
     )
     .action(
-      action(async (opts: CommonOptions & { nick: string; linger: number }) => {
+      action(async (opts: CommonOptions & { nick: string; linger: number; maxQueue: number }) => {
         const chat = await MulticastChat.open({
           group: opts.group,
           port: opts.port,
@@ -112,7 +113,7 @@ waiting), messages are dropped, not buffered, and counted on stderr.`,
         else process.stderr.write(`joined ${where} as ${chat.nick}; Ctrl-D or Ctrl-C leaves\n`);
 
         // anyone may send to the group, as fast as they like: a stdout that is not read drops
-        const out = datagramStdout();
+        const out = datagramStdout(opts.maxQueue);
         let leaving = false;
         const leave = async () => {
           if (leaving) return;
@@ -190,8 +191,9 @@ Examples:
 function registerListen(group: Command): void {
   common(group.command('listen'), { send: false, receive: true })
     .description('join a multicast group and print every datagram with its sender')
-    .option('--json', 'one JSON line per datagram: {"from","size","text"}')
+    .option('--json', 'one JSON line per datagram: {"from","size","text","hex"} (text null if not text)')
     .option('-c, --count <n>', 'leave after N datagrams', parsePositive)
+    .addOption(maxQueueOption())
     .addHelpText(
       'after',
       `
@@ -200,11 +202,11 @@ Examples:
   $ netkit multicast listen --group 239.1.2.3 --port 6000 --json
   $ netkit multicast listen --interface 127.0.0.1 --count 1
 
-When stdout does not keep up (over ${groupDigits(MAX_STDOUT_BACKLOG)} bytes waiting), datagrams are
+When stdout does not keep up (over --max-queue bytes waiting, 1 MiB by default), datagrams are
 dropped, not buffered, and counted on stderr.`,
     )
     .action(
-      action(async (opts: CommonOptions & { count?: number }) => {
+      action(async (opts: CommonOptions & { count?: number; maxQueue: number }) => {
         const sock = await MulticastSocket.open({
           group: opts.group,
           port: opts.port,
@@ -215,7 +217,7 @@ dropped, not buffered, and counted on stderr.`,
         else process.stderr.write(`listening on ${formatHostPort(opts.group, opts.port)}; Ctrl-C leaves\n`);
         let seen = 0;
         // anyone may send to the group, as fast as they like: a stdout that is not read drops
-        const out = datagramStdout();
+        const out = datagramStdout(opts.maxQueue);
         const leave = async () => {
           await sock.close();
           await out.report();
@@ -225,10 +227,12 @@ dropped, not buffered, and counted on stderr.`,
           const m = decodeChatDatagram(d);
           const from = formatHostPort(d.address, d.port);
           if (opts.json) {
+            // as `udp listen --json`: the exact bytes in hex, the text when it is text
             const rec: Record<string, unknown> = {
               from,
               size: d.data.length,
-              text: m.plain ? m.text : d.data.toString('utf8'),
+              text: isPrintableText(d.data) ? d.data.toString('utf8') : null,
+              hex: d.data.toString('hex'),
             };
             if (!m.plain) rec.chat = { nick: m.nick, text: m.text };
             printJson(rec);

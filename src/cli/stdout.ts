@@ -4,7 +4,9 @@
  * cannot be slowed down) goes through {@link datagramStdout} instead, which drops past a bound.
  */
 import { once } from 'node:events';
+import { Option } from 'commander';
 import { groupDigits } from '../sockets/bytes.js';
+import { parsePositiveBytes } from './util.js';
 
 /**
  * Bytes {@link datagramStdout} lets wait in stdout's buffer. A reader that stops reading (a paused
@@ -15,12 +17,28 @@ import { groupDigits } from '../sockets/bytes.js';
 export const MAX_STDOUT_BACKLOG = 1024 * 1024;
 
 /**
- * Printing received datagrams (`udp listen`, `multicast listen|chat`): `print(write)` runs `write`
- * while stdout's backlog stays under {@link MAX_STDOUT_BACKLOG} and counts the datagram as dropped
- * otherwise; how many were dropped is said on stderr (stdout stays data only) once stdout drains,
- * and by `report()` at exit.
+ * `--max-queue <bytes>` of the datagram printers, as `chat serve --max-queue` bounds a client's
+ * unread output: more room for a reader that pauses longer, or less memory on a small machine.
  */
-export function datagramStdout(): { print(write: () => void): void; report(): Promise<void> } {
+export function maxQueueOption(what = 'datagrams'): Option {
+  return new Option(
+    '--max-queue <bytes>',
+    `output left unread on stdout before ${what} are dropped (e.g. 64k, 16m)`,
+  )
+    .argParser(parsePositiveBytes)
+    .default(MAX_STDOUT_BACKLOG, '1m');
+}
+
+/**
+ * Printing received datagrams (`udp listen`, `multicast listen|chat`): `print(write)` runs `write`
+ * while stdout's backlog stays under `maxBacklog` (default {@link MAX_STDOUT_BACKLOG}) and counts
+ * the datagram as dropped otherwise; how many were dropped is said on stderr (stdout stays data
+ * only) once stdout drains, and by `report()` at exit.
+ */
+export function datagramStdout(maxBacklog = MAX_STDOUT_BACKLOG): {
+  print(write: () => void): void;
+  report(): Promise<void>;
+} {
   let dropped = 0;
   const report = (): Promise<void> => {
     if (dropped === 0) return Promise.resolve();
@@ -36,7 +54,7 @@ export function datagramStdout(): { print(write: () => void): void; report(): Pr
   process.stdout.on('drain', () => void report());
   return {
     print(write: () => void): void {
-      if (process.stdout.writableLength >= MAX_STDOUT_BACKLOG) dropped += 1;
+      if (process.stdout.writableLength >= maxBacklog) dropped += 1;
       else write();
     },
     report,

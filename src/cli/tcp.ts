@@ -11,9 +11,10 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_IDLE_MS } from '../core/connection.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
-import { DEFAULT_MAX_PER_IP, formatHostPort } from '../core/server.js';
+import { formatHostPort } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { DEV_CERT_FILE } from '../core/tls-trust.js';
 import type { TraceEvent } from '../core/trace.js';
@@ -34,6 +35,7 @@ import {
   relay,
   type TcpConnectionInfo,
   type TcpDeniedInfo,
+  type TcpRefusedInfo,
   type TcpTlsErrorInfo,
   tcpConnect,
   tcpListen,
@@ -43,6 +45,7 @@ import {
   action,
   checkReadable,
   durationOption,
+  formatDuration,
   onShutdown,
   parseDestPort,
   parseDuration,
@@ -153,7 +156,7 @@ interface ListenOptions {
   echo?: boolean;
   json?: boolean;
   idleTimeout?: number;
-  maxConnections?: number;
+  maxConnections: number;
   maxPerIp: number;
   stallTimeout: number;
   trace?: boolean;
@@ -166,6 +169,32 @@ interface ListenOptions {
   crlf?: boolean;
   sendOnly?: boolean;
   recvOnly?: boolean;
+}
+
+/**
+ * `tcp listen -k` is a long-running server: as `serve` and the protocol core, an idle connection
+ * is closed after 5 minutes unless `-i` says otherwise (0 = never), and one client address gets a
+ * tenth of the slots, so a single host cannot take them all. A one-shot listener serves one
+ * connection as netcat does, with no idle timeout unless asked.
+ */
+export const KEEP_OPEN_IDLE_MS = DEFAULT_IDLE_MS;
+export const KEEP_OPEN_MAX_CONNECTIONS = 100;
+export const KEEP_OPEN_MAX_PER_IP = 10;
+
+/** The connection limits `tcp listen` runs with, from its options. */
+export function listenLimits(
+  opts: Pick<ListenOptions, 'keepOpen' | 'idleTimeout' | 'maxConnections' | 'maxPerIp'>,
+): {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  idleTimeoutMs: number | undefined;
+} {
+  if (!opts.keepOpen) return { maxConnections: 1, maxConnectionsPerIp: 1, idleTimeoutMs: opts.idleTimeout };
+  return {
+    maxConnections: opts.maxConnections,
+    maxConnectionsPerIp: opts.maxPerIp,
+    idleTimeoutMs: opts.idleTimeout ?? KEEP_OPEN_IDLE_MS,
+  };
 }
 
 interface ScanOptions {
@@ -374,15 +403,20 @@ Examples:
     )
     .option(
       '-i, --idle-timeout <duration>',
-      'close a connection after this long without traffic',
+      `close a connection after this long without traffic (0 = never; default with --keep-open: ${formatDuration(KEEP_OPEN_IDLE_MS)}, else never)`,
       parseDuration,
     )
-    .option('--max-connections <n>', 'connections at once (with --keep-open)', parsePositive, 100)
+    .option(
+      '--max-connections <n>',
+      'connections at once (with --keep-open)',
+      parsePositive,
+      KEEP_OPEN_MAX_CONNECTIONS,
+    )
     .option(
       '--max-per-ip <n>',
       'connections at once from one client address (with --keep-open)',
       parsePositive,
-      DEFAULT_MAX_PER_IP,
+      KEEP_OPEN_MAX_PER_IP,
     )
     .addOption(
       durationOption(
@@ -437,14 +471,13 @@ Examples:
             if (value !== undefined) throw usageError(`${flag} needs --tls`);
           }
         }
+        const limits = listenLimits(opts);
         const listener = await tcpListen({
           host: opts.host,
           port,
           echo: opts.echo,
           once: !opts.keepOpen,
-          maxConnections: opts.keepOpen ? opts.maxConnections : 1,
-          maxConnectionsPerIp: opts.maxPerIp,
-          idleTimeoutMs: opts.idleTimeout,
+          ...limits,
           allow: opts.allow,
           deny: opts.deny,
           tls: tlsMaterial ? { context: tlsMaterial.context } : undefined,
@@ -469,6 +502,17 @@ Examples:
         listener.on('denied', (d: TcpDeniedInfo) =>
           process.stderr.write(
             `connection from ${d.peer} denied (${d.reason === 'denied' ? `--deny ${d.rule}` : 'not in --allow'})\n`,
+          ),
+        );
+        listener.on('refused', (r: TcpRefusedInfo) =>
+          process.stderr.write(
+            `connection from ${r.peer} refused (${
+              !opts.keepOpen
+                ? 'busy: one connection without --keep-open'
+                : r.reason === 'per-ip'
+                  ? `--max-per-ip ${limits.maxConnectionsPerIp} from its address`
+                  : `--max-connections ${limits.maxConnections}`
+            })\n`,
           ),
         );
         listener.on('tlsError', (e: TcpTlsErrorInfo) =>
@@ -500,7 +544,7 @@ Examples:
           }
           if (!opts.keepOpen) {
             relay(c.socket, opts.recvOnly ? null : process.stdin, process.stdout, {
-              idleTimeoutMs: opts.idleTimeout,
+              idleTimeoutMs: limits.idleTimeoutMs,
               tracer: listener,
               conn: c.id,
               crlf: opts.crlf,
@@ -516,7 +560,7 @@ Examples:
           }
           // keep-open: every client's bytes to stdout; stdin is broadcast (see above)
           relay(c.socket, null, output, {
-            idleTimeoutMs: opts.idleTimeout,
+            idleTimeoutMs: limits.idleTimeoutMs,
             tracer: listener,
             conn: c.id,
           }).catch((err) => process.stderr.write(`${c.peer}: ${err instanceof Error ? err.message : err}\n`));

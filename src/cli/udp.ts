@@ -9,7 +9,7 @@ import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
 import { groupDigits, isPrintableText, isSafeLine } from '../sockets/bytes.js';
 import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } from '../sockets/udp.js';
-import { datagramStdout, MAX_STDOUT_BACKLOG } from './stdout.js';
+import { datagramStdout, maxQueueOption } from './stdout.js';
 import {
   action,
   durationOption,
@@ -77,6 +77,7 @@ interface ListenOptions {
   count?: number;
   json?: boolean;
   raw?: boolean;
+  maxQueue: number;
   trace?: boolean;
 }
 
@@ -186,14 +187,15 @@ Examples:
     .option('-n, --count <n>', 'exit after this many datagrams', parsePositive)
     .option('--json', 'print the listening address, then each datagram, as JSON lines')
     .option('--raw', 'write payloads to stdout as they are')
+    .addOption(maxQueueOption())
     .option('--trace', 'print every datagram in and out on stderr')
     .addHelpText(
       'after',
       `
 --echo answers as the classic UDP services do: never a source port below 1024 or its own port
 (reflection, echo loops), at most --udp-rate replies per second to one IP; --trace shows the rest.
-When stdout does not keep up (over ${groupDigits(MAX_STDOUT_BACKLOG)} bytes waiting), datagrams are dropped,
-not buffered, and counted on stderr.
+When stdout does not keep up (over --max-queue bytes waiting, 1 MiB by default), datagrams are
+dropped, not buffered, and counted on stderr.
 
 Examples:
   $ netkit udp listen 9999
@@ -218,7 +220,7 @@ Examples:
             transport: 'udp',
           });
         } else process.stderr.write(`udp listening on ${formatHostPort(listener.host, listener.port)}\n`);
-        const out = datagramStdout();
+        const out = datagramStdout(opts.maxQueue);
         let seen = 0;
         listener.on('message', (d: Datagram) => {
           out.print(() => printDatagram(d, opts));

@@ -2,10 +2,12 @@
  * Recent chat history: a bounded list per room (replayed to whoever joins), optionally persisted
  * as JSON Lines in `DATA/chat/history.jsonl` so a restarted server still shows the last messages.
  *
- * The file is append-only while the server runs (one line per message, written through a stream so
+ * The file is appended to while the server runs (one line per message, written through a stream so
  * a busy room never waits on the disk). On start it is read back keeping only the last `perRoom`
- * messages of each room; if it holds much more than that it is rewritten atomically, so it never
- * grows without bound across restarts. Reading is capped at the file's last few megabytes.
+ * messages of each room. Whenever it holds much more than what is kept (on start, or while a
+ * long-running server appends), it is rewritten atomically from memory (temp file, fsync, rename),
+ * so it never grows without bound; lines said during a rewrite are appended after it. Reading is
+ * capped at the file's last few megabytes.
  */
 import fs from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -26,9 +28,23 @@ export interface ChatMessage {
 
 const MAX_READ_BYTES = 8 * 1024 * 1024;
 
+/** A file of `lines` lines holding `kept` messages worth keeping is rewritten past this. */
+export function historyNeedsCompaction(lines: number, kept: number): boolean {
+  return lines > kept * 2 + 100;
+}
+
+const record = (msg: ChatMessage) => `${JSON.stringify(msg)}\n`;
+
 export class ChatHistory {
   private readonly rooms = new Map<string, ChatMessage[]>();
   private stream: fs.WriteStream | undefined;
+  /** messages held in `rooms` */
+  private kept = 0;
+  /** lines in the file (appended or rewritten by us), to know when to compact */
+  private linesInFile = 0;
+  /** the rewrite in progress; lines said meanwhile wait in `pending` */
+  private compaction: Promise<void> | undefined;
+  private pending: string[] = [];
 
   private constructor(
     readonly perRoom: number,
@@ -46,29 +62,37 @@ export class ChatHistory {
     await ensureDir(dir);
     const file = path.join(dir, 'history.jsonl');
     const h = new ChatHistory(perRoom, file);
-    const lines = await readTail(file);
-    let kept = 0;
+    const { lines, truncated } = await readTail(file);
     for (const line of lines) {
       const msg = parseRecord(line);
       if (msg) h.remember(msg);
     }
-    for (const list of h.rooms.values()) kept += list.length;
-    if (lines.length > kept * 2 + 100) {
-      const body = h.all().map((m) => `${JSON.stringify(m)}\n`);
-      await writeFileAtomic(file, body.join(''), 0o600);
+    h.linesInFile = lines.length;
+    if (truncated || historyNeedsCompaction(lines.length, h.kept)) {
+      await writeFileAtomic(file, h.all().map(record).join(''), 0o600);
+      h.linesInFile = h.kept;
     }
-    h.stream = fs.createWriteStream(file, { flags: 'a', mode: 0o600 });
-    h.stream.on('error', () => {
-      // a full or read-only disk must not take the chat down; history stays in memory
-      h.stream = undefined;
-    });
+    h.openStream();
     return h;
   }
 
   /** Record a message (and append it to the file when persistent). */
   add(msg: ChatMessage): void {
     this.remember(msg);
-    this.stream?.write(`${JSON.stringify(msg)}\n`);
+    if (this.file === undefined || this.perRoom <= 0) return;
+    if (this.compaction) {
+      this.pending.push(record(msg));
+      return;
+    }
+    if (!this.stream) return;
+    this.stream.write(record(msg));
+    this.linesInFile += 1;
+    if (historyNeedsCompaction(this.linesInFile, this.kept)) this.compaction = this.compact(this.file);
+  }
+
+  /** Resolves once a rewrite of the file in progress (if any) is done. */
+  async settled(): Promise<void> {
+    while (this.compaction) await this.compaction;
   }
 
   /** The recent messages of a room, oldest first. */
@@ -88,10 +112,12 @@ export class ChatHistory {
 
   /** Forget a room's history (when an empty room is evicted). */
   drop(room: string): void {
+    this.kept -= this.rooms.get(room)?.length ?? 0;
     this.rooms.delete(room);
   }
 
   async close(): Promise<void> {
+    await this.settled();
     const s = this.stream;
     this.stream = undefined;
     if (s) await new Promise<void>((resolve) => s.end(resolve));
@@ -102,7 +128,42 @@ export class ChatHistory {
     let list = this.rooms.get(msg.room);
     if (!list) this.rooms.set(msg.room, (list = []));
     list.push(msg);
-    if (list.length > this.perRoom) list.splice(0, list.length - this.perRoom);
+    this.kept += 1;
+    if (list.length > this.perRoom) this.kept -= list.splice(0, list.length - this.perRoom).length;
+  }
+
+  private openStream(): void {
+    const stream = fs.createWriteStream(this.file!, { flags: 'a', mode: 0o600 });
+    stream.on('error', () => {
+      // a full or read-only disk must not take the chat down; history stays in memory
+      if (this.stream === stream) this.stream = undefined;
+    });
+    this.stream = stream;
+  }
+
+  /**
+   * Rewrite the file with what memory keeps (tmp + fsync + rename). The snapshot is taken first;
+   * the old stream is finished before the rename (so none of its lines can land in the new file),
+   * and the lines said meanwhile are appended to the new file afterwards.
+   */
+  private async compact(file: string): Promise<void> {
+    const snapshot = this.all().map(record);
+    const old = this.stream;
+    this.stream = undefined;
+    if (old) await new Promise<void>((resolve) => old.end(resolve));
+    try {
+      await writeFileAtomic(file, snapshot.join(''), 0o600);
+    } catch {
+      // the old file stays as it was; try again after as many lines more
+    }
+    this.linesInFile = snapshot.length;
+    this.openStream();
+    const pending = this.pending.splice(0);
+    if (pending.length > 0) {
+      this.stream!.write(pending.join(''));
+      this.linesInFile += pending.length;
+    }
+    this.compaction = undefined;
   }
 
   private all(): ChatMessage[] {
@@ -134,13 +195,13 @@ function parseRecord(line: string): ChatMessage | undefined {
   return undefined;
 }
 
-/** The complete lines of the file's last MAX_READ_BYTES (all of it when smaller). */
-async function readTail(file: string): Promise<string[]> {
+/** The complete lines of the file's last MAX_READ_BYTES (all of it when smaller; `truncated` if not). */
+async function readTail(file: string): Promise<{ lines: string[]; truncated: boolean }> {
   let size: number;
   try {
     size = (await stat(file)).size;
   } catch {
-    return [];
+    return { lines: [], truncated: false };
   }
   const start = Math.max(0, size - MAX_READ_BYTES);
   const fh = await open(file, 'r');
@@ -149,7 +210,7 @@ async function readTail(file: string): Promise<string[]> {
     await fh.read(buf, 0, buf.length, start);
     let text = buf.toString('utf8');
     if (start > 0) text = text.slice(text.indexOf('\n') + 1);
-    return text.split('\n').filter((l) => l.length > 0);
+    return { lines: text.split('\n').filter((l) => l.length > 0), truncated: start > 0 };
   } finally {
     await fh.close();
   }

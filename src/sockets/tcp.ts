@@ -391,6 +391,13 @@ export interface TcpDeniedInfo {
   rule?: string;
 }
 
+/** A peer closed at once because a connection limit was reached (the `'refused'` event). */
+export interface TcpRefusedInfo {
+  peer: string;
+  /** `maxConnections` reached, or `maxConnectionsPerIp` for the peer's address */
+  reason: 'total' | 'per-ip';
+}
+
 /** A client whose TLS handshake failed (the `'tlsError'` event); the listener keeps serving. */
 export interface TcpTlsErrorInfo {
   peer: string;
@@ -403,6 +410,8 @@ export interface TcpListenerEvents extends TraceEvents {
   connection: [connection: TcpConnectionInfo];
   /** a peer turned away by `allow`/`deny` */
   denied: [denied: TcpDeniedInfo];
+  /** a connection closed at once: `maxConnections` or `maxConnectionsPerIp` reached */
+  refused: [refused: TcpRefusedInfo];
   /** a client whose TLS handshake failed; the listener keeps serving */
   tlsError: [failure: TcpTlsErrorInfo];
 }
@@ -469,6 +478,11 @@ export async function tcpListen(options: TcpListenOptions = {}): Promise<TcpList
     maxConnections: options.maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
     onShutdown: (socket) => (secureOf.get(socket) ?? socket).end(),
+    onReject(socket, reason) {
+      const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+      emitter.emit('refused', { peer, reason } satisfies TcpRefusedInfo);
+      return undefined; // closed at once: a raw TCP listener has no busy reply to give
+    },
     onConnection(socket) {
       const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
       if (!access.empty) {

@@ -245,7 +245,8 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
         reject(
           new NetkitError(
             'NETKIT_ADDRESS_IN_USE',
-            `${service}: udp port ${options.port} on ${host} is already in use`,
+            // `udp: port 9999 …` for udp listen, `echo: udp port 7007 …` for a classic service
+            `${service}: ${service === 'udp' ? '' : 'udp '}port ${options.port} on ${host} is already in use`,
             { cause: err },
           ),
         );

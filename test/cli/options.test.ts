@@ -94,6 +94,9 @@ describe('usage errors: exit 2 and one line, before anything runs', () => {
     ],
     [['multicast', 'send', '--port', '0', 'x'], /"0" is not a destination port \(1-65535\)/],
     [['multicast', 'listen', '--port', '70000'], /"70000" is not a destination port \(1-65535\)/],
+    [['multicast', 'listen', '--max-queue', '0'], /--max-queue <bytes>.*must be greater than 0/],
+    [['multicast', 'chat', '-n', 'a', '--max-queue', 'lots'], /"lots" is not a size/],
+    [['udp', 'listen', '0', '--max-queue', '0'], /--max-queue <bytes>.*must be greater than 0/],
     [['tcp', 'connect', '127.0.0.1', '0'], /"0" is not a destination port \(1-65535\)/],
     [
       ['tcp', 'connect', '-4', '-6', '127.0.0.1', '7'],

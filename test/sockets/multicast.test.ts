@@ -261,6 +261,30 @@ describe('multicast: CLI', () => {
     expect(await joinedOnLoopback(group)).toBe(false);
   });
 
+  it('listen --json carries any payload exactly, as udp listen --json: hex, and text only when it is text', async () => {
+    const group = randomGroup();
+    const port = randomPort();
+    const common = ['--group', group, '--port', String(port), '--interface', IFACE];
+    const listener = cli(['multicast', 'listen', ...common, '--json', '--count', '3']);
+    await listener.until(() => listener.lines.length > 0, 'joined line');
+    const sock = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => sock.bind(0, IFACE, resolve));
+      sock.setMulticastInterface(IFACE);
+      for (const payload of [Buffer.from([0, 0xff, 0xfe, 0xc3]), Buffer.alloc(0), Buffer.from('hi\n')])
+        await new Promise((resolve) => sock.send(payload, port, group, resolve));
+      expect(await listener.exited).toBe(0);
+    } finally {
+      sock.close();
+    }
+    const got = listener.lines.slice(1).map((l) => JSON.parse(l));
+    expect(got.map(({ size, text, hex }) => ({ size, text, hex }))).toEqual([
+      { size: 4, text: null, hex: '00fffec3' },
+      { size: 0, text: '', hex: '' },
+      { size: 3, text: 'hi\n', hex: '68690a' },
+    ]);
+  });
+
   it('chat in a pipe: sends its input, prints the group, leaves when input ends', async () => {
     const group = randomGroup();
     const port = String(randomPort());

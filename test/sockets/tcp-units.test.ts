@@ -1,10 +1,11 @@
 /**
  * The pure parts of the ncat-style options: the `-C` LF → CRLF converter (every way of cutting the
  * input into chunks must give the one-shot answer) and the `--allow/--deny` matcher (prefixes,
- * IPv6, IPv4-mapped peers and rules, precedence, bad rules).
+ * IPv6, IPv4-mapped peers and rules, precedence, bad rules), and the limits `tcp listen` runs with.
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { listenLimits } from '../../src/cli/tcp.js';
 import { certificateReason } from '../../src/core/errors.js';
 import { AccessList, parseAccessRule } from '../../src/sockets/access.js';
 import { CrlfEncoder, CrlfTransform, lfToCrlf } from '../../src/sockets/crlf.js';
@@ -172,5 +173,26 @@ describe('TLS error wording', () => {
     );
     expect(certificateReason('CERT_HAS_EXPIRED')).toBe('certificate has expired');
     expect(certificateReason('SOMETHING_NEW')).toBe('SOMETHING_NEW');
+  });
+});
+
+describe('tcp listen limits', () => {
+  const defaults = { maxConnections: 100, maxPerIp: 10 };
+  it('--keep-open closes idle connections after 5 minutes unless -i says otherwise', () => {
+    expect(listenLimits({ ...defaults, keepOpen: true })).toEqual({
+      maxConnections: 100,
+      maxConnectionsPerIp: 10,
+      idleTimeoutMs: 300_000,
+    });
+    expect(listenLimits({ ...defaults, keepOpen: true, idleTimeout: 0 }).idleTimeoutMs).toBe(0);
+    expect(listenLimits({ ...defaults, keepOpen: true, idleTimeout: 1500 }).idleTimeoutMs).toBe(1500);
+  });
+  it('a one-shot listener serves one connection with no idle timeout unless asked, as netcat', () => {
+    expect(listenLimits({ ...defaults })).toEqual({
+      maxConnections: 1,
+      maxConnectionsPerIp: 1,
+      idleTimeoutMs: undefined,
+    });
+    expect(listenLimits({ ...defaults, idleTimeout: 2000 }).idleTimeoutMs).toBe(2000);
   });
 });

@@ -5,7 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import dgram from 'node:dgram';
+import { EventEmitter, once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -296,17 +297,43 @@ describe('tcp CLI with independent peers', () => {
       const a = await LineReader.connect(port);
       await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 1);
       // the second one from 127.0.0.1 is closed by the server without being taken
-      const refused = net.connect({ port, host: '127.0.0.1' });
-      refused.on('error', () => {});
-      refused.resume();
-      await new Promise((r) => refused.once('close', r));
+      const refusedPort = await refusedConnection(port);
+      await until(() => /refused/.test(listen.stderr()), 10_000, 'the refusal on stderr');
+      expect(listen.stderr()).toMatch(
+        new RegExp(
+          `^connection from 127\\.0\\.0\\.1:${refusedPort} refused \\(--max-per-ip 1 from its address\\)$`,
+          'm',
+        ),
+      );
       const other = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
-      await until(() => (listen.stderr().match(/connection from/g) ?? []).length === 2);
+      await until(() => (listen.stderr().match(/connection from \S+\n/g) ?? []).length === 2);
       listen.child.stdin!.write('to all\n');
       expect(await a.line()).toBe('to all');
       other.destroy();
       a.socket.destroy();
     } finally {
+      await listen.kill();
+    }
+  });
+
+  it('tcp listen --keep-open: by default one address gets 10 of the 100 slots, and a refusal is told', async () => {
+    const listen = await spawnNetkit(['tcp', 'listen', '0', '--keep-open', '--json'], /"port":(\d+)/);
+    const sockets: net.Socket[] = [];
+    try {
+      const port = Number(listen.ready[1]);
+      const accepted = () => (listen.stderr().match(/^connection from \S+$/gm) ?? []).length;
+      for (let i = 0; i < 10; i++) sockets.push((await LineReader.connect(port)).socket);
+      await until(() => accepted() === 10, 10_000, 'ten clients from 127.0.0.1');
+      const eleventhPort = await refusedConnection(port);
+      await until(() => /refused/.test(listen.stderr()), 10_000, 'the refusal on stderr');
+      expect(listen.stderr()).toContain(
+        `connection from 127.0.0.1:${eleventhPort} refused (--max-per-ip 10 from its address)`,
+      );
+      // another address still gets in
+      sockets.push(net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' }));
+      await until(() => accepted() === 11, 10_000, 'a client from 127.0.0.2');
+    } finally {
+      for (const s of sockets) s.destroy();
       await listen.kill();
     }
   });
@@ -363,6 +390,35 @@ describe('tcp CLI with independent peers', () => {
       await listen.kill();
     }
   }, 60_000);
+
+  it('a port in use is one line and exit 1 for tcp listen, udp listen and chat serve (ncat: exit 2)', async () => {
+    const tcpBusy = net.createServer();
+    await new Promise<void>((r) => tcpBusy.listen(0, '127.0.0.1', r));
+    const udpBusy = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udpBusy.bind(0, '127.0.0.1', r));
+    try {
+      const tcpPort = (tcpBusy.address() as net.AddressInfo).port;
+      const udpPort = udpBusy.address().port;
+      for (const [args, line] of [
+        [['tcp', 'listen', String(tcpPort)], `tcp: port ${tcpPort} on 127.0.0.1 is already in use`],
+        [
+          ['tcp', 'listen', String(tcpPort), '-k', '--echo'],
+          `tcp: port ${tcpPort} on 127.0.0.1 is already in use`,
+        ],
+        [
+          ['chat', 'serve', '--port', String(tcpPort)],
+          `chat: port ${tcpPort} on 127.0.0.1 is already in use`,
+        ],
+        [['udp', 'listen', String(udpPort)], `udp: port ${udpPort} on 127.0.0.1 is already in use`],
+      ] as const) {
+        const r = await netkit([...args]);
+        expect([r.code, r.stderr], args.join(' ')).toEqual([1, `netkit: ${line}\n`]);
+      }
+    } finally {
+      tcpBusy.close();
+      udpBusy.close();
+    }
+  });
 
   it('tcp connect / udp send: -4 with an IPv6 literal (or -6 with IPv4) is a usage error, as in nc', async () => {
     for (const args of [
@@ -439,6 +495,17 @@ class Receiver {
 }
 
 /** A tiny line reader for the keep-open test. */
+/** Connect to a listener that closes the connection at once; resolves with its local port once closed. */
+async function refusedConnection(port: number): Promise<number> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  socket.resume();
+  await once(socket, 'connect');
+  const localPort = socket.localPort!;
+  await once(socket, 'close');
+  return localPort;
+}
+
 class LineReader {
   private buf = '';
   private waiters: Array<(l: string) => void> = [];

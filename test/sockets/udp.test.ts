@@ -32,6 +32,41 @@ for h in sys.argv[3:]:
 print(json.dumps({'me': s.getsockname()[1], 'replies': out}))
 `;
 
+/**
+ * Send `total` datagrams of `size` random bytes to a `udp listen --echo` on `port`, with its
+ * echoes as the flow control: a datagram is sent only when the listener has handled one of the
+ * last 32, so none is lost in the kernel and all of them reach the printing code.
+ */
+async function floodThroughEcho(port: number, total: number, size: number): Promise<void> {
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+    const payload = randomBytes(size);
+    let sent = 0;
+    let echoed = 0;
+    await new Promise<void>((resolve, reject) => {
+      const stalled = setTimeout(
+        () => reject(new Error(`flood stalled: ${sent} sent, ${echoed} echoed`)),
+        25_000,
+      );
+      const pump = () => {
+        for (; sent < total && sent - echoed < 32; sent++) sock.send(payload, port, '127.0.0.1');
+      };
+      sock.on('message', () => {
+        echoed += 1;
+        if (echoed < total) pump();
+        else {
+          clearTimeout(stalled);
+          resolve();
+        }
+      });
+      pump();
+    });
+  } finally {
+    sock.close();
+  }
+}
+
 /** Python UDP server: answers every datagram with b'ack:' + data, prints its port first. */
 const PY_SERVER = `
 import socket, sys
@@ -312,41 +347,42 @@ describe('udp CLI with Python socket peers', () => {
 
   it('udp listen: a stdout that is not read stays bounded; datagrams are dropped and counted on stderr', async () => {
     const total = 40_000;
-    // --echo (unlimited) is the flow control: a datagram is sent only when the listener has handled
-    // one of the last 32, so none is lost in the kernel and all 40,000 reach the printing code
+    // --echo (unlimited) is the flow control (see floodThroughEcho)
     const listen = await spawnNetkit(
       ['udp', 'listen', '0', '--json', '--echo', '--udp-rate', '1000000'],
       /"port":(\d+)/,
     );
     listen.child.stdout!.pause();
-    const sock = dgram.createSocket('udp4');
     try {
-      await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
-      const payload = randomBytes(1400);
-      const port = Number(listen.ready[1]);
-      let sent = 0;
-      let echoed = 0;
-      await new Promise<void>((resolve, reject) => {
-        const stalled = setTimeout(
-          () => reject(new Error(`flood stalled: ${sent} sent, ${echoed} echoed`)),
-          25_000,
-        );
-        const pump = () => {
-          for (; sent < total && sent - echoed < 32; sent++) sock.send(payload, port, '127.0.0.1');
-        };
-        sock.on('message', () => {
-          echoed += 1;
-          if (echoed < total) pump();
-          else {
-            clearTimeout(stalled);
-            resolve();
-          }
-        });
-        pump();
-      });
+      await floodThroughEcho(Number(listen.ready[1]), total, 1400);
       await expectBoundedStdoutDrops(listen, total, 1400);
     } finally {
-      sock.close();
+      await listen.kill();
+    }
+  });
+
+  it('udp listen --max-queue 64k: what waits for stdout is bounded by the option, not by 1 MiB', async () => {
+    const total = 2000;
+    const listen = await spawnNetkit(
+      ['udp', 'listen', '0', '--json', '--echo', '--udp-rate', '1000000', '--max-queue', '64k'],
+      /"port":(\d+)/,
+    );
+    listen.child.stdout!.pause();
+    try {
+      // 2,000 JSON lines of ~2.9 kB each: 5.8 MB that nobody reads for now
+      await floodThroughEcho(Number(listen.ready[1]), total, 1400);
+      listen.child.stdout!.resume();
+      const report = /^netkit: dropped ([\d,]+) datagrams while stdout was not reading$/m;
+      await until(() => report.test(listen.stderr()), 10_000, 'the drop report on stderr');
+      const dropped = Number(report.exec(listen.stderr())![1]!.replaceAll(',', ''));
+      const lines = () => listen.stdout().toString().split('\n').slice(1, -1);
+      await until(() => lines().length === total - dropped, 10_000, 'the printed datagrams');
+      // printed: what the pipe took (64 KiB) plus at most 64 KiB queued and the line that passed
+      // it; with the 1 MiB default it would be over 1 MiB
+      const printed = lines().reduce((n, l) => n + l.length + 1, 0);
+      expect(printed).toBeLessThan(256 * 1024);
+      for (const l of lines()) expect(JSON.parse(l).size).toBe(1400);
+    } finally {
       await listen.kill();
     }
   });
