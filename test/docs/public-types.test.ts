@@ -205,6 +205,7 @@ const EVENTS: Array<[emitter: string, event: string, payload: string, field?: st
   ['SmtpServerHandle', 'trace', 'TraceEvent', 'text'],
   ['TcpListener', 'connection', 'TcpConnectionInfo', 'socket'],
   ['TcpListener', 'denied', 'TcpDeniedInfo', 'reason'],
+  ['TcpListener', 'refused', 'TcpRefusedInfo', 'reason'],
   ['TcpListener', 'tlsError', 'TcpTlsErrorInfo', 'error'],
   ['TcpListener', 'trace', 'TraceEvent', 'text'],
   ['UdpClient', 'error', 'Error', 'message'],
