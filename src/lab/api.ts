@@ -2,14 +2,15 @@
  * The REST API under /api/v1: everything the dashboard shows, for browsers and for test suites that
  * assert on captured mail. Documented by `openapi.ts` (served at /api/v1/openapi.json).
  */
+
 import { createReadStream, type Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
-import { decodeWords } from 'postal-mime';
 import { displayPath } from '../http/byte-path.js';
 import { jail, statForListing } from '../http/request-path.js';
+import { decodeHeaderWords } from '../mail/encoded-words.js';
 import type { LabContext } from './context.js';
 import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
 import { openapi } from './openapi.js';
@@ -95,7 +96,7 @@ route('GET', `/messages/${MB}/${ID}`, async (ctx, _q, res, [mb, id]) => {
     // `value` readable (RFC 2047 encoded words decoded, as in the Subject above), `raw` as sent
     headers: email.headers.map((h) => ({
       key: h.originalKey ?? h.key,
-      value: decodeWords(h.value),
+      value: decodeHeaderWords(h.value),
       raw: h.value,
     })),
     text: email.text ?? '',

@@ -8,9 +8,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import PostalMime from 'postal-mime';
 import { TypedEventEmitter } from '../core/events.js';
+import { keepingUndecodableWords } from '../mail/encoded-words.js';
 import { listMailboxes, Maildir, type MaildirEntry, mailboxDir } from '../mail/maildir.js';
+import { parseMime } from '../mail/mime-parse.js';
 import { type MessageSummary, matches, parseSearch } from './mail-search.js';
 import type { ParsedEmail } from './parsed-email.js';
 
@@ -51,7 +52,8 @@ function flatAddresses(list: ParsedEmail['to']): string[] {
 }
 
 export async function parseMessage(raw: Buffer): Promise<ParsedEmail> {
-  return PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
+  // attachments as sent (mime-parse.ts), undecodable encoded words shown as written, as `mail show` does
+  return keepingUndecodableWords(await parseMime(raw));
 }
 
 export function summarize(mailbox: string, entry: MaildirEntry, email: ParsedEmail): MessageSummary {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { type Address, addressParser, decodeWords, type Email } from 'postal-mime';
 import { ensureDir } from '../core/datadir.js';
 import { terminalSafe } from '../core/terminal-safe.js';
+import { decodeHeaderWords, headerValues } from './encoded-words.js';
 import { parseMime } from './mime-parse.js';
 
 export interface AttachmentView {
@@ -48,29 +49,6 @@ export interface MessageView {
 function formatAddress(a: Address): string[] {
   if (a.group) return a.group.flatMap(formatAddress);
   return [a.name ? `${a.name} <${a.address}>` : a.address];
-}
-
-/**
- * A B encoded word of one base64 character (`=?UTF-8?B?S?=`) cannot hold a byte: postal-mime decodes
- * it to nothing, so a subject or a display name made of it would show empty. Python's email shows
- * the word's text instead, and so do we: the word becomes a Q word of that text, so it still is an
- * encoded word (the space between it and a neighbouring one goes, as in Python) and what it puts
- * back cannot change how an address header parses. A longer truncated word keeps what it decodes
- * to, which is every byte it holds (Python shows the text there too).
- */
-const UNDECODABLE_B_WORD = /=\?[^?\s]+\?[Bb]\?([A-Za-z0-9+/]=*)\?=/g;
-
-const keepUndecodableWords = (value: string): string =>
-  value.replace(UNDECODABLE_B_WORD, (_word, text: string) => `=?US-ASCII?Q?${text.replace(/=/g, '=3D')}?=`);
-
-/** A header value with its RFC 2047 words decoded, an undecodable word kept as written. */
-function decodeHeaderWords(value: string): string {
-  return decodeWords(keepUndecodableWords(value));
-}
-
-/** The values of every `key` header (lower case), undecodable words kept as written. */
-function headerValues(email: Email, key: string): string[] {
-  return email.headers.filter((h) => h.key === key && h.value).map((h) => keepUndecodableWords(h.value));
 }
 
 /** The addresses of every `key` header, as postal-mime collects To, Cc and Reply-To. */

@@ -50,6 +50,47 @@ describe('dashboard REST API: one message', () => {
     expect(m.headers.find((h) => h.key === 'From')?.value).toBe('Jörg <jorg@example.org>');
   });
 
+  it('an undecodable encoded word is shown as written (as mail show and Python do); attachments as sent', async () => {
+    const raw = [
+      'From: =?UTF-8?B?S?= <k@example.org>',
+      'To: bob@lab',
+      'Subject: =?UTF-8?B?S?=',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      'body',
+      '--b',
+      'Content-Type: text/plain; name="notes.txt"',
+      'Content-Disposition: attachment; filename="notes.txt"',
+      '',
+      'no final newline',
+      '--b--',
+      '',
+    ].join('\r\n');
+    const odd = await Maildir.open(dir, 'bob').deliver(Buffer.from(raw));
+    const base = `${dash.url}api/v1/messages/bob/${encodeURIComponent(odd)}`;
+    const m = (await (await fetch(base)).json()) as {
+      subject: string;
+      from: { name: string };
+      headers: Array<{ key: string; value: string }>;
+    };
+    expect(m.subject).toBe('S');
+    expect(m.from.name).toBe('S');
+    expect(m.headers.find((h) => h.key === 'Subject')?.value).toBe('S');
+    const listed = (await (await fetch(`${dash.url}api/v1/messages?mailbox=bob`)).json()) as {
+      messages: Array<{ id: string; subject: string; from: string }>;
+    };
+    expect(listed.messages.find((x) => x.id === odd)).toMatchObject({
+      subject: 'S',
+      from: 'S <k@example.org>',
+    });
+    const file = await fetch(`${base}/parts/0`);
+    expect(await file.text()).toBe('no final newline');
+  });
+
   it('deliveredTo: the envelope recipient of each copy, a Bcc recipient included', async () => {
     const smtp = await createSmtpServer({ dataDir: dir, port: 0 });
     try {
