@@ -201,7 +201,9 @@ export class MailStore {
       size: sizes[i]!.bytes,
     }));
     if (this.opts.maxMessages && this.opts.maxMessages > 0) {
-      await Promise.all(mailboxes.map((mb) => this.retain(mb)));
+      // the copies are durable: a retention that fails must not turn them into an error (a client
+      // told 451 would send them again); the next delivery retries it
+      await Promise.all(mailboxes.map((mb) => this.retain(mb).catch(() => 0)));
     }
     return copies;
   }

@@ -179,6 +179,26 @@ describe('MailStore retention at the cap', () => {
     }
   });
 
+  it('a retention that fails leaves the delivery a success (the copy is durable); the next one retries', async () => {
+    const { dir, cleanup } = await tempDir('netkit-retain-');
+    try {
+      const store = new MailStore(dir, { maxMessages: 2 });
+      const md = store.maildir('bob');
+      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+      await deliver(1);
+      await deliver(2);
+      const failing = vi
+        .spyOn(md, 'list')
+        .mockRejectedValueOnce(Object.assign(new Error('EIO'), { code: 'EIO' }));
+      await expect(deliver(3)).resolves.toHaveLength(1);
+      failing.mockRestore();
+      await deliver(4);
+      expect(await subjects(md)).toEqual(['n3', 'n4']);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('concurrent deliveries past the cap keep exactly the newest in delivery order', async () => {
     const { dir, cleanup } = await tempDir('netkit-retain-');
     try {
