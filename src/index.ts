@@ -392,6 +392,7 @@ export {
   parseAddress,
   parsePrefix,
   reversePointer,
+  type TeredoParts,
 } from './sockets/ipcalc.js';
 export {
   MulticastChat,
@@ -472,6 +473,8 @@ export {
   checkPayloadSize,
   type Datagram,
   MAX_UDP_PAYLOAD,
+  MAX_UDP6_PAYLOAD,
+  maxUdpPayload,
   UdpClient,
   type UdpClientEvents,
   type UdpListener,

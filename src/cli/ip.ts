@@ -17,6 +17,12 @@ export function formatIpInfo(info: IpInfo): string {
   ];
   if (info.version === 6) rows.push(['Expanded', info.exploded]);
   if (info.ipv4Mapped) rows.push(['IPv4', `${info.ipv4Mapped} (mapped)`]);
+  if (info.sixToFour) rows.push(['IPv4', `${info.sixToFour} (6to4 router)`]);
+  if (info.nat64) rows.push(['IPv4', `${info.nat64} (NAT64)`]);
+  if (info.teredo) {
+    const { server, client, clientPort } = info.teredo;
+    rows.push(['IPv4', `${client} port ${clientPort} (Teredo client), server ${server}`]);
+  }
   rows.push(
     ['Netmask', `${info.netmask} = /${info.prefix}`],
     ['Wildcard', info.wildcard],
@@ -72,7 +78,8 @@ export function register(program: Command): void {
       `
 Shows version, IPv4 class, kind (private, loopback, link-local, multicast, documentation,
 shared/CGNAT, unique-local, ...), netmask, wildcard, network, broadcast, first/last host,
-host count (RFC 3021 for /31 and /32), packed hex bytes, integer and binary forms.
+host count (RFC 3021 for /31 and /32), packed hex bytes, integer and binary forms, and
+the IPv4 address inside an IPv4-mapped, 6to4, Teredo (client, port, server) or NAT64 one.
 The mask may be a prefix length, a netmask or a wildcard (0.0.255.255 = /16), as in
 ipcalc; an IPv6 zone id (fe80::1%eth0) is kept with the address.
 

@@ -8,7 +8,15 @@ import { NetkitError } from '../core/errors.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
 import { groupDigits, isPrintableText, isSafeLine } from '../sockets/bytes.js';
-import { bindUdp, checkPayloadSize, type Datagram, MAX_UDP_PAYLOAD, UdpClient } from '../sockets/udp.js';
+import {
+  bindUdp,
+  checkPayloadSize,
+  type Datagram,
+  MAX_UDP_PAYLOAD,
+  MAX_UDP6_PAYLOAD,
+  UdpClient,
+  udpLimitWords,
+} from '../sockets/udp.js';
 import { datagramStdout, maxQueueOption } from './stdout.js';
 import {
   action,
@@ -116,7 +124,8 @@ Examples:
       'after',
       `
 Stdin lines are sent without their line terminator. A payload over ${groupDigits(MAX_UDP_PAYLOAD)} bytes
-(the most one datagram can carry) is refused before anything is sent.
+(${groupDigits(MAX_UDP6_PAYLOAD)} to an IPv6 address: the most one datagram can carry) is refused before
+anything is sent.
 
 Examples:
   $ netkit udp send 127.0.0.1 7007 hello --wait 500ms        echo service
@@ -126,10 +135,11 @@ Examples:
     )
     .action(
       action(async (host: string, port: number, message: string | undefined, opts: SendOptions) => {
-        if (message !== undefined) checkPayloadSize(Buffer.byteLength(message));
         const client = await UdpClient.open(host, port, {
           family: opts.ipv4 ? 4 : opts.ipv6 ? 6 : undefined,
         });
+        // the limit is the resolved address's family's (IPv6 carries 20 bytes more)
+        if (message !== undefined) checkPayloadSize(Buffer.byteLength(message), client.family);
         if (opts.trace) printTrace(client, 'client');
         // a closed port answers with ICMP "port unreachable", as with nc -u: an error, exit 1
         client.on('error', (err) => {
@@ -148,14 +158,11 @@ Examples:
         if (message !== undefined) {
           await client.send(message);
         } else {
-          const splitter = new LineSplitter(MAX_UDP_PAYLOAD, undefined, 0);
+          const splitter = new LineSplitter(client.maxPayload, undefined, 0);
           const sendLines = async (chunk: Buffer) => {
             for (const item of splitter.push(chunk)) {
               if (!('line' in item)) {
-                throw new NetkitError(
-                  'NETKIT_TOO_LARGE',
-                  `a stdin line is over the UDP limit of ${groupDigits(MAX_UDP_PAYLOAD)} bytes per datagram`,
-                );
+                throw new NetkitError('NETKIT_TOO_LARGE', `a stdin line is ${udpLimitWords(client.family)}`);
               }
               await client.send(item.line);
             }

@@ -61,12 +61,32 @@ async function readStdin(): Promise<string> {
 
 const FIELDS6 = ['scheme', 'netloc', 'path', 'params', 'query', 'fragment'] as const;
 
+/**
+ * A JSON.parse error as one line: V8 quotes (part of) the input, newlines and all, so the message
+ * would be cut at the first one, and counts positions in characters: we drop the quote and say
+ * line and column.
+ */
+function jsonErrorWords(err: unknown, text: string): string {
+  let words = (err instanceof Error ? err.message : String(err)).replace(
+    /, (?:\.\.\.)?".*is not valid JSON$/s,
+    '',
+  );
+  const at = / at position (\d+)(?: \(line \d+ column \d+\))?/.exec(words);
+  if (at) {
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    words = words.replace(at[0], ` at line ${line}, column ${column}`);
+  }
+  return terminalSafe(words.replace(/\s+/g, ' ').trim());
+}
+
 function parseUnparseInput(text: string): { parts: Record<string, string>; split: boolean } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw usageError(`stdin is not JSON: ${errorMessage(err)}`);
+    throw usageError(`stdin is not JSON: ${jsonErrorWords(err, text)}`);
   }
   if (Array.isArray(value)) {
     if ((value.length !== 5 && value.length !== 6) || !value.every((v) => typeof v === 'string'))
@@ -246,20 +266,27 @@ Examples:
     )
     .action(
       action((base: string, refs: string[], opts: { each?: boolean; json?: boolean }) => {
-        const wrap = (fn: () => string): string => {
+        /** urljoin, naming the URL that does not parse: the base, or else the reference */
+        const join = (from: string, ref: string): string => {
           try {
-            return fn();
+            return urljoin(from, ref);
           } catch (err) {
-            throw new NetkitError('NETKIT_INVALID_INPUT', `invalid URL: ${errorMessage(err)}`);
+            let bad = `URL ${JSON.stringify(ref)}`;
+            try {
+              urlparse(from);
+            } catch {
+              bad = `${from === base ? 'base ' : ''}URL ${JSON.stringify(from)}`;
+            }
+            throw new NetkitError('NETKIT_INVALID_INPUT', `invalid ${bad}: ${errorMessage(err)}`);
           }
         };
         if (opts.each) {
-          const results = refs.map((r) => wrap(() => urljoin(base, r)));
+          const results = refs.map((r) => join(base, r));
           if (opts.json) printJson({ base, refs, results });
           else for (const r of results) process.stdout.write(`${r}\n`);
           return;
         }
-        const result = wrap(() => refs.reduce((acc, ref) => urljoin(acc, ref), base));
+        const result = refs.reduce(join, base);
         printResult(result, opts.json, { base, refs });
       }),
     );

@@ -81,8 +81,23 @@ export interface IpInfo {
   reversePointer: string;
   /** for `::ffff:a.b.c.d`, the embedded IPv4 address */
   ipv4Mapped?: string;
+  /** for a 6to4 address (2002::/16), the IPv4 address of the site's 6to4 router (Python's `sixtofour`) */
+  sixToFour?: string;
+  /**
+   * for a Teredo address (2001::/32, RFC 4380): the Teredo server, and the client's public IPv4
+   * address and UDP port, de-obfuscated (Python's `teredo` gives server and client)
+   */
+  teredo?: TeredoParts;
+  /** for an address in the NAT64 well-known prefix 64:ff9b::/96, the IPv4 host it stands for (RFC 6052) */
+  nat64?: string;
   /** for `fe80::1%eth0`, the IPv6 zone (scope) id, `eth0`; `address` carries it too, as Python's does */
   zoneId?: string;
+}
+
+export interface TeredoParts {
+  server: string;
+  client: string;
+  clientPort: number;
 }
 
 interface Special {
@@ -404,8 +419,30 @@ export function ipcalc(input: string, netmask?: string): IpInfo {
   if (version === 6 && (addr as IPv6).isIPv4MappedAddress()) {
     info.ipv4Mapped = (addr as IPv6).toIPv4Address().toString();
   }
+  if (version === 6) Object.assign(info, embeddedIpv4(bytes));
   if (zoneId !== undefined) info.zoneId = zoneId;
   return info;
+}
+
+/**
+ * The IPv4 addresses inside a transition-mechanism IPv6 address, at the places their RFCs put them:
+ * 6to4 (RFC 3056) after 2002:, Teredo (RFC 4380) the server after 2001:0:, then the client's port
+ * and address with every bit flipped; NAT64 (RFC 6052, /96 form) the last 32 bits.
+ */
+function embeddedIpv4(bytes: number[]): Pick<IpInfo, 'sixToFour' | 'teredo' | 'nat64'> {
+  const v4 = (at: number, flip = 0) =>
+    bytes
+      .slice(at, at + 4)
+      .map((b) => b ^ flip)
+      .join('.');
+  const starts = (...prefix: number[]) => prefix.every((b, i) => bytes[i] === b);
+  if (starts(0x20, 0x02)) return { sixToFour: v4(2) };
+  if (starts(0x20, 0x01, 0, 0)) {
+    const clientPort = ((bytes[10]! << 8) | bytes[11]!) ^ 0xffff;
+    return { teredo: { server: v4(4), client: v4(12, 0xff), clientPort } };
+  }
+  if (starts(0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0)) return { nat64: v4(12) };
+  return {};
 }
 
 /**

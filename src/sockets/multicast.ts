@@ -29,11 +29,12 @@ import { formatHostPort } from '../core/server.js';
 import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { stripControls } from './chat-sanitize.js';
 import { resolveMulticastInterface } from './multicast-iface.js';
+import { checkPayloadSize, MAX_UDP_PAYLOAD } from './udp.js';
 
 export const DEFAULT_MULTICAST_GROUP = '239.255.0.1';
 export const DEFAULT_MULTICAST_PORT = 5007;
-/** The largest UDP payload over IPv4. */
-export const MAX_DATAGRAM = 65_507;
+/** The largest UDP payload over IPv4 (an IPv6 group takes 65,527). */
+export const MAX_DATAGRAM = MAX_UDP_PAYLOAD;
 
 export interface MulticastOptions {
   group?: string;
@@ -177,13 +178,11 @@ export class MulticastSocket extends TypedEventEmitter<MulticastSocketEvents> {
   /** Send one datagram to the group. */
   send(payload: string | Buffer): Promise<void> {
     const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    if (data.length > MAX_DATAGRAM)
-      return Promise.reject(
-        new NetkitError(
-          'NETKIT_TOO_LARGE',
-          `datagram of ${data.length} bytes is over the ${MAX_DATAGRAM}-byte limit`,
-        ),
-      );
+    try {
+      checkPayloadSize(data.length, net.isIPv6(this.group) ? 6 : 4);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.closed) return Promise.reject(new NetkitError('NETKIT_IO', 'multicast socket is closed'));
     this.trace('out', `${formatHostPort(this.group, this.port)} ${data.length} bytes`);
     return new Promise((resolve, reject) => {

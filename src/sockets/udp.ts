@@ -2,7 +2,9 @@
  * UDP datagrams: a client that sends and collects replies with their sender, and a listener that
  * reports (or echoes, within the classic services' reply guard) every datagram. The socket family
  * follows the address (`udp4` for IPv4, `udp6` for IPv6), and an oversized payload is refused
- * before anything reaches the kernel: the 64 KB lesson, with a message instead of `EMSGSIZE`.
+ * before anything reaches the kernel: the 64 KB lesson, with a message instead of `EMSGSIZE`. The
+ * limit is the family's: IPv6's payload length does not count its own header, so an IPv6 datagram
+ * carries 20 bytes more than an IPv4 one.
  *
  * The client connects its socket to a unicast destination, as nc and ncat do: the kernel then
  * reports the ICMP "port unreachable" of a closed port (Linux says nothing to an unconnected
@@ -21,8 +23,15 @@ import { describeBytes, groupDigits } from './bytes.js';
 import { checkLiteralFamily } from './family.js';
 import { refusalWords, UdpReplyGuard } from './udp-guard.js';
 
-/** 65,535 − 8 (UDP header) − 20 (IPv4 header): the largest payload one datagram can carry. */
+/** 65,535 − 8 (UDP header) − 20 (IPv4 header): the largest payload one IPv4 datagram can carry. */
 export const MAX_UDP_PAYLOAD = 65_507;
+/** 65,535 − 8 (UDP header): the largest payload one IPv6 datagram can carry (no jumbograms). */
+export const MAX_UDP6_PAYLOAD = 65_527;
+
+/** The largest payload one datagram of this address family can carry. */
+export function maxUdpPayload(family: 4 | 6 = 4): number {
+  return family === 6 ? MAX_UDP6_PAYLOAD : MAX_UDP_PAYLOAD;
+}
 
 export interface Datagram {
   data: Buffer;
@@ -33,12 +42,17 @@ export interface Datagram {
   from: string;
 }
 
-/** Throw `NETKIT_TOO_LARGE` for a payload no datagram can carry. */
-export function checkPayloadSize(size: number): void {
-  if (size > MAX_UDP_PAYLOAD) {
+/** The end of a too-large message: `over the UDP limit of 65,507 bytes per datagram` (IPv6: `per IPv6 datagram`). */
+export function udpLimitWords(family: 4 | 6 = 4): string {
+  return `over the UDP limit of ${groupDigits(maxUdpPayload(family))} bytes per ${family === 6 ? 'IPv6 ' : ''}datagram`;
+}
+
+/** Throw `NETKIT_TOO_LARGE` for a payload no datagram of this family (default IPv4) can carry. */
+export function checkPayloadSize(size: number, family: 4 | 6 = 4): void {
+  if (size > maxUdpPayload(family)) {
     throw new NetkitError(
       'NETKIT_TOO_LARGE',
-      `payload of ${groupDigits(size)} bytes is over the UDP limit of 65,507 bytes per datagram`,
+      `payload of ${groupDigits(size)} bytes is ${udpLimitWords(family)}`,
     );
   }
 }
@@ -94,6 +108,8 @@ export class UdpClient extends TypedEventEmitter<UdpClientEvents> {
     readonly socket: dgram.Socket,
     readonly address: string,
     readonly port: number,
+    /** the destination's address family, which sets the payload limit */
+    readonly family: 4 | 6,
   ) {
     super();
     socket.on('message', (data, rinfo) => {
@@ -126,7 +142,7 @@ export class UdpClient extends TypedEventEmitter<UdpClientEvents> {
         });
       });
     });
-    return new UdpClient(socket, dest.address, port);
+    return new UdpClient(socket, dest.address, port, dest.family);
   }
 
   /** The socket is connected to the destination (a unicast address). */
@@ -139,10 +155,15 @@ export class UdpClient extends TypedEventEmitter<UdpClientEvents> {
     }
   }
 
+  /** The largest payload one datagram to the destination can carry (65,507 for IPv4, 65,527 for IPv6). */
+  get maxPayload(): number {
+    return maxUdpPayload(this.family);
+  }
+
   /** Send one datagram; resolves once the kernel has taken it. */
   send(data: string | Buffer): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    checkPayloadSize(buf.length);
+    checkPayloadSize(buf.length, this.family);
     this.trace('out', `${describeBytes(buf)} to ${formatHostPort(this.address, this.port)}`);
     return new Promise((resolve, reject) => {
       const done = (err: Error | null) =>
@@ -300,7 +321,7 @@ export async function bindUdp(options: UdpListenOptions = {}): Promise<UdpListen
     socket,
     send(data: Buffer, toHost: string, toPort: number): boolean {
       if (closed) return false; // dgram throws on a closed socket
-      if (data.length > MAX_UDP_PAYLOAD) {
+      if (data.length > maxUdpPayload(family === 6 ? 6 : 4)) {
         traceEvent(
           emitter,
           service,

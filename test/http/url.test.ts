@@ -212,4 +212,26 @@ describe('netkit url', () => {
     expect(unparse.stdout).toBe('http://h/p?q\n');
     expect([badPair.code, badPair.stderr]).toEqual([2, 'netkit: "novalue" is not name=value\n']);
   });
+
+  it('join names the URL that does not parse, and unparse reports bad JSON on one line with where', async () => {
+    const [badBase, badRef, badEach, notJson, trailing] = await Promise.all([
+      netkit(['url', 'join', 'http://[::1/a', 'g']),
+      netkit(['url', 'join', 'http://h/a/', 'b/', 'http://[x/', 'c']),
+      netkit(['url', 'join', '--each', 'http://h/', 'g', '//[v6']),
+      netkit(['url', 'unparse'], { input: '{\n  "scheme": http\n}\n' }),
+      netkit(['url', 'unparse'], { input: '{"scheme": "http"}\n}\n' }),
+    ]);
+    expect([badBase.code, badBase.stdout, badBase.stderr]).toEqual([
+      2,
+      '',
+      'netkit: invalid base URL "http://[::1/a": Invalid IPv6 URL\n',
+    ]);
+    expect(badRef.stderr).toBe('netkit: invalid URL "http://[x/": Invalid IPv6 URL\n');
+    expect(badEach.stderr).toBe('netkit: invalid URL "//[v6": Invalid IPv6 URL\n');
+    expect([notJson.code, notJson.stderr]).toEqual([2, "netkit: stdin is not JSON: Unexpected token 'h'\n"]);
+    expect([trailing.code, trailing.stderr]).toEqual([
+      2,
+      'netkit: stdin is not JSON: Unexpected non-whitespace character after JSON at line 2, column 1\n',
+    ]);
+  });
 });

@@ -109,6 +109,12 @@ function generate(): string[] {
     const addr = [first, ...Array.from({ length: groups }, hex)].join(':');
     set.push(i % 4 === 0 ? addr : `${addr}/${int(129)}`);
   }
+  // transition addresses with an IPv4 address inside: 6to4, Teredo, NAT64
+  for (let i = 0; i < 30; i++) {
+    const first = ['2002', '2001:0', '64:ff9b:0:0:0:0'][i % 3]!;
+    const groups = 8 - first.split(':').length;
+    set.push([first, ...Array.from({ length: groups }, hex)].join(':'));
+  }
   return set;
 }
 
@@ -175,6 +181,10 @@ for text in json.load(sys.stdin):
         'reversePointer': a.reverse_pointer,
         'kind': kind4(a) if a.version == 4 else kind6(a),
         'firstHost': bare(next(iter(net.hosts()), net.network_address)),
+        'sixToFour': str(a.sixtofour) if a.version == 6 and a.sixtofour is not None else None,
+        'teredo': [str(x) for x in a.teredo] if a.version == 6 and a.teredo is not None else None,
+        'nat64': str(ipaddress.IPv4Address(int(a) & 0xFFFFFFFF))
+            if a.version == 6 and a in ipaddress.ip_network('64:ff9b::/96') else None,
     }
     if net.num_addresses <= 4096:
         hosts = list(net.hosts())
@@ -207,7 +217,7 @@ describe('netkit ip vs Python ipaddress', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const theirs = JSON.parse(py.stdout) as Array<Record<string, string | number>>;
+    const theirs = JSON.parse(py.stdout) as Array<Record<string, string | number | string[] | null>>;
     expect(mine).toHaveLength(inputs.length);
     expect(theirs).toHaveLength(inputs.length);
     let hostCounts = 0;
@@ -236,6 +246,15 @@ describe('netkit ip vs Python ipaddress', () => {
         actual[k] = k === 'addresses' || k === 'integer' ? String(o[k]) : o[k];
       expect(actual, `input ${inputs[i]}`).toEqual(expected);
       if (o.version === 4) expect(o.broadcast, `broadcast of ${inputs[i]}`).toBe(p.lastAddress);
+      const teredo = o.teredo as { server: string; client: string } | undefined;
+      expect(
+        {
+          sixToFour: o.sixToFour ?? null,
+          teredo: teredo ? [teredo.server, teredo.client] : null,
+          nat64: o.nat64 ?? null,
+        },
+        `embedded IPv4 of ${inputs[i]}`,
+      ).toEqual({ sixToFour: p.sixToFour, teredo: p.teredo, nat64: p.nat64 });
       if (p.hosts !== undefined) {
         hostCounts++;
         expect(String(o.hosts), `hosts of ${inputs[i]}`).toBe(p.hosts);
@@ -244,6 +263,9 @@ describe('netkit ip vs Python ipaddress', () => {
     }
     // the set must exercise the small-network rules (/31, /32, /127, /128 …), not only big ones
     expect(hostCounts).toBeGreaterThan(40);
+    // and the embedded IPv4 of every transition mechanism
+    for (const k of ['sixToFour', 'teredo', 'nat64'])
+      expect(mine.filter((o) => o[k]).length, k).toBeGreaterThan(5);
   });
 
   it('reads the ipcalc two-argument forms (ADDRESS NETMASK|WILDCARD|PREFIX) as Python reads ADDRESS/MASK', async () => {

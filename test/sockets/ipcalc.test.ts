@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatIpInfo } from '../../src/cli/ip.js';
 import {
   classify,
   ipcalc,
@@ -174,6 +175,31 @@ describe('ipcalc IPv6', () => {
     const mapped = ipcalc('::ffff:1.2.3.4');
     expect(mapped.address).toBe('::ffff:102:304');
     expect(mapped.ipv4Mapped).toBe('1.2.3.4');
+  });
+
+  it('shows the IPv4 address inside 6to4, Teredo and NAT64 addresses, in the table and the JSON', () => {
+    // RFC 4380's example: server 65.54.227.120, client 192.0.2.45 port 40000 (obfuscated)
+    const teredo = ipcalc('2001:0:4136:e378:8000:63bf:3fff:fdd2');
+    expect(teredo.teredo).toEqual({ server: '65.54.227.120', client: '192.0.2.45', clientPort: 40000 });
+    expect(ipInfoToJson(teredo).teredo).toEqual({
+      server: '65.54.227.120',
+      client: '192.0.2.45',
+      clientPort: 40000,
+    });
+    expect(formatIpInfo(teredo)).toMatch(
+      /IPv4 +192\.0\.2\.45 port 40000 \(Teredo client\), server 65\.54\.227\.120\n/,
+    );
+    const sixToFour = ipcalc('2002:c000:204::1/48');
+    expect(sixToFour.sixToFour).toBe('192.0.2.4');
+    expect(formatIpInfo(sixToFour)).toMatch(/IPv4 +192\.0\.2\.4 \(6to4 router\)\n/);
+    const nat64 = ipcalc('64:ff9b::8.8.4.4');
+    expect(ipInfoToJson(nat64).nat64).toBe('8.8.4.4');
+    expect(formatIpInfo(nat64)).toMatch(/IPv4 +8\.8\.4\.4 \(NAT64\)\n/);
+    // outside those prefixes there is nothing embedded
+    for (const plain of ['2001:db8::1', '2001:1::1', '64:ff9b:1::a00:1', '10.0.0.1']) {
+      const i = ipcalc(plain);
+      expect([i.sixToFour, i.teredo, i.nat64], plain).toEqual([undefined, undefined, undefined]);
+    }
   });
 
   it("writes an IPv6 address out in full, as Python's exploded", () => {
