@@ -31,6 +31,20 @@ const fmtDate = (t) => {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
 };
 /**
+ * A list's date as a mail client shows it: the time for today's mail, the day for this year's, a
+ * short date before. The full date and time ("11/25/2026, 8:44:04 AM") was cut on a phone.
+ */
+const fmtListDate = (t) => {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return '';
+  const now = new Date();
+  if (d.toDateString() === now.toDateString())
+    return d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+  if (d.getFullYear() === now.getFullYear())
+    return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+  return d.toLocaleDateString([], { year: '2-digit', month: 'numeric', day: 'numeric' });
+};
+/**
  * Props for a row or list item that opens something: reachable with Tab and opened with Enter or
  * Space as with a click (a keyboard user could reach no message, mailbox, room or folder before).
  */
@@ -102,6 +116,7 @@ const state = {
   page: 1,
   pageSize: 50,
   total: 0,
+  pages: 1,
   open: null,
   part: 'html',
   remote: false,
@@ -190,7 +205,7 @@ async function loadMessages() {
         text: m.subject || '(no subject)',
         title: m.snippet,
       }),
-      el('td', { text: fmtDate(m.date) }),
+      el('td', { text: fmtListDate(m.date), title: fmtDate(m.date) }),
       el('td', { text: fmtSize(m.size) }),
     ),
   );
@@ -198,9 +213,19 @@ async function loadMessages() {
     rows.push(el('tr', { class: 'empty' }, el('td', { colspan: 5, text: await emptyText() })));
   replaceItems($('#messages tbody'), rows, 'data-id');
   $('#page-info').textContent =
-    `${res.total} message${res.total === 1 ? '' : 's'} · page ${state.page} of ${pages}`;
-  $('#prev').disabled = state.page <= 1;
-  $('#next').disabled = state.page >= pages;
+    `${res.total.toLocaleString()} message${res.total === 1 ? '' : 's'} · page ${state.page.toLocaleString()} of ${pages.toLocaleString()}`;
+  state.pages = pages;
+  const focused = document.activeElement;
+  for (const [id, end] of [
+    ['#first', 1],
+    ['#prev', 1],
+    ['#next', pages],
+    ['#last', pages],
+  ])
+    $(id).disabled = state.page === end;
+  // a disabled button loses the focus to the page: hand it to the way back from this end
+  const back = $(state.page === 1 ? '#next' : '#prev');
+  if (focused?.disabled) (back.disabled ? $('#search') : back).focus();
 }
 /** What an empty list says: why it is empty and, for a fresh lab, where to send mail. */
 async function emptyText() {
@@ -216,14 +241,16 @@ async function emptyText() {
 // A burst of deliveries sends one 'mail' event per message: keep at most one refresh running and
 // one queued, so a test suite sending 1,000 mails costs a handful of list queries, not 2,000.
 const refreshMail = singleFlight(() => Promise.all([loadMailboxes(), loadMessages()]));
-$('#prev').addEventListener('click', () => {
-  state.page--;
-  loadMessages();
-});
-$('#next').addEventListener('click', () => {
-  state.page++;
-  loadMessages();
-});
+for (const [id, page] of [
+  ['#first', () => 1],
+  ['#prev', () => state.page - 1],
+  ['#next', () => state.page + 1],
+  ['#last', () => state.pages],
+])
+  $(id).addEventListener('click', () => {
+    state.page = Math.min(Math.max(1, page()), state.pages);
+    loadMessages().catch(showError);
+  });
 $('#search-form').addEventListener('submit', (e) => {
   e.preventDefault();
   state.query = $('#search').value.trim();
