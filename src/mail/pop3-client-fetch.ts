@@ -428,7 +428,11 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
         if (maildir) {
           const id = await maildir.deliver(tap.through(body)); // tmp → fsync → new → fsync dir
           const earlier = uid === undefined ? undefined : saved.get(uid);
-          ({ id: maildirId, file } = await keepEarlierMaildirCopy(maildir, earlier, id));
+          // not with --delete: a mail reader could remove the earlier copy between the comparison
+          // and the removal of this one, and the server's copy would then be deleted as well
+          ({ id: maildirId, file } = opts.delete
+            ? { id, file: path.join(maildir.dir, 'new', id) }
+            : await keepEarlierMaildirCopy(maildir, earlier, id));
         } else {
           const base = safeFilename(uid ?? undefined, `message-${n}`);
           file = await writeEml(opts.out, base, tap.through(body));

@@ -147,23 +147,29 @@ export class ChatHistory {
    * and the lines said meanwhile are appended to the new file afterwards.
    */
   private async compact(file: string): Promise<void> {
-    const snapshot = this.all().map(record);
-    const old = this.stream;
-    this.stream = undefined;
-    if (old) await new Promise<void>((resolve) => old.end(resolve));
     try {
-      await writeFileAtomic(file, snapshot.join(''), 0o600);
-    } catch {
-      // the old file stays as it was; try again after as many lines more
+      const snapshot = this.all().map(record);
+      const old = this.stream;
+      this.stream = undefined;
+      if (old) await new Promise<void>((resolve) => old.end(resolve));
+      try {
+        await writeFileAtomic(file, snapshot.join(''), 0o600);
+      } catch {
+        // the old file stays as it was; try again after as many lines more
+      }
+      this.linesInFile = snapshot.length;
+      this.openStream();
+      const pending = this.pending.splice(0);
+      if (pending.length > 0) {
+        this.stream!.write(pending.join(''));
+        this.linesInFile += pending.length;
+      }
+    } finally {
+      // whatever failed, lines are never held back for good: later ones go to the stream (or, with
+      // none, stay in memory only, as after a disk error)
+      this.compaction = undefined;
+      this.pending = [];
     }
-    this.linesInFile = snapshot.length;
-    this.openStream();
-    const pending = this.pending.splice(0);
-    if (pending.length > 0) {
-      this.stream!.write(pending.join(''));
-      this.linesInFile += pending.length;
-    }
-    this.compaction = undefined;
   }
 
   private all(): ChatMessage[] {

@@ -283,4 +283,14 @@ describe('fetchMessages', () => {
     const state = JSON.parse(await readFile(path.join(tmp.dir, FETCH_STATE_FILE), 'utf8'));
     expect(state.accounts.a.saved['uid-1'].file).toBe(path.join('new', id));
   });
+
+  it('with --delete a Maildir fetched again keeps each new copy: the earlier one may vanish meanwhile', async () => {
+    const { tmp, client } = await setup({});
+    const opts = { out: tmp.dir, format: 'maildir', account: 'a' } as const;
+    const first = await fetchMessages(client, opts);
+    const again = await fetchMessages(client, { ...opts, delete: true });
+    await client.quit();
+    expect(again.messages.map((m) => m.file)).not.toContain(first.messages[0]!.file);
+    expect((await readdir(path.join(tmp.dir, 'new'))).length).toBe(2 * MSGS.length);
+  });
 });

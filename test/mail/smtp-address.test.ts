@@ -115,12 +115,8 @@ describe('SmtpTraceBridge', () => {
 });
 
 describe('MailStore retention and the POP3 lock', () => {
-  it('never prunes a mailbox whose POP3 lock is held; the next delivery after release does', async () => {
-    const { dir, cleanup } = await tempDir('netkit-retain-');
-    try {
-      const store = new MailStore(dir, { maxMessages: 2 });
-      const md = store.maildir('bob');
-      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+  it('never prunes a mailbox whose POP3 lock is held; the next delivery after release does', () =>
+    withRetention(2, async ({ md, deliver }) => {
       await deliver(1);
       await deliver(2);
       const lock = await lockMailbox(md.dir);
@@ -135,36 +131,22 @@ describe('MailStore retention and the POP3 lock', () => {
       const again = await lockMailbox(md.dir);
       expect(again).toBeDefined();
       await again!.release();
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 });
 
 describe('MailStore retention at the cap', () => {
-  it('lists a full mailbox once per delivery, not twice, and keeps exactly the newest', async () => {
-    const { dir, cleanup } = await tempDir('netkit-retain-');
-    try {
-      const store = new MailStore(dir, { maxMessages: 3 });
-      const md = store.maildir('bob');
-      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+  it('lists a full mailbox once per delivery, not twice, and keeps exactly the newest', () =>
+    withRetention(3, async ({ md, deliver }) => {
       for (let n = 1; n <= 3; n++) await deliver(n);
       const listed = vi.spyOn(md, 'list');
       for (let n = 4; n <= 8; n++) await deliver(n);
       expect(listed).toHaveBeenCalledTimes(5);
       listed.mockRestore();
       expect(await subjects(md)).toEqual(['n6', 'n7', 'n8']);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('messages deleted meanwhile (POP3) lower the count: nothing more is pruned than needed', async () => {
-    const { dir, cleanup } = await tempDir('netkit-retain-');
-    try {
-      const store = new MailStore(dir, { maxMessages: 3 });
-      const md = store.maildir('bob');
-      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+  it('messages deleted meanwhile (POP3) lower the count: nothing more is pruned than needed', () =>
+    withRetention(3, async ({ md, deliver }) => {
       for (let n = 1; n <= 3; n++) await deliver(n);
       const [first, second] = await md.list();
       await md.remove(first!.id);
@@ -174,17 +156,10 @@ describe('MailStore retention at the cap', () => {
       expect(await subjects(md)).toEqual(['n3', 'n4', 'n5']);
       await deliver(6);
       expect(await subjects(md)).toEqual(['n4', 'n5', 'n6']);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('a retention that fails leaves the delivery a success (the copy is durable); the next one retries', async () => {
-    const { dir, cleanup } = await tempDir('netkit-retain-');
-    try {
-      const store = new MailStore(dir, { maxMessages: 2 });
-      const md = store.maildir('bob');
-      const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+  it('a retention that fails leaves the delivery a success (the copy is durable); the next one retries', () =>
+    withRetention(2, async ({ md, deliver }) => {
       await deliver(1);
       await deliver(2);
       const failing = vi
@@ -194,26 +169,30 @@ describe('MailStore retention at the cap', () => {
       failing.mockRestore();
       await deliver(4);
       expect(await subjects(md)).toEqual(['n3', 'n4']);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('concurrent deliveries past the cap keep exactly the newest in delivery order', async () => {
-    const { dir, cleanup } = await tempDir('netkit-retain-');
-    try {
-      const store = new MailStore(dir, { maxMessages: 5 });
-      const md = store.maildir('bob');
-      const copies = await Promise.all(
-        Array.from({ length: 20 }, (_, n) => store.deliver(['bob'], one(`Subject: c${n}\r\n\r\n${n}\r\n`))),
-      );
+  it('concurrent deliveries past the cap keep exactly the newest in delivery order', () =>
+    withRetention(5, async ({ md, deliver }) => {
+      const copies = await Promise.all(Array.from({ length: 20 }, (_, n) => deliver(n)));
       const delivered = sortByDelivery(copies.map(([c]) => ({ id: c!.id, mtimeMs: 0 })));
       expect((await md.list()).map((e) => e.id)).toEqual(delivered.slice(-5).map((e) => e.id));
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 });
+
+/** A MailStore keeping `max` messages per mailbox in a temporary directory, and bob's Maildir in it. */
+async function withRetention(
+  max: number,
+  body: (t: { md: Maildir; deliver: (n: number) => ReturnType<MailStore['deliver']> }) => Promise<void>,
+): Promise<void> {
+  const { dir, cleanup } = await tempDir('netkit-retain-');
+  try {
+    const store = new MailStore(dir, { maxMessages: max });
+    const deliver = (n: number) => store.deliver(['bob'], one(`Subject: n${n}\r\n\r\n${n}\r\n`));
+    await body({ md: store.maildir('bob'), deliver });
+  } finally {
+    await cleanup();
+  }
+}
 
 async function* one(text: string): AsyncGenerator<Buffer> {
   yield Buffer.from(text);
