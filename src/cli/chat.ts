@@ -15,6 +15,7 @@ import { serveTlsMaterial } from './serve-tls.js';
 import {
   action,
   announceListening,
+  bytesOption,
   collect,
   dim,
   durationOption,
@@ -117,9 +118,11 @@ function registerServe(chat: Command): void {
         .default(CHAT_DEFAULTS.maxLineLength),
     )
     .addOption(
-      new Option('--max-queue <bytes>', 'drop a client whose unread output passes this size')
-        .argParser(parsePositiveBytes)
-        .default(CHAT_DEFAULTS.maxOutboundBytes, '256k'),
+      bytesOption(
+        '--max-queue <bytes>',
+        'drop a client whose unread output passes this size',
+        CHAT_DEFAULTS.maxOutboundBytes,
+      ),
     )
     .option(
       '--rate <lines>',

@@ -19,6 +19,7 @@ import type { FtpSessionEvent, FtpWarning } from '../ftp/session.js';
 import {
   action,
   announceListening,
+  bytesOption,
   checkReadable,
   dim,
   durationOption,
@@ -29,7 +30,6 @@ import {
   parsePort,
   parsePortRangeOption,
   parsePositive,
-  parsePositiveBytes,
   parseRateOption,
   printJson,
   printTrace,
@@ -146,9 +146,11 @@ export function register(ftp: Command): void {
       DEFAULT_FTP_LIMITS.maxLineLength,
     )
     .addOption(
-      new Option('--max-queue <bytes>', 'drop a client whose unread control replies pass this size')
-        .argParser(parsePositiveBytes)
-        .default(DEFAULT_FTP_LIMITS.maxOutboundBytes, '1m'),
+      bytesOption(
+        '--max-queue <bytes>',
+        'drop a client whose unread control replies pass this size',
+        DEFAULT_FTP_LIMITS.maxOutboundBytes,
+      ),
     )
     .addOption(
       durationOption(

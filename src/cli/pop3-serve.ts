@@ -26,6 +26,7 @@ import {
 import {
   action,
   announceListening,
+  bytesOption,
   checkReadable,
   dim,
   durationOption,
@@ -33,7 +34,6 @@ import {
   onShutdown,
   parsePort,
   parsePositive,
-  parsePositiveBytes,
   printJson,
   printTrace,
 } from './util.js';
@@ -119,12 +119,11 @@ export function pop3TuningOptions(prefix: '' | 'pop3-'): Option[] {
     )
       .argParser(parsePositive)
       .default(DEFAULT_POP3_MAX_LINE),
-    new Option(
+    bytesOption(
       `--${prefix}max-queue <bytes>`,
       'drop a POP3 client whose unread replies pass this size (RETR and TOP data waits instead)',
-    )
-      .argParser(parsePositiveBytes)
-      .default(DEFAULT_MAX_OUTBOUND, '1m'),
+      DEFAULT_MAX_OUTBOUND,
+    ),
   ];
 }
 

@@ -4,9 +4,9 @@
  * cannot be slowed down) goes through {@link datagramStdout} instead, which drops past a bound.
  */
 import { once } from 'node:events';
-import { Option } from 'commander';
+import type { Option } from 'commander';
 import { groupDigits } from '../sockets/bytes.js';
-import { parsePositiveBytes } from './util.js';
+import { bytesOption } from './util.js';
 
 /**
  * Bytes {@link datagramStdout} lets wait in stdout's buffer. A reader that stops reading (a paused
@@ -21,12 +21,11 @@ export const MAX_STDOUT_BACKLOG = 1024 * 1024;
  * unread output: more room for a reader that pauses longer, or less memory on a small machine.
  */
 export function maxQueueOption(what = 'datagrams'): Option {
-  return new Option(
+  return bytesOption(
     '--max-queue <bytes>',
     `output left unread on stdout before ${what} are dropped (e.g. 64k, 16m)`,
-  )
-    .argParser(parsePositiveBytes)
-    .default(MAX_STDOUT_BACKLOG, '1m');
+    MAX_STDOUT_BACKLOG,
+  );
 }
 
 /**

@@ -249,6 +249,14 @@ export function durationOption(flags: string, description: string, defaultMs?: n
   return defaultMs === undefined ? option : option.default(defaultMs, formatDuration(defaultMs));
 }
 
+/** An option taking a size (`64k`, `16m`), its default shown the way a user would type it. */
+export function bytesOption(flags: string, description: string, defaultBytes: number): Option {
+  const unit = defaultBytes % 1024 ** 2 === 0 ? 'm' : defaultBytes % 1024 === 0 ? 'k' : '';
+  const shown =
+    unit === '' ? String(defaultBytes) : `${defaultBytes / (unit === 'm' ? 1024 ** 2 : 1024)}${unit}`;
+  return new Option(flags, description).argParser(parsePositiveBytes).default(defaultBytes, shown);
+}
+
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }

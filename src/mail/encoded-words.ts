@@ -16,6 +16,9 @@ import { addressParser, decodeWords, type Email } from 'postal-mime';
  */
 const UNDECODABLE_B_WORD = /=\?[^?\s]+\?[Bb]\?([A-Za-z0-9+/]=*)\?=/g;
 
+/** {@link UNDECODABLE_B_WORD} for a test (no `g` flag: no lastIndex to carry between calls) */
+const HAS_UNDECODABLE_B_WORD = new RegExp(UNDECODABLE_B_WORD.source);
+
 const keepUndecodableWords = (value: string): string =>
   value.replace(UNDECODABLE_B_WORD, (_word, text: string) => `=?US-ASCII?Q?${text.replace(/=/g, '=3D')}?=`);
 
@@ -35,8 +38,8 @@ export function headerValues(email: Email, key: string): string[] {
  * hands postal-mime's shape to the dashboard.
  */
 export function keepingUndecodableWords(email: Email): Email {
-  const raw = (key: string) => email.headers.filter((h) => h.key === key && h.value).map((h) => h.value);
-  const undecodable = (key: string) => raw(key).some((v) => new RegExp(UNDECODABLE_B_WORD.source).test(v));
+  const undecodable = (key: string) =>
+    email.headers.some((h) => h.key === key && HAS_UNDECODABLE_B_WORD.test(h.value));
   if (undecodable('subject')) email.subject = decodeWords(headerValues(email, 'subject')[0]!);
   if (undecodable('from')) {
     const from = addressParser(headerValues(email, 'from')[0]!)[0];

@@ -233,13 +233,13 @@ async function sameContent(a: string, b: string): Promise<boolean> {
 async function keepEarlierMaildirCopy(
   maildir: Maildir,
   copy: SavedCopy | undefined,
-  id: string,
+  delivered: { id: string; file: string },
 ): Promise<{ id: string; file: string }> {
-  const delivered = { id, file: path.join(maildir.dir, 'new', id) };
   if (copy?.format !== 'maildir') return delivered;
   const earlier = await maildir.find(path.basename(copy.file));
-  if (!earlier || earlier.id === id || !(await sameContent(earlier.file, delivered.file))) return delivered;
-  await maildir.remove(id);
+  if (!earlier || earlier.id === delivered.id || !(await sameContent(earlier.file, delivered.file)))
+    return delivered;
+  await maildir.remove(delivered.id);
   return { id: earlier.id, file: earlier.file };
 }
 
@@ -427,12 +427,11 @@ export async function fetchMessages(client: Pop3Client, opts: FetchOptions): Pro
       try {
         if (maildir) {
           const id = await maildir.deliver(tap.through(body)); // tmp → fsync → new → fsync dir
-          const earlier = uid === undefined ? undefined : saved.get(uid);
+          const delivered = { id, file: path.join(maildir.dir, 'new', id) };
           // not with --delete: a mail reader could remove the earlier copy between the comparison
           // and the removal of this one, and the server's copy would then be deleted as well
-          ({ id: maildirId, file } = opts.delete
-            ? { id, file: path.join(maildir.dir, 'new', id) }
-            : await keepEarlierMaildirCopy(maildir, earlier, id));
+          const earlier = uid === undefined || opts.delete ? undefined : saved.get(uid);
+          ({ id: maildirId, file } = await keepEarlierMaildirCopy(maildir, earlier, delivered));
         } else {
           const base = safeFilename(uid ?? undefined, `message-${n}`);
           file = await writeEml(opts.out, base, tap.through(body));
