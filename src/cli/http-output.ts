@@ -1,7 +1,8 @@
 /**
  * The response of `netkit http METHOD URL` on its way out: the `-i` status blocks as the server's
- * bytes, the `--meta` headers as text with secrets hidden, and the body to stdout (curl's rules:
- * `| head` ends quietly, binary is not written to a terminal) or through a progress bar to `-o`.
+ * bytes (on stdout, or with `-o` in the file before the body, as curl writes them), the `--meta`
+ * headers as text with secrets hidden, and the body to stdout (curl's rules: `| head` ends
+ * quietly, binary is not written to a terminal) or through a progress bar to `-o`.
  */
 import path from 'node:path';
 import { NetkitError } from '../core/errors.js';
@@ -43,6 +44,27 @@ export function allHeads(res: Pick<HttpResponse, 'hops' | 'interim'> & Head): He
 /** Trailer fields as curl -i and -D show them, after the body: one line each, no blank line. */
 export function trailerBlock(trailers: HttpResponse['trailers'], eol = '\n'): Buffer {
   return byteStringToBuffer(trailers.map(([k, v]) => `${k}: ${v}${eol}`).join(''));
+}
+
+/**
+ * The body as `-i -o FILE` saves it, as curl does: every head before it and the trailers after
+ * it, in the file, CRLF as on the wire. `framing` hears the bytes that are not the body.
+ */
+export async function* withHeadsAround(
+  res: HttpResponse,
+  body: AsyncIterable<Uint8Array>,
+  framing: (bytes: number) => void,
+): AsyncIterable<Uint8Array> {
+  const heads = Buffer.concat(allHeads(res).map((h) => statusBlock(h, '\r\n')));
+  framing(heads.length);
+  yield heads;
+  yield* body;
+  // undici has the trailers once the body has ended
+  if (res.trailers.length > 0) {
+    const trailers = trailerBlock(res.trailers, '\r\n');
+    framing(trailers.length);
+    yield trailers;
+  }
 }
 
 /** Response headers for --meta: as text, with cookies and a Location's password hidden. */

@@ -56,6 +56,7 @@ interface RequestCliOptions extends TransferFlags {
   json?: string;
   include?: boolean;
   location?: boolean;
+  locationTrusted?: boolean;
   maxRedirects: number;
   timeout: number;
   user?: string;
@@ -165,7 +166,8 @@ async function buildRequest(
     url,
     method: opts.request ?? method,
     headers,
-    followRedirects: opts.location,
+    followRedirects: opts.location === true || opts.locationTrusted === true,
+    ...(opts.locationTrusted ? { locationTrusted: true } : {}),
     compressed: opts.compressed,
     pathAsIs: opts.pathAsIs,
   };
@@ -433,9 +435,13 @@ function addMethod(group: Command, method: HttpMethod): void {
     )
     .option(
       '-i, --include',
-      'print the status line and headers before the body (1xx responses too) and trailers after it',
+      'print the status line and headers before the body (1xx responses too) and trailers after it; with -o, in the file (as curl)',
     )
-    .option('-L, --location', 'follow redirects')
+    .option('-L, --location', 'follow redirects (301, 302, 303, 307, 308)')
+    .option(
+      '--location-trusted',
+      'like -L, and send -u, -b and the Authorization and Cookie headers to the other hosts redirected to (as curl)',
+    )
     .option('--max-redirects <n>', 'most redirects to follow', parseNonNegative, DEFAULT_MAX_REDIRECTS)
     .addOption(
       durationOption(

@@ -40,7 +40,14 @@ import {
 } from '../http/retry-policy.js';
 import { formatWriteOut, headerBytes, type WriteOutInfo, writeOutFormatFromFile } from '../http/write-out.js';
 import { readWhole } from './http-data.js';
-import { allHeads, bodyToStdout, statusBlock, trailerBlock, withProgress } from './http-output.js';
+import {
+  allHeads,
+  bodyToStdout,
+  statusBlock,
+  trailerBlock,
+  withHeadsAround,
+  withProgress,
+} from './http-output.js';
 import { writeStdout } from './stdout.js';
 import { durationOption, formatDuration, parseBytes, parseNonNegative, parseRateOption } from './util.js';
 
@@ -241,7 +248,7 @@ export interface TransferRun {
   plan: TransferPlan;
   /** the method as sent */
   method: string;
-  /** -i (or HEAD): status lines and headers to stdout first */
+  /** -i (or HEAD): status lines and headers first, on stdout or in the -o / -O file (as curl) */
   include: boolean;
   fail: boolean;
   compressed: boolean;
@@ -372,7 +379,8 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
 
     let inBody = false;
     try {
-      if (t.include) {
+      // -i with -o: the heads go into the file, before the body (withHeadsAround), as in curl
+      if (t.include && !plan.file) {
         await writeStdout(Buffer.concat(allHeads(res).map((h) => statusBlock(h))));
         stdoutUsed = true;
       }
@@ -436,6 +444,11 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
         body = tap(body, (n) => {
           if (n > 0) stdoutUsed = true;
         });
+      let framing = 0;
+      if (t.include && plan.file)
+        body = withHeadsAround(res, body, (n) => {
+          framing += n;
+        });
       if (plan.file) {
         if (plan.createDirs) {
           const dir = path.dirname(plan.file);
@@ -444,14 +457,14 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
             throw new NetkitError('NETKIT_IO', `cannot create ${dir}: ${errorMessage(err)}`, { cause: err });
           });
         }
-        result.written = resuming
-          ? await appendStream(body, plan.file)
-          : await writeStreamAtomic(body, plan.file);
+        result.written =
+          (resuming ? await appendStream(body, plan.file) : await writeStreamAtomic(body, plan.file)) -
+          framing;
       } else result.written = await bodyToStdout(res, body, plan.binaryToTerminal);
       clearTimeout(timer);
       // trailers come after the body, and -i and -D show them there, as curl does
       if (res.trailers.length > 0) {
-        if (t.include) await writeStdout(trailerBlock(res.trailers));
+        if (t.include && !plan.file) await writeStdout(trailerBlock(res.trailers));
         if (plan.dumpHeader === '-') await writeStdout(trailerBlock(res.trailers, '\r\n'));
         else if (plan.dumpHeader !== undefined)
           await writeHeaderFile(plan.dumpHeader, trailerBlock(res.trailers, '\r\n'), 'a');

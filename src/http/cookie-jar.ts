@@ -8,6 +8,7 @@
  * last access (a sliding expiry) — we turn Max-Age into an absolute expiry when the cookie arrives —
  * and it has no file format — we convert to and from {@link NetscapeCookie}.
  */
+import { isIP } from 'node:net';
 import { Cookie, CookieJar } from 'tough-cookie';
 import {
   type CookieFileContents,
@@ -39,13 +40,19 @@ export function cookieFromNetscape(c: NetscapeCookie, creation = new Date()): Co
   });
 }
 
-/** A tough-cookie Cookie as a file cookie; undefined when it has expired. */
+/**
+ * A tough-cookie Cookie as a file cookie; undefined when it has expired. A cookie of an IP address
+ * is host-only whatever its Domain said (`Domain=127.0.0.1` from 127.0.0.1): an address has no
+ * subdomains, and curl saves it so (`127.0.0.1 FALSE`; Python's MozillaCookieJar writes
+ * `.127.0.0.1 TRUE`, which only matches the address itself too).
+ */
 export function cookieToNetscape(c: Cookie, now = Date.now()): NetscapeCookie | undefined {
   const expiry = c.expiryTime();
   if (expiry !== undefined && expiry !== Infinity && expiry <= now) return undefined;
+  const domain = (c.domain ?? '').replace(/^\./, '');
   return {
-    domain: (c.domain ?? '').replace(/^\./, ''),
-    includeSubdomains: c.hostOnly === false,
+    domain,
+    includeSubdomains: c.hostOnly === false && isIP(domain.replace(/^\[|\]$/g, '')) === 0,
     path: c.path ?? '/',
     secure: c.secure,
     httpOnly: c.httpOnly,

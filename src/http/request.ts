@@ -6,7 +6,9 @@
  * user agent, a tough-cookie jar applied on every hop, redirects followed by hand (so each hop is
  * traced, counted and checked): 303 → GET, 301/302 after POST → GET (like curl and browsers), 307/308
  * keep the method and body, credentials (Authorization, user-given Cookie headers) are dropped when
- * a redirect leaves the original origin, a loop ends with NETKIT_PROTOCOL after `maxRedirects`.
+ * a redirect leaves the original origin (unless `locationTrusted`), a loop ends with NETKIT_PROTOCOL
+ * after `maxRedirects`. Only 301, 302, 303, 307 and 308 are followed: a 300, 304 or any other 3xx is
+ * the response, whatever its Location says (as browsers and undici; curl follows those too).
  * With `http2`, HTTP/2 is offered by ALPN on https connections (HTTP/1.1 when the server does not
  * choose it; plain http:// stays HTTP/1.1: no h2c), as curl --http2 does; undici's h2 code comes
  * with its Client, so offering it loads nothing more. Each response reports the version it came in.
@@ -134,6 +136,12 @@ export interface HttpRequestOptions {
   /** Extra cookies, `name=value` each (curl -b 'k=v'), sent to the original origin only. */
   cookies?: readonly string[];
   followRedirects?: boolean;
+  /**
+   * Send the credentials (`auth`, `Authorization` and `Cookie` headers, `cookies`) on redirects to
+   * other origins too, as curl --location-trusted does; by default they go to the original origin
+   * only.
+   */
+  locationTrusted?: boolean;
   maxRedirects?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -540,16 +548,17 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
     let uploadBytes = 0;
     let referer = o.referer || undefined;
     for (;;) {
-      const sameOrigin = url.origin === origin;
-      let sendHeaders: HeaderList = sameOrigin ? [...headers] : removeHeaders(headers, ...CREDENTIAL_HEADERS);
+      // where the credentials may go: the original origin, or with locationTrusted every hop
+      const trusted = url.origin === origin || o.locationTrusted === true;
+      let sendHeaders: HeaderList = trusted ? [...headers] : removeHeaders(headers, ...CREDENTIAL_HEADERS);
       // like curl, a Host of the caller's is for the host it was given for, not for another one
       if (url.hostname !== first.url.hostname) sendHeaders = removeHeaders(sendHeaders, 'host');
-      if (sameOrigin && auth && !hasHeader(sendHeaders, 'authorization'))
+      if (trusted && auth && !hasHeader(sendHeaders, 'authorization'))
         sendHeaders.push(['Authorization', basicAuthorization(auth)]);
       const cookieParts: string[] = [];
       const userCookie = sendHeaders.find(([k]) => k.toLowerCase() === 'cookie');
       if (userCookie) cookieParts.push(userCookie[1]);
-      if (sameOrigin && o.cookies) cookieParts.push(...o.cookies);
+      if (trusted && o.cookies) cookieParts.push(...o.cookies);
       if (jar) {
         const { cookieHeaderFor } = await cookieJarModule();
         const fromJar = await cookieHeaderFor(jar, url.href);

@@ -12,7 +12,7 @@ import { displayPath } from '../http/byte-path.js';
 import { jail, statForListing } from '../http/request-path.js';
 import { decodeHeaderWords } from '../mail/encoded-words.js';
 import type { LabContext } from './context.js';
-import { contentDisposition, HttpError, readJson, sendJson } from './http-util.js';
+import { contentDisposition, HttpError, readJson, securityHeaders, sendJson } from './http-util.js';
 import { openapi } from './openapi.js';
 
 type Handler = (
@@ -129,14 +129,14 @@ route('GET', `/messages/${MB}/${ID}/raw`, async (ctx, _q, res, [mb, id]) => {
   res.writeHead(200, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': raw.length,
-    'x-content-type-options': 'nosniff',
+    ...securityHeaders(),
   });
   res.end(raw);
 });
 route('GET', `/messages/${MB}/${ID}/transcript`, async (ctx, _q, res, [mb, id]) => {
   const text = ctx.transcript ? await ctx.transcript(mb!, decodeURIComponent(id!)) : undefined;
   if (text === undefined) throw new HttpError(404, 'no transcript for this message');
-  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...securityHeaders() });
   res.end(text);
 });
 route('GET', `/messages/${MB}/${ID}/html`, async (ctx, req, res, [mb, id], url) => {
@@ -153,20 +153,22 @@ route('GET', `/messages/${MB}/${ID}/html`, async (ctx, req, res, [mb, id], url) 
   const body = `<base target="_blank">${html}`;
   // The message is hostile until proven otherwise: no script, no forms, no same-origin access, no
   // remote loads unless the user asked for images. The iframe is sandboxed too (defence in depth).
+  // no-referrer: a link opened from the message does not tell its site where the mail was read
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
-    'x-content-type-options': 'nosniff',
     'cache-control': 'no-store',
-    'content-security-policy': [
-      "default-src 'none'",
-      `img-src ${self} data:${remote ? ' https: http:' : ''}`,
-      "style-src 'unsafe-inline'",
-      'font-src data:',
-      "form-action 'none'",
-      "base-uri 'none'",
-      "frame-ancestors 'self'",
-      'sandbox allow-popups allow-popups-to-escape-sandbox',
-    ].join('; '),
+    ...securityHeaders(
+      [
+        "default-src 'none'",
+        `img-src ${self} data:${remote ? ' https: http:' : ''}`,
+        "style-src 'unsafe-inline'",
+        'font-src data:',
+        "form-action 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'self'",
+        'sandbox allow-popups allow-popups-to-escape-sandbox',
+      ].join('; '),
+    ),
   });
   res.end(body);
 });
@@ -179,8 +181,7 @@ route('GET', `/messages/${MB}/${ID}/parts/(\\d+)`, async (ctx, _q, res, [mb, id,
     'content-type': part.mimeType || 'application/octet-stream',
     'content-length': body.length,
     'content-disposition': contentDisposition('attachment', part.filename ?? `part-${index}`),
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; sandbox",
+    ...securityHeaders("default-src 'none'; sandbox"),
   });
   res.end(body);
 });
@@ -193,8 +194,7 @@ route('GET', `/messages/${MB}/${ID}/cid/([^/]+)`, async (ctx, _q, res, [mb, id, 
   res.writeHead(200, {
     'content-type': part.mimeType,
     'content-length': body.length,
-    'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; sandbox",
+    ...securityHeaders("default-src 'none'; sandbox"),
     'cross-origin-resource-policy': 'cross-origin',
   });
   res.end(body);
@@ -264,7 +264,7 @@ route('GET', '/ftp/file', async (ctx, _q, res, _p, url) => {
     'content-type': 'application/octet-stream',
     'content-length': st.size,
     'content-disposition': contentDisposition('attachment', path.basename(file)),
-    'x-content-type-options': 'nosniff',
+    ...securityHeaders(),
   });
   // pipeline, not pipe: an aborted download must not leave the file descriptor open
   pipeline(createReadStream(file), res, () => {});

@@ -5,8 +5,9 @@
  *
  * Security: binds loopback unless told otherwise, and binding elsewhere requires `uiAuth`
  * (HTTP basic). On loopback only loopback Host names are answered (DNS rebinding, host-check.ts).
- * Every page carries a strict Content-Security-Policy; writes must be same-origin JSON, so neither
- * a captured mail nor another site can drive the API.
+ * Every page carries a strict Content-Security-Policy, and every other response (API data, errors)
+ * one that loads nothing, with nosniff and no-referrer (http-util.ts); writes must be same-origin
+ * JSON, so neither a captured mail nor another site can drive the API.
  *
  * Limits: connections are accepted by the shared TCP listener (core/server.ts), in total and per
  * client address, and node:http only parses; a client over a limit gets 503 and is closed. A
@@ -31,7 +32,14 @@ import { socketFedHttpServer, stopSocketFedServer } from '../http/socket-fed-ser
 import { handleApi } from './api.js';
 import { checkDashboardAuth } from './config.js';
 import type { LabContext } from './context.js';
-import { badRequest, HttpError, sameOrigin, sendJson } from './http-util.js';
+import {
+  badRequest,
+  HttpError,
+  sameOrigin,
+  securityHeaderLines,
+  securityHeaders,
+  sendJson,
+} from './http-util.js';
 import { parseRequest } from './request-target.js';
 
 export interface DashboardOptions {
@@ -108,7 +116,7 @@ const MAX_INVALID_MESSAGES = 20;
 
 const BUSY_REPLY =
   'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain; charset=utf-8\r\n' +
-  'Content-Length: 30\r\nConnection: close\r\n\r\ntoo many dashboard connections\n';
+  `${securityHeaderLines()}Content-Length: 30\r\nConnection: close\r\n\r\ntoo many dashboard connections\n`;
 
 /**
  * Answer an upgrade we will not do, and close. node:http hands the socket over with reading
@@ -119,7 +127,7 @@ const BUSY_REPLY =
 function refuseUpgrade(socket: Duplex, status: number, reason: string, body: string): void {
   socket.once('finish', () => socket.destroy());
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n${securityHeaderLines()}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
@@ -155,9 +163,7 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
     res.writeHead(200, {
       'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
       'content-length': st.size,
-      'content-security-policy': PAGE_CSP,
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
+      ...securityHeaders(PAGE_CSP),
       'cache-control': 'no-cache',
     });
     // pipeline, not pipe: when the client goes away, pipe() leaves the file stream paused and its
@@ -185,6 +191,7 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
           res.writeHead(401, {
             'www-authenticate': 'Basic realm="netkit lab"',
             'content-type': 'text/plain',
+            ...securityHeaders(),
           });
           return res.end('authentication required\n');
         }
@@ -210,6 +217,7 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       connection: 'keep-alive',
+      ...securityHeaders(),
     });
     res.write(': netkit lab events\n\n');
     sse.add(res);

@@ -10,12 +10,36 @@ export class HttpError extends Error {
   }
 }
 
+/** The policy of a response that is data, not a page: it loads nothing and is not framed. */
+const DATA_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * The security headers of every dashboard response — pages, API data and errors alike: no type
+ * sniffing (a JSON or text answer carries mail text, which must never be read as HTML), no Referer
+ * leaving what it shows, and a Content-Security-Policy: `csp`, where a response has its own.
+ */
+export function securityHeaders(csp = DATA_CSP): Record<string, string> {
+  return {
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': csp,
+  };
+}
+
+/** The same headers as lines of a response written by hand (CRLF after each). */
+export function securityHeaderLines(): string {
+  return Object.entries(securityHeaders())
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const data = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(data),
     'cache-control': 'no-store',
+    ...securityHeaders(),
   });
   res.end(data);
 }
@@ -27,7 +51,7 @@ export function badRequest(res: ServerResponse, reason: string): void {
   res.writeHead(400, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
-    'x-content-type-options': 'nosniff',
+    ...securityHeaders(),
   });
   res.end(body);
 }

@@ -138,21 +138,38 @@ describe('cookie files: curl, Python and netkit agree', () => {
   });
 });
 
-describe('non-ASCII cookies: bytes, as curl keeps them', () => {
-  // /set sends `n=ü` as UTF-8 bytes; /back answers the bytes of the Cookie header it got, in hex
-  let bytes: http.Server;
-  let base: string;
+/** A loopback server for the tests of one describe block; `at.base` is its URL once started. */
+function serverFor(handler: http.RequestListener): { base: string } {
+  const server = http.createServer(handler);
+  const at = { base: '' };
   beforeAll(async () => {
-    bytes = http.createServer((req, res) => {
-      if (req.url === '/set') res.setHeader('Set-Cookie', `n=${Buffer.from('ü').toString('latin1')}; Path=/`);
-      res.end(Buffer.from(req.headers.cookie ?? '', 'latin1').toString('hex'));
-    });
-    await new Promise<void>((r) => bytes.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(bytes.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    at.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    bytes.closeAllConnections();
-    await new Promise((r) => bytes.close(r));
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  return at;
+}
+
+/** netkit -c and curl -c each save the cookies `${base}/set` gives: the two files. */
+async function bothSaveJars(base: string, name: string): Promise<{ ours: string; theirs: string }> {
+  const ours = path.join(dir, `${name}-ours.txt`);
+  const theirs = path.join(dir, `${name}-curl.txt`);
+  const [a, b] = await Promise.all([
+    netkit(['http', 'get', `${base}/set`, '-c', ours]),
+    run('curl', ['-sS', '-c', theirs, '-o', '/dev/null', `${base}/set`]),
+  ]);
+  expect([a.code, b.code]).toEqual([0, 0]);
+  return { ours, theirs };
+}
+
+describe('non-ASCII cookies: bytes, as curl keeps them', () => {
+  // /set sends `n=ü` as UTF-8 bytes; /back answers the bytes of the Cookie header it got, in hex
+  const at = serverFor((req, res) => {
+    if (req.url === '/set') res.setHeader('Set-Cookie', `n=${Buffer.from('ü').toString('latin1')}; Path=/`);
+    res.end(Buffer.from(req.headers.cookie ?? '', 'latin1').toString('hex'));
   });
   const sent = Buffer.from('n=ü').toString('hex');
   const cookieLine = async (file: string) =>
@@ -162,19 +179,46 @@ describe('non-ASCII cookies: bytes, as curl keeps them', () => {
       .filter((l) => l.includes('\tn\t'));
 
   it('a jar we write is one curl writes, byte for byte, and each tool sends the other one the same bytes', async () => {
-    const ours = path.join(dir, 'bytes-ours.txt');
-    const theirs = path.join(dir, 'bytes-curl.txt');
-    const [a, b] = await Promise.all([
-      netkit(['http', 'get', `${base}/set`, '-c', ours]),
-      run('curl', ['-sS', '-c', theirs, '-o', '/dev/null', `${base}/set`]),
-    ]);
-    expect([a.code, b.code]).toEqual([0, 0]);
+    const { ours, theirs } = await bothSaveJars(at.base, 'bytes');
     expect(await cookieLine(ours)).toEqual(await cookieLine(theirs));
     const back = await Promise.all([
-      run('curl', ['-sS', '-b', ours, `${base}/back`]),
-      netkit(['http', 'get', `${base}/back`, '-b', theirs]),
-      netkit(['http', 'get', `${base}/back`, '-c', theirs]),
+      run('curl', ['-sS', '-b', ours, `${at.base}/back`]),
+      netkit(['http', 'get', `${at.base}/back`, '-b', theirs]),
+      netkit(['http', 'get', `${at.base}/back`, '-c', theirs]),
     ]);
     for (const r of back) expect(r.stdout).toBe(sent);
+  });
+});
+
+describe('cookies of an IP address: host-only, as curl saves them', () => {
+  // /set answers three cookies, two of them with Domain= the address itself; /back echoes Cookie
+  const at = serverFor((req, res) => {
+    if (req.url === '/set')
+      res.setHeader('Set-Cookie', [
+        'dom=1; Domain=127.0.0.1; Path=/',
+        'dot=2; Domain=.127.0.0.1; Path=/',
+        'plain=3; Path=/',
+      ]);
+    res.end(req.headers.cookie ?? '');
+  });
+  const cookieLines = async (file: string) =>
+    (await readFile(file, 'latin1'))
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .sort();
+
+  it('Domain=127.0.0.1 is saved as "127.0.0.1 FALSE", the lines curl -c writes, and sent back', async () => {
+    const { ours, theirs } = await bothSaveJars(at.base, 'ip');
+    expect(await cookieLines(ours)).toEqual([
+      '127.0.0.1\tFALSE\t/\tFALSE\t0\tdom\t1',
+      '127.0.0.1\tFALSE\t/\tFALSE\t0\tdot\t2',
+      '127.0.0.1\tFALSE\t/\tFALSE\t0\tplain\t3',
+    ]);
+    expect(await cookieLines(ours)).toEqual(await cookieLines(theirs));
+    const back = await Promise.all([
+      run('curl', ['-sS', '-b', ours, `${at.base}/back`]),
+      netkit(['http', 'get', `${at.base}/back`, '-b', ours]),
+    ]);
+    for (const r of back) expect(r.stdout.split('; ').sort()).toEqual(['dom=1', 'dot=2', 'plain=3']);
   });
 });

@@ -2,7 +2,7 @@
  * A loopback HTTP server for the curl-flag tests of `netkit http` (-r, -C, -O, --retry, -e, -w,
  * --limit-rate, --max-filesize), the same for netkit and for curl: a file served with byte ranges (one range; a
  * list of them gets the whole file, as many servers do), the same file from a server that ignores
- * Range, redirects, 103 Early Hints, trailers, statuses that fail a number of times before succeeding (counted per key, so
+ * Range, redirects (to anywhere, too), 103 Early Hints, trailers, statuses that fail a number of times before succeeding (counted per key, so
  * netkit and curl each get their own), and every request logged.
  */
 import { once } from 'node:events';
@@ -91,6 +91,12 @@ export async function startCurlFlagsServer(): Promise<CurlFlagsServer> {
     if (redirect) {
       const n = Number(redirect[1]);
       res.writeHead(302, { Location: n > 1 ? `/redirect/${n - 1}` : '/file', 'Content-Type': 'text/plain' });
+      res.end('moved\n');
+      return;
+    }
+    // /moved?to=URL: a 302 to anywhere (another server, for the credentials a redirect carries)
+    if (path === '/moved') {
+      res.writeHead(302, { Location: u.searchParams.get('to') ?? '/file', 'Content-Type': 'text/plain' });
       res.end('moved\n');
       return;
     }

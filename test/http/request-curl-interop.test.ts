@@ -1,8 +1,8 @@
 /**
  * `netkit http get` with curl's transfer flags, run side by side with the real **curl** on the same
  * server and the same command line: -w output, -r and -C files byte for byte, -O file names, -D
- * header files, 1xx responses and trailers in -i and -D, -e ';auto' referers, and how many requests
- * --retry makes.
+ * header files, 1xx responses and trailers in -i and -D (and in the -o file with -i), -e ';auto'
+ * referers, the credentials a redirect to another host carries, and how many requests --retry makes.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -320,6 +320,26 @@ describe('1xx responses and trailers, next to curl', () => {
     }
   });
 
+  it('-i -o FILE puts the heads, the body and the trailers in the file, as curl does', async () => {
+    // and -D - prints the heads as well; without it stdout stays empty
+    for (const [name, extra] of [
+      ['i-o', []],
+      ['i-o-D', ['-D', '-']],
+    ] as const) {
+      const r = await both(() => ['-i', ...extra, '-L', '-o', 'out', `${s.origin}/hints/redirect`], name);
+      expect(r.netkit.code, r.netkit.stderr).toBe(0);
+      expect(noDate(r.netkit.stdout)).toBe(noDate(r.curl.stdout));
+      const [c, n] = await Promise.all([
+        readFile(path.join(r.dirs.curl, 'out'), 'latin1'),
+        readFile(path.join(r.dirs.netkit, 'out'), 'latin1'),
+      ]);
+      expect(noDate(n)).toBe(noDate(c));
+      expect(n).toMatch(
+        /^HTTP\/1\.1 103 Early Hints\r\n[\s\S]*\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfirst\nsecond\nX-Checksum: sha1=abc\r\nX-Count: 2\r\n$/,
+      );
+    }
+  });
+
   it('--trace shows the 103 as it came in', async () => {
     const r = await ours(['--trace', '-o', '/dev/null', `${s.origin}/hints`]);
     expect(r.stderr).toMatch(/HTTP\/1\.1 103 Early Hints\n.*Link: <\/style\.css>; rel=preload; as=style/);
@@ -336,6 +356,40 @@ describe('-D, -e and --retry, next to curl', () => {
     const noDate = (t: string) => t.replace(/^Date: .*\r\n/gm, 'Date: -\r\n');
     expect(noDate(n)).toBe(noDate(c));
     expect(n).toMatch(/^HTTP\/1\.1 302 Found\r\n[\s\S]*\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/);
+  });
+
+  it('-L drops -u, Authorization and Cookie on the way to another host; --location-trusted keeps them, as curl', async () => {
+    const other = await startCurlFlagsServer();
+    try {
+      const sent = async (tool: typeof curl, follow: string, key: string) => {
+        const from = other.requests.length;
+        const to = encodeURIComponent(`${other.origin}/file?${key}`);
+        const r = await tool([
+          follow,
+          '-o',
+          '/dev/null',
+          '-u',
+          'bob:pw',
+          '-H',
+          'Cookie: k=v',
+          `${s.origin}/moved?to=${to}`,
+        ]);
+        expect(r.code, r.stderr).toBe(0);
+        const [q] = other.requests.slice(from);
+        return { authorization: q?.headers.authorization, cookie: q?.headers.cookie };
+      };
+      for (const follow of ['-L', '--location-trusted']) {
+        const n = await sent(ours, follow, 'n');
+        expect(n).toEqual(await sent(curl, follow, 'c'));
+        expect(n).toEqual(
+          follow === '-L'
+            ? { authorization: undefined, cookie: undefined }
+            : { authorization: `Basic ${Buffer.from('bob:pw').toString('base64')}`, cookie: 'k=v' },
+        );
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it("-e 'URL;auto' sends the same Referer on each hop as curl", async () => {

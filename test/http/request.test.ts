@@ -230,6 +230,22 @@ describe('redirects', () => {
     expect(cross.sent.headers.authorization).toBeUndefined();
     expect(cross.sent.headers.cookie).toBeUndefined();
     expect(cross.sent.headers['x-keep']).toBe('yes');
+    // curl --location-trusted: every hop gets them
+    const trusted = await echo({
+      url: `${a.origin}/redirect/302?to=${encodeURIComponent(`${b.origin}/echo`)}`,
+      ...common,
+      locationTrusted: true,
+    });
+    expect(trusted.res.url).toBe(`${b.origin}/echo`);
+    expect(trusted.sent.headers.authorization).toBe(`Basic ${Buffer.from('bob:pw').toString('base64')}`);
+    expect(trusted.sent.headers.cookie).toBe('fromheader=1; extra=2');
+  });
+
+  it('only 301, 302, 303, 307 and 308 are followed: a 300, 304, 305 or 306 is the response', async () => {
+    for (const c of [300, 304, 305, 306]) {
+      const res = await httpRequest({ url: `${a.origin}/redirect/${c}?to=/echo`, followRedirects: true });
+      expect([c, res.status, res.redirects]).toEqual([c, c, []]);
+    }
   });
 });
 

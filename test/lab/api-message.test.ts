@@ -135,6 +135,20 @@ describe('dashboard REST API: one message', () => {
     expect(html).toContain('<a href="https://example.org/reset">reset</a>');
   });
 
+  it('the raw text and the HTML part are not sniffed and send no Referer', async () => {
+    const base = `${dash.url}api/v1/messages/bob/${encodeURIComponent(id)}`;
+    for (const [part, csp] of [
+      ['raw', "default-src 'none'; frame-ancestors 'none'"],
+      ['html', /^default-src 'none'; img-src .*; sandbox allow-popups/],
+    ] as const) {
+      const res = await fetch(`${base}/${part}`);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('content-security-policy')).toMatch(csp);
+      await res.arrayBuffer();
+    }
+  });
+
   it('lists by arrival, newest first, whatever the Date header says', async () => {
     const md = Maildir.open(dir, 'order');
     await md.deliver(Buffer.from('Date: Tue, 10 Mar 2026 12:00:00 +0000\r\nSubject: first\r\n\r\n1\r\n'));

@@ -130,6 +130,31 @@ describe('dashboard access control', () => {
     expect(csp).toContain("frame-ancestors 'none'");
   });
 
+  it('sends nosniff, no-referrer and a policy that loads nothing on API data and errors, not only on pages', async () => {
+    const authorization = `Basic ${btoa('admin:s3cret')}`;
+    const events = new AbortController();
+    const answers = await Promise.all([
+      fetch(`${dash.url}api/v1/status`, { headers: { authorization } }),
+      fetch(`${dash.url}api/v1/nope`, { headers: { authorization } }),
+      fetch(`${dash.url}api/v1/status`, { method: 'DELETE', headers: { authorization } }),
+      fetch(`${dash.url}api/v1/status`),
+      fetch(`${dash.url}livez`),
+      fetch(`${dash.url}api/v1/events`, { headers: { authorization }, signal: events.signal }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([200, 404, 405, 401, 200, 200]);
+    for (const r of answers) {
+      expect([r.url, r.headers.get('x-content-type-options')]).toEqual([r.url, 'nosniff']);
+      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(r.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    }
+    events.abort();
+    await Promise.all(answers.slice(0, -1).map((r) => r.arrayBuffer()));
+    const page = await fetch(dash.url, { headers: { authorization } });
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    await page.arrayBuffer();
+  });
+
   it('publishes its OpenAPI description', async () => {
     const res = await fetch(`${dash.url}api/v1/openapi.json`, {
       headers: { authorization: `Basic ${btoa('admin:s3cret')}` },
