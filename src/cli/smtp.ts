@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_CLIENTS_PER_IP,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_MAILBOXES,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_RECIPIENTS,
   DEFAULT_SMTP_IDLE_MS,
@@ -99,6 +100,12 @@ export function smtpTuningOptions(prefix: '' | 'smtp-'): Option[] {
     new Option('--max-recipients <n>', 'recipients per message')
       .argParser(parsePositive)
       .default(DEFAULT_MAX_RECIPIENTS),
+    new Option(
+      '--max-mailboxes <n>',
+      'without --strict: mailboxes made on first delivery, at most; one more gets 452 4.3.1 (0 = no cap)',
+    )
+      .argParser(parseNonNegative)
+      .default(DEFAULT_MAX_MAILBOXES),
     new Option(`--${prefix}max-clients <n>`, 'simultaneous SMTP sessions')
       .argParser(parsePositive)
       .default(DEFAULT_MAX_CLIENTS),
@@ -147,6 +154,7 @@ export function smtpTuning(
   SmtpServerOptions,
   | 'requireAuth'
   | 'maxRecipients'
+  | 'maxMailboxes'
   | 'maxClients'
   | 'maxClientsPerIp'
   | 'maxLineLength'
@@ -162,6 +170,7 @@ export function smtpTuning(
   return {
     requireAuth: get<boolean | undefined>('require-auth'),
     maxRecipients: get<number>('max-recipients'),
+    maxMailboxes: get<number>('max-mailboxes'),
     maxClients: get<number>(`${prefix}max-clients`),
     maxClientsPerIp: get<number>(`${prefix}max-per-ip`),
     maxLineLength: get<number>(`${prefix}max-line-length`),

@@ -27,8 +27,11 @@ export interface LineConnectionOptions {
   maxLineLength?: number;
   idleTimeoutMs?: number;
   maxOutboundBytes?: number;
-  /** how incoming lines are decoded; FTP and chat use utf8, mail protocols latin1 keeps bytes */
-  encoding?: BufferEncoding;
+  /**
+   * how incoming lines are decoded; FTP uses utf8, mail protocols latin1 keeps bytes, the chat a
+   * function of its own (UTF-8, else Windows-1252: sockets/chat-charset.ts)
+   */
+  encoding?: BufferEncoding | ((line: Buffer) => string);
   /** redacts secrets from an incoming line before it is traced */
   redact?: (line: string) => string;
   /** the server is the side that sends `S:` lines (true) or the client (false) */
@@ -270,7 +273,7 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
   private readonly onEnd = () => {
     // half-close from the peer: finish what was queued, then close our side
     const rest = this.opts.partialLineAtEnd ? this.splitter.takeRest() : undefined;
-    if (rest) this.queue.push(rest.toString(this.opts.encoding));
+    if (rest) this.queue.push(this.decode(rest));
     this.queue.push(null);
     this.pump();
   };
@@ -303,6 +306,11 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
   }
   private closedEmitted = false;
 
+  private decode(line: Buffer): string {
+    const { encoding } = this.opts;
+    return typeof encoding === 'function' ? encoding(line) : line.toString(encoding);
+  }
+
   private receive(chunk: Buffer): void {
     const input = this.opts.inputFilter ? this.opts.inputFilter(chunk) : chunk;
     let whole = false;
@@ -316,7 +324,7 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
       if ('overflow' in item) {
         this.queue.push('\u0000overflow');
       } else {
-        this.queue.push(item.line.toString(this.opts.encoding));
+        this.queue.push(this.decode(item.line));
       }
     }
     // Only a whole line re-arms the idle timer, not any byte: a client that trickles one byte of

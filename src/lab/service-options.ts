@@ -25,6 +25,7 @@ type KindsOf<T> = { [K in keyof T]?: Kind };
 const SMTP = {
   maxSize: 'count',
   maxRecipients: 'count',
+  maxMailboxes: 'whole',
   maxClients: 'count',
   maxClientsPerIp: 'count',
   maxLineLength: 'count',

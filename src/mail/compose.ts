@@ -329,8 +329,9 @@ function checkLineLengths(message: Buffer): void {
 }
 
 /**
- * nodemailer leaves out a header whose value is empty, though RFC 5322 allows one (`unstructured`
- * may be empty) and swaks sends `--header 'X-Empty:'` as written. Such a header goes into the
+ * nodemailer leaves out a header whose value is empty (a `--header` or the subject), though RFC 5322
+ * allows one (`unstructured` may be empty) and swaks sends `--header 'X-Empty:'` as written, Python
+ * an empty Subject as `Subject:`. Such a header goes into the
  * composer with a value of its own that cannot occur anywhere else, and {@link emptyHeaders} then
  * takes that value out of the built header section, leaving `X-Empty:`.
  */
@@ -378,7 +379,11 @@ export async function composeMail(opts: MailMessageOptions): Promise<ComposedMai
       value: value.trim() === '' ? { prepared: true, value: EMPTY_VALUE } : value,
     }));
   let subject = opts.subject;
-  if (subject !== undefined && UNFOLDABLE.test(subject)) {
+  if (subject !== undefined && subject.trim() === '') {
+    // an explicitly empty subject is written as `Subject:`, as Python's EmailMessage writes it;
+    // nodemailer would leave the header out (a message with no subject at all)
+    subject = EMPTY_VALUE;
+  } else if (subject !== undefined && UNFOLDABLE.test(subject)) {
     // nodemailer would write a long ASCII word as is, past the line limit; encoded words (RFC 2047)
     // may be split anywhere, so the subject goes out as a run of short ones that fold cleanly
     headers.push({

@@ -16,6 +16,7 @@ import { ensureDir } from '../core/datadir.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { decodeHeaderWords, headerValues } from './encoded-words.js';
 import { parseMime } from './mime-parse.js';
+import { parseMailDate } from './rfc5322-date.js';
 
 export interface AttachmentView {
   /** the name as the sender gave it (decoded), or null */
@@ -36,7 +37,7 @@ export interface MessageView {
   cc: string[];
   replyTo: string[];
   subject?: string;
-  /** ISO 8601 when the Date header parses, else as written */
+  /** ISO 8601 (UTC) when the Date header names a date as Python reads one, else as written */
   date?: string;
   messageId?: string;
   text?: string;
@@ -46,9 +47,21 @@ export interface MessageView {
   size: number;
 }
 
+/** Python's `email.headerregistry` quotes a display name with one of these in it. */
+const SPECIALS = /[()<>@,:;."[\]\\]/;
+
+/** One mailbox as Python's email writes it: `Name <a@x>`, `"Q, R" <q@x>`, a bare address or name. */
+function formatMailbox(a: Address): string {
+  const name = SPECIALS.test(a.name) ? `"${a.name.replace(/["\\]/g, '\\$&')}"` : a.name;
+  if (!a.address) return name || '<>';
+  return name ? `${name} <${a.address}>` : a.address;
+}
+
+/** A mailbox, or a group as written (`Team: a@x, b@x;`, `undisclosed-recipients:;`), as Python shows it. */
 function formatAddress(a: Address): string[] {
-  if (a.group) return a.group.flatMap(formatAddress);
-  return [a.name ? `${a.name} <${a.address}>` : a.address];
+  if (!a.group) return [formatMailbox(a)];
+  const members = a.group.map(formatMailbox).join(', ');
+  return [`${a.name}:${members ? ` ${members}` : ''};`];
 }
 
 /** The addresses of every `key` header, as postal-mime collects To, Cc and Reply-To. */
@@ -82,12 +95,15 @@ export async function parseMessage(raw: Buffer): Promise<MessageView> {
     }),
     size: raw.length,
   };
-  // From and Subject as postal-mime takes them (the first header), undecodable words kept
-  const from = headerValues(email, 'from').map((v) => addressParser(v)[0])[0];
-  if (from) view.from = formatAddress(from).join(', ');
+  // From and Subject from the first header, undecodable words kept; From with every mailbox and
+  // group in it (RFC 5322 §3.6.2 allows several), as Python shows it
+  const from = headerValues(email, 'from')[0];
+  if (from !== undefined) view.from = addressParser(from).flatMap(formatAddress).join(', ') || from;
   const subject = headerValues(email, 'subject')[0];
   if (subject !== undefined) view.subject = decodeWords(subject);
-  if (email.date !== undefined) view.date = email.date;
+  // read as Python reads it, not by postal-mime's `new Date()` (rfc5322-date.ts); else as written
+  const date = email.headers.find((h) => h.key === 'date' && h.value)?.value;
+  if (date !== undefined) view.date = parseMailDate(date)?.toISOString() ?? date;
   if (email.messageId !== undefined) view.messageId = email.messageId;
   if (email.text !== undefined) view.text = email.text;
   if (email.html !== undefined) view.html = email.html;

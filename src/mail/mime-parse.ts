@@ -10,12 +10,16 @@
  *
  * postal-mime does not tell how a part was encoded, so its per-attachment step — an internal method,
  * `collectAttachment(node, content, …)` — is wrapped to hand it the content without that line break.
- * Should a later postal-mime lack that method, the wrap is not made and contents stay as postal-mime
- * gives them (the tests comparing with Python's email would say so). Not corrected: attachments of a
- * message/rfc822 part that postal-mime shows inline (a parser of its own reads them). Taken too far:
- * a quoted-printable part whose last line ends in a soft line break (`…=0A=`) gets no "\n" added, so
- * loses its own last one — an encoding no encoder we know of writes.
+ * A forwarded message (a message/rfc822 part postal-mime shows inline) is read by a parser postal-mime
+ * makes itself, which no wrap on our parser instance reaches; so the wrap is on the prototype, and
+ * acts only inside {@link parseMime}'s async context (AsyncLocalStorage), which the nested parsers run
+ * in too: a PostalMime used anywhere else in the process sees postal-mime's own behaviour. Should a
+ * later postal-mime lack that method, the wrap is not made and contents stay as postal-mime gives them
+ * (the tests comparing with Python's email would say so). Taken too far: a quoted-printable part
+ * whose last line ends in a soft line break (`…=0A=`) gets no "\n" added, so loses its own last one —
+ * an encoding no encoder we know of writes.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import PostalMime, { type Email } from 'postal-mime';
 
 /** What the wrapper reads of postal-mime's part node. */
@@ -37,16 +41,38 @@ function withoutAddedBreak(content: ArrayBuffer): ArrayBuffer {
   return bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? content.slice(0, -1) : content;
 }
 
-/** Parse a message as `PostalMime.parse` does, attachment contents ending where the part ends. */
-export function parseMime(raw: Buffer): Promise<Email> {
-  const parser = new PostalMime({ attachmentEncoding: 'arraybuffer' });
-  const internals = parser as unknown as { collectAttachment?: CollectAttachment };
-  const collect = internals.collectAttachment;
+/** Where the prototype keeps the context its wrap reads: one wrap however often this module loads. */
+const WRAPPED = Symbol.for('netkit.mime-parse.exact-attachments');
+
+interface Prototype {
+  collectAttachment?: CollectAttachment;
+  [WRAPPED]?: AsyncLocalStorage<true>;
+}
+
+/** Wrap postal-mime's `collectAttachment` to act in the context returned, set while parseMime runs. */
+function wrapCollectAttachment(prototype: Prototype): AsyncLocalStorage<true> {
+  const context = new AsyncLocalStorage<true>();
+  const collect = prototype.collectAttachment;
   if (typeof collect === 'function') {
-    internals.collectAttachment = function (this: unknown, node, content, ...rest) {
-      const ends = content instanceof ArrayBuffer && endsBeforeBoundary(node);
+    prototype.collectAttachment = function (this: unknown, node, content, ...rest) {
+      const ends = context.getStore() === true && content instanceof ArrayBuffer && endsBeforeBoundary(node);
       collect.call(this, node, ends ? withoutAddedBreak(content) : content, ...rest);
     };
   }
-  return parser.parse(raw);
+  return context;
+}
+
+/**
+ * Shared by every copy of this module in the process (the CLI bundle and the sources, a test runner's
+ * fresh module graphs over one postal-mime), so a content is never cut twice.
+ */
+const prototype = PostalMime.prototype as unknown as Prototype;
+const exactAttachments = (prototype[WRAPPED] ??= wrapCollectAttachment(prototype));
+
+/**
+ * Parse a message as `PostalMime.parse` does, attachment contents ending where the part ends, in the
+ * message and in every message forwarded inside it.
+ */
+export function parseMime(raw: Buffer): Promise<Email> {
+  return exactAttachments.run(true, () => new PostalMime({ attachmentEncoding: 'arraybuffer' }).parse(raw));
 }

@@ -130,26 +130,58 @@ interface RetentionState {
   waiting?: Promise<number>;
   /** the last run, settled (the next one starts after it) */
   running?: Promise<number>;
+  /** a run is listing or pruning the mailbox now */
+  busy?: boolean;
 }
+
+/** What the store keeps of one mailbox between deliveries. */
+interface MailboxState {
+  maildir: Maildir;
+  /** an upper bound of its message count, and the retention run queued or running */
+  retention?: RetentionState;
+}
+
+/**
+ * Mailboxes whose state is kept. A client writing to ever new local parts would otherwise grow the
+ * map for good; past this, the state of the mailboxes delivered to longest ago goes (not while a
+ * retention run has them). What a dropped one costs: its next delivery makes the Maildir again
+ * (one stat) and, with `maxMessages`, lists it once to learn its count.
+ */
+const KEPT_MAILBOXES = 1000;
 
 /** The Maildirs of one data directory, as the SMTP server writes them. */
 export class MailStore {
-  private readonly maildirs = new Map<string, Maildir>();
-  /** per mailbox: an upper bound of its message count, and the retention run queued or running */
-  private readonly retention = new Map<string, RetentionState>();
+  /** least recently used first */
+  private readonly mailboxes = new Map<string, MailboxState>();
 
   constructor(
     readonly dataDir: string,
     private readonly opts: { maxMessages?: number } = {},
   ) {}
 
-  maildir(mailbox: string): Maildir {
-    let md = this.maildirs.get(mailbox);
-    if (!md) {
-      md = Maildir.open(this.dataDir, mailbox);
-      this.maildirs.set(mailbox, md);
+  /** The state of `mailbox`, made the most recently used; the least recent idle ones over the cap go. */
+  private state(mailbox: string): MailboxState {
+    const kept = this.mailboxes.get(mailbox);
+    const state = kept ?? { maildir: Maildir.open(this.dataDir, mailbox) };
+    this.mailboxes.delete(mailbox);
+    this.mailboxes.set(mailbox, state);
+    if (!kept && this.mailboxes.size > KEPT_MAILBOXES) {
+      for (const [name, s] of this.mailboxes) {
+        if (this.mailboxes.size <= KEPT_MAILBOXES || name === mailbox) break;
+        if (s.retention?.waiting || s.retention?.busy) continue;
+        this.mailboxes.delete(name);
+      }
     }
-    return md;
+    return state;
+  }
+
+  /** How many mailboxes the store keeps state for (at most about {@link KEPT_MAILBOXES}). */
+  get keptMailboxes(): number {
+    return this.mailboxes.size;
+  }
+
+  maildir(mailbox: string): Maildir {
+    return this.state(mailbox).maildir;
   }
 
   /**
@@ -222,38 +254,48 @@ export class MailStore {
   retain(mailbox: string): Promise<number> {
     const max = this.opts.maxMessages ?? 0;
     if (!(max > 0)) return Promise.resolve(0);
-    const box = this.retention.get(mailbox) ?? { arrivals: 0 };
-    this.retention.set(mailbox, box);
+    const state = this.state(mailbox);
+    state.retention ??= { arrivals: 0 };
+    const box = state.retention;
     box.arrivals++;
     if (box.count !== undefined) box.count++;
     if (box.waiting) return box.waiting; // a run that has not started yet covers this delivery too
     const run = (box.running ?? Promise.resolve(0)).then(async () => {
       box.waiting = undefined;
       if (box.count !== undefined && box.count <= max) return 0;
-      const md = this.maildir(mailbox);
-      if (box.count === undefined) {
-        // first delivery since start: learn the count without the lock
-        const seen = box.arrivals;
-        box.count = (await md.list()).length + (box.arrivals - seen);
-        if (box.count <= max) return 0;
-      }
-      // a lock that cannot even be attempted (e.g. a read-only directory) must not fail the delivery
-      const lock = await lockMailbox(md.dir).catch(() => undefined);
-      if (!lock) return 0; // a POP3 session has it: the count stays over max, so the next delivery retries
+      box.busy = true;
       try {
-        const seen = box.arrivals;
-        const listing = await md.list();
-        const removed = await md.prune(max, listing);
-        // deliveries since the listing may or may not be in it: counting them keeps an upper bound
-        box.count = listing.length - removed + (box.arrivals - seen);
-        return removed;
+        return await this.prune(state.maildir, box, max);
       } finally {
-        await lock.release();
+        box.busy = false;
       }
     });
     const settled = run.catch(() => 0);
     box.waiting = run;
     box.running = settled;
     return run;
+  }
+
+  /** One retention run of {@link retain}: learn the count if unknown, prune under the lock if over. */
+  private async prune(md: Maildir, box: RetentionState, max: number): Promise<number> {
+    if (box.count === undefined) {
+      // first delivery since start (or since the state was dropped): learn the count without the lock
+      const seen = box.arrivals;
+      box.count = (await md.list()).length + (box.arrivals - seen);
+      if (box.count <= max) return 0;
+    }
+    // a lock that cannot even be attempted (e.g. a read-only directory) must not fail the delivery
+    const lock = await lockMailbox(md.dir).catch(() => undefined);
+    if (!lock) return 0; // a POP3 session has it: the count stays over max, so the next delivery retries
+    try {
+      const seen = box.arrivals;
+      const listing = await md.list();
+      const removed = await md.prune(max, listing);
+      // deliveries since the listing may or may not be in it: counting them keeps an upper bound
+      box.count = listing.length - removed + (box.arrivals - seen);
+      return removed;
+    } finally {
+      await lock.release();
+    }
   }
 }

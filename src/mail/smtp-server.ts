@@ -34,6 +34,7 @@ import { formatHostPort } from '../core/server.js';
 import { loadTls, serverTlsOptions, type TlsFiles, type TlsMaterial } from '../core/tls.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { type TraceEvents, traceEvent } from '../core/trace.js';
+import { MailboxCap } from './mailbox-cap.js';
 import { mailRoot } from './maildir.js';
 import { rawPathOf } from './smtp-commands.js';
 import { type BareLineEndingPolicy, checkedMessage, SmtpReplyError } from './smtp-data.js';
@@ -60,6 +61,8 @@ export const DEFAULT_SMTP_PORT = 2525;
 export const DEFAULT_SMTPS_PORT = 4650;
 export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
 export const DEFAULT_MAX_RECIPIENTS = 100;
+/** {@link SmtpServerOptions.maxMailboxes}: mailboxes made on first delivery, at most */
+export const DEFAULT_MAX_MAILBOXES = 10_000;
 export const DEFAULT_MAX_CLIENTS = 100;
 /** Postfix's smtpd_client_connection_count_limit */
 export const DEFAULT_MAX_CLIENTS_PER_IP = 50;
@@ -106,6 +109,11 @@ export interface SmtpServerOptions {
   authFailureDelay?: number;
   /** keep at most this many messages per mailbox, oldest removed first (default: unlimited) */
   maxMessages?: number;
+  /**
+   * without `strict`: create at most this many mailboxes (default 10 000; 0 = no cap); a recipient
+   * that would make another gets 452 4.3.1, one whose mailbox exists is always accepted
+   */
+  maxMailboxes?: number;
   /** bare CR / bare LF in DATA: 'reject' (550 5.6.0, default) or 'normalise' to CRLF */
   bareLineEndings?: BareLineEndingPolicy;
   /**
@@ -213,6 +221,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     options.tls === false ? undefined : await loadTls(dataDir, options.tls);
   const accounts = options.accounts ?? new AccountStore(dataDir);
   const store = new MailStore(dataDir, { maxMessages: options.maxMessages });
+  const mailboxCap = new MailboxCap(dataDir, options.maxMailboxes ?? DEFAULT_MAX_MAILBOXES);
   const minFree = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
   // the default asks the kernel at most once a second while a GiB more than the largest message is free
   const freeSpace =
@@ -366,8 +375,25 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
       return;
     }
     // postmaster is accepted even in strict mode (RFC 5321 §4.5.1) and goes to the mailbox "postmaster"
-    if (!options.strict || decision.mailbox === POSTMASTER) {
+    if (decision.mailbox === POSTMASTER) {
       callback();
+      return;
+    }
+    if (!options.strict) {
+      // any local part is a mailbox, made on its first message: up to the cap (mailbox-cap.ts)
+      mailboxCap.admits(decision.mailbox).then(
+        (admitted) =>
+          callback(
+            admitted
+              ? null
+              : reply(
+                  452,
+                  '4.3.1',
+                  `<${address.address}>: mailbox limit reached (${mailboxCap.max} mailboxes), try again later`,
+                ),
+          ),
+        () => callback(reply(451, '4.3.0', 'Local error: mailboxes unavailable')),
+      );
       return;
     }
     accounts.get(decision.mailbox).then(

@@ -47,6 +47,7 @@ import { isTlsHandshake } from '../core/tls-accept.js';
 import { DEFAULT_TLS_HANDSHAKE_MS } from '../core/tls-server-socket.js';
 import { type TraceEvents, traceEvent } from '../core/trace.js';
 import { VERSION } from '../version.js';
+import { decodeChatLine } from './chat-charset.js';
 import {
   CHAT_HELP,
   type ChatCommand,
@@ -455,7 +456,7 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
       maxLineLength: o.maxLineLength,
       idleTimeoutMs: o.idleTimeoutMs,
       maxOutboundBytes: o.maxOutboundBytes,
-      encoding: 'utf8',
+      encoding: decodeChatLine,
       // after the client's FIN our side closes once this resolves: the replies to its last lines
       // wait in the room's batch for the end of the turn, so they go out first (over TLS the data
       // and the close often arrive in one read, before that batch would have left)

@@ -1,8 +1,11 @@
 /**
  * Telnet commands (RFC 854) taken out of a chat client's byte stream. A `telnet` client sends
  * `IAC …` sequences among the text — on Ctrl-C `IAC IP IAC DO TIMING-MARK`, and option requests
- * when it negotiates — which would otherwise reach the room as garbage (`����hello`). Text never
- * contains the IAC byte 0xFF (it is not valid UTF-8), so a raw `nc` client loses nothing.
+ * when it negotiates — which would otherwise reach the room as garbage (`����hello`; `ncat --chat`
+ * relays them as `\377\375\001`). UTF-8 text never contains the IAC byte 0xFF; Latin-1 text does
+ * (`ÿ`, which the chat reads as such: chat-charset.ts), so from a raw `nc` client an IAC followed
+ * by a byte that names no Telnet command (below 0xF0) is text, both bytes kept. A telnet client
+ * sends that ÿ as `IAC IAC`.
  *
  * Every option is refused (`DO x` → `WONT x`, `WILL x` → `DONT x`: the chat is plain NVT text),
  * except that `DO TIMING-MARK` is answered `WILL TIMING-MARK` (RFC 860): after Ctrl-C a telnet
@@ -19,6 +22,8 @@ const WILL = 0xfb;
 const SB = 0xfa;
 const AYT = 0xf6;
 const SE = 0xf0;
+/** The lowest command byte after IAC (SE); RFC 854 defines none below it. */
+const FIRST_COMMAND = SE;
 const TIMING_MARK = 6;
 
 type State = 'data' | 'iac' | 'option' | 'sub' | 'sub-iac';
@@ -33,7 +38,8 @@ export class TelnetFilter {
   /** The chunk without its Telnet commands (`IAC IAC` stands for one 0xFF byte). */
   push(chunk: Buffer): Buffer {
     if (this.state === 'data' && chunk.indexOf(IAC) === -1) return chunk;
-    const out = Buffer.allocUnsafe(chunk.length);
+    // one more: an IAC carried over from the last chunk may turn out to be text
+    const out = Buffer.allocUnsafe(chunk.length + 1);
     let n = 0;
     for (const b of chunk) {
       switch (this.state) {
@@ -49,6 +55,11 @@ export class TelnetFilter {
             this.state = 'option';
           } else if (b === SB) this.state = 'sub';
           else if (b === AYT) this.answer(Buffer.from('\r\n[Yes]\r\n'));
+          else if (b < FIRST_COMMAND) {
+            // no command: a Latin-1 ÿ from a client that does not speak Telnet, and what follows it
+            out[n++] = IAC;
+            out[n++] = b;
+          }
           // other commands (IP, AO, BRK, NOP, GA, EC, EL, DM) carry no text: dropped
           break;
         case 'option':

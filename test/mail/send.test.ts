@@ -11,7 +11,7 @@ import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeMail, parseInlineSpec } from '../../src/mail/compose.js';
 import { type SendMailOptions, sendMail } from '../../src/mail/send.js';
-import { netkit, tempDir } from '../helpers/net.js';
+import { netkit, run, tempDir } from '../helpers/net.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let trap: net.Server;
@@ -270,6 +270,35 @@ describe('netkit mail send (CLI, no network)', () => {
     expect(r.stdout).toMatch(/^Subject: =\?UTF-8\?Q\?Gr=C3=BC=C3=9Fe\?=\r$/m);
     expect(r.stdout).not.toContain('h@lab');
     expect(r.stderr).toContain('cid:logo');
+  });
+
+  it("--subject '' writes an empty Subject header, as Python's EmailMessage does (nodemailer drops it)", async () => {
+    const dry = (...subject: string[]) =>
+      netkit(['mail', 'send', '--to', 'b@lab', ...subject, '--text', 'hi', '--dry-run']);
+    const subjectOf = async (message: string) =>
+      (
+        await run(
+          '/usr/bin/python3',
+          [
+            '-c',
+            'import email, sys; print(repr(email.message_from_binary_file(sys.stdin.buffer)["Subject"]))',
+          ],
+          { input: message },
+        )
+      ).stdout.trim();
+    const empty = await dry('--subject', '');
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toMatch(/^To: b@lab\r\nSubject:\r\nMessage-ID: /m);
+    expect(empty.stdout).not.toContain('netkit-empty');
+    expect(await subjectOf(empty.stdout)).toBe("''");
+    const blank = await dry('--subject', '   ');
+    expect(blank.stdout).toMatch(/^Subject:\r$/m);
+    const none = await dry();
+    expect(none.stdout).not.toMatch(/^Subject/m);
+    expect(await subjectOf(none.stdout)).toBe('None');
+    expect((await composeMail({ to: 'b@lab', subject: '', text: 'x' })).message.toString()).toContain(
+      '\r\nSubject:\r\n',
+    );
   });
 
   it('--dry-run --json gives the envelope, cids and message', async () => {

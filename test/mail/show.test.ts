@@ -6,6 +6,7 @@
  */
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import PostalMime from 'postal-mime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessage, safeFilename, saveAttachments } from '../../src/mail/message-view.js';
 import { netkit, tempDir } from '../helpers/net.js';
@@ -140,6 +141,37 @@ describe('parseMessage and saveAttachments', () => {
     expect(await readFile(path.join(dir, 'x-2'), 'utf8')).toBe('traversal');
     expect(await readFile(path.join(dir, 'dup-3.txt'), 'utf8')).toBe('second dup');
     expect((await readdir(tmp.dir)).sort()).toEqual(['hostile.eml', 'outside.txt', 'saved']);
+  });
+
+  it("an unencoded attachment of a forwarded message ends where it did; PostalMime elsewhere is postal-mime's", async () => {
+    const forwarded = [
+      'Content-Type: multipart/mixed; boundary=IN',
+      '',
+      '--IN',
+      'Content-Type: text/plain; name=notes.txt',
+      'Content-Disposition: attachment; filename=notes.txt',
+      '',
+      'line 1',
+      'line 2',
+      '--IN--',
+    ];
+    const raw = Buffer.from(
+      [
+        'Content-Type: multipart/mixed; boundary=OUT',
+        '',
+        '--OUT',
+        'Content-Type: message/rfc822',
+        '',
+        ...forwarded,
+        '--OUT--',
+        '',
+      ].join('\r\n'),
+    );
+    const v = await parseMessage(raw);
+    expect(v.attachments.map((a) => a.content.toString())).toEqual(['line 1\nline 2']);
+    // the same message read by postal-mime itself, outside parseMessage: its extra line break stays
+    const own = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
+    expect(Buffer.from(own.attachments[0]!.content as ArrayBuffer).toString()).toBe('line 1\nline 2\n');
   });
 });
 

@@ -120,6 +120,20 @@ describe('chat interop: nc and ncat clients against our server', () => {
     expect(await watcher.until(/^<guest\d+> unterm/)).toMatch(/^<guest\d+> unterminated words$/);
   });
 
+  it('nc in a Latin-1 terminal ↔ ncat in a UTF-8 one: each reads the other in UTF-8', async () => {
+    const s = await chatServer();
+    const latin = proc('nc', ['127.0.0.1', String(s.port)]);
+    const utf8 = proc('ncat', ['127.0.0.1', String(s.port)]);
+    await latin.waitFor(/^\*\*\* You joined #lobby/);
+    await utf8.waitFor(/^\*\*\* You joined #lobby/);
+    // é, ÿ and Windows-1252's € (0x80) as one byte each
+    latin.child.stdin.write(Buffer.from([...Buffer.from('/nick latin\ncafé ÿes, 5 ', 'latin1'), 0x80, 0x0a]));
+    // ncat --chat as the server would show it as "caf\351 \377es, 5 \200"
+    expect(await utf8.waitFor(/^<latin>/)).toBe('<latin> café ÿes, 5 €');
+    utf8.send('/nick utf8\nnaïve\n');
+    expect(await latin.waitFor(/^<utf8>/)).toBe('<utf8> naïve');
+  });
+
   it('nc ↔ nc, CRLF line ends (nc -C)', async () => {
     const s = await chatServer();
     const a = proc('nc', ['-C', '127.0.0.1', String(s.port)]);

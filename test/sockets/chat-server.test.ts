@@ -416,6 +416,28 @@ describe('chat server: bad input', () => {
     expect(await a.until(/^\*\*\* In #lobby/)).toBe('*** In #lobby (2): alice, bob');
   });
 
+  it('a Latin-1 terminal is read as Windows-1252, a UTF-8 one as UTF-8; Telnet commands reach nobody', async () => {
+    const s = await start();
+    const latin = await join(s, 'latin');
+    const utf8 = await join(s, 'utf8');
+    await latin.until(/known as utf8$/);
+    const said = next<ChatMessage>(s, 'message', (m) => m.text.startsWith('caf'));
+    // an nc in a Latin-1 (or Windows-1252) terminal: é, ÿ, € and “quotes” as one byte each
+    latin.socket.write(Buffer.from([...Buffer.from('café ÿes ', 'latin1'), 0x80, 0x93, 0x71, 0x94, 0x0a]));
+    expect(await utf8.line()).toBe('<latin> café ÿes €“q”');
+    expect((await said).text).toBe('café ÿes €“q”');
+    // a UTF-8 line is never re-read, a telnet client's negotiation and Ctrl-C are not text
+    utf8.socket.write(
+      Buffer.concat([
+        Buffer.from([0xff, 0xfb, 0x18, 0xff, 0xfd, 0x01]),
+        Buffer.from('naïve ☕ '),
+        Buffer.from([0xff, 0xf4, 0xff, 0xfd, 0x06]),
+        Buffer.from('ok\r\n'),
+      ]),
+    );
+    expect(await latin.until(/^<utf8>/)).toBe('<utf8> naïve ☕ ok');
+  });
+
   it('handles abrupt resets: the room is told, the server keeps serving', async () => {
     const s = await start();
     const a = await join(s, 'alice');

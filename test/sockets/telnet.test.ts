@@ -51,4 +51,14 @@ describe('TelnetFilter', () => {
     }
     expect(f.push(stream).toString()).toBe('ABC');
   });
+
+  it('keeps an IAC that starts no command: a Latin-1 ÿ from a raw client, even cut after the IAC', () => {
+    const latin1 = Buffer.from('ÿes, naïve ÿ\r\n', 'latin1');
+    expect([...filter().f.push(latin1)]).toEqual([...latin1]);
+    for (let cut = 0; cut <= latin1.length; cut++) {
+      const { f } = filter();
+      const out = Buffer.concat([f.push(latin1.subarray(0, cut)), f.push(latin1.subarray(cut))]);
+      expect(out.toString('latin1'), `cut at ${cut}`).toBe('ÿes, naïve ÿ\r\n');
+    }
+  });
 });
