@@ -11,7 +11,9 @@ import path from 'node:path';
 import { TypedEventEmitter } from '../core/events.js';
 import { keepingUndecodableWords } from '../mail/encoded-words.js';
 import { listMailboxes, Maildir, type MaildirEntry, mailboxDir } from '../mail/maildir.js';
+import { dateHeader, fromText } from '../mail/message-view.js';
 import { parseMime } from '../mail/mime-parse.js';
+import { parseMailDate } from '../mail/rfc5322-date.js';
 import { type MessageSummary, matches, parseSearch } from './mail-search.js';
 import type { ParsedEmail } from './parsed-email.js';
 
@@ -57,12 +59,14 @@ export async function parseMessage(raw: Buffer): Promise<ParsedEmail> {
 }
 
 export function summarize(mailbox: string, entry: MaildirEntry, email: ParsedEmail): MessageSummary {
-  const from = addressText(email.from);
+  // every From mailbox and the Date as `mail show` reads them (Python's rules), not postal-mime's
+  const from = fromText(email) ?? '';
   const to = flatAddresses(email.to);
   const cc = flatAddresses(email.cc);
   const subject = email.subject ?? '';
   const text = (email.text ?? email.html?.replace(/<[^>]*>/g, ' ') ?? '').replace(/\s+/g, ' ').trim();
-  const parsedDate = email.date ? Date.parse(email.date) : Number.NaN;
+  const dateText = dateHeader(email);
+  const parsedDate = dateText === undefined ? undefined : parseMailDate(dateText)?.getTime();
   return {
     mailbox,
     id: entry.id,
@@ -70,7 +74,7 @@ export function summarize(mailbox: string, entry: MaildirEntry, email: ParsedEma
     to,
     cc,
     subject,
-    date: Number.isNaN(parsedDate) ? entry.mtimeMs : parsedDate,
+    date: parsedDate ?? entry.mtimeMs,
     received: entry.mtimeMs,
     size: entry.size,
     attachments: email.attachments.filter((a) => a.disposition !== 'inline' || !a.contentId).length,

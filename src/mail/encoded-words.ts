@@ -5,6 +5,7 @@
  * compile in a strict consumer without the DOM library.
  */
 import { addressParser, decodeWords, type Email } from 'postal-mime';
+import type { HeaderSource } from './header-source.js';
 
 /**
  * A B encoded word of one base64 character (`=?UTF-8?B?S?=`) cannot hold a byte: postal-mime decodes
@@ -28,7 +29,7 @@ export function decodeHeaderWords(value: string): string {
 }
 
 /** The values of every `key` header (lower case), undecodable words kept as written. */
-export function headerValues(email: Email, key: string): string[] {
+export function headerValues(email: HeaderSource, key: string): string[] {
   return email.headers.filter((h) => h.key === key && h.value).map((h) => keepUndecodableWords(h.value));
 }
 

@@ -15,6 +15,7 @@ import { type Address, addressParser, decodeWords, type Email } from 'postal-mim
 import { ensureDir } from '../core/datadir.js';
 import { terminalSafe } from '../core/terminal-safe.js';
 import { decodeHeaderWords, headerValues } from './encoded-words.js';
+import type { HeaderSource } from './header-source.js';
 import { parseMime } from './mime-parse.js';
 import { parseMailDate } from './rfc5322-date.js';
 
@@ -69,6 +70,20 @@ function addressesOf(email: Email, key: string): string[] {
   return headerValues(email, key).flatMap((v) => addressParser(v).flatMap(formatAddress));
 }
 
+/**
+ * The first From header, undecodable words kept, with every mailbox and group in it (RFC 5322
+ * §3.6.2 allows several) as Python shows it; as written when it holds no address.
+ */
+export function fromText(email: HeaderSource): string | undefined {
+  const from = headerValues(email, 'from')[0];
+  return from === undefined ? undefined : addressParser(from).flatMap(formatAddress).join(', ') || from;
+}
+
+/** The Date header as written: read it with parseMailDate (as Python does), not postal-mime's `new Date()`. */
+export function dateHeader(email: HeaderSource): string | undefined {
+  return email.headers.find((h) => h.key === 'date' && h.value)?.value;
+}
+
 /** Parse an RFC 5322 message. Never throws on malformed MIME: postal-mime is lenient. */
 export async function parseMessage(raw: Buffer): Promise<MessageView> {
   const email = await parseMime(raw);
@@ -95,14 +110,11 @@ export async function parseMessage(raw: Buffer): Promise<MessageView> {
     }),
     size: raw.length,
   };
-  // From and Subject from the first header, undecodable words kept; From with every mailbox and
-  // group in it (RFC 5322 §3.6.2 allows several), as Python shows it
-  const from = headerValues(email, 'from')[0];
-  if (from !== undefined) view.from = addressParser(from).flatMap(formatAddress).join(', ') || from;
+  const from = fromText(email);
+  if (from !== undefined) view.from = from;
   const subject = headerValues(email, 'subject')[0];
   if (subject !== undefined) view.subject = decodeWords(subject);
-  // read as Python reads it, not by postal-mime's `new Date()` (rfc5322-date.ts); else as written
-  const date = email.headers.find((h) => h.key === 'date' && h.value)?.value;
+  const date = dateHeader(email);
   if (date !== undefined) view.date = parseMailDate(date)?.toISOString() ?? date;
   if (email.messageId !== undefined) view.messageId = email.messageId;
   if (email.text !== undefined) view.text = email.text;
