@@ -12,6 +12,7 @@ import { ChatClient } from '../sockets/chat-client.js';
 import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { createPrompt } from './chat-prompt.js';
 import { serveTlsMaterial } from './serve-tls.js';
+import { lossyStdout, MAX_STDOUT_BACKLOG } from './stdout.js';
 import {
   action,
   announceListening,
@@ -55,13 +56,19 @@ interface ServeOptions {
   data?: string;
 }
 
-/** The server's console log: one line per event, human or JSON. */
+/**
+ * The server's console log: one line per event, human or JSON. Past a megabyte left unread on
+ * stdout (a paused pager, a slow pipe) lines are dropped and counted on stderr: the room cannot be
+ * slowed down for its log.
+ */
 function logEvents(server: ChatServer, json: boolean): void {
   const time = () => new Date().toTimeString().slice(0, 8);
-  const out = (rec: Record<string, unknown>, human: string) => {
-    if (json) printJson({ ts: Date.now(), ...rec });
-    else process.stdout.write(`${dim(time())} ${human}\n`);
-  };
+  const stdout = lossyStdout(MAX_STDOUT_BACKLOG, ['event log line', 'event log lines']);
+  const out = (rec: Record<string, unknown>, human: string) =>
+    stdout.print(() => {
+      if (json) printJson({ ts: Date.now(), ...rec });
+      else process.stdout.write(`${dim(time())} ${human}\n`);
+    });
   server.on('join', (e) => out({ event: 'join', ...e }, `#${e.room} ${e.nick} joined`));
   server.on('leave', (e) => out({ event: 'leave', ...e }, `#${e.room} ${e.nick} left (${e.reason})`));
   server.on('nick', (e) => out({ event: 'nick', ...e }, `#${e.room} ${e.old} is now ${e.nick}`));

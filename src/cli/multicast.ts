@@ -18,7 +18,7 @@ import {
   MulticastSocket,
 } from '../sockets/multicast.js';
 import { createPrompt } from './chat-prompt.js';
-import { datagramStdout, maxQueueOption } from './stdout.js';
+import { lossyStdout, maxQueueOption } from './stdout.js';
 import {
   action,
   dim,
@@ -113,7 +113,7 @@ default), messages are dropped, not buffered, and counted on stderr.`,
         else process.stderr.write(`joined ${where} as ${chat.nick}; Ctrl-D or Ctrl-C leaves\n`);
 
         // anyone may send to the group, as fast as they like: a stdout that is not read drops
-        const out = datagramStdout(opts.maxQueue);
+        const out = lossyStdout(opts.maxQueue);
         let leaving = false;
         const leave = async () => {
           if (leaving) return;
@@ -217,7 +217,7 @@ dropped, not buffered, and counted on stderr.`,
         else process.stderr.write(`listening on ${formatHostPort(opts.group, opts.port)}; Ctrl-C leaves\n`);
         let seen = 0;
         // anyone may send to the group, as fast as they like: a stdout that is not read drops
-        const out = datagramStdout(opts.maxQueue);
+        const out = lossyStdout(opts.maxQueue);
         const leave = async () => {
           await sock.close();
           await out.report();

@@ -1,7 +1,8 @@
 /**
  * Writing command output to stdout with backpressure: wait while it is full, and end quietly when
- * its reader goes away (`| head`), as curl does. Output that cannot wait (datagrams: their senders
- * cannot be slowed down) goes through {@link datagramStdout} instead, which drops past a bound.
+ * its reader goes away (`| head`), as curl does. Output that cannot wait (datagrams, a server's
+ * event log: their senders cannot be slowed down) goes through {@link lossyStdout} instead, which
+ * drops past a bound.
  */
 import { once } from 'node:events';
 import type { Option } from 'commander';
@@ -9,7 +10,7 @@ import { groupDigits } from '../sockets/bytes.js';
 import { bytesOption } from './util.js';
 
 /**
- * Bytes {@link datagramStdout} lets wait in stdout's buffer. A reader that stops reading (a paused
+ * Bytes {@link lossyStdout} lets wait in stdout's buffer. A reader that stops reading (a paused
  * pager, a stuck pipe) cannot slow UDP senders down as a TCP peer would, so past this the datagrams
  * are dropped, as the kernel drops them from a full socket buffer, instead of growing memory
  * without end.
@@ -29,12 +30,16 @@ export function maxQueueOption(what = 'datagrams'): Option {
 }
 
 /**
- * Printing received datagrams (`udp listen`, `multicast listen|chat`): `print(write)` runs `write`
- * while stdout's backlog stays under `maxBacklog` (default {@link MAX_STDOUT_BACKLOG}) and counts
- * the datagram as dropped otherwise; how many were dropped is said on stderr (stdout stays data
- * only) once stdout drains, and by `report()` at exit.
+ * Printing what cannot wait: received datagrams (`udp listen`, `multicast listen|chat`), a server's
+ * event log (`chat serve`: one line per chat message, so a paused pager would otherwise hold every
+ * message said). `print(write)` runs `write` while stdout's backlog stays under `maxBacklog`
+ * (default {@link MAX_STDOUT_BACKLOG}) and counts the item as dropped otherwise; how many were
+ * dropped is said on stderr (stdout stays data only) once stdout drains, and by `report()` at exit.
  */
-export function datagramStdout(maxBacklog = MAX_STDOUT_BACKLOG): {
+export function lossyStdout(
+  maxBacklog = MAX_STDOUT_BACKLOG,
+  [one, many]: readonly [string, string] = ['datagram', 'datagrams'],
+): {
   print(write: () => void): void;
   report(): Promise<void>;
 } {
@@ -43,7 +48,7 @@ export function datagramStdout(maxBacklog = MAX_STDOUT_BACKLOG): {
     if (dropped === 0) return Promise.resolve();
     const n = dropped;
     dropped = 0;
-    const what = n === 1 ? 'datagram' : 'datagrams';
+    const what = n === 1 ? one : many;
     return new Promise((resolve) => {
       process.stderr.write(`netkit: dropped ${groupDigits(n)} ${what} while stdout was not reading\n`, () =>
         resolve(),

@@ -17,7 +17,7 @@ import {
   UdpClient,
   udpLimitWords,
 } from '../sockets/udp.js';
-import { datagramStdout, maxQueueOption } from './stdout.js';
+import { lossyStdout, maxQueueOption } from './stdout.js';
 import {
   action,
   durationOption,
@@ -227,7 +227,7 @@ Examples:
             transport: 'udp',
           });
         } else process.stderr.write(`udp listening on ${formatHostPort(listener.host, listener.port)}\n`);
-        const out = datagramStdout(opts.maxQueue);
+        const out = lossyStdout(opts.maxQueue);
         let seen = 0;
         listener.on('message', (d: Datagram) => {
           out.print(() => printDatagram(d, opts));

@@ -5,6 +5,10 @@
  * - Pipelined lines are handled one at a time: a handler may return a promise and the next line
  *   waits for it (smtp-server's `oncommand(line, next)` idea). While lines queue up, reading pauses,
  *   so a client that pipelines faster than we answer cannot grow our memory.
+ * - The next line also waits while our replies to the earlier ones sit unread (the socket wants a
+ *   `'drain'`), as Dovecot throttles its input on a full output buffer: a client that pipelines
+ *   100,000 NOOPs and reads nothing costs one socket buffer, not 100,000 queued replies (each a
+ *   write request of its own, far more memory than the bytes `maxOutboundBytes` counts).
  * - Writes: `send()` waits for `'drain'` (bulk data such as RETR); `write()` is for small replies and
  *   drops the connection once its queued output passes `maxOutboundBytes` (a client that never reads).
  * - One idle timer, re-armed by each whole line of input (not by the bytes of an unfinished one).
@@ -93,6 +97,8 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
     Pick<LineConnectionOptions, OptionalHooks>;
   private queue: Array<string | null> = [];
   private busy = false;
+  /** the next line waits for the peer to read our earlier replies ('drain') */
+  private awaitingDrain = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private handler: LineHandler = () => {};
   private overflowHandler: () => void = () => this.close();
@@ -336,10 +342,14 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
   }
 
   private pump(): void {
-    if (this.busy) return;
+    if (this.busy || this.awaitingDrain) return;
     while (this.queue.length > 0 && !this.busy) {
       if (this.closed && this.queue[0] !== null) {
         this.queue = [];
+        return;
+      }
+      if (this.socket.writableNeedDrain && this.queue[0] !== null) {
+        this.waitForDrain();
         return;
       }
       const line = this.queue.shift()!;
@@ -376,6 +386,21 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
       }
     }
     if (!this.closed && this.queue.length === 0 && this.socket.isPaused() && !this.busy) this.socket.resume();
+  }
+
+  /** Stop reading until the peer has read our replies; then answer the lines still queued. */
+  private waitForDrain(): void {
+    this.awaitingDrain = true;
+    this.socket.pause();
+    const socket = this.socket;
+    const go = () => {
+      socket.off('drain', go);
+      socket.off('close', go);
+      this.awaitingDrain = false;
+      this.pump();
+    };
+    socket.on('drain', go);
+    socket.on('close', go);
   }
 
   /** The peer half-closed and every queued line ran: close our side once all is answered. */

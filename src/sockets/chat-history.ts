@@ -6,8 +6,10 @@
  * a busy room never waits on the disk). On start it is read back keeping only the last `perRoom`
  * messages of each room. Whenever it holds much more than what is kept (on start, or while a
  * long-running server appends), it is rewritten atomically from memory (temp file, fsync, rename),
- * so it never grows without bound; lines said during a rewrite are appended after it. Reading is
- * capped at the file's last few megabytes.
+ * so it never grows without bound; lines said during a rewrite are appended after it, unless more
+ * came than a rewrite would keep: then it is rewritten again from memory instead, so a room busier
+ * than the disk (a rewrite waits on fsync) costs what memory keeps, not every line said meanwhile.
+ * Reading is capped at the file's last few megabytes.
  */
 import fs from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -45,6 +47,8 @@ export class ChatHistory {
   /** the rewrite in progress; lines said meanwhile wait in `pending` */
   private compaction: Promise<void> | undefined;
   private pending: string[] = [];
+  /** more lines came during the rewrite than appending them would keep: rewrite once more */
+  private rewriteAgain = false;
 
   private constructor(
     readonly perRoom: number,
@@ -81,13 +85,23 @@ export class ChatHistory {
     this.remember(msg);
     if (this.file === undefined || this.perRoom <= 0) return;
     if (this.compaction) {
+      if (this.rewriteAgain) return;
       this.pending.push(record(msg));
+      if (historyNeedsCompaction(this.pending.length, this.kept)) {
+        this.pending = [];
+        this.rewriteAgain = true;
+      }
       return;
     }
     if (!this.stream) return;
     this.stream.write(record(msg));
     this.linesInFile += 1;
     if (historyNeedsCompaction(this.linesInFile, this.kept)) this.compaction = this.compact(this.file);
+  }
+
+  /** Lines said during a rewrite that wait in memory to be appended after it. */
+  get pendingLines(): number {
+    return this.pending.length;
   }
 
   /** Resolves once a rewrite of the file in progress (if any) is done. */
@@ -144,20 +158,29 @@ export class ChatHistory {
   /**
    * Rewrite the file with what memory keeps (tmp + fsync + rename). The snapshot is taken first;
    * the old stream is finished before the rename (so none of its lines can land in the new file),
-   * and the lines said meanwhile are appended to the new file afterwards.
+   * and the lines said meanwhile are appended to the new file afterwards — or, when more came than
+   * appending would keep, the file is rewritten from memory once more instead.
    */
   private async compact(file: string): Promise<void> {
     try {
-      const snapshot = this.all().map(record);
+      let snapshot = this.all().map(record);
       const old = this.stream;
       this.stream = undefined;
       if (old) await new Promise<void>((resolve) => old.end(resolve));
-      try {
-        await writeFileAtomic(file, snapshot.join(''), 0o600);
-      } catch {
-        // the old file stays as it was; try again after as many lines more
+      for (;;) {
+        try {
+          await writeFileAtomic(file, snapshot.join(''), 0o600);
+        } catch {
+          // the old file stays as it was; try again after as many lines more
+          this.rewriteAgain = false;
+        }
+        this.linesInFile = snapshot.length;
+        if (!this.rewriteAgain) break;
+        // more lines came meanwhile than appending would keep (pending was dropped; memory has
+        // them): write what memory keeps once more
+        this.rewriteAgain = false;
+        snapshot = this.all().map(record);
       }
-      this.linesInFile = snapshot.length;
       this.openStream();
       const pending = this.pending.splice(0);
       if (pending.length > 0) {
@@ -169,6 +192,7 @@ export class ChatHistory {
       // none, stay in memory only, as after a disk error)
       this.compaction = undefined;
       this.pending = [];
+      this.rewriteAgain = false;
     }
   }
 

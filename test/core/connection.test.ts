@@ -26,6 +26,9 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
+/** more than loopback's socket buffers (a few MiB) hold: most of it waits in the socket's queue */
+const BIG_REPLY = 32 * 1024 * 1024;
+
 /** A tiny protocol: STARTTLS upgrades, PASS is secret, anything else is echoed as "got X". */
 async function startToy(
   opts: {
@@ -37,6 +40,8 @@ async function startToy(
 ) {
   const tracer = new EventEmitter();
   const seen: string[] = [];
+  /** each line's unsent reply bytes (the socket's writableLength) when its handler ran */
+  const backlog = new Map<string, number>();
   const events: TraceEvent[] = [];
   tracer.on('trace', (e: TraceEvent) => events.push(e));
   const server = await listenTcp({
@@ -55,6 +60,7 @@ async function startToy(
       conn.writeLine('hello');
       conn.onLine(async (line) => {
         seen.push(line);
+        backlog.set(line, conn.socket.writableLength);
         if (line === 'STARTTLS') {
           conn.writeLine('go ahead');
           await conn.upgradeTls(material.context);
@@ -67,6 +73,10 @@ async function startToy(
           await conn.upgradeTls(material.context).catch(() => {});
           return;
         }
+        if (line === 'BIG') {
+          conn.write(Buffer.alloc(BIG_REPLY, 'y'));
+          return;
+        }
         if (line === 'FLOOD') {
           for (let i = 0; i < 10_000 && !conn.closed; i++) conn.write(`${'x'.repeat(1000)}\r\n`);
           return;
@@ -75,7 +85,7 @@ async function startToy(
       });
     },
   });
-  return { server, seen, events, tracer };
+  return { server, seen, backlog, events, tracer };
 }
 
 describe('LineConnection', () => {
@@ -244,6 +254,33 @@ describe('LineConnection', () => {
     const c = await LineClient.connect(toy.server.port);
     expect(await c.line()).toBe('hello');
     c.close();
+  });
+
+  it('answers the next pipelined line only once the peer has read the replies queued before it', async () => {
+    // Dovecot's POP3_OUTBUF_THROTTLE_SIZE: a client that pipelines 100,000 NOOPs and reads nothing
+    // must cost one socket buffer, not 100,000 queued replies (a write request each)
+    const own = await startToy({ maxOutboundBytes: 2 * BIG_REPLY });
+    try {
+      const raw = net.connect(own.server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      await once(raw, 'data');
+      raw.pause();
+      raw.write('BIG\r\nnext\r\n');
+      await eventually(() => own.seen.includes('BIG'));
+      let received = 0;
+      raw.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      raw.resume();
+      await eventually(() => own.seen.includes('next'), 30_000);
+      expect(own.backlog.get('BIG')).toBe(0);
+      // without the wait, `next` ran with most of the 32 MiB still queued
+      expect(own.backlog.get('next')).toBeLessThan(64 * 1024);
+      await eventually(() => received >= BIG_REPLY + 'got next\r\n'.length, 30_000);
+      raw.destroy();
+    } finally {
+      await own.server.close();
+    }
   });
 
   it('limits connections per IP', async () => {

@@ -64,7 +64,7 @@ describe('netkit ftp serve', () => {
     }
   });
 
-  it('--max-queue drops a client that pipelines commands and never reads the replies', async () => {
+  it('a client that pipelines commands and never reads is held back, not queued for: its session ends at the idle timeout', async () => {
     const srv = await startServe([
       'ftp',
       'serve',
@@ -74,6 +74,8 @@ describe('netkit ftp serve', () => {
       path.join(dir, 'data-mq'),
       '--max-queue',
       '64k',
+      '--idle-timeout',
+      '1s',
       '--trace',
     ]);
     try {
@@ -83,10 +85,15 @@ describe('netkit ftp serve', () => {
       expect(await c.line()).toMatch(/^331 /);
       expect(await c.line()).toMatch(/^230 /);
       c.socket.pause();
-      // megabytes of 4 KB replies (550 echoes the path): past the kernel's socket buffers, and
-      // past 64 KiB in our queue
+      // megabytes of 4 KB replies (550 echoes the path) if all were answered: past the kernel's
+      // socket buffers and past 64 KiB, which queued would drop the client; answered only as fast
+      // as they are read, the commands wait and the idle timer ends the session
       c.socket.write(`CWD ${'a'.repeat(4000)}\r\n`.repeat(2500));
-      await srv.printed('output queue over 65536 bytes: peer not reading, dropped');
+      const first = await Promise.race([
+        srv.printed('S: 421 Idle timeout').then(() => 'idle timeout'),
+        srv.printed('peer not reading, dropped').then(() => 'dropped at --max-queue'),
+      ]);
+      expect(first).toBe('idle timeout');
       c.close();
     } finally {
       await srv.stop();

@@ -59,13 +59,36 @@ describe('chat history file', () => {
     try {
       const h = await ChatHistory.persistent(dir, 2);
       // one burst: 4 kept, so the rewrite starts at the 109th line while the others keep coming
-      for (let i = 0; i < 400; i++) h.add(message(i));
+      for (let i = 0; i < 200; i++) h.add(message(i));
       await h.settled();
       await h.close();
       const texts = (await fileLines(dir)).map((m) => m.text);
       expect(new Set(texts).size).toBe(texts.length);
       // the rewrite kept the last two of each room at that point; everything after it follows
-      expect(texts).toEqual(Array.from({ length: 400 - 105 }, (_, k) => `line ${105 + k}`));
+      expect(texts).toEqual(Array.from({ length: 200 - 105 }, (_, k) => `line ${105 + k}`));
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('holds no more lines during a rewrite than it keeps: a room busier than the disk is written from memory again', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const h = await ChatHistory.persistent(dir, 2);
+      // a rewrite (fsync) starts at the 109th line; 100,000 more come before it can finish
+      let most = 0;
+      for (let i = 0; i < 100_000; i++) {
+        h.add(message(i));
+        most = Math.max(most, h.pendingLines);
+      }
+      expect(historyNeedsCompaction(most, 4)).toBe(false);
+      await h.settled();
+      await h.close();
+      const texts = (await fileLines(dir)).map((m) => m.text);
+      expect(texts).toEqual(['line 99996', 'line 99997', 'line 99998', 'line 99999']);
+      const again = await ChatHistory.persistent(dir, 2);
+      expect(again.get('lobby').map((m) => m.text)).toEqual(['line 99996', 'line 99998']);
+      await again.close();
     } finally {
       await cleanup();
     }
