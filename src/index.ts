@@ -18,7 +18,7 @@ export {
   type LineConnectionOptions,
   type LineHandler,
 } from './core/connection.js';
-export { resolveDataDir, writeFileAtomic } from './core/datadir.js';
+export { type FileOwner, resolveDataDir, writeFileAtomic } from './core/datadir.js';
 export type { FreeSpace } from './core/disk-space.js';
 export { NetkitError, type NetkitErrorCode, type TrustFlags } from './core/errors.js';
 export type { TypedEmitter } from './core/events.js';
@@ -234,7 +234,7 @@ export {
   writeOutJson,
 } from './http/write-out.js';
 // ---- the lab: every service together, its dashboard and REST API ----
-export type { LabCredentials } from './lab/bootstrap.js';
+export type { LabAccount, LabCredentials } from './lab/bootstrap.js';
 export { type LabConfig, type LabConfigInput, type LabPortName, resolveLabConfig } from './lab/config.js';
 export type {
   ChatMessageView,

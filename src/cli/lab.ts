@@ -7,7 +7,9 @@ import { type Command, Option } from 'commander';
 import { NetkitError } from '../core/errors.js';
 import { maxOf } from '../core/format.js';
 import { fileError } from '../core/fs-errors.js';
+import { parseJsonFile } from '../core/json-file.js';
 import { formatHostPort } from '../core/server.js';
+import type { LabAccount } from '../lab/bootstrap.js';
 import {
   configFromEnv,
   configFromFile,
@@ -44,12 +46,13 @@ async function readConfigFile(file: string | undefined): Promise<LabConfigInput>
     const reason = fileError(err, `cannot read ${file ? '--config ' : ''}${name}`);
     throw new NetkitError('NETKIT_USAGE', reason.message, { cause: err });
   }
-  try {
-    return configFromFile(JSON.parse(text), name);
-  } catch (err) {
-    if (err instanceof NetkitError) throw err;
-    throw new NetkitError('NETKIT_USAGE', `${name}: ${(err as Error).message}`);
-  }
+  return configFromFile(parseJsonFile(text, name, 'NETKIT_USAGE'), name);
+}
+
+/** A demo account on the start-up screen: its password, or why the lab no longer knows it. */
+function shownAccount(a: LabAccount): string {
+  if (a.removed) return `${a.user} (removed)`;
+  return `${bold(a.user)} / ${a.password ?? '(changed since the lab set it)'}`;
 }
 
 export function register(program: Command): void {
@@ -130,7 +133,7 @@ Examples:
         for (const [a, b, c] of rows) out.write(`  ${a!.padEnd(w0)}  ${b!.padEnd(w1)}  ${dim(c!)}\n`);
         const c = lab.credentials;
         out.write(
-          `\nAccounts: real ${bold(c.real.user)} / ${c.real.password}   guest ${bold(c.guest.user)} / ${c.guest.password}   anonymous FTP: anonymous / any e-mail\n`,
+          `\nAccounts: real ${shownAccount(c.real)}   guest ${shownAccount(c.guest)}   anonymous FTP: anonymous / any e-mail\n`,
         );
         if (cfg.acceptAnyAuth) out.write('Mail accepts any user name and password (--auth-accept-any).\n');
         out.write(`Dashboard: ${bold(lab.dashboard.url)}   Stop with Ctrl-C.\n`);

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from 'commander';
 import { type Account, AccountStore, validateAccountName } from '../core/accounts.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError, usageError } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-safe.js';
 import { action, printJson, readPassword } from './util.js';
 
 interface DataOpts {
@@ -125,7 +126,10 @@ Accounts live in DATA/accounts.json (scrypt hashes, mode 0600); SMTP AUTH, POP3 
 Examples:
   $ netkit user add bob
   $ netkit user add alice --password wonderland --data ./lab-data
-  $ netkit user add visitor --guest --expires 2030-01-01 --password guest`,
+  $ netkit user add visitor --guest --expires 2030-01-01 --password guest
+
+NAME: letters, digits and . _ - (max 64), case-insensitive; no dot at the end or two in a row;
+anonymous and ftp are reserved (FTP's anonymous logins).`,
     )
     .action(
       action(
@@ -136,7 +140,7 @@ Examples:
           validateAccountName(name);
           const accounts = store(opts);
           if (await accounts.get(name))
-            throw new NetkitError('NETKIT_EXISTS', `account "${name}" already exists`);
+            throw new NetkitError('NETKIT_EXISTS', `account "${terminalSafe(name)}" already exists`);
           const pw = await newPassword(opts.password, name);
           const account = await accounts.add(name, pw, {
             class: opts.guest ? 'guest' : 'real',
@@ -187,7 +191,8 @@ Examples:
     .action(
       action(async (name: string, opts: DataOpts & { password?: string }) => {
         const accounts = store(opts);
-        if (!(await accounts.get(name))) throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
+        if (!(await accounts.get(name)))
+          throw new NetkitError('NETKIT_NOT_FOUND', `no account "${terminalSafe(name)}"`);
         await accounts.setPassword(name, await newPassword(opts.password, name));
         process.stdout.write(`password changed for ${name.toLowerCase()}\n`);
       }),

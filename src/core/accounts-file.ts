@@ -7,6 +7,7 @@
  * finds no account (on a plain object it would find Object.prototype's members).
  */
 import { NetkitError } from './errors.js';
+import { lineCol, parseJsonFile } from './json-file.js';
 
 export type AccountClass = 'real' | 'guest';
 
@@ -52,13 +53,6 @@ export function parseHash(stored: unknown): ScryptHash | undefined {
   return { N, r, p, salt, hash };
 }
 
-/** 1-based line and column of a character offset. */
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, Math.max(0, offset));
-  const line = before.split('\n').length;
-  return { line, col: offset - before.lastIndexOf('\n') };
-}
-
 /** The line where the entry `"key": {` begins (1 when it cannot be found). */
 function lineOfKey(text: string, key: string): number {
   const at = text.indexOf(`${JSON.stringify(key)}:`);
@@ -90,17 +84,7 @@ function entryProblem(key: string, a: unknown): string | undefined {
 
 /** Parse and check the text of an accounts file; errors name `file` and the line. */
 export function parseAccountsFile(text: string, file: string): AccountsFile {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    const where = pos ? `:${lineCol(text, Number(pos[1])).line}` : '';
-    // V8's message repeats the position (and sometimes the text); keep its first clause
-    const what = msg.replace(/\s*(?:in JSON )?at position \d+.*$/s, '').replace(/^.*?: /s, '');
-    throw new NetkitError('NETKIT_IO', `${file}${where}: not valid JSON (${what})`);
-  }
+  const data = parseJsonFile(text, file, 'NETKIT_IO');
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
     throw new NetkitError('NETKIT_IO', `${file}:1: expected {"version": 1, "accounts": {…}}`);
   }

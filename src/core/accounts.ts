@@ -2,7 +2,7 @@
  * The accounts file shared by mail and FTP: `accounts.json` in the data directory, mode 0600,
  * passwords stored only as scrypt hashes (`scrypt$N$r$p$salt$hash`, base64), rewritten atomically.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ACCOUNT_NAME_RE,
@@ -19,6 +19,7 @@ import { NetkitError } from './errors.js';
 import { withFileLock } from './file-lock.js';
 import { fileError } from './fs-errors.js';
 import { nodeCrypto } from './lazy.js';
+import { terminalSafe } from './terminal-safe.js';
 
 export type { Account, AccountClass, AccountsFile } from './accounts-file.js';
 
@@ -38,11 +39,35 @@ export function accountsPath(dataDir: string): string {
   return path.join(dataDir, ACCOUNTS_FILE);
 }
 
+/** The file a chain of symbolic links ends at, made or not yet; `file` itself when it is none. */
+async function linkTarget(file: string, hops = 0): Promise<string> {
+  let target: string;
+  try {
+    target = await readlink(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EINVAL' || code === 'ENOENT') return file; // a regular file, or none yet
+    throw fileError(err, `cannot read ${file}`);
+  }
+  if (hops >= 32) throw new NetkitError('NETKIT_IO', `${file}: too many levels of symbolic links`);
+  // relative to the link's real folder, as the kernel reads it (the folder may be a link itself)
+  return linkTarget(path.resolve(await realpath(path.dirname(file)), target), hops + 1);
+}
+
+/** The FTP server's anonymous logins (any case): an account of that name could never log in there. */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['anonymous', 'ftp']);
+
+/**
+ * Check a name for a new account. Besides the file's own rule ({@link ACCOUNT_NAME_RE}) the name is
+ * also a mailbox and an e-mail local part: a dot may not end it or follow another (`bob.@lab` and
+ * `a..b@lab` are not addresses, RFC 5321 §4.1.2), and `anonymous` and `ftp` are refused in any case.
+ */
 export function validateAccountName(name: string): void {
-  if (!ACCOUNT_NAME_RE.test(name) || name === 'anonymous' || name === 'ftp') {
+  const key = name.toLowerCase();
+  if (!ACCOUNT_NAME_RE.test(name) || name.endsWith('.') || name.includes('..') || RESERVED_NAMES.has(key)) {
     throw new NetkitError(
       'NETKIT_INVALID_INPUT',
-      `invalid account name "${name}": use letters, digits, . _ - (max 64); anonymous and ftp are reserved`,
+      `invalid account name "${terminalSafe(name)}": use letters, digits and . _ - (max 64, starting with a letter or digit, no dot at the end or twice in a row); anonymous and ftp are reserved`,
     );
   }
 }
@@ -96,13 +121,21 @@ export class AccountStore {
     return parseAccountsFile(text, this.file);
   }
 
-  /** Read, change and write back under the lock; `change` sees the latest file. */
+  /**
+   * Read, change and write back under the lock; `change` sees the latest file. An accounts file
+   * that is a symbolic link (one file shared by several data directories) is rewritten where it
+   * points, and locked there, rather than replaced by a copy that the others never see; the
+   * rewritten file keeps its owner (root editing the file of a server that runs as another user).
+   */
   private async update<T>(change: (data: AccountsFile) => T): Promise<T> {
     await ensureDir(this.dataDir, 0o700);
-    return withFileLock(this.file, async () => {
+    const file = await linkTarget(this.file);
+    return withFileLock(file, async () => {
       const data = await this.load();
       const result = change(data);
-      await writeFileAtomic(this.file, serializeAccountsFile(data), 0o600);
+      const current = await stat(file).catch(() => undefined);
+      const owner = current && { uid: current.uid, gid: current.gid };
+      await writeFileAtomic(file, serializeAccountsFile(data), 0o600, owner);
       return result;
     });
   }
@@ -134,7 +167,7 @@ export class AccountStore {
     if (opts.expires) account.expires = new Date(opts.expires).toISOString();
     return this.update((data) => {
       if (Object.hasOwn(data.accounts, key))
-        throw new NetkitError('NETKIT_EXISTS', `account "${name}" already exists`);
+        throw new NetkitError('NETKIT_EXISTS', `account "${terminalSafe(name)}" already exists`);
       data.accounts[key] = account;
       return account;
     });
@@ -145,7 +178,7 @@ export class AccountStore {
     const key = name.toLowerCase();
     await this.update((data) => {
       if (!Object.hasOwn(data.accounts, key))
-        throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
+        throw new NetkitError('NETKIT_NOT_FOUND', `no account "${terminalSafe(name)}"`);
       data.accounts[key]!.hash = hash;
     });
   }
@@ -154,7 +187,7 @@ export class AccountStore {
     const key = name.toLowerCase();
     await this.update((data) => {
       if (!Object.hasOwn(data.accounts, key))
-        throw new NetkitError('NETKIT_NOT_FOUND', `no account "${name}"`);
+        throw new NetkitError('NETKIT_NOT_FOUND', `no account "${terminalSafe(name)}"`);
       delete data.accounts[key];
     });
   }

@@ -50,12 +50,17 @@ export async function writesInPlace(file: string): Promise<boolean> {
  * itself survives a crash). The temp name has a random part: two writes of the same file in one
  * process and one millisecond must not share (and truncate) one temp file.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  owner?: FileOwner,
+): Promise<void> {
   if (await writesInPlace(file)) return writeFile(file, data); // `-c /dev/null`
   const unique = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 10)}`;
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${unique}.tmp`);
   try {
-    await writeNewSynced(tmp, data, mode);
+    await writeNewSynced(tmp, data, mode, owner);
     await rename(tmp, file);
   } catch (err) {
     // a full disk fails the write: do not leave the half-written temp file behind as litter
@@ -80,10 +85,32 @@ function aboutTarget(err: unknown, tmp: string, file: string): unknown {
   return err;
 }
 
-/** Create `file` (it must not exist) with `mode`, write `data` and fsync it. */
-export async function writeNewSynced(file: string, data: string | Uint8Array, mode: number): Promise<void> {
+/** Who owns a file: {@link writeFileAtomic} can give its replacement the same. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Create `file` (it must not exist) with `mode`, write `data` and fsync it. With `owner`, the file
+ * is given that owner first, where this process may (root editing a file a service user reads);
+ * where it may not, it stays this process's own.
+ */
+export async function writeNewSynced(
+  file: string,
+  data: string | Uint8Array,
+  mode: number,
+  owner?: FileOwner,
+): Promise<void> {
   const fh = await open(file, 'wx', mode);
   try {
+    if (owner) {
+      const made = await fh.stat();
+      if (made.uid !== owner.uid || made.gid !== owner.gid)
+        await fh.chown(owner.uid, owner.gid).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EPERM') throw err;
+        });
+    }
     await fh.writeFile(data);
     await fh.sync();
   } finally {

@@ -2,17 +2,41 @@
  * First run of the lab: demo accounts (a real user and a guest, with random passwords saved to
  * `lab-credentials.json`, mode 0600, so every start can print them) and the FTP tree
  * (`pub/` with a sample file, `incoming/`, `guest/`, `home/NAME`).
+ *
+ * What is printed must log in. When the lab makes the credentials file (first run, or after it
+ * was deleted) it sets both passwords, on accounts it creates or finds; on a later start it
+ * checks that each saved password still opens its account, and says so when an administrator
+ * has changed it (`netkit user passwd`) or removed the account, rather than printing a password
+ * that no longer works. A credentials file it cannot read is one line naming it, not a TypeError.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AccountStore } from '../core/accounts.js';
+import { AccountStore, verifyPassword } from '../core/accounts.js';
 import { ensureDir, writeFileAtomic } from '../core/datadir.js';
+import { NetkitError } from '../core/errors.js';
+import { fileError } from '../core/fs-errors.js';
+
+export interface LabAccount {
+  user: string;
+  /** the password the lab set; absent when it no longer opens the account */
+  password?: string;
+  /** the account has been removed (`netkit user remove`) since the lab made it */
+  removed?: boolean;
+}
 
 export interface LabCredentials {
+  real: LabAccount;
+  guest: LabAccount;
+}
+
+/** What `lab-credentials.json` holds: the passwords the lab set. */
+interface SavedCredentials {
   real: { user: string; password: string };
   guest: { user: string; password: string };
 }
+
+export const CREDENTIALS_FILE = 'lab-credentials.json';
 
 export const SAMPLE_TEXT = `Welcome to the netkit lab.
 
@@ -27,29 +51,76 @@ export function ftpRoot(dataDir: string): string {
   return path.join(dataDir, 'ftp');
 }
 
+function isSavedAccount(v: unknown): v is { user: string; password: string } {
+  const a = v as Record<string, unknown> | null;
+  return typeof a === 'object' && a !== null && typeof a.user === 'string' && typeof a.password === 'string';
+}
+
+/** The saved credentials, undefined when there are none yet; a file that is not ours is an error. */
+async function readSaved(file: string): Promise<SavedCredentials | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fileError(err, `cannot read ${file}`);
+  }
+  let data: Partial<SavedCredentials> | undefined;
+  try {
+    data = JSON.parse(text) as Partial<SavedCredentials>;
+  } catch {
+    data = undefined;
+  }
+  if (!data || !isSavedAccount(data.real) || !isSavedAccount(data.guest)) {
+    throw new NetkitError(
+      'NETKIT_IO',
+      `${file}: not the lab's credentials ({"real": {"user", "password"}, "guest": {…}}); delete it, and the next start sets new passwords for the demo accounts`,
+    );
+  }
+  return { real: data.real, guest: data.guest };
+}
+
+/** Set the lab's password on its account, creating the account when it is not there. */
+async function takeOver(accounts: AccountStore, saved: SavedCredentials): Promise<void> {
+  for (const [a, cls] of [
+    [saved.real, 'real'],
+    [saved.guest, 'guest'],
+  ] as const) {
+    if (await accounts.get(a.user)) await accounts.setPassword(a.user, a.password);
+    else await accounts.add(a.user, a.password, { class: cls });
+  }
+}
+
+/** A saved account as it is now: with its password only while that still opens it. */
+async function current(
+  accounts: AccountStore,
+  saved: { user: string; password: string },
+): Promise<LabAccount> {
+  const account = await accounts.get(saved.user);
+  if (!account) return { user: saved.user, removed: true };
+  return (await verifyPassword(saved.password, account.hash)) ? { ...saved } : { user: saved.user };
+}
+
 export async function bootstrapLab(dataDir: string): Promise<LabCredentials> {
   await ensureDir(dataDir, 0o700);
-  const credFile = path.join(dataDir, 'lab-credentials.json');
-  let creds: LabCredentials | undefined;
-  try {
-    creds = JSON.parse(await readFile(credFile, 'utf8')) as LabCredentials;
-  } catch {
-    creds = undefined;
-  }
+  const credFile = path.join(dataDir, CREDENTIALS_FILE);
   const accounts = new AccountStore(dataDir);
-  if (!creds) {
-    creds = {
+  let saved = await readSaved(credFile);
+  let creds: LabCredentials;
+  if (saved) {
+    const [real, guest] = await Promise.all([current(accounts, saved.real), current(accounts, saved.guest)]);
+    creds = { real, guest };
+  } else {
+    saved = {
       real: { user: 'demo', password: randomBytes(6).toString('base64url') },
       guest: { user: 'visitor', password: randomBytes(6).toString('base64url') },
     };
-    if (!(await accounts.get(creds.real.user))) await accounts.add(creds.real.user, creds.real.password);
-    if (!(await accounts.get(creds.guest.user))) {
-      await accounts.add(creds.guest.user, creds.guest.password, { class: 'guest' });
-    }
-    await writeFileAtomic(credFile, `${JSON.stringify(creds, null, 2)}\n`, 0o600);
+    await takeOver(accounts, saved);
+    await writeFileAtomic(credFile, `${JSON.stringify(saved, null, 2)}\n`, 0o600);
+    creds = { real: { ...saved.real }, guest: { ...saved.guest } };
   }
   const root = ftpRoot(dataDir);
-  for (const d of ['pub', 'incoming', 'guest', path.join('home', creds.real.user)]) {
+  for (const d of ['pub', 'incoming', 'guest', path.join('home', saved.real.user)]) {
     await ensureDir(path.join(root, d));
   }
   const sample = path.join(root, 'pub', 'README.txt');

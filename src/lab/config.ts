@@ -76,10 +76,16 @@ const ENV_PORTS: Record<string, LabPortName> = {
   NETKIT_CLASSIC_BASE: 'classicBase',
 };
 
-function port(value: unknown, where: string): number {
-  const n = typeof value === 'number' ? value : Number(value);
+/**
+ * A port: a whole number 0-65535, given as a number (the file) or as decimal digits (the
+ * environment). Nothing else is coerced: `Number()` would read `true` as port 1, `null` and `""`
+ * as 0 (any free port) and `"0x50"` as 80.
+ */
+function port(value: unknown, where: string, given: 'number' | 'digits'): number {
+  const digits = typeof value === 'string' && /^\d+$/.test(value);
+  const n = given === 'number' ? (typeof value === 'number' ? value : NaN) : digits ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new NetkitError('NETKIT_USAGE', `${where}: "${value}" is not a port`);
+    throw new NetkitError('NETKIT_USAGE', `${where}: ${JSON.stringify(value)} is not a port (0-65535)`);
   return n;
 }
 
@@ -87,7 +93,7 @@ function port(value: unknown, where: string): number {
 export function configFromEnv(env: NodeJS.ProcessEnv): LabConfigInput {
   const out: LabConfigInput = { ports: {} };
   for (const [name, key] of Object.entries(ENV_PORTS)) {
-    if (env[name] !== undefined && env[name] !== '') out.ports![key] = port(env[name], name);
+    if (env[name] !== undefined && env[name] !== '') out.ports![key] = port(env[name], name, 'digits');
   }
   if (env.NETKIT_HOST) out.host = env.NETKIT_HOST;
   if (env.NETKIT_DATA) out.dataDir = env.NETKIT_DATA;
@@ -121,10 +127,13 @@ export function configFromFile(data: unknown, file = 'netkit.config.json'): LabC
     if (!allowed.has(k)) throw new NetkitError('NETKIT_USAGE', `${file}: unknown key "${k}"`);
   const out: LabConfigInput = { ...(obj as LabConfigInput), ports: {} };
   if (obj.services !== undefined) out.services = serviceOptionsFromFile(obj.services, file);
-  const ports = (obj.ports ?? {}) as Record<string, unknown>;
+  const ports = obj.ports ?? {};
+  if (typeof ports !== 'object' || ports === null || Array.isArray(ports))
+    throw new NetkitError('NETKIT_USAGE', `${file}: "ports" must be an object ({"smtp": 2525, …})`);
   for (const [k, v] of Object.entries(ports)) {
-    if (!(k in DEFAULT_LAB_PORTS)) throw new NetkitError('NETKIT_USAGE', `${file}: unknown port "${k}"`);
-    out.ports![k as LabPortName] = port(v, `${file} ports.${k}`);
+    if (!Object.hasOwn(DEFAULT_LAB_PORTS, k))
+      throw new NetkitError('NETKIT_USAGE', `${file}: unknown port "${k}"`);
+    out.ports![k as LabPortName] = port(v, `${file} ports.${k}`, 'number');
   }
   return out;
 }
@@ -196,7 +205,7 @@ export function resolveLabConfig(...layers: LabConfigInput[]): LabConfig {
   if (cfg.portOffset) {
     for (const k of Object.keys(cfg.ports) as LabPortName[]) {
       if (cfg.ports[k] !== 0)
-        cfg.ports[k] = port(cfg.ports[k] + cfg.portOffset, `${PORT_FLAGS[k]} + --port-offset`);
+        cfg.ports[k] = port(cfg.ports[k] + cfg.portOffset, `${PORT_FLAGS[k]} + --port-offset`, 'number');
     }
   }
   return cfg;

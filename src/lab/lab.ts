@@ -284,6 +284,12 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
     // not the one they would pick by themselves; other clients are given the certificate file
     const dataFlag = dataDir === resolveDataDir() ? '' : ` --data ${shellQuote(dataDir)}`;
     const devCert = shellQuote(shownPath(path.join(dataDir, DEV_CERT_FILE)));
+    // the demo password when it still opens the account; else curl asks for the one set since
+    const { user: demoUser, password: demoPassword } = credentials.real;
+    const pop3Login =
+      demoPassword === undefined
+        ? `--user ${shellQuote(demoUser)} pop3://`
+        : `pop3://${demoUser}:${demoPassword}@`;
     const services = (): ServiceStatus[] => {
       const hp = (p: number) => formatHostPort(host, p);
       const list: ServiceStatus[] = [
@@ -323,7 +329,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         transport: 'tcp',
         tls: false,
         connections: pop3.connections,
-        hint: `curl pop3://${credentials.real.user}:${credentials.real.password}@${hp(pop3.port)}/`,
+        hint: `curl ${pop3Login}${hp(pop3.port)}/`,
       });
       if (pop3.tlsPort) {
         list.push({
@@ -332,7 +338,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
           port: pop3.tlsPort,
           transport: 'tcp',
           tls: true,
-          hint: `curl --cacert ${devCert} pop3s://${credentials.real.user}:${credentials.real.password}@${hp(pop3.tlsPort)}/`,
+          hint: `curl --cacert ${devCert} ${pop3Login.replace('pop3://', 'pop3s://')}${hp(pop3.tlsPort)}/`,
         });
       }
       list.push({

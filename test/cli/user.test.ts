@@ -82,6 +82,29 @@ describe('netkit user', () => {
     ).not.toContain('x2');
   });
 
+  it("refuses FTP's anonymous names in any case, and names that are no e-mail local part", async () => {
+    for (const name of ['Anonymous', 'FTP', 'bob.', 'a..b']) {
+      const r = await user(['add', name, '--password', 'x']);
+      expect([name, r.code, r.stderr]).toEqual([
+        name,
+        2,
+        `netkit: invalid account name "${name}": use letters, digits and . _ - (max 64, starting with a letter or digit, no dot at the end or twice in a row); anonymous and ftp are reserved\n`,
+      ]);
+    }
+    expect((await user(['add', 'b.o-b_1', '--password', 'x'])).code).toBe(0);
+    const names = JSON.parse((await user(['list', '--json'])).stdout).map((x: { name: string }) => x.name);
+    expect(names).not.toContain('anonymous');
+    expect(names).not.toContain('ftp');
+  });
+
+  it('a name with a newline or an escape sequence is shown escaped, on one line', async () => {
+    const bad = await user(['add', 'a\nb\u001b[2J', '--password', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^netkit: invalid account name "a\\x0ab\\x1b\[2J": [^\n]+\n$/);
+    const missing = await user(['passwd', 'x\u001b]0;owned\u0007', '--password', 'x']);
+    expect([missing.code, missing.stderr]).toEqual([1, 'netkit: no account "x\\x1b]0;owned\\x07"\n']);
+  });
+
   it('--password warns on stderr that it is visible; NETKIT_PASSWORD does not', async () => {
     const flag = await user(['add', 'warned', '--password', 'sekrit']);
     expect(flag.code).toBe(0);

@@ -1,8 +1,9 @@
 /**
  * The accounts store beyond the happy path: concurrent editors (processes and promises), names
- * that are Object.prototype members, hand-edited and corrupt files, malformed hashes.
+ * that are Object.prototype members, a file that is a link or owned by a server's user,
+ * hand-edited and corrupt files, malformed hashes.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountStore, hashPassword, verifyPassword } from '../../src/core/accounts.js';
@@ -72,6 +73,38 @@ describe('AccountStore', () => {
     ]) {
       expect(await verifyPassword('pw', bad)).toBe(false);
     }
+  });
+});
+
+describe('the accounts file on disk', () => {
+  it('a symbolic link to a shared file: the change lands in that file, and the link stays', async () => {
+    const shared = fresh();
+    await new AccountStore(shared).add('first', 'x');
+    const data = fresh();
+    await mkdir(data);
+    // relative, as `ln -s ../shared/accounts.json` makes it
+    await symlink(path.join('..', path.basename(shared), 'accounts.json'), path.join(data, 'accounts.json'));
+    await new AccountStore(data).add('second', 'y');
+    expect((await lstat(path.join(data, 'accounts.json'))).isSymbolicLink()).toBe(true);
+    expect((await new AccountStore(shared).list()).map((a) => a.name)).toEqual(['first', 'second']);
+    expect((await stat(path.join(shared, 'accounts.json'))).mode & 0o777).toBe(0o600);
+    // no lock or temp file left beside the link, nor beside the file
+    expect(await readdir(data)).toEqual(['accounts.json']);
+    expect(await readdir(shared)).toEqual(['accounts.json']);
+  });
+
+  it('root rewriting the file of a server that runs as another user keeps that user its owner', async () => {
+    // the case only arises for root; the test suite runs as root (see test/helpers/pure-ftpd.ts)
+    expect(process.getuid?.(), 'run the tests as root').toBe(0);
+    const data = fresh();
+    const store = new AccountStore(data);
+    await store.add('first', 'x');
+    const file = path.join(data, 'accounts.json');
+    await chown(file, 65534, 65534);
+    await store.add('second', 'y');
+    await store.setPassword('first', 'z');
+    const after = await stat(file);
+    expect([after.uid, after.gid, after.mode & 0o777]).toEqual([65534, 65534, 0o600]);
   });
 });
 

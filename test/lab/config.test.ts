@@ -46,6 +46,22 @@ describe('lab config', () => {
     expect(() => resolveLabConfig({ portOffset: 1.5 })).toThrow(/not an integer/);
   });
 
+  it('takes a port only as a number (file) or decimal digits (environment), never coerced', () => {
+    // Number() would make true port 1, null and "" port 0 (any free port), "0x50" port 80
+    for (const bad of [true, null, '2525', '', [25], 25.5, -1])
+      expect(() => configFromFile({ ports: { smtp: bad } }), JSON.stringify(bad)).toThrow(
+        `netkit.config.json ports.smtp: ${JSON.stringify(bad)} is not a port (0-65535)`,
+      );
+    for (const bad of ['0x50', '1e3', ' 25', '25.0'])
+      expect(() => configFromEnv({ NETKIT_SMTP_PORT: bad }), bad).toThrow(
+        `NETKIT_SMTP_PORT: ${JSON.stringify(bad)} is not a port`,
+      );
+    expect(configFromEnv({ NETKIT_SMTP_PORT: '2626' }).ports?.smtp).toBe(2626);
+    for (const bad of [[], 'smtp', 5])
+      expect(() => configFromFile({ ports: bad }), JSON.stringify(bad)).toThrow('"ports" must be an object');
+    expect(() => configFromFile({ ports: { toString: 1 } })).toThrow('unknown port "toString"');
+  });
+
   it('refuses values of the wrong type from the file or the environment, instead of ignoring them', () => {
     expect(() => resolveLabConfig(configFromEnv({ NETKIT_MAX_MESSAGES: 'abc' }))).toThrow(
       'max messages must be a whole number (0 = no cap), not null',
