@@ -31,6 +31,7 @@ import {
   durationOption,
   exitWithError,
   formatBytes,
+  interruptOnSignals,
   type Progress,
   parseBytes,
   parseNonNegative,
@@ -237,15 +238,8 @@ otherwise --continue starts over and says so.`,
           const active = p.segments.filter((s) => s.conn > 0).length;
           progress?.update(p.done, p.segments.length > 1 || active > 1 ? `${active} conn` : '', p.segments);
         });
-        // 128 + the signal's number, as shells report it: SIGINT 130, SIGTERM 143
-        let interrupted: number | undefined;
-        const onSignal = (signal: NodeJS.Signals): void => {
-          if (interrupted !== undefined) process.exit(interrupted);
-          interrupted = signal === 'SIGTERM' ? 143 : 130;
-          handle.abort();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        const interrupt = interruptOnSignals();
+        interrupt.signal.addEventListener('abort', () => handle.abort());
         try {
           const result = await handle.promise;
           const done = opts.quiet || opts.json ? undefined : summary(result);
@@ -256,12 +250,11 @@ otherwise --continue starts over and says so.`,
           progress?.abandon();
           if (err instanceof DownloadInterrupted) {
             process.stderr.write(`${interruptedLine(err)}\n`);
-            process.exit(interrupted ?? 130);
+            process.exit(interrupt.error?.exitCode ?? 130);
           }
           exitWithError(err, process.argv.includes('--debug'), keptLine(err));
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          interrupt.dispose();
         }
       }),
     );

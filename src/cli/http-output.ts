@@ -92,10 +92,15 @@ export function withProgress(
   const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
   return (async function* () {
     let done = 0;
-    for await (const chunk of source) {
-      done += chunk.length;
-      progress.update(done);
-      yield chunk;
+    try {
+      for await (const chunk of source) {
+        done += chunk.length;
+        progress.update(done);
+        yield chunk;
+      }
+    } catch (err) {
+      progress.abandon(); // a cut or Ctrl-C: the error (or the shell's prompt) on a line of its own
+      throw err;
     }
     progress.finish();
   })();

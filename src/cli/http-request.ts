@@ -40,7 +40,15 @@ import {
   type TransferFlags,
   writeOutInfo,
 } from './http-transfer.js';
-import { action, collect, durationOption, exitCodeFor, parseNonNegative, printTrace } from './util.js';
+import {
+  action,
+  collect,
+  durationOption,
+  exitCodeFor,
+  interruptOnSignals,
+  parseNonNegative,
+  printTrace,
+} from './util.js';
 
 interface RequestCliOptions extends TransferFlags {
   header: string[];
@@ -257,6 +265,7 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
   });
   if (opts.trace) printTrace(client, 'client');
   let result: Awaited<ReturnType<typeof runTransfer>>;
+  const interrupt = interruptOnSignals();
   try {
     result = await runTransfer({
       client,
@@ -267,12 +276,16 @@ async function runRequest(method: HttpMethod, givenUrl: string, opts: RequestCli
       fail: opts.fail === true,
       compressed: opts.compressed === true,
       ...(opts.maxTime !== undefined ? { maxTimeMs: opts.maxTime } : {}),
+      signal: interrupt.signal,
     });
   } finally {
+    interrupt.dispose();
     await client.close().catch(() => {});
     if (jar && opts.cookieJar)
       await (await import('../http/cookie-jar.js')).saveCookieJar(jar, opts.cookieJar);
   }
+  // Ctrl-C: the -o temp file is gone; nothing more is said (no --meta, no -w), as curl
+  if (interrupt.error) throw interrupt.error;
   const res = result.res;
   if (opts.meta && res && result.error === undefined) {
     // the server's headers and reason phrase: nothing a terminal would act on

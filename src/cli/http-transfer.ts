@@ -7,6 +7,7 @@
  */
 import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Command, Option } from 'commander';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { capBytes, checkDeclaredSize, tap } from '../core/size-limit.js';
@@ -254,6 +255,8 @@ export interface TransferRun {
   compressed: boolean;
   /** -m, for each attempt (curl's --max-time is per attempt too) */
   maxTimeMs?: number;
+  /** Ctrl-C: stops the attempt (an `-o` temp file is removed) and any retry */
+  signal?: AbortSignal;
 }
 
 export interface TransferResult {
@@ -307,13 +310,16 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
       endedAt: performance.now(),
       sizeRequest: t.client.bytesWritten() - sentBefore,
     });
+    // interrupted (during a retry's wait, say): no further attempt
+    if (t.signal?.aborted) return finish({ error: t.signal.reason });
     const retryAfter = async (d: Extract<RetryDecision, { retry: true }>, what: string) => {
+      if (t.signal?.aborted) return;
       warn(
         plan.silent,
         `${what}: retry ${plan.retry.retries - d.state.left}/${plan.retry.retries} in ${formatDuration(Math.round(d.delayMs))}`,
       );
       // a timer cannot wait longer than 2^31-1 ms (24.8 days); a Retry-After may ask for more
-      await new Promise((resolve) => setTimeout(resolve, Math.min(d.delayMs, 2 ** 31 - 1)));
+      await sleep(Math.min(d.delayMs, 2 ** 31 - 1), undefined, { signal: t.signal }).catch(() => {});
       state = d.state;
       retries += 1;
     };
@@ -347,7 +353,8 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
 
     let res: HttpResponse;
     try {
-      res = await t.client.request({ ...t.request, headers, signal: deadline.signal });
+      const signal = t.signal ? AbortSignal.any([deadline.signal, t.signal]) : deadline.signal;
+      res = await t.client.request({ ...t.request, headers, signal });
     } catch (err) {
       clearTimeout(timer);
       const e = timedOut(err);

@@ -246,7 +246,9 @@ headers are removed, line ends become CRLF, and a missing From, Date or Message-
 --dry-run prints the exact bytes that would be sent.
 
 TLS: STARTTLS is used whenever the server offers it; --starttls makes it mandatory, --no-tls turns it
-off, --tls speaks TLS from the first byte (give at most one of the three). Certificates are verified;
+off, --tls speaks TLS from the first byte (give at most one of the three). A server off this machine
+that offers no STARTTLS gets no password (--user) unless --no-tls asks for plaintext: someone on the
+path may have removed the offer to read it. Certificates are verified;
 the lab's own certificate in --data DIR (default ./netkit-data) is trusted automatically. --insecure
 disables verification.`,
     )

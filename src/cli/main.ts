@@ -37,8 +37,12 @@ export async function main(argv: string[]): Promise<void> {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
-      // an error stays one line, however long (written past writeErr, which fits help)
-      outputError: (str) => process.stderr.write(str.replace(/^error: /, 'netkit: ')),
+      // an error stays one line, however long (written past writeErr, which fits help); commander's
+      // suggestion for a typo joins it: `netkit: unknown option '--jsn' (did you mean --json?)`
+      outputError: (str) =>
+        process.stderr.write(
+          str.replace(/^error: /, 'netkit: ').replace(/\n\(Did you mean (.*)\)\n$/, ' (did you mean $1)\n'),
+        ),
       // help fitted to the width commander wraps its own part to
       writeOut: (str) => process.stdout.write(fitHelp(str, helpWidth(process.stdout))),
       writeErr: (str) => process.stderr.write(fitHelp(str, helpWidth(process.stderr))),

@@ -5,7 +5,9 @@
  *
  * STLS policy: on a plaintext connection we upgrade with STLS whenever the server's CAPA offers it
  * (like `mail send` does with STARTTLS), `--stls` makes it mandatory, `--no-stls` never upgrades;
- * `--tls` is implicit TLS (POP3S). Certificates are verified, the lab's own dev certificate in the
+ * `--tls` is implicit TLS (POP3S). A server off this machine that offers no STLS gets no password
+ * unless `--no-stls` asked for plaintext (someone on the path may have removed the offer).
+ * Certificates are verified, the lab's own dev certificate in the
  * data directory is trusted automatically, `--insecure` turns verification off.
  *
  * `retr` streams the message to stdout or `--out FILE` as it arrives (`Pop3Client.retrStream`): any
@@ -14,8 +16,9 @@
  */
 import type { Readable } from 'node:stream';
 import { type Command, Option } from 'commander';
+import { formatHostPort, isLoopback } from '../core/address.js';
 import { resolveDataDir, writeFileAtomic } from '../core/datadir.js';
-import { NetkitError, usageError } from '../core/errors.js';
+import { cleartextPasswordRefused, NetkitError, usageError } from '../core/errors.js';
 import { maxOf } from '../core/format.js';
 import { terminalSafe, terminalSafeStream } from '../core/terminal-safe.js';
 import { trustedCertificates } from '../core/tls-trust.js';
@@ -34,6 +37,7 @@ import {
   action,
   durationOption,
   formatBytes,
+  interruptOnSignals,
   parseBytes,
   parseHostPort,
   parsePositive,
@@ -63,8 +67,11 @@ function addConnectionOptions(cmd: Command): Command {
     .option('--user <name>', 'mailbox user (required)')
     .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
     .option('--tls', 'implicit TLS (POP3S; default port 1995)')
-    .option('--stls', 'require STLS (default: upgrade when the server offers it)')
-    .option('--no-stls', 'never upgrade with STLS')
+    .option(
+      '--stls',
+      'require STLS (default: upgrade when the server offers it; a server off this machine that does not gets no password)',
+    )
+    .option('--no-stls', 'never upgrade with STLS (the password goes in the clear)')
     .addOption(
       new Option('--auth <method>', 'login method: user (USER/PASS) or plain (AUTH PLAIN)')
         .choices(['user', 'plain'])
@@ -120,6 +127,8 @@ async function openSession(opts: ConnOpts): Promise<Pop3Client> {
       if ('STLS' in caps) await client.stls();
       else if (opts.stls === true)
         throw new NetkitError('NETKIT_PROTOCOL', `${host}:${port} does not offer STLS`);
+      else if (!isLoopback(host))
+        throw cleartextPasswordRefused(formatHostPort(host, port), 'STLS', '--no-stls');
     }
     await client.login(opts.user, password, { method: opts.auth });
     return client;
@@ -304,7 +313,18 @@ memory (up to 256 MiB).`,
             if (opts.out) await writeFileAtomic(opts.out, msg, 0o600);
             printJson({ n, ...viewToJson(await parseMessage(msg)) });
           } else if (opts.out) {
-            const bytes = await writeStreamAtomic(c.retrStream(n), opts.out, 0o600);
+            // Ctrl-C: the message stops, and its temp file goes with it (FILE stays as it was)
+            const interrupt = interruptOnSignals();
+            const message = c.retrStream(n);
+            interrupt.signal.addEventListener('abort', () => message.destroy(interrupt.error));
+            let bytes: number;
+            try {
+              bytes = await writeStreamAtomic(message, opts.out, 0o600);
+            } catch (err) {
+              throw interrupt.error ?? err;
+            } finally {
+              interrupt.dispose();
+            }
             await c.quit();
             process.stdout.write(`saved message ${n} (${formatBytes(bytes)}) to ${opts.out}\n`);
           } else if (await messageToStdout(c.retrStream(n))) await c.quit();

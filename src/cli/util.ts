@@ -24,11 +24,11 @@ import { parseRate } from '../http/rate-limit.js';
 
 /**
  * Exit 2 for what the user typed (a usage error, a malformed address, URL or value — also when
- * only the command itself could tell), 130 for Ctrl-C at a prompt, 1 for everything that went
- * wrong while running.
+ * only the command itself could tell), 130 for Ctrl-C (143 for SIGTERM during a transfer), 1 for
+ * everything that went wrong while running.
  */
-export function exitCodeFor(err: unknown): 1 | 2 | 130 {
-  if (err instanceof InterruptedError) return 130;
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof InterruptedError) return err.exitCode;
   if (err instanceof InvalidArgumentError) return 2;
   return err instanceof NetkitError && (err.code === 'NETKIT_USAGE' || err.code === 'NETKIT_INVALID_INPUT')
     ? 2
@@ -334,14 +334,56 @@ export function onShutdown(stop: () => Promise<void>): void {
 }
 
 /**
- * Ctrl-C at a prompt (in raw mode the terminal sends it as a byte, not as SIGINT): the CLI exits
- * 130, as a shell reports a process ended by SIGINT, and prints nothing more than the newline.
+ * Ctrl-C at a prompt (in raw mode the terminal sends it as a byte, not as SIGINT), or a signal
+ * that stopped a transfer ({@link interruptOnSignals}): the CLI exits 130 (SIGTERM: 143), as a
+ * shell reports a process ended by that signal, and prints nothing more.
  */
 export class InterruptedError extends Error {
-  constructor() {
+  /** 128 + the signal's number */
+  readonly exitCode: 130 | 143;
+  constructor(signal: 'SIGINT' | 'SIGTERM' = 'SIGINT') {
     super('interrupted');
     this.name = 'InterruptedError';
+    this.exitCode = signal === 'SIGTERM' ? 143 : 130;
   }
+}
+
+/** A transfer's hold on Ctrl-C and SIGTERM ({@link interruptOnSignals}). */
+export interface Interrupt {
+  /** aborted (with the {@link InterruptedError}) by the first signal */
+  readonly signal: AbortSignal;
+  /** what to end the command with once the transfer has stopped; undefined while no signal came */
+  readonly error: InterruptedError | undefined;
+  /** stop listening for the signals */
+  dispose(): void;
+}
+
+/**
+ * Ctrl-C or SIGTERM during a transfer. Dying on the signal would leave a temp file behind; instead
+ * the first signal aborts `signal`, the command stops the transfer and leaves its files as it
+ * documents (a temp file removed, a part file kept), then ends with `error` (exit 130 or 143). A
+ * second signal exits at once.
+ */
+export function interruptOnSignals(): Interrupt {
+  const controller = new AbortController();
+  let error: InterruptedError | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (error) process.exit(error.exitCode);
+    error = new InterruptedError(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
+    controller.abort(error);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    get error() {
+      return error;
+    },
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** What {@link readPassword} reads from and writes to (process.stdin/stderr/env by default). */

@@ -49,6 +49,24 @@ export function noReply(
   return new NetkitError('NETKIT_TIMEOUT', `${silent} within ${ms} ms`, options);
 }
 
+/**
+ * The refusal of a client that upgrades whenever the server offers it (`mail send`'s STARTTLS,
+ * `pop3`'s STLS) to log in to a server off this machine that offered no upgrade. Someone on the
+ * path can strip the offer from the server's reply and read the password that follows (STARTTLS
+ * stripping), so it is only sent in the clear when the user asked for plaintext (`plaintextFlag`):
+ * the rule every netkit server applies from its side (address.ts `plaintextAllowed`).
+ */
+export function cleartextPasswordRefused(
+  server: string,
+  upgrade: 'STARTTLS' | 'STLS',
+  plaintextFlag: string,
+): NetkitError {
+  return new NetkitError(
+    'NETKIT_AUTH',
+    `${server} offers no ${upgrade}: the password would cross the network in the clear, where anyone on the path can read it (and remove ${upgrade} from the server's reply); nothing was sent. Use the server's TLS port (--tls), or ${plaintextFlag} to send it in the clear anyway`,
+  );
+}
+
 /** A usage error: the CLI maps it to exit code 2. */
 export function usageError(message: string): NetkitError {
   return new NetkitError('NETKIT_USAGE', message);

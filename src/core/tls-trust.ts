@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { NetkitError } from './errors.js';
@@ -18,6 +19,16 @@ const nodeTls = (): typeof import('node:tls') =>
   (tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof import('node:tls'));
 
 export const DEV_CERT_FILE = path.join('tls', 'dev-cert.pem');
+
+/**
+ * The name a TLS client sends as SNI for `host`: the host name itself, none for an address (RFC 6066
+ * allows host names only; the certificate is still checked against its IP SANs). Without SNI a
+ * server that keeps one certificate per name answers with its default one, which then fails the
+ * name check.
+ */
+export function sniName(host: string): string | undefined {
+  return isIP(host) ? undefined : host;
+}
 
 /**
  * The CA list for a TLS client, or undefined when the system roots alone apply.

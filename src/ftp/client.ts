@@ -35,7 +35,7 @@ import { TypedEventEmitter } from '../core/events.js';
 import { formatBytes } from '../core/format.js';
 import { bodyTooLarge, checkDeclaredSize } from '../core/size-limit.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
-import { defaultTrust } from '../core/tls-trust.js';
+import { defaultTrust, sniName } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvents, type TraceKind, traceEvent } from '../core/trace.js';
 import { type ActiveModeOptions, activeMode } from './client-active.js';
 import { ControlWatch, MAX_REPLY_LINE } from './client-control.js';
@@ -481,6 +481,9 @@ export class FtpClient extends TypedEventEmitter<FtpClientEvents> {
     const secureOptions: ConnectionOptions = {
       rejectUnauthorized: opts.rejectUnauthorized !== false,
       host: opts.host, // for data connections too (basic-ftp issue 166)
+      // basic-ftp passes no servername to tls.connect, and Node then sends no SNI: on the control
+      // connection (AUTH TLS, implicit) and, through these options, on every data connection
+      servername: sniName(opts.host),
     };
     if (opts.ca) secureOptions.ca = opts.ca;
     else Object.assign(secureOptions, defaultTrust());

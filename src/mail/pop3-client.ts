@@ -35,7 +35,7 @@ import {
 } from '../core/errors.js';
 import { TypedEventEmitter } from '../core/events.js';
 import { terminalSafe } from '../core/terminal-safe.js';
-import { defaultTrust } from '../core/tls-trust.js';
+import { defaultTrust, sniName } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvent, type TraceEvents, traceEvent } from '../core/trace.js';
 import { BodyFlow, type BodyStream } from './pop3-client-body.js';
 import { type Pop3Reply, Pop3ReplyReader } from './pop3-client-reader.js';
@@ -255,7 +255,7 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
             port,
             rejectUnauthorized: opts.rejectUnauthorized ?? true,
             ...defaultTrust(opts.ca),
-            servername: opts.servername ?? (net.isIP(host) ? undefined : host),
+            servername: opts.servername ?? sniName(host),
           })
         : net.connect({ host, port });
       const t = setTimeout(() => {
@@ -503,7 +503,7 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
         socket: plain,
         rejectUnauthorized: this.opts.rejectUnauthorized ?? true,
         ...defaultTrust(this.opts.ca),
-        servername: this.opts.servername ?? (net.isIP(this.host) ? undefined : this.host),
+        servername: this.opts.servername ?? sniName(this.host),
       });
       const t = setTimeout(() => {
         s.destroy();

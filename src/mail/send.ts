@@ -7,9 +7,11 @@
  *
  * TLS policy (the nodemailer vocabulary): `secure` = implicit TLS from the first byte (port 465 style);
  * otherwise STARTTLS whenever the server offers it (the default), `requireTLS` to fail when it does
- * not, `ignoreTLS` to stay in plaintext. Certificates are verified unless `tlsInsecure` is set — meant
- * for the lab's own self-signed development certificate — or the certificate is trusted through `ca`
- * (e.g. `netkit-data/tls/dev-cert.pem`).
+ * not, `ignoreTLS` to stay in plaintext. Credentials go to a server off this machine in the clear
+ * only with `ignoreTLS` (smtp-submit.ts): a missing STARTTLS offer may be an attacker's doing.
+ * Certificates are verified unless `tlsInsecure` is set — meant for the lab's own self-signed
+ * development certificate — or the certificate is trusted through `ca` (e.g.
+ * `netkit-data/tls/dev-cert.pem`).
  *
  * A message with a non-ASCII local part (`bøb@lab`) needs SMTPUTF8 (RFC 6531): it is sent with
  * `MAIL FROM:<…> SMTPUTF8` when the server offers the extension, and refused before MAIL FROM when
@@ -49,7 +51,7 @@ export interface SmtpSubmitOptions {
   secure?: boolean;
   /** fail unless the server offers STARTTLS */
   requireTLS?: boolean;
-  /** never use STARTTLS, even when offered */
+  /** never use STARTTLS, even when offered (and log in in the clear, wherever the server is) */
   ignoreTLS?: boolean;
   /**
    * Do not verify the server certificate. For the lab's self-signed development certificate only:

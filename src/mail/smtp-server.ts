@@ -558,6 +558,7 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     greetingDelay: options.greetingDelay ?? 0,
     handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_MS,
     lineTimeout: options.socketTimeout ?? DEFAULT_SMTP_IDLE_MS,
+    onHandshakeFailure: (peer: string, err: Error) => bridge.handshakeFailed(peer, err),
   };
   const servers: TunedSMTPServer[] = [];
   const listen = async (secure: boolean, port: number): Promise<number> => {
@@ -566,9 +567,11 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
     // object before calling ours, for every command and reply (eight or more times per message).
     // The bridge reads none of the fields the wrapper adds, so it is called directly.
     srv.logger = bridge.logger as unknown as typeof srv.logger;
-    // connection errors reach the trace through the logger already (they carry remoteAddress)
-    srv.on('error', (err: Error & { remoteAddress?: string }) => {
-      if (err.remoteAddress === undefined) traceEvent(emitter, 'smtp', 0, 'error', err.message);
+    // connection errors reach the trace through the logger already (they carry remoteAddress),
+    // a failed implicit-TLS handshake through tuning.onHandshakeFailure (its meta.stage is 'connect')
+    srv.on('error', (err: Error & { remoteAddress?: string; meta?: { stage?: string } }) => {
+      if (err.remoteAddress === undefined && err.meta?.stage !== 'connect')
+        traceEvent(emitter, 'smtp', 0, 'error', err.message);
     });
     servers.push(srv);
     await new Promise<void>((resolve, reject) => {

@@ -13,14 +13,17 @@
  * Credentials are a demand, not a wish: nodemailer's transport logs in only when the server offers
  * AUTH and otherwise sends anyway, so a message meant to go out logged in went out anonymously, and
  * the sender never knew. Here a server without AUTH ends the session the same way as a missing
- * extension, before MAIL FROM ({@link authNotOffered}).
+ * extension, before MAIL FROM ({@link authNotOffered}). So does a server off this machine that left
+ * the session in plaintext (it offered no STARTTLS, or someone on the path removed the offer): the
+ * password goes out in the clear only with `ignoreTLS` (`--no-tls`), see cleartextPasswordRefused.
  */
 import SMTPConnection, {
   type SMTPConnectionAuth,
   type SMTPConnectionOptions,
   type SMTPConnectionSendInfo,
 } from 'nodemailer/lib/smtp-connection';
-import { NetkitError } from '../core/errors.js';
+import { plaintextAllowed } from '../core/address.js';
+import { cleartextPasswordRefused, NetkitError } from '../core/errors.js';
 import type { ComposedMail } from './compose.js';
 import { eightBitMimeNotOffered, offers8BitMime } from './eightbitmime.js';
 import { AwaitedReply } from './smtp-awaited.js';
@@ -174,6 +177,9 @@ export function submitOnce(composed: ComposedMail, params: SubmitParams): Promis
       const send = () =>
         conn.send(envelope, composed.message, (e, info) => (e ? answered(e) : answered(null, info)));
       if (params.auth === undefined) return send();
+      const { host = '', ignoreTLS = false } = params.connection;
+      if (!plaintextAllowed({ secure: conn.secure, remoteAddress: host, allowPlaintext: ignoreTLS }))
+        return refuse(cleartextPasswordRefused(params.server, 'STARTTLS', '--no-tls'));
       if (!conn.allowsAuth)
         return refuse(
           authNotOffered(params.server, {

@@ -10,6 +10,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { format } from 'node:util';
+import { tlsErrorLine } from '../core/tls-accept.js';
 import { nextConnId, redactCommand, traceEvent } from '../core/trace.js';
 
 /** Bounded per-session transcript: the session preamble (greeting, EHLO, STARTTLS, AUTH) plus the
@@ -68,6 +69,30 @@ export class Transcript {
 export interface SessionTrace {
   conn: number;
   transcript: Transcript;
+  /** the last error traced: smtp-server reports a failed STARTTLS handshake twice */
+  lastError?: string;
+}
+
+/** A TLS error as smtp-server hands it over: its `meta.stage` is `'connect'` during a handshake. */
+type SmtpTlsError = Error & { code?: string; reason?: unknown; library?: unknown; meta?: { stage?: string } };
+
+/**
+ * A TLS failure reported by smtp-server, in the words the POP3 and FTP servers trace theirs
+ * (`TLS handshake failed: wrong version number (not a TLS client?)`), or undefined for any other
+ * error. The library passes OpenSSL's whole message on (`80…:error:0A00010B:SSL
+ * routines:ssl3_get_record:wrong version number:../deps/openssl/…:350:` and a newline), or puts its
+ * own words over some (`Failed to establish TLS session`, `Socket closed while initiating TLS`).
+ */
+export function smtpTlsFailure(err: SmtpTlsError): string | undefined {
+  const handshake = err.meta?.stage === 'connect';
+  if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return `TLS handshake failed: ${err.message}`;
+  if (handshake && err.code === 'SocketError')
+    return 'TLS handshake failed: closed by the client during the handshake';
+  const openssl =
+    err.library !== undefined || typeof err.reason === 'string' || /SSL routines/.test(err.message);
+  if (!openssl) return undefined;
+  const line = tlsErrorLine(err, 'client');
+  return handshake ? `TLS handshake failed: ${line}` : line;
 }
 
 type LogFn = (entry: Record<string, unknown>, message?: unknown, ...args: unknown[]) => void;
@@ -198,8 +223,29 @@ export class SmtpTraceBridge {
     // connection errors are logged as ('%s %s %s', id, address, message)
     const cid = typeof entry.cid === 'string' ? entry.cid : typeof args[0] === 'string' ? args[0] : undefined;
     const s = cid ? this.sessions.get(cid) : undefined;
-    const err = entry.err as Error | undefined;
-    const text = err?.message ?? format(String(message), ...args);
+    const err = entry.err as SmtpTlsError | undefined;
+    const text = (err && smtpTlsFailure(err)) ?? err?.message ?? format(String(message), ...args);
+    if (s) {
+      if (s.lastError === text) return;
+      s.lastError = text;
+    }
     traceEvent(this.target, this.service, s?.conn ?? 0, 'error', text);
+  }
+
+  /**
+   * A connection whose implicit-TLS handshake failed: no session was ever made, so it is traced as
+   * POP3S and FTPS trace one (connect, the reason, disconnect) under a number of its own.
+   */
+  handshakeFailed(peer: string, err: Error): void {
+    const conn = nextConnId();
+    traceEvent(this.target, this.service, conn, 'connect', '', peer);
+    traceEvent(
+      this.target,
+      this.service,
+      conn,
+      'error',
+      smtpTlsFailure(err) ?? `TLS handshake failed: ${err.message}`,
+    );
+    traceEvent(this.target, this.service, conn, 'disconnect', '');
   }
 }

@@ -50,6 +50,10 @@
  *    never said QUIT, or stopped in the middle of a message, would hold its slot until the idle
  *    timeout. Once every line received before the FIN has been answered, the connection is
  *    closed the way the library closes it; a message without its final dot is never delivered.
+ * 11. Failed handshakes traced as POP3 and FTP trace theirs. One on the implicit-TLS port reaches
+ *    the server's `'error'` event without the client's port, and there is no session to trace it
+ *    under: {@link TunedSMTPServer} hands it to `onHandshakeFailure` with the peer. The guards of
+ *    5 and 10 end a STARTTLS handshake with an error that says why, shaped as the library's own.
  *
  * The first two use public members of `SMTPConnection` (`connectionReady`, `send`), the hold of
  * early commands the private `_onCommand` and `_ready`; each adjustment is skipped if a future
@@ -60,6 +64,7 @@ import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { formatHostPort } from '../core/address.js';
 import { releaseTlsControl } from '../core/tls-server-socket.js';
 import { guardCommands } from './smtp-commands.js';
 import { unstuffEveryLeadingDot } from './smtp-dot-unstuffing.js';
@@ -73,6 +78,8 @@ export interface ConnectionTuning {
   handshakeTimeout: number;
   /** the idle timeout, counted from the client's last whole line (0 = the library's timer only) */
   lineTimeout?: number;
+  /** told of each failed implicit-TLS handshake, with the client's `host:port` (see 11) */
+  onHandshakeFailure?: (peer: string, err: Error) => void;
 }
 
 /** Bytes a closing connection still reads and drops before the socket is destroyed. */
@@ -124,15 +131,16 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
       // a client that half-closed before or during the STARTTLS handshake can never finish it
       const endedEarly = (): void => {
         if (conn.secure) return;
-        secure?.destroy();
-        raw.destroy();
+        const gone = handshakeError('SocketError', 'closed by the client during the handshake');
+        if (secure) secure.destroy(gone);
+        raw.destroy(secure ? undefined : gone);
       };
       if (raw.readableEnded) endedEarly();
       else raw.once('end', endedEarly);
       secure?.once('end', endedEarly);
       if (tuning.handshakeTimeout > 0) {
         const timer = setTimeout(() => {
-          if (!conn.secure) raw.destroy();
+          if (!conn.secure) raw.destroy(handshakeTimedOut(tuning));
         }, tuning.handshakeTimeout);
         raw.once('close', () => clearTimeout(timer));
       }
@@ -144,6 +152,18 @@ export function tuneConnection(conn: SMTPConnection, tuning: ConnectionTuning): 
     releaseTlsControl(socket as tls.TLSSocket);
   if (tuning.lineTimeout && tuning.lineTimeout > 0) watchWholeLines(conn, tuning.lineTimeout);
   boundCloseDiscard(conn);
+}
+
+/**
+ * Why our guard ended a STARTTLS handshake, shaped as smtp-server's own TLS errors (`code`,
+ * `meta.stage`) so that the trace words it as theirs (smtp-trace.ts `smtpTlsFailure`).
+ */
+function handshakeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code, meta: { stage: 'connect' } });
+}
+
+function handshakeTimedOut(tuning: ConnectionTuning): Error {
+  return handshakeError('ERR_TLS_HANDSHAKE_TIMEOUT', `no TLS handshake within ${tuning.handshakeTimeout} ms`);
 }
 
 /**
@@ -369,7 +389,15 @@ export class TunedSMTPServer extends SMTPServer {
    * so Node no longer closes such a socket at the FIN, and nothing can complete the handshake.
    */
   override _upgrade(...args: Parameters<SMTPServer['_upgrade']>): void {
-    super._upgrade(...args);
+    const [raw, done] = args;
+    const peer = formatHostPort(raw.remoteAddress ?? '?', raw.remotePort ?? 0);
+    const report = this.tuning.onHandshakeFailure;
+    super._upgrade(raw, (err, secureSocket) => {
+      // the library's words for its timer (armed below with our limit) say nothing of the limit
+      if (err?.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') err.message = handshakeTimedOut(this.tuning).message;
+      if (err) report?.(peer, err);
+      done(err, secureSocket);
+    });
     // the library keeps the TLS socket it made here until the handshake is done
     const secure = this._pendingSockets?.get(args[0]);
     if (!secure || secure === args[0]) return;

@@ -20,7 +20,7 @@ import { TypedEventEmitter } from '../core/events.js';
 import { nodeTls } from '../core/lazy.js';
 import { LineSplitter } from '../core/lines.js';
 import { formatHostPort } from '../core/server.js';
-import { defaultTrust } from '../core/tls-trust.js';
+import { defaultTrust, sniName } from '../core/tls-trust.js';
 import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
 import { nickProblem } from './chat-commands.js';
 import { stripControls } from './chat-sanitize.js';
@@ -98,7 +98,7 @@ export class ChatClient extends TypedEventEmitter<ChatClientEvents> {
             port: opts.port,
             rejectUnauthorized: opts.rejectUnauthorized ?? true,
             ...defaultTrust(opts.ca),
-            servername: opts.servername ?? (net.isIP(opts.host) ? undefined : opts.host),
+            servername: opts.servername ?? sniName(opts.host),
           })
         : net.connect({ host: opts.host, port: opts.port });
       socket.setNoDelay(true);

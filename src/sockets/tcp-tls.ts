@@ -8,13 +8,13 @@
  * The client verifies the certificate chain and the host name by default, against the system
  * roots (`defaultTrust()`), or only against a `ca` bundle when one is given.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { formatHostPort } from '../core/address.js';
 import { certificateError, certificateReason, NetkitError, SOCKET_TRUST_FLAGS } from '../core/errors.js';
 import { nodeTls } from '../core/lazy.js';
 import { tlsErrorLine } from '../core/tls-accept.js';
-import { defaultTrust } from '../core/tls-trust.js';
+import { defaultTrust, sniName } from '../core/tls-trust.js';
 
 /** moved to core/errors.ts, shared by every TLS client; still exported here */
 
@@ -95,15 +95,13 @@ export function startTlsClient(
   const tlsMod = nodeTls();
   const where = formatHostPort(host, port);
   const name = options.servername ?? host;
-  // SNI carries host names only (RFC 6066); an address is still checked against the IP SANs
-  const sni = net.isIP(name) ? undefined : name;
   let ca: TcpTlsClientOptions['ca'];
   if (!options.insecure && options.ca !== undefined) ca = options.ca;
   const secure = tlsMod.connect({
     socket,
     ...defaultTrust(ca),
     rejectUnauthorized: !options.insecure,
-    servername: sni,
+    servername: sniName(name),
     checkServerIdentity: (_host, cert) => tlsMod.checkServerIdentity(name, cert),
     ALPNProtocols: options.alpn?.length ? options.alpn : undefined,
   });

@@ -98,6 +98,10 @@ describe('usage errors: exit 2 and one line, before anything runs', () => {
     [['multicast', 'chat', '-n', 'a', '--max-queue', 'lots'], /"lots" is not a size/],
     [['udp', 'listen', '0', '--max-queue', '0'], /--max-queue <bytes>.*must be greater than 0/],
     [['tcp', 'connect', '127.0.0.1', '0'], /"0" is not a destination port \(1-65535\)/],
+    // commander's suggestion for a typo is part of the one line
+    [['ip', '10.0.0.1', '--jsn'], /^netkit: unknown option '--jsn' \(did you mean --json\?\)\n$/],
+    [['tcp', 'conect'], /^netkit: unknown command 'conect' \(did you mean connect\?\)\n$/],
+    [['htp'], /^netkit: unknown command 'htp' \(did you mean one of ftp, http\?\)\n$/],
     [
       ['tcp', 'connect', '-4', '-6', '127.0.0.1', '7'],
       /'-4, --ipv4' cannot be used with option '-6, --ipv6'/,

@@ -1,8 +1,9 @@
 /**
  * The FTP client against fake servers that misbehave as real ones do: a PASV address other than
  * the one connected to (NAT, masquerade), a download cut off with the control connection, AUTH TLS
- * accepted but PROT P refused, a certificate for another name, a failed login for `bob@x`, a
- * listing cut short, a download longer than the server's own SIZE reply.
+ * accepted but PROT P refused, a certificate for another name, the SNI name on control and data
+ * connections, a failed login for `bob@x`, a listing cut short, a download longer than the server's
+ * own SIZE reply.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -158,6 +159,28 @@ describe('a download cut off by the server', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toBe('netkit: get none.bin: 550 Failed to open file.\n');
       await expect(stat(`${out}.part`)).rejects.toThrow();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('SNI', () => {
+  it('sends the host name as SNI on the control connection and on each PROT P data connection', async () => {
+    const srv = await fakeFtp({ tls: cert });
+    try {
+      const client = await FtpClient.connect({
+        host: 'localhost',
+        port: srv.port,
+        tls: 'explicit',
+        ca: [cert.cert],
+      });
+      try {
+        expect((await client.list('/')).map((f) => f.name)).toEqual(['x.txt']);
+      } finally {
+        client.close();
+      }
+      expect(srv.servernames).toEqual(['localhost', 'localhost']);
     } finally {
       await srv.close();
     }

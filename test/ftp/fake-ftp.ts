@@ -62,6 +62,8 @@ export interface FakeFtp {
   dataConnections: string[];
   /** whether the intruder (`intruderFrom`) was cut off before the real data connection */
   intruderRefused: boolean[];
+  /** the SNI name of each TLS handshake, control and data connections in order ('' for none) */
+  servernames: string[];
   close: () => Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
   const commands: string[] = [];
   const dataConnections: string[] = [];
   const intruderRefused: boolean[] = [];
+  const servernames: string[] = [];
   const sockets = new Set<net.Socket>();
   const listeners = new Set<net.Server>();
   const files = opts.files ?? {};
@@ -81,6 +84,16 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
     let ctl: net.Socket = raw;
     let openData: (() => Promise<net.Socket>) | undefined;
     let user = '';
+    /** after AUTH TLS and PROT P: passive data connections are TLS too */
+    let protectData = false;
+    const secure = (plain: net.Socket): tls.TLSSocket => {
+      const s = new tls.TLSSocket(plain, { isServer: true, cert: opts.tls!.cert, key: opts.tls!.key });
+      s.on('error', () => {});
+      s.once('secure', () =>
+        servernames.push((s as tls.TLSSocket & { servername?: string | false }).servername || ''),
+      );
+      return s;
+    };
     const reply = (s: string) => ctl.write(`${s}\r\n`);
     const passive = (announce: (port: number) => string) => {
       const l = net.createServer();
@@ -92,7 +105,9 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           dataConnections.push(`${s.localAddress}`);
           l.close();
           listeners.delete(l);
-          resolve(s);
+          if (!protectData) return resolve(s);
+          const t = secure(s);
+          t.once('secure', () => resolve(t));
         });
       });
       openData = () => data;
@@ -133,8 +148,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
           if (!opts.tls) return reply('530 Please login with USER and PASS.');
           reply('234 Proceed with negotiation.');
           ctl.removeAllListeners('data');
-          ctl = new tls.TLSSocket(raw, { isServer: true, cert: opts.tls.cert, key: opts.tls.key });
-          ctl.on('error', () => {});
+          ctl = secure(raw);
           listen(ctl);
           return;
         case 'USER':
@@ -149,6 +163,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
         case 'PBSZ':
           return reply('200 PBSZ=0');
         case 'PROT':
+          protectData = opts.prot === undefined && arg.toUpperCase() === 'P';
           return reply(opts.prot ?? '200 PROT now Private.');
         case 'EPSV':
           if (opts.epsv === false) return reply('500 EPSV not understood');
@@ -230,6 +245,7 @@ export async function fakeFtp(opts: FakeFtpOptions = {}): Promise<FakeFtp> {
     commands,
     dataConnections,
     intruderRefused,
+    servernames,
     close: async () => {
       for (const s of sockets) s.destroy();
       for (const l of listeners) l.close();

@@ -6,7 +6,7 @@
  * until the data idle timeout (the last two used to go unnoticed: see core/tls-server-socket.ts);
  * a client that asks to renegotiate is refused and closed (core/tls.ts serverTlsOptions); a PROT P download nobody reads stays
  * bounded and ends at the data idle timeout; resets mid-transfer leave nothing behind; plaintext
- * pipelined after AUTH TLS is discarded.
+ * pipelined after AUTH TLS is discarded, and a USER sent before it forgotten.
  */
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
@@ -163,6 +163,25 @@ describe('FTP control connection over TLS: broken records and renegotiation', ()
     // the first reply inside TLS answers SYST, not the NOOP or USER sent in the clear
     expect(await c.cmd('SYST')).toMatch(/^215 /);
     expect(await c.cmd('PASS x')).toMatch(/^503 /);
+    raw.destroy();
+  });
+
+  it('a USER sent in the clear before AUTH TLS is forgotten: PASS inside TLS needs a USER of its own', async () => {
+    const raw = net.connect({ port: fx.port, host: '127.0.0.1' });
+    raw.on('error', () => {});
+    const closed = once(raw, 'close').then(() => {});
+    const plain = new Replies(raw);
+    expect(await plain.next()).toMatch(/^220 /);
+    raw.write('USER alice\r\n');
+    expect(await plain.next()).toMatch(/^331 /);
+    raw.write('AUTH TLS\r\n');
+    expect(await plain.next()).toMatch(/^234 /);
+    plain.detach();
+    const c = control({ raw, secure: await startTls(raw), closed });
+    // RFC 2228: an accepted AUTH requires the user to log in again (USER and PASS)
+    expect(await c.cmd(`PASS ${PASSWORDS.alice}`)).toBe('503 Send USER first');
+    expect(await c.cmd('USER alice')).toMatch(/^331 /);
+    expect(await c.cmd(`PASS ${PASSWORDS.alice}`)).toMatch(/^230 /);
     raw.destroy();
   });
 });

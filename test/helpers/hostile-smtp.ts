@@ -1,6 +1,8 @@
 /**
  * An SMTP server that answers like an MTA until a chosen step, where it says nothing more and keeps
  * the connection open, as a hung server would: for the sender's timeouts and its QUIT handling.
+ * With `'never'` it answers every step: an MTA that offers what it is told to (a server without
+ * STARTTLS, for the sender's refusal to log in in the clear), on any address.
  */
 import net from 'node:net';
 
@@ -22,7 +24,11 @@ export interface Hostile {
 }
 
 /** A server that answers like an MTA except at `silentAt`, where it says nothing and keeps the connection open. */
-export async function hostile(silentAt: SilentStep, extensions: string[] = []): Promise<Hostile> {
+export async function hostile(
+  silentAt: SilentStep | 'never',
+  extensions: string[] = [],
+  host = '127.0.0.1',
+): Promise<Hostile> {
   const lines: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
@@ -76,7 +82,7 @@ export async function hostile(silentAt: SilentStep, extensions: string[] = []): 
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const h: Hostile = {
     port: (server.address() as net.AddressInfo).port,
     lines,

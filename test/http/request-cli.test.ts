@@ -1,5 +1,7 @@
 /** `netkit http METHOD URL` end to end (built CLI) against the local test server. */
+import { watch } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -124,6 +126,34 @@ describe('netkit http METHOD URL', () => {
     expect((await readFile(out)).length).toBe(300000);
     const plain = await netkit(['http', 'get', `${s.origin}/bytes?n=300000`, '-o', out]);
     expect([plain.code, plain.stderr]).toEqual([0, '']);
+  });
+
+  it('-o on a terminal: a transfer cut short ends the bar line before the error', async () => {
+    const outDir = path.join(dir, 'out-cut');
+    await mkdir(outDir);
+    // 10 of 1000 bytes, then the connection drops once they are in the temp file (the bar drawn)
+    const cut = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': '1000' });
+      const watcher = watch(outDir, (event, name) => {
+        if (event === 'change' && name?.endsWith('.tmp')) {
+          watcher.close();
+          res.socket?.destroy();
+        }
+      });
+      res.write('0123456789');
+    });
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(cut.address() as AddressInfo).port}/cut.bin`;
+      const cmd = `"${process.execPath}" "${CLI}" http get '${url}' -o '${path.join(outDir, 'cut.bin')}'`;
+      const tty = await run('script', ['-qec', cmd, '/dev/null']);
+      expect(tty.code, tty.stdout).toBe(1);
+      expect(tty.stdout).toMatch(
+        /cut\.bin \[\.+\] +1% [^\n]*\r?\nnetkit: connection to 127\.0\.0\.1:\d+ closed after 10 of/,
+      );
+    } finally {
+      await new Promise((resolve) => cut.close(resolve));
+    }
   });
 
   it('--cookie-jar keeps a login between two invocations (the HTTPCookieProcessor example)', async () => {

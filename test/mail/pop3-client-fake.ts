@@ -21,6 +21,8 @@ export interface FakeOptions {
   pipelining?: boolean;
   /** close the connection after sending this many octets of the body of this message */
   dieIn?: { n: number; after: number };
+  /** send only this many octets of the body of this message, then nothing more (the socket stays open) */
+  stallIn?: { n: number; after: number };
   /** called when a RETR line arrives, before it is answered */
   onRetr?: (n: number) => void;
 }
@@ -120,6 +122,10 @@ export async function fakePop3(messages: FakeMessage[], opts: FakeOptions = {}):
             const wire = onWire(part);
             if (opts.dieIn?.n === n && sent + wire.length > opts.dieIn.after) {
               socket.end(wire.subarray(0, opts.dieIn.after - sent)); // a FIN in the middle of the body
+              return;
+            }
+            if (opts.stallIn?.n === n && sent + wire.length > opts.stallIn.after) {
+              await write(wire.subarray(0, opts.stallIn.after - sent));
               return;
             }
             sent += wire.length;

@@ -7,12 +7,14 @@
  * went unnoticed on POP3S, STLS and SMTPS, see core/tls-server-socket.ts), and so must a request
  * to renegotiate (refused: core/tls.ts serverTlsOptions); a POP3S download nobody reads stays bounded and ends at the idle
  * timeout; a reset in the middle of a message stores nothing and leaves nothing behind; plaintext
- * pipelined after STARTTLS is discarded.
+ * pipelined after STARTTLS is discarded; a failed SMTP handshake is traced once, in words, under its
+ * connection (as POP3 and FTP trace theirs).
  */
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadTls, type TlsMaterial } from '../../src/core/tls.js';
+import type { TraceEvent } from '../../src/core/trace.js';
 import { Maildir } from '../../src/mail/maildir.js';
 import {
   createPop3Server,
@@ -267,6 +269,58 @@ describe('SMTPS and STARTTLS: hostile clients', () => {
     expect(await eventually(() => s.connections === 0)).toBe(true);
     expect(await mailboxFiles(dataDir, 'reset')).toEqual([]);
     expect(await mailboxFiles(dataDir, 'reset', 'tmp')).toEqual([]);
+  });
+
+  it('a failed handshake is traced as POP3 and FTP trace one: once, in words, under the connection and its peer', async () => {
+    const s = await smtp({ tlsHandshakeTimeoutMs: 300 });
+    const traces: TraceEvent[] = [];
+    s.on('trace', (t) => traces.push(t));
+    /** a client on the SMTPS port, or one past STARTTLS, that sends `bytes` (or nothing) instead of a ClientHello */
+    const client = async (starttls: boolean, bytes?: string): Promise<string> => {
+      const raw = net.connect({ port: starttls ? s.port : s.tlsPort!, host: '127.0.0.1' });
+      raw.on('error', () => {});
+      closers.push(() => raw.destroy());
+      const closed = once(raw, 'close').then(() => {});
+      await once(raw, 'connect');
+      const peer = `127.0.0.1:${raw.localPort}`;
+      if (starttls) {
+        const plain = new LineReader(raw);
+        expect(await plain.next()).toMatch(/^220 /);
+        raw.write('EHLO client.test\r\nSTARTTLS\r\n');
+        await plain.until(/^220 /);
+        plain.detach();
+      }
+      raw.resume();
+      if (bytes !== undefined) raw.write(bytes);
+      expect(await closesWithin(closed, 3000)).toBe(true);
+      return peer;
+    };
+    const peers = [
+      await client(false, 'EHLO client.test\r\n\r\n'),
+      await client(true, 'MAIL FROM:<a@example.org>\r\n\r\n'),
+      await client(false),
+      await client(true),
+    ];
+    expect(
+      await eventually(
+        () => s.connections === 0 && traces.filter((t) => t.kind === 'disconnect').length === 4,
+      ),
+    ).toBe(true);
+    const story = (peer: string) => {
+      const conn = traces.find((t) => t.kind === 'connect' && t.peer === peer)?.conn;
+      return traces
+        .filter((t) => t.conn === conn && ['connect', 'error', 'disconnect'].includes(t.kind))
+        .map((t) => (t.kind === 'error' ? t.text : t.kind));
+    };
+    const garbage = 'TLS handshake failed: wrong version number (not a TLS client?)';
+    const silent = 'TLS handshake failed: no TLS handshake within 300 ms';
+    expect(peers.map(story)).toEqual([
+      ['connect', garbage, 'disconnect'],
+      ['connect', garbage, 'disconnect'],
+      ['connect', silent, 'disconnect'],
+      ['connect', silent, 'disconnect'],
+    ]);
+    expect(traces.filter((t) => t.kind === 'error' || t.conn === 0)).toHaveLength(4);
   });
 
   it('plaintext pipelined after STARTTLS is discarded, not run inside the TLS session', async () => {

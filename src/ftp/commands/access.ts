@@ -6,6 +6,10 @@
  * rule POP3 and SMTP follow for passwords (anonymous logins carry none and are always allowed). An unreadable or corrupt
  * accounts file answers PASS with 421 and closes (a temporary server error, not "Login incorrect").
  *
+ * AUTH TLS forgets a USER given before it (RFC 2228: after AUTH the user logs in again), as the
+ * plaintext lines pipelined after it are dropped (core/connection.ts): nothing said in the clear
+ * carries into the TLS session.
+ *
  * On the implicit-TLS port the control connection is secure from the first byte: AUTH is answered
  * 503 as a second AUTH is (ProFTPD refuses a second AUTH too, and an AUTH TLS handshake inside TLS
  * would make no sense), PBSZ and PROT work as after AUTH TLS, and PROT starts at P.
@@ -148,6 +152,9 @@ export const accessCommands: Record<string, CommandSpec> = {
         s.reply(503, 'AUTH must come before login');
         return;
       }
+      // RFC 2228: an accepted AUTH requires the user to log in again; a USER sent in the clear
+      // (possibly by someone on the path) must not carry over into the TLS session
+      s.pendingUser = undefined;
       s.reply(234, `AUTH ${mech} successful`);
       await s.secureControl().catch(() => {
         // the connection reports and closes itself
