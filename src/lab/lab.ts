@@ -14,6 +14,7 @@ import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls } from '../core/tls.js';
 import { DEV_CERT_FILE } from '../core/tls-trust.js';
+import { parsePortRange } from '../ftp/data-address.js';
 import { DEFAULT_PERMISSIONS } from '../ftp/permissions.js';
 import { createFtpServer, type FtpServerHandle } from '../ftp/server.js';
 import type { FtpSessionEvent } from '../ftp/session.js';
@@ -215,7 +216,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             tlsPort: cfg.ports.ftpTls,
             tls: tlsMaterial.context,
             anonymousUpload: true,
-            passivePorts: cfg.passivePorts ? parseRange(cfg.passivePorts) : undefined,
+            passivePorts: cfg.passivePorts ? passiveRange(cfg.passivePorts) : undefined,
             ...ftpOptions.server,
             limits: ftpOptions.limits,
           }),
@@ -474,11 +475,11 @@ function shownPath(file: string): string {
   return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
 
-function parseRange(spec: string): readonly [number, number] {
-  const m = /^(\d+)-(\d+)$/.exec(spec);
-  if (!m || Number(m[1]) > Number(m[2]))
-    throw new NetkitError('NETKIT_USAGE', `passive ports "${spec}": use FROM-TO`);
-  return [Number(m[1]), Number(m[2])];
+/** The passive range as `ftp serve --passive-ports` reads it, with the same words on an error. */
+function passiveRange(spec: string): readonly [number, number] {
+  const r = parsePortRange(spec);
+  if (!r.ok) throw new NetkitError('NETKIT_USAGE', `passive ports ${r.error}`);
+  return r.value;
 }
 
 function ftpPermissions(): Record<string, string> {
