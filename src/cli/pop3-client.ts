@@ -316,7 +316,9 @@ memory (up to 256 MiB).`,
             // Ctrl-C: the message stops, and its temp file goes with it (FILE stays as it was)
             const interrupt = interruptOnSignals();
             const message = c.retrStream(n);
-            interrupt.signal.addEventListener('abort', () => message.destroy(interrupt.error));
+            // destroyed without an error: one given would be an unhandled 'error' event whenever the
+            // write has not taken up the stream yet; the write fails on the early close all the same
+            interrupt.signal.addEventListener('abort', () => message.destroy());
             let bytes: number;
             try {
               bytes = await writeStreamAtomic(message, opts.out, 0o600);
