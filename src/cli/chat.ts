@@ -12,7 +12,7 @@ import { ChatClient } from '../sockets/chat-client.js';
 import { CHAT_DEFAULTS, type ChatServer, createChatServer } from '../sockets/chat-server.js';
 import { createPrompt } from './chat-prompt.js';
 import { serveTlsMaterial } from './serve-tls.js';
-import { lossyStdout, MAX_STDOUT_BACKLOG } from './stdout.js';
+import { type LossyOutput, maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -48,6 +48,7 @@ interface ServeOptions {
   idleTimeout: number;
   maxLine: number;
   maxQueue: number;
+  maxLogBacklog: number;
   rate: number;
   burst: number;
   history: number;
@@ -57,13 +58,12 @@ interface ServeOptions {
 }
 
 /**
- * The server's console log: one line per event, human or JSON. Past a megabyte left unread on
- * stdout (a paused pager, a slow pipe) lines are dropped and counted on stderr: the room cannot be
- * slowed down for its log.
+ * The server's console log: one line per event, human or JSON. Past --max-log-backlog left unread
+ * on stdout (a paused pager, a slow pipe) lines are dropped and counted on stderr: the room cannot
+ * be slowed down for its log.
  */
-function logEvents(server: ChatServer, json: boolean): void {
+function logEvents(server: ChatServer, json: boolean, stdout: LossyOutput): void {
   const time = () => new Date().toTimeString().slice(0, 8);
-  const stdout = lossyStdout(MAX_STDOUT_BACKLOG, ['event log line', 'event log lines']);
   const out = (rec: Record<string, unknown>, human: string) =>
     stdout.print(() => {
       if (json) printJson({ ts: Date.now(), ...rec });
@@ -131,6 +131,7 @@ function registerServe(chat: Command): void {
         CHAT_DEFAULTS.maxOutboundBytes,
       ),
     )
+    .addOption(maxLogBacklogOption())
     .option(
       '--rate <lines>',
       'lines per second per client after the burst (0 = no limit)',
@@ -196,9 +197,10 @@ Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
           dataDir: opts.data,
         });
         for (const a of server.addresses) announceListening('chat', a, { json: opts.json, tls: a.tls });
-        if (opts.trace) printTrace(server, 'server');
-        if (!opts.quiet) logEvents(server, opts.json === true);
-        onShutdown(() => server.close());
+        const log = serverLog(opts.maxLogBacklog);
+        if (opts.trace) printTrace(server, 'server', log.err);
+        if (!opts.quiet) logEvents(server, opts.json === true, log.log);
+        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

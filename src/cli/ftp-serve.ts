@@ -16,6 +16,7 @@ import {
   type FtpServerHandle,
 } from '../ftp/server.js';
 import type { FtpSessionEvent, FtpWarning } from '../ftp/session.js';
+import { type LossyOutput, maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -74,6 +75,7 @@ interface ServeOptions {
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
+  maxLogBacklog: number;
 }
 
 function parsePerms(value: string): string {
@@ -84,8 +86,11 @@ function parsePerms(value: string): string {
   }
 }
 
-/** The session log: one line per login, finished transfer and disconnect (human or JSON). */
-function logSessions(server: FtpServerHandle, json: boolean): void {
+/**
+ * The session log: one line per login, finished transfer and disconnect (human or JSON), on the
+ * server's bounded stdout.
+ */
+function logSessions(server: FtpServerHandle, json: boolean, out: LossyOutput): void {
   const time = () => new Date().toTimeString().slice(0, 8);
   server.on('session', (ev: FtpSessionEvent) => {
     const who = ev.user ? `${ev.user} (${ev.class})` : ev.ip;
@@ -99,8 +104,8 @@ function logSessions(server: FtpServerHandle, json: boolean): void {
       human = `#${ev.id} ${who} ${t.state === 'done' ? verb : `${verb} (FAILED)`} ${t.file} ${formatBytes(t.bytes)}`;
     }
     if (human === undefined) return;
-    if (json) printJson({ ts: Date.now(), ...ev });
-    else process.stdout.write(`${dim(time())} ${human}\n`);
+    if (json) out.print(() => printJson({ ts: Date.now(), ...ev }));
+    else out.line(`${dim(time())} ${human}`);
   });
 }
 
@@ -240,6 +245,7 @@ export function register(ftp: Command): void {
     .option('--json', 'print the listening address and the session log as JSON lines')
     .option('--trace', 'print the control conversation on stderr (C: / S:, PASS hidden)')
     .option('-q, --quiet', 'do not print the session log')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -341,11 +347,12 @@ Examples:
         if (!opts.json) {
           process.stdout.write(`${dim(`ftp root ${root}${tls ? '; AUTH TLS offered' : ''}`)}\n`);
         }
-        if (opts.trace) printTrace(server, 'server');
+        const log = serverLog(opts.maxLogBacklog, opts.trace ? undefined : ['warning', 'warnings']);
+        if (opts.trace) printTrace(server, 'server', log.err);
         // server-side problems (a corrupt accounts file) reach stderr even with -q; --trace shows them already
-        else server.on('warning', (w: FtpWarning) => process.stderr.write(`ftp: #${w.id} ${w.text}\n`));
-        if (!opts.quiet) logSessions(server, opts.json === true);
-        onShutdown(() => server.close());
+        else server.on('warning', (w: FtpWarning) => log.err.line(`ftp: #${w.id} ${w.text}`));
+        if (!opts.quiet) logSessions(server, opts.json === true, log.log);
+        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

@@ -6,6 +6,7 @@ import {
   DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../http/file-server-limits.js';
 import { serveTlsMaterial } from './serve-tls.js';
+import { maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -38,6 +39,7 @@ interface ServeOptions {
   key?: string;
   data?: string;
   handshakeTimeout: number;
+  maxLogBacklog: number;
 }
 
 /** `netkit http serve DIR`: the static file server (Range, If-Range, ETag, listings, throttling). */
@@ -104,6 +106,7 @@ export function register(group: Command): void {
     )
     .option('--json', 'print the listening sockets as JSON lines')
     .option('--trace', 'print every request and response line to stderr')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -155,9 +158,10 @@ answered 400. Connection limits count both ports together.`,
           headersTimeoutMs: opts.headersTimeout,
           allowedHosts: opts.allowedHost,
         });
-        if (opts.trace) printTrace(server, 'server');
+        const log = serverLog(opts.maxLogBacklog);
+        if (opts.trace) printTrace(server, 'server', log.err);
         for (const a of server.addresses) announceListening('http', a, { json: opts.json, tls: a.tls });
-        onShutdown(() => server.close());
+        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

@@ -9,6 +9,7 @@ import { maxOf } from '../core/format.js';
 import { fileError } from '../core/fs-errors.js';
 import { parseJsonFile } from '../core/json-file.js';
 import { formatHostPort } from '../core/server.js';
+import { formatTrace } from '../core/trace.js';
 import type { LabAccount } from '../lab/bootstrap.js';
 import {
   configFromEnv,
@@ -18,7 +19,8 @@ import {
   resolveLabConfig,
 } from '../lab/config.js';
 import { startLab } from '../lab/lab.js';
-import { action, bold, dim, onShutdown, parseInteger, parsePort, printJson, printTrace } from './util.js';
+import { maxLogBacklogOption, serverLog } from './stdout.js';
+import { action, bold, dim, onShutdown, parseInteger, parsePort, printJson } from './util.js';
 
 const PORT_OPTIONS: Array<[string, LabPortName, string]> = [
   ['--ui-port <port>', 'ui', 'dashboard and REST API (8025)'],
@@ -70,7 +72,8 @@ export function register(program: Command): void {
     .option('--max-messages <n>', 'keep at most N messages per mailbox (default 5000)', parseInteger)
     .option('--passive-ports <from-to>', 'FTP passive port range')
     .option('--json', 'print one JSON line per listening socket, then {"service":"lab","ready":true}')
-    .option('--trace', 'print every protocol conversation (C:/S:) on stderr');
+    .option('--trace', 'print every protocol conversation (C:/S:) on stderr')
+    .addOption(maxLogBacklogOption());
   for (const [flag, , desc] of PORT_OPTIONS) cmd.option(flag, desc, parsePort);
   cmd.addHelpText(
     'after',
@@ -108,7 +111,9 @@ Examples:
       );
 
       const lab = await startLab(cfg);
-      if (opts.trace) printTrace(lab.context.wire as never);
+      const log = serverLog(opts.maxLogBacklog as number);
+      // the wire log gathers every service's trace events and passes them on as 'event'
+      if (opts.trace) lab.context.wire.on('event', (ev) => log.err.line(formatTrace(ev, 'server')));
       const services = lab.services();
       if (opts.json) {
         for (const s of services)
@@ -141,6 +146,7 @@ Examples:
       onShutdown(async () => {
         if (!opts.json) process.stderr.write('stopping: letting transfers in flight finish…\n');
         await lab.close(10_000);
+        await log.report();
       });
     }),
   );

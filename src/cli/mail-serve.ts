@@ -12,6 +12,7 @@ import { createPop3Server } from '../mail/pop3-server.js';
 import { createSmtpServer, DEFAULT_MAX_MESSAGE_SIZE } from '../mail/smtp-server.js';
 import { logSessions, pop3Tuning, pop3TuningOptions } from './pop3-serve.js';
 import { logMessages, smtpTuning, smtpTuningOptions } from './smtp.js';
+import { maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -40,6 +41,7 @@ interface MailServeFlags {
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
+  maxLogBacklog: number;
 }
 
 export function register(group: Command): void {
@@ -74,6 +76,7 @@ export function register(group: Command): void {
     .option('--json', 'print listening sockets, stored messages and POP3 sessions as JSON lines')
     .option('-q, --quiet', 'do not print stored messages and POP3 sessions')
     .option('--trace', 'print both conversations on stderr (passwords redacted)')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -117,9 +120,10 @@ Examples:
           await smtp.close(0);
           throw err;
         });
+        const log = serverLog(flags.maxLogBacklog);
         if (flags.trace) {
-          printTrace(smtp, 'server');
-          printTrace(pop3, 'server');
+          printTrace(smtp, 'server', log.err);
+          printTrace(pop3, 'server', log.err);
         }
         announceListening('smtp', smtp, { json: flags.json });
         if (smtp.tlsPort !== undefined)
@@ -128,11 +132,12 @@ Examples:
         if (pop3.tlsPort !== undefined)
           announceListening('pop3', { host: pop3.host, port: pop3.tlsPort }, { json: flags.json, tls: true });
         if (!flags.quiet) {
-          logMessages(smtp, flags.json === true);
-          logSessions(pop3, flags.json === true);
+          logMessages(smtp, flags.json === true, log.log);
+          logSessions(pop3, flags.json === true, log.log);
         }
         onShutdown(async () => {
           await Promise.all([smtp.close(), pop3.close()]);
+          await log.report();
         });
       }),
     );

@@ -18,7 +18,7 @@ import {
   MulticastSocket,
 } from '../sockets/multicast.js';
 import { createPrompt } from './chat-prompt.js';
-import { lossyStdout, maxQueueOption } from './stdout.js';
+import { lossyStderr, lossyStdout, maxLogBacklogOption, maxQueueOption } from './stdout.js';
 import {
   action,
   dim,
@@ -39,6 +39,8 @@ interface CommonOptions {
   loopback: boolean;
   json?: boolean;
   trace?: boolean;
+  /** --max-log-backlog of the receiving commands (chat, listen): the trace waits at most this */
+  maxLogBacklog?: number;
 }
 
 function parseTtl(value: string): number {
@@ -79,6 +81,7 @@ function registerChat(group: Command): void {
     .requiredOption('-n, --nick <name>', 'your name in the group (required)')
     .option('--json', 'print received messages as JSON lines')
     .addOption(maxQueueOption('messages'))
+    .addOption(maxLogBacklogOption())
     .addOption(
       durationOption('--linger <duration>', 'when input ends, keep listening this long before leaving', 500),
     )
@@ -107,7 +110,9 @@ default), messages are dropped, not buffered, and counted on stderr.`,
           loopback: opts.loopback,
           nick: opts.nick,
         });
-        if (opts.trace) printTrace(chat, 'client');
+        // anyone may send to the group, as fast as they like: a stderr that is not read drops the trace
+        const trace = lossyStderr(opts.maxLogBacklog);
+        if (opts.trace) printTrace(chat, 'client', trace);
         const where = `${formatHostPort(opts.group, opts.port)} (ttl ${opts.ttl}, loopback ${opts.loopback ? 'on' : 'off'}${opts.interface ? `, interface ${opts.interface}` : ''})`;
         if (opts.json) printJson({ event: 'joined', group: opts.group, port: opts.port, nick: chat.nick });
         else process.stderr.write(`joined ${where} as ${chat.nick}; Ctrl-D or Ctrl-C leaves\n`);
@@ -120,6 +125,7 @@ default), messages are dropped, not buffered, and counted on stderr.`,
           leaving = true;
           await chat.close();
           await out.report();
+          await trace.report();
           if (opts.json) printJson({ event: 'left', group: opts.group, port: opts.port });
           else process.stderr.write(`left ${formatHostPort(opts.group, opts.port)}\n`);
         };
@@ -194,6 +200,7 @@ function registerListen(group: Command): void {
     .option('--json', 'one JSON line per datagram: {"from","size","text","hex"} (text null if not text)')
     .option('-c, --count <n>', 'leave after N datagrams', parsePositive)
     .addOption(maxQueueOption())
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -212,7 +219,8 @@ dropped, not buffered, and counted on stderr.`,
           port: opts.port,
           interface: opts.interface,
         });
-        if (opts.trace) printTrace(sock, 'client');
+        const trace = lossyStderr(opts.maxLogBacklog);
+        if (opts.trace) printTrace(sock, 'client', trace);
         if (opts.json) printJson({ event: 'joined', group: opts.group, port: opts.port });
         else process.stderr.write(`listening on ${formatHostPort(opts.group, opts.port)}; Ctrl-C leaves\n`);
         let seen = 0;
@@ -221,6 +229,7 @@ dropped, not buffered, and counted on stderr.`,
         const leave = async () => {
           await sock.close();
           await out.report();
+          await trace.report();
         };
         onShutdown(leave);
         const print = (d: MulticastDatagram): void => {

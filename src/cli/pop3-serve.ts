@@ -23,6 +23,7 @@ import {
   type Pop3ServerHandle,
   type Pop3ServerOptions,
 } from '../mail/pop3-server.js';
+import { type LossyOutput, maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -50,33 +51,32 @@ interface ServeFlags {
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
+  maxLogBacklog: number;
 }
 
-/** One line per login, failed login and QUIT (not per message: a download may be thousands). */
-export function logSessions(server: Pop3ServerHandle, json: boolean): void {
+/**
+ * One line per login, failed login and QUIT (not per message: a download may be thousands), on
+ * the server's bounded stdout.
+ */
+export function logSessions(server: Pop3ServerHandle, json: boolean, out: LossyOutput): void {
   const time = () => dim(new Date().toTimeString().slice(0, 8));
+  const printRecord = (rec: Record<string, unknown>) => out.print(() => printJson(rec));
   server.on('login', (ev: Pop3LoginEvent) => {
-    if (json) printJson({ event: 'login', ...ev });
+    if (json) printRecord({ event: 'login', ...ev });
     else
-      process.stdout.write(
-        `${time()} ${ev.mailbox} logged in from ${ev.peer} (${ev.mechanism}${ev.secure ? ', tls' : ''}): ${ev.messages} message${ev.messages === 1 ? '' : 's'}\n`,
+      out.line(
+        `${time()} ${ev.mailbox} logged in from ${ev.peer} (${ev.mechanism}${ev.secure ? ', tls' : ''}): ${ev.messages} message${ev.messages === 1 ? '' : 's'}`,
       );
   });
   server.on('auth-failed', (ev: Pop3AuthFailedEvent) => {
-    if (json) printJson({ event: 'auth-failed', ...ev });
+    if (json) printRecord({ event: 'auth-failed', ...ev });
     // the name is the client's: quoted, with what a terminal would act on escaped
-    else
-      process.stdout.write(
-        `${time()} failed login for ${jsonTerminalSafe(JSON.stringify(ev.user))} from ${ev.peer}\n`,
-      );
+    else out.line(`${time()} failed login for ${jsonTerminalSafe(JSON.stringify(ev.user))} from ${ev.peer}`);
   });
   server.on('quit', (ev: Pop3QuitEvent) => {
     if (!ev.mailbox) return;
-    if (json) printJson({ event: 'quit', ...ev });
-    else
-      process.stdout.write(
-        `${time()} ${ev.mailbox} quit: ${ev.retrieved} retrieved, ${ev.deleted.length} deleted\n`,
-      );
+    if (json) printRecord({ event: 'quit', ...ev });
+    else out.line(`${time()} ${ev.mailbox} quit: ${ev.retrieved} retrieved, ${ev.deleted.length} deleted`);
   });
 }
 
@@ -170,6 +170,7 @@ export function register(group: Command): void {
     .option('--json', 'print listening sockets and session events (login, auth-failed, quit) as JSON lines')
     .option('-q, --quiet', 'do not print session events')
     .option('--trace', 'print the protocol conversation (C:/S:) on stderr, passwords hidden')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -206,8 +207,9 @@ Examples:
           authAcceptAny: flags.authAcceptAny,
           ...pop3Tuning(flags as unknown as Record<string, unknown>, ''),
         });
-        if (flags.trace) printTrace(server, 'server');
-        if (!flags.quiet) logSessions(server, flags.json === true);
+        const log = serverLog(flags.maxLogBacklog);
+        if (flags.trace) printTrace(server, 'server', log.err);
+        if (!flags.quiet) logSessions(server, flags.json === true, log.log);
         announceListening('pop3', server, { json: flags.json });
         if (server.tlsPort !== undefined) {
           announceListening(
@@ -216,7 +218,7 @@ Examples:
             { json: flags.json, tls: true },
           );
         }
-        onShutdown(() => server.close());
+        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

@@ -15,6 +15,7 @@ import {
   parseQuotes,
   startServices,
 } from '../sockets/classic.js';
+import { maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -38,6 +39,7 @@ interface ServeOptions {
   udpRate: number;
   json?: boolean;
   trace?: boolean;
+  maxLogBacklog: number;
 }
 
 export function register(program: Command): void {
@@ -76,6 +78,7 @@ export function register(program: Command): void {
     )
     .option('--json', 'print one JSON line per listening socket (with "transport")')
     .option('--trace', 'print connections and data on stderr')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -124,13 +127,15 @@ Examples:
           idleTimeoutMs: opts.idleTimeout,
           udpRepliesPerIp: opts.udpRate,
         });
+        const log = serverLog(opts.maxLogBacklog);
         for (const h of handles) {
-          if (opts.trace) printTrace(h, 'server');
+          if (opts.trace) printTrace(h, 'server', log.err);
           if (h.tcp) announceListening(h.service, h.tcp, { json: opts.json, transport: 'tcp' });
           if (h.udp) announceListening(h.service, h.udp, { json: opts.json, transport: 'udp' });
         }
         onShutdown(async () => {
           await Promise.all(handles.map((h) => h.close(2000)));
+          await log.report();
         });
       }),
     );

@@ -22,6 +22,7 @@ import {
   type SmtpMessageEvent,
   type SmtpServerOptions,
 } from '../mail/smtp-server.js';
+import { type LossyOutput, maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   announceListening,
@@ -56,6 +57,7 @@ interface ServeOptions {
   json?: boolean;
   trace?: boolean;
   quiet?: boolean;
+  maxLogBacklog: number;
 }
 
 /** The --bare-newlines policies as --help and completion offer them (the README's spelling). */
@@ -69,20 +71,21 @@ function parseBareNewlines(value: string): BareLineEndingPolicy {
   return policy;
 }
 
-/** One line per stored message. */
+/** One line per stored message, on the server's bounded stdout. */
 export function logMessages(
   server: { on(event: 'message', l: (ev: SmtpMessageEvent) => void): unknown },
   json: boolean,
+  out: LossyOutput,
 ) {
   const time = () => new Date().toTimeString().slice(0, 8);
   server.on('message', (ev) => {
     if (json) {
       const { transcript: _t, ...rest } = ev;
-      printJson({ event: 'message', ...rest });
+      out.print(() => printJson({ event: 'message', ...rest }));
     } else {
       const who = ev.from ? `<${ev.from}>` : '<>';
-      process.stdout.write(
-        `${dim(time())} ${ev.mailbox} ← ${who} ${formatBytes(ev.size)}${ev.user ? ` (auth ${ev.user})` : ''} ${dim(ev.id)}\n`,
+      out.line(
+        `${dim(time())} ${ev.mailbox} ← ${who} ${formatBytes(ev.size)}${ev.user ? ` (auth ${ev.user})` : ''} ${dim(ev.id)}`,
       );
     }
   });
@@ -234,6 +237,7 @@ Examples:
     .option('--json', 'print listening sockets and stored messages as JSON lines')
     .option('--trace', 'print the SMTP conversation on stderr (AUTH redacted)')
     .option('-q, --quiet', 'do not print stored messages')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -282,9 +286,10 @@ sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF
             { json: opts.json, tls: true },
           );
         }
-        if (opts.trace) printTrace(server, 'server');
-        if (!opts.quiet) logMessages(server, opts.json === true);
-        onShutdown(() => server.close());
+        const log = serverLog(opts.maxLogBacklog);
+        if (opts.trace) printTrace(server, 'server', log.err);
+        if (!opts.quiet) logMessages(server, opts.json === true, log.log);
+        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

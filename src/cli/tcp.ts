@@ -17,8 +17,7 @@ import { NetkitError, usageError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { DEV_CERT_FILE } from '../core/tls-trust.js';
-import type { TraceEvent } from '../core/trace.js';
-import { formatTrace, nextConnId, traceEvent } from '../core/trace.js';
+import { nextConnId, traceEvent } from '../core/trace.js';
 import { parseAccessRule } from '../sockets/access.js';
 import { InputBroadcast } from '../sockets/broadcast.js';
 import { CrlfTransform } from '../sockets/crlf.js';
@@ -41,6 +40,7 @@ import {
   tcpListen,
 } from '../sockets/tcp.js';
 import { tlsSessionInfo } from '../sockets/tcp-tls.js';
+import { maxLogBacklogOption, serverLog } from './stdout.js';
 import {
   action,
   checkReadable,
@@ -52,6 +52,7 @@ import {
   parsePort,
   parsePositive,
   printJson,
+  printTrace,
 } from './util.js';
 
 /** `--alpn h2,http/1.1` → protocol names (each 1-255 bytes). */
@@ -103,10 +104,6 @@ function finish(code: number): Promise<never> {
   return new Promise(() => {
     process.stdout.write('', () => process.exit(code));
   });
-}
-
-function traceTo(emitter: NodeJS.EventEmitter, side: 'server' | 'client'): void {
-  emitter.on('trace', (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, side)}\n`));
 }
 
 interface ConnectOptions {
@@ -169,6 +166,7 @@ interface ListenOptions {
   crlf?: boolean;
   sendOnly?: boolean;
   recvOnly?: boolean;
+  maxLogBacklog: number;
 }
 
 /**
@@ -325,7 +323,7 @@ Examples:
         }
         const proxy = proxyFromOptions(opts);
         const tracer = new EventEmitter();
-        if (opts.trace) traceTo(tracer, 'client');
+        if (opts.trace) printTrace(tracer, 'client');
         const conn = nextConnId();
         if (proxy) traceEvent(tracer, 'tcp', conn, 'info', `via proxy ${describeProxy(proxy)}`);
         const socket = await tcpConnect({
@@ -427,6 +425,7 @@ Examples:
     )
     .option('--json', 'print the listening address as a JSON line on stdout first')
     .option('--trace', 'print every chunk in and out on stderr')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -482,7 +481,10 @@ Examples:
           deny: opts.deny,
           tls: tlsMaterial ? { context: tlsMaterial.context } : undefined,
         });
-        if (opts.trace) traceTo(listener, 'server');
+        // the notes per connection and the trace: bounded, as a flood of connections cannot wait for them
+        const log = serverLog(opts.maxLogBacklog, ['log line', 'log lines']);
+        if (opts.trace) printTrace(listener, 'server', log.err);
+        const exit = (code: number) => void log.report().then(() => finish(code));
         const where = formatHostPort(listener.host, listener.port);
         if (opts.json) {
           printJson({
@@ -498,25 +500,25 @@ Examples:
             process.stderr.write(`self-signed certificate ${devCert} (clients: --ca it, or --insecure)\n`);
         }
 
-        onShutdown(() => listener.close(1000));
+        onShutdown(() => listener.close(1000).then(log.report));
         listener.on('denied', (d: TcpDeniedInfo) =>
-          process.stderr.write(
-            `connection from ${d.peer} denied (${d.reason === 'denied' ? `--deny ${d.rule}` : 'not in --allow'})\n`,
+          log.err.line(
+            `connection from ${d.peer} denied (${d.reason === 'denied' ? `--deny ${d.rule}` : 'not in --allow'})`,
           ),
         );
         listener.on('refused', (r: TcpRefusedInfo) =>
-          process.stderr.write(
+          log.err.line(
             `connection from ${r.peer} refused (${
               !opts.keepOpen
                 ? 'busy: one connection without --keep-open'
                 : r.reason === 'per-ip'
                   ? `--max-per-ip ${limits.maxConnectionsPerIp} from its address`
                   : `--max-connections ${limits.maxConnections}`
-            })\n`,
+            })`,
           ),
         );
         listener.on('tlsError', (e: TcpTlsErrorInfo) =>
-          process.stderr.write(`${e.peer}: TLS handshake failed: ${e.error.message}\n`),
+          log.err.line(`${e.peer}: TLS handshake failed: ${e.error.message}`),
         );
         const output = opts.sendOnly ? null : process.stdout;
         // keep-open: stdin goes to every client, read no faster than the slowest one takes it
@@ -525,8 +527,8 @@ Examples:
             ? new InputBroadcast(opts.crlf ? process.stdin.pipe(new CrlfTransform()) : process.stdin, {
                 stallMs: opts.stallTimeout,
                 onDrop: (s) =>
-                  process.stderr.write(
-                    `${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}: not reading, dropped\n`,
+                  log.err.line(
+                    `${formatHostPort(s.remoteAddress ?? '?', s.remotePort ?? 0)}: not reading, dropped`,
                   ),
               })
             : undefined;
@@ -534,12 +536,12 @@ Examples:
 
         listener.on('connection', (c: TcpConnectionInfo) => {
           const session = c.tls ? ` (${c.tls.protocol}, ${c.tls.cipher})` : '';
-          process.stderr.write(`connection from ${c.peer}${session}\n`);
+          log.err.line(`connection from ${c.peer}${session}`);
           c.socket.once('close', () => {
-            if (opts.keepOpen) process.stderr.write(`${c.peer} disconnected\n`);
+            if (opts.keepOpen) log.err.line(`${c.peer} disconnected`);
           });
           if (opts.echo) {
-            if (!opts.keepOpen) c.socket.once('close', () => void finish(0));
+            if (!opts.keepOpen) c.socket.once('close', () => exit(0));
             return;
           }
           if (!opts.keepOpen) {
@@ -550,10 +552,10 @@ Examples:
               crlf: opts.crlf,
               sendOnly: opts.sendOnly,
             }).then(
-              () => finish(0),
+              () => exit(0),
               (err) => {
                 process.stderr.write(`netkit: ${err instanceof Error ? err.message : String(err)}\n`);
-                return finish(1);
+                exit(1);
               },
             );
             return;
@@ -563,7 +565,7 @@ Examples:
             idleTimeoutMs: limits.idleTimeoutMs,
             tracer: listener,
             conn: c.id,
-          }).catch((err) => process.stderr.write(`${c.peer}: ${err instanceof Error ? err.message : err}\n`));
+          }).catch((err) => log.err.line(`${c.peer}: ${err instanceof Error ? err.message : err}`));
           broadcast?.add(c.socket);
         });
       }),

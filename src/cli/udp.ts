@@ -17,7 +17,7 @@ import {
   UdpClient,
   udpLimitWords,
 } from '../sockets/udp.js';
-import { lossyStdout, maxQueueOption } from './stdout.js';
+import { lossyStderr, lossyStdout, maxLogBacklogOption, maxQueueOption } from './stdout.js';
 import {
   action,
   durationOption,
@@ -86,6 +86,7 @@ interface ListenOptions {
   json?: boolean;
   raw?: boolean;
   maxQueue: number;
+  maxLogBacklog: number;
   trace?: boolean;
 }
 
@@ -196,6 +197,7 @@ Examples:
     .option('--raw', 'write payloads to stdout as they are')
     .addOption(maxQueueOption())
     .option('--trace', 'print every datagram in and out on stderr')
+    .addOption(maxLogBacklogOption())
     .addHelpText(
       'after',
       `
@@ -217,7 +219,8 @@ Examples:
           echo: opts.echo,
           repliesPerIp: opts.udpRate,
         });
-        if (opts.trace) printTrace(listener, 'server');
+        const trace = lossyStderr(opts.maxLogBacklog);
+        if (opts.trace) printTrace(listener, 'server', trace);
         if (opts.json) {
           printJson({
             service: 'udp',
@@ -236,10 +239,11 @@ Examples:
             void listener
               .close()
               .then(out.report)
+              .then(trace.report)
               .then(() => finish(0));
           }
         });
-        onShutdown(() => listener.close().then(out.report));
+        onShutdown(() => listener.close().then(out.report).then(trace.report));
       }),
     );
 }

@@ -313,9 +313,16 @@ export function announceListening(
   }
 }
 
-/** Print trace events from an emitter to stderr in `C:` / `S:` form. */
-export function printTrace(emitter: EventEmitter, side: 'server' | 'client' = 'server'): void {
-  emitter.on('trace', (ev: TraceEvent) => process.stderr.write(`${formatTrace(ev, side)}\n`));
+/**
+ * Print trace events from an emitter to stderr in `C:` / `S:` form; a server passes its bounded
+ * stderr (`serverLog(...).err`), which drops lines a stuck reader would otherwise pile up.
+ */
+export function printTrace(
+  emitter: EventEmitter,
+  side: 'server' | 'client' = 'server',
+  out: { line(text: string): void } = { line: (text) => process.stderr.write(`${text}\n`) },
+): void {
+  emitter.on('trace', (ev: TraceEvent) => out.line(formatTrace(ev, side)));
 }
 
 /** Run `stop` on the first SIGINT/SIGTERM, exit 0 when it finishes; a second signal exits at once. */
