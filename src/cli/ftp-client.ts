@@ -21,6 +21,7 @@ import { netrcLogin } from '../core/netrc.js';
 import { trustedCertificates } from '../core/tls-trust.js';
 import { formatTrace } from '../core/trace.js';
 import {
+  CONTINUE_ADVICE,
   FtpClient,
   type FtpEntry,
   type FtpProgress,
@@ -29,11 +30,13 @@ import {
 } from '../ftp/client.js';
 import type { ActiveModeOptions } from '../ftp/client-active.js';
 import {
+  downloadAdvice,
   MAX_TREE_ENTRIES,
   type MirrorResult,
   mirrorDown,
   mirrorUp,
   removeTree,
+  uploadAdvice,
 } from '../ftp/client-mirror.js';
 import {
   type FtpUrl,
@@ -49,6 +52,7 @@ import {
   action,
   createProgress,
   formatBytes,
+  interruptOnSignals,
   type Progress,
   parseBytes,
   parseDuration,
@@ -235,6 +239,63 @@ async function withClient<T>(
   }
 }
 
+/**
+ * Ctrl-C or SIGTERM during `get`, `put` or `mirror`. Dying on the signal would lose what the part
+ * file's stream still held, and end an upload's data connection the way a complete upload ends;
+ * instead the first signal aborts the connection ({@link FtpClient.abort}), which stops the
+ * transfer where it is (a download's part file flushed and kept, the server left with what it
+ * received of an upload, as an aborted one), then `netkit: interrupted; NOTE` says what was kept and how to go on —
+ * `note` is asked once the transfer has stopped, nothing is said without one — and the command
+ * exits 130 (SIGTERM: 143). A second signal exits at once.
+ */
+async function interruptible<T>(
+  client: FtpClient,
+  note: () => Promise<string | undefined>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const interrupt = interruptOnSignals();
+  interrupt.signal.addEventListener('abort', () => client.abort());
+  try {
+    return await fn();
+  } catch (err) {
+    if (!interrupt.error) throw err;
+    const words = await note();
+    if (words !== undefined) process.stderr.write(`netkit: interrupted; ${words}\n`);
+    throw interrupt.error;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+/** The size of a part file a transfer kept, when it holds any bytes. */
+async function keptBytes(part: string): Promise<number | undefined> {
+  const st = await stat(part).catch(() => undefined);
+  return st?.isFile() && st.size > 0 ? st.size : undefined;
+}
+
+/** What an interrupted `get` kept: its part file, which `--continue` resumes. */
+async function getInterruptedNote(local: string): Promise<string | undefined> {
+  const part = `${local}.part`;
+  const size = await keptBytes(part);
+  return size === undefined ? undefined : `${part} kept (${formatBytes(size)}), ${CONTINUE_ADVICE.resume}`;
+}
+
+/**
+ * What an interrupted mirror left of the file it was moving (`current`): a download's part file,
+ * which the next run continues when the server gave the file's time; an upload's short copy on the
+ * server, which the next run replaces (its size differs) unless `--only-newer` takes it for newer.
+ */
+async function mirrorInterruptedNote(req: MirrorRequest, current: MirrorAction | undefined): Promise<string> {
+  if (current?.kind !== 'transfer') return 'run the mirror again to finish';
+  if (req.reverse)
+    return `the server has part of ${displayName(joinRemote(req.remoteDir, current.path))}; ${uploadAdvice(req).resume}`;
+  const part = `${path.join(req.localDir, ...current.path.split('/'))}.part`;
+  const size = await keptBytes(part);
+  return size === undefined
+    ? 'run the mirror again to finish'
+    : `${displayName(part)} kept (${formatBytes(size)}), ${downloadAdvice(current).resume}`;
+}
+
 type OutputOptions = Pick<CommonOptions, 'quiet' | 'json'>;
 
 const say = (opts: OutputOptions, text: string): void => {
@@ -274,6 +335,14 @@ export function trackTransfer(
     },
   };
 }
+
+/** A rejection handler that ends a drawn progress bar's line before the failure is reported. */
+const abandoning =
+  (progress: Progress) =>
+  (err: unknown): never => {
+    progress.abandon();
+    throw err;
+  };
 
 function rate(r: FtpTransferResult): string {
   const secs = Math.max(r.ms, 1) / 1000;
@@ -410,7 +479,7 @@ export interface MirrorRequest {
 export async function runMirror(
   client: FtpClient,
   req: MirrorRequest,
-  opts: OutputOptions & { progress?: boolean },
+  opts: OutputOptions & { progress?: boolean; onAction?: (a: MirrorAction) => void },
 ): Promise<MirrorResult> {
   const tty = process.stderr.isTTY === true;
   let progress: Progress | undefined;
@@ -430,6 +499,7 @@ export async function runMirror(
       if (req.dryRun && !opts.json) for (const a of plan.actions) say(opts, actionLine(a, req.reverse));
     },
     onAction: (a: MirrorAction) => {
+      opts.onAction?.(a);
       doneBefore += current;
       current = a.kind === 'transfer' ? a.size : 0;
       if (tty && progress && !opts.quiet && opts.progress !== false) process.stderr.write('\r\u001b[J');
@@ -442,6 +512,9 @@ export async function runMirror(
     result = req.reverse
       ? await mirrorUp(client, req.localDir, req.remoteDir, mirrorOpts)
       : await mirrorDown(client, req.remoteDir, req.localDir, mirrorOpts);
+  } catch (err) {
+    progress?.abandon();
+    throw err;
   } finally {
     client.off('progress', onProgress);
   }
@@ -542,14 +615,23 @@ Examples:
         await withClient(urlText, opts, async (client, url) => {
           if (opts.output === '-') {
             const progress = trackTransfer(client, remoteBasename(url.path), opts);
-            const r = await client.getStream(url.path, process.stdout);
+            // to stdout nothing is kept to resume: the exit code says it all, as for http get
+            const r = await interruptible(
+              client,
+              async () => undefined,
+              () => client.getStream(url.path, process.stdout),
+            ).catch(abandoning(progress));
             progress.finish();
             if (!opts.quiet) process.stderr.write(`${transferMessage('got', remoteBasename(url.path), r)}\n`);
             return;
           }
           const local = await localTarget(url.path, opts.output);
           const progress = trackTransfer(client, path.basename(local), opts);
-          const r = await client.get(url.path, local, { resume: opts.continue === true, mtime: true });
+          const r = await interruptible(
+            client,
+            () => getInterruptedNote(local),
+            () => client.get(url.path, local, { resume: opts.continue === true, mtime: true }),
+          ).catch(abandoning(progress));
           progress.finish(opts.json ? undefined : transferMessage('saved', local, r));
           if (opts.json) printJson(transferJson(formatFtpUrl(url), r));
         });
@@ -581,7 +663,12 @@ Examples:
         await withClient(urlText, opts, async (client, url) => {
           const remote = url.isDirectory ? joinRemote(url.path, path.basename(file)) : url.path;
           const progress = trackTransfer(client, path.basename(file), opts);
-          const r = await client.put(file, remote, { resume: opts.continue === true });
+          // the server keeps what it received (most do): --continue appends the rest
+          const r = await interruptible(
+            client,
+            async () => CONTINUE_ADVICE.resume,
+            () => client.put(file, remote, { resume: opts.continue === true }),
+          ).catch(abandoning(progress));
           progress.finish(opts.json ? undefined : transferMessage('uploaded', formatFtpUrl(url, remote), r));
           if (opts.json) printJson(transferJson(formatFtpUrl(url, remote), r));
         });
@@ -735,18 +822,26 @@ Examples:
                 : 'mirror takes the URL, then a local DIR (use --reverse to upload)',
             );
           await withClient(urlText, opts, async (client, url) => {
-            await runMirror(
+            const req: MirrorRequest = {
+              reverse: opts.reverse === true,
+              remoteDir: url.path.replace(/(.)\/+$/, '$1'),
+              localDir,
+              onlyNewer: opts.onlyNewer === true,
+              delete: opts.delete === true,
+              dryRun: opts.dryRun === true,
+              maxEntries: opts.maxEntries,
+            };
+            let current: MirrorAction | undefined;
+            await interruptible(
               client,
-              {
-                reverse: opts.reverse === true,
-                remoteDir: url.path.replace(/(.)\/+$/, '$1'),
-                localDir,
-                onlyNewer: opts.onlyNewer === true,
-                delete: opts.delete === true,
-                dryRun: opts.dryRun === true,
-                maxEntries: opts.maxEntries,
-              },
-              opts,
+              () => mirrorInterruptedNote(req, current),
+              () =>
+                runMirror(client, req, {
+                  ...opts,
+                  onAction: (a) => {
+                    current = a;
+                  },
+                }),
             );
           });
         },

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { resolveDataDir } from '../core/datadir.js';
+import { DEFAULT_DATA_DIR, resolveDataDir } from '../core/datadir.js';
 import { usageError } from '../core/errors.js';
 import { DEFAULT_PERMISSIONS, Permissions } from '../ftp/permissions.js';
 import {
@@ -17,6 +17,7 @@ import {
 } from '../ftp/server.js';
 import type { FtpSessionEvent, FtpWarning } from '../ftp/session.js';
 import { type LossyOutput, maxLogBacklogOption, serverLog } from './stdout.js';
+import { checkNamable } from './unnamable-path.js';
 import {
   action,
   announceListening,
@@ -296,6 +297,11 @@ Examples:
         }
         const dataDir = resolveDataDir(opts.data);
         const root = path.resolve(opts.root ?? path.join(dataDir, 'ftp'));
+        // before anything is created under a mangled name
+        checkNamable(
+          opts.root !== undefined ? `--root ${opts.root}` : `the FTP root ${root}`,
+          opts.root ?? opts.data ?? process.env.NETKIT_DATA ?? DEFAULT_DATA_DIR,
+        );
         const tls = !opts.tls ? false : opts.cert || opts.key ? { cert: opts.cert, key: opts.key } : true;
         const server = await createFtpServer({
           root,

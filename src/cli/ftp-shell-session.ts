@@ -217,12 +217,12 @@ export class FtpShell {
     }
   }
 
-  /** Ctrl-C: stop the running command by closing its connection (the shell logs in again). */
+  /** Ctrl-C: stop the running command by aborting its connection (the shell logs in again). */
   interrupt(): void {
     if (!this.busy) return;
     this.interrupted = true;
     this.connecting?.close();
-    this.client?.close();
+    this.client?.abort();
   }
 
   /** The server closed the connection, or it broke: say so once and forget it. */

@@ -7,6 +7,7 @@ import {
 } from '../http/file-server-limits.js';
 import { serveTlsMaterial } from './serve-tls.js';
 import { maxLogBacklogOption, serverLog } from './stdout.js';
+import { checkNamable } from './unnamable-path.js';
 import {
   action,
   announceListening,
@@ -135,6 +136,7 @@ answered 400. Connection limits count both ports together.`,
       action(async (dir: string, opts: ServeOptions) => {
         // loaded here, not at start-up: `netkit http get` shares this command group
         const { createFileServer } = await import('../http/file-server.js');
+        checkNamable(dir, dir);
         const tls = await serveTlsMaterial(opts, {
           main: 'serve HTTPS',
           extra: 'an HTTPS port beside the plain one',

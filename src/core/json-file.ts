@@ -20,8 +20,13 @@ export function parseJsonFile(text: string, file: string, code: NetkitErrorCode)
     const msg = (err as Error).message;
     const pos = /position (\d+)/.exec(msg);
     const where = pos ? `:${lineCol(text, Number(pos[1])).line}` : '';
-    // V8's message repeats the position (and sometimes the text); keep its first clause
-    const what = msg.replace(/\s*(?:in JSON )?at position \d+.*$/s, '').replace(/^.*?: /s, '');
+    // V8's message repeats the position, or quotes the text around the error (`Unexpected token
+    // 's', ..."assword": s3cret}" is not valid JSON`: a password, in a credentials file); keep its
+    // first clause
+    const what = msg
+      .replace(/\s*(?:in JSON )?at position \d+.*$/s, '')
+      .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '')
+      .replace(/^.*?: /s, '');
     throw new NetkitError(code, `${file}${where}: not valid JSON (${what})`);
   }
 }

@@ -217,7 +217,7 @@ async function removeLocal(local: string, dir: boolean): Promise<void> {
  * it continues a part file by itself when run again ({@link resumablePart}) — if the server gave
  * the file's time to check the part against, and takes REST.
  */
-function downloadAdvice(a: { mtime?: number }): ResumeAdvice {
+export function downloadAdvice(a: { mtime?: number }): ResumeAdvice {
   return {
     resume:
       a.mtime !== undefined
@@ -243,7 +243,7 @@ async function resumablePart(local: string, a: { size: number; mtime?: number })
  * What a failed mirror upload says about the server's short copy: a mirror run again sends the file
  * whole (its size differs) — unless `onlyNewer`, for which the short copy, written last, is newer.
  */
-function uploadAdvice(opts: MirrorOptions): ResumeAdvice {
+export function uploadAdvice(opts: Pick<MirrorOptions, 'onlyNewer'>): ResumeAdvice {
   const again = `run the mirror again${opts.onlyNewer ? ' without --only-newer' : ''} to upload it again`;
   return { resume: again, restRefused: again };
 }

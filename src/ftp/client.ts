@@ -600,6 +600,22 @@ export class FtpClient extends TypedEventEmitter<FtpClientEvents> {
     }
   }
 
+  /**
+   * Stop what is running at once and close (Ctrl-C). The data connection is reset, not closed: in
+   * stream mode a clean close is how an upload ends, so the server would take the part it got for
+   * the whole file (226, its upload hooks run); reset, it answers 426 and keeps the part for
+   * `--continue` (APPE). Over TLS the data connection has no TCP handle of its own and just closes.
+   */
+  abort(): void {
+    const data = this.raw.ftp.dataSocket as { resetAndDestroy?: () => void } | undefined;
+    try {
+      data?.resetAndDestroy?.();
+    } catch {
+      // a TLS (or active-mode) data connection: closed with the client below
+    }
+    this.close();
+  }
+
   /** Send a raw command; FTP errors (≥ 400) come back as a reply, not a rejection. */
   async command(line: string): Promise<{ code: number; message: string }> {
     try {

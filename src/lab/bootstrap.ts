@@ -14,8 +14,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AccountStore, verifyPassword } from '../core/accounts.js';
 import { ensureDir, writeFileAtomic } from '../core/datadir.js';
-import { NetkitError } from '../core/errors.js';
+import { errorMessage, NetkitError } from '../core/errors.js';
 import { fileError } from '../core/fs-errors.js';
+import { parseJsonFile } from '../core/json-file.js';
 
 export interface LabAccount {
   user: string;
@@ -56,6 +57,9 @@ function isSavedAccount(v: unknown): v is { user: string; password: string } {
   return typeof a === 'object' && a !== null && typeof a.user === 'string' && typeof a.password === 'string';
 }
 
+/** What to do about a credentials file the lab cannot use. */
+const START_AFRESH = 'delete it, and the next start sets new passwords for the demo accounts';
+
 /** The saved credentials, undefined when there are none yet; a file that is not ours is an error. */
 async function readSaved(file: string): Promise<SavedCredentials | undefined> {
   let text: string;
@@ -65,16 +69,22 @@ async function readSaved(file: string): Promise<SavedCredentials | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fileError(err, `cannot read ${file}`);
   }
-  let data: Partial<SavedCredentials> | undefined;
+  let data: Partial<SavedCredentials> | null;
   try {
-    data = JSON.parse(text) as Partial<SavedCredentials>;
-  } catch {
-    data = undefined;
+    data = parseJsonFile(text, file, 'NETKIT_IO') as Partial<SavedCredentials> | null;
+  } catch (err) {
+    // the same words as for the accounts file (`FILE:4: not valid JSON (…)`), and the way out
+    throw new NetkitError('NETKIT_IO', `${errorMessage(err)}; ${START_AFRESH}`);
   }
-  if (!data || !isSavedAccount(data.real) || !isSavedAccount(data.guest)) {
+  if (
+    typeof data !== 'object' ||
+    data === null ||
+    !isSavedAccount(data.real) ||
+    !isSavedAccount(data.guest)
+  ) {
     throw new NetkitError(
       'NETKIT_IO',
-      `${file}: not the lab's credentials ({"real": {"user", "password"}, "guest": {…}}); delete it, and the next start sets new passwords for the demo accounts`,
+      `${file}: not the lab's credentials ({"real": {"user", "password"}, "guest": {…}}); ${START_AFRESH}`,
     );
   }
   return { real: data.real, guest: data.guest };

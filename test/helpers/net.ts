@@ -1,6 +1,7 @@
 /** Test helpers: temp dirs, raw socket clients that wait for events (never sleeps), child processes. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,4 +211,50 @@ export async function startServe(
 export async function have(cmd: string): Promise<boolean> {
   const r = await run('sh', ['-c', `command -v ${cmd}`]).catch(() => ({ code: 1 }));
   return r.code === 0;
+}
+
+/** The length of `file`, or -1. */
+export const lengthOf = (file: string): Promise<number> =>
+  stat(file).then(
+    (s) => s.size,
+    () => -1,
+  );
+
+/**
+ * Run the CLI with `args`, and kill it with `signal` once `part` holds at least `bytes` bytes (a
+ * download's part file, or what a server received of an upload: watched with fs.watch, no timers).
+ * Resolves with its exit (code or signal) and stderr.
+ */
+export async function killWhenOnDisk(
+  args: string[],
+  part: string,
+  bytes: number,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const watcher = watch(path.dirname(part));
+  let child: ChildProcess | undefined;
+  const onDisk = new Promise<void>((resolve) => {
+    const check = (): void => {
+      void lengthOf(part).then((n) => {
+        if (n >= bytes) resolve();
+      });
+    };
+    watcher.on('change', check);
+  });
+  try {
+    child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child!.once('exit', (code, sig) => resolve({ code, signal: sig })),
+    );
+    await Promise.race([onDisk, exited.then(() => Promise.reject(new Error(`exited early: ${stderr}`)))]);
+    child.kill(signal);
+    return { ...(await exited), stderr };
+  } finally {
+    watcher.close();
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 }

@@ -5,13 +5,12 @@
  * `.part`'s length; otherwise start over and say so. The CLI runs from dist; each first run is
  * killed once the `.part` holds the bytes the test waits for (watched with fs.watch, no timers).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { watch } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, netkit, tempDir } from '../helpers/net.js';
+import { killWhenOnDisk, lengthOf, netkit, tempDir } from '../helpers/net.js';
 import { type ScriptedServer, scriptedServer, serveRanges } from './download-servers.js';
 
 const KiB = 1024;
@@ -27,51 +26,6 @@ async function workDir(): Promise<string> {
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** The length of `file`, or -1. */
-const lengthOf = (file: string): Promise<number> =>
-  stat(file).then(
-    (s) => s.size,
-    () => -1,
-  );
-
-/**
- * Run the CLI with `args`, and kill it with `signal` once `part` holds at least `bytes` bytes.
- * Resolves with its exit (code or signal) and stderr.
- */
-async function killWhenOnDisk(
-  args: string[],
-  part: string,
-  bytes: number,
-  signal: NodeJS.Signals = 'SIGKILL',
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  const watcher = watch(path.dirname(part));
-  let child: ChildProcess | undefined;
-  const onDisk = new Promise<void>((resolve) => {
-    const check = (): void => {
-      void lengthOf(part).then((n) => {
-        if (n >= bytes) resolve();
-      });
-    };
-    watcher.on('change', check);
-  });
-  try {
-    child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child!.once('exit', (code, sig) => resolve({ code, signal: sig })),
-    );
-    await Promise.race([onDisk, exited.then(() => Promise.reject(new Error(`exited early: ${stderr}`)))]);
-    child.kill(signal);
-    return { ...(await exited), stderr };
-  } finally {
-    watcher.close();
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-}
 
 /** `bytes=N-` (what a resumed stream asks). */
 function openRange(h: string | undefined): number | undefined {

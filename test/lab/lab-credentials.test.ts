@@ -53,11 +53,35 @@ describe('the lab demo accounts', () => {
     const data = fresh();
     await bootstrapLab(data);
     const file = path.join(data, CREDENTIALS_FILE);
-    for (const text of ['', '{}\n', '{"real": {"user": "demo"}, "guest": null}\n', 'not json\n']) {
+    for (const text of ['{}\n', '{"real": {"user": "demo"}, "guest": null}\n', 'null\n', '[]\n']) {
       await writeFile(file, text);
       await expect(bootstrapLab(data), text).rejects.toThrow(
         `${file}: not the lab's credentials ({"real": {"user", "password"}, "guest": {…}}); delete it, and the next start sets new passwords for the demo accounts`,
       );
+      expect(await readFile(file, 'utf8')).toBe(text);
+    }
+  });
+
+  it('a credentials file that is not JSON names its line, in the words of the accounts file', async () => {
+    const data = fresh();
+    await bootstrapLab(data);
+    const file = path.join(data, CREDENTIALS_FILE);
+    const advice = 'delete it, and the next start sets new passwords for the demo accounts';
+    for (const [text, error] of [
+      [
+        '{\n  "real": {"user": "demo", "password": "x"},\n  "guest": {"user": "visitor",}\n}\n',
+        `${file}:3: not valid JSON (Expected double-quoted property name)`,
+      ],
+      // no quote of the text around the error: it would print the password next to it
+      ['{"real": {"user": "demo", "password": s3cret}}\n', `${file}: not valid JSON (Unexpected token 's')`],
+      ['not json\n', `${file}: not valid JSON (Unexpected token 'o')`],
+      ['', `${file}: not valid JSON (Unexpected end of JSON input)`],
+    ]) {
+      await writeFile(file, text!);
+      await expect(bootstrapLab(data), text).rejects.toMatchObject({
+        code: 'NETKIT_IO',
+        message: `${error}; ${advice}`,
+      });
       expect(await readFile(file, 'utf8')).toBe(text);
     }
   });
