@@ -17,6 +17,7 @@ import {
   parseBytes,
   parsePort,
   parsePositive,
+  parsePositiveBytes,
   printTrace,
 } from './util.js';
 
@@ -31,6 +32,7 @@ interface ServeOptions {
   maxClients?: number;
   maxPerIp?: number;
   maxPipelined?: number;
+  maxBody?: number;
   idleTimeout: number;
   headersTimeout: number;
   allowedHost: string[];
@@ -79,6 +81,11 @@ export function register(group: Command): void {
       '--max-pipelined <n>',
       `pipelined requests that may wait on one connection; more closes it (default ${DEFAULT_MAX_PIPELINED})`,
       parsePositive,
+    )
+    .option(
+      '--max-body <size>',
+      'longest request body read (and thrown away); a longer Content-Length gets 413 and the connection closes (default 1M)',
+      parsePositiveBytes,
     )
     .option(
       '--max-per-ip <n>',
@@ -156,6 +163,7 @@ answered 400. Connection limits count both ports together.`,
           maxConnections: opts.maxClients,
           maxConnectionsPerIp: opts.maxPerIp,
           maxPipelined: opts.maxPipelined,
+          maxBodyBytes: opts.maxBody,
           idleTimeoutMs: opts.idleTimeout,
           headersTimeoutMs: opts.headersTimeout,
           allowedHosts: opts.allowedHost,

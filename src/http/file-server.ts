@@ -14,6 +14,11 @@
  * outside the root points to. Connection limits, graceful close and per-connection trace ids come
  * from the shared TCP listener; node:http only parses.
  *
+ * Request bodies: none is wanted, and none is read beyond `maxBodyBytes` — a larger declared one is
+ * answered 413 and the connection closed, the rest as unread-body.ts says. A request whose framing
+ * a proxy in front could read differently (Transfer-Encoding in HTTP/1.0, or not ending in
+ * `chunked`) is answered 400 and the connection closed: no second request is read out of its body.
+ *
  * HTTPS: `tlsPort` adds a TLS listener beside the plain one, `tlsOnly` makes the main port speak
  * TLS instead (file-server-tls.ts does the handshake; ALPN `http/1.1`). Both listeners feed the same
  * node:http server, so a request is answered the same way on either, and one shared count applies
@@ -49,7 +54,7 @@ import {
 import { acceptTls } from './file-server-tls.js';
 import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJson } from './listing.js';
 import { contentType } from './mime.js';
-import { clientErrorStatus, type ParseError } from './parse-error-status.js';
+import { clientErrorStatus, isParseError, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
 import {
   absoluteFormAuthority,
@@ -59,6 +64,7 @@ import {
   statForListing,
 } from './request-path.js';
 import { socketFedHttpServer, stopSocketFedServer } from './socket-fed-server.js';
+import { answerParseError, bodyTooLarge, DEFAULT_MAX_BODY_BYTES, untrustedFraming } from './unread-body.js';
 
 export interface FileServerOptions {
   /** the directory to serve (the jail) */
@@ -79,6 +85,12 @@ export interface FileServerOptions {
   maxRanges?: number;
   /** entries shown in one listing, the first ones by name (default 10000); the listing says it was cut */
   maxListingEntries?: number;
+  /**
+   * the longest request body read, and thrown away (default 1 MiB, nginx's `client_max_body_size`):
+   * a request declaring a longer one is answered 413 and the connection closed; a chunked body
+   * that grows past it closes the connection once its response is sent
+   */
+  maxBodyBytes?: number;
   /**
    * pipelined requests waiting behind the one being answered on a connection (default 100); one
    * more and the connection is closed. Requests are answered one at a time, so a waiting one holds
@@ -131,7 +143,12 @@ export interface FileServerOptions {
   allowedHosts?: string[];
 }
 
-export { DEFAULT_HTTP_HEADERS_TIMEOUT_MS, DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS };
+export {
+  DEFAULT_HTTP_HEADERS_TIMEOUT_MS,
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+};
 
 /** One listening socket of the file server. */
 export interface FileServerAddress {
@@ -205,6 +222,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     index: options.index ?? true,
     maxRanges: options.maxRanges ?? DEFAULT_MAX_RANGES,
     maxListingEntries: options.maxListingEntries ?? 10_000,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxPipelined: options.maxPipelined ?? DEFAULT_MAX_PIPELINED,
     boundHost: options.host ?? '127.0.0.1',
     anyHost: !isLoopback(options.host ?? '127.0.0.1'),
@@ -225,10 +243,13 @@ export async function createFileServer(options: FileServerOptions): Promise<File
   const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS;
   // a GET has no body: the whole request is its head. A request without Host is answered by
   // serve(), so that it is traced and told why, like every other bad request.
-  const server = socketFedHttpServer({ headersTimeoutMs, requireHostHeader: false }, (req, res) => {
-    const conn = conns.get(req.socket) ?? { id: 0, active: 0, closing: false };
-    onRequest(emitter, conf, conn, req, res);
-  });
+  const server = socketFedHttpServer(
+    { headersTimeoutMs, requireHostHeader: false, maxBodyBytes: conf.maxBodyBytes },
+    (req, res) => {
+      const conn = conns.get(req.socket) ?? { id: 0, active: 0, closing: false };
+      onRequest(emitter, conf, conn, req, res);
+    },
+  );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
   // with no 'timeout' listener, Node destroys a socket idle for this long
   server.timeout = idleTimeoutMs;
@@ -236,25 +257,24 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     const conn = conns.get(socket);
     // a broken TLS record is no request: the session cannot carry an answer any more
     const tlsError = (err as { library?: string }).library !== undefined || err.code?.startsWith('ERR_SSL_');
-    // the parser's complaints (HPE_*, a request timeout) are about the request; a socket error
-    // (ECONNRESET, or ECANCELED when close() cuts a TLS connection) is about the connection
-    const parse =
-      err.code === undefined || err.code.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const parse = isParseError(err);
     const what = tlsError ? 'TLS error' : parse ? 'bad request' : 'connection error';
     traceEvent(emitter, SERVICE, conn?.id ?? 0, 'error', `${what}: ${err.code ?? err.message}`);
-    if (!parse || tlsError || !socket.writable) {
+    if (!parse || tlsError) {
       socket.destroy();
       return;
     }
     const status = clientErrorStatus(err);
-    socket.end(
+    answerParseError(
+      socket,
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
     );
   });
   // Expect: 100-continue (RFC 9110 §10.1.1): invite the body only of a request we will answer. A
   // refused one gets its final status at once, and the connection closes: its body is not coming.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (req.method === 'GET' || req.method === 'HEAD') res.writeContinue();
+    const wanted = req.method === 'GET' || req.method === 'HEAD';
+    if (wanted && !bodyTooLarge(req, conf.maxBodyBytes)) res.writeContinue();
     else res.shouldKeepAlive = false;
     server.emit('request', req, res);
   });
@@ -374,6 +394,7 @@ type Conf = {
   index: boolean;
   maxRanges: number;
   maxListingEntries: number;
+  maxBodyBytes: number;
   maxPipelined: number;
   boundHost: string;
   anyHost: boolean;
@@ -504,6 +525,25 @@ async function serve(
     sendText(res, 400, 'Bad Request: malformed Host', {}, head);
     return;
   }
+  // llhttp lets `HTTP/2.0` through; only 1.x is spoken here (RFC 9110 §6.2)
+  if (req.httpVersionMajor !== 1) {
+    res.shouldKeepAlive = false;
+    sendText(res, 505, 'HTTP Version Not Supported', {}, head);
+    return;
+  }
+  // framing a proxy in front could read otherwise (unread-body.ts): no request is read out of the body
+  const framing = untrustedFraming(req);
+  if (framing) {
+    res.shouldKeepAlive = false;
+    sendText(res, 400, `Bad Request: ${framing}`, {}, head);
+    return;
+  }
+  // nginx's 413 too comes before the method is looked at; the body is not read
+  if (bodyTooLarge(req, conf.maxBodyBytes)) {
+    res.shouldKeepAlive = false;
+    sendText(res, 413, `Content Too Large: the limit is ${conf.maxBodyBytes} bytes`, {}, head);
+    return;
+  }
   // DNS rebinding (host-check.ts): a page that re-points its own name at 127.0.0.1 must not read
   // the files; the target's authority (absolute-form) counts over Host, as RFC 9112 §3.2.2 says
   if (!hostAllowed(authority, conf.boundHost, conf.anyHost, conf.allowedHosts)) {
@@ -514,20 +554,6 @@ async function serve(
       {},
       head,
     );
-    return;
-  }
-  // llhttp lets `HTTP/2.0` through; only 1.x is spoken here (RFC 9110 §6.2)
-  if (req.httpVersionMajor !== 1) {
-    res.shouldKeepAlive = false;
-    sendText(res, 505, 'HTTP Version Not Supported', {}, head);
-    return;
-  }
-  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty. llhttp
-  // reads such a body as chunked and keeps the connection, but an HTTP/1.0 proxy in front sees no
-  // body: the bytes after it would be one request to the proxy and another one here (smuggling)
-  if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined) {
-    res.shouldKeepAlive = false;
-    sendText(res, 400, 'Bad Request: Transfer-Encoding in an HTTP/1.0 request', {}, head);
     return;
   }
   if (req.method !== 'GET' && !head) {

@@ -12,6 +12,14 @@ export interface ParseError extends Error {
   rawPacket?: Buffer;
 }
 
+/**
+ * The parser's complaints (HPE_*, a request timeout) are about the request and get an answer; a
+ * socket error (ECONNRESET, or ECANCELED when a TLS connection is cut) is about the connection.
+ */
+export function isParseError(err: ParseError): boolean {
+  return err.code === undefined || err.code.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+}
+
 const TCHAR = "[!#$%&'*+.^_`|~0-9A-Za-z-]";
 const REQUEST_LINE_START = new RegExp(`^${TCHAR}+ `);
 const REQUEST_LINE = new RegExp(`^${TCHAR}+ \\S+ HTTP/\\d\\.\\d$`);

@@ -16,9 +16,23 @@
  * at once. A half-open client that never reads is bounded like any other: by the idle timeout
  * (`server.timeout`) and the connection limits. A response that never ends by itself (the
  * dashboard's event stream) must end on the socket's `'end'`, or the connection stays open.
+ *
+ * Request bodies the handler leaves unread are thrown away within bounds, and a connection closed
+ * while one still arrives lingers (unread-body.ts). The parser is llhttp in its strict mode
+ * whatever NODE_OPTIONS says (`--insecure-http-parser` would accept Content-Length beside
+ * Transfer-Encoding, bare LF, obs-fold: the stuff of request smuggling), with a fixed head limit.
  */
 import http from 'node:http';
 import type net from 'node:net';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  lingerOnClose,
+  trackUnreadBodies,
+  type UnreadBodyOptions,
+} from './unread-body.js';
+
+/** The largest request head (request line and headers) read: more is 431 (or 414), as by default. */
+export const MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 
 export interface SocketFedOptions {
   /** a request's head must arrive whole within this time of its first byte (0 = no limit) */
@@ -30,10 +44,16 @@ export interface SocketFedOptions {
    * never sees, so it is neither traced nor explained); false hands it to the handler (default true)
    */
   requireHostHeader?: boolean;
+  /**
+   * unread request body thrown away after a response that keeps the connection; more closes it
+   * (default {@link DEFAULT_MAX_BODY_BYTES})
+   */
+  maxBodyBytes?: number;
 }
 
 export function socketFedHttpServer(opts: SocketFedOptions, handler: http.RequestListener): http.Server {
   const head = opts.headersTimeoutMs;
+  const bodies: UnreadBodyOptions = { maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
   const server = http.createServer(
     {
       headersTimeout: head,
@@ -41,8 +61,11 @@ export function socketFedHttpServer(opts: SocketFedOptions, handler: http.Reques
       // how often the timeouts are checked: their granularity
       connectionsCheckingInterval: Math.min(Math.max(head / 10, 100), 5000),
       requireHostHeader: opts.requireHostHeader ?? true,
+      // explicit, so that neither --insecure-http-parser nor --max-http-header-size changes them
+      insecureHTTPParser: false,
+      maxHeaderSize: MAX_REQUEST_HEAD_BYTES,
     },
-    handler,
+    trackUnreadBodies(handler, bodies),
   );
   // not in @types/node, but read by node:http's `socketOnEnd` since Node 0.x; the half-close
   // tests fail should it ever go away
@@ -50,6 +73,7 @@ export function socketFedHttpServer(opts: SocketFedOptions, handler: http.Reques
   // the socket's own flag too (a TLS socket's as well: it copied its raw socket's when it was made)
   server.prependListener('connection', (socket: net.Socket) => {
     socket.allowHalfOpen = true;
+    lingerOnClose(socket);
   });
   if (head > 0) server.emit('listening');
   return server;

@@ -13,13 +13,16 @@
  * client address, and node:http only parses; a client over a limit gets 503 and is closed. A
  * client that falls more than 1 MiB behind (WebSocket or SSE) is cut off, whatever is being sent
  * to it, and a WebSocket client that keeps sending what is not a JSON object is closed (1008).
+ * Request bodies: an API call reads at most 64 KiB of JSON, a body declared over 1 MiB gets 413
+ * before it is read, and framing a proxy could read otherwise gets 400 (unread-body.ts).
  */
 
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { type Duplex, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +31,14 @@ import { hostAllowed } from '../core/host-check.js';
 import { listenTcp } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
 import { DEFAULT_HTTP_HEADERS_TIMEOUT_MS } from '../http/file-server-limits.js';
+import { clientErrorStatus, isParseError, type ParseError } from '../http/parse-error-status.js';
 import { socketFedHttpServer, stopSocketFedServer } from '../http/socket-fed-server.js';
+import {
+  answerParseError,
+  bodyTooLarge,
+  DEFAULT_MAX_BODY_BYTES,
+  untrustedFraming,
+} from '../http/unread-body.js';
 import { handleApi } from './api.js';
 import { checkDashboardAuth } from './config.js';
 import type { LabContext } from './context.js';
@@ -181,6 +191,10 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
         // a target or Host we cannot read is the client's error: 400, before anything else
         const parsed = parseRequest(req);
         if (!parsed.ok) return badRequest(res, parsed.reason);
+        // framing a proxy in front could read otherwise (unread-body.ts), or a body longer than any endpoint reads
+        const framing = untrustedFraming(req);
+        if (framing) return badRequest(res, framing);
+        if (bodyTooLarge(req, DEFAULT_MAX_BODY_BYTES)) throw new HttpError(413, 'request body too large');
         const { url } = parsed;
         if (url.pathname === '/livez') return sendJson(res, 200, { ok: true });
         if (url.pathname === '/readyz') return sendJson(res, ready ? 200 : 503, { ready });
@@ -206,11 +220,27 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
         throw new HttpError(404, 'not found');
       } catch (err) {
         const status = err instanceof HttpError ? err.status : 500;
+        // the rest of a body too large is not read: the connection cannot carry another request
+        if (status === 413) res.shouldKeepAlive = false;
         if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
         else res.destroy();
       }
     },
   );
+
+  // a request node:http cannot parse: 400 (431, 414, 408…) and close, as node:http would, but
+  // never in place of, or as a second, answer to a request already handed over (unread-body.ts)
+  server.on('clientError', (err: ParseError, socket: Socket) => {
+    if (!isParseError(err)) {
+      socket.destroy();
+      return;
+    }
+    const status = clientErrorStatus(err);
+    answerParseError(
+      socket,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${securityHeaderLines()}Connection: close\r\nContent-Length: 0\r\n\r\n`,
+    );
+  });
 
   const openSse = (req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(200, {

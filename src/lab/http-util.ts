@@ -1,5 +1,6 @@
 /** Small helpers for the dashboard's node:http handlers (no framework: the API is small). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyTooLarge } from '../http/unread-body.js';
 
 export class HttpError extends Error {
   constructor(
@@ -59,9 +60,13 @@ export function badRequest(res: ServerResponse, reason: string): void {
 export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) throw new HttpError(415, 'send application/json');
+  if (bodyTooLarge(req, limit)) throw new HttpError(413, 'request body too large');
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const c of req) {
+  // leaving a plain `for await` early destroys the request, and the connection with it: the 413
+  // (which said keep-alive) was followed by a reset that can erase it before the client reads it.
+  // The rest of the body is left to unread-body.ts.
+  for await (const c of req.iterator({ destroyOnReturn: false })) {
     size += (c as Buffer).length;
     if (size > limit) throw new HttpError(413, 'request body too large');
     chunks.push(c as Buffer);

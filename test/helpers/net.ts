@@ -258,3 +258,30 @@ export async function killWhenOnDisk(
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
+
+/**
+ * Write `request` in one piece and collect what comes back until the server ends the connection —
+ * its FIN, not the full close: a server lingering for a body that never comes has answered by then.
+ */
+export function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(request));
+    let reply = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      reply += d;
+    });
+    s.on('error', () => {});
+    const done = () => {
+      s.destroy();
+      resolve(reply);
+    };
+    s.on('end', done);
+    s.on('close', done);
+  });
+}
+
+/** The status codes of the HTTP/1.1 responses in `reply`, in order. */
+export function responseStatuses(reply: string): string[] {
+  return [...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]!);
+}
