@@ -767,7 +767,11 @@ async function sendFile(
   }
 }
 
-/** Wait for 'drain'; a response closed meanwhile rejects like a premature close. */
+/**
+ * Wait for 'drain'; a response closed meanwhile rejects like a premature close. So does one that
+ * is closed already — its write returned false, and 'close' will never come again — or the
+ * multipart loop would wait for good, and the open file would be left to the garbage collector.
+ */
 function drained(res: http.ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
@@ -777,6 +781,7 @@ function drained(res: http.ServerResponse): Promise<void> {
         reject(Object.assign(new Error('client closed'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
       else resolve();
     };
+    if (res.destroyed) return done();
     res.on('drain', done);
     res.on('close', done);
   });

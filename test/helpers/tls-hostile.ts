@@ -10,17 +10,27 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 
-/** Socket descriptors this process holds (Linux /proc): server and client sides alike. */
-export function socketFds(): number {
+/** Descriptors this process holds (Linux /proc) whose target starts with `prefix`. */
+function fdsTo(prefix: string): number {
   let n = 0;
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n += 1;
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(prefix)) n += 1;
     } catch {
       // closed meanwhile
     }
   }
   return n;
+}
+
+/** Socket descriptors this process holds (Linux /proc): server and client sides alike. */
+export function socketFds(): number {
+  return fdsTo('socket:');
+}
+
+/** Descriptors this process holds on files under `dir` (an absolute path without symbolic links). */
+export function fileFdsUnder(dir: string): number {
+  return fdsTo(`${dir}/`);
 }
 
 /**

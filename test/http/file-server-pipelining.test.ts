@@ -9,13 +9,15 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileServer, type FileServerHandle } from '../../src/http/file-server.js';
+import { collectGarbage, watchProcessErrors } from '../helpers/fuzz.js';
 import { tempDir } from '../helpers/net.js';
+import { eventually, fileFdsUnder } from '../helpers/tls-hostile.js';
 
 let server: FileServerHandle;
 let cleanup: () => Promise<void>;
+let dir: string;
 
 beforeAll(async () => {
-  let dir: string;
   ({ dir, cleanup } = await tempDir('netkit-pipelining-'));
   for (const n of ['a', 'b', 'c', 'd']) await writeFile(path.join(dir, `${n}.txt`), `${n.repeat(3)}\n`);
   await writeFile(path.join(dir, 'big.bin'), Buffer.alloc(100_000, 7));
@@ -64,5 +66,26 @@ describe('pipelined requests', () => {
     const got = await pipeline([...Array.from({ length: 3 }, () => get('/big.bin')), get('/a.txt', true)]);
     expect([...got.matchAll(/HTTP\/1\.1 200 OK\r\n/g)].length).toBe(4);
     expect(got.endsWith('aaa\n')).toBe(true);
+  });
+
+  // found by the mutation fuzzer (test/core/fuzz-http.test.ts): the unreadable second request
+  // closes the connection while the first one's file is being opened; the multipart loop then
+  // waited for a 'drain' from a response already closed, for good, and left the open file to the
+  // garbage collector ("Closing file descriptor N on garbage collection")
+  it('a multi-range request followed by an unreadable one leaves no file open', async () => {
+    const range = 'GET /a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=0-0,1-\r\n\r\n';
+    const warnings = watchProcessErrors();
+    try {
+      for (let i = 0; i < 3; i++) await pipeline([range, 'JUNK\r\n\r\n']);
+      expect(await eventually(() => fileFdsUnder(dir) === 0)).toBe(true);
+      await collectGarbage();
+      expect(warnings.take()).toEqual([]);
+    } finally {
+      warnings.stop();
+    }
+    // and the server still answers such a request in full
+    const got = await pipeline([range.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')]);
+    expect(got).toMatch(/^HTTP\/1\.1 206 /);
+    expect(got).toMatch(/Content-Range: bytes 1-3\/4\r\n\r\naa\n\r\n--/);
   });
 });
