@@ -54,7 +54,7 @@ import {
 import { acceptTls } from './file-server-tls.js';
 import { LISTING_HEADERS, type ListingEntry, renderListingHtml, renderListingJson } from './listing.js';
 import { contentType } from './mime.js';
-import { clientErrorStatus, isParseError, type ParseError } from './parse-error-status.js';
+import { isParseError, type ParseError } from './parse-error-status.js';
 import { type ByteRange, DEFAULT_MAX_RANGES, formatContentRange, parseRange } from './range.js';
 import {
   absoluteFormAuthority,
@@ -264,11 +264,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
       socket.destroy();
       return;
     }
-    const status = clientErrorStatus(err);
-    answerParseError(
-      socket,
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-    );
+    answerParseError(socket, err);
   });
   // Expect: 100-continue (RFC 9110 §10.1.1): invite the body only of a request we will answer. A
   // refused one gets its final status at once, and the connection closes: its body is not coming.

@@ -23,7 +23,9 @@
  *   one in a request pipelined behind a response in progress waits for it ({@link answerParseError}).
  */
 import type http from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import net from 'node:net';
+import { clientErrorStatus, type ParseError } from './parse-error-status.js';
 
 /** The largest request body read, and thrown away when unwanted (nginx's `client_max_body_size`). */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -164,8 +166,9 @@ export function lingerOnClose(socket: net.Socket): void {
 }
 
 /**
- * Answer a request node:http could not parse ('clientError') with `answer` (a whole response
- * that closes the connection), unless that would answer the wrong request:
+ * Answer a request node:http could not parse ('clientError': `err`) with its status (400, 431,
+ * 414, 408…; `headerLines` added, each ending in CRLF) and close the connection, as node:http
+ * would — unless that would answer the wrong request:
  * - an error in the body of a request already handed to the handler (a broken chunk, a timeout)
  *   gets no answer of its own: that request has, or will have, its answer, and a second one would
  *   be read as the answer to the client's next request; the connection closes after it;
@@ -173,7 +176,9 @@ export function lingerOnClose(socket: net.Socket): void {
  *   used to be written at once: into the middle of a file being sent, or in place of the answer);
  * - on a connection already closing, nothing is answered.
  */
-export function answerParseError(socket: net.Socket, answer: string): void {
+export function answerParseError(socket: net.Socket, err: ParseError, headerLines = ''): void {
+  const status = clientErrorStatus(err);
+  const answer = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${headerLines}Connection: close\r\nContent-Length: 0\r\n\r\n`;
   const state = stateOf(socket);
   if (state.lingering) {
     socket.destroy();

@@ -21,7 +21,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import { type Duplex, pipeline } from 'node:stream';
@@ -31,7 +31,7 @@ import { hostAllowed } from '../core/host-check.js';
 import { listenTcp } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
 import { DEFAULT_HTTP_HEADERS_TIMEOUT_MS } from '../http/file-server-limits.js';
-import { clientErrorStatus, isParseError, type ParseError } from '../http/parse-error-status.js';
+import { isParseError, type ParseError } from '../http/parse-error-status.js';
 import { socketFedHttpServer, stopSocketFedServer } from '../http/socket-fed-server.js';
 import {
   answerParseError,
@@ -235,11 +235,7 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
       socket.destroy();
       return;
     }
-    const status = clientErrorStatus(err);
-    answerParseError(
-      socket,
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${securityHeaderLines()}Connection: close\r\nContent-Length: 0\r\n\r\n`,
-    );
+    answerParseError(socket, err, securityHeaderLines());
   });
 
   const openSse = (req: IncomingMessage, res: ServerResponse): void => {
