@@ -63,7 +63,7 @@ function stateOf(socket: net.Socket): ConnBodies {
 }
 
 /** The length a request's Content-Length declares (llhttp has refused any that is not digits). */
-export function declaredBodyBytes(req: http.IncomingMessage): number | undefined {
+function declaredBodyBytes(req: http.IncomingMessage): number | undefined {
   const value = req.headers['content-length'];
   return value === undefined ? undefined : Number(value);
 }
@@ -148,21 +148,24 @@ export function trackUnreadBodies(
 }
 
 /**
- * Make node:http's close after a `Connection: close` response linger while the request's body is
+ * node:http's close after a `Connection: close` response, lingering while the request's body is
  * still arriving (see above); otherwise it closes as before, once the response is written.
  */
+function lingeringClose(this: net.Socket): void {
+  const state = stateOf(this);
+  if (!state.last || state.last.complete || state.broken || this.destroyed) {
+    closeWhenWritten(this);
+    return;
+  }
+  state.lingering = true;
+  this.end();
+  const timer = setTimeout(() => this.destroy(), LINGER_MAX_MS);
+  this.once('close', () => clearTimeout(timer));
+}
+
+/** Make node:http's close of `socket` a {@link lingeringClose}. */
 export function lingerOnClose(socket: net.Socket): void {
-  socket.destroySoon = function lingeringClose(this: net.Socket): void {
-    const state = stateOf(this);
-    if (!state.last || state.last.complete || state.broken || this.destroyed) {
-      closeWhenWritten(this);
-      return;
-    }
-    state.lingering = true;
-    this.end();
-    const timer = setTimeout(() => this.destroy(), LINGER_MAX_MS);
-    this.once('close', () => clearTimeout(timer));
-  };
+  socket.destroySoon = lingeringClose;
 }
 
 /**
