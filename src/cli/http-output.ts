@@ -77,9 +77,9 @@ export function metaHeaders(headers: HttpResponse['headers']): HttpResponse['hea
 }
 
 /**
- * The body on its way to `-o FILE`, drawing a progress bar on a terminal (stderr) as it passes;
- * when stderr is not a terminal (or with `-s`) the body goes to the file untouched, so scripts see
- * only what they asked for. `source` is the body as it arrives (paced by --limit-rate, say).
+ * The body on its way to `-o FILE`, with its progress on stderr as it passes: a bar on a terminal,
+ * plain lines otherwise once it has taken a few seconds (createProgress), so a log shows a long
+ * transfer moving; nothing with `-s`. `source` is the body as it arrives (paced by --limit-rate).
  */
 export function withProgress(
   res: HttpResponse,
@@ -87,7 +87,7 @@ export function withProgress(
   source: AsyncIterable<Uint8Array> = res.body as AsyncIterable<Uint8Array>,
   quiet = false,
 ): AsyncIterable<Uint8Array> {
-  if (!process.stderr.isTTY || quiet) return source;
+  if (quiet) return source;
   const length = Number(res.headers['content-length']);
   const progress = createProgress(path.basename(file), Number.isFinite(length) ? length : undefined);
   return (async function* () {

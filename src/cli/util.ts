@@ -522,7 +522,8 @@ export interface Progress {
 
 /**
  * Progress for long transfers: a redrawn bar (bytes, rate, ETA) on a TTY, a plain line every few
- * seconds otherwise, nothing with `quiet`. Writes to stderr so stdout stays the data.
+ * seconds otherwise (from the first interval on, then a closing line), nothing with `quiet`.
+ * Writes to stderr so stdout stays the data.
  */
 export function createProgress(
   label: string,
@@ -539,7 +540,10 @@ export function createProgress(
   const tty = stream.isTTY === true;
   const interval = opts.intervalMs ?? (tty ? 100 : 2000);
   const start = Date.now();
-  let last = 0;
+  // a log (not a TTY) hears only of long transfers: the first line after one interval, and a
+  // closing line only after it, so a script's quick fetch leaves stderr empty
+  let last = tty ? 0 : start;
+  let logged = false;
   let done = 0;
   let detail = '';
   let segments: ProgressSegment[] | undefined;
@@ -563,8 +567,9 @@ export function createProgress(
       const up = drawn > 1 ? `\u001b[${drawn - 1}A` : '';
       stream.write(`${up}\r\u001b[J${label} ${bar}${stats}${map}`);
       drawn = map ? 2 : 1;
-    } else {
+    } else if (!final || logged) {
       stream.write(`${label} ${pct === undefined ? '' : `${pct.toFixed(0)}% `}${stats}\n`);
+      logged = true;
     }
   };
   return {

@@ -411,12 +411,14 @@ describe('download: CLI', () => {
     const dir = await workDir();
     const root = path.join(dir, 'root');
     await mkdir(root);
-    await writeFile(path.join(root, 'p.bin'), randomBytes(64 * KiB));
-    const s = await fileServer(root);
-    const r = await netkit(['download', `${s.url}p.bin`, '-d', path.join(dir, 'out')]);
+    await writeFile(path.join(root, 'p.bin'), randomBytes(80 * KiB));
+    // paced to 32 KiB/s on one connection: past the two-second interval, so lines are due
+    const s = await fileServer(root, { rateLimit: 32 * KiB });
+    const r = await netkit(['download', `${s.url}p.bin`, '-c', '1', '-d', path.join(dir, 'out')]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^p\.bin 100% 64\.0 KiB\/64\.0 KiB /m);
-    expect(r.stderr).toMatch(/^saved .*p\.bin \(64\.0 KiB in /m);
+    expect(r.stderr).toMatch(/^p\.bin \d+% [\d.]+ KiB\/80\.0 KiB [\d.]+ \w+\/s ETA /m);
+    expect(r.stderr).toMatch(/^p\.bin 100% 80\.0 KiB\/80\.0 KiB /m);
+    expect(r.stderr).toMatch(/^saved .*p\.bin \(80\.0 KiB in /m);
     expect(r.stderr).not.toContain('\u001b[');
   });
 });
