@@ -24,10 +24,15 @@ export async function main(argv: string[]): Promise<void> {
     'commander',
   ) as typeof import('commander');
   const { exitWithError } = await import('./util.js');
+  const { stdoutReaderEndsCommand } = await import('./stdout.js');
   // A reader that goes away (`netkit ftp ls URL | head -1`) is not our failure: stop quietly
-  // instead of dying on an unhandled EPIPE with a stack trace.
+  // instead of dying on an unhandled EPIPE with a stack trace — or, for a server, go on serving
+  // with its event log no longer printed (stdout.ts).
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
+    if (err.code === 'EPIPE') {
+      if (stdoutReaderEndsCommand()) process.exit(0);
+      return;
+    }
     exitWithError(err, argv.includes('--debug'));
   });
   const program = new Command('netkit')

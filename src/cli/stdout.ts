@@ -29,6 +29,18 @@ export function maxQueueOption(what = 'datagrams'): Option {
   );
 }
 
+/**
+ * Set by a server command ({@link serverLog}): a reader of its output that goes away (`netkit smtp
+ * serve --json | head -1`, taking just the listening line) ends the log, not the server and its
+ * sessions. Other commands end quietly then, as their output is what they are for.
+ */
+let outlivesReaders = false;
+
+/** Whether a reader of stdout going away (EPIPE) ends the command; false for a server command. */
+export function stdoutReaderEndsCommand(): boolean {
+  return !outlivesReaders;
+}
+
 /** How long a report of drops waits for a stderr that is not read before the command goes on. */
 const REPORT_WAIT_MS = 2000;
 
@@ -58,8 +70,13 @@ function lossyOutput(
 ): LossyOutput {
   const stream = process[name];
   let dropped = 0;
+  // the reader went away: nothing printed is read any more, so nothing is printed or counted
+  let gone = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') gone = true;
+  });
   const report = (): Promise<void> => {
-    if (dropped === 0) return Promise.resolve();
+    if (dropped === 0 || gone || process.stderr.destroyed) return Promise.resolve();
     const n = dropped;
     dropped = 0;
     const what = n === 1 ? one : many;
@@ -78,6 +95,7 @@ function lossyOutput(
   };
   stream.on('drain', () => void report());
   const print = (write: () => void): void => {
+    if (gone || stream.destroyed) return;
     if (stream.writableLength >= maxBacklog) dropped += 1;
     else write();
   };
@@ -126,7 +144,12 @@ export interface ServerLog {
 export function serverLog(
   maxBacklog: number,
   errWords: readonly [string, string] = ['trace line', 'trace lines'],
+  opts: {
+    /** stdout carries the command's data (`tcp listen`), not an event log: its reader ends it */
+    dataOnStdout?: boolean;
+  } = {},
 ): ServerLog {
+  if (!opts.dataOnStdout) outlivesReaders = true;
   const log = lossyStdout(maxBacklog, ['event log line', 'event log lines']);
   const err = lossyStderr(maxBacklog, errWords);
   return {

@@ -482,7 +482,7 @@ Examples:
           tls: tlsMaterial ? { context: tlsMaterial.context } : undefined,
         });
         // the notes per connection and the trace: bounded, as a flood of connections cannot wait for them
-        const log = serverLog(opts.maxLogBacklog, ['log line', 'log lines']);
+        const log = serverLog(opts.maxLogBacklog, ['log line', 'log lines'], { dataOnStdout: true });
         if (opts.trace) printTrace(listener, 'server', log.err);
         const exit = (code: number) => void log.report().then(() => finish(code));
         const where = formatHostPort(listener.host, listener.port);
