@@ -7,10 +7,10 @@
 import path from 'node:path';
 import { NetkitError } from '../core/errors.js';
 import { byteStringToBuffer, byteStringToText } from '../http/latin1.js';
-import { type HttpResponse, redactHeader } from '../http/request.js';
+import { type HttpRequestOptions, type HttpResponse, redactHeader } from '../http/request.js';
 import { redactLocation } from '../http/request-headers.js';
 import { copyToStdout } from './stdout.js';
-import { createProgress } from './util.js';
+import { createProgress, type Progress } from './util.js';
 
 type Head = Pick<HttpResponse, 'httpVersion' | 'status' | 'statusText' | 'rawHeaders'>;
 
@@ -104,6 +104,37 @@ export function withProgress(
     }
     progress.finish();
   })();
+}
+
+/**
+ * The progress of a streamed request body (`--data-file FILE`, `-F name=@FILE`) on stderr, as curl
+ * shows its upload: a bar on a terminal, plain lines in a log once it takes a while, nothing with
+ * `-s`. A body sent again after a 307/308 gets a new bar; `end()` closes one left unfinished (the
+ * server answered before taking it all, or the request failed).
+ */
+export function uploadProgress(
+  request: Pick<HttpRequestOptions, 'bodyFile' | 'multipart'>,
+  quiet: boolean,
+): { onUploadProgress?: (sent: number, total: number) => void; end(): void } {
+  const file = request.bodyFile ?? request.multipart?.find((f) => f.file !== undefined)?.file;
+  const label = file === undefined || file === '-' ? 'upload' : path.basename(file);
+  let progress: Progress | undefined;
+  return {
+    onUploadProgress: quiet
+      ? undefined
+      : (sent, total) => {
+          progress ??= createProgress(label, total);
+          progress.update(sent);
+          if (sent >= total) {
+            progress.finish();
+            progress = undefined;
+          }
+        },
+    end() {
+      progress?.abandon();
+      progress = undefined;
+    },
+  };
 }
 
 /**

@@ -46,6 +46,7 @@ import {
   bodyToStdout,
   statusBlock,
   trailerBlock,
+  uploadProgress,
   withHeadsAround,
   withProgress,
 } from './http-output.js';
@@ -352,10 +353,18 @@ export async function runTransfer(t: TransferRun): Promise<TransferResult> {
     };
 
     let res: HttpResponse;
+    const upload = uploadProgress(t.request, plan.silent);
     try {
       const signal = t.signal ? AbortSignal.any([deadline.signal, t.signal]) : deadline.signal;
-      res = await t.client.request({ ...t.request, headers, signal });
+      res = await t.client.request({
+        ...t.request,
+        headers,
+        signal,
+        onUploadProgress: upload.onUploadProgress,
+      });
+      upload.end();
     } catch (err) {
+      upload.end();
       clearTimeout(timer);
       const e = timedOut(err);
       const d = decideRetry(plan.retry, state, { kind: 'error', error: classifyError(e) }, performance.now());

@@ -20,7 +20,7 @@
 
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorMessage, NetkitError } from '../core/errors.js';
 import { TypedEventEmitter } from '../core/events.js';
@@ -145,6 +145,12 @@ export interface HttpRequestOptions {
   maxRedirects?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Called as a streamed request body (`bodyFile`, a `multipart` form with files) is handed to the
+   * connection: bytes so far and the body's length. It starts again from 0 when a 307/308 redirect
+   * sends the body again. In-memory bodies are not reported.
+   */
+  onUploadProgress?: (sent: number, total: number) => void;
   /**
    * Ask for a compressed response (`Accept-Encoding: gzip, deflate, br`, unless `headers` sets
    * one), like curl --compressed. `httpRequest` then decodes the body; with {@link HttpClient},
@@ -273,6 +279,22 @@ interface PreparedBody {
   boundary?: string;
   length: number;
   describe: string;
+}
+
+/** A streamed body whose chunks are reported to `onProgress` as the connection takes them. */
+function countedBody(
+  made: string | Uint8Array | Readable | undefined,
+  total: number,
+  onProgress: HttpRequestOptions['onUploadProgress'],
+): string | Uint8Array | Readable | undefined {
+  if (!onProgress || made === undefined || typeof made === 'string' || made instanceof Uint8Array)
+    return made;
+  let sent = 0;
+  const counted = tap(made, (n) => {
+    sent += n;
+    onProgress(sent, total);
+  });
+  return Readable.from(counted, { objectMode: false });
 }
 
 async function prepareBody(o: HttpRequestOptions): Promise<PreparedBody | undefined> {
@@ -621,7 +643,7 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
           path,
           method: method as Dispatcher.HttpMethod,
           headers: sendHeaders.flat(),
-          body: body ? await body.make() : null,
+          body: body ? countedBody(await body.make(), body.length, o.onUploadProgress) : null,
           headersTimeout: timeout,
           bodyTimeout: timeout,
           responseHeaders: 'raw',
