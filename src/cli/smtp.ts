@@ -248,10 +248,11 @@ Examples:
   $ netkit smtp serve --strict --require-auth       only known accounts, only after AUTH
   $ netkit smtp serve --max-messages 500 --max-size 5M
   $ swaks --server 127.0.0.1:2525 --to bob@lab.test --pipeline
-  $ curl smtp://127.0.0.1:2525 --mail-from a@lab.test --mail-rcpt bob@lab.test -T message.eml
+  $ curl --crlf smtp://127.0.0.1:2525 --mail-from a@lab.test --mail-rcpt bob@lab.test -T message.eml
 
 Each recipient's local part names a mailbox (bob@anything → DATA/mail/bob/); the 250 after DATA is
-sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF are refused.`,
+sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF are refused
+(curl --crlf sends a file with Unix line ends as CRLF).`,
     )
     .action(
       action(async (opts: ServeOptions) => {

@@ -27,7 +27,11 @@ export function describeBytes(buf: Uint8Array, max = 64): string {
   return `"${escapeBytes(buf, max)}" (${buf.length} byte${buf.length === 1 ? '' : 's'})`;
 }
 
-/** True when the bytes are valid UTF-8 text without control characters other than tab, CR and LF. */
+/**
+ * True when the bytes are valid UTF-8 text without control characters other than tab, CR and LF,
+ * and without private-use or unassigned code points: binary that happens to decode, such as the
+ * time service's `ee b1 83 73` (U+EC43 and `s`), is not text.
+ */
 export function isPrintableText(buf: Uint8Array): boolean {
   let s: string;
   try {
@@ -35,7 +39,7 @@ export function isPrintableText(buf: Uint8Array): boolean {
   } catch {
     return false;
   }
-  return !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
+  return !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\p{Co}\p{Cn}]/u.test(s);
 }
 
 /**

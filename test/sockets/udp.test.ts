@@ -33,6 +33,28 @@ for h in sys.argv[3:]:
 print(json.dumps({'me': s.getsockname()[1], 'replies': out}))
 `;
 
+/** `netkit udp send` of one message to an echo server: what it printed, and the echo's port. */
+async function sendToEcho(message: string, ...flags: string[]) {
+  const echo = await bindUdp({ echo: true });
+  try {
+    const r = await netkit([
+      'udp',
+      'send',
+      '127.0.0.1',
+      String(echo.port),
+      message,
+      '-w',
+      '5',
+      '-n',
+      '1',
+      ...flags,
+    ]);
+    return { r, port: echo.port };
+  } finally {
+    await echo.close();
+  }
+}
+
 /**
  * Send `total` datagrams of `size` random bytes to a `udp listen --echo` on `port`, with its
  * echoes as the flow control: a datagram is sent only when the listener has handled one of the
@@ -300,22 +322,17 @@ describe('udp CLI with Python socket peers', () => {
       await listen.kill();
     }
     // the replies printed by udp send go through the same check
-    const echo = await bindUdp({ echo: true });
-    const r = await netkit([
-      'udp',
-      'send',
-      '127.0.0.1',
-      String(echo.port),
-      'a\n[6.6.6.6:1] b',
-      '-w',
-      '5',
-      '-n',
-      '1',
-    ]);
-    await echo.close();
-    expect(r.stdout).toBe(
-      `[127.0.0.1:${echo.port}] 15 bytes: 61 0a 5b 36 2e 36 2e 36 2e 36 3a 31 5d 20 62\n`,
-    );
+    const { r, port } = await sendToEcho('a\n[6.6.6.6:1] b');
+    expect(r.stdout).toBe(`[127.0.0.1:${port}] 15 bytes: 61 0a 5b 36 2e 36 2e 36 2e 36 3a 31 5d 20 62\n`);
+  });
+
+  it('udp send: binary that happens to be valid UTF-8 (the time service in 2026) is shown as hex', async () => {
+    // seconds since 1900 in late 2026: `ee b1 83 73`, U+EC43 (private use) and `s` in UTF-8
+    const time = await sendToEcho('\uec43s', '--json');
+    expect(time.r.stderr).toBe('');
+    expect(JSON.parse(time.r.stdout)).toMatchObject({ size: 4, text: null, hex: 'eeb18373' });
+    const unassigned = await sendToEcho('\u0378x');
+    expect(unassigned.r.stdout).toBe(`[127.0.0.1:${unassigned.port}] 3 bytes: cd b8 78\n`);
   });
 
   it('udp listen --echo --udp-rate 5: a flood from one source gets at most the rate of replies, the rest traced', async () => {
