@@ -196,11 +196,11 @@ Commands users can type: /nick /join /rooms /who /msg /me /quit /help`,
           motd: opts.motd,
           dataDir: opts.data,
         });
-        for (const a of server.addresses) announceListening('chat', a, { json: opts.json, tls: a.tls });
         const log = serverLog(opts.maxLogBacklog);
+        onShutdown(() => server.close().then(log.report));
+        for (const a of server.addresses) announceListening('chat', a, { json: opts.json, tls: a.tls });
         if (opts.trace) printTrace(server, 'server', log.err);
         if (!opts.quiet) logEvents(server, opts.json === true, log.log);
-        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

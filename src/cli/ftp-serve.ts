@@ -342,6 +342,8 @@ Examples:
             anonymousRate: opts.anonymousMaxRate,
           },
         });
+        const log = serverLog(opts.maxLogBacklog, opts.trace ? undefined : ['warning', 'warnings']);
+        onShutdown(() => server.close().then(log.report));
         announceListening('ftp', server, { json: opts.json });
         if (server.tlsPort !== undefined) {
           announceListening(
@@ -353,12 +355,10 @@ Examples:
         if (!opts.json) {
           process.stdout.write(`${dim(`ftp root ${root}${tls ? '; AUTH TLS offered' : ''}`)}\n`);
         }
-        const log = serverLog(opts.maxLogBacklog, opts.trace ? undefined : ['warning', 'warnings']);
         if (opts.trace) printTrace(server, 'server', log.err);
         // server-side problems (a corrupt accounts file) reach stderr even with -q; --trace shows them already
         else server.on('warning', (w: FtpWarning) => log.err.line(`ftp: #${w.id} ${w.text}`));
         if (!opts.quiet) logSessions(server, opts.json === true, log.log);
-        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

@@ -169,9 +169,9 @@ answered 400. Connection limits count both ports together.`,
           allowedHosts: opts.allowedHost,
         });
         const log = serverLog(opts.maxLogBacklog);
+        onShutdown(() => server.close().then(log.report));
         if (opts.trace) printTrace(server, 'server', log.err);
         for (const a of server.addresses) announceListening('http', a, { json: opts.json, tls: a.tls });
-        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

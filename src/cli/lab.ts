@@ -112,6 +112,11 @@ Examples:
 
       const lab = await startLab(cfg);
       const log = serverLog(opts.maxLogBacklog as number);
+      onShutdown(async () => {
+        if (!opts.json) process.stderr.write('stopping: letting transfers in flight finish…\n');
+        await lab.close(10_000);
+        await log.report();
+      });
       // the wire log gathers every service's trace events and passes them on as 'event'
       if (opts.trace) lab.context.wire.on('event', (ev) => log.err.line(formatTrace(ev, 'server')));
       const services = lab.services();
@@ -143,11 +148,6 @@ Examples:
         if (cfg.acceptAnyAuth) out.write('Mail accepts any user name and password (--auth-accept-any).\n');
         out.write(`Dashboard: ${bold(lab.dashboard.url)}   Stop with Ctrl-C.\n`);
       }
-      onShutdown(async () => {
-        if (!opts.json) process.stderr.write('stopping: letting transfers in flight finish…\n');
-        await lab.close(10_000);
-        await log.report();
-      });
     }),
   );
 }

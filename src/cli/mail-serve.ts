@@ -121,6 +121,10 @@ Examples:
           throw err;
         });
         const log = serverLog(flags.maxLogBacklog);
+        onShutdown(async () => {
+          await Promise.all([smtp.close(), pop3.close()]);
+          await log.report();
+        });
         if (flags.trace) {
           printTrace(smtp, 'server', log.err);
           printTrace(pop3, 'server', log.err);
@@ -135,10 +139,6 @@ Examples:
           logMessages(smtp, flags.json === true, log.log);
           logSessions(pop3, flags.json === true, log.log);
         }
-        onShutdown(async () => {
-          await Promise.all([smtp.close(), pop3.close()]);
-          await log.report();
-        });
       }),
     );
 }

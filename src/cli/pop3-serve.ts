@@ -208,6 +208,7 @@ Examples:
           ...pop3Tuning(flags as unknown as Record<string, unknown>, ''),
         });
         const log = serverLog(flags.maxLogBacklog);
+        onShutdown(() => server.close().then(log.report));
         if (flags.trace) printTrace(server, 'server', log.err);
         if (!flags.quiet) logSessions(server, flags.json === true, log.log);
         announceListening('pop3', server, { json: flags.json });
@@ -218,7 +219,6 @@ Examples:
             { json: flags.json, tls: true },
           );
         }
-        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

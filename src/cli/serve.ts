@@ -128,15 +128,15 @@ Examples:
           udpRepliesPerIp: opts.udpRate,
         });
         const log = serverLog(opts.maxLogBacklog);
+        onShutdown(async () => {
+          await Promise.all(handles.map((h) => h.close(2000)));
+          await log.report();
+        });
         for (const h of handles) {
           if (opts.trace) printTrace(h, 'server', log.err);
           if (h.tcp) announceListening(h.service, h.tcp, { json: opts.json, transport: 'tcp' });
           if (h.udp) announceListening(h.service, h.udp, { json: opts.json, transport: 'udp' });
         }
-        onShutdown(async () => {
-          await Promise.all(handles.map((h) => h.close(2000)));
-          await log.report();
-        });
       }),
     );
 }

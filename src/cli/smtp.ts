@@ -279,6 +279,8 @@ sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF
           maxMessages: opts.maxMessages || undefined,
           ...smtpTuning(opts as unknown as Record<string, unknown>, ''),
         });
+        const log = serverLog(opts.maxLogBacklog);
+        onShutdown(() => server.close().then(log.report));
         announceListening('smtp', server, { json: opts.json });
         if (server.tlsPort !== undefined) {
           announceListening(
@@ -287,10 +289,8 @@ sent only once every copy is fsynced in the Maildir. Messages with bare CR or LF
             { json: opts.json, tls: true },
           );
         }
-        const log = serverLog(opts.maxLogBacklog);
         if (opts.trace) printTrace(server, 'server', log.err);
         if (!opts.quiet) logMessages(server, opts.json === true, log.log);
-        onShutdown(() => server.close().then(log.report));
       }),
     );
 }

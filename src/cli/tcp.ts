@@ -485,6 +485,7 @@ Examples:
         const log = serverLog(opts.maxLogBacklog, ['log line', 'log lines'], { dataOnStdout: true });
         if (opts.trace) printTrace(listener, 'server', log.err);
         const exit = (code: number) => void log.report().then(() => finish(code));
+        onShutdown(() => listener.close(1000).then(log.report));
         const where = formatHostPort(listener.host, listener.port);
         if (opts.json) {
           printJson({
@@ -500,7 +501,6 @@ Examples:
             process.stderr.write(`self-signed certificate ${devCert} (clients: --ca it, or --insecure)\n`);
         }
 
-        onShutdown(() => listener.close(1000).then(log.report));
         listener.on('denied', (d: TcpDeniedInfo) =>
           log.err.line(
             `connection from ${d.peer} denied (${d.reason === 'denied' ? `--deny ${d.rule}` : 'not in --allow'})`,

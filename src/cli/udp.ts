@@ -220,6 +220,8 @@ Examples:
           repliesPerIp: opts.udpRate,
         });
         const trace = lossyStderr(opts.maxLogBacklog);
+        const out = lossyStdout(opts.maxQueue);
+        onShutdown(() => listener.close().then(out.report).then(trace.report));
         if (opts.trace) printTrace(listener, 'server', trace);
         if (opts.json) {
           printJson({
@@ -230,7 +232,6 @@ Examples:
             transport: 'udp',
           });
         } else process.stderr.write(`udp listening on ${formatHostPort(listener.host, listener.port)}\n`);
-        const out = lossyStdout(opts.maxQueue);
         let seen = 0;
         listener.on('message', (d: Datagram) => {
           out.print(() => printDatagram(d, opts));
@@ -243,7 +244,6 @@ Examples:
               .then(() => finish(0));
           }
         });
-        onShutdown(() => listener.close().then(out.report).then(trace.report));
       }),
     );
 }

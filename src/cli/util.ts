@@ -325,11 +325,16 @@ export function printTrace(
   emitter.on('trace', (ev: TraceEvent) => out.line(formatTrace(ev, side)));
 }
 
-/** Run `stop` on the first SIGINT/SIGTERM, exit 0 when it finishes; a second signal exits at once. */
+/**
+ * Run `stop` on the first SIGINT/SIGTERM, exit 0 when it finishes; a second signal exits at once,
+ * 130 (SIGTERM: 143) as a shell reports a process ended by that signal. A server calls this before
+ * it announces that it listens: a supervisor may send SIGTERM as soon as it reads that line, and
+ * without a handler yet the signal kills the process outright.
+ */
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
-  const handler = () => {
-    if (stopping) process.exit(130);
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(signal === 'SIGTERM' ? 143 : 130);
     stopping = true;
     stop().then(
       () => process.exit(0),

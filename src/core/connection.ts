@@ -24,6 +24,7 @@ import type tls from 'node:tls';
 import { NetkitError } from './errors.js';
 import { TypedEventEmitter } from './events.js';
 import { type BareCrHook, LineSplitter } from './lines.js';
+import { closeOnceEnded } from './server.js';
 import { serverTlsSocket } from './tls-server-socket.js';
 import { nextConnId, traceEvent } from './trace.js';
 
@@ -195,6 +196,14 @@ export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
 
   close(): void {
     this.end();
+  }
+
+  /**
+   * Server shutdown: once our side has ended (now, or after the work in progress) the socket is
+   * closed without waiting for the peer's FIN ({@link closeOnceEnded}), the TLS one after an upgrade.
+   */
+  closeOnceEnded(): void {
+    closeOnceEnded(this.socket);
   }
 
   destroy(): void {

@@ -187,8 +187,12 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
         for (const raw of live) {
           const s = context ? secured.get(raw) : raw;
           // still in its handshake: there is no session to wind down
-          if (!s) raw.destroy();
-          else if (options.onShutdown) options.onShutdown(s);
+          if (!s) {
+            raw.destroy();
+            continue;
+          }
+          closeOnceEnded(s);
+          if (options.onShutdown) options.onShutdown(s);
           else s.end();
         }
       });
@@ -198,6 +202,20 @@ export async function listenTcp(options: TcpServerOptions): Promise<TcpServerHan
   // a real getter: Object.assign would have copied the value (0) once
   Object.defineProperty(handle, 'connections', { get: () => live.size, enumerable: true });
   return handle as TcpServerHandle;
+}
+
+/**
+ * For a server's `close()`: once our side of `socket` has ended and its last bytes (the goodbye)
+ * are flushed, the socket is closed without waiting for the peer's FIN. A client that reads the
+ * `421` and keeps its socket open (Python's smtplib and ftplib do, until the next command) would
+ * otherwise hold the shutdown for the whole drain deadline. A session still busy (a transfer, a
+ * message) ends its side later, and is closed then. Pass the socket the session writes to: the
+ * TLS socket after STARTTLS.
+ */
+export function closeOnceEnded(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableFinished) socket.destroy();
+  else socket.once('finish', () => socket.destroy());
 }
 
 export { formatHostPort } from './address.js';

@@ -368,6 +368,7 @@ export class FtpSession {
       return;
     }
     const bye = () => this.close(421, 'Server shutting down');
+    this.conn.closeOnceEnded();
     if (this.active) this.active.done.then(bye, bye);
     else bye();
   }

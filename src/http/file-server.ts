@@ -39,7 +39,13 @@ import { hiddenUnder, resolveDataDir, serverSecrets, withinAny } from '../core/d
 import { NetkitError } from '../core/errors.js';
 import type { TypedEmitter } from '../core/events.js';
 import { hostAllowed, validHost } from '../core/host-check.js';
-import { ConnectionLimits, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
+import {
+  ConnectionLimits,
+  closeOnceEnded,
+  formatHostPort,
+  listenTcp,
+  type TcpServerHandle,
+} from '../core/server.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
 import { loadTls, type TlsMaterial } from '../core/tls.js';
 import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
@@ -337,7 +343,10 @@ export async function createFileServer(options: FileServerOptions): Promise<File
           return;
         }
         if (conn) conn.closing = true;
-        if (!conn || conn.active === 0) (conn?.tls ?? socket).end();
+        const carrier = conn?.tls ?? socket;
+        // ended now if idle, else once its last response is sent (onRequest)
+        closeOnceEnded(carrier);
+        if (!conn || conn.active === 0) carrier.end();
       },
     });
 

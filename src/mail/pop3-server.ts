@@ -144,7 +144,8 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
     markSeen: options.markSeen ?? true,
     events: handle,
   };
-  const sessions = new Map<net.Socket, Pop3Session>();
+  /** each live session and its link, by the socket its listener counts */
+  const sessions = new Map<net.Socket, { session: Pop3Session; conn: LineConnection }>();
   /** sessions whose link closed and whose lock is being released */
   const ending = new Set<Promise<void>>();
 
@@ -162,7 +163,7 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
 
   /** The session starts: it greets. `socket` is the one its listener counts (the raw one for TLS). */
   const start = (socket: net.Socket, conn: LineConnection, s: Pop3Session): void => {
-    sessions.set(socket, s);
+    sessions.set(socket, { session: s, conn });
     conn.onLine((line) => s.handle(line));
     conn.onOverflow(() => s.overflow());
     conn.on('idle', () => s.idle());
@@ -205,8 +206,9 @@ export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3
     onShutdown: (socket: net.Socket) => {
       if (implicitTls?.dropIfHandshaking(socket)) return;
       const s = sessions.get(socket);
-      if (s) s.shutdown();
-      else socket.end();
+      if (!s) return socket.end();
+      s.conn.closeOnceEnded();
+      s.session.shutdown();
     },
   };
   const plain = await listenTcp({ ...common, port: options.port ?? POP3_DEFAULT_PORT });

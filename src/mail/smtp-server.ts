@@ -54,6 +54,7 @@ import {
   type Refusal,
   utf8Refusal,
 } from './smtp-policy.js';
+import { closeSmtpListener } from './smtp-shutdown.js';
 import { SmtpTraceBridge } from './smtp-trace.js';
 import { TunedSMTPServer } from './smtp-tweaks.js';
 
@@ -596,19 +597,8 @@ export async function createSmtpServer(options: SmtpServerOptions = {}): Promise
   let closed: Promise<void> | undefined;
   const close = (deadlineMs = options.closeTimeout ?? 5000): Promise<void> => {
     closed ??= (async () => {
-      await Promise.all(
-        servers.map(
-          (srv) =>
-            new Promise<void>((resolve) => {
-              srv.options.closeTimeout = deadlineMs;
-              srv.close(() => resolve());
-              // sessions between transactions are told right away; the others finish their message first
-              for (const conn of srv.connections) {
-                if (!conn.session?.envelope?.mailFrom) conn.send(421, 'Server shutting down');
-              }
-            }),
-        ),
-      );
+      // sessions between transactions are told right away; the others finish their message first
+      await Promise.all(servers.map((srv) => closeSmtpListener(srv, deadlineMs)));
       await Promise.allSettled([...inflight]);
     })();
     return closed;

@@ -552,6 +552,7 @@ export async function createChatServer(options: ChatServerOptions = {}): Promise
         const c = bySocket.get(socket);
         if (!c) return socket.end();
         c.leaveReason = 'server shutting down';
+        c.conn.closeOnceEnded();
         c.conn.end('*** Server shutting down. Goodbye!');
       },
     });

@@ -17,7 +17,7 @@ import type tls from 'node:tls';
 import { connectFailure, NetkitError } from '../core/errors.js';
 import type { TypedEmitter } from '../core/events.js';
 import { nodeTls } from '../core/lazy.js';
-import { formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
+import { closeOnceEnded, formatHostPort, listenTcp, type TcpServerHandle } from '../core/server.js';
 import { serverTlsOptions } from '../core/tls.js';
 import { acceptTls, TlsHandshakeError } from '../core/tls-accept.js';
 import { nextConnId, type TraceEvents, traceEvent } from '../core/trace.js';
@@ -477,7 +477,11 @@ export async function tcpListen(options: TcpListenOptions = {}): Promise<TcpList
     port: options.port,
     maxConnections: options.maxConnections,
     maxConnectionsPerIp: options.maxConnectionsPerIp,
-    onShutdown: (socket) => (secureOf.get(socket) ?? socket).end(),
+    onShutdown: (socket) => {
+      const carrier = secureOf.get(socket) ?? socket;
+      closeOnceEnded(carrier);
+      carrier.end();
+    },
     onReject(socket, reason) {
       const peer = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
       emitter.emit('refused', { peer, reason } satisfies TcpRefusedInfo);
