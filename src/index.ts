@@ -326,6 +326,7 @@ export { prepareRawMessage, type RawMail, type RawMessageOptions } from './mail/
 export {
   type SendMailOptions,
   type SendMailResult,
+  SmtpSendError,
   SmtpSender,
   type SmtpSubmitOptions,
   sendMail,

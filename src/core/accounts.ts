@@ -72,6 +72,7 @@ export function validateAccountName(name: string): void {
   }
 }
 
+/** A password as `accounts.json` stores it: `scrypt$N$r$p$SALT$HASH` (random salt, base64). */
 export async function hashPassword(password: string): Promise<string> {
   const salt = nodeCrypto().randomBytes(16);
   const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P, maxmem: SCRYPT_MAXMEM });

@@ -29,11 +29,15 @@ import { serverTlsSocket } from './tls-server-socket.js';
 import { nextConnId, traceEvent } from './trace.js';
 
 export interface LineConnectionOptions {
+  /** service name in trace events and errors (`smtp`, `pop3`, …) */
   service: string;
   /** where trace events go (normally the server handle) */
   tracer?: EventEmitter;
+  /** longest line in bytes (default 4096): a longer one is reported once and discarded */
   maxLineLength?: number;
+  /** close the connection when no whole line arrives for this long (ms, default 5 min; 0 = never) */
   idleTimeoutMs?: number;
+  /** output queued for a client that does not read, in bytes, before its connection is dropped (default 1 MiB) */
   maxOutboundBytes?: number;
   /**
    * how incoming lines are decoded; FTP uses utf8, mail protocols latin1 keeps bytes, the chat a
@@ -92,6 +96,10 @@ export interface LineConnectionEvents {
   handlerError: [error: unknown];
 }
 
+/**
+ * One line-protocol connection over a socket: framed input lines (`onLine`), bounded output
+ * (`writeLine`), an idle timeout, `upgradeTls()` for STARTTLS-style commands, and trace events.
+ */
 export class LineConnection extends TypedEventEmitter<LineConnectionEvents> {
   readonly id = nextConnId();
   socket: net.Socket;

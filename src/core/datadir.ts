@@ -8,6 +8,7 @@ import { fsyncDir } from './dir-sync.js';
 
 export const DEFAULT_DATA_DIR = 'netkit-data';
 
+/** The data directory as an absolute path: `dir`, else `$NETKIT_DATA`, else `./netkit-data`. */
 export function resolveDataDir(dir?: string): string {
   return path.resolve(dir ?? process.env.NETKIT_DATA ?? DEFAULT_DATA_DIR);
 }

@@ -20,6 +20,7 @@ export type NetkitErrorCode =
   | 'NETKIT_CHECKSUM'
   | 'NETKIT_IO';
 
+/** Every failure netkit reports: `code` says which kind, for a `switch` (see {@link NetkitErrorCode}). */
 export class NetkitError extends Error {
   readonly code: NetkitErrorCode;
   constructor(code: NetkitErrorCode, message: string, options?: { cause?: unknown }) {

@@ -14,6 +14,7 @@ export type LineItem = { line: Buffer } | { overflow: true } | { runaway: true }
 /** The line that `head` (the text before a CR not followed by LF) completes, or undefined. */
 export type BareCrHook = (head: Buffer) => Buffer | undefined;
 
+/** The line framing state machine: feed it bytes, take complete lines (see the module comment). */
 export class LineSplitter {
   private parts: Buffer[] = [];
   private size = 0;

@@ -20,7 +20,9 @@ export interface ListenAddress {
 export interface TcpServerOptions {
   /** service name, used in error messages and trace events */
   service: string;
+  /** address to bind (default 127.0.0.1) */
   host?: string;
+  /** 0 (the default) = any free port; the handle has the real one */
   port?: number;
   /**
    * implicit TLS: the socket handed to `onConnection` is a TLSSocket whose handshake is done. The
@@ -30,7 +32,9 @@ export interface TcpServerOptions {
   tls?: tls.SecureContextOptions;
   /** with `tls`: a client must finish its handshake within this (default 10 s; 0 = no limit) */
   tlsHandshakeTimeoutMs?: number;
+  /** simultaneous connections (default 1000); the next is rejected (`onReject`) */
   maxConnections?: number;
+  /** simultaneous connections from one client address (default 100) */
   maxConnectionsPerIp?: number;
   /** counts shared with other listeners (a plain and a TLS port): replaces the two limits above */
   limits?: ConnectionLimits;

@@ -35,7 +35,7 @@ import { TypedEventEmitter } from '../core/events.js';
 import { formatBytes } from '../core/format.js';
 import { bodyTooLarge, checkDeclaredSize } from '../core/size-limit.js';
 import { TokenBucket, throttle } from '../core/throttle.js';
-import { defaultTrust, sniName } from '../core/tls-trust.js';
+import { type CaCertificates, defaultTrust, sniName } from '../core/tls-trust.js';
 import { nextConnId, redactCommand, type TraceEvents, type TraceKind, traceEvent } from '../core/trace.js';
 import { type ActiveModeOptions, activeMode } from './client-active.js';
 import { ControlWatch, MAX_REPLY_LINE } from './client-control.js';
@@ -43,19 +43,20 @@ import { usePassiveMode } from './client-passive.js';
 import { FTP_PORT, FTPS_IMPLICIT_PORT } from './ftp-url.js';
 
 export interface FtpClientOptions {
+  /** the server's host name or IP address */
   host: string;
   /** default 21, or 990 with implicit TLS */
   port?: number;
-  /** default `anonymous` */
-  user?: string;
-  /** default `netkit@` for anonymous logins */
-  password?: string;
+  /** default `anonymous` (undefined as well, so that `parseFtpUrl(url).user` can be passed on as it is) */
+  user?: string | undefined;
+  /** default `netkit@` for anonymous logins (undefined as well, like `user`) */
+  password?: string | undefined;
   /** `explicit` = AUTH TLS on the control connection then PROT P; `implicit` = TLS from the first byte */
   tls?: false | 'explicit' | 'implicit';
   /** verify the server certificate (default true) */
   rejectUnauthorized?: boolean;
-  /** certificates to trust (default: the system roots) */
-  ca?: string[];
+  /** certificates (PEM) to trust instead of the system roots (default: the system roots) */
+  ca?: CaCertificates;
   /** the flags a certificate error names as the way out (default `--ca FILE`, `--insecure`) */
   trustFlags?: TrustFlags;
   /** control and data connection timeout while a command runs (default 30 s; 0 = none) */
@@ -386,6 +387,10 @@ export interface FtpClientEvents extends TraceEvents {
   progress: [progress: FtpProgress];
 }
 
+/**
+ * An FTP/FTPS client over basic-ftp: open one with {@link FtpClient.connect}, then list, get, put
+ * (with resume), mkdir, rename, remove; failures are {@link FtpClientError}s. `close()` when done.
+ */
 export class FtpClient extends TypedEventEmitter<FtpClientEvents> {
   /** the basic-ftp client underneath, for anything this wrapper does not cover */
   readonly raw: Client;

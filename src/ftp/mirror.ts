@@ -31,7 +31,9 @@ export interface TreeEntry {
 export type Tree = ReadonlyMap<string, TreeEntry>;
 
 export interface MirrorPlanOptions {
+  /** replace an existing file only when the source is newer, never a newer target (default: also when the sizes differ) */
   onlyNewer?: boolean;
+  /** remove what the destination has and the source does not (default false) */
   delete?: boolean;
 }
 

@@ -64,6 +64,7 @@ export interface FtpServerOptions {
   dataDir?: string;
   /** accounts store (default: `new AccountStore(dataDir)`) */
   accounts?: AccountStore;
+  /** address to bind (default 127.0.0.1) */
   host?: string;
   /** 0 = any free port (default 2121) */
   port?: number;

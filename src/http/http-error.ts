@@ -106,7 +106,7 @@ export function httpError(err: unknown, url: string, proxy?: string, body?: Body
       );
     case 'UND_ERR_ABORTED':
     case 'ABORT_ERR':
-      return new NetkitError('NETKIT_IO', `request to ${where} aborted`, { cause: err });
+      return requestAborted(url, err);
     default:
       return (
         // refused, unresolvable, unreachable: in the words every client uses
@@ -118,6 +118,15 @@ export function httpError(err: unknown, url: string, proxy?: string, body?: Body
         new NetkitError('NETKIT_CONNECT_FAILED', `${where}: ${errorMessage(err)}`, { cause: err })
       );
   }
+}
+
+/**
+ * A request given up because its `signal` was aborted, whatever the reason it was aborted with
+ * (undici rejects with that reason, which may be any value): NETKIT_IO with the reason as `cause`,
+ * as the downloader's `DownloadInterrupted` — never a connection failure, which it is not.
+ */
+export function requestAborted(url: string, reason: unknown): NetkitError {
+  return new NetkitError('NETKIT_IO', `request to ${safeOrigin(url)} aborted`, { cause: reason });
 }
 
 /**

@@ -30,7 +30,7 @@ import { nextConnId, redactUrl, type TraceEvents, traceEvent } from '../core/tra
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import type { CookieJar } from './cookie-jar.js';
-import { bodyProgress, httpError } from './http-error.js';
+import { bodyProgress, httpError, requestAborted } from './http-error.js';
 import { type InterimResponse, type Observed, observing } from './interim.js';
 import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
 import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
@@ -107,6 +107,7 @@ export interface HttpClientOptions {
 }
 
 export interface HttpRequestOptions {
+  /** http:// or https:// (user info, `http://u:p@h/`, becomes Basic authentication) */
   url: string;
   /**
    * Default GET (POST when a body is given). The six of {@link HTTP_METHODS} in any case; any other
@@ -135,6 +136,7 @@ export interface HttpRequestOptions {
   auth?: { username: string; password: string };
   /** Extra cookies, `name=value` each (curl -b 'k=v'), sent to the original origin only. */
   cookies?: readonly string[];
+  /** Follow 3xx redirects for this request; default the client's `followRedirects` (false). */
   followRedirects?: boolean;
   /**
    * Send the credentials (`auth`, `Authorization` and `Cookie` headers, `cookies`) on redirects to
@@ -142,8 +144,15 @@ export interface HttpRequestOptions {
    * only.
    */
   locationTrusted?: boolean;
+  /** Most redirects followed before failing (NETKIT_PROTOCOL); default the client's (20). */
   maxRedirects?: number;
+  /** Connect, response-headers and body-idle timeout, each (ms); default the client's (30 s). */
   timeoutMs?: number;
+  /**
+   * Abort the request: it rejects with a NETKIT_IO NetkitError whose `cause` is the signal's reason,
+   * whether it was waiting for the response or (`httpRequest`) reading its body. With
+   * {@link HttpClient}, a streamed body the signal aborts later fails with the reason itself.
+   */
   signal?: AbortSignal;
   /**
    * Called as a streamed request body (`bodyFile`, a `multipart` form with files) is handed to the
@@ -656,7 +665,9 @@ export class HttpClient extends TypedEventEmitter<TraceEvents> {
       } catch (err) {
         this.flushTrace(true);
         takeResponseVersion(); // a status line read before the failure is nobody's now
-        const e = httpError(err, url.href, proxy);
+        const e = o.signal?.aborted
+          ? requestAborted(url.href, o.signal.reason)
+          : httpError(err, url.href, proxy);
         this.trace('error', e.message);
         throw e;
       }
@@ -850,7 +861,9 @@ export async function httpRequest(
         chunks.push(chunk as Buffer);
       }
     } catch (err) {
-      throw httpError(err, res.url, undefined, bodyProgress(res, read));
+      throw options.signal?.aborted
+        ? requestAborted(res.url, options.signal.reason)
+        : httpError(err, res.url, undefined, bodyProgress(res, read));
     }
     return { ...res, body: Buffer.concat(chunks) };
   } finally {

@@ -67,6 +67,7 @@ export type RetryDecision =
       note?: string;
     };
 
+/** The state before the first attempt, `now` being the time it starts (ms). */
 export function initialRetryState(options: RetryOptions, now: number): RetryState {
   return {
     left: Math.max(0, options.retries),

@@ -94,7 +94,9 @@ export interface UrlencodeOptions {
   doseq?: boolean;
   /** Characters left unescaped besides `A-Z a-z 0-9 _ . - ~`. Default ''. */
   safe?: string;
+  /** text encoding of names and values (Python's `encoding`; default utf-8) */
   encoding?: string;
+  /** what an unencodable character becomes: `strict` (an error), `replace`, `ignore` (Python's `errors`) */
   errors?: string;
   /** `quotePlus` (default, space → `+`), `quote` (space → `%20`), or your own function. */
   quoteVia?: 'quotePlus' | 'quote' | QuoteVia;

@@ -53,7 +53,9 @@ import {
 import { parseRequest } from './request-target.js';
 
 export interface DashboardOptions {
+  /** address to bind (default 127.0.0.1) */
   host?: string;
+  /** 0 (the default) = any free port */
   port?: number;
   /** `user:pass`; required when binding a non-loopback address */
   uiAuth?: string;
@@ -146,6 +148,7 @@ export function defaultWebDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
 }
 
+/** Serve the lab's dashboard and its REST API and event stream for `ctx`'s services. */
 export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {}): Promise<DashboardHandle> {
   const host = opts.host ?? '127.0.0.1';
   checkDashboardAuth(host, opts.uiAuth);

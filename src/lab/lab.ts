@@ -154,6 +154,10 @@ function ftpView(ftp: FtpServerHandle, permissions: Record<string, string>): Ftp
   return view;
 }
 
+/**
+ * Start the whole lab from a configuration ({@link resolveLabConfig}): every service on its port,
+ * the dashboard, the shared data directory with its accounts and certificate. `close()` stops all.
+ */
 export async function startLab(cfg: LabConfig): Promise<LabHandle> {
   // before the data directory is made and any service binds (resolveLabConfig checks it too)
   checkDashboardAuth(cfg.host, cfg.uiAuth);

@@ -25,9 +25,13 @@ function publicSummary({ haystack: _h, ...shown }: MessageSummary): PublicSummar
 }
 
 export interface ListOptions {
+  /** only this mailbox (default: all) */
   mailbox?: string;
+  /** search words and `from:`, `to:`, `subject:`, `has:attachment`, `is:unread`, `before:`… terms (mail-search.ts) */
   query?: string;
+  /** page number, from 1 (default 1) */
   page?: number;
+  /** messages per page, 1–500 (default 50) */
   pageSize?: number;
 }
 
@@ -101,6 +105,7 @@ export interface MailIndexEvents {
   change: [change: MailIndexChange];
 }
 
+/** Summaries of every message in the data directory's Maildirs, kept up to date, for listing and search. */
 export class MailIndex extends TypedEventEmitter<MailIndexEvents> {
   private readonly boxes = new Map<string, MailboxState>();
   private scanning: Promise<void> | undefined;

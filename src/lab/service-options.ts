@@ -118,10 +118,15 @@ type Options<T extends Record<string, Kind>> = {
 
 /** What `services` in `netkit.config.json` may hold, per service. */
 export interface LabServiceOptions {
+  /** the SMTP server */
   smtp?: Options<typeof SMTP>;
+  /** the POP3 server */
   pop3?: Options<typeof POP3>;
+  /** the FTP server, its limits included */
   ftp?: Options<typeof FTP> & Options<typeof FTP_LIMITS>;
+  /** the chat server */
   chat?: Options<typeof CHAT>;
+  /** the HTTP file server */
   http?: Options<typeof HTTP>;
 }
 

@@ -13,6 +13,7 @@ export interface WireLogEvents {
   event: [event: TraceEvent];
 }
 
+/** The wire log (see the module comment): attach services, read the recent events, listen to `event`. */
 export class WireLog extends TypedEventEmitter<WireLogEvents> {
   private readonly buf: TraceEvent[] = [];
   private start = 0;

@@ -46,16 +46,21 @@ export interface InlineImage extends MailAttachment {
 export interface MailMessageOptions {
   /** sender address (`a@x` or `Name <a@x>`); default `USER@localhost` */
   from?: string;
+  /** recipients (`a@x` or `Name <a@x>`), in the To header and the envelope */
   to?: string | string[];
+  /** recipients in the Cc header and the envelope */
   cc?: string | string[];
   /** envelope-only recipients: they never appear in the headers */
   bcc?: string | string[];
+  /** the Reply-To header */
   replyTo?: string | string[];
   /** UTF-8; non-ASCII is RFC 2047-encoded */
   subject?: string;
+  /** the plain-text part (UTF-8) */
   text?: string;
   /** read the text part from a file (UTF-8) */
   textFile?: string;
+  /** the HTML part (UTF-8); with `text` as well, a multipart/alternative message */
   html?: string;
   /** read the HTML part from a file (UTF-8) */
   htmlFile?: string;

@@ -55,6 +55,7 @@ export function mailboxDir(dataDir: string, mailbox: string): string {
   return path.join(mailRoot(dataDir), normaliseMailbox(mailbox));
 }
 
+/** The names of the mailboxes under `DATA/mail/`. */
 export async function listMailboxes(dataDir: string): Promise<string[]> {
   try {
     const entries = await readdir(mailRoot(dataDir), { withFileTypes: true });
@@ -142,6 +143,7 @@ function writeAll(fd: number, buffers: Buffer[]): Promise<void> {
   });
 }
 
+/** One mailbox's Maildir: durable delivery, listing and reading of its messages (see the module comment). */
 export class Maildir {
   private ready: Promise<void> | undefined;
   /** concurrent deliveries share one fsync of new/ */

@@ -55,7 +55,7 @@ export interface Pop3ConnectOptions {
   timeout?: number;
   /** verify the server certificate (default true); false is for the lab's self-signed dev cert only */
   rejectUnauthorized?: boolean;
-  /** extra trusted certificate(s) in PEM */
+  /** trusted certificate(s) in PEM, instead of the system roots (e.g. the lab's `tls/dev-cert.pem`) */
   ca?: string | Buffer | Array<string | Buffer>;
   /** SNI / certificate name (default: host, unless it is an IP address) */
   servername?: string;
@@ -181,6 +181,10 @@ export interface Pop3ClientEvents extends TraceEvents {
   resume: [];
 }
 
+/**
+ * A POP3 client (RFC 1939, with CAPA, STLS, UIDL, TOP, pipelining): open one with
+ * {@link Pop3Client.connect}; an `-ERR` is a {@link Pop3Error} and leaves the session usable.
+ */
 export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
   /** the server greeting text (after `+OK`) */
   greeting = '';

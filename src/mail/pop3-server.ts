@@ -117,6 +117,7 @@ export const DEFAULT_POP3_MAX_LINE = 1024;
 /** Bytes of message data queued on a socket before a session waits for it to drain. */
 export const BULK_QUEUE_BYTES = 256 * 1024;
 
+/** Start a POP3 server on the data directory's Maildirs, with STLS and an optional implicit-TLS port. */
 export async function createPop3Server(options: Pop3ServerOptions): Promise<Pop3ServerHandle> {
   if (!options.dataDir) throw new NetkitError('NETKIT_USAGE', 'createPop3Server: dataDir is required');
   const tls: TlsMaterial | undefined =

@@ -51,7 +51,9 @@ export interface RawMessageOptions {
   from?: string;
   /** recipients; when any of to/cc/bcc is given, the headers are not read for recipients */
   to?: string | string[];
+  /** more recipients (see `to`) */
   cc?: string | string[];
+  /** more recipients (see `to`); a Bcc header in the message is removed either way */
   bcc?: string | string[];
   /** Date to add when the message has none (default: now) */
   date?: Date;

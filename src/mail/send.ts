@@ -26,6 +26,7 @@ import {
   connectFailure,
   NETKIT_TRUST_FLAGS,
   NetkitError,
+  type NetkitErrorCode,
   notTlsThere,
 } from '../core/errors.js';
 import { TypedEventEmitter } from '../core/events.js';
@@ -58,12 +59,13 @@ export interface SmtpSubmitOptions {
    * it makes the connection open to interception.
    */
   tlsInsecure?: boolean;
-  /** extra trusted certificate(s) in PEM, e.g. the lab's `tls/dev-cert.pem` */
+  /** trusted certificate(s) in PEM, instead of the system roots (e.g. the lab's `tls/dev-cert.pem`) */
   ca?: string | Buffer | Array<string | Buffer>;
   /** SNI / certificate name (default: host) */
   servername?: string;
   /** log in as this user: a server that offers no AUTH gets nothing (NETKIT_AUTH) */
   user?: string;
+  /** the password of `user` */
   password?: string;
   /** SASL mechanism (PLAIN, LOGIN); default: the first the server offers */
   authMethod?: string;
@@ -108,10 +110,60 @@ function authRequired(e: NodemailerError, server: string, user: string | undefin
 }
 
 /**
- * Turn nodemailer's error codes into ours, with a hint where a user can act on it.
+ * A failed exchange with the server (`sendMail`, `sendRawMail`, `SmtpSender`; what fails before
+ * any connection — a bad option, an attachment not found — is a plain NetkitError): a netkit code
+ * to branch on and, when the server refused a command, its reply. `smtpCode` 5xx is permanent,
+ * 4xx worth a retry later (RFC 5321 §4.2.1), as nodemailer's `responseCode`. The three are
+ * undefined when no reply was involved (a refused connection, a timeout, a TLS failure).
+ */
+export class SmtpSendError extends NetkitError {
+  /** the server's reply code, e.g. 550 or 451 */
+  readonly smtpCode: number | undefined;
+  /** the server's reply, e.g. `550 5.1.1 <bob@lab>: no such mailbox` */
+  readonly response: string | undefined;
+  /** the command it answered, e.g. `RCPT TO`, `DATA` (secrets redacted) */
+  readonly command: string | undefined;
+  constructor(
+    code: NetkitErrorCode,
+    message: string,
+    reply: { smtpCode?: number; response?: string; command?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'SmtpSendError';
+    this.smtpCode = reply.smtpCode;
+    this.response = reply.response;
+    this.command = reply.command;
+  }
+}
+
+/**
+ * Turn nodemailer's errors into ours, with a hint where a user can act on it: an
+ * {@link SmtpSendError} carrying the server's reply, when there was one.
  * @param user the user given to log in, if any (it shapes the hint of a `530`)
  */
-export function mapSmtpError(err: unknown, server: string, user?: string): NetkitError {
+export function mapSmtpError(err: unknown, server: string, user?: string): SmtpSendError {
+  if (err instanceof SmtpSendError) return err;
+  const mapped = netkitSmtpError(err, server, user);
+  const e = err as NodemailerError | undefined;
+  const reply =
+    typeof e?.responseCode === 'number'
+      ? {
+          smtpCode: e.responseCode,
+          ...(typeof e.response === 'string' ? { response: e.response } : {}),
+          ...(typeof e.command === 'string' ? { command: redactCommand(e.command) } : {}),
+        }
+      : {};
+  return new SmtpSendError(
+    mapped.code,
+    mapped.message,
+    reply,
+    mapped.cause === undefined ? undefined : { cause: mapped.cause },
+  );
+}
+
+/** nodemailer's error codes in ours. */
+function netkitSmtpError(err: unknown, server: string, user: string | undefined): NetkitError {
   if (err instanceof NetkitError) return err;
   const e = err as NodemailerError;
   const msg = (e?.message ?? String(err)).split('\n')[0]!;

@@ -27,8 +27,11 @@ import { stripControls } from './chat-sanitize.js';
 import { connectError } from './tcp.js';
 
 export interface ChatClientOptions {
+  /** the server's host name or IP address */
   host: string;
+  /** the server's port */
   port: number;
+  /** nickname to take on a netkit chat server (`/nick`); default: the one the server assigns */
   nick?: string;
   /** how long to wait for the server's first line before treating it as a plain relay (default 1000 ms) */
   greetingTimeoutMs?: number;
@@ -56,6 +59,7 @@ export interface ChatClientEvents extends TraceEvents {
   close: [];
 }
 
+/** A client of the line chat (see the module comment): open one with {@link ChatClient.connect}. */
 export class ChatClient extends TypedEventEmitter<ChatClientEvents> {
   readonly id = nextConnId();
   /** true once the server was recognised as a netkit chat server */

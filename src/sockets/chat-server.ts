@@ -65,6 +65,7 @@ import { TelnetFilter } from './telnet.js';
 export type { ChatMessage } from './chat-history.js';
 
 export interface ChatServerOptions {
+  /** address to bind (default 127.0.0.1) */
   host?: string;
   /** 0 (the default) picks a free port; the CLI defaults to 7070 */
   port?: number;

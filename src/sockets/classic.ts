@@ -147,6 +147,7 @@ export function parseTimeBytes(buf: Buffer): Date {
 }
 
 export interface ClassicServiceOptions {
+  /** address to bind (default 127.0.0.1) */
   host?: string;
   /** exact port for TCP and UDP; 0 = any free port (the same one for both when possible) */
   port?: number;
@@ -158,7 +159,9 @@ export interface ClassicServiceOptions {
   udp?: boolean;
   /** quotes for qotd (default: a built-in list) */
   quotes?: readonly string[];
+  /** simultaneous TCP connections (default 1000) */
   maxConnections?: number;
+  /** simultaneous TCP connections from one client address (default 100) */
   maxConnectionsPerIp?: number;
   /** close TCP connections idle this long (ms, default 5 min, 0 = never) */
   idleTimeoutMs?: number;

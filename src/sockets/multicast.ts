@@ -37,7 +37,9 @@ export const DEFAULT_MULTICAST_PORT = 5007;
 export const MAX_DATAGRAM = MAX_UDP_PAYLOAD;
 
 export interface MulticastOptions {
+  /** the multicast group to join (default 239.255.0.1) */
   group?: string;
+  /** UDP port of the group (default 5007) */
   port?: number;
   /**
    * local interface to join and send on: an IPv4 address (127.0.0.1, 192.168.1.10); for an IPv6
@@ -276,6 +278,7 @@ export function decodeChatDatagram(dgramIn: MulticastDatagram, ownId?: string): 
 }
 
 export interface MulticastChatOptions extends MulticastOptions {
+  /** the name shown with every line said */
   nick: string;
 }
 

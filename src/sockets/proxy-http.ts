@@ -67,6 +67,7 @@ export interface HttpConnectOptions {
   target: string;
   /** were credentials sent? (a 407 then means they were wrong) */
   withCredentials: boolean;
+  /** cap on the response head (default 16 KiB) */
   maxHeadBytes?: number;
 }
 

@@ -103,6 +103,7 @@ export function socks5AuthRequest(auth: ProxyCredentials): Buffer {
 export interface SocksOptions {
   /** how the proxy is named in errors, e.g. `SOCKS5 proxy 127.0.0.1:1080` */
   proxyName: string;
+  /** user name and password (SOCKS5: RFC 1929; SOCKS4: the user id) */
   auth?: ProxyCredentials;
 }
 

@@ -104,8 +104,11 @@ export interface ProxyHandshakeOptions {
   family?: 4 | 6;
   /** cap on the HTTP response head (default 16 KiB) */
   maxHeadBytes?: number;
+  /** where trace events go */
   tracer?: EventEmitter;
+  /** service name in trace events (default `tcp`) */
   service?: string;
+  /** connection id in trace events */
   conn?: number;
 }
 

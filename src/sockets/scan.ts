@@ -47,7 +47,9 @@ export interface ScanResult {
 }
 
 export interface ScanOptions {
+  /** host name or IP address to scan */
   host: string;
+  /** ports to try, e.g. from `parsePortList("1-1024")` */
   ports: number[];
   /** parallel connection attempts (default 100) */
   concurrency?: number;

@@ -34,6 +34,7 @@ export interface TcpTlsServerOptions {
   context?: tls.SecureContext;
   /** or PEM certificate and key */
   cert?: string;
+  /** the PEM private key of `cert` */
   key?: string;
   /** ALPN protocols the server accepts, in order of preference */
   alpn?: string[];

@@ -35,7 +35,9 @@ import {
 } from './tcp-tls.js';
 
 export interface TcpConnectOptions {
+  /** host name or IP address to connect to */
   host: string;
+  /** TCP port to connect to */
   port: number;
   /** connect timeout in ms, TLS handshake included (default 10 s; 0 = none) */
   timeoutMs?: number;
@@ -234,7 +236,9 @@ export interface RelayOptions {
   sendOnly?: boolean;
   /** trace events (chunks in/out, half-close, disconnect) */
   tracer?: EventEmitter;
+  /** service name in trace events (default `tcp`) */
   service?: string;
+  /** connection id in trace events (default: a new one) */
   conn?: number;
 }
 
@@ -354,13 +358,17 @@ export function relay(
 }
 
 export interface TcpListenOptions {
+  /** address to bind (default 127.0.0.1) */
   host?: string;
+  /** 0 (the default) = any free port; the listener has the real one */
   port?: number;
   /** echo every connection's bytes back to it instead of handing it out */
   echo?: boolean;
   /** accept only one connection, then stop listening (netcat's default) */
   once?: boolean;
+  /** simultaneous connections (default 1000); over it, a connection is closed at once (`refused`) */
   maxConnections?: number;
+  /** simultaneous connections from one client address (default 100) */
   maxConnectionsPerIp?: number;
   /** close connections idle this long (ms, 0 = never; echo mode only) */
   idleTimeoutMs?: number;

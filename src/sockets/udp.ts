@@ -223,7 +223,9 @@ export async function udpRequest(
 }
 
 export interface UdpListenOptions {
+  /** address to bind (default 127.0.0.1) */
   host?: string;
+  /** 0 (the default) = any free port; the listener has the real one */
   port?: number;
   /**
    * send every datagram back to its sender, through the classic services' {@link UdpReplyGuard}:

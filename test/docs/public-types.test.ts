@@ -5,9 +5,12 @@
  *   parameter or a test double;
  * - a declaration that fails in the user's project: netkit compiles with `skipLibCheck: true`, but a
  *   user with `skipLibCheck: false` type-checks every .d.ts netkit ships and every one it imports from
- *   a dependency (postal-mime's need the DOM's TextEncoder, which Node's types do not declare);
+ *   a dependency (postal-mime's need the DOM's TextEncoder, which Node's types do not declare), or
+ *   one whose types a user's install lacks: those of a devDependency (`@types/ws`);
  * - an EventEmitter whose listeners get `any`: `ftp.on('session', (ev) => ev.usr)` compiles, and is
  *   undefined at run time.
+ * And one a user meets in the editor: a function, a class or an option without a doc comment, whose
+ * hover says nothing (`maxConnections`: how many, and what happens past them?).
  * The declarations are emitted in memory from src/, so the test needs no build.
  */
 import path from 'node:path';
@@ -95,6 +98,62 @@ function unexportedPublicTypes(program: ts.Program): string[] {
   return [...missing].sort();
 }
 
+/**
+ * Properties of the exported options types (`…Options`) that have no doc comment: what a user's
+ * editor shows when they hover over it. Properties inherited from Node's or a dependency's types
+ * are documented there.
+ */
+function undocumentedOptions(program: ts.Program): string[] {
+  const checker = program.getTypeChecker();
+  const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
+  const undocumented = new Set<string>();
+  for (const exported of checker.getExportsOfModule(entry)) {
+    const s = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    if (!(s.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias)) || !s.name.endsWith('Options'))
+      continue;
+    for (const property of checker.getDeclaredTypeOfSymbol(s).getProperties()) {
+      const declaration = property.declarations?.[0];
+      if (!declaration?.getSourceFile().fileName.startsWith(SRC)) continue;
+      if (property.getDocumentationComment(checker).length === 0)
+        undocumented.add(`${s.name}.${property.name}`);
+    }
+  }
+  return [...undocumented].sort();
+}
+
+/**
+ * Options types whose `ca` does not take every form of {@link CaCertificates} (a PEM string, a
+ * Buffer read from a file, or a list of them) that the other clients take: `ca: pem` written for
+ * one client must compile for the next.
+ */
+function narrowCaOptions(program: ts.Program): string[] {
+  const checker = program.getTypeChecker();
+  const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
+  const resolve = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
+  const exports = checker.getExportsOfModule(entry).map(resolve);
+  const ca = checker.getDeclaredTypeOfSymbol(exports.find((s) => s.name === 'CaCertificates')!);
+  const narrow: string[] = [];
+  for (const s of exports) {
+    if (!(s.flags & ts.SymbolFlags.Interface) || !s.name.endsWith('Options')) continue;
+    const property = checker.getDeclaredTypeOfSymbol(s).getProperty('ca');
+    if (property && !checker.isTypeAssignableTo(ca, checker.getTypeOfSymbol(property))) narrow.push(s.name);
+  }
+  return narrow.sort();
+}
+
+/** Exported functions and classes without a doc comment: a hover that says nothing. */
+function undocumentedExports(program: ts.Program): string[] {
+  const checker = program.getTypeChecker();
+  const entry = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
+  return checker
+    .getExportsOfModule(entry)
+    .map((s) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s))
+    .filter((s) => s.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class))
+    .filter((s) => s.getDocumentationComment(checker).length === 0)
+    .map((s) => s.name)
+    .sort();
+}
+
 const CONSUMER_DIR = path.join(ROOT, 'test/docs/consumer');
 
 /** emitted once per run: it takes seconds */
@@ -131,6 +190,39 @@ function consumerProgram(consumerCode: string): ts.Program {
   const consumer = path.join(CONSUMER_DIR, 'consumer.ts');
   files.set(consumer, consumerCode);
   return createProgram([consumer], CONSUMER_OPTIONS, files);
+}
+
+/**
+ * Packages whose declarations the ones a user's compiler loads (those the entry reaches) import, but
+ * that package.json does not list in `dependencies`. A devDependency's types — `smtp-server` is a
+ * dependency, its types come from `@types/smtp-server`, a devDependency — are in netkit's
+ * node_modules, so everything compiles here, and are missing from a user's install.
+ */
+function undeclaredTypeImports(program: ts.Program): string[] {
+  const packageDir = path.join(CONSUMER_DIR, 'node_modules/netkit') + path.sep;
+  const { dependencies } = JSON.parse(ts.sys.readFile(path.join(ROOT, 'package.json'))!) as {
+    dependencies: Record<string, string>;
+  };
+  const undeclared = new Set<string>();
+  for (const file of program.getSourceFiles()) {
+    if (!file.fileName.startsWith(packageDir)) continue;
+    for (const { fileName: specifier } of ts.preProcessFile(file.text, true, true).importedFiles) {
+      if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+      const { resolvedModule: resolved } = ts.resolveModuleName(
+        specifier,
+        file.fileName,
+        program.getCompilerOptions(),
+        ts.sys,
+        undefined,
+        undefined,
+        ts.ModuleKind.ESNext,
+      );
+      const from = resolved?.packageId?.name ?? specifier;
+      if (!Object.hasOwn(dependencies, from))
+        undeclared.add(`${specifier}: types from ${from} (${path.relative(packageDir, file.fileName)})`);
+    }
+  }
+  return [...undeclared].sort();
 }
 
 /**
@@ -280,11 +372,30 @@ describe('the public types', () => {
     ]);
   });
 
+  it('document every exported function and class, and every option of an exported options type', () => {
+    const program = createProgram([ENTRY], projectOptions());
+    expect(undocumentedExports(program)).toEqual([]);
+    expect(undocumentedOptions(program)).toEqual([]);
+  });
+
+  it('take certificates to trust (`ca`) in the same forms in every client', () => {
+    expect(narrowCaOptions(createProgram([ENTRY], projectOptions()))).toEqual([]);
+  });
+
   it('compile in a strict project with skipLibCheck: false and no DOM library', { timeout: 120_000 }, () => {
     const program = consumerProgram(
       "import * as netkit from 'netkit';\nexport type Netkit = typeof netkit;\n",
     );
     expect(formatDiagnostics(ts.getPreEmitDiagnostics(program))).toEqual([]);
+    expect(undeclaredTypeImports(program)).toEqual([]);
+  });
+
+  it('would report a declaration that takes its types from a devDependency', { timeout: 120_000 }, () => {
+    const files = new Map(packageDeclarations());
+    const probe = path.join(CONSUMER_DIR, 'node_modules/netkit/dist/probe.d.ts');
+    files.set(probe, "import type { WebSocket } from 'ws';\nexport type Probe = WebSocket;\n");
+    const program = createProgram([probe], CONSUMER_OPTIONS, files);
+    expect(undeclaredTypeImports(program)).toEqual(['ws: types from @types/ws (dist/probe.d.ts)']);
   });
 
   it('type the events of every public EventEmitter that emits any', () => {

@@ -4,13 +4,16 @@
  * uses a name it does not import, calls a function with an option the types lack, or reads a
  * property that does not exist fails here (readme-exports.test.ts checks only that imported names
  * exist). A block that continues an earlier one needs its own imports: readers copy blocks one at a
- * time.
+ * time. Users' projects differ, so each block compiles three ways: Node's ESM resolution, a
+ * bundler's (Vite, esbuild: `moduleResolution: "bundler"`), and the strictest flags on top of
+ * `strict` (`exactOptionalPropertyTypes`: a block that passes one netkit result's optional field
+ * to another's option must still compile).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/net.js';
-import { CONSUMER_OPTIONS, createProgram, formatDiagnostics } from '../helpers/typescript.js';
+import { CONSUMER_OPTIONS, createProgram, formatDiagnostics, ts } from '../helpers/typescript.js';
 
 interface Snippet {
   /** README line of the opening fence */
@@ -31,8 +34,25 @@ function tsBlocks(markdown: string): Snippet[] {
   return blocks;
 }
 
+/** The compiler settings a user's project may have, besides {@link CONSUMER_OPTIONS}. */
+const PROJECTS: Record<string, ts.CompilerOptions> = {
+  'strict, NodeNext': CONSUMER_OPTIONS,
+  bundler: {
+    ...CONSUMER_OPTIONS,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+  },
+  strictest: {
+    ...CONSUMER_OPTIONS,
+    exactOptionalPropertyTypes: true,
+    noUncheckedIndexedAccess: true,
+    noPropertyAccessFromIndexSignature: true,
+    verbatimModuleSyntax: true,
+  },
+};
+
 /** Type errors of each snippet, prefixed with the README line of its block. */
-function snippetErrors(snippets: Snippet[]): string[] {
+function snippetErrors(snippets: Snippet[], project: ts.CompilerOptions = CONSUMER_OPTIONS): string[] {
   const files = new Map<string, string>();
   const lineOf = new Map<string, number>();
   for (const s of snippets) {
@@ -41,7 +61,7 @@ function snippetErrors(snippets: Snippet[]): string[] {
     files.set(file, `${s.code}\nexport {};\n`);
     lineOf.set(file, s.line);
   }
-  const options = { ...CONSUMER_OPTIONS, paths: { netkit: [path.join(ROOT, 'src/index.ts')] } };
+  const options = { ...project, paths: { netkit: [path.join(ROOT, 'src/index.ts')] } };
   const program = createProgram([...files.keys()], options, files);
   const errors: string[] = [];
   for (const file of files.keys()) {
@@ -64,9 +84,11 @@ describe('README TypeScript examples', () => {
     expect(snippets.filter((s) => s.code.includes("from 'netkit'")).length).toBe(snippets.length);
   });
 
-  it('compile under strict TypeScript against the package entry', () => {
-    expect(snippetErrors(snippets)).toEqual([]);
-  });
+  for (const [name, project] of Object.entries(PROJECTS)) {
+    it(`compile under strict TypeScript against the package entry (${name})`, () => {
+      expect(snippetErrors(snippets, project)).toEqual([]);
+    });
+  }
 
   it('would catch a missing import, an unknown option and a wrong property', () => {
     const errors = snippetErrors([

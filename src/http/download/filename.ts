@@ -74,6 +74,7 @@ export function decodeExtValue(value: string): string | undefined {
   return undefined;
 }
 
+/** A Content-Disposition header's type and file name (`filename*` of RFC 6266 first); undefined when absent or malformed. */
 export function parseContentDisposition(value: string | undefined): ContentDisposition | undefined {
   if (value === undefined) return undefined;
   const semi = value.indexOf(';');

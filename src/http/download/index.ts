@@ -123,7 +123,9 @@ export interface DownloadOptions {
   noProxy?: string;
   /** extra request headers */
   headers?: Record<string, string>;
+  /** abort the download: rejects with a {@link DownloadInterrupted}, the `.part` file kept, like `abort()` */
   signal?: AbortSignal;
+  /** most redirects followed before failing (default 20) */
   maxRedirects?: number;
   /** how often 'progress' is emitted (default 250 ms) */
   progressIntervalMs?: number;
