@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
+import { formatHostPort } from '../core/address.js';
 import { writesInPlace } from '../core/datadir.js';
 import { errorMessage, NetkitError, usageError } from '../core/errors.js';
 import { fromNetworkAscii, toNetworkAscii } from '../ftp/ascii.js';
@@ -150,7 +151,7 @@ export class FtpShell {
   private get where(): string {
     const c = this.client ?? this.connecting;
     if (!c) return 'the server';
-    return `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
+    return formatHostPort(c.host, c.port);
   }
 
   /** Report a failure (one line on stderr) and count it. */

@@ -210,7 +210,10 @@ export function register(group: Command): void {
         'send a prepared RFC 5322 message as it is (- for stdin); see below',
       ).conflicts(COMPOSING),
     )
-    .option('--server <host[:port]>', 'SMTP server (default 127.0.0.1:2525; with --tls 127.0.0.1:4650)')
+    .option(
+      '--server <host[:port]>',
+      'SMTP server (default 127.0.0.1:2525; with --tls 127.0.0.1:4650; IPv6: [::1]:2525)',
+    )
     .option('--tls', 'implicit TLS (SMTPS; default port 4650)')
     .option('--no-tls', 'never use STARTTLS (default: STARTTLS when the server offers it)')
     .addOption(new Option('--starttls', 'require STARTTLS (fail if not offered)').conflicts('tls'))
@@ -219,7 +222,10 @@ export function register(group: Command): void {
     .option('--insecure', "do not verify the server's TLS certificate (self-signed lab certs only)")
     .option('--ca <file>', 'also trust this PEM certificate')
     .option('--data <dir>', 'data directory whose lab certificate is trusted (default ./netkit-data)')
-    .option('--ehlo <name>', 'name sent in EHLO')
+    .option(
+      '--ehlo <name>',
+      "name sent in EHLO (default: this machine's FQDN, else our address: [127.0.0.1], [IPv6:::1])",
+    )
     .addOption(durationOption('--timeout <duration>', 'per-phase timeout (e.g. 500ms, 30s)', 30_000))
     .option('--dry-run', 'print the RFC 5322 message instead of sending it')
     .option('--json', 'print the result as JSON')

@@ -63,7 +63,10 @@ interface ConnOpts {
 
 function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .option('--server <host[:port]>', 'POP3 server (default 127.0.0.1:1110; with --tls 127.0.0.1:1995)')
+    .option(
+      '--server <host[:port]>',
+      'POP3 server (default 127.0.0.1:1110; with --tls 127.0.0.1:1995; IPv6: [::1]:1110)',
+    )
     .option('--user <name>', 'mailbox user (required)')
     .option('--password <pw>', 'password (else NETKIT_PASSWORD, else a prompt)')
     .option('--tls', 'implicit TLS (POP3S; default port 1995)')
@@ -126,7 +129,7 @@ async function openSession(opts: ConnOpts): Promise<Pop3Client> {
       const caps = await client.capabilitiesOrEmpty();
       if ('STLS' in caps) await client.stls();
       else if (opts.stls === true)
-        throw new NetkitError('NETKIT_PROTOCOL', `${host}:${port} does not offer STLS`);
+        throw new NetkitError('NETKIT_PROTOCOL', `${formatHostPort(host, port)} does not offer STLS`);
       else if (!isLoopback(host))
         throw cleartextPasswordRefused(formatHostPort(host, port), 'STLS', '--no-stls');
     }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { InvalidArgumentError, Option } from 'commander';
-import { formatHostPort } from '../core/address.js';
+import { formatHostPort, isIPv6Address } from '../core/address.js';
 import { within } from '../core/datadir.js';
 import { formatBytes, parseByteSize } from '../core/format.js';
 
@@ -275,6 +275,13 @@ export function parseHostPort(value: string, defaultPort?: number): { host: stri
       host = value.slice(0, i);
       port = value.slice(i + 1);
     } else host = value;
+    // `::1:2525` is read as one address; when it is none, the user meant a port after an IPv6 one
+    const glued = /^(.+):(\d{1,5})$/.exec(value);
+    if (glued && !isIPv6Address(value) && isIPv6Address(glued[1]!))
+      throw new NetkitError(
+        'NETKIT_USAGE',
+        `"${value}": write an IPv6 address with a port in brackets: [${glued[1]}]:${glued[2]}`,
+      );
   }
   if (port === undefined) {
     if (defaultPort === undefined)

@@ -5,6 +5,28 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * The address a client on this machine connects to for a server bound to `host`. A wildcard
+ * (`0.0.0.0`, `::`) names no host — TLS certificates do not carry it, browsers refuse to open it —
+ * so URLs and hints printed for one use the loopback address of its family.
+ */
+export function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::' || host === '0:0:0:0:0:0:0:0') return '::1';
+  return host;
+}
+
+/** Whether `text` is an IPv6 address (as a URL host; no zone). WHATWG URL is global: no `node:net`. */
+export function isIPv6Address(text: string): boolean {
+  if (!text.includes(':') || /[[\]/?#@]/.test(text)) return false;
+  try {
+    new URL(`http://[${text}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What decides whether a password may cross a link in the clear. */
 export interface PlaintextPolicy {
   /** the link is TLS (an implicit-TLS port, or after STLS / STARTTLS / AUTH TLS) */

@@ -2,6 +2,7 @@
  * One error class for the whole toolkit. Every failure a caller may want to branch on carries a
  * stable `code` (the undici pattern), so tests and the CLI never parse message text.
  */
+import { formatHostPort } from './address.js';
 import { terminalSafe } from './terminal-safe.js';
 
 export type NetkitErrorCode =
@@ -272,7 +273,7 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) {
     const sys = err as NodeJS.ErrnoException;
     if (sys.code === 'ECONNREFUSED' && 'address' in sys) {
-      return `connection refused by ${(sys as { address?: string }).address}:${(sys as { port?: number }).port}`;
+      return `connection refused by ${formatHostPort((sys as { address?: string }).address ?? '?', (sys as { port?: number }).port ?? 0)}`;
     }
     if (sys.code === 'EADDRINUSE')
       return `address already in use: ${err.message.replace(/^listen EADDRINUSE: /, '')}`;

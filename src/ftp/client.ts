@@ -21,6 +21,7 @@ import { type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type FileInfo, FileType, FTPError } from 'basic-ftp';
+import { formatHostPort } from '../core/address.js';
 import { writesInPlace } from '../core/datadir.js';
 import {
   certificateError,
@@ -480,9 +481,9 @@ export class FtpClient extends TypedEventEmitter<FtpClientEvents> {
     const client = new FtpClient(opts);
     onCreate?.(client);
     const user = opts.user ?? 'anonymous';
-    const where = `${client.host.includes(':') ? `[${client.host}]` : client.host}:${client.port}`;
+    const where = formatHostPort(client.host, client.port);
     client.conn = nextConnId();
-    client.trace('connect', opts.tls ? `tls=${opts.tls}` : '', `${client.host}:${client.port}`);
+    client.trace('connect', opts.tls ? `tls=${opts.tls}` : '', where);
     const secureOptions: ConnectionOptions = {
       rejectUnauthorized: opts.rejectUnauthorized !== false,
       host: opts.host, // for data connections too (basic-ftp issue 166)

@@ -14,6 +14,7 @@
  */
 import net from 'node:net';
 import type tls from 'node:tls';
+import { formatHostPort } from '../core/address.js';
 import { NetkitError } from '../core/errors.js';
 import { tlsErrorLine } from '../core/tls-accept.js';
 import { serverTlsSocket } from '../core/tls-server-socket.js';
@@ -140,7 +141,7 @@ export class DataChannel {
       state.socket = socket;
       clearTimeout(state.timer);
       server.close();
-      this.opts.trace(`data connection from ${ip}:${socket.remotePort}`);
+      this.opts.trace(`data connection from ${formatHostPort(ip, socket.remotePort ?? 0)}`);
       for (const w of state.waiters.splice(0)) w();
     });
     this.passiveState = state;
@@ -183,8 +184,12 @@ export class DataChannel {
     if (target) {
       this.activeTarget = undefined;
       const control = this.opts.control();
-      const socket = await connectWithTimeout(target, control.localAddress, this.opts.connectTimeoutMs);
-      this.opts.trace(`data connection to ${target.host}:${target.port}`);
+      const socket = await connectWithTimeout(
+        target,
+        activeLocalAddress(control.localAddress, target.host),
+        this.opts.connectTimeoutMs,
+      );
+      this.opts.trace(`data connection to ${formatHostPort(target.host, target.port)}`);
       this.current = socket;
       return socket;
     }
@@ -250,6 +255,16 @@ export class DataChannel {
   }
 }
 
+/**
+ * The address an active data connection leaves from: the control connection's own, in the target's
+ * family. A server on `::` sees an IPv4 client as `::ffff:a.b.c.d`, and a socket to the IPv4 address
+ * of PORT cannot bind that form (EINVAL).
+ */
+function activeLocalAddress(controlLocal: string | undefined, targetHost: string): string | undefined {
+  if (controlLocal === undefined) return undefined;
+  return net.isIPv4(targetHost) ? normalizeIp(controlLocal) : controlLocal;
+}
+
 function connectWithTimeout(
   target: HostPort,
   localAddress: string | undefined,
@@ -259,7 +274,12 @@ function connectWithTimeout(
     const socket = net.connect({ host: target.host, port: target.port, localAddress, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new NetkitError('NETKIT_TIMEOUT', `connecting to ${target.host}:${target.port} timed out`));
+      reject(
+        new NetkitError(
+          'NETKIT_TIMEOUT',
+          `connecting to ${formatHostPort(target.host, target.port)} timed out`,
+        ),
+      );
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -273,7 +293,7 @@ function connectWithTimeout(
       reject(
         new NetkitError(
           'NETKIT_CONNECT_FAILED',
-          `cannot connect to ${target.host}:${target.port}: ${err.message}`,
+          `cannot connect to ${formatHostPort(target.host, target.port)}: ${err.message}`,
         ),
       );
     };

@@ -96,7 +96,8 @@ export function parseFtpUrl(url: string): FtpUrl {
   let portText: string | undefined;
   const v6 = /^\[([0-9a-fA-F:.]+(?:%[\w.-]+)?)\](?::(.*))?$/.exec(hostport);
   if (v6) {
-    host = v6[1]!;
+    // a zone is written `%25eth0` in a URL (RFC 6874), as curl reads it; a bare `%eth0` is taken too
+    host = v6[1]!.replace(/%25(?=[\w.-])/, '%');
     portText = v6[2];
   } else {
     if (hostport.includes('[') || hostport.includes(']')) throw invalid(url, 'malformed IPv6 address');
@@ -136,7 +137,7 @@ export function parseFtpUrl(url: string): FtpUrl {
 export function formatFtpUrl(u: FtpUrl, path = u.path): string {
   const enc = (s: string) => encodeURIComponent(s);
   const auth = u.user !== undefined ? `${enc(u.user)}${u.password !== undefined ? ':****' : ''}@` : '';
-  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  const host = u.host.includes(':') ? `[${u.host.replace('%', '%25')}]` : u.host;
   const defaultPort = u.scheme === 'ftps' ? FTPS_IMPLICIT_PORT : FTP_PORT;
   const port = u.port === defaultPort ? '' : `:${u.port}`;
   const segments = path.split('/').map((seg) => encodeURIComponent(seg).replace(/%40/g, '@'));

@@ -135,6 +135,11 @@ export async function storeSetCookies(
       cookie.expires = new Date(age <= 0 ? 0 : now.getTime() + age * 1000);
       cookie.maxAge = null;
     }
+    const foreign = addressDomainRefused(cookie.domain, url);
+    if (foreign !== undefined) {
+      rejected.push(`${cookie.key}: ${foreign}`);
+      continue;
+    }
     try {
       const c = await jar.setCookie(cookie, url, { now });
       if (c) stored.push({ name: c.key, domain: c.domain ?? '' });
@@ -144,6 +149,23 @@ export async function storeSetCookies(
     }
   }
   return { stored, rejected };
+}
+
+/**
+ * Why a cookie from an IPv6 address is refused for its Domain attribute, if it is. An address has
+ * no subdomains: Domain may only repeat it, written as the host is without brackets (`Domain=::1`
+ * from `http://[::1]/`) — curl keeps exactly those and sends them back. tough-cookie also takes
+ * `Domain=[::1]` or `Domain=0:0::1`, but keeps them under a domain that no request matches: stored,
+ * saved to the file, never sent (Python's http.cookiejar does the same with `[::1]`). Refused here,
+ * with the reason, as curl refuses them.
+ */
+function addressDomainRefused(domain: string | null | undefined, url: string): string | undefined {
+  const host = new URL(url).hostname;
+  if (!domain || !host.startsWith('[')) return undefined;
+  const address = host.slice(1, -1);
+  return domain.replace(/^\./, '').toLowerCase() === address
+    ? undefined
+    : `Domain=${domain} is not this host (an address cookie may only name it as Domain=${address})`;
 }
 
 /** The name of a Set-Cookie header, for messages; without '=' the text is a value and not shown. */

@@ -34,7 +34,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
-import { isLoopback } from '../core/address.js';
+import { isLoopback, reachableHost } from '../core/address.js';
 import { hiddenUnder, resolveDataDir, serverSecrets, withinAny } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import type { TypedEmitter } from '../core/events.js';
@@ -161,7 +161,7 @@ export interface FileServerAddress {
   host: string;
   port: number;
   tls: boolean;
-  /** `http://host:port/` or `https://host:port/` */
+  /** `http://host:port/` or `https://host:port/` (for a wildcard host, its loopback address) */
   url: string;
 }
 
@@ -363,7 +363,7 @@ export async function createFileServer(options: FileServerOptions): Promise<File
     host: l.host,
     port: l.port,
     tls: secure,
-    url: `${secure ? 'https' : 'http'}://${formatHostPort(l.host, l.port)}/`,
+    url: `${secure ? 'https' : 'http'}://${formatHostPort(reachableHost(l.host), l.port)}/`,
   });
   const addresses: readonly FileServerAddress[] = Object.freeze([
     address(main, options.tlsOnly === true),

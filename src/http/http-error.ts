@@ -16,6 +16,17 @@ import { redactUrl } from '../core/trace.js';
 /** The trust flags of the HTTP commands (`http get`, `download`), named as curl names them. */
 export const CURL_TRUST_FLAGS: Readonly<TrustFlags> = { ca: '--cacert FILE', insecure: '--insecure' };
 
+/**
+ * Why an http(s) URL with an IPv6 zone (`http://[fe80::1%25eth0]/`, RFC 6874) is refused, or ''.
+ * The WHATWG URL standard has no zones, and undici connects to what URL parses, so such a URL
+ * cannot be fetched as written; `workaround` says what can (curl takes the zone; we cannot).
+ */
+export function zoneNotSupported(url: string, workaround: string): string {
+  return /^https?:\/\/(?:[^@/?#[]*@)?\[[^\]]*%/i.test(url.trim())
+    ? `: an IPv6 zone (%25NAME) cannot be part of an http URL; ${workaround}`
+    : '';
+}
+
 /** How far a response body got: what a reader knows when the connection fails under it. */
 export interface BodyProgress {
   /** the response's headers, lower-case names */

@@ -30,7 +30,7 @@ import { nextConnId, redactUrl, type TraceEvents, traceEvent } from '../core/tra
 import { VERSION } from '../version.js';
 import { ACCEPT_ENCODING, decodeBody } from './content-encoding.js';
 import type { CookieJar } from './cookie-jar.js';
-import { bodyProgress, httpError, requestAborted } from './http-error.js';
+import { bodyProgress, httpError, requestAborted, zoneNotSupported } from './http-error.js';
 import { type InterimResponse, type Observed, observing } from './interim.js';
 import { byteStringToText, percentEncodeHighBytes } from './latin1.js';
 import { type MultipartField, partSource, prepareMultipart } from './multipart.js';
@@ -242,7 +242,8 @@ export function parseRequestUrl(url: string): { url: URL; auth?: { username: str
   try {
     u = new URL(url);
   } catch {
-    throw new NetkitError('NETKIT_USAGE', `invalid URL: ${JSON.stringify(redactUrl(url))}`);
+    const zone = zoneNotSupported(url, 'name the host and map it: --resolve NAME:PORT:fe80::1%eth0');
+    throw new NetkitError('NETKIT_USAGE', `invalid URL: ${JSON.stringify(redactUrl(url))}${zone}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new NetkitError(

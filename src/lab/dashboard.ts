@@ -27,6 +27,7 @@ import path from 'node:path';
 import { type Duplex, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { formatHostPort, reachableHost } from '../core/address.js';
 import { hostAllowed } from '../core/host-check.js';
 import { listenTcp } from '../core/server.js';
 import type { TraceEvent } from '../core/trace.js';
@@ -371,11 +372,10 @@ export async function startDashboard(ctx: LabContext, opts: DashboardOptions = {
   ctx.chat?.on('rooms', onRooms);
   ctx.ftp?.on('session', onFtp);
   ready = true;
-  const hostForUrl = listener.host.includes(':') ? `[${listener.host}]` : listener.host;
   const handle = Object.assign(new EventEmitter(), {
     host: listener.host,
     port: listener.port,
-    url: `http://${hostForUrl}:${listener.port}/`,
+    url: `http://${formatHostPort(reachableHost(listener.host), listener.port)}/`,
     broadcast,
     async close() {
       ready = false;

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { AccountStore } from '../core/accounts.js';
+import { reachableHost } from '../core/address.js';
 import { resolveDataDir } from '../core/datadir.js';
 import { NetkitError } from '../core/errors.js';
 import { formatHostPort } from '../core/server.js';
@@ -296,7 +297,9 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         ? `--user ${shellQuote(demoUser)} pop3://`
         : `pop3://${demoUser}:${demoPassword}@`;
     const services = (): ServiceStatus[] => {
-      const hp = (p: number) => formatHostPort(host, p);
+      // what a client connects to: the loopback address for a wildcard bind (`::`, 0.0.0.0)
+      const to = reachableHost(host);
+      const hp = (p: number) => formatHostPort(to, p);
       const list: ServiceStatus[] = [
         {
           name: 'dashboard',
@@ -374,7 +377,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
         tls: false,
         connections: chat.clients,
         totals: { messages: totals.chatMessages },
-        hint: `nc ${host} ${chat.port}`,
+        hint: `nc ${to} ${chat.port}`,
       });
       if (chat.tlsPort) {
         list.push({
@@ -414,7 +417,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             transport: 'tcp',
             tls: false,
             connections: c.connections,
-            hint: `nc ${host} ${c.tcp.port}`,
+            hint: `nc ${to} ${c.tcp.port}`,
           });
         }
         if (c.udp) {
@@ -424,7 +427,7 @@ export async function startLab(cfg: LabConfig): Promise<LabHandle> {
             port: c.udp.port,
             transport: 'udp',
             tls: false,
-            hint: `nc -u ${host} ${c.udp.port}`,
+            hint: `nc -u ${to} ${c.udp.port}`,
           });
         }
       }

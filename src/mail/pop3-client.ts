@@ -23,6 +23,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
+import { formatHostPort } from '../core/address.js';
 import {
   certificateError,
   connectFailure,
@@ -237,7 +238,7 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
     this.port = opts.port ?? (opts.tls ? 1995 : 1110);
     this.secure = !!opts.tls;
     this.timeoutMs = opts.timeout ?? 30_000;
-    this.peer = `${this.host}:${this.port}`;
+    this.peer = formatHostPort(this.host, this.port);
     this.reader = new Pop3ReplyReader({ maxBodyBytes: opts.maxBodyBytes });
     this.listing = { maxBytes: opts.maxListingBytes ?? DEFAULT_MAX_LISTING_BYTES };
     this.attach(socket);
@@ -265,7 +266,10 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
       const t = setTimeout(() => {
         s.destroy();
         reject(
-          new NetkitError('NETKIT_TIMEOUT', `connecting to ${host}:${port} timed out after ${timeout} ms`),
+          new NetkitError(
+            'NETKIT_TIMEOUT',
+            `connecting to ${formatHostPort(host, port)} timed out after ${timeout} ms`,
+          ),
         );
       }, timeout);
       s.once(opts.tls ? 'secureConnect' : 'connect', () => {
@@ -805,7 +809,7 @@ export class Pop3Client extends TypedEventEmitter<Pop3ClientEvents> {
 }
 
 function connectError(err: NodeJS.ErrnoException, host: string, port: number): NetkitError {
-  const peer = `${host}:${port}`;
+  const peer = formatHostPort(host, port);
   return (
     certificateError(err, peer, NETKIT_TRUST_FLAGS) ??
     notTlsThere(err, peer) ??

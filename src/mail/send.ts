@@ -21,6 +21,7 @@
  * already masks AUTH secrets; we mask again). Message data is never traced.
  */
 import type { EventEmitter } from 'node:events';
+import { formatHostPort } from '../core/address.js';
 import {
   certificateError,
   connectFailure,
@@ -269,7 +270,7 @@ export class SmtpSender extends TypedEventEmitter<TraceEvents> {
   /** Submit an already composed message. */
   async submit(composed: ComposedMail): Promise<SendMailResult> {
     const o = this.options;
-    const server = `${this.host}:${this.port}`;
+    const server = formatHostPort(this.host, this.port);
     const conn = nextConnId();
     const timeout = o.timeoutMs ?? 30_000;
     try {

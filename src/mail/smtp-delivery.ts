@@ -4,6 +4,7 @@
  * the copies already made when one fails (so a client that retries after a 4xx gets no duplicates),
  * and per-mailbox retention that never touches a mailbox a POP3 session has locked.
  */
+import { addressLiteral } from './address-literal.js';
 import { fanOut } from './fan-out.js';
 import { Maildir } from './maildir.js';
 import { lockMailbox } from './pop3-lock.js';
@@ -81,8 +82,7 @@ export function receivedProtocol(s: {
  * recipient, as Postfix does (it would list the Bcc recipients to every copy).
  */
 export function receivedHeader(info: TraceHeaderInfo): Buffer {
-  const ip = info.remoteAddress.replace(/^::ffff:/i, '');
-  const literal = ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
+  const literal = addressLiteral(info.remoteAddress);
   const remote = info.remoteName ? `${headerSafe(info.remoteName)} ${literal}` : literal;
   const tls = info.tls?.version
     ? ` (using ${headerSafe(info.tls.version)}${info.tls.cipher ? ` with cipher ${headerSafe(info.tls.cipher)}` : ''})`

@@ -24,6 +24,7 @@ import SMTPConnection, {
 } from 'nodemailer/lib/smtp-connection';
 import { plaintextAllowed } from '../core/address.js';
 import { cleartextPasswordRefused, NetkitError } from '../core/errors.js';
+import { greetingName } from './address-literal.js';
 import type { ComposedMail } from './compose.js';
 import { eightBitMimeNotOffered, offers8BitMime } from './eightbitmime.js';
 import { AwaitedReply } from './smtp-awaited.js';
@@ -98,11 +99,25 @@ function quitFollows(conn: SMTPConnection, err: unknown): boolean {
   return typeof code === 'number' && code !== 421;
 }
 
+/**
+ * Without a given name, EHLO says the machine's FQDN or the literal of the address this connection
+ * leaves from (address-literal.ts), known only once connected: nodemailer reads `name` when it
+ * sends EHLO (after the greeting, and again after STARTTLS), so a getter answers from the socket.
+ */
+function greetWithOwnAddress(conn: SMTPConnection): void {
+  Object.defineProperty(conn, 'name', {
+    configurable: true,
+    enumerable: true,
+    get: () => greetingName(conn._socket ? conn._socket.localAddress : undefined),
+  });
+}
+
 /** Submit one composed message; resolves with nodemailer's send info, rejects with its error (or ours). */
 export function submitOnce(composed: ComposedMail, params: SubmitParams): Promise<SMTPConnectionSendInfo> {
   // nodemailer's timeouts say only "Timeout": this names the reply that never came
   const awaited = new AwaitedReply();
   const conn = new SMTPConnection(awaited.watch(params.connection));
+  if (params.connection.name === undefined) greetWithOwnAddress(conn);
   // composeMail names the address; for a ComposedMail built elsewhere, look at envelope and headers
   const need =
     composed.smtpUtf8 ??

@@ -52,6 +52,25 @@ describe('runtime errors', () => {
     ]);
   });
 
+  it('over IPv6 the server is named [ADDRESS]:PORT, and a port glued to an IPv6 address is a usage error', async () => {
+    const closed = await freePort('::1');
+    const env = { NETKIT_PASSWORD: 'x' };
+    const refused = await Promise.all([
+      netkit(['mail', 'send', '--to', 'bob@lab', '--text', 'x', '--server', `[::1]:${closed}`]),
+      netkit(['pop3', 'list', '--server', `[::1]:${closed}`, '--user', 'bob'], { env }),
+      netkit(['ftp', 'ls', `ftp://[::1]:${closed}/`]),
+      netkit(['chat', 'join', `[::1]:${closed}`]),
+    ]);
+    for (const r of refused)
+      expect([r.code, r.stderr]).toEqual([1, `netkit: connection refused by [::1]:${closed}\n`]);
+    // `::1:31110` is no address (31110 is not a 16-bit group): the user meant a port
+    const glued = await netkit(['pop3', 'list', '--server', '::1:31110', '--user', 'bob'], { env });
+    expect([glued.code, glued.stderr]).toEqual([
+      2,
+      'netkit: "::1:31110": write an IPv6 address with a port in brackets: [::1]:31110\n',
+    ]);
+  });
+
   it('the HTTP client says an unknown host in the same words, and when it is the proxy', async () => {
     const unknown = await netkit(['http', 'get', 'http://nosuch.invalid/']);
     expect([unknown.code, unknown.stderr]).toEqual([1, 'netkit: cannot resolve host "nosuch.invalid"\n']);

@@ -58,19 +58,20 @@ h = FTPHandler
 h.authorizer = a
 h.banner = 'pyftpdlib ready'
 h.auth_failed_timeout = 0.05
-s = FTPServer(('127.0.0.1', 0), h)
+s = FTPServer((sys.argv[5], 0), h)
 print(s.socket.getsockname()[1], flush=True)
 s.serve_forever()
 `;
 
-/** Start Debian's pyftpdlib (/usr/bin/python3) on a port it picks; resolves with that port. */
+/** Start Debian's pyftpdlib (/usr/bin/python3) on `host` and a port it picks; resolves with that port. */
 export function startPyftpdlib(
   user: string,
   password: string,
   home: string,
   anonHome: string,
+  host = '127.0.0.1',
 ): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn('/usr/bin/python3', ['-c', PYFTPD, user, password, home, anonHome], {
+  const child = spawn('/usr/bin/python3', ['-c', PYFTPD, user, password, home, anonHome, host], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

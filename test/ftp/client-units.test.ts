@@ -41,6 +41,9 @@ describe('parseFtpUrl', () => {
     ['ftp://h/a#b?c', { path: 'a#b?c' }],
     ['ftp://[::1]:2021/x', { host: '::1', port: 2021, path: 'x' }],
     ['ftp://[2001:db8::1]/', { host: '2001:db8::1', port: 21 }],
+    // an IPv6 zone: `%25` in a URL (RFC 6874, as curl reads it), or bare
+    ['ftp://[fe80::1%25eth0]:2021/', { host: 'fe80::1%eth0', port: 2021 }],
+    ['ftp://[fe80::1%eth0]/', { host: 'fe80::1%eth0' }],
     ['ftps://h/', { scheme: 'ftps', port: 990 }],
     ['ftps://h:9990/', { scheme: 'ftps', port: 9990 }],
     // a '%' that starts no escape is literal in the path, as in curl and lftp
@@ -106,6 +109,7 @@ describe('parseFtpUrl', () => {
     expect(formatFtpUrl(parseFtpUrl('ftp://bob:pw@h:2121/a b/c'))).toBe('ftp://bob:****@h:2121/a%20b/c');
     expect(formatFtpUrl(parseFtpUrl('ftp://h/%2Fetc/motd'))).toBe('ftp://h/%2Fetc/motd');
     expect(formatFtpUrl(parseFtpUrl('ftps://[::1]/x'))).toBe('ftps://[::1]/x');
+    expect(formatFtpUrl(parseFtpUrl('ftp://[fe80::1%25eth0]/x'))).toBe('ftp://[fe80::1%25eth0]/x');
     expect(parseFtpUrl(formatFtpUrl(parseFtpUrl('ftp://h/na%C3%AFve/%23x')))).toMatchObject({
       path: 'naïve/#x',
     });

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatHostPort } from '../../src/core/address.js';
 import { parseCookieFile } from '../../src/http/cookie-file.js';
 import { netkit, run, tempDir } from '../helpers/net.js';
 import { EXPECTED_BACK, startTestServer, type TestServer } from './http-test-server.js';
@@ -139,18 +140,34 @@ describe('cookie files: curl, Python and netkit agree', () => {
 });
 
 /** A loopback server for the tests of one describe block; `at.base` is its URL once started. */
-function serverFor(handler: http.RequestListener): { base: string } {
+function serverFor(handler: http.RequestListener, host = '127.0.0.1'): { base: string } {
   const server = http.createServer(handler);
   const at = { base: '' };
   beforeAll(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    at.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => server.listen(0, host, r));
+    at.base = `http://${formatHostPort(host, (server.address() as AddressInfo).port)}`;
   });
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   });
   return at;
+}
+
+/** A server whose `/set` answers `setCookies` and whose `/back` echoes the Cookie header. */
+function cookieEchoServer(setCookies: string[], host?: string): { base: string } {
+  return serverFor((req, res) => {
+    if (req.url === '/set') res.setHeader('Set-Cookie', setCookies);
+    res.end(req.headers.cookie ?? '');
+  }, host);
+}
+
+/** The cookie lines of a jar file (no header, comments or blank lines), sorted. */
+async function cookieLines(file: string): Promise<string[]> {
+  return (await readFile(file, 'latin1'))
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .sort();
 }
 
 /** netkit -c and curl -c each save the cookies `${base}/set` gives: the two files. */
@@ -191,21 +208,12 @@ describe('non-ASCII cookies: bytes, as curl keeps them', () => {
 });
 
 describe('cookies of an IP address: host-only, as curl saves them', () => {
-  // /set answers three cookies, two of them with Domain= the address itself; /back echoes Cookie
-  const at = serverFor((req, res) => {
-    if (req.url === '/set')
-      res.setHeader('Set-Cookie', [
-        'dom=1; Domain=127.0.0.1; Path=/',
-        'dot=2; Domain=.127.0.0.1; Path=/',
-        'plain=3; Path=/',
-      ]);
-    res.end(req.headers.cookie ?? '');
-  });
-  const cookieLines = async (file: string) =>
-    (await readFile(file, 'latin1'))
-      .split('\n')
-      .filter((l) => l !== '' && !l.startsWith('#'))
-      .sort();
+  // three cookies, two of them with Domain= the address itself
+  const at = cookieEchoServer([
+    'dom=1; Domain=127.0.0.1; Path=/',
+    'dot=2; Domain=.127.0.0.1; Path=/',
+    'plain=3; Path=/',
+  ]);
 
   it('Domain=127.0.0.1 is saved as "127.0.0.1 FALSE", the lines curl -c writes, and sent back', async () => {
     const { ours, theirs } = await bothSaveJars(at.base, 'ip');
@@ -218,6 +226,47 @@ describe('cookies of an IP address: host-only, as curl saves them', () => {
     const back = await Promise.all([
       run('curl', ['-sS', '-b', ours, `${at.base}/back`]),
       netkit(['http', 'get', `${at.base}/back`, '-b', ours]),
+    ]);
+    for (const r of back) expect(r.stdout.split('; ').sort()).toEqual(['dom=1', 'dot=2', 'plain=3']);
+  });
+});
+
+describe('cookies of an IPv6 address: Domain only as the address itself, as curl keeps them', () => {
+  // every way of writing ::1 as a Domain
+  const at = cookieEchoServer(
+    [
+      'dom=1; Domain=::1; Path=/',
+      'dot=2; Domain=.::1; Path=/',
+      'plain=3; Path=/',
+      'bracketed=4; Domain=[::1]; Path=/',
+      'long=5; Domain=0:0::1; Path=/',
+    ],
+    '::1',
+  );
+
+  it('keeps what curl keeps (Domain=::1), says why it drops Domain=[::1], and what it keeps is sent back', async () => {
+    const { ours, theirs } = await bothSaveJars(at.base, 'ipv6');
+    expect(await cookieLines(ours)).toEqual([
+      '::1\tFALSE\t/\tFALSE\t0\tdom\t1',
+      '::1\tFALSE\t/\tFALSE\t0\tdot\t2',
+      '::1\tFALSE\t/\tFALSE\t0\tplain\t3',
+    ]);
+    expect(await cookieLines(ours)).toEqual(await cookieLines(theirs));
+    const traced = await netkit([
+      'http',
+      'get',
+      `${at.base}/set`,
+      '-c',
+      path.join(dir, 'ipv6-trace.txt'),
+      '--trace',
+    ]);
+    expect(traced.stderr).toContain(
+      'cookie rejected: bracketed: Domain=[::1] is not this host (an address cookie may only name it as Domain=::1)',
+    );
+    const back = await Promise.all([
+      run('curl', ['-sS', '-g', '-b', ours, `${at.base}/back`]),
+      netkit(['http', 'get', `${at.base}/back`, '-b', ours]),
+      netkit(['http', 'get', `${at.base}/back`, '-b', theirs]),
     ]);
     for (const r of back) expect(r.stdout.split('; ').sort()).toEqual(['dom=1', 'dot=2', 'plain=3']);
   });

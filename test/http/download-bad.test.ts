@@ -543,6 +543,11 @@ describe('download: a busy server, an existing file, a full disk', () => {
     const dir = await workDir();
     const r = await run(process.execPath, [CLI, 'download', '-d', dir, 'http://[::1/']);
     expect([r.code, r.stderr]).toEqual([2, 'netkit: "http://[::1/" is not a URL\n']);
+    const zoned = await run(process.execPath, [CLI, 'download', '-d', dir, 'http://[fe80::1%25eth0]/f']);
+    expect([zoned.code, zoned.stderr]).toEqual([
+      2,
+      `netkit: "http://[fe80::1%25eth0]/f" is not a URL: an IPv6 zone (%25NAME) cannot be part of an http URL; use the host's global or unique-local address\n`,
+    ]);
     expect(await readdir(dir)).toEqual([]);
   });
 

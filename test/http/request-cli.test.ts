@@ -231,6 +231,11 @@ describe('netkit http METHOD URL', () => {
   it('bad input: one-line errors with exit 2 for usage, 1 for failures', async () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['http', 'get', 'http://[::1'], 2, /^netkit: invalid URL: "http:\/\/\[::1"\n$/],
+      [
+        ['http', 'get', 'http://[fe80::1%25eth0]:8080/'],
+        2,
+        /^netkit: invalid URL: "http:\/\/\[fe80::1%25eth0\]:8080\/": an IPv6 zone \(%25NAME\) cannot be part of an http URL; name the host and map it: --resolve NAME:PORT:fe80::1%eth0\n$/,
+      ],
       [['http', 'get', 'ftp://example.org/'], 2, /^netkit: unsupported URL scheme "ftp"/],
       [['http', 'get', s.origin, '-H', 'NoColon'], 2, /^netkit: bad header "NoColon"/],
       [['http', 'post', s.origin, '-d', 'a', '--json', '{}'], 2, /^netkit: give only one of/],

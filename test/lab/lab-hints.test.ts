@@ -92,3 +92,36 @@ with ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), 
     plain.close();
   });
 });
+
+describe('a lab on :: (every interface, IPv6 and IPv4, behind --ui-auth)', () => {
+  let wide: LabHandle;
+  let wideTmp: { dir: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    wideTmp = await tempDir('netkit-lab-hints-any-');
+    wide = await startLab(
+      resolveLabConfig({ dataDir: wideTmp.dir, ports: LAB_ANY_PORTS, host: '::', uiAuth: 'ops:s3cret' }),
+    );
+  });
+  afterAll(async () => {
+    await wide?.close();
+    await wideTmp?.cleanup();
+  });
+
+  it('names [::1] to connect to, not the wildcard: the TLS hints verify and the dashboard URL opens', async () => {
+    const hinted = (name: string) => wide.services().find((s) => s.name === name)!;
+    expect(hinted('smtp').host).toBe('::');
+    expect(wide.dashboard.url).toBe(`http://[::1]:${wide.dashboard.port}/`);
+    // the certificate names localhost, 127.0.0.1 and ::1, never ::
+    for (const name of ['https', 'ftps', 'pop3s']) {
+      const argv = words(hinted(name).hint!);
+      expect(argv.join(' ')).toContain(`[::1]:${hinted(name).port}/`);
+      const r = await run(argv[0]!, ['-sS', ...argv.slice(1)]);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+    }
+    expect(hinted('chat').hint).toBe(`nc ::1 ${hinted('chat').port}`);
+    expect(hinted('http').hint).toBe(`curl http://[::1]:${hinted('http').port}/`);
+    const ui = await run('curl', ['-sS', '-u', 'ops:s3cret', `${wide.dashboard.url}api/v1/status`]);
+    expect([ui.code, ui.stderr]).toEqual([0, '']);
+    expect(JSON.parse(ui.stdout)).toEqual(expect.any(Object));
+  });
+});

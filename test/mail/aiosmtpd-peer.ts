@@ -12,7 +12,7 @@ const SCRIPT = `
 import asyncio, json, os, ssl, sys, time
 from aiosmtpd.smtp import SMTP, AuthResult
 
-maildir, certfile, keyfile, mode, user, password = sys.argv[1:7]
+maildir, certfile, keyfile, mode, user, password, host = sys.argv[1:8]
 for d in ('tmp', 'new', 'cur'):
     os.makedirs(os.path.join(maildir, d), exist_ok=True)
 counter = 0
@@ -30,7 +30,8 @@ class Handler:
         os.rename(tmp, os.path.join(maildir, 'new', name))
         print(json.dumps({'mail_from': envelope.mail_from, 'rcpt_tos': envelope.rcpt_tos,
                           'file': os.path.join(maildir, 'new', name),
-                          'tls': server.transport.get_extra_info('ssl_object') is not None, 'auth': session.authenticated}), flush=True)
+                          'tls': server.transport.get_extra_info('ssl_object') is not None, 'auth': session.authenticated,
+                          'helo': session.host_name}), flush=True)
         return '250 OK stored'
 
 def authenticator(server, session, envelope, mechanism, auth_data):
@@ -55,7 +56,7 @@ def factory():
 
 async def main():
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, '127.0.0.1', 0, ssl=ctx if mode == 'implicit' else None)
+    server = await loop.create_server(factory, host, 0, ssl=ctx if mode == 'implicit' else None)
     print(json.dumps({'port': server.sockets[0].getsockname()[1]}), flush=True)
     await asyncio.Event().wait()
 
@@ -68,6 +69,8 @@ export interface Envelope {
   file: string;
   tls: boolean;
   auth: boolean;
+  /** the name the client gave in EHLO / HELO */
+  helo: string;
 }
 
 export interface AiosmtpdPeer {
@@ -86,6 +89,8 @@ export async function startAiosmtpd(
     key?: string;
     user?: string;
     password?: string;
+    /** address to listen on (default 127.0.0.1) */
+    host?: string;
   } = {},
 ): Promise<AiosmtpdPeer> {
   const child = spawn(
@@ -99,6 +104,7 @@ export async function startAiosmtpd(
       opts.mode ?? 'plain',
       opts.user ?? '',
       opts.password ?? '',
+      opts.host ?? '127.0.0.1',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

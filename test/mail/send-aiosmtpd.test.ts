@@ -3,6 +3,7 @@
  * python3-aiosmtpd) — plaintext, STARTTLS with AUTH, implicit TLS, certificate trust, failures.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDevCertificate } from '../../src/core/tls.js';
@@ -151,6 +152,29 @@ describe('sending to aiosmtpd', () => {
     ]);
     expect(cli.code).toBe(0);
     expect((await p.nextEnvelope()).rcpt_tos).toEqual(['c@lab']);
+  });
+
+  it('over IPv6 ([::1]:PORT, STARTTLS): EHLO names our own address, [IPv6:::1], not [127.0.0.1]', async () => {
+    const p = await peer('ipv6', { mode: 'starttls', host: '::1' });
+    const r = await netkit([
+      'mail',
+      'send',
+      '--server',
+      `[::1]:${p.port}`,
+      '--ca',
+      certFile,
+      '--to',
+      'b@lab',
+      '--text',
+      'x',
+      '--trace',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    // RFC 5321 §4.1.4: the fully qualified name of the machine when it has one (nodemailer's rule),
+    // else the address literal of the connection's own address (§4.1.3), before and after STARTTLS
+    const expected = hostname().includes('.') ? hostname() : '[IPv6:::1]';
+    expect(r.stderr.match(/C: EHLO \S+/g)).toEqual([`C: EHLO ${expected}`, `C: EHLO ${expected}`]);
+    expect((await p.nextEnvelope()).helo).toBe(expected);
   });
 
   it('--user under --no-tls: aiosmtpd offers AUTH only after STARTTLS, so nothing is sent (exit 1)', async () => {

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { addressLiteral, greetingName } from '../../src/mail/address-literal.js';
 import { fanOut } from '../../src/mail/fan-out.js';
 import { rfc5322Date } from '../../src/mail/rfc5322-date.js';
 import {
@@ -239,6 +240,25 @@ describe('fanOut', () => {
       expect(r.status).toBe('rejected');
       expect((r as PromiseRejectedResult).reason.message).toBe('source failed');
     }
+  });
+});
+
+describe('address literals and the EHLO name (RFC 5321 §4.1.3, §4.1.4)', () => {
+  it.each([
+    ['127.0.0.1', '[127.0.0.1]'],
+    ['::ffff:192.0.2.7', '[192.0.2.7]'],
+    ['::1', '[IPv6:::1]'],
+    ['2001:db8::1', '[IPv6:2001:db8::1]'],
+    ['fe80::1%eth0', '[IPv6:fe80::1]'],
+  ])('%s is written %s', (ip, literal) => {
+    expect(addressLiteral(ip)).toBe(literal);
+  });
+  it('greets with a fully qualified machine name, else with the literal of our own address', () => {
+    expect(greetingName('::1', 'mail.example.org')).toBe('mail.example.org');
+    expect(greetingName('::1', 'vm')).toBe('[IPv6:::1]');
+    expect(greetingName('192.0.2.7', 'vm')).toBe('[192.0.2.7]');
+    expect(greetingName('::1', '192.0.2.9')).toBe('[IPv6:::1]');
+    expect(greetingName(undefined, 'vm')).toBe('[127.0.0.1]');
   });
 });
 

@@ -19,6 +19,20 @@ function localFamily(s: FtpSession): 1 | 2 {
   return net.isIPv4(local) ? 1 : 2;
 }
 
+/**
+ * RFC 2428's 522 for PASV and PORT on an IPv6 control connection: they carry IPv4 addresses only,
+ * so they get the reply EPRT gets for a protocol it cannot use, naming the protocol (2) and the
+ * command that speaks it — not a 425, nor a bounce refusal naming 127.0.0.1.
+ */
+function ipv4Only(s: FtpSession, verb: string, instead: string): boolean {
+  if (localFamily(s) === 1) return false;
+  s.reply(
+    522,
+    `Network protocol not supported, use (2): ${verb} carries IPv4 addresses only, use ${instead}`,
+  );
+  return true;
+}
+
 async function openPassive(s: FtpSession): Promise<number | undefined> {
   try {
     return await s.data.passive();
@@ -36,12 +50,8 @@ export const dataCommands: Record<string, CommandSpec> = {
         s.reply(503, 'PASV not allowed after EPSV ALL');
         return;
       }
-      const local = normalizeIp(s.conn.socket.localAddress ?? '127.0.0.1');
-      const host = s.ctx.publicHost ?? local;
-      if (!net.isIPv4(host)) {
-        s.reply(425, 'PASV works over IPv4 only: use EPSV');
-        return;
-      }
+      if (ipv4Only(s, 'PASV', 'EPSV')) return;
+      const host = s.ctx.publicHost ?? normalizeIp(s.conn.socket.localAddress ?? '127.0.0.1');
       const port = await openPassive(s);
       if (port !== undefined) s.reply(227, formatPasvReply(host, port));
     },
@@ -79,6 +89,7 @@ export const dataCommands: Record<string, CommandSpec> = {
         s.reply(501, r.error);
         return;
       }
+      if (ipv4Only(s, 'PORT', 'EPRT')) return;
       const refused = checkActiveTarget(r.value, s.ip);
       if (refused) {
         s.conn.trace('error', `PORT bounce refused: ${arg}`);
@@ -101,6 +112,12 @@ export const dataCommands: Record<string, CommandSpec> = {
       const r = parseEprtArgument(arg);
       if (!r.ok) {
         s.reply(r.error.includes('network protocol') ? 522 : 501, r.error);
+        return;
+      }
+      // the client's own address is in the family of the control connection (RFC 2428: 522 names it)
+      const family = localFamily(s);
+      if ((net.isIPv4(normalizeIp(r.value.host)) ? 1 : 2) !== family) {
+        s.reply(522, `Network protocol not supported, use (${family})`);
         return;
       }
       const refused = checkActiveTarget(r.value, s.ip);

@@ -14,6 +14,7 @@
  * it stopped (`REST N`, MDTM checked first), in the same run or with `continue`.
  */
 import { PassThrough } from 'node:stream';
+import { formatHostPort } from '../../core/address.js';
 import { hasErrorCode, NetkitError } from '../../core/errors.js';
 import { bodyTooLarge } from '../../core/size-limit.js';
 import type { TraceEvent } from '../../core/trace.js';
@@ -113,7 +114,7 @@ export class FtpSource {
         (c) => c.on('trace', this.opts.onTrace),
       );
     } catch (err) {
-      throw classifyFtp(err, `connect ${t.host}:${t.port}`);
+      throw classifyFtp(err, `connect ${formatHostPort(t.host, t.port)}`);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { NetkitError } from '../../core/errors.js';
 import { redactUrl } from '../../core/trace.js';
+import { zoneNotSupported } from '../http-error.js';
 import { parseContentRange } from '../range.js';
 import { CREDENTIAL_HEADERS, withoutUserinfo } from '../userinfo.js';
 import type { ResponseBody, Transport, TransportResponse } from './node-transport.js';
@@ -141,7 +142,8 @@ export function checkUrl(url: string): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new NetkitError('NETKIT_INVALID_INPUT', `"${redactUrl(url)}" is not a URL`);
+    const zone = zoneNotSupported(url, "use the host's global or unique-local address");
+    throw new NetkitError('NETKIT_INVALID_INPUT', `"${redactUrl(url)}" is not a URL${zone}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new NetkitError(
