@@ -70,13 +70,11 @@ function lossyOutput(
 ): LossyOutput {
   const stream = process[name];
   let dropped = 0;
-  // the reader went away: nothing printed is read any more, so nothing is printed or counted
-  let gone = false;
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') gone = true;
-  });
+  // a reader that went away (EPIPE) destroys the stream: nothing is printed or counted after it,
+  // and the error is not the command's (a server goes on; main.ts decides for stdout)
+  stream.on('error', () => {});
   const report = (): Promise<void> => {
-    if (dropped === 0 || gone || process.stderr.destroyed) return Promise.resolve();
+    if (dropped === 0 || process.stderr.destroyed) return Promise.resolve();
     const n = dropped;
     dropped = 0;
     const what = n === 1 ? one : many;
@@ -95,7 +93,7 @@ function lossyOutput(
   };
   stream.on('drain', () => void report());
   const print = (write: () => void): void => {
-    if (gone || stream.destroyed) return;
+    if (stream.destroyed) return;
     if (stream.writableLength >= maxBacklog) dropped += 1;
     else write();
   };

@@ -341,7 +341,7 @@ export function printTrace(
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(signal === 'SIGTERM' ? 143 : 130);
+    if (stopping) process.exit(signalExitCode(signal));
     stopping = true;
     stop().then(
       () => process.exit(0),
@@ -350,6 +350,11 @@ export function onShutdown(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+}
+
+/** 128 + the signal's number, as a shell reports a process ended by it: 130 for SIGINT, 143 for SIGTERM. */
+function signalExitCode(signal: NodeJS.Signals): 130 | 143 {
+  return signal === 'SIGTERM' ? 143 : 130;
 }
 
 /**
@@ -363,7 +368,7 @@ export class InterruptedError extends Error {
   constructor(signal: 'SIGINT' | 'SIGTERM' = 'SIGINT') {
     super('interrupted');
     this.name = 'InterruptedError';
-    this.exitCode = signal === 'SIGTERM' ? 143 : 130;
+    this.exitCode = signalExitCode(signal);
   }
 }
 

@@ -87,7 +87,7 @@ function commandProblems(program: Command, line: string): string[] {
     }
     const name = ['netkit', ...pathOf(cmd)].join(' ');
     for (; j < args.length; j++) {
-      // a synopsis writes options in brackets: `[--port 2525] [--cert F --key F]`
+      // a synopsis writes options in brackets: `[--port N] [--cert F --key F]`
       const arg = args[j]!.replace(/^\[+/, '').replace(/\]+$/, '');
       if (arg === '--') break;
       if (!/^--?[A-Za-z0-9]/.test(arg)) continue;
